@@ -1,0 +1,38 @@
+import { Module, type DynamicModule, type Type } from '@nestjs/common';
+import { GraphQLModule } from '@nestjs/graphql';
+import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
+import type { Logger } from 'pino';
+import { BroadcastModule } from './broadcast/broadcast.module.js';
+import { CoreModule } from './common/core.module.js';
+import { ConfigModule } from './config/config.module.js';
+import type { DozenConfig, ModuleName } from './config/config.schema.js';
+import { DatabaseModule } from './database/database.module.js';
+import { DeployModule } from './deploy/deploy.module.js';
+import { ProxyModule } from './proxy/proxy.module.js';
+import { RegistryModule } from './registry/registry.module.js';
+import { StorageModule } from './storage/storage.module.js';
+
+const MODULES: Record<ModuleName, Type> = {
+  proxy: ProxyModule,
+  registry: RegistryModule,
+  deploy: DeployModule,
+  storage: StorageModule,
+  broadcast: BroadcastModule,
+};
+
+/** The whole process: core services, the database, GraphQL, and only the modules `modules` turns on. */
+@Module({})
+export class AppModule {
+  static forRoot(config: DozenConfig, logger: Logger): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        CoreModule.forRoot(logger),
+        DatabaseModule,
+        GraphQLModule.forRoot<MercuriusDriverConfig>({ driver: MercuriusDriver, autoSchemaFile: true, graphiql: false, path: '/graphql' }),
+        ...config.modules.map((name) => MODULES[name]),
+      ],
+    };
+  }
+}

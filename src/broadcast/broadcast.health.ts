@@ -1,0 +1,13 @@
+import { Injectable } from '@nestjs/common';
+import { HealthService, type HealthIndicator, type HealthResult } from '../common/health.js';
+
+@Injectable()
+export class BroadcastHealth implements HealthIndicator {
+  constructor(health: HealthService) {
+    health.register('broadcast', this);
+  }
+
+  async check(): Promise<HealthResult> {
+    return { status: 'up' };
+  }
+}

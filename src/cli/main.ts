@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import { Command } from 'commander';
+import { VERSION } from '../common/version.js';
+import { redact } from '../config/load-config.js';
+import { migrate } from '../database/data-source.js';
+import { configFor, run } from './program.js';
+
+const program = new Command('dozen')
+  .description('the platform server of a small team: proxy, registry, deploy, storage, broadcast')
+  .version(VERSION, '-V, --version')
+  .option('-c, --config <path>', 'YAML config file (default: /etc/dozen/dozen.yaml when it exists)')
+  .showHelpAfterError()
+  .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') });
+
+program
+  .command('serve', { isDefault: true })
+  .description('run dozen on this host with the modules the config turns on')
+  .action(
+    run(async (_options: unknown, command: Command) => {
+      const { config, file } = configFor(command);
+      const { serve } = await import('../server.js');
+      await serve(config, file);
+    }),
+  );
+
+const configCommand = program.command('config').description('inspect the configuration');
+configCommand
+  .command('check')
+  .description('validate the config (file + DOZEN_* env) and print it with secrets redacted')
+  .option('-q, --quiet', 'print nothing; only the exit code tells (0 good, 2 bad)')
+  .action(
+    run((options: { quiet?: boolean }, command: Command) => {
+      const { config, file } = configFor(command);
+      if (!options.quiet) process.stdout.write(JSON.stringify({ file, config: redact(config) }, null, 2) + '\n');
+    }),
+  );
+
+program
+  .command('migrate')
+  .description("apply pending migrations to dozen's database, then exit")
+  .action(
+    run(async (_options: unknown, command: Command) => {
+      const { config } = configFor(command);
+      const applied = await migrate(config);
+      process.stdout.write(applied.length ? `applied ${applied.length} migration(s): ${applied.join(', ')}\n` : 'database is up to date\n');
+    }),
+  );
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,67 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { broadcastConfig } from '../broadcast/broadcast.config.js';
+import { deployConfig } from '../deploy/deploy.config.js';
+import { proxyConfig } from '../proxy/proxy.config.js';
+import { registryConfig } from '../registry/registry.config.js';
+import { storageConfig } from '../storage/storage.config.js';
+import { listen } from './listen.js';
+import { secret } from './secret.js';
+
+export const MODULE_NAMES = ['proxy', 'registry', 'deploy', 'storage', 'broadcast'] as const;
+export type ModuleName = (typeof MODULE_NAMES)[number];
+
+const databaseUrl = z.string().refine((value) => {
+  try {
+    return ['mysql:', 'mariadb:'].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}, 'expected mysql://user@host:port/database (leave unset for the SQLite file under dataDir)');
+
+export const configSchema = z.strictObject({
+  host: z
+    .strictObject({
+      /** This host's name in the cluster; instances are placed on hosts by this name. */
+      name: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'expected a lower-case host name (a-z, 0-9, -)').default(defaultHostName()),
+      /** The address other hosts and this host's containers reach it at (given to apps as DOZEN_HOST_IP). */
+      address: z.string().min(1).default('127.0.0.1'),
+    })
+    .default({ name: defaultHostName(), address: '127.0.0.1' }),
+  modules: z
+    .array(z.enum(MODULE_NAMES, { error: `expected a list of: ${MODULE_NAMES.join(', ')}` }))
+    .default([...MODULE_NAMES])
+    .transform((names) => [...new Set(names)]),
+  dataDir: z.string().min(1).default('./data'),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .default({ level: 'info' }),
+  admin: z
+    .strictObject({
+      listen: listen('127.0.0.1', 7700),
+      /** Bearer token for the admin API. Unset: one is generated into `<dataDir>/admin-token` at first start. */
+      token: secret().optional(),
+    })
+    .default({ listen: { host: '127.0.0.1', port: 7700 } }),
+  database: z
+    .strictObject({
+      /** MySQL/MariaDB for several hosts; unset means SQLite at `<dataDir>/dozen.sqlite`. */
+      url: databaseUrl.optional(),
+      password: secret().optional(),
+    })
+    .default({}),
+  proxy: proxyConfig,
+  registry: registryConfig,
+  deploy: deployConfig,
+  storage: storageConfig,
+  broadcast: broadcastConfig,
+});
+
+export type DozenConfig = z.output<typeof configSchema>;
+
+function defaultHostName(): string {
+  const name = hostname().toLowerCase().split('.')[0].replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '');
+  return name || 'localhost';
+}

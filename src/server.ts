@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { Logger } from 'pino';
+import { AppModule } from './app.module.js';
+import { AdminAuth } from './common/admin-auth.js';
+import { adminToken } from './common/admin-token.js';
+import { HttpErrorFilter } from './common/errors.js';
+import { createLogger, PinoNestLogger } from './common/logger.js';
+import type { DozenConfig } from './config/config.schema.js';
+import { VERSION } from './common/version.js';
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/** Starts dozen on this host: the admin server and every module `modules` turns on. Resolves once listening. */
+export async function serve(config: DozenConfig, configFile: string | null): Promise<NestFastifyApplication> {
+  const logger = createLogger(config.log.level);
+  const adapter = new FastifyAdapter({
+    loggerInstance: logger.child({ component: 'admin-http' }) as never,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    bodyLimit: 16 * 1024 * 1024,
+    forceCloseConnections: 'idle',
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger), adapter, {
+    logger: new PinoNestLogger(logger.child({ component: 'nest' })),
+  });
+  app.useGlobalFilters(new HttpErrorFilter());
+
+  const auth = app.get(AdminAuth);
+  const { token, file: tokenFile } = adminToken(config);
+  auth.setToken(token);
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  fastify.addHook('onRequest', auth.hook);
+
+  await app.listen(config.admin.listen.port, config.admin.listen.host);
+  installShutdown(app, logger);
+
+  const base = `http://${config.admin.listen.host.includes(':') ? `[${config.admin.listen.host}]` : config.admin.listen.host}:${config.admin.listen.port}`;
+  logger.info({ version: VERSION, host: config.host.name, modules: config.modules, config: configFile ?? '(defaults)', admin: base }, 'dozen started');
+  if (process.stdout.isTTY || process.env.npm_lifecycle_event === 'start') {
+    process.stderr.write(
+      `\ndozen ${VERSION} on ${config.host.name}: modules ${config.modules.join(', ')}\n` +
+        `  admin API   ${base}  (health: ${base}/health, GraphQL: ${base}/graphql)\n` +
+        `  admin token ${tokenFile ? `in ${tokenFile}` : 'from config'}\n\n`,
+    );
+  }
+  return app;
+}
+
+/** SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close modules and the database, exit 0. */
+function installShutdown(app: NestFastifyApplication, logger: Logger): void {
+  let closing = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      logger.error({ graceMs: SHUTDOWN_GRACE_MS }, 'shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS);
+    force.unref();
+    app.close().then(
+      () => {
+        logger.info('stopped');
+        logger.flush?.();
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'error while shutting down');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}

@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { CLI, REPO } from './support/dozen-process.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'dozen-config-'));
+
+function dozen(args: string[], env: Record<string, string> = {}) {
+  const result = spawnSync(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, DOZEN_DATA_DIR: dir, ...env }, encoding: 'utf8', timeout: 20_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function yamlFile(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('config', () => {
+  const badValues: [string, string[], Record<string, string>, RegExp][] = [
+    ['unknown module name', ['config', 'check'], { DOZEN_MODULES: 'proxy,mailer' }, /modules = \["proxy","mailer"\]: expected a list of: proxy, registry, deploy, storage, broadcast/],
+    ['port that is not a number', ['config', 'check'], { DOZEN_ADMIN_LISTEN_PORT: 'eighty' }, /admin\.listen\.port = "eighty": expected a whole number 1-65535/],
+    ['port out of range', ['config', 'check'], { DOZEN_PROXY_LISTEN_PORT: '70000' }, /proxy\.listen\.port = 70000: expected a whole number 1-65535/],
+    ['bad database URL', ['config', 'check'], { DOZEN_DATABASE_URL: 'postgres://x@y/z' }, /database\.url = "postgres:\/\/x@y\/z": expected mysql:\/\//],
+    ['bad consul URL', ['config', 'check'], { DOZEN_REGISTRY_CONSUL_URL: 'consul-host:8500' }, /registry\.consul\.url = "consul-host:8500": expected an http/],
+    ['unreadable secret file (env)', ['config', 'check'], { DOZEN_ADMIN_TOKEN_FILE: '/nonexistent/token' }, /DOZEN_ADMIN_TOKEN_FILE = "\/nonexistent\/token": cannot read the secret file \(ENOENT\)/],
+    ['unknown storage driver', ['config', 'check'], { DOZEN_STORAGE_DRIVER: 's3' }, /storage\.driver = "s3": /],
+  ];
+  for (const [what, args, env, expected] of badValues) {
+    it(`refuses a ${what} with exit 2 and one line naming the key`, () => {
+      const result = dozen(args, env);
+      assert.equal(result.code, 2, result.stderr);
+      const lines = result.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, `expected one line, got: ${result.stderr}`);
+      assert.match(lines[0], expected);
+    });
+  }
+
+  it('refuses an unreadable secret file named in YAML and an unknown key', () => {
+    const secretFile = yamlFile('secret.yaml', 'admin:\n  tokenFile: /nonexistent/admin-token\n');
+    let result = dozen(['--config', secretFile, 'config', 'check']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /admin\.tokenFile = "\/nonexistent\/admin-token": cannot read the secret file/);
+    const typo = yamlFile('typo.yaml', 'admin:\n  listen:\n    prot: 80\n');
+    result = dozen(['--config', typo, 'config', 'check']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /admin\.listen\.prot = 80: unknown key/);
+  });
+
+  it('refuses serve with a bad value before opening any port', () => {
+    const result = dozen(['serve'], { DOZEN_MODULES: 'nope' });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^dozen: bad config: modules = \["nope"\]/);
+  });
+
+  it('a config file that does not exist is an error, not defaults', () => {
+    const result = dozen(['--config', join(dir, 'missing.yaml'), 'config', 'check']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /--config = ".*missing\.yaml": cannot read the file \(ENOENT\)/);
+  });
+
+  it('environment overrides the file, and the file overrides defaults', () => {
+    const file = yamlFile('dozen.yaml', 'modules: [proxy, registry]\nadmin:\n  listen:\n    port: 7800\nstorage:\n  driver: oss\n');
+    const result = dozen(['--config', file, 'config', 'check'], { DOZEN_ADMIN_LISTEN_PORT: '7900' });
+    assert.equal(result.code, 0, result.stderr);
+    const { file: shown, config } = JSON.parse(result.stdout);
+    assert.equal(shown, file);
+    assert.deepEqual(config.modules, ['proxy', 'registry']);
+    assert.equal(config.admin.listen.port, 7900);
+    assert.equal(config.storage.driver, 'oss');
+    assert.equal(config.proxy.listen.port, 8080);
+  });
+
+  it('secrets from env and from files are redacted in config check', () => {
+    const keyFile = join(dir, 'oss-secret');
+    writeFileSync(keyFile, 'oss-very-secret\n');
+    const file = yamlFile('secrets.yaml', `storage:\n  oss:\n    accessKeySecretFile: ${keyFile}\n`);
+    const result = dozen(['--config', file, 'config', 'check'], { DOZEN_ADMIN_TOKEN: 'admin-very-secret', DOZEN_DATABASE_PASSWORD: 'db-very-secret' });
+    assert.equal(result.code, 0, result.stderr);
+    assert.doesNotMatch(result.stdout, /very-secret/);
+    const { config } = JSON.parse(result.stdout);
+    assert.equal(config.admin.token, '[redacted]');
+    assert.equal(config.database.password, '[redacted]');
+    assert.equal(config.storage.oss.accessKeySecret, '[redacted]');
+  });
+
+  it('accepts both example configs', () => {
+    for (const name of ['single-host.yaml', 'cluster-host.yaml']) {
+      const example = join(REPO, 'examples/config', name);
+      const result = dozen(['--config', example, 'config', 'check'], { DOZEN_STORAGE_OSS_ACCESS_KEY_SECRET: 'x', DOZEN_DATABASE_PASSWORD: 'x', DOZEN_REGISTRY_CONSUL_TOKEN: 'x', DOZEN_ADMIN_TOKEN: 'x' });
+      assert.equal(result.code, 0, `${name}: ${result.stderr}`);
+      assert.equal(dozen(['--config', example, 'config', 'check', '--quiet'], { DOZEN_STORAGE_OSS_ACCESS_KEY_SECRET: 'x', DOZEN_DATABASE_PASSWORD: 'x', DOZEN_REGISTRY_CONSUL_TOKEN: 'x', DOZEN_ADMIN_TOKEN: 'x' }).stdout, '');
+    }
+  });
+
+  it('--version and --help answer', () => {
+    const version = dozen(['--version']);
+    assert.equal(version.code, 0);
+    assert.match(version.stdout.trim(), /^\d+\.\d+\.\d+$/);
+    for (const args of [['--help'], ['serve', '--help'], ['config', 'check', '--help'], ['migrate', '--help']]) {
+      const help = dozen(args);
+      assert.equal(help.code, 0, args.join(' '));
+      assert.match(help.stdout, /Usage: dozen/);
+    }
+  });
+
+  it('an unknown command fails with one line and a non-zero code', () => {
+    const result = dozen(['frobnicate']);
+    assert.notEqual(result.code, 0);
+  });
+
+  it('migrate creates the SQLite database under the data dir and is idempotent', () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'dozen-migrate-'));
+    const first = dozen(['migrate'], { DOZEN_DATA_DIR: dataDir });
+    assert.equal(first.code, 0, first.stderr);
+    const second = dozen(['migrate'], { DOZEN_DATA_DIR: dataDir });
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /database is up to date/);
+  });
+});

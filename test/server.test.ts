@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startMariaDb, type MariaDb } from './support/mariadb.js';
+import { startDozen, type DozenProcess } from './support/dozen-process.js';
+
+describe('dozen serve with DOZEN_MODULES=registry,storage', () => {
+  let dozen: DozenProcess;
+  before(async () => {
+    dozen = await startDozen({ env: { DOZEN_MODULES: 'registry,storage' } });
+  });
+  after(async () => {
+    await dozen?.stop('SIGKILL');
+  });
+
+  it('reports the two modules up and the rest disabled on /health, without a token', async () => {
+    const response = await fetch(dozen.url + '/health');
+    const body = await response.json();
+    assert.equal(response.status, 200, JSON.stringify(body));
+    assert.equal(body.status, 'up');
+    assert.equal(body.modules.registry.status, 'up');
+    assert.equal(body.modules.storage.status, 'up');
+    for (const name of ['proxy', 'deploy', 'broadcast']) assert.equal(body.modules[name].status, 'disabled', name);
+  });
+
+  it("serves an enabled module's routes and 404s a disabled module's routes", async () => {
+    const storage = await dozen.api('/storage/health');
+    assert.equal(storage.status, 200);
+    assert.equal((await storage.json()).status, 'up');
+    for (const name of ['proxy', 'deploy', 'broadcast']) {
+      const response = await dozen.api(`/${name}/health`);
+      assert.equal(response.status, 404, name);
+      assert.equal((await response.json()).error, 'not_found');
+    }
+  });
+
+  it('answers 401 with a JSON body without a token or with a wrong one', async () => {
+    const missing = await fetch(dozen.url + '/storage/health');
+    assert.equal(missing.status, 401);
+    assert.equal(missing.headers.get('www-authenticate'), 'Bearer realm="dozen"');
+    assert.equal((await missing.json()).error, 'unauthorized');
+    const wrong = await fetch(dozen.url + '/graphql', { method: 'POST', headers: { authorization: 'Bearer nope', 'content-type': 'application/json' }, body: '{"query":"{node{host}}"}' });
+    assert.equal(wrong.status, 401);
+    assert.match((await wrong.json()).message, /wrong/);
+  });
+
+  it('answers the GraphQL node query with the token', async () => {
+    const response = await dozen.api('/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ node { host version modules status health { name status reason } } }' }),
+    });
+    const body = await response.json();
+    assert.equal(response.status, 200, JSON.stringify(body));
+    assert.deepEqual(body.data.node.modules, ['registry', 'storage']);
+    assert.match(body.data.node.version, /^\d+\.\d+\.\d+$/);
+    const health = Object.fromEntries(body.data.node.health.map((entry: { name: string; status: string }) => [entry.name, entry.status]));
+    assert.deepEqual(health, { proxy: 'disabled', registry: 'up', deploy: 'disabled', storage: 'up', broadcast: 'disabled' });
+  });
+
+  it('serves Prometheus metrics without a token and gives every response a request id', async () => {
+    const response = await fetch(dozen.url + '/metrics');
+    assert.equal(response.status, 200);
+    assert.match(await response.text(), /^dozen_process_cpu_user_seconds_total /m);
+    assert.match(response.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+    const echoed = await fetch(dozen.url + '/health', { headers: { 'x-request-id': 'abc-123' } });
+    assert.equal(echoed.headers.get('x-request-id'), 'abc-123');
+  });
+
+  it('exits 0 within 5 s of SIGTERM', async () => {
+    const started = Date.now();
+    const code = await dozen.stop('SIGTERM');
+    assert.equal(code, 0, dozen.logs());
+    assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+  });
+});
+
+describe('dozen serve on every module with defaults', () => {
+  it('says why deploy is down when Docker is not where the config points, and the rest runs', async () => {
+    const dozen = await startDozen({ env: { DOZEN_DEPLOY_DOCKER_SOCKET_PATH: '/nonexistent/docker.sock' }, waitHealthy: false });
+    try {
+      const response = await fetch(dozen.url + '/health');
+      const body = await response.json();
+      assert.equal(response.status, 503);
+      assert.equal(body.modules.deploy.status, 'down');
+      assert.match(body.modules.deploy.reason, /Docker Engine not reachable at \/nonexistent\/docker\.sock/);
+      for (const name of ['proxy', 'registry', 'storage', 'broadcast']) assert.equal(body.modules[name].status, 'up', name);
+    } finally {
+      await dozen.stop();
+    }
+  });
+
+  it('is up on every module when the Docker Engine answers', async () => {
+    const socket = process.env.DOZEN_TEST_DOCKER_SOCKET;
+    assert.ok(socket, 'run through the test bench (npm test), which starts a Docker Engine');
+    const dozen = await startDozen({ env: { DOZEN_DEPLOY_DOCKER_SOCKET_PATH: socket } });
+    try {
+      const body = await (await fetch(dozen.url + '/health')).json();
+      assert.equal(body.status, 'up', JSON.stringify(body));
+      assert.match(String(body.modules.deploy.details.docker), /^\d+\./);
+    } finally {
+      await dozen.stop();
+    }
+  });
+});
+
+describe('dozen on MySQL', () => {
+  let mariadb: MariaDb;
+  before(async () => {
+    mariadb = await startMariaDb();
+  });
+  after(async () => {
+    await mariadb?.stop();
+  });
+
+  it('runs its migrations on the database named by database.url', async () => {
+    const connection = await mariadb.connect();
+    await connection.query('DROP DATABASE IF EXISTS dozen_server_test; CREATE DATABASE dozen_server_test');
+    const dozen = await startDozen({ env: { DOZEN_MODULES: 'registry', DOZEN_DATABASE_URL: `${mariadb.url}dozen_server_test` } });
+    try {
+      const [rows] = await connection.query('SHOW TABLES FROM dozen_server_test');
+      const tables = (rows as Record<string, string>[]).map((row) => Object.values(row)[0]);
+      assert.ok(tables.includes('migrations'), `tables: ${tables.join(', ')}\n${dozen.logs()}`);
+    } finally {
+      await dozen.stop();
+      await connection.end();
+    }
+  });
+});
