@@ -42,3 +42,13 @@ export interface RouteSnapshot {
 }
 
 export const LOAD_STALE_AFTER_MS = 3000;
+
+/** What the proxy reads routes from; RegistryModule provides and exports it under ROUTE_SOURCE. */
+export interface RouteSource {
+  /** The current snapshot (never blocks). */
+  routes(): RouteSnapshot;
+  /** Calls `listener` with each new snapshot; returns the unsubscribe function. */
+  watchRoutes(listener: (snapshot: RouteSnapshot) => void): () => void;
+}
+
+export const ROUTE_SOURCE = Symbol('ROUTE_SOURCE');
