@@ -6,7 +6,8 @@
  *
  * - an instance is registered with a TTL check that starts passing; a missed
  *   TTL turns it critical; critical for `deregisterAfterMs` removes it;
- * - watches are called on every change of what they watch, never on nothing;
+ * - a watch is called once with the current state as soon as it is set up,
+ *   then after every change of what it watches, never on nothing;
  * - the key/value store holds strings under `/`-separated keys.
  */
 export type HealthStatus = 'passing' | 'warning' | 'critical';
@@ -51,7 +52,7 @@ export interface Catalog {
   deregister(id: string): Promise<boolean>;
   /** Every dozen instance the catalog knows, with its health. */
   instances(): Promise<CatalogInstance[]>;
-  /** Calls `listener` with all instances after each change of instances or health (not with the current state). */
+  /** Calls `listener` with all instances now, then after each change of instances or health. */
   watchInstances(listener: (instances: CatalogInstance[]) => void): () => void;
 
   /** The entry at exactly `key`, or null. */
@@ -61,9 +62,11 @@ export interface Catalog {
   kvPut(key: string, value: string): Promise<void>;
   /** Deletes `key`, or with `recurse` every key starting with it. */
   kvDelete(key: string, options?: { recurse?: boolean }): Promise<void>;
-  /** Calls `listener` with every entry under `prefix` after each change under it (not with the current state). */
+  /** Calls `listener` with every entry under `prefix` now, then after each change under it. */
   watchKv(prefix: string, listener: (entries: KvEntry[]) => void): () => void;
 
+  /** Throws, saying why, when the engine cannot be reached (the module's health check). */
+  check(): Promise<void>;
   /** Stops watches and timers. */
   close(): Promise<void>;
 }

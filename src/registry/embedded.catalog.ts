@@ -91,8 +91,16 @@ export class EmbeddedCatalog implements Catalog {
   }
 
   watchInstances(listener: (instances: CatalogInstance[]) => void): () => void {
-    this.instanceListeners.add(listener);
-    return () => this.instanceListeners.delete(listener);
+    let subscribed = true;
+    queueMicrotask(() => {
+      if (!subscribed) return;
+      this.instanceListeners.add(listener);
+      listener(this.snapshot());
+    });
+    return () => {
+      subscribed = false;
+      this.instanceListeners.delete(listener);
+    };
   }
 
   async kvGet(key: string): Promise<KvEntry | null> {
@@ -126,8 +134,20 @@ export class EmbeddedCatalog implements Catalog {
   watchKv(prefix: string, listener: (entries: KvEntry[]) => void): () => void {
     assertKvKey(prefix, true);
     const watch = { prefix, listener };
-    this.kvWatches.add(watch);
-    return () => this.kvWatches.delete(watch);
+    let subscribed = true;
+    queueMicrotask(() => {
+      if (!subscribed) return;
+      this.kvWatches.add(watch);
+      listener(this.listUnder(prefix));
+    });
+    return () => {
+      subscribed = false;
+      this.kvWatches.delete(watch);
+    };
+  }
+
+  async check(): Promise<void> {
+    // In process: nothing to reach. Store failures surface on the writes themselves.
   }
 
   async close(): Promise<void> {

@@ -17,8 +17,8 @@ export class RegistryHealth implements HealthIndicator {
 
   async check(): Promise<HealthResult> {
     try {
-      const instances = await this.catalog.instances();
-      return { status: 'up', details: { catalog: this.config.registry.catalog, instances: instances.length } };
+      await this.catalog.check();
+      return { status: 'up', details: { catalog: this.config.registry.catalog } };
     } catch (error) {
       return { status: 'down', reason: `catalog (${this.config.registry.catalog}) not reachable: ${(error as Error).message}` };
     }

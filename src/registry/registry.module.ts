@@ -7,6 +7,7 @@ import { moduleHealthController } from '../common/module-health.controller.js';
 import { DOZEN_CONFIG } from '../config/config.module.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { CATALOG, type Catalog } from './catalog.js';
+import { ConsulCatalog } from './consul.catalog.js';
 import { EmbeddedCatalog } from './embedded.catalog.js';
 import { DatabaseEmbeddedStore } from './embedded.store.js';
 import { RegistryController } from './registry.controller.js';
@@ -14,6 +15,9 @@ import { RegistryInstanceEntity, RegistryKvEntity } from './registry.entity.js';
 import { RegistryHealth } from './registry.health.js';
 import { RegistryService } from './registry.service.js';
 import { ROUTE_SOURCE } from './routes.js';
+
+/** Least time between two blocking reads of one watch: bounds the request rate on the agent at ~20/s per watch. */
+const CONSUL_MIN_QUERY_INTERVAL_MS = 50;
 
 /** The catalog adapter `registry.catalog` names. */
 async function openCatalog(
@@ -23,6 +27,13 @@ async function openCatalog(
   kv: Repository<RegistryKvEntity>,
 ): Promise<Catalog> {
   const log = logger.child({ module: 'registry' });
+  if (config.registry.catalog === 'consul') {
+    const { url, token, stale, waitSeconds } = config.registry.consul;
+    return new ConsulCatalog({
+      url, token, stale, waitSeconds, minIntervalMs: CONSUL_MIN_QUERY_INTERVAL_MS,
+      onError: (error, what) => log.warn({ err: error, consul: url }, `consul: ${what} failed; retrying`),
+    });
+  }
   return EmbeddedCatalog.open(new DatabaseEmbeddedStore(instances, kv), { onStoreError: (error) => log.error({ err: error }, 'embedded catalog write failed') });
 }
 

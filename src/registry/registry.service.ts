@@ -63,8 +63,13 @@ export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestr
       this.current = instances;
       this.rebuild();
     });
-    this.current = await this.catalog.instances();
-    this.rebuild();
+    try {
+      this.current = await this.catalog.instances();
+      this.rebuild();
+    } catch (error) {
+      // The watch fills the table once the catalog answers; the health endpoint says why it is down meanwhile.
+      this.log.warn({ err: error }, 'catalog not readable at start');
+    }
     this.staleTimer = setInterval(() => this.rebuildIfLoadWentStale(), STALE_CHECK_INTERVAL_MS);
     this.staleTimer.unref();
   }
