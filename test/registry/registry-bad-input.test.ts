@@ -9,6 +9,7 @@ const cases: [string, string, string, unknown, string][] = [
   ['no app', 'POST', '/registry/instances', { ...valid, app: undefined }, 'app'],
   ['an app name with capitals', 'POST', '/registry/instances', { ...valid, app: 'Chat' }, 'app'],
   ['an app name too long', 'POST', '/registry/instances', { ...valid, app: 'a'.repeat(64) }, 'app'],
+  ['the app name kept for the hosts', 'POST', '/registry/instances', { ...valid, app: 'dozen' }, 'app'],
   ['no address', 'POST', '/registry/instances', { ...valid, address: '' }, 'address'],
   ['an address that is no IP or host name', 'POST', '/registry/instances', { ...valid, address: 'not a host' }, 'address'],
   ['port 0', 'POST', '/registry/instances', { ...valid, port: 0 }, 'port'],
