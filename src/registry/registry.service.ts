@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Counter, Gauge } from 'prom-client';
+import { Metrics } from '../common/metrics.js';
 import type { Logger } from 'pino';
 import { NotFound } from '../common/errors.js';
 import { InjectLogger } from '../common/core.module.js';
@@ -58,13 +60,20 @@ export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestr
   private rebuildScheduled = false;
   private stopWatch: (() => void) | undefined;
   private staleTimer: NodeJS.Timeout | undefined;
+  private readonly instanceGauge: Gauge<'status'> | undefined;
+  private readonly snapshotCounter: Counter | undefined;
 
   constructor(
     @Inject(CATALOG) private readonly catalog: Catalog,
     @InjectConfig() private readonly config: DozenConfig,
     @InjectLogger() logger: Logger,
+    @Optional() metrics?: Metrics,
   ) {
     this.log = logger.child({ module: 'registry' });
+    if (metrics) {
+      this.instanceGauge = new Gauge({ name: 'dozen_registry_instances', help: 'instances in the catalog, by health', labelNames: ['status'], registers: [metrics.registry] });
+      this.snapshotCounter = new Counter({ name: 'dozen_registry_route_snapshots_total', help: 'route tables built (one per change of instances, health or load)', registers: [metrics.registry] });
+    }
   }
 
   async onModuleInit(): Promise<void> {
@@ -234,6 +243,10 @@ export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestr
     const known = new Set(this.current.map((instance) => instance.id));
     for (const id of this.loads.keys()) if (!known.has(id)) this.loads.delete(id);
     this.snapshot = buildSnapshot(this.snapshot.version + 1, this.current, this.loads, Date.now());
+    this.snapshotCounter?.inc();
+    if (this.instanceGauge) {
+      for (const status of ['passing', 'warning', 'critical'] as const) this.instanceGauge.set({ status }, this.current.filter((instance) => instance.status === status).length);
+    }
     for (const listener of [...this.routeListeners]) {
       try {
         listener(this.snapshot);

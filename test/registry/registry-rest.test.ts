@@ -120,6 +120,9 @@ for (const catalog of ['embedded', 'consul'] as const) {
       await routeOf('lapse', (entry) => entry === undefined);
       const gone = await dozen.api(`/registry/instances/${id}/heartbeat`, { method: 'PUT' });
       assert.equal(gone.status, 404);
+      const metrics = await (await fetch(dozen.url + '/metrics')).text();
+      assert.match(metrics, /^dozen_registry_instances\{status="critical"\} 0$/m);
+      assert.match(metrics, /^dozen_registry_route_snapshots_total \d+$/m);
     });
 
     it('the load stream pushes this host\'s figures every second, and figures older than 3 s become null', async () => {
