@@ -68,6 +68,32 @@ describe('dozen register beside an app', { timeout: 60_000 }, () => {
     }
   });
 
+  it('registers again under the same id when the server lost it, and leaves when its process is gone', async () => {
+    const doomed = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    const register = spawn(process.execPath, [CLI, 'register', '--app', 'blog', '--port', '3001', '--id', 'blog-7', '--server', dozen.url, '--token', TEST_TOKEN, '--pid', String(doomed.pid)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    register.stdout!.on('data', (chunk) => (output += chunk));
+    register.stderr!.on('data', (chunk) => (output += chunk));
+    const exited = new Promise<number | null>((resolve) => register.once('exit', (code) => resolve(code)));
+    const listed = async () => {
+      const services = await (await dozen.api('/registry/services')).json();
+      return services.some((service: { instances: { id: string }[] }) => service.instances.some((instance) => instance.id === 'blog-7'));
+    };
+    try {
+      await waitFor('blog-7 registered', listed, 10_000, 50);
+      assert.equal((await dozen.api('/registry/instances/blog-7', { method: 'DELETE' })).status, 204);
+      assert.equal(await listed(), false);
+      await waitFor('blog-7 registered again', listed, 3000, 50);
+      doomed.kill('SIGKILL');
+      assert.equal(await exited, 1, output);
+      assert.match(output, /dozen: process \d+ is gone; blog-7 deregistered/);
+      assert.equal(await listed(), false);
+    } finally {
+      register.kill('SIGKILL');
+      doomed.kill('SIGKILL');
+    }
+  });
+
   it('says in one line why it cannot register, with a non-zero exit', async () => {
     const register = spawn(process.execPath, [CLI, 'register', '--app', 'Bad_Name', '--port', '3000', '--server', dozen.url, '--token', TEST_TOKEN], { stdio: ['ignore', 'pipe', 'pipe'] });
     let errors = '';

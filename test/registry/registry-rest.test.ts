@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ConsulStandin } from '../support/consul-standin.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
-import { waitFor } from '../support/ports.js';
+import { freePort, waitFor } from '../support/ports.js';
 
 const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 const put = (body: unknown): RequestInit => ({ ...json(body), method: 'PUT' });
@@ -167,3 +167,23 @@ for (const catalog of ['embedded', 'consul'] as const) {
     });
   });
 }
+
+describe('registry on a Consul agent that does not answer', { timeout: 60_000 }, () => {
+  it('starts, says why on /health, and answers 503 to a registration', async () => {
+    const port = await freePort();
+    const dozen = await startDozen({ env: { DOZEN_MODULES: 'registry', DOZEN_REGISTRY_CATALOG: 'consul', DOZEN_REGISTRY_CONSUL_URL: `http://127.0.0.1:${port}` }, waitHealthy: false });
+    try {
+      const health = await fetch(dozen.url + '/health');
+      const body = await health.json();
+      assert.equal(health.status, 503);
+      assert.equal(body.modules.registry.status, 'down');
+      assert.match(body.modules.registry.reason, new RegExp(`catalog \\(consul\\) not reachable: Consul agent at http://127.0.0.1:${port}`));
+      const created = await dozen.api('/registry/instances', json({ app: 'chat', address: '127.0.0.1', port: 3000 }));
+      const answer = await created.json();
+      assert.equal(created.status, 503, JSON.stringify(answer));
+      assert.equal(answer.error, 'catalog_unavailable');
+    } finally {
+      await dozen.stop();
+    }
+  });
+});
