@@ -65,8 +65,9 @@ export class BlockingLoop<T> {
 
 /** The index to send next, from the one sent and the one returned. */
 export function nextIndex(sent: number, returned: number): number {
-  if (returned < sent) return 0;
+  // An index of 0 or less is a server bug; sent back it would make every read return at once (a busy loop).
   if (returned <= 0) return 1;
+  if (returned < sent) return 0;
   return returned;
 }
 

@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { Counter, Gauge } from 'prom-client';
-import { Metrics } from '../common/metrics.js';
 import type { Logger } from 'pino';
-import { NotFound } from '../common/errors.js';
+import { Counter, Gauge } from 'prom-client';
+import { adminToken } from '../common/admin-token.js';
 import { InjectLogger } from '../common/core.module.js';
+import { NotFound } from '../common/errors.js';
+import { Metrics } from '../common/metrics.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { CATALOG, type Catalog, type CatalogInstance, type InstanceRegistration, type KvEntry } from './catalog.js';
 import type { HeartbeatInput, RegisterInput } from './dto/registry.dto.js';
-import { adminToken } from '../common/admin-token.js';
 import { LoadSubscriber } from './load-subscriber.js';
 import { DomainTaken } from './registry.errors.js';
 import { buildSnapshot, freshLoad } from './route-snapshot.js';
@@ -96,39 +96,6 @@ export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestr
     this.loadSubscriber?.close();
     if (this.hostTimer) await this.catalog.deregister(this.hostId()).catch((error: unknown) => this.log.warn({ err: error }, 'host deregistration failed'));
     await this.catalog.close();
-  }
-
-  /**
-   * Several hosts: put this host in the catalog (service `dozen`, TTL renewed
-   * here) and follow the load streams of the others, so routes carry the load
-   * of every instance in the cluster.
-   */
-  private async joinHosts(): Promise<void> {
-    const { token } = adminToken(this.config);
-    this.loadSubscriber = new LoadSubscriber(this.config.host.name, token, (instance, load) => {
-      this.loads.set(instance, load);
-      this.scheduleRebuild();
-    }, this.log);
-    const registration: InstanceRegistration = {
-      id: this.hostId(), app: HOST_SERVICE, address: this.config.host.address, port: this.config.admin.listen.port, host: this.config.host.name,
-      domains: [], meta: {}, ttlMs: HOST_TTL_MS, deregisterAfterMs: 60_000,
-    };
-    const announce = async () => {
-      if (!(await this.catalog.pass(registration.id))) await this.catalog.register(registration);
-    };
-    await announce().catch((error: unknown) => this.log.warn({ err: error }, 'could not announce this host in the catalog; retrying'));
-    this.hostTimer = setInterval(() => void announce().catch((error: unknown) => this.log.warn({ err: error }, 'host TTL renewal failed')), HOST_RENEW_MS);
-    this.hostTimer.unref();
-  }
-
-  private hostId(): string {
-    return `${HOST_SERVICE}-${this.config.host.name}`;
-  }
-
-  private instancesChanged(instances: CatalogInstance[]): void {
-    this.current = instances.filter((instance) => instance.app !== HOST_SERVICE);
-    this.loadSubscriber?.update(instances.filter((instance) => instance.app === HOST_SERVICE));
-    this.rebuild();
   }
 
   // --- RouteSource -------------------------------------------------------
@@ -226,6 +193,41 @@ export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestr
   /** Calls `listener` with every entry under `prefix` after each change under it. */
   watchKv(prefix: string, listener: (entries: KvEntry[]) => void): () => void {
     return this.catalog.watchKv(prefix, listener);
+  }
+
+  // --- several hosts ---------------------------------------------------
+
+  /**
+   * Several hosts: put this host in the catalog (service `dozen`, TTL renewed
+   * here) and follow the load streams of the others, so routes carry the load
+   * of every instance in the cluster.
+   */
+  private async joinHosts(): Promise<void> {
+    const { token } = adminToken(this.config);
+    this.loadSubscriber = new LoadSubscriber(this.config.host.name, token, (instance, load) => {
+      this.loads.set(instance, load);
+      this.scheduleRebuild();
+    }, this.log);
+    const registration: InstanceRegistration = {
+      id: this.hostId(), app: HOST_SERVICE, address: this.config.host.address, port: this.config.admin.listen.port, host: this.config.host.name,
+      domains: [], meta: {}, ttlMs: HOST_TTL_MS, deregisterAfterMs: 60_000,
+    };
+    const announce = async () => {
+      if (!(await this.catalog.pass(registration.id))) await this.catalog.register(registration);
+    };
+    await announce().catch((error: unknown) => this.log.warn({ err: error }, 'could not announce this host in the catalog; retrying'));
+    this.hostTimer = setInterval(() => void announce().catch((error: unknown) => this.log.warn({ err: error }, 'host TTL renewal failed')), HOST_RENEW_MS);
+    this.hostTimer.unref();
+  }
+
+  private hostId(): string {
+    return `${HOST_SERVICE}-${this.config.host.name}`;
+  }
+
+  private instancesChanged(instances: CatalogInstance[]): void {
+    this.current = instances.filter((instance) => instance.app !== HOST_SERVICE);
+    this.loadSubscriber?.update(instances.filter((instance) => instance.app === HOST_SERVICE));
+    this.rebuild();
   }
 
   // --- route snapshot ----------------------------------------------------
