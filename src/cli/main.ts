@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { VERSION } from '../common/version.js';
 import { redact } from '../config/load-config.js';
 import { migrate } from '../database/data-source.js';
+import { addRegistryCommands } from '../registry/registry.cli.js';
 import { configFor, run } from './program.js';
 
 const program = new Command('dozen')
@@ -46,5 +47,7 @@ program
       process.stdout.write(applied.length ? `applied ${applied.length} migration(s): ${applied.join(', ')}\n` : 'database is up to date\n');
     }),
   );
+
+addRegistryCommands(program);
 
 await program.parseAsync(process.argv);
