@@ -134,6 +134,7 @@ export class ConsulStandin {
     try {
       if (this.options.token) {
         const given = request.headers['x-consul-token'] ?? /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1] ?? url.searchParams.get('token');
+        if (!given) throw new HttpError(403, 'Permission denied: anonymous token lacks permission');
         if (given !== this.options.token) throw new HttpError(403, 'ACL not found');
       }
       const body = await readBody(request);
