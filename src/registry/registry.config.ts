@@ -2,15 +2,22 @@ import { z } from 'zod';
 import { httpUrl } from '../config/listen.js';
 import { secret } from '../config/secret.js';
 
+const consulDefaults = { url: 'http://127.0.0.1:8500', stale: false, waitSeconds: 60 };
+
 export const registryConfig = z
   .strictObject({
     /** `embedded` keeps the catalog in this process (one host); `consul` talks to the local Consul agent. */
     catalog: z.enum(['embedded', 'consul']).default('embedded'),
     consul: z
       .strictObject({
-        url: httpUrl().default('http://127.0.0.1:8500'),
+        url: httpUrl().default(consulDefaults.url),
+        /** ACL token sent as X-Consul-Token. */
         token: secret().optional(),
+        /** Let any Consul server answer watches (?stale): less load on the leader, may lag it slightly. */
+        stale: z.boolean().default(consulDefaults.stale),
+        /** How long one blocking query may hang before it is sent again (Consul caps it at 600). */
+        waitSeconds: z.number().int().min(1).max(600).default(consulDefaults.waitSeconds),
       })
-      .default({ url: 'http://127.0.0.1:8500' }),
+      .default(consulDefaults),
   })
-  .default({ catalog: 'embedded', consul: { url: 'http://127.0.0.1:8500' } });
+  .default({ catalog: 'embedded', consul: consulDefaults });

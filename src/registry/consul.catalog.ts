@@ -1,0 +1,280 @@
+import type { EventEmitter } from 'node:events';
+import Consul from 'consul';
+import { assertKvKey, sameInstances, sortById, type Catalog, type CatalogInstance, type HealthStatus, type InstanceRegistration, type KvEntry } from './catalog.js';
+import { BlockingLoop } from './consul.blocking-query.js';
+import { CatalogUnavailable } from './registry.errors.js';
+
+export interface ConsulCatalogOptions {
+  /** The local agent, e.g. http://127.0.0.1:8500. */
+  url: string;
+  token?: string;
+  /** Let any server answer reads (?stale): faster, may lag the leader a little. */
+  stale: boolean;
+  /** How long one blocking read may hang. */
+  waitSeconds: number;
+  /** Least time between two reads of one watch. */
+  minIntervalMs: number;
+  onError(error: unknown, what: string): void;
+}
+
+/** Every dozen instance carries this tag, so the catalog's other services (consul itself, the team's own) are left out. */
+export const DOZEN_TAG = 'dozen-instance';
+/** Meta keys written by dozen beside the registering program's own pairs. */
+const OWN_META = ['domains', 'instance', 'host', 'release', 'ttl_ms', 'deregister_after_ms'];
+const READY_TIMEOUT_MS = 5000;
+
+interface HealthEntry {
+  Service: { ID: string; Service: string; Address: string; Port: number; Meta: Record<string, string> | null };
+  Checks: { Status: string; ServiceID: string }[];
+}
+interface ConsulKvPair {
+  Key: string;
+  Value: string | null;
+  ModifyIndex: number;
+}
+
+/**
+ * The catalog in a Consul agent, through the `consul` client: an instance is a
+ * service (name = app, ID = instance id, meta domains/instance/host/release)
+ * with a TTL check and DeregisterCriticalServiceAfter. Reads come from
+ * blocking queries on /v1/catalog/services and /v1/health/service/<app>,
+ * kept in memory; instances() answers from there.
+ */
+export class ConsulCatalog implements Catalog {
+  private readonly client: Consul;
+  private readonly apps = new Map<string, { loop: BlockingLoop<HealthEntry[]>; instances: CatalogInstance[] | null }>();
+  private readonly listeners = new Set<(instances: CatalogInstance[]) => void>();
+  private readonly servicesLoop: BlockingLoop<Record<string, string[]>>;
+  private readonly kvLoops = new Set<BlockingLoop<ConsulKvPair[] | undefined>>();
+  private servicesSeen = false;
+  private markReady!: () => void;
+  private readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
+
+  constructor(private readonly options: ConsulCatalogOptions) {
+    const url = new URL(options.url);
+    this.client = new Consul({
+      host: url.hostname,
+      port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+      secure: url.protocol === 'https:',
+      defaults: { ...(options.token ? { token: options.token } : {}), ...(options.stale ? { stale: true } : {}) },
+    });
+    this.servicesLoop = new BlockingLoop({
+      read: (index, context) => this.blockingRead<Record<string, string[]>>((query) => this.client.catalog.service.list(query), index, context),
+      onData: (services) => this.servicesChanged(services),
+      onError: (error) => options.onError(error, 'watching catalog services'),
+      minIntervalMs: options.minIntervalMs,
+    });
+  }
+
+  async register(registration: InstanceRegistration): Promise<void> {
+    await this.call(() =>
+      this.client.agent.service.register({
+        name: registration.app,
+        id: registration.id,
+        address: registration.address,
+        port: registration.port,
+        tags: [DOZEN_TAG],
+        meta: {
+          ...registration.meta,
+          domains: registration.domains.join(','),
+          instance: registration.id,
+          host: registration.host,
+          ...(registration.release ? { release: registration.release } : {}),
+          ttl_ms: String(registration.ttlMs),
+          deregister_after_ms: String(registration.deregisterAfterMs),
+        },
+        // The client's typings demand `timeout` on every check; a TTL check has none (the client passes TTL checks through as they are).
+        check: { name: 'dozen TTL', ttl: `${registration.ttlMs}ms`, deregistercriticalserviceafter: `${registration.deregisterAfterMs}ms`, status: 'passing' } as never,
+      }),
+    );
+  }
+
+  async pass(id: string): Promise<boolean> {
+    return this.unlessNotFound(() => this.client.agent.check.pass({ id: `service:${id}` }));
+  }
+
+  async deregister(id: string): Promise<boolean> {
+    return this.unlessNotFound(() => this.client.agent.service.deregister(id));
+  }
+
+  async instances(): Promise<CatalogInstance[]> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new CatalogUnavailable(`no answer from the Consul agent at ${this.options.url} within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([this.ready, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+    return this.all();
+  }
+
+  watchInstances(listener: (instances: CatalogInstance[]) => void): () => void {
+    let subscribed = true;
+    void this.ready.then(() => {
+      if (!subscribed) return;
+      this.listeners.add(listener);
+      listener(this.all());
+    });
+    return () => {
+      subscribed = false;
+      this.listeners.delete(listener);
+    };
+  }
+
+  async kvGet(key: string): Promise<KvEntry | null> {
+    assertKvKey(key);
+    const pair = (await this.call(() => this.client.kv.get({ key }))) as ConsulKvPair | undefined;
+    return pair ? toEntry(pair) : null;
+  }
+
+  async kvList(prefix: string): Promise<KvEntry[]> {
+    assertKvKey(prefix, true);
+    const pairs = (await this.call(() => this.client.kv.get({ key: prefix, recurse: true }))) as ConsulKvPair[] | undefined;
+    return (pairs ?? []).map(toEntry);
+  }
+
+  async kvPut(key: string, value: string): Promise<void> {
+    assertKvKey(key);
+    await this.call(() => this.client.kv.set({ key, value }));
+  }
+
+  async kvDelete(key: string, options: { recurse?: boolean } = {}): Promise<void> {
+    assertKvKey(key, options.recurse);
+    await this.call(() => this.client.kv.del({ key, recurse: Boolean(options.recurse) }));
+  }
+
+  watchKv(prefix: string, listener: (entries: KvEntry[]) => void): () => void {
+    assertKvKey(prefix, true);
+    let previous: string | undefined;
+    const loop: BlockingLoop<ConsulKvPair[] | undefined> = new BlockingLoop({
+      read: (index, context) => this.blockingRead<ConsulKvPair[] | undefined>((query) => this.client.kv.get({ key: prefix, recurse: true, ...query }), index, context),
+      onData: (pairs) => {
+        const entries = (pairs ?? []).map(toEntry);
+        const serialized = JSON.stringify(entries);
+        // A blocking read may return without a change (timeout, writes elsewhere in the KV store).
+        if (serialized === previous) return;
+        previous = serialized;
+        listener(entries);
+      },
+      onError: (error) => this.options.onError(error, `watching kv ${prefix}`),
+      minIntervalMs: this.options.minIntervalMs,
+    });
+    this.kvLoops.add(loop);
+    return () => {
+      loop.stop();
+      this.kvLoops.delete(loop);
+    };
+  }
+
+  async check(): Promise<void> {
+    await this.call(() => this.client.status.leader());
+  }
+
+  async close(): Promise<void> {
+    this.servicesLoop.stop();
+    for (const app of this.apps.values()) app.loop.stop();
+    for (const loop of this.kvLoops) loop.stop();
+    this.listeners.clear();
+    this.client.destroy();
+  }
+
+  private servicesChanged(services: Record<string, string[]>): void {
+    const names = new Set(Object.entries(services).filter(([, tags]) => tags.includes(DOZEN_TAG)).map(([name]) => name));
+    let changed = false;
+    for (const [name, app] of this.apps) {
+      if (names.has(name)) continue;
+      app.loop.stop();
+      this.apps.delete(name);
+      if (app.instances?.length) changed = true;
+    }
+    for (const name of names) if (!this.apps.has(name)) this.watchApp(name);
+    this.servicesSeen = true;
+    if (changed) this.notify();
+    this.checkReady();
+  }
+
+  private watchApp(name: string): void {
+    const app: { loop: BlockingLoop<HealthEntry[]>; instances: CatalogInstance[] | null } = {
+      instances: null,
+      loop: new BlockingLoop({
+        read: (index, context) => this.blockingRead<HealthEntry[]>((query) => this.client.health.service({ service: name, tag: DOZEN_TAG, ...query }), index, context),
+        onData: (entries) => {
+          const instances = entries.map(toInstance);
+          const first = app.instances === null;
+          if (!first && sameInstances(app.instances!, instances)) return;
+          app.instances = instances;
+          if (!first || instances.length) this.notify();
+          this.checkReady();
+        },
+        onError: (error) => this.options.onError(error, `watching health of ${name}`),
+        minIntervalMs: this.options.minIntervalMs,
+      }),
+    };
+    this.apps.set(name, app);
+  }
+
+  private checkReady(): void {
+    if (this.servicesSeen && [...this.apps.values()].every((app) => app.instances !== null)) this.markReady();
+  }
+
+  private all(): CatalogInstance[] {
+    return sortById([...this.apps.values()].flatMap((app) => app.instances ?? []));
+  }
+
+  private notify(): void {
+    const instances = this.all();
+    for (const listener of [...this.listeners]) listener(instances);
+  }
+
+  /** One read with `index`/`wait` (blocking when index > 0); returns the body and X-Consul-Index. */
+  private async blockingRead<T>(method: (query: Record<string, unknown>) => Promise<unknown>, index: number, context: EventEmitter): Promise<{ index: number; data: T }> {
+    const waitMs = this.options.waitSeconds * 1000;
+    const query = { ...(index > 0 ? { index: String(index), wait: `${this.options.waitSeconds}s` } : {}), timeout: waitMs + waitMs / 16 + 5000, ctx: context };
+    const [response, data] = (await method(query)) as [{ headers: Record<string, string> }, T];
+    return { index: Number(response.headers['x-consul-index'] ?? 0), data };
+  }
+
+  private async call<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw new CatalogUnavailable(`Consul agent at ${this.options.url}: ${(error as Error).message}`);
+    }
+  }
+
+  private async unlessNotFound(operation: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await operation();
+      return true;
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return false;
+      throw new CatalogUnavailable(`Consul agent at ${this.options.url}: ${(error as Error).message}`);
+    }
+  }
+}
+
+function toInstance(entry: HealthEntry): CatalogInstance {
+  const meta = entry.Service.Meta ?? {};
+  const own = Object.fromEntries(Object.entries(meta).filter(([key]) => !OWN_META.includes(key)));
+  const statuses = entry.Checks.map((check) => check.Status);
+  const status: HealthStatus = statuses.includes('critical') ? 'critical' : statuses.includes('warning') ? 'warning' : 'passing';
+  return {
+    id: entry.Service.ID,
+    app: entry.Service.Service,
+    address: entry.Service.Address,
+    port: entry.Service.Port,
+    host: meta.host ?? '',
+    domains: meta.domains ? meta.domains.split(',') : [],
+    ...(meta.release ? { release: meta.release } : {}),
+    meta: own,
+    ttlMs: Number(meta.ttl_ms ?? 0),
+    deregisterAfterMs: Number(meta.deregister_after_ms ?? 0),
+    status,
+  };
+}
+
+function toEntry(pair: ConsulKvPair): KvEntry {
+  return { key: pair.Key, value: pair.Value ?? '', modifyIndex: pair.ModifyIndex };
+}

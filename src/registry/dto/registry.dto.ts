@@ -1,0 +1,44 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { domainSchema, isDomain } from '../domains.js';
+
+/** Meta keys dozen writes itself (Consul service meta), so a client cannot set them. */
+export const RESERVED_META_KEYS = ['domains', 'instance', 'host', 'release'];
+
+export const appName = z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'expected a lower-case app name of 1-63 characters (a-z, 0-9, inner -)');
+export const instanceId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'expected 1-128 characters (A-Z, a-z, 0-9, _ . -), starting with a letter or digit');
+
+export const loadSchema = z.strictObject({
+  cpu: z.number().min(0).max(100_000),
+  memory: z.number().int().min(0),
+  processes: z.number().int().min(0),
+  inflight: z.number().int().min(0).default(0),
+});
+
+export const registerSchema = z.strictObject({
+  /** Given by the deploy agent (its instance id); generated when absent. */
+  id: instanceId.optional(),
+  app: appName,
+  address: z.string().refine((value) => isIP(value) !== 0 || isDomain(value), 'expected an IP address or a host name'),
+  port: z.number().int().min(1).max(65535),
+  domains: z.array(domainSchema).max(100).default([]),
+  meta: z
+    .record(z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'meta keys are 1-128 characters of A-Z, a-z, 0-9, _ and -'), z.string().max(512))
+    .refine((meta) => Object.keys(meta).length <= 60, 'at most 60 meta pairs')
+    .refine((meta) => !Object.keys(meta).some((key) => RESERVED_META_KEYS.includes(key)), `meta keys ${RESERVED_META_KEYS.join(', ')} are set by dozen`)
+    .default({}),
+  /** Seconds within which a heartbeat must come. */
+  ttl: z.number().min(1).max(3600).default(10),
+  /** Seconds an instance may stay critical before it is removed. */
+  deregisterAfter: z.number().min(1).max(86_400).default(60),
+  release: z.string().min(1).max(128).optional(),
+  /** The dozen host the instance runs on; this host by default. */
+  host: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'expected a lower-case host name').optional(),
+});
+export type RegisterInput = z.output<typeof registerSchema>;
+
+export const heartbeatSchema = z.strictObject({ load: loadSchema.optional() }).default({});
+export type HeartbeatInput = z.output<typeof heartbeatSchema>;
+
+export const idParam = instanceId;
+export const appParam = appName;

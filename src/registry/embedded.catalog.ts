@@ -1,0 +1,209 @@
+import { assertKvKey, sortById, type Catalog, type CatalogInstance, type HealthStatus, type InstanceRegistration, type KvEntry } from './catalog.js';
+
+/** One instance as the embedded catalog keeps it, in memory and in the database. */
+export interface StoredInstance {
+  registration: InstanceRegistration;
+  status: HealthStatus;
+  /** When the TTL lapses unless renewed (ms since epoch). */
+  expiresAt: number;
+  /** Since when it has been critical (ms since epoch), or null. */
+  criticalSince: number | null;
+}
+
+/** Where the embedded catalog keeps its state across restarts (dozen's database; a Map in tests). */
+export interface EmbeddedStore {
+  load(): Promise<{ instances: StoredInstance[]; kv: KvEntry[] }>;
+  saveInstance(instance: StoredInstance): Promise<void>;
+  deleteInstance(id: string): Promise<void>;
+  putKv(entry: KvEntry): Promise<void>;
+  deleteKv(keys: string[]): Promise<void>;
+}
+
+/** How often TTLs and deregister delays are checked; bounds how late an expiry is seen. */
+const SWEEP_INTERVAL_MS = 100;
+
+/**
+ * The catalog inside this process, for one host: Consul's semantics (TTL
+ * checks, deregister after critical, KV with prefix watches) without Consul.
+ * Every change is written to the store before it is acknowledged, so a
+ * restart keeps registrations until their TTL says otherwise.
+ */
+export class EmbeddedCatalog implements Catalog {
+  private readonly entries = new Map<string, StoredInstance>();
+  private readonly kv = new Map<string, KvEntry>();
+  private kvIndex = 0;
+  private readonly instanceListeners = new Set<(instances: CatalogInstance[]) => void>();
+  private readonly kvWatches = new Set<{ prefix: string; listener: (entries: KvEntry[]) => void }>();
+  private sweeper: NodeJS.Timeout | undefined;
+  /** Store writes run one after another so they land in the order the changes happened. */
+  private writes: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly store: EmbeddedStore,
+    private readonly now: () => number,
+    private readonly onStoreError: (error: unknown) => void,
+  ) {}
+
+  /** Loads the stored state and starts the TTL sweep. `onStoreError` hears about writes nobody awaits (expiries). */
+  static async open(store: EmbeddedStore, options: { now?: () => number; onStoreError?: (error: unknown) => void } = {}): Promise<EmbeddedCatalog> {
+    const catalog = new EmbeddedCatalog(store, options.now ?? Date.now, options.onStoreError ?? (() => undefined));
+    const { instances, kv } = await store.load();
+    for (const instance of instances) catalog.entries.set(instance.registration.id, instance);
+    for (const entry of kv) {
+      catalog.kv.set(entry.key, entry);
+      catalog.kvIndex = Math.max(catalog.kvIndex, entry.modifyIndex);
+    }
+    // Registrations whose TTL lapsed while dozen was down turn critical (or go) now.
+    catalog.sweep(false);
+    catalog.sweeper = setInterval(() => catalog.sweep(true), SWEEP_INTERVAL_MS);
+    catalog.sweeper.unref();
+    return catalog;
+  }
+
+  async register(registration: InstanceRegistration): Promise<void> {
+    const instance: StoredInstance = { registration: { ...registration }, status: 'passing', expiresAt: this.now() + registration.ttlMs, criticalSince: null };
+    this.entries.set(registration.id, instance);
+    await this.write(() => this.store.saveInstance(instance));
+    this.instancesChanged();
+  }
+
+  async pass(id: string): Promise<boolean> {
+    const instance = this.entries.get(id);
+    if (!instance) return false;
+    const wasPassing = instance.status === 'passing';
+    instance.status = 'passing';
+    instance.criticalSince = null;
+    instance.expiresAt = this.now() + instance.registration.ttlMs;
+    await this.write(() => this.store.saveInstance(instance));
+    if (!wasPassing) this.instancesChanged();
+    return true;
+  }
+
+  async deregister(id: string): Promise<boolean> {
+    if (!this.entries.delete(id)) return false;
+    await this.write(() => this.store.deleteInstance(id));
+    this.instancesChanged();
+    return true;
+  }
+
+  async instances(): Promise<CatalogInstance[]> {
+    return this.snapshot();
+  }
+
+  watchInstances(listener: (instances: CatalogInstance[]) => void): () => void {
+    let subscribed = true;
+    queueMicrotask(() => {
+      if (!subscribed) return;
+      this.instanceListeners.add(listener);
+      listener(this.snapshot());
+    });
+    return () => {
+      subscribed = false;
+      this.instanceListeners.delete(listener);
+    };
+  }
+
+  async kvGet(key: string): Promise<KvEntry | null> {
+    assertKvKey(key);
+    const entry = this.kv.get(key);
+    return entry ? { ...entry } : null;
+  }
+
+  async kvList(prefix: string): Promise<KvEntry[]> {
+    assertKvKey(prefix, true);
+    return this.listUnder(prefix);
+  }
+
+  async kvPut(key: string, value: string): Promise<void> {
+    assertKvKey(key);
+    const entry: KvEntry = { key, value, modifyIndex: ++this.kvIndex };
+    this.kv.set(key, entry);
+    await this.write(() => this.store.putKv(entry));
+    this.kvChanged([key]);
+  }
+
+  async kvDelete(key: string, options: { recurse?: boolean } = {}): Promise<void> {
+    assertKvKey(key, options.recurse);
+    const keys = options.recurse ? [...this.kv.keys()].filter((candidate) => candidate.startsWith(key)) : this.kv.has(key) ? [key] : [];
+    if (!keys.length) return;
+    for (const gone of keys) this.kv.delete(gone);
+    await this.write(() => this.store.deleteKv(keys));
+    this.kvChanged(keys);
+  }
+
+  watchKv(prefix: string, listener: (entries: KvEntry[]) => void): () => void {
+    assertKvKey(prefix, true);
+    const watch = { prefix, listener };
+    let subscribed = true;
+    queueMicrotask(() => {
+      if (!subscribed) return;
+      this.kvWatches.add(watch);
+      listener(this.listUnder(prefix));
+    });
+    return () => {
+      subscribed = false;
+      this.kvWatches.delete(watch);
+    };
+  }
+
+  async check(): Promise<void> {
+    // In process: nothing to reach. Store failures surface on the writes themselves.
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.instanceListeners.clear();
+    this.kvWatches.clear();
+    await this.writes;
+  }
+
+  /** TTL lapsed -> critical; critical past the deregister delay -> removed. */
+  private sweep(notify: boolean): void {
+    const now = this.now();
+    let changed = false;
+    for (const instance of [...this.entries.values()]) {
+      if (instance.status !== 'critical' && now >= instance.expiresAt) {
+        instance.status = 'critical';
+        instance.criticalSince = instance.expiresAt;
+        changed = true;
+        this.write(() => this.store.saveInstance(instance)).catch(this.onStoreError);
+      }
+      if (instance.status === 'critical' && instance.criticalSince !== null && now >= instance.criticalSince + instance.registration.deregisterAfterMs) {
+        this.entries.delete(instance.registration.id);
+        changed = true;
+        this.write(() => this.store.deleteInstance(instance.registration.id)).catch(this.onStoreError);
+      }
+    }
+    if (changed && notify) this.instancesChanged();
+  }
+
+  private snapshot(): CatalogInstance[] {
+    return sortById([...this.entries.values()].map((instance) => ({ ...instance.registration, domains: [...instance.registration.domains], meta: { ...instance.registration.meta }, status: instance.status })));
+  }
+
+  private listUnder(prefix: string): KvEntry[] {
+    return [...this.kv.values()]
+      .filter((entry) => entry.key.startsWith(prefix))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .map((entry) => ({ ...entry }));
+  }
+
+  private instancesChanged(): void {
+    if (!this.instanceListeners.size) return;
+    const instances = this.snapshot();
+    for (const listener of [...this.instanceListeners]) listener(instances);
+  }
+
+  private kvChanged(keys: string[]): void {
+    for (const watch of [...this.kvWatches]) {
+      if (keys.some((key) => key.startsWith(watch.prefix))) watch.listener(this.listUnder(watch.prefix));
+    }
+  }
+
+  private write(operation: () => Promise<void>): Promise<void> {
+    const next = this.writes.then(operation);
+    // A failed write must not block the ones after it; the caller that awaited it sees the error.
+    this.writes = next.catch(() => undefined);
+    return next;
+  }
+}

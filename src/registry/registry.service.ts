@@ -1,0 +1,209 @@
+import { randomBytes } from 'node:crypto';
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { NotFound } from '../common/errors.js';
+import { InjectLogger } from '../common/core.module.js';
+import { InjectConfig } from '../config/config.module.js';
+import type { DozenConfig } from '../config/config.schema.js';
+import { CATALOG, type Catalog, type CatalogInstance, type InstanceRegistration, type KvEntry } from './catalog.js';
+import type { HeartbeatInput, RegisterInput } from './dto/registry.dto.js';
+import { DomainTaken } from './registry.errors.js';
+import { buildSnapshot, freshLoad } from './route-snapshot.js';
+import type { Load, RouteSnapshot, RouteSource } from './routes.js';
+
+export interface InstanceView extends CatalogInstance {
+  /** null when no figures arrived in the last 3 s. */
+  load: Load | null;
+}
+
+export interface ServiceView {
+  app: string;
+  domains: string[];
+  instances: InstanceView[];
+}
+
+export interface LoadFigures {
+  host: string;
+  at: number;
+  instances: { instance: string; app: string; load: Load | null }[];
+}
+
+/** How often the route table is checked for load figures that went stale. */
+const STALE_CHECK_INTERVAL_MS = 250;
+
+/**
+ * The registry as the rest of dozen sees it: register/renew/deregister
+ * instances, read services, routes and load, and keep desired state in the
+ * catalog's key/value store. It keeps the latest instance list from the
+ * catalog watch and swaps the route snapshot whenever instances, health or
+ * load change.
+ */
+@Injectable()
+export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestroy {
+  private readonly log: Logger;
+  private current: CatalogInstance[] = [];
+  /** Latest figures per instance reported to this host. */
+  private readonly loads = new Map<string, Load>();
+  private snapshot: RouteSnapshot = { version: 0, apps: [] };
+  private readonly routeListeners = new Set<(snapshot: RouteSnapshot) => void>();
+  private rebuildScheduled = false;
+  private stopWatch: (() => void) | undefined;
+  private staleTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    @Inject(CATALOG) private readonly catalog: Catalog,
+    @InjectConfig() private readonly config: DozenConfig,
+    @InjectLogger() logger: Logger,
+  ) {
+    this.log = logger.child({ module: 'registry' });
+  }
+
+  async onModuleInit(): Promise<void> {
+    this.stopWatch = this.catalog.watchInstances((instances) => {
+      this.current = instances;
+      this.rebuild();
+    });
+    try {
+      this.current = await this.catalog.instances();
+      this.rebuild();
+    } catch (error) {
+      // The watch fills the table once the catalog answers; the health endpoint says why it is down meanwhile.
+      this.log.warn({ err: error }, 'catalog not readable at start');
+    }
+    this.staleTimer = setInterval(() => this.rebuildIfLoadWentStale(), STALE_CHECK_INTERVAL_MS);
+    this.staleTimer.unref();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.staleTimer);
+    this.stopWatch?.();
+    await this.catalog.close();
+  }
+
+  // --- RouteSource -------------------------------------------------------
+
+  routes(): RouteSnapshot {
+    return this.snapshot;
+  }
+
+  watchRoutes(listener: (snapshot: RouteSnapshot) => void): () => void {
+    this.routeListeners.add(listener);
+    return () => this.routeListeners.delete(listener);
+  }
+
+  // --- instances ---------------------------------------------------------
+
+  async register(input: RegisterInput): Promise<InstanceView> {
+    const id = input.id ?? `${input.app}-${randomBytes(6).toString('hex')}`;
+    const existing = await this.catalog.instances();
+    for (const domain of input.domains) {
+      const owner = existing.find((instance) => instance.app !== input.app && instance.domains.includes(domain));
+      if (owner) throw new DomainTaken(domain, owner.app);
+    }
+    const registration: InstanceRegistration = {
+      id, app: input.app, address: input.address, port: input.port, host: input.host ?? this.config.host.name,
+      domains: [...new Set(input.domains)], ...(input.release ? { release: input.release } : {}), meta: input.meta,
+      ttlMs: Math.round(input.ttl * 1000), deregisterAfterMs: Math.round(input.deregisterAfter * 1000),
+    };
+    await this.catalog.register(registration);
+    this.log.info({ app: registration.app, instance: id, address: registration.address, port: registration.port, domains: registration.domains }, 'instance registered');
+    return { ...registration, status: 'passing', load: null };
+  }
+
+  /** Renews the TTL and records the load figures if given. */
+  async heartbeat(id: string, input: HeartbeatInput): Promise<{ id: string; status: 'passing'; load: Load | null }> {
+    if (!(await this.catalog.pass(id))) throw new NotFound('instance', id);
+    let load: Load | null = null;
+    if (input.load) {
+      load = { ...input.load, at: Date.now() };
+      this.loads.set(id, load);
+      this.scheduleRebuild();
+    }
+    return { id, status: 'passing', load };
+  }
+
+  async deregister(id: string): Promise<void> {
+    if (!(await this.catalog.deregister(id))) throw new NotFound('instance', id);
+    this.loads.delete(id);
+    this.log.info({ instance: id }, 'instance deregistered');
+  }
+
+  services(): ServiceView[] {
+    const now = Date.now();
+    const byApp = new Map<string, ServiceView>();
+    for (const instance of this.current) {
+      let service = byApp.get(instance.app);
+      if (!service) {
+        service = { app: instance.app, domains: [], instances: [] };
+        byApp.set(instance.app, service);
+      }
+      for (const domain of instance.domains) if (!service.domains.includes(domain)) service.domains.push(domain);
+      service.instances.push({ ...instance, load: freshLoad(this.loads.get(instance.id), now) });
+    }
+    return [...byApp.values()].sort((a, b) => (a.app < b.app ? -1 : 1)).map((service) => ({ ...service, domains: service.domains.sort() }));
+  }
+
+  service(app: string): ServiceView {
+    const found = this.services().find((service) => service.app === app);
+    if (!found) throw new NotFound('app', app);
+    return found;
+  }
+
+  /** The figures of the instances that run on this host (what other hosts' proxies subscribe to). */
+  loadFigures(): LoadFigures {
+    const now = Date.now();
+    const instances = this.current
+      .filter((instance) => instance.host === this.config.host.name)
+      .map((instance) => ({ instance: instance.id, app: instance.app, load: freshLoad(this.loads.get(instance.id), now) }));
+    return { host: this.config.host.name, at: now, instances };
+  }
+
+  // --- key/value (desired state of the deploy module) ----------------------
+
+  kvGet(key: string): Promise<KvEntry | null> {
+    return this.catalog.kvGet(key);
+  }
+  kvList(prefix: string): Promise<KvEntry[]> {
+    return this.catalog.kvList(prefix);
+  }
+  kvPut(key: string, value: string): Promise<void> {
+    return this.catalog.kvPut(key, value);
+  }
+  kvDelete(key: string, options?: { recurse?: boolean }): Promise<void> {
+    return this.catalog.kvDelete(key, options);
+  }
+  /** Calls `listener` with every entry under `prefix` after each change under it. */
+  watchKv(prefix: string, listener: (entries: KvEntry[]) => void): () => void {
+    return this.catalog.watchKv(prefix, listener);
+  }
+
+  // --- route snapshot ----------------------------------------------------
+
+  private scheduleRebuild(): void {
+    if (this.rebuildScheduled) return;
+    this.rebuildScheduled = true;
+    setImmediate(() => {
+      this.rebuildScheduled = false;
+      this.rebuild();
+    });
+  }
+
+  private rebuild(): void {
+    const known = new Set(this.current.map((instance) => instance.id));
+    for (const id of this.loads.keys()) if (!known.has(id)) this.loads.delete(id);
+    this.snapshot = buildSnapshot(this.snapshot.version + 1, this.current, this.loads, Date.now());
+    for (const listener of [...this.routeListeners]) {
+      try {
+        listener(this.snapshot);
+      } catch (error) {
+        this.log.error({ err: error }, 'route listener failed');
+      }
+    }
+  }
+
+  private rebuildIfLoadWentStale(): void {
+    const now = Date.now();
+    const wentStale = this.snapshot.apps.some((route) => route.backends.some((backend) => backend.load && !freshLoad(backend.load, now)));
+    if (wentStale) this.rebuild();
+  }
+}
