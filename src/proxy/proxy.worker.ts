@@ -69,5 +69,7 @@ process.on('message', (message: ToWorker) => {
   }
 });
 
+send({ type: 'ready' });
+
 // The primary went away: nothing will ever send routes again.
 process.on('disconnect', () => process.exit(0));

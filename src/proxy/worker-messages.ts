@@ -21,6 +21,8 @@ export type ToWorker =
 
 /** Worker -> primary. */
 export type FromWorker =
+  /** Sent once the worker listens for messages (anything sent before may be lost). */
+  | { type: 'ready' }
   | { type: 'listening'; port: number }
   | { type: 'failed'; message: string }
   | { type: 'applied'; version: number }

@@ -186,6 +186,7 @@ export async function forkWorker(server: Partial<WorkerStart['server']> = {}): P
     });
     child.once('exit', (code) => reject(new Error(`proxy worker exited with ${code}`)));
   });
+  await new Promise<void>((resolve) => child.on('message', (message: FromWorker) => message.type === 'ready' && resolve()));
   child.send({
     type: 'start',
     start: {

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startDozen, type DozenProcess } from '../support/dozen-process.js';
+import { freePort, waitFor } from '../support/ports.js';
+import { call, startBackend, type TestBackend } from './helpers.js';
+
+/** The registry's bound for a change to reach the proxy, plus IPC to the workers. */
+const PROPAGATION_MS = 2_000;
+
+describe('proxy inside dozen serve, fed by the registry', { timeout: 120_000 }, () => {
+  let dozen: DozenProcess;
+  let proxyPort: number;
+  let web: TestBackend;
+
+  before(async () => {
+    proxyPort = await freePort();
+    dozen = await startDozen({ env: { DOZEN_MODULES: 'proxy,registry', DOZEN_PROXY_WORKERS: '2', DOZEN_PROXY_LISTEN_PORT: String(proxyPort) } });
+    web = await startBackend('web-1');
+  });
+  after(async () => {
+    await dozen?.stop();
+    await web?.close();
+  });
+
+  async function json(response: Response): Promise<any> {
+    const text = await response.text();
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  }
+
+  it('an instance registered over REST is served within the propagation bound, and leaves when deregistered', async () => {
+    const registered = await dozen.api('/registry/instances', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'web-1', app: 'web', address: '127.0.0.1', port: web.port, domains: ['web.e2e.test'], ttl: 60 }),
+    });
+    assert.equal(registered.status, 201, JSON.stringify(await json(registered)));
+    const started = Date.now();
+    const answer = await waitFor('the route to web', async () => {
+      const reply = await call(proxyPort, 'web.e2e.test', '/hello');
+      return reply.status === 200 ? reply : undefined;
+    }, PROPAGATION_MS, 20);
+    assert.equal(answer.json().backend, 'web-1', dozen.logs());
+    assert.ok(Date.now() - started <= PROPAGATION_MS);
+
+    const removed = await dozen.api('/registry/instances/web-1', { method: 'DELETE' });
+    assert.equal(removed.status, 204);
+    await waitFor('the route to leave', async () => (await call(proxyPort, 'web.e2e.test', '/')).status !== 200, PROPAGATION_MS, 20);
+    const gone = await call(proxyPort, 'web.e2e.test', '/');
+    assert.ok([404, 503].includes(gone.status), gone.text);
+  });
+
+  it('every worker process serves, and the admin /metrics sums them per app', async () => {
+    await dozen.api('/registry/instances', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'web-1', app: 'web', address: '127.0.0.1', port: web.port, domains: ['web.e2e.test'], ttl: 60 }),
+    });
+    await waitFor('the route to web', async () => (await call(proxyPort, 'web.e2e.test', '/')).status === 200, PROPAGATION_MS, 20);
+    const answers = await Promise.all(Array.from({ length: 60 }, () => call(proxyPort, 'web.e2e.test', '/spread')));
+    assert.ok(answers.every((answer) => answer.status === 200));
+    const pids = await waitFor('access log lines from both workers', async () => {
+      const found = new Set(dozen.logs().split('\n').filter((line) => line.includes('"path":"/spread"')).map((line) => JSON.parse(line).pid));
+      return found.size >= 2 ? found : undefined;
+    }, 5_000, 100);
+    assert.ok(!pids.has(dozen.child.pid), 'the primary served requests itself');
+
+    const metrics = await (await fetch(`${dozen.url}/metrics`)).text();
+    const served = /dozen_proxy_requests_total\{app="web",class="2xx"\} (\d+)/.exec(metrics);
+    assert.ok(served && Number(served[1]) >= 61, `no summed request counter in /metrics:\n${metrics.split('\n').filter((line) => line.includes('dozen_proxy')).join('\n')}`);
+    assert.match(metrics, /dozen_proxy_request_duration_seconds_bucket\{le="[^"]+",app="web"\}/);
+  });
+
+  it('API keys made through the admin API open the app; a revoked key is refused', async () => {
+    const policy = await dozen.api('/proxy/apps/web/policy', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ auth: 'api-key' }) });
+    assert.equal(policy.status, 200, JSON.stringify(await json(policy)));
+    const created = await dozen.api('/proxy/apps/web/keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'ci' }) });
+    assert.equal(created.status, 201);
+    const key = await json(created);
+    assert.match(key.key, /^dzk_/);
+    const listed = await json(await dozen.api('/proxy/apps/web/keys'));
+    assert.equal(listed.length, 1);
+    assert.equal(listed[0].key, undefined, 'a listed key must not show the key');
+
+    await waitFor('the policy to reach the workers', async () => (await call(proxyPort, 'web.e2e.test', '/')).status === 401, PROPAGATION_MS, 20);
+    const refused = await call(proxyPort, 'web.e2e.test', '/');
+    assert.equal(refused.status, 401);
+    assert.equal(refused.json().error, 'unauthorized');
+    const allowed = await call(proxyPort, 'web.e2e.test', '/', { headers: { 'x-api-key': key.key, 'x-dozen-subject': 'admin' } });
+    assert.equal(allowed.status, 200, allowed.text);
+    assert.equal(allowed.json().headers['x-dozen-subject'], `api-key:${key.id}`);
+
+    const revoked = await dozen.api(`/proxy/apps/web/keys/${key.id}`, { method: 'DELETE' });
+    assert.equal(revoked.status, 200);
+    assert.ok((await json(revoked)).revokedAt);
+    await waitFor('the revocation to reach the workers', async () => (await call(proxyPort, 'web.e2e.test', '/', { headers: { authorization: `Bearer ${key.key}` } })).status === 401, PROPAGATION_MS, 20);
+  });
+
+  it('the policy is also set through GraphQL, and a bad one is refused naming the field', async () => {
+    const mutation = (policy: unknown) =>
+      dozen.api('/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: 'mutation($p: String!) { setProxyPolicy(app: "web", policy: $p) { app balancer auth } }', variables: { p: JSON.stringify(policy) } }),
+      });
+    const good = await json(await mutation({ balancer: 'least-load' }));
+    assert.deepEqual(good.data.setProxyPolicy, { app: 'web', balancer: 'least-load', auth: 'none' });
+    const bad = await json(await mutation({ balancer: 'fastest' }));
+    assert.match(JSON.stringify(bad.errors), /policy\.balancer/);
+    const rest = await json(await dozen.api('/proxy/apps/web/policy', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ auth: 'jwt' }) }));
+    assert.deepEqual(rest, { error: 'bad_request', message: 'jwt: auth "jwt" needs the jwt settings', field: 'jwt' });
+  });
+});
