@@ -1,0 +1,190 @@
+/**
+ * npm run bench:proxy — dozen's proxy against nginx, side by side, on loopback.
+ *
+ * One backend (nginx answering a fixed 13-byte body, so the proxies are what
+ * is measured), then wrk through: (1) nothing, (2) nginx as reverse proxy,
+ * (3) dozen random, (4) dozen least-load, (5) dozen with JWT auth. nginx and
+ * dozen run the same number of worker processes, keep-alive upstreams, no
+ * access log. Prints req/s, p50/p99 and the ratios to nginx.
+ *
+ *   BENCH_WORKERS=2 BENCH_SECONDS=8 BENCH_CONNECTIONS=64 npm run bench:proxy
+ *   BENCH_PROFILE=1 ...   also writes --cpu-prof profiles of the dozen workers to bench-profiles/
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { SignJWT } from 'jose';
+import { requireBinary } from '../test/support/debian.js';
+import { startDozen } from '../test/support/dozen-process.js';
+import { freePort, waitFor } from '../test/support/ports.js';
+
+const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const PROFILE = process.env.BENCH_PROFILE === '1';
+const SECRET = 'bench-hs256-secret-0123456789abcdef';
+
+interface Result {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: string;
+}
+
+async function main(): Promise<void> {
+  const nginx = requireBinary('nginx', 'nginx');
+  const wrk = requireBinary('wrk', 'wrk');
+  const dir = mkdtempSync(join(tmpdir(), 'dozen-bench-proxy-'));
+  const children: ChildProcess[] = [];
+  const stops: (() => Promise<unknown>)[] = [];
+  try {
+    const backendPort = await freePort();
+    const nginxProxyPort = await freePort();
+    children.push(startNginx(nginx, dir, 'backend', 1, `
+      server { listen 127.0.0.1:${backendPort}; location / { default_type text/plain; return 200 "hello, dozen\\n"; } }`));
+    children.push(startNginx(nginx, dir, 'proxy', WORKERS, `
+      upstream backend { server 127.0.0.1:${backendPort}; keepalive 128; }
+      server {
+        listen 127.0.0.1:${nginxProxyPort};
+        location / {
+          proxy_pass http://backend;
+          proxy_http_version 1.1;
+          proxy_set_header Connection "";
+          proxy_set_header Host $host;
+          proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+          proxy_set_header X-Forwarded-Proto $scheme;
+          proxy_set_header X-Request-Id $request_id;
+        }
+      }`));
+    await waitFor('the nginx backend', async () => (await fetch(`http://127.0.0.1:${backendPort}/`)).ok, 10_000);
+    await waitFor('nginx as proxy', async () => (await fetch(`http://127.0.0.1:${nginxProxyPort}/`)).ok, 10_000);
+
+    const proxyPort = await freePort();
+    const profileDir = resolve('bench-profiles');
+    if (PROFILE) mkdirSync(profileDir, { recursive: true });
+    const dozen = await startDozen({
+      env: {
+        DOZEN_MODULES: 'proxy,registry',
+        DOZEN_PROXY_WORKERS: String(WORKERS),
+        DOZEN_PROXY_LISTEN_PORT: String(proxyPort),
+        DOZEN_PROXY_ACCESS_LOG: 'false',
+        DOZEN_LOG_LEVEL: 'warn',
+        ...(PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}),
+      },
+    });
+    stops.push(() => dozen.stop());
+    const api = async (path: string, method: string, body: unknown) => {
+      const response = await dozen.api(path, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+    };
+    for (const app of ['random', 'least', 'jwt']) {
+      await api('/registry/instances', 'POST', { id: `bench-${app}`, app: `bench-${app}`, address: '127.0.0.1', port: backendPort, domains: [`${app}.bench.test`], ttl: 3600 });
+    }
+    await api('/proxy/apps/bench-least/policy', 'PUT', { balancer: 'least-load' });
+    await api('/proxy/apps/bench-jwt/policy', 'PUT', { auth: 'jwt', jwt: { algorithms: ['HS256'], secret: SECRET, audience: 'bench' } });
+    const token = await new SignJWT({ scope: 'read' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setAudience('bench').setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
+    for (const host of ['random', 'least', 'jwt']) {
+      await waitFor(`dozen route ${host}`, async () => {
+        const status = await curlStatus(proxyPort, `${host}.bench.test`, host === 'jwt' ? token : null);
+        return status === 200;
+      }, 10_000);
+    }
+
+    const runs: [string, number, string[]][] = [
+      ['backend direct', backendPort, []],
+      ['nginx proxy', nginxProxyPort, ['-H', 'Host: random.bench.test']],
+      ['dozen random', proxyPort, ['-H', 'Host: random.bench.test']],
+      ['dozen least-load', proxyPort, ['-H', 'Host: least.bench.test']],
+      ['dozen JWT (HS256)', proxyPort, ['-H', 'Host: jwt.bench.test', '-H', `Authorization: Bearer ${token}`]],
+    ];
+    const results: Result[] = [];
+    for (const [name, port, headers] of runs) {
+      await runWrk(wrk, port, headers, 2); // warm-up: JIT, keep-alive pools
+      results.push({ name, ...(await runWrk(wrk, port, headers, SECONDS)) });
+    }
+    print(results);
+  } finally {
+    for (const stop of stops) await stop();
+    for (const child of children) child.kill('SIGTERM');
+    await new Promise((resolveWait) => setTimeout(resolveWait, 300));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function startNginx(binary: string, dir: string, name: string, workers: number, http: string): ChildProcess {
+  const conf = join(dir, `${name}.conf`);
+  mkdirSync(join(dir, name), { recursive: true });
+  writeFileSync(
+    conf,
+    `daemon off; master_process on; worker_processes ${workers}; pid ${join(dir, name, 'nginx.pid')}; error_log ${join(dir, name, 'error.log')} warn;
+     events { worker_connections 4096; }
+     http { access_log off; keepalive_requests 100000; client_body_temp_path ${join(dir, name)}; proxy_temp_path ${join(dir, name)};
+            fastcgi_temp_path ${join(dir, name)}; uwsgi_temp_path ${join(dir, name)}; scgi_temp_path ${join(dir, name)}; ${http} }`,
+  );
+  const child = spawn(binary, ['-c', conf, '-p', dir, '-e', join(dir, name, 'error.log')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  child.once('exit', (code) => code && process.stderr.write(`nginx ${name} exited with ${code}\n`));
+  return child;
+}
+
+/** The status of one request with the Host header set (fetch cannot set Host). */
+function curlStatus(port: number, host: string, token: string | null): Promise<number> {
+  return new Promise<number>((resolveStatus, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host, ...(token ? { authorization: `Bearer ${token}` } : {}) }, agent: false }, (res) => {
+      res.resume();
+      resolveStatus(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function runWrk(binary: string, port: number, headers: string[], seconds: number): Promise<Omit<Result, 'name'>> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(binary, ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...headers, `http://127.0.0.1:${port}/`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.once('error', reject);
+    child.once('exit', () => {
+      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+      const p50 = toMs(/^\s+50%\s+([\d.]+\w+)/m.exec(out)?.[1]);
+      const p99 = toMs(/^\s+99%\s+([\d.]+\w+)/m.exec(out)?.[1]);
+      const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
+      const socketErrors = /Socket errors: (.*)/.exec(out)?.[1];
+      resolveRun({ rps, p50, p99, errors: [non2xx ? `${non2xx} non-2xx` : '', socketErrors ?? ''].filter(Boolean).join('; ') || '-' });
+    });
+  });
+}
+
+function toMs(value: string | undefined): number {
+  const match = value ? /^([\d.]+)(us|ms|s)$/.exec(value) : null;
+  if (!match) return NaN;
+  const number = Number(match[1]);
+  return match[2] === 'us' ? number / 1000 : match[2] === 's' ? number * 1000 : number;
+}
+
+function print(results: Result[]): void {
+  const nginx = results.find((result) => result.name === 'nginx proxy')!;
+  const lines = [
+    `proxy benchmark: ${WORKERS} worker processes each (nginx and dozen), wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, keep-alive, loopback, ${availableParallelism()} cores`,
+    '',
+    '| target | req/s | p50 ms | p99 ms | req/s vs nginx | p99 vs nginx | errors |',
+    '|---|---:|---:|---:|---:|---:|---|',
+  ];
+  for (const result of results) {
+    const ratio = result.name.startsWith('dozen') ? `${(result.rps / nginx.rps).toFixed(2)}x` : '';
+    const p99 = result.name.startsWith('dozen') ? `${(result.p99 / nginx.p99).toFixed(2)}x` : '';
+    lines.push(`| ${result.name} | ${Math.round(result.rps)} | ${result.p50.toFixed(2)} | ${result.p99.toFixed(2)} | ${ratio} | ${p99} | ${result.errors} |`);
+  }
+  process.stdout.write(lines.join('\n') + '\n\ngoal: dozen >= 0.80x nginx req/s, p99 <= 1.5x nginx; with JWT >= 0.70x\n');
+}
+
+main().then(
+  () => process.exit(0),
+  (error: Error) => {
+    process.stderr.write(`bench:proxy: ${error.message}\n`);
+    process.exit(1);
+  },
+);
