@@ -7,6 +7,7 @@ import type { Upstream } from './upstreams.js';
 
 /** What happened to one proxied request; fed to the access log and the metrics. */
 export interface ExchangeRecord {
+  host: string;
   app: string;
   backend: string | null;
   method: string;
@@ -48,6 +49,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private finished = false;
   private readonly started = performance.now();
   private readonly onDrain = () => this.resume?.();
+  private readonly uncork = () => this.res.uncork();
 
   constructor(
     private readonly req: IncomingMessage,
@@ -60,10 +62,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
   ) {}
 
   start(): void {
-    this.res.on('close', () => {
+    this.res.once('close', () => {
       if (!this.res.writableFinished) this.abortAttempt?.(new Error('client went away'));
     });
-    this.res.on('drain', this.onDrain);
     this.attempt(null);
   }
 
@@ -103,12 +104,18 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return true;
     this.resume = resume;
     this.res.writeHead(statusCode, statusText, downstreamHeaders(rawHeaders, this.requestId));
+    // Headers, a small body and the end usually arrive in one tick: corking sends them in one write.
+    this.res.cork();
+    process.nextTick(this.uncork);
     return true;
   }
 
   onData(chunk: Buffer): boolean {
     this.bytes += chunk.length;
-    return this.res.write(chunk);
+    if (this.res.write(chunk)) return true;
+    // The client reads slower than the backend sends: undici pauses until the client drains.
+    this.res.once('drain', this.onDrain);
+    return false;
   }
 
   onComplete(): void {
@@ -161,8 +168,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private finish(status: number, upstreamError: string | null): void {
     if (this.finished) return;
     this.finished = true;
-    this.res.off('drain', this.onDrain);
     this.options.onFinish({
+      host: this.req.headers.host ?? '',
       app: this.entry.app,
       backend: this.target?.upstream.key ?? null,
       method: this.req.method ?? '',

@@ -2,7 +2,8 @@ import cluster, { type Worker } from 'node:cluster';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, type Registry, type RegistryContentType } from 'prom-client';
+import { AggregatorRegistry, type Registry, type RegistryContentType } from 'prom-client';
+import { PROXY_METRICS, type MetricsJson } from './proxy-metrics.js';
 import type { RouteSnapshot } from '../registry/routes.js';
 import type { PolicySet } from './policy.js';
 import type { FromWorker, ToWorker, WorkerStart } from './worker-messages.js';
@@ -10,15 +11,6 @@ import type { FromWorker, ToWorker, WorkerStart } from './worker-messages.js';
 const WORKER_ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'proxy.worker.js');
 const RESTART_DELAY_MS = 1_000;
 const METRICS_TIMEOUT_MS = 2_000;
-/** The per-app metrics the workers keep; the primary exposes their sums. */
-const WORKER_METRICS: [string, string, 'counter' | 'histogram'][] = [
-  ['dozen_proxy_requests_total', 'Requests answered by the proxy, by app and status class', 'counter'],
-  ['dozen_proxy_request_duration_seconds', 'Time from request to the end of the response, by app', 'histogram'],
-  ['dozen_proxy_upstream_errors_total', 'Backend failures seen by the proxy (connect, timeout, reset), by app and kind', 'counter'],
-  ['dozen_proxy_retries_total', 'Requests sent again to another backend after a connection failure, by app', 'counter'],
-];
-
-type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
 /**
  * The proxy's worker processes (node:cluster, sharing the listener). The
@@ -63,7 +55,7 @@ export class ProxyCluster {
 
   /** Adds the workers' summed per-app metrics to `registry` (computed on each scrape). */
   exposeMetrics(registry: Registry<RegistryContentType>): void {
-    for (const [name, help, type] of WORKER_METRICS) {
+    for (const [name, help, type] of PROXY_METRICS) {
       const empty = { name, help, type, values: [], aggregator: 'sum' as const };
       registry.registerMetric({
         name,

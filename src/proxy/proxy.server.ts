@@ -6,7 +6,7 @@ import type { RouteSnapshot } from '../registry/routes.js';
 import { authenticatorFor, Refused, type Authenticator, type Granted } from './auth/index.js';
 import type { BalanceRequest } from './balancers/index.js';
 import { ClientAddress } from './client-address.js';
-import { Exchange, type ExchangeRecord } from './forward.js';
+import { Exchange, type ExchangeRecord, type ForwardOptions } from './forward.js';
 import { requestIdOf, upstreamHeaders } from './headers.js';
 import type { AppPolicy, PolicySet } from './policy.js';
 import { RouteTable, type RouteEntry } from './route-table.js';
@@ -21,7 +21,7 @@ export interface ProxyServerOptions {
   trustedProxies: readonly string[];
   upstreamConnections: number;
   /** Called once per finished request (access log, metrics); null for neither. */
-  onExchange: ((record: ExchangeRecord & { host: string }) => void) | null;
+  onExchange: ((record: ExchangeRecord) => void) | null;
 }
 
 /** Seconds a client is told to wait when an app has no healthy backend. */
@@ -41,6 +41,7 @@ export class ProxyServer {
   private readonly upstreams: Upstreams;
   private readonly clients: ClientAddress;
   private readonly server: Server;
+  private readonly forwardOptions: ForwardOptions;
 
   constructor(private readonly options: ProxyServerOptions) {
     this.upstreams = new Upstreams({
@@ -50,6 +51,7 @@ export class ProxyServer {
       idleTimeout: options.timeouts.idle,
     });
     this.clients = new ClientAddress(options.trustedProxies);
+    this.forwardOptions = { retries: options.retries, onFinish: options.onExchange ?? noop };
     this.server = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 65_000 }, (req, res) => this.handle(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(req, socket, head));
     this.server.on('clientError', (_error, socket) => {
@@ -136,12 +138,7 @@ export class ProxyServer {
     const trusted = this.clients.isTrusted(peer);
     const requestId = requestIdOf(req, randomUUID);
     const headers = upstreamHeaders(req, { peer, trusted, requestId, subject: outcome.subject, scopes: outcome.scopes });
-    const host = req.headers.host ?? '';
-    const onExchange = this.options.onExchange;
-    new Exchange(req, res, entry, this.balanceRequest(req, entry, peer, trusted), headers, requestId, {
-      retries: this.options.retries,
-      onFinish: onExchange ? (record) => onExchange({ ...record, host }) : noop,
-    }).start();
+    new Exchange(req, res, entry, this.balanceRequest(req, entry, peer, trusted), headers, requestId, this.forwardOptions).start();
   }
 
   private balanceRequest(req: IncomingMessage, entry: RouteEntry<Upstream>, peer: string, trusted: boolean): BalanceRequest {

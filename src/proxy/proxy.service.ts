@@ -88,7 +88,8 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   private inProcess(start: WorkerStart): ProxyServer {
-    const metrics = new ProxyMetrics(this.metrics.registry);
+    const metrics = new ProxyMetrics();
+    metrics.register(this.metrics.registry);
     const access = start.accessLog ? this.log.child({ component: 'access' }) : null;
     this.local = new ProxyServer({
       ...start.server,

@@ -4,7 +4,6 @@
  * the primary over IPC, so it needs no config file, database or Nest.
  */
 import { pino } from 'pino';
-import { Registry } from 'prom-client';
 import type { RouteSnapshot } from '../registry/routes.js';
 import type { PolicySet } from './policy.js';
 import { ProxyMetrics } from './proxy-metrics.js';
@@ -15,7 +14,7 @@ let server: ProxyServer | null = null;
 // Routes or policies that arrive while the server is still starting are applied once it is up.
 let pendingRoutes: RouteSnapshot | null = null;
 let pendingPolicies: PolicySet | null = null;
-const metrics = new ProxyMetrics(new Registry());
+const metrics = new ProxyMetrics();
 
 function send(message: FromWorker): void {
   process.send?.(message);
@@ -56,7 +55,7 @@ process.on('message', (message: ToWorker) => {
       else pendingPolicies = message.policies;
       break;
     case 'metrics':
-      void metrics.registry.getMetricsAsJSON().then((json) => send({ type: 'metrics', id: message.id, metrics: json }));
+      send({ type: 'metrics', id: message.id, metrics: metrics.toJson() });
       break;
     case 'stats': {
       const usage = process.memoryUsage();

@@ -90,7 +90,7 @@ export async function startBackend(name: string, handler: Handler = echo): Promi
 export interface TestProxy {
   server: ProxyServer;
   port: number;
-  records: (ExchangeRecord & { host: string })[];
+  records: ExchangeRecord[];
   source: FedRouteSource;
   policies(set: Record<string, Partial<AppPolicy>>): void;
   close(): Promise<void>;
