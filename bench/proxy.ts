@@ -7,23 +7,22 @@
  * dozen run the same number of worker processes, keep-alive upstreams, no
  * access log. Prints req/s, p50/p99 and the ratios to nginx.
  *
- *   BENCH_WORKERS=2 BENCH_SECONDS=8 BENCH_CONNECTIONS=64 npm run bench:proxy
- *   BENCH_PROFILE=1 ...   also writes --cpu-prof profiles of the dozen workers to bench-profiles/
+ *   BENCH_WORKERS=2 BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 npm run bench:proxy
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { requireBinary } from '../test/support/debian.js';
 import { startDozen } from '../test/support/dozen-process.js';
 import { freePort, waitFor } from '../test/support/ports.js';
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
-const PROFILE = process.env.BENCH_PROFILE === '1';
 const SECRET = 'bench-hs256-secret-0123456789abcdef';
 
 interface Result {
@@ -63,8 +62,6 @@ async function main(): Promise<void> {
     await waitFor('nginx as proxy', async () => (await fetch(`http://127.0.0.1:${nginxProxyPort}/`)).ok, 10_000);
 
     const proxyPort = await freePort();
-    const profileDir = resolve('bench-profiles');
-    if (PROFILE) mkdirSync(profileDir, { recursive: true });
     const dozen = await startDozen({
       env: {
         DOZEN_MODULES: 'proxy,registry',
@@ -72,7 +69,6 @@ async function main(): Promise<void> {
         DOZEN_PROXY_LISTEN_PORT: String(proxyPort),
         DOZEN_PROXY_ACCESS_LOG: 'false',
         DOZEN_LOG_LEVEL: 'warn',
-        ...(PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}),
       },
     });
     stops.push(() => dozen.stop());
@@ -103,7 +99,20 @@ async function main(): Promise<void> {
     const results: Result[] = [];
     // Warm every target first (JIT, keep-alive pools), so run order does not favour the later ones.
     for (const [, port, headers] of runs) await runWrk(wrk, port, headers, 3);
-    for (const [name, port, headers] of runs) results.push({ name, ...(await runWrk(wrk, port, headers, SECONDS)) });
+    // Rounds interleave the targets, and each figure is the median of its rounds, so a burst of
+    // other work on the machine hits every target alike instead of one.
+    const samples = new Map<string, Omit<Result, 'name'>[]>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, port, headers] of runs) {
+        const sample = await runWrk(wrk, port, headers, SECONDS);
+        samples.set(name, [...(samples.get(name) ?? []), sample]);
+        process.stderr.write(`round ${round + 1}/${ROUNDS} ${name}: ${Math.round(sample.rps)} req/s, p99 ${sample.p99.toFixed(1)} ms\n`);
+      }
+    }
+    for (const [name] of runs) {
+      const list = samples.get(name)!;
+      results.push({ name, rps: median(list.map((one) => one.rps)), p50: median(list.map((one) => one.p50)), p99: median(list.map((one) => one.p99)), errors: [...new Set(list.map((one) => one.errors))].join('; ') });
+    }
     print(results);
   } finally {
     for (const stop of stops) await stop();
@@ -157,6 +166,12 @@ function runWrk(binary: string, port: number, headers: string[], seconds: number
   });
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
 function toMs(value: string | undefined): number {
   const match = value ? /^([\d.]+)(us|ms|s)$/.exec(value) : null;
   if (!match) return NaN;
@@ -167,7 +182,7 @@ function toMs(value: string | undefined): number {
 function print(results: Result[]): void {
   const nginx = results.find((result) => result.name === 'nginx proxy')!;
   const lines = [
-    `proxy benchmark: ${WORKERS} worker processes each (nginx and dozen), wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, keep-alive, loopback, ${availableParallelism()} cores`,
+    `proxy benchmark: ${WORKERS} worker processes each (nginx and dozen), wrk -t1 -c${CONNECTIONS} -d${SECONDS}s x ${ROUNDS} interleaved rounds (medians), keep-alive, loopback, ${availableParallelism()} cores`,
     '',
     '| target | req/s | p50 ms | p99 ms | req/s vs nginx | p99 vs nginx | errors |',
     '|---|---:|---:|---:|---:|---:|---|',
