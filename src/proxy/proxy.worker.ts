@@ -21,7 +21,7 @@ function send(message: FromWorker): void {
 }
 
 async function start(options: WorkerStart): Promise<void> {
-  const log = pino({ level: options.logLevel, base: { pid: process.pid, module: 'proxy' } }, pino.destination({ dest: 1, sync: false, minLength: 4096 }));
+  const log = pino({ level: options.logLevel, base: { pid: process.pid, module: 'proxy' } }, pino.destination({ dest: 1, sync: false }));
   const accessLog = options.accessLog ? log.child({ component: 'access' }) : null;
   server = new ProxyServer({
     ...options.server,

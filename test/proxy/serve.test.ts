@@ -113,4 +113,21 @@ describe('proxy inside dozen serve, fed by the registry', { timeout: 120_000 }, 
     const rest = await json(await dozen.api('/proxy/apps/web/policy', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ auth: 'jwt' }) }));
     assert.deepEqual(rest, { error: 'bad_request', message: 'jwt: auth "jwt" needs the jwt settings', field: 'jwt' });
   });
+
+  it('a killed worker is replaced and the proxy keeps serving meanwhile', async () => {
+    await dozen.api('/proxy/apps/web/policy', { method: 'DELETE' });
+    const workerPids = () => new Set(dozen.logs().split('\n').filter((line) => line.includes('proxy worker listening')).map((line) => JSON.parse(line).pid as number));
+    const before = await waitFor('two workers listening', async () => (workerPids().size >= 2 ? workerPids() : undefined), 5_000, 50);
+    const victim = [...before][0];
+    process.kill(victim, 'SIGKILL');
+    // Connections handed to the worker in the instant it died are lost with it; once the primary has
+    // seen the death, the surviving worker takes every new connection.
+    await waitFor('the primary to notice', async () => /proxy worker died; starting another/.test(dozen.logs()), 5_000, 20);
+    const answers = await Promise.all(Array.from({ length: 20 }, () => call(proxyPort, 'web.e2e.test', '/during')));
+    assert.ok(answers.every((answer) => answer.status === 200), answers.map((answer) => answer.status).join(','));
+    const after = await waitFor('a replacement worker', async () => (workerPids().size >= 3 ? workerPids() : undefined), 10_000, 100);
+    assert.ok(after.size === before.size + 1);
+    const health = await dozen.api('/proxy/health');
+    assert.equal(health.status, 200, await health.text());
+  });
 });
