@@ -8,13 +8,16 @@
  * access log. Prints req/s, p50/p99 and the ratios to nginx.
  *
  *   BENCH_WORKERS=2 BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 npm run bench:proxy
+ *   BENCH_PROFILE=1 npm run bench:proxy   # also: one worker under --cpu-prof, where its time goes
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
+import type { FromWorker, ToWorker } from '../src/proxy/worker-messages.js';
 import { requireBinary } from '../test/support/debian.js';
 import { startDozen } from '../test/support/dozen-process.js';
 import { freePort, waitFor } from '../test/support/ports.js';
@@ -114,6 +117,7 @@ async function main(): Promise<void> {
       results.push({ name, rps: median(list.map((one) => one.rps)), p50: median(list.map((one) => one.p50)), p99: median(list.map((one) => one.p99)), errors: [...new Set(list.map((one) => one.errors))].join('; ') });
     }
     print(results);
+    if (process.env.BENCH_PROFILE === '1') await profileWorker(wrk, backendPort, dir);
   } finally {
     for (const stop of stops) await stop();
     for (const child of children) child.kill('SIGTERM');
@@ -164,6 +168,51 @@ function runWrk(binary: string, port: number, headers: string[], seconds: number
       resolveRun({ rps, p50, p99, errors: [non2xx ? `${non2xx} non-2xx` : '', socketErrors ?? ''].filter(Boolean).join('; ') || '-' });
     });
   });
+}
+
+/**
+ * Runs one proxy worker (the same entry the cluster forks) under --cpu-prof
+ * against the backend, loads it with wrk, and prints where its CPU time went.
+ */
+async function profileWorker(wrk: string, backendPort: number, dir: string): Promise<void> {
+  const entry = fileURLToPath(new URL('../src/proxy/proxy.worker.js', import.meta.url));
+  const child = fork(entry, [], { execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  await new Promise<void>((ready) => child.on('message', (message: FromWorker) => message.type === 'ready' && ready()));
+  const port = await freePort();
+  child.send({ type: 'start', start: { server: { host: '127.0.0.1', port, retries: 2, timeouts: { connect: 3_000, headers: 60_000, idle: 60_000 }, trustedProxies: [], upstreamConnections: 128 }, accessLog: false, logLevel: 'warn' } } satisfies ToWorker);
+  child.send({ type: 'routes', snapshot: { version: 1, apps: [{ app: 'profile', domains: ['profile.bench.test'], backends: [{ instance: 'p', app: 'profile', address: '127.0.0.1', port: backendPort, host: 'bench', load: null }] }] } } satisfies ToWorker);
+  await new Promise<void>((listening) => child.on('message', (message: FromWorker) => message.type === 'listening' && listening()));
+  const sample = await runWrk(wrk, port, ['-H', 'Host: profile.bench.test'], SECONDS);
+  const exited = new Promise((done) => child.once('exit', done));
+  child.send({ type: 'stop' } satisfies ToWorker);
+  await exited;
+  const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
+  if (!file) throw new Error('the profiled worker wrote no .cpuprofile');
+  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: { id: number; callFrame: { functionName: string; url: string } }[]; samples: number[]; timeDeltas: number[] };
+  const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
+  const byCategory = new Map<string, number>();
+  let total = 0;
+  profile.samples.forEach((id, index) => {
+    const frame = nodes.get(id)!.callFrame;
+    const category = categoryOf(frame.functionName, frame.url);
+    byCategory.set(category, (byCategory.get(category) ?? 0) + profile.timeDeltas[index]);
+    total += profile.timeDeltas[index];
+  });
+  const lines = [...byCategory].sort((a, b) => b[1] - a[1]).map(([category, time]) => `| ${category} | ${((time / total) * 100).toFixed(1)} % |`);
+  process.stdout.write(`\none worker under --cpu-prof, wrk -c${CONNECTIONS} ${SECONDS}s: ${Math.round(sample.rps)} req/s; self time by category:\n\n| where | share |\n|---|---:|\n${lines.join('\n')}\n`);
+}
+
+function categoryOf(name: string, url: string): string {
+  if (name === 'writev' || name === 'writeLatin1String' || name === 'writeUtf8String' || name === 'writeBuffer') return 'socket writes (system calls)';
+  if (name === '(idle)') return 'idle (waiting for the network)';
+  if (name === '(garbage collector)') return 'garbage collection';
+  if (name === '(program)') return 'V8/native, not attributed';
+  if (url.includes('/undici/') || url.startsWith('wasm://')) return 'undici (pool, llhttp wasm)';
+  if (url.includes('/dist/src/proxy/')) return "dozen's proxy code";
+  if (url.includes('prom-client') || url.includes('pino') || url.includes('jose')) return 'libraries (pino, jose, prom-client)';
+  if (/^node:(_http|internal\/streams|stream|net|internal\/stream_base|events|internal\/process|internal\/timers|timers|buffer|internal\/url)/.test(url)) return "node's http, net, streams, events, timers";
+  if (/^node:(internal\/modules|internal\/bootstrap|internal\/deps\/cjs|path|fs|module)/.test(url) || url.includes('/node_modules/')) return 'start-up (loading modules)';
+  return 'other';
 }
 
 function median(values: number[]): number {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { startDozen, type DozenProcess } from '../support/dozen-process.js';
+import { CLI, startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { freePort, waitFor } from '../support/ports.js';
 import { call, startBackend, type TestBackend } from './helpers.js';
 
@@ -129,5 +130,27 @@ describe('proxy inside dozen serve, fed by the registry', { timeout: 120_000 }, 
     assert.ok(after.size === before.size + 1);
     const health = await dozen.api('/proxy/health');
     assert.equal(health.status, 200, await health.text());
+  });
+
+  it('the dozen proxy CLI sets a policy and creates, lists and revokes keys', async () => {
+    const cli = (...args: string[]) => {
+      const result = spawnSync(process.execPath, [CLI, 'proxy', ...args, '--server', dozen.url, '--token', dozen.token], { encoding: 'utf8', timeout: 20_000, env: { PATH: process.env.PATH, DOZEN_DATA_DIR: dozen.dataDir } });
+      return { code: result.status, out: result.stdout, err: result.stderr };
+    };
+    const policy = cli('policy', 'cli-app', '--balancer', 'ip-hash', '--auth', 'api-key');
+    assert.equal(policy.code, 0, policy.err);
+    assert.deepEqual(JSON.parse(policy.out), { app: 'cli-app', balancer: 'ip-hash', hashQuery: false, auth: 'api-key', jwt: null });
+    const created = cli('key', 'create', 'cli-app', '--name', 'deploy-bot');
+    assert.equal(created.code, 0, created.err);
+    const key = JSON.parse(created.out);
+    assert.match(key.key, /^dzk_/);
+    const listed = JSON.parse(cli('key', 'list', 'cli-app').out);
+    assert.deepEqual(listed.map((one: { name: string; key?: string }) => [one.name, one.key]), [['deploy-bot', undefined]]);
+    const revoked = cli('key', 'revoke', 'cli-app', key.id);
+    assert.equal(revoked.code, 0, revoked.err);
+    assert.ok(JSON.parse(revoked.out).revokedAt);
+    const bad = cli('policy', 'cli-app', '--balancer', 'fastest');
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /^dozen: 400 balancer: /);
   });
 });
