@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { VERSION } from '../common/version.js';
 import { redact } from '../config/load-config.js';
 import { migrate } from '../database/data-source.js';
+import { addRegistryCommands } from '../registry/registry.cli.js';
 import { configFor, run } from './program.js';
 import { addProxyCommands } from '../proxy/proxy.cli.js';
 
@@ -48,6 +49,7 @@ program
     }),
   );
 
+addRegistryCommands(program);
 addProxyCommands(program);
 
 await program.parseAsync(process.argv);

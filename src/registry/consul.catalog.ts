@@ -56,7 +56,7 @@ export class ConsulCatalog implements Catalog {
       host: url.hostname,
       port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
       secure: url.protocol === 'https:',
-      defaults: { ...(options.token ? { token: options.token } : {}), ...(options.stale ? { stale: true } : {}) },
+      defaults: options.token ? { token: options.token } : {},
     });
     this.servicesLoop = new BlockingLoop({
       read: (index, context) => this.blockingRead<Record<string, string[]>>((query) => this.client.catalog.service.list(query), index, context),
@@ -195,6 +195,10 @@ export class ConsulCatalog implements Catalog {
     this.checkReady();
   }
 
+  /**
+   * Without `?passing`: the registry shows critical instances too (GET /registry/services), and the
+   * route table leaves them out itself. One watch per app instead of two.
+   */
   private watchApp(name: string): void {
     const app: { loop: BlockingLoop<HealthEntry[]>; instances: CatalogInstance[] | null } = {
       instances: null,
@@ -231,7 +235,14 @@ export class ConsulCatalog implements Catalog {
   /** One read with `index`/`wait` (blocking when index > 0); returns the body and X-Consul-Index. */
   private async blockingRead<T>(method: (query: Record<string, unknown>) => Promise<unknown>, index: number, context: EventEmitter): Promise<{ index: number; data: T }> {
     const waitMs = this.options.waitSeconds * 1000;
-    const query = { ...(index > 0 ? { index: String(index), wait: `${this.options.waitSeconds}s` } : {}), timeout: waitMs + waitMs / 16 + 5000, ctx: context };
+    const query = {
+      ...(index > 0 ? { index: String(index), wait: `${this.options.waitSeconds}s` } : {}),
+      // Only the watches read stale when allowed; kvGet/kvList and writes stay on the leader.
+      ...(this.options.stale ? { stale: true } : {}),
+      // The agent may hold the read for wait + wait/16 (its jitter); give up only well after that.
+      timeout: waitMs + waitMs / 16 + 5000,
+      ctx: context,
+    };
     const [response, data] = (await method(query)) as [{ headers: Record<string, string> }, T];
     return { index: Number(response.headers['x-consul-index'] ?? 0), data };
   }

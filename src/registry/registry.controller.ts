@@ -1,12 +1,22 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Res, type OnModuleDestroy } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 import { ZodPipe } from '../common/zod-pipe.js';
 import { appParam, heartbeatSchema, idParam, registerSchema, type HeartbeatInput, type RegisterInput } from './dto/registry.dto.js';
+import { LoadStreams } from './load-stream.js';
 import { RegistryService } from './registry.service.js';
 
 /** REST for programs: the deploy agent, `dozen register`, or an app with curl. */
 @Controller('registry')
-export class RegistryController {
-  constructor(private readonly registry: RegistryService) {}
+export class RegistryController implements OnModuleDestroy {
+  private readonly streams: LoadStreams;
+
+  constructor(private readonly registry: RegistryService) {
+    this.streams = new LoadStreams(() => registry.loadFigures());
+  }
+
+  onModuleDestroy(): void {
+    this.streams.closeAll();
+  }
 
   @Post('instances')
   register(@Body(new ZodPipe(registerSchema)) input: RegisterInput) {
@@ -42,5 +52,11 @@ export class RegistryController {
   @Get('load')
   load() {
     return this.registry.loadFigures();
+  }
+
+  @Get('load/stream')
+  loadStream(@Res() reply: FastifyReply): void {
+    reply.hijack();
+    this.streams.add(reply.raw);
   }
 }

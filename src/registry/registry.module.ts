@@ -13,11 +13,12 @@ import { DatabaseEmbeddedStore } from './embedded.store.js';
 import { RegistryController } from './registry.controller.js';
 import { RegistryInstanceEntity, RegistryKvEntity } from './registry.entity.js';
 import { RegistryHealth } from './registry.health.js';
+import { RegistryResolver } from './registry.resolver.js';
 import { RegistryService } from './registry.service.js';
 import { ROUTE_SOURCE } from './routes.js';
 
-/** Least time between two blocking reads of one watch: bounds the request rate on the agent at ~20/s per watch. */
-const CONSUL_MIN_QUERY_INTERVAL_MS = 50;
+/** Least time between two blocking reads of one watch: bounds the request rate on the agent at ~40/s per watch while changes stream in. */
+const CONSUL_MIN_QUERY_INTERVAL_MS = 25;
 
 /** The catalog adapter `registry.catalog` names. */
 async function openCatalog(
@@ -49,6 +50,7 @@ async function openCatalog(
     RegistryService,
     { provide: ROUTE_SOURCE, useExisting: RegistryService },
     RegistryHealth,
+    RegistryResolver,
   ],
   exports: [RegistryService, ROUTE_SOURCE],
 })

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Counter, Gauge } from 'prom-client';
+import { Metrics } from '../common/metrics.js';
 import type { Logger } from 'pino';
 import { NotFound } from '../common/errors.js';
 import { InjectLogger } from '../common/core.module.js';
@@ -7,6 +9,8 @@ import { InjectConfig } from '../config/config.module.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { CATALOG, type Catalog, type CatalogInstance, type InstanceRegistration, type KvEntry } from './catalog.js';
 import type { HeartbeatInput, RegisterInput } from './dto/registry.dto.js';
+import { adminToken } from '../common/admin-token.js';
+import { LoadSubscriber } from './load-subscriber.js';
 import { DomainTaken } from './registry.errors.js';
 import { buildSnapshot, freshLoad } from './route-snapshot.js';
 import type { Load, RouteSnapshot, RouteSource } from './routes.js';
@@ -30,6 +34,10 @@ export interface LoadFigures {
 
 /** How often the route table is checked for load figures that went stale. */
 const STALE_CHECK_INTERVAL_MS = 250;
+/** Each dozen host is in the catalog as an instance of this app; its load stream is found there. Not an app anyone may register. */
+export const HOST_SERVICE = 'dozen';
+const HOST_TTL_MS = 10_000;
+const HOST_RENEW_MS = 3000;
 
 /**
  * The registry as the rest of dozen sees it: register/renew/deregister
@@ -41,7 +49,10 @@ const STALE_CHECK_INTERVAL_MS = 250;
 @Injectable()
 export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestroy {
   private readonly log: Logger;
+  /** App instances (the hosts' own entries left out). */
   private current: CatalogInstance[] = [];
+  private loadSubscriber: LoadSubscriber | undefined;
+  private hostTimer: NodeJS.Timeout | undefined;
   /** Latest figures per instance reported to this host. */
   private readonly loads = new Map<string, Load>();
   private snapshot: RouteSnapshot = { version: 0, apps: [] };
@@ -49,23 +60,27 @@ export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestr
   private rebuildScheduled = false;
   private stopWatch: (() => void) | undefined;
   private staleTimer: NodeJS.Timeout | undefined;
+  private readonly instanceGauge: Gauge<'status'> | undefined;
+  private readonly snapshotCounter: Counter | undefined;
 
   constructor(
     @Inject(CATALOG) private readonly catalog: Catalog,
     @InjectConfig() private readonly config: DozenConfig,
     @InjectLogger() logger: Logger,
+    @Optional() metrics?: Metrics,
   ) {
     this.log = logger.child({ module: 'registry' });
+    if (metrics) {
+      this.instanceGauge = new Gauge({ name: 'dozen_registry_instances', help: 'instances in the catalog, by health', labelNames: ['status'], registers: [metrics.registry] });
+      this.snapshotCounter = new Counter({ name: 'dozen_registry_route_snapshots_total', help: 'route tables built (one per change of instances, health or load)', registers: [metrics.registry] });
+    }
   }
 
   async onModuleInit(): Promise<void> {
-    this.stopWatch = this.catalog.watchInstances((instances) => {
-      this.current = instances;
-      this.rebuild();
-    });
+    if (this.config.registry.catalog === 'consul') await this.joinHosts();
+    this.stopWatch = this.catalog.watchInstances((instances) => this.instancesChanged(instances));
     try {
-      this.current = await this.catalog.instances();
-      this.rebuild();
+      this.instancesChanged(await this.catalog.instances());
     } catch (error) {
       // The watch fills the table once the catalog answers; the health endpoint says why it is down meanwhile.
       this.log.warn({ err: error }, 'catalog not readable at start');
@@ -76,8 +91,44 @@ export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestr
 
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.staleTimer);
+    clearInterval(this.hostTimer);
     this.stopWatch?.();
+    this.loadSubscriber?.close();
+    if (this.hostTimer) await this.catalog.deregister(this.hostId()).catch((error: unknown) => this.log.warn({ err: error }, 'host deregistration failed'));
     await this.catalog.close();
+  }
+
+  /**
+   * Several hosts: put this host in the catalog (service `dozen`, TTL renewed
+   * here) and follow the load streams of the others, so routes carry the load
+   * of every instance in the cluster.
+   */
+  private async joinHosts(): Promise<void> {
+    const { token } = adminToken(this.config);
+    this.loadSubscriber = new LoadSubscriber(this.config.host.name, token, (instance, load) => {
+      this.loads.set(instance, load);
+      this.scheduleRebuild();
+    }, this.log);
+    const registration: InstanceRegistration = {
+      id: this.hostId(), app: HOST_SERVICE, address: this.config.host.address, port: this.config.admin.listen.port, host: this.config.host.name,
+      domains: [], meta: {}, ttlMs: HOST_TTL_MS, deregisterAfterMs: 60_000,
+    };
+    const announce = async () => {
+      if (!(await this.catalog.pass(registration.id))) await this.catalog.register(registration);
+    };
+    await announce().catch((error: unknown) => this.log.warn({ err: error }, 'could not announce this host in the catalog; retrying'));
+    this.hostTimer = setInterval(() => void announce().catch((error: unknown) => this.log.warn({ err: error }, 'host TTL renewal failed')), HOST_RENEW_MS);
+    this.hostTimer.unref();
+  }
+
+  private hostId(): string {
+    return `${HOST_SERVICE}-${this.config.host.name}`;
+  }
+
+  private instancesChanged(instances: CatalogInstance[]): void {
+    this.current = instances.filter((instance) => instance.app !== HOST_SERVICE);
+    this.loadSubscriber?.update(instances.filter((instance) => instance.app === HOST_SERVICE));
+    this.rebuild();
   }
 
   // --- RouteSource -------------------------------------------------------
@@ -192,6 +243,10 @@ export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestr
     const known = new Set(this.current.map((instance) => instance.id));
     for (const id of this.loads.keys()) if (!known.has(id)) this.loads.delete(id);
     this.snapshot = buildSnapshot(this.snapshot.version + 1, this.current, this.loads, Date.now());
+    this.snapshotCounter?.inc();
+    if (this.instanceGauge) {
+      for (const status of ['passing', 'warning', 'critical'] as const) this.instanceGauge.set({ status }, this.current.filter((instance) => instance.status === status).length);
+    }
     for (const listener of [...this.routeListeners]) {
       try {
         listener(this.snapshot);

@@ -24,7 +24,11 @@ interface Adapter {
   /** Reopens on the same state, as after a restart of dozen. */
   reopen?(): Promise<Catalog>;
   resetIndex?(): void;
+  /** The last requests the engine served, for failure messages. */
+  recentRequests?(): string;
   close(): Promise<void>;
+  /** How long "nothing happens" is watched: longer than a blocking query's wait, so idle returns of it happen meanwhile. */
+  idleMs: number;
 }
 
 function embeddedAdapter(): Adapter {
@@ -38,6 +42,7 @@ function embeddedAdapter(): Adapter {
   };
   return {
     name: 'embedded',
+    idleMs: 500,
     open,
     reopen: async () => {
       await dataSource.destroy();
@@ -54,12 +59,14 @@ function consulAdapter(): Adapter {
   let standin: ConsulStandin;
   return {
     name: 'consul (HTTP API stand-in)',
+    idleMs: 2500,
     open: async () => {
       // Consul's own minimum deregister delay (1 min) and reaper period (30 s) shortened so the test runs in seconds.
       standin = await ConsulStandin.start({ deregisterMinimumMs: 0, reapIntervalMs: 100, token: 'consul-acl-token' });
-      return new ConsulCatalog({ url: standin.url, token: 'consul-acl-token', stale: true, waitSeconds: 1, minIntervalMs: 20, onError: () => undefined });
+      return new ConsulCatalog({ url: standin.url, token: 'consul-acl-token', stale: true, waitSeconds: 2, minIntervalMs: 20, onError: () => undefined });
     },
     resetIndex: () => standin.resetIndex(),
+    recentRequests: () => standin.requests.slice(-30).join('\n'),
     close: async () => standin?.stop(),
   };
 }
@@ -158,8 +165,7 @@ for (const adapter of [embeddedAdapter(), consulAdapter()]) {
       await catalog.register(instance);
       await watch.next(2, 'the registration');
       for (let beat = 0; beat < 3; beat++) await catalog.pass(instance.id);
-      // Longer than the consul adapter's blocking wait (1 s), so idle returns of the query happen meanwhile.
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await new Promise((resolve) => setTimeout(resolve, adapter.idleMs));
       assert.equal(watch.calls.length, 2, 'no call for heartbeats or idle time');
       await catalog.deregister(instance.id);
       const last = await watch.next(3, 'the deregistration');
@@ -199,7 +205,7 @@ for (const adapter of [embeddedAdapter(), consulAdapter()]) {
       assert.deepEqual((await watch.next(2, 'the put')).map((entry) => entry.value), ['one', 'two']);
       await catalog.kvPut('watch/b/1', 'elsewhere');
       await catalog.kvPut('other', 'elsewhere');
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await new Promise((resolve) => setTimeout(resolve, adapter.idleMs));
       assert.equal(watch.calls.length, 2, 'no call for writes outside the prefix or idle time');
       await catalog.kvDelete('watch/a/1');
       assert.deepEqual((await watch.next(3, 'the delete')).map((entry) => entry.key), ['watch/a/2']);
@@ -208,20 +214,31 @@ for (const adapter of [embeddedAdapter(), consulAdapter()]) {
 
     if (adapter.resetIndex) {
       it('keeps watching when the Consul index goes backwards (snapshot restore)', async () => {
+        const first = registration();
         const watch = record<CatalogInstance[]>((listener) => catalog.watchInstances(listener));
         const kv = record<KvEntry[]>((listener) => catalog.watchKv('reset/', listener));
         await watch.next(1, 'the current state');
         await kv.next(1, 'the current entries');
-        adapter.resetIndex!();
-        // Give the loops time to see the lower index and start over.
+        await catalog.register(first);
+        await watch.next(2, 'the first instance');
+        // Let every loop send its next blocking read, so the reset finds them all waiting, as a restore would.
         await new Promise((resolve) => setTimeout(resolve, 300));
-        const instance = registration();
-        await catalog.register(instance);
-        await waitFor('the registration after the reset', async () => watch.calls.some((call) => find(call, instance.id)), 3000, 10);
+        adapter.resetIndex!();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        // A second instance of the same app: only the app's health watch can see it, and it must see it well within
+        // the blocking wait (2 s); a loop that kept its old, higher index would only see it when the wait ends.
+        const second = registration({ id: `${first.app}-2`, app: first.app, domains: first.domains });
+        await catalog.register(second);
+        const failure = (error: Error) => {
+          throw new Error(`${error.message}\nrecent requests:\n${adapter.recentRequests?.()}`);
+        };
+        await waitFor('the registration after the reset', async () => watch.calls.some((call) => find(call, second.id)), 1000, 10).catch(failure);
         await catalog.kvPut('reset/1', 'after');
-        await waitFor('the put after the reset', async () => kv.calls.some((call) => call.some((entry) => entry.value === 'after')), 3000, 10);
+        await waitFor('the put after the reset', async () => kv.calls.some((call) => call.some((entry) => entry.value === 'after')), 1000, 10).catch(failure);
         watch.stop();
         kv.stop();
+        await catalog.deregister(first.id);
+        await catalog.deregister(second.id);
       });
     }
 

@@ -130,7 +130,7 @@ export class ConsulStandin {
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://standin');
-    this.requests.push(`${request.method} ${url.pathname}`);
+    this.requests.push(`${request.method} ${url.pathname}${url.searchParams.has('index') ? ` index=${url.searchParams.get('index')}` : ''}`);
     try {
       if (this.options.token) {
         const given = request.headers['x-consul-token'] ?? /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1] ?? url.searchParams.get('token');

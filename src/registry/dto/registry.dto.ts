@@ -18,7 +18,7 @@ export const loadSchema = z.strictObject({
 export const registerSchema = z.strictObject({
   /** Given by the deploy agent (its instance id); generated when absent. */
   id: instanceId.optional(),
-  app: appName,
+  app: appName.refine((name) => name !== 'dozen', 'the app name dozen is kept for the dozen hosts themselves'),
   address: z.string().refine((value) => isIP(value) !== 0 || isDomain(value), 'expected an IP address or a host name'),
   port: z.number().int().min(1).max(65535),
   domains: z.array(domainSchema).max(100).default([]),

@@ -1,0 +1,165 @@
+/**
+ * `npm run bench:registry`: how long a change takes to reach a subscriber's
+ * route table (RegistryService.watchRoutes, what the proxy uses), from
+ * register and from deregister, for the embedded adapter (SQLite-persisted)
+ * and the consul adapter against the Consul HTTP API stand-in. Reference, same
+ * run, same stand-in: the `consul` client's own Watch helper on
+ * /v1/health/service (no rate limit, no route table), measured the same way.
+ * Loopback only; bounded (CHANGES per adapter).
+ */
+import 'reflect-metadata';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Consul from 'consul';
+import { pino } from 'pino';
+import { DataSource } from 'typeorm';
+import type { DozenConfig } from '../src/config/config.schema.js';
+import { MIGRATIONS } from '../src/database/migrations.js';
+import type { Catalog } from '../src/registry/catalog.js';
+import { ConsulCatalog } from '../src/registry/consul.catalog.js';
+import { EmbeddedCatalog } from '../src/registry/embedded.catalog.js';
+import { DatabaseEmbeddedStore } from '../src/registry/embedded.store.js';
+import { RegistryInstanceEntity, RegistryKvEntity } from '../src/registry/registry.entity.js';
+import { RegistryService } from '../src/registry/registry.service.js';
+import type { RouteSnapshot } from '../src/registry/routes.js';
+import { ConsulStandin } from '../test/support/consul-standin.js';
+
+const CHANGES = Number(process.env.BENCH_CHANGES ?? 1000);
+const TIMEOUT_MS = 5000;
+
+interface Row {
+  name: string;
+  register: number[];
+  deregister: number[];
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/** Registers and deregisters CHANGES/2 instances one after another, timing each until the route table shows it. */
+async function measureService(name: string, catalog: Catalog): Promise<Row> {
+  const config = { host: { name: 'bench' }, registry: { catalog: 'embedded' } } as DozenConfig; // 'embedded' here only skips announcing a host: one process, no peers
+  const registry = new RegistryService(catalog, config, pino({ level: 'silent' }));
+  await registry.onModuleInit();
+  let waiting: { test: (snapshot: RouteSnapshot) => boolean; done: () => void } | null = null;
+  registry.watchRoutes((snapshot) => {
+    if (waiting?.test(snapshot)) waiting.done();
+  });
+  const until = (test: (snapshot: RouteSnapshot) => boolean, what: string) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${name}: ${what} not seen within ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
+      waiting = { test, done: () => (clearTimeout(timer), (waiting = null), resolve()) };
+      if (test(registry.routes())) waiting.done();
+    });
+  const has = (snapshot: RouteSnapshot, id: string) => snapshot.apps.some((app) => app.backends.some((backend) => backend.instance === id));
+  // An instance that stays, so the app (and the consul adapter's watch on it) lives through the run, as in production.
+  await registry.register({ id: 'anchor', app: 'bench', address: '127.0.0.1', port: 9000, domains: ['bench.example.net'], meta: {}, ttl: 600, deregisterAfter: 600 });
+  await until((snapshot) => has(snapshot, 'anchor'), 'anchor');
+  const row: Row = { name, register: [], deregister: [] };
+  for (let change = 0; change < CHANGES / 2; change++) {
+    const id = `bench-${change}`;
+    let started = performance.now();
+    const seen = until((snapshot) => has(snapshot, id), `register ${id}`);
+    await registry.register({ id, app: 'bench', address: '127.0.0.1', port: 9001, domains: ['bench.example.net'], meta: {}, ttl: 600, deregisterAfter: 600 });
+    await seen;
+    row.register.push(performance.now() - started);
+    started = performance.now();
+    const gone = until((snapshot) => !has(snapshot, id), `deregister ${id}`);
+    await registry.deregister(id);
+    await gone;
+    row.deregister.push(performance.now() - started);
+  }
+  await registry.onModuleDestroy();
+  return row;
+}
+
+/** The reference: the consul client's Watch on health/service, timing the same register/deregister pairs. */
+async function measureClientWatch(url: string): Promise<Row> {
+  const { hostname, port } = new URL(url);
+  const consul = new Consul({ host: hostname, port: Number(port) });
+  let latest: { Service: { ID: string } }[] = [];
+  let waiting: { test: () => boolean; done: () => void } | null = null;
+  const watch = consul.watch({ method: consul.health.service, options: { service: 'reference', wait: '60s' } as never });
+  watch.on('change', (data: typeof latest) => {
+    latest = data;
+    if (waiting?.test()) waiting.done();
+  });
+  watch.on('error', () => undefined);
+  const until = (test: () => boolean) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('reference change not seen')), TIMEOUT_MS);
+      waiting = { test, done: () => (clearTimeout(timer), (waiting = null), resolve()) };
+      if (test()) waiting.done();
+    });
+  const has = (id: string) => latest.some((entry) => entry.Service.ID === id);
+  const register = (id: string) => consul.agent.service.register({ name: 'reference', id, address: '127.0.0.1', port: 9002, check: { ttl: '600s', status: 'passing' } as never });
+  await register('reference-anchor');
+  await until(() => has('reference-anchor'));
+  const row: Row = { name: 'reference: consul client Watch', register: [], deregister: [] };
+  for (let change = 0; change < CHANGES / 2; change++) {
+    const id = `reference-${change}`;
+    let started = performance.now();
+    const seen = until(() => has(id));
+    await register(id);
+    await seen;
+    row.register.push(performance.now() - started);
+    started = performance.now();
+    const gone = until(() => !has(id));
+    await consul.agent.service.deregister(id);
+    await gone;
+    row.deregister.push(performance.now() - started);
+  }
+  watch.end();
+  consul.destroy();
+  return row;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'dozen-bench-registry-'));
+  const dataSource = new DataSource({ type: 'better-sqlite3', database: join(dir, 'dozen.sqlite'), entities: [RegistryInstanceEntity, RegistryKvEntity], migrations: MIGRATIONS, enableWAL: true });
+  await dataSource.initialize();
+  await dataSource.runMigrations();
+  const standin = await ConsulStandin.start();
+  const rows: Row[] = [];
+  try {
+    const embedded = await EmbeddedCatalog.open(new DatabaseEmbeddedStore(dataSource.getRepository(RegistryInstanceEntity), dataSource.getRepository(RegistryKvEntity)));
+    rows.push(await measureService('embedded (SQLite)', embedded));
+    // The settings dozen runs with: 60 s blocking waits, at least 25 ms (+ up to half as much jitter) between reads of one watch.
+    const consul = new ConsulCatalog({ url: standin.url, stale: false, waitSeconds: 60, minIntervalMs: 25, onError: (error) => console.error(error) });
+    rows.push(await measureService('consul (stand-in)', consul));
+    rows.push(await measureClientWatch(standin.url));
+  } finally {
+    await standin.stop();
+    await dataSource.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const goals: Record<string, number> = { 'embedded (SQLite)': 50, 'consul (stand-in)': 250 };
+  const reference = rows[2];
+  const format = (value: number) => value.toFixed(2).padStart(8);
+  console.log(`\nregistry propagation: change -> visible in a subscriber's route table (${CHANGES} changes per row, ms)\n`);
+  console.log(`${'adapter'.padEnd(32)} ${'change'.padEnd(10)} ${'p50'.padStart(8)} ${'p99'.padStart(8)} ${'max'.padStart(8)} ${'p99 goal'.padStart(9)} ${'p99 / ref'.padStart(10)}`);
+  for (const row of rows) {
+    for (const kind of ['register', 'deregister'] as const) {
+      const values = row[kind];
+      const p99 = percentile(values, 99);
+      const goal = goals[row.name];
+      console.log(
+        `${row.name.padEnd(32)} ${kind.padEnd(10)} ${format(percentile(values, 50))} ${format(p99)} ${format(Math.max(...values))} ${(goal ? `${goal}` : '-').padStart(9)} ${(row === reference ? '1.00' : (p99 / percentile(reference[kind], 99)).toFixed(2)).padStart(10)}`,
+      );
+    }
+  }
+  const failed = rows.filter((row) => goals[row.name] && Math.max(percentile(row.register, 99), percentile(row.deregister, 99)) > goals[row.name]);
+  console.log(failed.length ? `\nover the p99 goal: ${failed.map((row) => row.name).join(', ')}` : '\nall p99 figures within their goals');
+}
+
+main().then(
+  () => process.exit(0),
+  (error: Error) => {
+    console.error(`bench:registry: ${error.message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startDozen } from '../support/dozen-process.js';
+import { startMariaDb, type MariaDb } from '../support/mariadb.js';
+
+const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+/** Register two instances, restart dozen on the same database, and see what is left. */
+async function restartKeepsRegistrations(env: Record<string, string>): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'dozen-registry-restart-'));
+  try {
+    const first = await startDozen({ env: { DOZEN_MODULES: 'registry', ...env }, dataDir });
+    try {
+      assert.equal((await first.api('/registry/instances', json({ id: 'kept-1', app: 'kept', address: '127.0.0.1', port: 3000, domains: ['kept.example.net'], ttl: 60 }))).status, 201);
+      assert.equal((await first.api('/registry/instances', json({ id: 'lapsing-1', app: 'lapsing', address: '127.0.0.1', port: 3001, ttl: 1, deregisterAfter: 600 }))).status, 201);
+    } finally {
+      assert.equal(await first.stop('SIGTERM'), 0, first.logs());
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const second = await startDozen({ env: { DOZEN_MODULES: 'registry', ...env }, dataDir });
+    try {
+      const services = await (await second.api('/registry/services')).json();
+      const status = Object.fromEntries(services.flatMap((service: { instances: { id: string; status: string }[] }) => service.instances.map((instance) => [instance.id, instance.status])));
+      assert.deepEqual(status, { 'kept-1': 'passing', 'lapsing-1': 'critical' }, second.logs());
+      const routes = await (await second.api('/registry/routes')).json();
+      assert.deepEqual(routes.apps.find((route: { app: string }) => route.app === 'kept').domains, ['kept.example.net']);
+      const beat = await second.api('/registry/instances/kept-1/heartbeat', { method: 'PUT' });
+      assert.equal(beat.status, 200);
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+describe('the embedded catalog across a restart of dozen', { timeout: 90_000 }, () => {
+  let mariadb: MariaDb;
+  before(async () => {
+    mariadb = await startMariaDb();
+  });
+  after(async () => {
+    await mariadb?.stop();
+  });
+
+  it('on SQLite keeps registrations; one whose TTL lapsed meanwhile is critical', async () => {
+    await restartKeepsRegistrations({});
+  });
+
+  it('on MySQL keeps registrations; one whose TTL lapsed meanwhile is critical', async () => {
+    const connection = await mariadb.connect();
+    try {
+      await connection.query('DROP DATABASE IF EXISTS dozen_registry_test; CREATE DATABASE dozen_registry_test');
+    } finally {
+      await connection.end();
+    }
+    await restartKeepsRegistrations({ DOZEN_DATABASE_URL: `${mariadb.url}dozen_registry_test` });
+  });
+});
