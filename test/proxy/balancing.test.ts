@@ -36,7 +36,7 @@ describe('proxy balancing through real sockets', { timeout: 60_000 }, () => {
     for (const count of Object.values(counts)) assert.ok(count > 140 && count < 260, JSON.stringify(counts));
   });
 
-  it('ip-hash keeps each client (as a trusted proxy's X-Forwarded-For names it) on one backend; a leaving backend moves only its clients', async () => {
+  it('ip-hash keeps each client (as the X-Forwarded-For of a trusted proxy names it) on one backend; a leaving backend moves only its clients', async () => {
     proxy.policies({ sticky: { balancer: 'ip-hash' } });
     route('sticky');
     const client = (index: number) => ({ headers: { 'x-forwarded-for': `203.0.113.${index % 200}, 127.0.0.1` } });
