@@ -154,3 +154,28 @@ describe('proxy inside dozen serve, fed by the registry', { timeout: 120_000 }, 
     assert.match(bad.err, /^dozen: 400 balancer: /);
   });
 });
+
+describe('proxy served inside the main process (proxy.workers: 0)', { timeout: 60_000 }, () => {
+  it('routes and counts requests without worker processes', async () => {
+    const proxyPort = await freePort();
+    const dozen = await startDozen({ env: { DOZEN_MODULES: 'proxy,registry', DOZEN_PROXY_WORKERS: '0', DOZEN_PROXY_LISTEN_PORT: String(proxyPort) } });
+    const backend = await startBackend('solo-1');
+    try {
+      const registered = await dozen.api('/registry/instances', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id: 'solo-1', app: 'solo', address: '127.0.0.1', port: backend.port, domains: ['solo.e2e.test'], ttl: 60 }),
+      });
+      assert.equal(registered.status, 201);
+      await waitFor('the route to solo', async () => (await call(proxyPort, 'solo.e2e.test', '/')).status === 200, PROPAGATION_MS, 20);
+      const answer = await call(proxyPort, 'solo.e2e.test', '/x');
+      assert.equal(answer.json().backend, 'solo-1');
+      assert.ok(!/proxy worker listening/.test(dozen.logs()), 'a worker process was started');
+      const metrics = await (await fetch(`${dozen.url}/metrics`)).text();
+      assert.match(metrics, /dozen_proxy_requests_total\{app="solo",class="2xx"\} [2-9]/);
+    } finally {
+      await dozen.stop();
+      await backend.close();
+    }
+  });
+});
