@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
 import { call, forkWorker, startBackend, startProxy, type Answer, type TestBackend, type TestProxy } from './helpers.js';
+import { requireBinary } from '../support/debian.js';
 import { freePort } from '../support/ports.js';
 
 const MB = 1024 * 1024;
@@ -213,3 +216,45 @@ function patternHash(size: number): string {
   }
   return known;
 }
+
+describe('proxy connect timeout', { timeout: 60_000 }, () => {
+  it('a backend that never completes the TCP handshake is retried elsewhere, and alone gives 504 JSON', async () => {
+    // A listening socket that never accepts, with its backlog filled: the kernel drops further SYNs,
+    // so a connect hangs as it does to a host that is down. Node always accepts, so python3 holds it.
+    const python = requireBinary('python3', 'python3-minimal');
+    const holder = spawn(python, ['-c', 'import socket,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const fillers: Socket[] = [];
+    const proxy = await startProxy({ timeouts: { connect: 300, headers: 5_000, idle: 5_000 } });
+    const live = await startBackend('t-live');
+    try {
+      const port = Number(await new Promise<string>((resolve) => holder.stdout!.once('data', (data) => resolve(String(data).trim()))));
+      for (let index = 0; index < 4; index++) {
+        const filler = connect(port, '127.0.0.1');
+        filler.on('error', () => filler.destroy());
+        fillers.push(filler);
+        await new Promise((resolve) => setTimeout(resolve, 30));
+      }
+      const black = { instance: 't-black', app: 'blackhole', address: '127.0.0.1', port, host: 'h', load: null };
+      proxy.source.set([{ app: 'blackhole', domains: ['blackhole.test'], backends: [black] }]);
+      const started = Date.now();
+      const alone = await call(proxy.port, 'blackhole.test', '/');
+      assert.equal(alone.status, 504, alone.text);
+      assert.deepEqual(alone.json(), { error: 'gateway_timeout', message: 'the backend did not answer in time (connect_timeout)' });
+      assert.ok(Date.now() - started < 3_000, `took ${Date.now() - started} ms`);
+
+      proxy.source.set([{ app: 'blackhole', domains: ['blackhole.test'], backends: [black, live.as('blackhole')] }]);
+      proxy.policies({ blackhole: { balancer: 'url-hash' } });
+      // The failed connect marked the black hole down for 2 s (so requests skip it without waiting); let that pass.
+      await new Promise((resolve) => setTimeout(resolve, 2_100));
+      // url-hash sends each path to a fixed backend: some paths start at the black hole and must be retried.
+      const answers = await Promise.all(Array.from({ length: 12 }, (_, index) => call(proxy.port, 'blackhole.test', `/p/${index}`)));
+      assert.deepEqual(answers.map((answer) => answer.status), new Array(12).fill(200));
+      assert.ok(proxy.records.some((record) => record.retries > 0 && record.upstreamError === null), 'no request was retried after the connect timeout');
+    } finally {
+      for (const filler of fillers) filler.destroy();
+      holder.kill();
+      await proxy.close();
+      await live.close();
+    }
+  });
+});
