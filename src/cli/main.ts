@@ -6,6 +6,7 @@ import { redact } from '../config/load-config.js';
 import { migrate } from '../database/data-source.js';
 import { addRegistryCommands } from '../registry/registry.cli.js';
 import { configFor, run } from './program.js';
+import { addProxyCommands } from '../proxy/proxy.cli.js';
 
 const program = new Command('dozen')
   .description('the platform server of a small team: proxy, registry, deploy, storage, broadcast')
@@ -49,5 +50,6 @@ program
   );
 
 addRegistryCommands(program);
+addProxyCommands(program);
 
 await program.parseAsync(process.argv);

@@ -57,6 +57,11 @@ export const configSchema = z.strictObject({
   deploy: deployConfig,
   storage: storageConfig,
   broadcast: broadcastConfig,
+}).superRefine((config, context) => {
+  // The proxy reads its routes from the registry module of its own process.
+  if (config.modules.includes('proxy') && !config.modules.includes('registry')) {
+    context.addIssue({ code: 'custom', path: ['modules'], message: 'the proxy module needs the registry module on the same host: add registry to modules' });
+  }
 });
 
 export type DozenConfig = z.output<typeof configSchema>;

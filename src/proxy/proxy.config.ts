@@ -1,9 +1,45 @@
 import { z } from 'zod';
 import { listen } from '../config/listen.js';
 
+const milliseconds = (fallback: number) => z.number({ error: 'expected milliseconds (a whole number)' }).int().min(1).default(fallback);
+
+/** A literal IPv4/IPv6 address or a CIDR block (`10.0.0.0/8`, `::1`). */
+const addressOrBlock = z
+  .string()
+  .regex(/^([0-9.]+|[0-9a-fA-F:.]+)(\/\d{1,3})?$/, 'expected an IP address or a CIDR block like 10.0.0.0/8');
+
 export const proxyConfig = z
   .strictObject({
     /** The public listener; `:80` in production. */
     listen: listen('0.0.0.0', 8080),
+    /** Worker processes serving the listener; 0 serves it inside the main process (no cluster). Default: CPU cores. */
+    workers: z.number().int('expected a whole number').min(0).max(64).optional(),
+    /** How many other backends a request is retried on after a connection failure. */
+    retries: z.number().int().min(0).max(10).default(2),
+    timeouts: z
+      .strictObject({
+        /** TCP connect to a backend. */
+        connect: milliseconds(3_000),
+        /** From the request sent to the backend's response headers. */
+        headers: milliseconds(60_000),
+        /** Longest silence while a body streams either way. */
+        idle: milliseconds(120_000),
+      })
+      .default({ connect: 3_000, headers: 60_000, idle: 120_000 }),
+    /** Peers whose X-Forwarded-For / -Proto are believed (a load balancer in front of dozen). */
+    trustedProxies: z.array(addressOrBlock).default([]),
+    /** Keep-alive connections each worker may hold to one backend. */
+    upstreamConnections: z.number().int().min(1).max(10_000).default(128),
+    /** One pino line per request (host, app, backend, status, bytes, duration). */
+    accessLog: z.boolean().default(true),
   })
-  .default({ listen: { host: '0.0.0.0', port: 8080 } });
+  .default({
+    listen: { host: '0.0.0.0', port: 8080 },
+    retries: 2,
+    timeouts: { connect: 3_000, headers: 60_000, idle: 120_000 },
+    trustedProxies: [],
+    upstreamConnections: 128,
+    accessLog: true,
+  });
+
+export type ProxyConfig = z.output<typeof proxyConfig>;

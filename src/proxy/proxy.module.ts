@@ -1,6 +1,19 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { moduleHealthController } from '../common/module-health.controller.js';
+import { RegistryModule } from '../registry/registry.module.js';
+import { ProxyController } from './proxy.controller.js';
+import { ProxyApiKeyEntity, ProxyAppPolicyEntity } from './proxy.entity.js';
 import { ProxyHealth } from './proxy.health.js';
+import { ProxyPolicyService } from './proxy-policy.service.js';
+import { ProxyResolver } from './proxy.resolver.js';
+import { ProxyService } from './proxy.service.js';
 
-@Module({ controllers: [moduleHealthController('proxy')], providers: [ProxyHealth] })
+/** Wiring only: the hot path (ProxyServer) runs in the worker processes ProxyService starts. */
+@Module({
+  imports: [RegistryModule, TypeOrmModule.forFeature([ProxyAppPolicyEntity, ProxyApiKeyEntity])],
+  controllers: [moduleHealthController('proxy'), ProxyController],
+  providers: [ProxyPolicyService, ProxyService, ProxyHealth, ProxyResolver],
+  exports: [ProxyPolicyService],
+})
 export class ProxyModule {}

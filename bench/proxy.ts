@@ -1,0 +1,253 @@
+/**
+ * npm run bench:proxy — dozen's proxy against nginx, side by side, on loopback.
+ *
+ * One backend (nginx answering a fixed 13-byte body, so the proxies are what
+ * is measured), then wrk through: (1) nothing, (2) nginx as reverse proxy,
+ * (3) dozen random, (4) dozen least-load, (5) dozen with JWT auth. nginx and
+ * dozen run the same number of worker processes, keep-alive upstreams, no
+ * access log. Prints req/s, p50/p99 and the ratios to nginx.
+ *
+ *   BENCH_WORKERS=2 BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 npm run bench:proxy
+ *   BENCH_PROFILE=1 npm run bench:proxy   # also: one worker under --cpu-prof, where its time goes
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SignJWT } from 'jose';
+import type { FromWorker, ToWorker } from '../src/proxy/worker-messages.js';
+import { requireBinary } from '../test/support/debian.js';
+import { startDozen } from '../test/support/dozen-process.js';
+import { freePort, waitFor } from '../test/support/ports.js';
+
+const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const SECRET = 'bench-hs256-secret-0123456789abcdef';
+
+interface Result {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: string;
+}
+
+async function main(): Promise<void> {
+  const nginx = requireBinary('nginx', 'nginx');
+  const wrk = requireBinary('wrk', 'wrk');
+  const dir = mkdtempSync(join(tmpdir(), 'dozen-bench-proxy-'));
+  const children: ChildProcess[] = [];
+  const stops: (() => Promise<unknown>)[] = [];
+  try {
+    const backendPort = await freePort();
+    const nginxProxyPort = await freePort();
+    children.push(startNginx(nginx, dir, 'backend', 1, `
+      server { listen 127.0.0.1:${backendPort}; location / { default_type text/plain; return 200 "hello, dozen\\n"; } }`));
+    children.push(startNginx(nginx, dir, 'proxy', WORKERS, `
+      upstream backend { server 127.0.0.1:${backendPort}; keepalive 128; }
+      server {
+        listen 127.0.0.1:${nginxProxyPort};
+        location / {
+          proxy_pass http://backend;
+          proxy_http_version 1.1;
+          proxy_set_header Connection "";
+          proxy_set_header Host $host;
+          proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+          proxy_set_header X-Forwarded-Proto $scheme;
+          proxy_set_header X-Request-Id $request_id;
+        }
+      }`));
+    await waitFor('the nginx backend', async () => (await fetch(`http://127.0.0.1:${backendPort}/`)).ok, 10_000);
+    await waitFor('nginx as proxy', async () => (await fetch(`http://127.0.0.1:${nginxProxyPort}/`)).ok, 10_000);
+
+    const proxyPort = await freePort();
+    const dozen = await startDozen({
+      env: {
+        DOZEN_MODULES: 'proxy,registry',
+        DOZEN_PROXY_WORKERS: String(WORKERS),
+        DOZEN_PROXY_LISTEN_PORT: String(proxyPort),
+        DOZEN_PROXY_ACCESS_LOG: 'false',
+        DOZEN_LOG_LEVEL: 'warn',
+      },
+    });
+    stops.push(() => dozen.stop());
+    const api = async (path: string, method: string, body: unknown) => {
+      const response = await dozen.api(path, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+    };
+    for (const app of ['random', 'least', 'jwt']) {
+      await api('/registry/instances', 'POST', { id: `bench-${app}`, app: `bench-${app}`, address: '127.0.0.1', port: backendPort, domains: [`${app}.bench.test`], ttl: 3600 });
+    }
+    await api('/proxy/apps/bench-least/policy', 'PUT', { balancer: 'least-load' });
+    await api('/proxy/apps/bench-jwt/policy', 'PUT', { auth: 'jwt', jwt: { algorithms: ['HS256'], secret: SECRET, audience: 'bench' } });
+    const token = await new SignJWT({ scope: 'read' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setAudience('bench').setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
+    for (const host of ['random', 'least', 'jwt']) {
+      await waitFor(`dozen route ${host}`, async () => {
+        const status = await curlStatus(proxyPort, `${host}.bench.test`, host === 'jwt' ? token : null);
+        return status === 200;
+      }, 10_000);
+    }
+
+    const runs: [string, number, string[]][] = [
+      ['backend direct', backendPort, []],
+      ['nginx proxy', nginxProxyPort, ['-H', 'Host: random.bench.test']],
+      ['dozen random', proxyPort, ['-H', 'Host: random.bench.test']],
+      ['dozen least-load', proxyPort, ['-H', 'Host: least.bench.test']],
+      ['dozen JWT (HS256)', proxyPort, ['-H', 'Host: jwt.bench.test', '-H', `Authorization: Bearer ${token}`]],
+    ];
+    const results: Result[] = [];
+    // Warm every target first (JIT, keep-alive pools), so run order does not favour the later ones.
+    for (const [, port, headers] of runs) await runWrk(wrk, port, headers, 3);
+    // Rounds interleave the targets, and each figure is the median of its rounds, so a burst of
+    // other work on the machine hits every target alike instead of one.
+    const samples = new Map<string, Omit<Result, 'name'>[]>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, port, headers] of runs) {
+        const sample = await runWrk(wrk, port, headers, SECONDS);
+        samples.set(name, [...(samples.get(name) ?? []), sample]);
+        process.stderr.write(`round ${round + 1}/${ROUNDS} ${name}: ${Math.round(sample.rps)} req/s, p99 ${sample.p99.toFixed(1)} ms\n`);
+      }
+    }
+    for (const [name] of runs) {
+      const list = samples.get(name)!;
+      results.push({ name, rps: median(list.map((one) => one.rps)), p50: median(list.map((one) => one.p50)), p99: median(list.map((one) => one.p99)), errors: [...new Set(list.map((one) => one.errors))].join('; ') });
+    }
+    print(results);
+    if (process.env.BENCH_PROFILE === '1') await profileWorker(wrk, backendPort, dir);
+  } finally {
+    for (const stop of stops) await stop();
+    for (const child of children) child.kill('SIGTERM');
+    await new Promise((resolveWait) => setTimeout(resolveWait, 300));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function startNginx(binary: string, dir: string, name: string, workers: number, http: string): ChildProcess {
+  const conf = join(dir, `${name}.conf`);
+  mkdirSync(join(dir, name), { recursive: true });
+  writeFileSync(
+    conf,
+    `daemon off; master_process on; worker_processes ${workers}; pid ${join(dir, name, 'nginx.pid')}; error_log ${join(dir, name, 'error.log')} warn;
+     events { worker_connections 4096; }
+     http { access_log off; keepalive_requests 100000; client_body_temp_path ${join(dir, name)}; proxy_temp_path ${join(dir, name)};
+            fastcgi_temp_path ${join(dir, name)}; uwsgi_temp_path ${join(dir, name)}; scgi_temp_path ${join(dir, name)}; ${http} }`,
+  );
+  const child = spawn(binary, ['-c', conf, '-p', dir, '-e', join(dir, name, 'error.log')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  child.once('exit', (code) => code && process.stderr.write(`nginx ${name} exited with ${code}\n`));
+  return child;
+}
+
+/** The status of one request with the Host header set (fetch cannot set Host). */
+function curlStatus(port: number, host: string, token: string | null): Promise<number> {
+  return new Promise<number>((resolveStatus, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host, ...(token ? { authorization: `Bearer ${token}` } : {}) }, agent: false }, (res) => {
+      res.resume();
+      resolveStatus(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function runWrk(binary: string, port: number, headers: string[], seconds: number): Promise<Omit<Result, 'name'>> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(binary, ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...headers, `http://127.0.0.1:${port}/`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.once('error', reject);
+    child.once('exit', () => {
+      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+      const p50 = toMs(/^\s+50%\s+([\d.]+\w+)/m.exec(out)?.[1]);
+      const p99 = toMs(/^\s+99%\s+([\d.]+\w+)/m.exec(out)?.[1]);
+      const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
+      const socketErrors = /Socket errors: (.*)/.exec(out)?.[1];
+      resolveRun({ rps, p50, p99, errors: [non2xx ? `${non2xx} non-2xx` : '', socketErrors ?? ''].filter(Boolean).join('; ') || '-' });
+    });
+  });
+}
+
+/**
+ * Runs one proxy worker (the same entry the cluster forks) under --cpu-prof
+ * against the backend, loads it with wrk, and prints where its CPU time went.
+ */
+async function profileWorker(wrk: string, backendPort: number, dir: string): Promise<void> {
+  const entry = fileURLToPath(new URL('../src/proxy/proxy.worker.js', import.meta.url));
+  const child = fork(entry, [], { execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  await new Promise<void>((ready) => child.on('message', (message: FromWorker) => message.type === 'ready' && ready()));
+  const port = await freePort();
+  child.send({ type: 'start', start: { server: { host: '127.0.0.1', port, retries: 2, timeouts: { connect: 3_000, headers: 60_000, idle: 60_000 }, trustedProxies: [], upstreamConnections: 128 }, accessLog: false, logLevel: 'warn' } } satisfies ToWorker);
+  child.send({ type: 'routes', snapshot: { version: 1, apps: [{ app: 'profile', domains: ['profile.bench.test'], backends: [{ instance: 'p', app: 'profile', address: '127.0.0.1', port: backendPort, host: 'bench', load: null }] }] } } satisfies ToWorker);
+  await new Promise<void>((listening) => child.on('message', (message: FromWorker) => message.type === 'listening' && listening()));
+  const sample = await runWrk(wrk, port, ['-H', 'Host: profile.bench.test'], SECONDS);
+  const exited = new Promise((done) => child.once('exit', done));
+  child.send({ type: 'stop' } satisfies ToWorker);
+  await exited;
+  const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
+  if (!file) throw new Error('the profiled worker wrote no .cpuprofile');
+  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: { id: number; callFrame: { functionName: string; url: string } }[]; samples: number[]; timeDeltas: number[] };
+  const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
+  const byCategory = new Map<string, number>();
+  let total = 0;
+  profile.samples.forEach((id, index) => {
+    const frame = nodes.get(id)!.callFrame;
+    const category = categoryOf(frame.functionName, frame.url);
+    byCategory.set(category, (byCategory.get(category) ?? 0) + profile.timeDeltas[index]);
+    total += profile.timeDeltas[index];
+  });
+  const lines = [...byCategory].sort((a, b) => b[1] - a[1]).map(([category, time]) => `| ${category} | ${((time / total) * 100).toFixed(1)} % |`);
+  process.stdout.write(`\none worker under --cpu-prof, wrk -c${CONNECTIONS} ${SECONDS}s: ${Math.round(sample.rps)} req/s; self time by category:\n\n| where | share |\n|---|---:|\n${lines.join('\n')}\n`);
+}
+
+function categoryOf(name: string, url: string): string {
+  if (name === 'writev' || name === 'writeLatin1String' || name === 'writeUtf8String' || name === 'writeBuffer') return 'socket writes (system calls)';
+  if (name === '(idle)') return 'idle (waiting for the network)';
+  if (name === '(garbage collector)') return 'garbage collection';
+  if (name === '(program)') return 'V8/native, not attributed';
+  if (url.includes('/undici/') || url.startsWith('wasm://')) return 'undici (pool, llhttp wasm)';
+  if (url.includes('/dist/src/proxy/')) return "dozen's proxy code";
+  if (url.includes('prom-client') || url.includes('pino') || url.includes('jose')) return 'libraries (pino, jose, prom-client)';
+  if (/^node:(_http|internal\/streams|stream|net|internal\/stream_base|events|internal\/process|internal\/timers|timers|buffer|internal\/url)/.test(url)) return "node's http, net, streams, events, timers";
+  if (/^node:(internal\/modules|internal\/bootstrap|internal\/deps\/cjs|path|fs|module)/.test(url) || url.includes('/node_modules/')) return 'start-up (loading modules)';
+  return 'other';
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+function toMs(value: string | undefined): number {
+  const match = value ? /^([\d.]+)(us|ms|s)$/.exec(value) : null;
+  if (!match) return NaN;
+  const number = Number(match[1]);
+  return match[2] === 'us' ? number / 1000 : match[2] === 's' ? number * 1000 : number;
+}
+
+function print(results: Result[]): void {
+  const nginx = results.find((result) => result.name === 'nginx proxy')!;
+  const lines = [
+    `proxy benchmark: ${WORKERS} worker processes each (nginx and dozen), wrk -t1 -c${CONNECTIONS} -d${SECONDS}s x ${ROUNDS} interleaved rounds (medians), keep-alive, loopback, ${availableParallelism()} cores`,
+    '',
+    '| target | req/s | p50 ms | p99 ms | req/s vs nginx | p99 vs nginx | errors |',
+    '|---|---:|---:|---:|---:|---:|---|',
+  ];
+  for (const result of results) {
+    const ratio = result.name.startsWith('dozen') ? `${(result.rps / nginx.rps).toFixed(2)}x` : '';
+    const p99 = result.name.startsWith('dozen') ? `${(result.p99 / nginx.p99).toFixed(2)}x` : '';
+    lines.push(`| ${result.name} | ${Math.round(result.rps)} | ${result.p50.toFixed(2)} | ${result.p99.toFixed(2)} | ${ratio} | ${p99} | ${result.errors} |`);
+  }
+  process.stdout.write(lines.join('\n') + '\n\ngoal: dozen >= 0.80x nginx req/s, p99 <= 1.5x nginx; with JWT >= 0.70x\n');
+}
+
+main().then(
+  () => process.exit(0),
+  (error: Error) => {
+    process.stderr.write(`bench:proxy: ${error.message}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,91 @@
+import type { MetricObjectWithValues, MetricValue, Registry, RegistryContentType } from 'prom-client';
+import type { ExchangeRecord } from './forward.js';
+
+export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
+
+const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'];
+
+const REQUESTS = 'dozen_proxy_requests_total';
+const DURATION = 'dozen_proxy_request_duration_seconds';
+const UPSTREAM_ERRORS = 'dozen_proxy_upstream_errors_total';
+const RETRIES = 'dozen_proxy_retries_total';
+
+/** Help texts, also used by the primary for metrics no worker reported yet. */
+export const PROXY_METRICS: [string, string, 'counter' | 'histogram'][] = [
+  [REQUESTS, 'Requests answered by the proxy, by app and status class', 'counter'],
+  [DURATION, 'Time from request to the end of the response, by app', 'histogram'],
+  [UPSTREAM_ERRORS, 'Backend failures seen by the proxy (connect, timeout, reset), by app and kind', 'counter'],
+  [RETRIES, 'Requests sent again to another backend after a connection failure, by app', 'counter'],
+];
+
+interface AppCounters {
+  byClass: number[];
+  buckets: number[];
+  sum: number;
+  count: number;
+  retries: number;
+  errors: Map<string, number>;
+}
+
+/**
+ * Per-app proxy metrics, counted in plain arrays on the request path (a
+ * prom-client observe hashes its labels on every call, which showed in the
+ * profile) and turned into prom-client's JSON shape only when scraped. Each
+ * worker keeps its own; the primary sums them with AggregatorRegistry.
+ */
+export class ProxyMetrics {
+  private readonly apps = new Map<string, AppCounters>();
+
+  observe(record: ExchangeRecord): void {
+    const app = record.app || '(none)';
+    let counters = this.apps.get(app);
+    if (!counters) {
+      counters = { byClass: [0, 0, 0, 0, 0], buckets: new Array<number>(BUCKETS.length).fill(0), sum: 0, count: 0, retries: 0, errors: new Map() };
+      this.apps.set(app, counters);
+    }
+    const statusClass = Math.floor(record.status / 100) - 1;
+    if (statusClass >= 0 && statusClass < 5) counters.byClass[statusClass]++;
+    const seconds = record.durationMs / 1000;
+    for (let index = 0; index < BUCKETS.length; index++) {
+      if (seconds <= BUCKETS[index]) {
+        counters.buckets[index]++;
+        break;
+      }
+    }
+    counters.sum += seconds;
+    counters.count++;
+    counters.retries += record.retries;
+    if (record.upstreamError) counters.errors.set(record.upstreamError, (counters.errors.get(record.upstreamError) ?? 0) + 1);
+  }
+
+  /** The metrics as prom-client's `getMetricsAsJSON()` would give them. */
+  toJson(): MetricsJson {
+    const requests: MetricValue<string>[] = [];
+    const duration: MetricValue<string>[] = [];
+    const errors: MetricValue<string>[] = [];
+    const retries: MetricValue<string>[] = [];
+    for (const [app, counters] of this.apps) {
+      counters.byClass.forEach((value, index) => value && requests.push({ labels: { app, class: STATUS_CLASSES[index] }, value }));
+      let cumulative = 0;
+      BUCKETS.forEach((bound, index) => {
+        cumulative += counters.buckets[index];
+        duration.push({ labels: { le: bound, app }, value: cumulative, metricName: `${DURATION}_bucket` } as MetricValue<string>);
+      });
+      duration.push({ labels: { le: '+Inf', app }, value: counters.count, metricName: `${DURATION}_bucket` } as MetricValue<string>);
+      duration.push({ labels: { app }, value: counters.sum, metricName: `${DURATION}_sum` } as MetricValue<string>);
+      duration.push({ labels: { app }, value: counters.count, metricName: `${DURATION}_count` } as MetricValue<string>);
+      for (const [kind, value] of counters.errors) errors.push({ labels: { app, kind }, value });
+      retries.push({ labels: { app }, value: counters.retries });
+    }
+    const values = [requests, duration, errors, retries];
+    return PROXY_METRICS.map(([name, help, type], index) => ({ name, help, type, values: values[index], aggregator: 'sum' }) as unknown as MetricObjectWithValues<MetricValue<string>>);
+  }
+
+  /** Serves these metrics from `registry` (when the proxy runs inside the main process). */
+  register(registry: Registry<RegistryContentType>): void {
+    for (const [name] of PROXY_METRICS) {
+      registry.registerMetric({ name, get: async () => this.toJson().find((metric) => metric.name === name) } as never);
+    }
+  }
+}

@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { IsNull, type Repository } from 'typeorm';
+import { NotFound } from '../common/errors.js';
+import { newApiKey } from './auth/api-key.js';
+import { DEFAULT_POLICY, type AppPolicy, type JwtPolicy, type PolicyInput, type PolicySet } from './policy.js';
+import { ProxyApiKeyEntity, ProxyAppPolicyEntity } from './proxy.entity.js';
+
+/** A policy as the admin API shows it: the HS256 secret is never returned. */
+export interface PolicyView {
+  app: string;
+  balancer: string;
+  hashQuery: boolean;
+  auth: string;
+  jwt: (Omit<JwtPolicy, 'secret'> & { secret?: '[redacted]' }) | null;
+}
+
+export interface KeyView {
+  id: string;
+  app: string;
+  name: string;
+  hint: string;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+/**
+ * The apps' proxy policies and API keys, in this module's tables. Every change
+ * rebuilds the PolicySet and tells the listener (ProxyService pushes it to
+ * the workers), so a revoked key stops working within one IPC round.
+ */
+@Injectable()
+export class ProxyPolicyService {
+  private listener: ((policies: PolicySet) => void) | null = null;
+
+  constructor(
+    @InjectRepository(ProxyAppPolicyEntity) private readonly policies: Repository<ProxyAppPolicyEntity>,
+    @InjectRepository(ProxyApiKeyEntity) private readonly keys: Repository<ProxyApiKeyEntity>,
+  ) {}
+
+  onChange(listener: (policies: PolicySet) => void): void {
+    this.listener = listener;
+  }
+
+  async policy(app: string): Promise<PolicyView> {
+    const row = await this.policies.findOneBy({ app });
+    return row ? view(row) : { app, balancer: DEFAULT_POLICY.balancer, hashQuery: false, auth: 'none', jwt: null };
+  }
+
+  async setPolicy(app: string, input: PolicyInput): Promise<PolicyView> {
+    const row = this.policies.create({ app, balancer: input.balancer, hashQuery: input.hashQuery, auth: input.auth, jwt: input.jwt ? JSON.stringify(input.jwt) : null, updatedAt: Date.now() });
+    await this.policies.save(row);
+    await this.publish();
+    return view(row);
+  }
+
+  async resetPolicy(app: string): Promise<void> {
+    await this.policies.delete({ app });
+    await this.publish();
+  }
+
+  /** Creates a key; the returned `key` is the only time it is ever visible. */
+  async createKey(app: string, name: string): Promise<KeyView & { key: string }> {
+    const { key, digest } = newApiKey();
+    const row = this.keys.create({ id: randomUUID(), app, name, digest, hint: key.slice(0, 10), createdAt: Date.now(), revokedAt: null });
+    await this.keys.save(row);
+    await this.publish();
+    return { ...keyView(row), key };
+  }
+
+  async listKeys(app: string): Promise<KeyView[]> {
+    return (await this.keys.find({ where: { app }, order: { createdAt: 'ASC' } })).map(keyView);
+  }
+
+  async revokeKey(app: string, id: string): Promise<KeyView> {
+    const row = await this.keys.findOneBy({ app, id });
+    if (!row) throw new NotFound('API key', id);
+    if (row.revokedAt === null) {
+      row.revokedAt = Date.now();
+      await this.keys.save(row);
+      await this.publish();
+    }
+    return keyView(row);
+  }
+
+  /** Every app's policy with the digests of its live keys, as the workers need it. */
+  async policySet(): Promise<PolicySet> {
+    const set: PolicySet = {};
+    for (const row of await this.policies.find()) {
+      set[row.app] = { balancer: row.balancer as AppPolicy['balancer'], hashQuery: row.hashQuery, auth: row.auth as AppPolicy['auth'], jwt: row.jwt ? (JSON.parse(row.jwt) as JwtPolicy) : undefined, keys: [] };
+    }
+    for (const key of await this.keys.findBy({ revokedAt: IsNull() })) {
+      set[key.app] ??= { ...DEFAULT_POLICY, keys: [] };
+      set[key.app].keys.push({ id: key.id, digest: key.digest });
+    }
+    return set;
+  }
+
+  private async publish(): Promise<void> {
+    if (this.listener) this.listener(await this.policySet());
+  }
+}
+
+function view(row: ProxyAppPolicyEntity): PolicyView {
+  const jwt = row.jwt ? (JSON.parse(row.jwt) as JwtPolicy) : null;
+  return {
+    app: row.app,
+    balancer: row.balancer,
+    hashQuery: row.hashQuery,
+    auth: row.auth,
+    jwt: jwt ? { ...jwt, secret: jwt.secret ? '[redacted]' : undefined } : null,
+  };
+}
+
+function keyView(row: ProxyApiKeyEntity): KeyView {
+  return {
+    id: row.id,
+    app: row.app,
+    name: row.name,
+    hint: row.hint,
+    createdAt: new Date(Number(row.createdAt)).toISOString(),
+    revokedAt: row.revokedAt === null ? null : new Date(Number(row.revokedAt)).toISOString(),
+  };
+}

@@ -1,0 +1,103 @@
+import { availableParallelism } from 'node:os';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { InjectLogger } from '../common/core.module.js';
+import { Metrics } from '../common/metrics.js';
+import { InjectConfig } from '../config/config.module.js';
+import type { DozenConfig } from '../config/config.schema.js';
+import { ROUTE_SOURCE, type RouteSource } from '../registry/routes.js';
+import { ProxyCluster } from './proxy.cluster.js';
+import { ProxyMetrics } from './proxy-metrics.js';
+import { ProxyPolicyService } from './proxy-policy.service.js';
+import { ProxyServer } from './proxy.server.js';
+import type { WorkerStart } from './worker-messages.js';
+
+/**
+ * Wires the proxy into the process: starts the listener (worker processes, or
+ * in this process when `proxy.workers` is 0), feeds it every route snapshot
+ * from the registry and every policy change. Nest stops here; requests never
+ * pass through it.
+ */
+@Injectable()
+export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private cluster: ProxyCluster | null = null;
+  private local: ProxyServer | null = null;
+  private unwatch: (() => void) | null = null;
+  private readonly log: Logger;
+  private failure: string | null = 'not started yet';
+
+  constructor(
+    @InjectConfig() private readonly config: DozenConfig,
+    @InjectLogger() logger: Logger,
+    @Inject(ROUTE_SOURCE) private readonly routes: RouteSource,
+    private readonly policies: ProxyPolicyService,
+    private readonly metrics: Metrics,
+  ) {
+    this.log = logger.child({ module: 'proxy' });
+  }
+
+  get workers(): number {
+    return this.config.proxy.workers ?? availableParallelism();
+  }
+
+  /** null while serving; otherwise why not (health reads it). */
+  get problem(): string | null {
+    if (this.failure) return this.failure;
+    if (this.cluster && this.cluster.alive === 0) return 'no proxy worker is running';
+    return null;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const proxy = this.config.proxy;
+    const start: WorkerStart = {
+      server: {
+        host: proxy.listen.host,
+        port: proxy.listen.port,
+        retries: proxy.retries,
+        timeouts: proxy.timeouts,
+        trustedProxies: proxy.trustedProxies,
+        upstreamConnections: proxy.upstreamConnections,
+      },
+      accessLog: proxy.accessLog,
+      logLevel: this.config.log.level,
+    };
+    const target = this.workers === 0 ? this.inProcess(start) : (this.cluster = new ProxyCluster(start, this.workers, this.log));
+    target.setPolicies(await this.policies.policySet());
+    this.policies.onChange((set) => target.setPolicies(set));
+    target.setRoutes(this.routes.routes());
+    this.unwatch = this.routes.watchRoutes((snapshot) => target.setRoutes(snapshot));
+    try {
+      if (this.cluster) {
+        this.cluster.exposeMetrics(this.metrics.registry);
+        await this.cluster.run();
+      } else {
+        await this.local!.listen();
+      }
+      this.failure = null;
+      this.log.info({ listen: `${proxy.listen.host}:${proxy.listen.port}`, workers: this.workers }, 'proxy listening');
+    } catch (error) {
+      this.failure = (error as Error).message;
+      this.log.error({ err: error, listen: `${proxy.listen.host}:${proxy.listen.port}` }, 'proxy could not start');
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.unwatch?.();
+    await this.cluster?.stop();
+    await this.local?.close();
+  }
+
+  private inProcess(start: WorkerStart): ProxyServer {
+    const metrics = new ProxyMetrics();
+    metrics.register(this.metrics.registry);
+    const access = start.accessLog ? this.log.child({ component: 'access' }) : null;
+    this.local = new ProxyServer({
+      ...start.server,
+      onExchange: (record) => {
+        metrics.observe(record);
+        access?.info({ host: record.host, app: record.app, backend: record.backend, method: record.method, path: record.path, status: record.status, bytes: record.bytes, durationMs: Math.round(record.durationMs * 10) / 10, retries: record.retries, upstreamError: record.upstreamError ?? undefined, requestId: record.requestId }, 'request');
+      },
+    });
+    return this.local;
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * A proxy worker process (node:cluster worker, or a forked child in tests):
+ * runs one ProxyServer and takes its routes, policies and start options from
+ * the primary over IPC, so it needs no config file, database or Nest.
+ */
+import { pino } from 'pino';
+import type { RouteSnapshot } from '../registry/routes.js';
+import type { PolicySet } from './policy.js';
+import { ProxyMetrics } from './proxy-metrics.js';
+import { ProxyServer } from './proxy.server.js';
+import type { FromWorker, ToWorker, WorkerStart } from './worker-messages.js';
+
+let server: ProxyServer | null = null;
+// Routes or policies that arrive while the server is still starting are applied once it is up.
+let pendingRoutes: RouteSnapshot | null = null;
+let pendingPolicies: PolicySet | null = null;
+const metrics = new ProxyMetrics();
+
+function send(message: FromWorker): void {
+  process.send?.(message);
+}
+
+async function start(options: WorkerStart): Promise<void> {
+  const log = pino({ level: options.logLevel, base: { pid: process.pid, module: 'proxy' } }, pino.destination({ dest: 1, sync: false }));
+  const accessLog = options.accessLog ? log.child({ component: 'access' }) : null;
+  server = new ProxyServer({
+    ...options.server,
+    onExchange: (record) => {
+      metrics.observe(record);
+      accessLog?.info({ host: record.host, app: record.app, backend: record.backend, method: record.method, path: record.path, status: record.status, bytes: record.bytes, durationMs: Math.round(record.durationMs * 10) / 10, retries: record.retries, upstreamError: record.upstreamError ?? undefined, requestId: record.requestId }, 'request');
+    },
+  });
+  if (pendingPolicies) server.setPolicies(pendingPolicies);
+  if (pendingRoutes) server.setRoutes(pendingRoutes);
+  const port = await server.listen();
+  log.info({ port }, 'proxy worker listening');
+  send({ type: 'listening', port });
+}
+
+process.on('message', (message: ToWorker) => {
+  switch (message.type) {
+    case 'start':
+      start(message.start).catch((error: Error) => {
+        send({ type: 'failed', message: error.message });
+        process.exitCode = 1;
+      });
+      break;
+    case 'routes':
+      if (server) server.setRoutes(message.snapshot);
+      else pendingRoutes = message.snapshot;
+      send({ type: 'applied', version: message.snapshot.version });
+      break;
+    case 'policies':
+      if (server) server.setPolicies(message.policies);
+      else pendingPolicies = message.policies;
+      break;
+    case 'metrics':
+      send({ type: 'metrics', id: message.id, metrics: metrics.toJson() });
+      break;
+    case 'stats': {
+      const usage = process.memoryUsage();
+      send({ type: 'stats', id: message.id, rss: usage.rss, heapUsed: usage.heapUsed });
+      break;
+    }
+    case 'stop':
+      void (server?.close() ?? Promise.resolve()).then(() => process.exit(0));
+      break;
+  }
+});
+
+send({ type: 'ready' });
+
+// The primary went away: nothing will ever send routes again.
+process.on('disconnect', () => process.exit(0));

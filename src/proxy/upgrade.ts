@@ -1,0 +1,75 @@
+import type { IncomingMessage } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { BalanceRequest } from './balancers/index.js';
+import type { RouteEntry } from './route-table.js';
+import type { Upstream } from './upstreams.js';
+
+/**
+ * Passes a WebSocket (or any HTTP/1.1 Upgrade) through: opens a TCP connection
+ * to a backend chosen by the app's balancer, replays the handshake with the
+ * proxy's headers, then splices the two sockets. A backend that refuses the
+ * connection is replaced by another (at most `retries` times).
+ */
+export function passUpgrade(
+  req: IncomingMessage,
+  client: Duplex,
+  head: Buffer,
+  entry: RouteEntry<Upstream>,
+  balance: BalanceRequest,
+  headers: string[],
+  options: { retries: number; connectTimeout: number; idleTimeout: number; onDone(backend: string | null, status: number, error: string | null): void },
+): void {
+  const tried = new Set<number>();
+  const lines = [`${req.method} ${req.url} HTTP/1.1`];
+  for (let index = 0; index < headers.length; index += 2) lines.push(`${headers[index]}: ${headers[index + 1]}`);
+  const handshake = lines.join('\r\n') + '\r\n\r\n';
+  client.on('error', () => client.destroy());
+
+  const attempt = () => {
+    const index = entry.balancer(entry.targets, balance, tried);
+    if (index < 0 || tried.size > options.retries) {
+      refuse(client, 502, 'bad_gateway', `no backend of ${entry.app} accepted the connection`);
+      options.onDone(null, 502, 'connect_refused');
+      return;
+    }
+    tried.add(index);
+    const { backend, upstream } = entry.targets[index];
+    const socket: Socket = connect({ host: backend.address, port: backend.port, timeout: options.connectTimeout });
+    let open = false;
+    socket.once('timeout', () => socket.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })));
+    socket.once('connect', () => {
+      open = true;
+      socket.setTimeout(options.idleTimeout);
+      socket.setNoDelay(true);
+      socket.write(handshake);
+      if (head.length) socket.write(head);
+      socket.pipe(client);
+      client.pipe(socket);
+      options.onDone(upstream.key, 101, null);
+    });
+    socket.on('error', () => {
+      if (!open && !client.destroyed) {
+        upstream.markDown();
+        socket.destroy();
+        attempt();
+        return;
+      }
+      client.destroy();
+    });
+    socket.on('close', () => client.destroy());
+    client.on('close', () => socket.destroy());
+  };
+  attempt();
+}
+
+/** Answers an upgrade request with a JSON error on the raw socket and closes it. */
+export function refuse(client: Duplex, status: number, error: string, message: string, extra: Record<string, string> = {}): void {
+  if (client.destroyed) return;
+  const body = JSON.stringify({ error, message });
+  const head = [`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}`, 'content-type: application/json', `content-length: ${Buffer.byteLength(body)}`, 'connection: close'];
+  for (const [name, value] of Object.entries(extra)) head.push(`${name}: ${value}`);
+  client.end(head.join('\r\n') + '\r\n\r\n' + body);
+}
+
+const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };

@@ -1,0 +1,30 @@
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { RouteSnapshot } from '../registry/routes.js';
+import type { PolicySet } from './policy.js';
+import type { ProxyServerOptions } from './proxy.server.js';
+
+/** What a proxy worker needs to start: the server options minus callbacks, and its logging. */
+export interface WorkerStart {
+  server: Omit<ProxyServerOptions, 'onExchange'>;
+  accessLog: boolean;
+  logLevel: string;
+}
+
+/** Primary -> worker, over the IPC channel of node:cluster (or child_process.fork). */
+export type ToWorker =
+  | { type: 'start'; start: WorkerStart }
+  | { type: 'routes'; snapshot: RouteSnapshot }
+  | { type: 'policies'; policies: PolicySet }
+  | { type: 'metrics'; id: number }
+  | { type: 'stats'; id: number }
+  | { type: 'stop' };
+
+/** Worker -> primary. */
+export type FromWorker =
+  /** Sent once the worker listens for messages (anything sent before may be lost). */
+  | { type: 'ready' }
+  | { type: 'listening'; port: number }
+  | { type: 'failed'; message: string }
+  | { type: 'applied'; version: number }
+  | { type: 'metrics'; id: number; metrics: MetricObjectWithValues<MetricValue<string>>[] }
+  | { type: 'stats'; id: number; rss: number; heapUsed: number };

@@ -1,0 +1,218 @@
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ExchangeRecord } from '../../src/proxy/forward.js';
+import { DEFAULT_POLICY, type AppPolicy, type PolicySet } from '../../src/proxy/policy.js';
+import { ProxyServer, type ProxyServerOptions } from '../../src/proxy/proxy.server.js';
+import type { FromWorker, ToWorker, WorkerStart } from '../../src/proxy/worker-messages.js';
+import type { AppRoute, Backend, Load, RouteSnapshot, RouteSource } from '../../src/registry/routes.js';
+
+/** The built worker entry; tests run from dist/test/proxy. */
+export const WORKER = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/proxy/proxy.worker.js');
+
+/** A RouteSource the test feeds by hand, standing in for the registry's watch. */
+export class FedRouteSource implements RouteSource {
+  private snapshot: RouteSnapshot = { version: 0, apps: [] };
+  private readonly listeners = new Set<(snapshot: RouteSnapshot) => void>();
+
+  routes(): RouteSnapshot {
+    return this.snapshot;
+  }
+
+  watchRoutes(listener: (snapshot: RouteSnapshot) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  set(apps: AppRoute[]): void {
+    this.snapshot = { version: this.snapshot.version + 1, apps };
+    for (const listener of this.listeners) listener(this.snapshot);
+  }
+}
+
+export interface TestBackend {
+  name: string;
+  port: number;
+  server: Server;
+  /** Requests seen, newest last. */
+  seen: { method: string; url: string; headers: IncomingHttpHeaders }[];
+  /** This backend as a registry entry of `app`. */
+  as(app: string, load?: Partial<Load> | null): Backend;
+  close(): Promise<void>;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, name: string) => void;
+
+/** Answers with JSON naming itself and echoing what it received. */
+export const echo: Handler = (req, res, name) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  req.on('end', () => {
+    const body = JSON.stringify({ backend: name, method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString() });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-backend': name, 'keep-alive': 'timeout=5', 'proxy-authenticate': 'Basic' });
+    res.end(body);
+  });
+};
+
+/** A real HTTP server on 127.0.0.1 standing in for one instance of an app. */
+export async function startBackend(name: string, handler: Handler = echo): Promise<TestBackend> {
+  const seen: TestBackend['seen'] = [];
+  const server = createServer((req, res) => {
+    seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    handler(req, res, name);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  return {
+    name,
+    port,
+    server,
+    seen,
+    as: (app, load = null) => ({
+      instance: name,
+      app,
+      address: '127.0.0.1',
+      port,
+      host: 'test',
+      load: load ? { cpu: 0, memory: 0, processes: 1, inflight: 0, at: Date.now(), ...load } : null,
+    }),
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export interface TestProxy {
+  server: ProxyServer;
+  port: number;
+  records: ExchangeRecord[];
+  source: FedRouteSource;
+  policies(set: Record<string, Partial<AppPolicy>>): void;
+  close(): Promise<void>;
+}
+
+/** A ProxyServer in this process on a free loopback port, fed by a FedRouteSource. */
+export async function startProxy(options: Partial<ProxyServerOptions> = {}): Promise<TestProxy> {
+  const records: TestProxy['records'] = [];
+  const server = new ProxyServer({
+    host: '127.0.0.1',
+    port: 0,
+    retries: 2,
+    timeouts: { connect: 1_000, headers: 5_000, idle: 5_000 },
+    trustedProxies: [],
+    upstreamConnections: 32,
+    onExchange: (record) => records.push(record),
+    ...options,
+  });
+  const source = new FedRouteSource();
+  const unsubscribe = source.watchRoutes((snapshot) => server.setRoutes(snapshot));
+  const port = await server.listen();
+  return {
+    server,
+    port,
+    records,
+    source,
+    policies: (set) => {
+      const full: PolicySet = {};
+      for (const [app, policy] of Object.entries(set)) full[app] = { ...DEFAULT_POLICY, ...policy };
+      server.setPolicies(full);
+    },
+    close: async () => {
+      unsubscribe();
+      await server.close();
+    },
+  };
+}
+
+export interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  text: string;
+  json(): any;
+}
+
+/** One HTTP request to the proxy with the Host header set (fetch cannot set Host). */
+export function call(port: number, host: string, path = '/', init: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: init.method ?? 'GET', headers: { host, ...init.headers }, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.setTimeout(15_000, () => req.destroy(new Error(`no answer from the proxy for ${host}${path} in 15 s`)));
+    req.end(init.body);
+  });
+}
+
+/** How many of `answers` each backend served. */
+export function tally(answers: Answer[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const answer of answers) {
+    const name = answer.headers['x-backend'] as string;
+    counts[name] = (counts[name] ?? 0) + 1;
+  }
+  return counts;
+}
+
+export interface ForkedWorker {
+  port: number;
+  send(message: ToWorker): void;
+  stats(): Promise<{ rss: number; heapUsed: number }>;
+  close(): Promise<void>;
+}
+
+/** The proxy worker entry (dist/src/proxy/proxy.worker.js) in a child process, driven over IPC as the cluster primary does. */
+export async function forkWorker(server: Partial<WorkerStart['server']> = {}): Promise<ForkedWorker> {
+  const child = fork(WORKER, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  let nextId = 1;
+  const waiting = new Map<number, (message: FromWorker) => void>();
+  child.on('message', (message: FromWorker) => {
+    if ('id' in message) waiting.get(message.id)?.(message);
+  });
+  const listening = new Promise<number>((resolve, reject) => {
+    child.on('message', (message: FromWorker) => {
+      if (message.type === 'listening') resolve(message.port);
+      if (message.type === 'failed') reject(new Error(message.message));
+    });
+    child.once('exit', (code) => reject(new Error(`proxy worker exited with ${code}`)));
+  });
+  await new Promise<void>((resolve) => child.on('message', (message: FromWorker) => message.type === 'ready' && resolve()));
+  child.send({
+    type: 'start',
+    start: {
+      server: { host: '127.0.0.1', port: 0, retries: 2, timeouts: { connect: 1_000, headers: 5_000, idle: 5_000 }, trustedProxies: [], upstreamConnections: 32, ...server },
+      accessLog: false,
+      logLevel: 'warn',
+    },
+  } satisfies ToWorker);
+  const port = await listening;
+  return {
+    port,
+    send: (message) => child.send(message),
+    stats: () =>
+      new Promise((resolve) => {
+        const id = nextId++;
+        waiting.set(id, (message) => {
+          waiting.delete(id);
+          resolve(message as { rss: number; heapUsed: number });
+        });
+        child.send({ type: 'stats', id } satisfies ToWorker);
+      }),
+    close: async () => {
+      if (child.exitCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
