@@ -5,6 +5,7 @@ import { VERSION } from '../common/version.js';
 import { redact } from '../config/load-config.js';
 import { migrate } from '../database/data-source.js';
 import { configFor, run } from './program.js';
+import { addStorageCommands } from '../storage/storage.cli.js';
 
 const program = new Command('dozen')
   .description('the platform server of a small team: proxy, registry, deploy, storage, broadcast')
@@ -46,5 +47,7 @@ program
       process.stdout.write(applied.length ? `applied ${applied.length} migration(s): ${applied.join(', ')}\n` : 'database is up to date\n');
     }),
   );
+
+addStorageCommands(program);
 
 await program.parseAsync(process.argv);
