@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { CliError, run } from '../cli/program.js';
+import { CliError, configFor, run } from '../cli/program.js';
 import { addServerOptions, DozenClient } from './client/dozen-client.js';
 import { filesToUpload, uploadFile, type UploadResult } from './client/uploader.js';
 
@@ -50,6 +50,22 @@ export function addStorageCommands(program: Command): void {
       bar?.finish();
     }),
   );
+
+  program
+    .command('tail')
+    .description('follow log files and ship every new line to the object store (the tailer alone, without the server); stops on SIGTERM/SIGINT')
+    .option('--glob <glob>', 'files to follow (default: storage.tail from the config)')
+    .option('--key <template>', 'object key template with {host} {app} {file} {date}', 'logs/{host}/{file}/{date}.log')
+    .option('--app <name>', 'value of {app}')
+    .action(
+      run(async (options: { glob?: string; key: string; app?: string }, command: Command) => {
+        const { config } = configFor(command);
+        const sources = options.glob ? [{ glob: options.glob, key: options.key, app: options.app }] : config.storage.tail;
+        if (!sources.length) throw new CliError('nothing to follow: give --glob or set storage.tail in the config', 2);
+        const { runTailer } = await import('./tailer/standalone.js');
+        await runTailer(config, sources);
+      }),
+    );
 }
 
 /** One line on stderr, redrawn at most 10 times a second. */

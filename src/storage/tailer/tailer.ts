@@ -210,7 +210,7 @@ export class Tailer {
     }
     this.followers.delete(follower.id);
     await follower.close();
-    this.log.info({ path: follower.row.path, offset: follower.row.offset }, 'finished rotated file');
+    if (follower.rotatedAt !== null) this.log.info({ path: follower.row.path, offset: follower.row.offset }, 'finished rotated file');
   }
 
   /** Writes one batch; on failure keeps it (nothing else is read) and retries with backoff. */
