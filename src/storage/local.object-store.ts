@@ -121,7 +121,9 @@ export class LocalObjectStore implements ObjectStore {
       .filter((key) => key.startsWith(prefix) && (!options.cursor || key > options.cursor))
       .sort();
     const page = keys.slice(0, limit);
-    const objects = (await Promise.all(page.map((key) => this.head(key)))).filter((info): info is ObjectInfo => info !== null);
+    const objects = (await Promise.all(page.map((key) => this.head(key))))
+      .filter((info): info is ObjectInfo => info !== null)
+      .map(({ key, size, etag, modified }) => ({ key, size, etag, modified }));
     return { objects, ...(keys.length > limit ? { nextCursor: page[page.length - 1] } : {}) };
   }
 
@@ -142,12 +144,13 @@ export class LocalObjectStore implements ObjectStore {
     return uploadId;
   }
 
-  async putPart(key: string, uploadId: string, partNumber: number, body: Readable): Promise<PartInfo> {
+  async putPart(key: string, uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo> {
     assertPartNumber(partNumber);
     const folder = await this.uploadFolder(key, uploadId);
     const temp = join(folder, `${randomUUID()}.tmp`);
     try {
       const written = await writeCounting(body, temp, null);
+      if (size !== undefined && written.size !== size) throw new ChecksumMismatch(`part ${partNumber} length`, String(size), String(written.size));
       const part: PartInfo = { partNumber, size: written.size, crc64: written.crc64, etag: `"${BigInt(written.crc64).toString(16)}-${written.size}"` };
       await rename(temp, join(folder, `${partNumber}.part`));
       await writeFile(join(folder, `${partNumber}.json`), JSON.stringify(part));

@@ -33,8 +33,16 @@ export interface PartInfo {
   crc64: string;
 }
 
+/** An object as a listing shows it (OSS listings carry no CRC64 or content type; HEAD the key for those). */
+export interface ObjectSummary {
+  key: string;
+  size: number;
+  etag: string;
+  modified: Date;
+}
+
 export interface ListPage {
-  objects: ObjectInfo[];
+  objects: ObjectSummary[];
   /** Pass back as `cursor` for the next page; absent on the last page. */
   nextCursor?: string;
 }
@@ -65,8 +73,11 @@ export interface ObjectStore {
 
   /** Starts a multipart upload to `key`; returns the store's upload id. */
   createMultipart(key: string, options?: { contentType?: string }): Promise<string>;
-  /** Stores part `partNumber` (1..10000) of an upload; re-sending a part replaces it. */
-  putPart(key: string, uploadId: string, partNumber: number, body: Readable): Promise<PartInfo>;
+  /**
+   * Stores part `partNumber` (1..10000) of an upload; re-sending a part replaces it.
+   * `size` is the body's length when known (OSS needs it: a part is not sent chunked).
+   */
+  putPart(key: string, uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo>;
   /** The parts stored so far, in part order. */
   listParts(key: string, uploadId: string): Promise<PartInfo[]>;
   /** Joins the parts (all, in order) into the object. */
@@ -114,6 +125,13 @@ export class PositionMismatch extends DomainError {
     readonly length: number,
   ) {
     super(409, 'position_mismatch', `append to ${JSON.stringify(key)} at ${position}, but the object is ${length} bytes long`);
+  }
+}
+
+/** The store did not answer, or answered with an error of its own (5xx after retries). */
+export class StoreUnavailable extends DomainError {
+  constructor(message: string) {
+    super(503, 'store_unavailable', message);
   }
 }
 

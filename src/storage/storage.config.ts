@@ -31,10 +31,10 @@ export const storageConfig = z
         timeoutMs: z.number().int().min(1000).default(60_000),
       })
       .default({ authorizationVersion: 'v1', pathStyle: false, retries: 4, timeoutMs: 60_000 }),
-    /** Objects larger than this go to the store as multipart uploads (OSS). */
-    multipartThreshold: z.number().int().min(100 * 1024).default(64 * 1024 * 1024),
-    /** Part size for multipart uploads. */
-    partSize: z.number().int().min(100 * 1024).default(16 * 1024 * 1024),
+    /** Bodies larger than this go to OSS as multipart uploads (a body up to it is held in memory and sent in one PutObject). */
+    multipartThreshold: z.number().int().min(100 * 1024).default(16 * 1024 * 1024),
+    /** Part size of those multipart uploads; two parts are in flight at once. */
+    partSize: z.number().int().min(100 * 1024).default(8 * 1024 * 1024),
     /** Log files the tailer follows and ships to the store, line by line. */
     tail: z.array(tailSource).default([]),
     tailer: z
@@ -54,8 +54,8 @@ export const storageConfig = z
   .default({
     driver: 'local',
     oss: { authorizationVersion: 'v1', pathStyle: false, retries: 4, timeoutMs: 60_000 },
-    multipartThreshold: 64 * 1024 * 1024,
-    partSize: 16 * 1024 * 1024,
+    multipartThreshold: 16 * 1024 * 1024,
+    partSize: 8 * 1024 * 1024,
     tail: [],
     tailer: { batchBytes: 4 * 1024 * 1024, flushMs: 1000, partialLineMs: 5000, scanMs: 1000, maxBackoffMs: 10_000 },
   });

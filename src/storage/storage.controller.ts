@@ -80,7 +80,7 @@ export class StorageController implements OnModuleInit {
     const size = limit === undefined ? undefined : Number(limit);
     if (size !== undefined && (!Number.isInteger(size) || size < 1 || size > 1000)) throw new BadInput('limit', 'must be an integer from 1 to 1000');
     const page = await this.storage.list(prefix, cursor || undefined, size);
-    return { objects: page.objects.map(describe), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+    return { objects: page.objects.map((object) => ({ key: object.key, size: object.size, etag: object.etag, modified: object.modified.toISOString() })), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
   }
 
   @Post('uploads')
@@ -104,7 +104,8 @@ export class StorageController implements OnModuleInit {
   @Put('uploads/:id/parts/:partNumber')
   async putPart(@Param('id') uploadId: string, @Param('partNumber') partNumber: string, @Req() request: FastifyRequest) {
     if (!/^\d+$/.test(partNumber)) throw new BadInput('partNumber', 'must be an integer from 1 to 10000');
-    return this.storage.putPart(uploadId, Number(partNumber), request.body as Readable);
+    const length = header(request, 'content-length');
+    return this.storage.putPart(uploadId, Number(partNumber), request.body as Readable, length === undefined ? undefined : Number(length));
   }
 
   @Post('uploads/:id/complete')

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DOZEN_CONFIG } from '../config/config.module.js';
+import { LOGGER } from '../common/core.module.js';
 import { moduleHealthController } from '../common/module-health.controller.js';
 import { OBJECT_STORE } from './object-store.js';
 import { objectStore } from './object-store.factory.js';
@@ -14,7 +15,7 @@ import { TailerService } from './tailer/tailer.service.js';
 @Module({
   imports: [TypeOrmModule.forFeature([TailOffset])],
   controllers: [moduleHealthController('storage'), StorageController, TailerController],
-  providers: [StorageHealth, StorageService, TailerService, { provide: OBJECT_STORE, inject: [DOZEN_CONFIG], useFactory: objectStore }],
+  providers: [StorageHealth, StorageService, TailerService, { provide: OBJECT_STORE, inject: [DOZEN_CONFIG, LOGGER], useFactory: objectStore }],
   exports: [StorageService],
 })
 export class StorageModule {}

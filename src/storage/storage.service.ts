@@ -60,10 +60,10 @@ export class StorageService {
     return { ...record, parts: await this.store.listParts(record.key, record.storeUploadId) };
   }
 
-  async putPart(uploadId: string, partNumber: number, body: Readable): Promise<PartInfo> {
+  async putPart(uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo> {
     assertPartNumber(partNumber);
     const record = await this.uploads.get(uploadId);
-    return this.store.putPart(record.key, record.storeUploadId, partNumber, body);
+    return this.store.putPart(record.key, record.storeUploadId, partNumber, body, size);
   }
 
   async completeUpload(uploadId: string, ifNoneMatch: boolean): Promise<ObjectInfo> {

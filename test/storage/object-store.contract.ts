@@ -114,9 +114,9 @@ export function objectStoreContract(name: string, open: () => Promise<{ store: O
       const partOne = randomBytes(200_000, 2);
       const partTwo = randomBytes(150_000, 3);
       const uploadId = await store.createMultipart('contract/multi.bin', { contentType: 'application/x-multi' });
-      await store.putPart('contract/multi.bin', uploadId, 2, Readable.from([partTwo]));
-      await store.putPart('contract/multi.bin', uploadId, 1, Readable.from([randomBytes(200_000, 9)]));
-      await store.putPart('contract/multi.bin', uploadId, 1, Readable.from([partOne]));
+      await store.putPart('contract/multi.bin', uploadId, 2, Readable.from([partTwo]), partTwo.length);
+      await store.putPart('contract/multi.bin', uploadId, 1, Readable.from([randomBytes(200_000, 9)]), 200_000);
+      await store.putPart('contract/multi.bin', uploadId, 1, Readable.from([partOne]), partOne.length);
       const parts = await store.listParts('contract/multi.bin', uploadId);
       assert.deepEqual(parts.map((part) => [part.partNumber, part.size]), [[1, 200_000], [2, 150_000]]);
       assert.equal(parts[0].crc64, crc64Of(partOne));
@@ -130,7 +130,7 @@ export function objectStoreContract(name: string, open: () => Promise<{ store: O
 
     it('drops an aborted multipart upload', async () => {
       const uploadId = await store.createMultipart('contract/aborted.bin');
-      await store.putPart('contract/aborted.bin', uploadId, 1, Readable.from([Buffer.from('part')]));
+      await store.putPart('contract/aborted.bin', uploadId, 1, Readable.from([Buffer.from('part')]), 4);
       await store.abortMultipart('contract/aborted.bin', uploadId);
       await assert.rejects(store.listParts('contract/aborted.bin', uploadId), { status: 404 });
       assert.equal(await store.head('contract/aborted.bin'), null);

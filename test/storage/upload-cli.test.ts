@@ -99,10 +99,12 @@ describe('dozen upload', { timeout: 200_000 }, () => {
     assert.equal(tree.code, 0, tree.stderr);
     assert.deepEqual(tree.stdout.trim().split('\n').map((line) => JSON.parse(line).key), ['site/a.css', 'site/sub/b.txt']);
     const listed = await (await dozen.api('/storage/objects?prefix=site/')).json();
-    assert.deepEqual(listed.objects.map((object: { key: string; contentType: string }) => [object.key, object.contentType]), [
-      ['site/a.css', 'text/css'],
-      ['site/sub/b.txt', 'text/plain'],
+    assert.deepEqual(listed.objects.map((object: { key: string; size: number }) => [object.key, object.size]), [
+      ['site/a.css', 3],
+      ['site/sub/b.txt', 1],
     ]);
+    const css = await dozen.api('/storage/objects/site/a.css', { method: 'HEAD' });
+    assert.equal(css.headers.get('content-type'), 'text/css');
   });
 
   it('refuses to overwrite with --no-overwrite, and fails with one line for a missing file or a bad key', async () => {

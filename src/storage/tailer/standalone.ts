@@ -14,11 +14,12 @@ import { Tailer } from './tailer.js';
  * `storage.tail`: two tailers would ship the same lines.
  */
 export async function runTailer(config: DozenConfig, sources: TailSource[]): Promise<void> {
-  const log = createLogger(config.log.level).child({ module: 'storage', component: 'tailer' });
+  const logger = createLogger(config.log.level);
+  const log = logger.child({ module: 'storage', component: 'tailer' });
   const dataSource = new DataSource({ ...dataSourceOptions(config), entities: [TailOffset] });
   await dataSource.initialize();
   await dataSource.runMigrations({ transaction: 'each' });
-  const tailer = new Tailer(sources, config.storage.tailer, config.host.name, objectStore(config), new TailOffsets(dataSource.getRepository(TailOffset)), log);
+  const tailer = new Tailer(sources, config.storage.tailer, config.host.name, objectStore(config, logger), new TailOffsets(dataSource.getRepository(TailOffset)), log);
   await tailer.start();
   log.info({ sources: sources.map((source) => source.glob) }, 'tailing');
   await new Promise<void>((resolve) => {
