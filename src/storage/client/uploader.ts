@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { CliError } from '../../cli/program.js';
-import { Crc64 } from '../crc64.js';
+import { combineCrc64, Crc64 } from '../crc64.js';
 import { assertSafeKey } from '../object-store.js';
 import { objectPath, type DozenClient } from './dozen-client.js';
 
@@ -105,7 +105,8 @@ async function resumable(client: DozenClient, file: string, key: string, stats: 
   const stored = new Map<number, { size: number; crc64: string }>();
   if (existing) for (const part of (await client.call<Upload>('GET', `/storage/uploads/${uploadId}`)).parts ?? []) stored.set(part.partNumber, part);
 
-  const whole = new Crc64();
+  // The whole file's CRC64 is combined from the parts' CRCs, so each byte is hashed once.
+  let whole = '0';
   const partCount = Math.max(1, Math.ceil(stats.size / options.partSize));
   const inFlight = new Set<Promise<void>>();
   let partsSent = 0;
@@ -119,8 +120,8 @@ async function resumable(client: DozenClient, file: string, key: string, stats: 
       const data = Buffer.allocUnsafe(length);
       const { bytesRead } = await handle.read(data, 0, length, offset);
       if (bytesRead !== length) throw new CliError(`${file} changed while uploading (short read at ${offset})`);
-      whole.update(data);
       const partCrc = new Crc64().update(data).value;
+      whole = combineCrc64(whole, partCrc, length);
       const already = stored.get(partNumber);
       if (already && already.size === length && already.crc64 === partCrc) {
         partsReused++;
@@ -147,7 +148,7 @@ async function resumable(client: DozenClient, file: string, key: string, stats: 
     await handle.close();
   }
   const info = await client.call<StoredObject>('POST', `/storage/uploads/${uploadId}/complete`, { headers: options.ifNoneMatch ? { 'if-none-match': '*' } : {}, retry: false });
-  verify(key, info, stats.size, whole.value);
+  verify(key, info, stats.size, whole);
   return { key, size: info.size, crc64: info.crc64, partsSent, partsReused };
 }
 
