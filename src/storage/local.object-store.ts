@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { access, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DomainError } from '../common/errors.js';
 import { combineCrc64, Crc64 } from './crc64.js';
@@ -110,7 +110,9 @@ export class LocalObjectStore implements ObjectStore {
   async get(key: string): Promise<{ info: ObjectInfo; body: Readable }> {
     const info = await this.head(key);
     if (!info) throw new ObjectNotFound(key);
-    return { info, body: createReadStream(this.dataPath(key), { end: info.size - 1, highWaterMark: 256 * 1024 }) };
+    // `end` pins the size read to the size reported (a concurrent append must not stretch the body past content-length).
+    const body = info.size ? createReadStream(this.dataPath(key), { end: info.size - 1, highWaterMark: 256 * 1024 }) : Readable.from([]);
+    return { info, body };
   }
 
   async list(prefix: string, options: { cursor?: string; limit?: number } = {}): Promise<ListPage> {

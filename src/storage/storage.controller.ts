@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { Body, Controller, Delete, Get, Head, HttpCode, Param, Post, Put, Query, Req, Res, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -105,7 +105,7 @@ export class StorageController implements OnModuleInit {
   async putPart(@Param('id') uploadId: string, @Param('partNumber') partNumber: string, @Req() request: FastifyRequest) {
     if (!/^\d+$/.test(partNumber)) throw new BadInput('partNumber', 'must be an integer from 1 to 10000');
     const length = header(request, 'content-length');
-    return this.storage.putPart(uploadId, Number(partNumber), request.body as Readable, length === undefined ? undefined : Number(length));
+    return this.storage.putPart(uploadId, Number(partNumber), bodyOf(request), length === undefined ? undefined : Number(length));
   }
 
   @Post('uploads/:id/complete')
@@ -125,7 +125,7 @@ export class StorageController implements OnModuleInit {
     const md5 = header(request, 'content-md5');
     if (md5 !== undefined && !/^[A-Za-z0-9+/]{22}==$/.test(md5)) throw new BadInput('Content-MD5', 'must be the base64 MD5 of the body (24 characters)');
     const contentType = uploadedTypes.get(request.raw);
-    const info = await this.storage.put(key, request.body as Readable, {
+    const info = await this.storage.put(key, bodyOf(request), {
       md5,
       ifNoneMatch: ifNoneMatch(request),
       contentType: contentType && contentType !== 'application/x-www-form-urlencoded' ? contentType : undefined,
@@ -143,6 +143,11 @@ function objectKey(request: FastifyRequest): string {
   } catch {
     throw new BadInput('key', 'is not valid percent-encoding');
   }
+}
+
+/** The request body stream; Fastify runs no parser for an empty body, which is an empty object. */
+function bodyOf(request: FastifyRequest): Readable {
+  return (request.body as Readable | undefined) ?? Readable.from([]);
 }
 
 function header(request: FastifyRequest, name: string): string | undefined {

@@ -91,6 +91,14 @@ describe('the storage REST API on the local store', { timeout: 120_000 }, () => 
     assert.equal((await gone.json()).error, 'not_found');
   });
 
+  it('stores an empty object', async () => {
+    const put = await dozen.api('/storage/objects/empty.txt', { method: 'PUT', body: '' });
+    const body = await put.json();
+    assert.equal(put.status, 201, JSON.stringify(body));
+    assert.deepEqual([body.size, body.crc64], [0, '0']);
+    assert.equal(await (await dozen.api('/storage/objects/empty.txt')).text(), '');
+  });
+
   it('needs the admin token', async () => {
     const response = await fetch(dozen.url + objectPath('x'), { method: 'PUT', body: 'x' });
     assert.equal(response.status, 401);
