@@ -7,6 +7,7 @@ import { migrate } from '../database/data-source.js';
 import { addRegistryCommands } from '../registry/registry.cli.js';
 import { configFor, run } from './program.js';
 import { addProxyCommands } from '../proxy/proxy.cli.js';
+import { addStorageCommands } from '../storage/storage.cli.js';
 
 const program = new Command('dozen')
   .description('the platform server of a small team: proxy, registry, deploy, storage, broadcast')
@@ -51,5 +52,6 @@ program
 
 addRegistryCommands(program);
 addProxyCommands(program);
+addStorageCommands(program);
 
 await program.parseAsync(process.argv);

@@ -1,6 +1,7 @@
 import type { MigrationInterface } from 'typeorm';
 import { ProxyPolicies1764068400000 } from '../proxy/migrations/1764068400000-proxy-policies.js';
 import { RegistryEmbeddedCatalog1764064800000 } from '../registry/migrations/1764064800000-registry-embedded-catalog.js';
+import { StorageTailOffsets1764070000000 } from '../storage/migrations/1764070000000-storage-tail-offsets.js';
 
 /**
  * Every migration, in order. Each module keeps its migrations in its own folder
@@ -8,4 +9,8 @@ import { RegistryEmbeddedCatalog1764064800000 } from '../registry/migrations/176
  * every host whatever modules it runs. Write them with the QueryRunner's Table
  * API so they run on SQLite and MySQL alike.
  */
-export const MIGRATIONS: (new () => MigrationInterface)[] = [RegistryEmbeddedCatalog1764064800000, ProxyPolicies1764068400000];
+export const MIGRATIONS: (new () => MigrationInterface)[] = [
+  RegistryEmbeddedCatalog1764064800000,
+  ProxyPolicies1764068400000,
+  StorageTailOffsets1764070000000,
+];

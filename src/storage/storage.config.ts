@@ -1,6 +1,15 @@
 import { z } from 'zod';
 import { secret } from '../config/secret.js';
 
+const tailSource = z.strictObject({
+  /** Files to follow, e.g. `/var/log/app/*.log`; files created later that match are picked up too. */
+  glob: z.string().min(1),
+  /** Object key template; `{host}`, `{app}`, `{file}` (base name), `{date}` (UTC YYYY-MM-DD) are filled in. */
+  key: z.string().min(1).default('logs/{host}/{file}/{date}.log'),
+  /** Value of `{app}`; for Docker json-file logs leave unset and it is read from the container's config. */
+  app: z.string().min(1).optional(),
+});
+
 export const storageConfig = z
   .strictObject({
     /** `local` keeps objects in a folder under the data dir (one host); `oss` uses an Alibaba Cloud OSS bucket. */
@@ -8,11 +17,48 @@ export const storageConfig = z
     oss: z
       .strictObject({
         region: z.string().min(1).optional(),
+        /** Custom endpoint (an OSS-compatible server); `http://` is allowed for tests on loopback. */
         endpoint: z.string().min(1).optional(),
         bucket: z.string().min(1).optional(),
         accessKeyId: secret().optional(),
         accessKeySecret: secret().optional(),
+        /** `v1` (`Authorization: OSS id:signature`) or `v4` signing. */
+        authorizationVersion: z.enum(['v1', 'v4']).default('v1'),
+        /** Address the bucket in the path (`endpoint/bucket/key`) instead of the host name, for OSS-compatible servers. */
+        pathStyle: z.boolean().default(false),
+        /** Retries on 5xx and network errors, with exponential backoff. */
+        retries: z.number().int().min(0).max(20).default(4),
+        timeoutMs: z.number().int().min(1000).default(60_000),
       })
-      .default({}),
+      .default({ authorizationVersion: 'v1', pathStyle: false, retries: 4, timeoutMs: 60_000 }),
+    /** Bodies larger than this go to OSS as multipart uploads (a body up to it is held in memory and sent in one PutObject). */
+    multipartThreshold: z.number().int().min(100 * 1024).default(16 * 1024 * 1024),
+    /** Part size of those multipart uploads; two parts are in flight at once. */
+    partSize: z.number().int().min(100 * 1024).default(8 * 1024 * 1024),
+    /** Log files the tailer follows and ships to the store, line by line. */
+    tail: z.array(tailSource).default([]),
+    tailer: z
+      .strictObject({
+        /** A batch is written when it reaches this many bytes, or `flushMs` after its first line. */
+        batchBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
+        flushMs: z.number().int().min(10).default(1000),
+        /** A last line without its newline is shipped after this long without growth. */
+        partialLineMs: z.number().int().min(100).default(5000),
+        /** How often globs are searched again for new files. */
+        scanMs: z.number().int().min(50).default(1000),
+        /** Backoff while the store is down: starts at 500 ms, doubles up to this. */
+        maxBackoffMs: z.number().int().min(100).default(10_000),
+      })
+      .default({ batchBytes: 4 * 1024 * 1024, flushMs: 1000, partialLineMs: 5000, scanMs: 1000, maxBackoffMs: 10_000 }),
   })
-  .default({ driver: 'local', oss: {} });
+  .default({
+    driver: 'local',
+    oss: { authorizationVersion: 'v1', pathStyle: false, retries: 4, timeoutMs: 60_000 },
+    multipartThreshold: 16 * 1024 * 1024,
+    partSize: 8 * 1024 * 1024,
+    tail: [],
+    tailer: { batchBytes: 4 * 1024 * 1024, flushMs: 1000, partialLineMs: 5000, scanMs: 1000, maxBackoffMs: 10_000 },
+  });
+
+export type StorageConfig = z.output<typeof storageConfig>;
+export type TailSource = z.output<typeof tailSource>;

@@ -1,0 +1,168 @@
+/**
+ * `npm run bench:storage`: storage figures on loopback, each beside its reference.
+ *
+ *  1. A 1 GiB file through `dozen upload` into the local store (resumable multipart,
+ *     the default above 64 MiB, and one streamed PUT), against `cp` + `sync` of the
+ *     same file on the same disk.
+ *  2. The tailer: 100-byte lines written as fast as one writer can, lines/s shipped;
+ *     then a steady writer, p50/p99 lag from write to stored (polling the object's size).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CLI, startDozen } from '../test/support/dozen-process.js';
+
+const MIB = 1024 * 1024;
+
+async function makeFile(path: string, size: number): Promise<void> {
+  const block = Buffer.alloc(MIB);
+  for (let index = 0; index < MIB; index++) block[index] = (index * 131 + 7) & 0xff;
+  const handle = await open(path, 'w');
+  for (let offset = 0; offset < size; offset += MIB) {
+    block.writeUInt32BE(offset / MIB, 0);
+    await handle.write(block);
+  }
+  await handle.close();
+}
+
+function timed(action: () => void): number {
+  const started = process.hrtime.bigint();
+  action();
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+async function timedAsync(action: () => Promise<void>): Promise<number> {
+  const started = process.hrtime.bigint();
+  await action();
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+function runUpload(args: string[], env: Record<string, string>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, 'upload', ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`dozen upload exited ${code}: ${stderr}`))));
+  });
+}
+
+function percentile(values: number[], fraction: number): number {
+  const sorted = [...values].sort((left, right) => left - right);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))];
+}
+
+async function uploadFigures(work: string): Promise<string[][]> {
+  const source = join(work, 'one-gib.bin');
+  await makeFile(source, 1024 * MIB);
+  execFileSync('sync');
+  const dozen = await startDozen({ env: { DOZEN_MODULES: 'storage', DOZEN_LOG_LEVEL: 'warn' } });
+  try {
+    const env = { DOZEN_URL: dozen.url, DOZEN_TOKEN: dozen.token };
+    const copy = timed(() => {
+      execFileSync('cp', [source, join(work, 'copy.bin')]);
+      execFileSync('sync', [join(work, 'copy.bin')]);
+    });
+    await rm(join(work, 'copy.bin'));
+    const resumable = await timedAsync(() => runUpload([source, 'bench/resumable.bin'], env));
+    await dozen.api('/storage/objects/bench/resumable.bin', { method: 'DELETE' });
+    const streamed = await timedAsync(() => runUpload([source, 'bench/streamed.bin', '--threshold', '2GiB'], env));
+    await dozen.api('/storage/objects/bench/streamed.bin', { method: 'DELETE' });
+    const rate = (seconds: number) => `${(1024 / seconds).toFixed(0)} MiB/s`;
+    return [
+      ['1 GiB: cp + sync (reference)', `${copy.toFixed(2)} s`, rate(copy), '1.00'],
+      ['1 GiB: dozen upload, resumable (default)', `${resumable.toFixed(2)} s`, rate(resumable), (copy / resumable).toFixed(2)],
+      ['1 GiB: dozen upload, one streamed PUT', `${streamed.toFixed(2)} s`, rate(streamed), (copy / streamed).toFixed(2)],
+    ];
+  } finally {
+    await dozen.stop();
+    await rm(source, { force: true });
+  }
+}
+
+async function tailerFigures(work: string): Promise<string[][]> {
+  const logs = join(work, 'logs');
+  execFileSync('mkdir', ['-p', logs]);
+  const dozen = await startDozen({
+    env: {
+      DOZEN_MODULES: 'storage',
+      DOZEN_LOG_LEVEL: 'warn',
+      DOZEN_HOST_NAME: 'bench',
+      DOZEN_STORAGE_TAIL: JSON.stringify([{ glob: join(logs, '*.log'), key: 'logs/{host}/{file}/{date}.log' }]),
+    },
+  });
+  const key = (file: string) => `logs/bench/${file}/${new Date().toISOString().slice(0, 10)}.log`;
+  const storedSize = async (file: string) => Number((await dozen.api(`/storage/objects/${key(file)}`, { method: 'HEAD' })).headers.get('content-length') ?? 0);
+  const line = (number: number) => `${String(number).padStart(10, '0')} ${'z'.repeat(88)}\n`; // 100 bytes
+  try {
+    // Throughput: 2,000,000 lines as fast as one writer goes, timed until all are stored.
+    const total = 2_000_000;
+    const handle = await open(join(logs, 'throughput.log'), 'a');
+    const started = process.hrtime.bigint();
+    for (let written = 0; written < total; written += 10_000) {
+      let text = '';
+      for (let index = written; index < written + 10_000; index++) text += line(index);
+      await handle.write(text);
+    }
+    await handle.close();
+    const bytes = (await stat(join(logs, 'throughput.log'))).size;
+    const writeSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+    while ((await storedSize('throughput.log')) < bytes) await sleep(20);
+    const shipSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+
+    // Lag: a steady 50,000 lines/s for 10 s in 10 ms slices; each slice's lag is write time to seen stored.
+    const lagFile = join(logs, 'lag.log');
+    const writer = await open(lagFile, 'a');
+    const pending: { end: number; at: number }[] = [];
+    const lags: number[] = [];
+    let end = 0;
+    let stop = false;
+    const watcher = (async () => {
+      while (!stop || pending.length) {
+        const size = await storedSize('lag.log');
+        const now = performance.now();
+        while (pending.length && pending[0].end <= size) lags.push(now - pending.shift()!.at);
+        await sleep(10);
+      }
+    })();
+    let number = 0;
+    const lagStarted = performance.now();
+    while (performance.now() - lagStarted < 10_000) {
+      let text = '';
+      for (let index = 0; index < 500; index++) text += line(number++);
+      await writer.write(text);
+      end += text.length;
+      pending.push({ end, at: performance.now() });
+      await sleep(10);
+    }
+    stop = true;
+    await writer.close();
+    await watcher;
+    return [
+      ['tailer: write 2,000,000 lines (reference)', `${writeSeconds.toFixed(2)} s`, `${(total / writeSeconds).toFixed(0)} lines/s`, ''],
+      ['tailer: all 2,000,000 stored', `${shipSeconds.toFixed(2)} s`, `${(total / shipSeconds).toFixed(0)} lines/s`, (writeSeconds / shipSeconds).toFixed(2)],
+      [`tailer: lag at ${(number / 10).toFixed(0)} lines/s, p50`, `${(percentile(lags, 0.5) / 1000).toFixed(2)} s`, '', ''],
+      [`tailer: lag at ${(number / 10).toFixed(0)} lines/s, p99`, `${(percentile(lags, 0.99) / 1000).toFixed(2)} s`, '', ''],
+    ];
+  } finally {
+    await dozen.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), 'dozen-bench-storage-'));
+  try {
+    const rows = [...(await uploadFigures(work)), ...(await tailerFigures(work))];
+    const header = ['measure', 'time', 'rate', 'ratio to reference'];
+    const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
+    const print = (row: string[]) => process.stdout.write('| ' + row.map((cell, column) => cell.padEnd(widths[column])).join(' | ') + ' |\n');
+    print(header);
+    process.stdout.write('|' + widths.map((width) => '-'.repeat(width + 2)).join('|') + '|\n');
+    rows.forEach(print);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();

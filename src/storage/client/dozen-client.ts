@@ -1,0 +1,88 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Command } from 'commander';
+import { request } from 'undici';
+import { CliError, configFor } from '../../cli/program.js';
+
+/** Where a client command finds this host's dozen: `--server`/`--token`, else DOZEN_URL/DOZEN_TOKEN, else defaults. */
+export interface ServerOptions {
+  server?: string;
+  token?: string;
+}
+
+export function addServerOptions(command: Command): Command {
+  return command
+    .option('--server <url>', 'dozen on this host (default: env DOZEN_URL, else http://127.0.0.1:7700)')
+    .option('--token <token>', 'admin token (default: env DOZEN_TOKEN, else <dataDir>/admin-token)');
+}
+
+/** A client command's way to the server's REST API, with retries on network errors and 5xx. */
+export class DozenClient {
+  constructor(
+    readonly server: string,
+    private readonly token: string | undefined,
+    private readonly retries = 5,
+  ) {}
+
+  static fromCommand(command: Command): DozenClient {
+    const options = command.optsWithGlobals<ServerOptions>();
+    const server = (options.server ?? process.env.DOZEN_URL ?? 'http://127.0.0.1:7700').replace(/\/+$/, '');
+    let token = options.token ?? process.env.DOZEN_TOKEN;
+    if (!token) {
+      const { config } = configFor(command);
+      try {
+        token = readFileSync(join(resolve(config.dataDir), 'admin-token'), 'utf8').trim();
+      } catch {
+        token = undefined;
+      }
+    }
+    return new DozenClient(server, token);
+  }
+
+  /**
+   * One request; `body` is a function so a retry can open the bytes again.
+   * Resolves with the parsed JSON answer; throws CliError with the server's message on 4xx or after the last retry.
+   */
+  async call<T>(method: string, path: string, options: { body?: () => Readable | Buffer | string; headers?: Record<string, string>; retry?: boolean } = {}): Promise<T> {
+    const attempts = options.retry === false ? 1 : this.retries + 1;
+    let lastProblem = '';
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (attempt > 1) await sleep(Math.min(250 * 2 ** (attempt - 2), 5000));
+      let response;
+      try {
+        response = await request(this.server + path, {
+          method: method as 'GET',
+          body: options.body?.(),
+          headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...options.headers },
+          headersTimeout: 300_000,
+          bodyTimeout: 300_000,
+        });
+      } catch (error) {
+        lastProblem = `cannot reach dozen at ${this.server}: ${(error as Error).message}`;
+        continue;
+      }
+      const text = await response.body.text();
+      if (response.statusCode < 300) return (text ? JSON.parse(text) : undefined) as T;
+      const message = describeError(response.statusCode, text);
+      if (response.statusCode < 500) throw new CliError(message);
+      lastProblem = message;
+    }
+    throw new CliError(`${lastProblem} (gave up after ${attempts} attempts)`);
+  }
+}
+
+function describeError(status: number, text: string): string {
+  try {
+    const body = JSON.parse(text) as { message?: string };
+    return `dozen answered ${status}: ${body.message ?? text}`;
+  } catch {
+    return `dozen answered ${status}: ${text.slice(0, 200)}`;
+  }
+}
+
+/** The URL path of an object; dots are encoded too so no HTTP layer folds `.`/`..` segments before dozen sees them. */
+export function objectPath(key: string): string {
+  return '/storage/objects/' + key.split('/').map((segment) => encodeURIComponent(segment).replaceAll('.', '%2E')).join('/');
+}

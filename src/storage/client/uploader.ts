@@ -1,0 +1,159 @@
+import { createReadStream } from 'node:fs';
+import { open, readdir, stat } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { CliError } from '../../cli/program.js';
+import { combineCrc64, Crc64 } from '../crc64.js';
+import { assertSafeKey } from '../object-store.js';
+import { objectPath, type DozenClient } from './dozen-client.js';
+
+export interface UploadOptions {
+  partSize: number;
+  /** Files above this many bytes go through a resumable upload. */
+  threshold: number;
+  parallel: number;
+  ifNoneMatch: boolean;
+  contentType?: string;
+  /** Called with bytes done so far for the progress bar. */
+  progress?: (done: number, total: number) => void;
+}
+
+export interface UploadResult {
+  key: string;
+  size: number;
+  crc64: string;
+  partsSent: number;
+  partsReused: number;
+}
+
+interface StoredObject {
+  key: string;
+  size: number;
+  crc64: string;
+}
+
+interface Upload {
+  uploadId: string;
+  metadata: Record<string, string>;
+  parts?: { partNumber: number; size: number; crc64: string }[];
+}
+
+/** Every file under `path` (itself when a file) with the key it gets: a directory maps to `<key>/<relative path>`. */
+export async function filesToUpload(path: string, key: string): Promise<{ file: string; key: string; size: number }[]> {
+  try {
+    assertSafeKey(key);
+  } catch (error) {
+    throw new CliError((error as Error).message, 2);
+  }
+  const stats = await stat(path).catch(() => {
+    throw new CliError(`${path} does not exist`);
+  });
+  if (stats.isFile()) return [{ file: path, key, size: stats.size }];
+  if (!stats.isDirectory()) throw new CliError(`${path} is neither a file nor a directory`);
+  const found: { file: string; key: string; size: number }[] = [];
+  const walk = async (folder: string) => {
+    for (const entry of (await readdir(folder, { withFileTypes: true })).sort((left, right) => left.name.localeCompare(right.name))) {
+      const file = join(folder, entry.name);
+      if (entry.isDirectory()) await walk(file);
+      else if (entry.isFile()) found.push({ file, key: `${key.replace(/\/+$/, '')}/${relative(path, file).split('\\').join('/')}`, size: (await stat(file)).size });
+    }
+  };
+  await walk(path);
+  return found;
+}
+
+/** Sends one file; the CRC64 dozen reports must equal the one computed here from the file, or it throws. */
+export async function uploadFile(client: DozenClient, file: string, key: string, options: UploadOptions): Promise<UploadResult> {
+  const stats = await stat(file);
+  const result = stats.size > options.threshold ? await resumable(client, file, key, stats, options) : await single(client, file, key, stats.size, options);
+  return result;
+}
+
+async function single(client: DozenClient, file: string, key: string, size: number, options: UploadOptions): Promise<UploadResult> {
+  let crc = new Crc64();
+  const stored = await client.call<StoredObject>('PUT', objectPath(key), {
+    headers: { 'content-type': options.contentType ?? '', ...(options.ifNoneMatch ? { 'if-none-match': '*' } : {}), 'content-length': String(size) },
+    body: () => {
+      crc = new Crc64();
+      let done = 0;
+      return createReadStream(file, { highWaterMark: 1024 * 1024 }).map((chunk: Buffer) => {
+        crc.update(chunk);
+        done += chunk.length;
+        options.progress?.(done, size);
+        return chunk;
+      });
+    },
+  });
+  verify(key, stored, size, crc.value);
+  return { key, size: stored.size, crc64: stored.crc64, partsSent: 1, partsReused: 0 };
+}
+
+/**
+ * Multipart through dozen's resumable uploads. The upload carries the source
+ * file's size, mtime and the part size, so a re-run after a crash finds it,
+ * keeps every part whose size and CRC64 still match the file, and sends only
+ * the rest.
+ */
+async function resumable(client: DozenClient, file: string, key: string, stats: { size: number; mtimeMs: number }, options: UploadOptions): Promise<UploadResult> {
+  const metadata = { sourceSize: String(stats.size), sourceModified: String(Math.trunc(stats.mtimeMs)), partSize: String(options.partSize) };
+  const existing = (await client.call<{ uploads: Upload[] }>('GET', `/storage/uploads?key=${encodeURIComponent(key)}`)).uploads.find(
+    (upload) => upload.metadata.sourceSize === metadata.sourceSize && upload.metadata.sourceModified === metadata.sourceModified && upload.metadata.partSize === metadata.partSize,
+  );
+  const uploadId = existing?.uploadId ?? (await client.call<Upload>('POST', '/storage/uploads', {
+    headers: { 'content-type': 'application/json' },
+    body: () => JSON.stringify({ key, metadata, ...(options.contentType ? { contentType: options.contentType } : {}) }),
+  })).uploadId;
+  const stored = new Map<number, { size: number; crc64: string }>();
+  if (existing) for (const part of (await client.call<Upload>('GET', `/storage/uploads/${uploadId}`)).parts ?? []) stored.set(part.partNumber, part);
+
+  // The whole file's CRC64 is combined from the parts' CRCs, so each byte is hashed once.
+  let whole = '0';
+  const partCount = Math.max(1, Math.ceil(stats.size / options.partSize));
+  const inFlight = new Set<Promise<void>>();
+  let partsSent = 0;
+  let partsReused = 0;
+  let done = 0;
+  const handle = await open(file, 'r');
+  try {
+    for (let partNumber = 1; partNumber <= partCount; partNumber++) {
+      const offset = (partNumber - 1) * options.partSize;
+      const length = Math.min(options.partSize, stats.size - offset);
+      const data = Buffer.allocUnsafe(length);
+      const { bytesRead } = await handle.read(data, 0, length, offset);
+      if (bytesRead !== length) throw new CliError(`${file} changed while uploading (short read at ${offset})`);
+      const partCrc = new Crc64().update(data).value;
+      whole = combineCrc64(whole, partCrc, length);
+      const already = stored.get(partNumber);
+      if (already && already.size === length && already.crc64 === partCrc) {
+        partsReused++;
+        done += length;
+        options.progress?.(done, stats.size);
+        continue;
+      }
+      // At most `parallel` parts in memory and on the wire at once.
+      while (inFlight.size >= options.parallel) await Promise.race(inFlight);
+      const sending: Promise<void> = client
+        .call<{ crc64: string; size: number }>('PUT', `/storage/uploads/${uploadId}/parts/${partNumber}`, { body: () => data })
+        .then((part) => {
+          if (part.crc64 !== partCrc || part.size !== length) throw new CliError(`part ${partNumber} of ${key}: dozen stored CRC64 ${part.crc64}, the file has ${partCrc}`);
+          partsSent++;
+          done += length;
+          options.progress?.(done, stats.size);
+        })
+        .finally(() => inFlight.delete(sending));
+      inFlight.add(sending);
+    }
+    await Promise.all(inFlight);
+  } finally {
+    await Promise.allSettled(inFlight);
+    await handle.close();
+  }
+  const info = await client.call<StoredObject>('POST', `/storage/uploads/${uploadId}/complete`, { headers: options.ifNoneMatch ? { 'if-none-match': '*' } : {}, retry: false });
+  verify(key, info, stats.size, whole);
+  return { key, size: info.size, crc64: info.crc64, partsSent, partsReused };
+}
+
+function verify(key: string, stored: StoredObject, size: number, crc64: string): void {
+  if (stored.size !== size) throw new CliError(`${key}: dozen stored ${stored.size} bytes, the file has ${size}`);
+  if (stored.crc64 !== crc64) throw new CliError(`${key}: checksum mismatch: dozen stored CRC64 ${stored.crc64}, the file has ${crc64}`);
+}
+

@@ -1,0 +1,161 @@
+import type { Readable } from 'node:stream';
+import { DomainError } from '../common/errors.js';
+
+/** What every store knows about a stored object. */
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** CRC-64/ECMA-182 of the whole object, decimal (the `x-oss-hash-crc64ecma` format). */
+  crc64: string;
+  contentType: string;
+  etag: string;
+  modified: Date;
+}
+
+export interface PutOptions {
+  contentType?: string;
+  /** Base64 MD5 of the body (the `Content-MD5` header); a mismatch stores nothing and throws ChecksumMismatch. */
+  md5?: string;
+  /** Refuse to replace an existing object (`If-None-Match: *`); throws ObjectExists. */
+  ifNoneMatch?: boolean;
+}
+
+export interface AppendResult {
+  /** Where the next append must start: the object's length after this one. */
+  nextPosition: number;
+  crc64: string;
+}
+
+export interface PartInfo {
+  partNumber: number;
+  size: number;
+  etag: string;
+  crc64: string;
+}
+
+/** An object as a listing shows it (OSS listings carry no CRC64 or content type; HEAD the key for those). */
+export interface ObjectSummary {
+  key: string;
+  size: number;
+  etag: string;
+  modified: Date;
+}
+
+export interface ListPage {
+  objects: ObjectSummary[];
+  /** Pass back as `cursor` for the next page; absent on the last page. */
+  nextCursor?: string;
+}
+
+/**
+ * The only seam through which dozen talks to object storage. One adapter per
+ * engine (`local.object-store.ts`, `oss.object-store.ts`), chosen by
+ * `storage.driver`. Every method validates its key with `assertSafeKey`.
+ * Adapters throw the errors below so callers never see engine details.
+ */
+export interface ObjectStore {
+  /** Streams `body` into `key`. The object appears whole or not at all; the CRC64 is checked against what was sent. */
+  put(key: string, body: Readable, options?: PutOptions): Promise<ObjectInfo>;
+  /**
+   * Appends `data` at `position`, which must equal the object's current length (0 creates it).
+   * Otherwise throws PositionMismatch carrying the real length, and writes nothing: a retried
+   * append can never land twice.
+   */
+  append(key: string, position: number, data: Buffer, options?: { contentType?: string }): Promise<AppendResult>;
+  /** The object's metadata, or null when there is none. */
+  head(key: string): Promise<ObjectInfo | null>;
+  /** The object's bytes as a stream (not buffered); throws ObjectNotFound. */
+  get(key: string): Promise<{ info: ObjectInfo; body: Readable }>;
+  /** Objects whose key starts with `prefix`, in key order, at most `limit` per page. */
+  list(prefix: string, options?: { cursor?: string; limit?: number }): Promise<ListPage>;
+  /** Removes the object; removing a missing object is not an error. */
+  delete(key: string): Promise<void>;
+
+  /** Starts a multipart upload to `key`; returns the store's upload id. */
+  createMultipart(key: string, options?: { contentType?: string }): Promise<string>;
+  /**
+   * Stores part `partNumber` (1..10000) of an upload; re-sending a part replaces it.
+   * `size` is the body's length when known (OSS needs it: a part is not sent chunked).
+   */
+  putPart(key: string, uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo>;
+  /** The parts stored so far, in part order. */
+  listParts(key: string, uploadId: string): Promise<PartInfo[]>;
+  /** Joins the parts (all, in order) into the object. */
+  completeMultipart(key: string, uploadId: string, options?: { ifNoneMatch?: boolean }): Promise<ObjectInfo>;
+  /** Drops the upload and its parts. */
+  abortMultipart(key: string, uploadId: string): Promise<void>;
+
+  /** A cheap check that the store answers; throws with a reason when it does not. */
+  check(): Promise<void>;
+}
+
+export const OBJECT_STORE = Symbol('OBJECT_STORE');
+
+export const MAX_KEY_BYTES = 1023;
+export const MAX_PART_NUMBER = 10_000;
+
+export class BadKey extends DomainError {
+  constructor(key: string, why: string) {
+    super(400, 'bad_key', `object key ${JSON.stringify(key)} ${why}`, 'key');
+  }
+}
+
+export class ObjectNotFound extends DomainError {
+  constructor(key: string) {
+    super(404, 'not_found', `object ${JSON.stringify(key)} does not exist`);
+  }
+}
+
+export class ObjectExists extends DomainError {
+  constructor(key: string) {
+    super(412, 'precondition_failed', `object ${JSON.stringify(key)} exists and If-None-Match: * forbids replacing it`);
+  }
+}
+
+export class ChecksumMismatch extends DomainError {
+  constructor(what: string, expected: string, actual: string) {
+    super(400, 'checksum_mismatch', `${what} does not match: expected ${expected}, got ${actual}; nothing was stored`);
+  }
+}
+
+export class PositionMismatch extends DomainError {
+  constructor(
+    key: string,
+    readonly position: number,
+    readonly length: number,
+  ) {
+    super(409, 'position_mismatch', `append to ${JSON.stringify(key)} at ${position}, but the object is ${length} bytes long`);
+  }
+}
+
+/** The store did not answer, or answered with an error of its own (5xx after retries). */
+export class StoreUnavailable extends DomainError {
+  constructor(message: string) {
+    super(503, 'store_unavailable', message);
+  }
+}
+
+export class UploadNotFound extends DomainError {
+  constructor(uploadId: string) {
+    super(404, 'not_found', `upload ${JSON.stringify(uploadId)} does not exist`);
+  }
+}
+
+/** The key rules every adapter shares (OSS's own limits, plus no path tricks for folder-backed stores). */
+export function assertSafeKey(key: string): void {
+  if (typeof key !== 'string' || key.length === 0) throw new BadKey(String(key), 'is empty');
+  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw new BadKey(key.slice(0, 40) + '…', `is longer than ${MAX_KEY_BYTES} bytes (UTF-8)`);
+  if (key.startsWith('/')) throw new BadKey(key, 'must not start with /');
+  if (key.includes('\\')) throw new BadKey(key, 'must not contain a backslash');
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(key)) throw new BadKey(key, 'must not contain control characters');
+  if (key.split('/').some((segment) => segment === '..' || segment === '.')) throw new BadKey(key, 'must not contain . or .. segments');
+  if (key.includes('//')) throw new BadKey(key, 'must not contain empty segments (//)');
+  if (key.endsWith('/')) throw new BadKey(key, 'must not end with /');
+}
+
+export function assertPartNumber(partNumber: number): void {
+  if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {
+    throw new DomainError(400, 'bad_request', `part number must be an integer from 1 to ${MAX_PART_NUMBER}`, 'partNumber');
+  }
+}

@@ -1,0 +1,330 @@
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { PassThrough, Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { DomainError } from '../common/errors.js';
+import { contentTypeFor } from './content-type.js';
+import { Crc64 } from './crc64.js';
+import {
+  assertPartNumber, assertSafeKey, ChecksumMismatch, ObjectExists, ObjectNotFound, PositionMismatch, StoreUnavailable, UploadNotFound,
+  type AppendResult, type ListPage, type ObjectInfo, type ObjectStore, type PartInfo, type PutOptions,
+} from './object-store.js';
+import type { StorageConfig } from './storage.config.js';
+
+/** The part of ali-oss this adapter uses (its published typings lag behind the library). */
+interface OssClient {
+  putStream(name: string, stream: Readable, options?: object): Promise<{ res: OssResponse }>;
+  append(name: string, data: Buffer, options: object): Promise<{ res: OssResponse; nextAppendPosition: string }>;
+  head(name: string): Promise<{ res: OssResponse }>;
+  getStream(name: string): Promise<{ stream: Readable; res: OssResponse }>;
+  listV2(query: object, options?: object): Promise<{ objects?: { name: string; size: number; etag: string; lastModified: string }[]; nextContinuationToken?: string; isTruncated: boolean }>;
+  delete(name: string): Promise<unknown>;
+  initMultipartUpload(name: string, options?: object): Promise<{ uploadId: string }>;
+  _uploadPart(name: string, uploadId: string, partNumber: number, data: { stream: Readable; size: number }, options?: object): Promise<{ etag: string; res: OssResponse }>;
+  listParts(name: string, uploadId: string, query?: object): Promise<{ parts: { PartNumber: string; Size: string; ETag: string; HashCrc64ecma?: string }[]; isTruncated: string | boolean; nextPartNumberMarker: string }>;
+  completeMultipartUpload(name: string, uploadId: string, parts: { number: number; etag: string }[], options?: object): Promise<{ res: OssResponse }>;
+  abortMultipartUpload(name: string, uploadId: string): Promise<unknown>;
+}
+
+interface OssResponse {
+  status: number;
+  headers: Record<string, string>;
+}
+
+interface OssError extends Error {
+  status?: number;
+  code?: string;
+}
+
+const OSS = createRequire(import.meta.url)('ali-oss') as new (options: object) => OssClient;
+
+export interface OssSettings {
+  oss: StorageConfig['oss'];
+  multipartThreshold: number;
+  partSize: number;
+}
+
+/**
+ * Objects in an Alibaba Cloud OSS bucket through `ali-oss`. Streams are cut
+ * into part-size buffers: a body up to the threshold is one PutObject, a
+ * larger one a multipart upload with two parts in flight. Every call is
+ * retried with backoff on 5xx and network errors (a buffered body can be sent
+ * again), and the CRC64 OSS reports is checked against what was sent.
+ */
+export class OssObjectStore implements ObjectStore {
+  private readonly client: OssClient;
+
+  constructor(
+    private readonly settings: OssSettings,
+    private readonly log: Logger,
+  ) {
+    const { oss } = settings;
+    if (!oss.bucket || !oss.accessKeyId || !oss.accessKeySecret || !(oss.region || oss.endpoint)) {
+      throw new Error('storage.driver is oss: storage.oss.bucket, accessKeyId, accessKeySecret and region or endpoint are required');
+    }
+    this.client = new OSS({
+      bucket: oss.bucket,
+      // ali-oss reads `region` and `endpoint` when present, even undefined: pass only what is set.
+      ...(oss.region ? { region: oss.region } : {}),
+      ...(oss.endpoint ? { endpoint: oss.endpoint } : {}),
+      accessKeyId: oss.accessKeyId,
+      accessKeySecret: oss.accessKeySecret,
+      authorizationV4: oss.authorizationVersion === 'v4',
+      // Path style (`endpoint/bucket/key`) for OSS-compatible servers without per-bucket host names.
+      sldEnable: oss.pathStyle,
+      secure: oss.endpoint ? oss.endpoint.startsWith('https:') : true,
+      timeout: oss.timeoutMs,
+    });
+  }
+
+  async check(): Promise<void> {
+    await this.retrying('list', () => this.client.listV2({ 'max-keys': 1 }));
+  }
+
+  async put(key: string, body: Readable, options: PutOptions = {}): Promise<ObjectInfo> {
+    assertSafeKey(key);
+    const crc = new Crc64();
+    const md5 = options.md5 ? createHash('md5') : null;
+    const chunks = chunksOf(body, this.settings.partSize, (chunk) => {
+      crc.update(chunk);
+      md5?.update(chunk);
+    });
+    const contentType = options.contentType ?? contentTypeFor(key);
+    const overwrite = options.ifNoneMatch ? { 'x-oss-forbid-overwrite': 'true' } : {};
+    // Read up to the threshold first: a body that ends before it is one PutObject.
+    const head: Buffer[] = [];
+    let headSize = 0;
+    let next = await chunks.next();
+    while (!next.done && headSize + next.value.length <= this.settings.multipartThreshold) {
+      head.push(next.value);
+      headSize += next.value.length;
+      next = await chunks.next();
+    }
+    const checkMd5 = () => {
+      if (md5 && options.md5) {
+        const actual = md5.digest('base64');
+        if (actual !== options.md5) throw new ChecksumMismatch('Content-MD5', options.md5, actual);
+      }
+    };
+    if (next.done) {
+      checkMd5();
+      const data = Buffer.concat(head);
+      const result = await this.retrying(key, () =>
+        this.client.putStream(key, Readable.from([data]), { contentLength: data.length, mime: contentType, headers: { 'Content-Type': contentType, ...overwrite } }),
+      );
+      this.checkCrc(key, result.res, crc.value);
+      return this.info(key);
+    }
+    const { uploadId } = await this.retrying(key, () => this.client.initMultipartUpload(key, { mime: contentType, headers: { 'Content-Type': contentType } }));
+    try {
+      const parts: { number: number; etag: string }[] = [];
+      const inFlight = new Set<Promise<void>>();
+      let partNumber = 0;
+      const send = (data: Buffer) => {
+        const number = ++partNumber;
+        const sending: Promise<void> = this.sendPart(key, uploadId, number, data)
+          .then((part) => void parts.push({ number, etag: part.etag }))
+          .finally(() => inFlight.delete(sending));
+        inFlight.add(sending);
+      };
+      for (const buffer of rechunk(head, this.settings.partSize)) send(buffer);
+      for (; !next.done; next = await chunks.next()) {
+        while (inFlight.size >= 2) await Promise.race(inFlight);
+        send(next.value);
+      }
+      await Promise.all(inFlight);
+      checkMd5();
+      parts.sort((left, right) => left.number - right.number);
+      const result = await this.retrying(key, () => this.client.completeMultipartUpload(key, uploadId, parts, { headers: overwrite }));
+      this.checkCrc(key, result.res, crc.value);
+      return this.info(key);
+    } catch (error) {
+      await this.client.abortMultipartUpload(key, uploadId).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async append(key: string, position: number, data: Buffer, options: { contentType?: string } = {}): Promise<AppendResult> {
+    assertSafeKey(key);
+    try {
+      const result = await this.retrying(key, () =>
+        this.client.append(key, data, { position: String(position), mime: options.contentType ?? contentTypeFor(key), headers: { 'Content-Type': options.contentType ?? contentTypeFor(key) } }),
+      );
+      return { nextPosition: Number(result.nextAppendPosition), crc64: result.res.headers['x-oss-hash-crc64ecma'] };
+    } catch (error) {
+      if ((error as OssError).code !== 'PositionNotEqualToLength') throw error;
+      // ali-oss drops the x-oss-next-append-position header of the error; the object's length is the same fact.
+      const length = (await this.head(key))?.size ?? 0;
+      throw new PositionMismatch(key, position, length);
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    assertSafeKey(key);
+    try {
+      const { res } = await this.retrying(key, () => this.client.head(key));
+      return toInfo(key, res.headers);
+    } catch (error) {
+      if (error instanceof ObjectNotFound) return null;
+      throw error;
+    }
+  }
+
+  async get(key: string): Promise<{ info: ObjectInfo; body: Readable }> {
+    assertSafeKey(key);
+    const { stream, res } = await this.retrying(key, () => this.client.getStream(key));
+    return { info: toInfo(key, res.headers), body: stream };
+  }
+
+  async list(prefix: string, options: { cursor?: string; limit?: number } = {}): Promise<ListPage> {
+    const limit = Math.min(Math.max(options.limit ?? 1000, 1), 1000);
+    const result = await this.retrying(prefix, () => this.client.listV2({ prefix, 'max-keys': limit, ...(options.cursor ? { 'continuation-token': options.cursor } : {}) }));
+    return {
+      objects: (result.objects ?? []).map((object) => ({ key: object.name, size: object.size, etag: object.etag, modified: new Date(object.lastModified) })),
+      ...(result.isTruncated && result.nextContinuationToken ? { nextCursor: result.nextContinuationToken } : {}),
+    };
+  }
+
+  async delete(key: string): Promise<void> {
+    assertSafeKey(key);
+    await this.retrying(key, () => this.client.delete(key)).catch((error: unknown) => {
+      if (!(error instanceof ObjectNotFound)) throw error;
+    });
+  }
+
+  async createMultipart(key: string, options: { contentType?: string } = {}): Promise<string> {
+    assertSafeKey(key);
+    const contentType = options.contentType ?? contentTypeFor(key);
+    return (await this.retrying(key, () => this.client.initMultipartUpload(key, { mime: contentType, headers: { 'Content-Type': contentType } }))).uploadId;
+  }
+
+  async putPart(key: string, uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo> {
+    assertSafeKey(key);
+    assertPartNumber(partNumber);
+    if (size === undefined) throw new DomainError(411, 'length_required', 'a part for the oss store needs a Content-Length');
+    const crc = new Crc64();
+    let seen = 0;
+    const counted = body.pipe(new PassThrough({ transform: (chunk: Buffer, _encoding, done) => (crc.update(chunk), (seen += chunk.length), done(null, chunk)) }));
+    // A streamed part cannot be replayed, so it is sent once; the client retries the part.
+    const result = await this.translate(key, () => this.client._uploadPart(key, uploadId, partNumber, { stream: counted, size }));
+    if (seen !== size) throw new ChecksumMismatch(`part ${partNumber} length`, String(size), String(seen));
+    this.checkCrc(key, result.res, crc.value);
+    return { partNumber, size, etag: result.etag, crc64: crc.value };
+  }
+
+  async listParts(key: string, uploadId: string): Promise<PartInfo[]> {
+    assertSafeKey(key);
+    const parts: PartInfo[] = [];
+    let marker = '0';
+    for (;;) {
+      const page = await this.retrying(key, () => this.client.listParts(key, uploadId, { 'max-parts': 1000, 'part-number-marker': marker }));
+      const listed = Array.isArray(page.parts) ? page.parts : [page.parts];
+      for (const part of listed) {
+        parts.push({ partNumber: Number(part.PartNumber), size: Number(part.Size), etag: part.ETag, crc64: part.HashCrc64ecma ?? '' });
+      }
+      if (String(page.isTruncated) !== 'true') return parts;
+      marker = page.nextPartNumberMarker;
+    }
+  }
+
+  async completeMultipart(key: string, uploadId: string, options: { ifNoneMatch?: boolean } = {}): Promise<ObjectInfo> {
+    const parts = await this.listParts(key, uploadId);
+    if (!parts.length) throw new DomainError(400, 'bad_request', `upload ${uploadId} has no parts`);
+    await this.retrying(key, () =>
+      this.client.completeMultipartUpload(key, uploadId, parts.map((part) => ({ number: part.partNumber, etag: part.etag })), { headers: options.ifNoneMatch ? { 'x-oss-forbid-overwrite': 'true' } : {} }),
+    );
+    return this.info(key);
+  }
+
+  async abortMultipart(key: string, uploadId: string): Promise<void> {
+    assertSafeKey(key);
+    await this.retrying(key, () => this.client.abortMultipartUpload(key, uploadId));
+  }
+
+  private async info(key: string): Promise<ObjectInfo> {
+    const info = await this.head(key);
+    if (!info) throw new StoreUnavailable(`OSS confirmed ${key} but does not show it`);
+    return info;
+  }
+
+  private async sendPart(key: string, uploadId: string, partNumber: number, data: Buffer): Promise<{ etag: string }> {
+    const crc64 = new Crc64().update(data).value;
+    const result = await this.retrying(key, () => this.client._uploadPart(key, uploadId, partNumber, { stream: Readable.from([data]), size: data.length }));
+    this.checkCrc(key, result.res, crc64);
+    return { etag: result.etag };
+  }
+
+  private checkCrc(key: string, response: OssResponse, expected: string): void {
+    const actual = response.headers['x-oss-hash-crc64ecma'];
+    if (actual !== undefined && actual !== expected) throw new ChecksumMismatch(`CRC64 of ${key} reported by OSS`, expected, actual);
+  }
+
+  /** Retries 5xx and network failures with exponential backoff; maps OSS errors to the port's errors. */
+  private async retrying<T>(key: string, call: () => Promise<T>): Promise<T> {
+    const retries = this.settings.oss.retries;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.translate(key, call);
+      } catch (error) {
+        if (!(error instanceof StoreUnavailable) || attempt >= retries) throw error;
+        const delay = Math.min(200 * 2 ** attempt, 5000);
+        this.log.warn({ key, attempt: attempt + 1, retryInMs: delay, err: error.message }, 'OSS request failed; retrying');
+        await sleep(delay);
+      }
+    }
+  }
+
+  private async translate<T>(key: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      const { status, code, message } = error as OssError;
+      if (code === 'NoSuchKey' || (status === 404 && code !== 'NoSuchUpload' && code !== 'NoSuchBucket')) throw new ObjectNotFound(key);
+      if (code === 'NoSuchUpload') throw new UploadNotFound(key);
+      if (code === 'FileAlreadyExists') throw new ObjectExists(key);
+      if (code === 'InvalidDigest') throw new ChecksumMismatch('Content-MD5', 'the sent MD5', 'another');
+      if (code === 'PositionNotEqualToLength') throw error;
+      if (code === 'ObjectNotAppendable') throw new DomainError(409, 'conflict', `object ${JSON.stringify(key)} was not created by appends and cannot be appended to`);
+      if (status === undefined || status < 0 || status >= 500) throw new StoreUnavailable(`OSS ${code ?? 'error'}: ${message}`);
+      throw new DomainError(502, 'store_error', `OSS refused the request: ${code ?? status}: ${message}`);
+    }
+  }
+}
+
+function toInfo(key: string, headers: Record<string, string>): ObjectInfo {
+  return {
+    key,
+    size: Number(headers['content-length']),
+    crc64: headers['x-oss-hash-crc64ecma'] ?? '',
+    contentType: headers['content-type'] ?? 'application/octet-stream',
+    etag: headers.etag ?? '',
+    modified: new Date(headers['last-modified'] ?? Date.now()),
+  };
+}
+
+/** Cuts a stream into buffers of exactly `size` bytes (the last one shorter), calling `seen` on every byte in order. */
+async function* chunksOf(body: Readable, size: number, seen: (chunk: Buffer) => void): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = [];
+  let pendingSize = 0;
+  for await (const chunk of body) {
+    const buffer = chunk as Buffer;
+    seen(buffer);
+    pending.push(buffer);
+    pendingSize += buffer.length;
+    while (pendingSize >= size) {
+      const joined = Buffer.concat(pending);
+      yield joined.subarray(0, size);
+      pending = [joined.subarray(size)];
+      pendingSize = joined.length - size;
+    }
+  }
+  if (pendingSize > 0) yield Buffer.concat(pending);
+}
+
+function rechunk(buffers: Buffer[], size: number): Buffer[] {
+  const joined = Buffer.concat(buffers);
+  const parts: Buffer[] = [];
+  for (let start = 0; start < joined.length; start += size) parts.push(joined.subarray(start, start + size));
+  return parts;
+}

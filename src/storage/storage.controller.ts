@@ -1,0 +1,180 @@
+import { Readable } from 'node:stream';
+import { Body, Controller, Delete, Get, Head, HttpCode, Param, Post, Put, Query, Req, Res, type OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { BadInput, DomainError } from '../common/errors.js';
+import { ZodPipe } from '../common/zod-pipe.js';
+import { ObjectNotFound, type ObjectInfo } from './object-store.js';
+import { StorageService } from './storage.service.js';
+
+/** Bodies of these routes are object bytes: handed to the store as a stream, never parsed nor buffered. */
+const STREAMED_BODY = /^\/storage\/(objects\/|uploads\/[^/]+\/parts\/)/;
+const STREAM_TYPE = 'application/x-dozen-object-stream';
+const uploadedTypes = new WeakMap<object, string | undefined>();
+
+const startUploadSchema = z.strictObject({
+  key: z.string().min(1),
+  contentType: z.string().min(1).optional(),
+  metadata: z.record(z.string(), z.string()).default({}),
+});
+
+/** REST for objects and resumable uploads: `/storage/objects/<key>`, `/storage/uploads/...`. */
+@Controller('storage')
+export class StorageController implements OnModuleInit {
+  constructor(
+    private readonly storage: StorageService,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {}
+
+  onModuleInit(): void {
+    const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
+    // Fastify picks a body parser by Content-Type, and would buffer a JSON or text upload whole.
+    // Upload routes keep the client's type aside and get a private type whose parser passes the stream on.
+    fastify.addHook('onRequest', async (request) => {
+      if ((request.method === 'PUT' || request.method === 'POST') && STREAMED_BODY.test(request.url)) {
+        uploadedTypes.set(request.raw, request.headers['content-type']);
+        request.headers['content-type'] = STREAM_TYPE;
+      }
+    });
+    fastify.addContentTypeParser(STREAM_TYPE, (_request, payload, done) => done(null, payload));
+  }
+
+  @Put('objects/*')
+  @HttpCode(201)
+  async put(@Req() request: FastifyRequest) {
+    return this.upload(request);
+  }
+
+  @Post('objects/*')
+  @HttpCode(201)
+  async post(@Req() request: FastifyRequest) {
+    return this.upload(request);
+  }
+
+  // HEAD before GET: Fastify then does not add its own HEAD route for the GET.
+  @Head('objects/*')
+  async head(@Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+    const key = objectKey(request);
+    const info = await this.storage.head(key);
+    if (!info) throw new ObjectNotFound(key);
+    objectHeaders(reply, info);
+    return reply.status(200).send();
+  }
+
+  @Get('objects/*')
+  async get(@Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+    const { info, body } = await this.storage.get(objectKey(request));
+    objectHeaders(reply, info);
+    return reply.send(body);
+  }
+
+  @Delete('objects/*')
+  @HttpCode(204)
+  async delete(@Req() request: FastifyRequest) {
+    await this.storage.delete(objectKey(request));
+  }
+
+  @Get('objects')
+  async list(@Query('prefix') prefix = '', @Query('cursor') cursor?: string, @Query('limit') limit?: string) {
+    const size = limit === undefined ? undefined : Number(limit);
+    if (size !== undefined && (!Number.isInteger(size) || size < 1 || size > 1000)) throw new BadInput('limit', 'must be an integer from 1 to 1000');
+    const page = await this.storage.list(prefix, cursor || undefined, size);
+    return { objects: page.objects.map((object) => ({ key: object.key, size: object.size, etag: object.etag, modified: object.modified.toISOString() })), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+  }
+
+  @Post('uploads')
+  @HttpCode(201)
+  async startUpload(@Body(new ZodPipe(startUploadSchema)) body: z.output<typeof startUploadSchema>) {
+    const record = await this.storage.startUpload(body.key, body.contentType, body.metadata);
+    return publicUpload(record);
+  }
+
+  @Get('uploads')
+  async listUploads(@Query('key') key?: string) {
+    return { uploads: (await this.storage.listUploads(key || undefined)).map(publicUpload) };
+  }
+
+  @Get('uploads/:id')
+  async describeUpload(@Param('id') uploadId: string) {
+    const upload = await this.storage.describeUpload(uploadId);
+    return { ...publicUpload(upload), parts: upload.parts };
+  }
+
+  @Put('uploads/:id/parts/:partNumber')
+  async putPart(@Param('id') uploadId: string, @Param('partNumber') partNumber: string, @Req() request: FastifyRequest) {
+    if (!/^\d+$/.test(partNumber)) throw new BadInput('partNumber', 'must be an integer from 1 to 10000');
+    const length = header(request, 'content-length');
+    return this.storage.putPart(uploadId, Number(partNumber), bodyOf(request), length === undefined ? undefined : Number(length));
+  }
+
+  @Post('uploads/:id/complete')
+  @HttpCode(201)
+  async completeUpload(@Param('id') uploadId: string, @Req() request: FastifyRequest) {
+    return describe(await this.storage.completeUpload(uploadId, ifNoneMatch(request)));
+  }
+
+  @Delete('uploads/:id')
+  @HttpCode(204)
+  async abortUpload(@Param('id') uploadId: string) {
+    await this.storage.abortUpload(uploadId);
+  }
+
+  private async upload(request: FastifyRequest) {
+    const key = objectKey(request);
+    const md5 = header(request, 'content-md5');
+    if (md5 !== undefined && !/^[A-Za-z0-9+/]{22}==$/.test(md5)) throw new BadInput('Content-MD5', 'must be the base64 MD5 of the body (24 characters)');
+    const contentType = uploadedTypes.get(request.raw);
+    const info = await this.storage.put(key, bodyOf(request), {
+      md5,
+      ifNoneMatch: ifNoneMatch(request),
+      contentType: contentType && contentType !== 'application/x-www-form-urlencoded' ? contentType : undefined,
+    });
+    return { key: info.key, size: info.size, crc64: info.crc64, etag: info.etag };
+  }
+}
+
+/** The key is the rest of the path after /storage/objects/, percent-decoded (so `%2F` and `/` are the same). */
+function objectKey(request: FastifyRequest): string {
+  const path = request.url.split('?')[0];
+  const encoded = path.slice('/storage/objects/'.length);
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    throw new BadInput('key', 'is not valid percent-encoding');
+  }
+}
+
+/** The request body stream; Fastify runs no parser for an empty body, which is an empty object. */
+function bodyOf(request: FastifyRequest): Readable {
+  return (request.body as Readable | undefined) ?? Readable.from([]);
+}
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function ifNoneMatch(request: FastifyRequest): boolean {
+  const value = header(request, 'if-none-match');
+  if (value === undefined) return false;
+  if (value.trim() !== '*') throw new DomainError(400, 'bad_request', 'If-None-Match: only * (do not overwrite) is supported', 'If-None-Match');
+  return true;
+}
+
+function objectHeaders(reply: FastifyReply, info: ObjectInfo): void {
+  void reply
+    .header('content-type', info.contentType)
+    .header('content-length', String(info.size))
+    .header('etag', info.etag)
+    .header('last-modified', info.modified.toUTCString())
+    .header('x-dozen-crc64ecma', info.crc64);
+}
+
+function describe(info: ObjectInfo) {
+  return { key: info.key, size: info.size, crc64: info.crc64, etag: info.etag, contentType: info.contentType, modified: info.modified.toISOString() };
+}
+
+function publicUpload(record: { uploadId: string; key: string; contentType?: string; metadata: Record<string, string>; created: string }) {
+  return { uploadId: record.uploadId, key: record.key, contentType: record.contentType ?? null, metadata: record.metadata, created: record.created };
+}

@@ -1,0 +1,81 @@
+import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { Inject, Injectable } from '@nestjs/common';
+import type { DozenConfig } from '../config/config.schema.js';
+import { InjectConfig } from '../config/config.module.js';
+import { assertPartNumber, assertSafeKey, OBJECT_STORE, type ObjectInfo, type ObjectStore, type PartInfo, type PutOptions } from './object-store.js';
+import { UploadRecords, type UploadRecord } from './uploads.js';
+
+/**
+ * What other modules (and the REST controller) use of storage: objects in
+ * the configured store, and resumable uploads. Nobody else touches adapters.
+ */
+@Injectable()
+export class StorageService {
+  private readonly uploads: UploadRecords;
+
+  constructor(
+    @Inject(OBJECT_STORE) readonly store: ObjectStore,
+    @InjectConfig() config: DozenConfig,
+  ) {
+    this.uploads = new UploadRecords(join(resolve(config.dataDir), 'uploads'));
+  }
+
+  put(key: string, body: Readable, options: PutOptions = {}): Promise<ObjectInfo> {
+    return this.store.put(key, body, options);
+  }
+
+  head(key: string): Promise<ObjectInfo | null> {
+    return this.store.head(key);
+  }
+
+  get(key: string) {
+    return this.store.get(key);
+  }
+
+  list(prefix: string, cursor?: string, limit?: number) {
+    return this.store.list(prefix, { cursor, limit });
+  }
+
+  delete(key: string): Promise<void> {
+    return this.store.delete(key);
+  }
+
+  append(key: string, position: number, data: Buffer) {
+    return this.store.append(key, position, data);
+  }
+
+  async startUpload(key: string, contentType: string | undefined, metadata: Record<string, string>): Promise<UploadRecord> {
+    assertSafeKey(key);
+    const storeUploadId = await this.store.createMultipart(key, { contentType });
+    return this.uploads.create({ key, storeUploadId, contentType, metadata });
+  }
+
+  async listUploads(key?: string): Promise<UploadRecord[]> {
+    return this.uploads.list(key);
+  }
+
+  async describeUpload(uploadId: string): Promise<UploadRecord & { parts: PartInfo[] }> {
+    const record = await this.uploads.get(uploadId);
+    return { ...record, parts: await this.store.listParts(record.key, record.storeUploadId) };
+  }
+
+  async putPart(uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo> {
+    assertPartNumber(partNumber);
+    const record = await this.uploads.get(uploadId);
+    return this.store.putPart(record.key, record.storeUploadId, partNumber, body, size);
+  }
+
+  async completeUpload(uploadId: string, ifNoneMatch: boolean): Promise<ObjectInfo> {
+    const record = await this.uploads.get(uploadId);
+    const info = await this.store.completeMultipart(record.key, record.storeUploadId, { ifNoneMatch });
+    await this.uploads.remove(uploadId);
+    return info;
+  }
+
+  async abortUpload(uploadId: string): Promise<void> {
+    const record = await this.uploads.get(uploadId);
+    await this.store.abortMultipart(record.key, record.storeUploadId);
+    await this.uploads.remove(uploadId);
+  }
+}

@@ -1,0 +1,85 @@
+import { createHash } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
+import { TailOffset } from '../storage.entity.js';
+
+const HEAD_BYTES = 64;
+
+/** One followed file: its open handle (so it is followed by inode, whatever its name becomes) and its saved row. */
+export class Follower {
+  /** When bytes past `offset` were first seen unshipped; null while caught up. */
+  unshippedSince: number | null = null;
+  lastGrowth = Date.now();
+  lastSize = -1;
+  /** The path now names another file (or none): read this one to its end, then stop. */
+  rotatedAt: number | null = null;
+  /** Failures in a row shipping the current batch; drives the backoff. */
+  failures = 0;
+  lastError: string | null = null;
+  retryAt = 0;
+  closed = false;
+  sizeNow = 0;
+
+  private constructor(
+    readonly handle: FileHandle,
+    readonly row: TailOffset,
+    readonly source: { glob: string; key: string; app: string },
+  ) {}
+
+  get id(): string {
+    return this.row.id;
+  }
+
+  /** Opens `path` and matches it with its saved row: same inode and same first bytes, or a fresh row from offset 0. */
+  static async open(path: string, name: string, source: { glob: string; key: string; app: string }, saved: (id: string) => Promise<TailOffset | null>) {
+    const handle = await open(path, 'r');
+    try {
+      const stats = await handle.stat();
+      const id = `${stats.dev}:${stats.ino}`;
+      let row = await saved(id);
+      if (row && (await headHash(handle, row.headLength)) !== row.headHash) row = null; // the inode was reused by another file
+      let fresh = false;
+      if (!row) {
+        fresh = true;
+        row = Object.assign(new TailOffset(), { id, path, name, headHash: await headHash(handle, 0), headLength: 0, offset: 0, objectKey: null, objectPosition: 0, pendingLength: 0 });
+      }
+      row.path = path;
+      if (row.offset > stats.size) row.offset = 0; // truncated while dozen was not looking
+      return { follower: new Follower(handle, row, source), fresh };
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+
+  /** Grows the identifying head hash up to 64 bytes as the file grows. */
+  async refreshHead(): Promise<void> {
+    if (this.row.headLength >= HEAD_BYTES) return;
+    const length = Math.min(HEAD_BYTES, this.row.offset);
+    if (length === this.row.headLength) return;
+    this.row.headHash = await headHash(this.handle, length);
+    this.row.headLength = length;
+  }
+
+  /** False when the file no longer starts with the bytes it started with (cut and written again). */
+  async sameHead(): Promise<boolean> {
+    return !this.row.headLength || (await headHash(this.handle, this.row.headLength)) === this.row.headHash;
+  }
+
+  async read(length: number): Promise<Buffer> {
+    const buffer = Buffer.allocUnsafe(length);
+    const { bytesRead } = await this.handle.read(buffer, 0, length, this.row.offset);
+    return buffer.subarray(0, bytesRead);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.handle.close();
+  }
+}
+
+async function headHash(handle: FileHandle, length: number): Promise<string> {
+  const buffer = Buffer.alloc(length);
+  if (length) await handle.read(buffer, 0, length, 0);
+  return createHash('sha256').update(buffer).digest('hex');
+}

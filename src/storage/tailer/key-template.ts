@@ -1,0 +1,34 @@
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+export interface KeyFields {
+  host: string;
+  app: string;
+  file: string;
+  date: string;
+}
+
+/** Fills `{host}`, `{app}`, `{file}`, `{date}` in a key template; a field value never brings its own `/`. */
+export function renderKey(template: string, fields: KeyFields): string {
+  return template.replace(/\{(host|app|file|date)\}/g, (_match, name: keyof KeyFields) => fields[name].replaceAll('/', '_') || '_');
+}
+
+export function utcDate(at = new Date()): string {
+  return at.toISOString().slice(0, 10);
+}
+
+/**
+ * The app a log file belongs to. Docker's json-file logs live in
+ * `<containers>/<id>/<id>-json.log` beside `config.v2.json`; the deploy agent
+ * labels its containers `dozen.app`, so that label (or the container name) is the app.
+ */
+export async function appOf(path: string, configured: string | undefined): Promise<string> {
+  if (configured) return configured;
+  if (!path.endsWith('-json.log')) return basename(dirname(path));
+  try {
+    const config = JSON.parse(await readFile(join(dirname(path), 'config.v2.json'), 'utf8')) as { Name?: string; Config?: { Labels?: Record<string, string> } };
+    return config.Config?.Labels?.['dozen.app'] ?? config.Name?.replace(/^\//, '') ?? basename(dirname(path)).slice(0, 12);
+  } catch {
+    return basename(dirname(path)).slice(0, 12);
+  }
+}

@@ -1,0 +1,39 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Logger } from 'pino';
+import type { Repository } from 'typeorm';
+import { InjectLogger } from '../../common/core.module.js';
+import type { DozenConfig } from '../../config/config.schema.js';
+import { InjectConfig } from '../../config/config.module.js';
+import { OBJECT_STORE, type ObjectStore } from '../object-store.js';
+import { TailOffset } from '../storage.entity.js';
+import { TailOffsets } from './tail-offsets.js';
+import { Tailer, type TailStatus } from './tailer.js';
+
+/** Runs the tailer inside dozen when `storage.tail` lists files. */
+@Injectable()
+export class TailerService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly tailer: Tailer | null;
+
+  constructor(
+    @InjectConfig() config: DozenConfig,
+    @Inject(OBJECT_STORE) store: ObjectStore,
+    @InjectRepository(TailOffset) repository: Repository<TailOffset>,
+    @InjectLogger() logger: Logger,
+  ) {
+    const log = logger.child({ module: 'storage', component: 'tailer' });
+    this.tailer = config.storage.tail.length ? new Tailer(config.storage.tail, config.storage.tailer, config.host.name, store, new TailOffsets(repository), log) : null;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.tailer?.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.tailer?.stop();
+  }
+
+  status(): TailStatus & { enabled: boolean } {
+    return this.tailer ? { enabled: true, ...this.tailer.status() } : { enabled: false, files: [], storeUp: true, lagBytes: 0, lagSeconds: 0 };
+  }
+}

@@ -1,0 +1,258 @@
+import { stat } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { glob } from 'tinyglobby';
+import type { ObjectStore } from '../object-store.js';
+import type { StorageConfig, TailSource } from '../storage.config.js';
+import { appOf, renderKey, utcDate } from './key-template.js';
+import { Follower } from './follower.js';
+import { ObjectAppender } from './object-appender.js';
+import type { TailOffsets } from './tail-offsets.js';
+
+const POLL_MS = 100;
+const FIRST_BACKOFF_MS = 500;
+/** A rotated file is finished once it has been quiet this long (its writer has moved to the new file). */
+const ROTATED_QUIET_MS = 1000;
+
+export interface TailFileStatus {
+  path: string;
+  id: string;
+  objectKey: string | null;
+  offset: number;
+  size: number;
+  lagBytes: number;
+  lagSeconds: number;
+  rotated: boolean;
+  lastError: string | null;
+}
+
+export interface TailStatus {
+  files: TailFileStatus[];
+  /** False while the last attempt to write to the store failed. */
+  storeUp: boolean;
+  lagBytes: number;
+  lagSeconds: number;
+}
+
+/**
+ * gtail: follows the files matching `storage.tail` globs and appends every new
+ * complete line to one object per file and day. A file's offset is saved only
+ * after the store confirmed the batch; a batch in flight is recorded first so
+ * that after a crash the object's real length tells whether it landed.
+ */
+export class Tailer {
+  private readonly followers = new Map<string, Follower>();
+  private readonly appenders = new Map<string, ObjectAppender>();
+  private readonly loops = new Set<Promise<void>>();
+  private stopped = false;
+  private scanning: Promise<void> | null = null;
+  private scanTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly sources: TailSource[],
+    private readonly settings: StorageConfig['tailer'],
+    private readonly host: string,
+    private readonly store: ObjectStore,
+    private readonly offsets: TailOffsets,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.reconcilePending();
+    await this.scan();
+    this.scanTimer = setInterval(() => {
+      this.scanning ??= this.scan().finally(() => (this.scanning = null));
+    }, this.settings.scanMs);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.scanTimer) clearInterval(this.scanTimer);
+    await this.scanning;
+    await Promise.allSettled([...this.loops]);
+    await Promise.all([...this.followers.values()].map((follower) => follower.close()));
+  }
+
+  status(): TailStatus {
+    const now = Date.now();
+    const files = [...this.followers.values()].map((follower): TailFileStatus => {
+      const lagBytes = Math.max(0, follower.sizeNow - follower.row.offset);
+      return {
+        path: follower.row.path,
+        id: follower.id,
+        objectKey: follower.row.objectKey,
+        offset: follower.row.offset,
+        size: follower.sizeNow,
+        lagBytes,
+        lagSeconds: lagBytes && follower.unshippedSince ? (now - follower.unshippedSince) / 1000 : 0,
+        rotated: follower.rotatedAt !== null,
+        lastError: follower.lastError,
+      };
+    });
+    return {
+      files,
+      storeUp: files.every((file) => file.lastError === null),
+      lagBytes: files.reduce((sum, file) => sum + file.lagBytes, 0),
+      lagSeconds: files.reduce((most, file) => Math.max(most, file.lagSeconds), 0),
+    };
+  }
+
+  /** After a crash: a batch recorded as in flight either landed (the object is longer by up to its length) or not. */
+  private async reconcilePending(): Promise<void> {
+    for (const row of await this.offsets.all()) {
+      if (!row.pendingLength || !row.objectKey) continue;
+      const length = (await this.store.head(row.objectKey))?.size ?? 0;
+      const landed = length - row.objectPosition;
+      if (landed >= 0 && landed <= row.pendingLength) {
+        row.offset += landed;
+        row.objectPosition = length;
+      } else {
+        this.log.warn({ path: row.path, key: row.objectKey, expected: row.objectPosition, length }, 'log object changed outside dozen; not moving the offset');
+      }
+      row.pendingLength = 0;
+      await this.offsets.save(row);
+      this.log.info({ path: row.path, key: row.objectKey, landed: Math.max(0, landed) }, 'reconciled the batch in flight at the last stop');
+    }
+  }
+
+  private async scan(): Promise<void> {
+    if (this.stopped) return;
+    const openPaths = new Set([...this.followers.values()].filter((follower) => follower.rotatedAt === null).map((follower) => follower.row.path));
+    // A path whose previous file is still being finished waits, so the object gets the old lines first.
+    const waiting = new Set([...this.followers.values()].filter((follower) => follower.rotatedAt !== null).map((follower) => follower.row.path));
+    for (const follower of this.followers.values()) {
+      if (follower.rotatedAt !== null) continue;
+      const now = await stat(follower.row.path).catch(() => null);
+      if (!now || `${now.dev}:${now.ino}` !== follower.id) {
+        follower.rotatedAt = Date.now();
+        openPaths.delete(follower.row.path);
+        waiting.add(follower.row.path);
+        this.log.info({ path: follower.row.path }, 'file rotated; reading the old one to its end');
+      }
+    }
+    for (const source of this.sources) {
+      const paths = await glob(source.glob, { absolute: true, onlyFiles: true, dot: true }).catch((error: Error) => {
+        this.log.warn({ glob: source.glob, err: error }, 'glob failed');
+        return [] as string[];
+      });
+      for (const path of paths.map((found) => resolve(found)).sort()) {
+        if (this.stopped || openPaths.has(path) || waiting.has(path)) continue;
+        try {
+          const app = await appOf(path, source.app);
+          const { follower, fresh } = await Follower.open(path, basename(path), { glob: source.glob, key: source.key, app }, (id) => this.offsets.get(id));
+          if (this.followers.has(follower.id)) {
+            await follower.close(); // the same file under a second name (rotated, still matching the glob)
+            continue;
+          }
+          if (fresh) await this.offsets.save(follower.row);
+          openPaths.add(path);
+          this.followers.set(follower.id, follower);
+          this.log.info({ path, offset: follower.row.offset, fresh }, 'following file');
+          const loop = this.follow(follower).catch((error: Error) => this.log.error({ path, err: error }, 'follower stopped'));
+          this.loops.add(loop);
+          void loop.finally(() => this.loops.delete(loop));
+        } catch (error) {
+          this.log.warn({ path, err: error }, 'cannot follow file');
+        }
+      }
+    }
+  }
+
+  private async follow(follower: Follower): Promise<void> {
+    const { batchBytes, flushMs, partialLineMs } = this.settings;
+    while (!this.stopped) {
+      const now = Date.now();
+      if (follower.retryAt > now) {
+        await sleep(Math.min(follower.retryAt - now, POLL_MS));
+        continue;
+      }
+      const size = (await follower.handle.stat()).size;
+      follower.sizeNow = size;
+      const grew = size !== follower.lastSize;
+      if (grew) {
+        follower.lastSize = size;
+        follower.lastGrowth = now;
+      }
+      // A shrink, or (when the file was cut and refilled past our offset between two looks) other first bytes.
+      if (size < follower.row.offset || (grew && !(await follower.sameHead()))) {
+        // copytruncate: the file was copied away and cut to zero; what follows is new.
+        this.log.info({ path: follower.row.path, offset: follower.row.offset, size }, 'file truncated; starting again at 0');
+        follower.row.offset = 0;
+        follower.row.headLength = 0;
+        await this.offsets.save(follower.row);
+        continue;
+      }
+      const available = size - follower.row.offset;
+      if (available === 0) {
+        follower.unshippedSince = null;
+        if (follower.rotatedAt !== null && now - follower.lastGrowth >= ROTATED_QUIET_MS) break;
+        await sleep(POLL_MS);
+        continue;
+      }
+      follower.unshippedSince ??= now;
+      const full = available >= batchBytes;
+      const due = now - follower.unshippedSince >= flushMs || follower.rotatedAt !== null;
+      if (!full && !due) {
+        await sleep(POLL_MS);
+        continue;
+      }
+      const data = await follower.read(Math.min(available, batchBytes));
+      let cut = data.lastIndexOf(0x0a) + 1;
+      // A line longer than a batch, or a last line that stopped growing without its newline, goes as it is.
+      if (cut === 0 && (data.length >= batchBytes || now - follower.lastGrowth >= partialLineMs || (follower.rotatedAt !== null && now - follower.lastGrowth >= ROTATED_QUIET_MS))) cut = data.length;
+      if (cut === 0) {
+        await sleep(POLL_MS);
+        continue;
+      }
+      await this.ship(follower, data.subarray(0, cut));
+      if (follower.row.offset >= size) follower.unshippedSince = null;
+    }
+    this.followers.delete(follower.id);
+    await follower.close();
+    if (follower.rotatedAt !== null) this.log.info({ path: follower.row.path, offset: follower.row.offset }, 'finished rotated file');
+  }
+
+  /** Writes one batch; on failure keeps it (nothing else is read) and retries with backoff. */
+  private async ship(follower: Follower, batch: Buffer): Promise<void> {
+    // A batch whose outcome is unknown stays with its object (even past midnight) until confirmed.
+    const unsure = follower.row.pendingLength > 0 && follower.row.objectKey ? follower.row.pendingLength : 0;
+    const key = unsure ? follower.row.objectKey! : renderKey(follower.source.key, { host: this.host, app: follower.source.app, file: follower.row.name, date: utcDate() });
+    let appender = this.appenders.get(key);
+    if (!appender) {
+      appender = new ObjectAppender(key, this.store, this.log);
+      this.appenders.set(key, appender);
+    }
+    try {
+      await appender.exclusive(async (position) => {
+        follower.row.objectKey = key;
+        follower.row.objectPosition = position;
+        follower.row.pendingLength = Math.max(batch.length, unsure);
+        await this.offsets.save(follower.row);
+        const reached = await appender.append(position, batch, Math.min(unsure, batch.length));
+        follower.row.offset += batch.length;
+        follower.row.objectPosition = reached;
+        follower.row.pendingLength = 0;
+        await follower.refreshHead();
+        await this.offsets.save(follower.row);
+      });
+      if (follower.failures) this.log.info({ path: follower.row.path, key, failures: follower.failures }, 'store reachable again; shipping');
+      follower.failures = 0;
+      follower.lastError = null;
+      this.dropIdleAppenders(key);
+    } catch (error) {
+      follower.failures++;
+      follower.lastError = (error as Error).message;
+      const backoff = Math.min(FIRST_BACKOFF_MS * 2 ** (follower.failures - 1), this.settings.maxBackoffMs);
+      follower.retryAt = Date.now() + backoff;
+      this.log.warn({ path: follower.row.path, key, failures: follower.failures, retryInMs: backoff, err: error }, 'cannot write to the store; will retry');
+    }
+  }
+
+  /** Yesterday's objects get no more appends; forget their appenders. */
+  private dropIdleAppenders(current: string): void {
+    if (this.appenders.size <= this.followers.size * 2) return;
+    const used = new Set([...this.followers.values()].map((follower) => follower.row.objectKey));
+    for (const key of this.appenders.keys()) if (key !== current && !used.has(key)) this.appenders.delete(key);
+  }
+}

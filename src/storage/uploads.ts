@@ -1,0 +1,52 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UploadNotFound } from './object-store.js';
+
+/** A resumable upload as the REST API shows it; `storeUploadId` is the store's own multipart id. */
+export interface UploadRecord {
+  uploadId: string;
+  key: string;
+  storeUploadId: string;
+  contentType?: string;
+  /** Free-form strings the client chose (the CLI keeps its source file's size and mtime here to resume safely). */
+  metadata: Record<string, string>;
+  created: string;
+}
+
+/**
+ * The resumable uploads in progress on this host, one small JSON file each
+ * under `<dataDir>/uploads/`, so they and their parts (kept by the store)
+ * survive a restart of dozen.
+ */
+export class UploadRecords {
+  constructor(private readonly folder: string) {}
+
+  async create(fields: Omit<UploadRecord, 'uploadId' | 'created'>): Promise<UploadRecord> {
+    const record: UploadRecord = { uploadId: randomUUID().replaceAll('-', ''), created: new Date().toISOString(), ...fields };
+    await mkdir(this.folder, { recursive: true });
+    const temp = join(this.folder, `${record.uploadId}.tmp`);
+    await writeFile(temp, JSON.stringify(record));
+    await rename(temp, join(this.folder, `${record.uploadId}.json`));
+    return record;
+  }
+
+  async get(uploadId: string): Promise<UploadRecord> {
+    if (!/^[0-9a-f]{32}$/.test(uploadId)) throw new UploadNotFound(uploadId);
+    const text = await readFile(join(this.folder, `${uploadId}.json`), 'utf8').catch(() => null);
+    if (!text) throw new UploadNotFound(uploadId);
+    return JSON.parse(text) as UploadRecord;
+  }
+
+  async list(key?: string): Promise<UploadRecord[]> {
+    const names = await readdir(this.folder).catch(() => [] as string[]);
+    const records = await Promise.all(
+      names.filter((name) => name.endsWith('.json')).map(async (name) => JSON.parse(await readFile(join(this.folder, name), 'utf8')) as UploadRecord),
+    );
+    return records.filter((record) => key === undefined || record.key === key).sort((left, right) => left.created.localeCompare(right.created));
+  }
+
+  async remove(uploadId: string): Promise<void> {
+    await rm(join(this.folder, `${uploadId}.json`), { force: true });
+  }
+}

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { crc64Of } from '../../src/storage/crc64.js';
+import { PositionMismatch, type ObjectStore } from '../../src/storage/object-store.js';
+
+async function readAll(body: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function randomBytes(size: number, seed: number): Buffer {
+  const buffer = Buffer.alloc(size);
+  let state = seed;
+  for (let index = 0; index < size; index++) {
+    state = (state * 1103515245 + 12345) >>> 0;
+    buffer[index] = state >>> 24;
+  }
+  return buffer;
+}
+
+/** The behaviour every ObjectStore adapter must have; run once per adapter. */
+export function objectStoreContract(name: string, open: () => Promise<{ store: ObjectStore; close(): Promise<void> }>): void {
+  describe(`object store contract: ${name}`, { timeout: 60_000 }, () => {
+    let store: ObjectStore;
+    let close: () => Promise<void>;
+    before(async () => {
+      ({ store, close } = await open());
+    });
+    after(async () => close?.());
+
+    it('stores a streamed body and gives it back byte for byte with size, CRC64 and content type', async () => {
+      const data = randomBytes(300_000, 1);
+      const info = await store.put('contract/one.bin', Readable.from([data.subarray(0, 1000), data.subarray(1000)]), { contentType: 'application/x-test' });
+      assert.equal(info.size, data.length);
+      assert.equal(info.crc64, crc64Of(data));
+      const head = await store.head('contract/one.bin');
+      assert.equal(head?.size, data.length);
+      assert.equal(head?.crc64, crc64Of(data));
+      assert.equal(head?.contentType, 'application/x-test');
+      const { info: got, body } = await store.get('contract/one.bin');
+      assert.equal(got.size, data.length);
+      assert.ok((await readAll(body)).equals(data));
+    });
+
+    it('guesses the content type from the key when none is given', async () => {
+      const info = await store.put('contract/page.html', Readable.from([Buffer.from('<p>hi</p>')]));
+      assert.match(info.contentType, /^text\/html/);
+    });
+
+    it('replaces an object, and refuses to with ifNoneMatch', async () => {
+      await store.put('contract/replace.txt', Readable.from([Buffer.from('first')]));
+      await store.put('contract/replace.txt', Readable.from([Buffer.from('second')]));
+      assert.equal((await readAll((await store.get('contract/replace.txt')).body)).toString(), 'second');
+      await assert.rejects(store.put('contract/replace.txt', Readable.from([Buffer.from('third')]), { ifNoneMatch: true }), { status: 412 });
+      assert.equal((await readAll((await store.get('contract/replace.txt')).body)).toString(), 'second');
+    });
+
+    it('stores nothing when the MD5 does not match', async () => {
+      const wrong = createHash('md5').update('something else').digest('base64');
+      await assert.rejects(store.put('contract/md5.txt', Readable.from([Buffer.from('payload')]), { md5: wrong }), { status: 400, error: 'checksum_mismatch' });
+      assert.equal(await store.head('contract/md5.txt'), null);
+      const right = createHash('md5').update('payload').digest('base64');
+      assert.equal((await store.put('contract/md5.txt', Readable.from([Buffer.from('payload')]), { md5: right })).size, 7);
+    });
+
+    it('answers null / not found / nothing for a missing object', async () => {
+      assert.equal(await store.head('contract/missing'), null);
+      await assert.rejects(store.get('contract/missing'), { status: 404 });
+      await store.delete('contract/missing');
+    });
+
+    it('appends at the right position only, and reports the real length otherwise', async () => {
+      const first = await store.append('contract/log.txt', 0, Buffer.from('line 1\n'));
+      assert.equal(first.nextPosition, 7);
+      const second = await store.append('contract/log.txt', 7, Buffer.from('line 2\n'));
+      assert.equal(second.nextPosition, 14);
+      assert.equal(second.crc64, crc64Of(Buffer.from('line 1\nline 2\n')));
+      // A retry of the second append: refused, and the object is unchanged.
+      const retry = await store.append('contract/log.txt', 7, Buffer.from('line 2\n')).then(() => null, (error: unknown) => error);
+      assert.ok(retry instanceof PositionMismatch, String(retry));
+      assert.equal(retry.length, 14);
+      assert.equal((await readAll((await store.get('contract/log.txt')).body)).toString(), 'line 1\nline 2\n');
+      assert.equal((await store.head('contract/log.txt'))?.crc64, crc64Of(Buffer.from('line 1\nline 2\n')));
+    });
+
+    it('lists by prefix in key order, page by page', async () => {
+      for (const key of ['list/b', 'list/a/1', 'list/a-2', 'list/c', 'listing-other']) await store.put(key, Readable.from([Buffer.from(key)]));
+      const keys: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await store.list('list/', { cursor, limit: 2 });
+        keys.push(...page.objects.map((object) => object.key));
+        cursor = page.nextCursor;
+        pages++;
+      } while (cursor && pages < 10);
+      assert.deepEqual(keys, ['list/a-2', 'list/a/1', 'list/b', 'list/c']);
+      assert.equal(pages, 2);
+      const all = await store.list('list/a');
+      assert.deepEqual(all.objects.map((object) => object.key), ['list/a-2', 'list/a/1']);
+      assert.equal(all.objects[0].size, 'list/a-2'.length);
+    });
+
+    it('deletes an object', async () => {
+      await store.put('contract/delete-me', Readable.from([Buffer.from('x')]));
+      await store.delete('contract/delete-me');
+      assert.equal(await store.head('contract/delete-me'), null);
+    });
+
+    it('joins multipart parts in order, lists parts, and replaces a re-sent part', async () => {
+      const partOne = randomBytes(200_000, 2);
+      const partTwo = randomBytes(150_000, 3);
+      const uploadId = await store.createMultipart('contract/multi.bin', { contentType: 'application/x-multi' });
+      await store.putPart('contract/multi.bin', uploadId, 2, Readable.from([partTwo]), partTwo.length);
+      await store.putPart('contract/multi.bin', uploadId, 1, Readable.from([randomBytes(200_000, 9)]), 200_000);
+      await store.putPart('contract/multi.bin', uploadId, 1, Readable.from([partOne]), partOne.length);
+      const parts = await store.listParts('contract/multi.bin', uploadId);
+      assert.deepEqual(parts.map((part) => [part.partNumber, part.size]), [[1, 200_000], [2, 150_000]]);
+      assert.equal(parts[0].crc64, crc64Of(partOne));
+      const whole = Buffer.concat([partOne, partTwo]);
+      const info = await store.completeMultipart('contract/multi.bin', uploadId);
+      assert.equal(info.size, whole.length);
+      assert.equal(info.crc64, crc64Of(whole));
+      assert.ok((await readAll((await store.get('contract/multi.bin')).body)).equals(whole));
+      await assert.rejects(store.listParts('contract/multi.bin', uploadId), { status: 404 });
+    });
+
+    it('drops an aborted multipart upload', async () => {
+      const uploadId = await store.createMultipart('contract/aborted.bin');
+      await store.putPart('contract/aborted.bin', uploadId, 1, Readable.from([Buffer.from('part')]), 4);
+      await store.abortMultipart('contract/aborted.bin', uploadId);
+      await assert.rejects(store.listParts('contract/aborted.bin', uploadId), { status: 404 });
+      assert.equal(await store.head('contract/aborted.bin'), null);
+    });
+
+    it('refuses unsafe keys with 400 before touching the store', async () => {
+      for (const key of ['../escape', 'a/../../b', '/absolute', 'tab\there', 'nul\u0000', 'x'.repeat(1024), 'é'.repeat(512)]) {
+        await assert.rejects(store.put(key, Readable.from([Buffer.from('x')])), { status: 400, error: 'bad_key' }, key);
+        await assert.rejects(store.head(key), { status: 400 }, key);
+      }
+      const longest = 'ok/' + Array.from({ length: 4 }, () => 'é'.repeat(120)).join('/');
+      assert.ok(await store.put(longest, Readable.from([Buffer.from('x')])));
+    });
+  });
+}

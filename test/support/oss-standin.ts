@@ -1,0 +1,286 @@
+/**
+ * A stand-in for the Alibaba Cloud OSS API, written from its documentation, for
+ * testing the `oss` adapter on loopback: one bucket, addressed path-style
+ * (`/<bucket>/<key>`), objects in memory. It checks the V1 signature
+ * (`Authorization: OSS <id>:<base64 hmac-sha1>` over VERB, Content-MD5,
+ * Content-Type, Date or x-oss-date, the sorted x-oss-* headers and the
+ * canonical resource with its sub-resources) and answers like OSS: XML bodies,
+ * `x-oss-hash-crc64ecma`, `x-oss-next-append-position`, error codes.
+ *
+ * Operations: PutObject, GetObject, HeadObject, DeleteObject, ListObjectsV2,
+ * AppendObject, InitiateMultipartUpload, UploadPart, CompleteMultipartUpload,
+ * AbortMultipartUpload, ListParts. Faults: `stop()`/`start()` (store down),
+ * `failNext(n)` (503s).
+ */
+import { createHash, createHmac, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { crc64Of, Crc64 } from '../../src/storage/crc64.js';
+
+interface StoredObject {
+  data: Buffer;
+  contentType: string;
+  etag: string;
+  type: 'Normal' | 'Appendable' | 'Multipart';
+  modified: Date;
+  crc64: string;
+}
+
+interface Upload {
+  key: string;
+  contentType: string;
+  parts: Map<number, { data: Buffer; etag: string; crc64: string; modified: Date }>;
+}
+
+/** Query parameters that are sub-resources, and so part of the V1 string to sign (the documented list, abridged to those used). */
+const SUB_RESOURCES = new Set(['acl', 'append', 'continuation-token', 'delete', 'objectMeta', 'partNumber', 'position', 'security-token', 'symlink', 'tagging', 'uploadId', 'uploads', 'versionId', 'versioning', 'versions', 'x-oss-process']);
+
+export interface OssStandIn {
+  endpoint: string;
+  bucket: string;
+  accessKeyId: string;
+  accessKeySecret: string;
+  objects: Map<string, StoredObject>;
+  requests: { method: string; path: string }[];
+  /** Refuse connections (the store is down) until `start()`. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  /** Answer the next `count` requests with 503 ServiceUnavailable. */
+  failNext(count: number): void;
+  close(): Promise<void>;
+}
+
+export async function startOssStandIn(options: { port?: number } = {}): Promise<OssStandIn> {
+  const bucket = 'dozen-test';
+  const accessKeyId = 'LTAIstandin';
+  const accessKeySecret = 'standin-secret';
+  const objects = new Map<string, StoredObject>();
+  const uploads = new Map<string, Upload>();
+  const requests: { method: string; path: string }[] = [];
+  let failures = 0;
+  const sockets = new Set<Socket>();
+
+  const handler = async (request: IncomingMessage, response: ServerResponse) => {
+    const url = new URL(request.url ?? '/', 'http://standin');
+    requests.push({ method: request.method ?? '', path: url.pathname + url.search });
+    const body = await readBody(request);
+    if (failures > 0) {
+      failures--;
+      return error(response, 503, 'ServiceUnavailable', 'please try again');
+    }
+    const [, bucketName, ...rest] = url.pathname.split('/');
+    if (bucketName !== bucket) return error(response, 404, 'NoSuchBucket', 'The specified bucket does not exist.');
+    const key = decodeURIComponent(rest.join('/'));
+    const authProblem = checkSignature(request, url, bucket, key, accessKeyId, accessKeySecret);
+    if (authProblem) return error(response, 403, authProblem.code, authProblem.message);
+    const query = url.searchParams;
+    const method = request.method;
+
+    if (!key) {
+      if (method === 'GET' && query.get('list-type') === '2') return listObjects(response, query);
+      return error(response, 400, 'InvalidArgument', 'unsupported bucket operation');
+    }
+    if (method === 'POST' && query.has('append')) return append(request, response, key, Number(query.get('position')), body);
+    if (method === 'POST' && query.has('uploads')) {
+      const uploadId = randomUUID().replaceAll('-', '').toUpperCase();
+      uploads.set(uploadId, { key, contentType: header(request, 'content-type') ?? 'application/octet-stream', parts: new Map() });
+      return xml(response, 200, `<InitiateMultipartUploadResult><Bucket>${bucket}</Bucket><Key>${escape(key)}</Key><UploadId>${uploadId}</UploadId></InitiateMultipartUploadResult>`);
+    }
+    if (query.has('uploadId')) {
+      const uploadId = query.get('uploadId')!;
+      const upload = uploads.get(uploadId);
+      if (!upload || upload.key !== key) return error(response, 404, 'NoSuchUpload', 'The specified upload does not exist.');
+      if (method === 'PUT' && query.has('partNumber')) {
+        const partNumber = Number(query.get('partNumber'));
+        if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10000) return error(response, 400, 'InvalidArgument', 'partNumber');
+        const etag = `"${md5(body).toString('hex').toUpperCase()}"`;
+        const crc64 = crc64Of(body);
+        upload.parts.set(partNumber, { data: body, etag, crc64, modified: new Date() });
+        response.writeHead(200, { etag, 'x-oss-hash-crc64ecma': crc64, 'x-oss-request-id': requestId() });
+        return response.end();
+      }
+      if (method === 'GET') {
+        const parts = [...upload.parts.entries()].sort(([left], [right]) => left - right);
+        return xml(response, 200, `<ListPartsResult><Bucket>${bucket}</Bucket><Key>${escape(key)}</Key><UploadId>${uploadId}</UploadId><PartNumberMarker>0</PartNumberMarker><NextPartNumberMarker>${parts.length ? parts[parts.length - 1][0] : 0}</NextPartNumberMarker><MaxParts>1000</MaxParts><IsTruncated>false</IsTruncated>${parts
+          .map(([number, part]) => `<Part><PartNumber>${number}</PartNumber><LastModified>${part.modified.toISOString()}</LastModified><ETag>${part.etag}</ETag><HashCrc64ecma>${part.crc64}</HashCrc64ecma><Size>${part.data.length}</Size></Part>`)
+          .join('')}</ListPartsResult>`);
+      }
+      if (method === 'DELETE') {
+        uploads.delete(uploadId);
+        response.writeHead(204, { 'x-oss-request-id': requestId() });
+        return response.end();
+      }
+      if (method === 'POST') {
+        const listed = [...body.toString('utf8').matchAll(/<Part>\s*<PartNumber>(\d+)<\/PartNumber>\s*<ETag>([^<]+)<\/ETag>\s*<\/Part>/g)].map((match) => ({ number: Number(match[1]), etag: match[2].replaceAll('&quot;', '"') }));
+        if (!listed.length) return error(response, 400, 'MalformedXML', 'no parts');
+        const chunks: Buffer[] = [];
+        let previous = 0;
+        for (const part of listed) {
+          const stored = upload.parts.get(part.number);
+          if (!stored || stored.etag !== part.etag) return error(response, 400, 'InvalidPart', `part ${part.number} was not uploaded or its ETag differs`);
+          if (part.number <= previous) return error(response, 400, 'InvalidPartOrder', 'parts must be in ascending order');
+          previous = part.number;
+          chunks.push(stored.data);
+        }
+        if (header(request, 'x-oss-forbid-overwrite') === 'true' && objects.has(key)) return error(response, 409, 'FileAlreadyExists', 'The object you specified already exists and can not be overwritten.');
+        const data = Buffer.concat(chunks);
+        const stored = store(key, data, upload.contentType, 'Multipart', `"${md5(data).toString('hex').toUpperCase()}-${listed.length}"`);
+        uploads.delete(uploadId);
+        response.setHeader('x-oss-hash-crc64ecma', stored.crc64);
+        return xml(response, 200, `<CompleteMultipartUploadResult><Location>http://standin/${bucket}/${escape(key)}</Location><Bucket>${bucket}</Bucket><Key>${escape(key)}</Key><ETag>${stored.etag}</ETag></CompleteMultipartUploadResult>`);
+      }
+    }
+    if (method === 'PUT') {
+      const contentMd5 = header(request, 'content-md5');
+      if (contentMd5 && contentMd5 !== md5(body).toString('base64')) return error(response, 400, 'InvalidDigest', 'The Content-MD5 you specified was invalid.');
+      if (header(request, 'x-oss-forbid-overwrite') === 'true' && objects.has(key)) return error(response, 409, 'FileAlreadyExists', 'The object you specified already exists and can not be overwritten.');
+      const stored = store(key, body, header(request, 'content-type') ?? 'application/octet-stream', 'Normal', `"${md5(body).toString('hex').toUpperCase()}"`);
+      response.writeHead(200, { etag: stored.etag, 'x-oss-hash-crc64ecma': stored.crc64, 'content-md5': md5(body).toString('base64'), 'x-oss-request-id': requestId() });
+      return response.end();
+    }
+    if (method === 'GET' || method === 'HEAD') {
+      const stored = objects.get(key);
+      if (!stored) return method === 'HEAD' ? (response.writeHead(404, { 'x-oss-request-id': requestId() }), response.end()) : error(response, 404, 'NoSuchKey', 'The specified key does not exist.');
+      response.writeHead(200, {
+        'content-type': stored.contentType,
+        'content-length': String(stored.data.length),
+        etag: stored.etag,
+        'last-modified': stored.modified.toUTCString(),
+        'x-oss-object-type': stored.type,
+        'x-oss-hash-crc64ecma': stored.crc64,
+        'x-oss-request-id': requestId(),
+        ...(stored.type === 'Appendable' ? { 'x-oss-next-append-position': String(stored.data.length) } : {}),
+      });
+      return response.end(method === 'GET' ? stored.data : undefined);
+    }
+    if (method === 'DELETE') {
+      objects.delete(key);
+      response.writeHead(204, { 'x-oss-request-id': requestId() });
+      return response.end();
+    }
+    return error(response, 405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
+  };
+
+  function store(key: string, data: Buffer, contentType: string, type: StoredObject['type'], etag: string): StoredObject {
+    const stored: StoredObject = { data, contentType, etag, type, modified: new Date(), crc64: crc64Of(data) };
+    objects.set(key, stored);
+    return stored;
+  }
+
+  /** AppendObject: only at the object's length; 409 PositionNotEqualToLength otherwise, with the right position in a header. */
+  function append(request: IncomingMessage, response: ServerResponse, key: string, position: number, body: Buffer) {
+    const existing = objects.get(key);
+    if (existing && existing.type !== 'Appendable') return error(response, 409, 'ObjectNotAppendable', 'The object is not appendable');
+    const length = existing?.data.length ?? 0;
+    if (!Number.isInteger(position) || position !== length) {
+      response.setHeader('x-oss-next-append-position', String(length));
+      return error(response, 409, 'PositionNotEqualToLength', 'Position is not equal to file length');
+    }
+    const crc64 = existing ? Crc64.continuing(existing.crc64).update(body).value : crc64Of(body);
+    const data = existing ? Buffer.concat([existing.data, body]) : body;
+    const stored: StoredObject = { data, contentType: existing?.contentType ?? header(request, 'content-type') ?? 'application/octet-stream', etag: `"${md5(data).toString('hex').toUpperCase()}"`, type: 'Appendable', modified: new Date(), crc64 };
+    objects.set(key, stored);
+    response.writeHead(200, { 'x-oss-next-append-position': String(data.length), 'x-oss-hash-crc64ecma': crc64, etag: stored.etag, 'x-oss-request-id': requestId() });
+    response.end();
+  }
+
+  function listObjects(response: ServerResponse, query: URLSearchParams) {
+    const prefix = query.get('prefix') ?? '';
+    const maxKeys = Math.min(Number(query.get('max-keys') ?? 100), 1000);
+    const after = query.get('continuation-token') ?? query.get('start-after') ?? '';
+    const keys = [...objects.keys()].filter((key) => key.startsWith(prefix) && key > after).sort((left, right) => Buffer.compare(Buffer.from(left), Buffer.from(right)));
+    const page = keys.slice(0, maxKeys);
+    const truncated = keys.length > maxKeys;
+    xml(response, 200, `<ListBucketResult><Name>${bucket}</Name><Prefix>${escape(prefix)}</Prefix><MaxKeys>${maxKeys}</MaxKeys><KeyCount>${page.length}</KeyCount><IsTruncated>${truncated}</IsTruncated>${
+      truncated ? `<NextContinuationToken>${escape(page[page.length - 1])}</NextContinuationToken>` : ''
+    }${page
+      .map((key) => {
+        const stored = objects.get(key)!;
+        return `<Contents><Key>${escape(key)}</Key><LastModified>${stored.modified.toISOString()}</LastModified><ETag>${escape(stored.etag)}</ETag><Type>${stored.type}</Type><Size>${stored.data.length}</Size><StorageClass>Standard</StorageClass></Contents>`;
+      })
+      .join('')}</ListBucketResult>`);
+  }
+
+  let server: Server = createServer((request, response) => void handler(request, response));
+  const listen = async (port: number) => {
+    server = createServer((request, response) => void handler(request, response));
+    server.on('connection', (socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    return (server.address() as { port: number }).port;
+  };
+  const port = await listen(options.port ?? 0);
+  const close = async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    bucket,
+    accessKeyId,
+    accessKeySecret,
+    objects,
+    requests,
+    stop: close,
+    start: async () => void (await listen(port)),
+    failNext: (count) => void (failures = count),
+    close,
+  };
+}
+
+/** The V1 check: https://www.alibabacloud.com/help/en/oss/developer-reference/include-signatures-in-the-authorization-header */
+function checkSignature(request: IncomingMessage, url: URL, bucket: string, key: string, id: string, secret: string): { code: string; message: string } | null {
+  const authorization = header(request, 'authorization');
+  const match = /^OSS ([^:]+):(.+)$/.exec(authorization ?? '');
+  if (!match) return { code: 'AccessDenied', message: 'Authorization: OSS <AccessKeyId>:<Signature> is required' };
+  if (match[1] !== id) return { code: 'InvalidAccessKeyId', message: 'The OSS Access Key Id you provided does not exist in our records.' };
+  const date = header(request, 'x-oss-date') ?? header(request, 'date') ?? '';
+  if (!date || Math.abs(Date.parse(date) - Date.now()) > 15 * 60_000) return { code: 'RequestTimeTooSkewed', message: 'The difference between the request time and the current time is too large.' };
+  const ossHeaders = Object.entries(request.headers)
+    .filter(([name]) => name.startsWith('x-oss-'))
+    .map(([name, value]) => `${name}:${String(value).trim()}`)
+    .sort();
+  const subResources = [...url.searchParams.entries()]
+    .filter(([name]) => SUB_RESOURCES.has(name))
+    .sort(([left], [right]) => (left < right ? -1 : left > right ? 1 : 0))
+    .map(([name, value]) => (value === '' ? name : `${name}=${value}`));
+  const resource = `/${bucket}/${key}` + (subResources.length ? `?${subResources.join('&')}` : '');
+  const toSign = [request.method, header(request, 'content-md5') ?? '', header(request, 'content-type') ?? '', date, ...ossHeaders, resource].join('\n');
+  const expected = createHmac('sha1', secret).update(toSign, 'utf8').digest('base64');
+  if (expected !== match[2]) return { code: 'SignatureDoesNotMatch', message: `The request signature we calculated does not match the signature you provided. String to sign: ${JSON.stringify(toSign)}` };
+  return null;
+}
+
+async function readBody(request: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function header(request: IncomingMessage, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function md5(data: Buffer): Buffer {
+  return createHash('md5').update(data).digest();
+}
+
+function requestId(): string {
+  return randomUUID().replaceAll('-', '').slice(0, 24).toUpperCase();
+}
+
+function escape(text: string): string {
+  return text.replace(/[<>&'"]/g, (char) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[char]!);
+}
+
+function xml(response: ServerResponse, status: number, body: string): void {
+  response.writeHead(status, { 'content-type': 'application/xml', 'x-oss-request-id': requestId() });
+  response.end(`<?xml version="1.0" encoding="UTF-8"?>\n${body}`);
+}
+
+function error(response: ServerResponse, status: number, code: string, message: string): void {
+  xml(response, status, `<Error><Code>${code}</Code><Message>${escape(message)}</Message><RequestId>${requestId()}</RequestId><HostId>standin</HostId></Error>`);
+}
