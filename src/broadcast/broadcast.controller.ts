@@ -2,6 +2,7 @@ import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res } fro
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { ZodPipe } from '../common/zod-pipe.js';
+import { BinlogSource } from './binlog/binlog.source.js';
 import { BroadcastService } from './broadcast.service.js';
 
 const publishBody = z.strictObject({ data: z.unknown().refine((value) => value !== undefined, 'required') });
@@ -10,7 +11,10 @@ const historyQuery = z.strictObject({ since: z.coerce.number().int().min(0).defa
 /** REST for programs: publish into a room, list rooms, read a room's history. Behind the admin token. */
 @Controller('broadcast')
 export class BroadcastController {
-  constructor(private readonly broadcast: BroadcastService) {}
+  constructor(
+    private readonly broadcast: BroadcastService,
+    private readonly binlog: BinlogSource,
+  ) {}
 
   /** 201 with {room, seq, ts}; a retry with the same Idempotency-Key within 5 minutes answers 200 with the first result and `duplicate: true`. */
   @Post('rooms/:room/messages')
@@ -34,5 +38,13 @@ export class BroadcastController {
   @Get('rooms/:room/history')
   history(@Param('room') room: string, @Query(new ZodPipe(historyQuery)) query: z.output<typeof historyQuery>) {
     return this.broadcast.history(room, query.since);
+  }
+
+  /** After a purged binlog: forget the saved position and read from the server's current end (changes in between are skipped). */
+  @Post('binlog/reset')
+  @HttpCode(200)
+  async resetBinlog() {
+    await this.binlog.reset();
+    return { status: this.binlog.status, position: this.binlog.position() };
   }
 }
