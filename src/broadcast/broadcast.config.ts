@@ -41,6 +41,14 @@ export const broadcastConfig = z
     jwtSecret: secret().optional(),
     /** Room patterns a client without a token may join / publish to; empty (the default) refuses anonymous clients. */
     anonymous: z.strictObject({ join: roomPatterns, publish: roomPatterns }).default({ join: [], publish: [] }),
+    /** Several hosts: a Redis for live messages, seqs and history shared by every host's hub. Off while `url` is unset. */
+    redis: z
+      .strictObject({
+        url: z.string().regex(/^rediss?:\/\//, 'expected redis://host:6379').optional(),
+        password: secret().optional(),
+        prefix: z.string().min(1).default('dozen:broadcast:'),
+      })
+      .default({ prefix: 'dozen:broadcast:' }),
     binlog: binlogConfig,
   })
   .default({
@@ -51,6 +59,7 @@ export const broadcastConfig = z
     pingSeconds: 25,
     idleSeconds: 60,
     anonymous: { join: [], publish: [] },
+    redis: { prefix: 'dozen:broadcast:' },
     binlog: { enabled: false, serverId: 7700, include: [], exclude: [], checkpointMs: 200, pauseAboveBytes: 64 * 1024 * 1024 },
   });
 

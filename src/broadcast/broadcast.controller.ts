@@ -19,13 +19,13 @@ export class BroadcastController {
   /** 201 with {room, seq, ts}; a retry with the same Idempotency-Key within 5 minutes answers 200 with the first result and `duplicate: true`. */
   @Post('rooms/:room/messages')
   @HttpCode(201)
-  publish(
+  async publish(
     @Param('room') room: string,
     @Body(new ZodPipe(publishBody)) body: z.output<typeof publishBody>,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    const result = this.broadcast.publish(room, body.data, idempotencyKey || undefined);
+    const result = await this.broadcast.publish(room, body.data, idempotencyKey || undefined);
     if (result.duplicate) void reply.status(200);
     return result;
   }
@@ -36,7 +36,7 @@ export class BroadcastController {
   }
 
   @Get('rooms/:room/history')
-  history(@Param('room') room: string, @Query(new ZodPipe(historyQuery)) query: z.output<typeof historyQuery>) {
+  async history(@Param('room') room: string, @Query(new ZodPipe(historyQuery)) query: z.output<typeof historyQuery>) {
     return this.broadcast.history(room, query.since);
   }
 

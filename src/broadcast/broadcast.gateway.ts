@@ -8,7 +8,7 @@ import { InjectLogger } from '../common/core.module.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
 import { BroadcastService } from './broadcast.service.js';
-import { CLOSE_POLICY, Connection } from './hub/connection.js';
+import { CLOSE_POLICY, Connection, type RoomBackend } from './hub/connection.js';
 import { errorFrame } from './hub/frames.js';
 import { resolveAccess } from './hub/room-access.js';
 
@@ -22,6 +22,7 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
   private readonly connections = new Set<Connection>();
   private heartbeat?: NodeJS.Timeout;
   private readonly log: Logger;
+  private readonly backend: RoomBackend;
 
   constructor(
     @InjectConfig() private readonly config: DozenConfig,
@@ -31,6 +32,11 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
   ) {
     this.log = logger.child({ module: 'broadcast' });
     adminAuth.allowWithoutAdminToken('/ws');
+    this.backend = {
+      publish: (room, data) => service.publishFromClient(room, data),
+      canRefill: service.bus !== null,
+      refill: (room) => service.refill(room),
+    };
   }
 
   afterInit(server: WebSocketServer): void {
@@ -63,7 +69,7 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
         return;
       }
       if (socket.readyState !== 1) return;
-      connection = new Connection(socket, this.service.hub, access, { sendBufferBytes: this.config.broadcast.sendBufferBytes }, () => {
+      connection = new Connection(socket, this.service.hub, access, { sendBufferBytes: this.config.broadcast.sendBufferBytes }, this.backend, () => {
         this.service.slowClients.inc();
         this.log.warn({ subject: access.subject }, 'client closed: send buffer full');
       });

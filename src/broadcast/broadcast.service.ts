@@ -1,9 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Counter } from 'prom-client';
 import { BadInput, DomainError } from '../common/errors.js';
 import { Metrics } from '../common/metrics.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
+import { RedisBus } from './bus/redis.bus.js';
 import { ROOM_NAME } from './hub/frames.js';
 import { Hub, type Published, type RoomSummary } from './hub/hub.js';
 
@@ -21,13 +22,17 @@ export class HistoryGap extends DomainError {
  * history. Owns the one Hub of this process.
  */
 @Injectable()
-export class BroadcastService {
+export class BroadcastService implements OnModuleInit, OnModuleDestroy {
   readonly hub: Hub;
-  private readonly idempotent = new Map<string, { published: Published; expires: number }>();
+  /** Set when `broadcast.redis.url` is: rooms are shared with every host through Redis. */
+  readonly bus: RedisBus | null;
+  private readonly idempotent = new Map<string, { published: Promise<Published>; expires: number }>();
   readonly slowClients: Counter;
 
   constructor(@InjectConfig() config: DozenConfig, metrics: Metrics) {
     this.hub = new Hub({ messages: config.broadcast.historyMessages, seconds: config.broadcast.historySeconds });
+    const redis = config.broadcast.redis;
+    this.bus = redis.url ? new RedisBus({ url: redis.url, password: redis.password, prefix: redis.prefix, historyMessages: config.broadcast.historyMessages }) : null;
     const published = new Counter({ name: 'dozen_broadcast_messages_total', help: 'Messages published into rooms', registers: [metrics.registry] });
     const deliveries = new Counter({ name: 'dozen_broadcast_deliveries_total', help: 'Message frames handed to subscribers', registers: [metrics.registry] });
     this.slowClients = new Counter({ name: 'dozen_broadcast_slow_clients_total', help: 'Clients closed with 1013 because their send buffer was full', registers: [metrics.registry] });
@@ -37,18 +42,42 @@ export class BroadcastService {
     });
   }
 
+  async onModuleInit(): Promise<void> {
+    await this.bus?.listen((message) => this.hub.accept(message.room, message.seq, message.data, message.ts));
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.bus?.close();
+  }
+
   /** Publishes `data` into `room`. With an idempotency key, a retry within 5 minutes returns the first result and publishes nothing. */
-  publish(room: string, data: unknown, idempotencyKey?: string): Published & { duplicate: boolean } {
+  async publish(room: string, data: unknown, idempotencyKey?: string): Promise<Published & { duplicate: boolean }> {
     assertRoom(room);
     const now = Date.now();
     if (idempotencyKey) {
       this.forgetExpired(now);
       const seen = this.idempotent.get(`${room}\n${idempotencyKey}`);
-      if (seen) return { ...seen.published, duplicate: true };
+      if (seen) return { ...(await seen.published), duplicate: true };
     }
-    const published = this.hub.publish(room, data, now);
+    const published = this.bus ? this.bus.publish(room, data, now).then((result) => result!) : Promise.resolve(this.hub.publish(room, data, now));
     if (idempotencyKey) this.idempotent.set(`${room}\n${idempotencyKey}`, { published, expires: now + IDEMPOTENCY_MS });
-    return { ...published, duplicate: false };
+    return { ...(await published), duplicate: false };
+  }
+
+  /** Publishes for a WebSocket client: straight into the hub, or through the bus when there is one. */
+  publishFromClient(room: string, data: unknown): void {
+    if (!this.bus) {
+      this.hub.publish(room, data);
+      return;
+    }
+    this.bus.publish(room, data, Date.now()).catch(() => undefined);
+  }
+
+  /** Fetches a room's history from the bus into this host's hub (a host that started after the messages). False without a bus. */
+  async refill(room: string): Promise<boolean> {
+    if (!this.bus) return false;
+    this.hub.fill(room, await this.bus.history(room));
+    return true;
   }
 
   rooms(): RoomSummary[] {
@@ -56,9 +85,10 @@ export class BroadcastService {
   }
 
   /** Messages after `since`; a `since` older than the history is a 410 history_gap. */
-  history(room: string, since = 0): { room: string; seq: number; messages: { seq: number; ts: number; data: unknown }[] } {
+  async history(room: string, since = 0): Promise<{ room: string; seq: number; messages: { seq: number; ts: number; data: unknown }[] }> {
     assertRoom(room);
-    const history = this.hub.history(room, since);
+    let history = this.hub.history(room, since);
+    if (since < history.oldest && (await this.refill(room))) history = this.hub.history(room, since);
     if (since < history.oldest) throw new HistoryGap(room, since, history.oldest);
     return { room, seq: history.seq, messages: history.messages.map(({ seq, ts, data }) => ({ seq, ts, data })) };
   }

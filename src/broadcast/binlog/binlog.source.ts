@@ -12,6 +12,11 @@ import { BinlogReader, type BinlogStream, type RawBinlogEvent } from './binlog.r
 import { comparePositions, passes, roomOf, rowChanges, schemaFilter, truncateChange, type BinlogPosition, type RowChange } from './row-messages.js';
 import { serverProblems } from './server-check.js';
 
+/** A position as text that sorts like the position (for the Redis dedupe check). */
+function sortablePosition(position: BinlogPosition): string {
+  return `${position.file}:${String(position.pos).padStart(15, '0')}:${String(position.row).padStart(6, '0')}`;
+}
+
 export type SourceStatus = 'off' | 'starting' | 'running' | 'reconnecting' | 'stopped';
 
 const BACKOFF_FIRST_MS = 250;
@@ -34,8 +39,16 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
   problem: string | null = null;
   private stream: BinlogStream | null = null;
   private file = '';
+  /** Published and confirmed (what the checkpoint saves). */
   private resumeAt: { file: string; pos: number } | null = null;
   private last: BinlogPosition | null = null;
+  /** Read from the stream (ahead of the confirmed pair while bus publishes are in flight). */
+  private readAt: { file: string; pos: number } | null = null;
+  private lastRead: BinlogPosition | null = null;
+  /** Bus publishes confirm in order; each confirmation moves the checkpoint forward. */
+  private confirmations: Promise<void> = Promise.resolve();
+  private generation = 0;
+  private inFlight = 0;
   private readonly roomSeqs = new Map<string, number>();
   private dirty = false;
   private saving: Promise<void> | null = null;
@@ -99,8 +112,9 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     this.stream = null;
     await this.saving;
     await this.checkpoints.delete({ source: this.sourceKey });
-    this.resumeAt = null;
-    this.last = null;
+    this.resumeAt = this.readAt = null;
+    this.last = this.lastRead = null;
+    this.generation++;
     this.dirty = false;
     this.log.warn({ source: this.sourceKey }, 'binlog position reset: reading from the server\'s current end');
     if (this.status === 'off') return;
@@ -114,9 +128,14 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     if (!saved) return;
     this.resumeAt = { file: saved.resumeFile, pos: Number(saved.resumePosition) };
     if (saved.lastFile !== null) this.last = { file: saved.lastFile, pos: Number(saved.lastPosition), row: saved.lastRow ?? 0 };
-    for (const [room, seq] of Object.entries(JSON.parse(saved.roomSeqs) as Record<string, number>)) {
-      this.roomSeqs.set(room, seq);
-      this.broadcast.hub.restoreSeq(room, seq);
+    this.readAt = this.resumeAt;
+    this.lastRead = this.last;
+    // With the Redis bus, seqs live in Redis; without it, replayed changes must get their old seqs back.
+    if (!this.broadcast.bus) {
+      for (const [room, seq] of Object.entries(JSON.parse(saved.roomSeqs) as Record<string, number>)) {
+        this.roomSeqs.set(room, seq);
+        this.broadcast.hub.restoreSeq(room, seq);
+      }
     }
     this.log.info({ resumeAt: this.resumeAt, last: this.last, rooms: this.roomSeqs.size }, 'binlog checkpoint loaded');
   }
@@ -140,7 +159,7 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
       url: this.settings.url!,
       password: this.settings.password,
       serverId: this.settings.serverId,
-      startAt: this.resumeAt ?? 'end',
+      startAt: this.readAt ?? 'end',
       includeSchema: schemaFilter(this.settings.include),
       excludeSchema: schemaFilter(this.settings.exclude),
     });
@@ -169,20 +188,58 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     }
     // Read synchronously inside the handler: zongji keeps it on a transaction boundary.
     const resumeAt = stream.resumePoint();
-    if (resumeAt && (resumeAt.file !== this.resumeAt?.file || resumeAt.pos !== this.resumeAt?.pos)) {
-      this.resumeAt = resumeAt;
-      this.dirty = true;
+    if (resumeAt && (resumeAt.file !== this.readAt?.file || resumeAt.pos !== this.readAt?.pos)) {
+      this.readAt = resumeAt;
+      this.confirmed(null, () => (this.resumeAt = resumeAt));
     }
   }
 
   private publish(change: RowChange): void {
     // At-least-once replay from the resume point: drop what was already published.
-    if (this.last && comparePositions(change.position, this.last) <= 0) return;
+    if (this.lastRead && comparePositions(change.position, this.lastRead) <= 0) return;
+    this.lastRead = change.position;
     const room = roomOf(change.schema, change.table);
-    const published = this.broadcast.publish(room, change);
-    this.roomSeqs.set(room, published.seq);
-    this.last = change.position;
-    this.dirty = true;
+    const bus = this.broadcast.bus;
+    if (!bus) {
+      const published = this.broadcast.hub.publish(room, change);
+      this.roomSeqs.set(room, published.seq);
+      this.confirmed(null, () => (this.last = change.position));
+      return;
+    }
+    // Redis drops a position it already has (a replay after a crash), so every host sees each change once.
+    const work = bus.publish(room, change, Date.now(), { key: `binlog:${this.sourceKey}`, position: sortablePosition(change.position) });
+    this.confirmed(work, () => (this.last = change.position));
+  }
+
+  /** Applies `update` to the checkpoint state once `work` and everything before it are confirmed; synchronously when nothing is in flight. */
+  private confirmed(work: Promise<unknown> | null, update: () => void): void {
+    if (!work && !this.inFlight) {
+      update();
+      this.dirty = true;
+      return;
+    }
+    const generation = this.generation;
+    this.inFlight++;
+    this.confirmations = Promise.all([this.confirmations, work]).then(
+      () => {
+        this.inFlight--;
+        if (generation !== this.generation) return;
+        update();
+        this.dirty = true;
+      },
+      (error: Error) => {
+        this.inFlight--;
+        if (generation !== this.generation) return;
+        this.generation++;
+        this.confirmations = Promise.resolve();
+        // Re-read from the last confirmed point; Redis drops what it already had.
+        this.stream?.stop();
+        this.stream = null;
+        this.readAt = this.resumeAt;
+        this.lastRead = this.last;
+        this.reconnectLater(`publishing to the Redis bus failed: ${error.message}`);
+      },
+    );
   }
 
   private failed(stream: BinlogStream, error: Error & { code?: string; errno?: number }): void {
@@ -215,10 +272,11 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     this.log.error({ problem }, 'binlog source stopped');
   }
 
-  /** Pauses reading while subscribers have more than `pauseAboveBytes` unsent; resumes below half of it. */
+  /** Pauses reading while subscribers have more than `pauseAboveBytes` unsent (bus publishes in flight count 1 KiB each); resumes below half of it. */
   private applyBackpressure(): void {
     if (!this.stream) return;
-    const buffered = this.gateway.bufferedBytes();
+    // Behind = subscribers' unsent bytes, or (with the Redis bus) publishes not yet confirmed.
+    const buffered = this.gateway.bufferedBytes() + this.inFlight * 1024;
     if (!this.paused && buffered > this.settings.pauseAboveBytes) {
       this.paused = true;
       this.stream.pause();

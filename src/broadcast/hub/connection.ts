@@ -12,6 +12,15 @@ export interface ConnectionLimits {
   sendBufferBytes: number;
 }
 
+/** How a connection publishes and fetches older history: directly, or through the several-hosts bus. */
+export interface RoomBackend {
+  publish(room: string, data: unknown): void;
+  /** True when older history can be fetched from elsewhere (the bus). */
+  readonly canRefill: boolean;
+  /** Fetches history this host does not keep into the hub. */
+  refill(room: string): Promise<boolean>;
+}
+
 /**
  * One client socket: reads its frames, checks each against its rights, and
  * receives room messages as a Subscriber. A client whose unsent bytes pass the
@@ -27,6 +36,7 @@ export class Connection implements Subscriber {
     private readonly hub: Hub,
     private readonly access: RoomAccess,
     private readonly limits: ConnectionLimits,
+    private readonly backend: RoomBackend,
     private readonly onSlow: () => void,
   ) {}
 
@@ -51,17 +61,7 @@ export class Connection implements Subscriber {
         return this.sendText(PONG_FRAME);
       case 'join': {
         if (!this.access.canJoin(frame.room)) return this.sendText(errorFrame('forbidden', `may not join ${frame.room}`, frame.room));
-        this.hub.leave(this, frame.room);
-        const result = this.hub.join(this, frame.room, frame.since);
-        if ('gap' in result) {
-          return this.sendText(
-            errorFrame('history_gap', `messages after seq ${frame.since} are no longer kept (history starts after ${result.oldest}, room is at ${result.seq}); reload and join without since`, frame.room),
-          );
-        }
-        this.rooms.add(frame.room);
-        this.sendText(joinedFrame(frame.room, result.seq));
-        for (const message of result.backlog) if (!this.deliver(message.frame)) return;
-        return;
+        return this.join(frame.room, frame.since, true);
       }
       case 'leave':
         this.hub.leave(this, frame.room);
@@ -69,9 +69,27 @@ export class Connection implements Subscriber {
         return this.sendText(leftFrame(frame.room));
       case 'publish':
         if (!this.access.canPublish(frame.room)) return this.sendText(errorFrame('forbidden', `may not publish to ${frame.room}`, frame.room));
-        this.hub.publish(frame.room, frame.data);
+        this.backend.publish(frame.room, frame.data);
         return;
     }
+  }
+
+  private join(room: string, since: number | undefined, mayRefill: boolean): void {
+    this.hub.leave(this, room);
+    const result = this.hub.join(this, room, since);
+    if ('gap' in result && mayRefill && this.backend.canRefill) {
+      // Older than this host keeps: fetch the room's history from the bus, then try once more.
+      const retry = () => !this.closed && this.join(room, since, false);
+      this.backend.refill(room).then(retry, retry);
+      return;
+    }
+    if ('gap' in result) {
+      this.sendText(errorFrame('history_gap', `messages after seq ${since} are no longer kept (history starts after ${result.oldest}, room is at ${result.seq}); reload and join without since`, room));
+      return;
+    }
+    this.rooms.add(room);
+    this.sendText(joinedFrame(room, result.seq));
+    for (const message of result.backlog) if (!this.deliver(message.frame)) return;
   }
 
   /** Removes it from every room; called when the socket closes. */

@@ -40,6 +40,20 @@ export class Hub {
     return { room: roomName, seq, ts };
   }
 
+  /** Takes a message numbered elsewhere (the Redis bus); ignores one it already has. */
+  accept(roomName: string, seq: number, data: unknown, ts: number): void {
+    const room = this.room(roomName);
+    if (seq <= room.seq) return;
+    if (seq > room.seq + 1) room.clearHistory();
+    room.append({ seq, ts, data, frame: messageFrame(roomName, seq, data, ts) });
+    for (const listener of this.listeners) listener(roomName, room.subscribers.size);
+  }
+
+  /** Adds history fetched from the bus in front of what this host kept. */
+  fill(roomName: string, messages: { seq: number; ts: number; data: unknown }[]): void {
+    this.room(roomName).prepend(messages.map((message) => ({ ...message, frame: messageFrame(roomName, message.seq, message.data, message.ts) })));
+  }
+
   /**
    * Subscribes from `since` (exclusive) or from now. A `since` older than the
    * history answers a gap and subscribes nothing; a `since` ahead of the room

@@ -54,10 +54,29 @@ export class Room {
   /** Messages with seq > since, oldest first. */
   since(since: number, now: number): StoredMessage[] {
     this.trim(now);
-    const kept = this.history.slice(this.head);
-    // seqs are consecutive in history, so the start index is arithmetic
-    const first = kept.length ? kept[0].seq : this.seq + 1;
-    return kept.slice(Math.max(0, since + 1 - first));
+    let low = this.head;
+    let high = this.history.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (this.history[middle].seq <= since) low = middle + 1;
+      else high = middle;
+    }
+    return this.history.slice(low);
+  }
+
+  /** Adds older messages (fetched from the bus) in front of the kept history. */
+  prepend(messages: StoredMessage[]): void {
+    const first = this.head < this.history.length ? this.history[this.head].seq : this.seq + 1;
+    const older = messages.filter((message) => message.seq < first);
+    this.history = [...older, ...this.history.slice(this.head)];
+    this.head = 0;
+    this.trim(Date.now());
+  }
+
+  /** Forgets the kept history (its seqs are no longer continuous); joins with since then go to the bus. */
+  clearHistory(): void {
+    this.history = [];
+    this.head = 0;
   }
 
   private trim(now: number): void {
