@@ -76,7 +76,8 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy {
   /** Fetches a room's history from the bus into this host's hub (a host that started after the messages). False without a bus. */
   async refill(room: string): Promise<boolean> {
     if (!this.bus) return false;
-    this.hub.fill(room, await this.bus.history(room));
+    const { seq, messages } = await this.bus.history(room);
+    this.hub.fill(room, seq, messages);
     return true;
   }
 
@@ -87,6 +88,7 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy {
   /** Messages after `since`; a `since` older than the history is a 410 history_gap. */
   async history(room: string, since = 0): Promise<{ room: string; seq: number; messages: { seq: number; ts: number; data: unknown }[] }> {
     assertRoom(room);
+    if (this.bus && !this.hub.loaded(room)) await this.refill(room);
     let history = this.hub.history(room, since);
     if (since < history.oldest && (await this.refill(room))) history = this.hub.history(room, since);
     if (since < history.oldest) throw new HistoryGap(room, since, history.oldest);

@@ -12,7 +12,7 @@ export async function createShop(mariadb: MariaDb, schema: string): Promise<Conn
 }
 
 /** dozen with only broadcast and the binlog source reading `schema`; waits until the source reads. */
-export async function startCdcDozen(mariadb: MariaDb, schema: string, options: { dataDir?: string; serverId?: number; url?: string; waitRunning?: boolean } = {}): Promise<DozenProcess> {
+export async function startCdcDozen(mariadb: MariaDb, schema: string, options: { dataDir?: string; serverId?: number; url?: string; waitRunning?: boolean; extraEnv?: Record<string, string> } = {}): Promise<DozenProcess> {
   const dozen = await startDozen({
     dataDir: options.dataDir,
     waitHealthy: false,
@@ -23,6 +23,7 @@ export async function startCdcDozen(mariadb: MariaDb, schema: string, options: {
       DOZEN_BROADCAST_BINLOG_SERVER_ID: String(options.serverId ?? 50_000 + Math.floor(Math.random() * 100_000)),
       DOZEN_BROADCAST_BINLOG_INCLUDE: schema,
       DOZEN_BROADCAST_HISTORY_MESSAGES: '20000',
+      ...options.extraEnv,
     },
   });
   if (options.waitRunning !== false) await binlogRunning(dozen);

@@ -81,10 +81,11 @@ export class RedisBus {
     return seq < 0 ? null : { room, seq, ts };
   }
 
-  /** The room's history kept in Redis (the last `historyMessages`), oldest first. */
-  async history(room: string): Promise<BusMessage[]> {
-    const entries = await this.commands.lrange(`${this.options.prefix}history:${room}`, 0, -1);
-    return entries.map((entry) => ({ room, ...(JSON.parse(entry) as Omit<BusMessage, 'room'>) }));
+  /** The room's seq and the history kept in Redis (the last `historyMessages`), oldest first. */
+  async history(room: string): Promise<{ seq: number; messages: BusMessage[] }> {
+    const results = await this.commands.multi().get(`${this.options.prefix}seq:${room}`).lrange(`${this.options.prefix}history:${room}`, 0, -1).exec();
+    const [[, seq], [, entries]] = results as [[Error | null, string | null], [Error | null, string[]]];
+    return { seq: Number(seq ?? 0), messages: entries.map((entry) => ({ room, ...(JSON.parse(entry) as Omit<BusMessage, 'room'>) })) };
   }
 
   async ping(): Promise<string> {

@@ -75,6 +75,12 @@ export class Connection implements Subscriber {
   }
 
   private join(room: string, since: number | undefined, mayRefill: boolean): void {
+    if (mayRefill && this.backend.canRefill && !this.hub.loaded(room)) {
+      // First join of this room on this host: fetch its seq and history from the bus first.
+      const retry = () => !this.closed && this.join(room, since, true);
+      this.backend.refill(room).then(retry, () => !this.closed && this.join(room, since, false));
+      return;
+    }
     this.hub.leave(this, room);
     const result = this.hub.join(this, room, since);
     if ('gap' in result && mayRefill && this.backend.canRefill) {

@@ -50,8 +50,16 @@ export class Hub {
   }
 
   /** Adds history fetched from the bus in front of what this host kept. */
-  fill(roomName: string, messages: { seq: number; ts: number; data: unknown }[]): void {
-    this.room(roomName).prepend(messages.map((message) => ({ ...message, frame: messageFrame(roomName, message.seq, message.data, message.ts) })));
+  fill(roomName: string, seq: number, messages: { seq: number; ts: number; data: unknown }[]): void {
+    this.room(roomName).prepend(
+      messages.map((message) => ({ ...message, frame: messageFrame(roomName, message.seq, message.data, message.ts) })),
+      seq,
+    );
+  }
+
+  /** Whether this host has the room's history from the bus (always false without a bus: nothing to fetch). */
+  loaded(roomName: string): boolean {
+    return this.rooms.get(roomName)?.loaded ?? false;
   }
 
   /**

@@ -24,6 +24,8 @@ export interface HistoryLimits {
  */
 export class Room {
   seq = 0;
+  /** False until the room's history was fetched from the bus (several hosts only). */
+  loaded = false;
   readonly subscribers = new Map<Subscriber, { cursor: number }>();
   private history: StoredMessage[] = [];
   /** Index of the oldest kept message in `history` (trimmed lazily, so appends stay O(1)). */
@@ -64,9 +66,11 @@ export class Room {
     return this.history.slice(low);
   }
 
-  /** Adds older messages (fetched from the bus) in front of the kept history. */
-  prepend(messages: StoredMessage[]): void {
-    const first = this.head < this.history.length ? this.history[this.head].seq : this.seq + 1;
+  /** Adds older messages (fetched from the bus, which was at `seq`) in front of the kept history. */
+  prepend(messages: StoredMessage[], seq: number): void {
+    this.loaded = true;
+    const first = this.head < this.history.length ? this.history[this.head].seq : Math.max(this.seq, seq) + 1;
+    if (seq > this.seq) this.seq = seq;
     const older = messages.filter((message) => message.seq < first);
     this.history = [...older, ...this.history.slice(this.head)];
     this.head = 0;
