@@ -17,8 +17,8 @@ import { waitFor } from '../test/support/ports.js';
 
 const SUBSCRIBERS = 1000;
 const BURST = 400;
-const LATENCY_RATE = 20;
-const LATENCY_SECONDS = 4;
+const LATENCY_RATE = 5;
+const LATENCY_SECONDS = 6;
 const PAD = 'x'.repeat(160); // with {"t":...,"i":...} around it: a 200-byte payload
 
 interface Target {

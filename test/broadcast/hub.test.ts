@@ -154,3 +154,27 @@ describe('broadcast hub on /ws', { timeout: 90_000 }, () => {
     assert.deepEqual(body.data.rooms.find((room: { name: string }) => room.name === 'orders.rest'), { name: 'orders.rest', subscribers: 1, seq: 1 });
   });
 });
+
+describe('broadcast idle timeout', { timeout: 30_000 }, () => {
+  it('drops a client that answers neither frames nor pings within idleSeconds, and keeps one that does', async () => {
+    const dozen = await startDozen({ env: { DOZEN_MODULES: 'broadcast', DOZEN_BROADCAST_PING_SECONDS: '1', DOZEN_BROADCAST_IDLE_SECONDS: '2' } });
+    const [silent, alive] = [await TestClient.connect(dozen.url, dozen.token), await TestClient.connect(dozen.url, dozen.token)];
+    try {
+      await silent.join('chat.idle');
+      await alive.join('chat.idle');
+      // A paused socket reads no pings, so it cannot answer them.
+      (silent.socket as unknown as { _socket: { pause(): void } })._socket.pause();
+      await new Promise((resolve) => setTimeout(resolve, 4500));
+      (silent.socket as unknown as { _socket: { resume(): void } })._socket.resume();
+      const closed = await silent.closedWith(5000);
+      assert.equal(closed.code, 1006, 'terminated without a close frame');
+      assert.equal(alive.closed, null, 'the client answering pings stays');
+      const rooms = await (await dozen.api('/broadcast/rooms')).json();
+      assert.equal(rooms.rooms.find((room: { name: string }) => room.name === 'chat.idle').subscribers, 1);
+    } finally {
+      silent.close();
+      alive.close();
+      await dozen.stop();
+    }
+  });
+});
