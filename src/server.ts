@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { WsAdapter } from '@nestjs/platform-ws';
 import type { Logger } from 'pino';
 import { AppModule } from './app.module.js';
 import { AdminAuth } from './common/admin-auth.js';
@@ -26,6 +27,8 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
     logger: new PinoNestLogger(logger.child({ component: 'nest' })),
   });
   app.useGlobalFilters(new HttpErrorFilter());
+  // WebSocket gateways (broadcast's /ws) share the admin http server; frames are parsed by the gateway itself.
+  app.useWebSocketAdapter(new WsAdapter(app, { messageParser: () => undefined }));
 
   const auth = app.get(AdminAuth);
   const { token, file: tokenFile } = adminToken(config);

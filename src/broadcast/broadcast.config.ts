@@ -1,3 +1,66 @@
 import { z } from 'zod';
+import { secret } from '../config/secret.js';
 
-export const broadcastConfig = z.strictObject({}).default({});
+const roomPatterns = z.array(z.string().min(1)).default([]);
+
+export const binlogConfig = z
+  .strictObject({
+    /** Read the MySQL/MariaDB binlog and publish every row change into `db.<schema>.<table>`. */
+    enabled: z.boolean().default(false),
+    /** The server to read as a replica: mysql://user@host:port/ (the user needs REPLICATION SLAVE, REPLICATION CLIENT, SELECT). */
+    url: z.string().regex(/^(mysql|mariadb):\/\//, 'expected mysql://user@host:port/').optional(),
+    password: secret().optional(),
+    /** The replica id dozen uses on that server; unique among its replicas. */
+    serverId: z.number().int().min(1).max(4294967295).default(7700),
+    /** Schemas or tables to publish (`shop` or `shop.orders`); empty means all. */
+    include: z.array(z.string().min(1)).default([]),
+    /** Schemas or tables never published; wins over include. */
+    exclude: z.array(z.string().min(1)).default([]),
+    /** How often the published-up-to position is written to dozen's database. */
+    checkpointMs: z.number().int().min(10).max(60_000).default(200),
+    /** Pause reading the binlog while the hub holds more than this many bytes unsent to subscribers. */
+    pauseAboveBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+  })
+  .default({ enabled: false, serverId: 7700, include: [], exclude: [], checkpointMs: 200, pauseAboveBytes: 64 * 1024 * 1024 });
+
+export const broadcastConfig = z
+  .strictObject({
+    /** Messages kept per room for `join {since}` and the history endpoint. */
+    historyMessages: z.number().int().min(0).max(1_000_000).default(1000),
+    /** Messages older than this are dropped from the history. */
+    historySeconds: z.number().int().min(1).default(300),
+    /** Largest frame a client may send; bigger ones close the connection with 1009. */
+    maxFrameBytes: z.number().int().min(256).default(64 * 1024),
+    /** Bytes queued for one client before it is closed with 1013 (too slow); the others are not slowed. */
+    sendBufferBytes: z.number().int().min(1024).default(1024 * 1024),
+    /** The server pings every client this often... */
+    pingSeconds: z.number().int().min(1).default(25),
+    /** ...and closes a client it heard nothing from (no frame, no pong) for this long. */
+    idleSeconds: z.number().int().min(2).default(60),
+    /** HS256 key for client JWTs (claims `join` and `publish`: lists of room patterns such as `db.shop.*`). */
+    jwtSecret: secret().optional(),
+    /** Room patterns a client without a token may join / publish to; empty (the default) refuses anonymous clients. */
+    anonymous: z.strictObject({ join: roomPatterns, publish: roomPatterns }).default({ join: [], publish: [] }),
+    /** Several hosts: a Redis for live messages, seqs and history shared by every host's hub. Off while `url` is unset. */
+    redis: z
+      .strictObject({
+        url: z.string().regex(/^rediss?:\/\//, 'expected redis://host:6379').optional(),
+        password: secret().optional(),
+        prefix: z.string().min(1).default('dozen:broadcast:'),
+      })
+      .default({ prefix: 'dozen:broadcast:' }),
+    binlog: binlogConfig,
+  })
+  .default({
+    historyMessages: 1000,
+    historySeconds: 300,
+    maxFrameBytes: 64 * 1024,
+    sendBufferBytes: 1024 * 1024,
+    pingSeconds: 25,
+    idleSeconds: 60,
+    anonymous: { join: [], publish: [] },
+    redis: { prefix: 'dozen:broadcast:' },
+    binlog: { enabled: false, serverId: 7700, include: [], exclude: [], checkpointMs: 200, pauseAboveBytes: 64 * 1024 * 1024 },
+  });
+
+export type BroadcastConfig = z.output<typeof broadcastConfig>;

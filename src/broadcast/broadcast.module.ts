@@ -1,6 +1,19 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { moduleHealthController } from '../common/module-health.controller.js';
+import { BinlogCheckpoint } from './binlog/binlog-checkpoint.entity.js';
+import { BinlogReader } from './binlog/binlog.reader.js';
+import { BinlogSource } from './binlog/binlog.source.js';
+import { BroadcastController } from './broadcast.controller.js';
+import { BroadcastGateway } from './broadcast.gateway.js';
 import { BroadcastHealth } from './broadcast.health.js';
+import { BroadcastResolver } from './broadcast.resolver.js';
+import { BroadcastService } from './broadcast.service.js';
 
-@Module({ controllers: [moduleHealthController('broadcast')], providers: [BroadcastHealth] })
+@Module({
+  imports: [TypeOrmModule.forFeature([BinlogCheckpoint])],
+  controllers: [moduleHealthController('broadcast'), BroadcastController],
+  providers: [BroadcastHealth, BroadcastService, BroadcastGateway, BroadcastResolver, BinlogReader, BinlogSource],
+  exports: [BroadcastService],
+})
 export class BroadcastModule {}

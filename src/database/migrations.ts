@@ -1,4 +1,5 @@
 import type { MigrationInterface } from 'typeorm';
+import { BroadcastBinlogCheckpoints1764000006000 } from '../broadcast/migrations/1764000006000-broadcast-binlog-checkpoints.js';
 import { ProxyPolicies1764068400000 } from '../proxy/migrations/1764068400000-proxy-policies.js';
 import { RegistryEmbeddedCatalog1764064800000 } from '../registry/migrations/1764064800000-registry-embedded-catalog.js';
 import { StorageTailOffsets1764070000000 } from '../storage/migrations/1764070000000-storage-tail-offsets.js';
@@ -10,6 +11,7 @@ import { StorageTailOffsets1764070000000 } from '../storage/migrations/176407000
  * API so they run on SQLite and MySQL alike.
  */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
+  BroadcastBinlogCheckpoints1764000006000,
   RegistryEmbeddedCatalog1764064800000,
   ProxyPolicies1764068400000,
   StorageTailOffsets1764070000000,

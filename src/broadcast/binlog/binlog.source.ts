@@ -1,0 +1,318 @@
+import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Logger } from 'pino';
+import type { Repository } from 'typeorm';
+import { InjectLogger } from '../../common/core.module.js';
+import type { DozenConfig } from '../../config/config.schema.js';
+import { InjectConfig } from '../../config/config.module.js';
+import { BroadcastGateway } from '../broadcast.gateway.js';
+import { BroadcastService } from '../broadcast.service.js';
+import { BinlogCheckpoint } from './binlog-checkpoint.entity.js';
+import { BinlogReader, type BinlogStream, type RawBinlogEvent } from './binlog.reader.js';
+import { comparePositions, passes, roomOf, rowChanges, schemaFilter, truncateChange, type BinlogPosition, type RowChange } from './row-messages.js';
+import { serverProblems } from './server-check.js';
+
+/** A position as text that sorts like the position (for the Redis dedupe check). */
+function sortablePosition(position: BinlogPosition): string {
+  return `${position.file}:${String(position.pos).padStart(15, '0')}:${String(position.row).padStart(6, '0')}`;
+}
+
+export type SourceStatus = 'off' | 'starting' | 'running' | 'reconnecting' | 'stopped';
+
+const BACKOFF_FIRST_MS = 250;
+const BACKOFF_MAX_MS = 5000;
+const RECHECK_MS = 10_000;
+const PRESSURE_CHECK_MS = 50;
+
+/**
+ * Reads the MySQL/MariaDB binlog as a replica and publishes each row change
+ * into `db.<schema>.<table>`. Delivery into the hub is exactly once across
+ * restarts: the checkpoint (resume point, last published change, room seqs)
+ * is written only after the changes up to it were published; on restart
+ * reading resumes at the checkpoint's transaction boundary, replayed changes
+ * at or before the last published one are dropped by position, and the rest
+ * get the same seqs they would have had.
+ */
+@Injectable()
+export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
+  status: SourceStatus = 'off';
+  problem: string | null = null;
+  private stream: BinlogStream | null = null;
+  private file = '';
+  /** Published and confirmed (what the checkpoint saves). */
+  private resumeAt: { file: string; pos: number } | null = null;
+  private last: BinlogPosition | null = null;
+  /** Read from the stream (ahead of the confirmed pair while bus publishes are in flight). */
+  private readAt: { file: string; pos: number } | null = null;
+  private lastRead: BinlogPosition | null = null;
+  /** Bus publishes confirm in order; each confirmation moves the checkpoint forward. */
+  private confirmations: Promise<void> = Promise.resolve();
+  private generation = 0;
+  private inFlight = 0;
+  private readonly roomSeqs = new Map<string, number>();
+  private dirty = false;
+  private saving: Promise<void> | null = null;
+  private paused = false;
+  private attempt = 0;
+  private timers: NodeJS.Timeout[] = [];
+  private retry: NodeJS.Timeout | null = null;
+  private closing = false;
+  private readonly log: Logger;
+  private readonly sourceKey: string;
+
+  constructor(
+    @InjectConfig() private readonly config: DozenConfig,
+    private readonly reader: BinlogReader,
+    private readonly broadcast: BroadcastService,
+    private readonly gateway: BroadcastGateway,
+    @InjectRepository(BinlogCheckpoint) private readonly checkpoints: Repository<BinlogCheckpoint>,
+    @InjectLogger() logger: Logger,
+  ) {
+    this.log = logger.child({ module: 'broadcast', component: 'binlog' });
+    const url = this.settings.url ? new URL(this.settings.url) : null;
+    this.sourceKey = url ? `${url.hostname}:${url.port || 3306}` : '';
+  }
+
+  private get settings() {
+    return this.config.broadcast.binlog;
+  }
+
+  /** Where the source stands, for health: position published up to and whether it reads. */
+  position(): { file: string; pos: number } | null {
+    return this.resumeAt;
+  }
+
+  onApplicationBootstrap(): void {
+    if (!this.settings.enabled) return;
+    if (!this.settings.url) {
+      this.stop('broadcast.binlog.url is not set: give the MySQL server to read, e.g. mysql://cdc@db-host:3306/');
+      return;
+    }
+    this.status = 'starting';
+    this.timers.push(setInterval(() => void this.saveCheckpoint(), this.settings.checkpointMs));
+    this.timers.push(setInterval(() => this.applyBackpressure(), PRESSURE_CHECK_MS));
+    void this.loadCheckpoint().then(
+      () => this.connect(),
+      (error: Error) => this.stop(`cannot read the saved binlog position from dozen's database: ${error.message}`),
+    );
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.closing = true;
+    for (const timer of this.timers) clearInterval(timer);
+    if (this.retry) clearTimeout(this.retry);
+    this.stream?.stop();
+    this.stream = null;
+    await this.saveCheckpoint();
+  }
+
+  /** Forgets the saved position and reads from the server's current end (after a purged binlog). */
+  async reset(): Promise<void> {
+    this.stream?.stop();
+    this.stream = null;
+    await this.saving;
+    await this.checkpoints.delete({ source: this.sourceKey });
+    this.resumeAt = this.readAt = null;
+    this.last = this.lastRead = null;
+    this.generation++;
+    this.dirty = false;
+    this.log.warn({ source: this.sourceKey }, 'binlog position reset: reading from the server\'s current end');
+    if (this.status === 'off') return;
+    this.status = 'starting';
+    this.problem = null;
+    await this.connect();
+  }
+
+  private async loadCheckpoint(): Promise<void> {
+    const saved = await this.checkpoints.findOneBy({ source: this.sourceKey });
+    if (!saved) return;
+    this.resumeAt = { file: saved.resumeFile, pos: Number(saved.resumePosition) };
+    if (saved.lastFile !== null) this.last = { file: saved.lastFile, pos: Number(saved.lastPosition), row: saved.lastRow ?? 0 };
+    this.readAt = this.resumeAt;
+    this.lastRead = this.last;
+    // With the Redis bus, seqs live in Redis; without it, replayed changes must get their old seqs back.
+    if (!this.broadcast.bus) {
+      for (const [room, seq] of Object.entries(JSON.parse(saved.roomSeqs) as Record<string, number>)) {
+        this.roomSeqs.set(room, seq);
+        this.broadcast.hub.restoreSeq(room, seq);
+      }
+    }
+    this.log.info({ resumeAt: this.resumeAt, last: this.last, rooms: this.roomSeqs.size }, 'binlog checkpoint loaded');
+  }
+
+  private async connect(): Promise<void> {
+    if (this.closing) return;
+    const url = new URL(this.settings.url!);
+    const user = `'${decodeURIComponent(url.username || 'root')}'`;
+    let problems: string[];
+    try {
+      problems = serverProblems(await this.reader.facts(this.settings.url!, this.settings.password), user);
+    } catch (error) {
+      return this.reconnectLater(`cannot reach MySQL at ${this.sourceKey}: ${(error as Error).message}`);
+    }
+    if (problems.length) {
+      this.stop(`binlog source stopped: ${problems.join('; ')}`);
+      this.retry = setTimeout(() => void this.connect(), RECHECK_MS);
+      return;
+    }
+    const stream = await this.reader.open({
+      url: this.settings.url!,
+      password: this.settings.password,
+      serverId: this.settings.serverId,
+      startAt: this.readAt ?? 'end',
+      includeSchema: schemaFilter(this.settings.include),
+      excludeSchema: schemaFilter(this.settings.exclude),
+    });
+    this.stream = stream;
+    this.paused = false;
+    stream.on('event', (event) => this.handle(stream, event));
+    stream.on('error', (error) => this.failed(stream, error));
+    stream.on('ready', () => {
+      this.attempt = 0;
+      this.status = 'running';
+      this.problem = null;
+      this.log.info({ source: this.sourceKey, from: this.resumeAt ?? 'end' }, 'binlog source reading');
+    });
+  }
+
+  private handle(stream: BinlogStream, event: RawBinlogEvent): void {
+    if (stream !== this.stream) return;
+    const name = event.getEventName();
+    if (name === 'rotate') {
+      this.file = event.binlogName!;
+    } else if (name === 'query') {
+      const truncate = truncateChange(event, this.file);
+      if (truncate && passes(truncate.schema, truncate.table, this.settings.include, this.settings.exclude)) this.publish(truncate);
+    } else if (name !== 'tablemap' && name !== 'xid') {
+      for (const change of rowChanges(event, this.file)) this.publish(change);
+    }
+    // Read synchronously inside the handler: zongji keeps it on a transaction boundary.
+    const resumeAt = stream.resumePoint();
+    if (resumeAt && (resumeAt.file !== this.readAt?.file || resumeAt.pos !== this.readAt?.pos)) {
+      this.readAt = resumeAt;
+      this.confirmed(null, () => (this.resumeAt = resumeAt));
+    }
+  }
+
+  private publish(change: RowChange): void {
+    // At-least-once replay from the resume point: drop what was already published.
+    if (this.lastRead && comparePositions(change.position, this.lastRead) <= 0) return;
+    this.lastRead = change.position;
+    const room = roomOf(change.schema, change.table);
+    const bus = this.broadcast.bus;
+    if (!bus) {
+      const published = this.broadcast.hub.publish(room, change);
+      this.roomSeqs.set(room, published.seq);
+      this.confirmed(null, () => (this.last = change.position));
+      return;
+    }
+    // Redis drops a position it already has (a replay after a crash), so every host sees each change once.
+    const work = bus.publish(room, change, Date.now(), { key: `binlog:${this.sourceKey}`, position: sortablePosition(change.position) });
+    this.confirmed(work, () => (this.last = change.position));
+  }
+
+  /** Applies `update` to the checkpoint state once `work` and everything before it are confirmed; synchronously when nothing is in flight. */
+  private confirmed(work: Promise<unknown> | null, update: () => void): void {
+    if (!work && !this.inFlight) {
+      update();
+      this.dirty = true;
+      return;
+    }
+    const generation = this.generation;
+    this.inFlight++;
+    this.confirmations = Promise.all([this.confirmations, work]).then(
+      () => {
+        this.inFlight--;
+        if (generation !== this.generation) return;
+        update();
+        this.dirty = true;
+      },
+      (error: Error) => {
+        this.inFlight--;
+        if (generation !== this.generation) return;
+        this.generation++;
+        this.confirmations = Promise.resolve();
+        // Re-read from the last confirmed point; Redis drops what it already had.
+        this.stream?.stop();
+        this.stream = null;
+        this.readAt = this.resumeAt;
+        this.lastRead = this.last;
+        this.reconnectLater(`publishing to the Redis bus failed: ${error.message}`);
+      },
+    );
+  }
+
+  private failed(stream: BinlogStream, error: Error & { code?: string; errno?: number }): void {
+    if (stream !== this.stream) return;
+    stream.stop();
+    this.stream = null;
+    if (error.errno === 1236 || /purged|could not find first log file|binlog truncated/i.test(error.message)) {
+      const at = this.resumeAt ? `${this.resumeAt.file}:${this.resumeAt.pos}` : 'the saved position';
+      this.stop(
+        `binlog source stopped: ${at} is no longer on the server (binlog purged?): ${error.message}. ` +
+          'To skip the changes in between and read from the current end: POST /broadcast/binlog/reset',
+      );
+      return;
+    }
+    this.reconnectLater(`binlog connection lost: ${error.code ?? ''} ${error.message}`.trim());
+  }
+
+  private reconnectLater(problem: string): void {
+    if (this.closing) return;
+    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.attempt++);
+    this.status = 'reconnecting';
+    this.problem = problem;
+    this.log.warn({ problem, retryInMs: delay }, 'binlog source reconnecting');
+    this.retry = setTimeout(() => void this.connect(), delay);
+  }
+
+  private stop(problem: string): void {
+    this.status = 'stopped';
+    this.problem = problem;
+    this.log.error({ problem }, 'binlog source stopped');
+  }
+
+  /** Pauses reading while subscribers have more than `pauseAboveBytes` unsent (bus publishes in flight count 1 KiB each); resumes below half of it. */
+  private applyBackpressure(): void {
+    if (!this.stream) return;
+    // Behind = subscribers' unsent bytes, or (with the Redis bus) publishes not yet confirmed.
+    const buffered = this.gateway.bufferedBytes() + this.inFlight * 1024;
+    if (!this.paused && buffered > this.settings.pauseAboveBytes) {
+      this.paused = true;
+      this.stream.pause();
+      this.log.warn({ buffered }, 'binlog reading paused: subscribers are behind');
+    } else if (this.paused && buffered < this.settings.pauseAboveBytes / 2) {
+      this.paused = false;
+      this.stream.resume();
+    } else if (this.paused) {
+      this.stream.pause(); // zongji resumes the connection itself after its metadata queries
+    }
+  }
+
+  private async saveCheckpoint(): Promise<void> {
+    if (!this.dirty || !this.resumeAt || this.saving) return;
+    this.dirty = false;
+    // One consistent snapshot: everything up to `last` has been handed to the hub.
+    const row: BinlogCheckpoint = {
+      source: this.sourceKey,
+      resumeFile: this.resumeAt.file,
+      resumePosition: this.resumeAt.pos,
+      lastFile: this.last?.file ?? null,
+      lastPosition: this.last?.pos ?? null,
+      lastRow: this.last?.row ?? null,
+      roomSeqs: JSON.stringify(Object.fromEntries(this.roomSeqs)),
+      updatedAt: Date.now(),
+    };
+    this.saving = this.checkpoints
+      .save(row)
+      .then(
+        () => undefined,
+        (error: Error) => {
+          this.dirty = true;
+          this.log.error({ err: error }, 'saving the binlog position failed');
+        },
+      )
+      .finally(() => (this.saving = null));
+    await this.saving;
+  }
+}

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { RawBinlogEvent } from './binlog.reader.js';
+import { comparePositions, passes, schemaFilter, truncateChange } from './row-messages.js';
+import { serverProblems } from './server-check.js';
+
+const query = (text: string, schema = 'shop'): RawBinlogEvent => ({ getEventName: () => 'query', timestamp: 1, nextPosition: 99, query: text, schema });
+
+describe('binlog row messages', () => {
+  it('orders positions by file, then offset, then row', () => {
+    assert.ok(comparePositions({ file: 'binlog.000001', pos: 900, row: 3 }, { file: 'binlog.000002', pos: 4, row: 0 }) < 0);
+    assert.ok(comparePositions({ file: 'binlog.000002', pos: 10, row: 1 }, { file: 'binlog.000002', pos: 10, row: 0 }) > 0);
+    assert.equal(comparePositions({ file: 'b.1', pos: 5, row: 0 }, { file: 'b.1', pos: 5, row: 0 }), 0);
+  });
+
+  it('reads TRUNCATE in its spellings and ignores other statements', () => {
+    assert.deepEqual(
+      [truncateChange(query('TRUNCATE TABLE orders'), 'f'), truncateChange(query('truncate `other`.`items`;'), 'f')].map((change) => [change?.schema, change?.table]),
+      [['shop', 'orders'], ['other', 'items']],
+    );
+    assert.equal(truncateChange(query('ALTER TABLE orders ADD x INT'), 'f'), null);
+  });
+
+  it('turns include/exclude entries into a schema filter and checks names against them', () => {
+    assert.deepEqual(schemaFilter(['shop', 'crm.people', 'crm.deals']), { shop: true, crm: ['people', 'deals'] });
+    assert.equal(schemaFilter([]), undefined);
+    assert.ok(passes('shop', 'orders', ['shop'], []));
+    assert.ok(!passes('shop', 'orders', ['shop'], ['shop.orders']));
+    assert.ok(!passes('crm', 'people', ['shop'], []));
+  });
+
+  it('names each wrong server setting and the missing grants', () => {
+    const problems = serverProblems({ logBin: 'OFF', binlogFormat: 'MIXED', binlogRowImage: 'FULL', grants: ["GRANT SELECT ON *.* TO 'cdc'@'%'"] }, "'cdc'");
+    assert.equal(problems.length, 3);
+    assert.match(problems[0], /^log_bin is OFF/);
+    assert.match(problems[1], /^binlog_format is MIXED/);
+    assert.match(problems[2], /lacks REPLICATION SLAVE, REPLICATION CLIENT:/);
+    assert.deepEqual(serverProblems({ logBin: 'ON', binlogFormat: 'ROW', binlogRowImage: 'FULL', grants: ["GRANT BINLOG MONITOR, REPLICATION SLAVE, SELECT ON *.* TO 'cdc'@'%'"] }, "'cdc'"), []);
+  });
+});

@@ -1,0 +1,82 @@
+import type { RawBinlogEvent } from './binlog.reader.js';
+
+/** Where a change sits in the binlog: the file, the end offset of its event, and the row's index in that event. */
+export interface BinlogPosition {
+  file: string;
+  pos: number;
+  row: number;
+  gtid?: string;
+}
+
+export interface RowChange {
+  op: 'insert' | 'update' | 'delete' | 'truncate';
+  schema: string;
+  table: string;
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+  ts: number;
+  position: BinlogPosition;
+}
+
+/** Orders positions: binlog file names carry a zero-padded sequence number, so they sort as text. */
+export function comparePositions(a: Omit<BinlogPosition, 'gtid'>, b: Omit<BinlogPosition, 'gtid'>): number {
+  if (a.file !== b.file) return a.file < b.file ? -1 : 1;
+  if (a.pos !== b.pos) return a.pos - b.pos;
+  return a.row - b.row;
+}
+
+export function roomOf(schema: string, table: string): string {
+  return `db.${schema}.${table}`;
+}
+
+const ROW_OPS: Record<string, RowChange['op']> = { writerows: 'insert', updaterows: 'update', deleterows: 'delete' };
+
+/** The row changes carried by one row event (several rows for a multi-row statement). */
+export function rowChanges(event: RawBinlogEvent, file: string): RowChange[] {
+  const op = ROW_OPS[event.getEventName()];
+  const table = event.tableMap?.[event.tableId!];
+  if (!op || !table) return [];
+  return (event.rows ?? []).map((row, index) => {
+    const values = row as Record<string, unknown> & { before?: Record<string, unknown>; after?: Record<string, unknown> };
+    const before = op === 'insert' ? null : op === 'update' ? plain(values.before!) : plain(values);
+    const after = op === 'delete' ? null : op === 'update' ? plain(values.after!) : plain(values);
+    return { op, schema: table.parentSchema, table: table.tableName, before, after, ts: event.timestamp, position: position(event, file, index) };
+  });
+}
+
+/** `TRUNCATE [TABLE] [schema.]table` as a change of its own (the binlog has no row events for it). */
+export function truncateChange(event: RawBinlogEvent, file: string): RowChange | null {
+  const match = /^\s*TRUNCATE\s+(?:TABLE\s+)?(?:`?([\w$]+)`?\s*\.\s*)?`?([\w$]+)`?\s*;?\s*$/i.exec(event.query ?? '');
+  if (!match) return null;
+  const schema = match[1] ?? event.schema ?? '';
+  return { op: 'truncate', schema, table: match[2], before: null, after: null, ts: event.timestamp, position: position(event, file, 0) };
+}
+
+/** include/exclude entries (`shop` or `shop.orders`) as zongji's schema filter. */
+export function schemaFilter(entries: string[]): Record<string, string[] | true> | undefined {
+  if (!entries.length) return undefined;
+  const filter: Record<string, string[] | true> = {};
+  for (const entry of entries) {
+    const [schema, table] = entry.split('.', 2);
+    if (!table) filter[schema] = true;
+    else if (filter[schema] !== true) filter[schema] = [...((filter[schema] as string[] | undefined) ?? []), table];
+  }
+  return filter;
+}
+
+/** Whether a change of `schema.table` passes the include/exclude lists (for events zongji does not filter, such as TRUNCATE). */
+export function passes(schema: string, table: string, include: string[], exclude: string[]): boolean {
+  const matches = (entry: string) => entry === schema || entry === `${schema}.${table}`;
+  if (exclude.some(matches)) return false;
+  return !include.length || include.some(matches);
+}
+
+function position(event: RawBinlogEvent, file: string, row: number): BinlogPosition {
+  return { file, pos: event.nextPosition, row, ...(event.gtid ? { gtid: event.gtid } : {}) };
+}
+
+function plain(row: Record<string, unknown>): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  for (const [column, value] of Object.entries(row)) result[column] = Buffer.isBuffer(value) ? value.toString('base64') : value;
+  return result;
+}

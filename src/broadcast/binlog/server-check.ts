@@ -1,0 +1,23 @@
+import type { ServerFacts } from './binlog.reader.js';
+
+/**
+ * What a row-change reader needs from the server, each problem as one
+ * sentence naming the setting and the fix. Empty when all is well.
+ */
+export function serverProblems(facts: ServerFacts, user: string): string[] {
+  const problems: string[] = [];
+  if (facts.logBin !== 'ON') problems.push(`log_bin is ${facts.logBin}: start the server with log_bin (e.g. log-bin=mysql-bin in my.cnf) and restart it`);
+  if (facts.binlogFormat !== 'ROW') problems.push(`binlog_format is ${facts.binlogFormat}: set binlog_format=ROW (SET GLOBAL binlog_format='ROW' and in my.cnf)`);
+  if (facts.binlogRowImage !== 'FULL') problems.push(`binlog_row_image is ${facts.binlogRowImage}: set binlog_row_image=FULL (SET GLOBAL binlog_row_image='FULL' and in my.cnf)`);
+  const grants = facts.grants.join('\n').toUpperCase();
+  const all = /GRANT ALL PRIVILEGES ON \*\.\*/.test(grants);
+  const missing = [
+    ['REPLICATION SLAVE', /REPLICATION (SLAVE|REPLICA)/],
+    ['REPLICATION CLIENT', /REPLICATION CLIENT|BINLOG MONITOR/],
+    ['SELECT', /\bSELECT\b/],
+  ]
+    .filter(([, pattern]) => !all && !(pattern as RegExp).test(grants))
+    .map(([name]) => name as string);
+  if (missing.length) problems.push(`user ${user} lacks ${missing.join(', ')}: GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON *.* TO ${user}`);
+  return problems;
+}

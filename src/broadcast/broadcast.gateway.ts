@@ -1,0 +1,116 @@
+import type { IncomingMessage } from 'node:http';
+import { type OnGatewayConnection, type OnGatewayInit, WebSocketGateway } from '@nestjs/websockets';
+import type { OnModuleDestroy } from '@nestjs/common';
+import type { Logger } from 'pino';
+import type { WebSocket, WebSocketServer } from 'ws';
+import { AdminAuth } from '../common/admin-auth.js';
+import { InjectLogger } from '../common/core.module.js';
+import type { DozenConfig } from '../config/config.schema.js';
+import { InjectConfig } from '../config/config.module.js';
+import { BroadcastService } from './broadcast.service.js';
+import { CLOSE_POLICY, Connection, type RoomBackend } from './hub/connection.js';
+import { errorFrame } from './hub/frames.js';
+import { resolveAccess } from './hub/room-access.js';
+
+/**
+ * `/ws` on the admin port. Nest only wires it: the connection's frames go
+ * straight to Connection and the Hub (no Nest message routing on the hot path).
+ * The admin-token HTTP hook lets `/ws` through; the token is checked here, on connect.
+ */
+@WebSocketGateway({ path: '/ws' })
+export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnModuleDestroy {
+  private readonly connections = new Set<Connection>();
+  private heartbeat?: NodeJS.Timeout;
+  private readonly log: Logger;
+  private readonly backend: RoomBackend;
+
+  constructor(
+    @InjectConfig() private readonly config: DozenConfig,
+    private readonly service: BroadcastService,
+    private readonly adminAuth: AdminAuth,
+    @InjectLogger() logger: Logger,
+  ) {
+    this.log = logger.child({ module: 'broadcast' });
+    adminAuth.allowWithoutAdminToken('/ws');
+    this.backend = {
+      publish: (room, data) => service.publishFromClient(room, data),
+      canRefill: service.bus !== null,
+      refill: (room) => service.refill(room),
+    };
+  }
+
+  afterInit(server: WebSocketServer): void {
+    // ws reads maxPayload at each upgrade; frames above it close the socket with 1009.
+    (server as unknown as { options: { maxPayload: number } }).options.maxPayload = this.config.broadcast.maxFrameBytes;
+    const { pingSeconds, idleSeconds } = this.config.broadcast;
+    this.heartbeat = setInterval(() => this.sweep(idleSeconds * 1000), pingSeconds * 1000);
+    this.heartbeat.unref();
+  }
+
+  handleConnection(socket: WebSocket, request: IncomingMessage): void {
+    const pending: [Buffer, boolean][] = [];
+    let connection: Connection | null = null;
+    socket.on('message', (data, isBinary) => (connection ? connection.handle(data, isBinary) : pending.push([data as Buffer, isBinary])));
+    socket.on('pong', () => connection && (connection.lastSeen = Date.now()));
+    socket.on('close', () => {
+      if (!connection) return;
+      connection.detach();
+      this.connections.delete(connection);
+    });
+    const rules = {
+      isAdminToken: (token: string) => this.adminAuth.isAdmin(`Bearer ${token}`),
+      jwtSecret: this.config.broadcast.jwtSecret,
+      anonymous: this.config.broadcast.anonymous,
+    };
+    resolveAccess(tokenOf(request), rules).then((access) => {
+      if (!access) {
+        socket.send(errorFrame('unauthorized', 'a valid token is required: Authorization: Bearer <admin token or JWT>, or ?token='));
+        socket.close(CLOSE_POLICY, 'unauthorized');
+        return;
+      }
+      if (socket.readyState !== 1) return;
+      connection = new Connection(socket, this.service.hub, access, { sendBufferBytes: this.config.broadcast.sendBufferBytes }, this.backend, () => {
+        this.service.slowClients.inc();
+        this.log.warn({ subject: access.subject }, 'client closed: send buffer full');
+      });
+      this.connections.add(connection);
+      for (const [data, isBinary] of pending.splice(0)) connection.handle(data, isBinary);
+    }, (error: unknown) => {
+      this.log.error({ err: error }, 'token check failed');
+      socket.close(CLOSE_POLICY, 'token check failed');
+    });
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.heartbeat);
+    for (const connection of this.connections) connection.close(1001, 'server shutting down');
+  }
+
+  /** Pings every client and drops those silent for longer than the idle timeout. */
+  private sweep(idleMs: number): void {
+    const now = Date.now();
+    for (const connection of this.connections) {
+      if (now - connection.lastSeen > idleMs) {
+        connection.detach();
+        connection.socket.terminate();
+        this.connections.delete(connection);
+      } else if (connection.socket.readyState === 1) {
+        connection.socket.ping();
+      }
+    }
+  }
+
+  /** Bytes queued but not yet written to all clients: the binlog source pauses while this is high. */
+  bufferedBytes(): number {
+    let total = 0;
+    for (const connection of this.connections) total += connection.socket.bufferedAmount;
+    return total;
+  }
+}
+
+function tokenOf(request: IncomingMessage): string | undefined {
+  const header = /^Bearer\s+(.+)$/i.exec(request.headers.authorization?.trim() ?? '');
+  if (header) return header[1];
+  const query = new URL(request.url ?? '/', 'http://localhost').searchParams.get('token');
+  return query || undefined;
+}

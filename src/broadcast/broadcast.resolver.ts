@@ -1,0 +1,19 @@
+import { Field, Int, ObjectType, Query, Resolver } from '@nestjs/graphql';
+import { BroadcastService } from './broadcast.service.js';
+
+@ObjectType({ description: 'A broadcast room on this host' })
+class RoomType {
+  @Field() name!: string;
+  @Field(() => Int, { description: 'clients joined on this host' }) subscribers!: number;
+  @Field(() => Int, { description: 'the seq of the last message' }) seq!: number;
+}
+
+@Resolver(() => RoomType)
+export class BroadcastResolver {
+  constructor(private readonly broadcast: BroadcastService) {}
+
+  @Query(() => [RoomType], { description: 'Broadcast rooms with their subscriber counts and last seq' })
+  rooms(): RoomType[] {
+    return this.broadcast.rooms();
+  }
+}

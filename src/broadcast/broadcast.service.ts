@@ -1,0 +1,108 @@
+import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Counter } from 'prom-client';
+import { BadInput, DomainError } from '../common/errors.js';
+import { Metrics } from '../common/metrics.js';
+import type { DozenConfig } from '../config/config.schema.js';
+import { InjectConfig } from '../config/config.module.js';
+import { RedisBus } from './bus/redis.bus.js';
+import { ROOM_NAME } from './hub/frames.js';
+import { Hub, type Published, type RoomSummary } from './hub/hub.js';
+
+const IDEMPOTENCY_MS = 5 * 60 * 1000;
+
+export class HistoryGap extends DomainError {
+  constructor(room: string, since: number, oldest: number) {
+    super(410, 'history_gap', `room ${room}: messages after seq ${since} are no longer kept (history starts after ${oldest}); reload and continue from the room's current seq`, 'since');
+  }
+}
+
+/**
+ * The broadcast module's service for everyone else (REST, GraphQL, the
+ * binlog source, other modules): publish into a room, list rooms, read
+ * history. Owns the one Hub of this process.
+ */
+@Injectable()
+export class BroadcastService implements OnModuleInit, OnModuleDestroy {
+  readonly hub: Hub;
+  /** Set when `broadcast.redis.url` is: rooms are shared with every host through Redis. */
+  readonly bus: RedisBus | null;
+  private readonly idempotent = new Map<string, { published: Promise<Published>; expires: number }>();
+  readonly slowClients: Counter;
+
+  constructor(@InjectConfig() config: DozenConfig, metrics: Metrics) {
+    this.hub = new Hub({ messages: config.broadcast.historyMessages, seconds: config.broadcast.historySeconds });
+    const redis = config.broadcast.redis;
+    this.bus = redis.url ? new RedisBus({ url: redis.url, password: redis.password, prefix: redis.prefix, historyMessages: config.broadcast.historyMessages }) : null;
+    const published = new Counter({ name: 'dozen_broadcast_messages_total', help: 'Messages published into rooms', registers: [metrics.registry] });
+    const deliveries = new Counter({ name: 'dozen_broadcast_deliveries_total', help: 'Message frames handed to subscribers', registers: [metrics.registry] });
+    this.slowClients = new Counter({ name: 'dozen_broadcast_slow_clients_total', help: 'Clients closed with 1013 because their send buffer was full', registers: [metrics.registry] });
+    this.hub.onPublish((_room, count) => {
+      published.inc();
+      deliveries.inc(count);
+    });
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.bus?.listen((message) => this.hub.accept(message.room, message.seq, message.data, message.ts));
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.bus?.close();
+  }
+
+  /** Publishes `data` into `room`. With an idempotency key, a retry within 5 minutes returns the first result and publishes nothing. */
+  async publish(room: string, data: unknown, idempotencyKey?: string): Promise<Published & { duplicate: boolean }> {
+    assertRoom(room);
+    const now = Date.now();
+    if (idempotencyKey) {
+      this.forgetExpired(now);
+      const seen = this.idempotent.get(`${room}\n${idempotencyKey}`);
+      if (seen) return { ...(await seen.published), duplicate: true };
+    }
+    const published = this.bus ? this.bus.publish(room, data, now).then((result) => result!) : Promise.resolve(this.hub.publish(room, data, now));
+    if (idempotencyKey) this.idempotent.set(`${room}\n${idempotencyKey}`, { published, expires: now + IDEMPOTENCY_MS });
+    return { ...(await published), duplicate: false };
+  }
+
+  /** Publishes for a WebSocket client: straight into the hub, or through the bus when there is one. */
+  publishFromClient(room: string, data: unknown): void {
+    if (!this.bus) {
+      this.hub.publish(room, data);
+      return;
+    }
+    this.bus.publish(room, data, Date.now()).catch(() => undefined);
+  }
+
+  /** Fetches a room's history from the bus into this host's hub (a host that started after the messages). False without a bus. */
+  async refill(room: string): Promise<boolean> {
+    if (!this.bus) return false;
+    const { seq, messages } = await this.bus.history(room);
+    this.hub.fill(room, seq, messages);
+    return true;
+  }
+
+  rooms(): RoomSummary[] {
+    return this.hub.list();
+  }
+
+  /** Messages after `since`; a `since` older than the history is a 410 history_gap. */
+  async history(room: string, since = 0): Promise<{ room: string; seq: number; messages: { seq: number; ts: number; data: unknown }[] }> {
+    assertRoom(room);
+    if (this.bus && !this.hub.loaded(room)) await this.refill(room);
+    let history = this.hub.history(room, since);
+    if (since < history.oldest && (await this.refill(room))) history = this.hub.history(room, since);
+    if (since < history.oldest) throw new HistoryGap(room, since, history.oldest);
+    return { room, seq: history.seq, messages: history.messages.map(({ seq, ts, data }) => ({ seq, ts, data })) };
+  }
+
+  private forgetExpired(now: number): void {
+    for (const [key, entry] of this.idempotent) {
+      if (entry.expires > now) break; // insertion order is expiry order
+      this.idempotent.delete(key);
+    }
+  }
+}
+
+export function assertRoom(room: string): void {
+  if (!ROOM_NAME.test(room)) throw new BadInput('room', 'a room name is 1-200 characters of A-Z a-z 0-9 _ . : @ -');
+}

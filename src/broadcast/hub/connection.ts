@@ -1,0 +1,117 @@
+import type { RawData, WebSocket } from 'ws';
+import { errorFrame, joinedFrame, leftFrame, parseClientFrame, PONG_FRAME } from './frames.js';
+import type { Hub } from './hub.js';
+import type { RoomAccess } from './room-access.js';
+import type { Subscriber } from './room.js';
+
+/** WebSocket close code for "try again later": the client fell behind (RFC 6455 registry). */
+export const CLOSE_TOO_SLOW = 1013;
+export const CLOSE_POLICY = 1008;
+
+export interface ConnectionLimits {
+  sendBufferBytes: number;
+}
+
+/** How a connection publishes and fetches older history: directly, or through the several-hosts bus. */
+export interface RoomBackend {
+  publish(room: string, data: unknown): void;
+  /** True when older history can be fetched from elsewhere (the bus). */
+  readonly canRefill: boolean;
+  /** Fetches history this host does not keep into the hub. */
+  refill(room: string): Promise<boolean>;
+}
+
+/**
+ * One client socket: reads its frames, checks each against its rights, and
+ * receives room messages as a Subscriber. A client whose unsent bytes pass the
+ * bound is closed with 1013 rather than slowing the room for everyone else.
+ */
+export class Connection implements Subscriber {
+  lastSeen = Date.now();
+  private readonly rooms = new Set<string>();
+  private closed = false;
+
+  constructor(
+    readonly socket: WebSocket,
+    private readonly hub: Hub,
+    private readonly access: RoomAccess,
+    private readonly limits: ConnectionLimits,
+    private readonly backend: RoomBackend,
+    private readonly onSlow: () => void,
+  ) {}
+
+  deliver(frame: Buffer): boolean {
+    if (this.closed || this.socket.readyState !== 1) return false;
+    if (this.socket.bufferedAmount + frame.length > this.limits.sendBufferBytes) {
+      this.close(CLOSE_TOO_SLOW, `send buffer over ${this.limits.sendBufferBytes} bytes: client too slow`);
+      this.onSlow();
+      return false;
+    }
+    this.socket.send(frame, { binary: false });
+    return true;
+  }
+
+  handle(data: RawData, isBinary: boolean): void {
+    this.lastSeen = Date.now();
+    if (isBinary) return this.sendText(errorFrame('bad_frame', 'frames are JSON text'));
+    const frame = parseClientFrame(data.toString());
+    if (typeof frame === 'string') return this.sendText(errorFrame('bad_frame', frame));
+    switch (frame.type) {
+      case 'ping':
+        return this.sendText(PONG_FRAME);
+      case 'join': {
+        if (!this.access.canJoin(frame.room)) return this.sendText(errorFrame('forbidden', `may not join ${frame.room}`, frame.room));
+        return this.join(frame.room, frame.since, true);
+      }
+      case 'leave':
+        this.hub.leave(this, frame.room);
+        this.rooms.delete(frame.room);
+        return this.sendText(leftFrame(frame.room));
+      case 'publish':
+        if (!this.access.canPublish(frame.room)) return this.sendText(errorFrame('forbidden', `may not publish to ${frame.room}`, frame.room));
+        this.backend.publish(frame.room, frame.data);
+        return;
+    }
+  }
+
+  private join(room: string, since: number | undefined, mayRefill: boolean): void {
+    if (mayRefill && this.backend.canRefill && !this.hub.loaded(room)) {
+      // First join of this room on this host: fetch its seq and history from the bus first.
+      const retry = () => !this.closed && this.join(room, since, true);
+      this.backend.refill(room).then(retry, () => !this.closed && this.join(room, since, false));
+      return;
+    }
+    this.hub.leave(this, room);
+    const result = this.hub.join(this, room, since);
+    if ('gap' in result && mayRefill && this.backend.canRefill) {
+      // Older than this host keeps: fetch the room's history from the bus, then try once more.
+      const retry = () => !this.closed && this.join(room, since, false);
+      this.backend.refill(room).then(retry, retry);
+      return;
+    }
+    if ('gap' in result) {
+      this.sendText(errorFrame('history_gap', `messages after seq ${since} are no longer kept (history starts after ${result.oldest}, room is at ${result.seq}); reload and join without since`, room));
+      return;
+    }
+    this.rooms.add(room);
+    this.sendText(joinedFrame(room, result.seq));
+    for (const message of result.backlog) if (!this.deliver(message.frame)) return;
+  }
+
+  /** Removes it from every room; called when the socket closes. */
+  detach(): void {
+    this.closed = true;
+    for (const room of this.rooms) this.hub.leave(this, room);
+    this.rooms.clear();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.detach();
+    this.socket.close(code, reason);
+  }
+
+  private sendText(text: string): void {
+    if (!this.closed && this.socket.readyState === 1) this.socket.send(text);
+  }
+}

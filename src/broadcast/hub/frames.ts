@@ -1,0 +1,54 @@
+import { z } from 'zod';
+
+/**
+ * The wire protocol of `/ws`: one JSON object per text frame, `type` says what it is.
+ *
+ * client -> server: join {room, since?}, leave {room}, publish {room, data}, ping
+ * server -> client: message {room, seq, data, ts}, joined {room, seq}, left {room},
+ *                   error {code, message, room?}, pong
+ */
+export const ROOM_NAME = /^[A-Za-z0-9_.:@-]{1,200}$/;
+const room = z.string().regex(ROOM_NAME, 'a room name is 1-200 characters of A-Z a-z 0-9 _ . : @ -');
+
+export const clientFrame = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('join'), room, since: z.number().int().min(0).optional() }),
+  z.strictObject({ type: z.literal('leave'), room }),
+  z.strictObject({ type: z.literal('publish'), room, data: z.unknown() }),
+  z.strictObject({ type: z.literal('ping') }),
+]);
+export type ClientFrame = z.output<typeof clientFrame>;
+
+export type ErrorCode = 'bad_frame' | 'forbidden' | 'history_gap' | 'unauthorized' | 'not_joined';
+
+export function errorFrame(code: ErrorCode, message: string, roomName?: string): string {
+  return JSON.stringify({ type: 'error', code, message, ...(roomName ? { room: roomName } : {}) });
+}
+
+export function joinedFrame(roomName: string, seq: number): string {
+  return JSON.stringify({ type: 'joined', room: roomName, seq });
+}
+
+export function leftFrame(roomName: string): string {
+  return JSON.stringify({ type: 'left', room: roomName });
+}
+
+export const PONG_FRAME = '{"type":"pong"}';
+
+/** Serialised once per message; every subscriber gets the same bytes. */
+export function messageFrame(roomName: string, seq: number, data: unknown, ts: number): Buffer {
+  return Buffer.from(JSON.stringify({ type: 'message', room: roomName, seq, data, ts }));
+}
+
+/** Parses one client frame; returns a human message naming the problem instead of throwing. */
+export function parseClientFrame(text: string): ClientFrame | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return 'a frame is one JSON object';
+  }
+  const result = clientFrame.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  return `${issue.path.join('.') || 'frame'}: ${issue.message}`;
+}

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import type { Connection } from 'mysql2/promise';
+import { startDozen, type DozenProcess } from '../support/dozen-process.js';
+import { startMariaDb, type MariaDb } from '../support/mariadb.js';
+import { createShop, startCdcDozen } from './cdc.js';
+import { TestClient } from './ws-client.js';
+
+// The Redis the bench machine runs for the optional bus (127.0.0.1:6379).
+const REDIS_URL = 'redis://127.0.0.1:6379';
+
+async function requireRedis(): Promise<void> {
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  try {
+    await redis.connect();
+    assert.equal(await redis.ping(), 'PONG');
+  } catch (error) {
+    assert.fail(`these tests need Redis on ${REDIS_URL} (apt-get install redis-server; redis-server --daemonize yes): ${(error as Error).message}`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function clearPrefix(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL);
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length) await redis.del(...keys);
+  redis.disconnect();
+}
+
+describe('broadcast across two hosts through the Redis bus', { timeout: 90_000 }, () => {
+  const prefix = `dozen-test:${randomUUID()}:`;
+  const env = { DOZEN_MODULES: 'broadcast', DOZEN_BROADCAST_REDIS_URL: REDIS_URL, DOZEN_BROADCAST_REDIS_PREFIX: prefix };
+  let hostA: DozenProcess;
+  let hostB: DozenProcess;
+  before(async () => {
+    await requireRedis();
+    hostA = await startDozen({ env });
+  });
+  after(async () => {
+    await hostA?.stop();
+    await hostB?.stop();
+    await clearPrefix(prefix);
+  });
+
+  it('gives clients on both hosts the same messages with the same seqs, and history to a host that started later', async () => {
+    for (let index = 1; index <= 3; index++) {
+      const response = await hostA.api('/broadcast/rooms/chat.cluster/messages', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: index }) });
+      assert.equal(response.status, 201);
+      assert.equal((await response.json()).seq, index);
+    }
+    hostB = await startDozen({ env });
+    const onA = await TestClient.connect(hostA.url, hostA.token);
+    const onB = await TestClient.connect(hostB.url, hostB.token);
+    try {
+      await onA.join('chat.cluster');
+      assert.deepEqual(await onB.join('chat.cluster', 1), { type: 'joined', room: 'chat.cluster', seq: 3 });
+      await onB.until('the two older messages from Redis', () => onB.messages('chat.cluster').length === 2);
+      onB.send({ type: 'publish', room: 'chat.cluster', data: 'from B' });
+      onA.send({ type: 'publish', room: 'chat.cluster', data: 'from A' });
+      await onA.until('2 live', () => onA.messages('chat.cluster').length === 2);
+      await onB.until('4 in all', () => onB.messages('chat.cluster').length === 4);
+      const view = (client: TestClient) => client.messages('chat.cluster').map((message) => [message.seq, message.data]);
+      assert.deepEqual(view(onB).slice(0, 2), [[2, 2], [3, 3]]);
+      assert.deepEqual(view(onA), view(onB).slice(2), 'same order and seqs on both hosts');
+      assert.deepEqual(view(onA).map(([seq]) => seq), [4, 5]);
+      const history = await (await hostB.api('/broadcast/rooms/chat.cluster/history?since=0')).json();
+      assert.deepEqual(history.messages.map((message: { seq: number }) => message.seq), [1, 2, 3, 4, 5]);
+    } finally {
+      onA.close();
+      onB.close();
+    }
+  });
+});
+
+describe('binlog source with the Redis bus', { timeout: 120_000 }, () => {
+  const prefix = `dozen-test:${randomUUID()}:`;
+  let mariadb: MariaDb;
+  let shop: Connection;
+  before(async () => {
+    await requireRedis();
+    mariadb = await startMariaDb();
+    shop = await createShop(mariadb, 'bus_shop');
+  });
+  after(async () => {
+    await shop?.end();
+    await mariadb?.stop();
+    await clearPrefix(prefix);
+  });
+
+  it('publishes each row change once even when dozen is SIGKILLed and replays from its checkpoint', async () => {
+    const withBus = { DOZEN_BROADCAST_REDIS_URL: REDIS_URL, DOZEN_BROADCAST_REDIS_PREFIX: prefix };
+    let dozen = await startCdcDozen(mariadb, 'bus_shop', { extraEnv: withBus });
+    const total = 2000;
+    try {
+      const inserting = (async () => {
+        for (let index = 1; index <= total; index++) await shop.query('INSERT INTO orders (customer, amount) VALUES (?, 1)', [`c${index}`]);
+      })();
+      const redis = new Redis(REDIS_URL);
+      const published = async () => redis.llen(`${prefix}history:db.bus_shop.orders`);
+      while ((await published()) < 500) await new Promise((resolve) => setTimeout(resolve, 20));
+      const dataDir = dozen.dataDir;
+      await dozen.stop('SIGKILL');
+      dozen = await startCdcDozen(mariadb, 'bus_shop', { dataDir, extraEnv: withBus });
+      await inserting;
+      const deadline = Date.now() + 30_000;
+      while ((await published()) < total && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const entries = (await redis.lrange(`${prefix}history:db.bus_shop.orders`, 0, -1)).map((entry) => JSON.parse(entry));
+      redis.disconnect();
+      const ids = entries.map((entry) => entry.data.after.id);
+      assert.equal(ids.length, total, `${ids.length} published\n${dozen.logs().slice(-1500)}`);
+      assert.deepEqual(ids, Array.from({ length: total }, (_, index) => index + 1));
+      assert.deepEqual(entries.map((entry) => entry.seq), Array.from({ length: total }, (_, index) => index + 1));
+    } finally {
+      await dozen.stop();
+    }
+  });
+});
