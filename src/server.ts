@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { AppModule } from './app.module.js';
 import { AdminAuth } from './common/admin-auth.js';
 import { adminToken } from './common/admin-token.js';
-import { HttpErrorFilter } from './common/errors.js';
+import { HttpErrorFilter, toHttp } from './common/errors.js';
 import { createLogger, PinoNestLogger } from './common/logger.js';
 import type { DozenConfig } from './config/config.schema.js';
 import { VERSION } from './common/version.js';
@@ -38,6 +38,13 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
     void reply.header('x-request-id', request.id);
   });
   fastify.addHook('onRequest', auth.hook);
+  // Errors Fastify raises before a Nest handler runs (malformed JSON, body too large, wrong content type)
+  // get the same {error, message} body as everything else.
+  fastify.setErrorHandler(async (error, request, reply) => {
+    const [status, body] = toHttp(error);
+    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    await reply.status(status).type('application/json').send(body);
+  });
 
   await app.listen(config.admin.listen.port, config.admin.listen.host);
   installShutdown(app, logger);

@@ -39,7 +39,8 @@ export interface ErrorBody {
 export function badInputFromZod(error: ZodError, prefix = ''): BadInput {
   const issue = error.issues[0];
   const field = [prefix, ...issue.path.map(String)].filter(Boolean).join('.') || prefix || 'body';
-  return new BadInput(field, issue.message);
+  const missing = issue.code === 'invalid_type' && / received undefined$/.test(issue.message);
+  return new BadInput(field, missing ? `is required (${issue.expected})` : issue.message);
 }
 
 /** Maps every error leaving a REST handler to `{error, message, field?}` with the right status. */
