@@ -17,7 +17,7 @@ export class BroadcastHealth implements HealthIndicator {
   async check(): Promise<HealthResult> {
     const details: Record<string, unknown> = { rooms: this.broadcast.rooms().length };
     if (this.binlog.status === 'off') return { status: 'up', details };
-    details.binlog = { status: this.binlog.status, position: this.binlog.position() };
+    details.binlog = { status: this.binlog.status, position: this.binlog.position(), ...(this.binlog.advice ? { advice: this.binlog.advice } : {}) };
     if (this.binlog.status === 'running' || this.binlog.status === 'starting') return { status: 'up', details };
     return { status: 'down', reason: this.binlog.problem ?? `binlog source ${this.binlog.status}`, details };
   }

@@ -6,6 +6,8 @@ import { waitFor } from '../support/ports.js';
 /** A fresh schema with an `orders` table on the bench's MariaDB. */
 export async function createShop(mariadb: MariaDb, schema: string): Promise<Connection> {
   const connection = await mariadb.connect();
+  // Column names in the binlog itself: rows decode right even when ALTER TABLE races the reader (see README).
+  await connection.query("SET GLOBAL binlog_row_metadata = 'FULL'");
   await connection.query(`DROP DATABASE IF EXISTS ${schema}; CREATE DATABASE ${schema}; USE ${schema};
     CREATE TABLE orders (id INT PRIMARY KEY AUTO_INCREMENT, customer VARCHAR(40) NOT NULL, amount DECIMAL(10,2) NOT NULL)`);
   return connection;

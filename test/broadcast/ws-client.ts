@@ -31,11 +31,13 @@ export class TestClient {
   static async connect(baseUrl: string, token?: string, options: { query?: boolean } = {}): Promise<TestClient> {
     const url = baseUrl.replace(/^http/, 'ws') + '/ws' + (token && options.query ? `?token=${encodeURIComponent(token)}` : '');
     const socket = new WebSocket(url, { headers: token && !options.query ? { authorization: `Bearer ${token}` } : {} });
+    // Listen before 'open': a frame sent right after the handshake may arrive in the same read.
+    const client = new TestClient(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
       socket.once('error', reject);
     });
-    return new TestClient(socket);
+    return client;
   }
 
   send(frame: object): void {

@@ -50,6 +50,8 @@ export interface ServerFacts {
   binlogFormat: string;
   binlogRowImage: string;
   grants: string[];
+  /** FULL puts column names in the binlog, so rows decode right even when ALTER TABLE raced the read; null when the server has no such setting. */
+  binlogRowMetadata: string | null;
 }
 
 /**
@@ -65,11 +67,16 @@ export class BinlogReader {
       const [variables] = await connection.query('SELECT @@global.log_bin AS logBin, @@global.binlog_format AS binlogFormat, @@global.binlog_row_image AS binlogRowImage');
       const [grantRows] = await connection.query('SHOW GRANTS');
       const row = (variables as Record<string, unknown>[])[0];
+      const metadata = await connection.query('SELECT @@global.binlog_row_metadata AS value').then(
+        ([rows]) => String((rows as { value: unknown }[])[0].value),
+        () => null,
+      );
       return {
         logBin: String(row.logBin) === '1' ? 'ON' : String(row.logBin),
         binlogFormat: String(row.binlogFormat),
         binlogRowImage: String(row.binlogRowImage),
         grants: (grantRows as Record<string, string>[]).map((grant) => Object.values(grant)[0]),
+        binlogRowMetadata: metadata,
       };
     } finally {
       await connection.end().catch(() => undefined);

@@ -10,7 +10,7 @@ import { BroadcastService } from '../broadcast.service.js';
 import { BinlogCheckpoint } from './binlog-checkpoint.entity.js';
 import { BinlogReader, type BinlogStream, type RawBinlogEvent } from './binlog.reader.js';
 import { comparePositions, passes, roomOf, rowChanges, schemaFilter, truncateChange, type BinlogPosition, type RowChange } from './row-messages.js';
-import { serverProblems } from './server-check.js';
+import { serverAdvice, serverProblems } from './server-check.js';
 
 /** A position as text that sorts like the position (for the Redis dedupe check). */
 function sortablePosition(position: BinlogPosition): string {
@@ -37,6 +37,7 @@ const PRESSURE_CHECK_MS = 50;
 export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
   status: SourceStatus = 'off';
   problem: string | null = null;
+  advice: string | null = null;
   private stream: BinlogStream | null = null;
   private file = '';
   /** Published and confirmed (what the checkpoint saves). */
@@ -146,7 +147,10 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     const user = `'${decodeURIComponent(url.username || 'root')}'`;
     let problems: string[];
     try {
-      problems = serverProblems(await this.reader.facts(this.settings.url!, this.settings.password), user);
+      const facts = await this.reader.facts(this.settings.url!, this.settings.password);
+      problems = serverProblems(facts, user);
+      this.advice = serverAdvice(facts);
+      if (this.advice) this.log.warn({ advice: this.advice }, 'binlog source: server setting advised');
     } catch (error) {
       return this.reconnectLater(`cannot reach MySQL at ${this.sourceKey}: ${(error as Error).message}`);
     }

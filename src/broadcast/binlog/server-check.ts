@@ -21,3 +21,9 @@ export function serverProblems(facts: ServerFacts, user: string): string[] {
   if (missing.length) problems.push(`user ${user} lacks ${missing.join(', ')}: GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON *.* TO ${user}`);
   return problems;
 }
+
+/** Not a reason to stop, but worth saying: without FULL row metadata, column names are read from INFORMATION_SCHEMA and can lag an ALTER TABLE. */
+export function serverAdvice(facts: ServerFacts): string | null {
+  if (facts.binlogRowMetadata === null || facts.binlogRowMetadata === 'FULL') return null;
+  return `binlog_row_metadata is ${facts.binlogRowMetadata}: set binlog_row_metadata=FULL so column names stay right when ALTER TABLE runs while changes are read`;
+}
