@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Command, Option } from 'commander';
-import { CliError, configFor, run } from '../cli/program.js';
+import type { Command } from 'commander';
+import { addServerOptions, serverOf } from '../cli/client.js';
+import { CliError, run } from '../cli/program.js';
 import { ProcessLoadSampler } from './process-load.js';
 
 interface RegisterOptions {
@@ -14,8 +13,6 @@ interface RegisterOptions {
   ttl: string;
   meta: string[];
   pid?: string;
-  server: string;
-  token?: string;
 }
 
 /** How often `dozen register` renews the TTL and reports load. */
@@ -23,8 +20,7 @@ const HEARTBEAT_INTERVAL_MS = 1000;
 
 /** `dozen register`: the sidecar that keeps one app instance in the registry. */
 export function addRegistryCommands(program: Command): void {
-  program
-    .command('register')
+  addServerOptions(program.command('register'))
     .description('register an app instance, renew it and report its load every second, deregister on SIGTERM/SIGINT')
     .requiredOption('--app <name>', 'the app it serves')
     .requiredOption('--port <port>', 'the port it listens on')
@@ -34,8 +30,6 @@ export function addRegistryCommands(program: Command): void {
     .option('--ttl <seconds>', 'TTL of the registration; a missed renewal for this long makes it critical', '10')
     .option('--meta <key=value>', 'a meta pair (repeat for several)', collect, [])
     .option('--pid <pid>', 'report CPU, memory and process count of this process and its children')
-    .addOption(new Option('--server <url>', 'the dozen admin API').env('DOZEN_URL').default('http://127.0.0.1:7700'))
-    .addOption(new Option('--token <token>', 'admin token (default: <dataDir>/admin-token)').env('DOZEN_TOKEN'))
     .action(run((options: RegisterOptions, command: Command) => keepRegistered(options, command)));
 }
 
@@ -44,8 +38,8 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 async function keepRegistered(options: RegisterOptions, command: Command): Promise<void> {
-  const token = options.token ?? tokenFromDataDir(command);
-  const server = options.server.replace(/\/+$/, '');
+  const { server, token } = serverOf(command);
+  if (!token) throw new CliError('no admin token: pass --token, set DOZEN_TOKEN, or make <dataDir>/admin-token readable');
   const call = async (method: string, path: string, body?: unknown) => {
     const response = await fetch(server + path, {
       method,
@@ -104,14 +98,4 @@ async function keepRegistered(options: RegisterOptions, command: Command): Promi
   const answer = await call('DELETE', `/registry/instances/${encodeURIComponent(id)}`);
   if (answer.status !== 204 && answer.status !== 404) throw new CliError(`deregister refused (${answer.status}): ${String(answer.body?.message)}`);
   process.stdout.write(`deregistered ${id}\n`);
-}
-
-function tokenFromDataDir(command: Command): string {
-  const { config } = configFor(command);
-  const file = join(resolve(config.dataDir), 'admin-token');
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch {
-    throw new CliError(`no admin token: pass --token, set DOZEN_TOKEN, or make ${file} readable`);
-  }
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { CliError, configFor, run } from '../cli/program.js';
-import { addServerOptions, DozenClient } from './client/dozen-client.js';
+import { addServerOptions, DozenClient } from '../cli/client.js';
 import { filesToUpload, uploadFile, type UploadResult } from './client/uploader.js';
 
 const MIB = 1024 * 1024;

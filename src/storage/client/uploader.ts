@@ -4,7 +4,8 @@ import { join, relative } from 'node:path';
 import { CliError } from '../../cli/program.js';
 import { combineCrc64, Crc64 } from '../crc64.js';
 import { assertSafeKey } from '../object-store.js';
-import { objectPath, type DozenClient } from './dozen-client.js';
+import type { DozenClient } from '../../cli/client.js';
+import { objectPath } from '../object-path.js';
 
 export interface UploadOptions {
   partSize: number;

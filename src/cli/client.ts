@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { request } from 'undici';
-import { CliError, configFor } from '../../cli/program.js';
+import { CliError, configFor } from './program.js';
 
 /** Where a client command finds this host's dozen: `--server`/`--token`, else DOZEN_URL/DOZEN_TOKEN, else defaults. */
 export interface ServerOptions {
@@ -18,6 +18,22 @@ export function addServerOptions(command: Command): Command {
     .option('--token <token>', 'admin token (default: env DOZEN_TOKEN, else <dataDir>/admin-token)');
 }
 
+/** The server URL and admin token a client command uses; the token is undefined when none is found. */
+export function serverOf(command: Command): { server: string; token: string | undefined } {
+  const options = command.optsWithGlobals<ServerOptions>();
+  const server = (options.server ?? process.env.DOZEN_URL ?? 'http://127.0.0.1:7700').replace(/\/+$/, '');
+  let token = options.token ?? process.env.DOZEN_TOKEN;
+  if (!token) {
+    const { config } = configFor(command);
+    try {
+      token = readFileSync(join(resolve(config.dataDir), 'admin-token'), 'utf8').trim();
+    } catch {
+      token = undefined;
+    }
+  }
+  return { server, token };
+}
+
 /** A client command's way to the server's REST API, with retries on network errors and 5xx. */
 export class DozenClient {
   constructor(
@@ -26,19 +42,17 @@ export class DozenClient {
     private readonly retries = 5,
   ) {}
 
-  static fromCommand(command: Command): DozenClient {
-    const options = command.optsWithGlobals<ServerOptions>();
-    const server = (options.server ?? process.env.DOZEN_URL ?? 'http://127.0.0.1:7700').replace(/\/+$/, '');
-    let token = options.token ?? process.env.DOZEN_TOKEN;
-    if (!token) {
-      const { config } = configFor(command);
-      try {
-        token = readFileSync(join(resolve(config.dataDir), 'admin-token'), 'utf8').trim();
-      } catch {
-        token = undefined;
-      }
-    }
-    return new DozenClient(server, token);
+  static fromCommand(command: Command, retries?: number): DozenClient {
+    const { server, token } = serverOf(command);
+    return new DozenClient(server, token, retries);
+  }
+
+  /** A JSON request without retries: for commands whose effect is not idempotent. */
+  json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.call<T>(method, path, {
+      retry: false,
+      ...(body === undefined ? {} : { body: () => JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+    });
   }
 
   /**
@@ -76,13 +90,8 @@ export class DozenClient {
 function describeError(status: number, text: string): string {
   try {
     const body = JSON.parse(text) as { message?: string };
-    return `dozen answered ${status}: ${body.message ?? text}`;
+    return `${status} ${body.message ?? text}`;
   } catch {
-    return `dozen answered ${status}: ${text.slice(0, 200)}`;
+    return `${status} ${text.slice(0, 200)}`;
   }
-}
-
-/** The URL path of an object; dots are encoded too so no HTTP layer folds `.`/`..` segments before dozen sees them. */
-export function objectPath(key: string): string {
-  return '/storage/objects/' + key.split('/').map((segment) => encodeURIComponent(segment).replaceAll('.', '%2E')).join('/');
 }
