@@ -1,9 +1,11 @@
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
 import type { Logger } from 'pino';
 import { BroadcastModule } from './broadcast/broadcast.module.js';
 import { CoreModule } from './common/core.module.js';
+import { HttpErrorFilter } from './common/errors.js';
 import { ConfigModule } from './config/config.module.js';
 import type { DozenConfig, ModuleName } from './config/config.schema.js';
 import { DatabaseModule } from './database/database.module.js';
@@ -33,6 +35,8 @@ export class AppModule {
         GraphQLModule.forRoot<MercuriusDriverConfig>({ driver: MercuriusDriver, autoSchemaFile: true, graphiql: false, path: '/graphql' }),
         ...config.modules.map((name) => MODULES[name]),
       ],
+      // As a provider (not useGlobalFilters) so it also shapes the errors Fastify raises before a handler runs.
+      providers: [{ provide: APP_FILTER, useClass: HttpErrorFilter }],
     };
   }
 }

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { AppModule } from './app.module.js';
 import { AdminAuth } from './common/admin-auth.js';
 import { adminToken } from './common/admin-token.js';
-import { HttpErrorFilter, toHttp } from './common/errors.js';
+import { toHttp } from './common/errors.js';
 import { createLogger, PinoNestLogger } from './common/logger.js';
 import type { DozenConfig } from './config/config.schema.js';
 import { VERSION } from './common/version.js';
@@ -26,7 +26,6 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger), adapter, {
     logger: new PinoNestLogger(logger.child({ component: 'nest' })),
   });
-  app.useGlobalFilters(new HttpErrorFilter());
   // WebSocket gateways (broadcast's /ws) share the admin http server; frames are parsed by the gateway itself.
   app.useWebSocketAdapter(new WsAdapter(app, { messageParser: () => undefined }));
 
@@ -38,8 +37,9 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
     void reply.header('x-request-id', request.id);
   });
   fastify.addHook('onRequest', auth.hook);
-  // Errors Fastify raises before a Nest handler runs (malformed JSON, body too large, wrong content type)
-  // get the same {error, message} body as everything else.
+  // Errors Fastify raises before any Nest handler runs (malformed JSON, body too large) do not pass
+  // Nest's filters; give them the same {error, message} body. (Fastify warns once that this
+  // replaces the handler Nest installed: intended.)
   fastify.setErrorHandler(async (error, request, reply) => {
     const [status, body] = toHttp(error);
     if (status >= 500) request.log.error({ err: error }, 'request failed');
@@ -55,6 +55,7 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
     process.stderr.write(
       `\ndozen ${VERSION} on ${config.host.name}: modules ${config.modules.join(', ')}\n` +
         `  admin API   ${base}  (health: ${base}/health, GraphQL: ${base}/graphql)\n` +
+        (config.modules.includes('proxy') ? `  proxy       http://${config.proxy.listen.host}:${config.proxy.listen.port}  (routes by Host header)\n` : '') +
         `  admin token ${tokenFile ? `in ${tokenFile}` : 'from config'}\n\n`,
     );
   }

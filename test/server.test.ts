@@ -43,6 +43,17 @@ describe('dozen serve with DOZEN_MODULES=registry,storage', () => {
     assert.match((await wrong.json()).message, /wrong/);
   });
 
+  it('answers a malformed JSON body with 400 and the same JSON error body as every other error', async () => {
+    const response = await dozen.api('/registry/instances', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"app": ' });
+    assert.equal(response.status, 400);
+    const body = await response.json();
+    assert.equal(body.error, 'bad_request');
+    assert.match(body.message, /not valid JSON/);
+    const unknown = await dozen.api('/no/such/route');
+    assert.equal(unknown.status, 404);
+    assert.equal((await unknown.json()).error, 'not_found');
+  });
+
   it('answers the GraphQL node query with the token', async () => {
     const response = await dozen.api('/graphql', {
       method: 'POST',
