@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { crc64Of } from '../../src/storage/crc64.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
-import { startOssStandIn, type OssStandIn } from '../support/oss-standin.js';
+import { dozenOssEnv, startOssStandIn, type OssStandIn } from '../support/oss-standin.js';
 
 describe('the storage REST API on the oss store (against the OSS API stand-in)', { timeout: 120_000 }, () => {
   let standIn: OssStandIn;
@@ -11,13 +11,7 @@ describe('the storage REST API on the oss store (against the OSS API stand-in)',
     standIn = await startOssStandIn();
     dozen = await startDozen({
       env: {
-        DOZEN_MODULES: 'storage',
-        DOZEN_STORAGE_DRIVER: 'oss',
-        DOZEN_STORAGE_OSS_ENDPOINT: standIn.endpoint,
-        DOZEN_STORAGE_OSS_BUCKET: standIn.bucket,
-        DOZEN_STORAGE_OSS_ACCESS_KEY_ID: standIn.accessKeyId,
-        DOZEN_STORAGE_OSS_ACCESS_KEY_SECRET: standIn.accessKeySecret,
-        DOZEN_STORAGE_OSS_PATH_STYLE: 'true',
+        ...dozenOssEnv(standIn),
         DOZEN_STORAGE_MULTIPART_THRESHOLD: String(1024 * 1024),
         DOZEN_STORAGE_PART_SIZE: String(512 * 1024),
       },

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
-import { startOssStandIn, type OssStandIn } from '../support/oss-standin.js';
+import { dozenOssEnv, startOssStandIn, type OssStandIn } from '../support/oss-standin.js';
 import { waitFor } from '../support/ports.js';
 
 describe('the tailer on the oss store (against the OSS API stand-in)', { timeout: 120_000 }, () => {
@@ -17,14 +17,8 @@ describe('the tailer on the oss store (against the OSS API stand-in)', { timeout
     logs = await mkdtemp(join(tmpdir(), 'dozen-logs-'));
     dozen = await startDozen({
       env: {
-        DOZEN_MODULES: 'storage',
+        ...dozenOssEnv(standIn),
         DOZEN_HOST_NAME: 'osshost',
-        DOZEN_STORAGE_DRIVER: 'oss',
-        DOZEN_STORAGE_OSS_ENDPOINT: standIn.endpoint,
-        DOZEN_STORAGE_OSS_BUCKET: standIn.bucket,
-        DOZEN_STORAGE_OSS_ACCESS_KEY_ID: standIn.accessKeyId,
-        DOZEN_STORAGE_OSS_ACCESS_KEY_SECRET: standIn.accessKeySecret,
-        DOZEN_STORAGE_OSS_PATH_STYLE: 'true',
         DOZEN_STORAGE_OSS_RETRIES: '1',
         DOZEN_STORAGE_OSS_TIMEOUT_MS: '2000',
         DOZEN_STORAGE_TAIL: JSON.stringify([{ glob: join(logs, '*.log'), key: 'logs/{host}/{file}/{date}.log' }]),

@@ -50,6 +50,19 @@ export interface OssStandIn {
   close(): Promise<void>;
 }
 
+/** The env that points a spawned dozen's storage module at this stand-in. */
+export function dozenOssEnv(standIn: OssStandIn): Record<string, string> {
+  return {
+    DOZEN_MODULES: 'storage',
+    DOZEN_STORAGE_DRIVER: 'oss',
+    DOZEN_STORAGE_OSS_ENDPOINT: standIn.endpoint,
+    DOZEN_STORAGE_OSS_BUCKET: standIn.bucket,
+    DOZEN_STORAGE_OSS_ACCESS_KEY_ID: standIn.accessKeyId,
+    DOZEN_STORAGE_OSS_ACCESS_KEY_SECRET: standIn.accessKeySecret,
+    DOZEN_STORAGE_OSS_PATH_STYLE: 'true',
+  };
+}
+
 export async function startOssStandIn(options: { port?: number } = {}): Promise<OssStandIn> {
   const bucket = 'dozen-test';
   const accessKeyId = 'LTAIstandin';
