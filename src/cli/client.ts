@@ -42,9 +42,9 @@ export class DozenClient {
     private readonly retries = 5,
   ) {}
 
-  static fromCommand(command: Command, retries?: number): DozenClient {
+  static fromCommand(command: Command): DozenClient {
     const { server, token } = serverOf(command);
-    return new DozenClient(server, token, retries);
+    return new DozenClient(server, token);
   }
 
   /** A JSON request without retries: for commands whose effect is not idempotent. */

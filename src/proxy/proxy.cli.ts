@@ -1,19 +1,18 @@
 import type { Command } from 'commander';
-import { addServerOptions, DozenClient, type ServerOptions as ClientOptions } from '../cli/client.js';
+import { addServerOptions, DozenClient } from '../cli/client.js';
 import { CliError, run } from '../cli/program.js';
 
 /** `dozen proxy ...`: an app's balancer and auth policy, and its API keys, through the admin REST API. */
 export function addProxyCommands(program: Command): void {
   const proxy = program.command('proxy').description("the public proxy: apps' balancer, auth and API keys");
-  const client = addServerOptions;
 
-  client(proxy.command('policy <app>').description("show an app's policy, or change it with the options"))
+  addServerOptions(proxy.command('policy <app>').description("show an app's policy, or change it with the options"))
     .option('--balancer <name>', 'random, ip-hash, url-hash or least-load')
     .option('--hash-query', 'url-hash: include the query string')
     .option('--auth <kind>', 'none, api-key or jwt')
     .option('--jwt <json>', 'the jwt settings as JSON, e.g. {"jwksUrl":"https://...","audience":"x"}')
     .action(
-      run(async (app: string, options: ClientOptions & { balancer?: string; hashQuery?: boolean; auth?: string; jwt?: string }, command: Command) => {
+      run(async (app: string, options: { balancer?: string; hashQuery?: boolean; auth?: string; jwt?: string }, command: Command) => {
         const changing = options.balancer || options.hashQuery || options.auth || options.jwt;
         if (!changing) return print(await call(command, 'GET', `/proxy/apps/${app}/policy`));
         const current = (await call(command, 'GET', `/proxy/apps/${app}/policy`)) as { balancer: string; hashQuery: boolean; auth: string };
@@ -31,14 +30,14 @@ export function addProxyCommands(program: Command): void {
     );
 
   const key = proxy.command('key').description("an app's API keys");
-  client(key.command('create <app>').description('make a key; it is printed this once and never again'))
+  addServerOptions(key.command('create <app>').description('make a key; it is printed this once and never again'))
     .option('--name <name>', 'what the key is for', 'key')
-    .action(run(async (app: string, options: ClientOptions & { name: string }, command: Command) => print(await call(command, 'POST', `/proxy/apps/${app}/keys`, { name: options.name }))));
-  client(key.command('list <app>').description('the keys (without their values)')).action(
-    run(async (app: string, options: ClientOptions, command: Command) => print(await call(command, 'GET', `/proxy/apps/${app}/keys`))),
+    .action(run(async (app: string, options: { name: string }, command: Command) => print(await call(command, 'POST', `/proxy/apps/${app}/keys`, { name: options.name }))));
+  addServerOptions(key.command('list <app>').description('the keys (without their values)')).action(
+    run(async (app: string, _options: unknown, command: Command) => print(await call(command, 'GET', `/proxy/apps/${app}/keys`))),
   );
-  client(key.command('revoke <app> <id>').description('refuse the key from now on')).action(
-    run(async (app: string, id: string, options: ClientOptions, command: Command) => print(await call(command, 'DELETE', `/proxy/apps/${app}/keys/${id}`))),
+  addServerOptions(key.command('revoke <app> <id>').description('refuse the key from now on')).action(
+    run(async (app: string, id: string, _options: unknown, command: Command) => print(await call(command, 'DELETE', `/proxy/apps/${app}/keys/${id}`))),
   );
 }
 
