@@ -1,7 +1,8 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
+import type { Socket } from 'node:net';
 import type { BalanceRequest } from './balancers/index.js';
 import { downstreamHeaders } from './headers.js';
+import type { BodySink, Framing, InboundRequest } from './http1/inbound-request.js';
+import { SKIP_BODY, UpstreamError, type ResponseHandler, type UpstreamConnection } from './http1/upstream-connection.js';
 import type { RouteEntry, RouteTarget } from './route-table.js';
 import type { Upstream } from './upstreams.js';
 
@@ -16,13 +17,15 @@ export interface ExchangeRecord {
   bytes: number;
   durationMs: number;
   retries: number;
-  /** Set when the backend failed: connect, timeout, reset, ... */
+  /** Set when the backend failed: connect_refused, headers_timeout, reset, ... */
   upstreamError: string | null;
   requestId: string;
 }
 
 export interface ForwardOptions {
   retries: number;
+  headersTimeout: number;
+  idleTimeout: number;
   onFinish(record: ExchangeRecord): void;
 }
 
@@ -30,45 +33,53 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 
 /**
  * One client request on its way to a backend: picks a target with the app's
- * balancer, dispatches on that backend's undici pool and streams both bodies
- * with backpressure (nothing is buffered beyond socket buffers).
+ * balancer, takes a connection from that backend's pool, writes the request
+ * head and streams the body, then streams the response back; both directions
+ * with backpressure (nothing is buffered beyond one read).
  *
- * Retries go to another backend when nothing reached the first one (connect
- * refused or timed out: undici had not called onConnect), for any method; and
- * for idempotent requests without a body when the connection died before a
- * response started (a keep-alive socket closed by a backend that just stopped).
+ * Retries go to another backend when nothing reached the first one (the
+ * connection could not be opened), for any method; and for idempotent
+ * requests without a body when a reused keep-alive connection died before a
+ * response started (a backend that closed it just as it was taken).
  */
-export class Exchange implements Dispatcher.DispatchHandler {
+export class Exchange implements ResponseHandler, BodySink {
   private target: RouteTarget<Upstream> | null = null;
+  private connection: UpstreamConnection | null = null;
   private tried: Set<number> | null = null;
   private attempts = 0;
-  private connected = false;
-  private abortAttempt: ((error?: Error) => void) | null = null;
-  private resume: (() => void) | null = null;
+  private status = 0;
   private bytes = 0;
+  private requestSent = false;
   private finished = false;
+  /** The current attempt is counted in its backend's in-flight figure. */
+  private holding = false;
   private readonly started = performance.now();
-  private readonly onDrain = () => this.resume?.();
-  private readonly uncork = () => this.res.uncork();
+  private readonly onConnection = (error: UpstreamError | null, connection: UpstreamConnection | null) => this.connected(error, connection);
+  private readonly resumeResponse = () => this.connection?.resumeReading();
+  private readonly resumeRequestBody = () => this.request.resumeBody();
 
   constructor(
-    private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
+    private readonly request: InboundRequest,
     private readonly entry: RouteEntry<Upstream>,
     private readonly balance: BalanceRequest,
-    private readonly headers: string[],
+    /** The request head for the backend, ready to write. */
+    private readonly head: string,
     private readonly requestId: string,
     private readonly options: ForwardOptions,
   ) {}
 
+  get clientSocket(): Socket {
+    return this.request.socket;
+  }
+
   start(): void {
-    this.res.once('close', () => {
-      if (!this.res.writableFinished) this.abortAttempt?.(new Error('client went away'));
-    });
+    this.request.started = true;
+    this.request.onClientClose = () => this.clientGone();
+    this.request.sendContinue();
     this.attempt(null);
   }
 
-  private attempt(lastError: Error | null): void {
+  private attempt(lastError: UpstreamError | null): void {
     const targets = this.entry.targets;
     const now = Date.now();
     let skip: Set<number> | null = this.tried;
@@ -78,102 +89,137 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // Every backend marked down: try them anyway rather than fail without trying.
     if (skip && skip.size >= targets.length) skip = this.tried;
     const index = this.entry.balancer(targets, this.balance, skip);
-    if (index < 0) {
-      this.fail(lastError ?? new Error('no backend left'));
-      return;
-    }
+    if (index < 0) return this.fail(lastError ?? new UpstreamError('upstream_error', 'no backend left'));
     (this.tried ??= new Set()).add(index);
     this.target = targets[index];
     this.attempts++;
-    this.connected = false;
     this.target.upstream.inflight++;
-    const req = this.req;
-    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
-    this.target.upstream.pool.dispatch(
-      { path: req.url ?? '/', method: req.method as Dispatcher.HttpMethod, headers: this.headers, body: hasBody ? req : null, upgrade: null },
-      this,
-    );
+    this.holding = true;
+    this.target.upstream.pool.acquire(this.onConnection);
   }
 
-  onConnect(abort: (error?: Error) => void): void {
-    this.connected = true;
-    this.abortAttempt = abort;
-  }
-
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
-    if (statusCode < 200) return true;
-    this.resume = resume;
-    this.res.writeHead(statusCode, statusText, downstreamHeaders(rawHeaders, this.requestId));
-    // Headers, a small body and the end usually arrive in one tick: corking sends them in one write.
-    this.res.cork();
-    process.nextTick(this.uncork);
+  private connected(error: UpstreamError | null, connection: UpstreamConnection | null): boolean {
+    if (this.finished) return false;
+    if (error) {
+      this.letGo();
+      if (error.kind !== 'upstream_error') this.target!.upstream.markDown();
+      this.retryOrFail(error);
+      return true;
+    }
+    this.connection = connection!;
+    connection!.begin(this, this.head, this.options.headersTimeout, this.options.idleTimeout);
+    if (this.request.head.body === 'none') this.requestSent = true;
+    else this.request.readBody(this);
     return true;
   }
 
-  onData(chunk: Buffer): boolean {
+  // BodySink: the client's body, framed for the backend as the client framed it.
+  chunk(data: Buffer): boolean {
+    const socket = this.connection?.socket;
+    if (!socket) return true;
+    let flowing: boolean;
+    if (this.request.head.body === 'chunked') {
+      socket.write(data.length.toString(16) + '\r\n', 'latin1');
+      socket.write(data);
+      flowing = socket.write('\r\n', 'latin1');
+    } else {
+      flowing = socket.write(data);
+    }
+    if (!flowing) socket.once('drain', this.resumeRequestBody);
+    return flowing;
+  }
+
+  end(): void {
+    if (this.request.head.body === 'chunked') this.connection?.socket.write('0\r\n\r\n', 'latin1');
+    this.requestSent = true;
+  }
+
+  // ResponseHandler: the backend's answer, streamed to the client.
+  responseHead(status: number, reason: string, rawHeaders: string[]): number {
+    this.status = status;
+    const { lines, hasLength } = downstreamHeaders(rawHeaders, this.requestId);
+    const head = this.request.head;
+    const bodiless = head.method === 'HEAD' || status === 204 || status === 304;
+    const framing: Framing = bodiless ? 'none' : hasLength ? 'length' : head.http10 ? 'close' : 'chunked';
+    this.request.sendHead(status, reason, lines, framing);
+    return head.method === 'HEAD' ? SKIP_BODY : 0;
+  }
+
+  responseBody(chunk: Buffer): void {
     this.bytes += chunk.length;
-    if (this.res.write(chunk)) return true;
-    // The client reads slower than the backend sends: undici pauses until the client drains.
-    this.res.once('drain', this.onDrain);
-    return false;
+    if (this.request.write(chunk)) return;
+    // The client reads slower than the backend sends: stop reading the backend until the client drains.
+    this.connection!.pauseReading();
+    this.request.whenDrained(this.resumeResponse);
   }
 
-  onComplete(): void {
-    this.release();
-    this.res.end();
-    this.finish(this.res.statusCode, null);
+  responseEnd(reusable: boolean): void {
+    const connection = this.connection!;
+    this.connection = null;
+    this.letGo();
+    // A backend that answered before reading the whole request body cannot take another request on this connection.
+    this.target!.upstream.pool.release(connection, reusable && this.requestSent);
+    this.request.end();
+    this.finish(this.status, null);
   }
 
-  onError(error: Error): void {
-    this.release();
+  upstreamFailed(error: UpstreamError): void {
+    const connection = this.connection;
+    this.connection = null;
+    this.letGo();
     if (this.finished) return;
-    if (this.res.headersSent) {
+    if (this.request.headSent) {
       // Part of the response is out: the only honest signal left is a cut connection.
-      this.res.destroy(error);
-      this.finish(this.res.statusCode, errorKind(error));
-      return;
+      this.request.destroy();
+      return this.finish(this.status, error.kind);
     }
-    if (this.res.destroyed) {
-      this.finish(499, 'client_closed');
-      return;
-    }
-    const beforeRequest = !this.connected;
-    if (beforeRequest) this.target?.upstream.markDown();
-    const retryable = beforeRequest || (IDEMPOTENT.has(this.req.method ?? '') && !this.req.readableDidRead && isSocketError(error));
-    if (retryable && this.attempts <= this.options.retries && this.tried!.size < this.entry.targets.length) {
-      this.attempt(error);
-      return;
-    }
+    const raced = error.kind === 'reset' && connection?.reused === true && IDEMPOTENT.has(this.request.head.method) && !this.request.bodyRead;
+    if (raced) this.request.detachBody();
+    if (raced) return this.retryOrFail(error);
     this.fail(error);
   }
 
-  private release(): void {
-    if (this.target) this.target.upstream.inflight--;
-    this.abortAttempt = null;
+  private retryOrFail(error: UpstreamError): void {
+    if (this.attempts <= this.options.retries && this.tried!.size < this.entry.targets.length) return this.attempt(error);
+    this.fail(error);
   }
 
-  private fail(error: Error): void {
-    const kind = errorKind(error);
-    const timeout = kind.endsWith('timeout');
+  private clientGone(): void {
+    const connection = this.connection;
+    this.connection = null;
+    this.letGo();
+    // The backend's answer will not be read to its end: the connection cannot be reused.
+    connection?.destroy();
+    this.finish(499, 'client_closed');
+  }
+
+  /** The attempt no longer counts as in flight to its backend (least-load reads the count). */
+  private letGo(): void {
+    if (!this.holding) return;
+    this.holding = false;
+    this.target!.upstream.inflight--;
+  }
+
+  private fail(error: UpstreamError): void {
+    const timeout = error.kind.endsWith('timeout');
     const status = timeout ? 504 : 502;
     const body = JSON.stringify({
       error: timeout ? 'gateway_timeout' : 'bad_gateway',
-      message: timeout ? `the backend did not answer in time (${kind})` : `no backend of ${this.entry.app} could be reached (${kind})`,
+      message: timeout ? `the backend did not answer in time (${error.kind})` : `no backend of ${this.entry.app} could be reached (${error.kind})`,
     });
-    this.res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-request-id': this.requestId });
-    this.res.end(body);
-    this.finish(status, kind);
+    this.request.reply(status, timeout ? 'Gateway Timeout' : 'Bad Gateway', body, `x-request-id: ${this.requestId}\r\n`);
+    this.finish(status, error.kind);
   }
 
   private finish(status: number, upstreamError: string | null): void {
     if (this.finished) return;
     this.finished = true;
     this.options.onFinish({
-      host: this.req.headers.host ?? '',
+      host: this.request.head.headers.host ?? '',
       app: this.entry.app,
       backend: this.target?.upstream.key ?? null,
-      method: this.req.method ?? '',
-      path: this.req.url ?? '',
+      method: this.request.head.method,
+      path: this.request.head.url,
       status,
       bytes: this.bytes,
       durationMs: performance.now() - this.started,
@@ -181,33 +227,5 @@ export class Exchange implements Dispatcher.DispatchHandler {
       upstreamError,
       requestId: this.requestId,
     });
-  }
-}
-
-function isSocketError(error: Error): boolean {
-  const code = (error as { code?: string }).code;
-  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
-}
-
-/** A short, stable name for an upstream failure (metrics label, access log field). */
-export function errorKind(error: Error): string {
-  switch ((error as { code?: string }).code) {
-    case 'ECONNREFUSED':
-      return 'connect_refused';
-    case 'UND_ERR_CONNECT_TIMEOUT':
-      return 'connect_timeout';
-    case 'UND_ERR_HEADERS_TIMEOUT':
-      return 'headers_timeout';
-    case 'UND_ERR_BODY_TIMEOUT':
-      return 'idle_timeout';
-    case 'UND_ERR_SOCKET':
-    case 'ECONNRESET':
-    case 'EPIPE':
-      return 'reset';
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return 'unreachable';
-    default:
-      return 'upstream_error';
   }
 }

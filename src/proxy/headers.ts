@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { RequestHead } from './http1/request-head.js';
 
 /** RFC 9110 §7.6.1: headers meant for one connection, never forwarded. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
@@ -9,9 +9,7 @@ const PROXY_SET = new Set(['x-dozen-subject', 'x-dozen-scopes', 'x-forwarded-for
 const SAFE_REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
 
 export interface Forwarded {
-  /** The immediate peer (appended to X-Forwarded-For). */
-  peer: string;
-  /** The peer is a trusted proxy: its X-Forwarded-For / -Proto are kept. */
+  /** The peer is a trusted proxy: its X-Forwarded-For / -Proto / -Host are kept. */
   trusted: boolean;
   requestId: string;
   subject: string | null;
@@ -19,64 +17,80 @@ export interface Forwarded {
 }
 
 /** A client's X-Request-Id when it is a plain token, else a fresh one from `generate`. */
-export function requestIdOf(req: IncomingMessage, generate: () => string): string {
-  const given = req.headers['x-request-id'];
-  return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : generate();
+export function requestIdOf(head: RequestHead, generate: () => string): string {
+  const given = head.headers['x-request-id'];
+  return given !== undefined && SAFE_REQUEST_ID.test(given) ? given : generate();
 }
 
 /**
- * The request headers as sent to a backend (a flat [name, value, ...] list, as
- * undici takes them): hop-by-hop headers and those named in Connection are
- * removed, proxy-owned headers replaced, Host kept as the client sent it.
+ * The request head as sent to a backend, ready to write: hop-by-hop headers
+ * and those named in Connection removed, proxy-owned headers replaced, Host
+ * kept as the client sent it, Expect dropped (the proxy answers 100-continue
+ * itself), the body re-framed as chunked when the client chunked it.
  * `keepUpgrade` keeps Connection/Upgrade for a WebSocket handshake.
  */
-export function upstreamHeaders(req: IncomingMessage, forwarded: Forwarded, keepUpgrade = false): string[] {
-  const raw = req.rawHeaders;
-  const connection = req.headers.connection;
-  const named = connection && connection !== 'keep-alive' && connection !== 'close' ? connectionTokens(connection) : null;
-  const out: string[] = [];
+export function upstreamHead(head: RequestHead, forwarded: Forwarded, keepUpgrade = false): string {
+  const raw = head.rawHeaders;
+  const connection = head.headers.connection;
+  const named = connection !== undefined && connection !== 'keep-alive' && connection !== 'close' ? connectionTokens(connection) : null;
+  let out = `${head.method} ${head.url} HTTP/1.1\r\n`;
   for (let index = 0; index < raw.length; index += 2) {
     const name = raw[index].toLowerCase();
-    if (HOP_BY_HOP.has(name) || PROXY_SET.has(name) || named?.has(name)) {
-      if (keepUpgrade && (name === 'upgrade' || name === 'connection')) out.push(raw[index], raw[index + 1]);
+    if (HOP_BY_HOP.has(name) || PROXY_SET.has(name) || name === 'expect' || named?.has(name)) {
+      if (keepUpgrade && (name === 'upgrade' || name === 'connection')) out += `${raw[index]}: ${raw[index + 1]}\r\n`;
       continue;
     }
-    out.push(raw[index], raw[index + 1]);
+    out += `${raw[index]}: ${raw[index + 1]}\r\n`;
   }
-  const priorFor = forwarded.trusted ? req.headers['x-forwarded-for'] : undefined;
-  out.push('x-forwarded-for', priorFor ? `${priorFor}, ${forwarded.peer}` : forwarded.peer);
-  const priorProto = forwarded.trusted ? req.headers['x-forwarded-proto'] : undefined;
-  out.push('x-forwarded-proto', typeof priorProto === 'string' ? priorProto : 'http');
-  const priorHost = forwarded.trusted ? req.headers['x-forwarded-host'] : undefined;
-  const host = typeof priorHost === 'string' ? priorHost : req.headers.host;
-  if (host) out.push('x-forwarded-host', host);
-  out.push('x-request-id', forwarded.requestId);
-  if (forwarded.subject !== null) out.push('x-dozen-subject', forwarded.subject);
-  if (forwarded.scopes?.length) out.push('x-dozen-scopes', forwarded.scopes.join(' '));
-  return out;
+  const known = head.headers;
+  const priorFor = forwarded.trusted ? known['x-forwarded-for'] : undefined;
+  out += `x-forwarded-for: ${priorFor ? `${priorFor}, ${head.peer}` : head.peer}\r\n`;
+  out += `x-forwarded-proto: ${(forwarded.trusted && known['x-forwarded-proto']) || 'http'}\r\n`;
+  const host = (forwarded.trusted && known['x-forwarded-host']) || known.host;
+  if (host) out += `x-forwarded-host: ${host}\r\n`;
+  out += `x-request-id: ${forwarded.requestId}\r\n`;
+  if (forwarded.subject !== null) out += `x-dozen-subject: ${headerSafe(forwarded.subject)}\r\n`;
+  if (forwarded.scopes?.length) out += `x-dozen-scopes: ${headerSafe(forwarded.scopes.join(' '))}\r\n`;
+  if (head.body === 'chunked') out += 'transfer-encoding: chunked\r\n';
+  return out + '\r\n';
 }
 
-/** The response headers as sent to the client: undici's raw buffers to strings, hop-by-hop removed. */
-export function downstreamHeaders(raw: Buffer[], requestId: string): string[] {
-  const out: string[] = [];
+/** A backend's response headers as sent to the client (each line ending in CRLF), and how its body was framed. */
+export interface DownstreamHeaders {
+  lines: string;
+  /** The backend sent a Content-Length (kept in `lines`). */
+  hasLength: boolean;
+}
+
+/** The response headers for the client: hop-by-hop removed, X-Request-Id set by the proxy. */
+export function downstreamHeaders(raw: string[], requestId: string): DownstreamHeaders {
   let named: Set<string> | null = null;
   for (let index = 0; index < raw.length; index += 2) {
-    const name = raw[index].toString('latin1');
-    const lower = name.toLowerCase();
-    if (lower === 'connection') {
-      const value = raw[index + 1].toString('latin1');
+    if (raw[index].length === 10 && raw[index].toLowerCase() === 'connection') {
+      const value = raw[index + 1];
       if (value !== 'keep-alive' && value !== 'close') named = connectionTokens(value);
-      continue;
     }
-    if (HOP_BY_HOP.has(lower) || lower === 'x-request-id') continue;
-    out.push(name, raw[index + 1].toString('latin1'));
   }
-  if (named) {
-    for (let index = out.length - 2; index >= 0; index -= 2) if (named.has(out[index].toLowerCase())) out.splice(index, 2);
+  let lines = '';
+  let hasLength = false;
+  for (let index = 0; index < raw.length; index += 2) {
+    const name = raw[index].toLowerCase();
+    if (HOP_BY_HOP.has(name) || name === 'x-request-id' || named?.has(name)) continue;
+    if (name === 'content-length') hasLength = true;
+    lines += `${raw[index]}: ${raw[index + 1]}\r\n`;
   }
-  out.push('x-request-id', requestId);
-  return out;
+  return { lines: lines + `x-request-id: ${requestId}\r\n`, hasLength };
 }
+
+/** Token claims are the client's words: control characters would split the header (CR LF injection). */
+function headerSafe(value: string): string {
+  return CONTROL.test(value) ? value.replace(CONTROL_ALL, ' ') : value;
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x1f\x7f]/;
+// eslint-disable-next-line no-control-regex
+const CONTROL_ALL = /[\x00-\x1f\x7f]/g;
 
 function connectionTokens(value: string): Set<string> {
   return new Set(value.split(',').map((token) => token.trim().toLowerCase()).filter(Boolean));

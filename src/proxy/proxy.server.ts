@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import type { RouteSnapshot } from '../registry/routes.js';
 import { authenticatorFor, Refused, type Authenticator, type Granted } from './auth/index.js';
 import type { BalanceRequest } from './balancers/index.js';
 import { ClientAddress } from './client-address.js';
 import { Exchange, type ExchangeRecord, type ForwardOptions } from './forward.js';
-import { requestIdOf, upstreamHeaders } from './headers.js';
+import { requestIdOf, upstreamHead } from './headers.js';
+import type { InboundRequest } from './http1/inbound-request.js';
+import { Http1Listener } from './http1/listener.js';
+import { pathOnly, type RequestHead } from './http1/request-head.js';
 import type { AppPolicy, PolicySet } from './policy.js';
 import { RouteTable, type RouteEntry } from './route-table.js';
 import { passUpgrade, refuse } from './upgrade.js';
@@ -28,8 +29,9 @@ export interface ProxyServerOptions {
 const RETRY_AFTER_SECONDS = '5';
 
 /**
- * The public listener: Node's http server, a route table swapped whole on
- * every registry change, the app's auth, its balancer, an undici pool per
+ * The public listener: HTTP/1.1 on raw sockets parsed by llhttp (see
+ * http1/llhttp.ts for why not node:http), a route table swapped whole on
+ * every registry change, the app's auth, its balancer, a keep-alive pool per
  * backend. Nothing here touches Nest, the database or any network but the
  * chosen backend. One runs in each proxy worker process (or in-process).
  */
@@ -40,36 +42,22 @@ export class ProxyServer {
   private authenticators = new Map<AppPolicy, Authenticator>();
   private readonly upstreams: Upstreams;
   private readonly clients: ClientAddress;
-  private readonly server: Server;
+  private readonly listener: Http1Listener;
   private readonly forwardOptions: ForwardOptions;
 
   constructor(private readonly options: ProxyServerOptions) {
-    this.upstreams = new Upstreams({
-      connections: options.upstreamConnections,
-      connectTimeout: options.timeouts.connect,
-      headersTimeout: options.timeouts.headers,
-      idleTimeout: options.timeouts.idle,
-    });
+    this.upstreams = new Upstreams({ connections: options.upstreamConnections, connectTimeout: options.timeouts.connect });
     this.clients = new ClientAddress(options.trustedProxies);
-    this.forwardOptions = { retries: options.retries, onFinish: options.onExchange ?? noop };
-    this.server = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 65_000 }, (req, res) => this.handle(req, res));
-    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(req, socket, head));
-    this.server.on('clientError', (_error, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-      else socket.destroy();
-    });
+    this.forwardOptions = { retries: options.retries, headersTimeout: options.timeouts.headers, idleTimeout: options.timeouts.idle, onFinish: options.onExchange ?? noop };
+    this.listener = new Http1Listener(
+      { request: (request) => this.handle(request), upgrade: (head, socket, rest) => this.handleUpgrade(head, socket, rest) },
+      { keepAliveTimeout: CLIENT_KEEP_ALIVE_MS, headersTimeout: CLIENT_HEADERS_TIMEOUT_MS },
+    );
   }
 
   /** Starts listening; resolves with the bound port (useful with port 0). */
-  async listen(): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.options.port, this.options.host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    return (this.server.address() as AddressInfo).port;
+  listen(): Promise<number> {
+    return this.listener.listen(this.options.port, this.options.host);
   }
 
   /** Swaps in a new route snapshot (older versions than the current one are ignored). */
@@ -90,14 +78,10 @@ export class ProxyServer {
     return this.table.version;
   }
 
-  /** Stops accepting, closes idle client connections and every pool. */
+  /** Stops accepting, lets requests in progress finish (5 s at most), closes every pool. */
   async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeIdleConnections();
-    const force = setTimeout(() => this.server.closeAllConnections(), 5_000);
-    await closed;
-    clearTimeout(force);
-    await this.upstreams.close();
+    await this.listener.close();
+    this.upstreams.close();
   }
 
   private rebuild(): void {
@@ -112,81 +96,77 @@ export class ProxyServer {
     return authenticator;
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
-    const entry = this.table.lookup(req.headers.host);
-    if (!entry) return this.reply(req, res, 404, 'not_found', `no app serves the host ${JSON.stringify(req.headers.host ?? '')}`);
-    if (!entry.targets.length) return this.reply(req, res, 503, 'unavailable', `${entry.app} has no healthy instance right now`, { 'retry-after': RETRY_AFTER_SECONDS }, entry.app);
-    const path = req.url ?? '/';
-    const outcome = this.authenticator(entry).check(req.headers, pathOnly(path));
+  private handle(request: InboundRequest): void {
+    const head = request.head;
+    const entry = this.table.lookup(head.headers.host);
+    if (!entry) return this.reply(request, 404, 'not_found', `no app serves the host ${JSON.stringify(head.headers.host ?? '')}`);
+    if (!entry.targets.length) return this.reply(request, 503, 'unavailable', `${entry.app} has no healthy instance right now`, `retry-after: ${RETRY_AFTER_SECONDS}\r\n`, entry.app);
+    const outcome = this.authenticator(entry).check(head.headers, pathOnly(head.url));
     if (outcome instanceof Promise) {
       outcome.then(
-        (result) => this.authorized(req, res, entry, result),
-        () => this.reply(req, res, 502, 'bad_gateway', 'the auth check failed', {}, entry.app),
+        (result) => this.authorized(request, entry, result),
+        () => this.reply(request, 502, 'bad_gateway', 'the auth check failed', '', entry.app),
       );
     } else {
-      this.authorized(req, res, entry, outcome);
+      this.authorized(request, entry, outcome);
     }
   }
 
-  private authorized(req: IncomingMessage, res: ServerResponse, entry: RouteEntry<Upstream>, outcome: Granted | Refused): void {
-    if (outcome instanceof Refused) {
-      // The body is not wanted; drain it so the client's keep-alive connection stays usable.
-      req.resume();
-      return this.reply(req, res, outcome.status, outcome.error, outcome.message, { 'www-authenticate': outcome.challenge }, entry.app);
-    }
-    const peer = req.socket.remoteAddress ?? '';
-    const trusted = this.clients.isTrusted(peer);
-    const requestId = requestIdOf(req, randomUUID);
-    const headers = upstreamHeaders(req, { peer, trusted, requestId, subject: outcome.subject, scopes: outcome.scopes });
-    new Exchange(req, res, entry, this.balanceRequest(req, entry, peer, trusted), headers, requestId, this.forwardOptions).start();
+  private authorized(request: InboundRequest, entry: RouteEntry<Upstream>, outcome: Granted | Refused): void {
+    if (request.finished) return; // the client left while a key set was fetched
+    if (outcome instanceof Refused) return this.reply(request, outcome.status, outcome.error, outcome.message, `www-authenticate: ${outcome.challenge}\r\n`, entry.app);
+    const head = request.head;
+    const trusted = this.clients.isTrusted(head.peer);
+    const requestId = requestIdOf(head, randomUUID);
+    const forward = upstreamHead(head, { trusted, requestId, subject: outcome.subject, scopes: outcome.scopes });
+    new Exchange(request, entry, this.balanceRequest(head, entry, trusted), forward, requestId, this.forwardOptions).start();
   }
 
-  private balanceRequest(req: IncomingMessage, entry: RouteEntry<Upstream>, peer: string, trusted: boolean): BalanceRequest {
-    const clientIp = trusted ? this.clients.resolve(peer, req.headers['x-forwarded-for']) : peer;
-    const url = req.url ?? '/';
-    return { clientIp, path: entry.policy.hashQuery ? url : pathOnly(url) };
+  private balanceRequest(head: RequestHead, entry: RouteEntry<Upstream>, trusted: boolean): BalanceRequest {
+    const clientIp = trusted ? this.clients.resolve(head.peer, head.headers['x-forwarded-for']) : this.clients.resolve(head.peer, undefined);
+    return { clientIp, path: entry.policy.hashQuery ? head.url : pathOnly(head.url) };
   }
 
-  private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const entry = this.table.lookup(req.headers.host);
-    if (!entry) return refuse(socket, 404, 'not_found', `no app serves the host ${JSON.stringify(req.headers.host ?? '')}`);
+  private handleUpgrade(head: RequestHead, socket: Socket, rest: Buffer): void {
+    const entry = this.table.lookup(head.headers.host);
+    if (!entry) return refuse(socket, 404, 'not_found', `no app serves the host ${JSON.stringify(head.headers.host ?? '')}`);
     if (!entry.targets.length) return refuse(socket, 503, 'unavailable', `${entry.app} has no healthy instance right now`, { 'retry-after': RETRY_AFTER_SECONDS });
     const go = (outcome: Granted | Refused) => {
       if (outcome instanceof Refused) return refuse(socket, outcome.status, outcome.error, outcome.message, { 'www-authenticate': outcome.challenge });
-      const peer = req.socket.remoteAddress ?? '';
-      const trusted = this.clients.isTrusted(peer);
-      const requestId = requestIdOf(req, randomUUID);
-      const headers = upstreamHeaders(req, { peer, trusted, requestId, subject: outcome.subject, scopes: outcome.scopes }, true);
+      const trusted = this.clients.isTrusted(head.peer);
+      const requestId = requestIdOf(head, randomUUID);
+      const handshake = upstreamHead(head, { trusted, requestId, subject: outcome.subject, scopes: outcome.scopes }, true);
       const started = performance.now();
-      const host = req.headers.host ?? '';
-      passUpgrade(req, socket, head, entry, this.balanceRequest(req, entry, peer, trusted), headers, {
+      const host = head.headers.host ?? '';
+      passUpgrade(socket, handshake, rest, entry, this.balanceRequest(head, entry, trusted), {
         retries: this.options.retries,
         connectTimeout: this.options.timeouts.connect,
         idleTimeout: this.options.timeouts.idle,
         onDone: (backend, status, upstreamError) =>
-          this.options.onExchange?.({ app: entry.app, host, backend, method: req.method ?? 'GET', path: req.url ?? '', status, bytes: 0, durationMs: performance.now() - started, retries: 0, upstreamError, requestId }),
+          this.options.onExchange?.({ app: entry.app, host, backend, method: head.method, path: head.url, status, bytes: 0, durationMs: performance.now() - started, retries: 0, upstreamError, requestId }),
       });
     };
-    const outcome = this.authenticator(entry).check(req.headers, pathOnly(req.url ?? '/'));
+    const outcome = this.authenticator(entry).check(head.headers, pathOnly(head.url));
     if (outcome instanceof Promise) outcome.then(go, () => refuse(socket, 502, 'bad_gateway', 'the auth check failed'));
     else go(outcome);
   }
 
-  private reply(req: IncomingMessage, res: ServerResponse, status: number, error: string, message: string, extra: Record<string, string> = {}, app = ''): void {
+  private reply(request: InboundRequest, status: number, error: string, message: string, extraLines = '', app = ''): void {
     const started = performance.now();
     const body = JSON.stringify({ error, message });
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...extra });
-    res.end(body);
+    request.reply(status, STATUS_TEXT[status], body, extraLines);
+    const head = request.head;
     this.options.onExchange?.({
-      app, host: req.headers.host ?? '', backend: null, method: req.method ?? '', path: req.url ?? '', status, bytes: body.length,
+      app, host: head.headers.host ?? '', backend: null, method: head.method, path: head.url, status, bytes: body.length,
       durationMs: performance.now() - started, retries: 0, upstreamError: null, requestId: '',
     });
   }
 }
 
-function pathOnly(url: string): string {
-  const query = url.indexOf('?');
-  return query < 0 ? url : url.slice(0, query);
-}
+const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable' };
+/** Idle client connections are closed after this long (nginx: 75 s, Node: 5 s). */
+const CLIENT_KEEP_ALIVE_MS = 65_000;
+/** A client must send a whole request head within this long. */
+const CLIENT_HEADERS_TIMEOUT_MS = 30_000;
 
 function noop(): void {}

@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { BalanceRequest } from './balancers/index.js';
@@ -12,18 +11,16 @@ import type { Upstream } from './upstreams.js';
  * connection is replaced by another (at most `retries` times).
  */
 export function passUpgrade(
-  req: IncomingMessage,
   client: Duplex,
+  /** The handshake for the backend, ready to write. */
+  handshake: string,
+  /** Bytes the client sent after its handshake. */
   head: Buffer,
   entry: RouteEntry<Upstream>,
   balance: BalanceRequest,
-  headers: string[],
   options: { retries: number; connectTimeout: number; idleTimeout: number; onDone(backend: string | null, status: number, error: string | null): void },
 ): void {
   const tried = new Set<number>();
-  const lines = [`${req.method} ${req.url} HTTP/1.1`];
-  for (let index = 0; index < headers.length; index += 2) lines.push(`${headers[index]}: ${headers[index + 1]}`);
-  const handshake = lines.join('\r\n') + '\r\n\r\n';
   client.on('error', () => client.destroy());
 
   const attempt = () => {
@@ -42,7 +39,7 @@ export function passUpgrade(
       open = true;
       socket.setTimeout(options.idleTimeout);
       socket.setNoDelay(true);
-      socket.write(handshake);
+      socket.write(handshake, 'latin1');
       if (head.length) socket.write(head);
       socket.pipe(client);
       client.pipe(socket);

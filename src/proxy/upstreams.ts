@@ -1,4 +1,4 @@
-import { Pool } from 'undici';
+import { UpstreamPool } from './http1/upstream-pool.js';
 import type { Backend } from '../registry/routes.js';
 
 /** How long a backend that refused a connection is passed over while others are left. */
@@ -7,9 +7,10 @@ const DOWN_FOR_MS = 2_000;
 export interface UpstreamOptions {
   connections: number;
   connectTimeout: number;
-  headersTimeout: number;
-  idleTimeout: number;
 }
+
+/** How long a warm connection to a backend is kept without traffic. */
+const KEEP_ALIVE_MS = 30_000;
 
 /** One backend's keep-alive connections and what this worker knows of it right now. */
 export class Upstream {
@@ -17,21 +18,15 @@ export class Upstream {
   inflight = 0;
   /** Until when (ms since epoch) the backend is passed over after a failed connect. */
   downUntil = 0;
-  readonly pool: Pool;
+  readonly pool: UpstreamPool;
 
   constructor(
     readonly key: string,
-    origin: string,
+    readonly address: string,
+    readonly port: number,
     options: UpstreamOptions,
   ) {
-    this.pool = new Pool(origin, {
-      connections: options.connections,
-      pipelining: 1,
-      keepAliveTimeout: 30_000,
-      headersTimeout: options.headersTimeout,
-      bodyTimeout: options.idleTimeout,
-      connect: { timeout: options.connectTimeout },
-    });
+    this.pool = new UpstreamPool(address, port, { connections: options.connections, connectTimeout: options.connectTimeout, keepAliveTimeout: KEEP_ALIVE_MS });
   }
 
   markDown(now = Date.now()): void {
@@ -58,7 +53,7 @@ export class Upstreams {
     const key = `${host}:${backend.port}`;
     let upstream = this.byKey.get(key);
     if (!upstream) {
-      upstream = new Upstream(key, `http://${key}`, this.options);
+      upstream = new Upstream(key, backend.address, backend.port, this.options);
       this.byKey.set(key, upstream);
     }
     return upstream;
@@ -70,13 +65,12 @@ export class Upstreams {
     for (const [key, upstream] of this.byKey) {
       if (keep.has(upstream)) continue;
       this.byKey.delete(key);
-      void upstream.pool.close().catch(() => upstream.pool.destroy());
+      upstream.pool.close();
     }
   }
 
-  async close(): Promise<void> {
-    const all = [...this.byKey.values()];
+  close(): void {
+    for (const upstream of this.byKey.values()) upstream.pool.close();
     this.byKey.clear();
-    await Promise.all(all.map((upstream) => upstream.pool.destroy()));
   }
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { KnownHeaders } from '../http1/request-head.js';
 import type { KeyDigest } from '../policy.js';
 import { bearerToken, challenge, Refused, type Authenticator, type Granted } from './authenticator.js';
 
@@ -31,7 +31,7 @@ export class ApiKeyAuthenticator implements Authenticator {
     this.byDigest = new Map(keys.map((key) => [key.digest, { subject: `api-key:${key.id}`, scopes: [] }]));
   }
 
-  check(headers: IncomingHttpHeaders): Granted | Refused {
+  check(headers: KnownHeaders): Granted | Refused {
     const given = headers['x-api-key'];
     const key = (typeof given === 'string' && given.trim()) || bearerToken(headers);
     if (!key) return new Refused(401, 'unauthorized', 'an API key is required: Authorization: Bearer <key> or X-Api-Key', challenge(this.app));

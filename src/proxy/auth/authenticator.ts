@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { KnownHeaders } from '../http1/request-head.js';
 
 /** Who a request acts as, forwarded to the backend as X-Dozen-Subject / X-Dozen-Scopes. */
 export interface Granted {
@@ -24,7 +24,7 @@ export class Refused {
  * tokens already verified) so the common case costs no promise.
  */
 export interface Authenticator {
-  check(headers: IncomingHttpHeaders, path: string): Granted | Refused | Promise<Granted | Refused>;
+  check(headers: KnownHeaders, path: string): Granted | Refused | Promise<Granted | Refused>;
 }
 
 export const NO_AUTH: Authenticator = {
@@ -34,7 +34,7 @@ export const NO_AUTH: Authenticator = {
 const ANONYMOUS: Granted = { subject: null, scopes: [] };
 
 /** The bearer token of an Authorization header, or null. */
-export function bearerToken(headers: IncomingHttpHeaders): string | null {
+export function bearerToken(headers: KnownHeaders): string | null {
   const value = headers.authorization;
   if (!value || value.length < 8 || value.slice(0, 7).toLowerCase() !== 'bearer ') return null;
   const token = value.slice(7).trim();

@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { KnownHeaders } from '../http1/request-head.js';
 import { createRemoteJWKSet, importSPKI, jwtVerify, errors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { JwtPolicy } from '../policy.js';
 import { bearerToken, challenge, Refused, type Authenticator, type Granted } from './authenticator.js';
@@ -31,7 +31,7 @@ export class JwtAuthenticator implements Authenticator {
     this.prefixes = Object.entries(policy.scopes).sort((a, b) => b[0].length - a[0].length);
   }
 
-  check(headers: IncomingHttpHeaders, path: string): Granted | Refused | Promise<Granted | Refused> {
+  check(headers: KnownHeaders, path: string): Granted | Refused | Promise<Granted | Refused> {
     const token = bearerToken(headers);
     if (!token) return new Refused(401, 'unauthorized', 'a bearer token is required: Authorization: Bearer <jwt>', challenge(this.app));
     const cached = this.cache.get(token);

@@ -1,0 +1,217 @@
+import type { Socket } from 'node:net';
+import { createParser, METHODS, type LlhttpParser, type ParseError, type ParserCallbacks } from './llhttp.js';
+import { BadHead, requestHead, type RequestHead } from './request-head.js';
+import { InboundRequest } from './inbound-request.js';
+
+export interface Http1Handlers {
+  /** A request whose turn has come (pipelined requests wait for the one before). */
+  request(request: InboundRequest): void;
+  /** An Upgrade handshake: the socket is the handler's from now on; `rest` is what followed the head. */
+  upgrade(head: RequestHead, socket: Socket, rest: Buffer): void;
+}
+
+export interface ClientConnectionOptions {
+  /** An idle keep-alive connection is closed after this long. */
+  keepAliveTimeout: number;
+}
+
+/**
+ * One client connection: feeds its bytes to llhttp, turns each request into
+ * an InboundRequest and serves them one after the other, in order.
+ * Bytes of a request not yet served (pipelining) or of a body no backend
+ * reads yet are held, and the socket is paused meanwhile, so what is held
+ * stays within one read.
+ */
+export class ClientConnection {
+  readonly parser: LlhttpParser & { owner: ClientConnection };
+  /** Requests received and not yet answered; the first is being served. */
+  private readonly queue: InboundRequest[] = [];
+  /** The request whose head or body llhttp is reading now. */
+  private parsing: InboundRequest | null = null;
+  private partialHeaders: string[] = [];
+  private partialUrl = '';
+  private upgradeHead: RequestHead | null = null;
+  private paused = false;
+  private closed = false;
+  /** The listener is shutting down: no new request is served on this connection. */
+  private closing = false;
+  /** When the head being received started (ms), 0 when none is pending: the listener's sweep enforces the headers timeout. */
+  headStartedAt = 0;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly handlers: Http1Handlers,
+    options: ClientConnectionOptions,
+  ) {
+    this.parser = createParser('request', this, CALLBACKS);
+    socket.setNoDelay(true);
+    socket.setTimeout(options.keepAliveTimeout);
+    socket.on('data', this.onData);
+    socket.on('timeout', this.onTimeout);
+    socket.on('error', noop);
+    socket.on('close', this.onClose);
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.parsing === null && this.headStartedAt === 0) this.headStartedAt = Date.now();
+    const result = this.parser.execute(chunk);
+    if (typeof result !== 'number') return this.parseFailed(result);
+    if (this.upgradeHead) this.handOver(chunk.subarray(result));
+  };
+
+  private readonly onTimeout = (): void => {
+    const serving = this.queue[0];
+    // A request waiting on its backend is the backend timeouts' business; an idle or stalled client is ours.
+    if (!serving || serving.waitingOnClient) this.socket.destroy();
+  };
+
+  private readonly onClose = (): void => {
+    this.closed = true;
+    this.headStartedAt = 0;
+    for (const request of this.queue) request.clientClosed();
+    this.queue.length = 0;
+    this.parser.free();
+  };
+
+  /** llhttp hands over a head that spans several reads in pieces, then completes it with undefined headers and url. */
+  headerPiece(headers: string[], url: string): void {
+    this.partialHeaders.push(...headers);
+    this.partialUrl += url;
+  }
+
+  /** llhttp read a whole head. */
+  headersComplete(method: string, url: string | undefined, versionMinor: number, rawHeaders: string[] | undefined, keepAlive: boolean, upgrade: boolean): void {
+    this.headStartedAt = 0;
+    if (rawHeaders === undefined) {
+      rawHeaders = this.partialHeaders;
+      this.partialHeaders = [];
+    }
+    if (url === undefined) {
+      url = this.partialUrl;
+      this.partialUrl = '';
+    }
+    if (this.closed) return;
+    let head: RequestHead;
+    try {
+      head = requestHead(method, url, versionMinor, rawHeaders, keepAlive, upgrade, this.socket.remoteAddress ?? '');
+    } catch (error) {
+      if (error instanceof BadHead) return this.refuseAndClose(400, 'bad_request', error.message);
+      throw error;
+    }
+    if (upgrade) {
+      if (method === 'CONNECT') return this.refuseAndClose(405, 'method_not_allowed', 'this proxy does not open CONNECT tunnels');
+      if (this.queue.length) return void this.socket.destroy();
+      this.upgradeHead = head;
+      return;
+    }
+    const request = new InboundRequest(head, this);
+    this.parsing = request;
+    this.queue.push(request);
+    if (this.queue.length === 1) this.handlers.request(request);
+    else this.pause();
+  }
+
+  body(chunk: Buffer): void {
+    this.parsing?.receiveBody(chunk);
+  }
+
+  messageComplete(): void {
+    const request = this.parsing;
+    this.parsing = null;
+    request?.receiveEnd();
+  }
+
+  /** The request at the head of the queue has its whole response written. */
+  responded(request: InboundRequest, keepOpen: boolean): void {
+    if (this.queue[0] !== request) return;
+    this.queue.shift();
+    if (!keepOpen || this.closing) {
+      this.closed = true;
+      this.socket.end();
+      return;
+    }
+    const next = this.queue[0];
+    if (next) this.handlers.request(next);
+    this.resume();
+  }
+
+  /** Shutting down: close now if idle, else after the response in progress. */
+  closeWhenIdle(): void {
+    this.closing = true;
+    if (!this.queue.length) this.socket.end();
+  }
+
+  /** The head being received took longer than the headers timeout. */
+  timeOutHead(): void {
+    this.headStartedAt = 0;
+    if (!this.queue.length) this.refuseAndClose(408, 'request_timeout', 'the request head did not arrive in time');
+    else this.socket.destroy();
+  }
+
+  pause(): void {
+    if (this.paused || this.closed) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.paused || this.closed) return;
+    // Requests still waiting their turn keep the socket paused.
+    if (this.queue.length > 1) return;
+    this.paused = false;
+    this.socket.resume();
+  }
+
+  private parseFailed(error: ParseError): void {
+    const serving = this.queue[0];
+    // Mid-request (a broken chunked body): the backend's request is void, so is this connection.
+    if (serving?.started) return void this.socket.destroy();
+    if (error.code === 'HPE_HEADER_OVERFLOW') return this.refuseAndClose(431, 'headers_too_large', 'the request head is larger than 16 KiB');
+    this.refuseAndClose(400, 'bad_request', `the request is not valid HTTP/1.1 (${error.reason ?? error.code})`);
+  }
+
+  private refuseAndClose(status: number, error: string, message: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    const body = JSON.stringify({ error, message });
+    this.socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  }
+
+  /** After an Upgrade head the socket stops being HTTP: llhttp and this connection let go of it. */
+  private handOver(rest: Buffer): void {
+    const head = this.upgradeHead!;
+    this.upgradeHead = null;
+    this.closed = true;
+    this.socket.off('data', this.onData);
+    this.socket.off('timeout', this.onTimeout);
+    this.socket.off('close', this.onClose);
+    this.socket.setTimeout(0);
+    this.parser.free();
+    this.handlers.upgrade(head, this.socket, Buffer.from(rest));
+  }
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 405: 'Method Not Allowed', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+
+/** llhttp calls these with the parser as `this`; its `owner` is the connection. */
+const CALLBACKS: ParserCallbacks = {
+  onHeaders(headers, url) {
+    ownerOf(this).headerPiece(headers, url);
+  },
+  onHeadersComplete(_major, minor, headers, method, url, _status, _message, upgrade, keepAlive) {
+    ownerOf(this).headersComplete(METHODS[method!], url, minor, headers, keepAlive, upgrade);
+    return 0;
+  },
+  onBody(chunk) {
+    ownerOf(this).body(chunk);
+  },
+  onMessageComplete() {
+    ownerOf(this).messageComplete();
+  },
+};
+
+function ownerOf(parser: LlhttpParser): ClientConnection {
+  return (parser as LlhttpParser & { owner: ClientConnection }).owner;
+}
+
+function noop(): void {}

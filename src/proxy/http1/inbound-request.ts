@@ -1,0 +1,167 @@
+import type { Socket } from 'node:net';
+import type { RequestHead } from './request-head.js';
+
+/**
+ * How a response body is delimited towards the client: by its Content-Length,
+ * by chunks (the backend's length is unknown and the client speaks 1.1), by
+ * closing the connection (unknown length to a 1.0 client), or not at all
+ * (HEAD, 204, 304).
+ */
+export type Framing = 'length' | 'chunked' | 'close' | 'none';
+
+/** Where a request body goes once a backend takes it; `chunk` returns false to ask for a pause. */
+export interface BodySink {
+  chunk(data: Buffer): boolean;
+  end(): void;
+}
+
+/** What the owning connection does for a request; kept narrow so the request is testable alone. */
+export interface RequestConnection {
+  readonly socket: Socket;
+  pause(): void;
+  resume(): void;
+  responded(request: InboundRequest, keepOpen: boolean): void;
+}
+
+/**
+ * One client request being served: its head, its body as it arrives, and the
+ * writing of its response on the client socket. Body bytes that arrive before
+ * a backend takes them are held (the socket is paused meanwhile), which also
+ * lets a request whose backend refused the connection be sent elsewhere whole.
+ */
+export class InboundRequest {
+  /** A handler has begun serving it: a broken body from here on cuts the connection. */
+  started = false;
+  headSent = false;
+  /** The response waits for the client to read (its idle timeout is then the client's fault). */
+  waitingOnClient = false;
+  /** Some body bytes went to a backend: the request can no longer be sent to another one. */
+  bodyRead = false;
+  /** Called once if the client goes away before the response ended. */
+  onClientClose: (() => void) | null = null;
+  private held: Buffer[] | null = null;
+  private bodyComplete: boolean;
+  private sink: BodySink | null = null;
+  private framing: Framing = 'none';
+  private closeAfter = false;
+  private ended = false;
+
+  constructor(
+    readonly head: RequestHead,
+    private readonly connection: RequestConnection,
+  ) {
+    this.bodyComplete = head.body === 'none';
+  }
+
+  get socket(): Socket {
+    return this.connection.socket;
+  }
+
+  get finished(): boolean {
+    return this.ended;
+  }
+
+  receiveBody(chunk: Buffer): void {
+    if (this.ended) return; // answered already: the rest of the body is not wanted
+    if (this.sink) {
+      this.bodyRead = true;
+      if (!this.sink.chunk(chunk)) this.connection.pause();
+      return;
+    }
+    (this.held ??= []).push(chunk);
+    this.connection.pause();
+  }
+
+  receiveEnd(): void {
+    this.bodyComplete = true;
+    if (this.sink && !this.ended) this.sink.end();
+  }
+
+  /** Streams the body to `sink`, held bytes first. */
+  readBody(sink: BodySink): void {
+    this.sink = sink;
+    let flowing = true;
+    if (this.held) {
+      for (const chunk of this.held) flowing = sink.chunk(chunk) && flowing;
+      this.bodyRead = true;
+      this.held = null;
+    }
+    if (this.bodyComplete) sink.end();
+    else if (flowing) this.connection.resume();
+  }
+
+  /** The sink drained: read on. */
+  resumeBody(): void {
+    this.connection.resume();
+  }
+
+  /** The sink failed before any byte reached it: hold the body again for the next backend. */
+  detachBody(): void {
+    this.sink = null;
+  }
+
+  /** Answers `Expect: 100-continue` (after auth passed), so the client starts sending its body. */
+  sendContinue(): void {
+    if (!this.head.http10 && !this.headSent && this.head.headers.expect?.toLowerCase() === '100-continue') this.socket.write('HTTP/1.1 100 Continue\r\n\r\n');
+  }
+
+  /** Writes the status line, `lines` (each ending in CRLF) and the framing and connection headers. */
+  sendHead(status: number, reason: string, lines: string, framing: Framing): void {
+    this.headSent = true;
+    this.framing = framing;
+    // A body still arriving would be read as the next request: close after this response instead.
+    this.closeAfter = !this.head.keepAlive || framing === 'close' || !this.bodyComplete;
+    let head = `HTTP/1.1 ${status} ${reason}\r\n${lines}`;
+    if (framing === 'chunked') head += 'transfer-encoding: chunked\r\n';
+    if (this.closeAfter) head += 'connection: close\r\n';
+    else if (this.head.http10) head += 'connection: keep-alive\r\n';
+    this.socket.write(head + '\r\n', 'latin1');
+  }
+
+  /** Writes body bytes; false when the client's buffer is full (wait for `whenDrained`). */
+  write(chunk: Buffer): boolean {
+    if (this.framing !== 'chunked') return this.socket.write(chunk);
+    this.socket.write(chunk.length.toString(16) + '\r\n', 'latin1');
+    this.socket.write(chunk);
+    return this.socket.write('\r\n', 'latin1');
+  }
+
+  whenDrained(resume: () => void): void {
+    this.waitingOnClient = true;
+    this.socket.once('drain', () => {
+      this.waitingOnClient = false;
+      resume();
+    });
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.onClientClose = null;
+    if (this.framing === 'chunked') this.socket.write('0\r\n\r\n', 'latin1');
+    this.connection.responded(this, !this.closeAfter && this.bodyComplete);
+  }
+
+  /** A whole JSON answer from the proxy itself (errors, refusals). */
+  reply(status: number, reason: string, body: string, extraLines = ''): void {
+    this.socket.cork();
+    this.sendHead(status, reason, `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extraLines}`, 'length');
+    this.socket.write(body);
+    this.end();
+    this.socket.uncork();
+  }
+
+  /** Cuts the connection: the only honest signal once part of a response is out. */
+  destroy(): void {
+    this.ended = true;
+    this.socket.destroy();
+  }
+
+  clientClosed(): void {
+    if (this.ended) return;
+    this.ended = true;
+    const notify = this.onClientClose;
+    this.onClientClose = null;
+    notify?.();
+  }
+}

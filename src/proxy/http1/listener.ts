@@ -1,0 +1,60 @@
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { ClientConnection, type Http1Handlers } from './client-connection.js';
+
+export interface ListenerOptions {
+  /** An idle keep-alive connection is closed after this long. */
+  keepAliveTimeout: number;
+  /** A request head must arrive whole within this long (slow-loris clients are cut). */
+  headersTimeout: number;
+}
+
+/** How often heads that take too long are looked for. */
+const SWEEP_MS = 1_000;
+/** How long close() lets requests in progress finish before cutting them. */
+const CLOSE_GRACE_MS = 5_000;
+
+/** The HTTP/1.1 listener: a TCP server whose connections each run a ClientConnection. */
+export class Http1Listener {
+  private readonly server: Server;
+  private readonly connections = new Set<ClientConnection>();
+  private readonly sweep: NodeJS.Timeout;
+
+  constructor(handlers: Http1Handlers, private readonly options: ListenerOptions) {
+    this.server = createServer({ noDelay: true }, (socket: Socket) => {
+      const connection = new ClientConnection(socket, handlers, { keepAliveTimeout: options.keepAliveTimeout });
+      this.connections.add(connection);
+      socket.once('close', () => this.connections.delete(connection));
+    });
+    this.sweep = setInterval(() => this.cutSlowHeads(), SWEEP_MS).unref();
+  }
+
+  async listen(port: number, host: string): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Stops accepting, closes idle connections, lets requests in progress finish (5 s at most). */
+  async close(): Promise<void> {
+    clearInterval(this.sweep);
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const connection of this.connections) connection.closeWhenIdle();
+    const force = setTimeout(() => {
+      for (const connection of this.connections) connection.socket.destroy();
+    }, CLOSE_GRACE_MS);
+    await closed;
+    clearTimeout(force);
+  }
+
+  private cutSlowHeads(): void {
+    const now = Date.now();
+    for (const connection of this.connections) {
+      if (connection.headStartedAt && now - connection.headStartedAt > this.options.headersTimeout) connection.timeOutHead();
+    }
+  }
+}

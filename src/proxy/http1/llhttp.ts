@@ -1,0 +1,98 @@
+/**
+ * llhttp, the HTTP/1.1 parser inside Node's own http module, used directly.
+ *
+ * Why not `node:http`: its IncomingMessage/ServerResponse streams cost more
+ * than half of the proxy's CPU per request (measured: Node's http server with
+ * the fastest possible upstream side reaches 0.63x nginx, raw sockets 0.94x).
+ * Why not a parser of our own: request smuggling lives in parser corner cases
+ * (Content-Length with Transfer-Encoding, obs-fold, bare LF, chunk extensions);
+ * llhttp is the parser Node and undici trust and keep fixing. The binding is
+ * reached through `process.binding`, a documentation-only deprecation
+ * (DEP0111) with `http_parser` on its allowlist; `loadParserBinding` fails at
+ * start with a clear message if a future Node drops it.
+ */
+
+/** llhttp's own callbacks, set as numbered properties of a parser. */
+export interface ParserCallbacks {
+  onHeaders(this: LlhttpParser, headers: string[], url: string): void;
+  onHeadersComplete(
+    this: LlhttpParser,
+    versionMajor: number,
+    versionMinor: number,
+    headers: string[] | undefined,
+    method: number | undefined,
+    url: string | undefined,
+    statusCode: number | undefined,
+    statusMessage: string | undefined,
+    upgrade: boolean,
+    shouldKeepAlive: boolean,
+  ): number | void;
+  onBody(this: LlhttpParser, chunk: Buffer): void;
+  onMessageComplete(this: LlhttpParser): void;
+}
+
+export interface LlhttpParser {
+  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
+  /** Bytes parsed, or an Error with `code` (HPE_*) and `bytesParsed`. */
+  execute(data: Buffer): number | ParseError;
+  /** Signals end of input (a body delimited by the connection closing ends here). */
+  finish(): ParseError | undefined;
+  free(): void;
+  [slot: number]: unknown;
+}
+
+export interface ParseError extends Error {
+  code: string;
+  bytesParsed: number;
+  reason?: string;
+}
+
+interface ParserBinding {
+  HTTPParser: {
+    new (): LlhttpParser;
+    REQUEST: number;
+    RESPONSE: number;
+    kOnHeaders: number;
+    kOnHeadersComplete: number;
+    kOnBody: number;
+    kOnMessageComplete: number;
+    kLenientNone: number;
+  };
+  methods: string[];
+}
+
+function loadParserBinding(): ParserBinding {
+  try {
+    const binding = (process as unknown as { binding(name: string): ParserBinding }).binding('http_parser');
+    if (typeof binding?.HTTPParser !== 'function') throw new Error('no HTTPParser');
+    return binding;
+  } catch (error) {
+    throw new Error(`this Node.js (${process.version}) does not expose its HTTP parser (process.binding('http_parser')): ${(error as Error).message}; run dozen's proxy on Node.js 20 or 22`);
+  }
+}
+
+const binding = loadParserBinding();
+const { HTTPParser } = binding;
+
+/** Request methods by llhttp's index (the `method` argument of onHeadersComplete). */
+export const METHODS: readonly string[] = binding.methods;
+
+/** Limit on a request or response head, as Node's default (16 KiB). */
+const MAX_HEAD_BYTES = 16 * 1024;
+
+export type ParserKind = 'request' | 'response';
+
+/** A strict parser (no lenient flags) with the given callbacks; `owner` is readable as `parser.owner` in them. */
+export function createParser<Owner>(kind: ParserKind, owner: Owner, callbacks: ParserCallbacks): LlhttpParser & { owner: Owner } {
+  const parser = new HTTPParser() as LlhttpParser & { owner: Owner };
+  parser.initialize(kind === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE, {}, MAX_HEAD_BYTES, HTTPParser.kLenientNone);
+  parser.owner = owner;
+  parser[HTTPParser.kOnHeaders] = callbacks.onHeaders;
+  parser[HTTPParser.kOnHeadersComplete] = callbacks.onHeadersComplete;
+  parser[HTTPParser.kOnBody] = callbacks.onBody;
+  parser[HTTPParser.kOnMessageComplete] = callbacks.onMessageComplete;
+  return parser;
+}
+
+/** What onHeadersComplete returns to tell a response parser that no body follows (answer to HEAD). */
+export const SKIP_BODY = 1;

@@ -1,0 +1,201 @@
+import type { Socket } from 'node:net';
+import { createParser, SKIP_BODY, type LlhttpParser, type ParserCallbacks } from './llhttp.js';
+
+/** Why a backend exchange failed, as the access log and the metrics name it. */
+export type UpstreamFailure =
+  | 'connect_refused'
+  | 'connect_timeout'
+  | 'unreachable'
+  | 'headers_timeout'
+  | 'idle_timeout'
+  | 'reset'
+  | 'bad_response'
+  | 'upstream_error';
+
+export class UpstreamError extends Error {
+  constructor(
+    readonly kind: UpstreamFailure,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The side of an exchange that receives a backend's response. */
+export interface ResponseHandler {
+  /** The client socket the response goes to: corked while one read of the backend is handled, so it leaves in one write. */
+  readonly clientSocket: Socket;
+  /** Returns SKIP_BODY when the request was HEAD (the response has no body whatever its headers say). */
+  responseHead(status: number, reason: string, rawHeaders: string[]): number;
+  responseBody(chunk: Buffer): void;
+  /** `reusable`: the backend keeps the connection open for another request. */
+  responseEnd(reusable: boolean): void;
+  upstreamFailed(error: UpstreamError): void;
+}
+
+export interface ConnectionOwner {
+  /** The connection closed (whatever the reason): forget it. */
+  closed(connection: UpstreamConnection): void;
+}
+
+/**
+ * One keep-alive connection to a backend with its llhttp response parser.
+ * It serves one exchange at a time (`handler`); between exchanges it idles
+ * in its pool, where any byte or close from the backend ends it.
+ */
+export class UpstreamConnection {
+  handler: ResponseHandler | null = null;
+  /** Response headers arrived for the current exchange (a failure now is not retryable). */
+  responseStarted = false;
+  /** It served an exchange before: a reset before any response is the classic keep-alive race. */
+  reused = false;
+  private readonly parser: LlhttpParser & { owner: UpstreamConnection };
+  private partialHeaders: string[] = [];
+  private informational = false;
+  private keepAlive = false;
+  private idleTimeout = 0;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly owner: ConnectionOwner,
+  ) {
+    this.parser = createParser('response', this, CALLBACKS);
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('timeout', this.onTimeout);
+    socket.on('error', this.onError);
+    socket.once('close', this.onClose);
+  }
+
+  /** Takes on an exchange: the request head goes out, and the backend has `headersTimeout` ms to answer. */
+  begin(handler: ResponseHandler, head: string, headersTimeout: number, idleTimeout: number): void {
+    this.handler = handler;
+    this.responseStarted = false;
+    this.idleTimeout = idleTimeout;
+    this.socket.setTimeout(headersTimeout);
+    this.socket.write(head, 'latin1');
+  }
+
+  /** The client cannot take more: stop reading the backend (its silence is then not the backend's fault). */
+  pauseReading(): void {
+    this.socket.pause();
+    this.socket.setTimeout(0);
+  }
+
+  resumeReading(): void {
+    this.socket.setTimeout(this.idleTimeout);
+    this.socket.resume();
+  }
+
+  /** Back in the pool: idle until `keepAliveTimeout`. */
+  rest(keepAliveTimeout: number): void {
+    this.handler = null;
+    this.reused = true;
+    this.socket.setTimeout(keepAliveTimeout);
+  }
+
+  destroy(): void {
+    this.handler = null;
+    this.socket.destroy();
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    const handler = this.handler;
+    if (!handler) return void this.socket.destroy(); // bytes nobody asked for: the connection is out of step
+    const client = handler.clientSocket;
+    client.cork();
+    const result = this.parser.execute(chunk);
+    if (typeof result !== 'number') this.fail(new UpstreamError('bad_response', `the backend's response is not valid HTTP/1.1 (${result.reason ?? result.code})`));
+    client.uncork();
+  };
+
+  private readonly onEnd = (): void => {
+    // A body delimited by the connection closing ends here.
+    if (this.handler) this.parser.finish();
+    this.fail(new UpstreamError('reset', 'the backend closed the connection'));
+  };
+
+  private readonly onTimeout = (): void => {
+    if (!this.handler) return void this.socket.destroy();
+    this.fail(this.responseStarted ? new UpstreamError('idle_timeout', 'the backend went silent mid-response') : new UpstreamError('headers_timeout', 'the backend sent no response headers in time'));
+  };
+
+  private readonly onError = (error: Error): void => {
+    this.fail(new UpstreamError((error as { code?: string }).code === 'EPIPE' || (error as { code?: string }).code === 'ECONNRESET' ? 'reset' : 'upstream_error', error.message));
+  };
+
+  private readonly onClose = (): void => {
+    this.fail(new UpstreamError('reset', 'the backend closed the connection'));
+    this.parser.free();
+    this.owner.closed(this);
+  };
+
+  private fail(error: UpstreamError): void {
+    const handler = this.handler;
+    this.handler = null;
+    this.socket.destroy();
+    handler?.upstreamFailed(error);
+  }
+
+  headerPiece(headers: string[]): void {
+    this.partialHeaders.push(...headers);
+  }
+
+  headersComplete(rawHeaders: string[] | undefined, status: number, reason: string, keepAlive: boolean): number {
+    if (rawHeaders === undefined) {
+      rawHeaders = this.partialHeaders;
+      this.partialHeaders = [];
+    }
+    // 1xx (Early Hints; 100 Continue, though the proxy answers that itself) precede the real response.
+    if (status < 200 && status !== 101) {
+      this.informational = true;
+      return 0;
+    }
+    const handler = this.handler;
+    if (!handler) return 0;
+    if (status === 101) {
+      this.fail(new UpstreamError('bad_response', 'the backend switched protocols on a plain request'));
+      return 0;
+    }
+    this.responseStarted = true;
+    this.keepAlive = keepAlive;
+    this.socket.setTimeout(this.idleTimeout);
+    return handler.responseHead(status, reason, rawHeaders);
+  }
+
+  body(chunk: Buffer): void {
+    this.handler?.responseBody(chunk);
+  }
+
+  messageComplete(): void {
+    if (this.informational) {
+      this.informational = false;
+      return;
+    }
+    const handler = this.handler;
+    this.handler = null;
+    handler?.responseEnd(this.keepAlive);
+  }
+}
+
+/** llhttp calls these with the parser as `this`; its `owner` is the connection. */
+const CALLBACKS: ParserCallbacks = {
+  onHeaders(headers) {
+    ownerOf(this).headerPiece(headers);
+  },
+  onHeadersComplete(_major, _minor, headers, _method, _url, status, reason, _upgrade, keepAlive) {
+    return ownerOf(this).headersComplete(headers, status!, reason ?? '', keepAlive);
+  },
+  onBody(chunk) {
+    ownerOf(this).body(chunk);
+  },
+  onMessageComplete() {
+    ownerOf(this).messageComplete();
+  },
+};
+
+function ownerOf(parser: LlhttpParser): UpstreamConnection {
+  return (parser as LlhttpParser & { owner: UpstreamConnection }).owner;
+}
+
+export { SKIP_BODY };

@@ -1,0 +1,113 @@
+import { connect } from 'node:net';
+import { UpstreamConnection, UpstreamError, type ConnectionOwner, type UpstreamFailure } from './upstream-connection.js';
+
+export interface UpstreamPoolOptions {
+  /** Connections this worker may open to the backend; requests beyond wait their turn. */
+  connections: number;
+  connectTimeout: number;
+  /** An idle connection is closed after this long. */
+  keepAliveTimeout: number;
+}
+
+/**
+ * Hands a connection over, or the reason none could be opened. Returns false
+ * when the asker no longer wants it (its client left while it waited), so the
+ * connection goes to the next one.
+ */
+export type Acquired = (error: UpstreamError | null, connection: UpstreamConnection | null) => boolean;
+
+/**
+ * Keep-alive connections to one backend: idle ones are reused newest first
+ * (warm, and the oldest time out when traffic drops), new ones opened up to
+ * `connections`, beyond that askers queue.
+ */
+export class UpstreamPool implements ConnectionOwner {
+  private readonly idle: UpstreamConnection[] = [];
+  private readonly waiting: Acquired[] = [];
+  private open = 0;
+  private closing = false;
+
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    private readonly options: UpstreamPoolOptions,
+  ) {}
+
+  acquire(acquired: Acquired): void {
+    const connection = this.idle.pop();
+    if (connection) {
+      if (!acquired(null, connection)) this.idle.push(connection);
+      return;
+    }
+    if (this.open < this.options.connections) this.connect(acquired);
+    else this.waiting.push(acquired);
+  }
+
+  /** After an exchange: a reusable connection serves the next asker or rests; any other is closed. */
+  release(connection: UpstreamConnection, reusable: boolean): void {
+    if (!reusable || this.closing) return connection.destroy();
+    while (this.waiting.length) {
+      if (this.waiting.shift()!(null, connection)) return;
+    }
+    connection.rest(this.options.keepAliveTimeout);
+    this.idle.push(connection);
+  }
+
+  closed(connection: UpstreamConnection): void {
+    const at = this.idle.indexOf(connection);
+    if (at >= 0) this.idle.splice(at, 1);
+    this.slotFreed();
+  }
+
+  /** Closes idle connections now, busy ones when their exchange ends. */
+  close(): void {
+    this.closing = true;
+    for (const connection of this.idle.splice(0)) connection.destroy();
+    for (const waiter of this.waiting.splice(0)) waiter(new UpstreamError('upstream_error', 'the backend left the route table'), null);
+  }
+
+  /** A connection closed or never opened: an asker that waited gets a new one. */
+  private slotFreed(): void {
+    this.open--;
+    const next = this.waiting.shift();
+    if (next && !this.closing) this.connect(next);
+  }
+
+  private connect(acquired: Acquired): void {
+    this.open++;
+    const socket = connect({ host: this.host, port: this.port, noDelay: true });
+    socket.setTimeout(this.options.connectTimeout);
+    const failed = (kind: UpstreamFailure, message: string) => {
+      socket.destroy();
+      acquired(new UpstreamError(kind, message), null);
+    };
+    const onTimeout = () => failed('connect_timeout', `no connection to ${this.host}:${this.port} within ${this.options.connectTimeout} ms`);
+    const onError = (error: Error) => failed(connectFailure(error), error.message);
+    const onCloseEarly = () => this.slotFreed();
+    socket.once('timeout', onTimeout);
+    socket.once('error', onError);
+    socket.once('close', onCloseEarly);
+    socket.once('connect', () => {
+      socket.off('timeout', onTimeout);
+      socket.off('error', onError);
+      socket.off('close', onCloseEarly);
+      socket.setTimeout(0);
+      const connection = new UpstreamConnection(socket, this);
+      if (!acquired(null, connection)) this.release(connection, true);
+    });
+  }
+}
+
+function connectFailure(error: Error): UpstreamFailure {
+  switch ((error as { code?: string }).code) {
+    case 'ECONNREFUSED':
+      return 'connect_refused';
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return 'unreachable';
+    case 'ETIMEDOUT':
+      return 'connect_timeout';
+    default:
+      return 'upstream_error';
+  }
+}
