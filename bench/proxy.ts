@@ -179,7 +179,7 @@ async function profileWorker(wrk: string, backendPort: number, dir: string): Pro
   const child = fork(entry, [], { execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   await new Promise<void>((ready) => child.on('message', (message: FromWorker) => message.type === 'ready' && ready()));
   const port = await freePort();
-  child.send({ type: 'start', start: { server: { host: '127.0.0.1', port, retries: 2, timeouts: { connect: 3_000, headers: 60_000, idle: 60_000 }, trustedProxies: [], upstreamConnections: 128 }, accessLog: false, logLevel: 'warn' } } satisfies ToWorker);
+  child.send({ type: 'start', start: { server: { host: '127.0.0.1', port, retries: 2, timeouts: { connect: 3_000, headers: 60_000, idle: 60_000, clientHeaders: 30_000, clientKeepAlive: 65_000 }, trustedProxies: [], upstreamConnections: 128 }, accessLog: false, logLevel: 'warn' } } satisfies ToWorker);
   child.send({ type: 'routes', snapshot: { version: 1, apps: [{ app: 'profile', domains: ['profile.bench.test'], backends: [{ instance: 'p', app: 'profile', address: '127.0.0.1', port: backendPort, host: 'bench', load: null }] }] } } satisfies ToWorker);
   await new Promise<void>((listening) => child.on('message', (message: FromWorker) => message.type === 'listening' && listening()));
   const sample = await runWrk(wrk, port, ['-H', 'Host: profile.bench.test'], SECONDS);

@@ -24,8 +24,12 @@ export const proxyConfig = z
         headers: milliseconds(60_000),
         /** Longest silence while a body streams either way. */
         idle: milliseconds(120_000),
+        /** A client must send a whole request head within this (slow-loris clients are cut with 408). */
+        clientHeaders: milliseconds(30_000),
+        /** An idle keep-alive client connection is closed after this. */
+        clientKeepAlive: milliseconds(65_000),
       })
-      .default({ connect: 3_000, headers: 60_000, idle: 120_000 }),
+      .default({ connect: 3_000, headers: 60_000, idle: 120_000, clientHeaders: 30_000, clientKeepAlive: 65_000 }),
     /** Peers whose X-Forwarded-For / -Proto are believed (a load balancer in front of dozen). */
     trustedProxies: z.array(addressOrBlock).default([]),
     /** Keep-alive connections each worker may hold to one backend. */
@@ -36,7 +40,7 @@ export const proxyConfig = z
   .default({
     listen: { host: '0.0.0.0', port: 8080 },
     retries: 2,
-    timeouts: { connect: 3_000, headers: 60_000, idle: 120_000 },
+    timeouts: { connect: 3_000, headers: 60_000, idle: 120_000, clientHeaders: 30_000, clientKeepAlive: 65_000 },
     trustedProxies: [],
     upstreamConnections: 128,
     accessLog: true,

@@ -18,7 +18,7 @@ export interface ProxyServerOptions {
   host: string;
   port: number;
   retries: number;
-  timeouts: { connect: number; headers: number; idle: number };
+  timeouts: { connect: number; headers: number; idle: number; clientHeaders: number; clientKeepAlive: number };
   trustedProxies: readonly string[];
   upstreamConnections: number;
   /** Called once per finished request (access log, metrics); null for neither. */
@@ -51,7 +51,7 @@ export class ProxyServer {
     this.forwardOptions = { retries: options.retries, headersTimeout: options.timeouts.headers, idleTimeout: options.timeouts.idle, onFinish: options.onExchange ?? noop };
     this.listener = new Http1Listener(
       { request: (request) => this.handle(request), upgrade: (head, socket, rest) => this.handleUpgrade(head, socket, rest) },
-      { keepAliveTimeout: CLIENT_KEEP_ALIVE_MS, headersTimeout: CLIENT_HEADERS_TIMEOUT_MS },
+      { keepAliveTimeout: options.timeouts.clientKeepAlive, headersTimeout: options.timeouts.clientHeaders },
     );
   }
 
@@ -164,9 +164,5 @@ export class ProxyServer {
 }
 
 const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable' };
-/** Idle client connections are closed after this long (nginx: 75 s, Node: 5 s). */
-const CLIENT_KEEP_ALIVE_MS = 65_000;
-/** A client must send a whole request head within this long. */
-const CLIENT_HEADERS_TIMEOUT_MS = 30_000;
 
 function noop(): void {}

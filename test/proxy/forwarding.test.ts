@@ -17,7 +17,7 @@ describe('proxy forwarding', { timeout: 120_000 }, () => {
   const backends: TestBackend[] = [];
 
   before(async () => {
-    proxy = await startProxy({ timeouts: { connect: 1_000, headers: 400, idle: 400 } });
+    proxy = await startProxy({ timeouts: { connect: 1_000, headers: 400, idle: 400, clientHeaders: 5_000, clientKeepAlive: 10_000 } });
   });
   after(async () => {
     await proxy.close();
@@ -224,7 +224,7 @@ describe('proxy connect timeout', { timeout: 60_000 }, () => {
     const python = requireBinary('python3', 'python3-minimal');
     const holder = spawn(python, ['-c', 'import socket,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)'], { stdio: ['ignore', 'pipe', 'inherit'] });
     const fillers: Socket[] = [];
-    const proxy = await startProxy({ timeouts: { connect: 300, headers: 5_000, idle: 5_000 } });
+    const proxy = await startProxy({ timeouts: { connect: 300, headers: 5_000, idle: 5_000, clientHeaders: 5_000, clientKeepAlive: 10_000 } });
     const live = await startBackend('t-live');
     try {
       const port = Number(await new Promise<string>((resolve) => holder.stdout!.once('data', (data) => resolve(String(data).trim()))));

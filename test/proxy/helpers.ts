@@ -103,7 +103,7 @@ export async function startProxy(options: Partial<ProxyServerOptions> = {}): Pro
     host: '127.0.0.1',
     port: 0,
     retries: 2,
-    timeouts: { connect: 1_000, headers: 5_000, idle: 5_000 },
+    timeouts: { connect: 1_000, headers: 5_000, idle: 5_000, clientHeaders: 5_000, clientKeepAlive: 10_000 },
     trustedProxies: [],
     upstreamConnections: 32,
     onExchange: (record) => records.push(record),
@@ -190,7 +190,7 @@ export async function forkWorker(server: Partial<WorkerStart['server']> = {}): P
   child.send({
     type: 'start',
     start: {
-      server: { host: '127.0.0.1', port: 0, retries: 2, timeouts: { connect: 1_000, headers: 5_000, idle: 5_000 }, trustedProxies: [], upstreamConnections: 32, ...server },
+      server: { host: '127.0.0.1', port: 0, retries: 2, timeouts: { connect: 1_000, headers: 5_000, idle: 5_000, clientHeaders: 5_000, clientKeepAlive: 10_000 }, trustedProxies: [], upstreamConnections: 32, ...server },
       accessLog: false,
       logLevel: 'warn',
     },

@@ -80,7 +80,7 @@ export class ClientConnection {
   }
 
   /** llhttp read a whole head. */
-  headersComplete(method: string, url: string | undefined, versionMinor: number, rawHeaders: string[] | undefined, keepAlive: boolean, upgrade: boolean): void {
+  headersComplete(method: string | undefined, url: string | undefined, versionMinor: number, rawHeaders: string[] | undefined, keepAlive: boolean, upgrade: boolean): void {
     this.headStartedAt = 0;
     if (rawHeaders === undefined) {
       rawHeaders = this.partialHeaders;
@@ -91,6 +91,7 @@ export class ClientConnection {
       this.partialUrl = '';
     }
     if (this.closed) return;
+    if (method === undefined) return this.refuseAndClose(501, 'not_implemented', 'the request method is not one this proxy knows');
     let head: RequestHead;
     try {
       head = requestHead(method, url, versionMinor, rawHeaders, keepAlive, upgrade, this.socket.remoteAddress ?? '');
@@ -191,7 +192,7 @@ export class ClientConnection {
   }
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 405: 'Method Not Allowed', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 405: 'Method Not Allowed', 408: 'Request Timeout', 431: 'Request Header Fields Too Large', 501: 'Not Implemented' };
 
 /** llhttp calls these with the parser as `this`; its `owner` is the connection. */
 const CALLBACKS: ParserCallbacks = {

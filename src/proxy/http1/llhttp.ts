@@ -6,11 +6,13 @@
  * the fastest possible upstream side reaches 0.63x nginx, raw sockets 0.94x).
  * Why not a parser of our own: request smuggling lives in parser corner cases
  * (Content-Length with Transfer-Encoding, obs-fold, bare LF, chunk extensions);
- * llhttp is the parser Node and undici trust and keep fixing. The binding is
- * reached through `process.binding`, a documentation-only deprecation
- * (DEP0111) with `http_parser` on its allowlist; `loadParserBinding` fails at
- * start with a clear message if a future Node drops it.
+ * llhttp is the parser Node and undici trust and keep fixing. It is reached
+ * through `_http_common`, the module node:http itself loads it from
+ * (undocumented, but stable since Node 12 and free of the deprecation warning
+ * `process.binding('http_parser')` prints); `loadParser` fails at start with a
+ * clear message if a future Node moves it.
  */
+import { createRequire } from 'node:module';
 
 /** llhttp's own callbacks, set as numbered properties of a parser. */
 export interface ParserCallbacks {
@@ -47,7 +49,7 @@ export interface ParseError extends Error {
   reason?: string;
 }
 
-interface ParserBinding {
+interface HttpCommon {
   HTTPParser: {
     new (): LlhttpParser;
     REQUEST: number;
@@ -61,21 +63,33 @@ interface ParserBinding {
   methods: string[];
 }
 
-function loadParserBinding(): ParserBinding {
+function loadParser(): HttpCommon {
   try {
-    const binding = (process as unknown as { binding(name: string): ParserBinding }).binding('http_parser');
-    if (typeof binding?.HTTPParser !== 'function') throw new Error('no HTTPParser');
-    return binding;
+    const common = createRequire(import.meta.url)('_http_common') as HttpCommon;
+    if (typeof common?.HTTPParser !== 'function' || !Array.isArray(common.methods)) throw new Error('no HTTPParser in _http_common');
+    return common;
   } catch (error) {
-    throw new Error(`this Node.js (${process.version}) does not expose its HTTP parser (process.binding('http_parser')): ${(error as Error).message}; run dozen's proxy on Node.js 20 or 22`);
+    throw new Error(`this Node.js (${process.version}) does not expose its HTTP parser: ${(error as Error).message}; run dozen's proxy on Node.js 20, 22 or 24`);
   }
 }
 
-const binding = loadParserBinding();
-const { HTTPParser } = binding;
+const common = loadParser();
+const { HTTPParser } = common;
 
-/** Request methods by llhttp's index (the `method` argument of onHeadersComplete). */
-export const METHODS: readonly string[] = binding.methods;
+/**
+ * Request methods by llhttp's enum value (the `method` argument of
+ * onHeadersComplete). `methods` lists the HTTP ones in enum order up to
+ * SOURCE (33); later ones skip the RTSP block, and of those only QUERY (46)
+ * is HTTP. An index found nowhere reads as undefined and gets 501.
+ */
+export const METHODS: readonly (string | undefined)[] = methodTable(common.methods);
+
+function methodTable(methods: string[]): (string | undefined)[] {
+  const source = methods.indexOf('SOURCE');
+  const table: (string | undefined)[] = methods.slice(0, source + 1);
+  if (methods.includes('QUERY')) table[46] = 'QUERY';
+  return table;
+}
 
 /** Limit on a request or response head, as Node's default (16 KiB). */
 const MAX_HEAD_BYTES = 16 * 1024;

@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { startBackend, startProxy, type TestBackend, type TestProxy } from './helpers.js';
+
+/** Writes `bytes` to the proxy on one connection and returns all it answers until it closes. */
+async function raw(port: number, bytes: string | string[], pauseMs = 0): Promise<string> {
+  const socket = connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  let text = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => (text += chunk));
+  socket.on('error', () => {}); // the proxy may close before the last write (408, 400): what it answered is what counts
+  const closed = once(socket, 'close');
+  for (const part of Array.isArray(bytes) ? bytes : [bytes]) {
+    socket.write(part, 'latin1');
+    if (pauseMs) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  }
+  await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error(`the proxy did not close the connection; got so far:\n${text}`)), 10_000))]);
+  return text;
+}
+
+/** Splits what a connection received into responses: status, lowercased headers, body (chunked bodies decoded). */
+function responses(text: string): { status: number; headers: Record<string, string>; body: string }[] {
+  const out = [];
+  let rest = text;
+  while (rest.length) {
+    const end = rest.indexOf('\r\n\r\n');
+    assert.ok(end > 0, `no complete head in: ${JSON.stringify(rest)}`);
+    const [statusLine, ...lines] = rest.slice(0, end).split('\r\n');
+    const headers: Record<string, string> = {};
+    for (const line of lines) headers[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
+    rest = rest.slice(end + 4);
+    const status = Number(statusLine.split(' ')[1]);
+    let body = '';
+    if (headers['content-length'] !== undefined) {
+      body = rest.slice(0, Number(headers['content-length']));
+      rest = rest.slice(body.length);
+    } else if (headers['transfer-encoding'] === 'chunked') {
+      for (;;) {
+        const lineEnd = rest.indexOf('\r\n');
+        const size = parseInt(rest.slice(0, lineEnd), 16);
+        rest = rest.slice(lineEnd + 2);
+        if (size === 0) {
+          rest = rest.slice(2);
+          break;
+        }
+        body += rest.slice(0, size);
+        rest = rest.slice(size + 2);
+      }
+    } else if (status !== 100 && status !== 204 && status !== 304) {
+      body = rest;
+      rest = '';
+    }
+    out.push({ status, headers, body });
+  }
+  return out;
+}
+
+/** A backend on a raw socket, for answers node:http would never send. */
+async function rawBackend(answer: (request: string, socket: Socket) => void): Promise<{ port: number; server: Server }> {
+  const server = createServer((socket) => {
+    let request = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      request += chunk;
+      if (request.includes('\r\n\r\n')) answer(request, socket);
+    });
+    socket.on('error', () => socket.destroy());
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { port: (server.address() as AddressInfo).port, server };
+}
+
+describe('proxy HTTP/1.1 on the wire', { timeout: 60_000 }, () => {
+  let proxy: TestProxy;
+  let echo: TestBackend;
+  let plain: TestBackend;
+  let rawOnes: Server[] = [];
+  let backendConnections = 0;
+
+  before(async () => {
+    proxy = await startProxy({ timeouts: { connect: 1_000, headers: 2_000, idle: 2_000, clientHeaders: 500, clientKeepAlive: 10_000 } });
+    echo = await startBackend('echo-1');
+    echo.server.on('connection', () => backendConnections++);
+    plain = await startBackend('plain-1', (req, res) => {
+      if (req.url === '/empty') return res.writeHead(204).end();
+      if (req.url === '/same') return res.writeHead(304, { etag: '"x"' }).end();
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '5' }).end(req.method === 'HEAD' ? undefined : 'hello');
+    });
+    const closeDelimited = await rawBackend((_request, socket) => socket.end('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nuntil the end'));
+    const earlyHints = await rawBackend((_request, socket) => socket.write('HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok'));
+    const broken = await rawBackend((_request, socket) => socket.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\ntransfer-encoding: chunked\r\n\r\nok'));
+    rawOnes = [closeDelimited.server, earlyHints.server, broken.server];
+    const at = (name: string, port: number) => ({ instance: name, app: name, address: '127.0.0.1', port, host: 'test', load: null });
+    proxy.source.set([
+      { app: 'echo', domains: ['echo.test'], backends: [echo.as('echo')] },
+      { app: 'plain', domains: ['plain.test'], backends: [plain.as('plain')] },
+      { app: 'eof', domains: ['eof.test'], backends: [at('eof', closeDelimited.port)] },
+      { app: 'hints', domains: ['hints.test'], backends: [at('hints', earlyHints.port)] },
+      { app: 'broken', domains: ['broken.test'], backends: [at('broken', broken.port)] },
+    ]);
+  });
+  after(async () => {
+    await proxy.close();
+    await Promise.all([echo.close(), plain.close()]);
+    for (const server of rawOnes) server.close();
+  });
+
+  it('answers pipelined requests in order on one connection, over few backend connections', async () => {
+    const before = backendConnections;
+    const requests = ['/a', '/b', '/c'].map((path, index) => `GET ${path} HTTP/1.1\r\nHost: echo.test\r\n${index === 2 ? 'Connection: close\r\n' : ''}\r\n`);
+    const answers = responses(await raw(proxy.port, requests.join('')));
+    assert.deepEqual(answers.map((answer) => [answer.status, JSON.parse(answer.body).url]), [[200, '/a'], [200, '/b'], [200, '/c']]);
+    assert.equal(answers[2].headers.connection, 'close');
+    assert.ok(backendConnections - before <= 1, `three sequential requests opened ${backendConnections - before} backend connections`);
+  });
+
+  it('passes a chunked request body whole, and reads the next request after it', async () => {
+    const body = 'Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n';
+    const text = await raw(proxy.port, [`POST /upload HTTP/1.1\r\nHost: echo.test\r\n${body.slice(0, 40)}`, body.slice(40), 'GET /after HTTP/1.1\r\nHost: echo.test\r\nConnection: close\r\n\r\n'], 50);
+    const [upload, next] = responses(text);
+    assert.equal(upload.status, 200);
+    assert.equal(JSON.parse(upload.body).body, 'hello, world');
+    assert.equal(JSON.parse(upload.body).headers['transfer-encoding'], 'chunked');
+    assert.equal(JSON.parse(next.body).url, '/after');
+  });
+
+  it('refuses smuggling shapes and oversized heads with 400 / 431 JSON, and closes', async () => {
+    const seen = echo.seen.length;
+    const both = responses(await raw(proxy.port, 'POST / HTTP/1.1\r\nHost: echo.test\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'));
+    assert.equal(both[0].status, 400);
+    assert.equal(JSON.parse(both[0].body).error, 'bad_request');
+    const twoHosts = responses(await raw(proxy.port, 'GET / HTTP/1.1\r\nHost: echo.test\r\nHost: plain.test\r\n\r\n'));
+    assert.equal(twoHosts[0].status, 400);
+    assert.match(JSON.parse(twoHosts[0].body).message, /one Host header/);
+    const huge = responses(await raw(proxy.port, `GET / HTTP/1.1\r\nHost: echo.test\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`));
+    assert.equal(huge[0].status, 431);
+    const connectMethod = responses(await raw(proxy.port, 'CONNECT echo.test:443 HTTP/1.1\r\nHost: echo.test:443\r\n\r\n'));
+    assert.equal(connectMethod[0].status, 405);
+    assert.equal(echo.seen.length, seen, 'a refused request reached the backend');
+  });
+
+  it('gives HEAD, 204 and 304 no body and keeps the connection usable after them', async () => {
+    const text = await raw(proxy.port, [
+      'HEAD /x HTTP/1.1\r\nHost: plain.test\r\n\r\n',
+      'GET /empty HTTP/1.1\r\nHost: plain.test\r\n\r\n',
+      'GET /same HTTP/1.1\r\nHost: plain.test\r\n\r\n',
+      'GET /x HTTP/1.1\r\nHost: plain.test\r\nConnection: close\r\n\r\n',
+    ].join(''));
+    const heads = text.split('\r\n\r\n');
+    assert.match(heads[0], /^HTTP\/1.1 200 OK\r\n/);
+    assert.match(heads[0], /content-length: 5/i, 'HEAD keeps the length the GET would have');
+    assert.match(heads[1], /^HTTP\/1.1 204 /);
+    assert.match(heads[2], /^HTTP\/1.1 304 /);
+    assert.match(heads[3], /^HTTP\/1.1 200 OK\r\n/);
+    assert.equal(heads[4], 'hello', 'the only body on the wire is the last GET\'s');
+  });
+
+  it('re-frames a body delimited by the backend closing: chunked to a 1.1 client, close-delimited to a 1.0 client', async () => {
+    const [one] = responses(await raw(proxy.port, 'GET / HTTP/1.1\r\nHost: eof.test\r\nConnection: close\r\n\r\n'));
+    assert.equal(one.headers['transfer-encoding'], 'chunked');
+    assert.equal(one.body, 'until the end');
+    const [old] = responses(await raw(proxy.port, 'GET / HTTP/1.0\r\nHost: eof.test\r\n\r\n'));
+    assert.equal(old.headers['transfer-encoding'], undefined);
+    assert.equal(old.headers.connection, 'close');
+    assert.equal(old.body, 'until the end');
+  });
+
+  it('answers Expect: 100-continue itself, and sends the backend the body without Expect', async () => {
+    const socket = connect(proxy.port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.setEncoding('latin1');
+    let text = '';
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.write('PUT /big HTTP/1.1\r\nHost: echo.test\r\nExpect: 100-continue\r\nContent-Length: 4\r\nConnection: close\r\n\r\n');
+    await waitUntil(() => text.includes('\r\n\r\n'), 'the 100 Continue');
+    assert.equal(text, 'HTTP/1.1 100 Continue\r\n\r\n', 'before the body, the client gets 100 Continue and nothing else');
+    socket.write('data');
+    await once(socket, 'close');
+    const [, final] = responses(text);
+    assert.equal(final.status, 200);
+    assert.equal(JSON.parse(final.body).body, 'data');
+    assert.equal(JSON.parse(final.body).headers.expect, undefined);
+  });
+
+  it('drops a backend 103 Early Hints and passes the final answer', async () => {
+    const answers = responses(await raw(proxy.port, 'GET / HTTP/1.1\r\nHost: hints.test\r\nConnection: close\r\n\r\n'));
+    assert.deepEqual(answers.map((answer) => [answer.status, answer.body]), [[200, 'ok']]);
+  });
+
+  it('answers a backend response that is not valid HTTP with 502 JSON', async () => {
+    const [answer] = responses(await raw(proxy.port, 'GET / HTTP/1.1\r\nHost: broken.test\r\nConnection: close\r\n\r\n'));
+    assert.equal(answer.status, 502);
+    assert.match(JSON.parse(answer.body).message, /bad_response/);
+    assert.equal(proxy.records.at(-1)?.upstreamError, 'bad_response');
+  });
+
+  it('cuts a client whose head does not arrive within the client headers timeout with 408', async () => {
+    const [answer] = responses(await raw(proxy.port, ['GET / HTTP/1.1\r\nHost: echo.test\r\n', 'X-Slow: 1\r\n'], 1_600));
+    assert.equal(answer.status, 408);
+  });
+});
+
+async function waitUntil(check: () => boolean, what: string): Promise<void> {
+  for (let waited = 0; !check(); waited += 10) {
+    if (waited > 5_000) throw new Error(`waited 5 s for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
