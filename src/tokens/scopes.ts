@@ -18,10 +18,6 @@ const ALIASES: Record<string, readonly Scope[]> = {
 /** Every name a token may be created with: the scopes and their aliases. */
 export const SCOPE_NAMES: readonly string[] = [...Object.keys(SCOPES), ...Object.keys(ALIASES)].sort();
 
-export function isScopeName(name: string): boolean {
-  return SCOPE_NAMES.includes(name);
-}
-
 /** The scopes a token's stored names grant, aliases expanded. */
 export function expandScopes(names: readonly string[]): Scope[] {
   const granted = new Set<Scope>();

@@ -15,7 +15,7 @@ const TOKEN_PREFIX = 'dzt_';
  * A looked-up token is reused this long before the database is asked again. Revoking through
  * this host drops it at once; a revocation made on another host (shared MySQL) takes at most this long here.
  */
-export const TOKEN_CACHE_MS = 2000;
+const TOKEN_CACHE_MS = 2000;
 /** last_used_at is written at most this often per token, so a busy token does not write on every request. */
 const LAST_USED_EVERY_MS = 60_000;
 

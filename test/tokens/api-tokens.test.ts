@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { runCli } from '../support/cli.js';
+import { startMariaDb, type MariaDb } from '../support/mariadb.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 
 interface Created {
@@ -200,5 +201,40 @@ describe('API tokens through the admin API', { timeout: 60_000 }, () => {
     const withStorageToken = await runCli(['token', 'list'], { DOZEN_URL: dozen.url, DOZEN_TOKEN: (await create({ name: 'cli-sneak', scopes: ['storage'] })).token });
     assert.equal(withStorageToken.code, 1);
     assert.match(withStorageToken.stderr, /^dozen: 403 API tokens do not reach GET \/tokens; it needs the admin token\n$/);
+  });
+});
+
+describe('API tokens on MySQL', { timeout: 60_000 }, () => {
+  let mariadb: MariaDb;
+  before(async () => {
+    mariadb = await startMariaDb();
+  });
+  after(async () => {
+    await mariadb?.stop();
+  });
+
+  it('are created, checked (expiry read back from BIGINT), revoked, and stored as digests', async () => {
+    const connection = await mariadb.connect();
+    await connection.query('DROP DATABASE IF EXISTS dozen_tokens_test; CREATE DATABASE dozen_tokens_test');
+    const dozen = await startDozen({ env: { DOZEN_MODULES: 'storage', DOZEN_DATABASE_URL: `${mariadb.url}dozen_tokens_test` } });
+    try {
+      const expiresAt = new Date(Date.now() + 3600_000).toISOString();
+      const response = await dozen.api('/tokens', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'mysql', scopes: ['storage'], prefix: 'm/', expiresAt }) });
+      const created = await response.json();
+      assert.equal(response.status, 201, JSON.stringify(created) + dozen.logs());
+      const put = (key: string) => fetch(`${dozen.url}/storage/objects/${key}`, { method: 'PUT', body: 'x', headers: { authorization: `Bearer ${created.token}` } });
+      assert.equal((await put('m/a.txt')).status, 201);
+      assert.equal((await put('n/a.txt')).status, 403);
+      const [listed] = (await (await dozen.api('/tokens')).json()).tokens;
+      assert.equal(listed.expiresAt, expiresAt);
+      assert.ok(listed.lastUsedAt);
+      const [rows] = await connection.query('SELECT * FROM dozen_tokens_test.api_tokens');
+      assert.ok(!JSON.stringify(rows).includes(created.token.slice(4)));
+      assert.equal((await dozen.api(`/tokens/${created.id}`, { method: 'DELETE' })).status, 200);
+      assert.equal((await put('m/b.txt')).status, 401);
+    } finally {
+      await dozen.stop();
+      await connection.end();
+    }
   });
 });
