@@ -13,6 +13,7 @@ import { DeployModule } from './deploy/deploy.module.js';
 import { ProxyModule } from './proxy/proxy.module.js';
 import { RegistryModule } from './registry/registry.module.js';
 import { StorageModule } from './storage/storage.module.js';
+import { TokensModule } from './tokens/tokens.module.js';
 
 const MODULES: Record<ModuleName, Type> = {
   proxy: ProxyModule,
@@ -22,7 +23,7 @@ const MODULES: Record<ModuleName, Type> = {
   broadcast: BroadcastModule,
 };
 
-/** The whole process: core services, the database, GraphQL, and only the modules `modules` turns on. */
+/** The whole process: core services, the database, API tokens, GraphQL, and only the modules `modules` turns on. */
 @Module({})
 export class AppModule {
   static forRoot(config: DozenConfig, logger: Logger): DynamicModule {
@@ -32,6 +33,7 @@ export class AppModule {
         ConfigModule.forRoot(config),
         CoreModule.forRoot(logger),
         DatabaseModule,
+        TokensModule,
         GraphQLModule.forRoot<MercuriusDriverConfig>({ driver: MercuriusDriver, autoSchemaFile: true, graphiql: false, path: '/graphql' }),
         ...config.modules.map((name) => MODULES[name]),
       ],

@@ -37,6 +37,7 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
     void reply.header('x-request-id', request.id);
   });
   fastify.addHook('onRequest', auth.hook);
+  fastify.addHook('preHandler', auth.preHandler);
   // Errors Fastify raises before any Nest handler runs (malformed JSON, body too large) do not pass
   // Nest's filters; give them the same {error, message} body. (Fastify warns once that this
   // replaces the handler Nest installed: intended.)

@@ -15,10 +15,10 @@ export interface ServerOptions {
 export function addServerOptions(command: Command): Command {
   return command
     .option('--server <url>', 'dozen on this host (default: env DOZEN_URL, else http://127.0.0.1:7700)')
-    .option('--token <token>', 'admin token (default: env DOZEN_TOKEN, else <dataDir>/admin-token)');
+    .option('--token <token>', 'admin token, or an API token where one is accepted (default: env DOZEN_TOKEN, else <dataDir>/admin-token)');
 }
 
-/** The server URL and admin token a client command uses; the token is undefined when none is found. */
+/** The server URL and token (admin or API) a client command uses; the token is undefined when none is found. */
 export function serverOf(command: Command): { server: string; token: string | undefined } {
   const options = command.optsWithGlobals<ServerOptions>();
   const server = (options.server ?? process.env.DOZEN_URL ?? 'http://127.0.0.1:7700').replace(/\/+$/, '');

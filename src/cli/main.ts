@@ -8,6 +8,7 @@ import { addRegistryCommands } from '../registry/registry.cli.js';
 import { configFor, run } from './program.js';
 import { addProxyCommands } from '../proxy/proxy.cli.js';
 import { addStorageCommands } from '../storage/storage.cli.js';
+import { addTokenCommands } from '../tokens/tokens.cli.js';
 
 const program = new Command('dozen')
   .description('the platform server of a small team: proxy, registry, deploy, storage, broadcast')
@@ -53,5 +54,6 @@ program
 addRegistryCommands(program);
 addProxyCommands(program);
 addStorageCommands(program);
+addTokenCommands(program);
 
 await program.parseAsync(process.argv);

@@ -1,6 +1,7 @@
 import { Global, Inject, Module, type DynamicModule } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { AdminAuth } from './admin-auth.js';
+import { ApiTokenGate } from './api-token-gate.js';
 import { HealthService } from './health.js';
 import { Metrics } from './metrics.js';
 import { NodeController } from './node.controller.js';
@@ -11,7 +12,7 @@ export const LOGGER = Symbol('LOGGER');
 /** Injects the process's pino logger; take a child with your module's name. */
 export const InjectLogger = () => Inject(LOGGER);
 
-/** What every module may use: health registration, admin auth, metrics, the logger. */
+/** What every module may use: health registration, admin auth (and opening routes to API tokens), metrics, the logger. */
 @Global()
 @Module({})
 export class CoreModule {
@@ -19,8 +20,8 @@ export class CoreModule {
     return {
       module: CoreModule,
       controllers: [NodeController],
-      providers: [HealthService, AdminAuth, Metrics, NodeResolver, { provide: LOGGER, useValue: logger }],
-      exports: [HealthService, AdminAuth, Metrics, LOGGER],
+      providers: [HealthService, AdminAuth, ApiTokenGate, Metrics, NodeResolver, { provide: LOGGER, useValue: logger }],
+      exports: [HealthService, AdminAuth, ApiTokenGate, Metrics, LOGGER],
     };
   }
 }

@@ -3,6 +3,7 @@ import { BroadcastBinlogCheckpoints1764000006000 } from '../broadcast/migrations
 import { ProxyPolicies1764068400000 } from '../proxy/migrations/1764068400000-proxy-policies.js';
 import { RegistryEmbeddedCatalog1764064800000 } from '../registry/migrations/1764064800000-registry-embedded-catalog.js';
 import { StorageTailOffsets1764070000000 } from '../storage/migrations/1764070000000-storage-tail-offsets.js';
+import { ApiTokens1764100000000 } from '../tokens/migrations/1764100000000-api-tokens.js';
 
 /**
  * Every migration, in order. Each module keeps its migrations in its own folder
@@ -15,4 +16,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   RegistryEmbeddedCatalog1764064800000,
   ProxyPolicies1764068400000,
   StorageTailOffsets1764070000000,
+  ApiTokens1764100000000,
 ];

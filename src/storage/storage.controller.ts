@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { BadInput, DomainError } from '../common/errors.js';
 import { ZodPipe } from '../common/zod-pipe.js';
+import { keyOfPath } from './object-path.js';
 import { ObjectNotFound, type ObjectInfo } from './object-store.js';
 import { StorageService } from './storage.service.js';
 
@@ -134,15 +135,8 @@ export class StorageController implements OnModuleInit {
   }
 }
 
-/** The key is the rest of the path after /storage/objects/, percent-decoded (so `%2F` and `/` are the same). */
 function objectKey(request: FastifyRequest): string {
-  const path = request.url.split('?')[0];
-  const encoded = path.slice('/storage/objects/'.length);
-  try {
-    return decodeURIComponent(encoded);
-  } catch {
-    throw new BadInput('key', 'is not valid percent-encoding');
-  }
+  return keyOfPath(request.url.split('?')[0]);
 }
 
 /** The request body stream; Fastify runs no parser for an empty body, which is an empty object. */

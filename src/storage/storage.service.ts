@@ -55,6 +55,11 @@ export class StorageService {
     return this.uploads.list(key);
   }
 
+  /** The key an upload writes to; throws UploadNotFound. */
+  async uploadKey(uploadId: string): Promise<string> {
+    return (await this.uploads.get(uploadId)).key;
+  }
+
   async describeUpload(uploadId: string): Promise<UploadRecord & { parts: PartInfo[] }> {
     const record = await this.uploads.get(uploadId);
     return { ...record, parts: await this.store.listParts(record.key, record.storeUploadId) };
