@@ -5,9 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { DomainError } from '../common/errors.js';
 import { contentTypeFor } from './content-type.js';
-import { Crc64 } from './crc64.js';
+import { combineCrc64, Crc64 } from './crc64.js';
 import {
-  assertPartNumber, assertSafeKey, ChecksumMismatch, ObjectExists, ObjectNotFound, PositionMismatch, StoreUnavailable, UploadNotFound,
+  assertPartNumber, assertSafeKey, ChecksumMismatch, ObjectExists, ObjectNotFound, PartTooSmall, PositionMismatch, StoreUnavailable, UploadNotFound,
   type AppendResult, type ListPage, type ObjectInfo, type ObjectStore, type PartInfo, type PutOptions,
 } from './object-store.js';
 import type { StorageConfig } from './storage.config.js';
@@ -179,7 +179,10 @@ export class OssObjectStore implements ObjectStore {
 
   async list(prefix: string, options: { cursor?: string; limit?: number } = {}): Promise<ListPage> {
     const limit = Math.min(Math.max(options.limit ?? 1000, 1), 1000);
-    const result = await this.retrying(prefix, () => this.client.listV2({ prefix, 'max-keys': limit, ...(options.cursor ? { 'continuation-token': options.cursor } : {}) }));
+    // An empty prefix is left out: ali-oss 6.23 V4-signs it as `prefix=`, where OSS's canonical
+    // query string has a parameter without a value as its name alone, and OSS refuses the signature.
+    const query = { ...(prefix ? { prefix } : {}), 'max-keys': limit, ...(options.cursor ? { 'continuation-token': options.cursor } : {}) };
+    const result = await this.retrying(prefix, () => this.client.listV2(query));
     return {
       objects: (result.objects ?? []).map((object) => ({ key: object.name, size: object.size, etag: object.etag, modified: new Date(object.lastModified) })),
       ...(result.isTruncated && result.nextContinuationToken ? { nextCursor: result.nextContinuationToken } : {}),
@@ -231,9 +234,11 @@ export class OssObjectStore implements ObjectStore {
   async completeMultipart(key: string, uploadId: string, options: { ifNoneMatch?: boolean } = {}): Promise<ObjectInfo> {
     const parts = await this.listParts(key, uploadId);
     if (!parts.length) throw new DomainError(400, 'bad_request', `upload ${uploadId} has no parts`);
-    await this.retrying(key, () =>
+    const result = await this.retrying(key, () =>
       this.client.completeMultipartUpload(key, uploadId, parts.map((part) => ({ number: part.partNumber, etag: part.etag })), { headers: options.ifNoneMatch ? { 'x-oss-forbid-overwrite': 'true' } : {} }),
     );
+    // OSS answers with the whole object's CRC64; it must be the parts' CRC64s joined.
+    if (parts.every((part) => part.crc64)) this.checkCrc(key, result.res, parts.reduce((crc, part) => combineCrc64(crc, part.crc64, part.size), '0'));
     return this.info(key);
   }
 
@@ -284,6 +289,7 @@ export class OssObjectStore implements ObjectStore {
       if (code === 'NoSuchUpload') throw new UploadNotFound(key);
       if (code === 'FileAlreadyExists') throw new ObjectExists(key);
       if (code === 'InvalidDigest') throw new ChecksumMismatch('Content-MD5', 'the sent MD5', 'another');
+      if (code === 'EntityTooSmall') throw new PartTooSmall(null);
       if (code === 'PositionNotEqualToLength') throw error;
       if (code === 'ObjectNotAppendable') throw new DomainError(409, 'conflict', `object ${JSON.stringify(key)} was not created by appends and cannot be appended to`);
       if (status === undefined || status < 0 || status >= 500) throw new StoreUnavailable(`OSS ${code ?? 'error'}: ${message}`);
