@@ -229,7 +229,8 @@ export async function startOssStandIn(options: StandInOptions = {}): Promise<Oss
   /**
    * ListObjectsV2: keys after `start-after`, or after where the `continuation-token`
    * of the previous page left off (the token wins when both are given); at most
-   * `max-keys` (1-1000, default 100). The token is opaque to clients.
+   * `max-keys` (1-1000, default 100). The token is opaque to clients (plain base64 here, so
+   * its + / = must survive URL encoding and both signatures).
    */
   function listObjects(response: ServerResponse, query: URLSearchParams) {
     if (query.has('delimiter')) return error(response, 400, 'NotImplemented', 'the stand-in does not group by delimiter');
@@ -240,7 +241,7 @@ export async function startOssStandIn(options: StandInOptions = {}): Promise<Oss
     const startAfter = query.get('start-after');
     let after = startAfter ?? '';
     if (token !== null) {
-      const decoded = Buffer.from(token, 'base64url').toString('utf8');
+      const decoded = Buffer.from(token, 'base64').toString('utf8');
       if (!token || !decoded.startsWith('after:')) return error(response, 400, 'InvalidArgument', 'The continuation-token is not valid.');
       after = decoded.slice('after:'.length);
     }
@@ -248,7 +249,7 @@ export async function startOssStandIn(options: StandInOptions = {}): Promise<Oss
     const page = keys.slice(0, maxKeys);
     const truncated = keys.length > maxKeys;
     const echoed = (token !== null ? `<ContinuationToken>${escape(token)}</ContinuationToken>` : '') + (startAfter !== null ? `<StartAfter>${escape(startAfter)}</StartAfter>` : '');
-    const next = truncated ? `<NextContinuationToken>${Buffer.from('after:' + page[page.length - 1]).toString('base64url')}</NextContinuationToken>` : '';
+    const next = truncated ? `<NextContinuationToken>${Buffer.from('after:' + page[page.length - 1]).toString('base64')}</NextContinuationToken>` : '';
     xml(response, 200, `<ListBucketResult><Name>${bucket}</Name><Prefix>${escape(prefix)}</Prefix>${echoed}<MaxKeys>${maxKeys}</MaxKeys><KeyCount>${page.length}</KeyCount><IsTruncated>${truncated}</IsTruncated>${next}${page
       .map((key) => {
         const stored = objects.get(key)!;
