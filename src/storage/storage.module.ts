@@ -12,6 +12,7 @@ import { StorageMetrics } from './storage-metrics.js';
 import { StorageController } from './storage.controller.js';
 import { TailOffset } from './storage.entity.js';
 import { StorageHealth } from './storage.health.js';
+import { StorageResolver } from './storage.resolver.js';
 import { StorageService } from './storage.service.js';
 import { TailerController } from './tailer/tailer.controller.js';
 import { TailerService } from './tailer/tailer.service.js';
@@ -19,7 +20,7 @@ import { TailerService } from './tailer/tailer.service.js';
 @Module({
   imports: [TypeOrmModule.forFeature([TailOffset])],
   controllers: [moduleHealthController('storage'), StorageController, TailerController],
-  providers: [StorageHealth, StorageService, TailerService, StorageMetrics, { provide: OBJECT_STORE, inject: [DOZEN_CONFIG, LOGGER, StorageMetrics], useFactory: meteredStore }],
+  providers: [StorageHealth, StorageService, StorageResolver, TailerService, StorageMetrics, { provide: OBJECT_STORE, inject: [DOZEN_CONFIG, LOGGER, StorageMetrics], useFactory: meteredStore }],
   exports: [StorageService],
 })
 export class StorageModule {}
