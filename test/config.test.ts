@@ -28,6 +28,7 @@ describe('config', () => {
     ['bad consul URL', ['config', 'check'], { DOZEN_REGISTRY_CONSUL_URL: 'consul-host:8500' }, /registry\.consul\.url = "consul-host:8500": expected an http/],
     ['unreadable secret file (env)', ['config', 'check'], { DOZEN_ADMIN_TOKEN_FILE: '/nonexistent/token' }, /DOZEN_ADMIN_TOKEN_FILE = "\/nonexistent\/token": cannot read the secret file \(ENOENT\)/],
     ['unknown storage driver', ['config', 'check'], { DOZEN_STORAGE_DRIVER: 's3' }, /storage\.driver = "s3": /],
+    ['V4 OSS signing without a region', ['config', 'check'], { DOZEN_STORAGE_OSS_AUTHORIZATION_VERSION: 'v4' }, /storage\.oss\.region = \(missing\): is required with authorizationVersion v4/],
   ];
   for (const [what, args, env, expected] of badValues) {
     it(`refuses a ${what} with exit 2 and one line naming the key`, () => {

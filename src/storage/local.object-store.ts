@@ -8,7 +8,7 @@ import { DomainError } from '../common/errors.js';
 import { combineCrc64, Crc64 } from './crc64.js';
 import { contentTypeFor } from './content-type.js';
 import {
-  assertPartNumber, assertSafeKey, BadKey, ChecksumMismatch, ObjectExists, ObjectNotFound, PositionMismatch, UploadNotFound,
+  assertPartNumber, assertSafeKey, BadKey, ChecksumMismatch, MIN_PART_SIZE, ObjectExists, ObjectNotFound, PartTooSmall, PositionMismatch, UploadNotFound,
   type AppendResult, type ListPage, type ObjectInfo, type ObjectStore, type PartInfo, type PutOptions,
 } from './object-store.js';
 
@@ -174,6 +174,8 @@ export class LocalObjectStore implements ObjectStore {
     const upload = JSON.parse(await readFile(join(folder, 'upload.json'), 'utf8')) as { contentType: string | null };
     const parts = await this.listParts(key, uploadId);
     if (!parts.length) throw new DomainError(400, 'bad_request', `upload ${uploadId} has no parts`);
+    const small = parts.slice(0, -1).find((part) => part.size < MIN_PART_SIZE);
+    if (small) throw new PartTooSmall(small.partNumber);
     const temp = await this.tempPath();
     try {
       // Each part's CRC64 was taken as it arrived; the whole one is combined from them, not read again.

@@ -80,7 +80,7 @@ export interface ObjectStore {
   putPart(key: string, uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo>;
   /** The parts stored so far, in part order. */
   listParts(key: string, uploadId: string): Promise<PartInfo[]>;
-  /** Joins the parts (all, in order) into the object. */
+  /** Joins the parts (all, in order) into the object; throws PartTooSmall when a part but the last is under MIN_PART_SIZE. */
   completeMultipart(key: string, uploadId: string, options?: { ifNoneMatch?: boolean }): Promise<ObjectInfo>;
   /** Drops the upload and its parts. */
   abortMultipart(key: string, uploadId: string): Promise<void>;
@@ -93,6 +93,8 @@ export const OBJECT_STORE = Symbol('OBJECT_STORE');
 
 export const MAX_KEY_BYTES = 1023;
 export const MAX_PART_NUMBER = 10_000;
+/** OSS joins parts only when every one but the last is at least this long; every store keeps that rule. */
+export const MIN_PART_SIZE = 100 * 1024;
 
 export class BadKey extends DomainError {
   constructor(key: string, why: string) {
@@ -125,6 +127,12 @@ export class PositionMismatch extends DomainError {
     readonly length: number,
   ) {
     super(409, 'position_mismatch', `append to ${JSON.stringify(key)} at ${position}, but the object is ${length} bytes long`);
+  }
+}
+
+export class PartTooSmall extends DomainError {
+  constructor(partNumber: number | null) {
+    super(400, 'part_too_small', `every part but the last must be at least ${MIN_PART_SIZE} bytes (100 KB)${partNumber === null ? '' : `; part ${partNumber} is smaller`}; the upload is kept, re-send the part`, 'partNumber');
   }
 }
 

@@ -5,9 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { DomainError } from '../common/errors.js';
 import { contentTypeFor } from './content-type.js';
-import { Crc64 } from './crc64.js';
+import { combineCrc64, Crc64 } from './crc64.js';
 import {
-  assertPartNumber, assertSafeKey, ChecksumMismatch, ObjectExists, ObjectNotFound, PositionMismatch, StoreUnavailable, UploadNotFound,
+  assertPartNumber, assertSafeKey, ChecksumMismatch, ObjectExists, ObjectNotFound, PartTooSmall, PositionMismatch, StoreUnavailable, UploadNotFound,
   type AppendResult, type ListPage, type ObjectInfo, type ObjectStore, type PartInfo, type PutOptions,
 } from './object-store.js';
 import type { StorageConfig } from './storage.config.js';
@@ -58,6 +58,8 @@ export class OssObjectStore implements ObjectStore {
   constructor(
     private readonly settings: OssSettings,
     private readonly log: Logger,
+    /** Told of every retry, with the OSS API request it repeats (for the retry metric). */
+    private readonly onRetry: (request: string) => void = () => undefined,
   ) {
     const { oss } = settings;
     if (!oss.bucket || !oss.accessKeyId || !oss.accessKeySecret || !(oss.region || oss.endpoint)) {
@@ -79,7 +81,7 @@ export class OssObjectStore implements ObjectStore {
   }
 
   async check(): Promise<void> {
-    await this.retrying('list', () => this.client.listV2({ 'max-keys': 1 }));
+    await this.retrying('ListObjectsV2', 'list', () => this.client.listV2({ 'max-keys': 1 }));
   }
 
   async put(key: string, body: Readable, options: PutOptions = {}): Promise<ObjectInfo> {
@@ -110,13 +112,13 @@ export class OssObjectStore implements ObjectStore {
     if (next.done) {
       checkMd5();
       const data = Buffer.concat(head);
-      const result = await this.retrying(key, () =>
+      const result = await this.retrying('PutObject', key, () =>
         this.client.putStream(key, Readable.from([data]), { contentLength: data.length, mime: contentType, headers: { 'Content-Type': contentType, ...overwrite } }),
       );
       this.checkCrc(key, result.res, crc.value);
       return this.info(key);
     }
-    const { uploadId } = await this.retrying(key, () => this.client.initMultipartUpload(key, { mime: contentType, headers: { 'Content-Type': contentType } }));
+    const { uploadId } = await this.retrying('InitiateMultipartUpload', key, () => this.client.initMultipartUpload(key, { mime: contentType, headers: { 'Content-Type': contentType } }));
     try {
       const parts: { number: number; etag: string }[] = [];
       const inFlight = new Set<Promise<void>>();
@@ -136,7 +138,7 @@ export class OssObjectStore implements ObjectStore {
       await Promise.all(inFlight);
       checkMd5();
       parts.sort((left, right) => left.number - right.number);
-      const result = await this.retrying(key, () => this.client.completeMultipartUpload(key, uploadId, parts, { headers: overwrite }));
+      const result = await this.retrying('CompleteMultipartUpload', key, () => this.client.completeMultipartUpload(key, uploadId, parts, { headers: overwrite }));
       this.checkCrc(key, result.res, crc.value);
       return this.info(key);
     } catch (error) {
@@ -148,7 +150,7 @@ export class OssObjectStore implements ObjectStore {
   async append(key: string, position: number, data: Buffer, options: { contentType?: string } = {}): Promise<AppendResult> {
     assertSafeKey(key);
     try {
-      const result = await this.retrying(key, () =>
+      const result = await this.retrying('AppendObject', key, () =>
         this.client.append(key, data, { position: String(position), mime: options.contentType ?? contentTypeFor(key), headers: { 'Content-Type': options.contentType ?? contentTypeFor(key) } }),
       );
       return { nextPosition: Number(result.nextAppendPosition), crc64: result.res.headers['x-oss-hash-crc64ecma'] };
@@ -163,7 +165,7 @@ export class OssObjectStore implements ObjectStore {
   async head(key: string): Promise<ObjectInfo | null> {
     assertSafeKey(key);
     try {
-      const { res } = await this.retrying(key, () => this.client.head(key));
+      const { res } = await this.retrying('HeadObject', key, () => this.client.head(key));
       return toInfo(key, res.headers);
     } catch (error) {
       if (error instanceof ObjectNotFound) return null;
@@ -173,13 +175,16 @@ export class OssObjectStore implements ObjectStore {
 
   async get(key: string): Promise<{ info: ObjectInfo; body: Readable }> {
     assertSafeKey(key);
-    const { stream, res } = await this.retrying(key, () => this.client.getStream(key));
+    const { stream, res } = await this.retrying('GetObject', key, () => this.client.getStream(key));
     return { info: toInfo(key, res.headers), body: stream };
   }
 
   async list(prefix: string, options: { cursor?: string; limit?: number } = {}): Promise<ListPage> {
     const limit = Math.min(Math.max(options.limit ?? 1000, 1), 1000);
-    const result = await this.retrying(prefix, () => this.client.listV2({ prefix, 'max-keys': limit, ...(options.cursor ? { 'continuation-token': options.cursor } : {}) }));
+    // An empty prefix is left out: ali-oss 6.23 V4-signs it as `prefix=`, where OSS's canonical
+    // query string has a parameter without a value as its name alone, and OSS refuses the signature.
+    const query = { ...(prefix ? { prefix } : {}), 'max-keys': limit, ...(options.cursor ? { 'continuation-token': options.cursor } : {}) };
+    const result = await this.retrying('ListObjectsV2', prefix, () => this.client.listV2(query));
     return {
       objects: (result.objects ?? []).map((object) => ({ key: object.name, size: object.size, etag: object.etag, modified: new Date(object.lastModified) })),
       ...(result.isTruncated && result.nextContinuationToken ? { nextCursor: result.nextContinuationToken } : {}),
@@ -188,7 +193,7 @@ export class OssObjectStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     assertSafeKey(key);
-    await this.retrying(key, () => this.client.delete(key)).catch((error: unknown) => {
+    await this.retrying('DeleteObject', key, () => this.client.delete(key)).catch((error: unknown) => {
       if (!(error instanceof ObjectNotFound)) throw error;
     });
   }
@@ -196,7 +201,7 @@ export class OssObjectStore implements ObjectStore {
   async createMultipart(key: string, options: { contentType?: string } = {}): Promise<string> {
     assertSafeKey(key);
     const contentType = options.contentType ?? contentTypeFor(key);
-    return (await this.retrying(key, () => this.client.initMultipartUpload(key, { mime: contentType, headers: { 'Content-Type': contentType } }))).uploadId;
+    return (await this.retrying('InitiateMultipartUpload', key, () => this.client.initMultipartUpload(key, { mime: contentType, headers: { 'Content-Type': contentType } }))).uploadId;
   }
 
   async putPart(key: string, uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo> {
@@ -218,7 +223,7 @@ export class OssObjectStore implements ObjectStore {
     const parts: PartInfo[] = [];
     let marker = '0';
     for (;;) {
-      const page = await this.retrying(key, () => this.client.listParts(key, uploadId, { 'max-parts': 1000, 'part-number-marker': marker }));
+      const page = await this.retrying('ListParts', key, () => this.client.listParts(key, uploadId, { 'max-parts': 1000, 'part-number-marker': marker }));
       const listed = Array.isArray(page.parts) ? page.parts : [page.parts];
       for (const part of listed) {
         parts.push({ partNumber: Number(part.PartNumber), size: Number(part.Size), etag: part.ETag, crc64: part.HashCrc64ecma ?? '' });
@@ -231,15 +236,17 @@ export class OssObjectStore implements ObjectStore {
   async completeMultipart(key: string, uploadId: string, options: { ifNoneMatch?: boolean } = {}): Promise<ObjectInfo> {
     const parts = await this.listParts(key, uploadId);
     if (!parts.length) throw new DomainError(400, 'bad_request', `upload ${uploadId} has no parts`);
-    await this.retrying(key, () =>
+    const result = await this.retrying('CompleteMultipartUpload', key, () =>
       this.client.completeMultipartUpload(key, uploadId, parts.map((part) => ({ number: part.partNumber, etag: part.etag })), { headers: options.ifNoneMatch ? { 'x-oss-forbid-overwrite': 'true' } : {} }),
     );
+    // OSS answers with the whole object's CRC64; it must be the parts' CRC64s joined.
+    if (parts.every((part) => part.crc64)) this.checkCrc(key, result.res, parts.reduce((crc, part) => combineCrc64(crc, part.crc64, part.size), '0'));
     return this.info(key);
   }
 
   async abortMultipart(key: string, uploadId: string): Promise<void> {
     assertSafeKey(key);
-    await this.retrying(key, () => this.client.abortMultipartUpload(key, uploadId));
+    await this.retrying('AbortMultipartUpload', key, () => this.client.abortMultipartUpload(key, uploadId));
   }
 
   private async info(key: string): Promise<ObjectInfo> {
@@ -250,7 +257,7 @@ export class OssObjectStore implements ObjectStore {
 
   private async sendPart(key: string, uploadId: string, partNumber: number, data: Buffer): Promise<{ etag: string }> {
     const crc64 = new Crc64().update(data).value;
-    const result = await this.retrying(key, () => this.client._uploadPart(key, uploadId, partNumber, { stream: Readable.from([data]), size: data.length }));
+    const result = await this.retrying('UploadPart', key, () => this.client._uploadPart(key, uploadId, partNumber, { stream: Readable.from([data]), size: data.length }));
     this.checkCrc(key, result.res, crc64);
     return { etag: result.etag };
   }
@@ -260,8 +267,8 @@ export class OssObjectStore implements ObjectStore {
     if (actual !== undefined && actual !== expected) throw new ChecksumMismatch(`CRC64 of ${key} reported by OSS`, expected, actual);
   }
 
-  /** Retries 5xx and network failures with exponential backoff; maps OSS errors to the port's errors. */
-  private async retrying<T>(key: string, call: () => Promise<T>): Promise<T> {
+  /** Retries 5xx and network failures of the OSS API `request` with exponential backoff; maps OSS errors to the port's errors. */
+  private async retrying<T>(request: string, key: string, call: () => Promise<T>): Promise<T> {
     const retries = this.settings.oss.retries;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -269,7 +276,8 @@ export class OssObjectStore implements ObjectStore {
       } catch (error) {
         if (!(error instanceof StoreUnavailable) || attempt >= retries) throw error;
         const delay = Math.min(200 * 2 ** attempt, 5000);
-        this.log.warn({ key, attempt: attempt + 1, retryInMs: delay, err: error.message }, 'OSS request failed; retrying');
+        this.log.warn({ request, key, attempt: attempt + 1, retryInMs: delay, err: error.message }, 'OSS request failed; retrying');
+        this.onRetry(request);
         await sleep(delay);
       }
     }
@@ -284,6 +292,7 @@ export class OssObjectStore implements ObjectStore {
       if (code === 'NoSuchUpload') throw new UploadNotFound(key);
       if (code === 'FileAlreadyExists') throw new ObjectExists(key);
       if (code === 'InvalidDigest') throw new ChecksumMismatch('Content-MD5', 'the sent MD5', 'another');
+      if (code === 'EntityTooSmall') throw new PartTooSmall(null);
       if (code === 'PositionNotEqualToLength') throw error;
       if (code === 'ObjectNotAppendable') throw new DomainError(409, 'conflict', `object ${JSON.stringify(key)} was not created by appends and cannot be appended to`);
       if (status === undefined || status < 0 || status >= 500) throw new StoreUnavailable(`OSS ${code ?? 'error'}: ${message}`);

@@ -16,19 +16,24 @@ export const storageConfig = z
     driver: z.enum(['local', 'oss']).default('local'),
     oss: z
       .strictObject({
+        /** The bucket's region, `oss-cn-hangzhou` or `cn-hangzhou`; V4 signatures name it, so v4 requires it. */
         region: z.string().min(1).optional(),
         /** Custom endpoint (an OSS-compatible server); `http://` is allowed for tests on loopback. */
         endpoint: z.string().min(1).optional(),
         bucket: z.string().min(1).optional(),
         accessKeyId: secret().optional(),
         accessKeySecret: secret().optional(),
-        /** `v1` (`Authorization: OSS id:signature`) or `v4` signing. */
+        /** `v1` (`Authorization: OSS id:signature`) or `v4` (`OSS4-HMAC-SHA256`, HMAC-SHA256 with a key scoped to date and region). */
         authorizationVersion: z.enum(['v1', 'v4']).default('v1'),
         /** Address the bucket in the path (`endpoint/bucket/key`) instead of the host name, for OSS-compatible servers. */
         pathStyle: z.boolean().default(false),
         /** Retries on 5xx and network errors, with exponential backoff. */
         retries: z.number().int().min(0).max(20).default(4),
         timeoutMs: z.number().int().min(1000).default(60_000),
+      })
+      .superRefine((oss, context) => {
+        // Without a region ali-oss would sign V4 for cn-hangzhou, whatever the endpoint.
+        if (oss.authorizationVersion === 'v4' && !oss.region) context.addIssue({ code: 'custom', path: ['region'], message: 'is required with authorizationVersion v4 (the region is part of the V4 signature)' });
       })
       .default({ authorizationVersion: 'v1', pathStyle: false, retries: 4, timeoutMs: 60_000 }),
     /** Bodies larger than this go to OSS as multipart uploads (a body up to it is held in memory and sent in one PutObject). */

@@ -104,6 +104,29 @@ export function objectStoreContract(name: string, open: () => Promise<{ store: O
       assert.equal(all.objects[0].size, 'list/a-2'.length);
     });
 
+    it('lists the whole store with an empty prefix, in byte order, without repeats', async () => {
+      await store.put('zz-everything/last', Readable.from([Buffer.from('z')]));
+      const keys: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.list('', { cursor, limit: 3 });
+        keys.push(...page.objects.map((object) => object.key));
+        cursor = page.nextCursor;
+      } while (cursor && keys.length < 1000);
+      assert.ok(keys.includes('zz-everything/last') && keys.includes('list/a/1'), keys.join(' '));
+      assert.deepEqual(keys, [...new Set(keys)].sort((left, right) => Buffer.compare(Buffer.from(left), Buffer.from(right))));
+    });
+
+    it('keeps keys with spaces, plus signs and punctuation as they are', async () => {
+      const key = "contract/odd names/a b+c=d&e*(1)!~'%20.txt";
+      await store.put(key, Readable.from([Buffer.from('odd')]));
+      assert.equal((await store.head(key))?.size, 3);
+      assert.equal((await readAll((await store.get(key)).body)).toString(), 'odd');
+      assert.deepEqual((await store.list('contract/odd names/')).objects.map((object) => object.key), [key]);
+      await store.delete(key);
+      assert.equal(await store.head(key), null);
+    });
+
     it('deletes an object', async () => {
       await store.put('contract/delete-me', Readable.from([Buffer.from('x')]));
       await store.delete('contract/delete-me');
@@ -126,6 +149,16 @@ export function objectStoreContract(name: string, open: () => Promise<{ store: O
       assert.equal(info.crc64, crc64Of(whole));
       assert.ok((await readAll((await store.get('contract/multi.bin')).body)).equals(whole));
       await assert.rejects(store.listParts('contract/multi.bin', uploadId), { status: 404 });
+    });
+
+    it('refuses to join a part under 100 KB that is not the last one, and keeps the upload', async () => {
+      const uploadId = await store.createMultipart('contract/small-part.bin');
+      await store.putPart('contract/small-part.bin', uploadId, 1, Readable.from([Buffer.alloc(1000, 'a')]), 1000);
+      await store.putPart('contract/small-part.bin', uploadId, 2, Readable.from([Buffer.alloc(1000, 'b')]), 1000);
+      await assert.rejects(store.completeMultipart('contract/small-part.bin', uploadId), { status: 400, error: 'part_too_small' });
+      assert.equal(await store.head('contract/small-part.bin'), null);
+      await store.putPart('contract/small-part.bin', uploadId, 1, Readable.from([Buffer.alloc(100 * 1024, 'a')]), 100 * 1024);
+      assert.equal((await store.completeMultipart('contract/small-part.bin', uploadId)).size, 100 * 1024 + 1000);
     });
 
     it('drops an aborted multipart upload', async () => {

@@ -4,14 +4,15 @@ import { crc64Of } from '../../src/storage/crc64.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { dozenOssEnv, startOssStandIn, type OssStandIn } from '../support/oss-standin.js';
 
-describe('the storage REST API on the oss store (against the OSS API stand-in)', { timeout: 120_000 }, () => {
+for (const signature of ['v1', 'v4'] as const) describe(`the storage REST API on the oss store, signing ${signature} (against the OSS API stand-in)`, { timeout: 120_000 }, () => {
   let standIn: OssStandIn;
   let dozen: DozenProcess;
   before(async () => {
-    standIn = await startOssStandIn();
+    // The stand-in takes only this version: a request signed otherwise fails the test.
+    standIn = await startOssStandIn({ signatures: [signature] });
     dozen = await startDozen({
       env: {
-        ...dozenOssEnv(standIn),
+        ...dozenOssEnv(standIn, signature),
         DOZEN_STORAGE_MULTIPART_THRESHOLD: String(1024 * 1024),
         DOZEN_STORAGE_PART_SIZE: String(512 * 1024),
       },
@@ -36,6 +37,9 @@ describe('the storage REST API on the oss store (against the OSS API stand-in)',
     assert.equal(refused.status, 412);
     const listed = await (await dozen.api('/storage/objects?prefix=media/')).json();
     assert.deepEqual(listed.objects.map((object: { key: string; size: number }) => [object.key, object.size]), [['media/video.bin', data.length]]);
+    const everything = await dozen.api('/storage/objects');
+    assert.equal(everything.status, 200, await everything.clone().text());
+    assert.ok((await everything.json()).objects.some((object: { key: string }) => object.key === 'media/video.bin'));
     assert.equal((await dozen.api('/storage/objects/media/video.bin', { method: 'DELETE' })).status, 204);
     assert.equal((await dozen.api('/storage/objects/media/video.bin', { method: 'HEAD' })).status, 404);
   });

@@ -7,15 +7,19 @@ import { OssObjectStore } from '../../src/storage/oss.object-store.js';
 import { startOssStandIn, type OssStandIn } from '../support/oss-standin.js';
 import { objectStoreContract } from './object-store.contract.js';
 
-function ossStore(standIn: OssStandIn, overrides: { accessKeySecret?: string; retries?: number } = {}) {
+type Signature = 'v1' | 'v4';
+
+function ossStore(standIn: OssStandIn, overrides: { accessKeySecret?: string; retries?: number; signature?: Signature } = {}) {
   return new OssObjectStore(
     {
       oss: {
         endpoint: standIn.endpoint,
+        // ali-oss takes the region with or without `oss-`; V4 signs it without.
+        region: `oss-${standIn.region}`,
         bucket: standIn.bucket,
         accessKeyId: standIn.accessKeyId,
         accessKeySecret: overrides.accessKeySecret ?? standIn.accessKeySecret,
-        authorizationVersion: 'v1',
+        authorizationVersion: overrides.signature ?? 'v1',
         pathStyle: true,
         retries: overrides.retries ?? 3,
         timeoutMs: 10_000,
@@ -28,10 +32,20 @@ function ossStore(standIn: OssStandIn, overrides: { accessKeySecret?: string; re
   );
 }
 
-objectStoreContract('oss against the OSS API stand-in', async () => {
-  const standIn = await startOssStandIn();
-  return { store: ossStore(standIn), close: () => standIn.close() };
-});
+// Each run's stand-in takes only that signature version, so a passing run proves the adapter signs it.
+for (const signature of ['v1', 'v4'] as const) {
+  objectStoreContract(`oss (${signature} signatures) against the OSS API stand-in`, async () => {
+    const standIn = await startOssStandIn({ signatures: [signature] });
+    return {
+      store: ossStore(standIn, { signature }),
+      close: async () => {
+        await standIn.close();
+        const other = standIn.requests.filter((request) => request.signature !== signature);
+        if (other.length) throw new Error(`requests not signed ${signature}: ${JSON.stringify(other.slice(0, 3))}`);
+      },
+    };
+  });
+}
 
 describe('the oss adapter', { timeout: 60_000 }, () => {
   let standIn: OssStandIn;
@@ -63,11 +77,39 @@ describe('the oss adapter', { timeout: 60_000 }, () => {
     standIn.failNext(0);
   });
 
-  it('is refused by the stand-in when the signature is wrong', async () => {
-    await assert.rejects(ossStore(standIn, { accessKeySecret: 'wrong' }).put('denied.txt', Readable.from([Buffer.from('x')])), (error: Error) =>
-      /SignatureDoesNotMatch/.test(error.message),
-    );
-    assert.equal(standIn.objects.has('denied.txt'), false);
+  for (const signature of ['v1', 'v4'] as const) {
+    it(`is refused by the stand-in when signed ${signature} with a wrong secret`, async () => {
+      const wrong = ossStore(standIn, { accessKeySecret: 'wrong', signature });
+      await assert.rejects(wrong.put('denied.txt', Readable.from([Buffer.from('x')])), { status: 502, message: /SignatureDoesNotMatch/ });
+      await assert.rejects(wrong.list(''), { status: 502, message: /SignatureDoesNotMatch/ });
+      assert.equal(standIn.objects.has('denied.txt'), false);
+      const refused = standIn.requests.filter((request) => request.signature === signature && request.path.includes('denied.txt'));
+      assert.ok(refused.length > 0, 'the wrong-secret request reached the stand-in');
+    });
+  }
+
+  it('is refused, whatever its secret, by a stand-in that takes only the other signature version', async () => {
+    const v4Only = await startOssStandIn({ signatures: ['v4'] });
+    try {
+      await assert.rejects(ossStore(v4Only).head('anything'), { status: 502, message: /AccessDenied/ });
+      assert.equal((await ossStore(v4Only, { signature: 'v4' }).head('anything')), null);
+    } finally {
+      await v4Only.close();
+    }
+  });
+
+  it('answers the OSS XML error to a V4 request whose signature was tampered with', async () => {
+    const timestamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    const response = await fetch(`${standIn.endpoint}/${standIn.bucket}/tampered.txt`, {
+      headers: {
+        'x-oss-date': timestamp,
+        'x-oss-content-sha256': 'UNSIGNED-PAYLOAD',
+        authorization: `OSS4-HMAC-SHA256 Credential=${standIn.accessKeyId}/${timestamp.slice(0, 8)}/${standIn.region}/oss/aliyun_v4_request,Signature=${'0'.repeat(64)}`,
+      },
+    });
+    assert.equal(response.status, 403);
+    assert.match(response.headers.get('content-type') ?? '', /application\/xml/);
+    assert.match(await response.text(), /<Error><Code>SignatureDoesNotMatch<\/Code><Message>[^<]*OSS4-HMAC-SHA256/);
   });
 
   it('answers a stale append position with the real length (409 PositionNotEqualToLength)', async () => {

@@ -1,21 +1,21 @@
 /**
  * A stand-in for the Alibaba Cloud OSS API, written from its documentation, for
  * testing the `oss` adapter on loopback: one bucket, addressed path-style
- * (`/<bucket>/<key>`), objects in memory. It checks the V1 signature
- * (`Authorization: OSS <id>:<base64 hmac-sha1>` over VERB, Content-MD5,
- * Content-Type, Date or x-oss-date, the sorted x-oss-* headers and the
- * canonical resource with its sub-resources) and answers like OSS: XML bodies,
- * `x-oss-hash-crc64ecma`, `x-oss-next-append-position`, error codes.
+ * (`/<bucket>/<key>`), objects in memory. It checks V1 and V4 signatures
+ * (`oss-signatures.ts`; `signatures` narrows which it takes, so a test can prove
+ * a client signs V4) and answers like OSS: XML bodies, `x-oss-hash-crc64ecma`,
+ * `x-oss-next-append-position`, error codes.
  *
  * Operations: PutObject, GetObject, HeadObject, DeleteObject, ListObjectsV2,
  * AppendObject, InitiateMultipartUpload, UploadPart, CompleteMultipartUpload,
  * AbortMultipartUpload, ListParts. Faults: `stop()`/`start()` (store down),
  * `failNext(n)` (503s).
  */
-import { createHash, createHmac, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { crc64Of, Crc64 } from '../../src/storage/crc64.js';
+import { checkV1, checkV4, signatureVersionOf } from './oss-signatures.js';
 
 interface StoredObject {
   data: Buffer;
@@ -32,16 +32,20 @@ interface Upload {
   parts: Map<number, { data: Buffer; etag: string; crc64: string; modified: Date }>;
 }
 
-/** Query parameters that are sub-resources, and so part of the V1 string to sign (the documented list, abridged to those used). */
-const SUB_RESOURCES = new Set(['acl', 'append', 'continuation-token', 'delete', 'objectMeta', 'partNumber', 'position', 'security-token', 'symlink', 'tagging', 'uploadId', 'uploads', 'versionId', 'versioning', 'versions', 'x-oss-process']);
+type SignatureVersion = 'v1' | 'v4';
+
+/** Every part of a multipart upload but the last must be at least this long (CompleteMultipartUpload answers EntityTooSmall). */
+const MIN_PART_SIZE = 100 * 1024;
 
 export interface OssStandIn {
   endpoint: string;
   bucket: string;
   accessKeyId: string;
   accessKeySecret: string;
+  /** The bucket's region as V4 signatures name it (`cn-hangzhou`). */
+  region: string;
   objects: Map<string, StoredObject>;
-  requests: { method: string; path: string }[];
+  requests: { method: string; path: string; signature: SignatureVersion | null }[];
   /** Refuse connections (the store is down) until `start()`. */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -50,32 +54,43 @@ export interface OssStandIn {
   close(): Promise<void>;
 }
 
-/** The env that points a spawned dozen's storage module at this stand-in. */
-export function dozenOssEnv(standIn: OssStandIn): Record<string, string> {
+/** The env that points a spawned dozen's storage module at this stand-in, signing V1 (the default) or V4. */
+export function dozenOssEnv(standIn: OssStandIn, signature: SignatureVersion = 'v1'): Record<string, string> {
   return {
     DOZEN_MODULES: 'storage',
     DOZEN_STORAGE_DRIVER: 'oss',
     DOZEN_STORAGE_OSS_ENDPOINT: standIn.endpoint,
+    DOZEN_STORAGE_OSS_REGION: `oss-${standIn.region}`,
     DOZEN_STORAGE_OSS_BUCKET: standIn.bucket,
     DOZEN_STORAGE_OSS_ACCESS_KEY_ID: standIn.accessKeyId,
     DOZEN_STORAGE_OSS_ACCESS_KEY_SECRET: standIn.accessKeySecret,
+    DOZEN_STORAGE_OSS_AUTHORIZATION_VERSION: signature,
     DOZEN_STORAGE_OSS_PATH_STYLE: 'true',
   };
 }
 
-export async function startOssStandIn(options: { port?: number } = {}): Promise<OssStandIn> {
+export interface StandInOptions {
+  port?: number;
+  /** The signature versions accepted (both, as OSS does, by default); a request signed otherwise gets 403 AccessDenied. */
+  signatures?: SignatureVersion[];
+}
+
+export async function startOssStandIn(options: StandInOptions = {}): Promise<OssStandIn> {
   const bucket = 'dozen-test';
   const accessKeyId = 'LTAIstandin';
   const accessKeySecret = 'standin-secret';
+  const region = 'cn-hangzhou';
+  const accepted = options.signatures ?? ['v1', 'v4'];
   const objects = new Map<string, StoredObject>();
   const uploads = new Map<string, Upload>();
-  const requests: { method: string; path: string }[] = [];
+  const requests: OssStandIn['requests'] = [];
   let failures = 0;
   const sockets = new Set<Socket>();
 
   const handler = async (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', 'http://standin');
-    requests.push({ method: request.method ?? '', path: url.pathname + url.search });
+    const signature = signatureVersionOf(request.headers);
+    requests.push({ method: request.method ?? '', path: url.pathname + url.search, signature });
     const body = await readBody(request);
     if (failures > 0) {
       failures--;
@@ -84,8 +99,11 @@ export async function startOssStandIn(options: { port?: number } = {}): Promise<
     const [, bucketName, ...rest] = url.pathname.split('/');
     if (bucketName !== bucket) return error(response, 404, 'NoSuchBucket', 'The specified bucket does not exist.');
     const key = decodeURIComponent(rest.join('/'));
-    const authProblem = checkSignature(request, url, bucket, key, accessKeyId, accessKeySecret);
-    if (authProblem) return error(response, 403, authProblem.code, authProblem.message);
+    if (!signature || !accepted.includes(signature)) return error(response, 403, 'AccessDenied', `an Authorization header signed ${accepted.join(' or ')} is required`);
+    const signed = { method: request.method ?? '', bucket, key, rawQuery: (request.url ?? '').split('?').slice(1).join('?'), headers: request.headers };
+    const credentials = { accessKeyId, accessKeySecret, region };
+    const authProblem = signature === 'v4' ? checkV4(signed, credentials) : checkV1(signed, credentials);
+    if (authProblem) return error(response, authProblem.status, authProblem.code, authProblem.message);
     const query = url.searchParams;
     const method = request.method;
 
@@ -93,7 +111,7 @@ export async function startOssStandIn(options: { port?: number } = {}): Promise<
       if (method === 'GET' && query.get('list-type') === '2') return listObjects(response, query);
       return error(response, 400, 'InvalidArgument', 'unsupported bucket operation');
     }
-    if (method === 'POST' && query.has('append')) return append(request, response, key, Number(query.get('position')), body);
+    if (method === 'POST' && query.has('append')) return append(request, response, key, query.get('position'), body);
     if (method === 'POST' && query.has('uploads')) {
       const uploadId = randomUUID().replaceAll('-', '').toUpperCase();
       uploads.set(uploadId, { key, contentType: header(request, 'content-type') ?? 'application/octet-stream', parts: new Map() });
@@ -113,8 +131,13 @@ export async function startOssStandIn(options: { port?: number } = {}): Promise<
         return response.end();
       }
       if (method === 'GET') {
-        const parts = [...upload.parts.entries()].sort(([left], [right]) => left - right);
-        return xml(response, 200, `<ListPartsResult><Bucket>${bucket}</Bucket><Key>${escape(key)}</Key><UploadId>${uploadId}</UploadId><PartNumberMarker>0</PartNumberMarker><NextPartNumberMarker>${parts.length ? parts[parts.length - 1][0] : 0}</NextPartNumberMarker><MaxParts>1000</MaxParts><IsTruncated>false</IsTruncated>${parts
+        // ListParts: parts after part-number-marker, at most max-parts (default 1000).
+        const marker = Number(query.get('part-number-marker') ?? 0);
+        const maxParts = Number(query.get('max-parts') ?? 1000);
+        const after = [...upload.parts.entries()].filter(([number]) => number > marker).sort(([left], [right]) => left - right);
+        const parts = after.slice(0, maxParts);
+        const next = parts.length ? parts[parts.length - 1][0] : marker;
+        return xml(response, 200, `<ListPartsResult><Bucket>${bucket}</Bucket><Key>${escape(key)}</Key><UploadId>${uploadId}</UploadId><PartNumberMarker>${marker}</PartNumberMarker><NextPartNumberMarker>${next}</NextPartNumberMarker><MaxParts>${maxParts}</MaxParts><IsTruncated>${after.length > parts.length}</IsTruncated>${parts
           .map(([number, part]) => `<Part><PartNumber>${number}</PartNumber><LastModified>${part.modified.toISOString()}</LastModified><ETag>${part.etag}</ETag><HashCrc64ecma>${part.crc64}</HashCrc64ecma><Size>${part.data.length}</Size></Part>`)
           .join('')}</ListPartsResult>`);
       }
@@ -135,10 +158,12 @@ export async function startOssStandIn(options: { port?: number } = {}): Promise<
           previous = part.number;
           chunks.push(stored.data);
         }
+        if (chunks.slice(0, -1).some((chunk) => chunk.length < MIN_PART_SIZE)) return error(response, 400, 'EntityTooSmall', 'Your proposed upload smaller than the minimum allowed object size.');
         if (header(request, 'x-oss-forbid-overwrite') === 'true' && objects.has(key)) return error(response, 409, 'FileAlreadyExists', 'The object you specified already exists and can not be overwritten.');
         const data = Buffer.concat(chunks);
         const stored = store(key, data, upload.contentType, 'Multipart', `"${md5(data).toString('hex').toUpperCase()}-${listed.length}"`);
         uploads.delete(uploadId);
+        // The CRC64 of the whole object, since every part has one.
         response.setHeader('x-oss-hash-crc64ecma', stored.crc64);
         return xml(response, 200, `<CompleteMultipartUploadResult><Location>http://standin/${bucket}/${escape(key)}</Location><Bucket>${bucket}</Bucket><Key>${escape(key)}</Key><ETag>${stored.etag}</ETag></CompleteMultipartUploadResult>`);
       }
@@ -153,7 +178,7 @@ export async function startOssStandIn(options: { port?: number } = {}): Promise<
     }
     if (method === 'GET' || method === 'HEAD') {
       const stored = objects.get(key);
-      if (!stored) return method === 'HEAD' ? (response.writeHead(404, { 'x-oss-request-id': requestId() }), response.end()) : error(response, 404, 'NoSuchKey', 'The specified key does not exist.');
+      if (!stored) return error(response, 404, 'NoSuchKey', 'The specified key does not exist.');
       response.writeHead(200, {
         'content-type': stored.contentType,
         'content-length': String(stored.data.length),
@@ -180,12 +205,16 @@ export async function startOssStandIn(options: { port?: number } = {}): Promise<
     return stored;
   }
 
-  /** AppendObject: only at the object's length; 409 PositionNotEqualToLength otherwise, with the right position in a header. */
-  function append(request: IncomingMessage, response: ServerResponse, key: string, position: number, body: Buffer) {
+  /**
+   * AppendObject: `position` is required and must be the object's length (0 creates it);
+   * otherwise 409 PositionNotEqualToLength, with the length in x-oss-next-append-position.
+   */
+  function append(request: IncomingMessage, response: ServerResponse, key: string, position: string | null, body: Buffer) {
+    if (position === null || !/^\d+$/.test(position)) return error(response, 400, 'InvalidArgument', 'position must be a non-negative integer');
     const existing = objects.get(key);
     if (existing && existing.type !== 'Appendable') return error(response, 409, 'ObjectNotAppendable', 'The object is not appendable');
     const length = existing?.data.length ?? 0;
-    if (!Number.isInteger(position) || position !== length) {
+    if (Number(position) !== length) {
       response.setHeader('x-oss-next-append-position', String(length));
       return error(response, 409, 'PositionNotEqualToLength', 'Position is not equal to file length');
     }
@@ -197,16 +226,31 @@ export async function startOssStandIn(options: { port?: number } = {}): Promise<
     response.end();
   }
 
+  /**
+   * ListObjectsV2: keys after `start-after`, or after where the `continuation-token`
+   * of the previous page left off (the token wins when both are given); at most
+   * `max-keys` (1-1000, default 100). The token is opaque to clients (plain base64 here, so
+   * its + / = must survive URL encoding and both signatures).
+   */
   function listObjects(response: ServerResponse, query: URLSearchParams) {
+    if (query.has('delimiter')) return error(response, 400, 'NotImplemented', 'the stand-in does not group by delimiter');
     const prefix = query.get('prefix') ?? '';
-    const maxKeys = Math.min(Number(query.get('max-keys') ?? 100), 1000);
-    const after = query.get('continuation-token') ?? query.get('start-after') ?? '';
-    const keys = [...objects.keys()].filter((key) => key.startsWith(prefix) && key > after).sort((left, right) => Buffer.compare(Buffer.from(left), Buffer.from(right)));
+    const maxKeys = Number(query.get('max-keys') ?? 100);
+    if (!Number.isInteger(maxKeys) || maxKeys < 1 || maxKeys > 1000) return error(response, 400, 'InvalidArgument', 'max-keys must be an integer from 1 to 1000');
+    const token = query.get('continuation-token');
+    const startAfter = query.get('start-after');
+    let after = startAfter ?? '';
+    if (token !== null) {
+      const decoded = Buffer.from(token, 'base64').toString('utf8');
+      if (!token || !decoded.startsWith('after:')) return error(response, 400, 'InvalidArgument', 'The continuation-token is not valid.');
+      after = decoded.slice('after:'.length);
+    }
+    const keys = [...objects.keys()].filter((key) => key.startsWith(prefix) && byteOrder(key, after) > 0).sort(byteOrder);
     const page = keys.slice(0, maxKeys);
     const truncated = keys.length > maxKeys;
-    xml(response, 200, `<ListBucketResult><Name>${bucket}</Name><Prefix>${escape(prefix)}</Prefix><MaxKeys>${maxKeys}</MaxKeys><KeyCount>${page.length}</KeyCount><IsTruncated>${truncated}</IsTruncated>${
-      truncated ? `<NextContinuationToken>${escape(page[page.length - 1])}</NextContinuationToken>` : ''
-    }${page
+    const echoed = (token !== null ? `<ContinuationToken>${escape(token)}</ContinuationToken>` : '') + (startAfter !== null ? `<StartAfter>${escape(startAfter)}</StartAfter>` : '');
+    const next = truncated ? `<NextContinuationToken>${Buffer.from('after:' + page[page.length - 1]).toString('base64')}</NextContinuationToken>` : '';
+    xml(response, 200, `<ListBucketResult><Name>${bucket}</Name><Prefix>${escape(prefix)}</Prefix>${echoed}<MaxKeys>${maxKeys}</MaxKeys><KeyCount>${page.length}</KeyCount><IsTruncated>${truncated}</IsTruncated>${next}${page
       .map((key) => {
         const stored = objects.get(key)!;
         return `<Contents><Key>${escape(key)}</Key><LastModified>${stored.modified.toISOString()}</LastModified><ETag>${escape(stored.etag)}</ETag><Type>${stored.type}</Type><Size>${stored.data.length}</Size><StorageClass>Standard</StorageClass></Contents>`;
@@ -234,6 +278,7 @@ export async function startOssStandIn(options: { port?: number } = {}): Promise<
     bucket,
     accessKeyId,
     accessKeySecret,
+    region,
     objects,
     requests,
     stop: close,
@@ -241,29 +286,6 @@ export async function startOssStandIn(options: { port?: number } = {}): Promise<
     failNext: (count) => void (failures = count),
     close,
   };
-}
-
-/** The V1 check: https://www.alibabacloud.com/help/en/oss/developer-reference/include-signatures-in-the-authorization-header */
-function checkSignature(request: IncomingMessage, url: URL, bucket: string, key: string, id: string, secret: string): { code: string; message: string } | null {
-  const authorization = header(request, 'authorization');
-  const match = /^OSS ([^:]+):(.+)$/.exec(authorization ?? '');
-  if (!match) return { code: 'AccessDenied', message: 'Authorization: OSS <AccessKeyId>:<Signature> is required' };
-  if (match[1] !== id) return { code: 'InvalidAccessKeyId', message: 'The OSS Access Key Id you provided does not exist in our records.' };
-  const date = header(request, 'x-oss-date') ?? header(request, 'date') ?? '';
-  if (!date || Math.abs(Date.parse(date) - Date.now()) > 15 * 60_000) return { code: 'RequestTimeTooSkewed', message: 'The difference between the request time and the current time is too large.' };
-  const ossHeaders = Object.entries(request.headers)
-    .filter(([name]) => name.startsWith('x-oss-'))
-    .map(([name, value]) => `${name}:${String(value).trim()}`)
-    .sort();
-  const subResources = [...url.searchParams.entries()]
-    .filter(([name]) => SUB_RESOURCES.has(name))
-    .sort(([left], [right]) => (left < right ? -1 : left > right ? 1 : 0))
-    .map(([name, value]) => (value === '' ? name : `${name}=${value}`));
-  const resource = `/${bucket}/${key}` + (subResources.length ? `?${subResources.join('&')}` : '');
-  const toSign = [request.method, header(request, 'content-md5') ?? '', header(request, 'content-type') ?? '', date, ...ossHeaders, resource].join('\n');
-  const expected = createHmac('sha1', secret).update(toSign, 'utf8').digest('base64');
-  if (expected !== match[2]) return { code: 'SignatureDoesNotMatch', message: `The request signature we calculated does not match the signature you provided. String to sign: ${JSON.stringify(toSign)}` };
-  return null;
 }
 
 async function readBody(request: IncomingMessage): Promise<Buffer> {
@@ -275,6 +297,11 @@ async function readBody(request: IncomingMessage): Promise<Buffer> {
 function header(request: IncomingMessage, name: string): string | undefined {
   const value = request.headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** Keys are ordered by their UTF-8 bytes. */
+function byteOrder(left: string, right: string): number {
+  return Buffer.compare(Buffer.from(left), Buffer.from(right));
 }
 
 function md5(data: Buffer): Buffer {
@@ -294,6 +321,9 @@ function xml(response: ServerResponse, status: number, body: string): void {
   response.end(`<?xml version="1.0" encoding="UTF-8"?>\n${body}`);
 }
 
+/** The OSS error body; a HEAD answer has no body, so OSS sends the same XML base64-encoded in `x-oss-err`. */
 function error(response: ServerResponse, status: number, code: string, message: string): void {
-  xml(response, status, `<Error><Code>${code}</Code><Message>${escape(message)}</Message><RequestId>${requestId()}</RequestId><HostId>standin</HostId></Error>`);
+  const body = `<Error><Code>${code}</Code><Message>${escape(message)}</Message><RequestId>${requestId()}</RequestId><HostId>standin</HostId></Error>`;
+  if (response.req.method === 'HEAD') response.setHeader('x-oss-err', Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n${body}`).toString('base64'));
+  xml(response, status, body);
 }

@@ -6,6 +6,7 @@ import { InjectLogger } from '../../common/core.module.js';
 import type { DozenConfig } from '../../config/config.schema.js';
 import { InjectConfig } from '../../config/config.module.js';
 import { OBJECT_STORE, type ObjectStore } from '../object-store.js';
+import { StorageMetrics } from '../storage-metrics.js';
 import { TailOffset } from '../storage.entity.js';
 import { TailOffsets } from './tail-offsets.js';
 import { Tailer, type TailStatus } from './tailer.js';
@@ -20,9 +21,12 @@ export class TailerService implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(OBJECT_STORE) store: ObjectStore,
     @InjectRepository(TailOffset) repository: Repository<TailOffset>,
     @InjectLogger() logger: Logger,
+    metrics: StorageMetrics,
   ) {
     const log = logger.child({ module: 'storage', component: 'tailer' });
-    this.tailer = config.storage.tail.length ? new Tailer(config.storage.tail, config.storage.tailer, config.host.name, store, new TailOffsets(repository), log) : null;
+    const { tail } = config.storage;
+    this.tailer = tail.length ? new Tailer(tail, config.storage.tailer, config.host.name, store, new TailOffsets(repository), log, metrics) : null;
+    if (this.tailer) metrics.watchTailer([...new Set(tail.map((source) => source.glob))], () => this.status());
   }
 
   async onApplicationBootstrap(): Promise<void> {

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { glob } from 'tinyglobby';
 import type { ObjectStore } from '../object-store.js';
+import type { TailerMetrics } from '../storage-metrics.js';
 import type { StorageConfig, TailSource } from '../storage.config.js';
 import { appOf, renderKey, utcDate } from './key-template.js';
 import { Follower } from './follower.js';
@@ -17,6 +18,8 @@ const ROTATED_QUIET_MS = 1000;
 
 export interface TailFileStatus {
   path: string;
+  /** The configured glob the file matched. */
+  source: string;
   id: string;
   objectKey: string | null;
   offset: number;
@@ -56,6 +59,7 @@ export class Tailer {
     private readonly store: ObjectStore,
     private readonly offsets: TailOffsets,
     private readonly log: Logger,
+    private readonly metrics?: TailerMetrics,
   ) {}
 
   async start(): Promise<void> {
@@ -80,6 +84,7 @@ export class Tailer {
       const lagBytes = Math.max(0, follower.sizeNow - follower.row.offset);
       return {
         path: follower.row.path,
+        source: follower.source.glob,
         id: follower.id,
         objectKey: follower.row.objectKey,
         offset: follower.row.offset,
@@ -236,6 +241,7 @@ export class Tailer {
         await follower.refreshHead();
         await this.offsets.save(follower.row);
       });
+      this.metrics?.shipped(follower.source.glob, batch.length, newlines(batch));
       if (follower.failures) this.log.info({ path: follower.row.path, key, failures: follower.failures }, 'store reachable again; shipping');
       follower.failures = 0;
       follower.lastError = null;
@@ -243,6 +249,7 @@ export class Tailer {
     } catch (error) {
       follower.failures++;
       follower.lastError = (error as Error).message;
+      this.metrics?.shipFailed(follower.source.glob);
       const backoff = Math.min(FIRST_BACKOFF_MS * 2 ** (follower.failures - 1), this.settings.maxBackoffMs);
       follower.retryAt = Date.now() + backoff;
       this.log.warn({ path: follower.row.path, key, failures: follower.failures, retryInMs: backoff, err: error }, 'cannot write to the store; will retry');
@@ -255,4 +262,10 @@ export class Tailer {
     const used = new Set([...this.followers.values()].map((follower) => follower.row.objectKey));
     for (const key of this.appenders.keys()) if (key !== current && !used.has(key)) this.appenders.delete(key);
   }
+}
+
+function newlines(batch: Buffer): number {
+  let count = 0;
+  for (let at = batch.indexOf(0x0a); at !== -1; at = batch.indexOf(0x0a, at + 1)) count++;
+  return count;
 }
