@@ -2,19 +2,13 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import type { TokenView } from '../../src/tokens/tokens.service.js';
 import { runCli } from '../support/cli.js';
 import { startMariaDb, type MariaDb } from '../support/mariadb.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 
-interface Created {
-  id: string;
-  name: string;
-  scopes: string[];
-  prefix: string | null;
-  expiresAt: string | null;
-  createdAt: string;
-  token: string;
-}
+/** What POST /tokens answers: the view plus, this once, the secret. */
+type Created = Omit<TokenView, 'lastUsedAt' | 'revokedAt'> & { token: string };
 
 describe('API tokens through the admin API', { timeout: 60_000 }, () => {
   let dozen: DozenProcess;
@@ -176,7 +170,7 @@ describe('API tokens through the admin API', { timeout: 60_000 }, () => {
 
     const list = await runCli(['token', 'list'], env);
     assert.equal(list.code, 0, list.stderr);
-    const mine = (JSON.parse(list.stdout) as (Created & { lastUsedAt: string | null })[]).find((listed) => listed.name === 'app1-logs')!;
+    const mine = (JSON.parse(list.stdout) as TokenView[]).find((listed) => listed.name === 'app1-logs')!;
     assert.ok(!list.stdout.includes(token.slice(4)));
     const days = (Date.parse(mine.expiresAt!) - Date.now()) / 86_400_000;
     assert.ok(days > 29.9 && days <= 30, `expires in ${days} days`);
