@@ -43,6 +43,8 @@ export class InboundRequest {
   private bodyComplete: boolean;
   private sink: BodySink | null = null;
   private framing: Framing = 'none';
+  /** The response head, held until the first body bytes (or the end) so both leave in one write. */
+  private heldHead: string | null = null;
   private closeAfter = false;
   private ended = false;
 
@@ -115,15 +117,23 @@ export class InboundRequest {
     if (framing === 'chunked') head += 'transfer-encoding: chunked\r\n';
     if (this.closeAfter) head += 'connection: close\r\n';
     else if (this.head.http10) head += 'connection: keep-alive\r\n';
-    this.socket.write(head + '\r\n', 'latin1');
+    this.heldHead = head + '\r\n';
   }
 
-  /** Writes body bytes; false when the client's buffer is full (wait for `whenDrained`). */
+  /** Writes body bytes (with the held head, if any, in the same write); false when the client's buffer is full (wait for `whenDrained`). */
   write(chunk: Buffer): boolean {
-    if (this.framing !== 'chunked') return this.socket.write(chunk);
-    this.socket.write(chunk.length.toString(16) + '\r\n', 'latin1');
-    this.socket.write(chunk);
-    return this.socket.write('\r\n', 'latin1');
+    const chunked = this.framing === 'chunked';
+    const before = (this.heldHead ?? '') + (chunked ? chunk.length.toString(16) + '\r\n' : '');
+    const after = chunked ? '\r\n' : '';
+    this.heldHead = null;
+    if (!before) return this.socket.write(chunk);
+    if (chunk.length <= JOIN_LIMIT) return this.socket.write(joined(before, chunk, after));
+    this.socket.cork();
+    this.socket.write(before, 'latin1');
+    let flowing = this.socket.write(chunk);
+    if (after) flowing = this.socket.write(after, 'latin1');
+    this.socket.uncork();
+    return flowing;
   }
 
   whenDrained(resume: () => void): void {
@@ -138,17 +148,17 @@ export class InboundRequest {
     if (this.ended) return;
     this.ended = true;
     this.onClientClose = null;
-    if (this.framing === 'chunked') this.socket.write('0\r\n\r\n', 'latin1');
+    const tail = this.framing === 'chunked' ? '0\r\n\r\n' : '';
+    if (this.heldHead !== null || tail) this.socket.write((this.heldHead ?? '') + tail, 'latin1');
+    this.heldHead = null;
     this.connection.responded(this, !this.closeAfter && this.bodyComplete);
   }
 
   /** A whole JSON answer from the proxy itself (errors, refusals). */
   reply(status: number, reason: string, body: string, extraLines = ''): void {
-    this.socket.cork();
     this.sendHead(status, reason, `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extraLines}`, 'length');
-    this.socket.write(body);
+    this.write(Buffer.from(body));
     this.end();
-    this.socket.uncork();
   }
 
   /** Cuts the connection: the only honest signal once part of a response is out. */
@@ -164,4 +174,15 @@ export class InboundRequest {
     this.onClientClose = null;
     notify?.();
   }
+}
+
+/** Small body chunks are copied next to their head and framing, so they leave in one write; larger ones are not copied. */
+const JOIN_LIMIT = 16 * 1024;
+
+function joined(before: string, chunk: Buffer, after: string): Buffer {
+  const out = Buffer.allocUnsafe(before.length + chunk.length + after.length);
+  out.write(before, 0, 'latin1');
+  chunk.copy(out, before.length);
+  if (after) out.write(after, before.length + chunk.length, 'latin1');
+  return out;
 }
