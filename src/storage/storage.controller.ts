@@ -17,6 +17,8 @@ const startUploadSchema = z.strictObject({
   key: z.string().min(1),
   contentType: z.string().min(1).optional(),
   metadata: z.record(z.string(), z.string()).default({}),
+  /** Every part but the last has this many bytes (the last at most): the store can then write parts in place. */
+  partSize: z.number().int().min(1).max(5 * 1024 ** 3).optional(),
 });
 
 /** REST for objects and resumable uploads: `/storage/objects/<key>`, `/storage/uploads/...`. */
@@ -86,7 +88,7 @@ export class StorageController implements OnModuleInit {
   @Post('uploads')
   @HttpCode(201)
   async startUpload(@Body(new ZodPipe(startUploadSchema)) body: z.output<typeof startUploadSchema>) {
-    const record = await this.storage.startUpload(body.key, body.contentType, body.metadata);
+    const record = await this.storage.startUpload(body.key, body.contentType, body.metadata, body.partSize);
     return publicUpload(record);
   }
 
