@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { CliError, configFor, run } from '../cli/program.js';
 import { addServerOptions, DozenClient } from '../cli/client.js';
-import { filesToUpload, uploadFile, type UploadResult } from './client/uploader.js';
 
 const MIB = 1024 * 1024;
 
@@ -31,12 +30,13 @@ export function addStorageCommands(program: Command): void {
       if (options.partSize < 100 * 1024) throw new CliError('--part-size: at least 100KiB');
       if (!Number.isInteger(options.parallel) || options.parallel < 1) throw new CliError('--parallel: a whole number, at least 1');
       const client = DozenClient.fromCommand(command);
+      const { filesToUpload, uploadFile } = await import('./client/uploader.js');
       const files = await filesToUpload(path, key);
       const total = files.reduce((sum, file) => sum + file.size, 0);
       const bar = process.stderr.isTTY ? new ProgressBar(total) : null;
       let before = 0;
       for (const file of files) {
-        const result: UploadResult = await uploadFile(client, file.file, file.key, {
+        const result = await uploadFile(client, file.file, file.key, {
           partSize: options.partSize,
           threshold: options.threshold,
           parallel: options.parallel,
