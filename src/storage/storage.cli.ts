@@ -21,7 +21,7 @@ export function addStorageCommands(program: Command): void {
       .description("store a file (or a directory, recursively under <key>/) through this host's dozen; exits 0 only when every byte is stored and its CRC64 matches")
       .option('--part-size <size>', 'part size for resumable uploads', sizeOption('--part-size'), 16 * MIB)
       .option('--threshold <size>', 'files above this size use resumable uploads', sizeOption('--threshold'), 64 * MIB)
-      .option('--parallel <count>', 'parts in flight at once', (value) => Number(value), 2)
+      .option('--parallel <count>', 'parts in flight at once (a part is answered once it is synced to disk: several hide that wait)', (value) => Number(value), 4)
       .option('--no-overwrite', 'refuse to replace an existing object (If-None-Match: *)')
       .option('--content-type <type>', 'content type of the object (default: from the name)')
       .option('--json', 'print one JSON line per stored file'),
