@@ -1,14 +1,16 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { access, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { DomainError } from '../common/errors.js';
-import { combineCrc64, Crc64 } from './crc64.js';
+import { Crc64 } from './crc64.js';
 import { contentTypeFor } from './content-type.js';
+import { KeyedLock } from './keyed-lock.js';
+import { receiveFile, syncFolder } from './local.file-writer.js';
+import { LocalMultipart, type Assembled } from './local.multipart.js';
 import {
-  assertPartNumber, assertSafeKey, BadKey, ChecksumMismatch, MIN_PART_SIZE, ObjectExists, ObjectNotFound, PartTooSmall, PositionMismatch, UploadNotFound,
+  assertSafeKey, BadKey, ChecksumMismatch, ObjectExists, ObjectNotFound, PositionMismatch,
   type AppendResult, type ListPage, type ObjectInfo, type ObjectStore, type PartInfo, type PutOptions,
 } from './object-store.js';
 
@@ -24,14 +26,18 @@ const LIST_LIMIT = 1000;
 
 /**
  * Objects as files under `<root>/data/<key>`, metadata in `<root>/meta/<key>`.
- * Every write goes to `<root>/tmp` first and is renamed into place, so a crash
- * never leaves half a file under a key. Multipart parts live in
- * `<root>/multipart/<uploadId>/` and so survive a restart.
+ * Every write goes to `<root>/tmp` first, is synced, and is renamed into place
+ * (the folder synced too), so a crash never leaves half a file under a key and
+ * a stored object survives one. Multipart uploads live in
+ * `<root>/multipart/<uploadId>/` (see local.multipart.ts) and so survive a restart.
  */
 export class LocalObjectStore implements ObjectStore {
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock();
+  private readonly multipart: LocalMultipart;
 
-  constructor(private readonly root: string) {}
+  constructor(private readonly root: string) {
+    this.multipart = new LocalMultipart(root, () => this.tempPath());
+  }
 
   private dataPath(key: string) {
     // A file name holds at most 255 bytes; OSS has no such limit, so only this adapter refuses.
@@ -57,8 +63,8 @@ export class LocalObjectStore implements ObjectStore {
     assertSafeKey(key);
     const temp = await this.tempPath();
     try {
-      const md5 = options.md5 ? createHash('md5') : null;
-      const written = await writeCounting(body, temp, md5);
+      const md5 = options.md5 ? createHash('md5') : undefined;
+      const written = await receiveFile(body, temp, { md5 });
       if (md5 && options.md5) {
         const actual = md5.digest('base64');
         if (actual !== options.md5) throw new ChecksumMismatch('Content-MD5', options.md5, actual);
@@ -72,7 +78,7 @@ export class LocalObjectStore implements ObjectStore {
 
   async append(key: string, position: number, data: Buffer, options: { contentType?: string } = {}): Promise<AppendResult> {
     assertSafeKey(key);
-    return this.locked(key, async () => {
+    return this.locks.run(key, async () => {
       const path = this.dataPath(key);
       const current = await this.head(key);
       const length = current?.size ?? 0;
@@ -131,95 +137,57 @@ export class LocalObjectStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     assertSafeKey(key);
-    await this.locked(key, async () => {
+    await this.locks.run(key, async () => {
       await rm(this.dataPath(key), { force: true });
       await rm(this.metaPath(key), { force: true });
     });
   }
 
-  async createMultipart(key: string, options: { contentType?: string } = {}): Promise<string> {
-    assertSafeKey(key);
-    const uploadId = randomUUID().replaceAll('-', '');
-    const folder = join(this.root, 'multipart', uploadId);
-    await mkdir(folder, { recursive: true });
-    await writeFile(join(folder, 'upload.json'), JSON.stringify({ key, contentType: options.contentType ?? null }));
-    return uploadId;
+  createMultipart(key: string, options: { contentType?: string; partSize?: number } = {}): Promise<string> {
+    return this.multipart.create(key, options);
   }
 
-  async putPart(key: string, uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo> {
-    assertPartNumber(partNumber);
-    const folder = await this.uploadFolder(key, uploadId);
-    const temp = join(folder, `${randomUUID()}.tmp`);
-    try {
-      const written = await writeCounting(body, temp, null);
-      if (size !== undefined && written.size !== size) throw new ChecksumMismatch(`part ${partNumber} length`, String(size), String(written.size));
-      const part: PartInfo = { partNumber, size: written.size, crc64: written.crc64, etag: `"${BigInt(written.crc64).toString(16)}-${written.size}"` };
-      await rename(temp, join(folder, `${partNumber}.part`));
-      await writeFile(join(folder, `${partNumber}.json`), JSON.stringify(part));
-      return part;
-    } finally {
-      await rm(temp, { force: true });
-    }
+  putPart(key: string, uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo> {
+    return this.multipart.putPart(key, uploadId, partNumber, body, size);
   }
 
-  async listParts(key: string, uploadId: string): Promise<PartInfo[]> {
-    const folder = await this.uploadFolder(key, uploadId);
-    const names = (await readdir(folder)).filter((name) => /^\d+\.json$/.test(name));
-    const parts = await Promise.all(names.map(async (name) => JSON.parse(await readFile(join(folder, name), 'utf8')) as PartInfo));
-    return parts.sort((left, right) => left.partNumber - right.partNumber);
+  listParts(key: string, uploadId: string): Promise<PartInfo[]> {
+    return this.multipart.listParts(key, uploadId);
   }
 
   async completeMultipart(key: string, uploadId: string, options: { ifNoneMatch?: boolean } = {}): Promise<ObjectInfo> {
-    const folder = await this.uploadFolder(key, uploadId);
-    const upload = JSON.parse(await readFile(join(folder, 'upload.json'), 'utf8')) as { contentType: string | null };
-    const parts = await this.listParts(key, uploadId);
-    if (!parts.length) throw new DomainError(400, 'bad_request', `upload ${uploadId} has no parts`);
-    const small = parts.slice(0, -1).find((part) => part.size < MIN_PART_SIZE);
-    if (small) throw new PartTooSmall(small.partNumber);
-    const temp = await this.tempPath();
+    const assembled: Assembled = await this.multipart.assemble(key, uploadId);
     try {
-      // Each part's CRC64 was taken as it arrived; the whole one is combined from them, not read again.
-      let crc64 = '0';
-      const output = createWriteStream(temp, { flush: true });
-      for (const part of parts) {
-        await pipeline(createReadStream(join(folder, `${part.partNumber}.part`), { highWaterMark: 1024 * 1024 }), output, { end: false });
-        crc64 = combineCrc64(crc64, part.crc64, part.size);
-      }
-      await new Promise<void>((resolve, reject) => output.end((error?: Error | null) => (error ? reject(error) : resolve())));
-      await this.place(key, temp, options.ifNoneMatch ?? false);
-      const info = await this.writeSidecar(key, crc64, upload.contentType ?? undefined);
-      await rm(folder, { recursive: true, force: true });
-      return info;
+      await this.place(key, assembled.file, options.ifNoneMatch ?? false);
+    } catch (error) {
+      if (error instanceof ObjectExists) await this.multipart.restore(uploadId, assembled);
+      throw error;
     } finally {
-      await rm(temp, { force: true });
+      await rm(assembled.file, { force: true });
     }
+    const info = await this.writeSidecar(key, assembled.crc64, assembled.contentType);
+    await this.multipart.forget(key, uploadId);
+    return info;
   }
 
   async abortMultipart(key: string, uploadId: string): Promise<void> {
-    const folder = await this.uploadFolder(key, uploadId);
-    await rm(folder, { recursive: true, force: true });
-  }
-
-  private async uploadFolder(key: string, uploadId: string): Promise<string> {
-    assertSafeKey(key);
-    if (!/^[0-9a-f]{32}$/.test(uploadId)) throw new UploadNotFound(uploadId);
-    const folder = join(this.root, 'multipart', uploadId);
-    const upload = await readFile(join(folder, 'upload.json'), 'utf8').then((text) => JSON.parse(text) as { key: string }, () => null);
-    if (!upload || upload.key !== key) throw new UploadNotFound(uploadId);
-    return folder;
+    await this.multipart.forget(key, uploadId);
   }
 
   /** Moves a finished temp file under its key: rename replaces; link refuses when the key exists (If-None-Match). */
   private async place(key: string, temp: string, refuseOverwrite: boolean): Promise<void> {
     const path = this.dataPath(key);
     await this.ensureParent(path);
-    if (!refuseOverwrite) return rename(temp, path);
-    try {
-      await link(temp, path);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new ObjectExists(key);
-      throw error;
+    if (!refuseOverwrite) await rename(temp, path);
+    else {
+      try {
+        await link(temp, path);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new ObjectExists(key);
+        throw error;
+      }
     }
+    await syncFolder(dirname(path));
   }
 
   private async ensureParent(path: string): Promise<void> {
@@ -243,19 +211,6 @@ export class LocalObjectStore implements ObjectStore {
     await rename(temp, path);
     return toInfo(key, sidecar);
   }
-
-  /** Runs writes to one key one at a time (appends must see the length the previous one left). */
-  private async locked<T>(key: string, action: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(key) ?? Promise.resolve();
-    const next = previous.then(action, action);
-    const settled = next.catch(() => undefined);
-    this.locks.set(key, settled);
-    try {
-      return await next;
-    } finally {
-      if (this.locks.get(key) === settled) this.locks.delete(key);
-    }
-  }
 }
 
 function toInfo(key: string, sidecar: Sidecar): ObjectInfo {
@@ -267,26 +222,6 @@ function toInfo(key: string, sidecar: Sidecar): ObjectInfo {
     etag: `"${BigInt(sidecar.crc64).toString(16)}-${sidecar.size}"`,
     modified: new Date(sidecar.mtimeMs),
   };
-}
-
-/** Streams `body` to a new file at `path` (fsynced), returning its size and CRC64; feeds `md5` when given. */
-async function writeCounting(body: Readable, path: string, md5: ReturnType<typeof createHash> | null): Promise<{ size: number; crc64: string }> {
-  const crc = new Crc64();
-  let size = 0;
-  await pipeline(
-    body,
-    async function* (source) {
-      for await (const chunk of source) {
-        const buffer = chunk as Buffer;
-        crc.update(buffer);
-        md5?.update(buffer);
-        size += buffer.length;
-        yield buffer;
-      }
-    },
-    createWriteStream(path, { flush: true }),
-  );
-  return { size, crc64: crc.value };
 }
 
 /** Every key under `folder` (relative to `root`), recursively. */

@@ -71,8 +71,12 @@ export interface ObjectStore {
   /** Removes the object; removing a missing object is not an error. */
   delete(key: string): Promise<void>;
 
-  /** Starts a multipart upload to `key`; returns the store's upload id. */
-  createMultipart(key: string, options?: { contentType?: string }): Promise<string>;
+  /**
+   * Starts a multipart upload to `key`; returns the store's upload id. `partSize` promises
+   * parts 1..n of that size, the last one at most: a store may then place each part where it
+   * belongs as it arrives instead of copying the parts together at the end.
+   */
+  createMultipart(key: string, options?: { contentType?: string; partSize?: number }): Promise<string>;
   /**
    * Stores part `partNumber` (1..10000) of an upload; re-sending a part replaces it.
    * `size` is the body's length when known (OSS needs it: a part is not sent chunked).

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { CliError, configFor, run } from '../cli/program.js';
 import { addServerOptions, DozenClient } from '../cli/client.js';
-import { filesToUpload, uploadFile, type UploadResult } from './client/uploader.js';
 
 const MIB = 1024 * 1024;
 
@@ -22,7 +21,7 @@ export function addStorageCommands(program: Command): void {
       .description("store a file (or a directory, recursively under <key>/) through this host's dozen; exits 0 only when every byte is stored and its CRC64 matches")
       .option('--part-size <size>', 'part size for resumable uploads', sizeOption('--part-size'), 16 * MIB)
       .option('--threshold <size>', 'files above this size use resumable uploads', sizeOption('--threshold'), 64 * MIB)
-      .option('--parallel <count>', 'parts in flight at once', (value) => Number(value), 2)
+      .option('--parallel <count>', 'parts in flight at once (a part is answered once it is synced to disk: several hide that wait)', (value) => Number(value), 4)
       .option('--no-overwrite', 'refuse to replace an existing object (If-None-Match: *)')
       .option('--content-type <type>', 'content type of the object (default: from the name)')
       .option('--json', 'print one JSON line per stored file'),
@@ -31,12 +30,13 @@ export function addStorageCommands(program: Command): void {
       if (options.partSize < 100 * 1024) throw new CliError('--part-size: at least 100KiB');
       if (!Number.isInteger(options.parallel) || options.parallel < 1) throw new CliError('--parallel: a whole number, at least 1');
       const client = DozenClient.fromCommand(command);
+      const { filesToUpload, uploadFile } = await import('./client/uploader.js');
       const files = await filesToUpload(path, key);
       const total = files.reduce((sum, file) => sum + file.size, 0);
       const bar = process.stderr.isTTY ? new ProgressBar(total) : null;
       let before = 0;
       for (const file of files) {
-        const result: UploadResult = await uploadFile(client, file.file, file.key, {
+        const result = await uploadFile(client, file.file, file.key, {
           partSize: options.partSize,
           threshold: options.threshold,
           parallel: options.parallel,

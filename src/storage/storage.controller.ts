@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { BadInput, DomainError } from '../common/errors.js';
 import { ZodPipe } from '../common/zod-pipe.js';
 import { keyOfPath } from './object-path.js';
-import { ObjectNotFound, type ObjectInfo } from './object-store.js';
+import { MIN_PART_SIZE, ObjectNotFound, type ObjectInfo } from './object-store.js';
 import { StorageService } from './storage.service.js';
 
 /** Bodies of these routes are object bytes: handed to the store as a stream, never parsed nor buffered. */
@@ -18,6 +18,8 @@ const startUploadSchema = z.strictObject({
   key: z.string().min(1),
   contentType: z.string().min(1).optional(),
   metadata: z.record(z.string(), z.string()).default({}),
+  /** Every part but the last has this many bytes (the last at most): the store can then write parts in place. */
+  partSize: z.number().int().min(MIN_PART_SIZE, 'every part but the last must be at least 100 KB (102400 bytes)').max(5 * 1024 ** 3).optional(),
 });
 
 /** REST for objects and resumable uploads: `/storage/objects/<key>`, `/storage/uploads/...`. */
@@ -87,7 +89,7 @@ export class StorageController implements OnModuleInit {
   @Post('uploads')
   @HttpCode(201)
   async startUpload(@Body(new ZodPipe(startUploadSchema)) body: z.output<typeof startUploadSchema>) {
-    const record = await this.storage.startUpload(body.key, body.contentType, body.metadata);
+    const record = await this.storage.startUpload(body.key, body.contentType, body.metadata, body.partSize);
     return publicUpload(record);
   }
 

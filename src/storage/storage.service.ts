@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
-import { assertPartNumber, assertSafeKey, OBJECT_STORE, type ObjectInfo, type ObjectStore, type PartInfo, type PutOptions } from './object-store.js';
+import { assertPartNumber, assertSafeKey, OBJECT_STORE, UploadNotFound, type ObjectInfo, type ObjectStore, type PartInfo, type PutOptions } from './object-store.js';
 import { UploadRecords, type UploadRecord } from './uploads.js';
 
 /**
@@ -45,9 +45,9 @@ export class StorageService {
     return this.store.append(key, position, data);
   }
 
-  async startUpload(key: string, contentType: string | undefined, metadata: Record<string, string>): Promise<UploadRecord> {
+  async startUpload(key: string, contentType: string | undefined, metadata: Record<string, string>, partSize?: number): Promise<UploadRecord> {
     assertSafeKey(key);
-    const storeUploadId = await this.store.createMultipart(key, { contentType });
+    const storeUploadId = await this.store.createMultipart(key, { contentType, partSize });
     return this.uploads.create({ key, storeUploadId, contentType, metadata });
   }
 
@@ -62,7 +62,12 @@ export class StorageService {
 
   async describeUpload(uploadId: string): Promise<UploadRecord & { parts: PartInfo[] }> {
     const record = await this.uploads.get(uploadId);
-    return { ...record, parts: await this.store.listParts(record.key, record.storeUploadId) };
+    const parts = await this.store.listParts(record.key, record.storeUploadId).catch(async (error: unknown) => {
+      // The store finished or lost it (a crash while completing): drop the record so a client starts afresh.
+      if (error instanceof UploadNotFound) await this.uploads.remove(uploadId);
+      throw error;
+    });
+    return { ...record, parts };
   }
 
   async putPart(uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo> {

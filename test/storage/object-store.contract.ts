@@ -161,6 +161,34 @@ export function objectStoreContract(name: string, open: () => Promise<{ store: O
       assert.equal((await store.completeMultipart('contract/small-part.bin', uploadId)).size, 100 * 1024 + 1000);
     });
 
+    it('joins the parts of an upload started with a part size, sent out of order, the last one re-sent shorter', async () => {
+      const partSize = 200_000;
+      const parts = [randomBytes(partSize, 11), randomBytes(partSize, 12), randomBytes(50_000, 13)];
+      const uploadId = await store.createMultipart('contract/sized.bin', { partSize });
+      await store.putPart('contract/sized.bin', uploadId, 3, Readable.from([parts[2]]), parts[2].length);
+      await store.putPart('contract/sized.bin', uploadId, 2, Readable.from([parts[1].subarray(0, 1000), parts[1].subarray(1000)]), partSize);
+      await store.putPart('contract/sized.bin', uploadId, 1, Readable.from([parts[0]]), partSize);
+      parts[2] = parts[2].subarray(0, 30_000);
+      await store.putPart('contract/sized.bin', uploadId, 3, Readable.from([parts[2]]), parts[2].length);
+      assert.deepEqual((await store.listParts('contract/sized.bin', uploadId)).map((part) => [part.partNumber, part.size, part.crc64]), parts.map((part, index) => [index + 1, part.length, crc64Of(part)]));
+      const whole = Buffer.concat(parts);
+      const info = await store.completeMultipart('contract/sized.bin', uploadId);
+      assert.deepEqual([info.size, info.crc64], [whole.length, crc64Of(whole)]);
+      assert.ok((await readAll((await store.get('contract/sized.bin')).body)).equals(whole));
+      await assert.rejects(store.listParts('contract/sized.bin', uploadId), { status: 404 });
+    });
+
+    it('keeps an upload completable after If-None-Match refused to complete it', async () => {
+      await store.put('contract/taken.bin', Readable.from([Buffer.from('first')]));
+      const data = randomBytes(150_000, 14);
+      const uploadId = await store.createMultipart('contract/taken.bin', { partSize: 200_000 });
+      await store.putPart('contract/taken.bin', uploadId, 1, Readable.from([data]), data.length);
+      await assert.rejects(store.completeMultipart('contract/taken.bin', uploadId, { ifNoneMatch: true }), { status: 412 });
+      assert.equal((await readAll((await store.get('contract/taken.bin')).body)).toString(), 'first');
+      assert.equal((await store.completeMultipart('contract/taken.bin', uploadId)).crc64, crc64Of(data));
+      assert.ok((await readAll((await store.get('contract/taken.bin')).body)).equals(data));
+    });
+
     it('drops an aborted multipart upload', async () => {
       const uploadId = await store.createMultipart('contract/aborted.bin');
       await store.putPart('contract/aborted.bin', uploadId, 1, Readable.from([Buffer.from('part')]), 4);

@@ -159,5 +159,8 @@ describe('resumable uploads over REST', { timeout: 120_000 }, () => {
     const badKey = await dozen.api('/storage/uploads', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: '../x' }) });
     assert.equal(badKey.status, 400);
     assert.equal((await badKey.json()).field, 'key');
+    const badPartSize = await dozen.api('/storage/uploads', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: 'x.bin', partSize: 0 }) });
+    assert.equal(badPartSize.status, 400);
+    assert.equal((await badPartSize.json()).field, 'partSize');
   });
 });

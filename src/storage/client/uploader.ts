@@ -1,6 +1,6 @@
-import { createReadStream } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { Readable } from 'node:stream';
 import { CliError } from '../../cli/program.js';
 import { combineCrc64, Crc64 } from '../crc64.js';
 import { assertSafeKey } from '../object-store.js';
@@ -25,6 +25,8 @@ export interface UploadResult {
   partsSent: number;
   partsReused: number;
 }
+
+const CHUNK_BYTES = 1024 * 1024;
 
 interface StoredObject {
   key: string;
@@ -76,16 +78,32 @@ async function single(client: DozenClient, file: string, key: string, size: numb
     body: () => {
       crc = new Crc64();
       let done = 0;
-      return createReadStream(file, { highWaterMark: 1024 * 1024 }).map((chunk: Buffer) => {
+      return Readable.from(chunksOf(file, size, (chunk) => {
         crc.update(chunk);
         done += chunk.length;
         options.progress?.(done, size);
-        return chunk;
-      });
+      }));
     },
   });
   verify(key, stored, size, crc.value);
   return { key, size: stored.size, crc64: stored.crc64, partsSent: 1, partsReused: 0 };
+}
+
+/** The file's first `size` bytes in 1 MiB chunks, each shown to `inspect` before it goes out. */
+async function* chunksOf(file: string, size: number, inspect: (chunk: Buffer) => void): AsyncGenerator<Buffer> {
+  const handle = await open(file, 'r');
+  try {
+    for (let offset = 0; offset < size; ) {
+      const chunk = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, size - offset));
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, offset);
+      if (bytesRead !== chunk.length) throw new CliError(`${file} changed while uploading (short read at ${offset})`);
+      inspect(chunk);
+      offset += bytesRead;
+      yield chunk;
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 /**
@@ -101,7 +119,8 @@ async function resumable(client: DozenClient, file: string, key: string, stats: 
   );
   const uploadId = existing?.uploadId ?? (await client.call<Upload>('POST', '/storage/uploads', {
     headers: { 'content-type': 'application/json' },
-    body: () => JSON.stringify({ key, metadata, ...(options.contentType ? { contentType: options.contentType } : {}) }),
+    // The part size lets the store write each part straight to its place in the object.
+    body: () => JSON.stringify({ key, metadata, partSize: options.partSize, ...(options.contentType ? { contentType: options.contentType } : {}) }),
   })).uploadId;
   const stored = new Map<number, { size: number; crc64: string }>();
   if (existing) for (const part of (await client.call<Upload>('GET', `/storage/uploads/${uploadId}`)).parts ?? []) stored.set(part.partNumber, part);
@@ -110,6 +129,8 @@ async function resumable(client: DozenClient, file: string, key: string, stats: 
   let whole = '0';
   const partCount = Math.max(1, Math.ceil(stats.size / options.partSize));
   const inFlight = new Set<Promise<void>>();
+  // One buffer per part in flight, reused: at most `parallel` parts in memory.
+  const free = Array.from({ length: Math.min(options.parallel, partCount) }, () => Buffer.allocUnsafe(Math.min(options.partSize, stats.size)));
   let partsSent = 0;
   let partsReused = 0;
   let done = 0;
@@ -118,20 +139,21 @@ async function resumable(client: DozenClient, file: string, key: string, stats: 
     for (let partNumber = 1; partNumber <= partCount; partNumber++) {
       const offset = (partNumber - 1) * options.partSize;
       const length = Math.min(options.partSize, stats.size - offset);
-      const data = Buffer.allocUnsafe(length);
+      while (!free.length) await Promise.race(inFlight);
+      const buffer = free.pop()!;
+      const data = buffer.subarray(0, length);
       const { bytesRead } = await handle.read(data, 0, length, offset);
       if (bytesRead !== length) throw new CliError(`${file} changed while uploading (short read at ${offset})`);
-      const partCrc = new Crc64().update(data).value;
+      const partCrc = await crcBetweenWrites(data);
       whole = combineCrc64(whole, partCrc, length);
       const already = stored.get(partNumber);
       if (already && already.size === length && already.crc64 === partCrc) {
+        free.push(buffer);
         partsReused++;
         done += length;
         options.progress?.(done, stats.size);
         continue;
       }
-      // At most `parallel` parts in memory and on the wire at once.
-      while (inFlight.size >= options.parallel) await Promise.race(inFlight);
       const sending: Promise<void> = client
         .call<{ crc64: string; size: number }>('PUT', `/storage/uploads/${uploadId}/parts/${partNumber}`, { body: () => data })
         .then((part) => {
@@ -140,7 +162,10 @@ async function resumable(client: DozenClient, file: string, key: string, stats: 
           done += length;
           options.progress?.(done, stats.size);
         })
-        .finally(() => inFlight.delete(sending));
+        .finally(() => {
+          inFlight.delete(sending);
+          free.push(buffer);
+        });
       inFlight.add(sending);
     }
     await Promise.all(inFlight);
@@ -151,6 +176,19 @@ async function resumable(client: DozenClient, file: string, key: string, stats: 
   const info = await client.call<StoredObject>('POST', `/storage/uploads/${uploadId}/complete`, { headers: options.ifNoneMatch ? { 'if-none-match': '*' } : {}, retry: false });
   verify(key, info, stats.size, whole);
   return { key, size: info.size, crc64: info.crc64, partsSent, partsReused };
+}
+
+/**
+ * The part's CRC64, 1 MiB at a time with a turn of the event loop in between: hashing 16 MiB at
+ * once would leave the sockets of the parts in flight unfed for as long (the kernel buffers ~4 MiB).
+ */
+async function crcBetweenWrites(data: Buffer): Promise<string> {
+  const crc = new Crc64();
+  for (let start = 0; start < data.length; start += CHUNK_BYTES) {
+    crc.update(data.subarray(start, start + CHUNK_BYTES));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return crc.value;
 }
 
 function verify(key: string, stored: StoredObject, size: number, crc64: string): void {
