@@ -60,7 +60,6 @@ export class UpstreamConnection {
     private readonly owner: ConnectionOwner,
   ) {
     this.parser = createParser('response', this, CALLBACKS);
-    socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('timeout', this.onTimeout);
     socket.on('error', this.onError);
@@ -99,7 +98,8 @@ export class UpstreamConnection {
     this.socket.destroy();
   }
 
-  private readonly onData = (chunk: Buffer): void => {
+  /** What the backend sent (the pool's socket reads into a shared buffer: used here and not kept). */
+  received(chunk: Buffer): void {
     const handler = this.handler;
     if (!handler) return void this.socket.destroy(); // bytes nobody asked for: the connection is out of step
     const client = handler.clientSocket;
@@ -107,7 +107,7 @@ export class UpstreamConnection {
     const result = this.parser.execute(chunk);
     if (typeof result !== 'number') this.fail(new UpstreamError('bad_response', `the backend's response is not valid HTTP/1.1 (${result.reason ?? result.code})`));
     client.uncork();
-  };
+  }
 
   private readonly onEnd = (): void => {
     // A body delimited by the connection closing ends here.
