@@ -81,10 +81,9 @@ export class Exchange implements ResponseHandler, BodySink {
 
   private attempt(lastError: UpstreamError | null): void {
     const targets = this.entry.targets;
-    const now = Date.now();
     let skip: Set<number> | null = this.tried;
     for (let index = 0; index < targets.length; index++) {
-      if (targets[index].upstream.isDown(now) && !skip?.has(index)) (skip = new Set(skip ?? [])).add(index);
+      if (targets[index].upstream.isDown() && !skip?.has(index)) (skip = new Set(skip ?? [])).add(index);
     }
     // Every backend marked down: try them anyway rather than fail without trying.
     if (skip && skip.size >= targets.length) skip = this.tried;

@@ -1,10 +1,5 @@
+import { HeaderKind, headerKind } from './http1/header-names.js';
 import type { RequestHead } from './http1/request-head.js';
-
-/** RFC 9110 §7.6.1: headers meant for one connection, never forwarded. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
-
-/** Set by the proxy only; whatever a client sends under these names is dropped. */
-const PROXY_SET = new Set(['x-dozen-subject', 'x-dozen-scopes', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
 
 const SAFE_REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
 
@@ -35,12 +30,12 @@ export function upstreamHead(head: RequestHead, forwarded: Forwarded, keepUpgrad
   const named = connection !== undefined && connection !== 'keep-alive' && connection !== 'close' ? connectionTokens(connection) : null;
   let out = `${head.method} ${head.url} HTTP/1.1\r\n`;
   for (let index = 0; index < raw.length; index += 2) {
-    const name = raw[index].toLowerCase();
-    if (HOP_BY_HOP.has(name) || PROXY_SET.has(name) || name === 'expect' || named?.has(name)) {
-      if (keepUpgrade && (name === 'upgrade' || name === 'connection')) out += `${raw[index]}: ${raw[index + 1]}\r\n`;
-      continue;
+    const kind = headerKind(raw[index]);
+    if (kind === HeaderKind.Plain || kind === HeaderKind.Host || kind === HeaderKind.ContentLength || kind === HeaderKind.Authorization || kind === HeaderKind.ApiKey) {
+      if (named === null || !named.has(raw[index].toLowerCase())) out += `${raw[index]}: ${raw[index + 1]}\r\n`;
+    } else if (keepUpgrade && (kind === HeaderKind.Upgrade || kind === HeaderKind.Connection)) {
+      out += `${raw[index]}: ${raw[index + 1]}\r\n`;
     }
-    out += `${raw[index]}: ${raw[index + 1]}\r\n`;
   }
   const known = head.headers;
   const priorFor = forwarded.trusted ? known['x-forwarded-for'] : undefined;
@@ -66,7 +61,7 @@ export interface DownstreamHeaders {
 export function downstreamHeaders(raw: string[], requestId: string): DownstreamHeaders {
   let named: Set<string> | null = null;
   for (let index = 0; index < raw.length; index += 2) {
-    if (raw[index].length === 10 && raw[index].toLowerCase() === 'connection') {
+    if (headerKind(raw[index]) === HeaderKind.Connection) {
       const value = raw[index + 1];
       if (value !== 'keep-alive' && value !== 'close') named = connectionTokens(value);
     }
@@ -74,9 +69,11 @@ export function downstreamHeaders(raw: string[], requestId: string): DownstreamH
   let lines = '';
   let hasLength = false;
   for (let index = 0; index < raw.length; index += 2) {
-    const name = raw[index].toLowerCase();
-    if (HOP_BY_HOP.has(name) || name === 'x-request-id' || named?.has(name)) continue;
-    if (name === 'content-length') hasLength = true;
+    const kind = headerKind(raw[index]);
+    // Hop-by-hop names go; so does the backend's X-Request-Id (the proxy's is the one the client gets).
+    if (kind === HeaderKind.HopByHop || kind === HeaderKind.Connection || kind === HeaderKind.TransferEncoding || kind === HeaderKind.Upgrade || kind === HeaderKind.RequestId) continue;
+    if (named !== null && named.has(raw[index].toLowerCase())) continue;
+    if (kind === HeaderKind.ContentLength) hasLength = true;
     lines += `${raw[index]}: ${raw[index + 1]}\r\n`;
   }
   return { lines: lines + `x-request-id: ${requestId}\r\n`, hasLength };

@@ -70,6 +70,9 @@ export class RouteTable<Upstream extends { inflight: number }> {
   /** The entry serving a Host header value (any case, with or without port or trailing dot). */
   lookup(hostHeader: string | undefined): RouteEntry<Upstream> | undefined {
     if (!hostHeader) return undefined;
+    // Most clients send the name as it is registered: one lookup, no new string.
+    const direct = this.exact.get(hostHeader);
+    if (direct) return direct;
     const host = normalizeHost(hostHeader);
     const found = this.exact.get(host);
     if (found) return found;

@@ -33,8 +33,9 @@ export class Upstream {
     this.downUntil = now + DOWN_FOR_MS;
   }
 
-  isDown(now: number): boolean {
-    return this.downUntil > now;
+  isDown(): boolean {
+    // Most backends were never marked: no clock read for them.
+    return this.downUntil !== 0 && this.downUntil > Date.now();
   }
 }
 

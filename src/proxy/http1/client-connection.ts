@@ -13,6 +13,8 @@ export interface Http1Handlers {
 export interface ClientConnectionOptions {
   /** An idle keep-alive connection is closed after this long. */
   keepAliveTimeout: number;
+  /** Milliseconds since the epoch, advanced by the listener a few times a second. */
+  clock: { readonly now: number };
 }
 
 /**
@@ -35,8 +37,9 @@ export class ClientConnection {
   private closed = false;
   /** The listener is shutting down: no new request is served on this connection. */
   private closing = false;
-  /** When the head being received started (ms), 0 when none is pending: the listener's sweep enforces the headers timeout. */
+  /** When the head being received started (ms, coarse), 0 when none is pending: the listener's sweep enforces the headers timeout. */
   headStartedAt = 0;
+  private readonly clock: { readonly now: number };
 
   constructor(
     readonly socket: Socket,
@@ -44,6 +47,7 @@ export class ClientConnection {
     options: ClientConnectionOptions,
   ) {
     this.parser = createParser('request', this, CALLBACKS);
+    this.clock = options.clock;
     socket.setNoDelay(true);
     socket.setTimeout(options.keepAliveTimeout);
     socket.on('data', this.onData);
@@ -53,7 +57,7 @@ export class ClientConnection {
   }
 
   private readonly onData = (chunk: Buffer): void => {
-    if (this.parsing === null && this.headStartedAt === 0) this.headStartedAt = Date.now();
+    if (this.parsing === null && this.headStartedAt === 0) this.headStartedAt = this.clock.now;
     const result = this.parser.execute(chunk);
     if (typeof result !== 'number') return this.parseFailed(result);
     if (this.upgradeHead) this.handOver(chunk.subarray(result));

@@ -1,3 +1,5 @@
+import { HeaderKind, headerKind } from './header-names.js';
+
 /** The request headers the proxy itself reads, lowercased; the rest pass through untouched. */
 export interface KnownHeaders {
   host?: string;
@@ -30,10 +32,6 @@ export interface RequestHead {
   peer: string;
 }
 
-const KNOWN = new Set<string>(['host', 'authorization', 'x-api-key', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id', 'connection', 'expect']);
-/** Repeated, these are one comma-separated list (RFC 9110 §5.3); any other repeat keeps the first value. */
-const LISTS = new Set<string>(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'connection', 'expect']);
-
 /** Thrown for a head that parses but must not be served (two Host headers). */
 export class BadHead extends Error {}
 
@@ -41,25 +39,51 @@ export function requestHead(method: string, url: string, versionMinor: number, r
   const headers: KnownHeaders = {};
   let body: RequestHead['body'] = 'none';
   for (let index = 0; index < rawHeaders.length; index += 2) {
-    const name = rawHeaders[index].toLowerCase();
-    if (name === 'content-length') {
-      if (body === 'none' && rawHeaders[index + 1] !== '0') body = 'length';
-      continue;
-    }
-    if (name === 'transfer-encoding') {
-      // llhttp accepts a request's Transfer-Encoding only when chunked comes last.
-      body = 'chunked';
-      continue;
-    }
-    if (!KNOWN.has(name)) continue;
-    const key = name as keyof KnownHeaders;
     const value = rawHeaders[index + 1];
-    const prior = headers[key];
-    if (prior === undefined) headers[key] = value;
-    else if (LISTS.has(name)) headers[key] = `${prior}, ${value}`;
-    else if (name === 'host') throw new BadHead('a request may carry one Host header');
+    switch (headerKind(rawHeaders[index])) {
+      case HeaderKind.ContentLength:
+        if (body === 'none' && value !== '0') body = 'length';
+        break;
+      case HeaderKind.TransferEncoding:
+        // llhttp accepts a request's Transfer-Encoding only when chunked comes last.
+        body = 'chunked';
+        break;
+      case HeaderKind.Host:
+        if (headers.host !== undefined) throw new BadHead('a request may carry one Host header');
+        headers.host = value;
+        break;
+      case HeaderKind.Authorization:
+        headers.authorization ??= value;
+        break;
+      case HeaderKind.ApiKey:
+        headers['x-api-key'] ??= value;
+        break;
+      case HeaderKind.RequestId:
+        headers['x-request-id'] ??= value;
+        break;
+      // Repeated, these are one comma-separated list (RFC 9110 §5.3).
+      case HeaderKind.ForwardedFor:
+        headers['x-forwarded-for'] = listed(headers['x-forwarded-for'], value);
+        break;
+      case HeaderKind.ForwardedProto:
+        headers['x-forwarded-proto'] = listed(headers['x-forwarded-proto'], value);
+        break;
+      case HeaderKind.ForwardedHost:
+        headers['x-forwarded-host'] = listed(headers['x-forwarded-host'], value);
+        break;
+      case HeaderKind.Connection:
+        headers.connection = listed(headers.connection, value);
+        break;
+      case HeaderKind.Expect:
+        headers.expect = listed(headers.expect, value);
+        break;
+    }
   }
   return { method, url, http10: versionMinor === 0, rawHeaders, headers, keepAlive, upgrade, body, peer };
+}
+
+function listed(prior: string | undefined, value: string): string {
+  return prior === undefined ? value : `${prior}, ${value}`;
 }
 
 /** The path without its query. */
