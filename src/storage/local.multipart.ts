@@ -110,6 +110,7 @@ export class LocalMultipart {
     const { folder, upload } = await this.open(key, uploadId);
     const parts = await this.partsIn(folder);
     if (!parts.length) throw new DomainError(400, 'bad_request', `upload ${uploadId} has no parts`);
+    if (upload.partSize) assertContiguous(parts, upload.partSize);
     // The rule OSS enforces, kept here too so an upload that passes on one host's store passes on OSS.
     const small = parts.slice(0, -1).find((part) => part.size < MIN_PART_SIZE);
     if (small) throw new PartTooSmall(small.partNumber);
@@ -117,7 +118,6 @@ export class LocalMultipart {
     const contentType = upload.contentType ?? undefined;
     const temp = await this.tempPath();
     if (upload.partSize) {
-      assertContiguous(parts, upload.partSize);
       const handle = await open(join(folder, 'object'), 'r+');
       try {
         // A part that was once longer (a re-sent last part) may have left bytes past the end.

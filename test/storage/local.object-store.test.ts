@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { crc64Of } from '../../src/storage/crc64.js';
 import { LocalObjectStore } from '../../src/storage/local.object-store.js';
+import { MIN_PART_SIZE } from '../../src/storage/object-store.js';
 import { objectStoreContract } from './object-store.contract.js';
 
 objectStoreContract('local', async () => {
@@ -21,6 +22,9 @@ objectStoreContract('local', async () => {
   };
 });
 
+/** Parts but the last must be 100 KB at least (OSS's rule, kept by the local store). */
+const PART = MIN_PART_SIZE;
+
 describe('local store: parts written in place', () => {
   let root: string;
   let store: LocalObjectStore;
@@ -31,10 +35,10 @@ describe('local store: parts written in place', () => {
   after(async () => rm(root, { recursive: true, force: true }));
 
   it('writes the bytes once: the object file is the one the parts were written into', async () => {
-    const uploadId = await store.createMultipart('inplace/once.bin', { partSize: 1000 });
+    const uploadId = await store.createMultipart('inplace/once.bin', { partSize: PART });
     const object = join(root, 'multipart', uploadId, 'object');
     const { ino } = await stat(object);
-    await store.putPart('inplace/once.bin', uploadId, 1, Readable.from([Buffer.alloc(1000, 'a')]), 1000);
+    await store.putPart('inplace/once.bin', uploadId, 1, Readable.from([Buffer.alloc(PART, 'a')]), PART);
     await store.putPart('inplace/once.bin', uploadId, 2, Readable.from([Buffer.alloc(10, 'b')]), 10);
     await store.completeMultipart('inplace/once.bin', uploadId);
     assert.equal((await stat(join(root, 'data/inplace/once.bin'))).ino, ino);
@@ -42,29 +46,29 @@ describe('local store: parts written in place', () => {
   });
 
   it('refuses a part longer than the part size, before it could overwrite the next one', async () => {
-    const uploadId = await store.createMultipart('inplace/long.bin', { partSize: 1000 });
-    await store.putPart('inplace/long.bin', uploadId, 2, Readable.from([Buffer.alloc(1000, 'b')]), 1000);
-    await assert.rejects(store.putPart('inplace/long.bin', uploadId, 1, Readable.from([Buffer.alloc(1001, 'a')]), 1001), { status: 400, field: 'partSize' });
+    const uploadId = await store.createMultipart('inplace/long.bin', { partSize: PART });
+    await store.putPart('inplace/long.bin', uploadId, 2, Readable.from([Buffer.alloc(PART, 'b')]), PART);
+    await assert.rejects(store.putPart('inplace/long.bin', uploadId, 1, Readable.from([Buffer.alloc(PART + 1, 'a')]), PART + 1), { status: 400, field: 'partSize' });
     // Without a length up front (a chunked body) it stops at the part size.
-    await assert.rejects(store.putPart('inplace/long.bin', uploadId, 1, Readable.from([Buffer.alloc(600, 'a'), Buffer.alloc(600, 'a')])), { status: 400 });
-    assert.deepEqual((await store.listParts('inplace/long.bin', uploadId)).map((part) => [part.partNumber, part.crc64]), [[2, crc64Of(Buffer.alloc(1000, 'b'))]]);
+    await assert.rejects(store.putPart('inplace/long.bin', uploadId, 1, Readable.from([Buffer.alloc(PART * 0.6, 'a'), Buffer.alloc(PART * 0.6, 'a')])), { status: 400 });
+    assert.deepEqual((await store.listParts('inplace/long.bin', uploadId)).map((part) => [part.partNumber, part.crc64]), [[2, crc64Of(Buffer.alloc(PART, 'b'))]]);
   });
 
   it('does not complete with a part missing or a short part before the last', async () => {
-    const gap = await store.createMultipart('inplace/gap.bin', { partSize: 1000 });
-    await store.putPart('inplace/gap.bin', gap, 1, Readable.from([Buffer.alloc(1000)]), 1000);
+    const gap = await store.createMultipart('inplace/gap.bin', { partSize: PART });
+    await store.putPart('inplace/gap.bin', gap, 1, Readable.from([Buffer.alloc(PART)]), PART);
     await store.putPart('inplace/gap.bin', gap, 3, Readable.from([Buffer.alloc(5)]), 5);
     await assert.rejects(store.completeMultipart('inplace/gap.bin', gap), { status: 400, message: /part 2 is missing/ });
-    const short = await store.createMultipart('inplace/short.bin', { partSize: 1000 });
-    await store.putPart('inplace/short.bin', short, 1, Readable.from([Buffer.alloc(999)]), 999);
+    const short = await store.createMultipart('inplace/short.bin', { partSize: PART });
+    await store.putPart('inplace/short.bin', short, 1, Readable.from([Buffer.alloc(PART - 1)]), PART - 1);
     await store.putPart('inplace/short.bin', short, 2, Readable.from([Buffer.alloc(5)]), 5);
-    await assert.rejects(store.completeMultipart('inplace/short.bin', short), { status: 400, message: /part 1 has 999 bytes/ });
+    await assert.rejects(store.completeMultipart('inplace/short.bin', short), { status: 400, message: new RegExp(`part 1 has ${PART - 1} bytes`) });
     assert.equal(await store.head('inplace/short.bin'), null);
   });
 
   it('unlists a stored part while it is sent again, so a send cut short leaves it unlisted', async () => {
-    const uploadId = await store.createMultipart('inplace/cut.bin', { partSize: 1000 });
-    await store.putPart('inplace/cut.bin', uploadId, 1, Readable.from([Buffer.alloc(1000, 'a')]), 1000);
+    const uploadId = await store.createMultipart('inplace/cut.bin', { partSize: PART });
+    await store.putPart('inplace/cut.bin', uploadId, 1, Readable.from([Buffer.alloc(PART, 'a')]), PART);
     let sent = 0;
     const cut = new Readable({
       read() {
@@ -72,7 +76,7 @@ describe('local store: parts written in place', () => {
         else this.push(Buffer.alloc(400, 'x'));
       },
     });
-    await assert.rejects(store.putPart('inplace/cut.bin', uploadId, 1, cut, 1000), /connection reset/);
+    await assert.rejects(store.putPart('inplace/cut.bin', uploadId, 1, cut, PART), /connection reset/);
     assert.deepEqual(await store.listParts('inplace/cut.bin', uploadId), []);
   });
 });
