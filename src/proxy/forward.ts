@@ -114,8 +114,10 @@ export class Exchange implements ResponseHandler, BodySink {
 
   // BodySink: the client's body, framed for the backend as the client framed it.
   chunk(data: Buffer): boolean {
-    const socket = this.connection?.socket;
-    if (!socket) return true;
+    const connection = this.connection;
+    if (!connection) return true;
+    const socket = connection.socket;
+    connection.sent();
     let flowing: boolean;
     if (this.request.head.body === 'chunked') {
       socket.write(data.length.toString(16) + '\r\n', 'latin1');

@@ -39,6 +39,35 @@ export interface ConnectionOwner {
 }
 
 /**
+ * Deadlines of backend connections are checked by one sweep a few times a
+ * second against a clock it advances, instead of re-arming a socket timer at
+ * every step of every exchange (three timers per request showed in profiles).
+ * A timeout fires up to two sweeps late, never early.
+ */
+const SWEEP_MS = 100;
+const live = new Set<UpstreamConnection>();
+const clock = { now: Date.now() };
+let sweeper: NodeJS.Timeout | null = null;
+
+function watch(connection: UpstreamConnection): void {
+  live.add(connection);
+  sweeper ??= setInterval(sweep, SWEEP_MS).unref();
+}
+
+function unwatch(connection: UpstreamConnection): void {
+  live.delete(connection);
+  if (live.size === 0 && sweeper) {
+    clearInterval(sweeper);
+    sweeper = null;
+  }
+}
+
+function sweep(): void {
+  const now = (clock.now = Date.now());
+  for (const connection of live) connection.checkDeadline(now);
+}
+
+/**
  * One keep-alive connection to a backend with its llhttp response parser.
  * It serves one exchange at a time (`handler`); between exchanges it idles
  * in its pool, where any byte or close from the backend ends it.
@@ -53,7 +82,10 @@ export class UpstreamConnection {
   private partialHeaders: string[] = [];
   private informational = false;
   private keepAlive = false;
+  private headersTimeout = 0;
   private idleTimeout = 0;
+  /** When (ms since epoch, coarse) the current wait times out; 0 for no limit (reading paused for the client). */
+  private deadline = 0;
 
   constructor(
     readonly socket: Socket,
@@ -61,28 +93,34 @@ export class UpstreamConnection {
   ) {
     this.parser = createParser('response', this, CALLBACKS);
     socket.on('end', this.onEnd);
-    socket.on('timeout', this.onTimeout);
     socket.on('error', this.onError);
     socket.once('close', this.onClose);
+    watch(this);
   }
 
   /** Takes on an exchange: the request head goes out, and the backend has `headersTimeout` ms to answer. */
   begin(handler: ResponseHandler, head: string, headersTimeout: number, idleTimeout: number): void {
     this.handler = handler;
     this.responseStarted = false;
+    this.headersTimeout = headersTimeout;
     this.idleTimeout = idleTimeout;
-    this.socket.setTimeout(headersTimeout);
+    this.deadline = clock.now + headersTimeout;
     this.socket.write(head, 'latin1');
+  }
+
+  /** Request body bytes went out: the backend's time to answer (or to go on reading) starts again. */
+  sent(): void {
+    if (this.deadline !== 0) this.deadline = clock.now + (this.responseStarted ? this.idleTimeout : this.headersTimeout);
   }
 
   /** The client cannot take more: stop reading the backend (its silence is then not the backend's fault). */
   pauseReading(): void {
     this.socket.pause();
-    this.socket.setTimeout(0);
+    this.deadline = 0;
   }
 
   resumeReading(): void {
-    this.socket.setTimeout(this.idleTimeout);
+    this.deadline = clock.now + this.idleTimeout;
     this.socket.resume();
   }
 
@@ -90,7 +128,12 @@ export class UpstreamConnection {
   rest(keepAliveTimeout: number): void {
     this.handler = null;
     this.reused = true;
-    this.socket.setTimeout(keepAliveTimeout);
+    this.deadline = clock.now + keepAliveTimeout;
+  }
+
+  checkDeadline(now: number): void {
+    // Deadlines were set from the coarse clock, up to one sweep behind: never fire early.
+    if (this.deadline !== 0 && now > this.deadline + SWEEP_MS) this.timedOut();
   }
 
   destroy(): void {
@@ -102,6 +145,7 @@ export class UpstreamConnection {
   received(chunk: Buffer): void {
     const handler = this.handler;
     if (!handler) return void this.socket.destroy(); // bytes nobody asked for: the connection is out of step
+    if (this.responseStarted && this.deadline !== 0) this.deadline = clock.now + this.idleTimeout;
     const client = handler.clientSocket;
     client.cork();
     const result = this.parser.execute(chunk);
@@ -115,16 +159,18 @@ export class UpstreamConnection {
     this.fail(new UpstreamError('reset', 'the backend closed the connection'));
   };
 
-  private readonly onTimeout = (): void => {
+  private timedOut(): void {
+    this.deadline = 0;
     if (!this.handler) return void this.socket.destroy();
     this.fail(this.responseStarted ? new UpstreamError('idle_timeout', 'the backend went silent mid-response') : new UpstreamError('headers_timeout', 'the backend sent no response headers in time'));
-  };
+  }
 
   private readonly onError = (error: Error): void => {
     this.fail(new UpstreamError((error as { code?: string }).code === 'EPIPE' || (error as { code?: string }).code === 'ECONNRESET' ? 'reset' : 'upstream_error', error.message));
   };
 
   private readonly onClose = (): void => {
+    unwatch(this);
     this.fail(new UpstreamError('reset', 'the backend closed the connection'));
     this.parser.free();
     this.owner.closed(this);
@@ -159,7 +205,7 @@ export class UpstreamConnection {
     }
     this.responseStarted = true;
     this.keepAlive = keepAlive;
-    this.socket.setTimeout(this.idleTimeout);
+    this.deadline = clock.now + this.idleTimeout;
     return handler.responseHead(status, reason, rawHeaders);
   }
 
