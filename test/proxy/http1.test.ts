@@ -210,3 +210,29 @@ async function waitUntil(check: () => boolean, what: string): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+describe('proxy client keep-alive timeout', { timeout: 30_000 }, () => {
+  it('closes a client connection idle past proxy.timeouts.clientKeepAlive, not one in use', async () => {
+    const proxy = await startProxy({ timeouts: { connect: 1_000, headers: 5_000, idle: 5_000, clientHeaders: 5_000, clientKeepAlive: 400 } });
+    const slow = await startBackend('slow-1', (_req, res) => setTimeout(() => res.writeHead(200, { 'content-length': '2' }).end('ok'), 900));
+    proxy.source.set([{ app: 'slow', domains: ['slow.test'], backends: [slow.as('slow')] }]);
+    try {
+      const socket = connect(proxy.port, '127.0.0.1');
+      await once(socket, 'connect');
+      let text = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (chunk: string) => (text += chunk));
+      const closed = once(socket, 'close');
+      const started = Date.now();
+      // The backend takes longer than the keep-alive timeout: waiting on it is not idleness.
+      socket.write('GET / HTTP/1.1\r\nHost: slow.test\r\n\r\n');
+      await closed;
+      const lived = Date.now() - started;
+      assert.match(text, /^HTTP\/1.1 200 OK\r\n[\s\S]*\r\n\r\nok$/);
+      assert.ok(lived >= 900 + 400 && lived < 900 + 400 + 1_500, `closed after ${lived} ms`);
+    } finally {
+      await proxy.close();
+      await slow.close();
+    }
+  });
+});

@@ -11,8 +11,6 @@ export interface Http1Handlers {
 }
 
 export interface ClientConnectionOptions {
-  /** An idle keep-alive connection is closed after this long. */
-  keepAliveTimeout: number;
   /** Milliseconds since the epoch, advanced by the listener a few times a second. */
   clock: { readonly now: number };
 }
@@ -39,6 +37,10 @@ export class ClientConnection {
   private closing = false;
   /** When the head being received started (ms, coarse), 0 when none is pending: the listener's sweep enforces the headers timeout. */
   headStartedAt = 0;
+  /** The socket left HTTP (an Upgrade): it belongs to the upgrade handler now. */
+  private handedOver = false;
+  /** Last bytes from the client or last response finished (ms, coarse). */
+  private lastActive: number;
   private readonly clock: { readonly now: number };
 
   constructor(
@@ -48,26 +50,28 @@ export class ClientConnection {
   ) {
     this.parser = createParser('request', this, CALLBACKS);
     this.clock = options.clock;
+    this.lastActive = this.clock.now;
     socket.setNoDelay(true);
-    socket.setTimeout(options.keepAliveTimeout);
     socket.on('data', this.onData);
-    socket.on('timeout', this.onTimeout);
     socket.on('error', noop);
     socket.on('close', this.onClose);
   }
 
   private readonly onData = (chunk: Buffer): void => {
+    this.lastActive = this.clock.now;
     if (this.parsing === null && this.headStartedAt === 0) this.headStartedAt = this.clock.now;
     const result = this.parser.execute(chunk);
     if (typeof result !== 'number') return this.parseFailed(result);
     if (this.upgradeHead) this.handOver(chunk.subarray(result));
   };
 
-  private readonly onTimeout = (): void => {
+  /** Called by the listener's sweep (no socket timer, which Node would re-arm at every read and write). */
+  checkIdle(now: number, keepAliveTimeout: number): void {
+    if (this.handedOver) return; // a WebSocket's silence is its own business
     const serving = this.queue[0];
     // A request waiting on its backend is the backend timeouts' business; an idle or stalled client is ours.
-    if (!serving || serving.waitingOnClient) this.socket.destroy();
-  };
+    if (serving ? serving.waitingSince !== 0 && now - serving.waitingSince > keepAliveTimeout : now - this.lastActive > keepAliveTimeout) this.socket.destroy();
+  }
 
   private readonly onClose = (): void => {
     this.closed = true;
@@ -130,6 +134,7 @@ export class ClientConnection {
   responded(request: InboundRequest, keepOpen: boolean): void {
     if (this.queue[0] !== request) return;
     this.queue.shift();
+    this.lastActive = this.clock.now;
     if (!keepOpen || this.closing) {
       this.closed = true;
       this.socket.end();
@@ -187,10 +192,9 @@ export class ClientConnection {
     const head = this.upgradeHead!;
     this.upgradeHead = null;
     this.closed = true;
+    this.handedOver = true;
     this.socket.off('data', this.onData);
-    this.socket.off('timeout', this.onTimeout);
     this.socket.off('close', this.onClose);
-    this.socket.setTimeout(0);
     this.parser.free();
     this.handlers.upgrade(head, this.socket, Buffer.from(rest));
   }

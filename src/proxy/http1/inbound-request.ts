@@ -33,8 +33,8 @@ export class InboundRequest {
   /** A handler has begun serving it: a broken body from here on cuts the connection. */
   started = false;
   headSent = false;
-  /** The response waits for the client to read (its idle timeout is then the client's fault). */
-  waitingOnClient = false;
+  /** Since when (ms) the response waits for the client to read, 0 when it does not (a client stalled past the keep-alive timeout is cut). */
+  waitingSince = 0;
   /** Some body bytes went to a backend: the request can no longer be sent to another one. */
   bodyRead = false;
   /** Called once if the client goes away before the response ended. */
@@ -137,9 +137,9 @@ export class InboundRequest {
   }
 
   whenDrained(resume: () => void): void {
-    this.waitingOnClient = true;
+    this.waitingSince = Date.now();
     this.socket.once('drain', () => {
-      this.waitingOnClient = false;
+      this.waitingSince = 0;
       resume();
     });
   }

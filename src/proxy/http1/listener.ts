@@ -8,7 +8,7 @@ export interface ListenerOptions {
   headersTimeout: number;
 }
 
-/** How often heads that take too long are looked for (and the connections' coarse clock advances). */
+/** How often heads that take too long and idle connections are looked for (and the connections' coarse clock advances). */
 const SWEEP_MS = 250;
 /** How long close() lets requests in progress finish before cutting them. */
 const CLOSE_GRACE_MS = 5_000;
@@ -23,11 +23,11 @@ export class Http1Listener {
 
   constructor(handlers: Http1Handlers, private readonly options: ListenerOptions) {
     this.server = createServer({ noDelay: true }, (socket: Socket) => {
-      const connection = new ClientConnection(socket, handlers, { keepAliveTimeout: options.keepAliveTimeout, clock: this.clock });
+      const connection = new ClientConnection(socket, handlers, { clock: this.clock });
       this.connections.add(connection);
       socket.once('close', () => this.connections.delete(connection));
     });
-    this.sweep = setInterval(() => this.cutSlowHeads(), SWEEP_MS).unref();
+    this.sweep = setInterval(() => this.checkTimeouts(), SWEEP_MS).unref();
   }
 
   async listen(port: number, host: string): Promise<number> {
@@ -53,10 +53,15 @@ export class Http1Listener {
     clearTimeout(force);
   }
 
-  private cutSlowHeads(): void {
+  /** Heads that take too long get 408; idle and stalled connections are closed. */
+  private checkTimeouts(): void {
     const now = (this.clock.now = Date.now());
+    // Times were read from the coarse clock, up to one sweep behind: a sweep's grace keeps timeouts from firing early.
+    const headersTimeout = this.options.headersTimeout + SWEEP_MS;
+    const keepAliveTimeout = this.options.keepAliveTimeout + SWEEP_MS;
     for (const connection of this.connections) {
-      if (connection.headStartedAt && now - connection.headStartedAt > this.options.headersTimeout) connection.timeOutHead();
+      if (connection.headStartedAt && now - connection.headStartedAt > headersTimeout) connection.timeOutHead();
+      else connection.checkIdle(now, keepAliveTimeout);
     }
   }
 }
