@@ -1,4 +1,3 @@
-import type { Socket } from 'node:net';
 import type { BalanceRequest } from './balancers/index.js';
 import { downstreamHeaders } from './headers.js';
 import type { BodySink, Framing, InboundRequest } from './http1/inbound-request.js';
@@ -67,10 +66,6 @@ export class Exchange implements ResponseHandler, BodySink {
     private readonly requestId: string,
     private readonly options: ForwardOptions,
   ) {}
-
-  get clientSocket(): Socket {
-    return this.request.socket;
-  }
 
   start(): void {
     this.request.started = true;

@@ -59,22 +59,29 @@ export interface DownstreamHeaders {
 
 /** The response headers for the client: hop-by-hop removed, X-Request-Id set by the proxy. */
 export function downstreamHeaders(raw: string[], requestId: string): DownstreamHeaders {
-  let named: Set<string> | null = null;
-  for (let index = 0; index < raw.length; index += 2) {
-    if (headerKind(raw[index]) === HeaderKind.Connection) {
-      const value = raw[index + 1];
-      if (value !== 'keep-alive' && value !== 'close') named = connectionTokens(value);
-    }
-  }
   let lines = '';
   let hasLength = false;
+  let named: Set<string> | null = null;
   for (let index = 0; index < raw.length; index += 2) {
     const kind = headerKind(raw[index]);
+    if (kind === HeaderKind.Connection) {
+      const value = raw[index + 1];
+      if (value !== 'keep-alive' && value !== 'close') named = connectionTokens(value);
+      continue;
+    }
     // Hop-by-hop names go; so does the backend's X-Request-Id (the proxy's is the one the client gets).
-    if (kind === HeaderKind.HopByHop || kind === HeaderKind.Connection || kind === HeaderKind.TransferEncoding || kind === HeaderKind.Upgrade || kind === HeaderKind.RequestId) continue;
-    if (named !== null && named.has(raw[index].toLowerCase())) continue;
+    if (kind === HeaderKind.HopByHop || kind === HeaderKind.TransferEncoding || kind === HeaderKind.Upgrade || kind === HeaderKind.RequestId) continue;
     if (kind === HeaderKind.ContentLength) hasLength = true;
     lines += `${raw[index]}: ${raw[index + 1]}\r\n`;
+  }
+  // Rare: Connection names more headers to drop (and may come after them), so the lines are made again without those.
+  if (named !== null) {
+    const drop = named;
+    const kept = raw.filter((_, index) => {
+      const name = raw[index - (index % 2)];
+      return headerKind(name) !== HeaderKind.Connection && !drop.has(name.toLowerCase());
+    });
+    return downstreamHeaders(kept, requestId);
   }
   return { lines: lines + `x-request-id: ${requestId}\r\n`, hasLength };
 }

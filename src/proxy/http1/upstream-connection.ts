@@ -23,8 +23,6 @@ export class UpstreamError extends Error {
 
 /** The side of an exchange that receives a backend's response. */
 export interface ResponseHandler {
-  /** The client socket the response goes to: corked while one read of the backend is handled, so it leaves in one write. */
-  readonly clientSocket: Socket;
   /** Returns SKIP_BODY when the request was HEAD (the response has no body whatever its headers say). */
   responseHead(status: number, reason: string, rawHeaders: string[]): number;
   responseBody(chunk: Buffer): void;
@@ -146,11 +144,8 @@ export class UpstreamConnection {
     const handler = this.handler;
     if (!handler) return void this.socket.destroy(); // bytes nobody asked for: the connection is out of step
     if (this.responseStarted && this.deadline !== 0) this.deadline = clock.now + this.idleTimeout;
-    const client = handler.clientSocket;
-    client.cork();
     const result = this.parser.execute(chunk);
     if (typeof result !== 'number') this.fail(new UpstreamError('bad_response', `the backend's response is not valid HTTP/1.1 (${result.reason ?? result.code})`));
-    client.uncork();
   }
 
   private readonly onEnd = (): void => {

@@ -1,0 +1,17 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { downstreamHeaders } from './headers.js';
+
+describe('downstreamHeaders', () => {
+  it('drops hop-by-hop headers, those Connection names (before or after it) and the backend X-Request-Id', () => {
+    const raw = ['X-Hop', '1', 'Connection', 'close, X-Hop, x-later', 'Content-Length', '2', 'Keep-Alive', 'timeout=5', 'X-Request-Id', 'backend', 'x-later', '3', 'Server', 'nginx'];
+    const { lines, hasLength } = downstreamHeaders(raw, 'proxy-id');
+    assert.equal(lines, 'Content-Length: 2\r\nServer: nginx\r\nx-request-id: proxy-id\r\n');
+    assert.equal(hasLength, true);
+  });
+
+  it('says when the backend sent no length', () => {
+    assert.equal(downstreamHeaders(['Transfer-Encoding', 'chunked', 'Connection', 'keep-alive'], 'id').hasLength, false);
+    assert.equal(downstreamHeaders(['Transfer-Encoding', 'chunked', 'Connection', 'keep-alive'], 'id').lines, 'x-request-id: id\r\n');
+  });
+});
