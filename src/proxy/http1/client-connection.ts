@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { createParser, METHODS, type LlhttpParser, type ParseError, type ParserCallbacks } from './llhttp.js';
+import { createParser, METHODS, type LlhttpParser, type ParseError, type ParserOwner } from './llhttp.js';
 import { BadHead, requestHead, type RequestHead } from './request-head.js';
 import { InboundRequest } from './inbound-request.js';
 
@@ -22,8 +22,8 @@ export interface ClientConnectionOptions {
  * reads yet are held, and the socket is paused meanwhile, so what is held
  * stays within one read.
  */
-export class ClientConnection {
-  readonly parser: LlhttpParser & { owner: ClientConnection };
+export class ClientConnection implements ParserOwner {
+  readonly parser: LlhttpParser;
   /** Requests received and not yet answered; the first is being served. */
   private readonly queue: InboundRequest[] = [];
   /** The request whose head or body llhttp is reading now. */
@@ -48,7 +48,7 @@ export class ClientConnection {
     private readonly handlers: Http1Handlers,
     options: ClientConnectionOptions,
   ) {
-    this.parser = createParser('request', this, CALLBACKS);
+    this.parser = createParser('request', this);
     this.clock = options.clock;
     this.lastActive = this.clock.now;
     socket.setNoDelay(true);
@@ -81,15 +81,19 @@ export class ClientConnection {
     this.parser.free();
   };
 
-  /** llhttp hands over a head that spans several reads in pieces, then completes it with undefined headers and url. */
   headerPiece(headers: string[], url: string): void {
     this.partialHeaders.push(...headers);
     this.partialUrl += url;
   }
 
   /** llhttp read a whole head. */
-  headersComplete(method: string | undefined, url: string | undefined, versionMinor: number, rawHeaders: string[] | undefined, keepAlive: boolean, upgrade: boolean): void {
+  headersComplete(versionMinor: number, rawHeaders: string[] | undefined, methodIndex: number | undefined, url: string | undefined, _status: unknown, _reason: unknown, upgrade: boolean, keepAlive: boolean): number {
     this.headStartedAt = 0;
+    this.requestHead(METHODS[methodIndex!], url, versionMinor, rawHeaders, keepAlive, upgrade);
+    return 0;
+  }
+
+  private requestHead(method: string | undefined, url: string | undefined, versionMinor: number, rawHeaders: string[] | undefined, keepAlive: boolean, upgrade: boolean): void {
     if (rawHeaders === undefined) {
       rawHeaders = this.partialHeaders;
       this.partialHeaders = [];
@@ -201,26 +205,5 @@ export class ClientConnection {
 }
 
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 405: 'Method Not Allowed', 408: 'Request Timeout', 431: 'Request Header Fields Too Large', 501: 'Not Implemented' };
-
-/** llhttp calls these with the parser as `this`; its `owner` is the connection. */
-const CALLBACKS: ParserCallbacks = {
-  onHeaders(headers, url) {
-    ownerOf(this).headerPiece(headers, url);
-  },
-  onHeadersComplete(_major, minor, headers, method, url, _status, _message, upgrade, keepAlive) {
-    ownerOf(this).headersComplete(METHODS[method!], url, minor, headers, keepAlive, upgrade);
-    return 0;
-  },
-  onBody(chunk) {
-    ownerOf(this).body(chunk);
-  },
-  onMessageComplete() {
-    ownerOf(this).messageComplete();
-  },
-};
-
-function ownerOf(parser: LlhttpParser): ClientConnection {
-  return (parser as LlhttpParser & { owner: ClientConnection }).owner;
-}
 
 function noop(): void {}

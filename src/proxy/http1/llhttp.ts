@@ -14,23 +14,26 @@
  */
 import { createRequire } from 'node:module';
 
-/** llhttp's own callbacks, set as numbered properties of a parser. */
-export interface ParserCallbacks {
-  onHeaders(this: LlhttpParser, headers: string[], url: string): void;
-  onHeadersComplete(
-    this: LlhttpParser,
-    versionMajor: number,
+/**
+ * What a parser's owner (a client or a backend connection) hears from it:
+ * llhttp's callbacks, passed on with the parser as `this` dropped.
+ */
+export interface ParserOwner {
+  /** A head that spans several reads arrives in pieces; headersComplete then gets undefined headers and url. */
+  headerPiece(headers: string[], url: string): void;
+  /** `method` is llhttp's index (see METHODS), for requests; `status` and `reason` for responses. Returns SKIP_BODY or 0. */
+  headersComplete(
     versionMinor: number,
     headers: string[] | undefined,
     method: number | undefined,
     url: string | undefined,
-    statusCode: number | undefined,
-    statusMessage: string | undefined,
+    status: number | undefined,
+    reason: string | undefined,
     upgrade: boolean,
-    shouldKeepAlive: boolean,
-  ): number | void;
-  onBody(this: LlhttpParser, chunk: Buffer): void;
-  onMessageComplete(this: LlhttpParser): void;
+    keepAlive: boolean,
+  ): number;
+  body(chunk: Buffer): void;
+  messageComplete(): void;
 }
 
 export interface LlhttpParser {
@@ -96,16 +99,38 @@ const MAX_HEAD_BYTES = 16 * 1024;
 
 export type ParserKind = 'request' | 'response';
 
-/** A strict parser (no lenient flags) with the given callbacks; `owner` is readable as `parser.owner` in them. */
-export function createParser<Owner>(kind: ParserKind, owner: Owner, callbacks: ParserCallbacks): LlhttpParser & { owner: Owner } {
-  const parser = new HTTPParser() as LlhttpParser & { owner: Owner };
+type OwnedParser = LlhttpParser & { owner: ParserOwner };
+
+/** A strict parser (no lenient flags) that tells `owner` what it reads. */
+export function createParser(kind: ParserKind, owner: ParserOwner): LlhttpParser {
+  const parser = new HTTPParser() as OwnedParser;
   parser.initialize(kind === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE, {}, MAX_HEAD_BYTES, HTTPParser.kLenientNone);
   parser.owner = owner;
-  parser[HTTPParser.kOnHeaders] = callbacks.onHeaders;
-  parser[HTTPParser.kOnHeadersComplete] = callbacks.onHeadersComplete;
-  parser[HTTPParser.kOnBody] = callbacks.onBody;
-  parser[HTTPParser.kOnMessageComplete] = callbacks.onMessageComplete;
+  parser[HTTPParser.kOnHeaders] = onHeaders;
+  parser[HTTPParser.kOnHeadersComplete] = onHeadersComplete;
+  parser[HTTPParser.kOnBody] = onBody;
+  parser[HTTPParser.kOnMessageComplete] = onMessageComplete;
   return parser;
+}
+
+// llhttp calls these with the parser as `this`.
+function onHeaders(this: OwnedParser, headers: string[], url: string): void {
+  this.owner.headerPiece(headers, url);
+}
+
+function onHeadersComplete(
+  this: OwnedParser, _major: number, minor: number, headers: string[] | undefined, method: number | undefined, url: string | undefined,
+  status: number | undefined, reason: string | undefined, upgrade: boolean, keepAlive: boolean,
+): number {
+  return this.owner.headersComplete(minor, headers, method, url, status, reason, upgrade, keepAlive);
+}
+
+function onBody(this: OwnedParser, chunk: Buffer): void {
+  this.owner.body(chunk);
+}
+
+function onMessageComplete(this: OwnedParser): void {
+  this.owner.messageComplete();
 }
 
 /** What onHeadersComplete returns to tell a response parser that no body follows (answer to HEAD). */

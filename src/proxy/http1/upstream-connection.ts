@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { createParser, SKIP_BODY, type LlhttpParser, type ParserCallbacks } from './llhttp.js';
+import { createParser, SKIP_BODY, type LlhttpParser, type ParserOwner } from './llhttp.js';
 
 /** Why a backend exchange failed, as the access log and the metrics name it. */
 export type UpstreamFailure =
@@ -70,13 +70,13 @@ function sweep(): void {
  * It serves one exchange at a time (`handler`); between exchanges it idles
  * in its pool, where any byte or close from the backend ends it.
  */
-export class UpstreamConnection {
+export class UpstreamConnection implements ParserOwner {
   handler: ResponseHandler | null = null;
   /** Response headers arrived for the current exchange (a failure now is not retryable). */
   responseStarted = false;
   /** It served an exchange before: a reset before any response is the classic keep-alive race. */
   reused = false;
-  private readonly parser: LlhttpParser & { owner: UpstreamConnection };
+  private readonly parser: LlhttpParser;
   private partialHeaders: string[] = [];
   private informational = false;
   private keepAlive = false;
@@ -89,7 +89,7 @@ export class UpstreamConnection {
     readonly socket: Socket,
     private readonly owner: ConnectionOwner,
   ) {
-    this.parser = createParser('response', this, CALLBACKS);
+    this.parser = createParser('response', this);
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);
     socket.once('close', this.onClose);
@@ -182,7 +182,9 @@ export class UpstreamConnection {
     this.partialHeaders.push(...headers);
   }
 
-  headersComplete(rawHeaders: string[] | undefined, status: number, reason: string, keepAlive: boolean): number {
+  headersComplete(_minor: number, rawHeaders: string[] | undefined, _method: unknown, _url: unknown, statusCode: number | undefined, reasonPhrase: string | undefined, _upgrade: boolean, keepAlive: boolean): number {
+    const status = statusCode!;
+    const reason = reasonPhrase ?? '';
     if (rawHeaders === undefined) {
       rawHeaders = this.partialHeaders;
       this.partialHeaders = [];
@@ -217,26 +219,6 @@ export class UpstreamConnection {
     this.handler = null;
     handler?.responseEnd(this.keepAlive);
   }
-}
-
-/** llhttp calls these with the parser as `this`; its `owner` is the connection. */
-const CALLBACKS: ParserCallbacks = {
-  onHeaders(headers) {
-    ownerOf(this).headerPiece(headers);
-  },
-  onHeadersComplete(_major, _minor, headers, _method, _url, status, reason, _upgrade, keepAlive) {
-    return ownerOf(this).headersComplete(headers, status!, reason ?? '', keepAlive);
-  },
-  onBody(chunk) {
-    ownerOf(this).body(chunk);
-  },
-  onMessageComplete() {
-    ownerOf(this).messageComplete();
-  },
-};
-
-function ownerOf(parser: LlhttpParser): UpstreamConnection {
-  return (parser as LlhttpParser & { owner: UpstreamConnection }).owner;
 }
 
 export { SKIP_BODY };
