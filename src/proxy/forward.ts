@@ -203,7 +203,7 @@ export class Exchange implements ResponseHandler, BodySink {
       error: timeout ? 'gateway_timeout' : 'bad_gateway',
       message: timeout ? `the backend did not answer in time (${error.kind})` : `no backend of ${this.entry.app} could be reached (${error.kind})`,
     });
-    this.request.reply(status, timeout ? 'Gateway Timeout' : 'Bad Gateway', body, `x-request-id: ${this.requestId}\r\n`);
+    this.request.reply(status, body, `x-request-id: ${this.requestId}\r\n`);
     this.finish(status, error.kind);
   }
 

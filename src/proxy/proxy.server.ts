@@ -8,10 +8,11 @@ import { Exchange, type ExchangeRecord, type ForwardOptions } from './forward.js
 import { requestIdOf, upstreamHead } from './headers.js';
 import type { InboundRequest } from './http1/inbound-request.js';
 import { Http1Listener } from './http1/listener.js';
+import { refuse } from './http1/refuse.js';
 import { pathOnly, type RequestHead } from './http1/request-head.js';
 import type { AppPolicy, PolicySet } from './policy.js';
 import { RouteTable, type RouteEntry } from './route-table.js';
-import { passUpgrade, refuse } from './upgrade.js';
+import { passUpgrade } from './upgrade.js';
 import { Upstreams, type Upstream } from './upstreams.js';
 
 export interface ProxyServerOptions {
@@ -154,7 +155,7 @@ export class ProxyServer {
   private reply(request: InboundRequest, status: number, error: string, message: string, extraLines = '', app = ''): void {
     const started = performance.now();
     const body = JSON.stringify({ error, message });
-    request.reply(status, STATUS_TEXT[status], body, extraLines);
+    request.reply(status, body, extraLines);
     const head = request.head;
     this.options.onExchange?.({
       app, host: head.headers.host ?? '', backend: null, method: head.method, path: head.url, status, bytes: body.length,
@@ -163,6 +164,5 @@ export class ProxyServer {
   }
 }
 
-const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable' };
 
 function noop(): void {}

@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { BalanceRequest } from './balancers/index.js';
 import type { RouteEntry } from './route-table.js';
+import { refuse } from './http1/refuse.js';
 import type { Upstream } from './upstreams.js';
 
 /**
@@ -59,14 +60,3 @@ export function passUpgrade(
   };
   attempt();
 }
-
-/** Answers an upgrade request with a JSON error on the raw socket and closes it. */
-export function refuse(client: Duplex, status: number, error: string, message: string, extra: Record<string, string> = {}): void {
-  if (client.destroyed) return;
-  const body = JSON.stringify({ error, message });
-  const head = [`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}`, 'content-type: application/json', `content-length: ${Buffer.byteLength(body)}`, 'connection: close'];
-  for (const [name, value] of Object.entries(extra)) head.push(`${name}: ${value}`);
-  client.end(head.join('\r\n') + '\r\n\r\n' + body);
-}
-
-const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };

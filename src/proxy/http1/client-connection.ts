@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { createParser, METHODS, type LlhttpParser, type ParseError, type ParserOwner } from './llhttp.js';
 import { BadHead, requestHead, type RequestHead } from './request-head.js';
 import { InboundRequest } from './inbound-request.js';
+import { refuse } from './refuse.js';
 
 export interface Http1Handlers {
   /** A request whose turn has come (pipelined requests wait for the one before). */
@@ -187,8 +188,7 @@ export class ClientConnection implements ParserOwner {
   private refuseAndClose(status: number, error: string, message: string): void {
     if (this.closed) return;
     this.closed = true;
-    const body = JSON.stringify({ error, message });
-    this.socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    refuse(this.socket, status, error, message);
   }
 
   /** After an Upgrade head the socket stops being HTTP: llhttp and this connection let go of it. */
@@ -203,7 +203,5 @@ export class ClientConnection implements ParserOwner {
     this.handlers.upgrade(head, this.socket, Buffer.from(rest));
   }
 }
-
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 405: 'Method Not Allowed', 408: 'Request Timeout', 431: 'Request Header Fields Too Large', 501: 'Not Implemented' };
 
 function noop(): void {}

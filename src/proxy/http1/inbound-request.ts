@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { reasonOf } from './refuse.js';
 import type { RequestHead } from './request-head.js';
 
 /**
@@ -155,8 +156,8 @@ export class InboundRequest {
   }
 
   /** A whole JSON answer from the proxy itself (errors, refusals). */
-  reply(status: number, reason: string, body: string, extraLines = ''): void {
-    this.sendHead(status, reason, `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extraLines}`, 'length');
+  reply(status: number, body: string, extraLines = ''): void {
+    this.sendHead(status, reasonOf(status), `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extraLines}`, 'length');
     this.write(Buffer.from(body));
     this.end();
   }
