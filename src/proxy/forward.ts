@@ -1,7 +1,8 @@
 import type { BalanceRequest } from './balancers/index.js';
 import { downstreamHeaders } from './headers.js';
 import type { BodySink, Framing, InboundRequest } from './http1/inbound-request.js';
-import { SKIP_BODY, UpstreamError, type ResponseHandler, type UpstreamConnection } from './http1/upstream-connection.js';
+import { SKIP_BODY } from './http1/llhttp.js';
+import { UpstreamError, type ResponseHandler, type UpstreamConnection } from './http1/upstream-connection.js';
 import type { RouteEntry, RouteTarget } from './route-table.js';
 import type { Upstream } from './upstreams.js';
 

@@ -93,7 +93,11 @@ describe('proxy HTTP/1.1 on the wire', { timeout: 60_000 }, () => {
     const closeDelimited = await rawBackend((_request, socket) => socket.end('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nuntil the end'));
     const earlyHints = await rawBackend((_request, socket) => socket.write('HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok'));
     const broken = await rawBackend((_request, socket) => socket.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\ntransfer-encoding: chunked\r\n\r\nok'));
-    rawOnes = [closeDelimited.server, earlyHints.server, broken.server];
+    const halting = await rawBackend((_request, socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nx-first: 1\r\nx-sec');
+      setTimeout(() => socket.write('ond: 2\r\ncontent-length: 2\r\n\r\nok'), 50);
+    });
+    rawOnes = [closeDelimited.server, earlyHints.server, broken.server, halting.server];
     const at = (name: string, port: number) => ({ instance: name, app: name, address: '127.0.0.1', port, host: 'test', load: null });
     proxy.source.set([
       { app: 'echo', domains: ['echo.test'], backends: [echo.as('echo')] },
@@ -101,6 +105,7 @@ describe('proxy HTTP/1.1 on the wire', { timeout: 60_000 }, () => {
       { app: 'eof', domains: ['eof.test'], backends: [at('eof', closeDelimited.port)] },
       { app: 'hints', domains: ['hints.test'], backends: [at('hints', earlyHints.port)] },
       { app: 'broken', domains: ['broken.test'], backends: [at('broken', broken.port)] },
+      { app: 'halting', domains: ['halting.test'], backends: [at('halting', halting.port)] },
     ]);
   });
   after(async () => {
@@ -184,6 +189,19 @@ describe('proxy HTTP/1.1 on the wire', { timeout: 60_000 }, () => {
     assert.equal(final.status, 200);
     assert.equal(JSON.parse(final.body).body, 'data');
     assert.equal(JSON.parse(final.body).headers.expect, undefined);
+  });
+
+  it('reads request and response heads that arrive over several reads, and heads of more than 32 headers', async () => {
+    // llhttp hands over the first 32 fields of a longer head early, apart from the rest.
+    const many = Array.from({ length: 40 }, (_, index) => `X-Many-${index}: ${index}\r\n`).join('');
+    const [request] = responses(await raw(proxy.port, ['GET /split?q=1 HTTP/1.1\r\nHost: ech', `o.test\r\n${many}X-Sp`, 'lit: yes\r\nConnection: close\r\n\r\n'], 50));
+    assert.equal(request.status, 200);
+    const seen = JSON.parse(request.body);
+    assert.equal(seen.url, '/split?q=1');
+    assert.equal(seen.headers['x-split'], 'yes');
+    assert.deepEqual([seen.headers['x-many-0'], seen.headers['x-many-39']], ['0', '39']);
+    const [response] = responses(await raw(proxy.port, 'GET / HTTP/1.1\r\nHost: halting.test\r\nConnection: close\r\n\r\n'));
+    assert.deepEqual([response.status, response.headers['x-first'], response.headers['x-second'], response.body], [200, '1', '2', 'ok']);
   });
 
   it('drops a backend 103 Early Hints and passes the final answer', async () => {

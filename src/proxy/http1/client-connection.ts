@@ -29,8 +29,6 @@ export class ClientConnection implements ParserOwner {
   private readonly queue: InboundRequest[] = [];
   /** The request whose head or body llhttp is reading now. */
   private parsing: InboundRequest | null = null;
-  private partialHeaders: string[] = [];
-  private partialUrl = '';
   private upgradeHead: RequestHead | null = null;
   private paused = false;
   private closed = false;
@@ -82,27 +80,15 @@ export class ClientConnection implements ParserOwner {
     this.parser.free();
   };
 
-  headerPiece(headers: string[], url: string): void {
-    this.partialHeaders.push(...headers);
-    this.partialUrl += url;
-  }
-
   /** llhttp read a whole head. */
-  headersComplete(versionMinor: number, rawHeaders: string[] | undefined, methodIndex: number | undefined, url: string | undefined, _status: unknown, _reason: unknown, upgrade: boolean, keepAlive: boolean): number {
+  headersComplete(versionMinor: number, rawHeaders: string[], methodIndex: number | undefined, url: string, _status: unknown, _reason: unknown, upgrade: boolean, keepAlive: boolean): number {
     this.headStartedAt = 0;
-    this.requestHead(METHODS[methodIndex!], url, versionMinor, rawHeaders, keepAlive, upgrade);
+    this.accept(METHODS[methodIndex!], url, versionMinor, rawHeaders, keepAlive, upgrade);
     return 0;
   }
 
-  private requestHead(method: string | undefined, url: string | undefined, versionMinor: number, rawHeaders: string[] | undefined, keepAlive: boolean, upgrade: boolean): void {
-    if (rawHeaders === undefined) {
-      rawHeaders = this.partialHeaders;
-      this.partialHeaders = [];
-    }
-    if (url === undefined) {
-      url = this.partialUrl;
-      this.partialUrl = '';
-    }
+  /** Serves the head now, queues it behind the one being served, or refuses it. */
+  private accept(method: string | undefined, url: string, versionMinor: number, rawHeaders: string[], keepAlive: boolean, upgrade: boolean): void {
     if (this.closed) return;
     if (method === undefined) return this.refuseAndClose(501, 'not_implemented', 'the request method is not one this proxy knows');
     let head: RequestHead;

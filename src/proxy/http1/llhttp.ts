@@ -19,14 +19,12 @@ import { createRequire } from 'node:module';
  * llhttp's callbacks, passed on with the parser as `this` dropped.
  */
 export interface ParserOwner {
-  /** A head that spans several reads arrives in pieces; headersComplete then gets undefined headers and url. */
-  headerPiece(headers: string[], url: string): void;
-  /** `method` is llhttp's index (see METHODS), for requests; `status` and `reason` for responses. Returns SKIP_BODY or 0. */
+  /** A whole head, however many reads it spanned. `method` is llhttp's index (see METHODS) and `url` are for requests; `status` and `reason` for responses. Returns SKIP_BODY or 0. */
   headersComplete(
     versionMinor: number,
-    headers: string[] | undefined,
+    headers: string[],
     method: number | undefined,
-    url: string | undefined,
+    url: string,
     status: number | undefined,
     reason: string | undefined,
     upgrade: boolean,
@@ -99,13 +97,16 @@ const MAX_HEAD_BYTES = 16 * 1024;
 
 export type ParserKind = 'request' | 'response';
 
-type OwnedParser = LlhttpParser & { owner: ParserOwner };
+/** A parser with its owner and the pieces of a head that spans several reads (llhttp hands those over early). */
+type OwnedParser = LlhttpParser & { owner: ParserOwner; pieces: string[]; url: string };
 
 /** A strict parser (no lenient flags) that tells `owner` what it reads. */
 export function createParser(kind: ParserKind, owner: ParserOwner): LlhttpParser {
   const parser = new HTTPParser() as OwnedParser;
   parser.initialize(kind === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE, {}, MAX_HEAD_BYTES, HTTPParser.kLenientNone);
   parser.owner = owner;
+  parser.pieces = [];
+  parser.url = '';
   parser[HTTPParser.kOnHeaders] = onHeaders;
   parser[HTTPParser.kOnHeadersComplete] = onHeadersComplete;
   parser[HTTPParser.kOnBody] = onBody;
@@ -115,13 +116,23 @@ export function createParser(kind: ParserKind, owner: ParserOwner): LlhttpParser
 
 // llhttp calls these with the parser as `this`.
 function onHeaders(this: OwnedParser, headers: string[], url: string): void {
-  this.owner.headerPiece(headers, url);
+  this.pieces.push(...headers);
+  this.url += url;
 }
 
 function onHeadersComplete(
   this: OwnedParser, _major: number, minor: number, headers: string[] | undefined, method: number | undefined, url: string | undefined,
   status: number | undefined, reason: string | undefined, upgrade: boolean, keepAlive: boolean,
 ): number {
+  // A head that spanned reads comes with undefined headers and url: what onHeaders gathered is the head.
+  if (headers === undefined) {
+    headers = this.pieces;
+    this.pieces = [];
+  }
+  if (url === undefined) {
+    url = this.url;
+    this.url = '';
+  }
   return this.owner.headersComplete(minor, headers, method, url, status, reason, upgrade, keepAlive);
 }
 

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { createParser, SKIP_BODY, type LlhttpParser, type ParserOwner } from './llhttp.js';
+import { createParser, type LlhttpParser, type ParserOwner } from './llhttp.js';
 
 /** Why a backend exchange failed, as the access log and the metrics name it. */
 export type UpstreamFailure =
@@ -77,7 +77,6 @@ export class UpstreamConnection implements ParserOwner {
   /** It served an exchange before: a reset before any response is the classic keep-alive race. */
   reused = false;
   private readonly parser: LlhttpParser;
-  private partialHeaders: string[] = [];
   private informational = false;
   private keepAlive = false;
   private headersTimeout = 0;
@@ -178,17 +177,9 @@ export class UpstreamConnection implements ParserOwner {
     handler?.upstreamFailed(error);
   }
 
-  headerPiece(headers: string[]): void {
-    this.partialHeaders.push(...headers);
-  }
-
-  headersComplete(_minor: number, rawHeaders: string[] | undefined, _method: unknown, _url: unknown, statusCode: number | undefined, reasonPhrase: string | undefined, _upgrade: boolean, keepAlive: boolean): number {
+  headersComplete(_minor: number, rawHeaders: string[], _method: unknown, _url: unknown, statusCode: number | undefined, reasonPhrase: string | undefined, _upgrade: boolean, keepAlive: boolean): number {
     const status = statusCode!;
     const reason = reasonPhrase ?? '';
-    if (rawHeaders === undefined) {
-      rawHeaders = this.partialHeaders;
-      this.partialHeaders = [];
-    }
     // 1xx (Early Hints; 100 Continue, though the proxy answers that itself) precede the real response.
     if (status < 200 && status !== 101) {
       this.informational = true;
@@ -221,4 +212,3 @@ export class UpstreamConnection implements ParserOwner {
   }
 }
 
-export { SKIP_BODY };
