@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { AdminAuth } from '../common/admin-auth.js';
 import { InjectLogger } from '../common/core.module.js';
+import { bearerOf } from '../common/secrets.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
 import { BroadcastService } from './broadcast.service.js';
@@ -109,8 +110,8 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
 }
 
 function tokenOf(request: IncomingMessage): string | undefined {
-  const header = /^Bearer\s+(.+)$/i.exec(request.headers.authorization?.trim() ?? '');
-  if (header) return header[1];
+  const bearer = bearerOf(request.headers.authorization);
+  if (bearer) return bearer;
   const query = new URL(request.url ?? '/', 'http://localhost').searchParams.get('token');
   return query || undefined;
 }

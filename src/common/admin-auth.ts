@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiTokenGate } from './api-token-gate.js';
+import { bearerOf } from './secrets.js';
 
 /**
  * The admin bearer token check, run as a Fastify onRequest hook so it guards
@@ -57,11 +58,6 @@ export class AdminAuth {
   private isAdminToken(token: string): boolean {
     return this.tokenDigest !== null && timingSafeEqual(digest(token), this.tokenDigest);
   }
-}
-
-function bearerOf(authorization: string | undefined): string | null {
-  const match = authorization ? /^Bearer\s+(.+)$/i.exec(authorization.trim()) : null;
-  return match ? match[1] : null;
 }
 
 function digest(value: string): Buffer {

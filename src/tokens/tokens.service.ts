@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
@@ -6,6 +6,7 @@ import type { Repository } from 'typeorm';
 import type { ApiTokenGrant, ApiTokenLookup } from '../common/api-token-gate.js';
 import { InjectLogger } from '../common/core.module.js';
 import { NotFound } from '../common/errors.js';
+import { newSecret, secretDigest } from '../common/secrets.js';
 import { ApiTokenEntity } from './api-token.entity.js';
 import type { CreateTokenInput } from './dto/tokens.dto.js';
 import { expandScopes } from './scopes.js';
@@ -53,11 +54,11 @@ export class TokensService implements ApiTokenLookup {
 
   /** Makes a token; the returned `token` is the only time its secret is ever visible. */
   async create(input: CreateTokenInput): Promise<TokenView & { token: string }> {
-    const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+    const { secret: token, digest } = newSecret(TOKEN_PREFIX);
     const row = this.tokens.create({
       id: randomUUID(),
       name: input.name,
-      digest: digestOf(token),
+      digest,
       scopes: [...new Set(input.scopes)].sort().join(' '),
       prefix: input.prefix,
       expiresAt: input.expiresAt === null ? null : Date.parse(input.expiresAt),
@@ -94,7 +95,7 @@ export class TokensService implements ApiTokenLookup {
 
   async check(token: string): Promise<{ grant: ApiTokenGrant } | { refused: string }> {
     const now = Date.now();
-    const digest = digestOf(token);
+    const digest = secretDigest(token);
     let cached = this.cache.get(digest);
     if (!cached || cached.until <= now) {
       const revocations = this.revocations;
@@ -113,10 +114,6 @@ export class TokensService implements ApiTokenLookup {
     }
     return { grant: { id: row.id, scopes: expandScopes(row.scopes.split(' ')), prefix: row.prefix } };
   }
-}
-
-function digestOf(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
 }
 
 function iso(millis: number): string {

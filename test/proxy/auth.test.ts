@@ -3,7 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
-import { digestOf, newApiKey } from '../../src/proxy/auth/api-key.js';
+import { newApiKey } from '../../src/proxy/auth/api-key.js';
+import { secretDigest } from '../../src/common/secrets.js';
 import { call, startBackend, startProxy, type TestBackend, type TestProxy } from './helpers.js';
 
 const SECRET = 'a-long-enough-hs256-secret-for-tests';
@@ -121,6 +122,6 @@ describe('proxy API auth', { timeout: 60_000 }, () => {
     await refused('keys.test', { 'x-api-key': revoked.key }, 401, /unknown or revoked/, /invalid_token/);
     proxy.policies({ keys: { auth: 'api-key', keys: [] } });
     await refused('keys.test', { 'x-api-key': live.key }, 401, /unknown or revoked/, /invalid_token/);
-    assert.equal(digestOf(live.key), live.digest);
+    assert.equal(secretDigest(live.key), live.digest);
   });
 });

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { newSecret, secretDigest } from '../../common/secrets.js';
 import type { KnownHeaders } from '../http1/request-head.js';
 import type { KeyDigest } from '../policy.js';
 import { bearerToken, challenge, Refused, type Authenticator, type Granted } from './authenticator.js';
@@ -7,13 +7,8 @@ const PREFIX = 'dzk_';
 
 /** A new API key: what the caller sees once, and the digest that is stored. */
 export function newApiKey(): { key: string; digest: string } {
-  const key = PREFIX + randomBytes(32).toString('base64url');
-  return { key, digest: digestOf(key) };
-}
-
-/** Keys are long random strings, so one fast SHA-256 is the right hash (no password stretching needed). */
-export function digestOf(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+  const { secret, digest } = newSecret(PREFIX);
+  return { key: secret, digest };
 }
 
 /**
@@ -35,7 +30,7 @@ export class ApiKeyAuthenticator implements Authenticator {
     const given = headers['x-api-key'];
     const key = (typeof given === 'string' && given.trim()) || bearerToken(headers);
     if (!key) return new Refused(401, 'unauthorized', 'an API key is required: Authorization: Bearer <key> or X-Api-Key', challenge(this.app));
-    const granted = this.byDigest.get(digestOf(key));
+    const granted = this.byDigest.get(secretDigest(key));
     if (!granted) return new Refused(401, 'unauthorized', 'the API key is not valid (unknown or revoked)', challenge(this.app, 'invalid_token', 'unknown or revoked API key'));
     return granted;
   }
