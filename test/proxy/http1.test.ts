@@ -254,3 +254,23 @@ describe('proxy client keep-alive timeout', { timeout: 30_000 }, () => {
     }
   });
 });
+
+describe('proxy backend timeouts after a quiet spell', { timeout: 30_000 }, () => {
+  it('times a new backend connection from now, not from when the last one closed', async () => {
+    const proxy = await startProxy({ timeouts: { connect: 1_000, headers: 300, idle: 300, clientHeaders: 5_000, clientKeepAlive: 10_000 } });
+    // Every answer closes its connection, so between requests no backend connection is left;
+    // answers take half the headers timeout.
+    const closing = await startBackend('closing-1', (_req, res) => setTimeout(() => res.writeHead(200, { 'content-length': '2', connection: 'close' }).end('ok'), 150));
+    proxy.source.set([{ app: 'closing', domains: ['closing.test'], backends: [closing.as('closing')] }]);
+    try {
+      const ask = async () => responses(await raw(proxy.port, 'GET / HTTP/1.1\r\nHost: closing.test\r\nConnection: close\r\n\r\n'))[0];
+      assert.equal((await ask()).status, 200);
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      const later = await ask();
+      assert.equal(later.status, 200, later.body);
+    } finally {
+      await proxy.close();
+      await closing.close();
+    }
+  });
+});

@@ -1,5 +1,6 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { ClientConnection, type Http1Handlers } from './client-connection.js';
+import { Sweep } from './sweep.js';
 
 export interface ListenerOptions {
   /** An idle keep-alive connection is closed after this long. */
@@ -8,7 +9,7 @@ export interface ListenerOptions {
   headersTimeout: number;
 }
 
-/** How often heads that take too long and idle connections are looked for (and the connections' coarse clock advances). */
+/** How often heads that take too long (408) and idle or stalled connections are looked for (and the connections' coarse clock advances). */
 const SWEEP_MS = 250;
 /** How long close() lets requests in progress finish before cutting them. */
 const CLOSE_GRACE_MS = 5_000;
@@ -16,18 +17,22 @@ const CLOSE_GRACE_MS = 5_000;
 /** The HTTP/1.1 listener: a TCP server whose connections each run a ClientConnection. */
 export class Http1Listener {
   private readonly server: Server;
-  private readonly connections = new Set<ClientConnection>();
-  private readonly sweep: NodeJS.Timeout;
-  /** A clock read once per sweep, not once per read of every connection. */
-  private readonly clock = { now: Date.now() };
+  /** The open connections, and the clock they read once per sweep rather than once per read. */
+  private readonly connections: Sweep<ClientConnection>;
 
   constructor(handlers: Http1Handlers, private readonly options: ListenerOptions) {
-    this.server = createServer({ noDelay: true }, (socket: Socket) => {
-      const connection = new ClientConnection(socket, handlers, { clock: this.clock });
-      this.connections.add(connection);
-      socket.once('close', () => this.connections.delete(connection));
+    // Times were read from the coarse clock, up to one sweep behind: a sweep's grace keeps timeouts from firing early.
+    const headersTimeout = options.headersTimeout + SWEEP_MS;
+    const keepAliveTimeout = options.keepAliveTimeout + SWEEP_MS;
+    this.connections = new Sweep(SWEEP_MS, (connection, now) => {
+      if (connection.headStartedAt && now - connection.headStartedAt > headersTimeout) connection.timeOutHead();
+      else connection.checkIdle(now, keepAliveTimeout);
     });
-    this.sweep = setInterval(() => this.checkTimeouts(), SWEEP_MS).unref();
+    this.server = createServer({ noDelay: true }, (socket: Socket) => {
+      const connection = new ClientConnection(socket, handlers, { clock: this.connections });
+      this.connections.watch(connection);
+      socket.once('close', () => this.connections.unwatch(connection));
+    });
   }
 
   async listen(port: number, host: string): Promise<number> {
@@ -43,25 +48,12 @@ export class Http1Listener {
 
   /** Stops accepting, closes idle connections, lets requests in progress finish (5 s at most). */
   async close(): Promise<void> {
-    clearInterval(this.sweep);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const connection of this.connections) connection.closeWhenIdle();
+    for (const connection of this.connections.watched()) connection.closeWhenIdle();
     const force = setTimeout(() => {
-      for (const connection of this.connections) connection.socket.destroy();
+      for (const connection of this.connections.watched()) connection.socket.destroy();
     }, CLOSE_GRACE_MS);
     await closed;
     clearTimeout(force);
-  }
-
-  /** Heads that take too long get 408; idle and stalled connections are closed. */
-  private checkTimeouts(): void {
-    const now = (this.clock.now = Date.now());
-    // Times were read from the coarse clock, up to one sweep behind: a sweep's grace keeps timeouts from firing early.
-    const headersTimeout = this.options.headersTimeout + SWEEP_MS;
-    const keepAliveTimeout = this.options.keepAliveTimeout + SWEEP_MS;
-    for (const connection of this.connections) {
-      if (connection.headStartedAt && now - connection.headStartedAt > headersTimeout) connection.timeOutHead();
-      else connection.checkIdle(now, keepAliveTimeout);
-    }
   }
 }

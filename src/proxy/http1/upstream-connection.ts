@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { createParser, type LlhttpParser, type ParserOwner } from './llhttp.js';
+import { Sweep } from './sweep.js';
 
 /** Why a backend exchange failed, as the access log and the metrics name it. */
 export type UpstreamFailure =
@@ -36,34 +37,9 @@ export interface ConnectionOwner {
   closed(connection: UpstreamConnection): void;
 }
 
-/**
- * Deadlines of backend connections are checked by one sweep a few times a
- * second against a clock it advances, instead of re-arming a socket timer at
- * every step of every exchange (three timers per request showed in profiles).
- * A timeout fires up to two sweeps late, never early.
- */
+/** Deadlines of backend connections are checked by one sweep; a timeout fires up to two sweeps late, never early. */
 const SWEEP_MS = 100;
-const live = new Set<UpstreamConnection>();
-const clock = { now: Date.now() };
-let sweeper: NodeJS.Timeout | null = null;
-
-function watch(connection: UpstreamConnection): void {
-  live.add(connection);
-  sweeper ??= setInterval(sweep, SWEEP_MS).unref();
-}
-
-function unwatch(connection: UpstreamConnection): void {
-  live.delete(connection);
-  if (live.size === 0 && sweeper) {
-    clearInterval(sweeper);
-    sweeper = null;
-  }
-}
-
-function sweep(): void {
-  const now = (clock.now = Date.now());
-  for (const connection of live) connection.checkDeadline(now);
-}
+const sweep = new Sweep<UpstreamConnection>(SWEEP_MS, (connection, now) => connection.checkDeadline(now));
 
 /**
  * One keep-alive connection to a backend with its llhttp response parser.
@@ -92,7 +68,7 @@ export class UpstreamConnection implements ParserOwner {
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);
     socket.once('close', this.onClose);
-    watch(this);
+    sweep.watch(this);
   }
 
   /** Takes on an exchange: the request head goes out, and the backend has `headersTimeout` ms to answer. */
@@ -101,13 +77,13 @@ export class UpstreamConnection implements ParserOwner {
     this.responseStarted = false;
     this.headersTimeout = headersTimeout;
     this.idleTimeout = idleTimeout;
-    this.deadline = clock.now + headersTimeout;
+    this.deadline = sweep.now + headersTimeout;
     this.socket.write(head, 'latin1');
   }
 
   /** Request body bytes went out: the backend's time to answer (or to go on reading) starts again. */
   sent(): void {
-    if (this.deadline !== 0) this.deadline = clock.now + (this.responseStarted ? this.idleTimeout : this.headersTimeout);
+    if (this.deadline !== 0) this.deadline = sweep.now + (this.responseStarted ? this.idleTimeout : this.headersTimeout);
   }
 
   /** The client cannot take more: stop reading the backend (its silence is then not the backend's fault). */
@@ -117,7 +93,7 @@ export class UpstreamConnection implements ParserOwner {
   }
 
   resumeReading(): void {
-    this.deadline = clock.now + this.idleTimeout;
+    this.deadline = sweep.now + this.idleTimeout;
     this.socket.resume();
   }
 
@@ -125,7 +101,7 @@ export class UpstreamConnection implements ParserOwner {
   rest(keepAliveTimeout: number): void {
     this.handler = null;
     this.reused = true;
-    this.deadline = clock.now + keepAliveTimeout;
+    this.deadline = sweep.now + keepAliveTimeout;
   }
 
   checkDeadline(now: number): void {
@@ -142,7 +118,7 @@ export class UpstreamConnection implements ParserOwner {
   received(chunk: Buffer): void {
     const handler = this.handler;
     if (!handler) return void this.socket.destroy(); // bytes nobody asked for: the connection is out of step
-    if (this.responseStarted && this.deadline !== 0) this.deadline = clock.now + this.idleTimeout;
+    if (this.responseStarted && this.deadline !== 0) this.deadline = sweep.now + this.idleTimeout;
     const result = this.parser.execute(chunk);
     if (typeof result !== 'number') this.fail(new UpstreamError('bad_response', `the backend's response is not valid HTTP/1.1 (${result.reason ?? result.code})`));
   }
@@ -164,7 +140,7 @@ export class UpstreamConnection implements ParserOwner {
   };
 
   private readonly onClose = (): void => {
-    unwatch(this);
+    sweep.unwatch(this);
     this.fail(new UpstreamError('reset', 'the backend closed the connection'));
     this.parser.free();
     this.owner.closed(this);
@@ -193,7 +169,7 @@ export class UpstreamConnection implements ParserOwner {
     }
     this.responseStarted = true;
     this.keepAlive = keepAlive;
-    this.deadline = clock.now + this.idleTimeout;
+    this.deadline = sweep.now + this.idleTimeout;
     return handler.responseHead(status, reason, rawHeaders);
   }
 
