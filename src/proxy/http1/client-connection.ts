@@ -30,6 +30,7 @@ export class ClientConnection implements ParserOwner {
   /** The request whose head or body llhttp is reading now. */
   private parsing: InboundRequest | null = null;
   private upgradeHead: RequestHead | null = null;
+  private readonly handle: StreamHandle;
   private paused = false;
   private closed = false;
   /** The listener is shutting down: no new request is served on this connection. */
@@ -51,18 +52,24 @@ export class ClientConnection implements ParserOwner {
     this.clock = options.clock;
     this.lastActive = this.clock.now;
     socket.setNoDelay(true);
-    socket.on('data', this.onData);
     socket.on('error', noop);
     socket.on('close', this.onClose);
+    // llhttp reads the socket's libuv stream in C++, as node:http does: no Buffer, Readable or JS call per read but `executed`.
+    this.handle = (socket as unknown as { _handle: StreamHandle })._handle;
+    this.parser.consume(this.handle);
+    // Flowing, so that the end of the stream (which llhttp passes back to the socket) still ends and closes it.
+    socket.resume();
   }
 
-  private readonly onData = (chunk: Buffer): void => {
+  /** llhttp read bytes from the socket. */
+  executed(result: number | ParseError): void {
     this.lastActive = this.clock.now;
-    if (this.parsing === null && this.headStartedAt === 0) this.headStartedAt = this.clock.now;
-    const result = this.parser.execute(chunk);
     if (typeof result !== 'number') return this.parseFailed(result);
-    if (this.upgradeHead) this.handOver(chunk.subarray(result));
-  };
+    // Part of a head in, not all of it: the headers timeout runs from here.
+    if (this.parser.headersCompleted()) this.headStartedAt = 0;
+    else if (this.headStartedAt === 0) this.headStartedAt = this.clock.now;
+    if (this.upgradeHead) this.handOver(this.parser.getCurrentBuffer().subarray(result));
+  }
 
   /** Called by the listener's sweep (no socket timer, which Node would re-arm at every read and write). */
   checkIdle(now: number, keepAliveTimeout: number): void {
@@ -77,12 +84,12 @@ export class ClientConnection implements ParserOwner {
     this.headStartedAt = 0;
     for (const request of this.queue) request.clientClosed();
     this.queue.length = 0;
+    this.parser.unconsume();
     this.parser.free();
   };
 
   /** llhttp read a whole head. */
   headersComplete(versionMinor: number, rawHeaders: string[], methodIndex: number | undefined, url: string, _status: unknown, _reason: unknown, upgrade: boolean, keepAlive: boolean): number {
-    this.headStartedAt = 0;
     this.accept(METHODS[methodIndex!], url, versionMinor, rawHeaders, keepAlive, upgrade);
     return 0;
   }
@@ -149,10 +156,12 @@ export class ClientConnection implements ParserOwner {
     else this.socket.destroy();
   }
 
+  /** Stops reading the socket (the kernel's buffer fills and TCP pushes back on the client). */
   pause(): void {
     if (this.paused || this.closed) return;
     this.paused = true;
-    this.socket.pause();
+    this.handle.reading = false;
+    this.handle.readStop();
   }
 
   resume(): void {
@@ -160,7 +169,8 @@ export class ClientConnection implements ParserOwner {
     // Requests still waiting their turn keep the socket paused.
     if (this.queue.length > 1) return;
     this.paused = false;
-    this.socket.resume();
+    this.handle.reading = true;
+    this.handle.readStart();
   }
 
   private parseFailed(error: ParseError): void {
@@ -183,11 +193,18 @@ export class ClientConnection implements ParserOwner {
     this.upgradeHead = null;
     this.closed = true;
     this.handedOver = true;
-    this.socket.off('data', this.onData);
     this.socket.off('close', this.onClose);
+    this.parser.unconsume();
     this.parser.free();
     this.handlers.upgrade(head, this.socket, Buffer.from(rest));
   }
 }
 
 function noop(): void {}
+
+/** The libuv stream under a net.Socket; `reading` is the flag net.Socket itself keeps in step with readStart/readStop. */
+interface StreamHandle {
+  reading: boolean;
+  readStart(): number;
+  readStop(): number;
+}

@@ -32,6 +32,8 @@ export interface ParserOwner {
   ): number;
   body(chunk: Buffer): void;
   messageComplete(): void;
+  /** Only while the parser consumes a socket: after each read, with bytes parsed or the parse error. */
+  executed?(result: number | ParseError): void;
 }
 
 export interface LlhttpParser {
@@ -41,6 +43,13 @@ export interface LlhttpParser {
   /** Signals end of input (a body delimited by the connection closing ends here). */
   finish(): ParseError | undefined;
   free(): void;
+  /** Reads straight from a socket's libuv stream (as node:http does): no Buffer, Readable or JS call per read but kOnExecute. */
+  consume(handle: object): void;
+  unconsume(): void;
+  /** While consuming, inside kOnExecute: a copy of the bytes just read. */
+  getCurrentBuffer(): Buffer;
+  /** The head of the message being read is complete (stays true after it, until the next message begins). */
+  headersCompleted(): boolean;
   [slot: number]: unknown;
 }
 
@@ -59,6 +68,7 @@ interface HttpCommon {
     kOnHeadersComplete: number;
     kOnBody: number;
     kOnMessageComplete: number;
+    kOnExecute: number;
     kLenientNone: number;
   };
   methods: string[];
@@ -111,6 +121,7 @@ export function createParser(kind: ParserKind, owner: ParserOwner): LlhttpParser
   parser[HTTPParser.kOnHeadersComplete] = onHeadersComplete;
   parser[HTTPParser.kOnBody] = onBody;
   parser[HTTPParser.kOnMessageComplete] = onMessageComplete;
+  if (owner.executed) parser[HTTPParser.kOnExecute] = onExecute;
   return parser;
 }
 
@@ -142,6 +153,10 @@ function onBody(this: OwnedParser, chunk: Buffer): void {
 
 function onMessageComplete(this: OwnedParser): void {
   this.owner.messageComplete();
+}
+
+function onExecute(this: OwnedParser, result: number | ParseError): void {
+  this.owner.executed!(result);
 }
 
 /** What onHeadersComplete returns to tell a response parser that no body follows (answer to HEAD). */
