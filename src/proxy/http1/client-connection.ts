@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { createParser, METHODS, type LlhttpParser, type ParseError, type ParserOwner } from './llhttp.js';
+import { consumeSocket, createParser, METHODS, setReading, type LlhttpParser, type ParseError, type ParserOwner, type StreamHandle } from './llhttp.js';
 import { BadHead, requestHead, type RequestHead } from './request-head.js';
 import { InboundRequest } from './inbound-request.js';
 import { refuse } from './refuse.js';
@@ -54,11 +54,7 @@ export class ClientConnection implements ParserOwner {
     socket.setNoDelay(true);
     socket.on('error', noop);
     socket.on('close', this.onClose);
-    // llhttp reads the socket's libuv stream in C++, as node:http does: no Buffer, Readable or JS call per read but `executed`.
-    this.handle = (socket as unknown as { _handle: StreamHandle })._handle;
-    this.parser.consume(this.handle);
-    // Flowing, so that the end of the stream (which llhttp passes back to the socket) still ends and closes it.
-    socket.resume();
+    this.handle = consumeSocket(this.parser, socket);
   }
 
   /** llhttp read bytes from the socket. */
@@ -160,8 +156,7 @@ export class ClientConnection implements ParserOwner {
   pause(): void {
     if (this.paused || this.closed) return;
     this.paused = true;
-    this.handle.reading = false;
-    this.handle.readStop();
+    setReading(this.handle, false);
   }
 
   resume(): void {
@@ -169,8 +164,7 @@ export class ClientConnection implements ParserOwner {
     // Requests still waiting their turn keep the socket paused.
     if (this.queue.length > 1) return;
     this.paused = false;
-    this.handle.reading = true;
-    this.handle.readStart();
+    setReading(this.handle, true);
   }
 
   private parseFailed(error: ParseError): void {
@@ -202,9 +196,3 @@ export class ClientConnection implements ParserOwner {
 
 function noop(): void {}
 
-/** The libuv stream under a net.Socket; `reading` is the flag net.Socket itself keeps in step with readStart/readStop. */
-interface StreamHandle {
-  reading: boolean;
-  readStart(): number;
-  readStop(): number;
-}

@@ -13,6 +13,7 @@
  * clear message if a future Node moves it.
  */
 import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 
 /**
  * What a parser's owner (a client or a backend connection) hears from it:
@@ -157,6 +158,36 @@ function onMessageComplete(this: OwnedParser): void {
 
 function onExecute(this: OwnedParser, result: number | ParseError): void {
   this.owner.executed!(result);
+}
+
+/** The libuv stream under a net.Socket; `reading` is the flag net.Socket itself keeps in step with readStart/readStop. */
+export interface StreamHandle {
+  reading: boolean;
+  readStart(): number;
+  readStop(): number;
+}
+
+/**
+ * Lets `parser` read `socket` straight from its libuv stream, in C++, as
+ * node:http does: no Buffer, Readable push or JS call per read but the
+ * owner's `executed`. The end of the stream and errors still reach the
+ * socket, which is kept flowing so that it ends and closes as usual.
+ * Returns the handle, to pause and resume reading with.
+ */
+export function consumeSocket(parser: LlhttpParser, socket: Socket): StreamHandle {
+  const handle = (socket as unknown as { _handle: StreamHandle | null })._handle;
+  if (!handle) throw new Error('the socket has no stream to read (closed, or not a TCP socket)');
+  parser.consume(handle);
+  socket.resume();
+  return handle;
+}
+
+/** Stops or starts reading a consumed socket (the kernel's buffer fills and TCP pushes back on the peer). */
+export function setReading(handle: StreamHandle, reading: boolean): void {
+  if (handle.reading === reading) return;
+  handle.reading = reading;
+  if (reading) handle.readStart();
+  else handle.readStop();
 }
 
 /** What onHeadersComplete returns to tell a response parser that no body follows (answer to HEAD). */

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { createParser, type LlhttpParser, type ParserOwner } from './llhttp.js';
+import { consumeSocket, createParser, setReading, type LlhttpParser, type ParseError, type ParserOwner, type StreamHandle } from './llhttp.js';
 import { Sweep } from './sweep.js';
 
 /** Why a backend exchange failed, as the access log and the metrics name it. */
@@ -59,12 +59,16 @@ export class UpstreamConnection implements ParserOwner {
   private idleTimeout = 0;
   /** When (ms since epoch, coarse) the current wait times out; 0 for no limit (reading paused for the client). */
   private deadline = 0;
+  /** An exchange is on: bytes from the backend are its response (between exchanges any byte is out of step). */
+  private busy = false;
+  private readonly handle: StreamHandle;
 
   constructor(
     readonly socket: Socket,
     private readonly owner: ConnectionOwner,
   ) {
     this.parser = createParser('response', this);
+    this.handle = consumeSocket(this.parser, socket);
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);
     socket.once('close', this.onClose);
@@ -74,6 +78,7 @@ export class UpstreamConnection implements ParserOwner {
   /** Takes on an exchange: the request head goes out, and the backend has `headersTimeout` ms to answer. */
   begin(handler: ResponseHandler, head: string, headersTimeout: number, idleTimeout: number): void {
     this.handler = handler;
+    this.busy = true;
     this.responseStarted = false;
     this.headersTimeout = headersTimeout;
     this.idleTimeout = idleTimeout;
@@ -88,13 +93,13 @@ export class UpstreamConnection implements ParserOwner {
 
   /** The client cannot take more: stop reading the backend (its silence is then not the backend's fault). */
   pauseReading(): void {
-    this.socket.pause();
+    setReading(this.handle, false);
     this.deadline = 0;
   }
 
   resumeReading(): void {
     this.deadline = sweep.now + this.idleTimeout;
-    this.socket.resume();
+    setReading(this.handle, true);
   }
 
   /** Back in the pool: idle until `keepAliveTimeout`. */
@@ -114,13 +119,12 @@ export class UpstreamConnection implements ParserOwner {
     this.socket.destroy();
   }
 
-  /** What the backend sent (the pool's socket reads into a shared buffer: used here and not kept). */
-  received(chunk: Buffer): void {
-    const handler = this.handler;
-    if (!handler) return void this.socket.destroy(); // bytes nobody asked for: the connection is out of step
-    if (this.responseStarted && this.deadline !== 0) this.deadline = sweep.now + this.idleTimeout;
-    const result = this.parser.execute(chunk);
-    if (typeof result !== 'number') this.fail(new UpstreamError('bad_response', `the backend's response is not valid HTTP/1.1 (${result.reason ?? result.code})`));
+  /** llhttp read bytes from the backend (and passed what it parsed on already). */
+  executed(result: number | ParseError): void {
+    if (!this.busy) return void this.socket.destroy(); // bytes nobody asked for: the connection is out of step
+    if (typeof result !== 'number') return this.fail(new UpstreamError('bad_response', `the backend's response is not valid HTTP/1.1 (${result.reason ?? result.code})`));
+    if (this.handler === null) this.busy = false; // the response ended in this read
+    else if (this.responseStarted && this.deadline !== 0) this.deadline = sweep.now + this.idleTimeout;
   }
 
   private readonly onEnd = (): void => {
@@ -142,6 +146,7 @@ export class UpstreamConnection implements ParserOwner {
   private readonly onClose = (): void => {
     sweep.unwatch(this);
     this.fail(new UpstreamError('reset', 'the backend closed the connection'));
+    this.parser.unconsume();
     this.parser.free();
     this.owner.closed(this);
   };
@@ -162,7 +167,10 @@ export class UpstreamConnection implements ParserOwner {
       return 0;
     }
     const handler = this.handler;
-    if (!handler) return 0;
+    if (!handler) {
+      this.busy = false; // a response nobody asked for: `executed` cuts the connection
+      return 0;
+    }
     if (status === 101) {
       this.fail(new UpstreamError('bad_response', 'the backend switched protocols on a plain request'));
       return 0;

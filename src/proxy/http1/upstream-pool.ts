@@ -1,8 +1,6 @@
 import { connect } from 'node:net';
 import { UpstreamConnection, UpstreamError, type ConnectionOwner, type UpstreamFailure } from './upstream-connection.js';
 
-const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
-
 export interface UpstreamPoolOptions {
   /** Connections this worker may open to the backend; requests beyond wait their turn. */
   connections: number;
@@ -77,10 +75,7 @@ export class UpstreamPool implements ConnectionOwner {
 
   private connect(acquired: Acquired): void {
     this.open++;
-    let connection: UpstreamConnection | null = null;
-    // Reads land in one buffer shared by every backend connection of this worker: llhttp copies what it keeps,
-    // and skipping the socket's Readable stream saves a good part of the per-response cost.
-    const socket = connect({ host: this.host, port: this.port, noDelay: true, onread: { buffer: READ_BUFFER, callback: (bytes) => (connection?.received(READ_BUFFER.subarray(0, bytes)), true) } });
+    const socket = connect({ host: this.host, port: this.port, noDelay: true });
     socket.setTimeout(this.options.connectTimeout);
     const failed = (kind: UpstreamFailure, message: string) => {
       socket.destroy();
@@ -97,7 +92,7 @@ export class UpstreamPool implements ConnectionOwner {
       socket.off('error', onError);
       socket.off('close', onCloseEarly);
       socket.setTimeout(0);
-      connection = new UpstreamConnection(socket, this);
+      const connection = new UpstreamConnection(socket, this);
       if (!acquired(null, connection)) this.release(connection, true);
     });
   }
