@@ -80,6 +80,7 @@ describe('proxy HTTP/1.1 on the wire', { timeout: 60_000 }, () => {
   let plain: TestBackend;
   let rawOnes: Server[] = [];
   let backendConnections = 0;
+  let chattyConnections = 0;
 
   before(async () => {
     proxy = await startProxy({ timeouts: { connect: 1_000, headers: 2_000, idle: 2_000, clientHeaders: 500, clientKeepAlive: 10_000 } });
@@ -97,7 +98,13 @@ describe('proxy HTTP/1.1 on the wire', { timeout: 60_000 }, () => {
       socket.write('HTTP/1.1 200 OK\r\nx-first: 1\r\nx-sec');
       setTimeout(() => socket.write('ond: 2\r\ncontent-length: 2\r\n\r\nok'), 50);
     });
-    rawOnes = [closeDelimited.server, earlyHints.server, broken.server, halting.server];
+    // Answers, then sends a second response nobody asked for while its connection rests in the pool.
+    const chatty = await rawBackend((_request, socket) => {
+      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+      setTimeout(() => socket.writable && socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nstray'), 100);
+    });
+    chatty.server.on('connection', () => chattyConnections++);
+    rawOnes = [closeDelimited.server, earlyHints.server, broken.server, halting.server, chatty.server];
     const at = (name: string, port: number) => ({ instance: name, app: name, address: '127.0.0.1', port, host: 'test', load: null });
     proxy.source.set([
       { app: 'echo', domains: ['echo.test'], backends: [echo.as('echo')] },
@@ -106,6 +113,7 @@ describe('proxy HTTP/1.1 on the wire', { timeout: 60_000 }, () => {
       { app: 'hints', domains: ['hints.test'], backends: [at('hints', earlyHints.port)] },
       { app: 'broken', domains: ['broken.test'], backends: [at('broken', broken.port)] },
       { app: 'halting', domains: ['halting.test'], backends: [at('halting', halting.port)] },
+      { app: 'chatty', domains: ['chatty.test'], backends: [at('chatty', chatty.port)] },
     ]);
   });
   after(async () => {
@@ -204,6 +212,15 @@ describe('proxy HTTP/1.1 on the wire', { timeout: 60_000 }, () => {
     assert.deepEqual([response.status, response.headers['x-first'], response.headers['x-second'], response.body], [200, '1', '2', 'ok']);
   });
 
+  it('closes a backend connection that sends bytes between exchanges, so they never reach the next client', async () => {
+    const ask = async () => responses(await raw(proxy.port, 'GET / HTTP/1.1\r\nHost: chatty.test\r\nConnection: close\r\n\r\n'));
+    const first = await ask();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const second = await ask();
+    assert.deepEqual([...first, ...second].map((answer) => `${answer.status} ${answer.body}`), ['200 ok', '200 ok']);
+    assert.equal(chattyConnections, 2, 'the connection that spoke out of turn was reused');
+  });
+
   it('drops a backend 103 Early Hints and passes the final answer', async () => {
     const answers = responses(await raw(proxy.port, 'GET / HTTP/1.1\r\nHost: hints.test\r\nConnection: close\r\n\r\n'));
     assert.deepEqual(answers.map((answer) => [answer.status, answer.body]), [[200, 'ok']]);
@@ -251,6 +268,22 @@ describe('proxy client keep-alive timeout', { timeout: 30_000 }, () => {
     } finally {
       await proxy.close();
       await slow.close();
+    }
+  });
+});
+
+describe('proxy client headers timeout between requests', { timeout: 30_000 }, () => {
+  it('lets a keep-alive connection idle between requests past the headers timeout (only a started head is timed)', async () => {
+    const proxy = await startProxy({ timeouts: { connect: 1_000, headers: 5_000, idle: 5_000, clientHeaders: 300, clientKeepAlive: 5_000 } });
+    const quick = await startBackend('quick-1', (_req, res) => res.writeHead(200, { 'content-length': '2' }).end('ok'));
+    proxy.source.set([{ app: 'quick', domains: ['quick.test'], backends: [quick.as('quick')] }]);
+    try {
+      // Idle 900 ms after the first answer (three headers timeouts, past the sweep's grace), then ask again.
+      const text = await raw(proxy.port, ['GET /1 HTTP/1.1\r\nHost: quick.test\r\n\r\n', 'GET /2 HTTP/1.1\r\nHost: quick.test\r\nConnection: close\r\n\r\n'], 900);
+      assert.deepEqual(responses(text).map((answer) => `${answer.status} ${answer.body}`), ['200 ok', '200 ok']);
+    } finally {
+      await proxy.close();
+      await quick.close();
     }
   });
 });
