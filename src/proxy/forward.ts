@@ -3,6 +3,7 @@ import { downstreamHeaders } from './headers.js';
 import type { BodySink, Framing, InboundRequest } from './http1/inbound-request.js';
 import { SKIP_BODY } from './http1/llhttp.js';
 import { UpstreamError, type ResponseHandler, type UpstreamConnection } from './http1/upstream-connection.js';
+import type { Asker } from './http1/upstream-pool.js';
 import type { RouteEntry, RouteTarget } from './route-table.js';
 import type { Upstream } from './upstreams.js';
 
@@ -42,9 +43,11 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
  * requests without a body when a reused keep-alive connection died before a
  * response started (a backend that closed it just as it was taken).
  */
-export class Exchange implements ResponseHandler, BodySink {
+export class Exchange implements ResponseHandler, BodySink, Asker {
   private target: RouteTarget<Upstream> | null = null;
   private connection: UpstreamConnection | null = null;
+  /** The target tried first, and all tried once there was a retry (a Set per request would be garbage for nothing). */
+  private firstTried = -1;
   private tried: Set<number> | null = null;
   private attempts = 0;
   private status = 0;
@@ -54,9 +57,9 @@ export class Exchange implements ResponseHandler, BodySink {
   /** The current attempt is counted in its backend's in-flight figure. */
   private holding = false;
   private readonly started = performance.now();
-  private readonly onConnection = (error: UpstreamError | null, connection: UpstreamConnection | null) => this.connected(error, connection);
-  private readonly resumeResponse = () => this.connection?.resumeReading();
-  private readonly resumeRequestBody = () => this.request.resumeBody();
+  /** Made on the first backpressure only. */
+  private resumeResponse: (() => void) | null = null;
+  private resumeRequestBody: (() => void) | null = null;
 
   constructor(
     private readonly request: InboundRequest,
@@ -70,13 +73,14 @@ export class Exchange implements ResponseHandler, BodySink {
 
   start(): void {
     this.request.started = true;
-    this.request.onClientClose = () => this.clientGone();
+    this.request.clientCloseListener = this;
     this.request.sendContinue();
     this.attempt(null);
   }
 
   private attempt(lastError: UpstreamError | null): void {
     const targets = this.entry.targets;
+    if (this.firstTried >= 0) this.tried ??= new Set([this.firstTried]);
     let skip: Set<number> | null = this.tried;
     for (let index = 0; index < targets.length; index++) {
       if (targets[index].upstream.isDown() && !skip?.has(index)) (skip = new Set(skip ?? [])).add(index);
@@ -85,15 +89,16 @@ export class Exchange implements ResponseHandler, BodySink {
     if (skip && skip.size >= targets.length) skip = this.tried;
     const index = this.entry.balancer(targets, this.balance, skip);
     if (index < 0) return this.fail(lastError ?? new UpstreamError('upstream_error', 'no backend left'));
-    (this.tried ??= new Set()).add(index);
+    if (this.tried) this.tried.add(index);
+    else this.firstTried = index;
     this.target = targets[index];
     this.attempts++;
     this.target.upstream.inflight++;
     this.holding = true;
-    this.target.upstream.pool.acquire(this.onConnection);
+    this.target.upstream.pool.acquire(this);
   }
 
-  private connected(error: UpstreamError | null, connection: UpstreamConnection | null): boolean {
+  acquired(error: UpstreamError | null, connection: UpstreamConnection | null): boolean {
     if (this.finished) return false;
     if (error) {
       this.letGo();
@@ -122,7 +127,7 @@ export class Exchange implements ResponseHandler, BodySink {
     } else {
       flowing = socket.write(data);
     }
-    if (!flowing) socket.once('drain', this.resumeRequestBody);
+    if (!flowing) socket.once('drain', (this.resumeRequestBody ??= () => this.request.resumeBody()));
     return flowing;
   }
 
@@ -147,7 +152,7 @@ export class Exchange implements ResponseHandler, BodySink {
     if (this.request.write(chunk)) return;
     // The client reads slower than the backend sends: stop reading the backend until the client drains.
     this.connection!.pauseReading();
-    this.request.whenDrained(this.resumeResponse);
+    this.request.whenDrained((this.resumeResponse ??= () => this.connection?.resumeReading()));
   }
 
   responseEnd(reusable: boolean): void {
@@ -177,11 +182,11 @@ export class Exchange implements ResponseHandler, BodySink {
   }
 
   private retryOrFail(error: UpstreamError): void {
-    if (this.attempts <= this.options.retries && this.tried!.size < this.entry.targets.length) return this.attempt(error);
+    if (this.attempts <= this.options.retries && (this.tried?.size ?? 1) < this.entry.targets.length) return this.attempt(error);
     this.fail(error);
   }
 
-  private clientGone(): void {
+  clientGone(): void {
     const connection = this.connection;
     this.connection = null;
     this.letGo();

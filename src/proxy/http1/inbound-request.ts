@@ -38,8 +38,8 @@ export class InboundRequest {
   waitingSince = 0;
   /** Some body bytes went to a backend: the request can no longer be sent to another one. */
   bodyRead = false;
-  /** Called once if the client goes away before the response ended. */
-  onClientClose: (() => void) | null = null;
+  /** Told once if the client goes away before the response ended. */
+  clientCloseListener: { clientGone(): void } | null = null;
   private held: Buffer[] | null = null;
   private bodyComplete: boolean;
   private sink: BodySink | null = null;
@@ -148,7 +148,7 @@ export class InboundRequest {
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    this.onClientClose = null;
+    this.clientCloseListener = null;
     const tail = this.framing === 'chunked' ? '0\r\n\r\n' : '';
     if (this.heldHead !== null || tail) this.socket.write((this.heldHead ?? '') + tail, 'latin1');
     this.heldHead = null;
@@ -171,9 +171,9 @@ export class InboundRequest {
   clientClosed(): void {
     if (this.ended) return;
     this.ended = true;
-    const notify = this.onClientClose;
-    this.onClientClose = null;
-    notify?.();
+    const listener = this.clientCloseListener;
+    this.clientCloseListener = null;
+    listener?.clientGone();
   }
 }
 

@@ -9,12 +9,15 @@ export interface UpstreamPoolOptions {
   keepAliveTimeout: number;
 }
 
-/**
- * Hands a connection over, or the reason none could be opened. Returns false
- * when the asker no longer wants it (its client left while it waited), so the
- * connection goes to the next one.
- */
-export type Acquired = (error: UpstreamError | null, connection: UpstreamConnection | null) => boolean;
+/** Who asked the pool for a connection (an object, not a callback: no closure per request). */
+export interface Asker {
+  /**
+   * Hands a connection over, or the reason none could be opened. Returns false
+   * when the asker no longer wants it (its client left while it waited), so the
+   * connection goes to the next one.
+   */
+  acquired(error: UpstreamError | null, connection: UpstreamConnection | null): boolean;
+}
 
 /**
  * Keep-alive connections to one backend: idle ones are reused newest first
@@ -23,7 +26,7 @@ export type Acquired = (error: UpstreamError | null, connection: UpstreamConnect
  */
 export class UpstreamPool implements ConnectionOwner {
   private readonly idle: UpstreamConnection[] = [];
-  private readonly waiting: Acquired[] = [];
+  private readonly waiting: Asker[] = [];
   private open = 0;
   private closing = false;
 
@@ -33,21 +36,21 @@ export class UpstreamPool implements ConnectionOwner {
     private readonly options: UpstreamPoolOptions,
   ) {}
 
-  acquire(acquired: Acquired): void {
+  acquire(asker: Asker): void {
     const connection = this.idle.pop();
     if (connection) {
-      if (!acquired(null, connection)) this.idle.push(connection);
+      if (!asker.acquired(null, connection)) this.idle.push(connection);
       return;
     }
-    if (this.open < this.options.connections) this.connect(acquired);
-    else this.waiting.push(acquired);
+    if (this.open < this.options.connections) this.connect(asker);
+    else this.waiting.push(asker);
   }
 
   /** After an exchange: a reusable connection serves the next asker or rests; any other is closed. */
   release(connection: UpstreamConnection, reusable: boolean): void {
     if (!reusable || this.closing) return connection.destroy();
     while (this.waiting.length) {
-      if (this.waiting.shift()!(null, connection)) return;
+      if (this.waiting.shift()!.acquired(null, connection)) return;
     }
     connection.rest(this.options.keepAliveTimeout);
     this.idle.push(connection);
@@ -63,7 +66,7 @@ export class UpstreamPool implements ConnectionOwner {
   close(): void {
     this.closing = true;
     for (const connection of this.idle.splice(0)) connection.destroy();
-    for (const waiter of this.waiting.splice(0)) waiter(new UpstreamError('upstream_error', 'the backend left the route table'), null);
+    for (const asker of this.waiting.splice(0)) asker.acquired(new UpstreamError('upstream_error', 'the backend left the route table'), null);
   }
 
   /** A connection closed or never opened: an asker that waited gets a new one. */
@@ -73,13 +76,13 @@ export class UpstreamPool implements ConnectionOwner {
     if (next && !this.closing) this.connect(next);
   }
 
-  private connect(acquired: Acquired): void {
+  private connect(asker: Asker): void {
     this.open++;
     const socket = connect({ host: this.host, port: this.port, noDelay: true });
     socket.setTimeout(this.options.connectTimeout);
     const failed = (kind: UpstreamFailure, message: string) => {
       socket.destroy();
-      acquired(new UpstreamError(kind, message), null);
+      asker.acquired(new UpstreamError(kind, message), null);
     };
     const onTimeout = () => failed('connect_timeout', `no connection to ${this.host}:${this.port} within ${this.options.connectTimeout} ms`);
     const onError = (error: Error) => failed(connectFailure(error), error.message);
@@ -93,7 +96,7 @@ export class UpstreamPool implements ConnectionOwner {
       socket.off('close', onCloseEarly);
       socket.setTimeout(0);
       const connection = new UpstreamConnection(socket, this);
-      if (!acquired(null, connection)) this.release(connection, true);
+      if (!asker.acquired(null, connection)) this.release(connection, true);
     });
   }
 }
