@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { consumeSocket, createParser, METHODS, setReading, type LlhttpParser, type ParseError, type ParserOwner, type StreamHandle } from './llhttp.js';
+import { consumeSocket, createParser, METHODS, setReading, tellComplete, type LlhttpParser, type ParseError, type ParserOwner, type StreamHandle } from './llhttp.js';
 import { BadHead, requestHead, type RequestHead } from './request-head.js';
 import { InboundRequest } from './inbound-request.js';
 import { refuse } from './refuse.js';
@@ -27,7 +27,7 @@ export class ClientConnection implements ParserOwner {
   readonly parser: LlhttpParser;
   /** Requests received and not yet answered; the first is being served. */
   private readonly queue: InboundRequest[] = [];
-  /** The request whose head or body llhttp is reading now. */
+  /** The request whose body llhttp is reading now. */
   private parsing: InboundRequest | null = null;
   private upgradeHead: RequestHead | null = null;
   private readonly handle: StreamHandle;
@@ -108,7 +108,10 @@ export class ClientConnection implements ParserOwner {
       return;
     }
     const request = new InboundRequest(head, this);
-    this.parsing = request;
+    // A request without a body is whole with its head: llhttp need not say so.
+    const hasBody = head.body !== 'none';
+    tellComplete(this.parser, hasBody);
+    if (hasBody) this.parsing = request;
     this.queue.push(request);
     if (this.queue.length === 1) this.handlers.request(request);
     else this.pause();
