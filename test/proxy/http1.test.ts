@@ -4,8 +4,8 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { after, before, describe, it } from 'node:test';
 import { startBackend, startProxy, type TestBackend, type TestProxy } from './helpers.js';
 
-/** Writes `bytes` to the proxy on one connection and returns all it answers until it closes. */
-async function raw(port: number, bytes: string | string[], pauseMs = 0): Promise<string> {
+/** Writes `bytes` to the proxy on one connection and returns all it answers until it closes; `halfClose` then shuts down the sending side. */
+async function raw(port: number, bytes: string | string[], pauseMs = 0, halfClose = false): Promise<string> {
   const socket = connect(port, '127.0.0.1');
   await once(socket, 'connect');
   let text = '';
@@ -17,6 +17,7 @@ async function raw(port: number, bytes: string | string[], pauseMs = 0): Promise
     socket.write(part, 'latin1');
     if (pauseMs) await new Promise((resolve) => setTimeout(resolve, pauseMs));
   }
+  if (halfClose) socket.end();
   await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error(`the proxy did not close the connection; got so far:\n${text}`)), 10_000))]);
   return text;
 }
@@ -129,6 +130,17 @@ describe('proxy HTTP/1.1 on the wire', { timeout: 60_000 }, () => {
     assert.deepEqual(answers.map((answer) => [answer.status, JSON.parse(answer.body).url]), [[200, '/a'], [200, '/b'], [200, '/c']]);
     assert.equal(answers[2].headers.connection, 'close');
     assert.ok(backendConnections - before <= 1, `three sequential requests opened ${backendConnections - before} backend connections`);
+  });
+
+  it('answers every request of a client that half-closes after sending them, then closes', async () => {
+    const requests = ['/x', '/y'].map((path) => `GET ${path} HTTP/1.1\r\nHost: echo.test\r\n\r\n`);
+    const answers = responses(await raw(proxy.port, requests.join(''), 0, true));
+    assert.deepEqual(answers.map((answer) => [answer.status, JSON.parse(answer.body).url]), [[200, '/x'], [200, '/y']]);
+  });
+
+  it('cuts a client that half-closes in the middle of a body (its request can never be whole)', async () => {
+    const text = await raw(proxy.port, 'POST /cut HTTP/1.1\r\nHost: echo.test\r\nContent-Length: 10\r\n\r\nhalf!', 0, true);
+    assert.equal(text, '');
   });
 
   it('passes a chunked request body whole, and reads the next request after it', async () => {

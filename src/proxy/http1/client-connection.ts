@@ -35,6 +35,8 @@ export class ClientConnection implements ParserOwner {
   private closed = false;
   /** The listener is shutting down: no new request is served on this connection. */
   private closing = false;
+  /** The client shut down its sending side (half-close): the requests it sent are answered, then the connection ends. */
+  private clientEnded = false;
   /** When the head being received started (ms, coarse), 0 when none is pending: the listener's sweep enforces the headers timeout. */
   headStartedAt = 0;
   /** The socket left HTTP (an Upgrade): it belongs to the upgrade handler now. */
@@ -54,6 +56,7 @@ export class ClientConnection implements ParserOwner {
     socket.setNoDelay(true);
     socket.on('error', noop);
     socket.on('close', this.onClose);
+    socket.on('end', this.onEnd);
     this.handle = consumeSocket(this.parser, socket);
   }
 
@@ -74,6 +77,14 @@ export class ClientConnection implements ParserOwner {
     // A request waiting on its backend is the backend timeouts' business; an idle or stalled client is ours.
     if (serving ? serving.waitingSince !== 0 && now - serving.waitingSince > keepAliveTimeout : now - this.lastActive > keepAliveTimeout) this.socket.destroy();
   }
+
+  /** The client sent all it will send: answer what it asked, then close. */
+  private readonly onEnd = (): void => {
+    this.clientEnded = true;
+    // A body cut short can never reach its backend whole.
+    if (this.parsing) return void this.socket.destroy();
+    if (!this.queue.length) this.socket.end();
+  };
 
   private readonly onClose = (): void => {
     this.closed = true;
@@ -132,7 +143,7 @@ export class ClientConnection implements ParserOwner {
     if (this.queue[0] !== request) return;
     this.queue.shift();
     this.lastActive = this.clock.now;
-    if (!keepOpen || this.closing) {
+    if (!keepOpen || this.closing || (this.clientEnded && !this.queue.length)) {
       this.closed = true;
       this.socket.end();
       return;
@@ -191,6 +202,7 @@ export class ClientConnection implements ParserOwner {
     this.closed = true;
     this.handedOver = true;
     this.socket.off('close', this.onClose);
+    this.socket.off('end', this.onEnd);
     this.parser.unconsume();
     this.parser.free();
     this.handlers.upgrade(head, this.socket, Buffer.from(rest));

@@ -28,7 +28,8 @@ export class Http1Listener {
       if (connection.headStartedAt && now - connection.headStartedAt > headersTimeout) connection.timeOutHead();
       else connection.checkIdle(now, keepAliveTimeout);
     });
-    this.server = createServer({ noDelay: true }, (socket: Socket) => {
+    // Half-open: a client that shuts down its sending side after its request (nc, some health checks) still gets the answer.
+    this.server = createServer({ noDelay: true, allowHalfOpen: true }, (socket: Socket) => {
       const connection = new ClientConnection(socket, handlers, { clock: this.connections });
       this.connections.watch(connection);
       socket.once('close', () => this.connections.unwatch(connection));
