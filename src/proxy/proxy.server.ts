@@ -124,8 +124,7 @@ export class ProxyServer {
   }
 
   private balanceRequest(head: RequestHead, entry: RouteEntry<Upstream>, trusted: boolean): BalanceRequest {
-    const clientIp = trusted ? this.clients.resolve(head.peer, head.headers['x-forwarded-for']) : this.clients.resolve(head.peer, undefined);
-    return { clientIp, path: entry.policy.hashQuery ? head.url : pathOnly(head.url) };
+    return new BalanceInput(head, entry.policy.hashQuery, trusted, this.clients);
   }
 
   private handleUpgrade(head: RequestHead, socket: Socket, rest: Buffer): void {
@@ -166,3 +165,21 @@ export class ProxyServer {
 
 
 function noop(): void {}
+
+/** What a balancer may hash on, worked out only if it asks (random and least-load never do). */
+class BalanceInput implements BalanceRequest {
+  constructor(
+    private readonly head: RequestHead,
+    private readonly hashQuery: boolean,
+    private readonly trusted: boolean,
+    private readonly clients: ClientAddress,
+  ) {}
+
+  get clientIp(): string {
+    return this.clients.resolve(this.head.peer, this.trusted ? this.head.headers['x-forwarded-for'] : undefined);
+  }
+
+  get path(): string {
+    return this.hashQuery ? this.head.url : pathOnly(this.head.url);
+  }
+}

@@ -14,9 +14,9 @@ export interface Target {
 
 /** What a strategy may look at in a request. */
 export interface BalanceRequest {
-  clientIp: string;
+  readonly clientIp: string;
   /** The path, with or without the query as the app's policy says. */
-  path: string;
+  readonly path: string;
 }
 
 /**

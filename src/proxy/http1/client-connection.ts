@@ -31,6 +31,8 @@ export class ClientConnection implements ParserOwner {
   private parsing: InboundRequest | null = null;
   private upgradeHead: RequestHead | null = null;
   private readonly handle: StreamHandle;
+  /** The socket's remote address, read once (Node's getter makes a call into C++ each time). */
+  private peer: string | undefined;
   private paused = false;
   private closed = false;
   /** The listener is shutting down: no new request is served on this connection. */
@@ -107,7 +109,7 @@ export class ClientConnection implements ParserOwner {
     if (method === undefined) return this.refuseAndClose(501, 'not_implemented', 'the request method is not one this proxy knows');
     let head: RequestHead;
     try {
-      head = requestHead(method, url, versionMinor, rawHeaders, keepAlive, upgrade, this.socket.remoteAddress ?? '');
+      head = requestHead(method, url, versionMinor, rawHeaders, keepAlive, upgrade, (this.peer ??= this.socket.remoteAddress ?? ''));
     } catch (error) {
       if (error instanceof BadHead) return this.refuseAndClose(400, 'bad_request', error.message);
       throw error;
