@@ -33,14 +33,12 @@ export interface ParserOwner {
   ): number;
   body(chunk: Buffer): void;
   messageComplete(): void;
-  /** Only while the parser consumes a socket: after each read, with bytes parsed or the parse error. */
-  executed?(result: number | ParseError): void;
+  /** After each read of the consumed socket (see consumeSocket), with the bytes parsed or the parse error. */
+  executed(result: number | ParseError): void;
 }
 
 export interface LlhttpParser {
   initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
-  /** Bytes parsed, or an Error with `code` (HPE_*) and `bytesParsed`. */
-  execute(data: Buffer): number | ParseError;
   /** Signals end of input (a body delimited by the connection closing ends here). */
   finish(): ParseError | undefined;
   free(): void;
@@ -123,7 +121,7 @@ export function createParser(kind: ParserKind, owner: ParserOwner): LlhttpParser
   parser[HTTPParser.kOnHeadersComplete] = onHeadersComplete;
   parser[HTTPParser.kOnBody] = onBody;
   parser[HTTPParser.kOnMessageComplete] = onMessageComplete;
-  if (owner.executed) parser[HTTPParser.kOnExecute] = onExecute;
+  parser[HTTPParser.kOnExecute] = onExecute;
   return parser;
 }
 
@@ -158,7 +156,7 @@ function onMessageComplete(this: OwnedParser): void {
 }
 
 function onExecute(this: OwnedParser, result: number | ParseError): void {
-  this.owner.executed!(result);
+  this.owner.executed(result);
 }
 
 /** The libuv stream under a net.Socket; `reading` is the flag net.Socket itself keeps in step with readStart/readStop. */
