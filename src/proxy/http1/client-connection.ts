@@ -197,7 +197,7 @@ export class ClientConnection implements ParserOwner {
     refuse(this.socket, status, error, message);
   }
 
-  /** After an Upgrade head the socket stops being HTTP: llhttp and this connection let go of it. */
+  /** After an Upgrade head the socket stops being HTTP: llhttp and this connection let go of it. `rest` is llhttp's own copy of the read, so it is handed on as is. */
   private handOver(rest: Buffer): void {
     const head = this.upgradeHead!;
     this.upgradeHead = null;
@@ -207,7 +207,7 @@ export class ClientConnection implements ParserOwner {
     this.socket.off('end', this.onEnd);
     this.parser.unconsume();
     this.parser.free();
-    this.handlers.upgrade(head, this.socket, Buffer.from(rest));
+    this.handlers.upgrade(head, this.socket, rest);
   }
 }
 
