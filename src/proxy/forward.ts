@@ -176,8 +176,10 @@ export class Exchange implements ResponseHandler, BodySink, Asker {
       return this.finish(this.status, error.kind);
     }
     const raced = error.kind === 'reset' && connection?.reused === true && IDEMPOTENT.has(this.request.head.method) && !this.request.bodyRead;
-    if (raced) this.request.detachBody();
-    if (raced) return this.retryOrFail(error);
+    if (raced) {
+      this.request.detachBody();
+      return this.retryOrFail(error);
+    }
     this.fail(error);
   }
 
