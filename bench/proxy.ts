@@ -10,17 +10,16 @@
  *   BENCH_WORKERS=2 BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 npm run bench:proxy
  *   BENCH_PROFILE=1 npm run bench:proxy   # also: one worker under --cpu-prof, where its time goes
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
-import type { FromWorker, ToWorker } from '../src/proxy/worker-messages.js';
 import { requireBinary } from '../test/support/debian.js';
 import { startDozen } from '../test/support/dozen-process.js';
 import { freePort, waitFor } from '../test/support/ports.js';
+import { backendConfig, median, nginxProxyConfig, runWrk, startNginx, startProxyWorker, type WrkResult } from './proxy-support.js';
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -45,22 +44,8 @@ async function main(): Promise<void> {
   try {
     const backendPort = await freePort();
     const nginxProxyPort = await freePort();
-    children.push(startNginx(nginx, dir, 'backend', 1, `
-      server { listen 127.0.0.1:${backendPort}; location / { default_type text/plain; return 200 "hello, dozen\\n"; } }`));
-    children.push(startNginx(nginx, dir, 'proxy', WORKERS, `
-      upstream backend { server 127.0.0.1:${backendPort}; keepalive 128; }
-      server {
-        listen 127.0.0.1:${nginxProxyPort};
-        location / {
-          proxy_pass http://backend;
-          proxy_http_version 1.1;
-          proxy_set_header Connection "";
-          proxy_set_header Host $host;
-          proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-          proxy_set_header X-Forwarded-Proto $scheme;
-          proxy_set_header X-Request-Id $request_id;
-        }
-      }`));
+    children.push(startNginx(nginx, dir, 'backend', 1, backendConfig(backendPort)));
+    children.push(startNginx(nginx, dir, 'proxy', WORKERS, nginxProxyConfig(nginxProxyPort, backendPort)));
     await waitFor('the nginx backend', async () => (await fetch(`http://127.0.0.1:${backendPort}/`)).ok, 10_000);
     await waitFor('nginx as proxy', async () => (await fetch(`http://127.0.0.1:${nginxProxyPort}/`)).ok, 10_000);
 
@@ -101,13 +86,13 @@ async function main(): Promise<void> {
     ];
     const results: Result[] = [];
     // Warm every target first (JIT, keep-alive pools), so run order does not favour the later ones.
-    for (const [, port, headers] of runs) await runWrk(wrk, port, headers, 3);
+    for (const [, port, headers] of runs) await runWrk(wrk, port, headers, 3, CONNECTIONS);
     // Rounds interleave the targets, and each figure is the median of its rounds, so a burst of
     // other work on the machine hits every target alike instead of one.
-    const samples = new Map<string, Omit<Result, 'name'>[]>();
+    const samples = new Map<string, WrkResult[]>();
     for (let round = 0; round < ROUNDS; round++) {
       for (const [name, port, headers] of runs) {
-        const sample = await runWrk(wrk, port, headers, SECONDS);
+        const sample = await runWrk(wrk, port, headers, SECONDS, CONNECTIONS);
         samples.set(name, [...(samples.get(name) ?? []), sample]);
         process.stderr.write(`round ${round + 1}/${ROUNDS} ${name}: ${Math.round(sample.rps)} req/s, p99 ${sample.p99.toFixed(1)} ms\n`);
       }
@@ -126,21 +111,6 @@ async function main(): Promise<void> {
   }
 }
 
-function startNginx(binary: string, dir: string, name: string, workers: number, http: string): ChildProcess {
-  const conf = join(dir, `${name}.conf`);
-  mkdirSync(join(dir, name), { recursive: true });
-  writeFileSync(
-    conf,
-    `daemon off; master_process on; worker_processes ${workers}; pid ${join(dir, name, 'nginx.pid')}; error_log ${join(dir, name, 'error.log')} warn;
-     events { worker_connections 4096; }
-     http { access_log off; keepalive_requests 100000; client_body_temp_path ${join(dir, name)}; proxy_temp_path ${join(dir, name)};
-            fastcgi_temp_path ${join(dir, name)}; uwsgi_temp_path ${join(dir, name)}; scgi_temp_path ${join(dir, name)}; ${http} }`,
-  );
-  const child = spawn(binary, ['-c', conf, '-p', dir, '-e', join(dir, name, 'error.log')], { stdio: ['ignore', 'ignore', 'inherit'] });
-  child.once('exit', (code) => code && process.stderr.write(`nginx ${name} exited with ${code}\n`));
-  return child;
-}
-
 /** The status of one request with the Host header set (fetch cannot set Host). */
 function curlStatus(port: number, host: string, token: string | null): Promise<number> {
   return new Promise<number>((resolveStatus, reject) => {
@@ -153,39 +123,14 @@ function curlStatus(port: number, host: string, token: string | null): Promise<n
   });
 }
 
-function runWrk(binary: string, port: number, headers: string[], seconds: number): Promise<Omit<Result, 'name'>> {
-  return new Promise((resolveRun, reject) => {
-    const child = spawn(binary, ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...headers, `http://127.0.0.1:${port}/`], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.once('error', reject);
-    child.once('exit', () => {
-      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
-      const p50 = toMs(/^\s+50%\s+([\d.]+\w+)/m.exec(out)?.[1]);
-      const p99 = toMs(/^\s+99%\s+([\d.]+\w+)/m.exec(out)?.[1]);
-      const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
-      const socketErrors = /Socket errors: (.*)/.exec(out)?.[1];
-      resolveRun({ rps, p50, p99, errors: [non2xx ? `${non2xx} non-2xx` : '', socketErrors ?? ''].filter(Boolean).join('; ') || '-' });
-    });
-  });
-}
-
 /**
  * Runs one proxy worker (the same entry the cluster forks) under --cpu-prof
  * against the backend, loads it with wrk, and prints where its CPU time went.
  */
 async function profileWorker(wrk: string, backendPort: number, dir: string): Promise<void> {
-  const entry = fileURLToPath(new URL('../src/proxy/proxy.worker.js', import.meta.url));
-  const child = fork(entry, [], { execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  await new Promise<void>((ready) => child.on('message', (message: FromWorker) => message.type === 'ready' && ready()));
-  const port = await freePort();
-  child.send({ type: 'start', start: { server: { host: '127.0.0.1', port, retries: 2, timeouts: { connect: 3_000, headers: 60_000, idle: 60_000, clientHeaders: 30_000, clientKeepAlive: 65_000 }, trustedProxies: [], upstreamConnections: 128 }, accessLog: false, logLevel: 'warn' } } satisfies ToWorker);
-  child.send({ type: 'routes', snapshot: { version: 1, apps: [{ app: 'profile', domains: ['profile.bench.test'], backends: [{ instance: 'p', app: 'profile', address: '127.0.0.1', port: backendPort, host: 'bench', load: null }] }] } } satisfies ToWorker);
-  await new Promise<void>((listening) => child.on('message', (message: FromWorker) => message.type === 'listening' && listening()));
-  const sample = await runWrk(wrk, port, ['-H', 'Host: profile.bench.test'], SECONDS);
-  const exited = new Promise((done) => child.once('exit', done));
-  child.send({ type: 'stop' } satisfies ToWorker);
-  await exited;
+  const worker = await startProxyWorker(await freePort(), { backendPort, apps: { profile: 'profile.bench.test' }, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+  const sample = await runWrk(wrk, worker.port, ['-H', 'Host: profile.bench.test'], SECONDS, CONNECTIONS);
+  await worker.stop();
   const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
   if (!file) throw new Error('the profiled worker wrote no .cpuprofile');
   const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: { id: number; callFrame: { functionName: string; url: string } }[]; samples: number[]; timeDeltas: number[] };
@@ -213,19 +158,6 @@ function categoryOf(name: string, url: string): string {
   if (/^node:(_http|internal\/streams|stream|net|internal\/stream_base|events|internal\/process|internal\/timers|timers|buffer|internal\/url)/.test(url)) return "node's http, net, streams, events, timers";
   if (/^node:(internal\/modules|internal\/bootstrap|internal\/deps\/cjs|path|fs|module)/.test(url) || url.includes('/node_modules/')) return 'start-up (loading modules)';
   return 'other';
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
-function toMs(value: string | undefined): number {
-  const match = value ? /^([\d.]+)(us|ms|s)$/.exec(value) : null;
-  if (!match) return NaN;
-  const number = Number(match[1]);
-  return match[2] === 'us' ? number / 1000 : match[2] === 's' ? number * 1000 : number;
 }
 
 function print(results: Result[]): void {

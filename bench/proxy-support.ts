@@ -1,0 +1,140 @@
+/** What the proxy benchmarks share: nginx as backend and as the reference proxy, wrk, and one dozen proxy worker run alone. */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { PolicySet } from '../src/proxy/policy.js';
+import type { FromWorker, ToWorker } from '../src/proxy/worker-messages.js';
+
+export interface WrkResult {
+  rps: number;
+  requests: number;
+  p50: number;
+  p99: number;
+  errors: string;
+}
+
+/** The backend every proxy forwards to: nginx answering a fixed 13-byte body, so the proxies are what is measured. */
+export function backendConfig(port: number): string {
+  return `server { listen 127.0.0.1:${port}; location / { default_type text/plain; return 200 "hello, dozen\\n"; } }`;
+}
+
+/** nginx as a reverse proxy doing what dozen does per request: keep-alive upstreams, Host kept, X-Forwarded-*, a request id. */
+export function nginxProxyConfig(port: number, backendPort: number): string {
+  return `
+    upstream backend { server 127.0.0.1:${backendPort}; keepalive 128; }
+    server {
+      listen 127.0.0.1:${port};
+      location / {
+        proxy_pass http://backend;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        proxy_set_header X-Request-Id $request_id;
+      }
+    }`;
+}
+
+/**
+ * Starts nginx in the foreground with `http` as its http block, no access log.
+ * `workers` 0 runs it as one process without a master (as a profiler needs it);
+ * `wrapper` is a command line to run it under (valgrind).
+ */
+export function startNginx(binary: string, dir: string, name: string, workers: number, http: string, wrapper: string[] = []): ChildProcess {
+  const conf = join(dir, `${name}.conf`);
+  const own = join(dir, name);
+  mkdirSync(own, { recursive: true });
+  const processes = workers === 0 ? 'master_process off; worker_processes 1;' : `master_process on; worker_processes ${workers};`;
+  writeFileSync(
+    conf,
+    `daemon off; ${processes} pid ${join(own, 'nginx.pid')}; error_log ${join(own, 'error.log')} warn;
+     events { worker_connections 4096; }
+     http { access_log off; keepalive_requests 100000; client_body_temp_path ${own}; proxy_temp_path ${own};
+            fastcgi_temp_path ${own}; uwsgi_temp_path ${own}; scgi_temp_path ${own}; ${http} }`,
+  );
+  const command = [...wrapper, binary, '-c', conf, '-p', dir, '-e', join(own, 'error.log')];
+  const child = spawn(command[0], command.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] });
+  child.once('exit', (code) => code && process.stderr.write(`nginx ${name} exited with ${code}\n`));
+  return child;
+}
+
+/** Runs wrk against 127.0.0.1:`port` and reads its figures. */
+export function runWrk(binary: string, port: number, headers: string[], seconds: number, connections: number): Promise<WrkResult> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(binary, ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', ...headers, `http://127.0.0.1:${port}/`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.once('error', reject);
+    child.once('exit', () => {
+      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+      const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
+      const p50 = toMs(/^\s+50%\s+([\d.]+\w+)/m.exec(out)?.[1]);
+      const p99 = toMs(/^\s+99%\s+([\d.]+\w+)/m.exec(out)?.[1]);
+      const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
+      const socketErrors = /Socket errors: (.*)/.exec(out)?.[1];
+      resolveRun({ rps, requests, p50, p99, errors: [non2xx ? `${non2xx} non-2xx` : '', socketErrors ?? ''].filter(Boolean).join('; ') || '-' });
+    });
+  });
+}
+
+export interface ProxyWorkerOptions {
+  backendPort: number;
+  /** App name -> domain; every app is routed to the one backend. */
+  apps: Record<string, string>;
+  policies?: PolicySet;
+  /** V8 flags, and what to run node under (valgrind and its options). */
+  nodeFlags?: string[];
+  wrapper?: string[];
+}
+
+export interface ProxyWorker {
+  child: ChildProcess;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** One dozen proxy worker (the entry the cluster forks), alone, routed to the backend: what the profilers measure. */
+export async function startProxyWorker(port: number, options: ProxyWorkerOptions): Promise<ProxyWorker> {
+  const entry = fileURLToPath(new URL('../src/proxy/proxy.worker.js', import.meta.url));
+  const [wrapper, ...wrapperArgs] = options.wrapper ?? [];
+  // fork runs execPath with [...execArgv, entry]: a wrapper goes first and names node itself.
+  const execArgv = [...(wrapper ? [...wrapperArgs, process.execPath] : []), '--single-threaded-gc', ...(options.nodeFlags ?? [])];
+  const child = fork(entry, [], { execPath: wrapper ?? process.execPath, execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const message = (type: FromWorker['type']) =>
+    new Promise<void>((resolveMessage, reject) => {
+      child.once('exit', (code) => reject(new Error(`the proxy worker exited with ${code} before '${type}'`)));
+      child.on('message', (received: FromWorker) => received.type === type && resolveMessage());
+    });
+  await message('ready');
+  const listening = message('listening');
+  child.send({ type: 'start', start: { server: { host: '127.0.0.1', port, retries: 2, timeouts: { connect: 3_000, headers: 60_000, idle: 60_000, clientHeaders: 30_000, clientKeepAlive: 65_000 }, trustedProxies: [], upstreamConnections: 128 }, accessLog: false, logLevel: 'warn' } } satisfies ToWorker);
+  if (options.policies) child.send({ type: 'policies', policies: options.policies } satisfies ToWorker);
+  const apps = Object.entries(options.apps).map(([app, domain]) => ({ app, domains: [domain], backends: [{ instance: app, app, address: '127.0.0.1', port: options.backendPort, host: 'bench', load: null }] }));
+  child.send({ type: 'routes', snapshot: { version: 1, apps } } satisfies ToWorker);
+  await listening;
+  return {
+    child,
+    port,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((done) => child.once('exit', done));
+      child.send({ type: 'stop' } satisfies ToWorker);
+      await exited;
+    },
+  };
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+function toMs(value: string | undefined): number {
+  const match = value ? /^([\d.]+)(us|ms|s)$/.exec(value) : null;
+  if (!match) return NaN;
+  const number = Number(match[1]);
+  return match[2] === 'us' ? number / 1000 : match[2] === 's' ? number * 1000 : number;
+}
