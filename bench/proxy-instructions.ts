@@ -13,6 +13,7 @@
  * GC helper threads.
  *
  *   BENCH_WARM=20 BENCH_SECONDS=10 npm run bench:proxy:instructions
+ *   BENCH_KEEP=1 npm run bench:proxy:instructions   # keeps the dumps, for callgrind_annotate
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -70,7 +71,8 @@ async function main(): Promise<void> {
   } finally {
     for (const child of children) child.kill('SIGTERM');
     await new Promise((resolveWait) => setTimeout(resolveWait, 300));
-    rmSync(dir, { recursive: true, force: true });
+    if (process.env.BENCH_KEEP === '1') process.stderr.write(`callgrind dumps kept in ${dir}\n`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 
   /** Warms the target, zeroes its counters, loads it for SECONDS, dumps them and reads the totals of that dump. */

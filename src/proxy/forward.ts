@@ -4,6 +4,7 @@ import type { BodySink, Framing, InboundRequest } from './http1/inbound-request.
 import { SKIP_BODY } from './http1/llhttp.js';
 import { UpstreamError, type ResponseHandler, type UpstreamConnection } from './http1/upstream-connection.js';
 import type { Asker } from './http1/upstream-pool.js';
+import type { PlainResponse } from './http1/plain-response.js';
 import type { RouteEntry, RouteTarget } from './route-table.js';
 import type { Upstream } from './upstreams.js';
 
@@ -137,6 +138,17 @@ export class Exchange implements ResponseHandler, BodySink, Asker {
   }
 
   // ResponseHandler: the backend's answer, streamed to the client.
+  get plainAllowed(): boolean {
+    return this.request.head.method !== 'HEAD';
+  }
+
+  responsePlain(response: PlainResponse, bytes: Buffer): void {
+    this.status = response.status;
+    this.bytes = response.bodyEnd - response.bodyStart;
+    this.request.sendPlain(response, bytes, `x-request-id: ${this.requestId}\r\n`);
+    this.responseEnd(response.keepAlive);
+  }
+
   responseHead(status: number, reason: string, rawHeaders: string[]): number {
     this.status = status;
     const { lines, hasLength } = downstreamHeaders(rawHeaders, this.requestId);

@@ -82,6 +82,8 @@ describe('proxy HTTP/1.1 on the wire', { timeout: 60_000 }, () => {
   let rawOnes: Server[] = [];
   let backendConnections = 0;
   let chattyConnections = 0;
+  let keptConnections = 0;
+  let closingConnections = 0;
 
   before(async () => {
     proxy = await startProxy({ timeouts: { connect: 1_000, headers: 2_000, idle: 2_000, clientHeaders: 500, clientKeepAlive: 10_000 } });
@@ -105,7 +107,19 @@ describe('proxy HTTP/1.1 on the wire', { timeout: 60_000 }, () => {
       setTimeout(() => socket.writable && socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nstray'), 100);
     });
     chatty.server.on('connection', () => chattyConnections++);
-    rawOnes = [closeDelimited.server, earlyHints.server, broken.server, halting.server, chatty.server];
+    // A whole response in one write, as an HTTP/1.0 server that keeps connections alive sends it.
+    const kept = await rawBackend((_request, socket) =>
+      socket.write('HTTP/1.0 201 Created\r\nX-Odd:  spaced\t \r\nConnection: Keep-Alive\r\nKeep-Alive: timeout=5\r\nX-Request-Id: backend\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 5\r\n\r\nhello'),
+    );
+    kept.server.on('connection', () => keptConnections++);
+    const closing = await rawBackend((_request, socket) => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok'));
+    closing.server.on('connection', () => closingConnections++);
+    // After a 103 in the same write, a body that reads like a response arrives on its own.
+    const lookalike = await rawBackend((_request, socket) => {
+      socket.write('HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 38\r\n\r\n');
+      setTimeout(() => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n'), 50);
+    });
+    rawOnes = [closeDelimited.server, earlyHints.server, broken.server, halting.server, chatty.server, kept.server, closing.server, lookalike.server];
     const at = (name: string, port: number) => ({ instance: name, app: name, address: '127.0.0.1', port, host: 'test', load: null });
     proxy.source.set([
       { app: 'echo', domains: ['echo.test'], backends: [echo.as('echo')] },
@@ -115,6 +129,9 @@ describe('proxy HTTP/1.1 on the wire', { timeout: 60_000 }, () => {
       { app: 'broken', domains: ['broken.test'], backends: [at('broken', broken.port)] },
       { app: 'halting', domains: ['halting.test'], backends: [at('halting', halting.port)] },
       { app: 'chatty', domains: ['chatty.test'], backends: [at('chatty', chatty.port)] },
+      { app: 'kept', domains: ['kept.test'], backends: [at('kept', kept.port)] },
+      { app: 'closing', domains: ['closing.test'], backends: [at('closing', closing.port)] },
+      { app: 'lookalike', domains: ['lookalike.test'], backends: [at('lookalike', lookalike.port)] },
     ]);
   });
   after(async () => {
@@ -231,6 +248,29 @@ describe('proxy HTTP/1.1 on the wire', { timeout: 60_000 }, () => {
     const second = await ask();
     assert.deepEqual([...first, ...second].map((answer) => `${answer.status} ${answer.body}`), ['200 ok', '200 ok']);
     assert.equal(chattyConnections, 2, 'the connection that spoke out of turn was reused');
+  });
+
+  it('passes a whole response as the backend wrote its lines, without hop-by-hop lines, and reuses its connection as it says', async () => {
+    const request = (host: string, close = false) => `GET / HTTP/1.1\r\nHost: ${host}\r\n${close ? 'Connection: close\r\n' : ''}\r\n`;
+    const keptBefore = keptConnections;
+    const text = await raw(proxy.port, [request('kept.test'), request('kept.test', true)], 100);
+    const [first, second] = text.split('HTTP/1.1 201 Created\r\n').slice(1);
+    assert.ok(first.startsWith('X-Odd:  spaced\t \r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 5\r\nx-request-id: '), first);
+    assert.ok(first.endsWith('\r\n\r\nhello'), first);
+    assert.doesNotMatch(first, /keep-alive|backend|connection/i);
+    assert.match(second, /\r\nconnection: close\r\n\r\nhello$/);
+    assert.equal(keptConnections - keptBefore, 1, 'an HTTP/1.0 backend that said Keep-Alive serves both requests on one connection');
+
+    const closingBefore = closingConnections;
+    const answers = responses(await raw(proxy.port, [request('closing.test'), request('closing.test', true)], 100));
+    assert.deepEqual(answers.map((answer) => [answer.status, answer.body, answer.headers.connection]), [[200, 'ok', undefined], [200, 'ok', 'close']]);
+    assert.equal(closingConnections - closingBefore, 2, 'a backend that said Connection: close gets a new connection for the next request');
+  });
+
+  it('reads a body that looks like a response as body, when it comes in a later read than its head', async () => {
+    const [answer] = responses(await raw(proxy.port, 'GET / HTTP/1.1\r\nHost: lookalike.test\r\nConnection: close\r\n\r\n'));
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body, 'HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n');
   });
 
   it('drops a backend 103 Early Hints and passes the final answer', async () => {

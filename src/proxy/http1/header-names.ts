@@ -1,7 +1,7 @@
 /**
  * What the proxy does with a header, by name, without lowercasing or hashing
- * it: a switch on the length narrows each name to one or two candidates, then
- * one case-insensitive compare. This runs for every header of every request
+ * it: the length narrows each name to one or two candidates, then one
+ * case-insensitive compare. This runs for every header of every request
  * and response, where `toLowerCase()` plus a Set lookup showed in profiles.
  */
 export const enum HeaderKind {
@@ -25,47 +25,72 @@ export const enum HeaderKind {
   RequestId,
 }
 
-export function headerKind(name: string): HeaderKind {
-  switch (name.length) {
-    case 2:
-      return is(name, 'te', 'TE') ? HeaderKind.HopByHop : HeaderKind.Plain;
-    case 4:
-      return is(name, 'host', 'Host') ? HeaderKind.Host : HeaderKind.Plain;
-    case 6:
-      return is(name, 'expect', 'Expect') ? HeaderKind.Expect : HeaderKind.Plain;
-    case 7:
-      return is(name, 'upgrade', 'Upgrade') ? HeaderKind.Upgrade : is(name, 'trailer', 'Trailer') ? HeaderKind.HopByHop : HeaderKind.Plain;
-    case 9:
-      return is(name, 'x-api-key', 'X-Api-Key') ? HeaderKind.ApiKey : HeaderKind.Plain;
-    case 10:
-      return is(name, 'connection', 'Connection') ? HeaderKind.Connection : is(name, 'keep-alive', 'Keep-Alive') ? HeaderKind.HopByHop : HeaderKind.Plain;
-    case 12:
-      return is(name, 'x-request-id', 'X-Request-Id') ? HeaderKind.RequestId : HeaderKind.Plain;
-    case 13:
-      return is(name, 'authorization', 'Authorization') ? HeaderKind.Authorization : HeaderKind.Plain;
-    case 14:
-      return is(name, 'content-length', 'Content-Length') ? HeaderKind.ContentLength : is(name, 'x-dozen-scopes', 'X-Dozen-Scopes') ? HeaderKind.ProxySet : HeaderKind.Plain;
-    case 15:
-      return is(name, 'x-forwarded-for', 'X-Forwarded-For') ? HeaderKind.ForwardedFor : is(name, 'x-dozen-subject', 'X-Dozen-Subject') ? HeaderKind.ProxySet : HeaderKind.Plain;
-    case 16:
-      return is(name, 'x-forwarded-host', 'X-Forwarded-Host') ? HeaderKind.ForwardedHost : is(name, 'proxy-connection', 'Proxy-Connection') ? HeaderKind.HopByHop : HeaderKind.Plain;
-    case 17:
-      return is(name, 'transfer-encoding', 'Transfer-Encoding') ? HeaderKind.TransferEncoding : is(name, 'x-forwarded-proto', 'X-Forwarded-Proto') ? HeaderKind.ForwardedProto : HeaderKind.Plain;
-    case 18:
-      return is(name, 'proxy-authenticate', 'Proxy-Authenticate') ? HeaderKind.HopByHop : HeaderKind.Plain;
-    case 19:
-      return is(name, 'proxy-authorization', 'Proxy-Authorization') ? HeaderKind.HopByHop : HeaderKind.Plain;
-    default:
-      return HeaderKind.Plain;
-  }
+/** [lowercase name, usual spelling, kind] of every name the proxy acts on, by the name's length. */
+type Named = readonly [lower: string, usual: string, kind: HeaderKind];
+const BY_LENGTH: readonly (readonly Named[])[] = byLength([
+  ['te', 'TE', HeaderKind.HopByHop],
+  ['host', 'Host', HeaderKind.Host],
+  ['expect', 'Expect', HeaderKind.Expect],
+  ['upgrade', 'Upgrade', HeaderKind.Upgrade],
+  ['trailer', 'Trailer', HeaderKind.HopByHop],
+  ['x-api-key', 'X-Api-Key', HeaderKind.ApiKey],
+  ['connection', 'Connection', HeaderKind.Connection],
+  ['keep-alive', 'Keep-Alive', HeaderKind.HopByHop],
+  ['x-request-id', 'X-Request-Id', HeaderKind.RequestId],
+  ['authorization', 'Authorization', HeaderKind.Authorization],
+  ['content-length', 'Content-Length', HeaderKind.ContentLength],
+  ['x-dozen-scopes', 'X-Dozen-Scopes', HeaderKind.ProxySet],
+  ['x-forwarded-for', 'X-Forwarded-For', HeaderKind.ForwardedFor],
+  ['x-dozen-subject', 'X-Dozen-Subject', HeaderKind.ProxySet],
+  ['x-forwarded-host', 'X-Forwarded-Host', HeaderKind.ForwardedHost],
+  ['proxy-connection', 'Proxy-Connection', HeaderKind.HopByHop],
+  ['transfer-encoding', 'Transfer-Encoding', HeaderKind.TransferEncoding],
+  ['x-forwarded-proto', 'X-Forwarded-Proto', HeaderKind.ForwardedProto],
+  ['proxy-authenticate', 'Proxy-Authenticate', HeaderKind.HopByHop],
+  ['proxy-authorization', 'Proxy-Authorization', HeaderKind.HopByHop],
+]);
+
+function byLength(names: Named[]): Named[][] {
+  const table: Named[][] = [];
+  for (let length = 0; length <= Math.max(...names.map(([lower]) => lower.length)); length++) table.push(names.filter(([lower]) => lower.length === length));
+  return table;
 }
 
-/** `name` equals `lower` (a lowercase name of the same length) ignoring ASCII case; `usual` is its usual spelling. */
-function is(name: string, lower: string, usual: string): boolean {
-  // The two spellings nearly every client and server use cost one comparison each.
-  if (name === lower || name === usual) return true;
+export function headerKind(name: string): HeaderKind {
+  const candidates = BY_LENGTH[name.length];
+  if (candidates === undefined) return HeaderKind.Plain;
+  for (let index = 0; index < candidates.length; index++) {
+    const [lower, usual, kind] = candidates[index];
+    // The two spellings nearly every client and server use cost one comparison each.
+    if (name === lower || name === usual || sameName(name, lower)) return kind;
+  }
+  return HeaderKind.Plain;
+}
+
+/** The kind of the name in bytes [start, end) of `bytes`, read where it lies (no string made). */
+export function headerKindAt(bytes: Uint8Array, start: number, end: number): HeaderKind {
+  const candidates = BY_LENGTH[end - start];
+  if (candidates === undefined) return HeaderKind.Plain;
+  for (let index = 0; index < candidates.length; index++) {
+    const [lower, , kind] = candidates[index];
+    if (bytesAre(bytes, start, lower)) return kind;
+  }
+  return HeaderKind.Plain;
+}
+
+/** `name` equals `lower` (a lowercase name of the same length) ignoring ASCII case. */
+function sameName(name: string, lower: string): boolean {
   for (let index = 0; index < lower.length; index++) {
     const code = name.charCodeAt(index);
+    if ((code >= 65 && code <= 90 ? code + 32 : code) !== lower.charCodeAt(index)) return false;
+  }
+  return true;
+}
+
+/** Bytes from `start` spell `lower` (lowercase ASCII) ignoring ASCII case. */
+export function bytesAre(bytes: Uint8Array, start: number, lower: string): boolean {
+  for (let index = 0; index < lower.length; index++) {
+    const code = bytes[start + index];
     if ((code >= 65 && code <= 90 ? code + 32 : code) !== lower.charCodeAt(index)) return false;
   }
   return true;

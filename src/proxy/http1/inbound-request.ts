@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { PlainResponse } from './plain-response.js';
 import { reasonOf } from './refuse.js';
 import type { RequestHead } from './request-head.js';
 
@@ -121,6 +122,26 @@ export class InboundRequest {
     this.heldHead = head + '\r\n';
   }
 
+  /**
+   * Writes a whole response the backend sent in one read: its status code and
+   * reason, kept header lines and body are copied from `bytes` as they lie,
+   * with `extraLines` and the connection header, in one write.
+   */
+  sendPlain(response: PlainResponse, bytes: Buffer, extraLines: string): void {
+    this.headSent = true;
+    this.framing = 'length';
+    this.closeAfter = !this.head.keepAlive || !this.bodyComplete;
+    const tail = extraLines + (this.closeAfter ? 'connection: close\r\n\r\n' : this.head.http10 ? 'connection: keep-alive\r\n\r\n' : '\r\n');
+    const bodyLength = response.bodyEnd - response.bodyStart;
+    const out = Buffer.allocUnsafe(STATUS_LINE_START.length + response.keptBytes + tail.length + bodyLength);
+    let at = STATUS_LINE_START.copy(out, 0);
+    const kept = response.kept;
+    for (let index = 0; index < kept.length; index += 2) at += bytes.copy(out, at, kept[index], kept[index + 1]);
+    at += out.write(tail, at, 'latin1');
+    bytes.copy(out, at, response.bodyStart, response.bodyEnd);
+    this.socket.write(out);
+  }
+
   /** Writes body bytes (with the held head, if any, in the same write); false when the client's buffer is full (wait for `whenDrained`). */
   write(chunk: Buffer): boolean {
     const chunked = this.framing === 'chunked';
@@ -176,6 +197,9 @@ export class InboundRequest {
     listener?.clientGone();
   }
 }
+
+/** What the client's status line starts with, whatever version the backend spoke. */
+const STATUS_LINE_START = Buffer.from('HTTP/1.1 ', 'latin1');
 
 /** Small body chunks are copied next to their head and framing, so they leave in one write; larger ones are not copied. */
 const JOIN_LIMIT = 16 * 1024;

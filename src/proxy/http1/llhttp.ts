@@ -39,6 +39,8 @@ export interface ParserOwner {
 
 export interface LlhttpParser {
   initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
+  /** Parses bytes handed over from JavaScript (a socket not consumed): the bytes parsed, or the parse error. */
+  execute(data: Buffer): number | ParseError;
   /** Signals end of input (a body delimited by the connection closing ends here). */
   finish(): ParseError | undefined;
   free(): void;

@@ -1,5 +1,6 @@
-import type { Socket } from 'node:net';
-import { consumeSocket, createParser, setReading, type LlhttpParser, type ParseError, type ParserOwner, type StreamHandle } from './llhttp.js';
+import type { OnReadOpts, Socket } from 'node:net';
+import { createParser, setReading, type LlhttpParser, type ParseError, type ParserOwner, type StreamHandle } from './llhttp.js';
+import { PlainResponse } from './plain-response.js';
 import { Sweep } from './sweep.js';
 
 /** Why a backend exchange failed, as the access log and the metrics name it. */
@@ -24,6 +25,10 @@ export class UpstreamError extends Error {
 
 /** The side of an exchange that receives a backend's response. */
 export interface ResponseHandler {
+  /** False for an answer to HEAD, whose Content-Length describes no body: llhttp reads it. */
+  readonly plainAllowed: boolean;
+  /** A whole response in one read (see PlainResponse), in `bytes` until this call returns. */
+  responsePlain(response: PlainResponse, bytes: Buffer): void;
   /** Returns SKIP_BODY when the request was HEAD (the response has no body whatever its headers say). */
   responseHead(status: number, reason: string, rawHeaders: string[]): number;
   responseBody(chunk: Buffer): void;
@@ -37,14 +42,34 @@ export interface ConnectionOwner {
   closed(connection: UpstreamConnection): void;
 }
 
+/**
+ * Every backend connection of the process reads into this one buffer (net's
+ * `onread`): a read is used up before the next, and llhttp copies what it
+ * hands on. Pass to `net.connect` for sockets that become UpstreamConnections.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+const plain = new PlainResponse();
+const CONNECTION = Symbol('dozen.upstreamConnection');
+type OwnedSocket = Socket & { [CONNECTION]?: UpstreamConnection };
+
+export const UPSTREAM_READS: OnReadOpts = {
+  buffer: READ_BUFFER,
+  callback(this: OwnedSocket, bytes: number): boolean {
+    this[CONNECTION]?.received(bytes);
+    return true;
+  },
+};
+
 /** Deadlines of backend connections are checked by one sweep; a timeout fires up to two sweeps late, never early. */
 const SWEEP_MS = 100;
 const sweep = new Sweep<UpstreamConnection>(SWEEP_MS, (connection, now) => connection.checkDeadline(now));
 
 /**
- * One keep-alive connection to a backend with its llhttp response parser.
- * It serves one exchange at a time (`handler`); between exchanges it idles
- * in its pool, where any byte or close from the backend ends it.
+ * One keep-alive connection to a backend. A read that holds a whole plain
+ * response (the usual case) is read by PlainResponse; any other goes to
+ * llhttp, which then reads on until its message is complete. It serves one
+ * exchange at a time (`handler`); between exchanges it idles in its pool,
+ * where any byte or close from the backend ends it.
  */
 export class UpstreamConnection implements ParserOwner {
   handler: ResponseHandler | null = null;
@@ -53,6 +78,8 @@ export class UpstreamConnection implements ParserOwner {
   /** It served an exchange before: a reset before any response is the classic keep-alive race. */
   reused = false;
   private readonly parser: LlhttpParser;
+  /** llhttp has begun a message and not finished it: the next read is its. */
+  private llhttpReading = false;
   private informational = false;
   private keepAlive = false;
   private headersTimeout = 0;
@@ -68,7 +95,10 @@ export class UpstreamConnection implements ParserOwner {
     private readonly owner: ConnectionOwner,
   ) {
     this.parser = createParser('response', this);
-    this.handle = consumeSocket(this.parser, socket);
+    (socket as OwnedSocket)[CONNECTION] = this;
+    this.handle = (socket as unknown as { _handle: StreamHandle })._handle;
+    // Flowing, so that the end of the stream is told ('end'); the bytes themselves go to UPSTREAM_READS.
+    socket.resume();
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);
     socket.once('close', this.onClose);
@@ -119,6 +149,19 @@ export class UpstreamConnection implements ParserOwner {
     this.socket.destroy();
   }
 
+  /** The backend sent `bytes` bytes, now at the start of READ_BUFFER. */
+  received(bytes: number): void {
+    const handler = this.handler;
+    if (handler !== null && !this.llhttpReading && handler.plainAllowed && plain.read(READ_BUFFER, bytes)) {
+      this.handler = null;
+      this.busy = false; // until the pool hands the connection to the next exchange, maybe within this call
+      this.responseStarted = true;
+      return handler.responsePlain(plain, READ_BUFFER);
+    }
+    this.llhttpReading = true;
+    this.executed(this.parser.execute(READ_BUFFER.subarray(0, bytes)));
+  }
+
   /** llhttp read bytes from the backend (and passed what it parsed on already). */
   executed(result: number | ParseError): void {
     if (!this.busy) return void this.socket.destroy(); // bytes nobody asked for: the connection is out of step
@@ -146,7 +189,7 @@ export class UpstreamConnection implements ParserOwner {
   private readonly onClose = (): void => {
     sweep.unwatch(this);
     this.fail(new UpstreamError('reset', 'the backend closed the connection'));
-    this.parser.unconsume();
+    (this.socket as OwnedSocket)[CONNECTION] = undefined;
     this.parser.free();
     this.owner.closed(this);
   };
@@ -187,9 +230,11 @@ export class UpstreamConnection implements ParserOwner {
 
   messageComplete(): void {
     if (this.informational) {
+      // The real response follows, maybe later in this read: llhttp reads it too.
       this.informational = false;
       return;
     }
+    this.llhttpReading = false;
     const handler = this.handler;
     this.handler = null;
     handler?.responseEnd(this.keepAlive);

@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import { UpstreamConnection, UpstreamError, type ConnectionOwner, type UpstreamFailure } from './upstream-connection.js';
+import { UPSTREAM_READS, UpstreamConnection, UpstreamError, type ConnectionOwner, type UpstreamFailure } from './upstream-connection.js';
 
 export interface UpstreamPoolOptions {
   /** Connections this worker may open to the backend; requests beyond wait their turn. */
@@ -78,7 +78,7 @@ export class UpstreamPool implements ConnectionOwner {
 
   private connect(asker: Asker): void {
     this.open++;
-    const socket = connect({ host: this.host, port: this.port, noDelay: true });
+    const socket = connect({ host: this.host, port: this.port, noDelay: true, onread: UPSTREAM_READS });
     socket.setTimeout(this.options.connectTimeout);
     const failed = (kind: UpstreamFailure, message: string) => {
       socket.destroy();
