@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { writeDirect } from './direct-write.js';
 import type { PlainResponse } from './plain-response.js';
 import { reasonOf } from './refuse.js';
 import type { RequestHead } from './request-head.js';
@@ -139,7 +140,7 @@ export class InboundRequest {
     for (let index = 0; index < kept.length; index += 2) at += bytes.copy(out, at, kept[index], kept[index + 1]);
     at += out.write(tail, at, 'latin1');
     bytes.copy(out, at, response.bodyStart, response.bodyEnd);
-    this.socket.write(out);
+    writeDirect(this.socket, out);
   }
 
   /** Writes body bytes (with the held head, if any, in the same write); false when the client's buffer is full (wait for `whenDrained`). */

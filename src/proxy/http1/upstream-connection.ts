@@ -1,4 +1,5 @@
 import type { OnReadOpts, Socket } from 'node:net';
+import { writeDirect } from './direct-write.js';
 import { createParser, setReading, type LlhttpParser, type ParseError, type ParserOwner, type StreamHandle } from './llhttp.js';
 import { PlainResponse } from './plain-response.js';
 import { Sweep } from './sweep.js';
@@ -113,7 +114,7 @@ export class UpstreamConnection implements ParserOwner {
     this.headersTimeout = headersTimeout;
     this.idleTimeout = idleTimeout;
     this.deadline = sweep.now + headersTimeout;
-    this.socket.write(head, 'latin1');
+    writeDirect(this.socket, head);
   }
 
   /** Request body bytes went out: the backend's time to answer (or to go on reading) starts again. */
