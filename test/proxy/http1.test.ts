@@ -83,6 +83,7 @@ describe('proxy HTTP/1.1 on the wire', { timeout: 60_000 }, () => {
   let backendConnections = 0;
   let chattyConnections = 0;
   let keptConnections = 0;
+  let bigServed = 0;
   let closingConnections = 0;
 
   before(async () => {
@@ -119,7 +120,18 @@ describe('proxy HTTP/1.1 on the wire', { timeout: 60_000 }, () => {
       socket.write('HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 38\r\n\r\n');
       setTimeout(() => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n'), 50);
     });
-    rawOnes = [closeDelimited.server, earlyHints.server, broken.server, halting.server, chatty.server, kept.server, closing.server, lookalike.server];
+    const bigBody = 'b'.repeat(64_000);
+    // One answer per request head, however the heads fall into reads (rawBackend answers one request per connection).
+    const big = await rawBackend((request, socket) => {
+      const answered = (socket as Socket & { answered?: number }).answered ?? 0;
+      const heads = request.split('\r\n\r\n').length - 1;
+      for (let index = answered; index < heads; index++) {
+        bigServed++;
+        socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${bigBody.length}\r\n\r\n${bigBody}`);
+      }
+      (socket as Socket & { answered?: number }).answered = heads;
+    });
+    rawOnes = [big.server, closeDelimited.server, earlyHints.server, broken.server, halting.server, chatty.server, kept.server, closing.server, lookalike.server];
     const at = (name: string, port: number) => ({ instance: name, app: name, address: '127.0.0.1', port, host: 'test', load: null });
     proxy.source.set([
       { app: 'echo', domains: ['echo.test'], backends: [echo.as('echo')] },
@@ -129,6 +141,7 @@ describe('proxy HTTP/1.1 on the wire', { timeout: 60_000 }, () => {
       { app: 'broken', domains: ['broken.test'], backends: [at('broken', broken.port)] },
       { app: 'halting', domains: ['halting.test'], backends: [at('halting', halting.port)] },
       { app: 'chatty', domains: ['chatty.test'], backends: [at('chatty', chatty.port)] },
+      { app: 'big', domains: ['big.test'], backends: [at('big', big.port)] },
       { app: 'kept', domains: ['kept.test'], backends: [at('kept', kept.port)] },
       { app: 'closing', domains: ['closing.test'], backends: [at('closing', closing.port)] },
       { app: 'lookalike', domains: ['lookalike.test'], backends: [at('lookalike', lookalike.port)] },
@@ -147,6 +160,32 @@ describe('proxy HTTP/1.1 on the wire', { timeout: 60_000 }, () => {
     assert.deepEqual(answers.map((answer) => [answer.status, JSON.parse(answer.body).url]), [[200, '/a'], [200, '/b'], [200, '/c']]);
     assert.equal(answers[2].headers.connection, 'close');
     assert.ok(backendConnections - before <= 1, `three sequential requests opened ${backendConnections - before} backend connections`);
+  });
+
+  it('serves a pipelining client that does not read only as far as the kernel takes the answers, then all of them in order', async () => {
+    const count = 400;
+    const socket = connect(proxy.port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.pause();
+    const before = bigServed;
+    socket.write(Array.from({ length: count }, (_, index) => `GET /${index} HTTP/1.1\r\nHost: big.test\r\n\r\n`).join(''));
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const servedWhileStalled = bigServed - before;
+    // The kernel holds a few MB (tcp_wmem, the client's receive window): some tens of 64 KB answers, not 400 (25 MB).
+    assert.ok(servedWhileStalled > 0 && servedWhileStalled < count / 2, `${servedWhileStalled} answers were made for a client that read none`);
+    let received = 0;
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      received += chunk.length;
+    });
+    socket.resume();
+    const expected = count * (64_000 + 'HTTP/1.1 200 OK\r\ncontent-length: 64000\r\nx-request-id: '.length);
+    while (received < expected) await new Promise((resolve) => setTimeout(resolve, 20));
+    socket.destroy();
+    assert.equal(text.split('HTTP/1.1 200 OK\r\n').length - 1, count);
+    assert.equal(bigServed - before, count);
   });
 
   it('answers every request of a client that half-closes after sending them, then closes', async () => {

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { writesWaiting } from './direct-write.js';
 import { consumeSocket, createParser, METHODS, setReading, tellComplete, type LlhttpParser, type ParseError, type ParserOwner, type StreamHandle } from './llhttp.js';
 import { BadHead, requestHead, type RequestHead } from './request-head.js';
 import { InboundRequest } from './inbound-request.js';
@@ -150,8 +151,27 @@ export class ClientConnection implements ParserOwner {
       this.socket.end();
       return;
     }
+    this.serveNext();
+  }
+
+  /**
+   * Serves the next pipelined request, if any, and reads on. A client that
+   * sends requests without reading the answers waits until the kernel took
+   * the last answer: answers never pile up in the proxy's memory, and the
+   * keep-alive timeout cuts a client that stalls there.
+   */
+  private serveNext(): void {
+    if (this.closed) return;
     const next = this.queue[0];
-    if (next) this.handlers.request(next);
+    if (next !== undefined && writesWaiting(this.socket)) {
+      next.waitingSince = this.clock.now;
+      this.socket.once('drain', () => {
+        next.waitingSince = 0;
+        this.serveNext();
+      });
+      return;
+    }
+    if (next !== undefined) this.handlers.request(next);
     this.resume();
   }
 

@@ -85,6 +85,11 @@ export function writeDirect(socket: Socket, data: Buffer | string): boolean {
   return false;
 }
 
+/** Bytes written to `socket` wait for the kernel: a direct write is in libuv, or Writable asked its writer to wait for 'drain' (either way 'drain' follows). */
+export function writesWaiting(socket: Socket): boolean {
+  return ((socket as DirectSocket)[PENDING] ?? 0) !== 0 || socket.writableNeedDrain;
+}
+
 function onComplete(this: WriteRequest, status: number): void {
   const socket = this.socket;
   this.buffer = null;
