@@ -24,6 +24,20 @@ function pattern(start: number, size: number): Buffer {
   return bytes;
 }
 
+/** Starts reading `receiver` and resolves with its first `length` bytes. */
+function receive(receiver: Socket, length: number): Promise<Buffer> {
+  const received: Buffer[] = [];
+  let got = 0;
+  return new Promise((resolveAll) => {
+    receiver.on('data', (chunk: Buffer) => {
+      received.push(chunk);
+      got += chunk.length;
+      if (got >= length) resolveAll(Buffer.concat(received));
+    });
+    receiver.resume();
+  });
+}
+
 describe('writeDirect', { timeout: 20_000 }, () => {
   it('keeps every byte in order when the kernel is full: direct, then through Writable, then direct again, and says drain', async () => {
     const { sender, receiver, close } = await pair();
@@ -48,16 +62,9 @@ describe('writeDirect', { timeout: 20_000 }, () => {
       sent.push(Buffer.from(text, 'latin1'));
       writeDirect(sender, text);
       const expected = Buffer.concat(sent);
-      const received: Buffer[] = [];
-      let length = 0;
-      receiver.on('data', (chunk: Buffer) => {
-        received.push(chunk);
-        length += chunk.length;
-      });
-      receiver.resume();
+      const received = receive(receiver, expected.length);
       await drained;
-      while (length < expected.length) await new Promise((resolve) => setTimeout(resolve, 10));
-      assert.ok(Buffer.concat(received).equals(expected), 'the receiver got exactly what was written, in order');
+      assert.ok((await received).equals(expected), 'the receiver got exactly what was written, in order');
       // Nothing pending any more: the next write is direct and whole.
       assert.equal(writeDirect(sender, Buffer.from('x')), true);
     } finally {
@@ -81,15 +88,7 @@ describe('writeDirect', { timeout: 20_000 }, () => {
       sent.push(last);
       writeDirect(sender, last);
       const expected = Buffer.concat(sent);
-      const received: Buffer[] = [];
-      let length = 0;
-      receiver.on('data', (chunk: Buffer) => {
-        received.push(chunk);
-        length += chunk.length;
-      });
-      receiver.resume();
-      while (length < expected.length) await new Promise((resolve) => setTimeout(resolve, 10));
-      assert.ok(Buffer.concat(received).equals(expected), 'the direct write came after everything Writable held');
+      assert.ok((await receive(receiver, expected.length)).equals(expected), 'the direct write came after everything Writable held');
     } finally {
       close();
     }
