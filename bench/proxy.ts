@@ -9,12 +9,15 @@
  *
  *   BENCH_WORKERS=2 BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 npm run bench:proxy
  *   BENCH_PROFILE=1 npm run bench:proxy   # also: one worker under --cpu-prof, where its time goes
+ *   BENCH_BASELINE=/tmp/base npm run bench:proxy   # also: another checkout, built
+ *     (git worktree add /tmp/base main && cd /tmp/base && npm ci && npm run build), in the same rounds
  */
 import type { ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { SignJWT } from 'jose';
 import { requireBinary } from '../test/support/debian.js';
 import { startDozen } from '../test/support/dozen-process.js';
@@ -26,6 +29,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const SECRET = 'bench-hs256-secret-0123456789abcdef';
+/** Another built checkout of dozen, run side by side with this one as 'baseline random' (see the header). */
+const BASELINE = process.env.BENCH_BASELINE;
 
 interface Result {
   name: string;
@@ -49,33 +54,9 @@ async function main(): Promise<void> {
     await waitFor('the nginx backend', async () => (await fetch(`http://127.0.0.1:${backendPort}/`)).ok, 10_000);
     await waitFor('nginx as proxy', async () => (await fetch(`http://127.0.0.1:${nginxProxyPort}/`)).ok, 10_000);
 
-    const proxyPort = await freePort();
-    const dozen = await startDozen({
-      env: {
-        DOZEN_MODULES: 'proxy,registry',
-        DOZEN_PROXY_WORKERS: String(WORKERS),
-        DOZEN_PROXY_LISTEN_PORT: String(proxyPort),
-        DOZEN_PROXY_ACCESS_LOG: 'false',
-        DOZEN_LOG_LEVEL: 'warn',
-      },
-    });
-    stops.push(() => dozen.stop());
-    const api = async (path: string, method: string, body: unknown) => {
-      const response = await dozen.api(path, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-    };
-    for (const app of ['random', 'least', 'jwt']) {
-      await api('/registry/instances', 'POST', { id: `bench-${app}`, app: `bench-${app}`, address: '127.0.0.1', port: backendPort, domains: [`${app}.bench.test`], ttl: 3600 });
-    }
-    await api('/proxy/apps/bench-least/policy', 'PUT', { balancer: 'least-load' });
-    await api('/proxy/apps/bench-jwt/policy', 'PUT', { auth: 'jwt', jwt: { algorithms: ['HS256'], secret: SECRET, audience: 'bench' } });
     const token = await new SignJWT({ scope: 'read' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setAudience('bench').setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
-    for (const host of ['random', 'least', 'jwt']) {
-      await waitFor(`dozen route ${host}`, async () => {
-        const status = await curlStatus(proxyPort, `${host}.bench.test`, host === 'jwt' ? token : null);
-        return status === 200;
-      }, 10_000);
-    }
+    const proxyPort = await startRouted(startDozen, backendPort, token, stops);
+    const baselinePort = BASELINE ? await startRouted((await import(pathToFileURL(join(BASELINE, 'dist/test/support/dozen-process.js')).href)).startDozen, backendPort, token, stops) : null;
 
     const runs: [string, number, string[]][] = [
       ['backend direct', backendPort, []],
@@ -83,15 +64,18 @@ async function main(): Promise<void> {
       ['dozen random', proxyPort, ['-H', 'Host: random.bench.test']],
       ['dozen least-load', proxyPort, ['-H', 'Host: least.bench.test']],
       ['dozen JWT (HS256)', proxyPort, ['-H', 'Host: jwt.bench.test', '-H', `Authorization: Bearer ${token}`]],
+      ...(baselinePort ? [['baseline random', baselinePort, ['-H', 'Host: random.bench.test']] as [string, number, string[]]] : []),
     ];
     const results: Result[] = [];
     // Warm every target first (JIT, keep-alive pools), so run order does not favour the later ones.
     for (const [, port, headers] of runs) await runWrk(wrk, port, headers, 3, CONNECTIONS);
     // Rounds interleave the targets, and each figure is the median of its rounds, so a burst of
-    // other work on the machine hits every target alike instead of one.
+    // other work on the machine hits every target alike instead of one. Each round starts one target
+    // later, so no target always runs right after the same other one (dozen's workers sit idle while
+    // nginx runs, and the first target of a round follows a pause).
     const samples = new Map<string, WrkResult[]>();
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, port, headers] of runs) {
+      for (const [name, port, headers] of [...runs.slice(round % runs.length), ...runs.slice(0, round % runs.length)]) {
         const sample = await runWrk(wrk, port, headers, SECONDS, CONNECTIONS);
         samples.set(name, [...(samples.get(name) ?? []), sample]);
         process.stderr.write(`round ${round + 1}/${ROUNDS} ${name}: ${Math.round(sample.rps)} req/s, p99 ${sample.p99.toFixed(1)} ms\n`);
@@ -109,6 +93,40 @@ async function main(): Promise<void> {
     await new Promise((resolveWait) => setTimeout(resolveWait, 300));
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Starts dozen (from the checkout `start` belongs to) with the three bench
+ * apps routed to the backend; returns its proxy port once every route answers.
+ */
+async function startRouted(start: typeof startDozen, backendPort: number, token: string, stops: (() => Promise<unknown>)[]): Promise<number> {
+  const proxyPort = await freePort();
+  const dozen = await start({
+    env: {
+      DOZEN_MODULES: 'proxy,registry',
+      DOZEN_PROXY_WORKERS: String(WORKERS),
+      DOZEN_PROXY_LISTEN_PORT: String(proxyPort),
+      DOZEN_PROXY_ACCESS_LOG: 'false',
+      DOZEN_LOG_LEVEL: 'warn',
+    },
+  });
+  stops.push(() => dozen.stop());
+  const api = async (path: string, method: string, body: unknown) => {
+    const response = await dozen.api(path, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+  };
+  for (const app of ['random', 'least', 'jwt']) {
+    await api('/registry/instances', 'POST', { id: `bench-${app}`, app: `bench-${app}`, address: '127.0.0.1', port: backendPort, domains: [`${app}.bench.test`], ttl: 3600 });
+  }
+  await api('/proxy/apps/bench-least/policy', 'PUT', { balancer: 'least-load' });
+  await api('/proxy/apps/bench-jwt/policy', 'PUT', { auth: 'jwt', jwt: { algorithms: ['HS256'], secret: SECRET, audience: 'bench' } });
+  for (const host of ['random', 'least', 'jwt']) {
+    await waitFor(`dozen route ${host}`, async () => {
+      const status = await curlStatus(proxyPort, `${host}.bench.test`, host === 'jwt' ? token : null);
+      return status === 200;
+    }, 10_000);
+  }
+  return proxyPort;
 }
 
 /** The status of one request with the Host header set (fetch cannot set Host). */
@@ -169,8 +187,9 @@ function print(results: Result[]): void {
     '|---|---:|---:|---:|---:|---:|---|',
   ];
   for (const result of results) {
-    const ratio = result.name.startsWith('dozen') ? `${(result.rps / nginx.rps).toFixed(2)}x` : '';
-    const p99 = result.name.startsWith('dozen') ? `${(result.p99 / nginx.p99).toFixed(2)}x` : '';
+    const proxied = result.name.startsWith('dozen') || result.name.startsWith('baseline');
+    const ratio = proxied ? `${(result.rps / nginx.rps).toFixed(2)}x` : '';
+    const p99 = proxied ? `${(result.p99 / nginx.p99).toFixed(2)}x` : '';
     lines.push(`| ${result.name} | ${Math.round(result.rps)} | ${result.p50.toFixed(2)} | ${result.p99.toFixed(2)} | ${ratio} | ${p99} | ${result.errors} |`);
   }
   process.stdout.write(lines.join('\n') + '\n\ngoal: dozen >= 0.80x nginx req/s, p99 <= 1.5x nginx; with JWT >= 0.70x\n');
