@@ -39,13 +39,16 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
   fastify.addHook('onRequest', auth.hook);
   fastify.addHook('preHandler', auth.preHandler);
   // Errors Fastify raises before any Nest handler runs (malformed JSON, body too large) do not pass
-  // Nest's filters; give them the same {error, message} body. (Fastify warns once that this
-  // replaces the handler Nest installed: intended.)
+  // Nest's filters; give them the same {error, message} body. Fastify binds each route to the error
+  // handler of the time it is added, so this one, set before Nest adds its routes, serves them all;
+  // Nest's own, set after its routes, would reach none and only make Fastify warn (FSTWRN004) at
+  // every start, so Nest's call is a no-op.
   fastify.setErrorHandler(async (error, request, reply) => {
     const [status, body] = toHttp(error);
     if (status >= 500) request.log.error({ err: error }, 'request failed');
     await reply.status(status).type('application/json').send(body);
   });
+  adapter.setErrorHandler = () => fastify;
 
   await app.listen(config.admin.listen.port, config.admin.listen.host);
   installShutdown(app, logger);

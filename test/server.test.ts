@@ -108,6 +108,8 @@ describe('dozen serve on every module with defaults', () => {
       const body = await (await fetch(dozen.url + '/health')).json();
       assert.equal(body.status, 'up', JSON.stringify(body));
       assert.match(String(body.modules.deploy.details.docker), /^\d+\./);
+      // A newcomer's first `npm start` shows no Node or Fastify warning (Fastify's FSTWRN004 did).
+      assert.doesNotMatch(dozen.logs(), /\(node:\d+\) .*Warning: /);
     } finally {
       await dozen.stop();
     }
