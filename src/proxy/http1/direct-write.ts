@@ -27,8 +27,6 @@ interface StreamHandle {
 interface WriteRequest {
   handle: StreamHandle;
   oncomplete: (this: WriteRequest, status: number) => void;
-  async: boolean;
-  bytes: number;
   /** Kept alive while libuv still writes from it. */
   buffer: Buffer | null;
   socket: DirectSocket;
@@ -68,8 +66,6 @@ export function writeDirect(socket: Socket, data: Buffer | string): boolean {
   const req = new binding.WriteWrap();
   req.handle = handle;
   req.oncomplete = onComplete;
-  req.async = false;
-  req.bytes = 0;
   req.buffer = null;
   req.socket = direct;
   const status = typeof data === 'string' ? handle.writeLatin1String(req, data) : handle.writeBuffer(req, data);
@@ -79,7 +75,6 @@ export function writeDirect(socket: Socket, data: Buffer | string): boolean {
   }
   if (binding.streamBaseState[binding.kLastWriteWasAsync] === 0) return true;
   // libuv writes the rest when the socket can take it (a string was copied already).
-  req.async = true;
   if (typeof data !== 'string') req.buffer = data;
   direct[PENDING] = (direct[PENDING] ?? 0) + 1;
   return false;

@@ -112,15 +112,19 @@ export class InboundRequest {
 
   /** Writes the status line, `lines` (each ending in CRLF) and the framing and connection headers. */
   sendHead(status: number, reason: string, lines: string, framing: Framing): void {
+    const connection = this.startResponse(framing);
+    let head = `HTTP/1.1 ${status} ${reason}\r\n${lines}`;
+    if (framing === 'chunked') head += 'transfer-encoding: chunked\r\n';
+    this.heldHead = head + connection + '\r\n';
+  }
+
+  /** The response's head is decided: whether the connection stays open after it, and the Connection line that says so (or none). */
+  private startResponse(framing: Framing): string {
     this.headSent = true;
     this.framing = framing;
     // A body still arriving would be read as the next request: close after this response instead.
     this.closeAfter = !this.head.keepAlive || framing === 'close' || !this.bodyComplete;
-    let head = `HTTP/1.1 ${status} ${reason}\r\n${lines}`;
-    if (framing === 'chunked') head += 'transfer-encoding: chunked\r\n';
-    if (this.closeAfter) head += 'connection: close\r\n';
-    else if (this.head.http10) head += 'connection: keep-alive\r\n';
-    this.heldHead = head + '\r\n';
+    return this.closeAfter ? 'connection: close\r\n' : this.head.http10 ? 'connection: keep-alive\r\n' : '';
   }
 
   /**
@@ -129,10 +133,7 @@ export class InboundRequest {
    * with `extraLines` and the connection header, in one write.
    */
   sendPlain(response: PlainResponse, bytes: Buffer, extraLines: string): void {
-    this.headSent = true;
-    this.framing = 'length';
-    this.closeAfter = !this.head.keepAlive || !this.bodyComplete;
-    const tail = extraLines + (this.closeAfter ? 'connection: close\r\n\r\n' : this.head.http10 ? 'connection: keep-alive\r\n\r\n' : '\r\n');
+    const tail = extraLines + this.startResponse('length') + '\r\n';
     const bodyLength = response.bodyEnd - response.bodyStart;
     const out = Buffer.allocUnsafe(STATUS_LINE_START.length + response.keptBytes + tail.length + bodyLength);
     let at = STATUS_LINE_START.copy(out, 0);
