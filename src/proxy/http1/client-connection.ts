@@ -40,6 +40,8 @@ export class ClientConnection implements ParserOwner {
   private closing = false;
   /** The client shut down its sending side (half-close): the requests it sent are answered, then the connection ends. */
   private clientEnded = false;
+  /** A head has begun and is not yet whole. */
+  private inHead = false;
   /** When the head being received started (ms, coarse), 0 when none is pending: the listener's sweep enforces the headers timeout. */
   headStartedAt = 0;
   /** The socket left HTTP (an Upgrade): it belongs to the upgrade handler now. */
@@ -68,7 +70,7 @@ export class ClientConnection implements ParserOwner {
     this.lastActive = this.clock.now;
     if (typeof result !== 'number') return this.parseFailed(result);
     // Part of a head in, not all of it: the headers timeout runs from here.
-    if (this.parser.headersCompleted()) this.headStartedAt = 0;
+    if (!this.inHead) this.headStartedAt = 0;
     else if (this.headStartedAt === 0) this.headStartedAt = this.clock.now;
     if (this.upgradeHead) this.handOver(this.parser.getCurrentBuffer().subarray(result));
   }
@@ -98,8 +100,13 @@ export class ClientConnection implements ParserOwner {
     this.parser.free();
   };
 
+  messageBegin(): void {
+    this.inHead = true;
+  }
+
   /** llhttp read a whole head. */
   headersComplete(versionMinor: number, rawHeaders: string[], methodIndex: number | undefined, url: string, _status: unknown, _reason: unknown, upgrade: boolean, keepAlive: boolean): number {
+    this.inHead = false;
     this.accept(METHODS[methodIndex!], url, versionMinor, rawHeaders, keepAlive, upgrade);
     return 0;
   }

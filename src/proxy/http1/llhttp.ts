@@ -20,6 +20,8 @@ import type { Socket } from 'node:net';
  * llhttp's callbacks, passed on with the parser as `this` dropped.
  */
 export interface ParserOwner {
+  /** A new message's first byte was read (request parsers only: the headers timeout starts here). */
+  messageBegin?(): void;
   /** A whole head, however many reads it spanned. `method` is llhttp's index (see METHODS) and `url` are for requests; `status` and `reason` for responses. Returns SKIP_BODY or 0. */
   headersComplete(
     versionMinor: number,
@@ -49,8 +51,6 @@ export interface LlhttpParser {
   unconsume(): void;
   /** While consuming, inside kOnExecute: a copy of the bytes just read. */
   getCurrentBuffer(): Buffer;
-  /** The head of the message being read is complete (stays true after it, until the next message begins). */
-  headersCompleted(): boolean;
   [slot: number]: unknown;
 }
 
@@ -65,6 +65,7 @@ interface HttpCommon {
     new (): LlhttpParser;
     REQUEST: number;
     RESPONSE: number;
+    kOnMessageBegin: number;
     kOnHeaders: number;
     kOnHeadersComplete: number;
     kOnBody: number;
@@ -119,6 +120,8 @@ export function createParser(kind: ParserKind, owner: ParserOwner): LlhttpParser
   parser.pieces = [];
   parser.url = '';
   parser.tellsComplete = true;
+  // Node 22 dropped the parser's headersCompleted(); llhttp's message-begin callback (in Node 20, 22 and 24) tells the owner instead.
+  if (owner.messageBegin) parser[HTTPParser.kOnMessageBegin] = onMessageBegin;
   parser[HTTPParser.kOnHeaders] = onHeaders;
   parser[HTTPParser.kOnHeadersComplete] = onHeadersComplete;
   parser[HTTPParser.kOnBody] = onBody;
@@ -128,6 +131,10 @@ export function createParser(kind: ParserKind, owner: ParserOwner): LlhttpParser
 }
 
 // llhttp calls these with the parser as `this`.
+function onMessageBegin(this: OwnedParser): void {
+  this.owner.messageBegin!();
+}
+
 function onHeaders(this: OwnedParser, headers: string[], url: string): void {
   this.pieces.push(...headers);
   this.url += url;
