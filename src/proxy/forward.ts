@@ -31,6 +31,12 @@ export interface ForwardOptions {
   onFinish(record: ExchangeRecord): void;
 }
 
+/** How a backend's response body is delimited towards the client. */
+export function responseFraming(head: { method: string; http10: boolean }, status: number, hasLength: boolean): Framing {
+  if (head.method === 'HEAD' || status === 204 || status === 304) return 'none';
+  return hasLength ? 'length' : head.http10 ? 'close' : 'chunked';
+}
+
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
 /**
@@ -153,9 +159,7 @@ export class Exchange implements ResponseHandler, BodySink, Asker {
     this.status = status;
     const { lines, hasLength } = downstreamHeaders(rawHeaders, this.requestId);
     const head = this.request.head;
-    const bodiless = head.method === 'HEAD' || status === 204 || status === 304;
-    const framing: Framing = bodiless ? 'none' : hasLength ? 'length' : head.http10 ? 'close' : 'chunked';
-    this.request.sendHead(status, reason, lines, framing);
+    this.request.sendHead(status, reason, lines, responseFraming(head, status, hasLength));
     return head.method === 'HEAD' ? SKIP_BODY : 0;
   }
 
@@ -200,13 +204,13 @@ export class Exchange implements ResponseHandler, BodySink, Asker {
     this.fail(error);
   }
 
-  clientGone(): void {
+  clientGone(badBody = false): void {
     const connection = this.connection;
     this.connection = null;
     this.letGo();
-    // The backend's answer will not be read to its end: the connection cannot be reused.
+    // The backend's answer will not be read to its end (nor its request body sent whole): the connection cannot be reused.
     connection?.destroy();
-    this.finish(499, 'client_closed');
+    this.finish(badBody ? 400 : 499, badBody ? 'bad_request_body' : 'client_closed');
   }
 
   /** The attempt no longer counts as in flight to its backend (least-load reads the count). */
