@@ -118,8 +118,8 @@ class Handshake implements ParserOwner {
   messageComplete(): void {
     if (this.switched || this.status === 0) return;
     // A refused upgrade: answered like any response; the client's connection reads on as HTTP.
+    this.finish(this.status, null); // logged before whatever the client sent next is served
     this.request.end();
-    this.finish(this.status, null);
   }
 
   executed(): void {}
