@@ -16,7 +16,10 @@ export interface ExchangeRecord {
   method: string;
   path: string;
   status: number;
+  /** Response body bytes sent to the client. */
   bytes: number;
+  /** Request body bytes sent to the backend (decoded from chunks when chunked). */
+  requestBytes: number;
   durationMs: number;
   retries: number;
   /** Set when the backend failed: connect_refused, headers_timeout, reset, ... */
@@ -59,6 +62,7 @@ export class Exchange implements ResponseHandler, BodySink, Asker {
   private attempts = 0;
   private status = 0;
   private bytes = 0;
+  private requestBytes = 0;
   private requestSent = false;
   private finished = false;
   /** The current attempt is counted in its backend's in-flight figure. */
@@ -126,6 +130,7 @@ export class Exchange implements ResponseHandler, BodySink, Asker {
     if (!connection) return true;
     const socket = connection.socket;
     connection.sent();
+    this.requestBytes += data.length;
     let flowing: boolean;
     if (this.request.head.body === 'chunked') {
       socket.write(data.length.toString(16) + '\r\n', 'latin1');
@@ -242,6 +247,7 @@ export class Exchange implements ResponseHandler, BodySink, Asker {
       path: this.request.head.url,
       status,
       bytes: this.bytes,
+      requestBytes: this.requestBytes,
       durationMs: performance.now() - this.started,
       retries: this.attempts - 1,
       upstreamError,

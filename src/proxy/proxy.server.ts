@@ -139,7 +139,7 @@ export class ProxyServer {
       connectTimeout: this.options.timeouts.connect,
       idleTimeout: this.options.timeouts.idle,
       onDone: (backend, status, upstreamError) =>
-        this.options.onExchange?.({ app: entry.app, host: head.headers.host ?? '', backend, method: head.method, path: head.url, status, bytes: 0, durationMs: performance.now() - started, retries: 0, upstreamError, requestId }),
+        this.options.onExchange?.({ app: entry.app, host: head.headers.host ?? '', backend, method: head.method, path: head.url, status, bytes: 0, requestBytes: 0, durationMs: performance.now() - started, retries: 0, upstreamError, requestId }),
     });
   }
 
@@ -153,7 +153,7 @@ export class ProxyServer {
     request.reply(status, body, extraLines);
     const head = request.head;
     this.options.onExchange?.({
-      app, host: head.headers.host ?? '', backend: null, method: head.method, path: head.url, status, bytes: body.length,
+      app, host: head.headers.host ?? '', backend: null, method: head.method, path: head.url, status, bytes: body.length, requestBytes: 0,
       durationMs: performance.now() - started, retries: 0, upstreamError: null, requestId: '',
     });
   }
