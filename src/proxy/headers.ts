@@ -54,7 +54,7 @@ const ZEROS = /^0+$/;
  * the proxy from what it parsed: Connection can name Host, Content-Length or
  * Transfer-Encoding, but never take them away (that was request smuggling:
  * a body sent without its length reads as the next request).
- * `keepUpgrade` keeps Connection/Upgrade for a WebSocket handshake.
+ * `keepUpgrade` keeps Upgrade, with `Connection: upgrade`, for a WebSocket handshake.
  */
 export function upstreamHead(head: RequestHead, forwarded: Forwarded, keepUpgrade = false): string {
   const raw = head.rawHeaders;
@@ -68,7 +68,7 @@ export function upstreamHead(head: RequestHead, forwarded: Forwarded, keepUpgrad
       if (named === null || !named.has(raw[index].toLowerCase())) out += `${raw[index]}: ${raw[index + 1]}\r\n`;
     } else if (kind === HeaderKind.Host) {
       out += `${raw[index]}: ${known.host}\r\n`;
-    } else if (keepUpgrade && (kind === HeaderKind.Upgrade || kind === HeaderKind.Connection)) {
+    } else if (keepUpgrade && kind === HeaderKind.Upgrade) {
       out += `${raw[index]}: ${raw[index + 1]}\r\n`;
     }
   }
@@ -80,6 +80,8 @@ export function upstreamHead(head: RequestHead, forwarded: Forwarded, keepUpgrad
   out += `x-request-id: ${forwarded.requestId}\r\n`;
   if (forwarded.subject !== null) out += `x-dozen-subject: ${headerSafe(forwarded.subject)}\r\n`;
   if (forwarded.scopes?.length) out += `x-dozen-scopes: ${headerSafe(forwarded.scopes.join(' '))}\r\n`;
+  // The client's Connection list is its own hop's: the backend hears only that this is an upgrade.
+  if (keepUpgrade) out += 'connection: upgrade\r\n';
   if (head.body === 'chunked') out += `transfer-encoding: ${head.transferEncoding}\r\n`;
   else if (head.contentLength !== null) out += `content-length: ${head.contentLength}\r\n`;
   return out + '\r\n';
