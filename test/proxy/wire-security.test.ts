@@ -32,10 +32,12 @@ describe('proxy wire security', { timeout: 90_000 }, () => {
       { app: 'other', domains: ['other.test'], backends: [at('other', other.port)] },
       { app: 'ws', domains: ['ws.test'], backends: [at('ws', refusing.port)] },
       { app: 'scoped', domains: ['scoped.test'], backends: [at('scoped', backend.port)] },
+      { app: 'exact', domains: ['exact.test'], backends: [at('exact', backend.port)] },
     ]);
     proxy.policies({
       ws: { auth: 'api-key', keys: [{ id: 'k', digest: key.digest }] },
       scoped: { auth: 'jwt', jwt: { algorithms: ['HS256'], secret: SECRET, scopes: { '/admin': ['admin'] } } },
+      exact: { auth: 'jwt', jwt: { algorithms: ['HS256'], secret: SECRET, scopes: { '/admin': ['admin'] }, exactCase: true } },
     });
     readToken = await new SignJWT({ scope: 'read' }).setProtectedHeader({ alg: 'HS256' }).setSubject('reader').setExpirationTime('5m').sign(new TextEncoder().encode(SECRET));
   });
@@ -145,6 +147,13 @@ describe('proxy wire security', { timeout: 90_000 }, () => {
     assert.equal(answers[0]?.status, 200);
     client.close();
     assert.equal(backend.messages.at(-1)?.url, '/public/page?q=/../admin');
+    // An app whose backend tells case apart asks for exact case: /ADMIN is then not under /admin.
+    const exact = await exchange(`GET /ADMIN HTTP/1.1\r\nHost: exact.test\r\n${auth}\r\n`);
+    assert.equal(exact.answers[0]?.status, 200);
+    exact.client.close();
+    const lower = await exchange(`GET /x/../admin HTTP/1.1\r\nHost: exact.test\r\n${auth}\r\n`);
+    assert.equal(lower.answers[0]?.status, 403);
+    lower.client.close();
   });
 
   it('routes an absolute-form target by its authority and sends origin form on', async () => {
