@@ -59,6 +59,8 @@ class Handshake implements ParserOwner {
   private switched = false;
   private done = false;
   private status = 0;
+  /** The backend's 101 head, rebuilt for the client once the tunnel opens. */
+  private head101 = '';
 
   constructor(
     private readonly request: InboundRequest,
@@ -106,8 +108,6 @@ class Handshake implements ParserOwner {
     this.request.sendHead(status, reasonPhrase ?? '', lines, responseFraming(this.request.head, status, hasLength));
     return 0;
   }
-
-  private head101 = '';
 
   body(chunk: Buffer): void {
     if (this.request.write(chunk)) return;
