@@ -6,8 +6,9 @@ import type { Logger } from 'pino';
 import { DomainError } from '../common/errors.js';
 import { contentTypeFor } from './content-type.js';
 import { combineCrc64, Crc64 } from './crc64.js';
+import { domainErrorOf, type OssError, type RequestContext } from './oss.errors.js';
 import {
-  assertPartNumber, assertSafeKey, ChecksumMismatch, ObjectExists, ObjectNotFound, PartTooSmall, PositionMismatch, StoreUnavailable, UploadNotFound,
+  assertPartNumber, assertSafeKey, ChecksumMismatch, ObjectNotFound, PositionMismatch, StoreUnavailable,
   type AppendResult, type ListPage, type ObjectInfo, type ObjectStore, type ObjectStream, type PartInfo, type PutOptions,
 } from './object-store.js';
 import type { StorageConfig } from './storage.config.js';
@@ -32,22 +33,12 @@ interface OssResponse {
   headers: Record<string, string>;
 }
 
-interface OssError extends Error {
-  status?: number;
-  code?: string;
-}
 
 /** ali-oss's HTTP client: one call per request, with the headers it will send. */
 interface HttpClient {
   request(url: string, params: { headers: Record<string, string> }): Promise<unknown>;
 }
 
-/** Which request of the OSS API, on which key (and upload), for errors a person can read. */
-interface RequestContext {
-  request: string;
-  key: string;
-  uploadId?: string;
-}
 
 const OSS = createRequire(import.meta.url)('ali-oss') as new (options: object) => OssClient;
 
@@ -334,20 +325,7 @@ export class OssObjectStore implements ObjectStore {
     try {
       return await call();
     } catch (error) {
-      const { status, code } = error as OssError;
-      const { key, uploadId } = context;
-      // A request on an upload (UploadPart, ListParts, Complete, Abort) that finds nothing lost the upload, not the object.
-      if (uploadId && (code === 'NoSuchUpload' || (status === 404 && code !== 'NoSuchBucket'))) throw new UploadNotFound(uploadId);
-      if (code === 'NoSuchKey' || (status === 404 && code !== 'NoSuchUpload' && code !== 'NoSuchBucket')) throw new ObjectNotFound(key);
-      if (code === 'FileAlreadyExists') throw new ObjectExists(key);
-      if (code === 'InvalidDigest') throw new ChecksumMismatch('Content-MD5', 'the sent MD5', 'another');
-      if (code === 'EntityTooSmall') throw new PartTooSmall(null);
-      if (code === 'PositionNotEqualToLength') throw error;
-      if (code === 'ObjectNotAppendable') throw new DomainError(409, 'conflict', `object ${JSON.stringify(key)} was not created by appends and cannot be appended to`);
-      const what = describeFailure(context, error as OssError);
-      // A network failure or a server error is an outage, worth retrying; 501 says the server lacks the feature, which no retry changes.
-      if (status === undefined || status < 0 || (status >= 500 && status !== 501)) throw new StoreUnavailable(`the store did not answer ${what}`);
-      throw new DomainError(502, 'store_error', `the store refused ${what}`);
+      throw domainErrorOf(context, error as OssError);
     }
   }
 }
@@ -358,17 +336,6 @@ const START_AFTER = 'start-after:';
 function listPosition(cursor: string | undefined): Record<string, string> {
   if (!cursor) return {};
   return cursor.startsWith(START_AFTER) ? { 'start-after': cursor.slice(START_AFTER.length) } : { 'continuation-token': cursor };
-}
-
-/**
- * `<request> <key>: <cause>`. ali-oss's message of a network failure is the cause, then the URL and
- * its HTTP agent's whole state (hundreds of characters): keep the cause. An OSS error keeps its status, code and message.
- */
-function describeFailure(context: RequestContext, error: OssError): string {
-  const target = `${context.request} ${JSON.stringify(context.key)}${context.uploadId ? ` (upload ${context.uploadId})` : ''}`;
-  const firstLine = (error.message ?? '').split('\n')[0];
-  if (error.status === undefined || error.status < 0) return `${target}: ${firstLine.split(/, (?:GET|PUT|POST|DELETE|HEAD) /)[0].slice(0, 200)}`;
-  return `${target}: ${error.status} ${error.code ?? ''}${firstLine ? `: ${firstLine.slice(0, 200)}` : ''}`;
 }
 
 function toInfo(key: string, headers: Record<string, string>): ObjectStream['info'] {
