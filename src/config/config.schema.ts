@@ -50,6 +50,8 @@ export const configSchema = z.strictObject({
       /** MySQL/MariaDB for several hosts; unset means SQLite at `<dataDir>/dozen.sqlite`. */
       url: databaseUrl.optional(),
       password: secret().optional(),
+      /** better-sqlite3's compiled addon to load instead of the installed one: a build for another Node line (the test bench runs dozen on Node 22 and 24 this way). */
+      sqliteBinding: z.string().min(1).optional(),
     })
     .default({}),
   proxy: proxyConfig,

@@ -1,19 +1,20 @@
 /**
- * The test bench: `npm test` runs this. It starts the real engines the tests
- * need (Docker Engine, MariaDB with binlog), makes sure Chromium and the local
- * base images are there, hands their addresses to the test files through env,
- * runs `node --test` on the built test files, then stops what it started.
+ * The test bench: `npm test` runs this. It starts the real engines the
+ * selected test files need (Docker Engine, MariaDB with binlog, Redis,
+ * Chromium) and only those, hands their addresses to the test files through
+ * env, runs `node --test` on the built test files, then stops what it started.
+ * With no filter (CI) it then runs the node-lines files on each other Node LTS
+ * line (see node-lines.ts).
  *
- *   node dist/test/support/bench.js [filter ...]   # only test files whose path contains a filter
+ *   node dist/test/support/bench.js [filter ...]                # test files whose path contains a filter
+ *   node dist/test/support/bench.js --node-lines test/proxy     # those, then the node-lines files among them on Node 22 and 24
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureBaseImage, ensureTestAppImage } from './base-image.js';
-import { chromiumPath } from './chromium.js';
-import { startDockerEngine } from './docker-engine.js';
-import { startMariaDb } from './mariadb.js';
+import { enginesUsedBy, startEngines, type EngineName } from './bench-engines.js';
+import { isNodeLineTest, NODE_LINES, prepareNodeLine, type NodeLine } from './node-lines.js';
 
 const DIST = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -34,49 +35,76 @@ function testFiles(filters: string[]): string[] {
   return found.filter((file) => !filters.length || filters.some((filter) => relative(DIST, file).includes(filter.replace(/\.ts$/, '')))).sort();
 }
 
+/** Runs `node --test` on `files`, `concurrency` files at a time; resolves with its exit code. */
+function runTests(node: string, files: string[], concurrency: number, env: NodeJS.ProcessEnv): Promise<number> {
+  if (!files.length) return Promise.resolve(0);
+  return new Promise<number>((resolveExit) => {
+    const child = spawn(node, ['--test', `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit', env: { ...process.env, DOZEN_TEST_BENCH: '1', ...env } });
+    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    process.once('SIGINT', forward);
+    process.once('SIGTERM', forward);
+    child.once('exit', (code, signal) => {
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
+      resolveExit(code ?? (signal ? 1 : 0));
+    });
+  });
+}
+
+function say(line: string): void {
+  process.stderr.write(`test bench: ${line}\n`);
+}
+
 async function main(): Promise<number> {
-  const filters = process.argv.slice(2).filter((arg) => arg !== '--');
+  const args = process.argv.slice(2).filter((arg) => arg !== '--');
+  const filters = args.filter((arg) => !arg.startsWith('--'));
   const files = testFiles(filters);
   if (!files.length) {
-    process.stderr.write(`test bench: no test files match ${filters.join(' ')}\n`);
+    say(`no test files match ${filters.join(' ')}`);
     return 1;
   }
   const started = Date.now();
-  const docker = await startDockerEngine();
-  await ensureBaseImage(docker.docker);
-  await ensureTestAppImage(docker.docker);
-  const mariadb = await startMariaDb();
-  const chromium = chromiumPath();
-  process.stderr.write(
-    `test bench ready in ${Date.now() - started} ms: docker ${docker.socketPath}, mariadb ${mariadb.url} (server_id ${mariadb.serverId}), chromium ${chromium}\n`,
-  );
+  const needs = new Map(files.map((file) => [file, enginesUsedBy(file)]));
+  const wanted = new Set<EngineName>([...needs.values()].flatMap((engines) => [...engines]));
+  const alone = files.filter((file) => !needs.get(file)!.size);
+  const shared = files.filter((file) => needs.get(file)!.size);
+  const lineFiles = !filters.length || args.includes('--node-lines') ? files.filter(isNodeLineTest) : [];
+
+  // Engines and the other Node lines get ready while the files that need neither run.
+  const engines = startEngines(wanted, say);
+  const lines = lineFiles.length ? NODE_LINES.map((version) => prepareNodeLine(version, say)) : [];
+  for (const pending of [engines, ...lines]) pending.catch(() => {});
+  let failed = 0;
   try {
-    return await new Promise<number>((resolveExit) => {
-      const child = spawn(process.execPath, ['--test', '--test-concurrency=1', ...files], {
-        stdio: 'inherit',
-        env: {
-          ...process.env,
-          DOZEN_TEST_DOCKER_SOCKET: docker.socketPath,
-          DOZEN_TEST_MYSQL_URL: mariadb.url,
-          DOZEN_TEST_MYSQL_SERVER_ID: String(mariadb.serverId),
-          DOZEN_TEST_BENCH: '1',
-        },
-      });
-      const forward = (signal: NodeJS.Signals) => child.kill(signal);
-      process.once('SIGINT', forward);
-      process.once('SIGTERM', forward);
-      child.once('exit', (code, signal) => resolveExit(code ?? (signal ? 1 : 0)));
-    });
+    say(`${alone.length} files need no shared engine (2 at a time), ${shared.length} need ${[...wanted].join(', ') || 'none'} (1 at a time)`);
+    if ((await runTests(process.execPath, alone, 2, {})) !== 0) failed++;
+    if (shared.length) {
+      const ready = await engines;
+      if ((await runTests(process.execPath, shared, 1, ready.env)) !== 0) failed++;
+    }
+    if (lineFiles.length) {
+      const ready = await engines;
+      for (const pending of lines) {
+        const line: NodeLine = await pending;
+        say(`Node ${line.version}${line.nodeOptions ? ` with ${line.nodeOptions}` : ''}: ${lineFiles.map((file) => relative(DIST, file)).join(' ')}`);
+        const env = { ...ready.env, PATH: `${dirname(line.node)}:${process.env.PATH}`, DOZEN_DATABASE_SQLITE_BINDING: line.sqliteBinding, NODE_OPTIONS: line.nodeOptions };
+        if ((await runTests(line.node, lineFiles, 2, env)) !== 0) failed++;
+      }
+    } else if (filters.length) {
+      say(`Node ${NODE_LINES.join(' and ')} not run (a filter was given; add --node-lines to run the node-lines files among the selected ones on them)`);
+    }
   } finally {
-    await mariadb.stop();
-    await docker.stop();
+    await (await engines.catch(() => null))?.stop();
+    const seconds = Math.round((Date.now() - started) / 1000);
+    say(`wall time ${Math.floor(seconds / 60)} min ${seconds % 60} s${failed ? `, ${failed} run(s) failed` : ''}`);
   }
+  return failed ? 1 : 0;
 }
 
 main().then(
   (code) => process.exit(code),
   (error: Error) => {
-    process.stderr.write(`test bench: ${error.message}\n`);
+    say(error.message);
     process.exit(1);
   },
 );

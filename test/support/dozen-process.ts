@@ -42,6 +42,8 @@ export async function startDozen(options: StartOptions = {}): Promise<DozenProce
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
+      // The bench's runs on other Node lines: their flags and their build of better-sqlite3.
+      ...pick(process.env, ['NODE_OPTIONS', 'DOZEN_DATABASE_SQLITE_BINDING']),
       DOZEN_DATA_DIR: dataDir,
       DOZEN_ADMIN_LISTEN_PORT: String(port),
       DOZEN_ADMIN_TOKEN: TEST_TOKEN,
@@ -87,4 +89,8 @@ export async function startDozen(options: StartOptions = {}): Promise<DozenProce
     throw new Error(`${(error as Error).message}\n--- dozen output ---\n${output}`);
   }
   return process_;
+}
+
+function pick(env: NodeJS.ProcessEnv, names: string[]): Record<string, string> {
+  return Object.fromEntries(names.filter((name) => env[name]).map((name) => [name, env[name]!]));
 }
