@@ -3,10 +3,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startDozen } from '../support/dozen-process.js';
+import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { startMariaDb, type MariaDb } from '../support/mariadb.js';
+import { waitFor } from '../support/ports.js';
 
 const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+/** Each registered instance's health status, by id. */
+async function statuses(dozen: DozenProcess): Promise<Record<string, string>> {
+  const services = await (await dozen.api('/registry/services')).json();
+  return Object.fromEntries(services.flatMap((service: { instances: { id: string; status: string }[] }) => service.instances.map((instance) => [instance.id, instance.status])));
+}
 
 /** Register two instances, restart dozen on the same database, and see what is left. */
 async function restartKeepsRegistrations(env: Record<string, string>): Promise<void> {
@@ -16,15 +23,13 @@ async function restartKeepsRegistrations(env: Record<string, string>): Promise<v
     try {
       assert.equal((await first.api('/registry/instances', json({ id: 'kept-1', app: 'kept', address: '127.0.0.1', port: 3000, domains: ['kept.example.net'], ttl: 60 }))).status, 201);
       assert.equal((await first.api('/registry/instances', json({ id: 'lapsing-1', app: 'lapsing', address: '127.0.0.1', port: 3001, ttl: 1, deregisterAfter: 600 }))).status, 201);
+      await waitFor('lapsing-1 to miss its 1 s TTL', async () => (await statuses(first))['lapsing-1'] === 'critical', 10_000, 100);
     } finally {
       assert.equal(await first.stop('SIGTERM'), 0, first.logs());
     }
-    await new Promise((resolve) => setTimeout(resolve, 1200));
     const second = await startDozen({ env: { DOZEN_MODULES: 'registry', ...env }, dataDir });
     try {
-      const services = await (await second.api('/registry/services')).json();
-      const status = Object.fromEntries(services.flatMap((service: { instances: { id: string; status: string }[] }) => service.instances.map((instance) => [instance.id, instance.status])));
-      assert.deepEqual(status, { 'kept-1': 'passing', 'lapsing-1': 'critical' }, second.logs());
+      assert.deepEqual(await statuses(second), { 'kept-1': 'passing', 'lapsing-1': 'critical' }, second.logs());
       const routes = await (await second.api('/registry/routes')).json();
       assert.deepEqual(routes.apps.find((route: { app: string }) => route.app === 'kept').domains, ['kept.example.net']);
       const beat = await second.api('/registry/instances/kept-1/heartbeat', { method: 'PUT' });
