@@ -36,8 +36,10 @@ export const configSchema = z.strictObject({
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** `auto`: readable lines (time, level, module, message) when stdout is a terminal, JSON lines otherwise. */
+      format: z.enum(['auto', 'pretty', 'json']).default('auto'),
     })
-    .default({ level: 'info' }),
+    .default({ level: 'info', format: 'auto' }),
   admin: z
     .strictObject({
       listen: listen('127.0.0.1', 7700),
