@@ -3,8 +3,9 @@
  * selected test files need (Docker Engine, MariaDB with binlog, Redis,
  * Chromium) and only those, hands their addresses to the test files through
  * env, runs `node --test` on the built test files, then stops what it started.
- * With no filter (CI) it then runs the node-lines files on each other Node LTS
- * line (see node-lines.ts).
+ * Files that need no shared engine run two at a time while the engines start;
+ * then those that need one run one at a time, and beside them (no filter, as
+ * in CI) the node-lines files run on each other Node LTS line (node-lines.ts).
  *
  *   node dist/test/support/bench.js [filter ...]                # test files whose path contains a filter
  *   node dist/test/support/bench.js --node-lines test/proxy     # those, then the node-lines files among them on Node 22 and 24
@@ -17,6 +18,7 @@ import { enginesUsedBy, startEngines, type EngineName } from './bench-engines.js
 import { isNodeLineTest, NODE_LINES, prepareNodeLine, type NodeLine } from './node-lines.js';
 
 const DIST = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const RUN_LIMIT_MINUTES = 20;
 
 function testFiles(filters: string[]): string[] {
   const found: string[] = [];
@@ -35,17 +37,34 @@ function testFiles(filters: string[]): string[] {
   return found.filter((file) => !filters.length || filters.some((filter) => relative(DIST, file).includes(filter.replace(/\.ts$/, '')))).sort();
 }
 
-/** Runs `node --test` on `files`, `concurrency` files at a time; resolves with its exit code. */
-function runTests(node: string, files: string[], concurrency: number, env: NodeJS.ProcessEnv): Promise<number> {
+/**
+ * Runs `node --test` on `files`, `concurrency` files at a time; resolves with its exit code. With
+ * `collect`, its output is printed in one piece when it ends, so it does not interleave with a run beside it.
+ */
+function runTests(node: string, files: string[], concurrency: number, env: NodeJS.ProcessEnv, collect = false): Promise<number> {
+  // A file that keeps a handle open after a failure never exits, and node --test waits for it: bound the run.
+  const limitMs = RUN_LIMIT_MINUTES * 60_000;
   if (!files.length) return Promise.resolve(0);
   return new Promise<number>((resolveExit) => {
-    const child = spawn(node, ['--test', `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit', env: { ...process.env, DOZEN_TEST_BENCH: '1', ...env } });
+    const child = spawn(node, ['--test', `--test-concurrency=${concurrency}`, ...files], {
+      stdio: collect ? ['ignore', 'pipe', 'pipe'] : 'inherit',
+      env: { ...process.env, DOZEN_TEST_BENCH: '1', ...env },
+    });
+    const output: Buffer[] = [];
+    child.stdout?.on('data', (chunk: Buffer) => output.push(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => output.push(chunk));
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
     process.once('SIGINT', forward);
     process.once('SIGTERM', forward);
-    child.once('exit', (code, signal) => {
+    const limit = setTimeout(() => {
+      say(`a test run took over ${RUN_LIMIT_MINUTES} min (a test file that does not exit?): stopping it`);
+      child.kill('SIGTERM');
+    }, limitMs);
+    child.once('close', (code, signal) => {
+      clearTimeout(limit);
       process.off('SIGINT', forward);
       process.off('SIGTERM', forward);
+      if (collect) process.stdout.write(Buffer.concat(output));
       resolveExit(code ?? (signal ? 1 : 0));
     });
   });
@@ -76,21 +95,29 @@ async function main(): Promise<number> {
   for (const pending of [engines, ...lines]) pending.catch(() => {});
   let failed = 0;
   try {
-    say(`${alone.length} files need no shared engine (2 at a time), ${shared.length} need ${[...wanted].join(', ') || 'none'} (1 at a time)`);
+    say(`${alone.length} files need no shared engine (2 at a time)${shared.length ? `, ${shared.length} need ${[...wanted].join(', ')} (1 at a time)` : ''}`);
     if ((await runTests(process.execPath, alone, 2, {})) !== 0) failed++;
-    if (shared.length) {
+    // The files that need shared engines, one at a time, beside the runs on the other Node lines, one file at a time.
+    const sharedRun = (async () => {
+      if (!shared.length) return;
       const ready = await engines;
       if ((await runTests(process.execPath, shared, 1, ready.env)) !== 0) failed++;
-    }
-    if (lineFiles.length) {
+    })();
+    const linesRun = (async () => {
+      if (!lineFiles.length) return;
       const ready = await engines;
       for (const pending of lines) {
         const line: NodeLine = await pending;
-        say(`Node ${line.version}${line.nodeOptions ? ` with ${line.nodeOptions}` : ''}: ${lineFiles.map((file) => relative(DIST, file)).join(' ')}`);
+        const what = `Node ${line.version}${line.nodeOptions ? ` with ${line.nodeOptions}` : ''}: ${lineFiles.map((file) => relative(DIST, file)).join(' ')}`;
+        say(`started on ${what}`);
         const env = { ...ready.env, PATH: `${dirname(line.node)}:${process.env.PATH}`, DOZEN_DATABASE_SQLITE_BINDING: line.sqliteBinding, NODE_OPTIONS: line.nodeOptions };
-        if ((await runTests(line.node, lineFiles, 2, env)) !== 0) failed++;
+        const code = await runTests(line.node, lineFiles, shared.length ? 1 : 2, env, true);
+        say(`${code === 0 ? 'passed' : 'FAILED'} on ${what}`);
+        if (code !== 0) failed++;
       }
-    } else if (filters.length) {
+    })();
+    await Promise.all([sharedRun, linesRun]);
+    if (!lineFiles.length && filters.length) {
       say(`Node ${NODE_LINES.join(' and ')} not run (a filter was given; add --node-lines to run the node-lines files among the selected ones on them)`);
     }
   } finally {

@@ -81,7 +81,8 @@ export async function startDozen(options: StartOptions = {}): Promise<DozenProce
         const response = await fetch(url + '/health');
         return options.waitHealthy === false || response.status === 200;
       },
-      30_000,
+      // A deadline, not a wait: a start takes ~5 s on an idle machine, over 20 s on a loaded 2-core one.
+      60_000,
       100,
     );
   } catch (error) {
