@@ -26,7 +26,7 @@ export function formatLine(line: string, colors = false): string {
   const date = new Date(Number(entry.time));
   const time = `${date.toTimeString().slice(0, 8)}.${String(date.getMilliseconds()).padStart(3, '0')}`;
   const label = (LEVELS[level] ?? String(entry.level)).padEnd(5);
-  const source = String(entry.module ?? entry.component ?? '-').padEnd(9);
+  const source = String(entry.module ?? entry.component ?? 'dozen').padEnd(9);
   const fields: string[] = [];
   const below: string[] = [];
   for (const [key, value] of Object.entries(entry)) {

@@ -18,7 +18,9 @@ import { enginesUsedBy, startEngines, type EngineName } from './bench-engines.js
 import { isNodeLineTest, NODE_LINES, prepareNodeLine, type NodeLine } from './node-lines.js';
 
 const DIST = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const RUN_LIMIT_MINUTES = 20;
+/** A run that has not ended by then is stopped: a file whose failure leaves a handle open never exits, and node --test waits for it. */
+const RUN_LIMIT_MINUTES = { main: 20, nodeLine: 8 };
+const STARTED = Date.now();
 
 function testFiles(filters: string[]): string[] {
   const found: string[] = [];
@@ -42,8 +44,7 @@ function testFiles(filters: string[]): string[] {
  * `collect`, its output is printed in one piece when it ends, so it does not interleave with a run beside it.
  */
 function runTests(node: string, files: string[], concurrency: number, env: NodeJS.ProcessEnv, collect = false): Promise<number> {
-  // A file that keeps a handle open after a failure never exits, and node --test waits for it: bound the run.
-  const limitMs = RUN_LIMIT_MINUTES * 60_000;
+  const limitMinutes = collect ? RUN_LIMIT_MINUTES.nodeLine : RUN_LIMIT_MINUTES.main;
   if (!files.length) return Promise.resolve(0);
   return new Promise<number>((resolveExit) => {
     const child = spawn(node, ['--test', `--test-concurrency=${concurrency}`, ...files], {
@@ -57,9 +58,9 @@ function runTests(node: string, files: string[], concurrency: number, env: NodeJ
     process.once('SIGINT', forward);
     process.once('SIGTERM', forward);
     const limit = setTimeout(() => {
-      say(`a test run took over ${RUN_LIMIT_MINUTES} min (a test file that does not exit?): stopping it`);
+      say(`a test run took over ${limitMinutes} min (a test file that does not exit?): stopping it`);
       child.kill('SIGTERM');
-    }, limitMs);
+    }, limitMinutes * 60_000);
     child.once('close', (code, signal) => {
       clearTimeout(limit);
       process.off('SIGINT', forward);
@@ -71,7 +72,8 @@ function runTests(node: string, files: string[], concurrency: number, env: NodeJ
 }
 
 function say(line: string): void {
-  process.stderr.write(`test bench: ${line}\n`);
+  const seconds = Math.round((Date.now() - STARTED) / 1000);
+  process.stderr.write(`test bench [${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}]: ${line}\n`);
 }
 
 async function main(): Promise<number> {
@@ -82,7 +84,6 @@ async function main(): Promise<number> {
     say(`no test files match ${filters.join(' ')}`);
     return 1;
   }
-  const started = Date.now();
   const needs = new Map(files.map((file) => [file, enginesUsedBy(file)]));
   const wanted = new Set<EngineName>([...needs.values()].flatMap((engines) => [...engines]));
   const alone = files.filter((file) => !needs.get(file)!.size);
@@ -122,7 +123,7 @@ async function main(): Promise<number> {
     }
   } finally {
     await (await engines.catch(() => null))?.stop();
-    const seconds = Math.round((Date.now() - started) / 1000);
+    const seconds = Math.round((Date.now() - STARTED) / 1000);
     say(`wall time ${Math.floor(seconds / 60)} min ${seconds % 60} s${failed ? `, ${failed} run(s) failed` : ''}`);
   }
   return failed ? 1 : 0;
