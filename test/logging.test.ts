@@ -20,7 +20,7 @@ describe('dozen serve logs', { timeout: 60_000 }, () => {
   it('writes readable lines when log.format is pretty', async () => {
     const dozen = await startDozen({ env: { DOZEN_MODULES: 'storage', DOZEN_LOG_FORMAT: 'pretty' } });
     await dozen.stop();
-    assert.match(dozen.logs(), /^\d\d:\d\d:\d\d\.\d{3} INFO  dozen     dozen started version=/m);
+    assert.match(dozen.logs(), /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: dozen started \{"version":/m);
     assert.doesNotMatch(dozen.logs(), /^\{"level"/m);
   });
 });
