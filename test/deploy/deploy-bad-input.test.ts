@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TEST_DOCKER_SOCKET } from '../support/docker-engine.js';
+import { runCli } from '../support/cli.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 
 const HOST = 'badinput';
@@ -96,6 +97,24 @@ describe('deploy REST refuses bad input with 400 naming the field, unknown ids w
       assert.equal(answer.error, error, JSON.stringify(answer));
     });
   }
+
+  it('the CLI says what is wrong in one line and exits non-zero', async () => {
+    const server = ['--server', dozen.url, '--token', dozen.token];
+    const usage = await runCli(['scale', 'shop', HOST, 'two', ...server]);
+    assert.equal(usage.code, 2);
+    assert.equal(usage.stderr, 'dozen: count: expected a whole number, got "two"\n');
+    const conflict = await runCli(['instance', 'create', 'shop', HOST, ...server]);
+    assert.equal(conflict.code, 1);
+    assert.equal(conflict.stderr, 'dozen: 409 shop has no ready release yet: deploy it first\n');
+    const created = await runCli(['app', 'create', 'cli-made', '--repository', 'file:///srv/git/cli', '--env', 'A=1', ...server]);
+    assert.equal(created.code, 0, created.stderr);
+    assert.deepEqual(JSON.parse(created.stdout).env, { A: '1' });
+    const listed = await runCli(['app', 'list', ...server]);
+    assert.match(listed.stdout, /^cli-made\tnodejs\t-\t$/m);
+    const badPair = await runCli(['app', 'env', 'cli-made', 'set', 'NOEQUALS', ...server]);
+    assert.equal(badPair.code, 2);
+    assert.equal(badPair.stderr, 'dozen: env set: expected NAME=value, got "NOEQUALS"\n');
+  });
 
   it('without the admin token every route is 401', async () => {
     const response = await fetch(dozen.url + '/deploy/apps');

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import Docker from 'dockerode';
 import { BASE_IMAGE } from '../support/base-image.js';
 import { TEST_DOCKER_SOCKET } from '../support/docker-engine.js';
+import { runCli } from '../support/cli.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { freePort, waitFor } from '../support/ports.js';
 import { expectStatus, json, makeRepository, steadyClient, viaProxy, waitInstance, waitRelease } from './helpers.js';
@@ -42,17 +43,7 @@ describe('deploy: from a git repository to answers through the proxy', { timeout
     });
     await bystander.start();
     proxyPort = await freePort();
-    dozen = await startDozen({
-      env: {
-        DOZEN_MODULES: 'proxy,registry,deploy,storage',
-        DOZEN_HOST_NAME: HOST,
-        DOZEN_PROXY_LISTEN_PORT: String(proxyPort),
-        DOZEN_DEPLOY_DOCKER_SOCKET_PATH: socketPath,
-        DOZEN_DEPLOY_RUNTIMES_NODEJS_BASE_IMAGE: BASE_IMAGE,
-        DOZEN_DEPLOY_DRAIN_SECONDS: '1',
-        DOZEN_DEPLOY_HEALTH_TIMEOUT_SECONDS: '20',
-      },
-    });
+    dozen = await startDozen({ env: dozenEnv() });
   });
 
   after(async () => {
@@ -60,12 +51,22 @@ describe('deploy: from a git repository to answers through the proxy', { timeout
       await dozen.api('/deploy/apps/hello', { method: 'DELETE' }).catch(() => undefined);
       await waitFor('the app containers to go', async () => (await managedOfHost()).length === 0, 30_000).catch(() => undefined);
       await dozen.stop();
+      rmSync(dozen.dataDir, { recursive: true, force: true });
     }
     for (const container of await managedOfHost()) await docker.getContainer(container.Id).remove({ force: true }).catch(() => undefined);
     await bystander?.remove({ force: true }).catch(() => undefined);
     rmSync(repository.dir, { recursive: true, force: true });
   });
 
+  const dozenEnv = () => ({
+    DOZEN_MODULES: 'proxy,registry,deploy,storage',
+    DOZEN_HOST_NAME: HOST,
+    DOZEN_PROXY_LISTEN_PORT: String(proxyPort),
+    DOZEN_DEPLOY_DOCKER_SOCKET_PATH: socketPath,
+    DOZEN_DEPLOY_RUNTIMES_NODEJS_BASE_IMAGE: BASE_IMAGE,
+    DOZEN_DEPLOY_DRAIN_SECONDS: '1',
+    DOZEN_DEPLOY_HEALTH_TIMEOUT_SECONDS: '20',
+  });
   const managedOfHost = () => docker.listContainers({ all: true, filters: { label: ['dozen.managed=true', `dozen.host=${HOST}`] } });
 
   it('registers an app, builds main with the nodejs template, and runs an instance that answers through the proxy with its env', async () => {
@@ -165,11 +166,33 @@ describe('deploy: from a git repository to answers through the proxy', { timeout
     assert.equal(again.restarts, 1);
   });
 
-  it('a build error fails the release with the tail of its log; the instances keep running', async () => {
-    const release = await expectStatus(dozen, '/deploy/apps/hello/deploy', json({ ref: 'broken' }), 202);
-    const failed = await waitRelease(dozen, String(release.id), 'failed');
+  it('a build error fails the release with the tail of its log (dozen app deploy follows it and exits 1); the instances keep running', async () => {
+    const cli = await runCli(['app', 'deploy', 'hello', '--ref', 'broken', '--server', dozen.url, '--token', dozen.token]);
+    assert.equal(cli.code, 1, cli.stderr);
+    assert.match(cli.stderr, /\[\d+\/\d+\] Step \d+\/\d+ : RUN/, 'the build log is followed with a progress prefix');
+    const lastLine = cli.stderr.trimEnd().split('\n').pop()!;
+    assert.match(lastLine, /^dozen: release r[0-9a-f]{8} failed: /);
+    const id = /release (r[0-9a-f]{8}) failed/.exec(lastLine)![1];
+    const failed = await expectStatus(dozen, `/deploy/releases/${id}`, {}, 200);
+    assert.equal(failed.status, 'failed');
     assert.match(String(failed.error), /does-not-exist|no such file/i);
     for (const id of instances) assert.equal((await expectStatus(dozen, `/deploy/instances/${id}`, {}, 200)).state, 'running');
+    assert.equal((await answer()).version, 1);
+  });
+
+  it('a dozen killed in the middle of a restart reconciles to the desired state when it is back, without a duplicate container', async () => {
+    const id = instances[0];
+    const before = await expectStatus(dozen, `/deploy/instances/${id}`, {}, 200);
+    await expectStatus(dozen, `/deploy/instances/${id}/restart`, { method: 'POST' }, 201);
+    const ofInstance = async () => (await managedOfHost()).filter((entry) => entry.Labels['dozen.instance'] === id);
+    await waitFor('the new container to exist beside the old', async () => (await ofInstance()).length === 2, 20_000, 20);
+    await dozen.stop('SIGKILL');
+    dozen = await startDozen({ dataDir: dozen.dataDir, env: dozenEnv() });
+    const after = await waitInstance(dozen, id, (instance) => instance.state === 'running' && instance.generation === Number(before.generation) + 1, 'running the new generation');
+    await waitFor('one container left', async () => (await ofInstance()).length === 1, 20_000);
+    const [left] = await ofInstance();
+    assert.equal(left.Id, after.containerId);
+    assert.equal(left.Labels['dozen.generation'], String(Number(before.generation) + 1));
     assert.equal((await answer()).version, 1);
   });
 
