@@ -39,7 +39,7 @@ describe('deploy: from a git repository to answers through the proxy', { timeout
     // A container dozen did not make, labelled like an app's but without dozen.managed=true: it must never be touched.
     bystander = await docker.createContainer({
       Image: BASE_IMAGE, Cmd: ['node', '-e', 'setInterval(() => {}, 1000)'],
-      Labels: { 'dozen.app': 'hello', 'dozen.host': HOST, 'dozen.test': 'deploy-bystander' }, HostConfig: { NetworkMode: 'none' },
+      Labels: { 'dozen.app': 'hello', 'dozen.host': HOST, 'dozen.instance': 'i00000000', 'dozen.test': 'deploy-bystander' }, HostConfig: { NetworkMode: 'none' },
     });
     await bystander.start();
     proxyPort = await freePort();
@@ -109,6 +109,19 @@ describe('deploy: from a git repository to answers through the proxy', { timeout
     assert.equal(container.HostConfig.NetworkMode, 'host');
   });
 
+  it('a restart of the only instance drops no request of a client sending one every 10 ms', async () => {
+    const before = await expectStatus(dozen, `/deploy/instances/${instances[0]}`, {}, 200);
+    const client = steadyClient(proxyPort, DOMAIN);
+    await waitFor('the client to send', async () => true);
+    await expectStatus(dozen, `/deploy/instances/${instances[0]}/restart`, { method: 'POST' }, 201);
+    await waitInstance(dozen, instances[0], (instance) => instance.state === 'running' && instance.generation === 2 && instance.containerId !== before.containerId, 'restarted');
+    // Past the drain, so the old container is stopped while the client still sends.
+    await waitFor('the old container to be gone', async () => !(await managedOfHost()).some((entry) => entry.Id === before.containerId), 20_000);
+    const { sent, failed } = await client.stop();
+    assert.ok(sent > 100, `only ${sent} requests sent`);
+    assert.deepEqual(failed, [], `${failed.length} of ${sent} failed`);
+  });
+
   it('scaled to two instances on this host, both serve', async () => {
     const scaled = await expectStatus<{ instances: { id: string }[] }>(dozen, '/deploy/apps/hello/scale', json({ host: HOST, count: 2 }), 201);
     assert.equal(scaled.instances.length, 2);
@@ -120,19 +133,6 @@ describe('deploy: from a git repository to answers through the proxy', { timeout
       return seen.size === 2;
     }, 20_000, 10);
     assert.deepEqual([...seen].sort(), [...instances].sort());
-  });
-
-  it('a restart drops no request of a client sending one every 10 ms', async () => {
-    const before = await expectStatus(dozen, `/deploy/instances/${instances[0]}`, {}, 200);
-    const client = steadyClient(proxyPort, DOMAIN);
-    await waitFor('the client to send', async () => true);
-    await expectStatus(dozen, `/deploy/instances/${instances[0]}/restart`, { method: 'POST' }, 201);
-    await waitInstance(dozen, instances[0], (instance) => instance.state === 'running' && instance.generation === 2 && instance.containerId !== before.containerId, 'restarted');
-    // Past the drain, so the old container is stopped while the client still sends.
-    await waitFor('the old container to be gone', async () => !(await managedOfHost()).some((entry) => entry.Id === before.containerId), 20_000);
-    const { sent, failed } = await client.stop();
-    assert.ok(sent > 100, `only ${sent} requests sent`);
-    assert.deepEqual(failed, [], `${failed.length} of ${sent} failed`);
   });
 
   it('a deploy of a new ref drops no request, and then the new version answers; a rollback needs no build', async () => {
