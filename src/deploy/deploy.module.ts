@@ -13,6 +13,7 @@ import { BuilderService } from './build/builder.service.js';
 import { DeployController } from './deploy.controller.js';
 import { AppEntity, AuditEventEntity, HostEntity, InstanceEntity, ReleaseEntity } from './deploy.entity.js';
 import { DeployHealth } from './deploy.health.js';
+import { DeployResolver } from './deploy.resolver.js';
 import { HostsService } from './hosts.service.js';
 import { InstancesService } from './instances.service.js';
 import { ReleasesService } from './releases.service.js';
@@ -36,6 +37,7 @@ import { SecretsBox } from './secrets-box.js';
     ReleasesService,
     BuilderService,
     DeployAgent,
+    DeployResolver,
   ],
 })
 export class DeployModule {}
