@@ -102,6 +102,14 @@ describe('deploy: from a git repository to answers through the proxy', { timeout
     assert.deepEqual(app.secrets, ['API_KEY']);
     assert.ok(!JSON.stringify(app).includes('k-123'));
 
+    // The container's output, and its load from the Docker stats API in the registry (for the least-load balancer).
+    const logs = await (await dozen.api(`/deploy/instances/${instances[0]}/logs?tail=10`)).text();
+    assert.match(logs, new RegExp(`v1 listening on ${String(running.port)}`));
+    await waitFor('load figures of the instance in the registry', async () => {
+      const service = (await expectStatus<{ instances: { load: { memory: number; processes: number } | null }[] }>(dozen, '/registry/services/hello', {}, 200));
+      return service.instances[0]?.load && service.instances[0].load.memory > 0 && service.instances[0].load.processes >= 1;
+    }, 15_000, 200);
+
     const [container] = (await managedOfHost()).filter((entry) => entry.Labels['dozen.instance'] === instances[0]);
     assert.equal(container.Names[0], `/dozen-hello-${instances[0]}-${firstRelease}`);
     assert.equal(container.Labels['dozen.app'], 'hello');
