@@ -59,6 +59,8 @@ export class ReleaseEntity {
   @Column({ type: 'varchar', length: 1024, nullable: true }) error!: string | null;
   @Column({ name: 'created_at', type: 'bigint', transformer: millis }) createdAt!: number;
   @Column({ name: 'created_by', type: 'varchar', length: 128 }) createdBy!: string;
+  /** The host that builds it: the one that took the deploy. */
+  @Column({ name: 'build_host', type: 'varchar', length: 63 }) buildHost!: string;
 }
 
 /** Desired state of one instance; what it really does is reported by its host's agent (dozen/status/<id>). */

@@ -3,6 +3,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import { NotFound } from '../common/errors.js';
+import { InjectConfig } from '../config/config.module.js';
+import type { DozenConfig } from '../config/config.schema.js';
 import { AppsService } from './apps.service.js';
 import { AuditService, SYSTEM, type Actor } from './audit.service.js';
 import { BuilderService } from './build/builder.service.js';
@@ -35,6 +37,7 @@ export class ReleasesService {
     private readonly instances: InstancesService,
     private readonly builder: BuilderService,
     private readonly audit: AuditService,
+    @InjectConfig() private readonly config: DozenConfig,
   ) {
     builder.whenReady((app, release) => this.promote(app, release, SYSTEM));
   }
@@ -43,7 +46,7 @@ export class ReleasesService {
     const app = await this.apps.row(appName);
     const row: ReleaseEntity = {
       id: 'r' + randomBytes(4).toString('hex'), app: app.name, ref: ref ?? app.defaultRef, commit: null, imageId: null,
-      status: 'queued', buildLog: '', error: null, createdAt: Date.now(), createdBy: actor.name,
+      status: 'queued', buildLog: '', error: null, createdAt: Date.now(), createdBy: actor.name, buildHost: this.config.host.name,
     };
     await this.releases.insert(row);
     await this.audit.record(actor, 'app.deploy', app.name, { release: row.id, ref: row.ref });

@@ -1,10 +1,10 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
-import type { Repository } from 'typeorm';
+import { In, type Repository } from 'typeorm';
 import { InjectLogger } from '../../common/core.module.js';
 import { InjectConfig } from '../../config/config.module.js';
 import type { DozenConfig } from '../../config/config.schema.js';
@@ -30,7 +30,7 @@ interface Job {
  * kept on the release; it fails past `deploy.buildTimeoutSeconds`.
  */
 @Injectable()
-export class BuilderService implements OnModuleDestroy {
+export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log: Logger;
   private readonly running = new Map<string, Job>();
   private readonly waiting = new Map<string, Job>();
@@ -45,6 +45,12 @@ export class BuilderService implements OnModuleDestroy {
     @InjectRepository(ReleaseEntity) private readonly releases: Repository<ReleaseEntity>,
   ) {
     this.log = logger.child({ module: 'deploy', part: 'builder' });
+  }
+
+  /** Builds of this host that a stop of dozen cut short can never finish: say so instead of `building` forever. */
+  async onApplicationBootstrap(): Promise<void> {
+    const cut = await this.releases.find({ where: { buildHost: this.config.host.name, status: In(['queued', 'building']) } });
+    for (const release of cut) await this.finish(release.id, { status: 'failed', error: 'dozen stopped on the build host during the build; deploy again' });
   }
 
   onModuleDestroy(): void {

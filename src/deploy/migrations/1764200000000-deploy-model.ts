@@ -56,6 +56,7 @@ export class DeployModel1764200000000 implements MigrationInterface {
           { name: 'error', type: 'varchar', length: '1024', isNullable: true },
           { name: 'created_at', type: 'bigint' },
           { name: 'created_by', type: 'varchar', length: '128' },
+          { name: 'build_host', type: 'varchar', length: '63' },
         ],
       }),
       true,
