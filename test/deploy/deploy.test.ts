@@ -55,6 +55,8 @@ describe('deploy: from a git repository to answers through the proxy', { timeout
     }
     for (const container of await managedOfHost()) await docker.getContainer(container.Id).remove({ force: true }).catch(() => undefined);
     await bystander?.remove({ force: true }).catch(() => undefined);
+    // The release images this run built (dozen keeps them for rollbacks; the bench's engine is shared and long-lived).
+    for (const image of await docker.listImages({ filters: { label: ['dozen.app=hello'] } })) await docker.getImage(image.Id).remove({ force: true }).catch(() => undefined);
     rmSync(repository.dir, { recursive: true, force: true });
   });
 
