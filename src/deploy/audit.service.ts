@@ -24,7 +24,6 @@ export class AuditService {
 
   /** The newest first. */
   async list(limit: number): Promise<AuditEventEntity[]> {
-    const rows = await this.events.find({ order: { at: 'DESC' }, take: limit });
-    return rows.map((row) => ({ ...row, at: row.at }));
+    return this.events.find({ order: { at: 'DESC' }, take: limit });
   }
 }

@@ -15,7 +15,7 @@ import { followEvents } from './docker-events.js';
 import { DockerClient, LABEL, type ManagedContainer } from './docker.client.js';
 import { waitHealthy } from './health-probe.js';
 import { Heartbeats } from './heartbeats.js';
-import { containerName, HOST_LABEL, Launcher, registrationId } from './launcher.js';
+import { containerName, Launcher, registrationId } from './launcher.js';
 
 /** Restart backoff after a crash or a failed start: 1 s doubling to 60 s, with jitter. */
 function backoffMs(failures: number): number {
@@ -108,7 +108,7 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
     const instances = new Set(this.specs.keys());
     try {
       for (const container of await this.docker.managed()) {
-        if (container.labels[HOST_LABEL] === this.host) instances.add(container.labels[LABEL.instance]);
+        if (container.labels[LABEL.host] === this.host) instances.add(container.labels[LABEL.instance]);
       }
     } catch (error) {
       this.log.warn({ err: error }, 'cannot list containers; Docker Engine down?');
@@ -166,7 +166,7 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
    * a `die` event (it is a snapshot updated after the event), so each state is read by inspect.
    */
   private async containersOf(instance: string): Promise<ManagedContainer[]> {
-    const listed = (await this.docker.managed(instance)).filter((container) => container.labels[HOST_LABEL] === this.host);
+    const listed = (await this.docker.managed(instance)).filter((container) => container.labels[LABEL.host] === this.host);
     const containers: ManagedContainer[] = [];
     for (const container of listed) {
       const state = await this.docker.inspect(container.id).then((info) => info.State.Status, () => null);

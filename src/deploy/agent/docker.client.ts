@@ -11,6 +11,8 @@ export const LABEL = {
   generation: 'dozen.generation',
   port: 'dozen.port',
   token: 'dozen.token',
+  /** The dozen host whose agent owns it (several hosts' agents may share one Engine in tests). */
+  host: 'dozen.host',
 } as const;
 
 export interface ManagedContainer {

@@ -6,8 +6,6 @@ import type { SecretsBox } from '../secrets-box.js';
 import { LABEL, type DockerClient } from './docker.client.js';
 import { pickPort } from './ports.js';
 
-export const HOST_LABEL = 'dozen.host';
-
 export interface Launched {
   containerId: string;
   port: number;
@@ -67,7 +65,7 @@ export class Launcher {
         env,
         labels: {
           [LABEL.app]: app.name, [LABEL.instance]: spec.id, [LABEL.release]: spec.release, [LABEL.generation]: String(spec.generation),
-          [LABEL.port]: String(port), [LABEL.token]: token.id, [HOST_LABEL]: this.config.host.name,
+          [LABEL.port]: String(port), [LABEL.token]: token.id, [LABEL.host]: this.config.host.name,
         },
         memoryMb: app.memoryMb,
         cpuMillis: app.cpuMillis,
