@@ -66,6 +66,10 @@ export const configSchema = z.strictObject({
   if (config.modules.includes('proxy') && !config.modules.includes('registry')) {
     context.addIssue({ code: 'custom', path: ['modules'], message: 'the proxy module needs the registry module on the same host: add registry to modules' });
   }
+  // The deploy agent registers containers and reads its desired state through the registry of its own process.
+  if (config.modules.includes('deploy') && !config.modules.includes('registry')) {
+    context.addIssue({ code: 'custom', path: ['modules'], message: 'the deploy module needs the registry module on the same host: add registry to modules' });
+  }
 });
 
 export type DozenConfig = z.output<typeof configSchema>;
