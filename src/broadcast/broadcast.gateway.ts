@@ -49,6 +49,7 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
   }
 
   handleConnection(socket: WebSocket, request: IncomingMessage): void {
+    this.replaceErrorLogging(socket);
     const pending: [Buffer, boolean][] = [];
     let connection: Connection | null = null;
     socket.on('message', (data, isBinary) => (connection ? connection.handle(data, isBinary) : pending.push([data as Buffer, isBinary])));
@@ -79,6 +80,24 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
     }, (error: unknown) => {
       this.log.error({ err: error }, 'token check failed');
       socket.close(CLOSE_POLICY, 'token check failed');
+    });
+  }
+
+  /**
+   * Nest's WsAdapter logs every socket error at error level, and ws turns a
+   * client's misbehaviour (a frame over maxPayload, bad UTF-8, a bad opcode)
+   * into a socket error: any client could flood the error log. Those are the
+   * client's fault, so they are counted and logged once per connection at warn.
+   */
+  private replaceErrorLogging(socket: WebSocket): void {
+    socket.removeAllListeners('error');
+    let logged = false;
+    socket.on('error', (error: Error & { code?: string }) => {
+      const oversize = error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
+      if (oversize) this.service.oversizeFrames.inc();
+      if (logged) return;
+      logged = true;
+      this.log.warn({ code: error.code, error: error.message, ...(oversize ? { maxFrameBytes: this.config.broadcast.maxFrameBytes } : {}) }, 'client connection error: closing it');
     });
   }
 

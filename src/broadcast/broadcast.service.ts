@@ -28,6 +28,7 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy {
   readonly bus: RedisBus | null;
   private readonly idempotent = new Map<string, { published: Promise<Published>; expires: number }>();
   readonly slowClients: Counter;
+  readonly oversizeFrames: Counter;
 
   constructor(@InjectConfig() config: DozenConfig, metrics: Metrics) {
     this.hub = new Hub({ messages: config.broadcast.historyMessages, seconds: config.broadcast.historySeconds });
@@ -36,6 +37,7 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy {
     const published = new Counter({ name: 'dozen_broadcast_messages_total', help: 'Messages published into rooms', registers: [metrics.registry] });
     const deliveries = new Counter({ name: 'dozen_broadcast_deliveries_total', help: 'Message frames handed to subscribers', registers: [metrics.registry] });
     this.slowClients = new Counter({ name: 'dozen_broadcast_slow_clients_total', help: 'Clients closed with 1013 because their send buffer was full', registers: [metrics.registry] });
+    this.oversizeFrames = new Counter({ name: 'dozen_broadcast_oversize_frames_total', help: 'Client frames over maxFrameBytes (the connection is closed with 1009)', registers: [metrics.registry] });
     this.hub.onPublish((_room, count) => {
       published.inc();
       deliveries.inc(count);

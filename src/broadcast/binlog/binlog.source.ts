@@ -10,7 +10,7 @@ import { BroadcastService } from '../broadcast.service.js';
 import { BinlogCheckpoint } from './binlog-checkpoint.entity.js';
 import { BinlogReader, type BinlogStream, type RawBinlogEvent } from './binlog.reader.js';
 import { comparePositions, passes, roomOf, rowChanges, schemaFilter, truncateChange, type BinlogPosition, type RowChange } from './row-messages.js';
-import { serverAdvice, serverProblems } from './server-check.js';
+import { connectProblem, serverAdvice, serverProblems } from './server-check.js';
 
 /** A position as text that sorts like the position (for the Redis dedupe check). */
 function sortablePosition(position: BinlogPosition): string {
@@ -143,16 +143,14 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async connect(): Promise<void> {
     if (this.closing) return;
-    const url = new URL(this.settings.url!);
-    const user = `'${decodeURIComponent(url.username || 'root')}'`;
     let problems: string[];
     try {
       const facts = await this.reader.facts(this.settings.url!, this.settings.password);
-      problems = serverProblems(facts, user);
+      problems = serverProblems(facts);
       this.advice = serverAdvice(facts);
       if (this.advice) this.log.warn({ advice: this.advice }, 'binlog source: server setting advised');
     } catch (error) {
-      return this.reconnectLater(`cannot reach MySQL at ${this.sourceKey}: ${(error as Error).message}`);
+      return this.reconnectLater(connectProblem(this.sourceKey, this.settings.url!, error as Error & { errno?: number }));
     }
     if (problems.length) {
       this.stop(`binlog source stopped: ${problems.join('; ')}`);

@@ -30,11 +30,11 @@ describe('binlog row messages', () => {
   });
 
   it('names each wrong server setting and the missing grants', () => {
-    const problems = serverProblems({ logBin: 'OFF', binlogFormat: 'MIXED', binlogRowImage: 'FULL', grants: ["GRANT SELECT ON *.* TO 'cdc'@'%'"], binlogRowMetadata: 'MINIMAL' }, "'cdc'");
+    const problems = serverProblems({ logBin: 'OFF', binlogFormat: 'MIXED', binlogRowImage: 'FULL', grants: ["GRANT SELECT ON *.* TO 'cdc'@'%'"], binlogRowMetadata: 'MINIMAL', account: "'cdc'@'127.0.0.1'" });
     assert.equal(problems.length, 3);
     assert.match(problems[0], /^log_bin is OFF/);
     assert.match(problems[1], /^binlog_format is MIXED/);
-    assert.match(problems[2], /lacks REPLICATION SLAVE, REPLICATION CLIENT:/);
-    assert.deepEqual(serverProblems({ logBin: 'ON', binlogFormat: 'ROW', binlogRowImage: 'FULL', grants: ["GRANT BINLOG MONITOR, REPLICATION SLAVE, SELECT ON *.* TO 'cdc'@'%'"], binlogRowMetadata: 'FULL' }, "'cdc'"), []);
+    assert.match(problems[2], /lacks REPLICATION SLAVE, REPLICATION CLIENT: GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON \*\.\* TO 'cdc'@'127\.0\.0\.1'$/);
+    assert.deepEqual(serverProblems({ logBin: 'ON', binlogFormat: 'ROW', binlogRowImage: 'FULL', grants: ["GRANT BINLOG MONITOR, REPLICATION SLAVE, SELECT ON *.* TO 'cdc'@'%'"], binlogRowMetadata: 'FULL', account: "'cdc'@'%'" }), []);
   });
 });
