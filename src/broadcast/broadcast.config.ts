@@ -25,10 +25,14 @@ export const binlogConfig = z
 
 export const broadcastConfig = z
   .strictObject({
-    /** Messages kept per room for `join {since}` and the history endpoint. */
-    historyMessages: z.number().int().min(0).max(1_000_000).default(1000),
+    /** At most this many messages kept per room for `join {since}` and the history endpoint (0: no history). */
+    historyMessages: z.number().int().min(0).max(10_000_000).default(100_000),
+    /** At most this many frame bytes kept per room: what bounds memory and the database (a bulk change of 30,000 rows fits). */
+    historyBytes: z.number().int().min(0).default(32 * 1024 * 1024),
     /** Messages older than this are dropped from the history. */
     historySeconds: z.number().int().min(1).default(300),
+    /** How often new messages and room positions are written to dozen's database (one transaction). A crash loses at most this last stretch; clients that saw it get a history_gap. */
+    saveEveryMs: z.number().int().min(5).max(10_000).default(50),
     /** Largest frame a client may send; bigger ones close the connection with 1009. */
     maxFrameBytes: z.number().int().min(256).default(64 * 1024),
     /** Bytes queued for one client before it is closed with 1013 (too slow); the others are not slowed. */
@@ -52,8 +56,10 @@ export const broadcastConfig = z
     binlog: binlogConfig,
   })
   .default({
-    historyMessages: 1000,
+    historyMessages: 100_000,
+    historyBytes: 32 * 1024 * 1024,
     historySeconds: 300,
+    saveEveryMs: 50,
     maxFrameBytes: 64 * 1024,
     sendBufferBytes: 1024 * 1024,
     pingSeconds: 25,

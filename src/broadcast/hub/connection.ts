@@ -61,7 +61,7 @@ export class Connection implements Subscriber {
         return this.sendText(PONG_FRAME);
       case 'join': {
         if (!this.access.canJoin(frame.room)) return this.sendText(errorFrame('forbidden', `may not join ${frame.room}`, frame.room));
-        return this.join(frame.room, frame.since, true);
+        return this.join(frame.room, frame.since, frame.epoch, true);
       }
       case 'leave':
         this.hub.leave(this, frame.room);
@@ -74,27 +74,27 @@ export class Connection implements Subscriber {
     }
   }
 
-  private join(room: string, since: number | undefined, mayRefill: boolean): void {
+  private join(room: string, since: number | undefined, epoch: string | undefined, mayRefill: boolean): void {
     if (mayRefill && this.backend.canRefill && !this.hub.loaded(room)) {
       // First join of this room on this host: fetch its seq and history from the bus first.
-      const retry = () => !this.closed && this.join(room, since, true);
-      this.backend.refill(room).then(retry, () => !this.closed && this.join(room, since, false));
+      const retry = () => !this.closed && this.join(room, since, epoch, true);
+      this.backend.refill(room).then(retry, () => !this.closed && this.join(room, since, epoch, false));
       return;
     }
     this.hub.leave(this, room);
-    const result = this.hub.join(this, room, since);
+    const result = this.hub.join(this, room, since, epoch);
     if ('gap' in result && mayRefill && this.backend.canRefill) {
       // Older than this host keeps: fetch the room's history from the bus, then try once more.
-      const retry = () => !this.closed && this.join(room, since, false);
+      const retry = () => !this.closed && this.join(room, since, epoch, false);
       this.backend.refill(room).then(retry, retry);
       return;
     }
     if ('gap' in result) {
-      this.sendText(errorFrame('history_gap', `messages after seq ${since} are no longer kept (history starts after ${result.oldest}, room is at ${result.seq}); reload and join without since`, room));
+      this.sendText(errorFrame('history_gap', `${result.gap}; reload and join without since`, room));
       return;
     }
     this.rooms.add(room);
-    this.sendText(joinedFrame(room, result.seq));
+    this.sendText(joinedFrame(room, result.seq, result.epoch));
     for (const message of result.backlog) if (!this.deliver(message.frame)) return;
   }
 
