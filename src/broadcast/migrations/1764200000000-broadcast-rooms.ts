@@ -1,4 +1,4 @@
-import { Table, TableIndex, type MigrationInterface, type QueryRunner } from 'typeorm';
+import { Table, type MigrationInterface, type QueryRunner } from 'typeorm';
 
 /** Rooms' positions and history, kept across restarts (one host; with the Redis bus, Redis keeps them). */
 export class BroadcastRooms1764200000000 implements MigrationInterface {
@@ -33,7 +33,6 @@ export class BroadcastRooms1764200000000 implements MigrationInterface {
         ],
       }),
     );
-    await queryRunner.createIndex('broadcast_room_messages', new TableIndex({ name: 'broadcast_room_messages_ts', columnNames: ['ts'] }));
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {

@@ -21,5 +21,6 @@ export class RoomMessageRow {
   @PrimaryColumn({ type: 'varchar', length: 200 }) room!: string;
   @PrimaryColumn({ type: 'bigint' }) seq!: string | number;
   @Column({ type: 'bigint' }) ts!: string | number;
-  @Column({ type: 'text' }) frame!: string;
+  /** UTF-8 JSON; read back as a Buffer (SQLite keeps the bytes it was given) or a string (MySQL). */
+  @Column({ type: 'text' }) frame!: string | Buffer;
 }

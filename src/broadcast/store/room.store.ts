@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
-import { DataSource, LessThan, MoreThanOrEqual, type EntityManager } from 'typeorm';
+import { DataSource, MoreThanOrEqual, type EntityManager } from 'typeorm';
 import type { Hub, RoomListener, SavedRoom } from '../hub/hub.js';
 import type { Room, StoredMessage } from '../hub/room.js';
 import { RoomMessageRow, RoomRow } from './room-state.entity.js';
@@ -119,21 +119,25 @@ export class RoomStore implements RoomListener {
     this.pendingCount = 0;
     const now = Date.now();
     const rooms: RoomRow[] = [];
-    const messages: RoomMessageRow[] = [];
+    // Flat (room, seq, ts, frame) values: plain multi-row INSERTs cost a fraction of the query builder's per-row work.
+    const values: (string | number | Buffer)[] = [];
     const trims: [string, number][] = [];
     for (const { room, messages: appended } of batch.values()) {
       rooms.push({ name: room.name, seq: room.seq, epoch: room.epoch, previousEpoch: room.previousEpoch, epochBase: room.epochBase, replayable: room.replayable, clean: false, updatedAt: now });
-      for (const message of appended) messages.push({ room: room.name, seq: message.seq, ts: message.ts, frame: message.frame.toString() });
+      // The frame's bytes as they are (UTF-8 JSON): no decode per message.
+      for (const message of appended) values.push(room.name, message.seq, message.ts, message.frame);
       trims.push([room.name, room.oldestResumable(now) + 1]);
     }
+    const messages = values.length / 4;
     try {
       await this.dataSource.transaction(async (manager) => {
         if (rooms.length) await manager.upsert(RoomRow, rooms, ['name']);
-        for (let index = 0; index < messages.length; index += INSERT_CHUNK) {
-          await manager.createQueryBuilder().insert().into(RoomMessageRow).values(messages.slice(index, index + INSERT_CHUNK)).execute();
+        for (let index = 0; index < values.length; index += INSERT_CHUNK * 4) {
+          const chunk = values.slice(index, index + INSERT_CHUNK * 4);
+          await manager.query(`INSERT INTO broadcast_room_messages (room, seq, ts, frame) VALUES ${'(?, ?, ?, ?), '.repeat(chunk.length / 4).slice(0, -2)}`, chunk);
         }
         // History past the bounds (count, bytes, age) goes from the database as it went from memory.
-        for (const [name, oldest] of trims) await manager.delete(RoomMessageRow, { room: name, seq: LessThan(oldest) });
+        for (const [name, oldest] of trims) await manager.query('DELETE FROM broadcast_room_messages WHERE room = ? AND seq < ?', [name, oldest]);
         await coSave?.(manager);
       });
     } catch (error) {
@@ -144,8 +148,8 @@ export class RoomStore implements RoomListener {
         else batch.set(name, entry);
       }
       this.pending = batch;
-      this.pendingCount = messages.length;
-      this.log?.error({ err: error, messages: messages.length }, "saving broadcast rooms to dozen's database failed; retrying");
+      this.pendingCount = messages;
+      this.log?.error({ err: error, messages }, "saving broadcast rooms to dozen's database failed; retrying");
     }
   }
 }
