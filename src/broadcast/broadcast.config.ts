@@ -18,10 +18,12 @@ export const binlogConfig = z
     exclude: z.array(z.string().min(1)).default([]),
     /** How often the published-up-to position is written to dozen's database. */
     checkpointMs: z.number().int().min(10).max(60_000).default(200),
-    /** Pause reading the binlog while the hub holds more than this many bytes unsent to subscribers. */
+    /** Pause reading the binlog while the hub holds more than this many bytes unsent to all subscribers together (it also pauses while any one healthy subscriber has half its sendBufferBytes unsent). */
     pauseAboveBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+    /** A subscriber that reads nothing for this long no longer holds the reader back (it is closed with 1013 once its send buffer is full). */
+    stuckClientSeconds: z.number().int().min(1).default(10),
   })
-  .default({ enabled: false, serverId: 7700, include: [], exclude: [], checkpointMs: 200, pauseAboveBytes: 64 * 1024 * 1024 });
+  .default({ enabled: false, serverId: 7700, include: [], exclude: [], checkpointMs: 200, pauseAboveBytes: 64 * 1024 * 1024, stuckClientSeconds: 10 });
 
 export const broadcastConfig = z
   .strictObject({
@@ -66,7 +68,7 @@ export const broadcastConfig = z
     idleSeconds: 60,
     anonymous: { join: [], publish: [] },
     redis: { prefix: 'dozen:broadcast:' },
-    binlog: { enabled: false, serverId: 7700, include: [], exclude: [], checkpointMs: 200, pauseAboveBytes: 64 * 1024 * 1024 },
+    binlog: { enabled: false, serverId: 7700, include: [], exclude: [], checkpointMs: 200, pauseAboveBytes: 64 * 1024 * 1024, stuckClientSeconds: 10 },
   });
 
 export type BroadcastConfig = z.output<typeof broadcastConfig>;

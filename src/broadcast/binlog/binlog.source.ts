@@ -107,6 +107,7 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     this.status = 'starting';
     this.timers.push(setInterval(() => void this.saveCheckpoint(), this.settings.checkpointMs));
     this.timers.push(setInterval(() => this.applyBackpressure(), PRESSURE_CHECK_MS));
+    this.gateway.onPressure(() => this.pauseNow());
     this.timers.push(setInterval(() => void this.recheckFormat(), RECHECK_MS));
     // One host: the checkpoint is written in the same transaction as the rooms it numbered, never ahead of them.
     if (!this.broadcast.bus) this.broadcast.store.attach(() => this.checkpointWrite());
@@ -363,16 +364,29 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     this.log.error({ problem }, 'binlog source stopped');
   }
 
-  /** Pauses reading while subscribers have more than `pauseAboveBytes` unsent (bus publishes in flight count 1 KiB each); resumes below half of it. */
+  /** A client passed half its send buffer: stop reading before the next event (mysql2 holds the packets it already has). */
+  private pauseNow(): void {
+    if (this.paused || !this.stream) return;
+    this.paused = true;
+    this.stream.pause();
+  }
+
+  /**
+   * Paces reading by the slowest healthy subscriber: paused while one has more
+   * than half its send buffer unsent (or all have more than `pauseAboveBytes`;
+   * with the Redis bus, publishes in flight count 1 KiB each), resumed below a
+   * quarter (half). So a subscriber that reads at any pace gets a bulk change
+   * whole instead of being closed with 1013; one that reads nothing for
+   * `stuckClientSeconds` stops holding the reader and gets the 1013.
+   */
   private applyBackpressure(): void {
     if (!this.stream) return;
-    // Behind = subscribers' unsent bytes, or (with the Redis bus) publishes not yet confirmed.
-    const buffered = this.gateway.bufferedBytes() + this.inFlight * 1024;
-    if (!this.paused && buffered > this.settings.pauseAboveBytes) {
-      this.paused = true;
-      this.stream.pause();
-      this.log.warn({ buffered }, 'binlog reading paused: subscribers are behind');
-    } else if (this.paused && buffered < this.settings.pauseAboveBytes / 2) {
+    const { slowest, total } = this.gateway.backlog(this.settings.stuckClientSeconds * 1000);
+    const buffered = total + this.inFlight * 1024;
+    const perClient = this.gateway.pressureBytes();
+    if (!this.paused && (slowest > perClient || buffered > this.settings.pauseAboveBytes)) {
+      this.pauseNow();
+    } else if (this.paused && slowest < perClient / 2 && buffered < this.settings.pauseAboveBytes / 2) {
       this.paused = false;
       this.stream.resume();
     } else if (this.paused) {

@@ -10,6 +10,15 @@ export const CLOSE_POLICY = 1008;
 
 export interface ConnectionLimits {
   sendBufferBytes: number;
+  /** Unsent bytes past which the binlog source is asked to pause. */
+  pressureBytes: number;
+}
+
+export interface ConnectionEvents {
+  /** Closed with 1013: its send buffer was full. */
+  slow(): void;
+  /** Its unsent bytes passed `pressureBytes`. */
+  pressure(): void;
 }
 
 /** How a connection publishes and fetches older history: directly, or through the several-hosts bus. */
@@ -28,6 +37,9 @@ export interface RoomBackend {
  */
 export class Connection implements Subscriber {
   lastSeen = Date.now();
+  /** For the binlog source's pacing: unsent bytes at the last look, and when they last went down. */
+  bufferedSeen = 0;
+  progressAt = Date.now();
   private readonly rooms = new Set<string>();
   private closed = false;
 
@@ -37,17 +49,18 @@ export class Connection implements Subscriber {
     private readonly access: RoomAccess,
     private readonly limits: ConnectionLimits,
     private readonly backend: RoomBackend,
-    private readonly onSlow: () => void,
+    private readonly events: ConnectionEvents,
   ) {}
 
   deliver(frame: Buffer): boolean {
     if (this.closed || this.socket.readyState !== 1) return false;
     if (this.socket.bufferedAmount + frame.length > this.limits.sendBufferBytes) {
       this.close(CLOSE_TOO_SLOW, `send buffer over ${this.limits.sendBufferBytes} bytes: client too slow`);
-      this.onSlow();
+      this.events.slow();
       return false;
     }
     this.socket.send(frame, { binary: false });
+    if (this.socket.bufferedAmount > this.limits.pressureBytes) this.events.pressure();
     return true;
   }
 
