@@ -111,7 +111,8 @@ export class ProxyCluster {
         this.workers.delete(worker);
         if (!listening) return reject(new Error(`proxy worker exited before listening (code ${code}, signal ${signal})`));
         if (this.stopping) return;
-        this.log.error({ pid: worker.process.pid, code, signal }, 'proxy worker died; starting another');
+        // `pid` is the logger's own field (this process): the worker's goes under its own name.
+        this.log.error({ workerPid: worker.process.pid, code, signal }, 'proxy worker died; starting another');
         setTimeout(() => {
           if (!this.stopping) this.fork().catch((error: Error) => this.log.error({ err: error }, 'proxy worker restart failed'));
         }, RESTART_DELAY_MS).unref();

@@ -6,11 +6,12 @@ import type { BalanceRequest } from './balancers/index.js';
 import { ClientAddress } from './client-address.js';
 import { Exchange, type ExchangeRecord, type ForwardOptions } from './forward.js';
 import { requestIdOf, upstreamHead } from './headers.js';
+import type { UpgradeTunnel } from './http1/client-connection.js';
 import type { InboundRequest } from './http1/inbound-request.js';
 import { Http1Listener } from './http1/listener.js';
-import { refuse } from './http1/refuse.js';
 import { pathOnly, type RequestHead } from './http1/request-head.js';
 import type { AppPolicy, PolicySet } from './policy.js';
+import { BadTarget, originForm, targetAuthority } from './request-target.js';
 import { RouteTable, type RouteEntry } from './route-table.js';
 import { passUpgrade } from './upgrade.js';
 import { Upstreams, type Upstream } from './upstreams.js';
@@ -51,7 +52,7 @@ export class ProxyServer {
     this.clients = new ClientAddress(options.trustedProxies);
     this.forwardOptions = { retries: options.retries, headersTimeout: options.timeouts.headers, idleTimeout: options.timeouts.idle, onFinish: options.onExchange ?? noop };
     this.listener = new Http1Listener(
-      { request: (request) => this.handle(request), upgrade: (head, socket, rest) => this.handleUpgrade(head, socket, rest) },
+      { request: (request) => this.handle(request), upgrade: (request, tunnel) => this.handle(request, tunnel) },
       { keepAliveTimeout: options.timeouts.clientKeepAlive, headersTimeout: options.timeouts.clientHeaders },
     );
   }
@@ -97,58 +98,53 @@ export class ProxyServer {
     return authenticator;
   }
 
-  private handle(request: InboundRequest): void {
+  /** A request (or an Upgrade handshake, with its `tunnel`): routed, authorized, then forwarded. */
+  private handle(request: InboundRequest, tunnel?: UpgradeTunnel): void {
     const head = request.head;
+    // Routing and scopes read the target as the backend will, and the backend gets what was checked.
+    try {
+      const authority = targetAuthority(head.url);
+      if (authority !== null) head.headers.host = authority;
+      head.url = originForm(head.url);
+    } catch (error) {
+      if (error instanceof BadTarget) return this.reply(request, 400, 'bad_request', error.message);
+      throw error;
+    }
     const entry = this.table.lookup(head.headers.host);
     if (!entry) return this.reply(request, 404, 'not_found', `no app serves the host ${JSON.stringify(head.headers.host ?? '')}`);
     if (!entry.targets.length) return this.reply(request, 503, 'unavailable', `${entry.app} has no healthy instance right now`, `retry-after: ${RETRY_AFTER_SECONDS}\r\n`, entry.app);
-    const outcome = this.authenticator(entry).check(head.headers, pathOnly(head.url));
+    const outcome = this.authenticator(entry).check(head.headers, head.url === '*' ? '/' : pathOnly(head.url));
     if (outcome instanceof Promise) {
       outcome.then(
-        (result) => this.authorized(request, entry, result),
+        (result) => this.authorized(request, entry, result, tunnel),
         () => this.reply(request, 502, 'bad_gateway', 'the auth check failed', '', entry.app),
       );
     } else {
-      this.authorized(request, entry, outcome);
+      this.authorized(request, entry, outcome, tunnel);
     }
   }
 
-  private authorized(request: InboundRequest, entry: RouteEntry<Upstream>, outcome: Granted | Refused): void {
+  private authorized(request: InboundRequest, entry: RouteEntry<Upstream>, outcome: Granted | Refused, tunnel: UpgradeTunnel | undefined): void {
     if (request.finished) return; // the client left while a key set was fetched
     if (outcome instanceof Refused) return this.reply(request, outcome.status, outcome.error, outcome.message, `www-authenticate: ${outcome.challenge}\r\n`, entry.app);
     const head = request.head;
     const trusted = this.clients.isTrusted(head.peer);
     const requestId = requestIdOf(head, randomUUID);
-    const forward = upstreamHead(head, { trusted, requestId, subject: outcome.subject, scopes: outcome.scopes });
-    new Exchange(request, entry, this.balanceRequest(head, entry, trusted), forward, requestId, this.forwardOptions).start();
+    const forward = upstreamHead(head, { trusted, requestId, subject: outcome.subject, scopes: outcome.scopes }, tunnel !== undefined);
+    const balance = this.balanceRequest(head, entry, trusted);
+    if (tunnel === undefined) return new Exchange(request, entry, balance, forward, requestId, this.forwardOptions).start();
+    const started = performance.now();
+    passUpgrade(request, tunnel, forward, requestId, entry, balance, {
+      retries: this.options.retries,
+      connectTimeout: this.options.timeouts.connect,
+      idleTimeout: this.options.timeouts.idle,
+      onDone: (backend, status, upstreamError) =>
+        this.options.onExchange?.({ app: entry.app, host: head.headers.host ?? '', backend, method: head.method, path: head.url, status, bytes: 0, requestBytes: 0, durationMs: performance.now() - started, retries: 0, upstreamError, requestId }),
+    });
   }
 
   private balanceRequest(head: RequestHead, entry: RouteEntry<Upstream>, trusted: boolean): BalanceRequest {
     return new BalanceInput(head, entry.policy.hashQuery, trusted, this.clients);
-  }
-
-  private handleUpgrade(head: RequestHead, socket: Socket, rest: Buffer): void {
-    const entry = this.table.lookup(head.headers.host);
-    if (!entry) return refuse(socket, 404, 'not_found', `no app serves the host ${JSON.stringify(head.headers.host ?? '')}`);
-    if (!entry.targets.length) return refuse(socket, 503, 'unavailable', `${entry.app} has no healthy instance right now`, { 'retry-after': RETRY_AFTER_SECONDS });
-    const go = (outcome: Granted | Refused) => {
-      if (outcome instanceof Refused) return refuse(socket, outcome.status, outcome.error, outcome.message, { 'www-authenticate': outcome.challenge });
-      const trusted = this.clients.isTrusted(head.peer);
-      const requestId = requestIdOf(head, randomUUID);
-      const handshake = upstreamHead(head, { trusted, requestId, subject: outcome.subject, scopes: outcome.scopes }, true);
-      const started = performance.now();
-      const host = head.headers.host ?? '';
-      passUpgrade(socket, handshake, rest, entry, this.balanceRequest(head, entry, trusted), {
-        retries: this.options.retries,
-        connectTimeout: this.options.timeouts.connect,
-        idleTimeout: this.options.timeouts.idle,
-        onDone: (backend, status, upstreamError) =>
-          this.options.onExchange?.({ app: entry.app, host, backend, method: head.method, path: head.url, status, bytes: 0, durationMs: performance.now() - started, retries: 0, upstreamError, requestId }),
-      });
-    };
-    const outcome = this.authenticator(entry).check(head.headers, pathOnly(head.url));
-    if (outcome instanceof Promise) outcome.then(go, () => refuse(socket, 502, 'bad_gateway', 'the auth check failed'));
-    else go(outcome);
   }
 
   private reply(request: InboundRequest, status: number, error: string, message: string, extraLines = '', app = ''): void {
@@ -157,7 +153,7 @@ export class ProxyServer {
     request.reply(status, body, extraLines);
     const head = request.head;
     this.options.onExchange?.({
-      app, host: head.headers.host ?? '', backend: null, method: head.method, path: head.url, status, bytes: body.length,
+      app, host: head.headers.host ?? '', backend: null, method: head.method, path: head.url, status, bytes: body.length, requestBytes: 0,
       durationMs: performance.now() - started, retries: 0, upstreamError: null, requestId: '',
     });
   }
