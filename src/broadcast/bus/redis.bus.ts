@@ -92,11 +92,18 @@ export class RedisBus {
     return seq < 0 ? null : { room, seq, ts };
   }
 
-  /** The room's seq, epoch (undefined before its first message) and the history kept in Redis (the last `historyMessages`), oldest first. */
+  /** The room's seq, epoch and the history kept in Redis (the last `historyMessages`), oldest first. */
   async history(room: string): Promise<{ seq: number; epoch: string | undefined; messages: BusMessage[] }> {
     const prefix = this.options.prefix;
-    const results = await this.commands.multi().get(`${prefix}seq:${room}`).get(`${prefix}epoch:${room}`).lrange(`${prefix}history:${room}`, 0, -1).exec();
-    const [[, seq], [, epoch], [, entries]] = results as [[Error | null, string | null], [Error | null, string | null], [Error | null, string[]]];
+    // A room without messages gets its epoch now, so a client joining before the first message already holds the one that stays.
+    const results = await this.commands
+      .multi()
+      .set(`${prefix}epoch:${room}`, newEpoch(), 'NX')
+      .get(`${prefix}seq:${room}`)
+      .get(`${prefix}epoch:${room}`)
+      .lrange(`${prefix}history:${room}`, 0, -1)
+      .exec();
+    const [, [, seq], [, epoch], [, entries]] = results as [unknown, [Error | null, string | null], [Error | null, string | null], [Error | null, string[]]];
     return { seq: Number(seq ?? 0), epoch: epoch ?? undefined, messages: entries.map((entry) => ({ room, ...(JSON.parse(entry) as Omit<BusMessage, 'room'>) })) };
   }
 
