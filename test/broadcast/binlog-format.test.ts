@@ -70,4 +70,15 @@ describe('binlog source when someone switches binlog_format away from ROW while 
       client.close();
     }
   });
+
+  it('turns the source down within a recheck when the format changes, even before any row is written', async () => {
+    await shop.query("SET GLOBAL binlog_format = 'MIXED'");
+    try {
+      const health = await brokenHealth(dozen);
+      assert.match(health.reason, /binlog_format is MIXED: set binlog_format=ROW/);
+    } finally {
+      await shop.query("SET GLOBAL binlog_format = 'ROW'");
+    }
+    await waitFor('the source to be running again', async () => (await (await dozen.api('/broadcast/health')).json()).status === 'up', 30_000, 200);
+  });
 });
