@@ -11,7 +11,7 @@ import { BroadcastGateway } from '../broadcast.gateway.js';
 import { BroadcastService } from '../broadcast.service.js';
 import { BinlogCheckpoint } from './binlog-checkpoint.entity.js';
 import { BinlogReader, type BinlogStream, type RawBinlogEvent } from './binlog.reader.js';
-import { comparePositions, passes, roomOf, rowChanges, rowStatement, schemaFilter, truncateChange, type BinlogPosition, type RowChange, type RowStatement } from './row-messages.js';
+import { comparePositions, passes, roomOf, rowChanges, rowStatement, schemaFilter, statementConcerns, statementRooms, truncateChange, type BinlogPosition, type RowChange, type RowStatement } from './row-messages.js';
 import { connectProblem, serverAdvice, serverProblems } from './server-check.js';
 
 /** A position as text that sorts like the position (for the Redis dedupe check). */
@@ -206,7 +206,7 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
       const truncate = truncateChange(event, this.file);
       if (truncate && passes(truncate.schema, truncate.table, this.settings.include, this.settings.exclude)) this.publish(truncate);
       const statement = truncate ? null : rowStatement(event);
-      if (statement && this.concerns(statement)) this.unpublishable(statement);
+      if (statement && statementConcerns(statement, this.settings.include, this.settings.exclude)) this.unpublishable(statement);
     } else if (name !== 'tablemap' && name !== 'xid') {
       for (const change of rowChanges(event, this.file)) this.publish(change);
     }
@@ -270,21 +270,6 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     );
   }
 
-  /** Whether a data-changing statement touches what this source publishes (a statement whose table is unknown counts for its schema). */
-  private concerns(statement: RowStatement): boolean {
-    const { include, exclude } = this.settings;
-    if (statement.table) return passes(statement.schema, statement.table, include, exclude);
-    if (exclude.includes(statement.schema)) return false;
-    return !include.length || include.some((entry) => entry === statement.schema || entry.startsWith(`${statement.schema}.`));
-  }
-
-  /** The rooms a lost statement may concern: its table's, or every room of its schema this source knows. */
-  private roomsOf(statement: RowStatement): string[] {
-    if (statement.table) return [roomOf(statement.schema, statement.table)];
-    const prefix = `db.${statement.schema}.`;
-    return [...this.rooms].filter((room) => room.startsWith(prefix));
-  }
-
   /**
    * A row change arrived as a statement (someone switched binlog_format away
    * from ROW while the source ran): it cannot be published. Say so loudly —
@@ -300,7 +285,7 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     this.loseChanges(
       `binlog source cannot publish: ${statement.op} on ${where} was logged as a statement, not as row events (binlog_format is no longer ROW); ` +
         "set binlog_format=ROW (SET GLOBAL binlog_format='ROW' and in my.cnf), then reload what subscribers of the rooms concerned show",
-      this.roomsOf(statement),
+      statementRooms(statement, this.rooms),
     );
   }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RawBinlogEvent } from './binlog.reader.js';
 import { quoteAccount } from './binlog.reader.js';
-import { comparePositions, passes, rowStatement, schemaFilter, truncateChange } from './row-messages.js';
+import { comparePositions, passes, rowStatement, schemaFilter, statementConcerns, statementRooms, truncateChange } from './row-messages.js';
 import { serverProblems } from './server-check.js';
 
 const query = (text: string, schema = 'shop'): RawBinlogEvent => ({ getEventName: () => 'query', timestamp: 1, nextPosition: 99, query: text, schema });
@@ -31,6 +31,9 @@ describe('binlog row messages', () => {
     assert.deepEqual(seen('DELETE a FROM orders a JOIN items b ON a.id = b.id'), { op: 'delete', schema: 'shop', table: null });
     assert.equal(seen('BEGIN'), null);
     assert.equal(seen('CREATE TABLE orders (id INT)'), null);
+    assert.ok(statementConcerns({ op: 'delete', schema: 'shop', table: null }, ['shop.orders'], []), 'a table it cannot tell counts for its schema');
+    assert.ok(!statementConcerns({ op: 'insert', schema: 'shop', table: 'audit' }, ['shop'], ['shop.audit']));
+    assert.deepEqual(statementRooms({ op: 'delete', schema: 'shop', table: null }, ['db.shop.orders', 'db.crm.people']), ['db.shop.orders']);
   });
 
   it('quotes the account the server matched for a GRANT', () => {

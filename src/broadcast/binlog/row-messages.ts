@@ -79,6 +79,20 @@ export function rowStatement(event: RawBinlogEvent): RowStatement | null {
   return { op, schema: event.schema ?? '', table: null };
 }
 
+/** Whether a data-changing statement touches what the source publishes (one whose table is unknown counts for its schema). */
+export function statementConcerns(statement: RowStatement, include: string[], exclude: string[]): boolean {
+  if (statement.table) return passes(statement.schema, statement.table, include, exclude);
+  if (exclude.includes(statement.schema)) return false;
+  return !include.length || include.some((entry) => entry === statement.schema || entry.startsWith(`${statement.schema}.`));
+}
+
+/** The rooms a lost statement may concern: its table's, or every known room of its schema. */
+export function statementRooms(statement: RowStatement, known: Iterable<string>): string[] {
+  if (statement.table) return [roomOf(statement.schema, statement.table)];
+  const prefix = `db.${statement.schema}.`;
+  return [...known].filter((room) => room.startsWith(prefix));
+}
+
 /** include/exclude entries (`shop` or `shop.orders`) as zongji's schema filter. */
 export function schemaFilter(entries: string[]): Record<string, string[] | true> | undefined {
   if (!entries.length) return undefined;
