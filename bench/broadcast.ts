@@ -8,6 +8,7 @@
  * Loopback only; bounded in time.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
@@ -152,12 +153,69 @@ async function cdc(): Promise<{ rate: number; p50: number; p99: number; sendP99:
   }
 }
 
+/**
+ * Publish rate: one WebSocket publisher sends PUBLISH_COUNT messages into one room as fast as it
+ * can, 10 subscribers; messages/s until every subscriber has them all. What each publish costs
+ * the hub (numbering, history, and keeping the room's position and history across restarts).
+ */
+const PUBLISH_COUNT = 20_000;
+/** CPU time (user + system) a process has used, from /proc (Linux): unlike wall time, barely moved by other load on the machine. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+async function publishRate(): Promise<{ rate: number; cpuPerThousand: number }> {
+  const dozen = await startDozen({ env: { DOZEN_MODULES: 'broadcast', DOZEN_LOG_LEVEL: 'warn' } });
+  try {
+    let received = 0;
+    const target: Target = {
+      name: 'dozen hub',
+      url: dozen.url.replace('http', 'ws') + '/ws',
+      headers: { authorization: `Bearer ${dozen.token}` },
+      join: (socket) => socket.send(JSON.stringify({ type: 'join', room: 'rate' })),
+      publish: (socket, payload) => socket.send(JSON.stringify({ type: 'publish', room: 'rate', data: payload })),
+    };
+    const subscribers = await openAll(target, 10, () => received++);
+    const [publisher] = await openAll({ ...target, join: () => undefined }, 1, () => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const cpuBefore = cpuMs(dozen.child.pid!);
+    const started = performance.now();
+    for (let index = 0; index < PUBLISH_COUNT; index++) target.publish(publisher, { t: 0, i: index, pad: PAD });
+    await waitFor('every published message', async () => received >= PUBLISH_COUNT * 10, 120_000, 5);
+    const rate = PUBLISH_COUNT / ((performance.now() - started) / 1000);
+    // Time for the last batch to be saved, so its cost is counted.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const cpu = cpuMs(dozen.child.pid!) - cpuBefore;
+    for (const socket of [...subscribers, publisher]) socket.terminate();
+    return { rate, cpuPerThousand: (cpu * 1000) / PUBLISH_COUNT };
+  } finally {
+    await dozen.stop();
+  }
+}
+
+function publishLine(runs: { rate: number; cpuPerThousand: number }[]): string {
+  const rate = Math.round(Math.max(...runs.map((run) => run.rate)));
+  const cpu = Math.min(...runs.map((run) => run.cpuPerThousand)).toFixed(1);
+  return `publish: ${PUBLISH_COUNT} messages from one WebSocket publisher into one room, 10 subscribers: ${rate} messages/s, dozen CPU ${cpu} ms per 1,000 messages (best of ${runs.length})`;
+}
+
 /** Best of `rounds` (the machine is shared, so single runs are noisy); plain and dozen alternate. */
 function best(results: FanOut[]): FanOut {
   return { deliveriesPerSecond: Math.max(...results.map((result) => result.deliveriesPerSecond)), p50: Math.min(...results.map((result) => result.p50)), p99: Math.min(...results.map((result) => result.p99)) };
 }
 
 async function main(): Promise<void> {
+  // `node dist/bench/broadcast.js publish cdc` runs only those parts (the fan-out needs an idle machine).
+  const parts = process.argv.slice(2);
+  if (parts.length) {
+    if (parts.includes('publish')) console.log(publishLine([await publishRate(), await publishRate(), await publishRate()]));
+    if (parts.includes('cdc')) {
+      const change = await cdc();
+      console.log(`CDC: ${change.rows} inserts at ${Math.round(change.rate)}/s -> subscriber: commit->client p50 ${change.p50.toFixed(1)} ms, p99 ${change.p99.toFixed(1)} ms`);
+    }
+    process.exit(0);
+  }
   const plainRuns: FanOut[] = [];
   const hubRuns: FanOut[] = [];
   const rounds = 2;
@@ -187,6 +245,7 @@ async function main(): Promise<void> {
   }
   const reference = best(plainRuns);
   const hub = best(hubRuns);
+  const rates = [await publishRate(), await publishRate(), await publishRate()];
   const change = await cdc();
 
   const row = (name: string, result: FanOut) => `| ${name.padEnd(14)} | ${Math.round(result.deliveriesPerSecond).toString().padStart(14)} | ${result.p50.toFixed(1).padStart(8)} | ${result.p99.toFixed(1).padStart(8)} |`;
@@ -196,6 +255,7 @@ async function main(): Promise<void> {
   console.log(row('plain ws loop', reference));
   console.log(row('dozen hub', hub));
   console.log(`\nratio dozen / plain ws: throughput ${(hub.deliveriesPerSecond / reference.deliveriesPerSecond).toFixed(2)}, p99 latency ${(hub.p99 / reference.p99).toFixed(2)}`);
+  console.log(`\n${publishLine(rates)}`);
   console.log(`\nCDC: ${change.rows} inserts at ${Math.round(change.rate)}/s into MariaDB -> subscriber: commit->client p50 ${change.p50.toFixed(1)} ms, p99 ${change.p99.toFixed(1)} ms; INSERT sent->client p99 ${change.sendP99.toFixed(1)} ms`);
   process.exit(0);
 }

@@ -18,17 +18,23 @@ export const binlogConfig = z
     exclude: z.array(z.string().min(1)).default([]),
     /** How often the published-up-to position is written to dozen's database. */
     checkpointMs: z.number().int().min(10).max(60_000).default(200),
-    /** Pause reading the binlog while the hub holds more than this many bytes unsent to subscribers. */
+    /** Pause reading the binlog while the hub holds more than this many bytes unsent to all subscribers together (it also pauses while any one healthy subscriber has half its sendBufferBytes unsent). */
     pauseAboveBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+    /** A subscriber that reads nothing for this long no longer holds the reader back (it is closed with 1013 once its send buffer is full). */
+    stuckClientSeconds: z.number().int().min(1).default(10),
   })
-  .default({ enabled: false, serverId: 7700, include: [], exclude: [], checkpointMs: 200, pauseAboveBytes: 64 * 1024 * 1024 });
+  .default({ enabled: false, serverId: 7700, include: [], exclude: [], checkpointMs: 200, pauseAboveBytes: 64 * 1024 * 1024, stuckClientSeconds: 10 });
 
 export const broadcastConfig = z
   .strictObject({
-    /** Messages kept per room for `join {since}` and the history endpoint. */
-    historyMessages: z.number().int().min(0).max(1_000_000).default(1000),
+    /** At most this many messages kept per room for `join {since}` and the history endpoint (0: no history). */
+    historyMessages: z.number().int().min(0).max(10_000_000).default(100_000),
+    /** At most this many frame bytes kept per room: what bounds memory and the database (a bulk change of 30,000 rows fits). */
+    historyBytes: z.number().int().min(0).default(32 * 1024 * 1024),
     /** Messages older than this are dropped from the history. */
     historySeconds: z.number().int().min(1).default(300),
+    /** How often new messages and room positions are written to dozen's database (one transaction). A crash loses at most this last stretch; clients that saw it get a history_gap. */
+    saveEveryMs: z.number().int().min(5).max(10_000).default(50),
     /** Largest frame a client may send; bigger ones close the connection with 1009. */
     maxFrameBytes: z.number().int().min(256).default(64 * 1024),
     /** Bytes queued for one client before it is closed with 1013 (too slow); the others are not slowed. */
@@ -52,15 +58,17 @@ export const broadcastConfig = z
     binlog: binlogConfig,
   })
   .default({
-    historyMessages: 1000,
+    historyMessages: 100_000,
+    historyBytes: 32 * 1024 * 1024,
     historySeconds: 300,
+    saveEveryMs: 50,
     maxFrameBytes: 64 * 1024,
     sendBufferBytes: 1024 * 1024,
     pingSeconds: 25,
     idleSeconds: 60,
     anonymous: { join: [], publish: [] },
     redis: { prefix: 'dozen:broadcast:' },
-    binlog: { enabled: false, serverId: 7700, include: [], exclude: [], checkpointMs: 200, pauseAboveBytes: 64 * 1024 * 1024 },
+    binlog: { enabled: false, serverId: 7700, include: [], exclude: [], checkpointMs: 200, pauseAboveBytes: 64 * 1024 * 1024, stuckClientSeconds: 10 },
   });
 
 export type BroadcastConfig = z.output<typeof broadcastConfig>;

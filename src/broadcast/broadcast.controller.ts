@@ -6,7 +6,7 @@ import { BinlogSource } from './binlog/binlog.source.js';
 import { BroadcastService } from './broadcast.service.js';
 
 const publishBody = z.strictObject({ data: z.unknown().refine((value) => value !== undefined, 'required') });
-const historyQuery = z.strictObject({ since: z.coerce.number().int().min(0).default(0) });
+const historyQuery = z.strictObject({ since: z.coerce.number().int().min(0).default(0), epoch: z.string().min(1).max(64).optional() });
 
 /** REST for programs: publish into a room, list rooms, read a room's history. Behind the admin token. */
 @Controller('broadcast')
@@ -37,7 +37,7 @@ export class BroadcastController {
 
   @Get('rooms/:room/history')
   async history(@Param('room') room: string, @Query(new ZodPipe(historyQuery)) query: z.output<typeof historyQuery>) {
-    return this.broadcast.history(room, query.since);
+    return this.broadcast.history(room, query.since, query.epoch);
   }
 
   /** After a purged binlog: forget the saved position and read from the server's current end (changes in between are skipped). */

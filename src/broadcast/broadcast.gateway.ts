@@ -24,6 +24,7 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
   private heartbeat?: NodeJS.Timeout;
   private readonly log: Logger;
   private readonly backend: RoomBackend;
+  private readonly pressureListeners: (() => void)[] = [];
 
   constructor(
     @InjectConfig() private readonly config: DozenConfig,
@@ -49,6 +50,7 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
   }
 
   handleConnection(socket: WebSocket, request: IncomingMessage): void {
+    this.replaceErrorLogging(socket);
     const pending: [Buffer, boolean][] = [];
     let connection: Connection | null = null;
     socket.on('message', (data, isBinary) => (connection ? connection.handle(data, isBinary) : pending.push([data as Buffer, isBinary])));
@@ -70,15 +72,39 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
         return;
       }
       if (socket.readyState !== 1) return;
-      connection = new Connection(socket, this.service.hub, access, { sendBufferBytes: this.config.broadcast.sendBufferBytes }, this.backend, () => {
-        this.service.slowClients.inc();
-        this.log.warn({ subject: access.subject }, 'client closed: send buffer full');
+      const limits = { sendBufferBytes: this.config.broadcast.sendBufferBytes, pressureBytes: this.pressureBytes() };
+      connection = new Connection(socket, this.service.hub, access, limits, this.backend, {
+        slow: () => {
+          this.service.slowClients.inc();
+          this.log.warn({ subject: access.subject }, 'client closed: send buffer full');
+        },
+        pressure: () => {
+          for (const listener of this.pressureListeners) listener();
+        },
       });
       this.connections.add(connection);
       for (const [data, isBinary] of pending.splice(0)) connection.handle(data, isBinary);
     }, (error: unknown) => {
       this.log.error({ err: error }, 'token check failed');
       socket.close(CLOSE_POLICY, 'token check failed');
+    });
+  }
+
+  /**
+   * Nest's WsAdapter logs every socket error at error level, and ws turns a
+   * client's misbehaviour (a frame over maxPayload, bad UTF-8, a bad opcode)
+   * into a socket error: any client could flood the error log. Those are the
+   * client's fault, so they are counted and logged once per connection at warn.
+   */
+  private replaceErrorLogging(socket: WebSocket): void {
+    socket.removeAllListeners('error');
+    let logged = false;
+    socket.on('error', (error: Error & { code?: string }) => {
+      const oversize = error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
+      if (oversize) this.service.oversizeFrames.inc();
+      if (logged) return;
+      logged = true;
+      this.log.warn({ code: error.code, error: error.message, ...(oversize ? { maxFrameBytes: this.config.broadcast.maxFrameBytes } : {}) }, 'client connection error: closing it');
     });
   }
 
@@ -101,11 +127,33 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
     }
   }
 
-  /** Bytes queued but not yet written to all clients: the binlog source pauses while this is high. */
-  bufferedBytes(): number {
+  /** A client this far behind makes the binlog source pause (half its send buffer, so it never reaches the 1013 bound while reading). */
+  pressureBytes(): number {
+    return this.config.broadcast.sendBufferBytes / 2;
+  }
+
+  /** Called at once when a client passes `pressureBytes()`, so the binlog source pauses before the next event. */
+  onPressure(listener: () => void): void {
+    this.pressureListeners.push(listener);
+  }
+
+  /**
+   * What the binlog source paces itself by: the unsent bytes of the slowest
+   * healthy client, and of all clients. A client that has read nothing for
+   * `stuckMs` while bytes wait for it is not healthy: it no longer holds the
+   * reader back, and is closed with 1013 once its send buffer is full.
+   */
+  backlog(stuckMs: number, now = Date.now()): { slowest: number; total: number } {
+    let slowest = 0;
     let total = 0;
-    for (const connection of this.connections) total += connection.socket.bufferedAmount;
-    return total;
+    for (const connection of this.connections) {
+      const buffered = connection.socket.bufferedAmount;
+      total += buffered;
+      if (buffered === 0 || buffered < connection.bufferedSeen) connection.progressAt = now;
+      connection.bufferedSeen = buffered;
+      if (now - connection.progressAt < stuckMs && buffered > slowest) slowest = buffered;
+    }
+    return { slowest, total };
   }
 }
 

@@ -9,11 +9,13 @@ import { BroadcastGateway } from './broadcast.gateway.js';
 import { BroadcastHealth } from './broadcast.health.js';
 import { BroadcastResolver } from './broadcast.resolver.js';
 import { BroadcastService } from './broadcast.service.js';
+import { RoomMessageRow, RoomRow } from './store/room-state.entity.js';
+import { RoomStore } from './store/room.store.js';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([BinlogCheckpoint])],
+  imports: [TypeOrmModule.forFeature([BinlogCheckpoint, RoomRow, RoomMessageRow])],
   controllers: [moduleHealthController('broadcast'), BroadcastController],
-  providers: [BroadcastHealth, BroadcastService, BroadcastGateway, BroadcastResolver, BinlogReader, BinlogSource],
+  providers: [BroadcastHealth, RoomStore, BroadcastService, BroadcastGateway, BroadcastResolver, BinlogReader, BinlogSource],
   exports: [BroadcastService],
 })
 export class BroadcastModule {}

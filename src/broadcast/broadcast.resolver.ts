@@ -6,6 +6,7 @@ class RoomType {
   @Field() name!: string;
   @Field(() => Int, { description: 'clients joined on this host' }) subscribers!: number;
   @Field(() => Int, { description: 'the seq of the last message' }) seq!: number;
+  @Field({ description: 'the epoch of the seqs: a new one means the stream lost continuity' }) epoch!: string;
 }
 
 @Resolver(() => RoomType)

@@ -1,18 +1,21 @@
-import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Injectable, type BeforeApplicationShutdown, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
 import { BadInput, DomainError } from '../common/errors.js';
+import { InjectLogger } from '../common/core.module.js';
 import { Metrics } from '../common/metrics.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
 import { RedisBus } from './bus/redis.bus.js';
 import { ROOM_NAME } from './hub/frames.js';
 import { Hub, type Published, type RoomSummary } from './hub/hub.js';
+import { RoomStore } from './store/room.store.js';
 
 const IDEMPOTENCY_MS = 5 * 60 * 1000;
 
 export class HistoryGap extends DomainError {
-  constructor(room: string, since: number, oldest: number) {
-    super(410, 'history_gap', `room ${room}: messages after seq ${since} are no longer kept (history starts after ${oldest}); reload and continue from the room's current seq`, 'since');
+  constructor(room: string, reason: string) {
+    super(410, 'history_gap', `room ${room}: ${reason}; reload and continue from the room's current seq and epoch`, 'since');
   }
 }
 
@@ -22,20 +25,30 @@ export class HistoryGap extends DomainError {
  * history. Owns the one Hub of this process.
  */
 @Injectable()
-export class BroadcastService implements OnModuleInit, OnModuleDestroy {
+export class BroadcastService implements OnModuleInit, OnModuleDestroy, BeforeApplicationShutdown {
   readonly hub: Hub;
   /** Set when `broadcast.redis.url` is: rooms are shared with every host through Redis. */
   readonly bus: RedisBus | null;
   private readonly idempotent = new Map<string, { published: Promise<Published>; expires: number }>();
   readonly slowClients: Counter;
+  readonly oversizeFrames: Counter;
 
-  constructor(@InjectConfig() config: DozenConfig, metrics: Metrics) {
-    this.hub = new Hub({ messages: config.broadcast.historyMessages, seconds: config.broadcast.historySeconds });
+  private readonly log: Logger;
+
+  constructor(
+    @InjectConfig() private readonly config: DozenConfig,
+    metrics: Metrics,
+    readonly store: RoomStore,
+    @InjectLogger() logger: Logger,
+  ) {
+    this.log = logger.child({ module: 'broadcast' });
+    this.hub = new Hub({ messages: config.broadcast.historyMessages, seconds: config.broadcast.historySeconds, bytes: config.broadcast.historyBytes });
     const redis = config.broadcast.redis;
     this.bus = redis.url ? new RedisBus({ url: redis.url, password: redis.password, prefix: redis.prefix, historyMessages: config.broadcast.historyMessages }) : null;
     const published = new Counter({ name: 'dozen_broadcast_messages_total', help: 'Messages published into rooms', registers: [metrics.registry] });
     const deliveries = new Counter({ name: 'dozen_broadcast_deliveries_total', help: 'Message frames handed to subscribers', registers: [metrics.registry] });
     this.slowClients = new Counter({ name: 'dozen_broadcast_slow_clients_total', help: 'Clients closed with 1013 because their send buffer was full', registers: [metrics.registry] });
+    this.oversizeFrames = new Counter({ name: 'dozen_broadcast_oversize_frames_total', help: 'Client frames over maxFrameBytes (the connection is closed with 1009)', registers: [metrics.registry] });
     this.hub.onPublish((_room, count) => {
       published.inc();
       deliveries.inc(count);
@@ -43,11 +56,23 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleInit(): Promise<void> {
-    await this.bus?.listen((message) => this.hub.accept(message.room, message.seq, message.data, message.ts));
+    if (this.bus) {
+      await this.bus.listen((message) => this.hub.accept(message.room, message.seq, message.data, message.ts, message.epoch));
+      return;
+    }
+    // One host: rooms continue where they were (seq, epoch, history) from dozen's database.
+    const { saveEveryMs, historySeconds } = this.config.broadcast;
+    const rooms = await this.store.open(this.hub, { saveEveryMs, historySeconds, log: this.log });
+    if (rooms) this.log.info({ rooms }, 'broadcast rooms restored');
   }
 
   async onModuleDestroy(): Promise<void> {
     await this.bus?.close();
+  }
+
+  /** After every module stopped publishing (the binlog source, the sockets), before the database closes. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.store.close();
   }
 
   /** Publishes `data` into `room`. With an idempotency key, a retry within 5 minutes returns the first result and publishes nothing. */
@@ -76,8 +101,8 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy {
   /** Fetches a room's history from the bus into this host's hub (a host that started after the messages). False without a bus. */
   async refill(room: string): Promise<boolean> {
     if (!this.bus) return false;
-    const { seq, messages } = await this.bus.history(room);
-    this.hub.fill(room, seq, messages);
+    const { seq, epoch, messages } = await this.bus.history(room);
+    this.hub.fill(room, seq, messages, epoch);
     return true;
   }
 
@@ -85,14 +110,15 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy {
     return this.hub.list();
   }
 
-  /** Messages after `since`; a `since` older than the history is a 410 history_gap. */
-  async history(room: string, since = 0): Promise<{ room: string; seq: number; messages: { seq: number; ts: number; data: unknown }[] }> {
+  /** Messages after `since` (of `epoch`); a `since` that cannot be resumed (older than the history, another epoch) is a 410 history_gap. */
+  async history(room: string, since = 0, epoch?: string): Promise<{ room: string; seq: number; epoch: string; messages: { seq: number; ts: number; data: unknown }[] }> {
     assertRoom(room);
     if (this.bus && !this.hub.loaded(room)) await this.refill(room);
-    let history = this.hub.history(room, since);
-    if (since < history.oldest && (await this.refill(room))) history = this.hub.history(room, since);
-    if (since < history.oldest) throw new HistoryGap(room, since, history.oldest);
-    return { room, seq: history.seq, messages: history.messages.map(({ seq, ts, data }) => ({ seq, ts, data })) };
+    let history = this.hub.history(room, since, epoch);
+    if (history.gap && (await this.refill(room))) history = this.hub.history(room, since, epoch);
+    if (history.gap) throw new HistoryGap(room, history.gap);
+    const messages = history.messages.map(({ seq, ts, frame }) => ({ seq, ts, data: (JSON.parse(frame.toString()) as { data: unknown }).data }));
+    return { room, seq: history.seq, epoch: history.epoch, messages };
   }
 
   private forgetExpired(now: number): void {

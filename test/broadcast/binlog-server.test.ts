@@ -63,7 +63,7 @@ describe('binlog source against a server that restarts, purges or is set up wron
     const dozen = await startCdcDozen(mariadb, 'ops_shop', { waitRunning: false, url: `mysql://nocdc:pw@127.0.0.1:${mariadb.port}/` });
     try {
       const health = await brokenHealth(dozen);
-      assert.match(health.reason, /user 'nocdc' lacks REPLICATION SLAVE, REPLICATION CLIENT: GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON \*\.\* TO 'nocdc'/);
+      assert.match(health.reason, /user 'nocdc'@'127\.0\.0\.1' lacks REPLICATION SLAVE, REPLICATION CLIENT: GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON \*\.\* TO 'nocdc'@'127\.0\.0\.1'/);
     } finally {
       await dozen.stop();
     }

@@ -4,6 +4,7 @@ export interface Frame {
   type: string;
   room?: string;
   seq?: number;
+  epoch?: string;
   data?: unknown;
   ts?: number;
   code?: string;

@@ -52,6 +52,8 @@ export interface ServerFacts {
   grants: string[];
   /** FULL puts column names in the binlog, so rows decode right even when ALTER TABLE raced the read; null when the server has no such setting. */
   binlogRowMetadata: string | null;
+  /** The account the server matched, quoted for a GRANT: `'cdc'@'127.0.0.1'`. */
+  account: string;
 }
 
 /**
@@ -66,6 +68,8 @@ export class BinlogReader {
     try {
       const [variables] = await connection.query('SELECT @@global.log_bin AS logBin, @@global.binlog_format AS binlogFormat, @@global.binlog_row_image AS binlogRowImage');
       const [grantRows] = await connection.query('SHOW GRANTS');
+      // The account as the server matched it (user@host), which is what a GRANT must name.
+      const [userRows] = await connection.query('SELECT CURRENT_USER() AS user');
       const row = (variables as Record<string, unknown>[])[0];
       const metadata = await connection.query('SELECT @@global.binlog_row_metadata AS value').then(
         ([rows]) => String((rows as { value: unknown }[])[0].value),
@@ -77,6 +81,7 @@ export class BinlogReader {
         binlogRowImage: String(row.binlogRowImage),
         grants: (grantRows as Record<string, string>[]).map((grant) => Object.values(grant)[0]),
         binlogRowMetadata: metadata,
+        account: quoteAccount(String((userRows as { user: unknown }[])[0].user)),
       };
     } finally {
       await connection.end().catch(() => undefined);
@@ -109,6 +114,13 @@ export class BinlogReader {
     });
     return stream;
   }
+}
+
+/** `cdc@127.0.0.1` (CURRENT_USER()) -> `'cdc'@'127.0.0.1'`; the host part follows the last @. */
+export function quoteAccount(user: string): string {
+  const at = user.lastIndexOf('@');
+  const quote = (part: string) => `'${part.replace(/'/g, "''")}'`;
+  return at < 0 ? quote(user) : `${quote(user.slice(0, at))}@${quote(user.slice(at + 1))}`;
 }
 
 function connectionOptions(url: string, password?: string) {

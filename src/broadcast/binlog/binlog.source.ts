@@ -1,23 +1,26 @@
 import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
-import type { Repository } from 'typeorm';
+import { Counter } from 'prom-client';
+import type { EntityManager, Repository } from 'typeorm';
 import { InjectLogger } from '../../common/core.module.js';
+import { Metrics } from '../../common/metrics.js';
 import type { DozenConfig } from '../../config/config.schema.js';
 import { InjectConfig } from '../../config/config.module.js';
 import { BroadcastGateway } from '../broadcast.gateway.js';
 import { BroadcastService } from '../broadcast.service.js';
 import { BinlogCheckpoint } from './binlog-checkpoint.entity.js';
 import { BinlogReader, type BinlogStream, type RawBinlogEvent } from './binlog.reader.js';
-import { comparePositions, passes, roomOf, rowChanges, schemaFilter, truncateChange, type BinlogPosition, type RowChange } from './row-messages.js';
-import { serverAdvice, serverProblems } from './server-check.js';
+import { comparePositions, passes, roomOf, rowChanges, rowStatement, schemaFilter, statementConcerns, statementRooms, truncateChange, type BinlogPosition, type RowChange, type RowStatement } from './row-messages.js';
+import { connectProblem, serverAdvice, serverProblems } from './server-check.js';
 
 /** A position as text that sorts like the position (for the Redis dedupe check). */
 function sortablePosition(position: BinlogPosition): string {
   return `${position.file}:${String(position.pos).padStart(15, '0')}:${String(position.row).padStart(6, '0')}`;
 }
 
-export type SourceStatus = 'off' | 'starting' | 'running' | 'reconnecting' | 'stopped';
+/** `losing`: reading, but the server logs row changes in a form the source cannot publish (binlog_format is no longer ROW). */
+export type SourceStatus = 'off' | 'starting' | 'running' | 'reconnecting' | 'stopped' | 'losing';
 
 const BACKOFF_FIRST_MS = 250;
 const BACKOFF_MAX_MS = 5000;
@@ -60,6 +63,12 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
   private closing = false;
   private readonly log: Logger;
   private readonly sourceKey: string;
+  /** Rooms this source published into (with the bus, roomSeqs is not kept). */
+  private readonly rooms = new Set<string>();
+  /** Rooms told of lost changes since the format went wrong (each is told once). */
+  private readonly brokenRooms = new Set<string>();
+  private statementSeen = false;
+  private readonly lostChanges: Counter;
 
   constructor(
     @InjectConfig() private readonly config: DozenConfig,
@@ -68,8 +77,14 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly gateway: BroadcastGateway,
     @InjectRepository(BinlogCheckpoint) private readonly checkpoints: Repository<BinlogCheckpoint>,
     @InjectLogger() logger: Logger,
+    metrics: Metrics,
   ) {
     this.log = logger.child({ module: 'broadcast', component: 'binlog' });
+    this.lostChanges = new Counter({
+      name: 'dozen_broadcast_binlog_unpublishable_total',
+      help: 'Data-changing statements on included tables logged as statements (binlog_format not ROW), and format checks that failed while reading: changes that could not be published',
+      registers: [metrics.registry],
+    });
     const url = this.settings.url ? new URL(this.settings.url) : null;
     this.sourceKey = url ? `${url.hostname}:${url.port || 3306}` : '';
   }
@@ -92,6 +107,10 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     this.status = 'starting';
     this.timers.push(setInterval(() => void this.saveCheckpoint(), this.settings.checkpointMs));
     this.timers.push(setInterval(() => this.applyBackpressure(), PRESSURE_CHECK_MS));
+    this.gateway.onPressure(() => this.pauseNow());
+    this.timers.push(setInterval(() => void this.recheckFormat(), RECHECK_MS));
+    // One host: the checkpoint is written in the same transaction as the rooms it numbered, never ahead of them.
+    if (!this.broadcast.bus) this.broadcast.store.attach(() => this.checkpointWrite());
     void this.loadCheckpoint().then(
       () => this.connect(),
       (error: Error) => this.stop(`cannot read the saved binlog position from dozen's database: ${error.message}`),
@@ -112,6 +131,7 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     this.stream?.stop();
     this.stream = null;
     await this.saving;
+    if (!this.broadcast.bus) await this.broadcast.store.save();
     await this.checkpoints.delete({ source: this.sourceKey });
     this.resumeAt = this.readAt = null;
     this.last = this.lastRead = null;
@@ -143,16 +163,14 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async connect(): Promise<void> {
     if (this.closing) return;
-    const url = new URL(this.settings.url!);
-    const user = `'${decodeURIComponent(url.username || 'root')}'`;
     let problems: string[];
     try {
       const facts = await this.reader.facts(this.settings.url!, this.settings.password);
-      problems = serverProblems(facts, user);
+      problems = serverProblems(facts);
       this.advice = serverAdvice(facts);
       if (this.advice) this.log.warn({ advice: this.advice }, 'binlog source: server setting advised');
     } catch (error) {
-      return this.reconnectLater(`cannot reach MySQL at ${this.sourceKey}: ${(error as Error).message}`);
+      return this.reconnectLater(connectProblem(this.sourceKey, this.settings.url!, error as Error & { errno?: number }));
     }
     if (problems.length) {
       this.stop(`binlog source stopped: ${problems.join('; ')}`);
@@ -187,6 +205,8 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     } else if (name === 'query') {
       const truncate = truncateChange(event, this.file);
       if (truncate && passes(truncate.schema, truncate.table, this.settings.include, this.settings.exclude)) this.publish(truncate);
+      const statement = truncate ? null : rowStatement(event);
+      if (statement && statementConcerns(statement, this.settings.include, this.settings.exclude)) this.unpublishable(statement);
     } else if (name !== 'tablemap' && name !== 'xid') {
       for (const change of rowChanges(event, this.file)) this.publish(change);
     }
@@ -203,6 +223,10 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     if (this.lastRead && comparePositions(change.position, this.lastRead) <= 0) return;
     this.lastRead = change.position;
     const room = roomOf(change.schema, change.table);
+    if (!this.rooms.has(room)) {
+      this.rooms.add(room);
+      this.broadcast.hub.markReplayable(room);
+    }
     const bus = this.broadcast.bus;
     if (!bus) {
       const published = this.broadcast.hub.publish(room, change);
@@ -246,6 +270,55 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     );
   }
 
+  /**
+   * A row change arrived as a statement (someone switched binlog_format away
+   * from ROW while the source ran): it cannot be published. Say so loudly —
+   * health down with the fix, an error line, a metric — and give its rooms a
+   * new epoch with a history_gap, so subscribers reload instead of silently
+   * missing it. Reading goes on, so row events after the fix are not lost;
+   * the source is back to running once a check finds ROW again.
+   */
+  private unpublishable(statement: RowStatement): void {
+    this.lostChanges.inc();
+    this.statementSeen = true;
+    const where = `${statement.schema}.${statement.table ?? '*'}`;
+    this.loseChanges(
+      `binlog source cannot publish: ${statement.op} on ${where} was logged as a statement, not as row events (binlog_format is no longer ROW); ` +
+        "set binlog_format=ROW (SET GLOBAL binlog_format='ROW' and in my.cnf), then reload what subscribers of the rooms concerned show",
+      statementRooms(statement, this.rooms),
+    );
+  }
+
+  private loseChanges(problem: string, rooms: string[]): void {
+    const fresh = rooms.filter((room) => !this.brokenRooms.has(room));
+    if (this.status !== 'losing' || fresh.length) this.log.error({ problem, rooms: fresh }, 'binlog source losing changes');
+    this.status = 'losing';
+    this.problem = problem;
+    for (const room of fresh) {
+      this.brokenRooms.add(room);
+      this.broadcast.hub.breakRoom(room, 'row changes of this room could not be read from the binlog (binlog_format is no longer ROW)');
+    }
+  }
+
+  /** Settings are rechecked while reading too: a format switched away from ROW turns the source down before (or even without) a lost change. */
+  private async recheckFormat(): Promise<void> {
+    if (this.status !== 'running' && this.status !== 'losing') return;
+    const facts = await this.reader.facts(this.settings.url!, this.settings.password).catch(() => null);
+    if (!facts || (this.status !== 'running' && this.status !== 'losing')) return;
+    const wrong = serverProblems(facts).filter((problem) => /^binlog_(format|row_image)/.test(problem));
+    if (wrong.length) {
+      if (this.status === 'running') this.lostChanges.inc();
+      // Changes written from now on may be lost; everything this source publishes is concerned.
+      this.loseChanges(`binlog source cannot publish every change: ${wrong.join('; ')}`, [...this.rooms]);
+    } else if (this.status === 'losing' && !this.statementSeen) {
+      this.status = 'running';
+      this.problem = null;
+      this.brokenRooms.clear();
+      this.log.info({ source: this.sourceKey }, 'binlog format is ROW again: publishing every change');
+    }
+    this.statementSeen = false;
+  }
+
   private failed(stream: BinlogStream, error: Error & { code?: string; errno?: number }): void {
     if (stream !== this.stream) return;
     stream.stop();
@@ -276,16 +349,29 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     this.log.error({ problem }, 'binlog source stopped');
   }
 
-  /** Pauses reading while subscribers have more than `pauseAboveBytes` unsent (bus publishes in flight count 1 KiB each); resumes below half of it. */
+  /** A client passed half its send buffer: stop reading before the next event (mysql2 holds the packets it already has). */
+  private pauseNow(): void {
+    if (this.paused || !this.stream) return;
+    this.paused = true;
+    this.stream.pause();
+  }
+
+  /**
+   * Paces reading by the slowest healthy subscriber: paused while one has more
+   * than half its send buffer unsent (or all have more than `pauseAboveBytes`;
+   * with the Redis bus, publishes in flight count 1 KiB each), resumed below a
+   * quarter (half). So a subscriber that reads at any pace gets a bulk change
+   * whole instead of being closed with 1013; one that reads nothing for
+   * `stuckClientSeconds` stops holding the reader and gets the 1013.
+   */
   private applyBackpressure(): void {
     if (!this.stream) return;
-    // Behind = subscribers' unsent bytes, or (with the Redis bus) publishes not yet confirmed.
-    const buffered = this.gateway.bufferedBytes() + this.inFlight * 1024;
-    if (!this.paused && buffered > this.settings.pauseAboveBytes) {
-      this.paused = true;
-      this.stream.pause();
-      this.log.warn({ buffered }, 'binlog reading paused: subscribers are behind');
-    } else if (this.paused && buffered < this.settings.pauseAboveBytes / 2) {
+    const { slowest, total } = this.gateway.backlog(this.settings.stuckClientSeconds * 1000);
+    const buffered = total + this.inFlight * 1024;
+    const perClient = this.gateway.pressureBytes();
+    if (!this.paused && (slowest > perClient || buffered > this.settings.pauseAboveBytes)) {
+      this.pauseNow();
+    } else if (this.paused && slowest < perClient / 2 && buffered < this.settings.pauseAboveBytes / 2) {
       this.paused = false;
       this.stream.resume();
     } else if (this.paused) {
@@ -293,11 +379,17 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  private async saveCheckpoint(): Promise<void> {
-    if (!this.dirty || !this.resumeAt || this.saving) return;
+  /** The checkpoint as of now, as a write for the room store's next transaction; null when nothing moved. */
+  private checkpointWrite(): ((manager: EntityManager) => Promise<unknown>) | null {
+    const row = this.checkpointRow();
+    return row ? (manager) => manager.save(BinlogCheckpoint, row) : null;
+  }
+
+  private checkpointRow(): BinlogCheckpoint | null {
+    if (!this.dirty || !this.resumeAt) return null;
     this.dirty = false;
     // One consistent snapshot: everything up to `last` has been handed to the hub.
-    const row: BinlogCheckpoint = {
+    return {
       source: this.sourceKey,
       resumeFile: this.resumeAt.file,
       resumePosition: this.resumeAt.pos,
@@ -307,6 +399,14 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
       roomSeqs: JSON.stringify(Object.fromEntries(this.roomSeqs)),
       updatedAt: Date.now(),
     };
+  }
+
+  private async saveCheckpoint(): Promise<void> {
+    // One host: the room store writes the checkpoint with the rooms (checkpointWrite).
+    if (!this.broadcast.bus) return this.broadcast.store.save();
+    if (this.saving) return;
+    const row = this.checkpointRow();
+    if (!row) return;
     this.saving = this.checkpoints
       .save(row)
       .then(

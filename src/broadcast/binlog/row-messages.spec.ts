@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RawBinlogEvent } from './binlog.reader.js';
-import { comparePositions, passes, schemaFilter, truncateChange } from './row-messages.js';
+import { quoteAccount } from './binlog.reader.js';
+import { comparePositions, passes, rowStatement, schemaFilter, statementConcerns, statementRooms, truncateChange } from './row-messages.js';
 import { serverProblems } from './server-check.js';
 
 const query = (text: string, schema = 'shop'): RawBinlogEvent => ({ getEventName: () => 'query', timestamp: 1, nextPosition: 99, query: text, schema });
@@ -21,6 +22,25 @@ describe('binlog row messages', () => {
     assert.equal(truncateChange(query('ALTER TABLE orders ADD x INT'), 'f'), null);
   });
 
+  it('tells data-changing statements (a binlog no longer in ROW format) and their table', () => {
+    const seen = (text: string) => rowStatement(query(text));
+    assert.deepEqual(seen("INSERT INTO orders (customer) VALUES ('a')"), { op: 'insert', schema: 'shop', table: 'orders' });
+    assert.deepEqual(seen('/* app */ update low_priority `crm`.`people` set x = 1'), { op: 'update', schema: 'crm', table: 'people' });
+    assert.deepEqual(seen('DELETE QUICK FROM items WHERE id = 1'), { op: 'delete', schema: 'shop', table: 'items' });
+    assert.deepEqual(seen("REPLACE orders VALUES (1, 'a', 1)"), { op: 'replace', schema: 'shop', table: 'orders' });
+    assert.deepEqual(seen('DELETE a FROM orders a JOIN items b ON a.id = b.id'), { op: 'delete', schema: 'shop', table: null });
+    assert.equal(seen('BEGIN'), null);
+    assert.equal(seen('CREATE TABLE orders (id INT)'), null);
+    assert.ok(statementConcerns({ op: 'delete', schema: 'shop', table: null }, ['shop.orders'], []), 'a table it cannot tell counts for its schema');
+    assert.ok(!statementConcerns({ op: 'insert', schema: 'shop', table: 'audit' }, ['shop'], ['shop.audit']));
+    assert.deepEqual(statementRooms({ op: 'delete', schema: 'shop', table: null }, ['db.shop.orders', 'db.crm.people']), ['db.shop.orders']);
+  });
+
+  it('quotes the account the server matched for a GRANT', () => {
+    assert.equal(quoteAccount('cdcbad@127.0.0.1'), "'cdcbad'@'127.0.0.1'");
+    assert.equal(quoteAccount('we@ird@%'), "'we@ird'@'%'");
+  });
+
   it('turns include/exclude entries into a schema filter and checks names against them', () => {
     assert.deepEqual(schemaFilter(['shop', 'crm.people', 'crm.deals']), { shop: true, crm: ['people', 'deals'] });
     assert.equal(schemaFilter([]), undefined);
@@ -30,11 +50,11 @@ describe('binlog row messages', () => {
   });
 
   it('names each wrong server setting and the missing grants', () => {
-    const problems = serverProblems({ logBin: 'OFF', binlogFormat: 'MIXED', binlogRowImage: 'FULL', grants: ["GRANT SELECT ON *.* TO 'cdc'@'%'"], binlogRowMetadata: 'MINIMAL' }, "'cdc'");
+    const problems = serverProblems({ logBin: 'OFF', binlogFormat: 'MIXED', binlogRowImage: 'FULL', grants: ["GRANT SELECT ON *.* TO 'cdc'@'%'"], binlogRowMetadata: 'MINIMAL', account: "'cdc'@'127.0.0.1'" });
     assert.equal(problems.length, 3);
     assert.match(problems[0], /^log_bin is OFF/);
     assert.match(problems[1], /^binlog_format is MIXED/);
-    assert.match(problems[2], /lacks REPLICATION SLAVE, REPLICATION CLIENT:/);
-    assert.deepEqual(serverProblems({ logBin: 'ON', binlogFormat: 'ROW', binlogRowImage: 'FULL', grants: ["GRANT BINLOG MONITOR, REPLICATION SLAVE, SELECT ON *.* TO 'cdc'@'%'"], binlogRowMetadata: 'FULL' }, "'cdc'"), []);
+    assert.match(problems[2], /lacks REPLICATION SLAVE, REPLICATION CLIENT: GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON \*\.\* TO 'cdc'@'127\.0\.0\.1'$/);
+    assert.deepEqual(serverProblems({ logBin: 'ON', binlogFormat: 'ROW', binlogRowImage: 'FULL', grants: ["GRANT BINLOG MONITOR, REPLICATION SLAVE, SELECT ON *.* TO 'cdc'@'%'"], binlogRowMetadata: 'FULL', account: "'cdc'@'%'" }), []);
   });
 });

@@ -52,6 +52,47 @@ export function truncateChange(event: RawBinlogEvent, file: string): RowChange |
   return { op: 'truncate', schema, table: match[2], before: null, after: null, ts: event.timestamp, position: position(event, file, 0) };
 }
 
+/** A data-changing statement logged as a statement (binlog_format STATEMENT or MIXED); `table` null when it cannot be told. */
+export interface RowStatement {
+  op: string;
+  schema: string;
+  table: string | null;
+}
+
+const NAME = '(?:`?([\\w$]+)`?\\s*\\.\\s*)?`?([\\w$]+)`?';
+const STATEMENT_TABLE: RegExp[] = [
+  new RegExp(`^(?:INSERT|REPLACE)\\s+(?:(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY|IGNORE)\\s+)*(?:INTO\\s+)?${NAME}`, 'i'),
+  new RegExp(`^UPDATE\\s+(?:(?:LOW_PRIORITY|IGNORE)\\s+)*${NAME}`, 'i'),
+  new RegExp(`^DELETE\\s+(?:(?:LOW_PRIORITY|QUICK|IGNORE)\\s+)*FROM\\s+${NAME}`, 'i'),
+];
+
+/** INSERT / REPLACE / UPDATE / DELETE / LOAD DATA in a QUERY event: in ROW format these never appear, so one means a change was not logged as rows. */
+export function rowStatement(event: RawBinlogEvent): RowStatement | null {
+  const text = (event.query ?? '').replace(/^(?:\s|\/\*[\s\S]*?\*\/)+/, '');
+  const verb = /^(INSERT|REPLACE|UPDATE|DELETE|LOAD\s+DATA)\b/i.exec(text);
+  if (!verb) return null;
+  const op = verb[1].toLowerCase().replace(/\s+/, ' ');
+  for (const pattern of STATEMENT_TABLE) {
+    const match = pattern.exec(text);
+    if (match && !/^(SELECT|SET|VALUES?)$/i.test(match[2])) return { op, schema: match[1] ?? event.schema ?? '', table: match[2] };
+  }
+  return { op, schema: event.schema ?? '', table: null };
+}
+
+/** Whether a data-changing statement touches what the source publishes (one whose table is unknown counts for its schema). */
+export function statementConcerns(statement: RowStatement, include: string[], exclude: string[]): boolean {
+  if (statement.table) return passes(statement.schema, statement.table, include, exclude);
+  if (exclude.includes(statement.schema)) return false;
+  return !include.length || include.some((entry) => entry === statement.schema || entry.startsWith(`${statement.schema}.`));
+}
+
+/** The rooms a lost statement may concern: its table's, or every known room of its schema. */
+export function statementRooms(statement: RowStatement, known: Iterable<string>): string[] {
+  if (statement.table) return [roomOf(statement.schema, statement.table)];
+  const prefix = `db.${statement.schema}.`;
+  return [...known].filter((room) => room.startsWith(prefix));
+}
+
 /** include/exclude entries (`shop` or `shop.orders`) as zongji's schema filter. */
 export function schemaFilter(entries: string[]): Record<string, string[] | true> | undefined {
   if (!entries.length) return undefined;

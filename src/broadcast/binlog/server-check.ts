@@ -4,7 +4,8 @@ import type { ServerFacts } from './binlog.reader.js';
  * What a row-change reader needs from the server, each problem as one
  * sentence naming the setting and the fix. Empty when all is well.
  */
-export function serverProblems(facts: ServerFacts, user: string): string[] {
+export function serverProblems(facts: ServerFacts): string[] {
+  const user = facts.account;
   const problems: string[] = [];
   if (facts.logBin !== 'ON') problems.push(`log_bin is ${facts.logBin}: start the server with log_bin (e.g. log-bin=mysql-bin in my.cnf) and restart it`);
   if (facts.binlogFormat !== 'ROW') problems.push(`binlog_format is ${facts.binlogFormat}: set binlog_format=ROW (SET GLOBAL binlog_format='ROW' and in my.cnf)`);
@@ -26,4 +27,15 @@ export function serverProblems(facts: ServerFacts, user: string): string[] {
 export function serverAdvice(facts: ServerFacts): string | null {
   if (facts.binlogRowMetadata === null || facts.binlogRowMetadata === 'FULL') return null;
   return `binlog_row_metadata is ${facts.binlogRowMetadata}: set binlog_row_metadata=FULL so column names stay right when ALTER TABLE runs while changes are read`;
+}
+
+/** Why connecting failed, with what to check when the server refused the login (ER_ACCESS_DENIED_ERROR, 1045). */
+export function connectProblem(source: string, url: string, error: Error & { errno?: number }): string {
+  const reached = `cannot reach MySQL at ${source}: ${error.message}`;
+  if (error.errno !== 1045) return reached;
+  const user = decodeURIComponent(new URL(url).username || 'root');
+  return (
+    `${reached}: check broadcast.binlog.password (or the password in broadcast.binlog.url), and that the server has an account ` +
+    `'${user}'@<the address dozen connects from> with that password (SELECT user, host FROM mysql.user WHERE user = '${user}')`
+  );
 }

@@ -1,10 +1,13 @@
 import { Redis } from 'ioredis';
 import type { Published } from '../hub/hub.js';
+import { newEpoch } from '../hub/room.js';
 
 /** One message as the bus carries it between hosts. */
 export interface BusMessage {
   room: string;
   seq: number;
+  /** The room's epoch in Redis: a Redis that lost the room's keys starts a new one, so no client resumes across the loss. */
+  epoch?: string;
   ts: number;
   data: unknown;
 }
@@ -18,12 +21,18 @@ export interface RedisBusOptions {
 }
 
 // Numbers, stores and fans out one message atomically, so seq order is publish order on every host.
-// KEYS: seq counter, history list, channel, dedupe key (or '' ). ARGV: room (JSON), ts, data (JSON), history size, dedupe position ('' for none).
+// KEYS: seq counter, history list, channel, dedupe key (or ''), epoch. ARGV: room (JSON), ts, data (JSON), history size,
+// dedupe position ('' for none), a new epoch in case the room has none (first message, or Redis lost the room).
 const PUBLISH_SCRIPT = `
 if ARGV[5] ~= '' then
   local seen = redis.call('GET', KEYS[4])
-  if seen and ARGV[5] <= seen then return -1 end
+  if seen and ARGV[5] <= seen then return {-1, ''} end
   redis.call('SET', KEYS[4], ARGV[5])
+end
+local epoch = redis.call('GET', KEYS[5])
+if not epoch then
+  epoch = ARGV[6]
+  redis.call('SET', KEYS[5], epoch)
 end
 local seq = redis.call('INCR', KEYS[1])
 local keep = tonumber(ARGV[4])
@@ -31,8 +40,8 @@ if keep > 0 then
   redis.call('RPUSH', KEYS[2], '{"seq":' .. seq .. ',"ts":' .. ARGV[2] .. ',"data":' .. ARGV[3] .. '}')
   redis.call('LTRIM', KEYS[2], -keep, -1)
 end
-redis.call('PUBLISH', KEYS[3], '{"room":' .. ARGV[1] .. ',"seq":' .. seq .. ',"ts":' .. ARGV[2] .. ',"data":' .. ARGV[3] .. '}')
-return seq
+redis.call('PUBLISH', KEYS[3], '{"room":' .. ARGV[1] .. ',"seq":' .. seq .. ',"epoch":"' .. epoch .. '","ts":' .. ARGV[2] .. ',"data":' .. ARGV[3] .. '}')
+return {seq, epoch}
 `;
 
 /**
@@ -51,7 +60,7 @@ export class RedisBus {
     this.commands = new Redis(options.url, connection);
     this.subscriber = new Redis(options.url, connection);
     this.channel = `${options.prefix}messages`;
-    this.commands.defineCommand('dozenPublish', { numberOfKeys: 4, lua: PUBLISH_SCRIPT });
+    this.commands.defineCommand('dozenPublish', { numberOfKeys: 5, lua: PUBLISH_SCRIPT });
   }
 
   /** Subscribes; `handler` then gets every message of every room, in seq order per room. */
@@ -67,25 +76,35 @@ export class RedisBus {
    */
   async publish(room: string, data: unknown, ts: number, dedupe?: { key: string; position: string }): Promise<Published | null> {
     const prefix = this.options.prefix;
-    const seq = (await (this.commands as unknown as { dozenPublish(...args: (string | number)[]): Promise<number> }).dozenPublish(
+    const [seq] = await (this.commands as unknown as { dozenPublish(...args: (string | number)[]): Promise<[number, string]> }).dozenPublish(
       `${prefix}seq:${room}`,
       `${prefix}history:${room}`,
       this.channel,
       dedupe ? `${prefix}dedupe:${dedupe.key}` : `${prefix}dedupe:none`,
+      `${prefix}epoch:${room}`,
       JSON.stringify(room),
       ts,
       JSON.stringify(data ?? null),
       this.options.historyMessages,
       dedupe?.position ?? '',
-    )) as number;
+      newEpoch(),
+    );
     return seq < 0 ? null : { room, seq, ts };
   }
 
-  /** The room's seq and the history kept in Redis (the last `historyMessages`), oldest first. */
-  async history(room: string): Promise<{ seq: number; messages: BusMessage[] }> {
-    const results = await this.commands.multi().get(`${this.options.prefix}seq:${room}`).lrange(`${this.options.prefix}history:${room}`, 0, -1).exec();
-    const [[, seq], [, entries]] = results as [[Error | null, string | null], [Error | null, string[]]];
-    return { seq: Number(seq ?? 0), messages: entries.map((entry) => ({ room, ...(JSON.parse(entry) as Omit<BusMessage, 'room'>) })) };
+  /** The room's seq, epoch and the history kept in Redis (the last `historyMessages`), oldest first. */
+  async history(room: string): Promise<{ seq: number; epoch: string | undefined; messages: BusMessage[] }> {
+    const prefix = this.options.prefix;
+    // A room without messages gets its epoch now, so a client joining before the first message already holds the one that stays.
+    const results = await this.commands
+      .multi()
+      .set(`${prefix}epoch:${room}`, newEpoch(), 'NX')
+      .get(`${prefix}seq:${room}`)
+      .get(`${prefix}epoch:${room}`)
+      .lrange(`${prefix}history:${room}`, 0, -1)
+      .exec();
+    const [, [, seq], [, epoch], [, entries]] = results as [unknown, [Error | null, string | null], [Error | null, string | null], [Error | null, string[]]];
+    return { seq: Number(seq ?? 0), epoch: epoch ?? undefined, messages: entries.map((entry) => ({ room, ...(JSON.parse(entry) as Omit<BusMessage, 'room'>) })) };
   }
 
   async ping(): Promise<string> {

@@ -20,15 +20,17 @@ export interface BroadcastClientOptions {
 /**
  * A dozen broadcast client for Node: joins rooms on `/ws`, hands out each
  * message once and in order (callback or async iterator), and reconnects by
- * itself, rejoining every room from the last seq it saw so nothing is missed.
+ * itself, rejoining every room from the last position it saw (seq and epoch) so
+ * nothing is missed.
  *
- * Events: `message` (RoomMessage), `joined` ({room, seq}), `gap` ({room, message}:
- * the hub no longer has what was missed; reload, the room continues live),
+ * Events: `message` (RoomMessage), `joined` ({room, seq, epoch}), `gap` ({room, message}:
+ * the hub cannot give what was missed — no longer kept, or lost in a crash or a
+ * binlog format change (a new epoch); reload, the room continues live),
  * `error` ({code, message, room?}), `open`, `close` ({code, reason}).
  */
 export class BroadcastClient extends EventEmitter {
   private socket: WebSocket | null = null;
-  private readonly rooms = new Map<string, { lastSeq: number | null }>();
+  private readonly rooms = new Map<string, { lastSeq: number | null; epoch: string | null }>();
   private attempt = 0;
   private closed = false;
   private retry: NodeJS.Timeout | null = null;
@@ -50,9 +52,9 @@ export class BroadcastClient extends EventEmitter {
     return new Promise((resolve) => this.once('open', resolve));
   }
 
-  /** Joins `room`; with `since`, first replays what came after that seq. */
-  join(room: string, options: { since?: number } = {}): void {
-    this.rooms.set(room, { lastSeq: options.since ?? null });
+  /** Joins `room`; with `since` (and the `epoch` it belongs to, from `position()`), first replays what came after that seq. */
+  join(room: string, options: { since?: number; epoch?: string } = {}): void {
+    this.rooms.set(room, { lastSeq: options.since ?? null, epoch: options.epoch ?? null });
     this.sendJoin(room);
   }
 
@@ -68,6 +70,12 @@ export class BroadcastClient extends EventEmitter {
   /** The last seq received in `room` (what a resume starts after). */
   lastSeq(room: string): number | null {
     return this.rooms.get(room)?.lastSeq ?? null;
+  }
+
+  /** Where `room` stands for this client: keep it to resume later with `join(room, {since: seq, epoch})`. */
+  position(room: string): { seq: number; epoch: string } | null {
+    const state = this.rooms.get(room);
+    return state?.lastSeq !== null && state?.lastSeq !== undefined && state.epoch ? { seq: state.lastSeq, epoch: state.epoch } : null;
   }
 
   /** Every message of the joined rooms (or of one room), in order, until `close()`. */
@@ -119,17 +127,20 @@ export class BroadcastClient extends EventEmitter {
     });
   }
 
-  private receive(frame: { type: string; room?: string; seq?: number; data?: unknown; ts?: number; code?: string; message?: string }): void {
+  private receive(frame: { type: string; room?: string; seq?: number; epoch?: string; data?: unknown; ts?: number; code?: string; message?: string }): void {
     const state = frame.room ? this.rooms.get(frame.room) : undefined;
     if (frame.type === 'message' && state) {
       if (state.lastSeq !== null && frame.seq! <= state.lastSeq) return;
       state.lastSeq = frame.seq!;
       this.emit('message', { room: frame.room!, seq: frame.seq!, data: frame.data, ts: frame.ts! });
     } else if (frame.type === 'joined' && state) {
+      // The hub answers a join with since only when it continues our stream (else history_gap), so its epoch is ours now.
       if (state.lastSeq === null) state.lastSeq = frame.seq!;
-      this.emit('joined', { room: frame.room, seq: frame.seq });
+      state.epoch = frame.epoch ?? null;
+      this.emit('joined', { room: frame.room, seq: frame.seq, epoch: frame.epoch });
     } else if (frame.type === 'error' && frame.code === 'history_gap' && state) {
       state.lastSeq = null;
+      state.epoch = null;
       this.emit('gap', { room: frame.room, message: frame.message });
       this.sendJoin(frame.room!);
     } else if (frame.type === 'error') {
@@ -138,8 +149,9 @@ export class BroadcastClient extends EventEmitter {
   }
 
   private sendJoin(room: string): void {
-    const since = this.rooms.get(room)?.lastSeq;
-    this.send({ type: 'join', room, ...(since === null || since === undefined ? {} : { since }) });
+    const state = this.rooms.get(room);
+    const since = state?.lastSeq;
+    this.send({ type: 'join', room, ...(since === null || since === undefined ? {} : { since, ...(state?.epoch ? { epoch: state.epoch } : {}) }) });
   }
 
   private send(frame: object): void {

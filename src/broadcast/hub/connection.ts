@@ -10,6 +10,15 @@ export const CLOSE_POLICY = 1008;
 
 export interface ConnectionLimits {
   sendBufferBytes: number;
+  /** Unsent bytes past which the binlog source is asked to pause. */
+  pressureBytes: number;
+}
+
+export interface ConnectionEvents {
+  /** Closed with 1013: its send buffer was full. */
+  slow(): void;
+  /** Its unsent bytes passed `pressureBytes`. */
+  pressure(): void;
 }
 
 /** How a connection publishes and fetches older history: directly, or through the several-hosts bus. */
@@ -28,6 +37,9 @@ export interface RoomBackend {
  */
 export class Connection implements Subscriber {
   lastSeen = Date.now();
+  /** For the binlog source's pacing: unsent bytes at the last look, and when they last went down. */
+  bufferedSeen = 0;
+  progressAt = Date.now();
   private readonly rooms = new Set<string>();
   private closed = false;
 
@@ -37,17 +49,18 @@ export class Connection implements Subscriber {
     private readonly access: RoomAccess,
     private readonly limits: ConnectionLimits,
     private readonly backend: RoomBackend,
-    private readonly onSlow: () => void,
+    private readonly events: ConnectionEvents,
   ) {}
 
   deliver(frame: Buffer): boolean {
     if (this.closed || this.socket.readyState !== 1) return false;
     if (this.socket.bufferedAmount + frame.length > this.limits.sendBufferBytes) {
       this.close(CLOSE_TOO_SLOW, `send buffer over ${this.limits.sendBufferBytes} bytes: client too slow`);
-      this.onSlow();
+      this.events.slow();
       return false;
     }
     this.socket.send(frame, { binary: false });
+    if (this.socket.bufferedAmount > this.limits.pressureBytes) this.events.pressure();
     return true;
   }
 
@@ -61,7 +74,7 @@ export class Connection implements Subscriber {
         return this.sendText(PONG_FRAME);
       case 'join': {
         if (!this.access.canJoin(frame.room)) return this.sendText(errorFrame('forbidden', `may not join ${frame.room}`, frame.room));
-        return this.join(frame.room, frame.since, true);
+        return this.join(frame.room, frame.since, frame.epoch, true);
       }
       case 'leave':
         this.hub.leave(this, frame.room);
@@ -74,27 +87,27 @@ export class Connection implements Subscriber {
     }
   }
 
-  private join(room: string, since: number | undefined, mayRefill: boolean): void {
+  private join(room: string, since: number | undefined, epoch: string | undefined, mayRefill: boolean): void {
     if (mayRefill && this.backend.canRefill && !this.hub.loaded(room)) {
       // First join of this room on this host: fetch its seq and history from the bus first.
-      const retry = () => !this.closed && this.join(room, since, true);
-      this.backend.refill(room).then(retry, () => !this.closed && this.join(room, since, false));
+      const retry = () => !this.closed && this.join(room, since, epoch, true);
+      this.backend.refill(room).then(retry, () => !this.closed && this.join(room, since, epoch, false));
       return;
     }
     this.hub.leave(this, room);
-    const result = this.hub.join(this, room, since);
+    const result = this.hub.join(this, room, since, epoch);
     if ('gap' in result && mayRefill && this.backend.canRefill) {
       // Older than this host keeps: fetch the room's history from the bus, then try once more.
-      const retry = () => !this.closed && this.join(room, since, false);
+      const retry = () => !this.closed && this.join(room, since, epoch, false);
       this.backend.refill(room).then(retry, retry);
       return;
     }
     if ('gap' in result) {
-      this.sendText(errorFrame('history_gap', `messages after seq ${since} are no longer kept (history starts after ${result.oldest}, room is at ${result.seq}); reload and join without since`, room));
+      this.sendText(errorFrame('history_gap', `${result.gap}; reload and join without since`, room));
       return;
     }
     this.rooms.add(room);
-    this.sendText(joinedFrame(room, result.seq));
+    this.sendText(joinedFrame(room, result.seq, result.epoch));
     for (const message of result.backlog) if (!this.deliver(message.frame)) return;
   }
 

@@ -3,15 +3,15 @@ import { z } from 'zod';
 /**
  * The wire protocol of `/ws`: one JSON object per text frame, `type` says what it is.
  *
- * client -> server: join {room, since?}, leave {room}, publish {room, data}, ping
- * server -> client: message {room, seq, data, ts}, joined {room, seq}, left {room},
+ * client -> server: join {room, since?, epoch?}, leave {room}, publish {room, data}, ping
+ * server -> client: message {room, seq, data, ts}, joined {room, seq, epoch}, left {room},
  *                   error {code, message, room?}, pong
  */
 export const ROOM_NAME = /^[A-Za-z0-9_.:@-]{1,200}$/;
 const room = z.string().regex(ROOM_NAME, 'a room name is 1-200 characters of A-Z a-z 0-9 _ . : @ -');
 
 export const clientFrame = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('join'), room, since: z.number().int().min(0).optional() }),
+  z.strictObject({ type: z.literal('join'), room, since: z.number().int().min(0).optional(), epoch: z.string().min(1).max(64).optional() }),
   z.strictObject({ type: z.literal('leave'), room }),
   z.strictObject({ type: z.literal('publish'), room, data: z.unknown() }),
   z.strictObject({ type: z.literal('ping') }),
@@ -24,8 +24,8 @@ export function errorFrame(code: ErrorCode, message: string, roomName?: string):
   return JSON.stringify({ type: 'error', code, message, ...(roomName ? { room: roomName } : {}) });
 }
 
-export function joinedFrame(roomName: string, seq: number): string {
-  return JSON.stringify({ type: 'joined', room: roomName, seq });
+export function joinedFrame(roomName: string, seq: number, epoch: string): string {
+  return JSON.stringify({ type: 'joined', room: roomName, seq, epoch });
 }
 
 export function leftFrame(roomName: string): string {

@@ -11,7 +11,7 @@ function recorder(): Subscriber & { frames: { seq: number; data: unknown }[] } {
 
 describe('Hub', () => {
   it('numbers each room on its own and hands every subscriber the same frames in order', () => {
-    const hub = new Hub({ messages: 10, seconds: 60 });
+    const hub = new Hub({ messages: 10, seconds: 60, bytes: 1 << 20 });
     const [first, second] = [recorder(), recorder()];
     hub.join(first, 'a');
     hub.join(second, 'a');
@@ -24,23 +24,61 @@ describe('Hub', () => {
   });
 
   it('replays after since, reports a gap before the kept history, and trims by count and age', () => {
-    const hub = new Hub({ messages: 3, seconds: 60 });
+    const hub = new Hub({ messages: 3, seconds: 60, bytes: 1 << 20 });
     for (let index = 1; index <= 5; index++) hub.publish('a', index, 1000);
     const late = recorder();
-    assert.deepEqual(hub.join(late, 'a', 1, 1000), { gap: true, oldest: 2, seq: 5 });
-    const result = hub.join(late, 'a', 3, 1000);
+    const gap = hub.join(late, 'a', 1, undefined, 1000);
+    assert.ok('gap' in gap && /after seq 1 are no longer kept \(history starts after 2/.test(gap.gap));
+    const result = hub.join(late, 'a', 3, undefined, 1000);
     assert.ok(!('gap' in result));
     assert.deepEqual(result.backlog.map((message) => message.seq), [4, 5]);
-    assert.deepEqual(hub.history('a', 0, 1000 + 61_000).messages, [], 'older than 60 s is gone');
+    assert.equal(hub.history('a', 0, undefined, 1000 + 61_000).gap !== null, true, 'older than 60 s is gone');
   });
 
-  it('skips messages up to a since that is ahead of the room (a room rebuilt after a restart)', () => {
-    const hub = new Hub({ messages: 10, seconds: 60 });
+  it('trims the history by frame bytes', () => {
+    const hub = new Hub({ messages: 1000, seconds: 60, bytes: 1000 });
+    for (let index = 1; index <= 20; index++) hub.publish('a', 'x'.repeat(100), 1000);
+    const kept = hub.history('a', 0, undefined, 1000);
+    assert.ok(kept.gap, 'the oldest went');
+    const oldest = hub.history('a', 15, undefined, 1000);
+    assert.deepEqual(oldest.messages.map((message) => message.seq), [16, 17, 18, 19, 20]);
+  });
+
+  it('skips messages up to a since that is ahead of a binlog room (replayed with the same seqs after a restart)', () => {
+    const hub = new Hub({ messages: 10, seconds: 60, bytes: 1 << 20 });
     hub.restoreSeq('a', 10);
+    hub.markReplayable('a');
     const client = recorder();
     hub.join(client, 'a', 12);
     for (let index = 11; index <= 13; index++) hub.publish('a', index);
     assert.deepEqual(client.frames.map((frame) => frame.seq), [13]);
+  });
+
+  it('answers a gap to a since ahead of any other room, and to another epoch', () => {
+    const hub = new Hub({ messages: 10, seconds: 60, bytes: 1 << 20 });
+    hub.publish('a', 1);
+    const joined = hub.join(recorder(), 'a');
+    assert.ok(!('gap' in joined) && /^[0-9a-f]{8}$/.test(joined.epoch));
+    assert.ok('gap' in hub.join(recorder(), 'a', 5), 'ahead of the room');
+    assert.ok('gap' in hub.join(recorder(), 'a', 0, 'other'), 'another epoch');
+    assert.ok(!('gap' in hub.join(recorder(), 'a', 0, joined.epoch)));
+  });
+
+  it('keeps the previous epoch valid up to where a loss may start, and none of it after a break', () => {
+    const hub = new Hub({ messages: 10, seconds: 60, bytes: 1 << 20 });
+    hub.publish('a', 1);
+    hub.publish('a', 2);
+    const before = hub.list()[0].epoch;
+    hub.continueAfterLoss('a');
+    hub.publish('a', 3);
+    const resumed = hub.join(recorder(), 'a', 2, before);
+    assert.ok(!('gap' in resumed) && resumed.epoch !== before && resumed.backlog.length === 1);
+    const subscriber = recorder();
+    hub.join(subscriber, 'a');
+    const current = hub.list()[0].epoch;
+    hub.breakRoom('a', 'changes were lost');
+    assert.equal((subscriber.frames[0] as unknown as { code: string }).code, 'history_gap', 'joined clients are told');
+    assert.ok('gap' in hub.join(recorder(), 'a', 3, current), 'no resume across the break');
   });
 });
 

@@ -1,5 +1,5 @@
-import { messageFrame } from './frames.js';
-import { Room, type HistoryLimits, type StoredMessage, type Subscriber } from './room.js';
+import { errorFrame, messageFrame } from './frames.js';
+import { Room, type HistoryLimits, type RoomPosition, type StoredMessage, type Subscriber } from './room.js';
 
 export interface Published {
   room: string;
@@ -7,14 +7,29 @@ export interface Published {
   ts: number;
 }
 
-export type JoinResult = { seq: number; backlog: StoredMessage[] } | { gap: true; oldest: number; seq: number };
+/** Joined at `seq` of `epoch` with the messages after `since`; or the reason `since` cannot be resumed (a history_gap). */
+export type JoinResult = { seq: number; epoch: string; backlog: StoredMessage[] } | { gap: string; seq: number; epoch: string };
 
 export interface RoomSummary {
   name: string;
   subscribers: number;
   seq: number;
+  epoch: string;
 }
 
+/** What a room looked like when it was saved: its position, whether the binlog feeds it, and its history. */
+export interface SavedRoom extends RoomPosition {
+  name: string;
+  replayable: boolean;
+  messages: StoredMessage[];
+}
+
+/** Told of every change to a room's stream, in order (dozen's database keeps rooms across restarts through it). */
+export interface RoomListener {
+  appended(room: Room, message: StoredMessage): void;
+  /** The room's epoch changed (its stream lost continuity). */
+  moved(room: Room): void;
+}
 /**
  * The rooms of this process. Plain logic, no Nest and no sockets: publishers
  * hand it data, it numbers it, keeps it in the room's history and hands the
@@ -24,6 +39,7 @@ export interface RoomSummary {
 export class Hub {
   private readonly rooms = new Map<string, Room>();
   private readonly listeners: ((room: string, count: number) => void)[] = [];
+  private roomListener: RoomListener | null = null;
 
   constructor(private readonly limits: HistoryLimits) {}
 
@@ -32,29 +48,76 @@ export class Hub {
     this.listeners.push(listener);
   }
 
+  /** The one listener to every room's stream (dozen's database). */
+  listen(listener: RoomListener): void {
+    this.roomListener = listener;
+  }
+
   publish(roomName: string, data: unknown, ts = Date.now()): Published {
     const room = this.room(roomName);
     const seq = room.seq + 1;
-    room.append({ seq, ts, data, frame: messageFrame(roomName, seq, data, ts) });
-    for (const listener of this.listeners) listener(roomName, room.subscribers.size);
+    this.append(room, { seq, ts, frame: messageFrame(roomName, seq, data, ts) });
     return { room: roomName, seq, ts };
   }
 
-  /** Takes a message numbered elsewhere (the Redis bus); ignores one it already has. */
-  accept(roomName: string, seq: number, data: unknown, ts: number): void {
+  /** Takes a message numbered elsewhere (the Redis bus); ignores one it already has. A new epoch or a skipped seq breaks the kept history. */
+  accept(roomName: string, seq: number, data: unknown, ts: number, epoch?: string): void {
     const room = this.room(roomName);
+    if (epoch && epoch !== room.epoch) {
+      room.epoch = epoch;
+      room.previousEpoch = null;
+      room.clearHistory();
+      room.seq = Math.min(room.seq, seq - 1);
+    }
     if (seq <= room.seq) return;
     if (seq > room.seq + 1) room.clearHistory();
-    room.append({ seq, ts, data, frame: messageFrame(roomName, seq, data, ts) });
-    for (const listener of this.listeners) listener(roomName, room.subscribers.size);
+    this.append(room, { seq, ts, frame: messageFrame(roomName, seq, data, ts) });
   }
 
   /** Adds history fetched from the bus in front of what this host kept. */
-  fill(roomName: string, seq: number, messages: { seq: number; ts: number; data: unknown }[]): void {
-    this.room(roomName).prepend(
-      messages.map((message) => ({ ...message, frame: messageFrame(roomName, message.seq, message.data, message.ts) })),
+  fill(roomName: string, seq: number, messages: { seq: number; ts: number; data: unknown }[], epoch?: string): void {
+    const room = this.room(roomName);
+    if (epoch && epoch !== room.epoch) {
+      room.epoch = epoch;
+      room.previousEpoch = null;
+      room.clearHistory();
+    }
+    room.prepend(
+      messages.map((message) => ({ seq: message.seq, ts: message.ts, frame: messageFrame(roomName, message.seq, message.data, message.ts) })),
       seq,
     );
+  }
+
+  /** Puts back a room saved in dozen's database, before anyone joins. */
+  restore(saved: SavedRoom): void {
+    const room = this.room(saved.name);
+    Object.assign(room, { seq: saved.seq, epoch: saved.epoch, previousEpoch: saved.previousEpoch, epochBase: saved.epochBase, replayable: saved.replayable });
+    room.prepend(saved.messages, saved.seq);
+  }
+
+  /** Marks a room the binlog source feeds: its replay after a crash gives changes the seqs they had. */
+  markReplayable(roomName: string): void {
+    this.room(roomName).replayable = true;
+  }
+
+  /**
+   * The room's stream lost messages (row changes the binlog source could not
+   * read): a new epoch, so no client resumes across the loss, and a
+   * history_gap to everyone joined now, so they reload.
+   */
+  breakRoom(roomName: string, reason: string): void {
+    const room = this.room(roomName);
+    room.newEpoch(null);
+    this.roomListener?.moved(room);
+    const notice = Buffer.from(errorFrame('history_gap', `${reason}; reload and join again (the room continues at seq ${room.seq}, epoch ${room.epoch})`, roomName));
+    for (const subscriber of room.subscribers.keys()) subscriber.deliver(notice);
+  }
+
+  /** Starts a new epoch for a room whose last messages may be lost (a crash before they were saved); what came before `keepUpTo` stays valid. */
+  continueAfterLoss(roomName: string): void {
+    const room = this.room(roomName);
+    room.newEpoch(room.seq);
+    this.roomListener?.moved(room);
   }
 
   /** Whether this host has the room's history from the bus (always false without a bus: nothing to fetch). */
@@ -67,17 +130,29 @@ export class Hub {
    * history answers a gap and subscribes nothing; a `since` ahead of the room
    * (the room was rebuilt after a restart) waits for the seqs to pass it.
    */
-  join(subscriber: Subscriber, roomName: string, since?: number, now = Date.now()): JoinResult {
+  join(subscriber: Subscriber, roomName: string, since?: number, epoch?: string, now = Date.now()): JoinResult {
     const room = this.room(roomName);
     if (since === undefined) {
       room.subscribers.set(subscriber, { cursor: room.seq });
-      return { seq: room.seq, backlog: [] };
+      return { seq: room.seq, epoch: room.epoch, backlog: [] };
     }
-    const oldest = room.oldestResumable(now);
-    if (since < oldest) return { gap: true, oldest, seq: room.seq };
+    const gap = this.gap(room, since, epoch, now);
+    if (gap) return { gap, seq: room.seq, epoch: room.epoch };
     const backlog = room.since(since, now);
     room.subscribers.set(subscriber, { cursor: Math.max(since, room.seq) });
-    return { seq: room.seq, backlog };
+    return { seq: room.seq, epoch: room.epoch, backlog };
+  }
+
+  /** Why `since` (of `epoch`) cannot be resumed in `room`, or null when it can. */
+  private gap(room: Room, since: number, epoch: string | undefined, now: number): string | null {
+    if (!room.continues(since, epoch)) {
+      return `epoch ${epoch} is not this room's stream any more (now epoch ${room.epoch}, seq ${room.seq}): messages after seq ${since} may be lost`;
+    }
+    // Only the binlog source gives seqs ahead of a restored room back (its replay); anywhere else they are gone.
+    if (since > room.seq && !room.replayable) return `seq ${since} is ahead of the room (seq ${room.seq}, epoch ${room.epoch}): what came after seq ${room.seq} was lost`;
+    const oldest = room.oldestResumable(now);
+    if (since < oldest) return `messages after seq ${since} are no longer kept (history starts after ${oldest}, room is at ${room.seq}, epoch ${room.epoch})`;
+    return null;
   }
 
   leave(subscriber: Subscriber, roomName: string): boolean {
@@ -94,13 +169,28 @@ export class Hub {
     return this.rooms.get(roomName)?.seq ?? 0;
   }
 
-  history(roomName: string, since: number, now = Date.now()): { seq: number; oldest: number; messages: StoredMessage[] } {
+  /** Messages after `since`, or the gap that stands in the way. */
+  history(roomName: string, since: number, epoch?: string, now = Date.now()): { seq: number; epoch: string; gap: string | null; messages: StoredMessage[] } {
     const room = this.room(roomName);
-    return { seq: room.seq, oldest: room.oldestResumable(now), messages: room.since(since, now) };
+    const gap = this.gap(room, since, epoch, now);
+    return { seq: room.seq, epoch: room.epoch, gap, messages: gap ? [] : room.since(since, now) };
   }
 
   list(): RoomSummary[] {
-    return [...this.rooms.values()].map((room) => ({ name: room.name, subscribers: room.subscribers.size, seq: room.seq })).sort((a, b) => a.name.localeCompare(b.name));
+    return [...this.rooms.values()]
+      .map((room) => ({ name: room.name, subscribers: room.subscribers.size, seq: room.seq, epoch: room.epoch }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Every room, for the binlog source's checks. */
+  names(): string[] {
+    return [...this.rooms.keys()];
+  }
+
+  private append(room: Room, message: StoredMessage): void {
+    room.append(message);
+    this.roomListener?.appended(room, message);
+    for (const listener of this.listeners) listener(room.name, room.subscribers.size);
   }
 
   private room(name: string): Room {
