@@ -53,6 +53,8 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
       server: {
         host: proxy.listen.host,
         port: proxy.listen.port,
+        engine: proxy.engine,
+        engineSelfTestFault: proxy.engineSelfTestFault,
         retries: proxy.retries,
         timeouts: proxy.timeouts,
         trustedProxies: proxy.trustedProxies,
