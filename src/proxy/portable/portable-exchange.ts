@@ -111,6 +111,8 @@ export class PortableExchange {
       },
       onHeaders(statusCode, rawHeaders, resume, statusText) {
         if (exchange.current !== handler) return false;
+        // 1xx (Early Hints) precede the real answer and are not passed on, as the fast engine does.
+        if (statusCode < 200) return true;
         return exchange.responseHead(statusCode, statusText, rawHeaders as unknown as Buffer[], resume);
       },
       onData(chunk) {

@@ -61,6 +61,8 @@ class PortableEngine implements ProxyEngine {
       // The proxy answers Host problems itself (404 JSON), as the fast engine does.
       requireHostHeader: false,
     });
+    // A client that half-closes after its requests still gets every answer (node:http's own switch; false by default).
+    (this.server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     this.server.on('request', (request: IncomingMessage, response: ServerResponse) => this.handle(request, response));
     // Expect: 100-continue is answered only once the request is admitted (auth passed), so a refused client sends no body.
     this.server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => this.handle(request, response));
@@ -142,7 +144,8 @@ function headOf(request: IncomingMessage, upgrade: boolean): RequestHead {
 
 /** A head node:http could not parse, or that took too long: the fast engine's JSON answers, then close. */
 function clientError(error: Error & { code?: string }, socket: Duplex): void {
-  if (!socket.writable || error.code === 'ECONNRESET') return void socket.destroy();
+  // A client gone, or one that half-closed mid-body: its request can never be whole, and nobody reads an answer.
+  if (!socket.writable || error.code === 'ECONNRESET' || error.code === 'HPE_INVALID_EOF_STATE') return void socket.destroy();
   switch (error.code) {
     case 'HPE_HEADER_OVERFLOW':
       return refuse(socket, 431, 'headers_too_large', 'the request head is larger than 16 KiB');

@@ -50,7 +50,10 @@ export function failureOf(error: Error): UpstreamFailure {
     case 'UND_ERR_SOCKET':
     case 'UND_ERR_CLOSED':
       return 'reset';
+    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
+    case 'UND_ERR_INFO':
+      return 'bad_response';
     default:
-      return (error as { code?: string }).code?.startsWith('HPE_') ? 'bad_response' : 'upstream_error';
+      return error.name === 'HTTPParserError' || (error as { code?: string }).code?.startsWith('HPE_') ? 'bad_response' : 'upstream_error';
   }
 }
