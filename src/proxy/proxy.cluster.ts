@@ -84,11 +84,18 @@ export class ProxyCluster {
     return [...this.engines].map(([worker, report]) => ({ pid: worker.process.pid ?? 0, ...report }));
   }
 
-  /** Why the proxy is in a crash loop (more than 3 worker deaths in 10 s, with the last error), or null. */
+  /**
+   * Why the proxy is in a crash loop, or null: more than 3 worker deaths in
+   * 10 s, or more than 3 in a row of workers that did not last 10 s (the
+   * backoff spaces deaths out, so a loop that goes on is seen either way).
+   * The reason ends with the last error.
+   */
   get crashLoop(): string | null {
     const since = Date.now() - CRASH_WINDOW_MS;
     const recent = this.deaths.filter((at) => at > since).length;
-    return recent > CRASH_LIMIT ? `proxy workers died ${recent} times in the last ${CRASH_WINDOW_MS / 1000} s; last: ${this.lastError}` : null;
+    if (recent > CRASH_LIMIT) return `proxy workers died ${recent} times in the last ${CRASH_WINDOW_MS / 1000} s; last: ${this.lastError}`;
+    if (this.restartsInRow > CRASH_LIMIT) return `proxy workers died ${this.restartsInRow} times in a row, each within ${STABLE_MS / 1000} s of starting; last: ${this.lastError}`;
+    return null;
   }
 
   /** Adds the workers' summed per-app metrics to `registry` (computed on each scrape). */
@@ -135,6 +142,10 @@ export class ProxyCluster {
         } else if (message.type === 'listening') {
           listening = true;
           this.engines.set(worker, message.engine);
+          // Serving for a while ends a run of deaths: restarts are quick again and health forgets the loop.
+          setTimeout(() => {
+            if (!worker.isDead()) this.restartsInRow = 0;
+          }, STABLE_MS).unref();
           resolve();
         } else if (message.type === 'failed') {
           fatal = message.message;
