@@ -3,7 +3,9 @@
  *
  * One backend (nginx answering a fixed 13-byte body, so the proxies are what
  * is measured), then wrk through: (1) nothing, (2) nginx as reverse proxy,
- * (3) dozen random, (4) dozen least-load, (5) dozen with JWT auth. nginx and
+ * (3) dozen random, (4) dozen least-load, (5) dozen with JWT auth, all on the
+ * fast engine (proxy.engine: fast, so a fallback fails the bench), and
+ * (6) dozen random on the portable engine, in the same rounds. nginx and
  * dozen run the same number of worker processes, keep-alive upstreams, no
  * access log. Prints req/s, p50/p99 and the ratios to nginx.
  *
@@ -55,7 +57,8 @@ async function main(): Promise<void> {
     await waitFor('nginx as proxy', async () => (await fetch(`http://127.0.0.1:${nginxProxyPort}/`)).ok, 10_000);
 
     const token = await new SignJWT({ scope: 'read' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setAudience('bench').setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
-    const proxyPort = await startRouted(startDozen, backendPort, token, stops);
+    const proxyPort = await startRouted(startDozen, backendPort, token, stops, 'fast');
+    const portablePort = await startRouted(startDozen, backendPort, token, stops, 'portable');
     const baselinePort = BASELINE ? await startRouted((await import(pathToFileURL(join(BASELINE, 'dist/test/support/dozen-process.js')).href)).startDozen, backendPort, token, stops) : null;
 
     const runs: [string, number, string[]][] = [
@@ -64,6 +67,7 @@ async function main(): Promise<void> {
       ['dozen random', proxyPort, ['-H', 'Host: random.bench.test']],
       ['dozen least-load', proxyPort, ['-H', 'Host: least.bench.test']],
       ['dozen JWT (HS256)', proxyPort, ['-H', 'Host: jwt.bench.test', '-H', `Authorization: Bearer ${token}`]],
+      ['dozen portable random', portablePort, ['-H', 'Host: random.bench.test']],
       ...(baselinePort ? [['baseline random', baselinePort, ['-H', 'Host: random.bench.test']] as [string, number, string[]]] : []),
     ];
     const results: Result[] = [];
@@ -99,7 +103,7 @@ async function main(): Promise<void> {
  * Starts dozen (from the checkout `start` belongs to) with the three bench
  * apps routed to the backend; returns its proxy port once every route answers.
  */
-async function startRouted(start: typeof startDozen, backendPort: number, token: string, stops: (() => Promise<unknown>)[]): Promise<number> {
+async function startRouted(start: typeof startDozen, backendPort: number, token: string, stops: (() => Promise<unknown>)[], engine: 'fast' | 'portable' | null = null): Promise<number> {
   const proxyPort = await freePort();
   const dozen = await start({
     env: {
@@ -108,6 +112,8 @@ async function startRouted(start: typeof startDozen, backendPort: number, token:
       DOZEN_PROXY_LISTEN_PORT: String(proxyPort),
       DOZEN_PROXY_ACCESS_LOG: 'false',
       DOZEN_LOG_LEVEL: 'warn',
+      // A baseline checkout may predate proxy.engine (its config refuses unknown keys).
+      ...(engine ? { DOZEN_PROXY_ENGINE: engine } : {}),
     },
   });
   stops.push(() => dozen.stop());
@@ -192,7 +198,7 @@ function print(results: Result[]): void {
     const p99 = proxied ? `${(result.p99 / nginx.p99).toFixed(2)}x` : '';
     lines.push(`| ${result.name} | ${Math.round(result.rps)} | ${result.p50.toFixed(2)} | ${result.p99.toFixed(2)} | ${ratio} | ${p99} | ${result.errors} |`);
   }
-  process.stdout.write(lines.join('\n') + '\n\ngoal: dozen >= 0.80x nginx req/s, p99 <= 1.5x nginx; with JWT >= 0.70x\n');
+  process.stdout.write(lines.join('\n') + `\n\nNode ${process.version}; goal: dozen (fast engine) >= 0.80x nginx req/s, p99 <= 1.5x nginx; with JWT >= 0.70x; portable engine >= 0.55x\n`);
 }
 
 main().then(
