@@ -47,6 +47,20 @@ describe('proxy engine choice', { timeout: 120_000 }, () => {
     }
   });
 
+  it('under --pending-deprecation --throw-deprecation dozen starts without a deprecation warning and the fast engine serves', async () => {
+    const proxyPort = await freePort();
+    const dozen = await startDozen({ env: { NODE_OPTIONS: '--pending-deprecation --throw-deprecation', DOZEN_MODULES: 'proxy,registry', DOZEN_PROXY_WORKERS: '1', DOZEN_PROXY_LISTEN_PORT: String(proxyPort) } });
+    try {
+      const answer = await call(proxyPort, 'nobody.e2e.test', '/');
+      assert.equal(answer.status, 404, answer.text);
+      const health = await (await dozen.api('/proxy/health')).json();
+      assert.deepEqual(health.details.engines.map((worker: { engine: string }) => worker.engine), ['fast'], JSON.stringify(health));
+      assert.doesNotMatch(dozen.logs(), /DeprecationWarning|DEP0\d+/);
+    } finally {
+      await dozen.stop();
+    }
+  });
+
   it('workers that die again and again make the proxy down with the last error, and restarts back off', async () => {
     const proxyPort = await freePort();
     const dozen = await startDozen({ env: { DOZEN_MODULES: 'proxy,registry', DOZEN_PROXY_WORKERS: '1', DOZEN_PROXY_LISTEN_PORT: String(proxyPort) } });
