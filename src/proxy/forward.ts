@@ -19,7 +19,10 @@ export interface ExchangeRecord {
   method: string;
   path: string;
   status: number;
+  /** Response body bytes sent to the client. */
   bytes: number;
+  /** Request body bytes sent to the backend (decoded from chunks when chunked). */
+  requestBytes: number;
   durationMs: number;
   retries: number;
   /** Set when the backend failed: connect_refused, headers_timeout, reset, ... */
@@ -32,6 +35,12 @@ export interface ForwardOptions {
   headersTimeout: number;
   idleTimeout: number;
   onFinish(record: ExchangeRecord): void;
+}
+
+/** How a backend's response body is delimited towards the client. */
+export function responseFraming(head: { method: string; http10: boolean }, status: number, hasLength: boolean): Framing {
+  if (head.method === 'HEAD' || status === 204 || status === 304) return 'none';
+  return hasLength ? 'length' : head.http10 ? 'close' : 'chunked';
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -56,6 +65,7 @@ export class Exchange implements ResponseHandler, BodySink, Asker {
   private attempts = 0;
   private status = 0;
   private bytes = 0;
+  private requestBytes = 0;
   private requestSent = false;
   private finished = false;
   /** The current attempt is counted in its backend's in-flight figure. */
@@ -123,6 +133,7 @@ export class Exchange implements ResponseHandler, BodySink, Asker {
     if (!connection) return true;
     const socket = connection.socket;
     connection.sent();
+    this.requestBytes += data.length;
     let flowing: boolean;
     if (this.request.head.body === 'chunked') {
       socket.write(data.length.toString(16) + '\r\n', 'latin1');
@@ -156,9 +167,7 @@ export class Exchange implements ResponseHandler, BodySink, Asker {
     this.status = status;
     const { lines, hasLength } = downstreamHeaders(rawHeaders, this.requestId);
     const head = this.request.head;
-    const bodiless = head.method === 'HEAD' || status === 204 || status === 304;
-    const framing: Framing = bodiless ? 'none' : hasLength ? 'length' : head.http10 ? 'close' : 'chunked';
-    this.request.sendHead(status, reason, lines, framing);
+    this.request.sendHead(status, reason, lines, responseFraming(head, status, hasLength));
     return head.method === 'HEAD' ? SKIP_BODY : 0;
   }
 
@@ -203,13 +212,13 @@ export class Exchange implements ResponseHandler, BodySink, Asker {
     this.fail(error);
   }
 
-  clientGone(): void {
+  clientGone(badBody = false): void {
     const connection = this.connection;
     this.connection = null;
     this.letGo();
-    // The backend's answer will not be read to its end: the connection cannot be reused.
+    // The backend's answer will not be read to its end (nor its request body sent whole): the connection cannot be reused.
     connection?.destroy();
-    this.finish(499, 'client_closed');
+    this.finish(badBody ? 400 : 499, badBody ? 'bad_request_body' : 'client_closed');
   }
 
   /** The attempt no longer counts as in flight to its backend (least-load reads the count). */
@@ -241,6 +250,7 @@ export class Exchange implements ResponseHandler, BodySink, Asker {
       path: this.request.head.url,
       status,
       bytes: this.bytes,
+      requestBytes: this.requestBytes,
       durationMs: performance.now() - this.started,
       retries: this.attempts - 1,
       upstreamError,

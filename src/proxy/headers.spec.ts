@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { downstreamHeaders } from './headers.js';
+import { BadHead, downstreamHeaders, requestFraming } from './headers.js';
 
 describe('downstreamHeaders', () => {
   it('drops hop-by-hop headers, those Connection names (before or after it) and the backend X-Request-Id', () => {
@@ -13,5 +13,22 @@ describe('downstreamHeaders', () => {
   it('says when the backend sent no length', () => {
     assert.equal(downstreamHeaders(['Transfer-Encoding', 'chunked', 'Connection', 'keep-alive'], 'id').hasLength, false);
     assert.equal(downstreamHeaders(['Transfer-Encoding', 'chunked', 'Connection', 'keep-alive'], 'id').lines, 'x-request-id: id\r\n');
+  });
+});
+
+describe('requestFraming', () => {
+  it('reads a request body framing from Content-Length and a coding list ending in chunked', () => {
+    assert.equal(requestFraming(null, null), 'none');
+    assert.equal(requestFraming(null, '0'), 'none');
+    assert.equal(requestFraming(null, '000'), 'none');
+    assert.equal(requestFraming(null, '12'), 'length');
+    assert.equal(requestFraming('chunked', null), 'chunked');
+    assert.equal(requestFraming('gzip, Chunked', null), 'chunked');
+  });
+
+  it('refuses both headers, a list not ending in one chunked, and unknown codings', () => {
+    for (const [coding, length] of [['chunked', '3'], ['xchunked', null], ['identity', null], ['chunked, gzip', null], ['chunked, chunked', null], ['foo, chunked', null]] as const) {
+      assert.throws(() => requestFraming(coding, length), BadHead, coding);
+    }
   });
 });

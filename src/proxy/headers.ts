@@ -17,27 +17,61 @@ export function requestIdOf(head: RequestHead, generate: () => string): string {
   return given !== undefined && SAFE_REQUEST_ID.test(given) ? given : generate();
 }
 
+/** Thrown for a head that parses but must not be served (two Host headers, an unknown transfer coding): 400. */
+export class BadHead extends Error {}
+
+/** Transfer codings a request body may carry before its final `chunked` (RFC 9110 §8.4.1, §18.6). */
+const CODINGS = new Set(['gzip', 'x-gzip', 'deflate', 'compress', 'x-compress', 'br', 'zstd']);
+
+/**
+ * How a request body is framed, decided once from the Transfer-Encoding and
+ * Content-Length values as received; what the backend is told is made from
+ * this, never from what is left of the client's header lines. Refused (400,
+ * before any byte goes to a backend): both headers, a coding list that does
+ * not end in exactly one `chunked` (`identity`, `xchunked`, `chunked, gzip`),
+ * an unknown coding.
+ */
+export function requestFraming(transferEncoding: string | null, contentLength: string | null): 'none' | 'length' | 'chunked' {
+  if (transferEncoding === null) return contentLength === null || ZEROS.test(contentLength) ? 'none' : 'length';
+  if (contentLength !== null) throw new BadHead('a request may not carry both Content-Length and Transfer-Encoding');
+  if (transferEncoding === 'chunked') return 'chunked';
+  const codings = transferEncoding.split(',').map((coding) => coding.trim().toLowerCase());
+  for (let index = 0; index < codings.length; index++) {
+    const coding = codings[index];
+    const last = index === codings.length - 1;
+    if (last ? coding !== 'chunked' : !CODINGS.has(coding)) throw new BadHead(`the Transfer-Encoding ${JSON.stringify(transferEncoding)} is not one this proxy forwards (a known coding list ending in chunked)`);
+  }
+  return 'chunked';
+}
+
+const ZEROS = /^0+$/;
+
 /**
  * The request head as sent to a backend, ready to write: hop-by-hop headers
- * and those named in Connection removed, proxy-owned headers replaced, Host
- * kept as the client sent it, Expect dropped (the proxy answers 100-continue
- * itself), the body re-framed as chunked when the client chunked it.
- * `keepUpgrade` keeps Connection/Upgrade for a WebSocket handshake.
+ * and those named in Connection removed, proxy-owned headers (and their
+ * underscore spellings) replaced, Host as the proxy routed it, Expect dropped
+ * (the proxy answers 100-continue itself), and the body's framing written by
+ * the proxy from what it parsed: Connection can name Host, Content-Length or
+ * Transfer-Encoding, but never take them away (that was request smuggling:
+ * a body sent without its length reads as the next request).
+ * `keepUpgrade` keeps Upgrade, with `Connection: upgrade`, for a WebSocket handshake.
  */
 export function upstreamHead(head: RequestHead, forwarded: Forwarded, keepUpgrade = false): string {
   const raw = head.rawHeaders;
-  const connection = head.headers.connection;
+  const known = head.headers;
+  const connection = known.connection;
   const named = connection !== undefined && connection !== 'keep-alive' && connection !== 'close' ? connectionTokens(connection) : null;
   let out = `${head.method} ${head.url} HTTP/1.1\r\n`;
   for (let index = 0; index < raw.length; index += 2) {
     const kind = headerKind(raw[index]);
-    if (kind === HeaderKind.Plain || kind === HeaderKind.Host || kind === HeaderKind.ContentLength || kind === HeaderKind.Authorization || kind === HeaderKind.ApiKey) {
+    if (kind === HeaderKind.Plain || kind === HeaderKind.Authorization || kind === HeaderKind.ApiKey) {
       if (named === null || !named.has(raw[index].toLowerCase())) out += `${raw[index]}: ${raw[index + 1]}\r\n`;
-    } else if (keepUpgrade && (kind === HeaderKind.Upgrade || kind === HeaderKind.Connection)) {
+    } else if (kind === HeaderKind.Host) {
+      out += `${raw[index]}: ${known.host}\r\n`;
+    } else if (keepUpgrade && kind === HeaderKind.Upgrade) {
       out += `${raw[index]}: ${raw[index + 1]}\r\n`;
     }
   }
-  const known = head.headers;
   const priorFor = forwarded.trusted ? known['x-forwarded-for'] : undefined;
   out += `x-forwarded-for: ${priorFor ? `${priorFor}, ${head.peer}` : head.peer}\r\n`;
   out += `x-forwarded-proto: ${(forwarded.trusted && known['x-forwarded-proto']) || 'http'}\r\n`;
@@ -46,7 +80,10 @@ export function upstreamHead(head: RequestHead, forwarded: Forwarded, keepUpgrad
   out += `x-request-id: ${forwarded.requestId}\r\n`;
   if (forwarded.subject !== null) out += `x-dozen-subject: ${headerSafe(forwarded.subject)}\r\n`;
   if (forwarded.scopes?.length) out += `x-dozen-scopes: ${headerSafe(forwarded.scopes.join(' '))}\r\n`;
-  if (head.body === 'chunked') out += 'transfer-encoding: chunked\r\n';
+  // The client's Connection list is its own hop's: the backend hears only that this is an upgrade.
+  if (keepUpgrade) out += 'connection: upgrade\r\n';
+  if (head.body === 'chunked') out += `transfer-encoding: ${head.transferEncoding}\r\n`;
+  else if (head.contentLength !== null) out += `content-length: ${head.contentLength}\r\n`;
   return out + '\r\n';
 }
 

@@ -18,6 +18,8 @@ export const jwtPolicySchema = z
     audience: z.string().min(1).optional(),
     /** Scopes a token must hold for paths under a prefix; the longest matching prefix applies. */
     scopes: z.record(pathPrefix, z.array(z.string().min(1)).min(1)).default({}),
+    /** Match scope prefixes with the path's case as sent; by default `/ADMIN` falls under `/admin`, as case-blind backends serve it. */
+    exactCase: z.boolean().optional(),
   })
   .refine((jwt) => [jwt.secret, jwt.publicKey, jwt.jwksUrl].filter(Boolean).length === 1, {
     message: 'give exactly one of secret, publicKey, jwksUrl',

@@ -1,17 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { Duplex } from 'node:stream';
 import type { RouteSnapshot } from '../registry/routes.js';
 import { authenticatorFor, Refused, type Authenticator, type Granted } from './auth/index.js';
 import type { BalanceRequest } from './balancers/index.js';
 import { ClientAddress } from './client-address.js';
 import type { ExchangeRecord } from './forward.js';
 import { requestIdOf, upstreamHead, type Forwarded } from './headers.js';
-import { refuse } from './http1/refuse.js';
 import { pathOnly, type RequestHead } from './http1/request-head.js';
 import type { AppPolicy, PolicySet } from './policy.js';
 import type { ProxyServerOptions } from './proxy.server.js';
+import { BadTarget, originForm, targetAuthority } from './request-target.js';
 import { RouteTable, type RouteEntry } from './route-table.js';
-import { passUpgrade } from './upgrade.js';
 import { Upstreams, type BackendPool, type PoolFactory, type Upstream } from './upstreams.js';
 
 /** Seconds a client is told to wait when an app has no healthy backend. */
@@ -46,9 +44,10 @@ export type Admission<Pool extends BackendPool> = Admitted<Pool> | Refusal;
 /**
  * What both engines share: the route table (swapped whole on every registry
  * change), the apps' policies and authenticators, the choice of backends, the
- * WebSocket pass-through, and the access-log record of answers the proxy
- * gives itself. An engine turns a client's head into a RequestHead, asks
- * `admit`, and forwards or answers as told.
+ * request-target normalisation (request-target.ts), and the access-log record
+ * of answers the proxy gives itself. An engine turns a client's head into a
+ * RequestHead, asks `admit`, and forwards (or passes an Upgrade through) or
+ * answers as told.
  */
 export class ProxyCore<Pool extends BackendPool> {
   private table: RouteTable<Upstream<Pool>> = RouteTable.empty();
@@ -89,12 +88,25 @@ export class ProxyCore<Pool extends BackendPool> {
     this.upstreams.close();
   }
 
-  /** Route, backends, auth: synchronous unless the app's auth must fetch something (a JWKS). */
+  /**
+   * Route, backends, auth: synchronous unless the app's auth must fetch
+   * something (a JWKS). Normalises `head.url` to origin form first (an
+   * absolute-form target routes by its authority), so routing and scopes read
+   * the target as the backend will, and the backend gets what was checked.
+   */
   admit(head: RequestHead): Admission<Pool> | Promise<Admission<Pool>> {
+    try {
+      const authority = targetAuthority(head.url);
+      if (authority !== null) head.headers.host = authority;
+      head.url = originForm(head.url);
+    } catch (error) {
+      if (error instanceof BadTarget) return new Refusal(400, 'bad_request', error.message, '');
+      throw error;
+    }
     const entry = this.table.lookup(head.headers.host);
     if (!entry) return new Refusal(404, 'not_found', `no app serves the host ${JSON.stringify(head.headers.host ?? '')}`, '');
     if (!entry.targets.length) return new Refusal(503, 'unavailable', `${entry.app} has no healthy instance right now`, entry.app, { 'retry-after': RETRY_AFTER_SECONDS });
-    const outcome = this.authenticator(entry).check(head.headers, pathOnly(head.url));
+    const outcome = this.authenticator(entry).check(head.headers, head.url === '*' ? '/' : pathOnly(head.url));
     if (outcome instanceof Promise) {
       return outcome.then(
         (result) => this.granted(head, entry, result),
@@ -104,30 +116,11 @@ export class ProxyCore<Pool extends BackendPool> {
     return this.granted(head, entry, outcome);
   }
 
-  /** An Upgrade handshake (WebSocket): admitted as a request, then the sockets are joined (upgrade.ts). */
-  upgrade(head: RequestHead, socket: Duplex, rest: Buffer): void {
-    const started = performance.now();
-    const go = (admission: Admission<Pool>) => {
-      if (admission instanceof Refusal) return refuse(socket, admission.status, admission.error, admission.message, admission.headers ?? {});
-      const handshake = upstreamHead(head, admission.forwarded, true);
-      passUpgrade(socket, handshake, rest, admission.entry, admission.balance, {
-        retries: this.options.retries,
-        connectTimeout: this.options.timeouts.connect,
-        idleTimeout: this.options.timeouts.idle,
-        onDone: (backend, status, upstreamError) =>
-          this.options.onExchange?.({ app: admission.entry.app, host: head.headers.host ?? '', backend, method: head.method, path: head.url, status, bytes: 0, durationMs: performance.now() - started, retries: 0, upstreamError, requestId: admission.forwarded.requestId }),
-      });
-    };
-    const admission = this.admit(head);
-    if (admission instanceof Promise) admission.then(go, () => refuse(socket, 502, 'bad_gateway', 'the auth check failed'));
-    else go(admission);
-  }
-
   /** Tells the access log and metrics about an answer the proxy gave itself. */
   refused(head: RequestHead, refusal: Refusal, started: number): void {
     this.options.onExchange?.({
       app: refusal.app, host: head.headers.host ?? '', backend: null, method: head.method, path: head.url, status: refusal.status,
-      bytes: refusal.body.length, durationMs: performance.now() - started, retries: 0, upstreamError: null, requestId: '',
+      bytes: refusal.body.length, requestBytes: 0, durationMs: performance.now() - started, retries: 0, upstreamError: null, requestId: '',
     });
   }
 

@@ -163,7 +163,8 @@ export class ProxyCluster {
         const reason = fatal ?? `exited with code ${code}${signal ? `, signal ${signal}` : ''}`;
         this.died(reason, Date.now() - started);
         if (!listening) return reject(new Error(`proxy worker exited before listening (${reason})`));
-        this.log.error({ pid: worker.process.pid, code, signal, reason }, 'proxy worker died; starting another');
+        // `pid` is the logger's own field (this process): the worker's goes under its own name.
+        this.log.error({ workerPid: worker.process.pid, code, signal, reason }, 'proxy worker died; starting another');
         this.respawn();
       });
     });

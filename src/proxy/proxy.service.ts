@@ -113,7 +113,7 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
       ...start.server,
       onExchange: (record) => {
         metrics.observe(record);
-        access?.info({ host: record.host, app: record.app, backend: record.backend, method: record.method, path: record.path, status: record.status, bytes: record.bytes, durationMs: Math.round(record.durationMs * 10) / 10, retries: record.retries, upstreamError: record.upstreamError ?? undefined, requestId: record.requestId }, 'request');
+        access?.info({ host: record.host, app: record.app, backend: record.backend, method: record.method, path: record.path, status: record.status, bytes: record.bytes, requestBytes: record.requestBytes, durationMs: Math.round(record.durationMs * 10) / 10, retries: record.retries, upstreamError: record.upstreamError ?? undefined, requestId: record.requestId }, 'request');
       },
     });
     return this.local;

@@ -27,7 +27,7 @@ async function start(options: WorkerStart): Promise<void> {
     ...options.server,
     onExchange: (record) => {
       metrics.observe(record);
-      accessLog?.info({ host: record.host, app: record.app, backend: record.backend, method: record.method, path: record.path, status: record.status, bytes: record.bytes, durationMs: Math.round(record.durationMs * 10) / 10, retries: record.retries, upstreamError: record.upstreamError ?? undefined, requestId: record.requestId }, 'request');
+      accessLog?.info({ host: record.host, app: record.app, backend: record.backend, method: record.method, path: record.path, status: record.status, bytes: record.bytes, requestBytes: record.requestBytes, durationMs: Math.round(record.durationMs * 10) / 10, retries: record.retries, upstreamError: record.upstreamError ?? undefined, requestId: record.requestId }, 'request');
     },
   });
   if (pendingPolicies) server.setPolicies(pendingPolicies);

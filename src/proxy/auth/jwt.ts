@@ -22,13 +22,18 @@ export class JwtAuthenticator implements Authenticator {
   private readonly key: Uint8Array | JWTVerifyGetKey;
   private readonly cache = new Map<string, Verified>();
   private readonly prefixes: [string, string[]][];
+  private readonly exactCase: boolean;
 
   constructor(
     private readonly app: string,
     private readonly policy: JwtPolicy,
   ) {
     this.key = policy.secret ? new TextEncoder().encode(policy.secret) : policy.publicKey ? pemKey(policy.publicKey) : createRemoteJWKSet(new URL(policy.jwksUrl!));
-    this.prefixes = Object.entries(policy.scopes).sort((a, b) => b[0].length - a[0].length);
+    const exactCase = policy.exactCase ?? false;
+    this.prefixes = Object.entries(policy.scopes)
+      .map(([prefix, scopes]): [string, string[]] => [exactCase ? prefix : prefix.toLowerCase(), scopes])
+      .sort((a, b) => b[0].length - a[0].length);
+    this.exactCase = exactCase;
   }
 
   check(headers: KnownHeaders, path: string): Granted | Refused | Promise<Granted | Refused> {
@@ -62,7 +67,9 @@ export class JwtAuthenticator implements Authenticator {
     return this.scoped(granted, path);
   }
 
+  /** `path` is normalised already (see request-target.ts): the path the backend will serve. */
   private scoped(granted: Granted, path: string): Granted | Refused {
+    if (!this.exactCase) path = path.toLowerCase();
     for (const [prefix, required] of this.prefixes) {
       if (!path.startsWith(prefix)) continue;
       const missing = required.filter((scope) => !granted.scopes.includes(scope));

@@ -8,8 +8,19 @@ import { refuse } from './refuse.js';
 export interface Http1Handlers {
   /** A request whose turn has come (pipelined requests wait for the one before). */
   request(request: InboundRequest): void;
-  /** An Upgrade handshake: the socket is the handler's from now on; `rest` is what followed the head. */
-  upgrade(head: RequestHead, socket: Socket, rest: Buffer): void;
+  /**
+   * An Upgrade handshake, served as a request: reading stops until the
+   * handler either answers it as any response (the connection then goes on
+   * as HTTP, with the bytes that followed the head) or, once the backend
+   * switched protocols, takes the socket over from `tunnel`.
+   */
+  upgrade(request: InboundRequest, tunnel: UpgradeTunnel): void;
+}
+
+/** The way out of HTTP for an Upgrade request's connection. */
+export interface UpgradeTunnel {
+  /** Hands the socket over for good, with the bytes the client sent after its handshake. */
+  take(): { socket: Socket; rest: Buffer };
 }
 
 export interface ClientConnectionOptions {
@@ -30,7 +41,12 @@ export class ClientConnection implements ParserOwner {
   private readonly queue: InboundRequest[] = [];
   /** The request whose body llhttp is reading now. */
   private parsing: InboundRequest | null = null;
-  private upgradeHead: RequestHead | null = null;
+  /** An Upgrade request whose head was just read: `executed` stops reading and hands it on. */
+  private upgradeRequest: InboundRequest | null = null;
+  /** Bytes read after an Upgrade head: the tunnel's if the backend switches, else the next requests'. */
+  private upgradeRest: Buffer | null = null;
+  /** A refusal (400 ...) waiting for the requests before it to be answered; nothing more is read. */
+  private refusal: { status: number; error: string; message: string } | null = null;
   private readonly handle: StreamHandle;
   /** The socket's remote address, read once (Node's getter makes a call into C++ each time). */
   private peer: string | undefined;
@@ -65,14 +81,21 @@ export class ClientConnection implements ParserOwner {
     this.handle = consumeSocket(this.parser, socket);
   }
 
-  /** llhttp read bytes from the socket. */
-  executed(result: number | ParseError): void {
+  /** llhttp read bytes from the socket; `bytes` when they were handed over from JavaScript rather than read by llhttp itself. */
+  executed(result: number | ParseError, bytes?: Buffer): void {
     this.lastActive = this.clock.now;
     if (typeof result !== 'number') return this.parseFailed(result);
     // Part of a head in, not all of it: the headers timeout runs from here.
     if (!this.inHead) this.headStartedAt = 0;
     else if (this.headStartedAt === 0) this.headStartedAt = this.clock.now;
-    if (this.upgradeHead) this.handOver(this.parser.getCurrentBuffer().subarray(result));
+    const upgrade = this.upgradeRequest;
+    if (upgrade) {
+      // llhttp stopped at the end of the handshake's head: what follows is held until the backend answers it.
+      this.upgradeRequest = null;
+      this.upgradeRest = (bytes ?? this.parser.getCurrentBuffer()).subarray(result);
+      this.pause();
+      this.handlers.upgrade(upgrade, { take: () => this.handOver() });
+    }
   }
 
   /** Called by the listener's sweep (no socket timer, which Node would re-arm at every read and write). */
@@ -113,19 +136,23 @@ export class ClientConnection implements ParserOwner {
 
   /** Serves the head now, queues it behind the one being served, or refuses it. */
   private accept(method: string | undefined, url: string, versionMinor: number, rawHeaders: string[], keepAlive: boolean, upgrade: boolean): void {
-    if (this.closed) return;
-    if (method === undefined) return this.refuseAndClose(501, 'not_implemented', 'the request method is not one this proxy knows');
+    if (this.closed || this.refusal) return;
+    if (method === undefined) return this.refuseInTurn(501, 'not_implemented', 'the request method is not one this proxy knows');
     let head: RequestHead;
     try {
       head = requestHead(method, url, versionMinor, rawHeaders, keepAlive, upgrade, (this.peer ??= this.socket.remoteAddress ?? ''));
     } catch (error) {
-      if (error instanceof BadHead) return this.refuseAndClose(400, 'bad_request', error.message);
+      if (error instanceof BadHead) return this.refuseInTurn(400, 'bad_request', error.message);
       throw error;
     }
     if (upgrade) {
-      if (method === 'CONNECT') return this.refuseAndClose(405, 'method_not_allowed', 'this proxy does not open CONNECT tunnels');
-      if (this.queue.length) return void this.socket.destroy();
-      this.upgradeHead = head;
+      if (method === 'CONNECT') return this.refuseInTurn(405, 'method_not_allowed', 'this proxy does not open CONNECT tunnels');
+      if (head.body !== 'none') return this.refuseInTurn(400, 'bad_request', 'an Upgrade request may not carry a body');
+      // Pipelined behind requests still being answered: the tunnel could not start in order.
+      if (this.queue.length) return this.refuseInTurn(400, 'bad_request', 'an Upgrade request must wait for the answers before it');
+      const request = new InboundRequest(head, this);
+      this.queue.push(request);
+      this.upgradeRequest = request;
       return;
     }
     const request = new InboundRequest(head, this);
@@ -139,6 +166,7 @@ export class ClientConnection implements ParserOwner {
   }
 
   body(chunk: Buffer): void {
+    // A refused request's body is read past, never forwarded.
     this.parsing?.receiveBody(chunk);
   }
 
@@ -153,10 +181,21 @@ export class ClientConnection implements ParserOwner {
     if (this.queue[0] !== request) return;
     this.queue.shift();
     this.lastActive = this.clock.now;
-    if (!keepOpen || this.closing || (this.clientEnded && !this.queue.length)) {
+    if (!keepOpen || this.closing || (this.clientEnded && !this.queue.length && !this.upgradeRest?.length)) {
       this.closed = true;
       this.socket.end();
       return;
+    }
+    if (this.refusal && !this.queue.length) return this.refuseAndClose(this.refusal.status, this.refusal.error, this.refusal.message);
+    const rest = this.upgradeRest;
+    if (rest !== null) {
+      // An Upgrade the backend did not switch: what the client sent after it is HTTP again.
+      this.upgradeRest = null;
+      // Requests found there are served as they are accepted: serveNext would serve the first twice.
+      if (rest.length) this.executed(this.parser.execute(rest), rest);
+      if (this.closed || this.refusal || this.upgradeRest !== null) return;
+      if (this.queue.length === 0 && this.clientEnded) return void this.socket.end();
+      return this.resume();
     }
     this.serveNext();
   }
@@ -203,7 +242,8 @@ export class ClientConnection implements ParserOwner {
   }
 
   resume(): void {
-    if (!this.paused || this.closed) return;
+    // A refusal waiting its turn, or an Upgrade waiting for its backend, reads nothing more.
+    if (!this.paused || this.closed || this.refusal || this.upgradeRest !== null) return;
     // Requests still waiting their turn keep the socket paused.
     if (this.queue.length > 1) return;
     this.paused = false;
@@ -211,11 +251,24 @@ export class ClientConnection implements ParserOwner {
   }
 
   private parseFailed(error: ParseError): void {
-    const serving = this.queue[0];
-    // Mid-request (a broken chunked body): the backend's request is void, so is this connection.
-    if (serving?.started) return void this.socket.destroy();
-    if (error.code === 'HPE_HEADER_OVERFLOW') return this.refuseAndClose(431, 'headers_too_large', 'the request head is larger than 16 KiB');
-    this.refuseAndClose(400, 'bad_request', `the request is not valid HTTP/1.1 (${error.reason ?? error.code})`);
+    const broken = this.parsing;
+    this.parsing = null;
+    if (broken !== null) {
+      // A body that turned out malformed (a bad chunk): its backend request is void. Once part of the answer is out, cutting is the only signal left.
+      if (broken.headSent) return void this.socket.destroy();
+      broken.abandon();
+      const at = this.queue.indexOf(broken);
+      if (at >= 0) this.queue.splice(at, 1);
+    }
+    if (error.code === 'HPE_HEADER_OVERFLOW') return this.refuseInTurn(431, 'headers_too_large', 'the request head is larger than 16 KiB');
+    this.refuseInTurn(400, 'bad_request', `the request is not valid HTTP/1.1 (${error.reason ?? error.code})`);
+  }
+
+  /** Refuses and closes once the requests received before are answered (in order); nothing more is read meanwhile. */
+  private refuseInTurn(status: number, error: string, message: string): void {
+    if (!this.queue.length) return this.refuseAndClose(status, error, message);
+    this.refusal ??= { status, error, message };
+    this.pause();
   }
 
   private refuseAndClose(status: number, error: string, message: string): void {
@@ -224,17 +277,20 @@ export class ClientConnection implements ParserOwner {
     refuse(this.socket, status, error, message);
   }
 
-  /** After an Upgrade head the socket stops being HTTP: llhttp and this connection let go of it. `rest` is llhttp's own copy of the read, so it is handed on as is. */
-  private handOver(rest: Buffer): void {
-    const head = this.upgradeHead!;
-    this.upgradeHead = null;
+  /** The backend switched protocols: the socket stops being HTTP, llhttp and this connection let go of it. `rest` is llhttp's own copy of the read, so it is handed on as is. */
+  private handOver(): { socket: Socket; rest: Buffer } {
+    const rest = this.upgradeRest ?? Buffer.alloc(0);
+    this.upgradeRest = null;
+    this.queue.length = 0;
     this.closed = true;
     this.handedOver = true;
     this.socket.off('close', this.onClose);
     this.socket.off('end', this.onEnd);
     this.parser.unconsume();
     this.parser.free();
-    this.handlers.upgrade(head, this.socket, rest);
+    // Reading was stopped while the backend answered; Node's own stream reads the socket from here.
+    setReading(this.handle, true);
+    return { socket: this.socket, rest };
   }
 }
 

@@ -18,4 +18,9 @@ describe('headerKind', () => {
       assert.equal(headerKind(name), HeaderKind.Plain, name);
     }
   });
+
+  it('names the underscore spellings of the names it acts on, so requests can drop them', () => {
+    for (const name of ['X_Dozen_Subject', 'Transfer_Encoding', 'content_length', 'X_Forwarded_For']) assert.equal(headerKind(name), HeaderKind.Underscored, name);
+    assert.equal(headerKind('X_Custom_Name'), HeaderKind.Plain);
+  });
 });

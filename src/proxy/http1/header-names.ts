@@ -23,6 +23,12 @@ export const enum HeaderKind {
   ForwardedProto,
   ForwardedHost,
   RequestId,
+  /**
+   * A name the proxy acts on, spelled with `_` for `-` (`X_Dozen_Subject`):
+   * CGI/WSGI-style backends read it as the dashed name, so a request's copy
+   * is dropped (as nginx does by default); a response's passes as Plain.
+   */
+  Underscored,
 }
 
 /** [lowercase name, usual spelling, kind] of every name the proxy acts on, by the name's length. */
@@ -62,7 +68,9 @@ export function headerKind(name: string): HeaderKind {
   for (let index = 0; index < candidates.length; index++) {
     const [lower, usual, kind] = candidates[index];
     // The two spellings nearly every client and server use cost one comparison each.
-    if (name === lower || name === usual || sameName(name, lower)) return kind;
+    if (name === lower || name === usual) return kind;
+    // The slow path only for names as long as one the proxy acts on.
+    if (sameName(name, lower)) return name.includes('_') ? HeaderKind.Underscored : kind;
   }
   return HeaderKind.Plain;
 }
@@ -78,11 +86,11 @@ export function headerKindAt(bytes: Uint8Array, start: number, end: number): Hea
   return HeaderKind.Plain;
 }
 
-/** `name` equals `lower` (a lowercase name of the same length) ignoring ASCII case. */
+/** `name` equals `lower` (a lowercase name of the same length) ignoring ASCII case, `_` read as `-`. */
 function sameName(name: string, lower: string): boolean {
   for (let index = 0; index < lower.length; index++) {
     const code = name.charCodeAt(index);
-    if ((code >= 65 && code <= 90 ? code + 32 : code) !== lower.charCodeAt(index)) return false;
+    if ((code >= 65 && code <= 90 ? code + 32 : code === 95 ? 45 : code) !== lower.charCodeAt(index)) return false;
   }
   return true;
 }

@@ -10,7 +10,9 @@ import { upstreamHead } from '../headers.js';
 import { Refusal, type Admission, type ProxyCore } from '../proxy-core.js';
 import type { ProxyServerOptions } from '../proxy.server.js';
 import type { InboundRequest } from './inbound-request.js';
+import type { UpgradeTunnel } from './client-connection.js';
 import { Http1Listener } from './listener.js';
+import { passUpgrade } from '../upgrade.js';
 import { UpstreamPool } from './upstream-pool.js';
 
 export { selfTest } from './self-test.js';
@@ -32,11 +34,11 @@ class FastEngine implements ProxyEngine {
 
   constructor(
     private readonly core: ProxyCore<UpstreamPool>,
-    options: ProxyServerOptions,
+    private readonly options: ProxyServerOptions,
   ) {
     this.forwardOptions = { retries: options.retries, headersTimeout: options.timeouts.headers, idleTimeout: options.timeouts.idle, onFinish: (record) => core.finished(record) };
     this.listener = new Http1Listener(
-      { request: (request) => this.handle(request), upgrade: (head, socket, rest) => core.upgrade(head, socket, rest) },
+      { request: (request) => this.handle(request), upgrade: (request, tunnel) => this.handle(request, tunnel) },
       { keepAliveTimeout: options.timeouts.clientKeepAlive, headersTimeout: options.timeouts.clientHeaders },
     );
   }
@@ -49,17 +51,28 @@ class FastEngine implements ProxyEngine {
     return this.listener.close();
   }
 
-  private handle(request: InboundRequest): void {
+  /** A request (or an Upgrade handshake, with its `tunnel`): admitted by the core, then forwarded. */
+  private handle(request: InboundRequest, tunnel?: UpgradeTunnel): void {
     const admission = this.core.admit(request.head);
-    if (admission instanceof Promise) admission.then((result) => this.admitted(request, result));
-    else this.admitted(request, admission);
+    if (admission instanceof Promise) admission.then((result) => this.admitted(request, result, tunnel));
+    else this.admitted(request, admission, tunnel);
   }
 
-  private admitted(request: InboundRequest, admission: Admission<UpstreamPool>): void {
+  private admitted(request: InboundRequest, admission: Admission<UpstreamPool>, tunnel: UpgradeTunnel | undefined): void {
     if (request.finished) return; // the client left while a key set was fetched
     if (admission instanceof Refusal) return this.reply(request, admission);
-    const forward = upstreamHead(request.head, admission.forwarded);
-    new Exchange(request, admission.entry, admission.balance, forward, admission.forwarded.requestId, this.forwardOptions).start();
+    const head = request.head;
+    const { entry, balance, forwarded } = admission;
+    const forward = upstreamHead(head, forwarded, tunnel !== undefined);
+    if (tunnel === undefined) return new Exchange(request, entry, balance, forward, forwarded.requestId, this.forwardOptions).start();
+    const started = performance.now();
+    passUpgrade(request, tunnel, forward, forwarded.requestId, entry, balance, {
+      retries: this.options.retries,
+      connectTimeout: this.options.timeouts.connect,
+      idleTimeout: this.options.timeouts.idle,
+      onDone: (backend, status, upstreamError) =>
+        this.core.finished({ app: entry.app, host: head.headers.host ?? '', backend, method: head.method, path: head.url, status, bytes: 0, requestBytes: 0, durationMs: performance.now() - started, retries: 0, upstreamError, requestId: forwarded.requestId }),
+    });
   }
 
   private reply(request: InboundRequest, refusal: Refusal): void {

@@ -40,8 +40,8 @@ export class InboundRequest {
   waitingSince = 0;
   /** Some body bytes went to a backend: the request can no longer be sent to another one. */
   bodyRead = false;
-  /** Told once if the client goes away before the response ended. */
-  clientCloseListener: { clientGone(): void } | null = null;
+  /** Told once if the client goes away before the response ended, or its body turned out malformed (`badBody`). */
+  clientCloseListener: { clientGone(badBody?: boolean): void } | null = null;
   private held: Buffer[] | null = null;
   private bodyComplete: boolean;
   private sink: BodySink | null = null;
@@ -189,6 +189,15 @@ export class InboundRequest {
   destroy(): void {
     this.ended = true;
     this.socket.destroy();
+  }
+
+  /** The body turned out malformed before any answer went out: whoever serves it lets go (the connection answers 400). */
+  abandon(): void {
+    if (this.ended) return;
+    this.ended = true;
+    const listener = this.clientCloseListener;
+    this.clientCloseListener = null;
+    listener?.clientGone(true);
   }
 
   clientClosed(): void {

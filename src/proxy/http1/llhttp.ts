@@ -110,7 +110,7 @@ const MAX_HEAD_BYTES = 16 * 1024;
 export type ParserKind = 'request' | 'response';
 
 /** A parser with its owner and the pieces of a head that spans several reads (llhttp hands those over early). */
-type OwnedParser = LlhttpParser & { owner: ParserOwner; pieces: string[]; url: string; tellsComplete: boolean };
+type OwnedParser = LlhttpParser & { owner: ParserOwner; pieces: string[]; url: string; tellsComplete: boolean; inBody: boolean };
 
 /** A strict parser (no lenient flags) that tells `owner` what it reads. */
 export function createParser(kind: ParserKind, owner: ParserOwner): LlhttpParser {
@@ -120,6 +120,7 @@ export function createParser(kind: ParserKind, owner: ParserOwner): LlhttpParser
   parser.pieces = [];
   parser.url = '';
   parser.tellsComplete = true;
+  parser.inBody = false;
   // Node 22 dropped the parser's headersCompleted(); llhttp's message-begin callback (in Node 20, 22 and 24) tells the owner instead.
   if (owner.messageBegin) parser[HTTPParser.kOnMessageBegin] = onMessageBegin;
   parser[HTTPParser.kOnHeaders] = onHeaders;
@@ -132,10 +133,19 @@ export function createParser(kind: ParserKind, owner: ParserOwner): LlhttpParser
 
 // llhttp calls these with the parser as `this`.
 function onMessageBegin(this: OwnedParser): void {
+  this.inBody = false;
   this.owner.messageBegin!();
 }
 
+/**
+ * Header pieces of a head that spans reads, or a chunked body's trailer
+ * fields: Node hands those over here too, with the message's URL again,
+ * just before message-complete. Trailers are dropped (the proxy re-frames
+ * bodies and sends none): gathered, they became the next message's headers
+ * and its URL the prefix of the next one's.
+ */
 function onHeaders(this: OwnedParser, headers: string[], url: string): void {
+  if (this.inBody) return;
   this.pieces.push(...headers);
   this.url += url;
 }
@@ -153,7 +163,10 @@ function onHeadersComplete(
     url = this.url;
     this.url = '';
   }
-  return this.owner.headersComplete(minor, headers, method, url, status, reason, upgrade, keepAlive);
+  const result = this.owner.headersComplete(minor, headers, method, url, status, reason, upgrade, keepAlive);
+  // A message whose end is not told has no body, so no trailers: the next pieces are the next head's.
+  this.inBody = this.tellsComplete;
+  return result;
 }
 
 function onBody(this: OwnedParser, chunk: Buffer): void {
@@ -161,6 +174,7 @@ function onBody(this: OwnedParser, chunk: Buffer): void {
 }
 
 function onMessageComplete(this: OwnedParser): void {
+  this.inBody = false;
   this.owner.messageComplete();
 }
 

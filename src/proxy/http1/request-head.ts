@@ -1,4 +1,7 @@
+import { BadHead, requestFraming } from '../headers.js';
 import { HeaderKind, headerKind } from './header-names.js';
+
+export { BadHead };
 
 /** The request headers the proxy itself reads, lowercased; the rest pass through untouched. */
 export interface KnownHeaders {
@@ -26,27 +29,29 @@ export interface RequestHead {
   keepAlive: boolean;
   /** An Upgrade handshake (WebSocket): the connection leaves HTTP after it. */
   upgrade: boolean;
-  /** How the body is framed (llhttp refused every ambiguous combination already). */
+  /** How the body is framed (see requestFraming: every ambiguous or unknown combination is refused). */
   body: 'none' | 'length' | 'chunked';
+  /** The Content-Length as sent (digits), or null. */
+  contentLength: string | null;
+  /** The Transfer-Encoding codings as sent (a list ending in chunked), or null. */
+  transferEncoding: string | null;
   /** The socket's peer address. */
   peer: string;
 }
 
-/** Thrown for a head that parses but must not be served (two Host headers). */
-export class BadHead extends Error {}
-
 export function requestHead(method: string, url: string, versionMinor: number, rawHeaders: string[], keepAlive: boolean, upgrade: boolean, peer: string): RequestHead {
   const headers: KnownHeaders = {};
-  let body: RequestHead['body'] = 'none';
+  let contentLength: string | null = null;
+  let transferEncoding: string | null = null;
   for (let index = 0; index < rawHeaders.length; index += 2) {
     const value = rawHeaders[index + 1];
     switch (headerKind(rawHeaders[index])) {
       case HeaderKind.ContentLength:
-        if (body === 'none' && value !== '0') body = 'length';
+        if (contentLength !== null) throw new BadHead('a request may carry one Content-Length header');
+        contentLength = value;
         break;
       case HeaderKind.TransferEncoding:
-        // llhttp accepts a request's Transfer-Encoding only when chunked comes last.
-        body = 'chunked';
+        transferEncoding = transferEncoding === null ? value : `${transferEncoding}, ${value}`;
         break;
       case HeaderKind.Host:
         if (headers.host !== undefined) throw new BadHead('a request may carry one Host header');
@@ -79,7 +84,10 @@ export function requestHead(method: string, url: string, versionMinor: number, r
         break;
     }
   }
-  return { method, url, http10: versionMinor === 0, rawHeaders, headers, keepAlive, upgrade, body, peer };
+  // RFC 9112 §3.2: an HTTP/1.1 request without a Host (or with an empty one) is answered 400.
+  if (versionMinor !== 0 && !headers.host) throw new BadHead('an HTTP/1.1 request needs a Host header');
+  const body = requestFraming(transferEncoding, contentLength);
+  return { method, url, http10: versionMinor === 0, rawHeaders, headers, keepAlive, upgrade, body, contentLength, transferEncoding, peer };
 }
 
 function listed(prior: string | undefined, value: string): string {

@@ -40,6 +40,7 @@ export class PortableExchange {
   private attempts = 0;
   private status = 0;
   private bytes = 0;
+  private requestBytes = 0;
   private bodyStarted = false;
   private finished = false;
   private holding = false;
@@ -106,6 +107,7 @@ export class PortableExchange {
         // A connection is open: only now is the client's body read (a failure before left it whole for the next backend).
         if (body && !exchange.bodyStarted) {
           exchange.bodyStarted = true;
+          exchange.request.on('data', (chunk: Buffer) => (exchange.requestBytes += chunk.length));
           exchange.request.pipe(body);
         }
       },
@@ -194,6 +196,7 @@ export class PortableExchange {
       path: this.head.url,
       status,
       bytes: this.bytes,
+      requestBytes: this.requestBytes,
       durationMs: performance.now() - this.started,
       retries: this.attempts - 1,
       upstreamError,

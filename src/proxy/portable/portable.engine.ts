@@ -17,6 +17,7 @@ import { refuse } from '../http1/refuse.js';
 import { BadHead, requestHead, type RequestHead } from '../http1/request-head.js';
 import { Refusal, type Admission, type ProxyCore } from '../proxy-core.js';
 import type { ProxyServerOptions } from '../proxy.server.js';
+import { passUpgradePortable } from './portable-upgrade.js';
 import { PortableExchange, type PortableForwardOptions, type PortablePool } from './portable-exchange.js';
 
 /** How long a warm connection to a backend is kept without traffic (the backend's Keep-Alive hint may shorten it). */
@@ -47,7 +48,7 @@ class PortableEngine implements ProxyEngine {
 
   constructor(
     private readonly core: ProxyCore<PortablePool>,
-    options: ProxyServerOptions,
+    private readonly options: ProxyServerOptions,
   ) {
     this.forwardOptions = { retries: options.retries, headersTimeout: options.timeouts.headers, idleTimeout: options.timeouts.idle, onFinish: (record) => core.finished(record) };
     this.server = createServer({
@@ -132,7 +133,21 @@ class PortableEngine implements ProxyEngine {
       if (!(error instanceof BadHead)) throw error;
       return refuse(socket, 400, 'bad_request', error.message);
     }
-    this.core.upgrade(head, socket, rest);
+    const started = performance.now();
+    const go = (admission: Admission<PortablePool>) => {
+      if (admission instanceof Refusal) return refuse(socket, admission.status, admission.error, admission.message, admission.headers ?? {});
+      const { entry, balance, forwarded } = admission;
+      passUpgradePortable(socket, rest, head, upstreamHead(head, forwarded, true), forwarded.requestId, entry, balance, {
+        retries: this.options.retries,
+        connectTimeout: this.options.timeouts.connect,
+        idleTimeout: this.options.timeouts.idle,
+        onDone: (backend, status, upstreamError) =>
+          this.core.finished({ app: entry.app, host: head.headers.host ?? '', backend, method: head.method, path: head.url, status, bytes: 0, requestBytes: 0, durationMs: performance.now() - started, retries: 0, upstreamError, requestId: forwarded.requestId }),
+      });
+    };
+    const admission = this.core.admit(head);
+    if (admission instanceof Promise) admission.then(go, () => refuse(socket, 502, 'bad_gateway', 'the auth check failed'));
+    else go(admission);
   }
 }
 
