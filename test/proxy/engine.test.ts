@@ -6,7 +6,9 @@
  * `down` with the last error.
  */
 import assert from 'node:assert/strict';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { startDozen } from '../support/dozen-process.js';
 import { freePort, waitFor } from '../support/ports.js';
 import { call, startProxy } from './helpers.js';
@@ -59,6 +61,17 @@ describe('proxy engine choice', { timeout: 120_000 }, () => {
     } finally {
       await dozen.stop();
     }
+  });
+
+  it('a host whose modules leave the proxy out loads neither engine; one that runs it loads the one it serves with', async () => {
+    const watch = join(dirname(fileURLToPath(import.meta.url)), '../support/module-watch.js');
+    const loaded = async (modules: string) => {
+      const dozen = await startDozen({ env: { NODE_OPTIONS: `--import ${watch}`, DOZEN_MODULES: modules, DOZEN_PROXY_WORKERS: '0' } });
+      await dozen.stop();
+      return [...new Set(dozen.logs().split('\n').filter((line) => line.startsWith('module loaded ')).map((line) => line.replace(/.*\/dist\/src\/proxy\//, '')))].sort();
+    };
+    assert.deepEqual(await loaded('storage'), []);
+    assert.deepEqual(await loaded('proxy,registry'), ['http1/http1.engine.js', 'http1/llhttp.js']);
   });
 
   it('workers that die again and again make the proxy down with the last error, and restarts back off', async () => {
