@@ -15,7 +15,7 @@ const SHUTDOWN_GRACE_MS = 10_000;
 
 /** Starts dozen on this host: the admin server and every module `modules` turns on. Resolves once listening. */
 export async function serve(config: DozenConfig, configFile: string | null): Promise<NestFastifyApplication> {
-  const logger = createLogger(config.log.level);
+  const logger = createLogger(config.log);
   const adapter = new FastifyAdapter({
     loggerInstance: logger.child({ component: 'admin-http' }) as never,
     requestIdHeader: 'x-request-id',

@@ -34,7 +34,11 @@ export function serverOf(command: Command): { server: string; token: string | un
   return { server, token };
 }
 
-/** A client command's way to the server's REST API, with retries on network errors and 5xx. */
+/**
+ * A client command's way to the server's REST API, with retries on network errors only: those are
+ * between this command and dozen. An error answer (4xx, or 5xx such as `store_unavailable`, after dozen's
+ * own retries against the store) is final: retrying it would only multiply the wait before the same line.
+ */
 export class DozenClient {
   constructor(
     readonly server: string,
@@ -57,7 +61,7 @@ export class DozenClient {
 
   /**
    * One request; `body` is a function so a retry can open the bytes again.
-   * Resolves with the parsed JSON answer; throws CliError with the server's message on 4xx or after the last retry.
+   * Resolves with the parsed JSON answer; throws CliError with the server's message on an error answer, or after the last retry.
    */
   async call<T>(method: string, path: string, options: { body?: () => Readable | Buffer | string; headers?: Record<string, string>; retry?: boolean } = {}): Promise<T> {
     const attempts = options.retry === false ? 1 : this.retries + 1;
@@ -79,9 +83,7 @@ export class DozenClient {
       }
       const text = await response.body.text();
       if (response.statusCode < 300) return (text ? JSON.parse(text) : undefined) as T;
-      const message = describeError(response.statusCode, text);
-      if (response.statusCode < 500) throw new CliError(message);
-      lastProblem = message;
+      throw new CliError(describeError(response.statusCode, text));
     }
     throw new CliError(`${lastProblem} (gave up after ${attempts} attempts)`);
   }

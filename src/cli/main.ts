@@ -3,6 +3,7 @@ import 'reflect-metadata';
 import { Command } from 'commander';
 import { VERSION } from '../common/version.js';
 import { redact } from '../config/load-config.js';
+import { addDeployCommands } from '../deploy/deploy.cli.js';
 import { addRegistryCommands } from '../registry/registry.cli.js';
 import { configFor, run } from './program.js';
 import { addProxyCommands } from '../proxy/proxy.cli.js';
@@ -56,5 +57,6 @@ addRegistryCommands(program);
 addProxyCommands(program);
 addStorageCommands(program);
 addTokenCommands(program);
+addDeployCommands(program);
 
 await program.parseAsync(process.argv);

@@ -1,20 +1,42 @@
 import type { LoggerService } from '@nestjs/common';
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
+import { prettyLines } from './pretty-log.js';
 
-/** One pino logger per process; modules take children of it (`logger.child({module: 'storage'})`). */
-export function createLogger(level: string): Logger {
-  return pino({
-    level,
-    base: { pid: process.pid },
-    redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', '*.token', '*.password', '*.secret'], censor: '[redacted]' },
-  });
+export interface LogOptions {
+  level: string;
+  /** `auto`: human-readable lines on a terminal, JSON lines otherwise. */
+  format: 'auto' | 'pretty' | 'json';
 }
 
-/** Sends Nest's own log lines through pino, so one process writes one log format. */
+/** Whether `format` means human-readable lines on this output. */
+export function isPretty(format: LogOptions['format'], terminal: boolean): boolean {
+  return format === 'pretty' || (format === 'auto' && terminal);
+}
+
+/**
+ * One pino logger per process; modules take children of it (`logger.child({module: 'storage'})`).
+ * Writes JSON lines to stdout, or readable lines when `isPretty` says so.
+ */
+export function createLogger(options: LogOptions, terminal = Boolean(process.stdout.isTTY), destination: DestinationStream = pino.destination({ dest: 1, sync: true })): Logger {
+  return pino(
+    {
+      level: options.level,
+      base: { pid: process.pid },
+      redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', '*.token', '*.password', '*.secret'], censor: '[redacted]' },
+    },
+    isPretty(options.format, terminal) ? prettyLines(destination, { colors: terminal }) : destination,
+  );
+}
+
+/**
+ * Sends Nest's own log lines through pino, so one process writes one log format.
+ * Nest's info lines are its wiring (`InstanceLoader ... dependencies
+ * initialized`, every route mapped): debug here, so a start shows dozen's own lines.
+ */
 export class PinoNestLogger implements LoggerService {
   constructor(private readonly logger: Logger) {}
   log(message: unknown, context?: string) {
-    this.logger.info({ context }, String(message));
+    this.logger.debug({ context }, String(message));
   }
   error(message: unknown, trace?: string, context?: string) {
     this.logger.error({ context, trace }, String(message));

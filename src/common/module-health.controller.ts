@@ -1,10 +1,12 @@
-import { Controller, Get, NotFoundException, type Type } from '@nestjs/common';
+import { Controller, Get, NotFoundException, Res, type Type } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 import type { ModuleName } from '../config/config.schema.js';
 import { HealthService } from './health.js';
 
 /**
- * `GET /<module>/health`: one module's health. Each module mounts its own, so a
- * module that is off on this host has no such route (404), like all its routes.
+ * `GET /<module>/health`: one module's health, 200 when up and 503 when down (as `/health`),
+ * so a monitor that reads only the status code sees the outage. Each module mounts its own,
+ * so a module that is off on this host has no such route (404), like all its routes.
  */
 export function moduleHealthController(module: ModuleName): Type {
   @Controller(module)
@@ -12,11 +14,11 @@ export function moduleHealthController(module: ModuleName): Type {
     constructor(readonly health: HealthService) {}
 
     @Get('health')
-    async get() {
+    async get(@Res() reply: FastifyReply) {
       const report = await this.health.report();
       const result = report.modules[module];
       if (result.status === 'disabled') throw new NotFoundException(`module ${module} is not running on this host`);
-      return result;
+      await reply.status(result.status === 'up' ? 200 : 503).send(result);
     }
   }
   return ModuleHealthController;

@@ -36,8 +36,10 @@ export const configSchema = z.strictObject({
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** `auto`: readable lines (time, level, module, message) when stdout is a terminal, JSON lines otherwise. */
+      format: z.enum(['auto', 'pretty', 'json']).default('auto'),
     })
-    .default({ level: 'info' }),
+    .default({ level: 'info', format: 'auto' }),
   admin: z
     .strictObject({
       listen: listen('127.0.0.1', 7700),
@@ -50,6 +52,8 @@ export const configSchema = z.strictObject({
       /** MySQL/MariaDB for several hosts; unset means SQLite at `<dataDir>/dozen.sqlite`. */
       url: databaseUrl.optional(),
       password: secret().optional(),
+      /** better-sqlite3's compiled addon to load instead of the installed one: a build for another Node line (the test bench runs dozen on Node 22 and 24 this way). */
+      sqliteBinding: z.string().min(1).optional(),
     })
     .default({}),
   proxy: proxyConfig,
@@ -61,6 +65,10 @@ export const configSchema = z.strictObject({
   // The proxy reads its routes from the registry module of its own process.
   if (config.modules.includes('proxy') && !config.modules.includes('registry')) {
     context.addIssue({ code: 'custom', path: ['modules'], message: 'the proxy module needs the registry module on the same host: add registry to modules' });
+  }
+  // The deploy agent registers containers and reads its desired state through the registry of its own process.
+  if (config.modules.includes('deploy') && !config.modules.includes('registry')) {
+    context.addIssue({ code: 'custom', path: ['modules'], message: 'the deploy module needs the registry module on the same host: add registry to modules' });
   }
 });
 

@@ -149,7 +149,7 @@ function toConfigError(error: z.ZodError, raw: Record<string, unknown>): ConfigE
   const listPath = path.length && /^\d+$/.test(path[path.length - 1]) ? path.slice(0, -1) : path;
   if (listPath !== path) value = valueAt(raw, listPath);
   const schemaAtKey = fieldAt(configSchema, listPath);
-  if (schemaAtKey && isSecret(schemaAtKey)) value = '[redacted]';
+  if (schemaAtKey && isSecret(schemaAtKey) && value !== undefined) value = '[redacted]';
   return new ConfigError(listPath.join('.') || '(root)', value, issue.message);
 }
 

@@ -16,7 +16,7 @@ export function dataSourceOptions(config: DozenConfig): DataSourceOptions {
   }
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
-  return { ...common, type: 'better-sqlite3', database: join(dataDir, 'dozen.sqlite'), enableWAL: true };
+  return { ...common, type: 'better-sqlite3', database: join(dataDir, 'dozen.sqlite'), enableWAL: true, nativeBinding: config.database.sqliteBinding };
 }
 
 /** Opens a connection and applies pending migrations; returns their names. */

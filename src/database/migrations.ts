@@ -1,5 +1,6 @@
 import type { MigrationInterface } from 'typeorm';
 import { BroadcastBinlogCheckpoints1764000006000 } from '../broadcast/migrations/1764000006000-broadcast-binlog-checkpoints.js';
+import { DeployModel1764200000000 } from '../deploy/migrations/1764200000000-deploy-model.js';
 import { ProxyPolicies1764068400000 } from '../proxy/migrations/1764068400000-proxy-policies.js';
 import { RegistryEmbeddedCatalog1764064800000 } from '../registry/migrations/1764064800000-registry-embedded-catalog.js';
 import { StorageTailOffsets1764070000000 } from '../storage/migrations/1764070000000-storage-tail-offsets.js';
@@ -17,4 +18,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   ProxyPolicies1764068400000,
   StorageTailOffsets1764070000000,
   ApiTokens1764100000000,
+  DeployModel1764200000000,
 ];

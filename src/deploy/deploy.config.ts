@@ -1,4 +1,15 @@
 import { z } from 'zod';
+import { secret } from '../config/secret.js';
+
+const portRange = z
+  .string()
+  .regex(/^\d{1,5}-\d{1,5}$/, 'expected FIRST-LAST, e.g. 20000-29999')
+  .refine((value) => {
+    const [first, last] = value.split('-').map(Number);
+    return first >= 1024 && last <= 65535 && first <= last;
+  }, 'expected 1024 <= FIRST <= LAST <= 65535');
+
+const runtimeDefaults = { nodejs: { baseImage: 'node:22-bookworm-slim' } };
 
 export const deployConfig = z
   .strictObject({
@@ -8,5 +19,30 @@ export const deployConfig = z
         socketPath: z.string().min(1).default('/var/run/docker.sock'),
       })
       .default({ socketPath: '/var/run/docker.sock' }),
+    /** AES-256-GCM key (32 bytes, base64) for app secrets at rest. Unset: generated into `<dataDir>/deploy-secrets-key` on first start. */
+    secretsKey: secret().optional(),
+    /** Host ports the agent hands to containers (host networking), each checked free first. */
+    portRange: portRange.default('20000-29999'),
+    /** How long a replaced container keeps serving what it already accepted after it left the registry. */
+    drainSeconds: z.number().min(0).max(600).default(5),
+    /** A new container must answer its health path within this, or it is `unhealthy`. */
+    healthTimeoutSeconds: z.number().min(1).max(3600).default(60),
+    buildTimeoutSeconds: z.number().min(10).max(7200).default(900),
+    /** How often the agent reconciles even when nothing changed (catches what a watch missed). */
+    resyncSeconds: z.number().min(1).max(3600).default(30),
+    /** Base images of the runtime templates: nothing is pulled, so these must be on the host (or pullable by it). */
+    runtimes: z
+      .strictObject({
+        nodejs: z.strictObject({ baseImage: z.string().min(1).default(runtimeDefaults.nodejs.baseImage) }).default(runtimeDefaults.nodejs),
+      })
+      .default(runtimeDefaults),
   })
-  .default({ docker: { socketPath: '/var/run/docker.sock' } });
+  .default({
+    docker: { socketPath: '/var/run/docker.sock' },
+    portRange: '20000-29999',
+    drainSeconds: 5,
+    healthTimeoutSeconds: 60,
+    buildTimeoutSeconds: 900,
+    resyncSeconds: 30,
+    runtimes: runtimeDefaults,
+  });

@@ -1,6 +1,43 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { moduleHealthController } from '../common/module-health.controller.js';
+import { DOZEN_CONFIG } from '../config/config.module.js';
+import type { DozenConfig } from '../config/config.schema.js';
+import { RegistryModule } from '../registry/registry.module.js';
+import { TokensModule } from '../tokens/tokens.module.js';
+import { DeployAgent } from './agent/agent.service.js';
+import { DockerClient } from './agent/docker.client.js';
+import { AppsService } from './apps.service.js';
+import { AuditService } from './audit.service.js';
+import { BuilderService } from './build/builder.service.js';
+import { DeployController } from './deploy.controller.js';
+import { AppEntity, AuditEventEntity, HostEntity, InstanceEntity, ReleaseEntity } from './deploy.entity.js';
 import { DeployHealth } from './deploy.health.js';
+import { DeployResolver } from './deploy.resolver.js';
+import { HostsService } from './hosts.service.js';
+import { InstancesService } from './instances.service.js';
+import { ReleasesService } from './releases.service.js';
+import { SecretsBox } from './secrets-box.js';
 
-@Module({ controllers: [moduleHealthController('deploy')], providers: [DeployHealth] })
+/**
+ * Apps, releases, instances and hosts (the API half), and this host's agent
+ * that makes its Docker Engine run what the catalog says it should.
+ */
+@Module({
+  imports: [TypeOrmModule.forFeature([HostEntity, AppEntity, ReleaseEntity, InstanceEntity, AuditEventEntity]), RegistryModule, TokensModule],
+  controllers: [moduleHealthController('deploy'), DeployController],
+  providers: [
+    { provide: DockerClient, inject: [DOZEN_CONFIG], useFactory: (config: DozenConfig) => new DockerClient(config.deploy.docker.socketPath) },
+    { provide: SecretsBox, inject: [DOZEN_CONFIG], useFactory: (config: DozenConfig) => SecretsBox.fromConfig(config) },
+    DeployHealth,
+    AuditService,
+    HostsService,
+    AppsService,
+    InstancesService,
+    ReleasesService,
+    BuilderService,
+    DeployAgent,
+    DeployResolver,
+  ],
+})
 export class DeployModule {}

@@ -76,6 +76,7 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
       },
       accessLog: proxy.accessLog,
       logLevel: this.config.log.level,
+      logFormat: this.config.log.format,
     };
     const target = this.workers === 0 ? this.inProcess(start) : (this.cluster = new ProxyCluster(start, this.workers, this.log));
     target.setPolicies(await this.policies.policySet());

@@ -4,6 +4,8 @@
  * the primary over IPC, so it needs no config file, database or Nest.
  */
 import { pino } from 'pino';
+import { isPretty } from '../common/logger.js';
+import { prettyLines } from '../common/pretty-log.js';
 import type { RouteSnapshot } from '../registry/routes.js';
 import type { PolicySet } from './policy.js';
 import { ProxyMetrics } from './proxy-metrics.js';
@@ -21,7 +23,9 @@ function send(message: FromWorker): void {
 }
 
 async function start(options: WorkerStart): Promise<void> {
-  const log = pino({ level: options.logLevel, base: { pid: process.pid, module: 'proxy' } }, pino.destination({ dest: 1, sync: false }));
+  const destination = pino.destination({ dest: 1, sync: false });
+  const terminal = Boolean(process.stdout.isTTY);
+  const log = pino({ level: options.logLevel, base: { pid: process.pid, module: 'proxy' } }, isPretty(options.logFormat ?? 'json', terminal) ? prettyLines(destination, { colors: terminal }) : destination);
   const accessLog = options.accessLog ? log.child({ component: 'access' }) : null;
   server = new ProxyServer({
     ...options.server,

@@ -9,6 +9,8 @@ export interface WorkerStart {
   server: Omit<ProxyServerOptions, 'onExchange'>;
   accessLog: boolean;
   logLevel: string;
+  /** As log.format; absent means JSON lines. */
+  logFormat?: 'auto' | 'pretty' | 'json';
 }
 
 /** Primary -> worker, over the IPC channel of node:cluster (or child_process.fork). */

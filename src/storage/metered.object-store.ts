@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { AppendResult, ListPage, ObjectInfo, ObjectStore, PartInfo, PutOptions } from './object-store.js';
+import type { AppendResult, ListPage, ObjectInfo, ObjectStore, ObjectStream, PartInfo, PutOptions } from './object-store.js';
 import type { StorageMetrics, UploadRoute } from './storage-metrics.js';
 
 /**
@@ -34,7 +34,7 @@ export class MeteredObjectStore implements ObjectStore {
     return this.timed('head', () => this.store.head(key));
   }
 
-  get(key: string): Promise<{ info: ObjectInfo; body: Readable }> {
+  get(key: string): Promise<ObjectStream> {
     return this.timed('get', () => this.store.get(key));
   }
 

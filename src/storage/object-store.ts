@@ -5,11 +5,22 @@ import { DomainError } from '../common/errors.js';
 export interface ObjectInfo {
   key: string;
   size: number;
-  /** CRC-64/ECMA-182 of the whole object, decimal (the `x-oss-hash-crc64ecma` format). */
+  /** CRC-64/ECMA-182 of the whole object, decimal (the `x-oss-hash-crc64ecma` format); '' when the store keeps none. */
   crc64: string;
+  /**
+   * After a write: false when the store reported no CRC64 of its own (some OSS-compatible servers),
+   * so `crc64` is the one dozen computed of the bytes it sent, unconfirmed by the store. Absent: confirmed.
+   */
+  crc64Confirmed?: boolean;
   contentType: string;
   etag: string;
   modified: Date;
+}
+
+/** An object being read: its metadata, with `size` null when the store did not say (a chunked answer), and its bytes. */
+export interface ObjectStream {
+  info: Omit<ObjectInfo, 'size'> & { size: number | null };
+  body: Readable;
 }
 
 export interface PutOptions {
@@ -65,7 +76,7 @@ export interface ObjectStore {
   /** The object's metadata, or null when there is none. */
   head(key: string): Promise<ObjectInfo | null>;
   /** The object's bytes as a stream (not buffered); throws ObjectNotFound. */
-  get(key: string): Promise<{ info: ObjectInfo; body: Readable }>;
+  get(key: string): Promise<ObjectStream>;
   /** Objects whose key starts with `prefix`, in key order, at most `limit` per page. */
   list(prefix: string, options?: { cursor?: string; limit?: number }): Promise<ListPage>;
   /** Removes the object; removing a missing object is not an error. */

@@ -6,9 +6,10 @@ import type { Logger } from 'pino';
 import { DomainError } from '../common/errors.js';
 import { contentTypeFor } from './content-type.js';
 import { combineCrc64, Crc64 } from './crc64.js';
+import { domainErrorOf, type OssError, type RequestContext } from './oss.errors.js';
 import {
-  assertPartNumber, assertSafeKey, ChecksumMismatch, ObjectExists, ObjectNotFound, PartTooSmall, PositionMismatch, StoreUnavailable, UploadNotFound,
-  type AppendResult, type ListPage, type ObjectInfo, type ObjectStore, type PartInfo, type PutOptions,
+  assertPartNumber, assertSafeKey, ChecksumMismatch, ObjectNotFound, PositionMismatch, StoreUnavailable,
+  type AppendResult, type ListPage, type ObjectInfo, type ObjectStore, type ObjectStream, type PartInfo, type PutOptions,
 } from './object-store.js';
 import type { StorageConfig } from './storage.config.js';
 
@@ -32,10 +33,12 @@ interface OssResponse {
   headers: Record<string, string>;
 }
 
-interface OssError extends Error {
-  status?: number;
-  code?: string;
+
+/** ali-oss's HTTP client: one call per request, with the headers it will send. */
+interface HttpClient {
+  request(url: string, params: { headers: Record<string, string> }): Promise<unknown>;
 }
+
 
 const OSS = createRequire(import.meta.url)('ali-oss') as new (options: object) => OssClient;
 
@@ -53,7 +56,7 @@ export interface OssSettings {
  * again), and the CRC64 OSS reports is checked against what was sent.
  */
 export class OssObjectStore implements ObjectStore {
-  private readonly client: OssClient;
+  private readonly client: OssClient & { urllib: HttpClient };
 
   constructor(
     private readonly settings: OssSettings,
@@ -62,6 +65,7 @@ export class OssObjectStore implements ObjectStore {
     private readonly onRetry: (request: string) => void = () => undefined,
   ) {
     const { oss } = settings;
+    // The config refuses these missing (exit 2, one line); this guards other callers.
     if (!oss.bucket || !oss.accessKeyId || !oss.accessKeySecret || !(oss.region || oss.endpoint)) {
       throw new Error('storage.driver is oss: storage.oss.bucket, accessKeyId, accessKeySecret and region or endpoint are required');
     }
@@ -77,11 +81,25 @@ export class OssObjectStore implements ObjectStore {
       sldEnable: oss.pathStyle,
       secure: oss.endpoint ? oss.endpoint.startsWith('https:') : true,
       timeout: oss.timeoutMs,
-    });
+    }) as OssClient & { urllib: HttpClient };
+    if (oss.pathStyle) {
+      // For an IP-address endpoint ali-oss 6.23 sets `Host: <bucket>.<region>.aliyuncs.com` (virtual-hosted
+      // style) even with sldEnable, so a server routing by Host takes the request for another bucket.
+      // In path style the bucket is in the path and Host is the endpoint's own host:port, which the
+      // HTTP client sets from the URL once ali-oss's is gone. Neither signature version signs Host.
+      const http = this.client.urllib;
+      this.client.urllib = {
+        request: (url, params) => {
+          delete params.headers.host;
+          return http.request(url, params);
+        },
+      };
+    }
   }
 
+  /** One ListObjectsV2, never retried: a health probe must say at once why the store does not answer. */
   async check(): Promise<void> {
-    await this.retrying('ListObjectsV2', 'list', () => this.client.listV2({ 'max-keys': 1 }));
+    await this.translate({ request: 'ListObjectsV2', key: '' }, () => this.client.listV2({ 'max-keys': 1 }));
   }
 
   async put(key: string, body: Readable, options: PutOptions = {}): Promise<ObjectInfo> {
@@ -115,8 +133,7 @@ export class OssObjectStore implements ObjectStore {
       const result = await this.retrying('PutObject', key, () =>
         this.client.putStream(key, Readable.from([data]), { contentLength: data.length, mime: contentType, headers: { 'Content-Type': contentType, ...overwrite } }),
       );
-      this.checkCrc(key, result.res, crc.value);
-      return this.info(key);
+      return this.stored(key, result.res, crc.value);
     }
     const { uploadId } = await this.retrying('InitiateMultipartUpload', key, () => this.client.initMultipartUpload(key, { mime: contentType, headers: { 'Content-Type': contentType } }));
     try {
@@ -138,9 +155,8 @@ export class OssObjectStore implements ObjectStore {
       await Promise.all(inFlight);
       checkMd5();
       parts.sort((left, right) => left.number - right.number);
-      const result = await this.retrying('CompleteMultipartUpload', key, () => this.client.completeMultipartUpload(key, uploadId, parts, { headers: overwrite }));
-      this.checkCrc(key, result.res, crc.value);
-      return this.info(key);
+      const result = await this.retrying('CompleteMultipartUpload', key, () => this.client.completeMultipartUpload(key, uploadId, parts, { headers: overwrite }), uploadId);
+      return this.stored(key, result.res, crc.value);
     } catch (error) {
       await this.client.abortMultipartUpload(key, uploadId).catch(() => undefined);
       throw error;
@@ -166,16 +182,19 @@ export class OssObjectStore implements ObjectStore {
     assertSafeKey(key);
     try {
       const { res } = await this.retrying('HeadObject', key, () => this.client.head(key));
-      return toInfo(key, res.headers);
+      const info = toInfo(key, res.headers);
+      if (info.size === null) throw new DomainError(502, 'store_error', `the store answered HeadObject ${JSON.stringify(key)} without Content-Length`);
+      return { ...info, size: info.size };
     } catch (error) {
       if (error instanceof ObjectNotFound) return null;
       throw error;
     }
   }
 
-  async get(key: string): Promise<{ info: ObjectInfo; body: Readable }> {
+  async get(key: string): Promise<ObjectStream> {
     assertSafeKey(key);
     const { stream, res } = await this.retrying('GetObject', key, () => this.client.getStream(key));
+    // Some OSS-compatible servers answer chunked, without Content-Length: the size is then unknown.
     return { info: toInfo(key, res.headers), body: stream };
   }
 
@@ -183,12 +202,15 @@ export class OssObjectStore implements ObjectStore {
     const limit = Math.min(Math.max(options.limit ?? 1000, 1), 1000);
     // An empty prefix is left out: ali-oss 6.23 V4-signs it as `prefix=`, where OSS's canonical
     // query string has a parameter without a value as its name alone, and OSS refuses the signature.
-    const query = { ...(prefix ? { prefix } : {}), 'max-keys': limit, ...(options.cursor ? { 'continuation-token': options.cursor } : {}) };
+    const query = { ...(prefix ? { prefix } : {}), 'max-keys': limit, ...listPosition(options.cursor) };
     const result = await this.retrying('ListObjectsV2', prefix, () => this.client.listV2(query));
-    return {
-      objects: (result.objects ?? []).map((object) => ({ key: object.name, size: object.size, etag: object.etag, modified: new Date(object.lastModified) })),
-      ...(result.isTruncated && result.nextContinuationToken ? { nextCursor: result.nextContinuationToken } : {}),
-    };
+    const objects = (result.objects ?? []).map((object) => ({ key: object.name, size: Number(object.size), etag: object.etag, modified: new Date(object.lastModified) }));
+    if (!result.isTruncated) return { objects };
+    if (result.nextContinuationToken) return { objects, nextCursor: result.nextContinuationToken };
+    // Some OSS-compatible servers say a page is truncated but send no token: go on after its last key.
+    const last = objects[objects.length - 1];
+    if (!last) throw new StoreUnavailable(`ListObjectsV2 ${JSON.stringify(prefix)}: the store says the listing goes on but sent neither a continuation token nor a key to continue after`);
+    return { objects, nextCursor: START_AFTER + last.key };
   }
 
   async delete(key: string): Promise<void> {
@@ -212,7 +234,7 @@ export class OssObjectStore implements ObjectStore {
     let seen = 0;
     const counted = body.pipe(new PassThrough({ transform: (chunk: Buffer, _encoding, done) => (crc.update(chunk), (seen += chunk.length), done(null, chunk)) }));
     // A streamed part cannot be replayed, so it is sent once; the client retries the part.
-    const result = await this.translate(key, () => this.client._uploadPart(key, uploadId, partNumber, { stream: counted, size }));
+    const result = await this.translate({ request: 'UploadPart', key, uploadId }, () => this.client._uploadPart(key, uploadId, partNumber, { stream: counted, size }));
     if (seen !== size) throw new ChecksumMismatch(`part ${partNumber} length`, String(size), String(seen));
     this.checkCrc(key, result.res, crc.value);
     return { partNumber, size, etag: result.etag, crc64: crc.value };
@@ -223,7 +245,7 @@ export class OssObjectStore implements ObjectStore {
     const parts: PartInfo[] = [];
     let marker = '0';
     for (;;) {
-      const page = await this.retrying('ListParts', key, () => this.client.listParts(key, uploadId, { 'max-parts': 1000, 'part-number-marker': marker }));
+      const page = await this.retrying('ListParts', key, () => this.client.listParts(key, uploadId, { 'max-parts': 1000, 'part-number-marker': marker }), uploadId);
       const listed = Array.isArray(page.parts) ? page.parts : [page.parts];
       for (const part of listed) {
         parts.push({ partNumber: Number(part.PartNumber), size: Number(part.Size), etag: part.ETag, crc64: part.HashCrc64ecma ?? '' });
@@ -236,17 +258,20 @@ export class OssObjectStore implements ObjectStore {
   async completeMultipart(key: string, uploadId: string, options: { ifNoneMatch?: boolean } = {}): Promise<ObjectInfo> {
     const parts = await this.listParts(key, uploadId);
     if (!parts.length) throw new DomainError(400, 'bad_request', `upload ${uploadId} has no parts`);
-    const result = await this.retrying('CompleteMultipartUpload', key, () =>
-      this.client.completeMultipartUpload(key, uploadId, parts.map((part) => ({ number: part.partNumber, etag: part.etag })), { headers: options.ifNoneMatch ? { 'x-oss-forbid-overwrite': 'true' } : {} }),
+    const result = await this.retrying(
+      'CompleteMultipartUpload',
+      key,
+      () => this.client.completeMultipartUpload(key, uploadId, parts.map((part) => ({ number: part.partNumber, etag: part.etag })), { headers: options.ifNoneMatch ? { 'x-oss-forbid-overwrite': 'true' } : {} }),
+      uploadId,
     );
     // OSS answers with the whole object's CRC64; it must be the parts' CRC64s joined.
-    if (parts.every((part) => part.crc64)) this.checkCrc(key, result.res, parts.reduce((crc, part) => combineCrc64(crc, part.crc64, part.size), '0'));
+    if (parts.every((part) => part.crc64)) return this.stored(key, result.res, parts.reduce((crc, part) => combineCrc64(crc, part.crc64, part.size), '0'));
     return this.info(key);
   }
 
   async abortMultipart(key: string, uploadId: string): Promise<void> {
     assertSafeKey(key);
-    await this.retrying('AbortMultipartUpload', key, () => this.client.abortMultipartUpload(key, uploadId));
+    await this.retrying('AbortMultipartUpload', key, () => this.client.abortMultipartUpload(key, uploadId), uploadId);
   }
 
   private async info(key: string): Promise<ObjectInfo> {
@@ -257,7 +282,7 @@ export class OssObjectStore implements ObjectStore {
 
   private async sendPart(key: string, uploadId: string, partNumber: number, data: Buffer): Promise<{ etag: string }> {
     const crc64 = new Crc64().update(data).value;
-    const result = await this.retrying('UploadPart', key, () => this.client._uploadPart(key, uploadId, partNumber, { stream: Readable.from([data]), size: data.length }));
+    const result = await this.retrying('UploadPart', key, () => this.client._uploadPart(key, uploadId, partNumber, { stream: Readable.from([data]), size: data.length }), uploadId);
     this.checkCrc(key, result.res, crc64);
     return { etag: result.etag };
   }
@@ -267,12 +292,25 @@ export class OssObjectStore implements ObjectStore {
     if (actual !== undefined && actual !== expected) throw new ChecksumMismatch(`CRC64 of ${key} reported by OSS`, expected, actual);
   }
 
+  /**
+   * The object just written, with the CRC64 dozen computed of the bytes it sent (`expected`). When
+   * the store reported one it was checked against it; when it did not (some OSS-compatible servers),
+   * the object says so with `crc64Confirmed: false` instead of carrying no CRC64 at all.
+   */
+  private async stored(key: string, response: OssResponse, expected: string): Promise<ObjectInfo> {
+    this.checkCrc(key, response, expected);
+    const info = await this.info(key);
+    if (info.crc64 && info.crc64 !== expected) throw new ChecksumMismatch(`CRC64 of ${key} reported by OSS`, expected, info.crc64);
+    const confirmed = response.headers['x-oss-hash-crc64ecma'] !== undefined || info.crc64 !== '';
+    return { ...info, crc64: expected, crc64Confirmed: confirmed };
+  }
+
   /** Retries 5xx and network failures of the OSS API `request` with exponential backoff; maps OSS errors to the port's errors. */
-  private async retrying<T>(request: string, key: string, call: () => Promise<T>): Promise<T> {
+  private async retrying<T>(request: string, key: string, call: () => Promise<T>, uploadId?: string): Promise<T> {
     const retries = this.settings.oss.retries;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.translate(key, call);
+        return await this.translate({ request, key, uploadId }, call);
       } catch (error) {
         if (!(error instanceof StoreUnavailable) || attempt >= retries) throw error;
         const delay = Math.min(200 * 2 ** attempt, 5000);
@@ -283,28 +321,27 @@ export class OssObjectStore implements ObjectStore {
     }
   }
 
-  private async translate<T>(key: string, call: () => Promise<T>): Promise<T> {
+  private async translate<T>(context: RequestContext, call: () => Promise<T>): Promise<T> {
     try {
       return await call();
     } catch (error) {
-      const { status, code, message } = error as OssError;
-      if (code === 'NoSuchKey' || (status === 404 && code !== 'NoSuchUpload' && code !== 'NoSuchBucket')) throw new ObjectNotFound(key);
-      if (code === 'NoSuchUpload') throw new UploadNotFound(key);
-      if (code === 'FileAlreadyExists') throw new ObjectExists(key);
-      if (code === 'InvalidDigest') throw new ChecksumMismatch('Content-MD5', 'the sent MD5', 'another');
-      if (code === 'EntityTooSmall') throw new PartTooSmall(null);
-      if (code === 'PositionNotEqualToLength') throw error;
-      if (code === 'ObjectNotAppendable') throw new DomainError(409, 'conflict', `object ${JSON.stringify(key)} was not created by appends and cannot be appended to`);
-      if (status === undefined || status < 0 || status >= 500) throw new StoreUnavailable(`OSS ${code ?? 'error'}: ${message}`);
-      throw new DomainError(502, 'store_error', `OSS refused the request: ${code ?? status}: ${message}`);
+      throw domainErrorOf(context, error as OssError);
     }
   }
 }
 
-function toInfo(key: string, headers: Record<string, string>): ObjectInfo {
+/** Where a cursor is a key to continue after (the store gave no continuation token), not a token of the store's. */
+const START_AFTER = 'start-after:';
+
+function listPosition(cursor: string | undefined): Record<string, string> {
+  if (!cursor) return {};
+  return cursor.startsWith(START_AFTER) ? { 'start-after': cursor.slice(START_AFTER.length) } : { 'continuation-token': cursor };
+}
+
+function toInfo(key: string, headers: Record<string, string>): ObjectStream['info'] {
   return {
     key,
-    size: Number(headers['content-length']),
+    size: headers['content-length'] === undefined ? null : Number(headers['content-length']),
     crc64: headers['x-oss-hash-crc64ecma'] ?? '',
     contentType: headers['content-type'] ?? 'application/octet-stream',
     etag: headers.etag ?? '',

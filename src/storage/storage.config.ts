@@ -56,6 +56,14 @@ export const storageConfig = z
       })
       .default({ batchBytes: 4 * 1024 * 1024, flushMs: 1000, partialLineMs: 5000, scanMs: 1000, maxBackoffMs: 10_000 }),
   })
+  .superRefine((storage, context) => {
+    // Checked here, not when the store is made, so a missing one stops the start with the one-line config error (exit 2).
+    if (storage.driver !== 'oss') return;
+    for (const key of ['bucket', 'accessKeyId', 'accessKeySecret'] as const) {
+      if (!storage.oss[key]) context.addIssue({ code: 'custom', path: ['oss', key], message: 'is required with storage.driver oss' });
+    }
+    if (!storage.oss.region && !storage.oss.endpoint) context.addIssue({ code: 'custom', path: ['oss', 'region'], message: 'is required with storage.driver oss, unless storage.oss.endpoint is set' });
+  })
   .default({
     driver: 'local',
     oss: { authorizationVersion: 'v1', pathStyle: false, retries: 4, timeoutMs: 60_000 },

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { BadInput, DomainError } from '../common/errors.js';
 import { ZodPipe } from '../common/zod-pipe.js';
 import { keyOfPath } from './object-path.js';
-import { MIN_PART_SIZE, ObjectNotFound, type ObjectInfo } from './object-store.js';
+import { MIN_PART_SIZE, ObjectNotFound, type ObjectInfo, type ObjectStream } from './object-store.js';
 import { StorageService } from './storage.service.js';
 
 /** Bodies of these routes are object bytes: handed to the store as a stream, never parsed nor buffered. */
@@ -133,7 +133,7 @@ export class StorageController implements OnModuleInit {
       ifNoneMatch: ifNoneMatch(request),
       contentType: contentType && contentType !== 'application/x-www-form-urlencoded' ? contentType : undefined,
     });
-    return { key: info.key, size: info.size, crc64: info.crc64, etag: info.etag };
+    return { key: info.key, size: info.size, crc64: info.crc64, crc64Confirmed: info.crc64Confirmed !== false, etag: info.etag };
   }
 }
 
@@ -158,17 +158,15 @@ function ifNoneMatch(request: FastifyRequest): boolean {
   return true;
 }
 
-function objectHeaders(reply: FastifyReply, info: ObjectInfo): void {
-  void reply
-    .header('content-type', info.contentType)
-    .header('content-length', String(info.size))
-    .header('etag', info.etag)
-    .header('last-modified', info.modified.toUTCString())
-    .header('x-dozen-crc64ecma', info.crc64);
+/** A size the store did not say (a chunked answer) means no Content-Length: the body then goes out chunked. Likewise no CRC64, no header. */
+function objectHeaders(reply: FastifyReply, info: ObjectStream['info']): void {
+  void reply.header('content-type', info.contentType).header('etag', info.etag).header('last-modified', info.modified.toUTCString());
+  if (info.size !== null) void reply.header('content-length', String(info.size));
+  if (info.crc64) void reply.header('x-dozen-crc64ecma', info.crc64);
 }
 
 function describe(info: ObjectInfo) {
-  return { key: info.key, size: info.size, crc64: info.crc64, etag: info.etag, contentType: info.contentType, modified: info.modified.toISOString() };
+  return { key: info.key, size: info.size, crc64: info.crc64, crc64Confirmed: info.crc64Confirmed !== false, etag: info.etag, contentType: info.contentType, modified: info.modified.toISOString() };
 }
 
 function publicUpload(record: { uploadId: string; key: string; contentType?: string; metadata: Record<string, string>; created: string }) {

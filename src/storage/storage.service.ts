@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
+import { combineCrc64 } from './crc64.js';
 import { assertPartNumber, assertSafeKey, OBJECT_STORE, UploadNotFound, type ObjectInfo, type ObjectStore, type PartInfo, type PutOptions } from './object-store.js';
 import { UploadRecords, type UploadRecord } from './uploads.js';
 
@@ -67,20 +68,27 @@ export class StorageService {
       if (error instanceof UploadNotFound) await this.uploads.remove(uploadId);
       throw error;
     });
-    return { ...record, parts };
+    // A store without CRC64s lists none: give the ones dozen computed, for parts that are still the same.
+    const kept = await this.uploads.parts(uploadId);
+    return { ...record, parts: parts.map((part) => (part.crc64 || kept[part.partNumber]?.size !== part.size || kept[part.partNumber]?.etag !== part.etag ? part : { ...part, crc64: kept[part.partNumber].crc64 })) };
   }
 
   async putPart(uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo> {
     assertPartNumber(partNumber);
     const record = await this.uploads.get(uploadId);
-    return this.store.putPart(record.key, record.storeUploadId, partNumber, body, size);
+    const part = await this.store.putPart(record.key, record.storeUploadId, partNumber, body, size);
+    await this.uploads.savePart(uploadId, part);
+    return part;
   }
 
   async completeUpload(uploadId: string, ifNoneMatch: boolean): Promise<ObjectInfo> {
     const record = await this.uploads.get(uploadId);
+    const kept = Object.values(await this.uploads.parts(uploadId)).sort((left, right) => left.partNumber - right.partNumber);
     const info = await this.store.completeMultipart(record.key, record.storeUploadId, { ifNoneMatch });
     await this.uploads.remove(uploadId);
-    return info;
+    if (info.crc64 || !kept.every((part) => part.crc64) || kept.reduce((sum, part) => sum + part.size, 0) !== info.size) return info;
+    // The store reports no CRC64: the object's is the one of the parts dozen received, joined, unconfirmed by the store.
+    return { ...info, crc64: kept.reduce((crc, part) => combineCrc64(crc, part.crc64, part.size), '0'), crc64Confirmed: false };
   }
 
   async abortUpload(uploadId: string): Promise<void> {

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UploadNotFound } from './object-store.js';
+import { KeyedLock } from './keyed-lock.js';
+import { UploadNotFound, type PartInfo } from './object-store.js';
 
 /** A resumable upload as the REST API shows it; `storeUploadId` is the store's own multipart id. */
 export interface UploadRecord {
@@ -20,7 +21,30 @@ export interface UploadRecord {
  * survive a restart of dozen.
  */
 export class UploadRecords {
+  private readonly partLocks = new KeyedLock();
+
   constructor(private readonly folder: string) {}
+
+  /**
+   * Keeps a stored part's size, ETag and the CRC64 dozen computed of it (`<id>.parts.json`): a store
+   * that reports no CRC64 (some OSS-compatible servers) lists parts without one, and the whole
+   * object's CRC64 is then joined from these.
+   */
+  async savePart(uploadId: string, part: PartInfo): Promise<void> {
+    await this.partLocks.run(uploadId, async () => {
+      const parts = await this.parts(uploadId);
+      parts[part.partNumber] = part;
+      const temp = join(this.folder, `${uploadId}.parts.tmp`);
+      await writeFile(temp, JSON.stringify(parts));
+      await rename(temp, join(this.folder, `${uploadId}.parts.json`));
+    });
+  }
+
+  /** The parts `savePart` kept, by part number. */
+  async parts(uploadId: string): Promise<Record<number, PartInfo>> {
+    const text = await readFile(join(this.folder, `${uploadId}.parts.json`), 'utf8').catch(() => null);
+    return text ? (JSON.parse(text) as Record<number, PartInfo>) : {};
+  }
 
   async create(fields: Omit<UploadRecord, 'uploadId' | 'created'>): Promise<UploadRecord> {
     const record: UploadRecord = { uploadId: randomUUID().replaceAll('-', ''), created: new Date().toISOString(), ...fields };
@@ -41,12 +65,13 @@ export class UploadRecords {
   async list(key?: string): Promise<UploadRecord[]> {
     const names = await readdir(this.folder).catch(() => [] as string[]);
     const records = await Promise.all(
-      names.filter((name) => name.endsWith('.json')).map(async (name) => JSON.parse(await readFile(join(this.folder, name), 'utf8')) as UploadRecord),
+      names.filter((name) => name.endsWith('.json') && !name.endsWith('.parts.json')).map(async (name) => JSON.parse(await readFile(join(this.folder, name), 'utf8')) as UploadRecord),
     );
     return records.filter((record) => key === undefined || record.key === key).sort((left, right) => left.created.localeCompare(right.created));
   }
 
   async remove(uploadId: string): Promise<void> {
     await rm(join(this.folder, `${uploadId}.json`), { force: true });
+    await rm(join(this.folder, `${uploadId}.parts.json`), { force: true });
   }
 }

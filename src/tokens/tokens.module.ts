@@ -14,6 +14,8 @@ import { TokensService } from './tokens.service.js';
   imports: [TypeOrmModule.forFeature([ApiTokenEntity])],
   controllers: [TokensController],
   providers: [TokensService, TokensResolver],
+  // The deploy agent gives each container a storage token confined to its app.
+  exports: [TokensService],
 })
 export class TokensModule implements OnModuleInit {
   constructor(

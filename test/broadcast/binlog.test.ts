@@ -4,6 +4,7 @@ import type { Connection } from 'mysql2/promise';
 import { BroadcastClient, type RoomMessage } from '../../src/broadcast/client/broadcast-client.js';
 import type { DozenProcess } from '../support/dozen-process.js';
 import { startMariaDb, type MariaDb } from '../support/mariadb.js';
+import { waitFor } from '../support/ports.js';
 import { createShop, forwarder, startCdcDozen } from './cdc.js';
 import { TestClient } from './ws-client.js';
 
@@ -108,22 +109,24 @@ describe('binlog source: row changes published into db.<schema>.<table>', { time
       }
     })();
     try {
-      while (received.length < 3000) await new Promise((resolve) => setTimeout(resolve, 20));
+      await waitFor('3000 changes before the kill', async () => received.length >= 3000, 60_000, 20);
       await current.stop('SIGKILL');
       const atKill = received.length;
       current = await startCdcDozen(mariadb, 'cdc_shop', { dataDir });
       proxy.target(Number(new URL(current.url).port));
       await inserting;
-      const deadline = Date.now() + 60_000;
-      while (received.length < total && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // A last row committed after all others is the barrier: changes arrive in commit order, so once it is here
+      // every change (and any repeat of one) that will ever arrive has arrived.
+      await writer.query('INSERT INTO stream VALUES (?, ?)', [total + 1, 'barrier']);
+      const lastId = () => received.at(-1)?.data.after?.id;
+      await waitFor('the barrier row', async () => lastId() === total + 1, 60_000, 50).catch(() => undefined);
       const ids = received.map((message) => message.data.after!.id as number);
       const unique = new Set(ids);
       assert.equal(gaps.length, 0, `history gaps: ${JSON.stringify(gaps)}`);
-      assert.equal(ids.length, total, `received ${ids.length} (${unique.size} distinct), ${atKill} before the kill\n${current.logs().slice(-2000)}`);
-      assert.equal(unique.size, total);
-      assert.deepEqual(ids, Array.from({ length: total }, (_, index) => index + 1), 'in commit order');
-      assert.deepEqual(received.map((message) => message.seq), Array.from({ length: total }, (_, index) => index + 1), 'seqs 1..N without gap or repeat');
+      assert.equal(ids.length, total + 1, `received ${ids.length} (${unique.size} distinct), ${atKill} before the kill\n${current.logs().slice(-2000)}`);
+      assert.equal(unique.size, total + 1);
+      assert.deepEqual(ids, Array.from({ length: total + 1 }, (_, index) => index + 1), 'in commit order');
+      assert.deepEqual(received.map((message) => message.seq), Array.from({ length: total + 1 }, (_, index) => index + 1), 'seqs 1..N without gap or repeat');
     } finally {
       client.close();
       proxy.close();

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
+import { waitFor } from '../support/ports.js';
 import { TestClient } from './ws-client.js';
 
 describe('broadcast hub on /ws', { timeout: 90_000 }, () => {
@@ -50,7 +51,11 @@ describe('broadcast hub on /ws', { timeout: 90_000 }, () => {
     assert.deepEqual(await listener.join('chat.resume', last), { type: 'joined', room: 'chat.resume', seq: 10 });
     for (let index = 11; index <= 12; index++) publisher.send({ type: 'publish', room: 'chat.resume', data: index });
     await listener.until('7 messages', () => listener.messages('chat.resume').length === 7);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Barrier: once the hub answered both pings, every frame it sent the listener before them has arrived.
+    publisher.send({ type: 'ping' });
+    await publisher.frame('pong');
+    listener.send({ type: 'ping' });
+    await listener.frame('pong');
     assert.deepEqual(listener.messages('chat.resume').map((message) => [message.seq, message.data]), [6, 7, 8, 9, 10, 11, 12].map((seq) => [seq, seq]));
   });
 
@@ -133,7 +138,9 @@ describe('broadcast hub on /ws', { timeout: 90_000 }, () => {
     assert.equal(retry.status, 200);
     assert.deepEqual(retryBody, { ...firstBody, duplicate: true });
     await listener.until('one message', () => listener.messages('orders.rest').length === 1);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Barrier: once the hub answered the ping, every frame it sent the listener before it has arrived.
+    listener.send({ type: 'ping' });
+    await listener.frame('pong');
     assert.equal(listener.messages('orders.rest').length, 1);
 
     const bad = await dozen.api('/broadcast/rooms/orders.rest/messages', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
@@ -164,7 +171,8 @@ describe('broadcast idle timeout', { timeout: 30_000 }, () => {
       await alive.join('chat.idle');
       // A paused socket reads no pings, so it cannot answer them.
       (silent.socket as unknown as { _socket: { pause(): void } })._socket.pause();
-      await new Promise((resolve) => setTimeout(resolve, 4500));
+      const subscribers = async () => (await (await dozen.api('/broadcast/rooms')).json()).rooms.find((room: { name: string }) => room.name === 'chat.idle').subscribers;
+      await waitFor('the hub to drop the silent client', async () => (await subscribers()) === 1, 10_000, 100);
       (silent.socket as unknown as { _socket: { resume(): void } })._socket.resume();
       const closed = await silent.closedWith(5000);
       assert.equal(closed.code, 1006, 'terminated without a close frame');

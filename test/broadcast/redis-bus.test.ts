@@ -5,26 +5,22 @@ import { Redis } from 'ioredis';
 import type { Connection } from 'mysql2/promise';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { startMariaDb, type MariaDb } from '../support/mariadb.js';
+import { waitFor } from '../support/ports.js';
+import { startRedis, type Redis as TestRedis } from '../support/redis.js';
 import { createShop, startCdcDozen } from './cdc.js';
 import { TestClient } from './ws-client.js';
 
-// The Redis the bench machine runs for the optional bus (127.0.0.1:6379).
-const REDIS_URL = 'redis://127.0.0.1:6379';
-
-async function requireRedis(): Promise<void> {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  try {
-    await redis.connect();
-    assert.equal(await redis.ping(), 'PONG');
-  } catch (error) {
-    assert.fail(`these tests need Redis on ${REDIS_URL} (apt-get install redis-server; redis-server --daemonize yes): ${(error as Error).message}`);
-  } finally {
-    redis.disconnect();
-  }
-}
+// The bench's Redis (its own redis-server on a free port), or one of this file's own when run alone.
+let redisServer: TestRedis;
+before(async () => {
+  redisServer = await startRedis();
+});
+after(async () => {
+  await redisServer?.stop();
+});
 
 async function clearPrefix(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
+  const redis = new Redis(redisServer.url);
   const keys = await redis.keys(`${prefix}*`);
   if (keys.length) await redis.del(...keys);
   redis.disconnect();
@@ -32,11 +28,11 @@ async function clearPrefix(prefix: string): Promise<void> {
 
 describe('broadcast across two hosts through the Redis bus', { timeout: 90_000 }, () => {
   const prefix = `dozen-test:${randomUUID()}:`;
-  const env = { DOZEN_MODULES: 'broadcast', DOZEN_BROADCAST_REDIS_URL: REDIS_URL, DOZEN_BROADCAST_REDIS_PREFIX: prefix };
+  let env: Record<string, string>;
   let hostA: DozenProcess;
   let hostB: DozenProcess;
   before(async () => {
-    await requireRedis();
+    env = { DOZEN_MODULES: 'broadcast', DOZEN_BROADCAST_REDIS_URL: redisServer.url, DOZEN_BROADCAST_REDIS_PREFIX: prefix };
     hostA = await startDozen({ env });
   });
   after(async () => {
@@ -80,7 +76,6 @@ describe('binlog source with the Redis bus', { timeout: 120_000 }, () => {
   let mariadb: MariaDb;
   let shop: Connection;
   before(async () => {
-    await requireRedis();
     mariadb = await startMariaDb();
     shop = await createShop(mariadb, 'bus_shop');
   });
@@ -91,29 +86,31 @@ describe('binlog source with the Redis bus', { timeout: 120_000 }, () => {
   });
 
   it('publishes each row change once even when dozen is SIGKILLed and replays from its checkpoint', async () => {
-    const withBus = { DOZEN_BROADCAST_REDIS_URL: REDIS_URL, DOZEN_BROADCAST_REDIS_PREFIX: prefix };
+    const withBus = { DOZEN_BROADCAST_REDIS_URL: redisServer.url, DOZEN_BROADCAST_REDIS_PREFIX: prefix };
     let dozen = await startCdcDozen(mariadb, 'bus_shop', { extraEnv: withBus });
     const total = 2000;
     try {
       const inserting = (async () => {
         for (let index = 1; index <= total; index++) await shop.query('INSERT INTO orders (customer, amount) VALUES (?, 1)', [`c${index}`]);
       })();
-      const redis = new Redis(REDIS_URL);
+      const redis = new Redis(redisServer.url);
       const published = async () => redis.llen(`${prefix}history:db.bus_shop.orders`);
-      while ((await published()) < 500) await new Promise((resolve) => setTimeout(resolve, 20));
+      await waitFor('500 changes published before the kill', async () => (await published()) >= 500, 60_000, 20);
       const dataDir = dozen.dataDir;
       await dozen.stop('SIGKILL');
       dozen = await startCdcDozen(mariadb, 'bus_shop', { dataDir, extraEnv: withBus });
       await inserting;
-      const deadline = Date.now() + 30_000;
-      while ((await published()) < total && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // A last row committed after all others is the barrier: changes are published in commit order, so once it
+      // is in the history every change (and any repeat of one) that will ever be published is there.
+      await shop.query('INSERT INTO orders (customer, amount) VALUES (?, 1)', ['barrier']);
+      const last = async () => JSON.parse((await redis.lindex(`${prefix}history:db.bus_shop.orders`, -1)) ?? 'null')?.data.after.customer;
+      await waitFor('the barrier row in the history', async () => (await last()) === 'barrier', 30_000, 50).catch(() => undefined);
       const entries = (await redis.lrange(`${prefix}history:db.bus_shop.orders`, 0, -1)).map((entry) => JSON.parse(entry));
       redis.disconnect();
       const ids = entries.map((entry) => entry.data.after.id);
-      assert.equal(ids.length, total, `${ids.length} published\n${dozen.logs().slice(-1500)}`);
-      assert.deepEqual(ids, Array.from({ length: total }, (_, index) => index + 1));
-      assert.deepEqual(entries.map((entry) => entry.seq), Array.from({ length: total }, (_, index) => index + 1));
+      assert.equal(ids.length, total + 1, `${ids.length} published\n${dozen.logs().slice(-1500)}`);
+      assert.deepEqual(ids, Array.from({ length: total + 1 }, (_, index) => index + 1));
+      assert.deepEqual(entries.map((entry) => entry.seq), Array.from({ length: total + 1 }, (_, index) => index + 1));
     } finally {
       await dozen.stop();
     }

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ENGINES, startBackend, startProxy, type TestBackend, type TestProxy } from './helpers.js';
+import { waitFor } from '../support/ports.js';
 
 /** Writes `bytes` to the proxy on one connection and returns all it answers until it closes; `halfClose` then shuts down the sending side. */
 async function raw(port: number, bytes: string | string[], pauseMs = 0, halfClose = false): Promise<string> {
@@ -186,7 +187,7 @@ for (const engine of ENGINES) {
       });
       socket.resume();
       const expected = count * (64_000 + 'HTTP/1.1 200 OK\r\ncontent-length: 64000\r\nx-request-id: '.length);
-      while (received < expected) await new Promise((resolve) => setTimeout(resolve, 20));
+      await waitFor(`${expected} bytes of answers`, async () => received >= expected, 30_000, 20).catch(() => undefined);
       socket.destroy();
       assert.equal(text.split('HTTP/1.1 200 OK\r\n').length - 1, count);
       assert.equal(bigServed - before, count);

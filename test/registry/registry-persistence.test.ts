@@ -3,28 +3,36 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startDozen } from '../support/dozen-process.js';
+import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { startMariaDb, type MariaDb } from '../support/mariadb.js';
+import { waitFor } from '../support/ports.js';
 
 const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+/** Each registered instance's health status, by id. */
+async function statuses(dozen: DozenProcess): Promise<Record<string, string>> {
+  const services = await (await dozen.api('/registry/services')).json();
+  return Object.fromEntries(services.flatMap((service: { instances: { id: string; status: string }[] }) => service.instances.map((instance) => [instance.id, instance.status])));
+}
 
 /** Register two instances, restart dozen on the same database, and see what is left. */
 async function restartKeepsRegistrations(env: Record<string, string>): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'dozen-registry-restart-'));
+  let registeredAt = 0;
   try {
     const first = await startDozen({ env: { DOZEN_MODULES: 'registry', ...env }, dataDir });
     try {
       assert.equal((await first.api('/registry/instances', json({ id: 'kept-1', app: 'kept', address: '127.0.0.1', port: 3000, domains: ['kept.example.net'], ttl: 60 }))).status, 201);
       assert.equal((await first.api('/registry/instances', json({ id: 'lapsing-1', app: 'lapsing', address: '127.0.0.1', port: 3001, ttl: 1, deregisterAfter: 600 }))).status, 201);
+      registeredAt = Date.now(); // the answer came after the registration, so its TTL started before this
     } finally {
       assert.equal(await first.stop('SIGTERM'), 0, first.logs());
     }
-    await new Promise((resolve) => setTimeout(resolve, 1200));
+    // The condition is the clock: the TTL runs out while dozen is down (a stop and start usually take longer).
+    await waitFor("lapsing-1's 1 s TTL to run out", async () => Date.now() - registeredAt > 1_000, 5_000, 20);
     const second = await startDozen({ env: { DOZEN_MODULES: 'registry', ...env }, dataDir });
     try {
-      const services = await (await second.api('/registry/services')).json();
-      const status = Object.fromEntries(services.flatMap((service: { instances: { id: string; status: string }[] }) => service.instances.map((instance) => [instance.id, instance.status])));
-      assert.deepEqual(status, { 'kept-1': 'passing', 'lapsing-1': 'critical' }, second.logs());
+      assert.deepEqual(await statuses(second), { 'kept-1': 'passing', 'lapsing-1': 'critical' }, second.logs());
       const routes = await (await second.api('/registry/routes')).json();
       assert.deepEqual(routes.apps.find((route: { app: string }) => route.app === 'kept').domains, ['kept.example.net']);
       const beat = await second.api('/registry/instances/kept-1/heartbeat', { method: 'PUT' });
@@ -37,7 +45,7 @@ async function restartKeepsRegistrations(env: Record<string, string>): Promise<v
   }
 }
 
-describe('the embedded catalog across a restart of dozen', { timeout: 90_000 }, () => {
+describe('the embedded catalog across a restart of dozen', { timeout: 180_000 }, () => {
   let mariadb: MariaDb;
   before(async () => {
     mariadb = await startMariaDb();

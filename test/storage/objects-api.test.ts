@@ -20,10 +20,11 @@ describe('the storage REST API on the local store', { timeout: 120_000 }, () => 
     const put = await dozen.api(objectPath('reports/2026/q1.json'), { method: 'PUT', body: data, headers: { 'content-type': 'application/json' } });
     const stored = await put.json();
     assert.equal(put.status, 201, JSON.stringify(stored) + dozen.logs());
-    assert.deepEqual(Object.keys(stored).sort(), ['crc64', 'etag', 'key', 'size']);
+    assert.deepEqual(Object.keys(stored).sort(), ['crc64', 'crc64Confirmed', 'etag', 'key', 'size']);
     assert.equal(stored.key, 'reports/2026/q1.json');
     assert.equal(stored.size, data.length);
     assert.equal(stored.crc64, crc64Of(data));
+    assert.equal(stored.crc64Confirmed, true);
     const get = await dozen.api(objectPath('reports/2026/q1.json'));
     assert.equal(get.status, 200);
     assert.equal(get.headers.get('content-type'), 'application/json');

@@ -1,21 +1,26 @@
 /**
- * The test bench: `npm test` runs this. It starts the real engines the tests
- * need (Docker Engine, MariaDB with binlog), makes sure Chromium and the local
- * base images are there, hands their addresses to the test files through env,
- * runs `node --test` on the built test files, then stops what it started.
+ * The test bench: `npm test` runs this. It starts the real engines the
+ * selected test files need (Docker Engine, MariaDB with binlog, Redis,
+ * Chromium) and only those, hands their addresses to the test files through
+ * env, runs `node --test` on the built test files, then stops what it started.
+ * Files that need no shared engine run two at a time while the engines start;
+ * then those that need one run one at a time, and beside them (no filter, as
+ * in CI) the node-lines files run on each other Node LTS line (node-lines.ts).
  *
- *   node dist/test/support/bench.js [filter ...]   # only test files whose path contains a filter
+ *   node dist/test/support/bench.js [filter ...]                # test files whose path contains a filter
+ *   node dist/test/support/bench.js --node-lines test/proxy     # those, then the node-lines files among them on Node 22 and 24
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureBaseImage, ensureTestAppImage } from './base-image.js';
-import { chromiumPath } from './chromium.js';
-import { startDockerEngine } from './docker-engine.js';
-import { startMariaDb } from './mariadb.js';
+import { enginesUsedBy, startEngines, type EngineName } from './bench-engines.js';
+import { isNodeLineTest, NODE_LINES, prepareNodeLine, type NodeLine } from './node-lines.js';
 
 const DIST = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** A run that has not ended by then is stopped: a file whose failure leaves a handle open never exits, and node --test waits for it. */
+const RUN_LIMIT_MINUTES = { main: 20, nodeLine: 8 };
+const STARTED = Date.now();
 
 function testFiles(filters: string[]): string[] {
   const found: string[] = [];
@@ -34,49 +39,100 @@ function testFiles(filters: string[]): string[] {
   return found.filter((file) => !filters.length || filters.some((filter) => relative(DIST, file).includes(filter.replace(/\.ts$/, '')))).sort();
 }
 
+/**
+ * Runs `node --test` on `files`, `concurrency` files at a time; resolves with its exit code. With
+ * `collect`, its output is printed in one piece when it ends, so it does not interleave with a run beside it.
+ */
+function runTests(node: string, files: string[], concurrency: number, env: NodeJS.ProcessEnv, collect = false): Promise<number> {
+  const limitMinutes = collect ? RUN_LIMIT_MINUTES.nodeLine : RUN_LIMIT_MINUTES.main;
+  if (!files.length) return Promise.resolve(0);
+  return new Promise<number>((resolveExit) => {
+    const child = spawn(node, ['--test', `--test-concurrency=${concurrency}`, ...files], {
+      stdio: collect ? ['ignore', 'pipe', 'pipe'] : 'inherit',
+      env: { ...process.env, DOZEN_TEST_BENCH: '1', ...env },
+    });
+    const output: Buffer[] = [];
+    child.stdout?.on('data', (chunk: Buffer) => output.push(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => output.push(chunk));
+    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    process.once('SIGINT', forward);
+    process.once('SIGTERM', forward);
+    const limit = setTimeout(() => {
+      say(`a test run took over ${limitMinutes} min (a test file that does not exit?): stopping it`);
+      child.kill('SIGTERM');
+    }, limitMinutes * 60_000);
+    child.once('close', (code, signal) => {
+      clearTimeout(limit);
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
+      if (collect) process.stdout.write(Buffer.concat(output));
+      resolveExit(code ?? (signal ? 1 : 0));
+    });
+  });
+}
+
+function say(line: string): void {
+  const seconds = Math.round((Date.now() - STARTED) / 1000);
+  process.stderr.write(`test bench [${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}]: ${line}\n`);
+}
+
 async function main(): Promise<number> {
-  const filters = process.argv.slice(2).filter((arg) => arg !== '--');
+  const args = process.argv.slice(2).filter((arg) => arg !== '--');
+  const filters = args.filter((arg) => !arg.startsWith('--'));
   const files = testFiles(filters);
   if (!files.length) {
-    process.stderr.write(`test bench: no test files match ${filters.join(' ')}\n`);
+    say(`no test files match ${filters.join(' ')}`);
     return 1;
   }
-  const started = Date.now();
-  const docker = await startDockerEngine();
-  await ensureBaseImage(docker.docker);
-  await ensureTestAppImage(docker.docker);
-  const mariadb = await startMariaDb();
-  const chromium = chromiumPath();
-  process.stderr.write(
-    `test bench ready in ${Date.now() - started} ms: docker ${docker.socketPath}, mariadb ${mariadb.url} (server_id ${mariadb.serverId}), chromium ${chromium}\n`,
-  );
+  const needs = new Map(files.map((file) => [file, enginesUsedBy(file)]));
+  const wanted = new Set<EngineName>([...needs.values()].flatMap((engines) => [...engines]));
+  const alone = files.filter((file) => !needs.get(file)!.size);
+  const shared = files.filter((file) => needs.get(file)!.size);
+  const lineFiles = !filters.length || args.includes('--node-lines') ? files.filter(isNodeLineTest) : [];
+
+  // Engines and the other Node lines get ready while the files that need neither run.
+  const engines = startEngines(wanted, say);
+  const lines = lineFiles.length ? NODE_LINES.map((version) => prepareNodeLine(version, say)) : [];
+  for (const pending of [engines, ...lines]) pending.catch(() => {});
+  let failed = 0;
   try {
-    return await new Promise<number>((resolveExit) => {
-      const child = spawn(process.execPath, ['--test', '--test-concurrency=1', ...files], {
-        stdio: 'inherit',
-        env: {
-          ...process.env,
-          DOZEN_TEST_DOCKER_SOCKET: docker.socketPath,
-          DOZEN_TEST_MYSQL_URL: mariadb.url,
-          DOZEN_TEST_MYSQL_SERVER_ID: String(mariadb.serverId),
-          DOZEN_TEST_BENCH: '1',
-        },
-      });
-      const forward = (signal: NodeJS.Signals) => child.kill(signal);
-      process.once('SIGINT', forward);
-      process.once('SIGTERM', forward);
-      child.once('exit', (code, signal) => resolveExit(code ?? (signal ? 1 : 0)));
-    });
+    say(`${alone.length} files need no shared engine (2 at a time)${shared.length ? `, ${shared.length} need ${[...wanted].join(', ')} (1 at a time)` : ''}`);
+    if ((await runTests(process.execPath, alone, 2, {})) !== 0) failed++;
+    // The files that need shared engines, one at a time, beside the runs on the other Node lines, one file at a time.
+    const sharedRun = (async () => {
+      if (!shared.length) return;
+      const ready = await engines;
+      if ((await runTests(process.execPath, shared, 1, ready.env)) !== 0) failed++;
+    })();
+    const linesRun = (async () => {
+      if (!lineFiles.length) return;
+      const ready = await engines;
+      for (const pending of lines) {
+        const line: NodeLine = await pending;
+        const what = `Node ${line.version}${line.nodeOptions ? ` with ${line.nodeOptions}` : ''}: ${lineFiles.map((file) => relative(DIST, file)).join(' ')}`;
+        say(`started on ${what}`);
+        const env = { ...ready.env, PATH: `${dirname(line.node)}:${process.env.PATH}`, DOZEN_DATABASE_SQLITE_BINDING: line.sqliteBinding, NODE_OPTIONS: line.nodeOptions };
+        const code = await runTests(line.node, lineFiles, shared.length ? 1 : 2, env, true);
+        say(`${code === 0 ? 'passed' : 'FAILED'} on ${what}`);
+        if (code !== 0) failed++;
+      }
+    })();
+    await Promise.all([sharedRun, linesRun]);
+    if (!lineFiles.length && filters.length) {
+      say(`Node ${NODE_LINES.join(' and ')} not run (a filter was given; add --node-lines to run the node-lines files among the selected ones on them)`);
+    }
   } finally {
-    await mariadb.stop();
-    await docker.stop();
+    await (await engines.catch(() => null))?.stop();
+    const seconds = Math.round((Date.now() - STARTED) / 1000);
+    say(`wall time ${Math.floor(seconds / 60)} min ${seconds % 60} s${failed ? `, ${failed} run(s) failed` : ''}`);
   }
+  return failed ? 1 : 0;
 }
 
 main().then(
   (code) => process.exit(code),
   (error: Error) => {
-    process.stderr.write(`test bench: ${error.message}\n`);
+    say(error.message);
     process.exit(1);
   },
 );

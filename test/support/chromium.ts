@@ -1,4 +1,5 @@
 import { chromium, type Browser } from 'playwright-core';
+import { fromBench } from './bench-env.js';
 import { requireBinary } from './debian.js';
 
 /** Debian's Chromium, installed by the bench when missing; playwright-core drives it (it downloads no browser). */
@@ -8,7 +9,7 @@ export function chromiumPath(): string {
 
 export async function launchChromium(): Promise<Browser> {
   return chromium.launch({
-    executablePath: chromiumPath(),
+    executablePath: fromBench('DOZEN_TEST_CHROMIUM', 'Chromium') ?? chromiumPath(),
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
 }

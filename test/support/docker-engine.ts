@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import Docker from 'dockerode';
+import { fromBench } from './bench-env.js';
 import { requireBinary } from './debian.js';
 import { GiveUp, waitFor } from './ports.js';
 
@@ -21,7 +22,7 @@ export interface DockerEngine {
  * data root persists across runs so the base image is built once.
  */
 export async function startDockerEngine(): Promise<DockerEngine> {
-  const given = process.env.DOZEN_TEST_DOCKER_SOCKET ?? TEST_DOCKER_SOCKET;
+  const given = fromBench('DOZEN_TEST_DOCKER_SOCKET', 'the Docker Engine') ?? TEST_DOCKER_SOCKET;
   if (await answers(given)) return { socketPath: given, docker: new Docker({ socketPath: given }), stop: async () => {} };
 
   const dockerd = requireBinary('dockerd', 'docker.io');

@@ -42,6 +42,8 @@ export async function startDozen(options: StartOptions = {}): Promise<DozenProce
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
+      // The bench's runs on other Node lines: their flags and their build of better-sqlite3.
+      ...pick(process.env, ['NODE_OPTIONS', 'DOZEN_DATABASE_SQLITE_BINDING']),
       DOZEN_DATA_DIR: dataDir,
       DOZEN_ADMIN_LISTEN_PORT: String(port),
       DOZEN_ADMIN_TOKEN: TEST_TOKEN,
@@ -79,7 +81,8 @@ export async function startDozen(options: StartOptions = {}): Promise<DozenProce
         const response = await fetch(url + '/health');
         return options.waitHealthy === false || response.status === 200;
       },
-      30_000,
+      // A deadline, not a wait: a start takes ~5 s on an idle machine, over 20 s on a loaded 2-core one.
+      60_000,
       100,
     );
   } catch (error) {
@@ -87,4 +90,8 @@ export async function startDozen(options: StartOptions = {}): Promise<DozenProce
     throw new Error(`${(error as Error).message}\n--- dozen output ---\n${output}`);
   }
   return process_;
+}
+
+function pick(env: NodeJS.ProcessEnv, names: string[]): Record<string, string> {
+  return Object.fromEntries(names.filter((name) => env[name]).map((name) => [name, env[name]!]));
 }

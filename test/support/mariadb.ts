@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
+import { fromBench } from './bench-env.js';
 import { requireBinary } from './debian.js';
 import { freePort, GiveUp, waitFor } from './ports.js';
 
@@ -24,8 +25,8 @@ export interface MariaDb {
  * `fresh` asks for one of its own (a test that restarts or breaks the server).
  */
 export async function startMariaDb(options: { fresh?: boolean } = {}): Promise<MariaDb> {
-  const given = process.env.DOZEN_TEST_MYSQL_URL;
-  if (given && !options.fresh) {
+  const given = options.fresh ? undefined : fromBench('DOZEN_TEST_MYSQL_URL', 'MariaDB');
+  if (given) {
     const url = new URL(given);
     return handle(Number(url.port), given, Number(process.env.DOZEN_TEST_MYSQL_SERVER_ID ?? 0), null);
   }

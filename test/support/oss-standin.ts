@@ -1,7 +1,11 @@
 /**
  * A stand-in for the Alibaba Cloud OSS API, written from its documentation, for
- * testing the `oss` adapter on loopback: one bucket, addressed path-style
- * (`/<bucket>/<key>`), objects in memory. It checks V1 and V4 signatures
+ * testing the `oss` adapter on loopback: one bucket, objects in memory. It routes
+ * by `Host` as OSS documents it (a bucket domain is `BucketName.Endpoint`:
+ * https://help.aliyun.com/en/oss/developer-reference/overview-24): `Host` naming
+ * the stand-in itself (`127.0.0.1:<port>`) is a path-style request (`/<bucket>/<key>`),
+ * `Host: <bucket>.oss-<region>.aliyuncs.com` a virtual-hosted one (`/<key>`; what
+ * a client sends OSS when it connects to an IP address). It checks V1 and V4 signatures
  * (`oss-signatures.ts`; `signatures` narrows which it takes, so a test can prove
  * a client signs V4) and answers like OSS: XML bodies, `x-oss-hash-crc64ecma`,
  * `x-oss-next-append-position`, error codes.
@@ -9,7 +13,8 @@
  * Operations: PutObject, GetObject, HeadObject, DeleteObject, ListObjectsV2,
  * AppendObject, InitiateMultipartUpload, UploadPart, CompleteMultipartUpload,
  * AbortMultipartUpload, ListParts. Faults: `stop()`/`start()` (store down),
- * `failNext(n)` (503s).
+ * `failNext(n)` (503s, or another status and code). `quirks` switch on what some
+ * OSS-compatible servers do differently; by default it answers strictly as OSS.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -45,12 +50,12 @@ export interface OssStandIn {
   /** The bucket's region as V4 signatures name it (`cn-hangzhou`). */
   region: string;
   objects: Map<string, StoredObject>;
-  requests: { method: string; path: string; signature: SignatureVersion | null }[];
+  requests: { method: string; path: string; host: string; signature: SignatureVersion | null }[];
   /** Refuse connections (the store is down) until `start()`. */
   stop(): Promise<void>;
   start(): Promise<void>;
-  /** Answer the next `count` requests with 503 ServiceUnavailable. */
-  failNext(count: number): void;
+  /** Answer the next `count` requests with 503 ServiceUnavailable (or `status` and `code`). */
+  failNext(count: number, status?: number, code?: string): void;
   close(): Promise<void>;
 }
 
@@ -73,6 +78,17 @@ export interface StandInOptions {
   port?: number;
   /** The signature versions accepted (both, as OSS does, by default); a request signed otherwise gets 403 AccessDenied. */
   signatures?: SignatureVersion[];
+  quirks?: Quirks;
+}
+
+/** What other OSS-compatible servers do that OSS does not; each off unless asked for. */
+export interface Quirks {
+  /** GetObject answers without Content-Length (Transfer-Encoding: chunked). */
+  chunkedGets?: boolean;
+  /** No `x-oss-hash-crc64ecma` header on any answer, no `HashCrc64ecma` in ListParts. */
+  noCrc64?: boolean;
+  /** A truncated ListObjectsV2 page carries no NextContinuationToken (the client must go on with start-after). */
+  truncatedListingsWithoutToken?: boolean;
 }
 
 export async function startOssStandIn(options: StandInOptions = {}): Promise<OssStandIn> {
@@ -84,21 +100,26 @@ export async function startOssStandIn(options: StandInOptions = {}): Promise<Oss
   const objects = new Map<string, StoredObject>();
   const uploads = new Map<string, Upload>();
   const requests: OssStandIn['requests'] = [];
+  const quirks = options.quirks ?? {};
   let failures = 0;
+  let failure = { status: 503, code: 'ServiceUnavailable' };
   const sockets = new Set<Socket>();
 
   const handler = async (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', 'http://standin');
     const signature = signatureVersionOf(request.headers);
-    requests.push({ method: request.method ?? '', path: url.pathname + url.search, signature });
+    const host = header(request, 'host') ?? '';
+    requests.push({ method: request.method ?? '', path: url.pathname + url.search, host, signature });
+    if (quirks.noCrc64) withoutCrc64(response);
     const body = await readBody(request);
     if (failures > 0) {
       failures--;
-      return error(response, 503, 'ServiceUnavailable', 'please try again');
+      return error(response, failure.status, failure.code, 'please try again');
     }
-    const [, bucketName, ...rest] = url.pathname.split('/');
-    if (bucketName !== bucket) return error(response, 404, 'NoSuchBucket', 'The specified bucket does not exist.');
-    const key = decodeURIComponent(rest.join('/'));
+    const addressed = route(host, url.pathname);
+    if (!addressed) return error(response, 400, 'InvalidURI', `Host ${JSON.stringify(host)} names neither this endpoint (path style) nor a bucket domain <bucket>.oss-${region}.aliyuncs.com`);
+    if (addressed.bucket !== bucket) return error(response, 404, 'NoSuchBucket', 'The specified bucket does not exist.');
+    const key = addressed.key;
     if (!signature || !accepted.includes(signature)) return error(response, 403, 'AccessDenied', `an Authorization header signed ${accepted.join(' or ')} is required`);
     const signed = { method: request.method ?? '', bucket, key, rawQuery: (request.url ?? '').split('?').slice(1).join('?'), headers: request.headers };
     const credentials = { accessKeyId, accessKeySecret, region };
@@ -127,7 +148,7 @@ export async function startOssStandIn(options: StandInOptions = {}): Promise<Oss
         const etag = `"${md5(body).toString('hex').toUpperCase()}"`;
         const crc64 = crc64Of(body);
         upload.parts.set(partNumber, { data: body, etag, crc64, modified: new Date() });
-        response.writeHead(200, { etag, 'x-oss-hash-crc64ecma': crc64, 'x-oss-request-id': requestId() });
+        response.writeHead(200, { etag, ...(quirks.noCrc64 ? {} : { 'x-oss-hash-crc64ecma': crc64 }), 'x-oss-request-id': requestId() });
         return response.end();
       }
       if (method === 'GET') {
@@ -138,7 +159,7 @@ export async function startOssStandIn(options: StandInOptions = {}): Promise<Oss
         const parts = after.slice(0, maxParts);
         const next = parts.length ? parts[parts.length - 1][0] : marker;
         return xml(response, 200, `<ListPartsResult><Bucket>${bucket}</Bucket><Key>${escape(key)}</Key><UploadId>${uploadId}</UploadId><PartNumberMarker>${marker}</PartNumberMarker><NextPartNumberMarker>${next}</NextPartNumberMarker><MaxParts>${maxParts}</MaxParts><IsTruncated>${after.length > parts.length}</IsTruncated>${parts
-          .map(([number, part]) => `<Part><PartNumber>${number}</PartNumber><LastModified>${part.modified.toISOString()}</LastModified><ETag>${part.etag}</ETag><HashCrc64ecma>${part.crc64}</HashCrc64ecma><Size>${part.data.length}</Size></Part>`)
+          .map(([number, part]) => `<Part><PartNumber>${number}</PartNumber><LastModified>${part.modified.toISOString()}</LastModified><ETag>${part.etag}</ETag>${quirks.noCrc64 ? '' : `<HashCrc64ecma>${part.crc64}</HashCrc64ecma>`}<Size>${part.data.length}</Size></Part>`)
           .join('')}</ListPartsResult>`);
       }
       if (method === 'DELETE') {
@@ -179,9 +200,10 @@ export async function startOssStandIn(options: StandInOptions = {}): Promise<Oss
     if (method === 'GET' || method === 'HEAD') {
       const stored = objects.get(key);
       if (!stored) return error(response, 404, 'NoSuchKey', 'The specified key does not exist.');
+      const chunked = method === 'GET' && quirks.chunkedGets;
       response.writeHead(200, {
         'content-type': stored.contentType,
-        'content-length': String(stored.data.length),
+        ...(chunked ? {} : { 'content-length': String(stored.data.length) }),
         etag: stored.etag,
         'last-modified': stored.modified.toUTCString(),
         'x-oss-object-type': stored.type,
@@ -189,7 +211,9 @@ export async function startOssStandIn(options: StandInOptions = {}): Promise<Oss
         'x-oss-request-id': requestId(),
         ...(stored.type === 'Appendable' ? { 'x-oss-next-append-position': String(stored.data.length) } : {}),
       });
-      return response.end(method === 'GET' ? stored.data : undefined);
+      // Written before end(), Node sends the body chunked when no Content-Length was set.
+      if (chunked) response.write(stored.data);
+      return response.end(method === 'GET' && !chunked ? stored.data : undefined);
     }
     if (method === 'DELETE') {
       objects.delete(key);
@@ -249,13 +273,23 @@ export async function startOssStandIn(options: StandInOptions = {}): Promise<Oss
     const page = keys.slice(0, maxKeys);
     const truncated = keys.length > maxKeys;
     const echoed = (token !== null ? `<ContinuationToken>${escape(token)}</ContinuationToken>` : '') + (startAfter !== null ? `<StartAfter>${escape(startAfter)}</StartAfter>` : '');
-    const next = truncated ? `<NextContinuationToken>${Buffer.from('after:' + page[page.length - 1]).toString('base64')}</NextContinuationToken>` : '';
+    const next = truncated && !quirks.truncatedListingsWithoutToken ? `<NextContinuationToken>${Buffer.from('after:' + page[page.length - 1]).toString('base64')}</NextContinuationToken>` : '';
     xml(response, 200, `<ListBucketResult><Name>${bucket}</Name><Prefix>${escape(prefix)}</Prefix>${echoed}<MaxKeys>${maxKeys}</MaxKeys><KeyCount>${page.length}</KeyCount><IsTruncated>${truncated}</IsTruncated>${next}${page
       .map((key) => {
         const stored = objects.get(key)!;
         return `<Contents><Key>${escape(key)}</Key><LastModified>${stored.modified.toISOString()}</LastModified><ETag>${escape(stored.etag)}</ETag><Type>${stored.type}</Type><Size>${stored.data.length}</Size><StorageClass>Standard</StorageClass></Contents>`;
       })
       .join('')}</ListBucketResult>`);
+  }
+
+  /** The bucket and key a request addresses, by its Host: this endpoint means path style, a bucket domain virtual-hosted style. */
+  function route(host: string, pathname: string): { bucket: string; key: string } | null {
+    const [, first, ...rest] = pathname.split('/');
+    const self = [`127.0.0.1:${port}`, `localhost:${port}`];
+    if (self.includes(host.toLowerCase())) return { bucket: first ?? '', key: decodeURIComponent(rest.join('/')) };
+    const virtual = new RegExp(`^([a-z0-9-]+)\\.oss-${region}\\.aliyuncs\\.com(:\\d+)?$`).exec(host.toLowerCase());
+    if (virtual) return { bucket: virtual[1], key: decodeURIComponent(pathname.slice(1)) };
+    return null;
   }
 
   let server: Server = createServer((request, response) => void handler(request, response));
@@ -283,7 +317,10 @@ export async function startOssStandIn(options: StandInOptions = {}): Promise<Oss
     requests,
     stop: close,
     start: async () => void (await listen(port)),
-    failNext: (count) => void (failures = count),
+    failNext: (count, status = 503, code = 'ServiceUnavailable') => {
+      failures = count;
+      failure = { status, code };
+    },
     close,
   };
 }
@@ -319,6 +356,16 @@ function escape(text: string): string {
 function xml(response: ServerResponse, status: number, body: string): void {
   response.writeHead(status, { 'content-type': 'application/xml', 'x-oss-request-id': requestId() });
   response.end(`<?xml version="1.0" encoding="UTF-8"?>\n${body}`);
+}
+
+/** Drops the CRC64 header from every answer, as servers without OSS's CRC64 do. */
+function withoutCrc64(response: ServerResponse): void {
+  const writeHead = response.writeHead.bind(response) as (status: number, headers?: Record<string, string>) => ServerResponse;
+  response.writeHead = ((status: number, headers?: Record<string, string>) => {
+    response.removeHeader('x-oss-hash-crc64ecma');
+    const { 'x-oss-hash-crc64ecma': _dropped, ...rest } = headers ?? {};
+    return writeHead(status, rest);
+  }) as typeof response.writeHead;
 }
 
 /** The OSS error body; a HEAD answer has no body, so OSS sends the same XML base64-encoded in `x-oss-err`. */

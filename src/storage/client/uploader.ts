@@ -22,6 +22,8 @@ export interface UploadResult {
   key: string;
   size: number;
   crc64: string;
+  /** False when the store reported no CRC64 of its own: the CRC64 checked is the one dozen computed of the bytes it received. */
+  crc64Confirmed: boolean;
   partsSent: number;
   partsReused: number;
 }
@@ -32,6 +34,7 @@ interface StoredObject {
   key: string;
   size: number;
   crc64: string;
+  crc64Confirmed?: boolean;
 }
 
 interface Upload {
@@ -86,7 +89,7 @@ async function single(client: DozenClient, file: string, key: string, size: numb
     },
   });
   verify(key, stored, size, crc.value);
-  return { key, size: stored.size, crc64: stored.crc64, partsSent: 1, partsReused: 0 };
+  return { key, size: stored.size, crc64: stored.crc64, crc64Confirmed: stored.crc64Confirmed !== false, partsSent: 1, partsReused: 0 };
 }
 
 /** The file's first `size` bytes in 1 MiB chunks, each shown to `inspect` before it goes out. */
@@ -175,7 +178,7 @@ async function resumable(client: DozenClient, file: string, key: string, stats: 
   }
   const info = await client.call<StoredObject>('POST', `/storage/uploads/${uploadId}/complete`, { headers: options.ifNoneMatch ? { 'if-none-match': '*' } : {}, retry: false });
   verify(key, info, stats.size, whole);
-  return { key, size: info.size, crc64: info.crc64, partsSent, partsReused };
+  return { key, size: info.size, crc64: info.crc64, crc64Confirmed: info.crc64Confirmed !== false, partsSent, partsReused };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { TailOffset } from '../storage.entity.js';
+import { findRotatedCopy } from './rotated-copy.js';
 
 const HEAD_BYTES = 64;
 
@@ -18,12 +19,21 @@ export class Follower {
   retryAt = 0;
   closed = false;
   sizeNow = 0;
+  /**
+   * The file was cut (copytruncate) before its end was read: the rotated copy holding the unread
+   * tail, to ship from `offset` before reading the file again from 0.
+   */
+  copyToFinish: string | null = null;
+  /** Where `read` and the head fingerprint read from: the file, or its rotated copy while that is finished. */
+  reading: FileHandle;
 
   private constructor(
     readonly handle: FileHandle,
     readonly row: TailOffset,
     readonly source: { glob: string; key: string; app: string },
-  ) {}
+  ) {
+    this.reading = handle;
+  }
 
   get id(): string {
     return this.row.id;
@@ -36,15 +46,23 @@ export class Follower {
       const stats = await handle.stat();
       const id = `${stats.dev}:${stats.ino}`;
       let row = await saved(id);
-      if (row && (await headHash(handle, row.headLength)) !== row.headHash) row = null; // the inode was reused by another file
+      let copy: string | null = null;
+      const sameHead = row ? (await headHash(handle, row.headLength)) === row.headHash : true;
+      if (row && (!sameHead || row.offset > stats.size)) {
+        // Cut while dozen was not looking (copytruncate): the unread tail is in a rotated copy, if one has the file's first bytes.
+        copy = await findRotatedCopy(path, row.headHash, row.headLength, row.offset);
+        if (!copy && !sameHead) row = null; // no copy: the inode was reused by another file, or the copy is gone
+      }
       let fresh = false;
       if (!row) {
         fresh = true;
         row = Object.assign(new TailOffset(), { id, path, name, headHash: await headHash(handle, 0), headLength: 0, offset: 0, objectKey: null, objectPosition: 0, pendingLength: 0 });
       }
       row.path = path;
-      if (row.offset > stats.size) row.offset = 0; // truncated while dozen was not looking
-      return { follower: new Follower(handle, row, source), fresh };
+      if (!copy && row.offset > stats.size) row.offset = 0; // truncated while dozen was not looking, and no copy kept
+      const follower = new Follower(handle, row, source);
+      follower.copyToFinish = copy;
+      return { follower, fresh };
     } catch (error) {
       await handle.close();
       throw error;
@@ -56,7 +74,7 @@ export class Follower {
     if (this.row.headLength >= HEAD_BYTES) return;
     const length = Math.min(HEAD_BYTES, this.row.offset);
     if (length === this.row.headLength) return;
-    this.row.headHash = await headHash(this.handle, length);
+    this.row.headHash = await headHash(this.reading, length);
     this.row.headLength = length;
   }
 
@@ -67,7 +85,7 @@ export class Follower {
 
   async read(length: number): Promise<Buffer> {
     const buffer = Buffer.allocUnsafe(length);
-    const { bytesRead } = await this.handle.read(buffer, 0, length, this.row.offset);
+    const { bytesRead } = await this.reading.read(buffer, 0, length, this.row.offset);
     return buffer.subarray(0, bytesRead);
   }
 

@@ -14,7 +14,7 @@ import { Tailer } from './tailer.js';
  * `storage.tail`: two tailers would ship the same lines.
  */
 export async function runTailer(config: DozenConfig, sources: TailSource[]): Promise<void> {
-  const logger = createLogger(config.log.level);
+  const logger = createLogger(config.log);
   const log = logger.child({ module: 'storage', component: 'tailer' });
   const dataSource = new DataSource({ ...dataSourceOptions(config), entities: [TailOffset] });
   await dataSource.initialize();

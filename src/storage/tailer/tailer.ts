@@ -1,5 +1,5 @@
-import { stat } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { open, readdir, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { glob } from 'tinyglobby';
@@ -9,6 +9,7 @@ import type { StorageConfig, TailSource } from '../storage.config.js';
 import { appOf, renderKey, utcDate } from './key-template.js';
 import { Follower } from './follower.js';
 import { ObjectAppender } from './object-appender.js';
+import { findRotatedCopy } from './rotated-copy.js';
 import type { TailOffsets } from './tail-offsets.js';
 
 const POLL_MS = 100;
@@ -150,13 +151,17 @@ export class Tailer {
             await follower.close(); // the same file under a second name (rotated, still matching the glob)
             continue;
           }
+          const renamed = fresh ? await this.renamedWhileStopped(path, follower.id, { glob: source.glob, key: source.key, app }) : null;
+          if (renamed) {
+            // The old file first, so the object gets its lines before the new file's; the new one waits.
+            await follower.close();
+            waiting.add(path);
+            this.startFollowing(renamed, false);
+            continue;
+          }
           if (fresh) await this.offsets.save(follower.row);
           openPaths.add(path);
-          this.followers.set(follower.id, follower);
-          this.log.info({ path, offset: follower.row.offset, fresh }, 'following file');
-          const loop = this.follow(follower).catch((error: Error) => this.log.error({ path, err: error }, 'follower stopped'));
-          this.loops.add(loop);
-          void loop.finally(() => this.loops.delete(loop));
+          this.startFollowing(follower, fresh);
         } catch (error) {
           this.log.warn({ path, err: error }, 'cannot follow file');
         }
@@ -164,9 +169,49 @@ export class Tailer {
     }
   }
 
+  private startFollowing(follower: Follower, fresh: boolean): void {
+    const path = follower.row.path;
+    this.followers.set(follower.id, follower);
+    this.log.info({ path, offset: follower.row.offset, fresh, rotated: follower.rotatedAt !== null }, 'following file');
+    const loop = this.follow(follower).catch((error: Error) => this.log.error({ path, err: error }, 'follower stopped'));
+    this.loops.add(loop);
+    void loop.finally(() => this.loops.delete(loop));
+  }
+
+  /**
+   * A path that names a new file, while dozen's saved row for the path is another inode: a rename
+   * rotation (logrotate's `create`) happened while dozen was stopped. The old file, found among the
+   * path's siblings by its inode and first bytes, is followed to its end first (as a rotation seen live).
+   */
+  private async renamedWhileStopped(path: string, id: string, source: { glob: string; key: string; app: string }): Promise<Follower | null> {
+    const previous = (await this.offsets.all()).filter((row) => row.path === path && row.id !== id && !this.followers.has(row.id));
+    if (!previous.length) return null;
+    const folder = dirname(path);
+    for (const name of await readdir(folder).catch(() => [] as string[])) {
+      const candidate = join(folder, name);
+      const stats = await stat(candidate).catch(() => null);
+      const row = stats && previous.find((saved) => saved.id === `${stats.dev}:${stats.ino}` && stats.size > saved.offset);
+      if (!row) continue;
+      const { follower, fresh } = await Follower.open(candidate, row.name, source, (saved) => this.offsets.get(saved));
+      if (fresh) {
+        await follower.close(); // the inode was reused by another file
+        continue;
+      }
+      follower.row.path = path; // still the path's file until finished: its new file waits
+      follower.rotatedAt = Date.now();
+      this.log.info({ path, renamedTo: candidate, offset: follower.row.offset }, 'file rotated while dozen was stopped; reading the old one to its end');
+      return follower;
+    }
+    return null;
+  }
+
   private async follow(follower: Follower): Promise<void> {
     const { batchBytes, flushMs, partialLineMs } = this.settings;
     while (!this.stopped) {
+      if (follower.copyToFinish) {
+        await this.finishCopy(follower, follower.copyToFinish);
+        continue;
+      }
       const now = Date.now();
       if (follower.retryAt > now) {
         await sleep(Math.min(follower.retryAt - now, POLL_MS));
@@ -181,11 +226,13 @@ export class Tailer {
       }
       // A shrink, or (when the file was cut and refilled past our offset between two looks) other first bytes.
       if (size < follower.row.offset || (grew && !(await follower.sameHead()))) {
-        // copytruncate: the file was copied away and cut to zero; what follows is new.
-        this.log.info({ path: follower.row.path, offset: follower.row.offset, size }, 'file truncated; starting again at 0');
-        follower.row.offset = 0;
-        follower.row.headLength = 0;
-        await this.offsets.save(follower.row);
+        // copytruncate: the file was copied away and cut to zero. Lines written after our last read and
+        // before the copy are in the copy: find it by the file's first bytes and ship them first.
+        follower.copyToFinish = await findRotatedCopy(follower.row.path, follower.row.headHash, follower.row.headLength, follower.row.offset);
+        if (!follower.copyToFinish) {
+          this.log.warn({ path: follower.row.path, offset: follower.row.offset, size }, 'file truncated and no rotated copy has its first bytes; lines after the last read may be lost; starting again at 0');
+          await this.startAgain(follower);
+        }
         continue;
       }
       const available = size - follower.row.offset;
@@ -216,6 +263,49 @@ export class Tailer {
     this.followers.delete(follower.id);
     await follower.close();
     if (follower.rotatedAt !== null) this.log.info({ path: follower.row.path, offset: follower.row.offset }, 'finished rotated file');
+  }
+
+  /**
+   * Ships the rotated copy of a cut file from the offset reached in the file to the copy's end (the
+   * copy is final, so a last line without newline goes too), then follows the cut file from 0.
+   * Stopped midway, the offset stays in the copy's terms and the next start finds the copy again.
+   */
+  private async finishCopy(follower: Follower, copy: string): Promise<void> {
+    const handle = await open(copy, 'r').catch(() => null);
+    if (!handle) {
+      this.log.warn({ path: follower.row.path, copy }, 'rotated copy vanished before its tail was shipped; starting again at 0');
+      return this.startAgain(follower);
+    }
+    const from = follower.row.offset;
+    follower.reading = handle;
+    try {
+      while (!this.stopped) {
+        const now = Date.now();
+        if (follower.retryAt > now) {
+          await sleep(Math.min(follower.retryAt - now, POLL_MS));
+          continue;
+        }
+        const left = (await handle.stat()).size - follower.row.offset;
+        if (left <= 0) break;
+        const data = await follower.read(Math.min(left, this.settings.batchBytes));
+        const cut = data.length < left ? data.lastIndexOf(0x0a) + 1 || data.length : data.length;
+        await this.ship(follower, data.subarray(0, cut));
+      }
+    } finally {
+      follower.reading = follower.handle;
+      await handle.close();
+    }
+    if (this.stopped) return;
+    this.log.info({ path: follower.row.path, copy, shippedBytes: follower.row.offset - from }, 'file truncated; shipped the unread tail of its rotated copy, starting again at 0');
+    await this.startAgain(follower);
+  }
+
+  /** The file was cut: what it holds now is new, read from 0 and fingerprinted again. */
+  private async startAgain(follower: Follower): Promise<void> {
+    follower.copyToFinish = null;
+    follower.row.offset = 0;
+    follower.row.headLength = 0;
+    await this.offsets.save(follower.row);
   }
 
   /** Writes one batch; on failure keeps it (nothing else is read) and retries with backoff. */

@@ -1,0 +1,211 @@
+import { spawn } from 'node:child_process';
+import { PassThrough, type Readable } from 'node:stream';
+import Docker from 'dockerode';
+
+/** Labels every container dozen makes carries from its creation; nothing without MANAGED is ever touched. */
+export const LABEL = {
+  managed: 'dozen.managed',
+  app: 'dozen.app',
+  instance: 'dozen.instance',
+  release: 'dozen.release',
+  generation: 'dozen.generation',
+  port: 'dozen.port',
+  token: 'dozen.token',
+  /** The dozen host whose agent owns it (several hosts' agents may share one Engine in tests). */
+  host: 'dozen.host',
+} as const;
+
+export interface ManagedContainer {
+  id: string;
+  name: string;
+  /** Docker's state: created, running, exited, dead, ... */
+  state: string;
+  labels: Record<string, string>;
+}
+
+export interface RunSpec {
+  name: string;
+  image: string;
+  labels: Record<string, string>;
+  env: Record<string, string>;
+  memoryMb: number | null;
+  cpuMillis: number | null;
+}
+
+export interface ContainerStats {
+  cpu: number;
+  memory: number;
+  processes: number;
+}
+
+/** Refused: the container is not dozen's (no `dozen.managed=true` label). */
+export class NotManaged extends Error {}
+
+/**
+ * The agent's only way to the Docker Engine (dockerode over the socket of
+ * `deploy.docker.socketPath`). Every call that changes a container checks
+ * first that it carries `dozen.managed=true`.
+ */
+export class DockerClient {
+  readonly docker: Docker;
+
+  constructor(socketPath: string) {
+    this.docker = new Docker({ socketPath });
+  }
+
+  async version(): Promise<{ Version: string; ApiVersion: string }> {
+    return (await this.docker.version()) as { Version: string; ApiVersion: string };
+  }
+
+  /** dozen's containers, running or not, optionally of one instance. */
+  async managed(instance?: string): Promise<ManagedContainer[]> {
+    const label = [`${LABEL.managed}=true`, ...(instance ? [`${LABEL.instance}=${instance}`] : [])];
+    const list = await this.docker.listContainers({ all: true, filters: { label } });
+    return list.map((entry) => ({ id: entry.Id, name: (entry.Names[0] ?? '').replace(/^\//, ''), state: entry.State, labels: entry.Labels }));
+  }
+
+  /**
+   * Builds `context` (a folder; `.git` left out) into `tag`. `onLog` gets each
+   * line of the build output; a stream that reports an error rejects with it.
+   */
+  async build(context: string, tag: string, labels: Record<string, string>, onLog: (line: string) => void, signal: AbortSignal): Promise<string> {
+    const tar = spawn('tar', ['-C', context, '--exclude=./.git', '-c', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let tarError = '';
+    tar.stderr.on('data', (chunk) => (tarError += chunk));
+    const body = new PassThrough();
+    tar.stdout.pipe(body);
+    const stream = (await this.docker.buildImage(body as unknown as NodeJS.ReadableStream, {
+      t: tag, labels, rm: true, forcerm: true, networkmode: 'host', abortSignal: signal,
+    } as never)) as unknown as Readable;
+    let imageId = '';
+    await new Promise<void>((resolve, reject) => {
+      signal.addEventListener('abort', () => stream.destroy(signal.reason as Error), { once: true });
+      this.docker.modem.followProgress(
+        stream,
+        (error: Error | null) => (error ? reject(error) : resolve()),
+        (event: { stream?: string; error?: string; errorDetail?: { message?: string }; aux?: { ID?: string } }) => {
+          if (event.stream) for (const line of event.stream.replace(/\n$/, '').split('\n')) onLog(line);
+          if (event.aux?.ID) imageId = event.aux.ID;
+          if (event.error) {
+            onLog(event.errorDetail?.message ?? event.error);
+            reject(new Error(event.errorDetail?.message ?? event.error));
+          }
+        },
+      );
+    });
+    if (signal.aborted) throw signal.reason as Error;
+    if (tarError) throw new Error(`tar: ${tarError.trim()}`);
+    return imageId || ((await this.docker.getImage(tag).inspect()) as { Id: string }).Id;
+  }
+
+  /** The id of a local image (an `image` app's); throws saying so when the host does not have it. */
+  async imageId(image: string): Promise<string> {
+    try {
+      return ((await this.docker.getImage(image).inspect()) as { Id: string }).Id;
+    } catch (error) {
+      throw new Error(`image ${image} is not on this host's Docker Engine (${(error as { statusCode?: number }).statusCode ?? (error as Error).message})`);
+    }
+  }
+
+  /** Creates and starts a managed container on the host network with a capped json-file log. */
+  async run(spec: RunSpec): Promise<string> {
+    const container = await this.docker.createContainer({
+      name: spec.name,
+      Image: spec.image,
+      Labels: { ...spec.labels, [LABEL.managed]: 'true' },
+      Env: Object.entries(spec.env).map(([name, value]) => `${name}=${value}`),
+      HostConfig: {
+        NetworkMode: 'host',
+        // The agent restarts crashed containers itself (with backoff, and re-registering them); Docker must not race it.
+        RestartPolicy: { Name: 'no' },
+        LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
+        ...(spec.memoryMb ? { Memory: spec.memoryMb * 1024 * 1024 } : {}),
+        ...(spec.cpuMillis ? { NanoCpus: spec.cpuMillis * 1_000_000 } : {}),
+      },
+    });
+    await container.start();
+    return container.id;
+  }
+
+  async inspect(id: string): Promise<Docker.ContainerInspectInfo> {
+    return this.docker.getContainer(id).inspect();
+  }
+
+  async stop(id: string, graceSeconds: number): Promise<void> {
+    await this.assertManaged(id);
+    await this.docker.getContainer(id).stop({ t: graceSeconds }).catch(ignoreStatus(304, 404));
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.assertManaged(id);
+    await this.docker.getContainer(id).remove({ force: true }).catch(ignoreStatus(404));
+  }
+
+  async rename(id: string, name: string): Promise<void> {
+    await this.assertManaged(id);
+    await this.docker.getContainer(id).rename({ name });
+  }
+
+  /** The last `tail` lines of the container's output, stdout and stderr demultiplexed and merged. */
+  async logs(id: string, tail: number): Promise<string> {
+    const buffer = (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer;
+    return demultiplex(buffer);
+  }
+
+  /** A followed log stream (stdout and stderr demultiplexed into one). */
+  async followLogs(id: string, tail: number): Promise<Readable> {
+    const raw = (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, tail, follow: true })) as unknown as Readable;
+    const out = new PassThrough();
+    this.docker.modem.demuxStream(raw, out, out);
+    raw.on('end', () => out.end());
+    out.on('close', () => raw.destroy());
+    return out;
+  }
+
+  /** One stats sample (Docker waits for two readings to fill precpu). */
+  async stats(id: string): Promise<ContainerStats> {
+    const stats = (await this.docker.getContainer(id).stats({ stream: false })) as unknown as Docker.ContainerStats;
+    const cpuDelta = stats.cpu_stats.cpu_usage.total_usage - stats.precpu_stats.cpu_usage.total_usage;
+    const systemDelta = (stats.cpu_stats.system_cpu_usage ?? 0) - (stats.precpu_stats.system_cpu_usage ?? 0);
+    const cpus = stats.cpu_stats.online_cpus || stats.cpu_stats.cpu_usage.percpu_usage?.length || 1;
+    // Percent of one core, as `dozen register --pid` reports it.
+    const cpu = systemDelta > 0 && cpuDelta > 0 ? (cpuDelta / systemDelta) * cpus * 100 : 0;
+    return { cpu: Math.round(cpu * 100) / 100, memory: stats.memory_stats.usage ?? 0, processes: (stats as unknown as { pids_stats?: { current?: number } }).pids_stats?.current ?? 0 };
+  }
+
+  /** Docker's event stream of managed containers since `since` (seconds); ends when the engine goes away. */
+  async events(since: number, signal: AbortSignal): Promise<Readable> {
+    return (await this.docker.getEvents({
+      since,
+      filters: { type: ['container'], label: [`${LABEL.managed}=true`], event: ['die', 'oom', 'start', 'health_status'] },
+      abortSignal: signal,
+    } as never)) as unknown as Readable;
+  }
+
+  async removeImage(image: string): Promise<void> {
+    await this.docker.getImage(image).remove().catch(ignoreStatus(404, 409));
+  }
+
+  private async assertManaged(id: string): Promise<void> {
+    const info = await this.inspect(id);
+    if (info.Config.Labels?.[LABEL.managed] !== 'true') throw new NotManaged(`container ${id} is not managed by dozen (no ${LABEL.managed}=true label); left alone`);
+  }
+}
+
+function ignoreStatus(...statuses: number[]) {
+  return (error: { statusCode?: number }) => {
+    if (!statuses.includes(error.statusCode ?? 0)) throw error;
+  };
+}
+
+/** Docker's multiplexed log frames (8-byte header: stream, 0, 0, 0, size) to plain text. */
+function demultiplex(buffer: Buffer): string {
+  const parts: Buffer[] = [];
+  let offset = 0;
+  while (offset + 8 <= buffer.length) {
+    const size = buffer.readUInt32BE(offset + 4);
+    parts.push(buffer.subarray(offset + 8, offset + 8 + size));
+    offset += 8 + size;
+  }
+  return Buffer.concat(parts).toString('utf8');
+}

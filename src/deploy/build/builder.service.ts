@@ -1,0 +1,158 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Logger } from 'pino';
+import { In, type Repository } from 'typeorm';
+import { InjectLogger } from '../../common/core.module.js';
+import { InjectConfig } from '../../config/config.module.js';
+import type { DozenConfig } from '../../config/config.schema.js';
+import { DockerClient } from '../agent/docker.client.js';
+import { AppEntity, ReleaseEntity } from '../deploy.entity.js';
+import { checkout } from './git.js';
+import { nodejsDockerfile } from './runtime-template.js';
+
+/** The build log kept per release (its tail, when longer). */
+const MAX_LOG_CHARS = 256 * 1024;
+const LOG_FLUSH_MS = 1000;
+
+interface Job {
+  release: string;
+  cancel: AbortController;
+}
+
+/**
+ * Builds releases on this host, one per app at a time: a deploy while one
+ * builds waits, and a newer deploy replaces a waiting one (which ends
+ * `cancelled`). A build clones the ref, uses the app's Dockerfile or the
+ * runtime template, and builds through the Engine's build API with its log
+ * kept on the release; it fails past `deploy.buildTimeoutSeconds`.
+ */
+@Injectable()
+export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly log: Logger;
+  private readonly running = new Map<string, Job>();
+  private readonly waiting = new Map<string, Job>();
+  private readonly listeners = new Map<string, Set<(line: string | null) => void>>();
+  private readyListener: (app: string, release: string) => Promise<void> = async () => undefined;
+
+  constructor(
+    @InjectConfig() private readonly config: DozenConfig,
+    @InjectLogger() logger: Logger,
+    private readonly docker: DockerClient,
+    @InjectRepository(AppEntity) private readonly apps: Repository<AppEntity>,
+    @InjectRepository(ReleaseEntity) private readonly releases: Repository<ReleaseEntity>,
+  ) {
+    this.log = logger.child({ module: 'deploy', part: 'builder' });
+  }
+
+  /** Builds of this host that a stop of dozen cut short can never finish: say so instead of `building` forever. */
+  async onApplicationBootstrap(): Promise<void> {
+    const cut = await this.releases.find({ where: { buildHost: this.config.host.name, status: In(['queued', 'building']) } });
+    for (const release of cut) await this.finish(release.id, { status: 'failed', error: 'dozen stopped on the build host during the build; deploy again' });
+  }
+
+  onModuleDestroy(): void {
+    for (const job of [...this.running.values(), ...this.waiting.values()]) job.cancel.abort(new Error('dozen is stopping'));
+  }
+
+  /** Called when a release is built (the deploy then moves the app's instances to it). */
+  whenReady(listener: (app: string, release: string) => Promise<void>): void {
+    this.readyListener = listener;
+  }
+
+  /** Queues the build of a `queued` release. */
+  enqueue(app: string, release: string): void {
+    const job = { release, cancel: new AbortController() };
+    if (!this.running.has(app)) return void this.run(app, job);
+    const superseded = this.waiting.get(app);
+    this.waiting.set(app, job);
+    if (superseded) void this.finish(superseded.release, { status: 'cancelled', error: `superseded by release ${release}` });
+  }
+
+  /** Cancels a queued or running build; false when it is neither. */
+  cancel(release: string): boolean {
+    for (const [app, job] of this.waiting) {
+      if (job.release === release) {
+        this.waiting.delete(app);
+        void this.finish(release, { status: 'cancelled', error: 'cancelled' });
+        return true;
+      }
+    }
+    for (const job of this.running.values()) {
+      if (job.release === release) {
+        job.cancel.abort(new Error('cancelled'));
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Follows a build log as it is written: `null` when the build ended. Returns the unsubscribe. */
+  follow(release: string, listener: (line: string | null) => void): (() => void) | null {
+    if (![...this.running.values()].some((job) => job.release === release)) return null;
+    let set = this.listeners.get(release);
+    if (!set) this.listeners.set(release, (set = new Set()));
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  private async run(app: string, job: Job): Promise<void> {
+    this.running.set(app, job);
+    let log = '';
+    const append = (line: string) => {
+      log = (log + line + '\n').slice(-MAX_LOG_CHARS);
+      for (const listener of this.listeners.get(job.release) ?? []) listener(line);
+    };
+    const flush = setInterval(() => void this.releases.update({ id: job.release }, { buildLog: log }).catch(() => undefined), LOG_FLUSH_MS);
+    const dir = mkdtempSync(join(tmpdir(), 'dozen-build-'));
+    try {
+      const row = await this.apps.findOneByOrFail({ name: app });
+      const release = await this.releases.findOneByOrFail({ id: job.release });
+      await this.releases.update({ id: job.release }, { status: 'building' });
+      const signal = AbortSignal.any([job.cancel.signal, AbortSignal.timeout(this.config.deploy.buildTimeoutSeconds * 1000)]);
+      let imageId: string;
+      if (row.runtime === 'image') {
+        append(`using image ${row.image}`);
+        imageId = await this.docker.imageId(row.image!);
+      } else {
+        append(`fetching ${release.ref} from ${row.repository}`);
+        const commit = await checkout(row.repository!, release.ref, dir, signal);
+        await this.releases.update({ id: job.release }, { commit });
+        append(`commit ${commit}`);
+        if (existsSync(join(dir, 'Dockerfile'))) {
+          append('using the repository Dockerfile');
+        } else {
+          const manifest = existsSync(join(dir, 'package.json')) ? readFileSync(join(dir, 'package.json'), 'utf8') : null;
+          writeFileSync(join(dir, 'Dockerfile'), nodejsDockerfile(manifest, this.config.deploy.runtimes.nodejs.baseImage));
+          append(`using the nodejs template on ${this.config.deploy.runtimes.nodejs.baseImage}`);
+        }
+        imageId = await this.docker.build(dir, `dozen/${app}:${job.release}`, { 'dozen.app': app, 'dozen.release': job.release }, append, signal);
+      }
+      append(`image ${imageId}`);
+      await this.finish(job.release, { status: 'ready', imageId, buildLog: log });
+      this.log.info({ app, release: job.release, image: imageId }, 'release built');
+      await this.readyListener(app, job.release).catch((error: unknown) => this.log.error({ err: error, app, release: job.release }, 'cannot move the instances to the new release'));
+    } catch (error) {
+      const message = job.cancel.signal.aborted ? String((job.cancel.signal.reason as Error)?.message ?? 'cancelled') : (error as Error).name === 'TimeoutError' ? `build timed out after ${this.config.deploy.buildTimeoutSeconds} s` : (error as Error).message;
+      append(`error: ${message}`);
+      const tail = log.trimEnd().split('\n').slice(-15).join('\n');
+      await this.finish(job.release, { status: job.cancel.signal.aborted ? 'cancelled' : 'failed', error: tail.slice(-1024), buildLog: log });
+      this.log.warn({ app, release: job.release, err: error }, 'release build failed');
+    } finally {
+      clearInterval(flush);
+      rmSync(dir, { recursive: true, force: true });
+      for (const listener of this.listeners.get(job.release) ?? []) listener(null);
+      this.listeners.delete(job.release);
+      this.running.delete(app);
+      const next = this.waiting.get(app);
+      this.waiting.delete(app);
+      if (next) void this.run(app, next);
+    }
+  }
+
+  private async finish(release: string, change: Partial<ReleaseEntity>): Promise<void> {
+    await this.releases.update({ id: release }, change).catch((error: unknown) => this.log.error({ err: error, release }, 'cannot save the release'));
+  }
+}

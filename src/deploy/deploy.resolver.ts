@@ -1,0 +1,268 @@
+import { Args, Field, Float, InputType, Int, Mutation, ObjectType, Query, Resolver } from '@nestjs/graphql';
+import type { z } from 'zod';
+import { badInputFromZod } from '../common/errors.js';
+import { AppsService, type AppView } from './apps.service.js';
+import { AuditService, type Actor } from './audit.service.js';
+import {
+  appName, createAppSchema, createInstanceSchema, deployBody, domainSchemaBody, envBody, envNameParam, hostName, instanceId, rollbackBody, scaleBody, secretsBody, updateAppSchema,
+} from './dto/deploy.dto.js';
+import { HostsService } from './hosts.service.js';
+import { InstancesService } from './instances.service.js';
+import { ReleasesService } from './releases.service.js';
+
+/** GraphQL callers pass the same admin token check as REST (the AdminAuth hook guards /graphql). */
+const ADMIN: Actor = { name: 'admin', address: null };
+
+/** The same zod rules as REST, so a bad value names the same field. */
+function checked<T extends z.ZodType>(schema: T, value: unknown, field = ''): z.output<T> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw badInputFromZod(result.error, field);
+  return result.data;
+}
+
+const toPairs = (map: Record<string, string>) => Object.entries(map).map(([name, value]) => ({ name, value }));
+const fromPairs = (pairs: PairInput[] | undefined) => (pairs ? Object.fromEntries(pairs.map((pair) => [pair.name, pair.value])) : undefined);
+
+@ObjectType('DeployEnvPair')
+class PairType {
+  @Field() name!: string;
+  @Field() value!: string;
+}
+
+@InputType('DeployEnvPairInput')
+class PairInput {
+  @Field() name!: string;
+  @Field() value!: string;
+}
+
+@ObjectType('DeployHost')
+class HostType {
+  @Field() name!: string;
+  @Field() address!: string;
+  @Field() version!: string;
+  @Field(() => [String]) modules!: string[];
+  @Field() lastSeenAt!: string;
+  @Field({ description: 'up, or lost after 30 s of silence' }) state!: string;
+}
+
+@ObjectType('DeployApp')
+class AppType {
+  @Field() name!: string;
+  @Field(() => String, { nullable: true }) repository!: string | null;
+  @Field() defaultRef!: string;
+  @Field({ description: 'nodejs or image' }) runtime!: string;
+  @Field(() => String, { nullable: true }) image!: string | null;
+  @Field(() => Int, { nullable: true, description: 'null: the app reads PORT' }) port!: number | null;
+  @Field() healthPath!: string;
+  @Field(() => [PairType]) env!: PairType[];
+  @Field(() => [String], { description: 'names only: secret values are write-only' }) secrets!: string[];
+  @Field(() => [String]) domains!: string[];
+  @Field(() => String, { nullable: true }) release!: string | null;
+  @Field(() => Int, { nullable: true }) memoryMb!: number | null;
+  @Field(() => Float, { nullable: true }) cpus!: number | null;
+  @Field({ description: "the proxy's balancer and auth policy of this app (REST path)" }) policy!: string;
+}
+
+@ObjectType('DeployRelease')
+class ReleaseType {
+  @Field() id!: string;
+  @Field() app!: string;
+  @Field() ref!: string;
+  @Field(() => String, { nullable: true }) commit!: string | null;
+  @Field(() => String, { nullable: true }) imageId!: string | null;
+  @Field({ description: 'queued, building, ready, failed or cancelled' }) status!: string;
+  @Field(() => String, { nullable: true }) error!: string | null;
+  @Field() createdAt!: string;
+  @Field() createdBy!: string;
+}
+
+@ObjectType('DeployInstance', { description: 'An instance of an app on a host (the registry has its own RegistryInstance)' })
+class InstanceType {
+  @Field() id!: string;
+  @Field() app!: string;
+  @Field() host!: string;
+  @Field() release!: string;
+  @Field({ description: 'running, stopped or removed' }) desired!: string;
+  @Field(() => Int) generation!: number;
+  @Field({ description: 'pending, building, starting, running, unhealthy, crashed, stopped or lost' }) state!: string;
+  @Field(() => String, { nullable: true }) runningRelease!: string | null;
+  @Field(() => String, { nullable: true }) containerId!: string | null;
+  @Field(() => Int, { nullable: true }) port!: number | null;
+  @Field(() => Int) restarts!: number;
+  @Field(() => String, { nullable: true }) lastError!: string | null;
+}
+
+@ObjectType('DeployAuditEvent')
+class AuditEventType {
+  @Field() id!: string;
+  @Field() at!: string;
+  @Field() actor!: string;
+  @Field() action!: string;
+  @Field() target!: string;
+  @Field({ description: 'JSON' }) detail!: string;
+  @Field(() => String, { nullable: true }) address!: string | null;
+}
+
+@InputType('CreateAppInput')
+class CreateAppInput {
+  @Field() name!: string;
+  @Field(() => String, { nullable: true }) repository?: string | null;
+  @Field(() => String, { nullable: true }) defaultRef?: string;
+  @Field(() => String, { nullable: true }) runtime?: string;
+  @Field(() => String, { nullable: true }) image?: string | null;
+  @Field(() => Int, { nullable: true }) port?: number | null;
+  @Field(() => String, { nullable: true }) healthPath?: string;
+  @Field(() => [PairInput], { nullable: true }) env?: PairInput[];
+  @Field(() => [PairInput], { nullable: true }) secrets?: PairInput[];
+  @Field(() => [String], { nullable: true }) domains?: string[];
+  @Field(() => Int, { nullable: true }) memoryMb?: number | null;
+  @Field(() => Float, { nullable: true }) cpus?: number | null;
+}
+
+@InputType('UpdateAppInput')
+class UpdateAppInput {
+  @Field(() => String, { nullable: true }) repository?: string | null;
+  @Field(() => String, { nullable: true }) defaultRef?: string;
+  @Field(() => String, { nullable: true }) runtime?: string;
+  @Field(() => String, { nullable: true }) image?: string | null;
+  @Field(() => Int, { nullable: true }) port?: number | null;
+  @Field(() => String, { nullable: true }) healthPath?: string;
+  @Field(() => Int, { nullable: true }) memoryMb?: number | null;
+  @Field(() => Float, { nullable: true }) cpus?: number | null;
+}
+
+/** Drops the fields GraphQL left out, so zod's defaults apply as they do for REST. */
+function defined<T extends object>(input: T): Partial<T> {
+  return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+function appType(view: AppView): AppType {
+  return { ...view, env: toPairs(view.env) };
+}
+
+@Resolver()
+export class DeployResolver {
+  constructor(
+    private readonly appsService: AppsService,
+    private readonly releasesService: ReleasesService,
+    private readonly instancesService: InstancesService,
+    private readonly hostsService: HostsService,
+    private readonly audit: AuditService,
+  ) {}
+
+  @Query(() => [HostType], { description: 'The hosts that run deploy' })
+  hosts() {
+    return this.hostsService.list();
+  }
+
+  @Query(() => [AppType])
+  async apps() {
+    return (await this.appsService.list()).map(appType);
+  }
+
+  @Query(() => AppType)
+  async app(@Args('name') name: string) {
+    return appType(await this.appsService.get(checked(appName, name, 'name')));
+  }
+
+  @Query(() => [ReleaseType], { description: 'Newest first' })
+  releases(@Args('app') app: string) {
+    return this.releasesService.list(checked(appName, app, 'app'));
+  }
+
+  @Query(() => [InstanceType])
+  instances(@Args('app', { nullable: true }) app?: string, @Args('host', { nullable: true }) host?: string) {
+    return this.instancesService.list({ app: app === undefined ? undefined : checked(appName, app, 'app'), host: host === undefined ? undefined : checked(hostName, host, 'host') });
+  }
+
+  @Query(() => [AuditEventType], { description: 'Newest first' })
+  async auditEvents(@Args('limit', { type: () => Int, defaultValue: 100 }) limit: number) {
+    return (await this.audit.list(Math.min(Math.max(limit, 1), 1000))).map((event) => ({ ...event, at: new Date(event.at).toISOString(), detail: JSON.stringify(event.detail) }));
+  }
+
+  @Mutation(() => AppType)
+  async createApp(@Args('input') input: CreateAppInput) {
+    const parsed = checked(createAppSchema, { ...defined(input), env: fromPairs(input.env), secrets: fromPairs(input.secrets) });
+    return appType(await this.appsService.create(parsed, ADMIN));
+  }
+
+  @Mutation(() => AppType)
+  async updateApp(@Args('name') name: string, @Args('input') input: UpdateAppInput) {
+    return appType(await this.appsService.update(checked(appName, name, 'name'), checked(updateAppSchema, defined(input)), ADMIN));
+  }
+
+  @Mutation(() => Boolean, { description: 'Removes its instances, then the app and its proxy policy' })
+  async deleteApp(@Args('name') name: string) {
+    await this.appsService.row(checked(appName, name, 'name'));
+    await this.instancesService.removeAll(name, ADMIN);
+    await this.appsService.delete(name, ADMIN);
+    return true;
+  }
+
+  @Mutation(() => AppType)
+  async addDomain(@Args('app') app: string, @Args('domain') domain: string) {
+    return appType(await this.appsService.addDomain(checked(appName, app, 'app'), checked(domainSchemaBody, { domain }).domain, ADMIN));
+  }
+
+  @Mutation(() => AppType)
+  async removeDomain(@Args('app') app: string, @Args('domain') domain: string) {
+    return appType(await this.appsService.removeDomain(checked(appName, app, 'app'), domain.toLowerCase(), ADMIN));
+  }
+
+  @Mutation(() => AppType, { description: 'Sets one variable; value null unsets it' })
+  async setEnv(@Args('app') app: string, @Args('name') name: string, @Args('value', { type: () => String, nullable: true }) value: string | null) {
+    const checkedApp = checked(appName, app, 'app');
+    if (value === null) return appType(await this.appsService.unsetEnv(checkedApp, checked(envNameParam, name, 'name'), ADMIN));
+    return appType(await this.appsService.setEnv(checkedApp, checked(envBody, { env: { [name]: value } }).env, ADMIN));
+  }
+
+  @Mutation(() => AppType, { description: 'Sets one secret (never shown again); value null unsets it' })
+  async setSecret(@Args('app') app: string, @Args('name') name: string, @Args('value', { type: () => String, nullable: true }) value: string | null) {
+    const checkedApp = checked(appName, app, 'app');
+    if (value === null) return appType(await this.appsService.unsetSecret(checkedApp, checked(envNameParam, name, 'name'), ADMIN));
+    return appType(await this.appsService.setSecrets(checkedApp, checked(secretsBody, { secrets: { [name]: value } }).secrets, ADMIN));
+  }
+
+  @Mutation(() => ReleaseType, { description: 'Queues the build of a ref; the instances move to it once it is ready' })
+  deploy(@Args('app') app: string, @Args('ref', { type: () => String, nullable: true }) ref?: string) {
+    return this.releasesService.deploy(checked(appName, app, 'app'), checked(deployBody, defined({ ref })).ref, ADMIN);
+  }
+
+  @Mutation(() => ReleaseType)
+  rollback(@Args('app') app: string, @Args('release', { type: () => String, nullable: true }) release?: string) {
+    return this.releasesService.rollback(checked(appName, app, 'app'), checked(rollbackBody, defined({ release })).release, ADMIN);
+  }
+
+  @Mutation(() => InstanceType)
+  createInstance(@Args('app') app: string, @Args('host') host: string) {
+    const input = checked(createInstanceSchema, { app, host });
+    return this.instancesService.create(input.app, input.host, ADMIN);
+  }
+
+  @Mutation(() => InstanceType)
+  startInstance(@Args('id') id: string) {
+    return this.instancesService.start(checked(instanceId, id, 'id'), ADMIN);
+  }
+
+  @Mutation(() => InstanceType)
+  stopInstance(@Args('id') id: string) {
+    return this.instancesService.stop(checked(instanceId, id, 'id'), ADMIN);
+  }
+
+  @Mutation(() => InstanceType)
+  restartInstance(@Args('id') id: string) {
+    return this.instancesService.restart(checked(instanceId, id, 'id'), ADMIN);
+  }
+
+  @Mutation(() => Boolean)
+  async removeInstance(@Args('id') id: string) {
+    await this.instancesService.remove(checked(instanceId, id, 'id'), ADMIN);
+    return true;
+  }
+
+  @Mutation(() => [InstanceType])
+  scale(@Args('app') app: string, @Args('host') host: string, @Args('count', { type: () => Int }) count: number) {
+    const input = checked(scaleBody, { host, count });
+    return this.instancesService.scale(checked(appName, app, 'app'), input.host, input.count, ADMIN);
+  }
+}
