@@ -1,4 +1,5 @@
 /** What the proxy benchmarks share: nginx as backend and as the reference proxy, wrk, and one dozen proxy worker run alone. */
+import type { EngineSetting } from '../src/proxy/engine.js';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -84,6 +85,8 @@ export interface ProxyWorkerOptions {
   /** App name -> domain; every app is routed to the one backend. */
   apps: Record<string, string>;
   policies?: PolicySet;
+  /** proxy.engine of the worker (default auto). */
+  engine?: EngineSetting;
   /** V8 flags, and what to run node under (valgrind and its options). */
   nodeFlags?: string[];
   wrapper?: string[];
@@ -109,7 +112,7 @@ export async function startProxyWorker(port: number, options: ProxyWorkerOptions
     });
   await message('ready');
   const listening = message('listening');
-  child.send({ type: 'start', start: { server: { host: '127.0.0.1', port, retries: 2, timeouts: { connect: 3_000, headers: 60_000, idle: 60_000, clientHeaders: 30_000, clientKeepAlive: 65_000 }, trustedProxies: [], upstreamConnections: 128 }, accessLog: false, logLevel: 'warn' } } satisfies ToWorker);
+  child.send({ type: 'start', start: { server: { host: '127.0.0.1', port, engine: options.engine ?? 'auto', retries: 2, timeouts: { connect: 3_000, headers: 60_000, idle: 60_000, clientHeaders: 30_000, clientKeepAlive: 65_000 }, trustedProxies: [], upstreamConnections: 128 }, accessLog: false, logLevel: 'warn' } } satisfies ToWorker);
   if (options.policies) child.send({ type: 'policies', policies: options.policies } satisfies ToWorker);
   const apps = Object.entries(options.apps).map(([app, domain]) => ({ app, domains: [domain], backends: [{ instance: app, app, address: '127.0.0.1', port: options.backendPort, host: 'bench', load: null }] }));
   child.send({ type: 'routes', snapshot: { version: 1, apps } } satisfies ToWorker);

@@ -3,12 +3,16 @@
  *
  * One backend (nginx answering a fixed 13-byte body, so the proxies are what
  * is measured), then wrk through: (1) nothing, (2) nginx as reverse proxy,
- * (3) dozen random, (4) dozen least-load, (5) dozen with JWT auth. nginx and
+ * (3) dozen random, (4) dozen least-load, (5) dozen with JWT auth, all on the
+ * fast engine (proxy.engine: fast, so a fallback fails the bench), and
+ * (6) dozen random on the portable engine, in the same rounds. nginx and
  * dozen run the same number of worker processes, keep-alive upstreams, no
  * access log. Prints req/s, p50/p99 and the ratios to nginx.
  *
  *   BENCH_WORKERS=2 BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 npm run bench:proxy
  *   BENCH_PROFILE=1 npm run bench:proxy   # also: one worker under --cpu-prof, where its time goes
+ *   BENCH_STANDALONE=1 node dist/bench/proxy.js   # dozen's proxy workers alone (one per engine, no
+ *     dozen serve, so no better-sqlite3 built for this Node): for Node 22 and 24
  *   BENCH_BASELINE=/tmp/base npm run bench:proxy   # also: another checkout, built
  *     (git worktree add /tmp/base main && cd /tmp/base && npm ci && npm run build), in the same rounds
  */
@@ -22,15 +26,19 @@ import { SignJWT } from 'jose';
 import { requireBinary } from '../test/support/debian.js';
 import { startDozen } from '../test/support/dozen-process.js';
 import { freePort, waitFor } from '../test/support/ports.js';
+import { DEFAULT_POLICY, type PolicySet } from '../src/proxy/policy.js';
 import { backendConfig, median, nginxProxyConfig, runWrk, startNginx, startProxyWorker, type WrkResult } from './proxy-support.js';
 
-const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
+/** Proxy worker processes of nginx and of dozen; alone (BENCH_STANDALONE), dozen runs one per engine, and so nginx one. */
+const WORKERS = process.env.BENCH_STANDALONE === '1' ? 1 : Number(process.env.BENCH_WORKERS ?? availableParallelism());
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const SECRET = 'bench-hs256-secret-0123456789abcdef';
 /** Another built checkout of dozen, run side by side with this one as 'baseline random' (see the header). */
 const BASELINE = process.env.BENCH_BASELINE;
+/** Proxy workers started alone, as the cluster forks them, instead of `dozen serve` (see the header). */
+const STANDALONE = process.env.BENCH_STANDALONE === '1';
 
 interface Result {
   name: string;
@@ -55,7 +63,9 @@ async function main(): Promise<void> {
     await waitFor('nginx as proxy', async () => (await fetch(`http://127.0.0.1:${nginxProxyPort}/`)).ok, 10_000);
 
     const token = await new SignJWT({ scope: 'read' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setAudience('bench').setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
-    const proxyPort = await startRouted(startDozen, backendPort, token, stops);
+    const start = STANDALONE ? (engine: 'fast' | 'portable') => startAlone(backendPort, stops, engine) : (engine: 'fast' | 'portable') => startRouted(startDozen, backendPort, token, stops, engine);
+    const proxyPort = await start('fast');
+    const portablePort = await start('portable');
     const baselinePort = BASELINE ? await startRouted((await import(pathToFileURL(join(BASELINE, 'dist/test/support/dozen-process.js')).href)).startDozen, backendPort, token, stops) : null;
 
     const runs: [string, number, string[]][] = [
@@ -64,6 +74,7 @@ async function main(): Promise<void> {
       ['dozen random', proxyPort, ['-H', 'Host: random.bench.test']],
       ['dozen least-load', proxyPort, ['-H', 'Host: least.bench.test']],
       ['dozen JWT (HS256)', proxyPort, ['-H', 'Host: jwt.bench.test', '-H', `Authorization: Bearer ${token}`]],
+      ['dozen portable random', portablePort, ['-H', 'Host: random.bench.test']],
       ...(baselinePort ? [['baseline random', baselinePort, ['-H', 'Host: random.bench.test']] as [string, number, string[]]] : []),
     ];
     const results: Result[] = [];
@@ -99,7 +110,7 @@ async function main(): Promise<void> {
  * Starts dozen (from the checkout `start` belongs to) with the three bench
  * apps routed to the backend; returns its proxy port once every route answers.
  */
-async function startRouted(start: typeof startDozen, backendPort: number, token: string, stops: (() => Promise<unknown>)[]): Promise<number> {
+async function startRouted(start: typeof startDozen, backendPort: number, token: string, stops: (() => Promise<unknown>)[], engine: 'fast' | 'portable' | null = null): Promise<number> {
   const proxyPort = await freePort();
   const dozen = await start({
     env: {
@@ -108,6 +119,8 @@ async function startRouted(start: typeof startDozen, backendPort: number, token:
       DOZEN_PROXY_LISTEN_PORT: String(proxyPort),
       DOZEN_PROXY_ACCESS_LOG: 'false',
       DOZEN_LOG_LEVEL: 'warn',
+      // A baseline checkout may predate proxy.engine (its config refuses unknown keys).
+      ...(engine ? { DOZEN_PROXY_ENGINE: engine } : {}),
     },
   });
   stops.push(() => dozen.stop());
@@ -127,6 +140,18 @@ async function startRouted(start: typeof startDozen, backendPort: number, token:
     }, 10_000);
   }
   return proxyPort;
+}
+
+/** One proxy worker of `engine` (the cluster's worker entry, alone), with the three bench apps. */
+async function startAlone(backendPort: number, stops: (() => Promise<unknown>)[], engine: 'fast' | 'portable'): Promise<number> {
+  const apps = { 'bench-random': 'random.bench.test', 'bench-least': 'least.bench.test', 'bench-jwt': 'jwt.bench.test' };
+  const policies: PolicySet = {
+    'bench-least': { ...DEFAULT_POLICY, balancer: 'least-load' },
+    'bench-jwt': { ...DEFAULT_POLICY, auth: 'jwt', jwt: { algorithms: ['HS256'], secret: SECRET, audience: 'bench', scopes: {} } },
+  };
+  const worker = await startProxyWorker(await freePort(), { backendPort, apps, policies, engine });
+  stops.push(() => worker.stop());
+  return worker.port;
 }
 
 /** The status of one request with the Host header set (fetch cannot set Host). */
@@ -181,7 +206,7 @@ function categoryOf(name: string, url: string): string {
 function print(results: Result[]): void {
   const nginx = results.find((result) => result.name === 'nginx proxy')!;
   const lines = [
-    `proxy benchmark: ${WORKERS} worker processes each (nginx and dozen), wrk -t1 -c${CONNECTIONS} -d${SECONDS}s x ${ROUNDS} interleaved rounds (medians), keep-alive, loopback, ${availableParallelism()} cores`,
+    `proxy benchmark: ${STANDALONE ? '1 worker process each (nginx, and each dozen engine alone)' : `${WORKERS} worker processes each (nginx and dozen)`}, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s x ${ROUNDS} interleaved rounds (medians), keep-alive, loopback, ${availableParallelism()} cores`,
     '',
     '| target | req/s | p50 ms | p99 ms | req/s vs nginx | p99 vs nginx | errors |',
     '|---|---:|---:|---:|---:|---:|---|',
@@ -192,7 +217,7 @@ function print(results: Result[]): void {
     const p99 = proxied ? `${(result.p99 / nginx.p99).toFixed(2)}x` : '';
     lines.push(`| ${result.name} | ${Math.round(result.rps)} | ${result.p50.toFixed(2)} | ${result.p99.toFixed(2)} | ${ratio} | ${p99} | ${result.errors} |`);
   }
-  process.stdout.write(lines.join('\n') + '\n\ngoal: dozen >= 0.80x nginx req/s, p99 <= 1.5x nginx; with JWT >= 0.70x\n');
+  process.stdout.write(lines.join('\n') + `\n\nNode ${process.version}; goal: dozen (fast engine) >= 0.80x nginx req/s, p99 <= 1.5x nginx; with JWT >= 0.70x; portable engine >= 0.55x\n`);
 }
 
 main().then(

@@ -10,13 +10,15 @@ const REQUESTS = 'dozen_proxy_requests_total';
 const DURATION = 'dozen_proxy_request_duration_seconds';
 const UPSTREAM_ERRORS = 'dozen_proxy_upstream_errors_total';
 const RETRIES = 'dozen_proxy_retries_total';
+const ENGINE = 'dozen_proxy_engine_workers';
 
 /** Help texts, also used by the primary for metrics no worker reported yet. */
-export const PROXY_METRICS: [string, string, 'counter' | 'histogram'][] = [
+export const PROXY_METRICS: [string, string, 'counter' | 'histogram' | 'gauge'][] = [
   [REQUESTS, 'Requests answered by the proxy, by app and status class', 'counter'],
   [DURATION, 'Time from request to the end of the response, by app', 'histogram'],
   [UPSTREAM_ERRORS, 'Backend failures seen by the proxy (connect, timeout, reset), by app and kind', 'counter'],
   [RETRIES, 'Requests sent again to another backend after a connection failure, by app', 'counter'],
+  [ENGINE, 'Proxy worker processes by the engine they run (fast: llhttp on Node internals; portable: node:http and undici)', 'gauge'],
 ];
 
 interface AppCounters {
@@ -36,6 +38,12 @@ interface AppCounters {
  */
 export class ProxyMetrics {
   private readonly apps = new Map<string, AppCounters>();
+  private engine: string | null = null;
+
+  /** The engine this process runs (each worker counts 1; the primary's sum is workers per engine). */
+  setEngine(engine: string): void {
+    this.engine = engine;
+  }
 
   observe(record: ExchangeRecord): void {
     const app = record.app || '(none)';
@@ -78,7 +86,8 @@ export class ProxyMetrics {
       for (const [kind, value] of counters.errors) errors.push({ labels: { app, kind }, value });
       retries.push({ labels: { app }, value: counters.retries });
     }
-    const values = [requests, duration, errors, retries];
+    const engines: MetricValue<string>[] = this.engine ? [{ labels: { engine: this.engine }, value: 1 }] : [];
+    const values = [requests, duration, errors, retries, engines];
     return PROXY_METRICS.map(([name, help, type], index) => ({ name, help, type, values: values[index], aggregator: 'sum' }) as unknown as MetricObjectWithValues<MetricValue<string>>);
   }
 

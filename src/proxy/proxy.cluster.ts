@@ -3,6 +3,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { AggregatorRegistry, type Registry, type RegistryContentType } from 'prom-client';
+import { backoffDelay } from '../common/backoff.js';
+import type { EngineReport } from './engine.js';
 import { PROXY_METRICS, type MetricsJson } from './proxy-metrics.js';
 import type { RouteSnapshot } from '../registry/routes.js';
 import type { PolicySet } from './policy.js';
@@ -15,8 +17,19 @@ const WORKER_ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'proxy.worker
  * cores (measured with `npm run bench:proxy`: about 4 % more requests/s).
  */
 const WORKER_V8_FLAGS = ['--single-threaded-gc'];
-const RESTART_DELAY_MS = 1_000;
 const METRICS_TIMEOUT_MS = 2_000;
+/** Restarts after a death wait 0.5 s, doubling to 30 s while workers keep dying (jittered: common/backoff.ts). */
+const RESTART_BACKOFF = { firstMs: 500, maxMs: 30_000 };
+/** A worker that served this long was not part of a crash loop: the next restart is quick again. */
+const STABLE_MS = 10_000;
+/** More deaths than this within CRASH_WINDOW_MS make the proxy `down` in health. */
+const CRASH_LIMIT = 3;
+const CRASH_WINDOW_MS = 10_000;
+
+/** One worker process as health reports it. */
+export interface WorkerReport extends EngineReport {
+  pid: number;
+}
 
 /**
  * The proxy's worker processes (node:cluster, sharing the listener). The
@@ -29,6 +42,13 @@ export class ProxyCluster {
   private routes: RouteSnapshot | null = null;
   private policies: PolicySet | null = null;
   private stopping = false;
+  /** Which engine each listening worker runs, and why. */
+  private readonly engines = new Map<Worker, EngineReport>();
+  /** When workers died (ms since epoch), the recent ones only. */
+  private deaths: number[] = [];
+  /** Restarts in a row that did not last STABLE_MS: drives the backoff. */
+  private restartsInRow = 0;
+  private lastError: string | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, (metrics: MetricsJson) => void>();
   private scrape: { at: number; result: Promise<Registry<RegistryContentType>> } | null = null;
@@ -57,6 +77,25 @@ export class ProxyCluster {
 
   get alive(): number {
     return [...this.workers].filter((worker) => !worker.isDead()).length;
+  }
+
+  /** Each listening worker's engine and why it runs it. */
+  get workerReports(): WorkerReport[] {
+    return [...this.engines].map(([worker, report]) => ({ pid: worker.process.pid ?? 0, ...report }));
+  }
+
+  /**
+   * Why the proxy is in a crash loop, or null: more than 3 worker deaths in
+   * 10 s, or more than 3 in a row of workers that did not last 10 s (the
+   * backoff spaces deaths out, so a loop that goes on is seen either way).
+   * The reason ends with the last error.
+   */
+  get crashLoop(): string | null {
+    const since = Date.now() - CRASH_WINDOW_MS;
+    const recent = this.deaths.filter((at) => at > since).length;
+    if (recent > CRASH_LIMIT) return `proxy workers died ${recent} times in the last ${CRASH_WINDOW_MS / 1000} s; last: ${this.lastError}`;
+    if (this.restartsInRow > CRASH_LIMIT) return `proxy workers died ${this.restartsInRow} times in a row, each within ${STABLE_MS / 1000} s of starting; last: ${this.lastError}`;
+    return null;
   }
 
   /** Adds the workers' summed per-app metrics to `registry` (computed on each scrape). */
@@ -91,6 +130,8 @@ export class ProxyCluster {
   private fork(): Promise<void> {
     const worker = cluster.fork();
     this.workers.add(worker);
+    const started = Date.now();
+    let fatal: string | null = null;
     return new Promise<void>((resolve, reject) => {
       let listening = false;
       worker.on('message', (message: FromWorker) => {
@@ -100,24 +141,53 @@ export class ProxyCluster {
           if (this.routes) worker.send({ type: 'routes', snapshot: this.routes } satisfies ToWorker);
         } else if (message.type === 'listening') {
           listening = true;
+          this.engines.set(worker, message.engine);
+          // Serving for a while ends a run of deaths: restarts are quick again and health forgets the loop.
+          setTimeout(() => {
+            if (!worker.isDead()) this.restartsInRow = 0;
+          }, STABLE_MS).unref();
           resolve();
         } else if (message.type === 'failed') {
+          fatal = message.message;
           reject(new Error(`proxy worker could not start: ${message.message}`));
+        } else if (message.type === 'fatal') {
+          fatal = message.message;
         } else if (message.type === 'metrics') {
           this.pending.get(message.id)?.(message.metrics);
         }
       });
       worker.once('exit', (code, signal) => {
         this.workers.delete(worker);
-        if (!listening) return reject(new Error(`proxy worker exited before listening (code ${code}, signal ${signal})`));
-        if (this.stopping) return;
+        this.engines.delete(worker);
+        if (this.stopping) return reject(new Error('the proxy is stopping'));
+        const reason = fatal ?? `exited with code ${code}${signal ? `, signal ${signal}` : ''}`;
+        this.died(reason, Date.now() - started);
+        if (!listening) return reject(new Error(`proxy worker exited before listening (${reason})`));
         // `pid` is the logger's own field (this process): the worker's goes under its own name.
-        this.log.error({ workerPid: worker.process.pid, code, signal }, 'proxy worker died; starting another');
-        setTimeout(() => {
-          if (!this.stopping) this.fork().catch((error: Error) => this.log.error({ err: error }, 'proxy worker restart failed'));
-        }, RESTART_DELAY_MS).unref();
+        this.log.error({ workerPid: worker.process.pid, code, signal, reason }, 'proxy worker died; starting another');
+        this.respawn();
       });
     });
+  }
+
+  private died(reason: string, livedMs: number): void {
+    const now = Date.now();
+    this.deaths = [...this.deaths.filter((at) => at > now - CRASH_WINDOW_MS), now];
+    this.lastError = reason;
+    this.restartsInRow = livedMs >= STABLE_MS ? 1 : this.restartsInRow + 1;
+  }
+
+  /** Starts a worker in place of a dead one, later each time while they keep dying (a crash loop must not spin). */
+  private respawn(): void {
+    const delay = backoffDelay(this.restartsInRow, RESTART_BACKOFF);
+    setTimeout(() => {
+      if (this.stopping) return;
+      this.fork().catch((error: Error) => {
+        if (this.stopping) return;
+        this.log.error({ err: error, retryInMs: backoffDelay(this.restartsInRow, RESTART_BACKOFF) }, 'proxy worker restart failed');
+        this.respawn();
+      });
+    }, delay).unref();
   }
 
   /** A worker not yet ready gets the latest routes and policies with its start message instead. */

@@ -12,6 +12,13 @@ export const proxyConfig = z
   .strictObject({
     /** The public listener; `:80` in production. */
     listen: listen('0.0.0.0', 8080),
+    /**
+     * Which engine serves: `fast` (llhttp on Node internals, near nginx), `portable` (node:http and undici,
+     * public APIs), or `auto`: fast when its self-test passes at worker start, else portable with one warning.
+     */
+    engine: z.enum(['auto', 'fast', 'portable'], { error: 'expected auto, fast or portable' }).default('auto'),
+    /** For tests: the fast engine's self-test fails, as on a Node whose internals moved (auto then falls back). */
+    engineSelfTestFault: z.boolean().default(false),
     /** Worker processes serving the listener; 0 serves it inside the main process (no cluster). Default: CPU cores. */
     workers: z.number().int('expected a whole number').min(0).max(64).optional(),
     /** How many other backends a request is retried on after a connection failure. */
@@ -39,6 +46,8 @@ export const proxyConfig = z
   })
   .default({
     listen: { host: '0.0.0.0', port: 8080 },
+    engine: 'auto',
+    engineSelfTestFault: false,
     retries: 2,
     timeouts: { connect: 3_000, headers: 60_000, idle: 120_000, clientHeaders: 30_000, clientKeepAlive: 65_000 },
     trustedProxies: [],

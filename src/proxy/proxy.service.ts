@@ -6,7 +6,7 @@ import { Metrics } from '../common/metrics.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { ROUTE_SOURCE, type RouteSource } from '../registry/routes.js';
-import { ProxyCluster } from './proxy.cluster.js';
+import { ProxyCluster, type WorkerReport } from './proxy.cluster.js';
 import { ProxyMetrics } from './proxy-metrics.js';
 import { ProxyPolicyService } from './proxy-policy.service.js';
 import { ProxyServer } from './proxy.server.js';
@@ -43,8 +43,22 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
   /** null while serving; otherwise why not (health reads it). */
   get problem(): string | null {
     if (this.failure) return this.failure;
+    if (this.cluster?.crashLoop) return this.cluster.crashLoop;
     if (this.cluster && this.cluster.alive === 0) return 'no proxy worker is running';
     return null;
+  }
+
+  /** Each serving process's engine and why (one entry per worker; `pid` is this process with `proxy.workers: 0`). */
+  get engines(): WorkerReport[] {
+    if (this.cluster) return this.cluster.workerReports;
+    const report = this.local?.report;
+    return report ? [{ pid: process.pid, ...report }] : [];
+  }
+
+  /** Where the listener can be reached from this host (a wildcard listen address is reached on loopback). */
+  get probeAddress(): { host: string; port: number } {
+    const { host, port } = this.config.proxy.listen;
+    return { host: host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host, port };
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -53,6 +67,8 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
       server: {
         host: proxy.listen.host,
         port: proxy.listen.port,
+        engine: proxy.engine,
+        engineSelfTestFault: proxy.engineSelfTestFault,
         retries: proxy.retries,
         timeouts: proxy.timeouts,
         trustedProxies: proxy.trustedProxies,
@@ -73,6 +89,8 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
         await this.cluster.run();
       } else {
         await this.local!.listen();
+        const report = this.local!.report!;
+        if (report.fallback) this.log.warn({ engine: report.engine, reason: report.reason }, 'the proxy runs the portable engine');
       }
       this.failure = null;
       this.log.info({ listen: `${proxy.listen.host}:${proxy.listen.port}`, workers: this.workers }, 'proxy listening');

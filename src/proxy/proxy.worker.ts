@@ -37,8 +37,11 @@ async function start(options: WorkerStart): Promise<void> {
   if (pendingPolicies) server.setPolicies(pendingPolicies);
   if (pendingRoutes) server.setRoutes(pendingRoutes);
   const port = await server.listen();
-  log.info({ port }, 'proxy worker listening');
-  send({ type: 'listening', port });
+  const engine = server.report!;
+  metrics.setEngine(engine.engine);
+  if (engine.fallback) log.warn({ engine: engine.engine, reason: engine.reason }, 'proxy worker runs the portable engine');
+  log.info({ port, engine: engine.engine }, 'proxy worker listening');
+  send({ type: 'listening', port, engine });
 }
 
 process.on('message', (message: ToWorker) => {
@@ -70,6 +73,15 @@ process.on('message', (message: ToWorker) => {
       void (server?.close() ?? Promise.resolve()).then(() => process.exit(0));
       break;
   }
+});
+
+// Say what killed the worker before it goes, so /health can give the reason of a crash loop.
+process.on('uncaughtException', (error: Error) => {
+  process.stderr.write(`${error.stack ?? error.message}\n`);
+  const exit = () => process.exit(1);
+  if (!process.send || !process.connected) return exit();
+  process.send({ type: 'fatal', message: `${error.name}: ${error.message}` } satisfies FromWorker, undefined, undefined, exit);
+  setTimeout(exit, 1_000).unref();
 });
 
 send({ type: 'ready' });

@@ -1,5 +1,6 @@
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { RouteSnapshot } from '../registry/routes.js';
+import type { EngineReport } from './engine.js';
 import type { PolicySet } from './policy.js';
 import type { ProxyServerOptions } from './proxy.server.js';
 
@@ -25,7 +26,9 @@ export type ToWorker =
 export type FromWorker =
   /** Sent once the worker listens for messages (anything sent before may be lost). */
   | { type: 'ready' }
-  | { type: 'listening'; port: number }
+  | { type: 'listening'; port: number; engine: EngineReport }
+  /** An error no code caught: sent just before the worker exits, so health can name it. */
+  | { type: 'fatal'; message: string }
   | { type: 'failed'; message: string }
   | { type: 'applied'; version: number }
   | { type: 'metrics'; id: number; metrics: MetricObjectWithValues<MetricValue<string>>[] }

@@ -29,6 +29,12 @@ describe('proxy config', { timeout: 60_000 }, () => {
     assert.match(workers.stderr, /proxy\.workers = -1/);
   });
 
+  it('refuses a proxy.engine that is not auto, fast or portable, in one line naming the key', () => {
+    const result = check({ DOZEN_PROXY_ENGINE: 'turbo' });
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr.trim(), /^dozen: bad config: proxy\.engine = "turbo": expected auto, fast or portable$/);
+  });
+
   it('accepts proxy with registry', () => {
     const result = check({ DOZEN_MODULES: 'proxy,registry', DOZEN_PROXY_WORKERS: '0', DOZEN_PROXY_TRUSTED_PROXIES: '10.0.0.0/8,::1' });
     assert.equal(result.code, 0, result.stderr);

@@ -4,6 +4,7 @@ import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, 
 import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { EngineName } from '../../src/proxy/engine.js';
 import type { ExchangeRecord } from '../../src/proxy/forward.js';
 import { DEFAULT_POLICY, type AppPolicy, type PolicySet } from '../../src/proxy/policy.js';
 import { ProxyServer, type ProxyServerOptions } from '../../src/proxy/proxy.server.js';
@@ -12,6 +13,9 @@ import type { AppRoute, Backend, Load, RouteSnapshot, RouteSource } from '../../
 
 /** The built worker entry; tests run from dist/test/proxy. */
 export const WORKER = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/proxy/proxy.worker.js');
+
+/** Both engines: the proxy's contract suites run once against each (engine.ts). */
+export const ENGINES: readonly EngineName[] = ['fast', 'portable'];
 
 /** A RouteSource the test feeds by hand, standing in for the registry's watch. */
 export class FedRouteSource implements RouteSource {
@@ -102,6 +106,7 @@ export async function startProxy(options: Partial<ProxyServerOptions> = {}): Pro
   const server = new ProxyServer({
     host: '127.0.0.1',
     port: 0,
+    engine: 'auto',
     retries: 2,
     timeouts: { connect: 1_000, headers: 5_000, idle: 5_000, clientHeaders: 5_000, clientKeepAlive: 10_000 },
     trustedProxies: [],
@@ -190,7 +195,7 @@ export async function forkWorker(server: Partial<WorkerStart['server']> = {}): P
   child.send({
     type: 'start',
     start: {
-      server: { host: '127.0.0.1', port: 0, retries: 2, timeouts: { connect: 1_000, headers: 5_000, idle: 5_000, clientHeaders: 5_000, clientKeepAlive: 10_000 }, trustedProxies: [], upstreamConnections: 32, ...server },
+      server: { host: '127.0.0.1', port: 0, engine: 'auto', retries: 2, timeouts: { connect: 1_000, headers: 5_000, idle: 5_000, clientHeaders: 5_000, clientKeepAlive: 10_000 }, trustedProxies: [], upstreamConnections: 32, ...server },
       accessLog: false,
       logLevel: 'warn',
     },

@@ -26,7 +26,7 @@ describe('proxy worker log lines', { timeout: 60_000 }, () => {
   const log = pino({ level: 'info', base: { pid: process.pid } }, sink);
   const workers = new ProxyCluster(
     {
-      server: { host: '127.0.0.1', port: 0, retries: 0, timeouts: { connect: 1_000, headers: 5_000, idle: 5_000, clientHeaders: 5_000, clientKeepAlive: 10_000 }, trustedProxies: [], upstreamConnections: 4 },
+      server: { host: '127.0.0.1', port: 0, engine: 'auto', retries: 0, timeouts: { connect: 1_000, headers: 5_000, idle: 5_000, clientHeaders: 5_000, clientKeepAlive: 10_000 }, trustedProxies: [], upstreamConnections: 4 },
       accessLog: false,
       logLevel: 'warn',
     },

@@ -13,8 +13,8 @@
  * writes in the order they were made, so bytes never overtake each other.
  * `WriteWrap` comes from `process.binding('stream_wrap')` (Node's request
  * object for stream writes; documented as deprecated, silent but with
- * --pending-deprecation, kept up to Node 24); without it every write goes
- * through Writable.
+ * --pending-deprecation, kept up to Node 24); without it, or with pending
+ * deprecations on (it would warn then), every write goes through Writable.
  */
 import type { Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
@@ -42,7 +42,21 @@ type DirectSocket = Socket & { _handle: StreamHandle | null; [PENDING]?: number 
 
 const PENDING = Symbol('dozen.directWritesPending');
 
+/**
+ * Node was started with pending deprecations on, where `process.binding`
+ * warns (DEP0111) and `--throw-deprecation` makes that fatal. Node has no API
+ * to ask, so this reads where the flag can come from: the command line
+ * (`process.execArgv`, which cluster workers inherit), NODE_OPTIONS, and
+ * NODE_PENDING_DEPRECATION=1 (Node's own environment switch, not dozen's
+ * config). Then direct writes are off and every write goes through Writable.
+ */
+export function pendingDeprecationsOn(): boolean {
+  const environment = process.env;
+  return process.execArgv.includes('--pending-deprecation') || /(^|\s)--pending-deprecation(\s|$)/.test(environment.NODE_OPTIONS ?? '') || environment.NODE_PENDING_DEPRECATION === '1';
+}
+
 function loadBinding(): StreamWrapBinding | null {
+  if (pendingDeprecationsOn()) return null;
   try {
     const binding = (process as unknown as { binding(name: string): StreamWrapBinding }).binding('stream_wrap');
     return typeof binding?.WriteWrap === 'function' && binding.streamBaseState instanceof Int32Array ? binding : null;

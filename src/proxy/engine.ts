@@ -1,0 +1,43 @@
+/**
+ * The seam between the proxy's engine-neutral core (route table, policies,
+ * authenticators, upstream choice: proxy-core.ts) and the code that speaks
+ * HTTP/1.1 on sockets. Two engines implement it:
+ *
+ * - `fast` (http1/): raw sockets parsed by llhttp reached through Node's
+ *   internals (`_http_common`, `socket._handle`, `process.binding`), near
+ *   nginx's speed; it checks itself at start (http1/self-test.ts).
+ * - `portable` (portable/): `node:http` for clients and undici pools for
+ *   backends, public APIs only, so it runs on any Node that runs dozen.
+ *
+ * Engine modules are imported only when chosen (engine-choice.ts), so a Node
+ * that lacks an internal the fast engine needs can still run dozen.
+ */
+import type { ProxyCore } from './proxy-core.js';
+import type { ProxyServerOptions } from './proxy.server.js';
+import type { BackendPool } from './upstreams.js';
+
+export type EngineName = 'fast' | 'portable';
+/** `proxy.engine`: `auto` runs the fast engine when its self-test passes, else the portable one. */
+export type EngineSetting = 'auto' | EngineName;
+
+/** Which engine a worker runs and why (health, metrics, the start log). */
+export interface EngineReport {
+  engine: EngineName;
+  reason: string;
+  /** `auto` wanted the fast engine and fell back (a warning is logged once). */
+  fallback: boolean;
+}
+
+/** One running listener: serves what the core admits, forwards to the core's backends. */
+export interface ProxyEngine {
+  /** Starts listening; resolves with the bound port (useful with port 0). */
+  listen(port: number, host: string): Promise<number>;
+  /** Stops accepting, lets requests in progress finish (5 s at most). */
+  close(): Promise<void>;
+}
+
+/** What an engine module exports: its kind of backend pool, and the engine over a core holding such pools. */
+export interface EngineModule<Pool extends BackendPool = BackendPool> {
+  createPool(address: string, port: number, options: ProxyServerOptions): Pool;
+  createEngine(core: ProxyCore<Pool>, options: ProxyServerOptions): ProxyEngine;
+}

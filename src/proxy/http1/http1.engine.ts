@@ -1,0 +1,85 @@
+/**
+ * The fast engine: raw sockets parsed by llhttp (llhttp.ts says why not
+ * node:http), keep-alive pools of raw backend connections, direct writes.
+ * It leans on Node internals; self-test.ts checks they are there and behave
+ * before a worker serves with it. Imported only by engine-choice.ts.
+ */
+import type { ProxyEngine } from '../engine.js';
+import { Exchange, type ForwardOptions } from '../forward.js';
+import { upstreamHead } from '../headers.js';
+import { Refusal, type Admission, type ProxyCore } from '../proxy-core.js';
+import type { ProxyServerOptions } from '../proxy.server.js';
+import type { InboundRequest } from './inbound-request.js';
+import type { UpgradeTunnel } from './client-connection.js';
+import { Http1Listener } from './listener.js';
+import { passUpgrade } from '../upgrade.js';
+import { UpstreamPool } from './upstream-pool.js';
+
+export { selfTest } from './self-test.js';
+
+/** How long a warm connection to a backend is kept without traffic. */
+const KEEP_ALIVE_MS = 30_000;
+
+export function createPool(address: string, port: number, options: ProxyServerOptions): UpstreamPool {
+  return new UpstreamPool(address, port, { connections: options.upstreamConnections, connectTimeout: options.timeouts.connect, keepAliveTimeout: KEEP_ALIVE_MS });
+}
+
+export function createEngine(core: ProxyCore<UpstreamPool>, options: ProxyServerOptions): ProxyEngine {
+  return new FastEngine(core, options);
+}
+
+class FastEngine implements ProxyEngine {
+  private readonly listener: Http1Listener;
+  private readonly forwardOptions: ForwardOptions;
+
+  constructor(
+    private readonly core: ProxyCore<UpstreamPool>,
+    private readonly options: ProxyServerOptions,
+  ) {
+    this.forwardOptions = { retries: options.retries, headersTimeout: options.timeouts.headers, idleTimeout: options.timeouts.idle, onFinish: (record) => core.finished(record) };
+    this.listener = new Http1Listener(
+      { request: (request) => this.handle(request), upgrade: (request, tunnel) => this.handle(request, tunnel) },
+      { keepAliveTimeout: options.timeouts.clientKeepAlive, headersTimeout: options.timeouts.clientHeaders },
+    );
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return this.listener.listen(port, host);
+  }
+
+  close(): Promise<void> {
+    return this.listener.close();
+  }
+
+  /** A request (or an Upgrade handshake, with its `tunnel`): admitted by the core, then forwarded. */
+  private handle(request: InboundRequest, tunnel?: UpgradeTunnel): void {
+    const admission = this.core.admit(request.head);
+    if (admission instanceof Promise) admission.then((result) => this.admitted(request, result, tunnel));
+    else this.admitted(request, admission, tunnel);
+  }
+
+  private admitted(request: InboundRequest, admission: Admission<UpstreamPool>, tunnel: UpgradeTunnel | undefined): void {
+    if (request.finished) return; // the client left while a key set was fetched
+    if (admission instanceof Refusal) return this.reply(request, admission);
+    const head = request.head;
+    const { entry, balance, forwarded } = admission;
+    const forward = upstreamHead(head, forwarded, tunnel !== undefined);
+    if (tunnel === undefined) return new Exchange(request, entry, balance, forward, forwarded.requestId, this.forwardOptions).start();
+    const started = performance.now();
+    passUpgrade(request, tunnel, forward, forwarded.requestId, entry, balance, {
+      retries: this.options.retries,
+      connectTimeout: this.options.timeouts.connect,
+      idleTimeout: this.options.timeouts.idle,
+      onDone: (backend, status, upstreamError) =>
+        this.core.finished({ app: entry.app, host: head.headers.host ?? '', backend, method: head.method, path: head.url, status, bytes: 0, requestBytes: 0, durationMs: performance.now() - started, retries: 0, upstreamError, requestId: forwarded.requestId }),
+    });
+  }
+
+  private reply(request: InboundRequest, refusal: Refusal): void {
+    const started = performance.now();
+    let extraLines = '';
+    if (refusal.headers) for (const [name, value] of Object.entries(refusal.headers)) extraLines += `${name}: ${value}\r\n`;
+    request.reply(refusal.status, refusal.body, extraLines);
+    this.core.refused(request.head, refusal, started);
+  }
+}

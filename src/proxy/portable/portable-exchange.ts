@@ -1,0 +1,206 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough } from 'node:stream';
+import type { Dispatcher, Pool } from 'undici';
+import type { BalanceRequest } from '../balancers/index.js';
+import type { ExchangeRecord } from '../forward.js';
+import { downstreamHeaders } from '../headers.js';
+import type { RequestHead } from '../http1/request-head.js';
+import type { UpstreamFailure } from '../http1/upstream-connection.js';
+import type { RouteEntry, RouteTarget } from '../route-table.js';
+import type { Upstream as AnyUpstream } from '../upstreams.js';
+import { failureOf, splitHead, splitLines } from './wire.js';
+
+/** A backend as the portable engine holds it: an undici pool. */
+export type Upstream = AnyUpstream<PortablePool>;
+export type PortablePool = Pool & { close(): Promise<void> };
+
+export interface PortableForwardOptions {
+  retries: number;
+  headersTimeout: number;
+  idleTimeout: number;
+  onFinish(record: ExchangeRecord): void;
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+/**
+ * One client request on its way to a backend through undici, with the fast
+ * engine's rules (forward.ts): a target picked by the app's balancer, passing
+ * over backends marked down; another backend when the connection could not be
+ * opened (any method: nothing reached the first), or when a connection reset
+ * before any answer and the request was idempotent with no body read yet.
+ * The client's body is fed to undici only once a connection is open
+ * (onConnect), so a refused connection leaves it whole for the next backend.
+ * Both directions keep backpressure: node:http's pipe into undici, and
+ * undici's `onData` returning false until the client drains.
+ */
+export class PortableExchange {
+  private target: RouteTarget<Upstream> | null = null;
+  private tried = new Set<number>();
+  private attempts = 0;
+  private status = 0;
+  private bytes = 0;
+  private requestBytes = 0;
+  private bodyStarted = false;
+  private finished = false;
+  private holding = false;
+  private abort: ((reason?: Error) => void) | null = null;
+  /** The handler of the attempt under way; callbacks of an earlier one are ignored. */
+  private current: object | null = null;
+  private readonly started = performance.now();
+  private readonly headers: string[];
+
+  constructor(
+    private readonly request: IncomingMessage,
+    private readonly response: ServerResponse,
+    private readonly head: RequestHead,
+    private readonly entry: RouteEntry<Upstream>,
+    private readonly balance: BalanceRequest,
+    /** The request head for the backend as headers.ts makes it for both engines. */
+    upstreamHead: string,
+    private readonly requestId: string,
+    private readonly options: PortableForwardOptions,
+  ) {
+    this.headers = splitHead(upstreamHead);
+  }
+
+  start(): void {
+    // The client left before the answer ended: the backend's answer is not wanted.
+    this.response.once('close', () => {
+      if (this.finished) return;
+      this.abort?.(new Error('the client closed the connection'));
+      this.letGo();
+      this.finish(499, 'client_closed');
+    });
+    this.attempt(null);
+  }
+
+  private attempt(lastFailure: UpstreamFailure | null): void {
+    const targets = this.entry.targets;
+    let skip: Set<number> | null = this.tried.size ? new Set(this.tried) : null;
+    for (let index = 0; index < targets.length; index++) if (targets[index].upstream.isDown()) (skip ??= new Set()).add(index);
+    // Every backend marked down: try them anyway rather than fail without trying.
+    if (skip && skip.size >= targets.length) skip = this.tried.size ? this.tried : null;
+    const index = this.entry.balancer(targets, this.balance, skip);
+    if (index < 0) return this.fail(lastFailure ?? 'upstream_error');
+    this.tried.add(index);
+    this.target = targets[index];
+    this.attempts++;
+    this.target.upstream.inflight++;
+    this.holding = true;
+    const body = this.head.body === 'none' ? null : new PassThrough();
+    const handler = this.handler(body);
+    this.current = handler;
+    this.target.upstream.pool.dispatch(
+      { path: this.head.url, method: this.head.method, headers: this.headers, body, headersTimeout: this.options.headersTimeout, bodyTimeout: this.options.idleTimeout },
+      handler,
+    );
+  }
+
+  /** The legacy undici handler of one attempt (onConnect ... onComplete / onError). */
+  private handler(body: PassThrough | null): Dispatcher.DispatchHandler {
+    const exchange = this;
+    const handler: Dispatcher.DispatchHandler = {
+      onConnect(abort) {
+        if (exchange.current !== handler) return abort();
+        exchange.abort = abort;
+        // A connection is open: only now is the client's body read (a failure before left it whole for the next backend).
+        if (body && !exchange.bodyStarted) {
+          exchange.bodyStarted = true;
+          exchange.request.on('data', (chunk: Buffer) => (exchange.requestBytes += chunk.length));
+          exchange.request.pipe(body);
+        }
+      },
+      onHeaders(statusCode, rawHeaders, resume, statusText) {
+        if (exchange.current !== handler) return false;
+        // 1xx (Early Hints) precede the real answer and are not passed on, as the fast engine does.
+        if (statusCode < 200) return true;
+        return exchange.responseHead(statusCode, statusText, rawHeaders as unknown as Buffer[], resume);
+      },
+      onData(chunk) {
+        if (exchange.current !== handler) return false;
+        exchange.bytes += chunk.length;
+        return exchange.response.write(chunk);
+      },
+      onComplete() {
+        if (exchange.current !== handler) return;
+        exchange.letGo();
+        exchange.response.end();
+        exchange.finish(exchange.status, null);
+      },
+      onError(error) {
+        if (exchange.current !== handler) return;
+        exchange.failed(failureOf(error));
+      },
+    };
+    return handler;
+  }
+
+  private responseHead(status: number, reason: string, raw: Buffer[], resume: () => void): boolean {
+    this.status = status;
+    const strings = new Array<string>(raw.length);
+    for (let index = 0; index < raw.length; index++) strings[index] = raw[index].toString('latin1');
+    const { lines } = downstreamHeaders(strings, this.requestId);
+    // node:http frames the body (length, chunked, close, none for HEAD/204/304) from these and the request.
+    this.response.writeHead(status, reason, splitLines(lines));
+    this.response.on('drain', resume);
+    return true;
+  }
+
+  private failed(failure: UpstreamFailure): void {
+    this.current = null;
+    this.abort = null;
+    this.letGo();
+    if (this.finished) return;
+    if (this.response.headersSent) {
+      // Part of the response is out: the only honest signal left is a cut connection.
+      this.response.destroy();
+      return this.finish(this.status, failure);
+    }
+    const connectFailed = failure === 'connect_refused' || failure === 'connect_timeout' || failure === 'unreachable';
+    if (connectFailed) this.target!.upstream.markDown();
+    const raced = failure === 'reset' && IDEMPOTENT.has(this.head.method) && !this.bodyStarted;
+    if ((connectFailed || raced) && this.attempts <= this.options.retries && this.tried.size < this.entry.targets.length) return this.attempt(failure);
+    this.fail(failure);
+  }
+
+  private letGo(): void {
+    if (!this.holding) return;
+    this.holding = false;
+    this.target!.upstream.inflight--;
+  }
+
+  private fail(failure: UpstreamFailure): void {
+    const timeout = failure.endsWith('timeout');
+    const status = timeout ? 504 : 502;
+    const body = JSON.stringify({
+      error: timeout ? 'gateway_timeout' : 'bad_gateway',
+      message: timeout ? `the backend did not answer in time (${failure})` : `no backend of ${this.entry.app} could be reached (${failure})`,
+    });
+    if (!this.response.destroyed) {
+      this.response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-request-id': this.requestId });
+      this.response.end(body);
+    }
+    this.finish(status, failure);
+  }
+
+  private finish(status: number, upstreamError: string | null): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.current = null;
+    this.options.onFinish({
+      host: this.head.headers.host ?? '',
+      app: this.entry.app,
+      backend: this.target?.upstream.key ?? null,
+      method: this.head.method,
+      path: this.head.url,
+      status,
+      bytes: this.bytes,
+      requestBytes: this.requestBytes,
+      durationMs: performance.now() - this.started,
+      retries: this.attempts - 1,
+      upstreamError,
+      requestId: this.requestId,
+    });
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * The portable engine: `node:http` for clients, undici pools for backends,
+ * public APIs only, so it runs on any Node line that runs dozen. It serves
+ * what the shared core (proxy-core.ts) admits, with the same header rules
+ * (headers.ts), refusals, retries, timeouts, WebSocket pass-through and
+ * access-log records as the fast engine; it is slower (engine.ts, README
+ * figures). Framing towards the backend is undici's, from node:http's parsed
+ * request (body length or chunks), never from the client's header lines.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { Pool } from 'undici';
+import type { ProxyEngine } from '../engine.js';
+import { upstreamHead } from '../headers.js';
+import { refuse } from '../http1/refuse.js';
+import { BadHead, requestHead, type RequestHead } from '../http1/request-head.js';
+import { Refusal, type Admission, type ProxyCore } from '../proxy-core.js';
+import type { ProxyServerOptions } from '../proxy.server.js';
+import { passUpgradePortable } from './portable-upgrade.js';
+import { PortableExchange, type PortableForwardOptions, type PortablePool } from './portable-exchange.js';
+
+/** How long a warm connection to a backend is kept without traffic (the backend's Keep-Alive hint may shorten it). */
+const KEEP_ALIVE_MS = 30_000;
+/** How often node:http looks for heads that take too long (its default, 30 s, would make the headers timeout coarse). */
+const CHECK_INTERVAL_MS = 250;
+/** How long close() lets requests in progress finish before cutting them. */
+const CLOSE_GRACE_MS = 5_000;
+
+export function createPool(address: string, port: number, options: ProxyServerOptions): PortablePool {
+  const host = address.includes(':') ? `[${address}]` : address;
+  return new Pool(`http://${host}:${port}`, {
+    connections: options.upstreamConnections,
+    connect: { timeout: options.timeouts.connect, noDelay: true },
+    keepAliveTimeout: KEEP_ALIVE_MS,
+    keepAliveMaxTimeout: KEEP_ALIVE_MS,
+  }) as PortablePool;
+}
+
+export function createEngine(core: ProxyCore<PortablePool>, options: ProxyServerOptions): ProxyEngine {
+  return new PortableEngine(core, options);
+}
+
+class PortableEngine implements ProxyEngine {
+  private readonly server: Server;
+  private readonly forwardOptions: PortableForwardOptions;
+  private closing = false;
+
+  constructor(
+    private readonly core: ProxyCore<PortablePool>,
+    private readonly options: ProxyServerOptions,
+  ) {
+    this.forwardOptions = { retries: options.retries, headersTimeout: options.timeouts.headers, idleTimeout: options.timeouts.idle, onFinish: (record) => core.finished(record) };
+    this.server = createServer({
+      // node:http keeps connections half-open itself: a client that shuts down its sending side still gets its answers.
+      noDelay: true,
+      headersTimeout: options.timeouts.clientHeaders,
+      // A body may take as long as it takes; the backend's idle timeout covers a stalled one.
+      requestTimeout: 0,
+      keepAliveTimeout: options.timeouts.clientKeepAlive,
+      connectionsCheckingInterval: CHECK_INTERVAL_MS,
+      // The proxy answers Host problems itself (404 JSON), as the fast engine does.
+      requireHostHeader: false,
+    });
+    // A client that half-closes after its requests still gets every answer (node:http's own switch; false by default).
+    (this.server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+    this.server.on('request', (request: IncomingMessage, response: ServerResponse) => this.handle(request, response));
+    // Expect: 100-continue is answered only once the request is admitted (auth passed), so a refused client sends no body.
+    this.server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => this.handle(request, response));
+    this.server.on('upgrade', (request: IncomingMessage, socket: Duplex, rest: Buffer) => this.upgrade(request, socket, rest));
+    this.server.on('connect', (_request: IncomingMessage, socket: Duplex) => refuse(socket, 405, 'method_not_allowed', 'this proxy does not open CONNECT tunnels'));
+    this.server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => clientError(error, socket));
+  }
+
+  async listen(port: number, host: string): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Stops accepting, closes idle connections, lets requests in progress finish (5 s at most). */
+  async close(): Promise<void> {
+    this.closing = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const force = setTimeout(() => this.server.closeAllConnections(), CLOSE_GRACE_MS);
+    await closed;
+    clearTimeout(force);
+  }
+
+  private handle(request: IncomingMessage, response: ServerResponse): void {
+    const started = performance.now();
+    // Shutting down: this response is the connection's last.
+    if (this.closing) response.shouldKeepAlive = false;
+    let head: RequestHead;
+    try {
+      head = headOf(request, false);
+    } catch (error) {
+      if (!(error instanceof BadHead)) throw error;
+      response.shouldKeepAlive = false;
+      return this.reply(response, null, new Refusal(400, 'bad_request', error.message, ''), started);
+    }
+    const admission = this.core.admit(head);
+    if (admission instanceof Promise) admission.then((result) => this.admitted(request, response, head, result, started));
+    else this.admitted(request, response, head, admission, started);
+  }
+
+  private admitted(request: IncomingMessage, response: ServerResponse, head: RequestHead, admission: Admission<PortablePool>, started: number): void {
+    if (response.destroyed) return; // the client left while a key set was fetched
+    if (admission instanceof Refusal) return this.reply(response, head, admission, started);
+    if (head.headers.expect?.toLowerCase() === '100-continue' && !head.http10) response.writeContinue();
+    const forward = upstreamHead(head, admission.forwarded);
+    new PortableExchange(request, response, head, admission.entry, admission.balance, forward, admission.forwarded.requestId, this.forwardOptions).start();
+  }
+
+  private reply(response: ServerResponse, head: RequestHead | null, refusal: Refusal, started: number): void {
+    const body = refusal.body;
+    response.writeHead(refusal.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...refusal.headers });
+    response.end(body);
+    if (head) this.core.refused(head, refusal, started);
+  }
+
+  private upgrade(request: IncomingMessage, socket: Duplex, rest: Buffer): void {
+    let head: RequestHead;
+    try {
+      head = headOf(request, true);
+    } catch (error) {
+      if (!(error instanceof BadHead)) throw error;
+      return refuse(socket, 400, 'bad_request', error.message);
+    }
+    const started = performance.now();
+    const go = (admission: Admission<PortablePool>) => {
+      if (admission instanceof Refusal) return refuse(socket, admission.status, admission.error, admission.message, admission.headers ?? {});
+      const { entry, balance, forwarded } = admission;
+      passUpgradePortable(socket, rest, head, upstreamHead(head, forwarded, true), forwarded.requestId, entry, balance, {
+        retries: this.options.retries,
+        connectTimeout: this.options.timeouts.connect,
+        idleTimeout: this.options.timeouts.idle,
+        onDone: (backend, status, upstreamError) =>
+          this.core.finished({ app: entry.app, host: head.headers.host ?? '', backend, method: head.method, path: head.url, status, bytes: 0, requestBytes: 0, durationMs: performance.now() - started, retries: 0, upstreamError, requestId: forwarded.requestId }),
+      });
+    };
+    const admission = this.core.admit(head);
+    if (admission instanceof Promise) admission.then(go, () => refuse(socket, 502, 'bad_gateway', 'the auth check failed'));
+    else go(admission);
+  }
+}
+
+/** node:http's parsed request as the core reads it (the same RequestHead the fast engine builds from llhttp). */
+function headOf(request: IncomingMessage, upgrade: boolean): RequestHead {
+  // keepAlive is node:http's business here (it frames the response); the core does not read it.
+  return requestHead(request.method ?? 'GET', request.url ?? '/', request.httpVersionMinor, request.rawHeaders, true, upgrade, (request.socket as Socket).remoteAddress ?? '');
+}
+
+/** A head node:http could not parse, or that took too long: the fast engine's JSON answers, then close. */
+function clientError(error: Error & { code?: string }, socket: Duplex): void {
+  // A client gone, or one that half-closed mid-body: its request can never be whole, and nobody reads an answer.
+  if (!socket.writable || error.code === 'ECONNRESET' || error.code === 'HPE_INVALID_EOF_STATE') return void socket.destroy();
+  switch (error.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return refuse(socket, 431, 'headers_too_large', 'the request head is larger than 16 KiB');
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return refuse(socket, 408, 'request_timeout', 'the request head did not arrive in time');
+    default:
+      return refuse(socket, 400, 'bad_request', `the request is not valid HTTP/1.1 (${(error as { reason?: string }).reason ?? error.code ?? error.message})`);
+  }
+}

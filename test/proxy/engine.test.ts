@@ -1,0 +1,103 @@
+/**
+ * Which engine serves, and health that tells the truth about it: `auto`
+ * must pick the fast engine on every supported Node line (a silent fallback
+ * fails here), a worker whose fast engine fails its self-test serves with
+ * the portable one and says why, and workers that keep dying make the proxy
+ * `down` with the last error.
+ */
+import assert from 'node:assert/strict';
+import { dirname, join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { startDozen } from '../support/dozen-process.js';
+import { freePort, waitFor } from '../support/ports.js';
+import { call, startProxy } from './helpers.js';
+
+describe('proxy engine choice', { timeout: 120_000 }, () => {
+  it(`on this Node (${process.version}), auto picks the fast engine: its self-test passes`, async () => {
+    const proxy = await startProxy({ engine: 'auto' });
+    try {
+      assert.deepEqual(proxy.server.report, { engine: 'fast', reason: `auto: the fast engine passed its self-test on Node ${process.version}`, fallback: false });
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a worker whose fast engine fails its self-test serves with the portable engine, and /proxy/health, /health and /metrics say why', async () => {
+    const proxyPort = await freePort();
+    const dozen = await startDozen({ env: { DOZEN_MODULES: 'proxy,registry', DOZEN_PROXY_WORKERS: '2', DOZEN_PROXY_LISTEN_PORT: String(proxyPort), DOZEN_PROXY_ENGINE_SELF_TEST_FAULT: 'true' } });
+    try {
+      const health = await (await dozen.api('/proxy/health')).json();
+      assert.equal(health.status, 'up', JSON.stringify(health));
+      assert.equal(health.details.engines.length, 2, JSON.stringify(health));
+      for (const worker of health.details.engines) {
+        assert.equal(worker.engine, 'portable');
+        assert.equal(worker.fallback, true);
+        assert.match(worker.reason, /^auto: the fast engine failed its self-test on Node v[\d.]+ \(the self-test was told to fail/);
+      }
+      const all = await (await dozen.api('/health')).json();
+      assert.deepEqual(all.modules.proxy.details, health.details);
+      const warnings = dozen.logs().split('\n').filter((line) => line.includes('proxy worker runs the portable engine'));
+      assert.equal(warnings.length, 2, `one warning per worker:\n${dozen.logs()}`);
+      const answer = await call(proxyPort, 'nobody.e2e.test', '/');
+      assert.equal(answer.status, 404);
+      assert.deepEqual(answer.json(), { error: 'not_found', message: 'no app serves the host "nobody.e2e.test"' });
+      const metrics = await (await fetch(`${dozen.url}/metrics`)).text();
+      assert.match(metrics, /dozen_proxy_engine_workers\{engine="portable"\} 2/);
+    } finally {
+      await dozen.stop();
+    }
+  });
+
+  it('under --pending-deprecation --throw-deprecation dozen starts without a deprecation warning and the fast engine serves', async () => {
+    const proxyPort = await freePort();
+    const dozen = await startDozen({ env: { NODE_OPTIONS: '--pending-deprecation --throw-deprecation', DOZEN_MODULES: 'proxy,registry', DOZEN_PROXY_WORKERS: '1', DOZEN_PROXY_LISTEN_PORT: String(proxyPort) } });
+    try {
+      const answer = await call(proxyPort, 'nobody.e2e.test', '/');
+      assert.equal(answer.status, 404, answer.text);
+      const health = await (await dozen.api('/proxy/health')).json();
+      assert.deepEqual(health.details.engines.map((worker: { engine: string }) => worker.engine), ['fast'], JSON.stringify(health));
+      assert.doesNotMatch(dozen.logs(), /DeprecationWarning|DEP0\d+/);
+    } finally {
+      await dozen.stop();
+    }
+  });
+
+  it('a host whose modules leave the proxy out loads neither engine; one that runs it loads the one it serves with', async () => {
+    const watch = join(dirname(fileURLToPath(import.meta.url)), '../support/module-watch.js');
+    const loaded = async (modules: string) => {
+      const dozen = await startDozen({ env: { NODE_OPTIONS: `--import ${watch}`, DOZEN_MODULES: modules, DOZEN_PROXY_WORKERS: '0' } });
+      await dozen.stop();
+      return [...new Set(dozen.logs().split('\n').filter((line) => line.startsWith('module loaded ')).map((line) => line.replace(/.*\/dist\/src\/proxy\//, '')))].sort();
+    };
+    assert.deepEqual(await loaded('storage'), []);
+    assert.deepEqual(await loaded('proxy,registry'), ['http1/http1.engine.js', 'http1/llhttp.js']);
+  });
+
+  it('workers that die again and again make the proxy down with the last error, and restarts back off', async () => {
+    const proxyPort = await freePort();
+    const dozen = await startDozen({ env: { DOZEN_MODULES: 'proxy,registry', DOZEN_PROXY_WORKERS: '1', DOZEN_PROXY_LISTEN_PORT: String(proxyPort) } });
+    try {
+      const workerPids = () => dozen.logs().split('\n').filter((line) => line.includes('proxy worker listening')).map((line) => JSON.parse(line).pid as number);
+      const restartedAt: number[] = [];
+      for (let death = 1; death <= 4; death++) {
+        const pid = await waitFor(`worker ${death} listening`, async () => workerPids()[death - 1], 20_000, 20);
+        restartedAt.push(Date.now());
+        process.kill(pid, 'SIGKILL');
+      }
+      // Until the primary has seen the last death, the probe alone finds the proxy down (no worker answers).
+      let last: unknown;
+      const health = await waitFor('the proxy down for its crash loop', async () => {
+        const result = (last = await (await dozen.api('/proxy/health')).json()) as { status: string; reason?: string };
+        return result.status === 'down' && /died/.test(result.reason ?? '') ? result : undefined;
+      }, 5_000, 50).catch((error: Error) => assert.fail(`${error.message}; last health: ${JSON.stringify(last)}`));
+      // Four deaths within 10 s, or (on a slow machine, where four starts take longer) four in a row of workers that did not last 10 s.
+      assert.match(health.reason!, /^proxy workers died 4 times (in the last 10 s|in a row, each within 10 s of starting); last: exited with code null, signal SIGKILL$/);
+      const gaps = restartedAt.slice(1).map((at, index) => at - restartedAt[index]);
+      // Waits of 0.5, 1 and 2 s, each at least half its step with jitter: the third restart waits longer than the first.
+      assert.ok(gaps[2] > gaps[0] && gaps[2] >= 1_000, `restart gaps ${gaps.join(', ')} ms do not back off`);
+    } finally {
+      await dozen.stop();
+    }
+  });
+});
