@@ -16,11 +16,18 @@ import { failureOf, splitHead } from './wire.js';
  * by the balancer (another one when the connection is refused, at most
  * `retries` times), and only a `101` whose Upgrade names a protocol the
  * client asked for joins the two sockets. Any other answer goes to the client
- * as a normal response and the connection closes after it: node:http has
- * already let go of the socket, so it cannot stay HTTP, and nothing the
- * client sends next may reach the backend unparsed.
+ * as a normal response (a 101 to another protocol as 502), and the
+ * connection stays HTTP: node:http let go of the socket at the Upgrade head,
+ * so `handBack` gives it back to the server (with the bytes read after the
+ * head) and what the client sends next is parsed, authenticated and logged.
+ * When that cannot be done safely the connection closes after the answer,
+ * and nothing the client sent after the head reaches any backend: a
+ * handshake with a body (the bytes after its head are not framed by node:http
+ * at an upgrade), `Connection: close`, HTTP/1.0, or an answer without a
+ * Content-Length (its end is the connection's).
  */
-export function passUpgradePortable(client: Duplex, rest: Buffer, head: RequestHead, handshake: string, requestId: string, entry: RouteEntry<Upstream>, balance: BalanceRequest, options: UpgradeOptions): void {
+export function passUpgradePortable(client: Duplex, rest: Buffer, head: RequestHead, handshake: string, requestId: string, entry: RouteEntry<Upstream>, balance: BalanceRequest, options: UpgradeOptions, handBack: (socket: Duplex, rest: Buffer) => void): void {
+  const canStay = head.body === 'none' && !head.http10 && !tokens(head.headers.connection ?? '').has('close');
   const headers = headerObject(splitHead(handshake));
   const asked = tokens(upgradeOf(head.rawHeaders));
   const tried = new Set<number>();
@@ -63,8 +70,12 @@ export function passUpgradePortable(client: Duplex, rest: Buffer, head: RequestH
       const offered = response.headers.upgrade ?? '';
       if (!offered || ![...tokens(offered)].every((protocol) => asked.has(protocol))) {
         socket.destroy();
-        refuse(client, 502, 'bad_gateway', 'the backend switched to a protocol the client did not ask for');
-        return finish(upstream.key, 502, 'bad_response');
+        finish(upstream.key, 502, 'bad_response');
+        const message = 'the backend switched to a protocol the client did not ask for';
+        if (!canStay) return refuse(client, 502, 'bad_gateway', message);
+        const body = JSON.stringify({ error: 'bad_gateway', message });
+        client.write(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\n\r\n${body}`, 'latin1');
+        return handBack(client, rest);
       }
       const { lines } = downstreamHeaders(response.rawHeaders, requestId);
       client.write(`HTTP/1.1 101 ${response.statusMessage || 'Switching Protocols'}\r\n${lines}connection: upgrade\r\nupgrade: ${offered}\r\n\r\n`, 'latin1');
@@ -80,9 +91,16 @@ export function passUpgradePortable(client: Duplex, rest: Buffer, head: RequestH
       finish(upstream.key, 101, null);
     });
     outgoing.on('response', (response: IncomingMessage) => {
-      // Not switched: a normal answer, then the connection closes (it left HTTP on this side already).
+      // Not switched: a normal answer, then the connection goes back to HTTP (or closes, see above).
       const { lines, hasLength } = downstreamHeaders(response.rawHeaders, requestId);
       const status = response.statusCode ?? 502;
+      const bodiless = head.method === 'HEAD' || status === 204 || status === 304;
+      if (canStay && (hasLength || bodiless)) {
+        client.write(`HTTP/1.1 ${status} ${response.statusMessage || reasonOf(status)}\r\n${lines}\r\n`, 'latin1');
+        response.pipe(client, { end: false });
+        response.once('end', () => handBack(client, rest));
+        return finish(upstream.key, status, null);
+      }
       client.write(`HTTP/1.1 ${status} ${response.statusMessage || reasonOf(status)}\r\n${lines}connection: close\r\n\r\n`, 'latin1');
       response.pipe(client);
       if (!hasLength) response.once('end', () => client.end());

@@ -17,6 +17,7 @@ import { refuse } from '../http1/refuse.js';
 import { BadHead, requestHead, type RequestHead } from '../http1/request-head.js';
 import { Refusal, type Admission, type ProxyCore } from '../proxy-core.js';
 import type { ProxyServerOptions } from '../proxy.server.js';
+import { ClientSockets } from './client-sockets.js';
 import { passUpgradePortable } from './portable-upgrade.js';
 import { PortableExchange, type PortableForwardOptions, type PortablePool } from './portable-exchange.js';
 
@@ -44,6 +45,7 @@ export function createEngine(core: ProxyCore<PortablePool>, options: ProxyServer
 class PortableEngine implements ProxyEngine {
   private readonly server: Server;
   private readonly forwardOptions: PortableForwardOptions;
+  private readonly sockets = new ClientSockets();
   private closing = false;
 
   constructor(
@@ -69,7 +71,7 @@ class PortableEngine implements ProxyEngine {
     this.server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => this.handle(request, response));
     this.server.on('upgrade', (request: IncomingMessage, socket: Duplex, rest: Buffer) => this.upgrade(request, socket, rest));
     this.server.on('connect', (_request: IncomingMessage, socket: Duplex) => refuse(socket, 405, 'method_not_allowed', 'this proxy does not open CONNECT tunnels'));
-    this.server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => clientError(error, socket));
+    this.server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => this.sockets.clientError(error, socket));
   }
 
   async listen(port: number, host: string): Promise<number> {
@@ -97,25 +99,54 @@ class PortableEngine implements ProxyEngine {
     const started = performance.now();
     // Shutting down: this response is the connection's last.
     if (this.closing) response.shouldKeepAlive = false;
-    let head: RequestHead;
+    let head: RequestHead | null = null;
+    let exchange: PortableExchange | null = null;
+    // A request read after its connection began to close is neither answered nor forwarded (client-sockets.ts).
+    const tracked = this.sockets.track(request, response, () => {
+      if (exchange) return exchange.bodyMalformed();
+      this.closeAfter(response);
+      this.reply(response, head, new Refusal(400, 'bad_request', 'the request body is not valid HTTP/1.1 framing', ''), started);
+    });
+    if (!tracked) return;
     try {
       head = headOf(request, false);
     } catch (error) {
       if (!(error instanceof BadHead)) throw error;
-      response.shouldKeepAlive = false;
+      this.closeAfter(response);
       return this.reply(response, null, new Refusal(400, 'bad_request', error.message, ''), started);
     }
-    const admission = this.core.admit(head);
-    if (admission instanceof Promise) admission.then((result) => this.admitted(request, response, head, result, started));
-    else this.admitted(request, response, head, admission, started);
+    if (head.transferEncoding !== null && head.transferEncoding.includes(',')) {
+      // undici frames a request body itself and sends only `chunked`: a coding under it (gzip, chunked) cannot be passed on
+      // as sent, and dropping it would change the message. RFC 9112 §6.1: 501 before any byte reaches a backend; the
+      // unread body leaves the connection unusable.
+      this.closeAfter(response);
+      return this.reply(response, head, new Refusal(501, 'not_implemented', `this engine does not forward the Transfer-Encoding ${JSON.stringify(head.transferEncoding)} (only chunked)`, ''), started);
+    }
+    const known = head;
+    const admission = this.core.admit(known);
+    const go = (result: Admission<PortablePool>) => (exchange = this.admitted(request, response, known, result, started));
+    if (admission instanceof Promise) admission.then(go);
+    else go(admission);
   }
 
-  private admitted(request: IncomingMessage, response: ServerResponse, head: RequestHead, admission: Admission<PortablePool>, started: number): void {
-    if (response.destroyed) return; // the client left while a key set was fetched
-    if (admission instanceof Refusal) return this.reply(response, head, admission, started);
+  /** This answer is the connection's last: nothing parsed after it is served. */
+  private closeAfter(response: ServerResponse): void {
+    response.shouldKeepAlive = false;
+    this.sockets.end(response.socket ?? response.req.socket);
+  }
+
+  private admitted(request: IncomingMessage, response: ServerResponse, head: RequestHead, admission: Admission<PortablePool>, started: number): PortableExchange | null {
+    // The client left while a key set was fetched, or its body was refused meanwhile.
+    if (response.destroyed || response.writableEnded) return null;
+    if (admission instanceof Refusal) {
+      this.reply(response, head, admission, started);
+      return null;
+    }
     if (head.headers.expect?.toLowerCase() === '100-continue' && !head.http10) response.writeContinue();
     const forward = upstreamHead(head, admission.forwarded);
-    new PortableExchange(request, response, head, admission.entry, admission.balance, forward, admission.forwarded.requestId, this.forwardOptions).start();
+    const exchange = new PortableExchange(request, response, head, admission.entry, admission.balance, forward, admission.forwarded.requestId, this.forwardOptions);
+    exchange.start();
+    return exchange;
   }
 
   private reply(response: ServerResponse, head: RequestHead | null, refusal: Refusal, started: number): void {
@@ -123,6 +154,18 @@ class PortableEngine implements ProxyEngine {
     response.writeHead(refusal.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...refusal.headers });
     response.end(body);
     if (head) this.core.refused(head, refusal, started);
+  }
+
+  /**
+   * A connection whose upgrade did not happen goes back to node:http, which
+   * let go of it at the Upgrade head: the bytes it read past the head first,
+   * then the socket as a new connection (http.Server documents emitting
+   * 'connection' to hand it a socket), so the next request is parsed as HTTP.
+   */
+  private readOn(socket: Duplex, rest: Buffer): void {
+    if (socket.destroyed) return;
+    if (rest.length) socket.unshift(rest);
+    this.server.emit('connection', socket);
   }
 
   private upgrade(request: IncomingMessage, socket: Duplex, rest: Buffer): void {
@@ -143,7 +186,7 @@ class PortableEngine implements ProxyEngine {
         idleTimeout: this.options.timeouts.idle,
         onDone: (backend, status, upstreamError) =>
           this.core.finished({ app: entry.app, host: head.headers.host ?? '', backend, method: head.method, path: head.url, status, bytes: 0, requestBytes: 0, durationMs: performance.now() - started, retries: 0, upstreamError, requestId: forwarded.requestId }),
-      });
+      }, (client, bytes) => this.readOn(client, bytes));
     };
     const admission = this.core.admit(head);
     if (admission instanceof Promise) admission.then(go, () => refuse(socket, 502, 'bad_gateway', 'the auth check failed'));
@@ -155,18 +198,4 @@ class PortableEngine implements ProxyEngine {
 function headOf(request: IncomingMessage, upgrade: boolean): RequestHead {
   // keepAlive is node:http's business here (it frames the response); the core does not read it.
   return requestHead(request.method ?? 'GET', request.url ?? '/', request.httpVersionMinor, request.rawHeaders, true, upgrade, (request.socket as Socket).remoteAddress ?? '');
-}
-
-/** A head node:http could not parse, or that took too long: the fast engine's JSON answers, then close. */
-function clientError(error: Error & { code?: string }, socket: Duplex): void {
-  // A client gone, or one that half-closed mid-body: its request can never be whole, and nobody reads an answer.
-  if (!socket.writable || error.code === 'ECONNRESET' || error.code === 'HPE_INVALID_EOF_STATE') return void socket.destroy();
-  switch (error.code) {
-    case 'HPE_HEADER_OVERFLOW':
-      return refuse(socket, 431, 'headers_too_large', 'the request head is larger than 16 KiB');
-    case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return refuse(socket, 408, 'request_timeout', 'the request head did not arrive in time');
-    default:
-      return refuse(socket, 400, 'bad_request', `the request is not valid HTTP/1.1 (${(error as { reason?: string }).reason ?? error.code ?? error.message})`);
-  }
 }
