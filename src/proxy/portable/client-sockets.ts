@@ -6,8 +6,8 @@ import { refuse } from '../http1/refuse.js';
 interface Pending {
   request: IncomingMessage;
   response: ServerResponse;
-  /** node:http found this request's body malformed midway: refuse it (400), the backend gets nothing more of it. */
-  malformed(): void;
+  /** node:http found this request's body malformed midway: refuse it (400), the backend gets nothing more of it; false when its answer had already begun. */
+  malformed(): boolean;
 }
 
 /**
@@ -30,7 +30,7 @@ export class ClientSockets {
   private readonly ending = new WeakSet<Duplex>();
 
   /** Registers a request; false when its connection is ending (the request is then left unanswered and unforwarded). */
-  track(request: IncomingMessage, response: ServerResponse, malformed: () => void): boolean {
+  track(request: IncomingMessage, response: ServerResponse, malformed: () => boolean): boolean {
     const socket = request.socket;
     if (this.ending.has(socket)) return false;
     let set = this.pending.get(socket);
@@ -56,15 +56,30 @@ export class ClientSockets {
     const pending = [...(this.pending.get(socket) ?? [])];
     const unread = pending.find((entry) => !entry.request.complete);
     // The error lies in the body of a request under way: that request is the one refused, and it closes the connection.
-    if (unread && error.code !== 'HPE_HEADER_OVERFLOW' && error.code !== 'ERR_HTTP_REQUEST_TIMEOUT') return unread.malformed();
+    // (When its answer had begun already, 400 follows that answer, as for a bad request after whole ones.)
+    if (unread && error.code !== 'HPE_HEADER_OVERFLOW' && error.code !== 'ERR_HTTP_REQUEST_TIMEOUT' && unread.malformed()) return;
     answerAfter(pending, () => answerError(error, socket));
   }
 }
 
-/** Runs `then` once every pending answer has ended (at once when none is under way). */
+/**
+ * Runs `then` as soon as every pending answer has ended (at once when none
+ * is under way), synchronously and before node:http's own 'finish' handler:
+ * that one ends the socket when the client had half-closed.
+ */
 function answerAfter(pending: Pending[], then: () => void): void {
-  if (pending.length === 0) return then();
-  void Promise.all(pending.map((entry) => new Promise((resolve) => entry.response.once('close', resolve)))).then(then);
+  let left = pending.length;
+  if (left === 0) return then();
+  for (const { response } of pending) {
+    let ended = false;
+    const one = () => {
+      if (ended) return;
+      ended = true;
+      if (--left === 0) then();
+    };
+    response.prependListener('finish', one);
+    response.once('close', one);
+  }
 }
 
 /** The fast engine's JSON answers to a head it could not take, then close. */

@@ -141,9 +141,11 @@ export class PortableExchange {
    * connection is cut (its parser never reads a whole message), the client
    * gets 400 when no byte of the answer has left yet (else a cut
    * connection), and the log a refusal, as the fast engine's clientGone(true).
+   * False when the backend's whole answer had gone out already (the body
+   * arrived after it): the caller answers 400 after it.
    */
-  bodyMalformed(): void {
-    if (this.finished) return;
+  bodyMalformed(): boolean {
+    if (this.finished) return this.response.destroyed;
     this.current = null;
     this.abort?.(new Error('the request body is malformed'));
     this.abort = null;
@@ -156,6 +158,7 @@ export class PortableExchange {
       this.response.end(body);
     }
     this.finish(400, 'bad_request_body');
+    return true;
   }
 
   private responseHead(status: number, reason: string, raw: Buffer[], resume: () => void): boolean {

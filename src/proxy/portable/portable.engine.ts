@@ -104,8 +104,10 @@ class PortableEngine implements ProxyEngine {
     // A request read after its connection began to close is neither answered nor forwarded (client-sockets.ts).
     const tracked = this.sockets.track(request, response, () => {
       if (exchange) return exchange.bodyMalformed();
+      if (response.headersSent) return false;
       this.closeAfter(response);
       this.reply(response, head, new Refusal(400, 'bad_request', 'the request body is not valid HTTP/1.1 framing', ''), started);
+      return true;
     });
     if (!tracked) return;
     try {
@@ -132,7 +134,7 @@ class PortableEngine implements ProxyEngine {
   /** This answer is the connection's last: nothing parsed after it is served. */
   private closeAfter(response: ServerResponse): void {
     response.shouldKeepAlive = false;
-    this.sockets.end(response.socket ?? response.req.socket);
+    this.sockets.end(response.req.socket);
   }
 
   private admitted(request: IncomingMessage, response: ServerResponse, head: RequestHead, admission: Admission<PortablePool>, started: number): PortableExchange | null {
@@ -153,6 +155,8 @@ class PortableEngine implements ProxyEngine {
     const body = refusal.body;
     response.writeHead(refusal.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...refusal.headers });
     response.end(body);
+    // node:http may close after it on its own (an Expect: 100-continue never granted leaves the body unread).
+    if (!response.shouldKeepAlive) this.sockets.end(response.req.socket);
     if (head) this.core.refused(head, refusal, started);
   }
 
