@@ -130,6 +130,14 @@ for (const engine of ENGINES) {
       client.close();
     });
 
+    it('refuses an Upgrade request with a body: 400, and nothing of it reaches the backend', async () => {
+      const received = Buffer.concat(refusing.bytes.flat()).length;
+      const { client, answers } = await exchange(`POST /chat HTTP/1.1\r\nHost: ws.test\r\nX-Api-Key: ${key.key}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: ${SMUGGLED.length}\r\n\r\n${SMUGGLED}`);
+      assert.equal(answers[0]?.status, 400);
+      await client.closed();
+      assert.equal(Buffer.concat(refusing.bytes.flat()).length, received, 'a byte of the refused handshake reached the backend');
+    });
+
     it('checks JWT scopes on the path as a backend reads it, refuses targets that cannot be normalised, and forwards what it checked', async () => {
       const before = backend.messages.length;
       const auth = `Authorization: Bearer ${readToken}\r\n`;

@@ -21,10 +21,9 @@ import { failureOf, splitHead } from './wire.js';
  * so `handBack` gives it back to the server (with the bytes read after the
  * head) and what the client sends next is parsed, authenticated and logged.
  * When that cannot be done safely the connection closes after the answer,
- * and nothing the client sent after the head reaches any backend: a
- * handshake with a body (the bytes after its head are not framed by node:http
- * at an upgrade), `Connection: close`, HTTP/1.0, or an answer without a
- * Content-Length (its end is the connection's).
+ * and nothing the client sent after the head reaches any backend:
+ * `Connection: close`, HTTP/1.0, or an answer without a Content-Length (its
+ * end is the connection's). A handshake with a body never gets here (400).
  */
 export function passUpgradePortable(client: Duplex, rest: Buffer, head: RequestHead, handshake: string, requestId: string, entry: RouteEntry<Upstream>, balance: BalanceRequest, options: UpgradeOptions, handBack: (socket: Duplex, rest: Buffer) => void): void {
   const canStay = head.body === 'none' && !head.http10 && !tokens(head.headers.connection ?? '').has('close');

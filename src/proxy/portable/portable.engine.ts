@@ -180,6 +180,8 @@ class PortableEngine implements ProxyEngine {
       if (!(error instanceof BadHead)) throw error;
       return refuse(socket, 400, 'bad_request', error.message);
     }
+    // As on the fast engine: node:http does not frame the bytes after an Upgrade head, so a body there has no end.
+    if (head.body !== 'none') return refuse(socket, 400, 'bad_request', 'an Upgrade request may not carry a body');
     const started = performance.now();
     const go = (admission: Admission<PortablePool>) => {
       if (admission instanceof Refusal) return refuse(socket, admission.status, admission.error, admission.message, admission.headers ?? {});
