@@ -64,8 +64,9 @@ describe('config', () => {
   });
 
   it('environment overrides the file, and the file overrides defaults', () => {
-    const file = yamlFile('dozen.yaml', 'modules: [proxy, registry]\nadmin:\n  listen:\n    port: 7800\nstorage:\n  driver: oss\n');
-    const result = dozen(['--config', file, 'config', 'check'], { DOZEN_ADMIN_LISTEN_PORT: '7900' });
+    const file = yamlFile('dozen.yaml', 'modules: [proxy, registry]\nadmin:\n  listen:\n    port: 7800\nstorage:\n  driver: oss\n  oss:\n    bucket: b\n    region: oss-cn-hangzhou\n    accessKeyId: id\n');
+    // driver oss needs its whole set of keys (the secret from env, as in production).
+    const result = dozen(['--config', file, 'config', 'check'], { DOZEN_ADMIN_LISTEN_PORT: '7900', DOZEN_STORAGE_OSS_ACCESS_KEY_SECRET: 'secret' });
     assert.equal(result.code, 0, result.stderr);
     const { file: shown, config } = JSON.parse(result.stdout);
     assert.equal(shown, file);

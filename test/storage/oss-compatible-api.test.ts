@@ -89,7 +89,7 @@ describe('dozen while the OSS store refuses connections', { timeout: 120_000 }, 
     standIn = await startOssStandIn();
     await standIn.stop();
     dozen = await startDozen({
-      env: { ...dozenOssEnv(standIn), DOZEN_MODULES: 'storage,deploy', DOZEN_DEPLOY_DOCKER_SOCKET_PATH: join(tmpdir(), 'no-such-docker.sock') },
+      env: { ...dozenOssEnv(standIn), DOZEN_MODULES: 'storage,registry,deploy', DOZEN_DEPLOY_DOCKER_SOCKET_PATH: join(tmpdir(), 'no-such-docker.sock') },
       waitHealthy: false,
     });
     folder = await mkdtemp(join(tmpdir(), 'dozen-upload-'));
