@@ -12,6 +12,7 @@
  * Engine modules are imported only when chosen (engine-choice.ts), so a Node
  * that lacks an internal the fast engine needs can still run dozen.
  */
+import type { AddressInfo, Server } from 'node:net';
 import type { ProxyCore } from './proxy-core.js';
 import type { ProxyServerOptions } from './proxy.server.js';
 import type { BackendPool } from './upstreams.js';
@@ -40,4 +41,15 @@ export interface ProxyEngine {
 export interface EngineModule<Pool extends BackendPool = BackendPool> {
   createPool(address: string, port: number, options: ProxyServerOptions): Pool;
   createEngine(core: ProxyCore<Pool>, options: ProxyServerOptions): ProxyEngine;
+}
+
+/** Starts `server` listening (both engines' servers are net.Servers); resolves with the bound port (useful with port 0). */
+export function listenOn(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
 }

@@ -1,4 +1,5 @@
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
+import { listenOn } from '../engine.js';
 import { ClientConnection, type Http1Handlers } from './client-connection.js';
 import { Sweep } from './sweep.js';
 
@@ -36,15 +37,8 @@ export class Http1Listener {
     });
   }
 
-  async listen(port: number, host: string): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    return (this.server.address() as AddressInfo).port;
+  listen(port: number, host: string): Promise<number> {
+    return listenOn(this.server, port, host);
   }
 
   /** Stops accepting, closes idle connections, lets requests in progress finish (5 s at most). */

@@ -8,10 +8,10 @@
  * request (body length or chunks), never from the client's header lines.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Pool } from 'undici';
-import type { ProxyEngine } from '../engine.js';
+import { listenOn, type ProxyEngine } from '../engine.js';
 import { upstreamHead } from '../headers.js';
 import { refuse } from '../http1/refuse.js';
 import { BadHead, requestHead, type RequestHead } from '../http1/request-head.js';
@@ -74,15 +74,8 @@ class PortableEngine implements ProxyEngine {
     this.server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => this.sockets.clientError(error, socket));
   }
 
-  async listen(port: number, host: string): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    return (this.server.address() as AddressInfo).port;
+  listen(port: number, host: string): Promise<number> {
+    return listenOn(this.server, port, host);
   }
 
   /** Stops accepting, closes idle connections, lets requests in progress finish (5 s at most). */
