@@ -45,6 +45,12 @@ function busyWriter(path: string) {
   };
 }
 
+/** Waits until the writer has appended `lines` more lines (a condition, not a time: a loaded machine writes slower). */
+async function linesWritten(writer: ReturnType<typeof busyWriter>, lines: number): Promise<void> {
+  const target = writer.written + lines;
+  await waitFor(`${lines} more lines written`, async () => writer.written >= target, 30_000, 20);
+}
+
 /** Runs Debian's logrotate once, forced, on `app.log` with `mode` (copytruncate or create). */
 function logrotate(logs: string, mode: 'copytruncate' | 'create'): void {
   const binary = requireBinary('logrotate', 'logrotate');
@@ -87,9 +93,9 @@ describe('the tailer under Debian’s logrotate with a busy writer', { timeout: 
       const dataDir = dozen.dataDir;
       if (crash) await dozen.stop('SIGKILL');
       logrotate(logs, 'copytruncate');
-      await sleep(500);
+      await linesWritten(writer, 2_000);
       if (crash) dozen = await startDozen({ env: tailEnv(logs), dataDir });
-      await sleep(1000);
+      await linesWritten(writer, 4_000);
       await writer.stop();
       // Everything logrotate kept: its copy, then the cut file as it grew again.
       const expected = (await readFile(join(logs, 'app.log.1'), 'utf8')) + (await readFile(path, 'utf8'));
@@ -111,9 +117,9 @@ describe('the tailer under Debian’s logrotate with a busy writer', { timeout: 
     const dataDir = dozen.dataDir;
     await dozen.stop('SIGKILL');
     logrotate(logs, 'create');
-    await sleep(500);
+    await linesWritten(writer, 2_000);
     dozen = await startDozen({ env: tailEnv(logs), dataDir });
-    await sleep(1000);
+    await linesWritten(writer, 4_000);
     await writer.stop();
     let stored = '';
     await waitFor('every line stored once', async () => missingLines((stored = await objectText(dozen!)), writer.written) === 0, 30_000, 200).catch(() => {
