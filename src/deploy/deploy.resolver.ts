@@ -1,4 +1,4 @@
-import { Args, Field, Float, InputType, Int, Mutation, ObjectType, Query, Resolver } from '@nestjs/graphql';
+import { Args, Field, Float, InputType, Int, Mutation, ObjectType, OmitType, Query, Resolver } from '@nestjs/graphql';
 import type { z } from 'zod';
 import { badInputFromZod } from '../common/errors.js';
 import { AppsService, type AppView } from './apps.service.js';
@@ -119,17 +119,9 @@ class CreateAppInput {
   @Field(() => Float, { nullable: true }) cpus?: number | null;
 }
 
+/** What createApp takes but the name and what has mutations of its own (env, secrets, domains). */
 @InputType('UpdateAppInput')
-class UpdateAppInput {
-  @Field(() => String, { nullable: true }) repository?: string | null;
-  @Field(() => String, { nullable: true }) defaultRef?: string;
-  @Field(() => String, { nullable: true }) runtime?: string;
-  @Field(() => String, { nullable: true }) image?: string | null;
-  @Field(() => Int, { nullable: true }) port?: number | null;
-  @Field(() => String, { nullable: true }) healthPath?: string;
-  @Field(() => Int, { nullable: true }) memoryMb?: number | null;
-  @Field(() => Float, { nullable: true }) cpus?: number | null;
-}
+class UpdateAppInput extends OmitType(CreateAppInput, ['name', 'env', 'secrets', 'domains'] as const, InputType) {}
 
 /** Drops the fields GraphQL left out, so zod's defaults apply as they do for REST. */
 function defined<T extends object>(input: T): Partial<T> {
