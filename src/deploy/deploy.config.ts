@@ -30,6 +30,8 @@ export const deployConfig = z
     buildTimeoutSeconds: z.number().min(10).max(7200).default(900),
     /** How often the agent reconciles even when nothing changed (catches what a watch missed). */
     resyncSeconds: z.number().min(1).max(3600).default(30),
+    /** Ready releases per app whose images are kept (Engines and object store) for rollback; older ones are removed. */
+    keepReleases: z.number().int().min(1).max(100).default(5),
     /** Base images of the runtime templates: nothing is pulled, so these must be on the host (or pullable by it). */
     runtimes: z
       .strictObject({
@@ -44,5 +46,6 @@ export const deployConfig = z
     healthTimeoutSeconds: 60,
     buildTimeoutSeconds: 900,
     resyncSeconds: 30,
+    keepReleases: 5,
     runtimes: runtimeDefaults,
   });

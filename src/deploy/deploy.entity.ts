@@ -61,6 +61,8 @@ export class ReleaseEntity {
   @Column({ name: 'created_by', type: 'varchar', length: 128 }) createdBy!: string;
   /** The host that builds it: the one that took the deploy. */
   @Column({ name: 'build_host', type: 'varchar', length: 63 }) buildHost!: string;
+  /** When its image left the store (past `deploy.keepReleases`); such a release can no longer be rolled back to. */
+  @Column({ name: 'image_removed_at', type: 'bigint', nullable: true, transformer: millis }) imageRemovedAt!: number | null;
 }
 
 /** Desired state of one instance; what it really does is reported by its host's agent (dozen/status/<id>). */
@@ -73,6 +75,8 @@ export class InstanceEntity {
   @Column({ type: 'varchar', length: 16 }) desired!: DesiredState;
   /** Bumped by each restart: the agent replaces a container whose generation is older. */
   @Column({ type: 'int' }) generation!: number;
+  /** Crashes and failed starts the agent restarted it after; kept here so it survives a restart of dozen. */
+  @Column({ name: 'restart_count', type: 'int', default: 0 }) restartCount!: number;
   @Column({ name: 'created_at', type: 'bigint', transformer: millis }) createdAt!: number;
   @Column({ name: 'updated_at', type: 'bigint', transformer: millis }) updatedAt!: number;
 }

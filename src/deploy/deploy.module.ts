@@ -15,6 +15,8 @@ import { AppEntity, AuditEventEntity, HostEntity, InstanceEntity, ReleaseEntity 
 import { DeployHealth } from './deploy.health.js';
 import { DeployResolver } from './deploy.resolver.js';
 import { HostsService } from './hosts.service.js';
+import { DeployObjectStore } from './images/deploy-object-store.js';
+import { ReleaseImages } from './images/release-images.js';
 import { InstancesService } from './instances.service.js';
 import { ReleasesService } from './releases.service.js';
 import { SecretsBox } from './secrets-box.js';
@@ -35,6 +37,8 @@ import { SecretsBox } from './secrets-box.js';
     AppsService,
     InstancesService,
     ReleasesService,
+    DeployObjectStore,
+    ReleaseImages,
     BuilderService,
     DeployAgent,
     DeployResolver,

@@ -74,6 +74,7 @@ class ReleaseType {
   @Field(() => String, { nullable: true }) error!: string | null;
   @Field() createdAt!: string;
   @Field() createdBy!: string;
+  @Field(() => String, { nullable: true, description: 'when its image was pruned (deploy.keepReleases); it can no longer be rolled back to' }) imageRemovedAt!: string | null;
 }
 
 @ObjectType('DeployInstance', { description: 'An instance of an app on a host (the registry has its own RegistryInstance)' })

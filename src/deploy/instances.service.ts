@@ -48,7 +48,7 @@ export class InstancesService {
     if (!(await this.hosts.find(host))) throw new NotFound('host', host);
     if (!app.release) throw new DeployConflict('no_release', `${app.name} has no ready release yet: deploy it first`, 'app');
     const now = Date.now();
-    const row: InstanceEntity = { id: 'i' + randomBytes(4).toString('hex'), app: app.name, host, release: app.release, desired: 'running', generation: 1, createdAt: now, updatedAt: now };
+    const row: InstanceEntity = { id: 'i' + randomBytes(4).toString('hex'), app: app.name, host, release: app.release, desired: 'running', generation: 1, restartCount: 0, createdAt: now, updatedAt: now };
     await this.instances.insert(row);
     await this.publish(row);
     await this.audit.record(actor, 'instance.create', row.id, { app: row.app, host });
@@ -147,7 +147,7 @@ export class InstancesService {
     return {
       id: row.id, app: row.app, host: row.host, release: row.release, desired: row.desired, generation: row.generation,
       state: host?.state === 'lost' ? 'lost' : reported, runningRelease: status?.release ?? null, containerId: status?.containerId ?? null,
-      port: status?.port ?? null, restarts: status?.restarts ?? 0, lastError: status?.lastError ?? null, createdAt: new Date(row.createdAt).toISOString(),
+      port: status?.port ?? null, restarts: row.restartCount, lastError: status?.lastError ?? null, createdAt: new Date(row.createdAt).toISOString(),
     };
   }
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import type { Repository } from 'typeorm';
+import { IsNull, type Repository } from 'typeorm';
 import { NotFound } from '../common/errors.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { DozenConfig } from '../config/config.schema.js';
@@ -22,6 +22,8 @@ export interface ReleaseView {
   error: string | null;
   createdAt: string;
   createdBy: string;
+  /** When its image was pruned (`deploy.keepReleases`); it can no longer be rolled back to. */
+  imageRemovedAt: string | null;
 }
 
 /**
@@ -46,7 +48,7 @@ export class ReleasesService {
     const app = await this.apps.row(appName);
     const row: ReleaseEntity = {
       id: 'r' + randomBytes(4).toString('hex'), app: app.name, ref: ref ?? app.defaultRef, commit: null, imageId: null,
-      status: 'queued', buildLog: '', error: null, createdAt: Date.now(), createdBy: actor.name, buildHost: this.config.host.name,
+      status: 'queued', buildLog: '', error: null, createdAt: Date.now(), createdBy: actor.name, buildHost: this.config.host.name, imageRemovedAt: null,
     };
     await this.releases.insert(row);
     await this.audit.record(actor, 'app.deploy', app.name, { release: row.id, ref: row.ref });
@@ -56,11 +58,12 @@ export class ReleasesService {
 
   async rollback(appName: string, target: string | undefined, actor: Actor): Promise<ReleaseView> {
     const app = await this.apps.row(appName);
-    const ready = await this.releases.find({ where: { app: app.name, status: 'ready' }, order: { createdAt: 'DESC' } });
+    // A release whose image was pruned has nothing left to run.
+    const ready = await this.releases.find({ where: { app: app.name, status: 'ready', imageRemovedAt: IsNull() }, order: { createdAt: 'DESC' } });
     let release: ReleaseEntity | undefined;
     if (target) {
       release = ready.find((candidate) => candidate.id === target);
-      if (!release) throw new DeployConflict('release_not_ready', `release ${target} of ${app.name} is not a ready release`, 'release');
+      if (!release) throw new DeployConflict('release_not_ready', `release ${target} of ${app.name} is not a ready release with its image kept`, 'release');
     } else {
       const current = ready.findIndex((candidate) => candidate.id === app.release);
       release = current >= 0 ? ready[current + 1] : undefined;
@@ -110,6 +113,6 @@ export class ReleasesService {
 function view(row: ReleaseEntity): ReleaseView {
   return {
     id: row.id, app: row.app, ref: row.ref, commit: row.commit, imageId: row.imageId, status: row.status, error: row.error,
-    createdAt: new Date(row.createdAt).toISOString(), createdBy: row.createdBy,
+    createdAt: new Date(row.createdAt).toISOString(), createdBy: row.createdBy, imageRemovedAt: row.imageRemovedAt === null ? null : new Date(row.imageRemovedAt).toISOString(),
   };
 }

@@ -8,28 +8,16 @@ import { InjectConfig } from '../../config/config.module.js';
 import type { DozenConfig } from '../../config/config.schema.js';
 import { RegistryService } from '../../registry/registry.service.js';
 import { TokensService } from '../../tokens/tokens.service.js';
-import { AppEntity, ReleaseEntity } from '../deploy.entity.js';
+import { AppEntity, InstanceEntity, ReleaseEntity } from '../deploy.entity.js';
 import { hostPrefix, parseSpec, statusKey, type InstanceSpec, type InstanceStatus } from '../desired-state.js';
+import { ReleaseImages } from '../images/release-images.js';
 import { SecretsBox } from '../secrets-box.js';
 import { followEvents } from './docker-events.js';
 import { DockerClient, LABEL, type ManagedContainer } from './docker.client.js';
+import { Failures } from './failures.js';
 import { waitHealthy } from './health-probe.js';
 import { Heartbeats } from './heartbeats.js';
 import { containerName, Launcher, registrationId } from './launcher.js';
-
-/** Restart backoff after a crash or a failed start: 1 s doubling to 60 s, with jitter. */
-function backoffMs(failures: number): number {
-  const base = Math.min(1000 * 2 ** Math.max(failures - 1, 0), 60_000);
-  return Math.round(base * (0.75 + Math.random() / 2));
-}
-
-interface Failure {
-  restarts: number;
-  retryAt: number;
-  /** The container (or failed start) already counted, so a resync does not count it twice. */
-  seen: string;
-  error: string;
-}
 
 /**
  * The deploy agent of this host: follows its desired state in the catalog
@@ -50,7 +38,7 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
   private specsKnown = false;
   private readonly working = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
-  private readonly failures = new Map<string, Failure>();
+  private readonly failures: Failures;
   private readonly written = new Map<string, string>();
   private readonly stops: (() => void)[] = [];
   private closing = false;
@@ -61,14 +49,17 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly registry: RegistryService,
     private readonly tokens: TokensService,
     private readonly docker: DockerClient,
+    private readonly images: ReleaseImages,
     secrets: SecretsBox,
     @InjectRepository(AppEntity) private readonly apps: Repository<AppEntity>,
     @InjectRepository(ReleaseEntity) private readonly releases: Repository<ReleaseEntity>,
+    @InjectRepository(InstanceEntity) instances: Repository<InstanceEntity>,
   ) {
     this.log = logger.child({ module: 'deploy', part: 'agent' });
     this.host = config.host.name;
     this.heartbeats = new Heartbeats(registry, docker, this.log);
     this.launcher = new Launcher(config, docker, tokens, secrets);
+    this.failures = new Failures(instances, registry);
   }
 
   onApplicationBootstrap(): void {
@@ -114,6 +105,7 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
       this.log.warn({ err: error }, 'cannot list containers; Docker Engine down?');
     }
     for (const instance of instances) this.schedule(instance);
+    await this.images.pruneEngine().catch((error: unknown) => this.log.warn({ err: error }, 'cannot prune release images'));
   }
 
   private schedule(instance: string): void {
@@ -139,6 +131,7 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async reconcile(instance: string): Promise<void> {
     const spec = this.specs.get(instance);
+    if (spec) await this.failures.load(instance);
     const containers = await this.containersOf(instance);
     if (!spec || spec.desired !== 'running') {
       await this.retireAll(instance, containers, false);
@@ -152,7 +145,7 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
       const id = registrationId(instance, spec.release, spec.generation);
       if (!this.heartbeats.has(id)) await this.register(spec, current.id, Number(current.labels[LABEL.port]));
       await this.retireAll(instance, containers.filter((container) => container !== current), true);
-      await this.writeStatus(instance, { state: 'running', release: spec.release, generation: spec.generation, containerId: current.id, port: Number(current.labels[LABEL.port]), lastError: this.failures.get(instance)?.error ?? null });
+      await this.writeStatus(instance, { state: 'running', release: spec.release, generation: spec.generation, containerId: current.id, port: Number(current.labels[LABEL.port]), lastError: this.failures.peek(instance)?.error || null });
       return;
     }
     const dead = containers.find((container) => isCurrent(container));
@@ -178,15 +171,10 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
   /** A container of the current spec that stopped by itself: counted once, shown `crashed`, restarted after a backoff. Returns true when it may be replaced now. */
   private async handleCrash(instance: string, dead: ManagedContainer): Promise<boolean> {
     await this.heartbeats.deregister(registrationId(instance, dead.labels[LABEL.release], dead.labels[LABEL.generation]));
-    const failure = this.failures.get(instance) ?? { restarts: 0, retryAt: 0, seen: '', error: '' };
-    if (failure.seen !== dead.id) {
+    if (this.failures.peek(instance)?.seen !== dead.id) {
       const info = await this.docker.inspect(dead.id);
       const lines = await this.docker.logs(dead.id, 20).catch(() => '');
-      failure.restarts++;
-      failure.retryAt = Date.now() + backoffMs(failure.restarts);
-      failure.seen = dead.id;
-      failure.error = `exited with code ${info.State.ExitCode}${info.State.OOMKilled ? ' (out of memory)' : ''}${lines ? `; last lines:\n${lines.trimEnd()}` : ''}`;
-      this.failures.set(instance, failure);
+      const failure = await this.failures.count(instance, dead.id, `exited with code ${info.State.ExitCode}${info.State.OOMKilled ? ' (out of memory)' : ''}${lines ? `; last lines:\n${lines.trimEnd()}` : ''}`);
       this.log.warn({ instance, container: dead.id, exitCode: info.State.ExitCode, restarts: failure.restarts }, 'container crashed');
       await this.writeStatus(instance, { state: 'crashed', containerId: dead.id, lastError: failure.error });
     }
@@ -197,7 +185,7 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** False (and a reconcile planned for later) while a backoff runs. */
   private mayStart(instance: string): boolean {
-    const failure = this.failures.get(instance);
+    const failure = this.failures.peek(instance);
     const wait = failure ? failure.retryAt - Date.now() : 0;
     if (wait <= 0) return true;
     setTimeout(() => this.schedule(instance), wait).unref();
@@ -210,6 +198,8 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
     const release = await this.releases.findOneBy({ id: spec.release });
     if (!app || !release) return this.writeStatus(spec.id, { state: 'pending', lastError: `app ${spec.app} or release ${spec.release} not found` });
     if (release.status !== 'ready' || !release.imageId) return this.writeStatus(spec.id, { state: release.status === 'failed' ? 'pending' : 'building', release: spec.release, lastError: release.status === 'failed' ? `release ${release.id} failed to build` : null });
+    // An Engine without the release's image (another host built it, or it was removed) loads it from the object store.
+    if (await this.images.ensure(release)) this.log.info({ app: spec.app, release: spec.release, image: release.imageId }, 'release image loaded from the store');
     const name = containerName(spec);
     for (const container of old) {
       // A restart of the same release: the old container gives its name to the new one.
@@ -222,12 +212,7 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
     const healthy = await waitHealthy(launched.port, app.healthPath, this.config.deploy.healthTimeoutSeconds * 1000, alive);
     if (!healthy) {
       const lines = await this.docker.logs(launched.containerId, 20).catch(() => '');
-      const failure = this.failures.get(spec.id) ?? { restarts: 0, retryAt: 0, seen: '', error: '' };
-      failure.restarts++;
-      failure.retryAt = Date.now() + backoffMs(failure.restarts);
-      failure.seen = launched.containerId;
-      failure.error = `${app.healthPath} on port ${launched.port} did not answer 2xx-3xx within ${this.config.deploy.healthTimeoutSeconds} s${lines ? `; last lines:\n${lines.trimEnd()}` : ''}`;
-      this.failures.set(spec.id, failure);
+      const failure = await this.failures.count(spec.id, launched.containerId, `${app.healthPath} on port ${launched.port} did not answer 2xx-3xx within ${this.config.deploy.healthTimeoutSeconds} s${lines ? `; last lines:\n${lines.trimEnd()}` : ''}`);
       await this.retire({ id: launched.containerId, name: launched.name, state: 'running', labels: {} });
       await this.writeStatus(spec.id, { state: 'unhealthy', containerId: null, port: null, lastError: failure.error });
       this.mayStart(spec.id);
@@ -235,7 +220,7 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
     }
     await this.register(spec, launched.containerId, launched.port);
     await this.retireAll(spec.id, old, true);
-    await this.writeStatus(spec.id, { state: 'running', release: spec.release, generation: spec.generation, containerId: launched.containerId, port: launched.port, lastError: this.failures.get(spec.id)?.error ?? null });
+    await this.writeStatus(spec.id, { state: 'running', release: spec.release, generation: spec.generation, containerId: launched.containerId, port: launched.port, lastError: this.failures.peek(spec.id)?.error || null });
   }
 
   private async register(spec: InstanceSpec, containerId: string, port: number): Promise<void> {
@@ -267,7 +252,7 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async forget(instance: string): Promise<void> {
-    this.failures.delete(instance);
+    this.failures.forget(instance);
     if (this.written.delete(instance)) await this.registry.kvDelete(statusKey(instance));
   }
 
@@ -275,7 +260,7 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
   private async writeStatus(instance: string, change: Partial<InstanceStatus>): Promise<void> {
     const previous = this.written.get(instance);
     const base: InstanceStatus = previous ? (JSON.parse(previous) as InstanceStatus) : { state: 'pending', host: this.host, release: null, generation: 0, containerId: null, port: null, restarts: 0, lastError: null, at: 0 };
-    const next: InstanceStatus = { ...base, ...change, restarts: this.failures.get(instance)?.restarts ?? 0, at: 0 };
+    const next: InstanceStatus = { ...base, ...change, restarts: this.failures.peek(instance)?.restarts ?? 0, at: 0 };
     const text = JSON.stringify(next);
     if (text === previous) return;
     this.written.set(instance, text);

@@ -182,8 +182,48 @@ export class DockerClient {
     } as never)) as unknown as Readable;
   }
 
+  /** Removes an image or one of its tags; an image still used by a container (409) or gone (404) is left as it is. */
   async removeImage(image: string): Promise<void> {
     await this.docker.getImage(image).remove().catch(ignoreStatus(404, 409));
+  }
+
+  /** The id of an image (by id or tag), or null when this Engine does not have it. */
+  async findImage(image: string): Promise<string | null> {
+    try {
+      return ((await this.docker.getImage(image).inspect()) as { Id: string }).Id;
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return null;
+      throw error;
+    }
+  }
+
+  async tagImage(image: string, repo: string, tag: string): Promise<void> {
+    await this.docker.getImage(image).tag({ repo, tag });
+  }
+
+  /** Every tag on this Engine, with the id of its image. */
+  async imageTags(): Promise<{ id: string; tag: string }[]> {
+    const images = await this.docker.listImages();
+    return images.flatMap((image) => (image.RepoTags ?? []).map((tag) => ({ id: image.Id, tag })));
+  }
+
+  /** `docker save` of one image (by tag, so the archive names it) as a stream, not buffered. */
+  async saveImage(image: string): Promise<Readable> {
+    return (await this.docker.getImage(image).get()) as unknown as Readable;
+  }
+
+  /** `docker load` of an archive stream; returns what the Engine says it loaded (tags or ids), rejects with its error when it refuses the archive. */
+  async loadImage(archive: Readable): Promise<string[]> {
+    const stream = (await this.docker.loadImage(archive as unknown as NodeJS.ReadableStream, { quiet: true })) as unknown as Readable;
+    const loaded: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      this.docker.modem.followProgress(stream, (error: Error | null) => (error ? reject(error) : resolve()), (event: { stream?: string; error?: string; errorDetail?: { message?: string } }) => {
+        const name = /^Loaded image(?: ID)?: (.+)$/m.exec(event.stream ?? '')?.[1];
+        if (name) loaded.push(name.trim());
+        if (event.error) reject(new Error(event.errorDetail?.message ?? event.error));
+      });
+    });
+    return loaded;
   }
 
   private async assertManaged(id: string): Promise<void> {

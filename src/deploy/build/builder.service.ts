@@ -10,6 +10,7 @@ import { InjectConfig } from '../../config/config.module.js';
 import type { DozenConfig } from '../../config/config.schema.js';
 import { DockerClient } from '../agent/docker.client.js';
 import { AppEntity, ReleaseEntity } from '../deploy.entity.js';
+import { imageKey, ReleaseImages } from '../images/release-images.js';
 import { checkout } from './git.js';
 import { nodejsDockerfile } from './runtime-template.js';
 
@@ -41,6 +42,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
     @InjectConfig() private readonly config: DozenConfig,
     @InjectLogger() logger: Logger,
     private readonly docker: DockerClient,
+    private readonly images: ReleaseImages,
     @InjectRepository(AppEntity) private readonly apps: Repository<AppEntity>,
     @InjectRepository(ReleaseEntity) private readonly releases: Repository<ReleaseEntity>,
   ) {
@@ -131,9 +133,13 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
         imageId = await this.docker.build(dir, `dozen/${app}:${job.release}`, { 'dozen.app': app, 'dozen.release': job.release }, append, signal);
       }
       append(`image ${imageId}`);
+      // Before `ready`, so an agent on any host can load it as soon as its instances move.
+      const bytes = await this.images.save(app, job.release, imageId);
+      append(`image saved to the object store as ${imageKey(app, job.release)} (${(bytes / 1048576).toFixed(1)} MB)`);
       await this.finish(job.release, { status: 'ready', imageId, buildLog: log });
       this.log.info({ app, release: job.release, image: imageId }, 'release built');
       await this.readyListener(app, job.release).catch((error: unknown) => this.log.error({ err: error, app, release: job.release }, 'cannot move the instances to the new release'));
+      await this.images.prune(app).catch((error: unknown) => this.log.error({ err: error, app }, 'cannot prune old release images'));
     } catch (error) {
       const message = job.cancel.signal.aborted ? String((job.cancel.signal.reason as Error)?.message ?? 'cancelled') : (error as Error).name === 'TimeoutError' ? `build timed out after ${this.config.deploy.buildTimeoutSeconds} s` : (error as Error).message;
       append(`error: ${message}`);

@@ -1,0 +1,129 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Logger } from 'pino';
+import { In, IsNull, Not, type Repository } from 'typeorm';
+import { InjectLogger } from '../../common/core.module.js';
+import { InjectConfig } from '../../config/config.module.js';
+import type { DozenConfig } from '../../config/config.schema.js';
+import { ObjectNotFound } from '../../storage/object-store.js';
+import { DockerClient, LABEL } from '../agent/docker.client.js';
+import { AppEntity, InstanceEntity, ReleaseEntity } from '../deploy.entity.js';
+import { DeployObjectStore } from './deploy-object-store.js';
+import { releasesToPrune } from './prune-plan.js';
+
+/** Where a release's image archive (`docker save`) is kept in the object store. */
+export const imageKey = (app: string, release: string) => `images/${app}/${release}.tar`;
+/** The tag a release's image carries on every Engine (the archive is saved by it, so a load restores it). */
+export const imageTag = (app: string, release: string) => `dozen/${app}:${release}`;
+const RELEASE_TAG = /^dozen\/([a-z0-9-]+):(r[0-9a-f]{8})$/;
+
+/** The release's image is neither on this Engine nor loadable as itself. */
+export class ImageUnavailable extends Error {}
+
+/**
+ * Release images across hosts without an image registry: the build host saves
+ * each built image to the object store; an agent whose Engine lacks a
+ * release's image loads it from there and checks its id. Only the newest
+ * `deploy.keepReleases` ready releases of an app keep their images (plus any
+ * release in use); older ones leave the store, then every Engine.
+ */
+@Injectable()
+export class ReleaseImages {
+  private readonly log: Logger;
+  private readonly loading = new Map<string, Promise<void>>();
+  /** Pruned releases whose image a container here still uses (said once, not at every resync). */
+  private readonly keptInUse = new Set<string>();
+
+  constructor(
+    @InjectConfig() private readonly config: DozenConfig,
+    @InjectLogger() logger: Logger,
+    private readonly docker: DockerClient,
+    private readonly store: DeployObjectStore,
+    @InjectRepository(AppEntity) private readonly apps: Repository<AppEntity>,
+    @InjectRepository(ReleaseEntity) private readonly releases: Repository<ReleaseEntity>,
+    @InjectRepository(InstanceEntity) private readonly instances: Repository<InstanceEntity>,
+  ) {
+    this.log = logger.child({ module: 'deploy', part: 'images' });
+  }
+
+  /** Tags the built image `dozen/<app>:<release>` and streams `docker save` of it into the store; returns the archive's size. */
+  async save(app: string, release: string, imageId: string): Promise<number> {
+    await this.docker.tagImage(imageId, `dozen/${app}`, release);
+    const archive = await this.docker.saveImage(imageTag(app, release));
+    const info = await this.store.get().put(imageKey(app, release), archive, { contentType: 'application/x-tar' });
+    this.log.info({ app, release, bytes: info.size }, 'release image saved');
+    return info.size;
+  }
+
+  /** Makes sure this Engine has the release's image, loading it from the store when it lacks it; true when it was loaded. */
+  async ensure(release: ReleaseEntity): Promise<boolean> {
+    if (await this.docker.findImage(release.imageId!)) return false;
+    let loading = this.loading.get(release.id);
+    if (!loading) {
+      loading = this.load(release).finally(() => this.loading.delete(release.id));
+      this.loading.set(release.id, loading);
+    }
+    await loading;
+    return true;
+  }
+
+  /**
+   * Drops the images of the app's ready releases past the newest `deploy.keepReleases` from the
+   * store (never the app's current release or one an instance is on), marks those releases, then
+   * prunes this Engine. Returns the releases pruned.
+   */
+  async prune(app: string): Promise<string[]> {
+    const row = await this.apps.findOneBy({ name: app });
+    if (!row) return [];
+    const ready = await this.releases.find({ where: { app, status: 'ready' } });
+    const inUse = new Set([row.release, ...(await this.instances.findBy({ app })).map((instance) => instance.release)].filter((id): id is string => Boolean(id)));
+    const pruned = releasesToPrune(ready, this.config.deploy.keepReleases, inUse);
+    for (const id of pruned) {
+      await this.store.get().delete(imageKey(app, id));
+      await this.releases.update({ id }, { imageRemovedAt: Date.now() });
+    }
+    if (pruned.length) this.log.info({ app, releases: pruned }, 'release images pruned from the store');
+    await this.pruneEngine();
+    return pruned;
+  }
+
+  /**
+   * Removes from this Engine the `dozen/<app>:<release>` tags of pruned releases, except those a
+   * container here still uses (the Engine itself also refuses to remove an image in use). Run by
+   * each agent at every resync, so every host drops them.
+   */
+  async pruneEngine(): Promise<void> {
+    const tags = (await this.docker.imageTags()).flatMap(({ tag }) => {
+      const match = RELEASE_TAG.exec(tag);
+      return match ? [{ tag, release: match[2] }] : [];
+    });
+    if (!tags.length) return;
+    const pruned = new Set((await this.releases.find({ select: { id: true }, where: { id: In(tags.map((entry) => entry.release)), imageRemovedAt: Not(IsNull()) } })).map((release) => release.id));
+    if (!pruned.size) return;
+    const used = new Set((await this.docker.managed()).map((container) => container.labels[LABEL.release]));
+    for (const { tag, release } of tags) {
+      if (!pruned.has(release)) continue;
+      if (used.has(release)) {
+        if (!this.keptInUse.has(release)) this.log.info({ release, image: tag }, 'pruned release image kept on the Engine while a container uses it');
+        this.keptInUse.add(release);
+        continue;
+      }
+      this.keptInUse.delete(release);
+      await this.docker.removeImage(tag);
+      this.log.info({ release, image: tag }, 'release image removed from the Engine');
+    }
+  }
+
+  private async load(release: ReleaseEntity): Promise<void> {
+    const key = imageKey(release.app, release.id);
+    if (release.imageRemovedAt) throw new ImageUnavailable(`the image of release ${release.id} was pruned (deploy.keepReleases) and is not on this host's Docker Engine`);
+    const object = await this.store.get().get(key).catch((error: unknown) => {
+      if (error instanceof ObjectNotFound) throw new ImageUnavailable(`the image of release ${release.id} is neither on this host's Docker Engine nor in the object store (${key})`);
+      throw error;
+    });
+    this.log.info({ app: release.app, release: release.id, key }, 'loading the release image from the store');
+    const loaded = await this.docker.loadImage(object.body);
+    if (await this.docker.findImage(release.imageId!)) return;
+    throw new ImageUnavailable(`${key} does not hold release ${release.id}'s image ${release.imageId} (it loaded ${loaded.join(', ') || 'nothing'}): refusing to run it`);
+  }
+}
