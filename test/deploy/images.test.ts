@@ -122,8 +122,9 @@ describe('deploy: release images, restarts and health', { timeout: 300_000 }, ()
   it('an Engine without the release image loads it from the object store, checks its id, and runs it', async () => {
     await expectStatus(dozen, '/deploy/apps', json({ name: APP, repository: repository.url, domains: [DOMAIN], healthPath: '/healthz' }), 201);
     const first = await deploy('main');
-    const log = await (await dozen.api(`/deploy/releases/${first}/log`)).text();
-    assert.match(log, new RegExp(`image saved to the object store as images/${APP}/${first}\\.tar \\(\\d+\\.\\d MB\\)`));
+    // Saved while the instances move, so after `ready`: the build log says when.
+    const saved = new RegExp(`image saved to the object store as images/${APP}/${first}\\.tar \\(\\d+\\.\\d MB\\)`);
+    await waitFor('the image archive to be saved', async () => saved.test(await (await dozen.api(`/deploy/releases/${first}/log`)).text()), 30_000, 100);
     assert.equal(await storeStatus(first), 200);
     const imageId = String((await expectStatus(dozen, `/deploy/releases/${first}`, {}, 200)).imageId);
 
@@ -153,6 +154,8 @@ describe('deploy: release images, restarts and health', { timeout: 300_000 }, ()
     assert.equal((await ofInstance())[0].Id, moved.containerId);
     assert.equal(await answer(), 2);
     assert.equal(moved.restarts, 1, 'the restart count outlived dozen');
+    // Saved while the instance moved: if the kill cut the save short, the build host saves it again when it is back.
+    await waitFor('the archive of the new release', async () => (await storeStatus(String(release.id))) === 200, 30_000, 200);
 
     await docker.getContainer(String(moved.containerId)).kill();
     const again = await waitInstance(dozen, instance, (view) => view.state === 'running' && view.containerId !== moved.containerId, 'running again', 30_000);

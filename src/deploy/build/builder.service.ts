@@ -133,12 +133,21 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
         imageId = await this.docker.build(dir, `dozen/${app}:${job.release}`, { 'dozen.app': app, 'dozen.release': job.release }, append, signal);
       }
       append(`image ${imageId}`);
-      // Before `ready`, so an agent on any host can load it as soon as its instances move.
-      const bytes = await this.images.save(app, job.release, imageId);
-      append(`image saved to the object store as ${imageKey(app, job.release)} (${(bytes / 1048576).toFixed(1)} MB)`);
       await this.finish(job.release, { status: 'ready', imageId, buildLog: log });
       this.log.info({ app, release: job.release, image: imageId }, 'release built');
+      // Saved while this host's instances move (they need no archive); agents elsewhere wait for it (ReleaseImages.ensure).
+      const saved = this.images.save(app, job.release, imageId).then(
+        (bytes) => append(`image saved to the object store as ${imageKey(app, job.release)} (${(bytes / 1048576).toFixed(1)} MB)`),
+        async (error: unknown) => {
+          const message = `image not saved to the object store: ${(error as Error).message}`;
+          append(`error: ${message}`);
+          this.log.error({ err: error, app, release: job.release }, 'cannot save the release image');
+          await this.finish(job.release, { error: message.slice(0, 1024) });
+        },
+      );
       await this.readyListener(app, job.release).catch((error: unknown) => this.log.error({ err: error, app, release: job.release }, 'cannot move the instances to the new release'));
+      await saved;
+      await this.finish(job.release, { buildLog: log });
       await this.images.prune(app).catch((error: unknown) => this.log.error({ err: error, app }, 'cannot prune old release images'));
     } catch (error) {
       const message = job.cancel.signal.aborted ? String((job.cancel.signal.reason as Error)?.message ?? 'cancelled') : (error as Error).name === 'TimeoutError' ? `build timed out after ${this.config.deploy.buildTimeoutSeconds} s` : (error as Error).message;

@@ -1,11 +1,12 @@
-import { Injectable } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
 import { In, IsNull, Not, type Repository } from 'typeorm';
 import { InjectLogger } from '../../common/core.module.js';
 import { InjectConfig } from '../../config/config.module.js';
 import type { DozenConfig } from '../../config/config.schema.js';
-import { ObjectNotFound } from '../../storage/object-store.js';
+import { ObjectNotFound, type ObjectStream } from '../../storage/object-store.js';
 import { DockerClient, LABEL } from '../agent/docker.client.js';
 import { AppEntity, InstanceEntity, ReleaseEntity } from '../deploy.entity.js';
 import { DeployObjectStore } from './deploy-object-store.js';
@@ -16,6 +17,9 @@ export const imageKey = (app: string, release: string) => `images/${app}/${relea
 /** The tag a release's image carries on every Engine (the archive is saved by it, so a load restores it). */
 export const imageTag = (app: string, release: string) => `dozen/${app}:${release}`;
 const RELEASE_TAG = /^dozen\/([a-z0-9-]+):(r[0-9a-f]{8})$/;
+/** How long an agent waits for the archive of a release the build host is still saving. */
+const ARCHIVE_WAIT_MS = 60_000;
+const ARCHIVE_POLL_MS = 250;
 
 /** The release's image is neither on this Engine nor loadable as itself. */
 export class ImageUnavailable extends Error {}
@@ -28,7 +32,7 @@ export class ImageUnavailable extends Error {}
  * release in use); older ones leave the store, then every Engine.
  */
 @Injectable()
-export class ReleaseImages {
+export class ReleaseImages implements OnApplicationBootstrap {
   private readonly log: Logger;
   private readonly loading = new Map<string, Promise<void>>();
   /** Pruned releases whose image a container here still uses (said once, not at every resync). */
@@ -46,12 +50,31 @@ export class ReleaseImages {
     this.log = logger.child({ module: 'deploy', part: 'images' });
   }
 
+  /**
+   * Saves again, in the background, the archives a stop of dozen cut short: ready releases built
+   * on this host whose image is kept but missing from the store (and still on this Engine).
+   */
+  onApplicationBootstrap(): void {
+    void this.resumeSaves().catch((error: unknown) => this.log.error({ err: error }, 'cannot check the release image archives'));
+  }
+
+  private async resumeSaves(): Promise<void> {
+    const built = await this.releases.find({ where: { buildHost: this.config.host.name, status: 'ready', imageRemovedAt: IsNull(), error: IsNull() } });
+    for (const release of built) {
+      if (!release.imageId || (await this.store.get().head(imageKey(release.app, release.id)))) continue;
+      if (!(await this.docker.findImage(release.imageId))) continue;
+      this.log.warn({ app: release.app, release: release.id }, 'release image archive missing from the store: saving it again');
+      await this.save(release.app, release.id, release.imageId);
+    }
+  }
+
   /** Tags the built image `dozen/<app>:<release>` and streams `docker save` of it into the store; returns the archive's size. */
   async save(app: string, release: string, imageId: string): Promise<number> {
+    const started = Date.now();
     await this.docker.tagImage(imageId, `dozen/${app}`, release);
     const archive = await this.docker.saveImage(imageTag(app, release));
     const info = await this.store.get().put(imageKey(app, release), archive, { contentType: 'application/x-tar' });
-    this.log.info({ app, release, bytes: info.size }, 'release image saved');
+    this.log.info({ app, release, bytes: info.size, ms: Date.now() - started }, 'release image saved');
     return info.size;
   }
 
@@ -114,13 +137,31 @@ export class ReleaseImages {
     }
   }
 
+  /**
+   * The release's archive. The build host saves it while its own instances already move, so a
+   * missing one is waited for, until the save is reported failed (the release's error) or for
+   * ARCHIVE_WAIT_MS at most.
+   */
+  private async archive(release: ReleaseEntity, key: string): Promise<ObjectStream> {
+    const deadline = Date.now() + ARCHIVE_WAIT_MS;
+    for (;;) {
+      try {
+        return await this.store.get().get(key);
+      } catch (error) {
+        if (!(error instanceof ObjectNotFound)) throw error;
+      }
+      const now = await this.releases.findOneBy({ id: release.id });
+      if (now?.error || now?.imageRemovedAt || Date.now() > deadline) {
+        throw new ImageUnavailable(`the image of release ${release.id} is neither on this host's Docker Engine nor in the object store (${key})${now?.error ? `: ${now.error}` : ''}`);
+      }
+      await sleep(ARCHIVE_POLL_MS);
+    }
+  }
+
   private async load(release: ReleaseEntity): Promise<void> {
     const key = imageKey(release.app, release.id);
     if (release.imageRemovedAt) throw new ImageUnavailable(`the image of release ${release.id} was pruned (deploy.keepReleases) and is not on this host's Docker Engine`);
-    const object = await this.store.get().get(key).catch((error: unknown) => {
-      if (error instanceof ObjectNotFound) throw new ImageUnavailable(`the image of release ${release.id} is neither on this host's Docker Engine nor in the object store (${key})`);
-      throw error;
-    });
+    const object = await this.archive(release, key);
     this.log.info({ app: release.app, release: release.id, key }, 'loading the release image from the store');
     const loaded = await this.docker.loadImage(object.body);
     if (await this.docker.findImage(release.imageId!)) return;
