@@ -153,7 +153,7 @@ describe('deploy: release images, restarts and health', { timeout: 300_000 }, ()
     await waitFor('one container left', async () => (await ofInstance()).length === 1, 20_000);
     assert.equal((await ofInstance())[0].Id, moved.containerId);
     assert.equal(await answer(), 2);
-    assert.equal(moved.restarts, 1, 'the restart count outlived dozen');
+    assert.equal(moved.restarts, 1, `the restart count outlived dozen\n${dozen.logs().slice(-4000)}`);
     // Saved while the instance moved: if the kill cut the save short, the build host saves it again when it is back.
     await waitFor('the archive of the new release', async () => (await storeStatus(String(release.id))) === 200, 30_000, 200);
 
@@ -173,8 +173,8 @@ describe('deploy: release images, restarts and health', { timeout: 300_000 }, ()
     assert.deepEqual(registered.instances.map((entry) => entry.release), [second], 'only the healthy container is registered');
 
     // keepReleases 2: the first release (in use by nothing) left the store, the Engine and the rollback choices.
-    const pruned = await expectStatus(dozen, `/deploy/releases/${first}`, {}, 200);
-    assert.ok(pruned.imageRemovedAt, JSON.stringify(pruned));
+    // Pruned once the new release's archive is saved.
+    await waitFor('the first release to be pruned', async () => Boolean((await expectStatus(dozen, `/deploy/releases/${first}`, {}, 200)).imageRemovedAt), 30_000);
     assert.equal(await storeStatus(first), 404);
     await waitFor('the first release image to leave the Engine', async () => (await imageOf(`dozen/${APP}:${first}`)) === null, 10_000);
     const refused = await expectStatus(dozen, `/deploy/apps/${APP}/rollback`, json({ release: first }), 409);
@@ -182,7 +182,7 @@ describe('deploy: release images, restarts and health', { timeout: 300_000 }, ()
 
     // The next release prunes the second from the store, but its image stays on the Engine: the old container still serves.
     await deploy('sick2');
-    await waitFor('the second release to be pruned', async () => Boolean((await expectStatus(dozen, `/deploy/releases/${second}`, {}, 200)).imageRemovedAt), 10_000);
+    await waitFor('the second release to be pruned', async () => Boolean((await expectStatus(dozen, `/deploy/releases/${second}`, {}, 200)).imageRemovedAt), 30_000);
     assert.equal(await storeStatus(second), 404);
     await waitFor('the agent to keep the image in use', async () => dozen.logs().includes(`"release":"${second}","image":"dozen/${APP}:${second}","msg":"pruned release image kept on the Engine while a container uses it"`), 10_000);
     assert.ok(await imageOf(`dozen/${APP}:${second}`), 'the running container image is kept');
@@ -206,14 +206,15 @@ describe('deploy: release images, restarts and health', { timeout: 300_000 }, ()
     await expectStatus(dozen, `/storage/objects/images/${APP}/${sick}.tar`, { method: 'PUT', body: archive }, 201);
     await waitFor('no container of the third release', async () => !(await managedOfHost()).some((entry) => entry.Labels['dozen.release'] === sick), 20_000);
     await docker.getImage(`dozen/${APP}:${sick}`).remove();
-    const [serving] = await ofInstance();
-    assert.equal(serving?.Labels['dozen.release'], releases[1]);
+    // The second release's container serves; the agent may be trying the fourth beside it.
+    const serving = (await ofInstance()).find((entry) => entry.Labels['dozen.release'] === releases[1]);
+    assert.ok(serving, JSON.stringify(await ofInstance()));
 
     await expectStatus(dozen, `/deploy/apps/${APP}/rollback`, json({ release: sick }), 201);
     const failed = await waitInstance(dozen, instance, (view) => view.state === 'pending' && /does not hold/.test(String(view.lastError)), 'failed on the image', 30_000);
     assert.match(String(failed.lastError), new RegExp(`images/${APP}/${sick}\\.tar does not hold release ${sick}'s image sha256:[0-9a-f]{64} \\(it loaded ${NOT_A_RELEASE}\\): refusing to run it`));
     assert.ok(!(await managedOfHost()).some((entry) => entry.Labels['dozen.release'] === sick), 'no container of the wrong image');
-    assert.deepEqual((await ofInstance()).map((entry) => entry.Id), [serving.Id], 'the old container keeps serving');
+    assert.ok((await ofInstance()).some((entry) => entry.Id === serving.Id && entry.State === 'running'), 'the old container keeps serving');
     assert.equal(await answer(), 2);
   });
 });

@@ -151,7 +151,9 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
       return;
     }
     const dead = containers.find((container) => isCurrent(container));
-    if (dead && !(await this.handleCrash(instance, dead))) return;
+    // Made but never started (dozen stopped between create and start): not a crash.
+    if (dead?.state === 'created') await this.retire(dead);
+    else if (dead && !(await this.handleCrash(instance, dead))) return;
     if (!this.mayStart(instance)) return;
     await this.start(spec, containers.filter((container) => container !== dead && container.state === 'running'));
   }
