@@ -43,7 +43,7 @@ export function addDeployCommands(program: Command): void {
   addServerOptions(app.command('create <name>').description('register an app'))
     .option('--repository <url>', 'git URL (file://, https://, ssh://)')
     .option('--ref <ref>', 'default branch, tag or commit to deploy', 'main')
-    .option('--runtime <runtime>', 'nodejs (built from git) or image (a ready image)', 'nodejs')
+    .option('--runtime <runtime>', 'nodejs or php-laravel (built from git), or image (a ready image)', 'nodejs')
     .option('--image <image>', 'the image of runtime image')
     .option('--port <port>', 'the port the app listens on (default: it reads PORT)')
     .option('--health <path>', 'health path answering 2xx-3xx when ready', '/')

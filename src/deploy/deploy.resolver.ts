@@ -50,7 +50,7 @@ class AppType {
   @Field() name!: string;
   @Field(() => String, { nullable: true }) repository!: string | null;
   @Field() defaultRef!: string;
-  @Field({ description: 'nodejs or image' }) runtime!: string;
+  @Field({ description: 'nodejs, php-laravel or image' }) runtime!: string;
   @Field(() => String, { nullable: true }) image!: string | null;
   @Field(() => Int, { nullable: true, description: 'null: the app reads PORT' }) port!: number | null;
   @Field() healthPath!: string;

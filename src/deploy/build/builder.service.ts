@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
@@ -11,7 +11,7 @@ import type { DozenConfig } from '../../config/config.schema.js';
 import { DockerClient } from '../agent/docker.client.js';
 import { AppEntity, ReleaseEntity } from '../deploy.entity.js';
 import { checkout } from './git.js';
-import { nodejsDockerfile } from './runtime-template.js';
+import { templateDockerfile } from './runtime-template.js';
 
 /** The build log kept per release (its tail, when longer). */
 const MAX_LOG_CHARS = 256 * 1024;
@@ -124,9 +124,9 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
         if (existsSync(join(dir, 'Dockerfile'))) {
           append('using the repository Dockerfile');
         } else {
-          const manifest = existsSync(join(dir, 'package.json')) ? readFileSync(join(dir, 'package.json'), 'utf8') : null;
-          writeFileSync(join(dir, 'Dockerfile'), nodejsDockerfile(manifest, this.config.deploy.runtimes.nodejs.baseImage));
-          append(`using the nodejs template on ${this.config.deploy.runtimes.nodejs.baseImage}`);
+          const { baseImage } = this.config.deploy.runtimes[row.runtime];
+          writeFileSync(join(dir, 'Dockerfile'), templateDockerfile(row.runtime, dir, baseImage));
+          append(`using the ${row.runtime} template on ${baseImage}`);
         }
         imageId = await this.docker.build(dir, `dozen/${app}:${job.release}`, { 'dozen.app': app, 'dozen.release': job.release }, append, signal);
       }
