@@ -1,6 +1,6 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
@@ -10,7 +10,9 @@ import { InjectConfig } from '../../config/config.module.js';
 import type { DozenConfig } from '../../config/config.schema.js';
 import { DockerClient } from '../agent/docker.client.js';
 import { AppEntity, ReleaseEntity } from '../deploy.entity.js';
+import { SecretsBox } from '../secrets-box.js';
 import { checkout } from './git.js';
+import { gitAuth, redactUrl } from './git-credentials.js';
 import { templateDockerfile } from './runtime-template.js';
 
 /** The build log kept per release (its tail, when longer). */
@@ -43,6 +45,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly docker: DockerClient,
     @InjectRepository(AppEntity) private readonly apps: Repository<AppEntity>,
     @InjectRepository(ReleaseEntity) private readonly releases: Repository<ReleaseEntity>,
+    private readonly secretsBox: SecretsBox,
   ) {
     this.log = logger.child({ module: 'deploy', part: 'builder' });
   }
@@ -117,8 +120,10 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
         append(`using image ${row.image}`);
         imageId = await this.docker.imageId(row.image!);
       } else {
-        append(`fetching ${release.ref} from ${row.repository}`);
-        const commit = await checkout(row.repository!, release.ref, dir, signal);
+        const secrets = Object.fromEntries(Object.entries(row.secrets).map(([name, sealed]) => [name, this.secretsBox.open(sealed)]));
+        const auth = gitAuth(row.repository!, secrets, resolve(this.config.dataDir, 'deploy-known-hosts'));
+        append(`fetching ${release.ref} from ${redactUrl(row.repository!)}${auth.using.length ? ` with the app's secrets ${auth.using.join(', ')}` : ''}`);
+        const commit = await checkout(row.repository!, release.ref, dir, signal, auth).finally(() => auth.cleanup());
         await this.releases.update({ id: job.release }, { commit });
         append(`commit ${commit}`);
         if (existsSync(join(dir, 'Dockerfile'))) {
