@@ -92,6 +92,11 @@ export function addDeployCommands(program: Command): void {
       process.stderr.write(`release ${ended.id} ready (${ended.commit?.slice(0, 12) ?? 'image'}); instances are moving to it\n`);
     }));
 
+  addServerOptions(app.command('cancel <release>').description('cancel a queued or running build (its release ends cancelled)'))
+    .action(run(async (release: string, _options: unknown, command: Command) => {
+      print(await DozenClient.fromCommand(command).json('POST', `/deploy/releases/${path(release)}/cancel`));
+    }));
+
   addServerOptions(app.command('rollback <name>').description('move the instances back to an earlier built release (no build)'))
     .option('--release <id>', 'the release (default: the one before the current)')
     .action(run(async (name: string, options: { release?: string }, command: Command) => {

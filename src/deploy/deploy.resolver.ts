@@ -4,7 +4,7 @@ import { badInputFromZod } from '../common/errors.js';
 import { AppsService, type AppView } from './apps.service.js';
 import { AuditService, type Actor } from './audit.service.js';
 import {
-  appName, createAppSchema, createInstanceSchema, deployBody, domainSchemaBody, envBody, envNameParam, hostName, instanceId, rollbackBody, scaleBody, secretsBody, updateAppSchema,
+  appName, createAppSchema, createInstanceSchema, deployBody, domainSchemaBody, envBody, envNameParam, hostName, instanceId, releaseId, rollbackBody, scaleBody, secretsBody, updateAppSchema,
 } from './dto/deploy.dto.js';
 import { HostsService } from './hosts.service.js';
 import { InstancesService } from './instances.service.js';
@@ -218,6 +218,11 @@ export class DeployResolver {
   @Mutation(() => ReleaseType, { description: 'Queues the build of a ref; the instances move to it once it is ready' })
   deploy(@Args('app') app: string, @Args('ref', { type: () => String, nullable: true }) ref?: string) {
     return this.releasesService.deploy(checked(appName, app, 'app'), checked(deployBody, defined({ ref })).ref, ADMIN);
+  }
+
+  @Mutation(() => ReleaseType, { description: 'Cancels a queued or running build; answers once the release says cancelled' })
+  cancelRelease(@Args('id') id: string) {
+    return this.releasesService.cancel(checked(releaseId, id, 'id'), ADMIN);
   }
 
   @Mutation(() => ReleaseType)

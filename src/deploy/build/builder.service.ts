@@ -22,6 +22,8 @@ const LOG_FLUSH_MS = 1000;
 interface Job {
   release: string;
   cancel: AbortController;
+  /** Settles when the build ended and its release was saved. */
+  ended?: Promise<void>;
 }
 
 /**
@@ -67,25 +69,26 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Queues the build of a `queued` release. */
   enqueue(app: string, release: string): void {
-    const job = { release, cancel: new AbortController() };
-    if (!this.running.has(app)) return void this.run(app, job);
+    const job: Job = { release, cancel: new AbortController() };
+    if (!this.running.has(app)) return this.start(app, job);
     const superseded = this.waiting.get(app);
     this.waiting.set(app, job);
     if (superseded) void this.finish(superseded.release, { status: 'cancelled', error: `superseded by release ${release}` });
   }
 
-  /** Cancels a queued or running build; false when it is neither. */
-  cancel(release: string): boolean {
+  /** Cancels a queued or running build and resolves once its release says `cancelled`; false when it is neither. */
+  async cancel(release: string): Promise<boolean> {
     for (const [app, job] of this.waiting) {
       if (job.release === release) {
         this.waiting.delete(app);
-        void this.finish(release, { status: 'cancelled', error: 'cancelled' });
+        await this.finish(release, { status: 'cancelled', error: 'cancelled' });
         return true;
       }
     }
     for (const job of this.running.values()) {
       if (job.release === release) {
         job.cancel.abort(new Error('cancelled'));
+        await job.ended;
         return true;
       }
     }
@@ -101,8 +104,14 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
     return () => set.delete(listener);
   }
 
-  private async run(app: string, job: Job): Promise<void> {
+  private start(app: string, job: Job): void {
     this.running.set(app, job);
+    job.ended = this.run(app, job);
+  }
+
+  private async run(app: string, job: Job): Promise<void> {
+    const timeout = AbortSignal.timeout(this.config.deploy.buildTimeoutSeconds * 1000);
+    const signal = AbortSignal.any([job.cancel.signal, timeout]);
     let log = '';
     const append = (line: string) => {
       log = (log + line + '\n').slice(-MAX_LOG_CHARS);
@@ -114,7 +123,6 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
       const row = await this.apps.findOneByOrFail({ name: app });
       const release = await this.releases.findOneByOrFail({ id: job.release });
       await this.releases.update({ id: job.release }, { status: 'building' });
-      const signal = AbortSignal.any([job.cancel.signal, AbortSignal.timeout(this.config.deploy.buildTimeoutSeconds * 1000)]);
       let imageId: string;
       if (row.runtime === 'image') {
         append(`using image ${row.image}`);
@@ -140,7 +148,8 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
       this.log.info({ app, release: job.release, image: imageId }, 'release built');
       await this.readyListener(app, job.release).catch((error: unknown) => this.log.error({ err: error, app, release: job.release }, 'cannot move the instances to the new release'));
     } catch (error) {
-      const message = job.cancel.signal.aborted ? String((job.cancel.signal.reason as Error)?.message ?? 'cancelled') : (error as Error).name === 'TimeoutError' ? `build timed out after ${this.config.deploy.buildTimeoutSeconds} s` : (error as Error).message;
+      // Which signal fired says why: git and the Engine only report that they were aborted.
+      const message = job.cancel.signal.aborted ? String((job.cancel.signal.reason as Error)?.message ?? 'cancelled') : timeout.aborted ? `build timed out after ${this.config.deploy.buildTimeoutSeconds} s` : (error as Error).message;
       append(`error: ${message}`);
       const tail = log.trimEnd().split('\n').slice(-15).join('\n');
       await this.finish(job.release, { status: job.cancel.signal.aborted ? 'cancelled' : 'failed', error: tail.slice(-1024), buildLog: log });
@@ -153,7 +162,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
       this.running.delete(app);
       const next = this.waiting.get(app);
       this.waiting.delete(app);
-      if (next) void this.run(app, next);
+      if (next) this.start(app, next);
     }
   }
 
