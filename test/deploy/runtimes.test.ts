@@ -29,7 +29,7 @@ function makePhpRepository(): { url: string; dir: string } {
   const page = (version: number, greeting: string) => `<?php
 ${version === 2 ? "require __DIR__ . '/../vendor/autoload.php';\n" : ''}header('Content-Type: application/json');
 echo json_encode(['version' => ${version}, 'sapi' => PHP_SAPI, 'path' => $_SERVER['REQUEST_URI'], 'greeting' => ${greeting},
-  'env' => ['DOZEN_APP' => getenv('DOZEN_APP'), 'DOZEN_DOMAIN' => getenv('DOZEN_DOMAIN'), 'PORT' => getenv('PORT'), 'GREETING' => getenv('GREETING')]]);
+  'env' => ['DOZEN_APP' => getenv('DOZEN_APP'), 'DOZEN_DOMAIN' => getenv('DOZEN_DOMAIN'), 'PORT' => getenv('PORT'), 'GREETING' => getenv('GREETING'), 'GIT_TOKEN' => getenv('GIT_TOKEN')]]);
 `;
   writeFileSync(join(dir, 'public/index.php'), page(1, "getenv('GREETING')"));
   git('add', '.');
@@ -94,7 +94,7 @@ describe('deploy runtimes: php-laravel from git, and a ready image', { timeout: 
   };
 
   it('a php-laravel app with a plain public/index.php builds on the PHP base image, runs, and answers through the proxy with its env', async () => {
-    await expectStatus(dozen, '/deploy/apps', json({ name: 'site', runtime: 'php-laravel', repository: repository.url, domains: [PHP_DOMAIN], env: { GREETING: 'hi from php' } }), 201);
+    await expectStatus(dozen, '/deploy/apps', json({ name: 'site', runtime: 'php-laravel', repository: repository.url, domains: [PHP_DOMAIN], env: { GREETING: 'hi from php' }, secrets: { GIT_TOKEN: 'tok-never-in-a-container' } }), 201);
     const release = await expectStatus(dozen, '/deploy/apps/site/deploy', json({}), 202);
     await waitRelease(dozen, String(release.id), 'ready', 120_000);
     const log = await (await dozen.api(`/deploy/releases/${String(release.id)}/log`)).text();
@@ -106,7 +106,7 @@ describe('deploy runtimes: php-laravel from git, and a ready image', { timeout: 
     const body = await answer(PHP_DOMAIN);
     assert.equal(body.version, 1);
     assert.equal(body.sapi, 'cli-server', "served by PHP's built-in server");
-    assert.deepEqual(body.env, { DOZEN_APP: 'site', DOZEN_DOMAIN: PHP_DOMAIN, PORT: String(running.port), GREETING: 'hi from php' });
+    assert.deepEqual(body.env, { DOZEN_APP: 'site', DOZEN_DOMAIN: PHP_DOMAIN, PORT: String(running.port), GREETING: 'hi from php', GIT_TOKEN: false }, 'git credentials are for the build only');
     const [container] = await docker.listContainers({ filters: { label: [`dozen.instance=${phpInstance}`] } });
     assert.equal(((await docker.getContainer(container.Id).inspect()).Config as { StopSignal?: string }).StopSignal, 'SIGINT');
   });
