@@ -37,7 +37,7 @@ describe('git credentials from app secrets', () => {
     assert.equal(mode(key), 0o600);
     assert.equal(mode(dirname(key)), 0o700);
     assert.equal(readFileSync(key, 'utf8'), '-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n');
-    assert.match(auth.env.GIT_SSH_COMMAND, /^ssh -o BatchMode=yes -o IdentitiesOnly=yes -i \S+ -o 'UserKnownHostsFile=\/var\/lib\/dozen\/deploy known-hosts' -o StrictHostKeyChecking=accept-new$/);
+    assert.match(auth.env.GIT_SSH_COMMAND, /^ssh -o BatchMode=yes -o IdentitiesOnly=yes -i \S+ -o 'UserKnownHostsFile=\/var\/lib\/dozen\/deploy known-hosts' -o StrictHostKeyChecking=accept-new -o HashKnownHosts=no$/);
     assert.ok(!auth.env.GIT_SSH_COMMAND.includes('abc'));
     auth.cleanup();
     assert.ok(!existsSync(key));
@@ -53,5 +53,6 @@ describe('git credentials from app secrets', () => {
     assert.deepEqual(gitAuth('https://git.example.net/open.git', {}, '/nowhere').env, {});
     assert.equal(redactUrl('https://user:pw@git.example.net/a.git'), 'https://***@git.example.net/a.git');
     assert.equal(redactUrl('https://git.example.net/a@b.git'), 'https://git.example.net/a@b.git');
+    assert.equal(redactUrl('ssh://git@git.example.net/a.git'), 'ssh://git@git.example.net/a.git');
   });
 });

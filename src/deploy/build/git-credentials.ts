@@ -91,7 +91,8 @@ export function gitAuth(repository: string, secrets: Record<string, string>, kno
           using.push(GIT_SECRET.knownHosts);
         }
       }
-      if (secrets[GIT_SECRET.knownHosts] === undefined) options.push('-o', `UserKnownHostsFile=${knownHostsFile}`, '-o', 'StrictHostKeyChecking=accept-new');
+      // Kept unhashed, so an operator can read which host a key is for and delete its line when the host key changes on purpose.
+      if (secrets[GIT_SECRET.knownHosts] === undefined) options.push('-o', `UserKnownHostsFile=${knownHostsFile}`, '-o', 'StrictHostKeyChecking=accept-new', '-o', 'HashKnownHosts=no');
       env.GIT_SSH_COMMAND = ['ssh', ...options].map(shellQuote).join(' ');
     }
   } catch (error) {
@@ -101,9 +102,9 @@ export function gitAuth(repository: string, secrets: Record<string, string>, kno
   return { env, using, cleanup };
 }
 
-/** The URL with any user name and password in it replaced, for logs and messages. */
+/** The URL with the user info of an http(s) URL (which may be a token) replaced, for logs and messages; an ssh user stays. */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z]+:\/\/)[^/@]*@/, '$1***@');
+  return url.replace(/^(https?:\/\/)[^/@]*@/, '$1***@');
 }
 
 /** git runs GIT_SSH_COMMAND with sh. */

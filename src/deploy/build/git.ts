@@ -24,8 +24,14 @@ export async function checkout(repository: string, ref: string, dir: string, sig
   } catch (error) {
     if (signal.aborted) throw error;
     const stderr = (error as { stderr?: string }).stderr?.trim() ?? '';
-    throw new Error(`git could not fetch ${ref} from ${redactUrl(repository)}${stderr ? `: ${stderr.split('\n').slice(-3).join(' ')}` : ''}${credentialHint(repository, stderr, auth?.using ?? [])}`);
+    throw new Error(`git could not fetch ${ref} from ${redactUrl(repository)}${lastLines(stderr) ? `: ${lastLines(stderr)}` : ''}${credentialHint(repository, stderr, auth?.using ?? [])}`);
   }
+}
+
+/** git's last words, without its blank lines, ssh's notes and the advice it adds to every failed remote read. */
+function lastLines(stderr: string): string {
+  const boilerplate = /^(Please make sure you have the correct access rights|and the repository exists\.|Warning: Permanently added .*)$/;
+  return stderr.split('\n').map((line) => line.trim()).filter((line) => line && !boilerplate.test(line)).slice(-3).join(' ');
 }
 
 /** What to do about a refused or missing credential, naming the app secrets that were (or could be) used. */
