@@ -19,7 +19,10 @@ const IMAGE_DOMAIN = 'echo.runtimes.test';
 /**
  * A git repository of a PHP site: `main` is a plain public/index.php with no
  * composer.json; the branch `composer` requires a package from a path
- * repository inside it (packagist off, so composer installs it offline).
+ * repository inside it (packagist off, so composer installs it offline); the
+ * branch `artisan` adds an `artisan` that stands in for Laravel's: `serve`
+ * runs PHP's built-in server on the --host and --port it was given, telling
+ * the page how it was started.
  */
 function makePhpRepository(): { url: string; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'dozen-php-repo-'));
@@ -44,6 +47,20 @@ echo json_encode(['version' => ${version}, 'sapi' => PHP_SAPI, 'path' => $_SERVE
   writeFileSync(join(dir, 'public/index.php'), page(2, "\\Acme\\Greeting\\Hello::to(getenv('DOZEN_APP'))"));
   git('add', '.');
   git('commit', '-qm', 'a composer package');
+  git('checkout', '-q', 'main');
+  git('checkout', '-q', '-b', 'artisan');
+  writeFileSync(join(dir, 'artisan'), `<?php
+$args = [];
+foreach (array_slice($argv, 1) as $arg) {
+  if (preg_match('/^--(host|port)=(.*)$/', $arg, $match)) $args[$match[1]] = $match[2];
+  else $args['command'] = $arg;
+}
+if (($args['command'] ?? '') !== 'serve') { fwrite(STDERR, "only serve\\n"); exit(1); }
+$started = 'artisan serve --host=' . $args['host'] . ' --port=' . $args['port'];
+pcntl_exec(PHP_BINARY, ['-S', $args['host'] . ':' . $args['port'], '-t', 'public'], array_merge(getenv(), ['GREETING' => $started]));
+`);
+  git('add', '.');
+  git('commit', '-qm', 'an artisan');
   git('checkout', '-q', 'main');
   return { url: `file://${dir}`, dir };
 }
@@ -139,5 +156,15 @@ describe('deploy runtimes: php-laravel from git, and a ready image', { timeout: 
     assert.equal(body.path, '/hello');
     assert.equal(body.env.DOZEN_APP, 'echo');
     assert.equal(body.env.DOZEN_INSTANCE, id);
+  });
+
+  it('with an artisan in the repository, the template serves through `php artisan serve --host=0.0.0.0 --port=$PORT`', async () => {
+    const release = await expectStatus(dozen, '/deploy/apps/site/deploy', json({ ref: 'artisan' }), 202);
+    await waitRelease(dozen, String(release.id), 'ready', 120_000);
+    const moved = await waitInstance(dozen, phpInstance, (instance) => instance.state === 'running' && instance.runningRelease === release.id, 'on the artisan release');
+    await waitFor('the artisan release to answer', async () => (await answer(PHP_DOMAIN)).greeting !== 'hello site from acme/greeting', 20_000, 50);
+    const body = await answer(PHP_DOMAIN);
+    assert.equal(body.greeting, `artisan serve --host=0.0.0.0 --port=${String(moved.port)}`);
+    assert.equal(body.sapi, 'cli-server');
   });
 });

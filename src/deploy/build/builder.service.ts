@@ -12,7 +12,7 @@ import { DockerClient } from '../agent/docker.client.js';
 import { AppEntity, ReleaseEntity } from '../deploy.entity.js';
 import { SecretsBox } from '../secrets-box.js';
 import { checkout } from './git.js';
-import { gitAuth, redactUrl } from './git-credentials.js';
+import { GIT_SECRET, gitAuth, redactUrl } from './git-credentials.js';
 import { templateDockerfile } from './runtime-template.js';
 
 /** The build log kept per release (its tail, when longer). */
@@ -128,8 +128,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
         append(`using image ${row.image}`);
         imageId = await this.docker.imageId(row.image!);
       } else {
-        const secrets = Object.fromEntries(Object.entries(row.secrets).map(([name, sealed]) => [name, this.secretsBox.open(sealed)]));
-        const auth = gitAuth(row.repository!, secrets, resolve(this.config.dataDir, 'deploy-known-hosts'));
+        const auth = gitAuth(row.repository!, this.gitSecrets(row), resolve(this.config.dataDir, 'deploy-known-hosts'));
         append(`fetching ${release.ref} from ${redactUrl(row.repository!)}${auth.using.length ? ` with the app's secrets ${auth.using.join(', ')}` : ''}`);
         const commit = await checkout(row.repository!, release.ref, dir, signal, auth).finally(() => auth.cleanup());
         await this.releases.update({ id: job.release }, { commit });
@@ -164,6 +163,12 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
       this.waiting.delete(app);
       if (next) this.start(app, next);
     }
+  }
+
+  /** Only the app's git credentials are opened for a build. */
+  private gitSecrets(app: AppEntity): Record<string, string> {
+    const names = new Set<string>(Object.values(GIT_SECRET));
+    return Object.fromEntries(Object.entries(app.secrets).filter(([name]) => names.has(name)).map(([name, sealed]) => [name, this.secretsBox.open(sealed)]));
   }
 
   private async finish(release: string, change: Partial<ReleaseEntity>): Promise<void> {

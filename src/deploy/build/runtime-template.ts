@@ -4,7 +4,7 @@ import { join } from 'node:path';
 /** The runtimes built from git with a template when the repository has no Dockerfile. */
 export type TemplateRuntime = 'nodejs' | 'php-laravel';
 
-/** The Dockerfile of `runtime` for the checked-out repository in `dir`, and a line for the build log. */
+/** The Dockerfile of `runtime` for the checked-out repository in `dir`. */
 export function templateDockerfile(runtime: TemplateRuntime, dir: string, baseImage: string): string {
   const read = (name: string) => (existsSync(join(dir, name)) ? readFileSync(join(dir, name), 'utf8') : null);
   if (runtime === 'php-laravel') return phpLaravelDockerfile(read('composer.json'), existsSync(join(dir, 'artisan')), baseImage);
