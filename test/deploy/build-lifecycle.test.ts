@@ -5,9 +5,10 @@ import { runCli } from '../support/cli.js';
 import { TEST_DOCKER_SOCKET } from '../support/docker-engine.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { waitFor } from '../support/ports.js';
-import { expectStatus, json, silentGitServer, waitRelease } from './helpers.js';
+import { expectStatus, json, makeRepository, silentGitServer, waitRelease } from './helpers.js';
 
 const TIMEOUT_SECONDS = 10;
+const MISSING_BASE = '127.0.0.1:1/missing/php:1';
 
 /**
  * The build queue, with builds that hang in `git fetch` (a server that never
@@ -17,6 +18,7 @@ const TIMEOUT_SECONDS = 10;
 describe('deploy builds: queue, supersede, cancel and timeout', { timeout: 120_000 }, () => {
   let dozen: DozenProcess;
   let silent: Awaited<ReturnType<typeof silentGitServer>>;
+  const site = makeRepository();
 
   const release = async (id: string) => expectStatus(dozen, `/deploy/releases/${id}`, {}, 200);
   const deploy = async (app: string) => String((await expectStatus(dozen, `/deploy/apps/${app}/deploy`, json({}), 202)).id);
@@ -28,6 +30,8 @@ describe('deploy builds: queue, supersede, cancel and timeout', { timeout: 120_0
       env: {
         DOZEN_MODULES: 'registry,deploy', DOZEN_HOST_NAME: 'queuehost', DOZEN_DEPLOY_DOCKER_SOCKET_PATH: process.env.DOZEN_TEST_DOCKER_SOCKET ?? TEST_DOCKER_SOCKET,
         DOZEN_DEPLOY_BUILD_TIMEOUT_SECONDS: String(TIMEOUT_SECONDS),
+        // A base image no host has, from a "registry" on 127.0.0.1 that refuses connections: the Engine's pull fails at once.
+        DOZEN_DEPLOY_RUNTIMES_PHP_LARAVEL_BASE_IMAGE: MISSING_BASE,
       },
     });
     for (const app of ['slow', 'other']) await expectStatus(dozen, '/deploy/apps', json({ name: app, repository: silent.url(app) }), 201);
@@ -36,6 +40,7 @@ describe('deploy builds: queue, supersede, cancel and timeout', { timeout: 120_0
     await dozen?.stop();
     if (dozen) rmSync(dozen.dataDir, { recursive: true, force: true });
     silent?.stop();
+    rmSync(site.dir, { recursive: true, force: true });
   });
 
   it('one build per app at a time, other apps build beside it, and a newer deploy supersedes the queued one', async () => {
@@ -88,5 +93,14 @@ describe('deploy builds: queue, supersede, cancel and timeout', { timeout: 120_0
     const failed = await waitRelease(dozen, id, 'failed', (TIMEOUT_SECONDS + 20) * 1000);
     assert.match(String(failed.error), new RegExp(`error: build timed out after ${TIMEOUT_SECONDS} s$`));
     assert.match(await (await dozen.api(`/deploy/releases/${id}/log`)).text(), /fetching main from https:\/\/127\.0\.0\.1:\d+\/slow\.git\n.*build timed out/s);
+  });
+
+  it('an Engine build that reports an error fails the release with the last lines of its log', async () => {
+    await expectStatus(dozen, '/deploy/apps', json({ name: 'nobase', runtime: 'php-laravel', repository: site.url }), 201);
+    const failed = await waitRelease(dozen, await deploy('nobase'), 'failed', 60_000);
+    const lines = String(failed.error).split('\n');
+    assert.ok(lines.some((line) => line === `using the php-laravel template on ${MISSING_BASE}`), String(failed.error));
+    assert.ok(lines.some((line) => line.startsWith(`Step 1/`) && line.endsWith(`: FROM ${MISSING_BASE}`)), String(failed.error));
+    assert.match(lines.at(-1)!, /^error: .*127\.0\.0\.1:1/);
   });
 });
