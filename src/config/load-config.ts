@@ -39,9 +39,12 @@ export function loadConfig(options: { path?: string; env?: NodeJS.ProcessEnv } =
   return { config: result.data, file };
 }
 
-/** The env variable that overrides a config path: dataDir -> DOZEN_DATA_DIR, admin.listen.port -> DOZEN_ADMIN_LISTEN_PORT. */
+/**
+ * The env variable that overrides a config path: dataDir -> DOZEN_DATA_DIR, admin.listen.port -> DOZEN_ADMIN_LISTEN_PORT,
+ * deploy.runtimes.php-laravel.baseImage -> DOZEN_DEPLOY_RUNTIMES_PHP_LARAVEL_BASE_IMAGE.
+ */
 export function envName(path: string[]): string {
-  return 'DOZEN_' + path.map((part) => part.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
+  return 'DOZEN_' + path.map((part) => part.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/-/g, '_').toUpperCase()).join('_');
 }
 
 /** A copy of the config with every secret replaced, safe to print or return. */

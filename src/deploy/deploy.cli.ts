@@ -43,7 +43,7 @@ export function addDeployCommands(program: Command): void {
   addServerOptions(app.command('create <name>').description('register an app'))
     .option('--repository <url>', 'git URL (file://, https://, ssh://)')
     .option('--ref <ref>', 'default branch, tag or commit to deploy', 'main')
-    .option('--runtime <runtime>', 'nodejs (built from git) or image (a ready image)', 'nodejs')
+    .option('--runtime <runtime>', 'nodejs or php-laravel (built from git), or image (a ready image)', 'nodejs')
     .option('--image <image>', 'the image of runtime image')
     .option('--port <port>', 'the port the app listens on (default: it reads PORT)')
     .option('--health <path>', 'health path answering 2xx-3xx when ready', '/')
@@ -90,6 +90,11 @@ export function addDeployCommands(program: Command): void {
       const ended = await client.json<{ id: string; status: string; commit: string | null; error: string | null }>('GET', `/deploy/releases/${release.id}`);
       if (ended.status !== 'ready') throw new CliError(`release ${ended.id} ${ended.status}: ${(ended.error ?? '').split('\n').pop()}`);
       process.stderr.write(`release ${ended.id} ready (${ended.commit?.slice(0, 12) ?? 'image'}); instances are moving to it\n`);
+    }));
+
+  addServerOptions(app.command('cancel <release>').description('cancel a queued or running build (its release ends cancelled)'))
+    .action(run(async (release: string, _options: unknown, command: Command) => {
+      print(await DozenClient.fromCommand(command).json('POST', `/deploy/releases/${path(release)}/cancel`));
     }));
 
   addServerOptions(app.command('rollback <name>').description('move the instances back to an earlier built release (no build)'))

@@ -9,7 +9,7 @@ const portRange = z
     return first >= 1024 && last <= 65535 && first <= last;
   }, 'expected 1024 <= FIRST <= LAST <= 65535');
 
-const runtimeDefaults = { nodejs: { baseImage: 'node:22-bookworm-slim' } };
+const runtimeDefaults = { nodejs: { baseImage: 'node:22-bookworm-slim' }, 'php-laravel': { baseImage: 'php:8.2-cli-bookworm' } };
 
 export const deployConfig = z
   .strictObject({
@@ -36,6 +36,8 @@ export const deployConfig = z
     runtimes: z
       .strictObject({
         nodejs: z.strictObject({ baseImage: z.string().min(1).default(runtimeDefaults.nodejs.baseImage) }).default(runtimeDefaults.nodejs),
+        /** Needs php and sh; composer too for apps whose composer.json requires packages (the official php images have none). */
+        'php-laravel': z.strictObject({ baseImage: z.string().min(1).default(runtimeDefaults['php-laravel'].baseImage) }).default(runtimeDefaults['php-laravel']),
       })
       .default(runtimeDefaults),
   })

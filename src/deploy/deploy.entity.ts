@@ -5,7 +5,7 @@ const millis = { to: (value: number | null) => value, from: (value: string | num
 /** Lists and maps kept as JSON text, so SQLite and MySQL store them alike. */
 const json = { to: (value: unknown) => JSON.stringify(value), from: (value: string) => JSON.parse(value) as unknown };
 
-export type Runtime = 'nodejs' | 'image';
+export type Runtime = 'nodejs' | 'php-laravel' | 'image';
 export type ReleaseStatus = 'queued' | 'building' | 'ready' | 'failed' | 'cancelled';
 export type DesiredState = 'running' | 'stopped' | 'removed';
 

@@ -4,7 +4,7 @@ import { badInputFromZod } from '../common/errors.js';
 import { AppsService, type AppView } from './apps.service.js';
 import { AuditService, type Actor } from './audit.service.js';
 import {
-  appName, createAppSchema, createInstanceSchema, deployBody, domainSchemaBody, envBody, envNameParam, hostName, instanceId, rollbackBody, scaleBody, secretsBody, updateAppSchema,
+  appName, createAppSchema, createInstanceSchema, deployBody, domainSchemaBody, envBody, envNameParam, hostName, instanceId, releaseId, rollbackBody, scaleBody, secretsBody, updateAppSchema,
 } from './dto/deploy.dto.js';
 import { HostsService } from './hosts.service.js';
 import { InstancesService } from './instances.service.js';
@@ -50,7 +50,7 @@ class AppType {
   @Field() name!: string;
   @Field(() => String, { nullable: true }) repository!: string | null;
   @Field() defaultRef!: string;
-  @Field({ description: 'nodejs or image' }) runtime!: string;
+  @Field({ description: 'nodejs, php-laravel or image' }) runtime!: string;
   @Field(() => String, { nullable: true }) image!: string | null;
   @Field(() => Int, { nullable: true, description: 'null: the app reads PORT' }) port!: number | null;
   @Field() healthPath!: string;
@@ -219,6 +219,11 @@ export class DeployResolver {
   @Mutation(() => ReleaseType, { description: 'Queues the build of a ref; the instances move to it once it is ready' })
   deploy(@Args('app') app: string, @Args('ref', { type: () => String, nullable: true }) ref?: string) {
     return this.releasesService.deploy(checked(appName, app, 'app'), checked(deployBody, defined({ ref })).ref, ADMIN);
+  }
+
+  @Mutation(() => ReleaseType, { description: 'Cancels a queued or running build; answers once the release says cancelled' })
+  cancelRelease(@Args('id') id: string) {
+    return this.releasesService.cancel(checked(releaseId, id, 'id'), ADMIN);
   }
 
   @Mutation(() => ReleaseType)

@@ -89,7 +89,7 @@ export class ReleasesService {
 
   async cancel(id: string, actor: Actor): Promise<ReleaseView> {
     const row = await this.row(id);
-    if (!this.builder.cancel(id)) throw new DeployConflict('not_building', `release ${id} is ${row.status}, not queued or building`);
+    if (!(await this.builder.cancel(id))) throw new DeployConflict('not_building', `release ${id} is ${row.status}, not queued or building`);
     await this.audit.record(actor, 'release.cancel', row.app, { release: id });
     return view(await this.row(id));
   }

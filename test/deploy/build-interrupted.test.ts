@@ -1,36 +1,31 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { TEST_DOCKER_SOCKET } from '../support/docker-engine.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { waitFor } from '../support/ports.js';
-import { expectStatus, json } from './helpers.js';
+import { expectStatus, json, silentGitServer } from './helpers.js';
 
 describe('a build cut short by a stop of dozen', { timeout: 60_000 }, () => {
   let dozen: DozenProcess;
-  // A "git server" that accepts and never answers: the fetch, so the build, hangs until dozen is killed.
-  let silent: Server;
-  const sockets: Socket[] = [];
+  // The fetch, so the build, hangs until dozen is killed.
+  let silent: Awaited<ReturnType<typeof silentGitServer>>;
   const env = { DOZEN_MODULES: 'registry,deploy', DOZEN_HOST_NAME: 'buildhost', DOZEN_DEPLOY_DOCKER_SOCKET_PATH: process.env.DOZEN_TEST_DOCKER_SOCKET ?? TEST_DOCKER_SOCKET };
 
   before(async () => {
-    silent = createServer((socket) => sockets.push(socket));
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    silent = await silentGitServer();
     dozen = await startDozen({ env });
   });
   after(async () => {
     await dozen?.stop();
     if (dozen) rmSync(dozen.dataDir, { recursive: true, force: true });
-    for (const socket of sockets) socket.destroy();
-    silent.close();
+    silent?.stop();
   });
 
   it('shows failed, saying why, once dozen is back on the build host (not building forever)', async () => {
-    const { port } = silent.address() as { port: number };
-    await expectStatus(dozen, '/deploy/apps', json({ name: 'slow', repository: `https://127.0.0.1:${port}/slow.git` }), 201);
+    await expectStatus(dozen, '/deploy/apps', json({ name: 'slow', repository: silent.url('slow') }), 201);
     const release = await expectStatus(dozen, '/deploy/apps/slow/deploy', json({}), 202);
-    await waitFor('the build to hang in git', async () => sockets.length > 0 && (await expectStatus(dozen, `/deploy/releases/${String(release.id)}`, {}, 200)).status === 'building', 20_000);
+    await waitFor('the build to hang in git', async () => silent.connections() > 0 && (await expectStatus(dozen, `/deploy/releases/${String(release.id)}`, {}, 200)).status === 'building', 20_000);
     await dozen.stop('SIGKILL');
     dozen = await startDozen({ dataDir: dozen.dataDir, env });
     const after = await expectStatus(dozen, `/deploy/releases/${String(release.id)}`, {}, 200);

@@ -51,6 +51,10 @@ describe('deploy GraphQL: the same service as REST', { timeout: 60_000 }, () => 
     assert.match(notDeployed.errors[0].message, /blog has no ready release yet/);
     const unknown = await query('mutation { restartInstance(id: "i00000000") { id } }');
     assert.match(unknown.errors[0].message, /instance "i00000000" does not exist/);
+    const badCancel = await query('mutation { cancelRelease(id: "latest") { id } }');
+    assert.match(badCancel.errors[0].message, /^id: expected a release id/);
+    const unknownCancel = await query('mutation { cancelRelease(id: "r00000000") { id } }');
+    assert.match(unknownCancel.errors[0].message, /release "r00000000" does not exist/);
   });
 
   it('hosts shows this host up; auditEvents lists the mutations, newest first', async () => {

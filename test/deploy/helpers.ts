@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DozenProcess } from '../support/dozen-process.js';
@@ -120,4 +121,20 @@ export async function waitInstance(dozen: DozenProcess, id: string, check: (inst
     return check(last);
   }, timeoutMs, 100).catch((error: Error) => assert.fail(`${error.message}; last ${JSON.stringify(last)}\n${dozen.logs().slice(-3000)}`));
   return last;
+}
+
+/** A "git server" on 127.0.0.1 that accepts connections and never answers: a fetch from it, so a build, hangs until stopped. */
+export async function silentGitServer(): Promise<{ url: (name: string) => string; connections: () => number; stop: () => void }> {
+  const sockets: Socket[] = [];
+  const server = createServer((socket) => sockets.push(socket));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: (name) => `https://127.0.0.1:${port}/${name}.git`,
+    connections: () => sockets.length,
+    stop: () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
 }

@@ -64,7 +64,7 @@ process.on('SIGTERM', () => process.exit(0));
   return TEST_APP_IMAGE;
 }
 
-async function exists(docker: Docker, tag: string): Promise<boolean> {
+export async function exists(docker: Docker, tag: string): Promise<boolean> {
   try {
     await docker.getImage(tag).inspect();
     return true;
@@ -73,13 +73,13 @@ async function exists(docker: Docker, tag: string): Promise<boolean> {
   }
 }
 
-function copyInto(root: string, from: string, to: string): void {
+export function copyInto(root: string, from: string, to: string): void {
   mkdirSync(join(root, dirname(to)), { recursive: true });
   copyFileSync(from, join(root, to));
   chmodSync(join(root, to), 0o755);
 }
 
-function followProgress(docker: Docker, stream: NodeJS.ReadableStream): Promise<void> {
+export function followProgress(docker: Docker, stream: NodeJS.ReadableStream): Promise<void> {
   return new Promise((resolve, reject) =>
     docker.modem.followProgress(stream, (error: Error | null, output: { error?: string; errorDetail?: { message: string } }[]) => {
       const failed = error ?? output.find((line) => line.error);

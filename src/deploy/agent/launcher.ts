@@ -1,10 +1,14 @@
 import type { DozenConfig } from '../../config/config.schema.js';
 import type { TokensService } from '../../tokens/tokens.service.js';
+import { GIT_SECRET } from '../build/git-credentials.js';
 import type { AppEntity, ReleaseEntity } from '../deploy.entity.js';
 import type { InstanceSpec } from '../desired-state.js';
 import type { SecretsBox } from '../secrets-box.js';
 import { LABEL, type DockerClient } from './docker.client.js';
 import { pickPort } from './ports.js';
+
+/** The git credentials are for the build only: a container never gets them. */
+const BUILD_ONLY_SECRETS = new Set<string>(Object.values(GIT_SECRET));
 
 export interface Launched {
   containerId: string;
@@ -45,7 +49,7 @@ export class Launcher {
     this.reserved.add(port);
     const token = await this.tokens.create({ name: `instance ${spec.id} of ${app.name}`, scopes: ['storage:write'], prefix: `apps/${app.name}/`, expiresAt: null });
     try {
-      const secrets = Object.fromEntries(Object.entries(app.secrets).map(([name, sealed]) => [name, this.secrets.open(sealed)]));
+      const secrets = Object.fromEntries(Object.entries(app.secrets).filter(([name]) => !BUILD_ONLY_SECRETS.has(name)).map(([name, sealed]) => [name, this.secrets.open(sealed)]));
       const domain = app.domains[0] ?? '';
       const env = {
         ...app.env,

@@ -1,6 +1,6 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
@@ -11,8 +11,10 @@ import type { DozenConfig } from '../../config/config.schema.js';
 import { DockerClient } from '../agent/docker.client.js';
 import { AppEntity, ReleaseEntity } from '../deploy.entity.js';
 import { imageKey, ReleaseImages } from '../images/release-images.js';
+import { SecretsBox } from '../secrets-box.js';
 import { checkout } from './git.js';
-import { nodejsDockerfile } from './runtime-template.js';
+import { GIT_SECRET, gitAuth, redactUrl } from './git-credentials.js';
+import { templateDockerfile } from './runtime-template.js';
 
 /** The build log kept per release (its tail, when longer). */
 const MAX_LOG_CHARS = 256 * 1024;
@@ -21,6 +23,8 @@ const LOG_FLUSH_MS = 1000;
 interface Job {
   release: string;
   cancel: AbortController;
+  /** Settles when the build ended and its release was saved. */
+  ended?: Promise<void>;
 }
 
 /**
@@ -45,6 +49,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly images: ReleaseImages,
     @InjectRepository(AppEntity) private readonly apps: Repository<AppEntity>,
     @InjectRepository(ReleaseEntity) private readonly releases: Repository<ReleaseEntity>,
+    private readonly secretsBox: SecretsBox,
   ) {
     this.log = logger.child({ module: 'deploy', part: 'builder' });
   }
@@ -66,25 +71,26 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Queues the build of a `queued` release. */
   enqueue(app: string, release: string): void {
-    const job = { release, cancel: new AbortController() };
-    if (!this.running.has(app)) return void this.run(app, job);
+    const job: Job = { release, cancel: new AbortController() };
+    if (!this.running.has(app)) return this.start(app, job);
     const superseded = this.waiting.get(app);
     this.waiting.set(app, job);
     if (superseded) void this.finish(superseded.release, { status: 'cancelled', error: `superseded by release ${release}` });
   }
 
-  /** Cancels a queued or running build; false when it is neither. */
-  cancel(release: string): boolean {
+  /** Cancels a queued or running build and resolves once its release says `cancelled`; false when it is neither. */
+  async cancel(release: string): Promise<boolean> {
     for (const [app, job] of this.waiting) {
       if (job.release === release) {
         this.waiting.delete(app);
-        void this.finish(release, { status: 'cancelled', error: 'cancelled' });
+        await this.finish(release, { status: 'cancelled', error: 'cancelled' });
         return true;
       }
     }
     for (const job of this.running.values()) {
       if (job.release === release) {
         job.cancel.abort(new Error('cancelled'));
+        await job.ended;
         return true;
       }
     }
@@ -100,8 +106,14 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
     return () => set.delete(listener);
   }
 
-  private async run(app: string, job: Job): Promise<void> {
+  private start(app: string, job: Job): void {
     this.running.set(app, job);
+    job.ended = this.run(app, job);
+  }
+
+  private async run(app: string, job: Job): Promise<void> {
+    const timeout = AbortSignal.timeout(this.config.deploy.buildTimeoutSeconds * 1000);
+    const signal = AbortSignal.any([job.cancel.signal, timeout]);
     let log = '';
     const append = (line: string) => {
       log = (log + line + '\n').slice(-MAX_LOG_CHARS);
@@ -113,22 +125,22 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
       const row = await this.apps.findOneByOrFail({ name: app });
       const release = await this.releases.findOneByOrFail({ id: job.release });
       await this.releases.update({ id: job.release }, { status: 'building' });
-      const signal = AbortSignal.any([job.cancel.signal, AbortSignal.timeout(this.config.deploy.buildTimeoutSeconds * 1000)]);
       let imageId: string;
       if (row.runtime === 'image') {
         append(`using image ${row.image}`);
         imageId = await this.docker.imageId(row.image!);
       } else {
-        append(`fetching ${release.ref} from ${row.repository}`);
-        const commit = await checkout(row.repository!, release.ref, dir, signal);
+        const auth = gitAuth(row.repository!, this.gitSecrets(row), resolve(this.config.dataDir, 'deploy-known-hosts'));
+        append(`fetching ${release.ref} from ${redactUrl(row.repository!)}${auth.using.length ? ` with the app's secrets ${auth.using.join(', ')}` : ''}`);
+        const commit = await checkout(row.repository!, release.ref, dir, signal, auth).finally(() => auth.cleanup());
         await this.releases.update({ id: job.release }, { commit });
         append(`commit ${commit}`);
         if (existsSync(join(dir, 'Dockerfile'))) {
           append('using the repository Dockerfile');
         } else {
-          const manifest = existsSync(join(dir, 'package.json')) ? readFileSync(join(dir, 'package.json'), 'utf8') : null;
-          writeFileSync(join(dir, 'Dockerfile'), nodejsDockerfile(manifest, this.config.deploy.runtimes.nodejs.baseImage));
-          append(`using the nodejs template on ${this.config.deploy.runtimes.nodejs.baseImage}`);
+          const { baseImage } = this.config.deploy.runtimes[row.runtime];
+          writeFileSync(join(dir, 'Dockerfile'), templateDockerfile(row.runtime, dir, baseImage));
+          append(`using the ${row.runtime} template on ${baseImage}`);
         }
         imageId = await this.docker.build(dir, `dozen/${app}:${job.release}`, { 'dozen.app': app, 'dozen.release': job.release }, append, signal);
       }
@@ -150,7 +162,8 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
       await this.finish(job.release, { buildLog: log });
       await this.images.prune(app).catch((error: unknown) => this.log.error({ err: error, app }, 'cannot prune old release images'));
     } catch (error) {
-      const message = job.cancel.signal.aborted ? String((job.cancel.signal.reason as Error)?.message ?? 'cancelled') : (error as Error).name === 'TimeoutError' ? `build timed out after ${this.config.deploy.buildTimeoutSeconds} s` : (error as Error).message;
+      // Which signal fired says why: git and the Engine only report that they were aborted.
+      const message = job.cancel.signal.aborted ? String((job.cancel.signal.reason as Error)?.message ?? 'cancelled') : timeout.aborted ? `build timed out after ${this.config.deploy.buildTimeoutSeconds} s` : (error as Error).message;
       append(`error: ${message}`);
       const tail = log.trimEnd().split('\n').slice(-15).join('\n');
       await this.finish(job.release, { status: job.cancel.signal.aborted ? 'cancelled' : 'failed', error: tail.slice(-1024), buildLog: log });
@@ -163,8 +176,14 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
       this.running.delete(app);
       const next = this.waiting.get(app);
       this.waiting.delete(app);
-      if (next) void this.run(app, next);
+      if (next) this.start(app, next);
     }
+  }
+
+  /** Only the app's git credentials are opened for a build. */
+  private gitSecrets(app: AppEntity): Record<string, string> {
+    const names = new Set<string>(Object.values(GIT_SECRET));
+    return Object.fromEntries(Object.entries(app.secrets).filter(([name]) => names.has(name)).map(([name, sealed]) => [name, this.secretsBox.open(sealed)]));
   }
 
   private async finish(release: string, change: Partial<ReleaseEntity>): Promise<void> {

@@ -1,16 +1,19 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { GIT_SECRET, redactUrl, type GitAuth } from './git-credentials.js';
 
 const run = promisify(execFile);
 
 /**
  * Fetches one commit of `repository` (a branch, tag or full SHA) into the
  * empty folder `dir`, shallow, with Debian's git; returns the full SHA.
- * `file://`, `https://` and `ssh://` URLs; git never prompts (a missing
- * credential fails the build instead of hanging it).
+ * `file://`, `https://` and `ssh://` URLs, authenticated by `auth` (from the
+ * app's secrets); git never prompts (a missing credential fails the build
+ * instead of hanging it).
  */
-export async function checkout(repository: string, ref: string, dir: string, signal: AbortSignal): Promise<string> {
-  const options = { cwd: dir, signal, env: { PATH: process.env.PATH, HOME: process.env.HOME, GIT_TERMINAL_PROMPT: '0' }, maxBuffer: 16 * 1024 * 1024 };
+export async function checkout(repository: string, ref: string, dir: string, signal: AbortSignal, auth?: GitAuth): Promise<string> {
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, GIT_TERMINAL_PROMPT: '0', ...auth?.env };
+  const options = { cwd: dir, signal, env, maxBuffer: 16 * 1024 * 1024 };
   const git = async (...args: string[]) => (await run('git', args, options)).stdout.trim();
   try {
     await git('init', '-q');
@@ -19,7 +22,23 @@ export async function checkout(repository: string, ref: string, dir: string, sig
     await git('checkout', '-q', '--detach', 'FETCH_HEAD');
     return await git('rev-parse', 'HEAD');
   } catch (error) {
-    const stderr = (error as { stderr?: string }).stderr?.trim();
-    throw new Error(`git could not fetch ${ref} from ${repository}${stderr ? `: ${stderr.split('\n').slice(-3).join(' ')}` : ''}`);
+    if (signal.aborted) throw error;
+    const stderr = (error as { stderr?: string }).stderr?.trim() ?? '';
+    throw new Error(`git could not fetch ${ref} from ${redactUrl(repository)}${lastLines(stderr) ? `: ${lastLines(stderr)}` : ''}${credentialHint(repository, stderr, auth?.using ?? [])}`);
   }
+}
+
+/** git's last words, without its blank lines, ssh's notes and the advice it adds to every failed remote read. */
+function lastLines(stderr: string): string {
+  const boilerplate = /^(Please make sure you have the correct access rights|and the repository exists\.|Warning: Permanently added .*)$/;
+  return stderr.split('\n').map((line) => line.trim()).filter((line) => line && !boilerplate.test(line)).slice(-3).join(' ');
+}
+
+/** What to do about a refused or missing credential, naming the app secrets that were (or could be) used. */
+function credentialHint(repository: string, stderr: string, using: string[]): string {
+  const refused = /Authentication failed|could not read (Username|Password)|Permission denied \(publickey|Host key verification failed|returned error: 40[13]/i.test(stderr);
+  if (!refused) return '';
+  if (using.length) return ` (the credentials from the app's secrets ${using.join(', ')} were refused)`;
+  const secrets = repository.startsWith('ssh://') ? GIT_SECRET.sshKey : `${GIT_SECRET.token}, or ${GIT_SECRET.username} and ${GIT_SECRET.password}`;
+  return ` (a private repository: set the app's secret ${secrets})`;
 }

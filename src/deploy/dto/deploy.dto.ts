@@ -29,7 +29,7 @@ const envMap = z.record(envName, z.string().max(32 * 1024)).refine((map) => Obje
 const appFields = {
   repository: repository.nullable(),
   defaultRef: gitRef,
-  runtime: z.enum(['nodejs', 'image']),
+  runtime: z.enum(['nodejs', 'php-laravel', 'image']),
   image: z.string().min(1).max(512).nullable(),
   port: z.number().int().min(1).max(65535).nullable(),
   healthPath: z.string().regex(/^\/[\x21-\x7e]*$/, 'expected a path starting with /'),
