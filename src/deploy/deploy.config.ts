@@ -30,6 +30,14 @@ export const deployConfig = z
     buildTimeoutSeconds: z.number().min(10).max(7200).default(900),
     /** How often the agent reconciles even when nothing changed (catches what a watch missed). */
     resyncSeconds: z.number().min(1).max(3600).default(30),
+    /** Shipping each managed container's output to the object store (`logs/<app>/<host>/<date>.log`) through the Engine API. */
+    logs: z
+      .strictObject({
+        ship: z.boolean().default(true),
+        /** A batch goes this long after its first line at the latest (sooner when it reaches 256 KB). */
+        flushMs: z.number().int().min(10).max(60_000).default(1000),
+      })
+      .default({ ship: true, flushMs: 1000 }),
     /** Base images of the runtime templates: nothing is pulled, so these must be on the host (or pullable by it). */
     runtimes: z
       .strictObject({
@@ -44,5 +52,6 @@ export const deployConfig = z
     healthTimeoutSeconds: 60,
     buildTimeoutSeconds: 900,
     resyncSeconds: 30,
+    logs: { ship: true, flushMs: 1000 },
     runtimes: runtimeDefaults,
   });

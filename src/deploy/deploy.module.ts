@@ -4,6 +4,7 @@ import { moduleHealthController } from '../common/module-health.controller.js';
 import { DOZEN_CONFIG } from '../config/config.module.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { RegistryModule } from '../registry/registry.module.js';
+import { ObjectStoreModule } from '../storage/object-store.module.js';
 import { TokensModule } from '../tokens/tokens.module.js';
 import { DeployAgent } from './agent/agent.service.js';
 import { DockerClient } from './agent/docker.client.js';
@@ -14,6 +15,8 @@ import { DeployController } from './deploy.controller.js';
 import { AppEntity, AuditEventEntity, HostEntity, InstanceEntity, ReleaseEntity } from './deploy.entity.js';
 import { DeployHealth } from './deploy.health.js';
 import { DeployResolver } from './deploy.resolver.js';
+import { ContainerLogShipping } from './logs/container-log-shipping.service.js';
+import { LogCheckpointEntity } from './logs/log-checkpoint.entity.js';
 import { HostsService } from './hosts.service.js';
 import { InstancesService } from './instances.service.js';
 import { ReleasesService } from './releases.service.js';
@@ -24,7 +27,7 @@ import { SecretsBox } from './secrets-box.js';
  * that makes its Docker Engine run what the catalog says it should.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([HostEntity, AppEntity, ReleaseEntity, InstanceEntity, AuditEventEntity]), RegistryModule, TokensModule],
+  imports: [TypeOrmModule.forFeature([HostEntity, AppEntity, ReleaseEntity, InstanceEntity, AuditEventEntity, LogCheckpointEntity]), RegistryModule, TokensModule, ObjectStoreModule],
   controllers: [moduleHealthController('deploy'), DeployController],
   providers: [
     { provide: DockerClient, inject: [DOZEN_CONFIG], useFactory: (config: DozenConfig) => new DockerClient(config.deploy.docker.socketPath) },
@@ -36,6 +39,7 @@ import { SecretsBox } from './secrets-box.js';
     InstancesService,
     ReleasesService,
     BuilderService,
+    ContainerLogShipping,
     DeployAgent,
     DeployResolver,
   ],

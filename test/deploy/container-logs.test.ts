@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Docker from 'dockerode';
+import { BASE_IMAGE } from '../support/base-image.js';
+import { TEST_DOCKER_SOCKET } from '../support/docker-engine.js';
+import { startDozen, type DozenProcess } from '../support/dozen-process.js';
+import { dozenOssEnv, startOssStandIn, type OssStandIn } from '../support/oss-standin.js';
+import { waitFor } from '../support/ports.js';
+import { expectStatus, json, waitInstance, waitRelease } from './helpers.js';
+
+const LINES = 4000;
+
+/**
+ * An app that writes LINES numbered lines at start (in bursts of several lines per write, a third to
+ * stderr), each tagged with a boot id, so every start of its process is told apart, then says `done`.
+ */
+const CHATTY_APP = `const http = require('node:http');
+const boot = Math.random().toString(36).slice(2, 10);
+let n = 0;
+const timer = setInterval(() => {
+  let out = '', err = '';
+  for (let k = 0; k < 8 && n < ${LINES}; k++, n++) {
+    if (n % 3 === 2) err += 'boot=' + boot + ' n=' + n + '\\n'; else out += 'boot=' + boot + ' n=' + n + '\\n';
+  }
+  if (out) process.stdout.write(out);
+  if (err) process.stderr.write(err);
+  if (n >= ${LINES}) { clearInterval(timer); console.log('boot=' + boot + ' done'); }
+}, 5);
+http.createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+function chattyRepository(): { url: string; dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'dozen-chatty-'));
+  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.email=test@dozen', '-c', 'user.name=test', ...args], { cwd: dir });
+  git('init', '-q', '-b', 'main');
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'chatty', scripts: { start: 'node server.js' } }));
+  writeFileSync(join(dir, 'server.js'), CHATTY_APP);
+  git('add', '.');
+  git('commit', '-qm', 'chatty');
+  return { url: `file://${dir}`, dir };
+}
+
+interface Shipped {
+  /** boot id -> how many times each line number arrived */
+  boots: Map<string, Map<number, number>>;
+  done: Map<string, number>;
+  text: string;
+}
+
+/** Every line of the app's log objects, checked for shape: `<timestamp> <instance> <stream> boot=... n=...`. */
+function parseShipped(text: string, instance: string): Shipped {
+  const boots = new Map<string, Map<number, number>>();
+  const done = new Map<string, number>();
+  for (const line of text.split('\n').filter(Boolean)) {
+    const match = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z) (\S+) (stdout|stderr) boot=(\w+) (?:n=(\d+)|done)$/.exec(line);
+    assert.ok(match, `malformed line in the log object: ${JSON.stringify(line)}`);
+    const [, , lineInstance, stream, boot, number] = match;
+    assert.equal(lineInstance, instance);
+    if (number === undefined) {
+      done.set(boot, (done.get(boot) ?? 0) + 1);
+      continue;
+    }
+    assert.equal(stream, Number(number) % 3 === 2 ? 'stderr' : 'stdout', line);
+    const counts = boots.get(boot) ?? new Map<number, number>();
+    counts.set(Number(number), (counts.get(Number(number)) ?? 0) + 1);
+    boots.set(boot, counts);
+  }
+  return { boots, done, text };
+}
+
+function assertExactlyOnce(shipped: Shipped, boot: string): void {
+  const counts = shipped.boots.get(boot);
+  assert.ok(counts, `no line of boot ${boot}`);
+  const missing = [];
+  const twice = [];
+  for (let n = 0; n < LINES; n++) {
+    const count = counts.get(n) ?? 0;
+    if (count === 0) missing.push(n);
+    if (count > 1) twice.push(n);
+  }
+  assert.deepEqual({ missing: missing.slice(0, 20), twice: twice.slice(0, 20) }, { missing: [], twice: [] }, `boot ${boot}: ${missing.length} lines missing, ${twice.length} twice`);
+  assert.equal(shipped.done.get(boot), 1, `boot ${boot}: done ${shipped.done.get(boot) ?? 0} times`);
+}
+
+for (const driver of ['local', 'oss'] as const) {
+  describe(`container output in the object store (${driver} store): each line exactly once`, { timeout: 240_000 }, () => {
+    const socketPath = process.env.DOZEN_TEST_DOCKER_SOCKET ?? TEST_DOCKER_SOCKET;
+    const docker = new Docker({ socketPath });
+    const host = `logs${driver}`;
+    const repository = chattyRepository();
+    let standIn: OssStandIn | null = null;
+    let dozen: DozenProcess;
+    let instance: string;
+    let firstBoot: string;
+
+    const env = () => ({
+      ...(standIn ? dozenOssEnv(standIn) : {}),
+      DOZEN_MODULES: 'registry,deploy,storage',
+      DOZEN_HOST_NAME: host,
+      DOZEN_DEPLOY_DOCKER_SOCKET_PATH: socketPath,
+      DOZEN_DEPLOY_RUNTIMES_NODEJS_BASE_IMAGE: BASE_IMAGE,
+      DOZEN_DEPLOY_DRAIN_SECONDS: '0',
+      DOZEN_DEPLOY_HEALTH_TIMEOUT_SECONDS: '20',
+      DOZEN_DEPLOY_LOGS_FLUSH_MS: '50',
+    });
+    const managedOfHost = () => docker.listContainers({ all: true, filters: { label: ['dozen.managed=true', `dozen.host=${host}`] } });
+
+    /** The app's log objects of this host, concatenated in key (date) order. */
+    const shipped = async (): Promise<Shipped> => {
+      const { objects } = await expectStatus<{ objects: { key: string }[] }>(dozen, `/storage/objects?prefix=${encodeURIComponent(`logs/chatty/${host}/`)}`, {}, 200);
+      let text = '';
+      for (const { key } of objects) text += await (await dozen.api(`/storage/objects/${key}`)).text();
+      return parseShipped(text, instance);
+    };
+    const bootsDone = async (count: number) => {
+      let last: Shipped | null = null;
+      await waitFor(`${count} boots to have said done in the log object`, async () => {
+        last = await shipped();
+        return last.done.size >= count;
+      }, 90_000, 250).catch((error: Error) => assert.fail(`${error.message}; boots ${JSON.stringify([...(last?.boots.entries() ?? [])].map(([boot, counts]) => [boot, counts.size]))}\n${dozen.logs().slice(-3000)}`));
+      return last!;
+    };
+
+    before(async () => {
+      await docker.ping().catch(() => assert.fail(`no Docker Engine at ${socketPath}: run through the bench (node dist/test/support/bench.js test/deploy)`));
+      if (driver === 'oss') standIn = await startOssStandIn();
+      dozen = await startDozen({ env: env() });
+      await expectStatus(dozen, '/deploy/apps', json({ name: 'chatty', repository: repository.url }), 201);
+      const release = await expectStatus(dozen, '/deploy/apps/chatty/deploy', json({}), 202);
+      await waitRelease(dozen, String(release.id), 'ready');
+    });
+
+    after(async () => {
+      if (dozen) {
+        await dozen.api('/deploy/apps/chatty', { method: 'DELETE' }).catch(() => undefined);
+        await waitFor('the app containers to go', async () => (await managedOfHost()).length === 0, 30_000).catch(() => undefined);
+        await dozen.stop();
+        rmSync(dozen.dataDir, { recursive: true, force: true });
+      }
+      for (const container of await managedOfHost()) await docker.getContainer(container.Id).remove({ force: true }).catch(() => undefined);
+      for (const image of await docker.listImages({ filters: { label: ['dozen.app=chatty'] } })) await docker.getImage(image.Id).remove({ force: true }).catch(() => undefined);
+      await standIn?.close();
+      rmSync(repository.dir, { recursive: true, force: true });
+    });
+
+    it('dozen killed while a container writes: after its restart every line is in the object once', async () => {
+      const created = await expectStatus(dozen, '/deploy/instances', json({ app: 'chatty', host }), 201);
+      instance = String(created.id);
+      await waitInstance(dozen, instance, (state) => state.state === 'running', 'running');
+      await waitFor('some lines shipped', async () => [...(await shipped()).boots.values()].some((counts) => counts.size >= 200), 30_000, 50);
+      const before = await shipped();
+      assert.equal(before.done.size, 0, 'the app finished writing before dozen was killed: nothing was mid-stream');
+      await dozen.stop('SIGKILL');
+      dozen = await startDozen({ dataDir: dozen.dataDir, env: env() });
+      const after = await bootsDone(1);
+      assert.equal(after.boots.size, 1);
+      firstBoot = [...after.boots.keys()][0];
+      assertExactlyOnce(after, firstBoot);
+    });
+
+    it('the container restarted (same container, its log goes on): both runs are in the object, each line once', async () => {
+      const [container] = await managedOfHost();
+      const restarted = docker.getContainer(container.Id).restart({ t: 1 });
+      await restarted;
+      const after = await bootsDone(2);
+      assert.equal(after.boots.size, 2);
+      for (const boot of after.boots.keys()) assertExactlyOnce(after, boot);
+      assert.ok(after.boots.has(firstBoot));
+    });
+
+    it('a replaced container (instance restart) has all its lines shipped before it is removed', async () => {
+      const old = (await managedOfHost())[0];
+      await expectStatus(dozen, `/deploy/instances/${instance}/restart`, { method: 'POST' }, 201);
+      await waitFor('the old container to be removed', async () => !(await managedOfHost()).some((entry) => entry.Id === old.Id), 60_000);
+      const after = await bootsDone(3);
+      for (const boot of after.boots.keys()) assertExactlyOnce(after, boot);
+    });
+  });
+}
