@@ -21,14 +21,18 @@ import { HostsService } from './hosts.service.js';
 import { InstancesService } from './instances.service.js';
 import { ReleasesService } from './releases.service.js';
 import { SecretsBox } from './secrets-box.js';
+import { WebhookEntity } from './webhooks/webhook.entity.js';
+import { WebhooksController } from './webhooks/webhooks.controller.js';
+import { WebhooksResolver } from './webhooks/webhooks.resolver.js';
+import { WebhooksService } from './webhooks/webhooks.service.js';
 
 /**
  * Apps, releases, instances and hosts (the API half), and this host's agent
  * that makes its Docker Engine run what the catalog says it should.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([HostEntity, AppEntity, ReleaseEntity, InstanceEntity, AuditEventEntity, LogCheckpointEntity]), RegistryModule, TokensModule, ObjectStoreModule],
-  controllers: [moduleHealthController('deploy'), DeployController],
+  imports: [TypeOrmModule.forFeature([HostEntity, AppEntity, ReleaseEntity, InstanceEntity, AuditEventEntity, LogCheckpointEntity, WebhookEntity]), RegistryModule, TokensModule, ObjectStoreModule],
+  controllers: [moduleHealthController('deploy'), DeployController, WebhooksController],
   providers: [
     { provide: DockerClient, inject: [DOZEN_CONFIG], useFactory: (config: DozenConfig) => new DockerClient(config.deploy.docker.socketPath) },
     { provide: SecretsBox, inject: [DOZEN_CONFIG], useFactory: (config: DozenConfig) => SecretsBox.fromConfig(config) },
@@ -42,6 +46,8 @@ import { SecretsBox } from './secrets-box.js';
     ContainerLogShipping,
     DeployAgent,
     DeployResolver,
+    WebhooksService,
+    WebhooksResolver,
   ],
 })
 export class DeployModule {}
