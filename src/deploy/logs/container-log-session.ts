@@ -67,6 +67,8 @@ export class ContainerLogSession {
   private row!: LogCheckpointEntity;
   private marks!: Marks;
   private skip = 0;
+  /** A batch that could not be sent (not a store outage: those are retried): the session ends with it and starts again from the checkpoint. */
+  private failed: Error | null = null;
 
   constructor(
     private readonly container: ShippedContainer,
@@ -76,7 +78,7 @@ export class ContainerLogSession {
   async run(): Promise<void> {
     const { checkpoints, docker } = this.context;
     this.row = (await checkpoints.findOneBy({ containerId: this.container.id })) ?? checkpoints.create({
-      containerId: this.container.id, app: this.container.app, instance: this.container.instance,
+      containerId: this.container.id, host: this.context.host, app: this.container.app, instance: this.container.instance,
       stdoutAt: '', stdoutCount: 0, stderrAt: '', stderrCount: 0, skipBytes: 0, objectKey: null, objectPosition: 0, pendingLength: 0, updatedAt: Date.now(),
     });
     this.marks = marksOf(this.row);
@@ -94,10 +96,11 @@ export class ContainerLogSession {
         else this.timer ??= setTimeout(() => void this.flush().catch(() => undefined), this.context.flushMs);
       }
     } catch (error) {
-      if (!this.stopped) throw error;
+      if (!this.stopped && !this.failed) throw error;
     } finally {
       if (this.timer) clearTimeout(this.timer);
     }
+    if (this.failed) throw this.failed;
     // Stopped: what is read but not sent stays unshipped, and is read again at the next start.
     if (this.stopped) await this.flushing.catch(() => undefined);
     else await this.flush();
@@ -129,6 +132,11 @@ export class ContainerLogSession {
     this.entries = [];
     this.entryBytes = 0;
     this.flushing = this.flushing.then(() => this.ship(entries, skipAfter));
+    this.flushing.catch((error: Error) => {
+      if (this.failed) return;
+      this.failed = error;
+      this.stream?.destroy();
+    });
     return this.flushing;
   }
 

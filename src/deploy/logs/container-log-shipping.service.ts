@@ -94,7 +94,7 @@ export class ContainerLogShipping implements OnApplicationBootstrap, OnModuleDes
   private async settlePending(): Promise<void> {
     for (let failures = 0; !this.closing; ) {
       try {
-        for (const row of await this.checkpoints.findBy({})) {
+        for (const row of await this.checkpoints.findBy({ host: this.config.host.name })) {
           if (!row.pendingLength || !row.objectKey) continue;
           const landed = (await this.appenders.length(row.objectKey)) - row.objectPosition;
           if (landed >= 0 && landed <= row.pendingLength) row.skipBytes += landed;
@@ -133,7 +133,7 @@ export class ContainerLogShipping implements OnApplicationBootstrap, OnModuleDes
     }
     const present = new Set(containers.map((container) => container.id));
     for (const id of this.drained.keys()) if (!present.has(id)) this.drained.delete(id);
-    for (const row of await this.checkpoints.findBy({})) {
+    for (const row of await this.checkpoints.findBy({ host: this.config.host.name })) {
       if (!present.has(row.containerId) && !this.sessions.has(row.containerId) && !row.pendingLength) await this.checkpoints.delete({ containerId: row.containerId });
     }
   }

@@ -1,4 +1,4 @@
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
 /** MySQL hands BIGINT back as a string. */
 const bigintNumber = { to: (value: number) => value, from: (value: string | number) => Number(value) };
@@ -14,6 +14,8 @@ const bigintNumber = { to: (value: number) => value, from: (value: string | numb
 @Entity('deploy_log_checkpoints')
 export class LogCheckpointEntity {
   @PrimaryColumn({ name: 'container_id', type: 'varchar', length: 64 }) containerId!: string;
+  /** The dozen host whose agent ships it (hosts share one database). */
+  @Index('deploy_log_checkpoints_host') @Column({ type: 'varchar', length: 63 }) host!: string;
   @Column({ type: 'varchar', length: 63 }) app!: string;
   @Column({ type: 'varchar', length: 32 }) instance!: string;
   @Column({ name: 'stdout_at', type: 'varchar', length: 32 }) stdoutAt!: string;

@@ -1,4 +1,4 @@
-import { Table, type MigrationInterface, type QueryRunner } from 'typeorm';
+import { Table, TableIndex, type MigrationInterface, type QueryRunner } from 'typeorm';
 
 /** Where each container's output is shipped up to, and the apps' push webhooks. */
 export class DeployLogsWebhooks1764300003000 implements MigrationInterface {
@@ -10,6 +10,7 @@ export class DeployLogsWebhooks1764300003000 implements MigrationInterface {
         name: 'deploy_log_checkpoints',
         columns: [
           { name: 'container_id', type: 'varchar', length: '64', isPrimary: true },
+          { name: 'host', type: 'varchar', length: '63' },
           { name: 'app', type: 'varchar', length: '63' },
           { name: 'instance', type: 'varchar', length: '32' },
           { name: 'stdout_at', type: 'varchar', length: '32' },
@@ -25,6 +26,7 @@ export class DeployLogsWebhooks1764300003000 implements MigrationInterface {
       }),
       true,
     );
+    await queryRunner.createIndex('deploy_log_checkpoints', new TableIndex({ name: 'deploy_log_checkpoints_host', columnNames: ['host'] }));
     await queryRunner.createTable(
       new Table({
         name: 'deploy_webhooks',
