@@ -175,6 +175,10 @@ for (const driver of ['local', 'oss'] as const) {
         await standIn.start();
       }
       const after = await bootsDone(2);
+      const metrics = await (await fetch(`${dozen.url}/metrics`)).text();
+      const counted = (name: string) => Number(new RegExp(`^${name}\\{app="chatty"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
+      assert.ok(counted('dozen_deploy_container_log_lines_total') >= LINES, metrics.slice(0, 2000));
+      if (standIn) assert.ok(counted('dozen_deploy_container_log_append_failures_total') >= 1);
       assert.equal(after.boots.size, 2);
       for (const boot of after.boots.keys()) assertExactlyOnce(after, boot);
       assert.ok(after.boots.has(firstBoot));

@@ -5,6 +5,7 @@ import type { Repository } from 'typeorm';
 import { backoffDelay } from '../../common/backoff.js';
 import type { LogAppenders } from '../../storage/log-appenders.js';
 import type { DockerClient } from '../agent/docker.client.js';
+import type { ContainerLogMetrics } from './container-log-metrics.js';
 import type { LogCheckpointEntity } from './log-checkpoint.entity.js';
 import { LogFrames, type LogMessage } from './log-frames.js';
 import { advance, ResumeFilter, type Marks } from './log-marks.js';
@@ -22,6 +23,7 @@ export interface SessionContext {
   host: string;
   flushMs: number;
   log: Logger;
+  metrics: ContainerLogMetrics;
 }
 
 const BATCH_BYTES = 256 * 1024;
@@ -172,6 +174,7 @@ export class ContainerLogSession {
           reached = await appender.append(position, data, failures ? data.length : 0);
           break;
         } catch (error) {
+          this.context.metrics.failed(this.container.app);
           if (this.stopped) throw error;
           failures++;
           const wait = backoffDelay(failures, RETRY);
@@ -180,6 +183,7 @@ export class ContainerLogSession {
         }
       }
       await this.commit(marks, skipAfter, reached);
+      this.context.metrics.shipped(this.container.app, data.length, run.length);
     });
   }
 

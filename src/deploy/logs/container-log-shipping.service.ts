@@ -5,10 +5,12 @@ import type { Logger } from 'pino';
 import type { Repository } from 'typeorm';
 import { backoffDelay } from '../../common/backoff.js';
 import { InjectLogger } from '../../common/core.module.js';
+import { Metrics } from '../../common/metrics.js';
 import { InjectConfig } from '../../config/config.module.js';
 import type { DozenConfig } from '../../config/config.schema.js';
 import { LogAppenders } from '../../storage/log-appenders.js';
 import { DockerClient, LABEL } from '../agent/docker.client.js';
+import { ContainerLogMetrics } from './container-log-metrics.js';
 import { ContainerLogSession, type SessionContext } from './container-log-session.js';
 import { LogCheckpointEntity } from './log-checkpoint.entity.js';
 
@@ -48,9 +50,10 @@ export class ContainerLogShipping implements OnApplicationBootstrap, OnModuleDes
     private readonly docker: DockerClient,
     private readonly appenders: LogAppenders,
     @InjectRepository(LogCheckpointEntity) private readonly checkpoints: Repository<LogCheckpointEntity>,
+    metrics: Metrics,
   ) {
     this.log = logger.child({ module: 'deploy', part: 'container-logs' });
-    this.context = { docker, appenders, checkpoints, host: config.host.name, flushMs: config.deploy.logs.flushMs, log: this.log };
+    this.context = { docker, appenders, checkpoints, host: config.host.name, flushMs: config.deploy.logs.flushMs, log: this.log, metrics: new ContainerLogMetrics(metrics) };
   }
 
   onApplicationBootstrap(): void {
