@@ -221,6 +221,11 @@ describe('deploy on push: GitHub, Gitea and GitLab webhooks', { timeout: 300_000
     assert.equal((await deliver(signed('gitea', fresh, body), body)).status, 401);
     assert.equal((await deliver(signed('gitea', graphql.data.rotateWebhook.secret, body), body)).body.reason, 'already_deployed');
 
+    const queried = await expectStatus<{ data: { webhook: Record<string, string> } }>(dozen, '/graphql', json({ query: '{ webhook(app: "hooked") { app url createdAt } }' }), 200);
+    assert.deepEqual(Object.keys(queried.data.webhook).sort(), ['app', 'createdAt', 'url']);
+    const badName = await expectStatus<{ errors: { message: string }[] }>(dozen, '/graphql', json({ query: 'mutation { rotateWebhook(app: "Not_An_App") { secret } }' }), 200);
+    assert.match(badName.errors[0].message, /^app: /);
+
     const shown = await runCli(['app', 'webhook', 'hooked', '--server', dozen.url, '--token', dozen.token]);
     assert.equal((JSON.parse(shown.stdout) as { url: string }).url, hookUrl);
     const usage = await runCli(['app', 'webhook', 'hooked', 'explode', '--server', dozen.url, '--token', dozen.token]);
