@@ -3,6 +3,7 @@ import { BroadcastBinlogCheckpoints1764000006000 } from '../broadcast/migrations
 import { BroadcastRooms1764200001000 } from '../broadcast/migrations/1764200001000-broadcast-rooms.js';
 import { DeployModel1764200000000 } from '../deploy/migrations/1764200000000-deploy-model.js';
 import { DeployImages1764300001000 } from '../deploy/migrations/1764300001000-deploy-images.js';
+import { DeployLogsWebhooks1764300003000 } from '../deploy/migrations/1764300003000-deploy-logs-webhooks.js';
 import { ProxyPolicies1764068400000 } from '../proxy/migrations/1764068400000-proxy-policies.js';
 import { RegistryEmbeddedCatalog1764064800000 } from '../registry/migrations/1764064800000-registry-embedded-catalog.js';
 import { StorageTailOffsets1764070000000 } from '../storage/migrations/1764070000000-storage-tail-offsets.js';
@@ -23,4 +24,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   DeployModel1764200000000,
   BroadcastRooms1764200001000,
   DeployImages1764300001000,
+  DeployLogsWebhooks1764300003000,
 ];

@@ -9,6 +9,7 @@ import { AppEntity } from './deploy.entity.js';
 import { DeployConflict } from './deploy.errors.js';
 import type { CreateAppInput, UpdateAppInput } from './dto/deploy.dto.js';
 import { SecretsBox } from './secrets-box.js';
+import { WebhookEntity } from './webhooks/webhook.entity.js';
 
 /** An app as every API shows it: secret names only, never their values. */
 export interface AppView {
@@ -84,6 +85,8 @@ export class AppsService {
   async delete(name: string, actor: Actor): Promise<void> {
     await this.row(name);
     await this.apps.delete({ name });
+    // Its webhook secret must not outlive it (a new app of that name would otherwise accept the old secret).
+    await this.apps.manager.delete(WebhookEntity, { app: name });
     await this.dropProxyPolicy(name);
     await this.audit.record(actor, 'app.delete', name);
   }

@@ -127,6 +127,23 @@ export function addDeployCommands(program: Command): void {
       throw new CliError('usage: dozen app domain <app> add|remove DOMAIN', 2);
     }));
 
+  addServerOptions(app.command('webhook <name> [action]').description('webhook show | rotate (create, or a new secret: shown once) | delete; point GitHub, Gitea or GitLab push events at its URL'))
+    .action(run(async (name: string, action: string | undefined, _options: unknown, command: Command) => {
+      const client = DozenClient.fromCommand(command);
+      const url = `/deploy/apps/${path(name)}/webhook`;
+      if (action === undefined || action === 'show') return print(await client.json('GET', url));
+      if (action === 'rotate') {
+        const hook = await client.json<{ url: string; secret: string }>('POST', url);
+        process.stderr.write('the secret is shown this once: give it to the git host with the URL (content type application/json)\n');
+        return print(hook);
+      }
+      if (action === 'delete') {
+        await client.json('DELETE', url);
+        return void process.stderr.write(`webhook of ${name} deleted\n`);
+      }
+      throw new CliError('usage: dozen app webhook <app> [show | rotate | delete]', 2);
+    }));
+
   const instance = program.command('instance').description('instances of apps on hosts');
   addServerOptions(instance.command('create <app> <host>').description('run one more instance of the app on the host')).action(run(async (appName: string, host: string, _options: unknown, command: Command) => {
     print(await DozenClient.fromCommand(command).json('POST', '/deploy/instances', { app: appName, host }));

@@ -32,6 +32,14 @@ export const deployConfig = z
     resyncSeconds: z.number().min(1).max(3600).default(30),
     /** Ready releases per app whose images are kept (Engines and object store) for rollback; older ones are removed. */
     keepReleases: z.number().int().min(1).max(100).default(5),
+    /** Shipping each managed container's output to the object store (`logs/<app>/<host>/<date>.log`) through the Engine API. */
+    logs: z
+      .strictObject({
+        ship: z.boolean().default(true),
+        /** A batch goes this long after its first line at the latest (sooner when it reaches 256 KB). */
+        flushMs: z.number().int().min(10).max(60_000).default(1000),
+      })
+      .default({ ship: true, flushMs: 1000 }),
     /** Base images of the runtime templates: nothing is pulled, so these must be on the host (or pullable by it). */
     runtimes: z
       .strictObject({
@@ -49,5 +57,6 @@ export const deployConfig = z
     buildTimeoutSeconds: 900,
     resyncSeconds: 30,
     keepReleases: 5,
+    logs: { ship: true, flushMs: 1000 },
     runtimes: runtimeDefaults,
   });

@@ -4,6 +4,7 @@ import { moduleHealthController } from '../common/module-health.controller.js';
 import { DOZEN_CONFIG } from '../config/config.module.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { RegistryModule } from '../registry/registry.module.js';
+import { ObjectStoreModule } from '../storage/object-store.module.js';
 import { TokensModule } from '../tokens/tokens.module.js';
 import { DeployAgent } from './agent/agent.service.js';
 import { DockerClient } from './agent/docker.client.js';
@@ -14,20 +15,26 @@ import { DeployController } from './deploy.controller.js';
 import { AppEntity, AuditEventEntity, HostEntity, InstanceEntity, ReleaseEntity } from './deploy.entity.js';
 import { DeployHealth } from './deploy.health.js';
 import { DeployResolver } from './deploy.resolver.js';
+import { ContainerLogShipping } from './logs/container-log-shipping.service.js';
+import { LogCheckpointEntity } from './logs/log-checkpoint.entity.js';
 import { HostsService } from './hosts.service.js';
 import { DeployObjectStore } from './images/deploy-object-store.js';
 import { ReleaseImages } from './images/release-images.js';
 import { InstancesService } from './instances.service.js';
 import { ReleasesService } from './releases.service.js';
 import { SecretsBox } from './secrets-box.js';
+import { WebhookEntity } from './webhooks/webhook.entity.js';
+import { WebhooksController } from './webhooks/webhooks.controller.js';
+import { WebhooksResolver } from './webhooks/webhooks.resolver.js';
+import { WebhooksService } from './webhooks/webhooks.service.js';
 
 /**
  * Apps, releases, instances and hosts (the API half), and this host's agent
  * that makes its Docker Engine run what the catalog says it should.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([HostEntity, AppEntity, ReleaseEntity, InstanceEntity, AuditEventEntity]), RegistryModule, TokensModule],
-  controllers: [moduleHealthController('deploy'), DeployController],
+  imports: [TypeOrmModule.forFeature([HostEntity, AppEntity, ReleaseEntity, InstanceEntity, AuditEventEntity, LogCheckpointEntity, WebhookEntity]), RegistryModule, TokensModule, ObjectStoreModule],
+  controllers: [moduleHealthController('deploy'), DeployController, WebhooksController],
   providers: [
     { provide: DockerClient, inject: [DOZEN_CONFIG], useFactory: (config: DozenConfig) => new DockerClient(config.deploy.docker.socketPath) },
     { provide: SecretsBox, inject: [DOZEN_CONFIG], useFactory: (config: DozenConfig) => SecretsBox.fromConfig(config) },
@@ -40,8 +47,11 @@ import { SecretsBox } from './secrets-box.js';
     DeployObjectStore,
     ReleaseImages,
     BuilderService,
+    ContainerLogShipping,
     DeployAgent,
     DeployResolver,
+    WebhooksService,
+    WebhooksResolver,
   ],
 })
 export class DeployModule {}

@@ -47,6 +47,8 @@ const badInput: [string, string, string, unknown, string][] = [
   ['a fractional scale', 'POST', '/deploy/apps/shop/scale', { host: HOST, count: 1.5 }, 'count'],
   ['a log tail that is no number', 'GET', '/deploy/instances/i00000000/logs?tail=all', undefined, 'tail'],
   ['an audit limit of 0', 'GET', '/deploy/audit?limit=0', undefined, 'limit'],
+  ['a webhook of a bad app name', 'POST', '/deploy/apps/Shop/webhook', undefined, 'app'],
+  ['a push delivery to a bad app name', 'POST', '/deploy/hooks/shop_1', {}, 'app'],
 ];
 
 /** [what, method, path, body, status, error]. */
@@ -63,6 +65,9 @@ const refused: [string, string, string, unknown, number, string][] = [
   ['an instance of an app never deployed', 'POST', '/deploy/instances', { app: 'shop', host: HOST }, 409, 'no_release'],
   ['a rollback with no earlier release', 'POST', '/deploy/apps/shop/rollback', {}, 409, 'no_previous_release'],
   ['unsetting an env variable that is not set', 'DELETE', '/deploy/apps/shop/env/NOPE', undefined, 404, 'not_found'],
+  ['the webhook of an app that has none', 'GET', '/deploy/apps/shop/webhook', undefined, 404, 'not_found'],
+  ['a webhook for an unknown app', 'POST', '/deploy/apps/nothere/webhook', undefined, 404, 'not_found'],
+  ['a push delivery to an app without a webhook', 'POST', '/deploy/hooks/shop', {}, 404, 'not_found'],
 ];
 
 describe('deploy REST refuses bad input with 400 naming the field, unknown ids with 404, conflicts with 409', { timeout: 60_000 }, () => {

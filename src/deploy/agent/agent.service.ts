@@ -11,6 +11,7 @@ import { TokensService } from '../../tokens/tokens.service.js';
 import { AppEntity, InstanceEntity, ReleaseEntity } from '../deploy.entity.js';
 import { hostPrefix, parseSpec, statusKey, type InstanceSpec, type InstanceStatus } from '../desired-state.js';
 import { ReleaseImages } from '../images/release-images.js';
+import { ContainerLogShipping } from '../logs/container-log-shipping.service.js';
 import { SecretsBox } from '../secrets-box.js';
 import { followEvents } from './docker-events.js';
 import { DockerClient, LABEL, type ManagedContainer } from './docker.client.js';
@@ -50,6 +51,7 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly tokens: TokensService,
     private readonly docker: DockerClient,
     private readonly images: ReleaseImages,
+    private readonly containerLogs: ContainerLogShipping,
     secrets: SecretsBox,
     @InjectRepository(AppEntity) private readonly apps: Repository<AppEntity>,
     @InjectRepository(ReleaseEntity) private readonly releases: Repository<ReleaseEntity>,
@@ -248,6 +250,7 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
   private async retire(container: ManagedContainer): Promise<void> {
     const labels = container.labels[LABEL.token] ? container.labels : (await this.docker.inspect(container.id)).Config.Labels ?? {};
     await this.docker.stop(container.id, 10);
+    await this.containerLogs.settle(container.id);
     await this.docker.remove(container.id);
     if (labels[LABEL.token]) await this.tokens.revoke(labels[LABEL.token]).catch(() => undefined);
     this.log.info({ instance: labels[LABEL.instance], container: container.id }, 'container removed');

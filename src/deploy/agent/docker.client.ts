@@ -162,6 +162,16 @@ export class DockerClient {
     return out;
   }
 
+  /**
+   * The container's output as the Engine sends it: multiplexed frames, each message
+   * with its timestamp, followed while the container runs (ends when it stops).
+   * `since` is `<unix seconds>.<nanoseconds>`; the Engine keeps messages at or after it.
+   * Destroy the stream to stop reading.
+   */
+  async timestampedLogs(id: string, since: string | undefined): Promise<Readable> {
+    return (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: true, timestamps: true, ...(since ? { since } : {}) } as never)) as unknown as Readable;
+  }
+
   /** One stats sample (Docker waits for two readings to fill precpu). */
   async stats(id: string): Promise<ContainerStats> {
     const stats = (await this.docker.getContainer(id).stats({ stream: false })) as unknown as Docker.ContainerStats;

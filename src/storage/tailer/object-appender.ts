@@ -9,6 +9,8 @@ import { PositionMismatch, type ObjectStore } from '../object-store.js';
 export class ObjectAppender {
   private position: number | null = null;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Actions queued or running; an appender with none may be dropped. */
+  busy = 0;
 
   constructor(
     readonly key: string,
@@ -22,7 +24,8 @@ export class ObjectAppender {
       if (this.position === null) this.position = (await this.store.head(this.key))?.size ?? 0;
       return action(this.position);
     };
-    const next = this.queue.then(run, run);
+    this.busy++;
+    const next = this.queue.then(run, run).finally(() => this.busy--);
     this.queue = next.catch(() => undefined);
     return next;
   }

@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import { createLogger } from '../../common/logger.js';
 import type { DozenConfig } from '../../config/config.schema.js';
 import { dataSourceOptions } from '../../database/data-source.js';
+import { LogAppenders } from '../log-appenders.js';
 import { objectStore } from '../object-store.factory.js';
 import type { TailSource } from '../storage.config.js';
 import { TailOffset } from '../storage.entity.js';
@@ -19,7 +20,8 @@ export async function runTailer(config: DozenConfig, sources: TailSource[]): Pro
   const dataSource = new DataSource({ ...dataSourceOptions(config), entities: [TailOffset] });
   await dataSource.initialize();
   await dataSource.runMigrations({ transaction: 'each' });
-  const tailer = new Tailer(sources, config.storage.tailer, config.host.name, objectStore(config, logger), new TailOffsets(dataSource.getRepository(TailOffset)), log);
+  const store = objectStore(config, logger);
+  const tailer = new Tailer(sources, config.storage.tailer, config.host.name, store, new TailOffsets(dataSource.getRepository(TailOffset)), new LogAppenders(store, logger), log);
   await tailer.start();
   log.info({ sources: sources.map((source) => source.glob) }, 'tailing');
   await new Promise<void>((resolve) => {

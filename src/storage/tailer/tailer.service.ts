@@ -5,6 +5,7 @@ import type { Repository } from 'typeorm';
 import { InjectLogger } from '../../common/core.module.js';
 import type { DozenConfig } from '../../config/config.schema.js';
 import { InjectConfig } from '../../config/config.module.js';
+import { LogAppenders } from '../log-appenders.js';
 import { OBJECT_STORE, type ObjectStore } from '../object-store.js';
 import { StorageMetrics } from '../storage-metrics.js';
 import { TailOffset } from '../storage.entity.js';
@@ -22,10 +23,11 @@ export class TailerService implements OnApplicationBootstrap, OnApplicationShutd
     @InjectRepository(TailOffset) repository: Repository<TailOffset>,
     @InjectLogger() logger: Logger,
     metrics: StorageMetrics,
+    appenders: LogAppenders,
   ) {
     const log = logger.child({ module: 'storage', component: 'tailer' });
     const { tail } = config.storage;
-    this.tailer = tail.length ? new Tailer(tail, config.storage.tailer, config.host.name, store, new TailOffsets(repository), log, metrics) : null;
+    this.tailer = tail.length ? new Tailer(tail, config.storage.tailer, config.host.name, store, new TailOffsets(repository), appenders, log, metrics) : null;
     if (this.tailer) metrics.watchTailer([...new Set(tail.map((source) => source.glob))], () => this.status());
   }
 

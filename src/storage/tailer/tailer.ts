@@ -3,12 +3,12 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { glob } from 'tinyglobby';
+import type { LogAppenders } from '../log-appenders.js';
 import type { ObjectStore } from '../object-store.js';
 import type { TailerMetrics } from '../storage-metrics.js';
 import type { StorageConfig, TailSource } from '../storage.config.js';
 import { appOf, renderKey, utcDate } from './key-template.js';
 import { Follower } from './follower.js';
-import { ObjectAppender } from './object-appender.js';
 import { findRotatedCopy } from './rotated-copy.js';
 import type { TailOffsets } from './tail-offsets.js';
 
@@ -47,7 +47,6 @@ export interface TailStatus {
  */
 export class Tailer {
   private readonly followers = new Map<string, Follower>();
-  private readonly appenders = new Map<string, ObjectAppender>();
   private readonly loops = new Set<Promise<void>>();
   private stopped = false;
   private scanning: Promise<void> | null = null;
@@ -59,6 +58,7 @@ export class Tailer {
     private readonly host: string,
     private readonly store: ObjectStore,
     private readonly offsets: TailOffsets,
+    private readonly appenders: LogAppenders,
     private readonly log: Logger,
     private readonly metrics?: TailerMetrics,
   ) {}
@@ -313,11 +313,7 @@ export class Tailer {
     // A batch whose outcome is unknown stays with its object (even past midnight) until confirmed.
     const unsure = follower.row.pendingLength > 0 && follower.row.objectKey ? follower.row.pendingLength : 0;
     const key = unsure ? follower.row.objectKey! : renderKey(follower.source.key, { host: this.host, app: follower.source.app, file: follower.row.name, date: utcDate() });
-    let appender = this.appenders.get(key);
-    if (!appender) {
-      appender = new ObjectAppender(key, this.store, this.log);
-      this.appenders.set(key, appender);
-    }
+    const appender = this.appenders.of(key);
     try {
       await appender.exclusive(async (position) => {
         follower.row.objectKey = key;
@@ -335,7 +331,6 @@ export class Tailer {
       if (follower.failures) this.log.info({ path: follower.row.path, key, failures: follower.failures }, 'store reachable again; shipping');
       follower.failures = 0;
       follower.lastError = null;
-      this.dropIdleAppenders(key);
     } catch (error) {
       follower.failures++;
       follower.lastError = (error as Error).message;
@@ -346,12 +341,6 @@ export class Tailer {
     }
   }
 
-  /** Yesterday's objects get no more appends; forget their appenders. */
-  private dropIdleAppenders(current: string): void {
-    if (this.appenders.size <= this.followers.size * 2) return;
-    const used = new Set([...this.followers.values()].map((follower) => follower.row.objectKey));
-    for (const key of this.appenders.keys()) if (key !== current && !used.has(key)) this.appenders.delete(key);
-  }
 }
 
 function newlines(batch: Buffer): number {

@@ -1,0 +1,44 @@
+import { Args, Field, Mutation, ObjectType, Query, Resolver } from '@nestjs/graphql';
+import { badInputFromZod } from '../../common/errors.js';
+import { appName } from '../dto/deploy.dto.js';
+import { WebhooksService } from './webhooks.service.js';
+
+@ObjectType('DeployWebhook')
+class WebhookType {
+  @Field() app!: string;
+  @Field({ description: 'where the git host posts push events (GitHub, Gitea, GitLab)' }) url!: string;
+  @Field() createdAt!: string;
+}
+
+@ObjectType('DeployWebhookWithSecret')
+class WebhookWithSecretType extends WebhookType {
+  @Field({ description: 'shown once: give it to the git host; rotate to replace it' }) secret!: string;
+}
+
+function checkedApp(value: string): string {
+  const result = appName.safeParse(value);
+  if (!result.success) throw badInputFromZod(result.error, 'app');
+  return result.data;
+}
+
+/** Deploy-on-push webhooks in GraphQL (admin token, as all of /graphql). */
+@Resolver()
+export class WebhooksResolver {
+  constructor(private readonly webhooks: WebhooksService) {}
+
+  @Query(() => WebhookType, { name: 'webhook', description: "an app's push webhook (its secret is never shown again)" })
+  webhook(@Args('app') app: string) {
+    return this.webhooks.get(checkedApp(app));
+  }
+
+  @Mutation(() => WebhookWithSecretType, { description: "creates the app's webhook or gives it a new secret; the old secret stops working" })
+  rotateWebhook(@Args('app') app: string) {
+    return this.webhooks.rotate(checkedApp(app), { name: 'admin', address: null });
+  }
+
+  @Mutation(() => Boolean)
+  async deleteWebhook(@Args('app') app: string) {
+    await this.webhooks.remove(checkedApp(app), { name: 'admin', address: null });
+    return true;
+  }
+}
