@@ -17,7 +17,7 @@ import { DeployResolver } from './deploy.resolver.js';
 import { HostsService } from './hosts.service.js';
 import { InstancesService } from './instances.service.js';
 import { ReleasesService } from './releases.service.js';
-import { SecretsBox } from './secrets-box.js';
+import { SecretsBox } from '../common/secrets-box.js';
 
 /**
  * Apps, releases, instances and hosts (the API half), and this host's agent

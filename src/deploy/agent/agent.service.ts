@@ -10,7 +10,7 @@ import { RegistryService } from '../../registry/registry.service.js';
 import { TokensService } from '../../tokens/tokens.service.js';
 import { AppEntity, ReleaseEntity } from '../deploy.entity.js';
 import { hostPrefix, parseSpec, statusKey, type InstanceSpec, type InstanceStatus } from '../desired-state.js';
-import { SecretsBox } from '../secrets-box.js';
+import { SecretsBox } from '../../common/secrets-box.js';
 import { followEvents } from './docker-events.js';
 import { DockerClient, LABEL, type ManagedContainer } from './docker.client.js';
 import { waitHealthy } from './health-probe.js';
