@@ -27,12 +27,12 @@ export interface KeyView {
 
 /**
  * The apps' proxy policies and API keys, in this module's tables. Every change
- * rebuilds the PolicySet and tells the listener (ProxyService pushes it to
- * the workers), so a revoked key stops working within one IPC round.
+ * rebuilds the PolicySet and tells the listeners (ProxyService pushes it to
+ * the workers; AcmeService reads which apps want certificates), so a revoked key stops working within one IPC round.
  */
 @Injectable()
 export class ProxyPolicyService {
-  private listener: ((policies: PolicySet) => void) | null = null;
+  private readonly listeners: ((policies: PolicySet) => void)[] = [];
 
   constructor(
     @InjectRepository(ProxyAppPolicyEntity) private readonly policies: Repository<ProxyAppPolicyEntity>,
@@ -40,7 +40,7 @@ export class ProxyPolicyService {
   ) {}
 
   onChange(listener: (policies: PolicySet) => void): void {
-    this.listener = listener;
+    this.listeners.push(listener);
   }
 
   async policy(app: string): Promise<PolicyView> {
@@ -98,7 +98,9 @@ export class ProxyPolicyService {
   }
 
   private async publish(): Promise<void> {
-    if (this.listener) this.listener(await this.policySet());
+    if (!this.listeners.length) return;
+    const set = await this.policySet();
+    for (const listener of this.listeners) listener(set);
   }
 }
 
