@@ -8,12 +8,13 @@ import { ProxyHealth } from './proxy.health.js';
 import { ProxyPolicyService } from './proxy-policy.service.js';
 import { ProxyResolver } from './proxy.resolver.js';
 import { ProxyService } from './proxy.service.js';
+import { CertificateBook } from './tls/certificate-book.js';
 
 /** Wiring only: the hot path (ProxyServer) runs in the worker processes ProxyService starts. */
 @Module({
   imports: [RegistryModule, TypeOrmModule.forFeature([ProxyAppPolicyEntity, ProxyApiKeyEntity])],
   controllers: [moduleHealthController('proxy'), ProxyController],
-  providers: [ProxyPolicyService, ProxyService, ProxyHealth, ProxyResolver],
-  exports: [ProxyPolicyService],
+  providers: [ProxyPolicyService, ProxyService, ProxyHealth, ProxyResolver, CertificateBook],
+  exports: [ProxyPolicyService, CertificateBook],
 })
 export class ProxyModule {}

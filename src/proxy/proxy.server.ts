@@ -4,6 +4,8 @@ import type { EngineReport, EngineSetting, ProxyEngine } from './engine.js';
 import type { ExchangeRecord } from './forward.js';
 import type { PolicySet } from './policy.js';
 import { ProxyCore } from './proxy-core.js';
+import type { BookChange } from './tls/certificate-book.js';
+import { ServedCertificates } from './tls/served-certificates.js';
 import type { BackendPool } from './upstreams.js';
 
 export interface ProxyServerOptions {
@@ -34,13 +36,15 @@ export class ProxyServer {
   private policies: PolicySet | null = null;
   /** Which engine serves and why; null until `listen`. */
   report: EngineReport | null = null;
+  /** Certificates and pending ACME challenges, kept from the start (changes may come before `listen`). */
+  readonly certificates = new ServedCertificates();
 
   constructor(private readonly options: ProxyServerOptions) {}
 
   /** Picks and starts the engine; resolves with the bound port (useful with port 0). */
   async listen(): Promise<number> {
     const { module, report } = await chooseEngine(this.options.engine, this.options.engineSelfTestFault ?? false);
-    const core = new ProxyCore(this.options, (address, port) => module.createPool(address, port, this.options));
+    const core = new ProxyCore(this.options, (address, port) => module.createPool(address, port, this.options), this.certificates);
     if (this.policies) core.setPolicies(this.policies);
     if (this.routes) core.setRoutes(this.routes);
     this.core = core;
@@ -60,6 +64,11 @@ export class ProxyServer {
   setPolicies(policies: PolicySet): void {
     this.policies = policies;
     this.core?.setPolicies(policies);
+  }
+
+  /** A change of the primary's certificate book (a certificate, or an ACME challenge). */
+  applyCertificates(change: BookChange): void {
+    this.certificates.apply(change);
   }
 
   get routeVersion(): number {

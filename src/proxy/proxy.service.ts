@@ -10,6 +10,7 @@ import { ProxyCluster, type WorkerReport } from './proxy.cluster.js';
 import { ProxyMetrics } from './proxy-metrics.js';
 import { ProxyPolicyService } from './proxy-policy.service.js';
 import { ProxyServer } from './proxy.server.js';
+import { CertificateBook } from './tls/certificate-book.js';
 import type { WorkerStart } from './worker-messages.js';
 
 /**
@@ -22,7 +23,7 @@ import type { WorkerStart } from './worker-messages.js';
 export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdown {
   private cluster: ProxyCluster | null = null;
   private local: ProxyServer | null = null;
-  private unwatch: (() => void) | null = null;
+  private readonly unwatch: (() => void)[] = [];
   private readonly log: Logger;
   private failure: string | null = 'not started yet';
 
@@ -32,6 +33,7 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
     @Inject(ROUTE_SOURCE) private readonly routes: RouteSource,
     private readonly policies: ProxyPolicyService,
     private readonly metrics: Metrics,
+    private readonly book: CertificateBook,
   ) {
     this.log = logger.child({ module: 'proxy' });
   }
@@ -78,11 +80,13 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
       logLevel: this.config.log.level,
       logFormat: this.config.log.format,
     };
-    const target = this.workers === 0 ? this.inProcess(start) : (this.cluster = new ProxyCluster(start, this.workers, this.log));
+    const target = this.workers === 0 ? this.inProcess(start) : (this.cluster = new ProxyCluster(start, this.workers, this.log, () => this.book.replay()));
     target.setPolicies(await this.policies.policySet());
     this.policies.onChange((set) => target.setPolicies(set));
     target.setRoutes(this.routes.routes());
-    this.unwatch = this.routes.watchRoutes((snapshot) => target.setRoutes(snapshot));
+    this.unwatch.push(this.routes.watchRoutes((snapshot) => target.setRoutes(snapshot)));
+    if (this.local) for (const change of this.book.replay()) this.local.applyCertificates(change);
+    this.unwatch.push(this.book.watch((change) => target.applyCertificates(change)));
     try {
       if (this.cluster) {
         this.cluster.exposeMetrics(this.metrics.registry);
@@ -101,7 +105,7 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.unwatch?.();
+    for (const unwatch of this.unwatch) unwatch();
     await this.cluster?.stop();
     await this.local?.close();
   }

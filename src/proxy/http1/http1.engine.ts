@@ -79,7 +79,7 @@ class FastEngine implements ProxyEngine {
     const started = performance.now();
     let extraLines = '';
     if (refusal.headers) for (const [name, value] of Object.entries(refusal.headers)) extraLines += `${name}: ${value}\r\n`;
-    request.reply(refusal.status, refusal.body, extraLines);
+    request.reply(refusal.status, refusal.body, extraLines, refusal.contentType);
     this.core.refused(request.head, refusal, started);
   }
 }

@@ -146,7 +146,7 @@ class PortableEngine implements ProxyEngine {
 
   private reply(response: ServerResponse, head: RequestHead | null, refusal: Refusal, started: number): void {
     const body = refusal.body;
-    response.writeHead(refusal.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...refusal.headers });
+    response.writeHead(refusal.status, { 'content-type': refusal.contentType, 'content-length': Buffer.byteLength(body), ...refusal.headers });
     response.end(body);
     // node:http may close after it on its own (an Expect: 100-continue never granted leaves the body unread).
     if (!response.shouldKeepAlive) this.sockets.end(response.req.socket);
