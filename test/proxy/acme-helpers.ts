@@ -86,7 +86,7 @@ export function peerCertificate(port: number, servername: string, caPem: string)
     const socket = connect({ host: '127.0.0.1', port, servername, ca: caPem }, () => {
       const peer = socket.getPeerCertificate();
       socket.end();
-      resolve({ names: peer.subjectaltname ?? '', serial: peer.serialNumber, issuer: peer.issuer?.CN ?? '' });
+      resolve({ names: peer.subjectaltname ?? '', serial: peer.serialNumber, issuer: String(peer.issuer?.CN ?? '') });
     });
     socket.once('error', reject);
   });

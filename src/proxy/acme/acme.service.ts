@@ -114,7 +114,7 @@ export class AcmeService implements OnApplicationBootstrap, OnApplicationShutdow
 
   private updateWanted(): void {
     const fileDomains = new Set(this.config.proxy.tls.certificates.flatMap((file) => file.domains.map((domain) => domain.toLowerCase())));
-    const wanted = wantedDomains(this.routes.routes().apps, (app) => (this.policies[app] ?? DEFAULT_POLICY).tls, fileDomains);
+    const wanted = wantedDomains(this.routes.routes().apps, (app) => ((this.policies[app] ?? DEFAULT_POLICY) as { tls?: string }).tls ?? 'auto', fileDomains);
     if (wanted.join(' ') === this.wanted.join(' ')) return;
     this.wanted = wanted;
     this.wake?.();
