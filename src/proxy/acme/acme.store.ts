@@ -14,6 +14,8 @@ export interface StoredCertificate {
   domain: string;
   certPem: string | null;
   keyPem: string | null;
+  /** Why the sealed key did not open (another secrets key on this host), or null. */
+  keyProblem: string | null;
   notAfter: number | null;
   issuedBy: string | null;
   failures: number;
@@ -70,7 +72,7 @@ export class AcmeStore {
     return rows.map((row) => ({
       domain: row.domain,
       certPem: row.certPem,
-      keyPem: row.keySealed ? this.box.open(row.keySealed) : null,
+      ...this.openKey(row.keySealed),
       notAfter: toNumber(row.notAfter),
       issuedBy: row.issuedBy,
       failures: row.failures,
@@ -78,6 +80,15 @@ export class AcmeStore {
       nextAttemptAt: toNumber(row.nextAttemptAt),
       updatedAt: Number(row.updatedAt),
     }));
+  }
+
+  private openKey(sealed: string | null): { keyPem: string | null; keyProblem: string | null } {
+    if (!sealed) return { keyPem: null, keyProblem: null };
+    try {
+      return { keyPem: this.box.open(sealed), keyProblem: null };
+    } catch {
+      return { keyPem: null, keyProblem: 'the stored key does not open with this host\'s secrets key: every host must have the same deploy.secretsKey' };
+    }
   }
 
   /** A new certificate for `domain`: clears the failures and the backoff. */

@@ -47,6 +47,10 @@ export class CertificateLoader {
   }
 
   private apply(row: StoredCertificate): void {
+    if (row.keyProblem) {
+      this.book.setError(row.domain, row.keyProblem, 'acme');
+      return;
+    }
     if (row.certPem && row.keyPem && this.book.get(row.domain)?.source !== 'files') {
       try {
         if (this.book.get(row.domain)?.certPem !== row.certPem) {
