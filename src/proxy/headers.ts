@@ -74,7 +74,7 @@ export function upstreamHead(head: RequestHead, forwarded: Forwarded, keepUpgrad
   }
   const priorFor = forwarded.trusted ? known['x-forwarded-for'] : undefined;
   out += `x-forwarded-for: ${priorFor ? `${priorFor}, ${head.peer}` : head.peer}\r\n`;
-  out += `x-forwarded-proto: ${(forwarded.trusted && known['x-forwarded-proto']) || 'http'}\r\n`;
+  out += `x-forwarded-proto: ${(forwarded.trusted && known['x-forwarded-proto']) || (head.secure ? 'https' : 'http')}\r\n`;
   const host = (forwarded.trusted && known['x-forwarded-host']) || known.host;
   if (host) out += `x-forwarded-host: ${host}\r\n`;
   out += `x-request-id: ${forwarded.requestId}\r\n`;

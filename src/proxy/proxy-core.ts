@@ -83,8 +83,8 @@ export class ProxyCore<Pool extends BackendPool> {
   constructor(
     readonly options: ProxyServerOptions,
     createPool: PoolFactory<Pool>,
-    /** Certificates and pending ACME challenges, as the primary's book last said. */
-    private readonly certificates: ServedCertificates = new ServedCertificates(),
+    /** Certificates, ticket keys and pending ACME challenges, as the primary's book last said. */
+    readonly certificates: ServedCertificates = new ServedCertificates(),
   ) {
     this.upstreams = new Upstreams(createPool);
     this.clients = new ClientAddress(options.trustedProxies);

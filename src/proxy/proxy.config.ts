@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { listen } from '../config/listen.js';
-import { acmeConfig } from './acme/acme.config.js';
+import { tlsConfig } from './tls/tls.config.js';
 
 const milliseconds = (fallback: number) => z.number({ error: 'expected milliseconds (a whole number)' }).int().min(1).default(fallback);
 
@@ -44,13 +44,8 @@ export const proxyConfig = z
     upstreamConnections: z.number().int().min(1).max(10_000).default(128),
     /** One pino line per request (host, app, backend, status, bytes, duration). */
     accessLog: z.boolean().default(true),
-    tls: z
-      .strictObject({
-        /** Certificates from files: [{domains, certFile, keyFile}] (the tls helper's slice; only the domains are read here). */
-        certificates: z.array(z.strictObject({ domains: z.array(z.string().min(1)).min(1), certFile: z.string().min(1), keyFile: z.string().min(1) })).default([]),
-        acme: acmeConfig,
-      })
-      .default({ certificates: [] }),
+    /** HTTPS termination (tls/): absent, the proxy serves plain HTTP only. */
+    tls: tlsConfig.optional(),
   })
   .default({
     listen: { host: '0.0.0.0', port: 8080 },
@@ -61,7 +56,6 @@ export const proxyConfig = z
     trustedProxies: [],
     upstreamConnections: 128,
     accessLog: true,
-    tls: { certificates: [] },
   });
 
 export type ProxyConfig = z.output<typeof proxyConfig>;

@@ -4,13 +4,16 @@ import { appParam, keyIdParam } from './dto/proxy.dto.js';
 import { policyInputSchema } from './policy.js';
 import { ProxyPolicyService, type PolicyView } from './proxy-policy.service.js';
 
-@ObjectType('ProxyPolicy', { description: "An app's balancer and API auth at the proxy" })
+@ObjectType('ProxyPolicy', { description: "An app's balancer, API auth and HTTPS at the proxy" })
 class ProxyPolicyType {
   @Field() app!: string;
   @Field({ description: 'random, ip-hash, url-hash or least-load' }) balancer!: string;
   @Field() hashQuery!: boolean;
   @Field({ description: 'none, api-key or jwt' }) auth!: string;
   @Field({ nullable: true, description: 'the jwt settings as JSON (the HS256 secret redacted)' }) jwt?: string;
+  @Field({ description: 'auto, files or off: where HTTPS certificates come from' }) tls!: string;
+  @Field({ description: 'plain HTTP gets 301 to https' }) redirectHttp!: boolean;
+  @Field({ nullable: true, description: 'Strict-Transport-Security as JSON {maxAge, includeSubDomains}' }) hsts?: string;
 }
 
 @ObjectType('ProxyApiKey')
@@ -70,5 +73,14 @@ function parse<T>(schema: { safeParse(value: unknown): { success: true; data: T 
 }
 
 function toType(view: PolicyView): ProxyPolicyType {
-  return { app: view.app, balancer: view.balancer, hashQuery: view.hashQuery, auth: view.auth, jwt: view.jwt ? JSON.stringify(view.jwt) : undefined };
+  return {
+    app: view.app,
+    balancer: view.balancer,
+    hashQuery: view.hashQuery,
+    auth: view.auth,
+    jwt: view.jwt ? JSON.stringify(view.jwt) : undefined,
+    tls: view.tls,
+    redirectHttp: view.redirectHttp,
+    hsts: view.hsts ? JSON.stringify(view.hsts) : undefined,
+  };
 }

@@ -19,6 +19,8 @@ export interface ProxyServerOptions {
   timeouts: { connect: number; headers: number; idle: number; clientHeaders: number; clientKeepAlive: number };
   trustedProxies: readonly string[];
   upstreamConnections: number;
+  /** The TLS listener (proxy.tls); absent: plain HTTP only. `publicPort` is the port clients reach it on (redirects name it). */
+  tls?: { host: string; port: number; publicPort?: number };
   /** Called once per finished request (access log, metrics); null for neither. */
   onExchange: ((record: ExchangeRecord) => void) | null;
 }
@@ -36,12 +38,14 @@ export class ProxyServer {
   private policies: PolicySet | null = null;
   /** Which engine serves and why; null until `listen`. */
   report: EngineReport | null = null;
+  /** The TLS listener's bound port; null without one (or before `listen`). */
+  tlsPort: number | null = null;
   /** Certificates and pending ACME challenges, kept from the start (changes may come before `listen`). */
   readonly certificates = new ServedCertificates();
 
   constructor(private readonly options: ProxyServerOptions) {}
 
-  /** Picks and starts the engine; resolves with the bound port (useful with port 0). */
+  /** Picks and starts the engine (and its TLS listener when configured); resolves with the plain listener's bound port (useful with port 0). */
   async listen(): Promise<number> {
     const { module, report } = await chooseEngine(this.options.engine, this.options.engineSelfTestFault ?? false);
     const core = new ProxyCore(this.options, (address, port) => module.createPool(address, port, this.options), this.certificates);
@@ -50,7 +54,9 @@ export class ProxyServer {
     this.core = core;
     this.engine = module.createEngine(core, this.options);
     this.report = report;
-    return this.engine.listen(this.options.port, this.options.host);
+    const port = await this.engine.listen(this.options.port, this.options.host);
+    if (this.options.tls) this.tlsPort = await this.engine.listenTls(this.options.tls.port, this.options.tls.host);
+    return port;
   }
 
   /** Swaps in a new route snapshot (older versions than the current one are ignored). */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Logger } from 'pino';
@@ -24,6 +25,7 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
   private cluster: ProxyCluster | null = null;
   private local: ProxyServer | null = null;
   private readonly unwatch: (() => void)[] = [];
+  private ticketTimer: NodeJS.Timeout | null = null;
   private readonly log: Logger;
   private failure: string | null = 'not started yet';
 
@@ -75,6 +77,7 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
         timeouts: proxy.timeouts,
         trustedProxies: proxy.trustedProxies,
         upstreamConnections: proxy.upstreamConnections,
+        tls: proxy.tls ? { host: proxy.tls.listen.host, port: proxy.tls.listen.port, publicPort: proxy.tls.publicPort } : undefined,
       },
       accessLog: proxy.accessLog,
       logLevel: this.config.log.level,
@@ -85,6 +88,7 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
     this.policies.onChange((set) => target.setPolicies(set));
     target.setRoutes(this.routes.routes());
     this.unwatch.push(this.routes.watchRoutes((snapshot) => target.setRoutes(snapshot)));
+    if (proxy.tls) this.rotateTicketKeys(proxy.tls.ticketKeyRotation);
     if (this.local) for (const change of this.book.replay()) this.local.applyCertificates(change);
     this.unwatch.push(this.book.watch((change) => target.applyCertificates(change)));
     try {
@@ -106,8 +110,16 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
 
   async onApplicationShutdown(): Promise<void> {
     for (const unwatch of this.unwatch) unwatch();
+    if (this.ticketTimer) clearInterval(this.ticketTimer);
     await this.cluster?.stop();
     await this.local?.close();
+  }
+
+  /** One session-ticket key for every worker, replaced every `everyMs`: a ticket resumes on any worker, and not for ever. */
+  private rotateTicketKeys(everyMs: number): void {
+    this.book.setTicketKeys(randomBytes(48));
+    this.ticketTimer = setInterval(() => this.book.setTicketKeys(randomBytes(48)), everyMs);
+    this.ticketTimer.unref();
   }
 
   private inProcess(start: WorkerStart): ProxyServer {

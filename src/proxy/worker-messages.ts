@@ -29,7 +29,7 @@ export type ToWorker =
 export type FromWorker =
   /** Sent once the worker listens for messages (anything sent before may be lost). */
   | { type: 'ready' }
-  | { type: 'listening'; port: number; engine: EngineReport }
+  | { type: 'listening'; port: number; tlsPort: number | null; engine: EngineReport }
   /** An error no code caught: sent just before the worker exits, so health can name it. */
   | { type: 'fatal'; message: string }
   | { type: 'failed'; message: string }

@@ -64,7 +64,7 @@ export class AcmeService implements OnApplicationBootstrap, OnApplicationShutdow
     metrics: Metrics,
   ) {
     this.log = logger.child({ module: 'proxy', component: 'acme' });
-    this.acme = config.proxy.tls.acme;
+    this.acme = config.proxy.tls?.acme;
     this.feed = new ChallengeFeed(registry, book);
     this.loader = new CertificateLoader(store, book, this.log);
     this.failures = new Counter({
@@ -113,8 +113,8 @@ export class AcmeService implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   private updateWanted(): void {
-    const fileDomains = new Set(this.config.proxy.tls.certificates.flatMap((file) => file.domains.map((domain) => domain.toLowerCase())));
-    const wanted = wantedDomains(this.routes.routes().apps, (app) => ((this.policies[app] ?? DEFAULT_POLICY) as { tls?: string }).tls ?? 'auto', fileDomains);
+    const fileDomains = new Set((this.config.proxy.tls?.certificates ?? []).flatMap((file) => file.domains.map((domain) => domain.toLowerCase())));
+    const wanted = wantedDomains(this.routes.routes().apps, (app) => (this.policies[app] ?? DEFAULT_POLICY).tls, fileDomains);
     if (wanted.join(' ') === this.wanted.join(' ')) return;
     this.wanted = wanted;
     this.wake?.();

@@ -28,7 +28,9 @@ export type BookChange =
   | { kind: 'put'; entry: CertificateEntry }
   | { kind: 'remove'; domain: string }
   | { kind: 'challenge'; token: string; keyAuthorization: string }
-  | { kind: 'challenge-removed'; token: string };
+  | { kind: 'challenge-removed'; token: string }
+  /** Session-ticket keys (48 bytes, base64) every worker's TLS listener uses, so a session resumes on any worker. */
+  | { kind: 'ticket-keys'; keys: string };
 
 interface Held {
   entry: CertificateEntry;
@@ -47,6 +49,7 @@ export class CertificateBook {
   private readonly held = new Map<string, Held>();
   private readonly errors = new Map<string, { message: string; source: CertificateSource }>();
   private readonly challenges = new Map<string, string>();
+  private ticketKeys: string | null = null;
   private readonly listeners = new Set<(change: BookChange) => void>();
 
   /** Serves `entry` for its domains (replacing what served them). Throws BadCertificate for a pair that does not fit. */
@@ -107,9 +110,17 @@ export class CertificateBook {
     if (this.challenges.delete(token)) this.emit({ kind: 'challenge-removed', token });
   }
 
+  /** New session-ticket keys for every worker (ProxyService rotates them); tickets made with the old ones then need a full handshake. */
+  setTicketKeys(keys: Buffer): void {
+    if (keys.length !== 48) throw new Error('session-ticket keys are 48 bytes');
+    this.ticketKeys = keys.toString('base64');
+    this.emit({ kind: 'ticket-keys', keys: this.ticketKeys });
+  }
+
   /** Everything held now, as the changes that build it from nothing (for a worker that starts later). */
   replay(): BookChange[] {
-    const changes: BookChange[] = [];
+    // Ticket keys first: the contexts the puts make take them.
+    const changes: BookChange[] = this.ticketKeys ? [{ kind: 'ticket-keys', keys: this.ticketKeys }] : [];
     const seen = new Set<Held>();
     for (const held of this.held.values()) {
       if (seen.has(held)) continue;

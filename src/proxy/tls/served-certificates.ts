@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { BookChange } from './certificate-book.js';
 import { normalDomain } from './pem.js';
@@ -25,15 +26,24 @@ export const TLS_PROTOCOL = { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', ciph
  * label up), and the pending ACME HTTP-01 key authorizations.
  */
 export class ServedCertificates {
-  private readonly contexts = new Map<string, { context: SecureContext; certPem: string }>();
+  private readonly contexts = new Map<string, Served>();
   private readonly challenges = new Map<string, string>();
-  private readonly changed = new Set<() => void>();
+  private readonly ticketListeners = new Set<(keys: Buffer) => void>();
+  /** Session-ticket keys: the primary's once it sent them (until then, this process's own). */
+  ticketKeys: Buffer = randomBytes(48);
 
   apply(change: BookChange): void {
     switch (change.kind) {
       case 'put': {
-        const served = { context: createSecureContext({ ...TLS_PROTOCOL, cert: change.entry.certPem, key: change.entry.keyPem }), certPem: change.entry.certPem };
+        const served = new Served(change.entry.certPem, change.entry.keyPem, this.ticketKeys);
         for (const domain of change.entry.domains) this.contexts.set(domain, served);
+        break;
+      }
+      case 'ticket-keys': {
+        this.ticketKeys = Buffer.from(change.keys, 'base64');
+        // SNI swaps the connection's context, and the ticket keys used are the swapped-in context's: every context gets them.
+        for (const served of new Set(this.contexts.values())) served.rekey(this.ticketKeys);
+        for (const listener of this.ticketListeners) listener(this.ticketKeys);
         break;
       }
       case 'remove':
@@ -46,7 +56,6 @@ export class ServedCertificates {
         this.challenges.delete(change.token);
         break;
     }
-    for (const listener of this.changed) listener();
   }
 
   /** The context for an SNI name: exact, then `*.` + the name less its first label; undefined when none. */
@@ -63,12 +72,29 @@ export class ServedCertificates {
     return this.challenges.get(token);
   }
 
-  get size(): number {
-    return this.contexts.size;
+  /** Calls `listener` with new session-ticket keys (the TLS server's own context takes them). */
+  onTicketKeys(listener: (keys: Buffer) => void): void {
+    this.ticketListeners.add(listener);
+  }
+}
+
+/** One certificate's SecureContext, remade when the ticket keys change. */
+class Served {
+  context: SecureContext;
+
+  constructor(
+    private readonly certPem: string,
+    private readonly keyPem: string,
+    ticketKeys: Buffer,
+  ) {
+    this.context = this.make(ticketKeys);
   }
 
-  /** Calls `listener` after every change (the TLS listener refreshes its default context). */
-  onChange(listener: () => void): void {
-    this.changed.add(listener);
+  rekey(ticketKeys: Buffer): void {
+    this.context = this.make(ticketKeys);
+  }
+
+  private make(ticketKeys: Buffer): SecureContext {
+    return createSecureContext({ ...TLS_PROTOCOL, cert: this.certPem, key: this.keyPem, ticketKeys } as Parameters<typeof createSecureContext>[0]);
   }
 }
