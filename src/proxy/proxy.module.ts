@@ -6,6 +6,7 @@ import { RegistryModule } from '../registry/registry.module.js';
 import { DOZEN_CONFIG } from '../config/config.module.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { SecretsBox } from '../common/secrets-box.js';
+import { AcmeController } from './acme/acme.controller.js';
 import { AcmeAccountEntity, AcmeCertificateEntity } from './acme/acme.entity.js';
 import { AcmeService } from './acme/acme.service.js';
 import { AcmeStore } from './acme/acme.store.js';
@@ -20,7 +21,7 @@ import { CertificateBook } from './tls/certificate-book.js';
 /** Wiring only: the hot path (ProxyServer) runs in the worker processes ProxyService starts. */
 @Module({
   imports: [RegistryModule, TypeOrmModule.forFeature([ProxyAppPolicyEntity, ProxyApiKeyEntity, AcmeAccountEntity, AcmeCertificateEntity])],
-  controllers: [moduleHealthController('proxy'), ProxyController],
+  controllers: [moduleHealthController('proxy'), ProxyController, AcmeController],
   providers: [
     ProxyPolicyService, ProxyService, ProxyHealth, ProxyResolver, CertificateBook,
     {

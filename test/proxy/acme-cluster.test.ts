@@ -6,7 +6,7 @@ import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { startMariaDb, type MariaDb } from '../support/mariadb.js';
 import { startPebble, type Pebble } from '../support/pebble.js';
 import { freePort } from '../support/ports.js';
-import { acmeEnv, curlHttps, peerCertificate, pemFile, registerApp, waitForCertificates } from './acme-helpers.js';
+import { acmeEnv, acmeStatus, curlHttps, peerCertificate, pemFile, registerApp, waitForCertificates } from './acme-helpers.js';
 import { startBackend, type TestBackend } from './helpers.js';
 
 /**
@@ -55,9 +55,10 @@ describe('ACME across two hosts sharing the catalog and the database', { timeout
   it('host A answers the challenge of the order host B placed, then serves the certificate B stored', async () => {
     const domain = 'team.cluster.acme.test';
     stopBeats = await registerApp(hostB, 'team', backend.port, [domain]);
-    await waitForCertificates(hostB, [domain]);
-    await waitForCertificates(hostA, [domain], 20_000);
-    assert.match(hostB.logs(), /ACME certificate issued/);
+    const [row] = await waitForCertificates(hostB, [domain], tlsPorts.b, pebble.rootCaPem);
+    assert.equal(row.issuedBy, 'host-b');
+    await waitForCertificates(hostA, [domain], tlsPorts.a, pebble.rootCaPem, 20_000);
+    assert.equal((await acmeStatus(hostA)).ordering, false);
     assert.doesNotMatch(hostA.logs(), /ACME order started/, 'host A has no ACME config: it never orders');
 
     const [onA, onB] = await Promise.all([peerCertificate(tlsPorts.a, domain, pebble.rootCaPem), peerCertificate(tlsPorts.b, domain, pebble.rootCaPem)]);

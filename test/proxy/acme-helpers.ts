@@ -11,13 +11,22 @@ import { waitFor } from '../support/ports.js';
 
 const run = promisify(execFile);
 
-/** One entry of GET /proxy/certificates. */
-export interface CertificateRow {
+/** One domain of GET /proxy/acme. */
+export interface AcmeDomain {
   domain: string;
-  issuer: string | null;
+  notBefore: string | null;
   notAfter: string | null;
-  source: string;
+  issuedBy: string | null;
+  failures: number;
   lastError: string | null;
+  nextAttemptAt: string | null;
+}
+
+export interface AcmeStatus {
+  ordering: boolean;
+  wanted: string[];
+  lockHolder: string | null;
+  domains: AcmeDomain[];
 }
 
 /** The env that turns ACME on against `pebble` (dozen trusts pebble's listener through NODE_EXTRA_CA_CERTS, as with any private CA). */
@@ -33,22 +42,26 @@ export function acmeEnv(pebble: Pebble, extra: Record<string, string> = {}): Rec
   };
 }
 
-export async function certificates(dozen: DozenProcess): Promise<CertificateRow[]> {
-  const response = await dozen.api('/proxy/certificates');
-  if (response.status !== 200) throw new Error(`GET /proxy/certificates: ${response.status} ${await response.text()}`);
-  const body = (await response.json()) as CertificateRow[] | { certificates: CertificateRow[] };
-  return Array.isArray(body) ? body : body.certificates;
+export async function acmeStatus(dozen: DozenProcess): Promise<AcmeStatus> {
+  const response = await dozen.api('/proxy/acme');
+  if (response.status !== 200) throw new Error(`GET /proxy/acme: ${response.status} ${await response.text()}`);
+  return (await response.json()) as AcmeStatus;
 }
 
-/** Waits until `dozen` lists an ACME certificate for each of `domains` (with no error); returns their rows. */
-export async function waitForCertificates(dozen: DozenProcess, domains: string[], timeoutMs = 60_000): Promise<CertificateRow[]> {
+/**
+ * Waits until each of `domains` has an ACME certificate without error in the database (GET /proxy/acme)
+ * and `dozen`'s TLS listener on `tlsPort` serves it (a handshake with that SNI, checked against `caPem`).
+ */
+export async function waitForCertificates(dozen: DozenProcess, domains: string[], tlsPort: number, caPem: string, timeoutMs = 60_000): Promise<AcmeDomain[]> {
   try {
     return await waitFor(`ACME certificates for ${domains.join(', ')}`, async () => {
-      const rows = (await certificates(dozen)).filter((row) => domains.includes(row.domain) && row.source === 'acme' && row.notAfter && !row.lastError);
-      return rows.length === domains.length ? rows : undefined;
+      const rows = (await acmeStatus(dozen)).domains.filter((row) => domains.includes(row.domain) && row.notAfter && !row.lastError);
+      if (rows.length !== domains.length) return undefined;
+      for (const domain of domains) if ((await peerCertificate(tlsPort, domain, caPem)).names !== `DNS:${domain}`) return undefined;
+      return rows;
     }, timeoutMs, 200);
   } catch (error) {
-    throw new Error(`${(error as Error).message}\n--- certificates ---\n${JSON.stringify(await certificates(dozen).catch(() => null))}\n--- dozen output ---\n${dozen.logs().slice(-6000)}`);
+    throw new Error(`${(error as Error).message}\n--- GET /proxy/acme ---\n${JSON.stringify(await acmeStatus(dozen).catch(() => null))}\n--- dozen output ---\n${dozen.logs().slice(-6000)}`);
   }
 }
 

@@ -53,7 +53,7 @@ describe('renewal over ACME', { timeout: 180_000 }, () => {
   it('a certificate near its end is renewed, and no request fails meanwhile, on kept-alive or new connections', async () => {
     const domain = 'news.acme.test';
     stopBeats = await registerApp(dozen, 'news', backend.port, [domain]);
-    await waitForCertificates(dozen, [domain]);
+    await waitForCertificates(dozen, [domain], tlsPort, pebble.rootCaPem);
     const first = await peerCertificate(tlsPort, domain, pebble.rootCaPem);
 
     const keepAlive = new Agent({ keepAlive: true, maxSockets: 2 });

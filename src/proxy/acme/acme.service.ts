@@ -14,7 +14,7 @@ import { CertificateBook } from '../tls/certificate-book.js';
 import { ACME_KV } from './acme-kv.js';
 import type { AcmeConfig } from './acme.config.js';
 import { AcmeOrderer } from './acme-orderer.js';
-import { AcmeStore } from './acme.store.js';
+import { AcmeStore, type AcmeDomainView } from './acme.store.js';
 import { CatalogLock } from './catalog-lock.js';
 import { CertificateLoader, LOADER_POLL_MS } from './certificate-loader.js';
 import { ChallengeFeed } from './challenge-feed.js';
@@ -75,9 +75,10 @@ export class AcmeService implements OnApplicationBootstrap, OnApplicationShutdow
     });
   }
 
-  /** The domains this host orders certificates for now (tls: auto apps' exact names). */
-  get domains(): string[] {
-    return [...this.wanted];
+  /** What GET /proxy/acme shows: this host's part (ordering or not, its wanted domains) and the cluster's certificates. */
+  async status(): Promise<{ ordering: boolean; directory: string | null; wanted: string[]; lockHolder: string | null; domains: AcmeDomainView[] }> {
+    const holder = await new CatalogLock(this.registry, ACME_KV.lock, this.config.host.name, LOCK_TTL_MS).holder();
+    return { ordering: Boolean(this.acme), directory: this.acme?.directory ?? null, wanted: [...this.wanted], lockHolder: holder, domains: await this.store.overview() };
   }
 
   async onApplicationBootstrap(): Promise<void> {

@@ -24,6 +24,22 @@ export interface StoredCertificate {
   updatedAt: number;
 }
 
+/** One domain as GET /proxy/acme shows it (times ISO 8601). */
+export interface AcmeDomainView {
+  domain: string;
+  notBefore: string | null;
+  notAfter: string | null;
+  issuedAt: string | null;
+  /** The host that ordered the certificate in use. */
+  issuedBy: string | null;
+  /** Orders failed in a row since the last success. */
+  failures: number;
+  lastError: string | null;
+  lastErrorAt: string | null;
+  /** No order before this (backoff). */
+  nextAttemptAt: string | null;
+}
+
 const STATE_COLUMNS = { domain: true, notBefore: true, notAfter: true, nextAttemptAt: true } as const;
 
 const toNumber = (value: string | number | null): number | null => (value === null ? null : Number(value));
@@ -89,6 +105,23 @@ export class AcmeStore {
     } catch {
       return { keyPem: null, keyProblem: 'the stored key does not open with this host\'s secrets key: every host must have the same deploy.secretsKey' };
     }
+  }
+
+  /** Every domain's certificate facts and renewal state, without keys (GET /proxy/acme). */
+  async overview(): Promise<AcmeDomainView[]> {
+    const rows = await this.certificates.find({ order: { domain: 'ASC' } });
+    const iso = (value: string | number | null) => (value === null ? null : new Date(Number(value)).toISOString());
+    return rows.map((row) => ({
+      domain: row.domain,
+      notBefore: iso(row.notBefore),
+      notAfter: iso(row.notAfter),
+      issuedAt: iso(row.issuedAt),
+      issuedBy: row.issuedBy,
+      failures: row.failures,
+      lastError: row.lastError,
+      lastErrorAt: iso(row.lastErrorAt),
+      nextAttemptAt: iso(row.nextAttemptAt),
+    }));
   }
 
   /** A new certificate for `domain`: clears the failures and the backoff. */
