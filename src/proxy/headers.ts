@@ -94,8 +94,8 @@ export interface DownstreamHeaders {
   hasLength: boolean;
 }
 
-/** The response headers for the client: hop-by-hop removed, X-Request-Id set by the proxy. */
-export function downstreamHeaders(raw: string[], requestId: string): DownstreamHeaders {
+/** The response headers for the client: hop-by-hop removed, X-Request-Id set by the proxy, then `ownLines` (HSTS over TLS). */
+export function downstreamHeaders(raw: string[], requestId: string, ownLines = ''): DownstreamHeaders {
   let lines = '';
   let hasLength = false;
   let named: Set<string> | null = null;
@@ -118,9 +118,9 @@ export function downstreamHeaders(raw: string[], requestId: string): DownstreamH
       const name = raw[index - (index % 2)];
       return headerKind(name) !== HeaderKind.Connection && !drop.has(name.toLowerCase());
     });
-    return downstreamHeaders(kept, requestId);
+    return downstreamHeaders(kept, requestId, ownLines);
   }
-  return { lines: lines + `x-request-id: ${requestId}\r\n`, hasLength };
+  return { lines: lines + `x-request-id: ${requestId}\r\n` + ownLines, hasLength };
 }
 
 /** Token claims are the client's words: control characters would split the header (CR LF injection). */

@@ -79,6 +79,8 @@ export class ProxyCore<Pool extends BackendPool> {
   private authenticators = new Map<AppPolicy, Authenticator>();
   private readonly upstreams: Upstreams<Pool>;
   private readonly clients: ClientAddress;
+  /** The port clients reach the TLS listener on (redirects name it); null without a TLS listener. */
+  tlsPublicPort: number | null = null;
 
   constructor(
     readonly options: ProxyServerOptions,
@@ -132,6 +134,8 @@ export class ProxyCore<Pool extends BackendPool> {
     if (!head.secure && head.method === 'GET' && !head.upgrade && head.url.startsWith(CHALLENGE_PREFIX)) return this.challenge(pathOnly(head.url).slice(CHALLENGE_PREFIX.length));
     const entry = this.table.lookup(head.headers.host);
     if (!entry) return new Refusal(404, 'not_found', `no app serves the host ${JSON.stringify(head.headers.host ?? '')}`, '');
+    const https = this.httpsRule(head, entry);
+    if (https) return https;
     if (!entry.targets.length) return new Refusal(503, 'unavailable', `${entry.app} has no healthy instance right now`, entry.app, { 'retry-after': RETRY_AFTER_SECONDS });
     const outcome = this.authenticator(entry).check(head.headers, head.url === '*' ? '/' : pathOnly(head.url));
     if (outcome instanceof Promise) {
@@ -154,6 +158,16 @@ export class ProxyCore<Pool extends BackendPool> {
   /** Tells the access log and metrics about a forwarded request. */
   finished(record: ExchangeRecord): void {
     this.options.onExchange?.(record);
+  }
+
+  /** An app's HTTPS policy: plain HTTP redirected (301, to the TLS listener's public port), or HTTPS refused for `tls: off`. */
+  private httpsRule(head: RequestHead, entry: RouteEntry<Upstream<Pool>>): Refusal | null {
+    if (head.secure) return entry.policy.tls === 'off' ? new Refusal(421, 'misdirected_request', `${entry.app} is not served over HTTPS`, entry.app) : null;
+    const port = this.tlsPublicPort;
+    if (!entry.policy.redirectHttp || port === null) return null;
+    const name = (head.headers.host ?? '').replace(/:\d+$/, '');
+    const location = `https://${name}${port === 443 ? '' : `:${port}`}${head.url === '*' ? '/' : head.url}`;
+    return new Refusal(301, 'moved_permanently', `${entry.app} is served over HTTPS: ${location}`, entry.app, { location });
   }
 
   private challenge(token: string): Refusal {

@@ -55,7 +55,10 @@ export class ProxyServer {
     this.engine = module.createEngine(core, this.options);
     this.report = report;
     const port = await this.engine.listen(this.options.port, this.options.host);
-    if (this.options.tls) this.tlsPort = await this.engine.listenTls(this.options.tls.port, this.options.tls.host);
+    if (this.options.tls) {
+      this.tlsPort = await this.engine.listenTls(this.options.tls.port, this.options.tls.host);
+      core.tlsPublicPort = this.options.tls.publicPort ?? this.tlsPort;
+    }
     return port;
   }
 
