@@ -94,9 +94,9 @@ describe('config', () => {
   it('accepts both example configs', () => {
     for (const name of ['single-host.yaml', 'cluster-host.yaml']) {
       const example = join(REPO, 'examples/config', name);
-      const result = dozen(['--config', example, 'config', 'check'], { DOZEN_STORAGE_OSS_ACCESS_KEY_SECRET: 'x', DOZEN_DATABASE_PASSWORD: 'x', DOZEN_REGISTRY_CONSUL_TOKEN: 'x', DOZEN_ADMIN_TOKEN: 'x' });
+      const result = dozen(['--config', example, 'config', 'check'], { DOZEN_STORAGE_OSS_ACCESS_KEY_SECRET: 'x', DOZEN_DATABASE_PASSWORD: 'x', DOZEN_REGISTRY_CONSUL_TOKEN: 'x', DOZEN_ADMIN_TOKEN: 'x', DOZEN_DEPLOY_SECRETS_KEY: 'x' });
       assert.equal(result.code, 0, `${name}: ${result.stderr}`);
-      assert.equal(dozen(['--config', example, 'config', 'check', '--quiet'], { DOZEN_STORAGE_OSS_ACCESS_KEY_SECRET: 'x', DOZEN_DATABASE_PASSWORD: 'x', DOZEN_REGISTRY_CONSUL_TOKEN: 'x', DOZEN_ADMIN_TOKEN: 'x' }).stdout, '');
+      assert.equal(dozen(['--config', example, 'config', 'check', '--quiet'], { DOZEN_STORAGE_OSS_ACCESS_KEY_SECRET: 'x', DOZEN_DATABASE_PASSWORD: 'x', DOZEN_REGISTRY_CONSUL_TOKEN: 'x', DOZEN_ADMIN_TOKEN: 'x', DOZEN_DEPLOY_SECRETS_KEY: 'x' }).stdout, '');
     }
   });
 
