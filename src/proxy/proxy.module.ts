@@ -9,12 +9,14 @@ import { ProxyPolicyService } from './proxy-policy.service.js';
 import { ProxyResolver } from './proxy.resolver.js';
 import { ProxyService } from './proxy.service.js';
 import { CertificateBook } from './tls/certificate-book.js';
+import { CertificateMetrics } from './tls/certificate-metrics.js';
+import { CertificatesController } from './tls/certificates.controller.js';
 
 /** Wiring only: the hot path (ProxyServer) runs in the worker processes ProxyService starts. */
 @Module({
   imports: [RegistryModule, TypeOrmModule.forFeature([ProxyAppPolicyEntity, ProxyApiKeyEntity])],
-  controllers: [moduleHealthController('proxy'), ProxyController],
-  providers: [ProxyPolicyService, ProxyService, ProxyHealth, ProxyResolver, CertificateBook],
+  controllers: [moduleHealthController('proxy'), ProxyController, CertificatesController],
+  providers: [ProxyPolicyService, ProxyService, ProxyHealth, ProxyResolver, CertificateBook, CertificateMetrics],
   exports: [ProxyPolicyService, CertificateBook],
 })
 export class ProxyModule {}
