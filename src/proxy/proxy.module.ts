@@ -17,13 +17,15 @@ import { ProxyPolicyService } from './proxy-policy.service.js';
 import { ProxyResolver } from './proxy.resolver.js';
 import { ProxyService } from './proxy.service.js';
 import { CertificateBook } from './tls/certificate-book.js';
+import { CertificateMetrics } from './tls/certificate-metrics.js';
+import { CertificatesController } from './tls/certificates.controller.js';
 
 /** Wiring only: the hot path (ProxyServer) runs in the worker processes ProxyService starts. */
 @Module({
   imports: [RegistryModule, TypeOrmModule.forFeature([ProxyAppPolicyEntity, ProxyApiKeyEntity, AcmeAccountEntity, AcmeCertificateEntity])],
-  controllers: [moduleHealthController('proxy'), ProxyController, AcmeController],
+  controllers: [moduleHealthController('proxy'), ProxyController, CertificatesController, AcmeController],
   providers: [
-    ProxyPolicyService, ProxyService, ProxyHealth, ProxyResolver, CertificateBook,
+    ProxyPolicyService, ProxyService, ProxyHealth, ProxyResolver, CertificateBook, CertificateMetrics,
     {
       provide: AcmeStore,
       inject: [DOZEN_CONFIG, getRepositoryToken(AcmeAccountEntity), getRepositoryToken(AcmeCertificateEntity)],

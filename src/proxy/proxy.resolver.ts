@@ -3,6 +3,7 @@ import { badInputFromZod } from '../common/errors.js';
 import { appParam, keyIdParam } from './dto/proxy.dto.js';
 import { policyInputSchema } from './policy.js';
 import { ProxyPolicyService, type PolicyView } from './proxy-policy.service.js';
+import { CertificateBook } from './tls/certificate-book.js';
 
 @ObjectType('ProxyPolicy', { description: "An app's balancer, API auth and HTTPS at the proxy" })
 class ProxyPolicyType {
@@ -27,10 +28,27 @@ class ProxyApiKeyType {
   @Field({ nullable: true, description: 'the key itself: only in the answer to createProxyApiKey' }) key?: string;
 }
 
-/** GraphQL for people (the console): the same operations as REST /proxy/apps/:app/... */
+@ObjectType('ProxyCertificate', { description: "A domain's HTTPS certificate as the proxy serves it" })
+class ProxyCertificateType {
+  @Field() domain!: string;
+  @Field({ nullable: true, description: "the issuer's common name; null when no certificate is held" }) issuer?: string;
+  @Field({ nullable: true, description: 'ISO time the certificate expires' }) notAfter?: string;
+  @Field({ description: 'files or acme' }) source!: string;
+  @Field({ nullable: true, description: 'why the last load or renewal failed' }) lastError?: string;
+}
+
+/** GraphQL for people (the console): the same operations as REST /proxy/apps/:app/... and /proxy/certificates */
 @Resolver()
 export class ProxyResolver {
-  constructor(private readonly policies: ProxyPolicyService) {}
+  constructor(
+    private readonly policies: ProxyPolicyService,
+    private readonly book: CertificateBook,
+  ) {}
+
+  @Query(() => [ProxyCertificateType])
+  proxyCertificates(): ProxyCertificateType[] {
+    return this.book.list().map((info) => ({ domain: info.domain, issuer: info.issuer ?? undefined, notAfter: info.notAfter ?? undefined, source: info.source, lastError: info.lastError ?? undefined }));
+  }
 
   @Query(() => ProxyPolicyType)
   async proxyPolicy(@Args('app') app: string): Promise<ProxyPolicyType> {

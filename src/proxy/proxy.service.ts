@@ -12,6 +12,7 @@ import { ProxyMetrics } from './proxy-metrics.js';
 import { ProxyPolicyService } from './proxy-policy.service.js';
 import { ProxyServer } from './proxy.server.js';
 import { CertificateBook } from './tls/certificate-book.js';
+import { CertificateFilesLoader } from './tls/certificate-files.js';
 import type { WorkerStart } from './worker-messages.js';
 
 /**
@@ -26,6 +27,7 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
   private local: ProxyServer | null = null;
   private readonly unwatch: (() => void)[] = [];
   private ticketTimer: NodeJS.Timeout | null = null;
+  private files: CertificateFilesLoader | null = null;
   private readonly log: Logger;
   private failure: string | null = 'not started yet';
 
@@ -88,7 +90,11 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
     this.policies.onChange((set) => target.setPolicies(set));
     target.setRoutes(this.routes.routes());
     this.unwatch.push(this.routes.watchRoutes((snapshot) => target.setRoutes(snapshot)));
-    if (proxy.tls) this.rotateTicketKeys(proxy.tls.ticketKeyRotation);
+    if (proxy.tls) {
+      this.rotateTicketKeys(proxy.tls.ticketKeyRotation);
+      this.files = new CertificateFilesLoader(proxy.tls.certificates, this.book, this.log);
+      this.files.start();
+    }
     if (this.local) for (const change of this.book.replay()) this.local.applyCertificates(change);
     this.unwatch.push(this.book.watch((change) => target.applyCertificates(change)));
     try {
@@ -111,6 +117,7 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
   async onApplicationShutdown(): Promise<void> {
     for (const unwatch of this.unwatch) unwatch();
     if (this.ticketTimer) clearInterval(this.ticketTimer);
+    this.files?.stop();
     await this.cluster?.stop();
     await this.local?.close();
   }
