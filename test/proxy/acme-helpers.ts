@@ -11,6 +11,15 @@ import { waitFor } from '../support/ports.js';
 
 const run = promisify(execFile);
 
+/** One entry of GET /proxy/certificates: what this host serves. */
+export interface CertificateRow {
+  domain: string;
+  issuer: string | null;
+  notAfter: string | null;
+  source: string;
+  lastError: string | null;
+}
+
 /** One domain of GET /proxy/acme. */
 export interface AcmeDomain {
   domain: string;
@@ -40,6 +49,12 @@ export function acmeEnv(pebble: Pebble, extra: Record<string, string> = {}): Rec
     DOZEN_PROXY_TLS_ACME_RETRY_MAX_SECONDS: '4',
     ...extra,
   };
+}
+
+export async function certificates(dozen: DozenProcess): Promise<CertificateRow[]> {
+  const response = await dozen.api('/proxy/certificates');
+  if (response.status !== 200) throw new Error(`GET /proxy/certificates: ${response.status} ${await response.text()}`);
+  return (await response.json()) as CertificateRow[];
 }
 
 export async function acmeStatus(dozen: DozenProcess): Promise<AcmeStatus> {

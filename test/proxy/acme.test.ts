@@ -6,7 +6,7 @@ import { launchChromium } from '../support/chromium.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { startPebble, type Pebble } from '../support/pebble.js';
 import { freePort, waitFor } from '../support/ports.js';
-import { acmeEnv, acmeStatus, curlHttps, peerCertificate, pemFile, registerApp, waitForCertificates } from './acme-helpers.js';
+import { acmeEnv, acmeStatus, certificates, curlHttps, peerCertificate, pemFile, registerApp, waitForCertificates } from './acme-helpers.js';
 import { startBackend, type TestBackend } from './helpers.js';
 
 describe('certificates over ACME from pebble, one host', { timeout: 180_000 }, () => {
@@ -46,6 +46,9 @@ describe('certificates over ACME from pebble, one host', { timeout: 180_000 }, (
     stops.push(await registerApp(dozen, 'shop', backend.port, domains));
     const rows = await waitForCertificates(dozen, domains, tlsPort, pebble.rootCaPem);
     for (const row of rows) assert.ok(row.issuedBy, JSON.stringify(row));
+    const served = (await certificates(dozen)).filter((row) => domains.includes(row.domain));
+    assert.deepEqual(served.map((row) => [row.domain, row.source, row.lastError]), domains.map((domain) => [domain, 'acme', null]));
+    for (const row of served) assert.match(row.issuer ?? '', /Pebble/i);
 
     for (const domain of domains) {
       const answer = await curlHttps(domain, tlsPort, '/hello', rootFile);
@@ -110,6 +113,11 @@ describe('certificates over ACME from pebble, one host', { timeout: 180_000 }, (
     assert.equal(failing.notAfter, null, 'no certificate yet');
     assert.match(failing.lastError!, /could not resolve|SERVFAIL|DNS/i);
     assert.ok(failing.nextAttemptAt && Date.parse(failing.nextAttemptAt) > Date.now() - 10_000, `a next attempt is planned: ${failing.nextAttemptAt}`);
+    // GET /proxy/certificates shows the error, how many orders failed and when the next one is.
+    const shown = await waitFor('the error in GET /proxy/certificates', async () => (await certificates(dozen)).find((row) => row.domain === domain && row.lastError), 10_000, 100);
+    assert.equal(shown.source, 'acme');
+    assert.match(shown.lastError!, /could not resolve|SERVFAIL|DNS/i);
+    assert.match(shown.lastError!, /\(\d+ failed orders? in a row; next attempt at \d{4}-\d\d-\d\dT[^)]+\)$/);
     const metrics = await (await dozen.api('/metrics')).text();
     const failures = Number(/dozen_proxy_certificate_renewal_failures_total\{domain="broken\.acme\.test"\} (\d+)/.exec(metrics)?.[1]);
     assert.ok(failures >= 2, metrics.split('\n').filter((line) => line.includes('renewal_failures')).join('\n'));
