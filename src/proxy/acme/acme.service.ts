@@ -46,12 +46,12 @@ export class AcmeService implements OnApplicationBootstrap, OnApplicationShutdow
   private readonly feed: ChallengeFeed;
   private readonly loader: CertificateLoader;
   private readonly failures: Counter<'domain'>;
+  private readonly lock: CatalogLock;
   private readonly stops: (() => void)[] = [];
   private policies: PolicySet = {};
   private wanted: string[] = [];
   private stopped = false;
   private wake: (() => void) | null = null;
-  private loop: Promise<void> | null = null;
 
   constructor(
     @InjectConfig() private readonly config: DozenConfig,
@@ -59,7 +59,7 @@ export class AcmeService implements OnApplicationBootstrap, OnApplicationShutdow
     @Inject(ROUTE_SOURCE) private readonly routes: RouteSource,
     private readonly registry: RegistryService,
     private readonly policyService: ProxyPolicyService,
-    private readonly book: CertificateBook,
+    book: CertificateBook,
     private readonly store: AcmeStore,
     metrics: Metrics,
   ) {
@@ -67,6 +67,7 @@ export class AcmeService implements OnApplicationBootstrap, OnApplicationShutdow
     this.acme = config.proxy.tls?.acme;
     this.feed = new ChallengeFeed(registry, book);
     this.loader = new CertificateLoader(store, book, this.log);
+    this.lock = new CatalogLock(registry, ACME_KV.lock, config.host.name, LOCK_TTL_MS);
     this.failures = new Counter({
       name: 'dozen_proxy_certificate_renewal_failures_total',
       help: 'ACME orders (first issue or renewal) that failed, by domain',
@@ -77,8 +78,8 @@ export class AcmeService implements OnApplicationBootstrap, OnApplicationShutdow
 
   /** What GET /proxy/acme shows: this host's part (ordering or not, its wanted domains) and the cluster's certificates. */
   async status(): Promise<{ ordering: boolean; directory: string | null; wanted: string[]; lockHolder: string | null; domains: AcmeDomainView[] }> {
-    const holder = await new CatalogLock(this.registry, ACME_KV.lock, this.config.host.name, LOCK_TTL_MS).holder();
-    return { ordering: Boolean(this.acme), directory: this.acme?.directory ?? null, wanted: [...this.wanted], lockHolder: holder, domains: await this.store.overview() };
+    const [lockHolder, domains] = await Promise.all([this.lock.holder(), this.store.overview()]);
+    return { ordering: Boolean(this.acme), directory: this.acme?.directory ?? null, wanted: [...this.wanted], lockHolder, domains };
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -102,15 +103,14 @@ export class AcmeService implements OnApplicationBootstrap, OnApplicationShutdow
     this.stops.push(this.routes.watchRoutes(() => this.updateWanted()));
     this.updateWanted();
     this.log.info({ directory: this.acme.directory, domains: this.wanted }, 'ACME on');
-    this.loop = this.run(this.acme);
+    void this.run(this.acme);
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     this.wake?.();
     for (const stop of this.stops.splice(0)) stop();
-    // An order under way is not awaited: its lock expires by itself if it is cut.
-    void this.loop;
+    // An order under way is not awaited: it ends on its own, and its lock expires by itself if it is cut.
   }
 
   private updateWanted(): void {
@@ -133,14 +133,13 @@ export class AcmeService implements OnApplicationBootstrap, OnApplicationShutdow
       },
       withdraw: (token) => this.registry.kvDelete(ACME_KV.challenges + token),
     });
-    const lock = new CatalogLock(this.registry, ACME_KV.lock, this.config.host.name, LOCK_TTL_MS);
     while (!this.stopped) {
       let nextAt: number | null;
       try {
         const next = plan(this.wanted, await this.store.states(), rules, Date.now());
         nextAt = next.nextAt;
         if (next.due.length) {
-          if (await this.orderUnderLock(next.due[0], lock, orderer, rules, acme)) continue;
+          if (await this.orderUnderLock(next.due[0], orderer, rules, acme)) continue;
           nextAt = Date.now() + LOCK_BUSY_RETRY_MS;
         }
       } catch (error) {
@@ -152,30 +151,36 @@ export class AcmeService implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   /** One order while holding the cluster's lock; false when another host holds it. */
-  private async orderUnderLock(domain: string, lock: CatalogLock, orderer: AcmeOrderer, rules: RenewalRules, acme: AcmeConfig): Promise<boolean> {
-    const held = await lock.tryAcquire();
+  private async orderUnderLock(domain: string, orderer: AcmeOrderer, rules: RenewalRules, acme: AcmeConfig): Promise<boolean> {
+    const held = await this.lock.tryAcquire();
     if (!held) return false;
     try {
       // Another host may have ordered it while this one waited for the lock.
       if (dueAt(await this.store.state(domain), rules) > Date.now()) return true;
-      const started = Date.now();
-      this.log.info({ domain }, 'ACME order started');
-      try {
-        const issued = await withDeadline(orderer.order(domain), ORDER_DEADLINE_MS, `the order for ${domain} did not finish within ${ORDER_DEADLINE_MS / 1000} s`);
-        await this.store.saveIssued(domain, issued.certPem, issued.keyPem, this.config.host.name);
-        this.log.info({ domain, ms: Date.now() - started }, 'ACME certificate issued');
-      } catch (error) {
-        const failures = (await this.store.failures(domain)) + 1;
-        const nextAttemptAt = Date.now() + backoffDelay(failures, { firstMs: acme.retry.firstSeconds * 1000, maxMs: acme.retry.maxSeconds * 1000 });
-        await this.store.saveFailure(domain, oneLine((error as Error).message), failures, nextAttemptAt);
-        this.failures.inc({ domain });
-        this.log.warn({ domain, err: error, failures, nextAttemptAt: new Date(nextAttemptAt).toISOString() }, 'ACME order failed');
-      }
-      await this.registry.kvPut(ACME_KV.certificatesChanged, JSON.stringify({ domain, host: this.config.host.name, at: Date.now() }));
-      await this.loader.refresh();
-      return true;
+      await this.orderOne(domain, orderer, acme);
     } finally {
       await held.release().catch((error: unknown) => this.log.warn({ err: error }, 'ACME: releasing the lock failed; it expires by itself'));
+    }
+    // Announced after the release, so a host this wakes finds the lock free.
+    await this.registry.kvPut(ACME_KV.certificatesChanged, JSON.stringify({ domain, host: this.config.host.name, at: Date.now() }));
+    await this.loader.refresh();
+    return true;
+  }
+
+  /** Orders `domain` and records the certificate, or the failure and when to try again. */
+  private async orderOne(domain: string, orderer: AcmeOrderer, acme: AcmeConfig): Promise<void> {
+    const started = Date.now();
+    this.log.info({ domain }, 'ACME order started');
+    try {
+      const issued = await withDeadline(orderer.order(domain), ORDER_DEADLINE_MS, `the order for ${domain} did not finish within ${ORDER_DEADLINE_MS / 1000} s`);
+      await this.store.saveIssued(domain, issued.certPem, issued.keyPem, this.config.host.name);
+      this.log.info({ domain, ms: Date.now() - started }, 'ACME certificate issued');
+    } catch (error) {
+      const failures = (await this.store.failures(domain)) + 1;
+      const nextAttemptAt = Date.now() + backoffDelay(failures, { firstMs: acme.retry.firstSeconds * 1000, maxMs: acme.retry.maxSeconds * 1000 });
+      await this.store.saveFailure(domain, oneLine((error as Error).message), failures, nextAttemptAt);
+      this.failures.inc({ domain });
+      this.log.warn({ domain, err: error, failures, nextAttemptAt: new Date(nextAttemptAt).toISOString() }, 'ACME order failed');
     }
   }
 
