@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     const worker = await startProxyWorker(await freePort(), {
       backendPort,
       apps: { random: 'random.bench.test', jwt: 'jwt.bench.test' },
-      policies: { jwt: { balancer: 'random', hashQuery: false, auth: 'jwt', jwt: { algorithms: ['HS256'], secret: SECRET, audience: 'bench', scopes: {} }, keys: [] } },
+      policies: { jwt: { balancer: 'random', hashQuery: false, auth: 'jwt', jwt: { algorithms: ['HS256'], secret: SECRET, audience: 'bench', scopes: {} }, tls: 'auto', redirectHttp: false, keys: [] } },
       wrapper: callgrind('dozen'),
     });
     children.push(worker.child);

@@ -28,6 +28,8 @@ describe('config', () => {
     ['bad consul URL', ['config', 'check'], { DOZEN_REGISTRY_CONSUL_URL: 'consul-host:8500' }, /registry\.consul\.url = "consul-host:8500": expected an http/],
     ['unreadable secret file (env)', ['config', 'check'], { DOZEN_ADMIN_TOKEN_FILE: '/nonexistent/token' }, /DOZEN_ADMIN_TOKEN_FILE = "\/nonexistent\/token": cannot read the secret file \(ENOENT\)/],
     ['unknown storage driver', ['config', 'check'], { DOZEN_STORAGE_DRIVER: 's3' }, /storage\.driver = "s3": /],
+    ['plain-HTTP ACME directory', ['config', 'check'], { DOZEN_PROXY_TLS_ACME_DIRECTORY: 'http://ca.example/dir', DOZEN_PROXY_TLS_ACME_EMAIL: 'ops@example.net' }, /proxy\.tls\.acme\.directory = "http:\/\/ca\.example\/dir": expected the https:\/\/ URL of an ACME directory/],
+    ['ACME without an email', ['config', 'check'], { DOZEN_PROXY_TLS_ACME_DIRECTORY: 'https://ca.example/dir' }, /proxy\.tls\.acme\.email = \(missing\): expected an email address/],
     ['V4 OSS signing without a region', ['config', 'check'], { DOZEN_STORAGE_OSS_AUTHORIZATION_VERSION: 'v4' }, /storage\.oss\.region = \(missing\): is required with authorizationVersion v4/],
   ];
   for (const [what, args, env, expected] of badValues) {
@@ -92,9 +94,9 @@ describe('config', () => {
   it('accepts both example configs', () => {
     for (const name of ['single-host.yaml', 'cluster-host.yaml']) {
       const example = join(REPO, 'examples/config', name);
-      const result = dozen(['--config', example, 'config', 'check'], { DOZEN_STORAGE_OSS_ACCESS_KEY_SECRET: 'x', DOZEN_DATABASE_PASSWORD: 'x', DOZEN_REGISTRY_CONSUL_TOKEN: 'x', DOZEN_ADMIN_TOKEN: 'x' });
+      const result = dozen(['--config', example, 'config', 'check'], { DOZEN_STORAGE_OSS_ACCESS_KEY_SECRET: 'x', DOZEN_DATABASE_PASSWORD: 'x', DOZEN_REGISTRY_CONSUL_TOKEN: 'x', DOZEN_ADMIN_TOKEN: 'x', DOZEN_DEPLOY_SECRETS_KEY: 'x' });
       assert.equal(result.code, 0, `${name}: ${result.stderr}`);
-      assert.equal(dozen(['--config', example, 'config', 'check', '--quiet'], { DOZEN_STORAGE_OSS_ACCESS_KEY_SECRET: 'x', DOZEN_DATABASE_PASSWORD: 'x', DOZEN_REGISTRY_CONSUL_TOKEN: 'x', DOZEN_ADMIN_TOKEN: 'x' }).stdout, '');
+      assert.equal(dozen(['--config', example, 'config', 'check', '--quiet'], { DOZEN_STORAGE_OSS_ACCESS_KEY_SECRET: 'x', DOZEN_DATABASE_PASSWORD: 'x', DOZEN_REGISTRY_CONSUL_TOKEN: 'x', DOZEN_ADMIN_TOKEN: 'x', DOZEN_DEPLOY_SECRETS_KEY: 'x' }).stdout, '');
     }
   });
 

@@ -3,8 +3,9 @@ import { MODULE_NAMES, type DozenConfig, type ModuleName } from '../config/confi
 import { InjectConfig } from '../config/config.module.js';
 
 export interface HealthResult {
-  status: 'up' | 'down';
-  /** Why a module is down, in words an operator can act on. */
+  /** `warning`: serving, but something needs a person soon (a certificate about to expire). */
+  status: 'up' | 'warning' | 'down';
+  /** Why a module is down (or warns), in words an operator can act on. */
   reason?: string;
   details?: Record<string, unknown>;
 }
@@ -17,7 +18,7 @@ export interface HealthIndicator {
 export type ModuleHealth = HealthResult | { status: 'disabled' };
 
 export interface HealthReport {
-  status: 'up' | 'down';
+  status: 'up' | 'warning' | 'down';
   modules: Record<ModuleName, ModuleHealth>;
 }
 
@@ -44,7 +45,7 @@ export class HealthService {
       }),
     );
     const modules = Object.fromEntries(entries) as Record<ModuleName, ModuleHealth>;
-    const status = entries.some(([, health]) => health.status === 'down') ? 'down' : 'up';
+    const status = entries.some(([, health]) => health.status === 'down') ? 'down' : entries.some(([, health]) => health.status === 'warning') ? 'warning' : 'up';
     return { status, modules };
   }
 }

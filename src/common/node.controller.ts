@@ -10,11 +10,11 @@ export class NodeController {
     private readonly metrics: Metrics,
   ) {}
 
-  /** 200 when every module on this host is up, 503 when one is down; disabled modules do not count. */
+  /** 200 when every module on this host is up (or warns), 503 when one is down; disabled modules do not count. */
   @Get('health')
   async getHealth(@Res() reply: FastifyReply) {
     const report = await this.health.report();
-    await reply.status(report.status === 'up' ? 200 : 503).send(report);
+    await reply.status(report.status === 'down' ? 503 : 200).send(report);
   }
 
   @Get('metrics')

@@ -8,7 +8,7 @@ import { VERSION } from './version.js';
 @ObjectType()
 class ModuleHealthType {
   @Field() name!: string;
-  @Field({ description: 'up, down or disabled' }) status!: string;
+  @Field({ description: 'up, warning, down or disabled' }) status!: string;
   @Field({ nullable: true }) reason?: string;
 }
 

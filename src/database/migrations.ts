@@ -4,7 +4,9 @@ import { BroadcastRooms1764200001000 } from '../broadcast/migrations/17642000010
 import { DeployModel1764200000000 } from '../deploy/migrations/1764200000000-deploy-model.js';
 import { DeployImages1764300001000 } from '../deploy/migrations/1764300001000-deploy-images.js';
 import { DeployLogsWebhooks1764300003000 } from '../deploy/migrations/1764300003000-deploy-logs-webhooks.js';
+import { ProxyAcme1764300004000 } from '../proxy/migrations/1764300004000-proxy-acme.js';
 import { ProxyPolicies1764068400000 } from '../proxy/migrations/1764068400000-proxy-policies.js';
+import { ProxyTlsPolicy1764400000000 } from '../proxy/migrations/1764400000000-proxy-tls-policy.js';
 import { RegistryEmbeddedCatalog1764064800000 } from '../registry/migrations/1764064800000-registry-embedded-catalog.js';
 import { StorageTailOffsets1764070000000 } from '../storage/migrations/1764070000000-storage-tail-offsets.js';
 import { ApiTokens1764100000000 } from '../tokens/migrations/1764100000000-api-tokens.js';
@@ -25,4 +27,6 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   BroadcastRooms1764200001000,
   DeployImages1764300001000,
   DeployLogsWebhooks1764300003000,
+  ProxyAcme1764300004000,
+  ProxyTlsPolicy1764400000000,
 ];

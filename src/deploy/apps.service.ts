@@ -8,8 +8,8 @@ import { AuditService, type Actor } from './audit.service.js';
 import { AppEntity } from './deploy.entity.js';
 import { DeployConflict } from './deploy.errors.js';
 import type { CreateAppInput, UpdateAppInput } from './dto/deploy.dto.js';
-import { SecretsBox } from './secrets-box.js';
 import { WebhookEntity } from './webhooks/webhook.entity.js';
+import { SecretsBox } from '../common/secrets-box.js';
 
 /** An app as every API shows it: secret names only, never their values. */
 export interface AppView {

@@ -22,11 +22,11 @@ import { DeployObjectStore } from './images/deploy-object-store.js';
 import { ReleaseImages } from './images/release-images.js';
 import { InstancesService } from './instances.service.js';
 import { ReleasesService } from './releases.service.js';
-import { SecretsBox } from './secrets-box.js';
 import { WebhookEntity } from './webhooks/webhook.entity.js';
 import { WebhooksController } from './webhooks/webhooks.controller.js';
 import { WebhooksResolver } from './webhooks/webhooks.resolver.js';
 import { WebhooksService } from './webhooks/webhooks.service.js';
+import { SecretsBox } from '../common/secrets-box.js';
 
 /**
  * Apps, releases, instances and hosts (the API half), and this host's agent

@@ -33,7 +33,9 @@ export interface EngineReport {
 export interface ProxyEngine {
   /** Starts listening; resolves with the bound port (useful with port 0). */
   listen(port: number, host: string): Promise<number>;
-  /** Stops accepting, lets requests in progress finish (5 s at most). */
+  /** Starts the TLS listener (certificates by SNI from the core's ServedCertificates); resolves with the bound port. */
+  listenTls(port: number, host: string): Promise<number>;
+  /** Stops accepting on every listener, lets requests in progress finish (5 s at most). */
   close(): Promise<void>;
 }
 

@@ -159,14 +159,14 @@ export class Exchange implements ResponseHandler, BodySink, Asker {
   responsePlain(response: PlainResponse, bytes: Buffer): void {
     this.status = response.status;
     this.bytes = response.bodyEnd - response.bodyStart;
-    this.request.sendPlain(response, bytes, `x-request-id: ${this.requestId}\r\n`);
+    this.request.sendPlain(response, bytes, `x-request-id: ${this.requestId}\r\n${this.request.head.secure ? this.entry.hsts : ''}`);
     this.responseEnd(response.keepAlive);
   }
 
   responseHead(status: number, reason: string, rawHeaders: string[]): number {
     this.status = status;
-    const { lines, hasLength } = downstreamHeaders(rawHeaders, this.requestId);
     const head = this.request.head;
+    const { lines, hasLength } = downstreamHeaders(rawHeaders, this.requestId, head.secure ? this.entry.hsts : '');
     this.request.sendHead(status, reason, lines, responseFraming(head, status, hasLength));
     return head.method === 'HEAD' ? SKIP_BODY : 0;
   }

@@ -74,7 +74,7 @@ export function upstreamHead(head: RequestHead, forwarded: Forwarded, keepUpgrad
   }
   const priorFor = forwarded.trusted ? known['x-forwarded-for'] : undefined;
   out += `x-forwarded-for: ${priorFor ? `${priorFor}, ${head.peer}` : head.peer}\r\n`;
-  out += `x-forwarded-proto: ${(forwarded.trusted && known['x-forwarded-proto']) || 'http'}\r\n`;
+  out += `x-forwarded-proto: ${(forwarded.trusted && known['x-forwarded-proto']) || (head.secure ? 'https' : 'http')}\r\n`;
   const host = (forwarded.trusted && known['x-forwarded-host']) || known.host;
   if (host) out += `x-forwarded-host: ${host}\r\n`;
   out += `x-request-id: ${forwarded.requestId}\r\n`;
@@ -94,8 +94,8 @@ export interface DownstreamHeaders {
   hasLength: boolean;
 }
 
-/** The response headers for the client: hop-by-hop removed, X-Request-Id set by the proxy. */
-export function downstreamHeaders(raw: string[], requestId: string): DownstreamHeaders {
+/** The response headers for the client: hop-by-hop removed, X-Request-Id set by the proxy, then `ownLines` (HSTS over TLS). */
+export function downstreamHeaders(raw: string[], requestId: string, ownLines = ''): DownstreamHeaders {
   let lines = '';
   let hasLength = false;
   let named: Set<string> | null = null;
@@ -118,9 +118,9 @@ export function downstreamHeaders(raw: string[], requestId: string): DownstreamH
       const name = raw[index - (index % 2)];
       return headerKind(name) !== HeaderKind.Connection && !drop.has(name.toLowerCase());
     });
-    return downstreamHeaders(kept, requestId);
+    return downstreamHeaders(kept, requestId, ownLines);
   }
-  return { lines: lines + `x-request-id: ${requestId}\r\n`, hasLength };
+  return { lines: lines + `x-request-id: ${requestId}\r\n` + ownLines, hasLength };
 }
 
 /** Token claims are the client's words: control characters would split the header (CR LF injection). */

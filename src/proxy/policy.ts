@@ -4,6 +4,17 @@ export const BALANCERS = ['random', 'ip-hash', 'url-hash', 'least-load'] as cons
 export type BalancerName = (typeof BALANCERS)[number];
 export const AUTH_KINDS = ['none', 'api-key', 'jwt'] as const;
 export type AuthKind = (typeof AUTH_KINDS)[number];
+/** Where an app's certificates come from: ACME when no file covers a domain (`auto`), files only, or no HTTPS at all. */
+export const TLS_MODES = ['auto', 'files', 'off'] as const;
+export type TlsMode = (typeof TLS_MODES)[number];
+
+/** Strict-Transport-Security, sent on TLS responses only. */
+export const hstsSchema = z.strictObject({
+  /** Seconds browsers keep to HTTPS (a year is 31536000). */
+  maxAge: z.number({ error: 'expected seconds (a whole number)' }).int('expected seconds (a whole number)').min(0).max(63_072_000),
+  includeSubDomains: z.boolean().default(false),
+});
+export type HstsPolicy = z.output<typeof hstsSchema>;
 
 const pathPrefix = z.string().regex(/^\//, 'expected a path prefix starting with /');
 
@@ -35,8 +46,14 @@ export const policyInputSchema = z
     hashQuery: z.boolean().default(false),
     auth: z.enum(AUTH_KINDS).default('none'),
     jwt: jwtPolicySchema.optional(),
+    tls: z.enum(TLS_MODES, { error: 'expected auto, files or off' }).default('auto'),
+    /** Plain-HTTP requests get 301 to https (the ACME challenge path excepted). */
+    redirectHttp: z.boolean().default(false),
+    hsts: hstsSchema.optional(),
   })
-  .refine((policy) => policy.auth !== 'jwt' || policy.jwt, { message: 'auth "jwt" needs the jwt settings', path: ['jwt'] });
+  .refine((policy) => policy.auth !== 'jwt' || policy.jwt, { message: 'auth "jwt" needs the jwt settings', path: ['jwt'] })
+  .refine((policy) => policy.tls !== 'off' || !policy.redirectHttp, { message: 'redirectHttp needs HTTPS: tls may not be "off"', path: ['redirectHttp'] })
+  .refine((policy) => policy.tls !== 'off' || !policy.hsts, { message: 'hsts needs HTTPS: tls may not be "off"', path: ['hsts'] });
 export type PolicyInput = z.output<typeof policyInputSchema>;
 
 /** An API key as the proxy workers see it: only the SHA-256 of the key. */
@@ -51,7 +68,7 @@ export interface AppPolicy extends PolicyInput {
   keys: KeyDigest[];
 }
 
-export const DEFAULT_POLICY: AppPolicy = { balancer: 'random', hashQuery: false, auth: 'none', keys: [] };
+export const DEFAULT_POLICY: AppPolicy = { balancer: 'random', hashQuery: false, auth: 'none', tls: 'auto', redirectHttp: false, keys: [] };
 
 /** Policies by app name, as sent to every worker; apps not listed get DEFAULT_POLICY. */
 export type PolicySet = Record<string, AppPolicy>;

@@ -10,6 +10,7 @@ import type { AppPolicy, PolicySet } from './policy.js';
 import type { ProxyServerOptions } from './proxy.server.js';
 import { BadTarget, originForm, targetAuthority } from './request-target.js';
 import { RouteTable, type RouteEntry } from './route-table.js';
+import { ServedCertificates } from './tls/served-certificates.js';
 import { Upstreams, type BackendPool, type PoolFactory, type Upstream } from './upstreams.js';
 
 /** Seconds a client is told to wait when an app has no healthy backend. */
@@ -30,7 +31,29 @@ export class Refusal {
   get body(): string {
     return JSON.stringify({ error: this.error, message: this.message });
   }
+
+  get contentType(): string {
+    return 'application/json';
+  }
 }
+
+/** The key authorization for a pending ACME HTTP-01 challenge: answered by the proxy itself, like a refusal, but 200 text/plain. */
+export class ChallengeAnswer extends Refusal {
+  constructor(private readonly keyAuthorization: string) {
+    super(200, 'ok', 'ACME HTTP-01 key authorization', '');
+  }
+
+  override get body(): string {
+    return this.keyAuthorization;
+  }
+
+  override get contentType(): string {
+    return 'text/plain';
+  }
+}
+
+/** Where a CA fetches HTTP-01 key authorizations (RFC 8555 §8.3). */
+const CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
 
 /** A request that may go to a backend of `entry`: who it acts as, and how the balancer sees it. */
 export interface Admitted<Pool extends BackendPool> {
@@ -56,10 +79,14 @@ export class ProxyCore<Pool extends BackendPool> {
   private authenticators = new Map<AppPolicy, Authenticator>();
   private readonly upstreams: Upstreams<Pool>;
   private readonly clients: ClientAddress;
+  /** The port clients reach the TLS listener on (redirects name it); null without a TLS listener. */
+  tlsPublicPort: number | null = null;
 
   constructor(
     readonly options: ProxyServerOptions,
     createPool: PoolFactory<Pool>,
+    /** Certificates, ticket keys and pending ACME challenges, as the primary's book last said. */
+    readonly certificates: ServedCertificates = new ServedCertificates(),
   ) {
     this.upstreams = new Upstreams(createPool);
     this.clients = new ClientAddress(options.trustedProxies);
@@ -103,8 +130,12 @@ export class ProxyCore<Pool extends BackendPool> {
       if (error instanceof BadTarget) return new Refusal(400, 'bad_request', error.message, '');
       throw error;
     }
+    // ACME HTTP-01, for any Host, before routing and auth (a CA validating a domain no app serves yet must get its answer).
+    if (!head.secure && head.method === 'GET' && !head.upgrade && head.url.startsWith(CHALLENGE_PREFIX)) return this.challenge(pathOnly(head.url).slice(CHALLENGE_PREFIX.length));
     const entry = this.table.lookup(head.headers.host);
     if (!entry) return new Refusal(404, 'not_found', `no app serves the host ${JSON.stringify(head.headers.host ?? '')}`, '');
+    const https = this.httpsRule(head, entry);
+    if (https) return https;
     if (!entry.targets.length) return new Refusal(503, 'unavailable', `${entry.app} has no healthy instance right now`, entry.app, { 'retry-after': RETRY_AFTER_SECONDS });
     const outcome = this.authenticator(entry).check(head.headers, head.url === '*' ? '/' : pathOnly(head.url));
     if (outcome instanceof Promise) {
@@ -127,6 +158,21 @@ export class ProxyCore<Pool extends BackendPool> {
   /** Tells the access log and metrics about a forwarded request. */
   finished(record: ExchangeRecord): void {
     this.options.onExchange?.(record);
+  }
+
+  /** An app's HTTPS policy: plain HTTP redirected (301, to the TLS listener's public port), or HTTPS refused for `tls: off`. */
+  private httpsRule(head: RequestHead, entry: RouteEntry<Upstream<Pool>>): Refusal | null {
+    if (head.secure) return entry.policy.tls === 'off' ? new Refusal(421, 'misdirected_request', `${entry.app} is not served over HTTPS`, entry.app) : null;
+    const port = this.tlsPublicPort;
+    if (!entry.policy.redirectHttp || port === null) return null;
+    const name = (head.headers.host ?? '').replace(/:\d+$/, '');
+    const location = `https://${name}${port === 443 ? '' : `:${port}`}${head.url === '*' ? '/' : head.url}`;
+    return new Refusal(301, 'moved_permanently', `${entry.app} is served over HTTPS: ${location}`, entry.app, { location });
+  }
+
+  private challenge(token: string): Refusal {
+    const keyAuthorization = this.certificates.keyAuthorization(token);
+    return keyAuthorization === undefined ? new Refusal(404, 'not_found', 'no ACME challenge is pending for this token', '') : new ChallengeAnswer(keyAuthorization);
   }
 
   private rebuild(): void {

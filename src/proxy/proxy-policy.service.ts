@@ -4,7 +4,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, type Repository } from 'typeorm';
 import { NotFound } from '../common/errors.js';
 import { newApiKey } from './auth/api-key.js';
-import { DEFAULT_POLICY, type AppPolicy, type JwtPolicy, type PolicyInput, type PolicySet } from './policy.js';
+import { DEFAULT_POLICY, type AppPolicy, type HstsPolicy, type JwtPolicy, type PolicyInput, type PolicySet, type TlsMode } from './policy.js';
 import { ProxyApiKeyEntity, ProxyAppPolicyEntity } from './proxy.entity.js';
 
 /** A policy as the admin API shows it: the HS256 secret is never returned. */
@@ -14,6 +14,9 @@ export interface PolicyView {
   hashQuery: boolean;
   auth: string;
   jwt: (Omit<JwtPolicy, 'secret'> & { secret?: '[redacted]' }) | null;
+  tls: TlsMode;
+  redirectHttp: boolean;
+  hsts: HstsPolicy | null;
 }
 
 export interface KeyView {
@@ -27,12 +30,12 @@ export interface KeyView {
 
 /**
  * The apps' proxy policies and API keys, in this module's tables. Every change
- * rebuilds the PolicySet and tells the listener (ProxyService pushes it to
- * the workers), so a revoked key stops working within one IPC round.
+ * rebuilds the PolicySet and tells the listeners (ProxyService pushes it to
+ * the workers; AcmeService reads which apps want certificates), so a revoked key stops working within one IPC round.
  */
 @Injectable()
 export class ProxyPolicyService {
-  private listener: ((policies: PolicySet) => void) | null = null;
+  private readonly listeners: ((policies: PolicySet) => void)[] = [];
 
   constructor(
     @InjectRepository(ProxyAppPolicyEntity) private readonly policies: Repository<ProxyAppPolicyEntity>,
@@ -40,16 +43,16 @@ export class ProxyPolicyService {
   ) {}
 
   onChange(listener: (policies: PolicySet) => void): void {
-    this.listener = listener;
+    this.listeners.push(listener);
   }
 
   async policy(app: string): Promise<PolicyView> {
     const row = await this.policies.findOneBy({ app });
-    return row ? view(row) : { app, balancer: DEFAULT_POLICY.balancer, hashQuery: false, auth: 'none', jwt: null };
+    return row ? view(row) : { app, balancer: DEFAULT_POLICY.balancer, hashQuery: false, auth: 'none', jwt: null, tls: DEFAULT_POLICY.tls, redirectHttp: false, hsts: null };
   }
 
   async setPolicy(app: string, input: PolicyInput): Promise<PolicyView> {
-    const row = this.policies.create({ app, balancer: input.balancer, hashQuery: input.hashQuery, auth: input.auth, jwt: input.jwt ? JSON.stringify(input.jwt) : null, updatedAt: Date.now() });
+    const row = this.policies.create({ app, balancer: input.balancer, hashQuery: input.hashQuery, auth: input.auth, jwt: input.jwt ? JSON.stringify(input.jwt) : null, tls: input.tls, redirectHttp: input.redirectHttp, hsts: input.hsts ? JSON.stringify(input.hsts) : null, updatedAt: Date.now() });
     await this.policies.save(row);
     await this.publish();
     return view(row);
@@ -88,7 +91,16 @@ export class ProxyPolicyService {
   async policySet(): Promise<PolicySet> {
     const set: PolicySet = {};
     for (const row of await this.policies.find()) {
-      set[row.app] = { balancer: row.balancer as AppPolicy['balancer'], hashQuery: row.hashQuery, auth: row.auth as AppPolicy['auth'], jwt: row.jwt ? (JSON.parse(row.jwt) as JwtPolicy) : undefined, keys: [] };
+      set[row.app] = {
+        balancer: row.balancer as AppPolicy['balancer'],
+        hashQuery: row.hashQuery,
+        auth: row.auth as AppPolicy['auth'],
+        jwt: row.jwt ? (JSON.parse(row.jwt) as JwtPolicy) : undefined,
+        tls: row.tls as TlsMode,
+        redirectHttp: row.redirectHttp,
+        hsts: row.hsts ? (JSON.parse(row.hsts) as HstsPolicy) : undefined,
+        keys: [],
+      };
     }
     for (const key of await this.keys.findBy({ revokedAt: IsNull() })) {
       set[key.app] ??= { ...DEFAULT_POLICY, keys: [] };
@@ -98,7 +110,9 @@ export class ProxyPolicyService {
   }
 
   private async publish(): Promise<void> {
-    if (this.listener) this.listener(await this.policySet());
+    if (!this.listeners.length) return;
+    const set = await this.policySet();
+    for (const listener of this.listeners) listener(set);
   }
 }
 
@@ -110,6 +124,9 @@ function view(row: ProxyAppPolicyEntity): PolicyView {
     hashQuery: row.hashQuery,
     auth: row.auth,
     jwt: jwt ? { ...jwt, secret: jwt.secret ? '[redacted]' : undefined } : null,
+    tls: row.tls as TlsMode,
+    redirectHttp: row.redirectHttp,
+    hsts: row.hsts ? (JSON.parse(row.hsts) as HstsPolicy) : null,
   };
 }
 

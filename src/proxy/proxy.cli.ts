@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { addServerOptions, DozenClient } from '../cli/client.js';
 import { CliError, run } from '../cli/program.js';
 
-/** `dozen proxy ...`: an app's balancer and auth policy, and its API keys, through the admin REST API. */
+/** `dozen proxy ...`: an app's balancer, auth and HTTPS policy, and its API keys, through the admin REST API. */
 export function addProxyCommands(program: Command): void {
   const proxy = program.command('proxy').description("the public proxy: apps' balancer, auth and API keys");
 
@@ -11,11 +11,23 @@ export function addProxyCommands(program: Command): void {
     .option('--hash-query', 'url-hash: include the query string')
     .option('--auth <kind>', 'none, api-key or jwt')
     .option('--jwt <json>', 'the jwt settings as JSON, e.g. {"jwksUrl":"https://...","audience":"x"}')
+    .option('--tls <mode>', 'auto (ACME unless a certificate file covers the domain), files or off')
+    .option('--redirect-http', 'answer plain HTTP with 301 to https')
+    .option('--no-redirect-http', 'serve plain HTTP as it comes')
+    .option('--hsts <json>', 'Strict-Transport-Security as JSON, e.g. {"maxAge":31536000,"includeSubDomains":true}; null for none')
     .action(
-      run(async (app: string, options: { balancer?: string; hashQuery?: boolean; auth?: string; jwt?: string }, command: Command) => {
-        const changing = options.balancer || options.hashQuery || options.auth || options.jwt;
+      run(async (app: string, options: { balancer?: string; hashQuery?: boolean; auth?: string; jwt?: string; tls?: string; redirectHttp?: boolean; hsts?: string }, command: Command) => {
+        const changing = options.balancer || options.hashQuery || options.auth || options.jwt || options.tls || options.redirectHttp !== undefined || options.hsts;
         if (!changing) return print(await call(command, 'GET', `/proxy/apps/${app}/policy`));
-        const current = (await call(command, 'GET', `/proxy/apps/${app}/policy`)) as { balancer: string; hashQuery: boolean; auth: string };
+        const current = (await call(command, 'GET', `/proxy/apps/${app}/policy`)) as { balancer: string; hashQuery: boolean; auth: string; tls: string; redirectHttp: boolean; hsts: unknown };
+        let hsts: unknown = current.hsts;
+        if (options.hsts) {
+          try {
+            hsts = JSON.parse(options.hsts);
+          } catch {
+            throw new CliError('--hsts: expected JSON', 2);
+          }
+        }
         let jwt: unknown;
         if (options.jwt) {
           try {
@@ -24,7 +36,15 @@ export function addProxyCommands(program: Command): void {
             throw new CliError('--jwt: expected JSON', 2);
           }
         }
-        const body = { balancer: options.balancer ?? current.balancer, hashQuery: options.hashQuery ?? current.hashQuery, auth: options.auth ?? current.auth, ...(jwt ? { jwt } : {}) };
+        const body = {
+          balancer: options.balancer ?? current.balancer,
+          hashQuery: options.hashQuery ?? current.hashQuery,
+          auth: options.auth ?? current.auth,
+          ...(jwt ? { jwt } : {}),
+          tls: options.tls ?? current.tls,
+          redirectHttp: options.redirectHttp ?? current.redirectHttp,
+          ...(hsts ? { hsts } : {}),
+        };
         print(await call(command, 'PUT', `/proxy/apps/${app}/policy`, body));
       }),
     );

@@ -8,6 +8,7 @@ import type { EngineReport } from './engine.js';
 import { PROXY_METRICS, type MetricsJson } from './proxy-metrics.js';
 import type { RouteSnapshot } from '../registry/routes.js';
 import type { PolicySet } from './policy.js';
+import type { BookChange } from './tls/certificate-book.js';
 import type { FromWorker, ToWorker, WorkerStart } from './worker-messages.js';
 
 const WORKER_ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'proxy.worker.js');
@@ -57,6 +58,8 @@ export class ProxyCluster {
     private readonly start: WorkerStart,
     private readonly count: number,
     private readonly log: Logger,
+    /** The certificate book as it is now: what a worker that starts (or restarts) is sent first. */
+    private readonly certificatesNow: () => BookChange[] = () => [],
   ) {}
 
   /** Forks the workers and resolves once every one is listening (rejects with the first failure). */
@@ -73,6 +76,11 @@ export class ProxyCluster {
   setPolicies(policies: PolicySet): void {
     this.policies = policies;
     this.broadcast({ type: 'policies', policies });
+  }
+
+  /** Tells every worker of a change in the certificate book. */
+  applyCertificates(change: BookChange): void {
+    this.broadcast({ type: 'certificates', changes: [change] });
   }
 
   get alive(): number {
@@ -139,6 +147,8 @@ export class ProxyCluster {
           worker.send({ type: 'start', start: this.start } satisfies ToWorker);
           if (this.policies) worker.send({ type: 'policies', policies: this.policies } satisfies ToWorker);
           if (this.routes) worker.send({ type: 'routes', snapshot: this.routes } satisfies ToWorker);
+          const certificates = this.certificatesNow();
+          if (certificates.length) worker.send({ type: 'certificates', changes: certificates } satisfies ToWorker);
         } else if (message.type === 'listening') {
           listening = true;
           this.engines.set(worker, message.engine);
@@ -190,7 +200,7 @@ export class ProxyCluster {
     }, delay).unref();
   }
 
-  /** A worker not yet ready gets the latest routes and policies with its start message instead. */
+  /** A worker not yet ready gets the latest routes, policies and certificates with its start message instead. */
   private broadcast(message: ToWorker): void {
     for (const worker of this.workers) if (worker.isConnected()) worker.send(message);
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { listen } from '../config/listen.js';
+import { tlsConfig } from './tls/tls.config.js';
 
 const milliseconds = (fallback: number) => z.number({ error: 'expected milliseconds (a whole number)' }).int().min(1).default(fallback);
 
@@ -43,6 +44,8 @@ export const proxyConfig = z
     upstreamConnections: z.number().int().min(1).max(10_000).default(128),
     /** One pino line per request (host, app, backend, status, bytes, duration). */
     accessLog: z.boolean().default(true),
+    /** HTTPS termination (tls/): absent, the proxy serves plain HTTP only. */
+    tls: tlsConfig.optional(),
   })
   .default({
     listen: { host: '0.0.0.0', port: 8080 },

@@ -1,6 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
-/** An app's proxy policy: balancer and auth. Apps without a row get the default (random, no auth). */
+/** An app's proxy policy: balancer, auth and HTTPS. Apps without a row get the default (random, no auth, tls auto). */
 @Entity('proxy_app_policies')
 export class ProxyAppPolicyEntity {
   @PrimaryColumn({ type: 'varchar', length: 63 }) app!: string;
@@ -9,6 +9,11 @@ export class ProxyAppPolicyEntity {
   @Column({ type: 'varchar', length: 16 }) auth!: string;
   /** JSON of the jwt settings (may hold an HS256 secret: never returned by the API). */
   @Column({ type: 'text', nullable: true }) jwt!: string | null;
+  /** auto, files or off. */
+  @Column({ type: 'varchar', length: 8, default: 'auto' }) tls!: string;
+  @Column({ name: 'redirect_http', type: 'boolean', default: false }) redirectHttp!: boolean;
+  /** JSON of {maxAge, includeSubDomains}, or null for no HSTS. */
+  @Column({ type: 'text', nullable: true }) hsts!: string | null;
   @Column({ name: 'updated_at', type: 'bigint' }) updatedAt!: number;
 }
 

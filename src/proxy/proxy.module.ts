@@ -1,19 +1,39 @@
 import { Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { getRepositoryToken, TypeOrmModule } from '@nestjs/typeorm';
+import type { Repository } from 'typeorm';
 import { moduleHealthController } from '../common/module-health.controller.js';
 import { RegistryModule } from '../registry/registry.module.js';
+import { DOZEN_CONFIG } from '../config/config.module.js';
+import type { DozenConfig } from '../config/config.schema.js';
+import { SecretsBox } from '../common/secrets-box.js';
+import { AcmeController } from './acme/acme.controller.js';
+import { AcmeAccountEntity, AcmeCertificateEntity } from './acme/acme.entity.js';
+import { AcmeService } from './acme/acme.service.js';
+import { AcmeStore } from './acme/acme.store.js';
 import { ProxyController } from './proxy.controller.js';
 import { ProxyApiKeyEntity, ProxyAppPolicyEntity } from './proxy.entity.js';
 import { ProxyHealth } from './proxy.health.js';
 import { ProxyPolicyService } from './proxy-policy.service.js';
 import { ProxyResolver } from './proxy.resolver.js';
 import { ProxyService } from './proxy.service.js';
+import { CertificateBook } from './tls/certificate-book.js';
+import { CertificateMetrics } from './tls/certificate-metrics.js';
+import { CertificatesController } from './tls/certificates.controller.js';
 
 /** Wiring only: the hot path (ProxyServer) runs in the worker processes ProxyService starts. */
 @Module({
-  imports: [RegistryModule, TypeOrmModule.forFeature([ProxyAppPolicyEntity, ProxyApiKeyEntity])],
-  controllers: [moduleHealthController('proxy'), ProxyController],
-  providers: [ProxyPolicyService, ProxyService, ProxyHealth, ProxyResolver],
-  exports: [ProxyPolicyService],
+  imports: [RegistryModule, TypeOrmModule.forFeature([ProxyAppPolicyEntity, ProxyApiKeyEntity, AcmeAccountEntity, AcmeCertificateEntity])],
+  controllers: [moduleHealthController('proxy'), ProxyController, CertificatesController, AcmeController],
+  providers: [
+    ProxyPolicyService, ProxyService, ProxyHealth, ProxyResolver, CertificateBook, CertificateMetrics,
+    {
+      provide: AcmeStore,
+      inject: [DOZEN_CONFIG, getRepositoryToken(AcmeAccountEntity), getRepositoryToken(AcmeCertificateEntity)],
+      useFactory: (config: DozenConfig, accounts: Repository<AcmeAccountEntity>, certificates: Repository<AcmeCertificateEntity>) =>
+        new AcmeStore(accounts, certificates, SecretsBox.fromConfig(config)),
+    },
+    AcmeService,
+  ],
+  exports: [ProxyPolicyService, CertificateBook],
 })
 export class ProxyModule {}

@@ -3,14 +3,18 @@ import { badInputFromZod } from '../common/errors.js';
 import { appParam, keyIdParam } from './dto/proxy.dto.js';
 import { policyInputSchema } from './policy.js';
 import { ProxyPolicyService, type PolicyView } from './proxy-policy.service.js';
+import { CertificateBook } from './tls/certificate-book.js';
 
-@ObjectType('ProxyPolicy', { description: "An app's balancer and API auth at the proxy" })
+@ObjectType('ProxyPolicy', { description: "An app's balancer, API auth and HTTPS at the proxy" })
 class ProxyPolicyType {
   @Field() app!: string;
   @Field({ description: 'random, ip-hash, url-hash or least-load' }) balancer!: string;
   @Field() hashQuery!: boolean;
   @Field({ description: 'none, api-key or jwt' }) auth!: string;
   @Field({ nullable: true, description: 'the jwt settings as JSON (the HS256 secret redacted)' }) jwt?: string;
+  @Field({ description: 'auto, files or off: where HTTPS certificates come from' }) tls!: string;
+  @Field({ description: 'plain HTTP gets 301 to https' }) redirectHttp!: boolean;
+  @Field({ nullable: true, description: 'Strict-Transport-Security as JSON {maxAge, includeSubDomains}' }) hsts?: string;
 }
 
 @ObjectType('ProxyApiKey')
@@ -24,10 +28,27 @@ class ProxyApiKeyType {
   @Field({ nullable: true, description: 'the key itself: only in the answer to createProxyApiKey' }) key?: string;
 }
 
-/** GraphQL for people (the console): the same operations as REST /proxy/apps/:app/... */
+@ObjectType('ProxyCertificate', { description: "A domain's HTTPS certificate as the proxy serves it" })
+class ProxyCertificateType {
+  @Field() domain!: string;
+  @Field({ nullable: true, description: "the issuer's common name; null when no certificate is held" }) issuer?: string;
+  @Field({ nullable: true, description: 'ISO time the certificate expires' }) notAfter?: string;
+  @Field({ description: 'files or acme' }) source!: string;
+  @Field({ nullable: true, description: 'why the last load or renewal failed' }) lastError?: string;
+}
+
+/** GraphQL for people (the console): the same operations as REST /proxy/apps/:app/... and /proxy/certificates */
 @Resolver()
 export class ProxyResolver {
-  constructor(private readonly policies: ProxyPolicyService) {}
+  constructor(
+    private readonly policies: ProxyPolicyService,
+    private readonly book: CertificateBook,
+  ) {}
+
+  @Query(() => [ProxyCertificateType])
+  proxyCertificates(): ProxyCertificateType[] {
+    return this.book.list().map((info) => ({ domain: info.domain, issuer: info.issuer ?? undefined, notAfter: info.notAfter ?? undefined, source: info.source, lastError: info.lastError ?? undefined }));
+  }
 
   @Query(() => ProxyPolicyType)
   async proxyPolicy(@Args('app') app: string): Promise<ProxyPolicyType> {
@@ -70,5 +91,14 @@ function parse<T>(schema: { safeParse(value: unknown): { success: true; data: T 
 }
 
 function toType(view: PolicyView): ProxyPolicyType {
-  return { app: view.app, balancer: view.balancer, hashQuery: view.hashQuery, auth: view.auth, jwt: view.jwt ? JSON.stringify(view.jwt) : undefined };
+  return {
+    app: view.app,
+    balancer: view.balancer,
+    hashQuery: view.hashQuery,
+    auth: view.auth,
+    jwt: view.jwt ? JSON.stringify(view.jwt) : undefined,
+    tls: view.tls,
+    redirectHttp: view.redirectHttp,
+    hsts: view.hsts ? JSON.stringify(view.hsts) : undefined,
+  };
 }

@@ -4,6 +4,8 @@ import type { EngineReport, EngineSetting, ProxyEngine } from './engine.js';
 import type { ExchangeRecord } from './forward.js';
 import type { PolicySet } from './policy.js';
 import { ProxyCore } from './proxy-core.js';
+import type { BookChange } from './tls/certificate-book.js';
+import { ServedCertificates } from './tls/served-certificates.js';
 import type { BackendPool } from './upstreams.js';
 
 export interface ProxyServerOptions {
@@ -17,6 +19,8 @@ export interface ProxyServerOptions {
   timeouts: { connect: number; headers: number; idle: number; clientHeaders: number; clientKeepAlive: number };
   trustedProxies: readonly string[];
   upstreamConnections: number;
+  /** The TLS listener (proxy.tls); absent: plain HTTP only. `publicPort` is the port clients reach it on (redirects name it). */
+  tls?: { host: string; port: number; publicPort?: number };
   /** Called once per finished request (access log, metrics); null for neither. */
   onExchange: ((record: ExchangeRecord) => void) | null;
 }
@@ -34,19 +38,28 @@ export class ProxyServer {
   private policies: PolicySet | null = null;
   /** Which engine serves and why; null until `listen`. */
   report: EngineReport | null = null;
+  /** The TLS listener's bound port; null without one (or before `listen`). */
+  tlsPort: number | null = null;
+  /** Certificates and pending ACME challenges, kept from the start (changes may come before `listen`). */
+  readonly certificates = new ServedCertificates();
 
   constructor(private readonly options: ProxyServerOptions) {}
 
-  /** Picks and starts the engine; resolves with the bound port (useful with port 0). */
+  /** Picks and starts the engine (and its TLS listener when configured); resolves with the plain listener's bound port (useful with port 0). */
   async listen(): Promise<number> {
     const { module, report } = await chooseEngine(this.options.engine, this.options.engineSelfTestFault ?? false);
-    const core = new ProxyCore(this.options, (address, port) => module.createPool(address, port, this.options));
+    const core = new ProxyCore(this.options, (address, port) => module.createPool(address, port, this.options), this.certificates);
     if (this.policies) core.setPolicies(this.policies);
     if (this.routes) core.setRoutes(this.routes);
     this.core = core;
     this.engine = module.createEngine(core, this.options);
     this.report = report;
-    return this.engine.listen(this.options.port, this.options.host);
+    const port = await this.engine.listen(this.options.port, this.options.host);
+    if (this.options.tls) {
+      this.tlsPort = await this.engine.listenTls(this.options.tls.port, this.options.tls.host);
+      core.tlsPublicPort = this.options.tls.publicPort ?? this.tlsPort;
+    }
+    return port;
   }
 
   /** Swaps in a new route snapshot (older versions than the current one are ignored). */
@@ -60,6 +73,11 @@ export class ProxyServer {
   setPolicies(policies: PolicySet): void {
     this.policies = policies;
     this.core?.setPolicies(policies);
+  }
+
+  /** A change of the primary's certificate book (a certificate, or an ACME challenge). */
+  applyCertificates(change: BookChange): void {
+    this.certificates.apply(change);
   }
 
   get routeVersion(): number {

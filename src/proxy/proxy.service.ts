@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Logger } from 'pino';
@@ -10,6 +11,8 @@ import { ProxyCluster, type WorkerReport } from './proxy.cluster.js';
 import { ProxyMetrics } from './proxy-metrics.js';
 import { ProxyPolicyService } from './proxy-policy.service.js';
 import { ProxyServer } from './proxy.server.js';
+import { CertificateBook } from './tls/certificate-book.js';
+import { CertificateFilesLoader } from './tls/certificate-files.js';
 import type { WorkerStart } from './worker-messages.js';
 
 /**
@@ -22,7 +25,9 @@ import type { WorkerStart } from './worker-messages.js';
 export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdown {
   private cluster: ProxyCluster | null = null;
   private local: ProxyServer | null = null;
-  private unwatch: (() => void) | null = null;
+  private readonly unwatch: (() => void)[] = [];
+  private ticketTimer: NodeJS.Timeout | null = null;
+  private files: CertificateFilesLoader | null = null;
   private readonly log: Logger;
   private failure: string | null = 'not started yet';
 
@@ -32,6 +37,7 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
     @Inject(ROUTE_SOURCE) private readonly routes: RouteSource,
     private readonly policies: ProxyPolicyService,
     private readonly metrics: Metrics,
+    private readonly book: CertificateBook,
   ) {
     this.log = logger.child({ module: 'proxy' });
   }
@@ -73,16 +79,24 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
         timeouts: proxy.timeouts,
         trustedProxies: proxy.trustedProxies,
         upstreamConnections: proxy.upstreamConnections,
+        tls: proxy.tls ? { host: proxy.tls.listen.host, port: proxy.tls.listen.port, publicPort: proxy.tls.publicPort } : undefined,
       },
       accessLog: proxy.accessLog,
       logLevel: this.config.log.level,
       logFormat: this.config.log.format,
     };
-    const target = this.workers === 0 ? this.inProcess(start) : (this.cluster = new ProxyCluster(start, this.workers, this.log));
+    const target = this.workers === 0 ? this.inProcess(start) : (this.cluster = new ProxyCluster(start, this.workers, this.log, () => this.book.replay()));
     target.setPolicies(await this.policies.policySet());
     this.policies.onChange((set) => target.setPolicies(set));
     target.setRoutes(this.routes.routes());
-    this.unwatch = this.routes.watchRoutes((snapshot) => target.setRoutes(snapshot));
+    this.unwatch.push(this.routes.watchRoutes((snapshot) => target.setRoutes(snapshot)));
+    if (proxy.tls) {
+      this.rotateTicketKeys(proxy.tls.ticketKeyRotation);
+      this.files = new CertificateFilesLoader(proxy.tls.certificates, this.book, this.log);
+      this.files.start();
+    }
+    if (this.local) for (const change of this.book.replay()) this.local.applyCertificates(change);
+    this.unwatch.push(this.book.watch((change) => target.applyCertificates(change)));
     try {
       if (this.cluster) {
         this.cluster.exposeMetrics(this.metrics.registry);
@@ -101,9 +115,18 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.unwatch?.();
+    for (const unwatch of this.unwatch) unwatch();
+    if (this.ticketTimer) clearInterval(this.ticketTimer);
+    this.files?.stop();
     await this.cluster?.stop();
     await this.local?.close();
+  }
+
+  /** One session-ticket key for every worker, replaced every `everyMs`: a ticket resumes on any worker, and not for ever. */
+  private rotateTicketKeys(everyMs: number): void {
+    this.book.setTicketKeys(randomBytes(48));
+    this.ticketTimer = setInterval(() => this.book.setTicketKeys(randomBytes(48)), everyMs);
+    this.ticketTimer.unref();
   }
 
   private inProcess(start: WorkerStart): ProxyServer {

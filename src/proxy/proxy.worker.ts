@@ -8,6 +8,7 @@ import { isPretty } from '../common/logger.js';
 import { prettyLines } from '../common/pretty-log.js';
 import type { RouteSnapshot } from '../registry/routes.js';
 import type { PolicySet } from './policy.js';
+import type { BookChange } from './tls/certificate-book.js';
 import { ProxyMetrics } from './proxy-metrics.js';
 import { ProxyServer } from './proxy.server.js';
 import type { FromWorker, ToWorker, WorkerStart } from './worker-messages.js';
@@ -16,6 +17,7 @@ let server: ProxyServer | null = null;
 // Routes or policies that arrive while the server is still starting are applied once it is up.
 let pendingRoutes: RouteSnapshot | null = null;
 let pendingPolicies: PolicySet | null = null;
+let pendingCertificates: BookChange[] = [];
 const metrics = new ProxyMetrics();
 
 function send(message: FromWorker): void {
@@ -36,12 +38,14 @@ async function start(options: WorkerStart): Promise<void> {
   });
   if (pendingPolicies) server.setPolicies(pendingPolicies);
   if (pendingRoutes) server.setRoutes(pendingRoutes);
+  for (const change of pendingCertificates) server.applyCertificates(change);
+  pendingCertificates = [];
   const port = await server.listen();
   const engine = server.report!;
   metrics.setEngine(engine.engine);
   if (engine.fallback) log.warn({ engine: engine.engine, reason: engine.reason }, 'proxy worker runs the portable engine');
-  log.info({ port, engine: engine.engine }, 'proxy worker listening');
-  send({ type: 'listening', port, engine });
+  log.info({ port, tlsPort: server.tlsPort ?? undefined, engine: engine.engine }, 'proxy worker listening');
+  send({ type: 'listening', port, tlsPort: server.tlsPort, engine });
 }
 
 process.on('message', (message: ToWorker) => {
@@ -60,6 +64,10 @@ process.on('message', (message: ToWorker) => {
     case 'policies':
       if (server) server.setPolicies(message.policies);
       else pendingPolicies = message.policies;
+      break;
+    case 'certificates':
+      if (server) for (const change of message.changes) server.applyCertificates(change);
+      else pendingCertificates.push(...message.changes);
       break;
     case 'metrics':
       send({ type: 'metrics', id: message.id, metrics: metrics.toJson() });

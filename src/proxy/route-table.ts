@@ -15,6 +15,8 @@ export interface RouteEntry<Upstream extends { inflight: number }> {
   readonly policy: AppPolicy;
   readonly balancer: Balancer;
   readonly targets: readonly RouteTarget<Upstream>[];
+  /** The Strict-Transport-Security line added to the app's responses over TLS ('' for none). */
+  readonly hsts: string;
 }
 
 /**
@@ -53,7 +55,7 @@ export class RouteTable<Upstream extends { inflight: number }> {
       const targets = [...route.backends]
         .sort((a, b) => a.instance.localeCompare(b.instance))
         .map((backend) => ({ id: backend.instance, hash: hashString(backend.instance), load: backend.load, backend, upstream: upstreamFor(backend) }));
-      const entry: RouteEntry<Upstream> = { app: route.app, policy, balancer: BALANCER[policy.balancer], targets };
+      const entry: RouteEntry<Upstream> = { app: route.app, policy, balancer: BALANCER[policy.balancer], targets, hsts: hstsLine(policy) };
       entries.push(entry);
       for (const domain of route.domains) {
         const name = normalizeHost(domain);
@@ -92,4 +94,9 @@ export function normalizeHost(value: string): string {
   if (colon >= 0) host = host.slice(0, colon);
   if (host.endsWith('.')) host = host.slice(0, -1);
   return host;
+}
+
+function hstsLine(policy: AppPolicy): string {
+  if (!policy.hsts) return '';
+  return `strict-transport-security: max-age=${policy.hsts.maxAge}${policy.hsts.includeSubDomains ? '; includeSubDomains' : ''}\r\n`;
 }

@@ -8,7 +8,9 @@
  *   TTL turns it critical; critical for `deregisterAfterMs` removes it;
  * - a watch is called once with the current state as soon as it is set up,
  *   then after every change of what it watches, never on nothing;
- * - the key/value store holds strings under `/`-separated keys.
+ * - the key/value store holds strings under `/`-separated keys; a write or
+ *   delete can be made conditional on the key's modifyIndex (check-and-set),
+ *   the one primitive a lock across hosts needs.
  */
 export type HealthStatus = 'passing' | 'warning' | 'critical';
 
@@ -60,6 +62,13 @@ export interface Catalog {
   /** Every entry whose key starts with `prefix`, sorted by key. */
   kvList(prefix: string): Promise<KvEntry[]>;
   kvPut(key: string, value: string): Promise<void>;
+  /**
+   * Writes `key` only if its modifyIndex is still `index` (0: only if the key does not exist);
+   * true when written. Consul's `?cas=`.
+   */
+  kvPutIfIndex(key: string, value: string, index: number): Promise<boolean>;
+  /** Deletes `key` only if its modifyIndex is still `index`; true when deleted. Consul's `DELETE ?cas=`. */
+  kvDeleteIfIndex(key: string, index: number): Promise<boolean>;
   /** Deletes `key`, or with `recurse` every key starting with it. */
   kvDelete(key: string, options?: { recurse?: boolean }): Promise<void>;
   /** Calls `listener` with every entry under `prefix` now, then after each change under it. */

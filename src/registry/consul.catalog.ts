@@ -140,6 +140,16 @@ export class ConsulCatalog implements Catalog {
     await this.call(() => this.client.kv.set({ key, value }));
   }
 
+  async kvPutIfIndex(key: string, value: string, index: number): Promise<boolean> {
+    assertKvKey(key);
+    return (await this.call(() => this.client.kv.set({ key, value, cas: index }))) === true;
+  }
+
+  async kvDeleteIfIndex(key: string, index: number): Promise<boolean> {
+    assertKvKey(key);
+    return (await this.call(() => this.client.kv.del({ key, cas: index }))) === true;
+  }
+
   async kvDelete(key: string, options: { recurse?: boolean } = {}): Promise<void> {
     assertKvKey(key, options.recurse);
     await this.call(() => this.client.kv.del({ key, recurse: Boolean(options.recurse) }));

@@ -122,6 +122,21 @@ export class EmbeddedCatalog implements Catalog {
     this.kvChanged([key]);
   }
 
+  async kvPutIfIndex(key: string, value: string, index: number): Promise<boolean> {
+    assertKvKey(key);
+    // Checked and written in one turn of the event loop: nothing else can write in between.
+    if ((this.kv.get(key)?.modifyIndex ?? 0) !== index) return false;
+    await this.kvPut(key, value);
+    return true;
+  }
+
+  async kvDeleteIfIndex(key: string, index: number): Promise<boolean> {
+    assertKvKey(key);
+    if (this.kv.get(key)?.modifyIndex !== index) return false;
+    await this.kvDelete(key);
+    return true;
+  }
+
   async kvDelete(key: string, options: { recurse?: boolean } = {}): Promise<void> {
     assertKvKey(key, options.recurse);
     const keys = options.recurse ? [...this.kv.keys()].filter((candidate) => candidate.startsWith(key)) : this.kv.has(key) ? [key] : [];

@@ -176,7 +176,7 @@ export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestr
     return { host: this.config.host.name, at: now, instances };
   }
 
-  // --- key/value (desired state of the deploy module) ----------------------
+  // --- key/value (desired state of the deploy module; ACME challenges and lock of the proxy) ---
 
   kvGet(key: string): Promise<KvEntry | null> {
     return this.catalog.kvGet(key);
@@ -189,6 +189,14 @@ export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestr
   }
   kvDelete(key: string, options?: { recurse?: boolean }): Promise<void> {
     return this.catalog.kvDelete(key, options);
+  }
+  /** Check-and-set: writes only if the key's modifyIndex is still `index` (0: absent). */
+  kvPutIfIndex(key: string, value: string, index: number): Promise<boolean> {
+    return this.catalog.kvPutIfIndex(key, value, index);
+  }
+  /** Deletes only if the key's modifyIndex is still `index`. */
+  kvDeleteIfIndex(key: string, index: number): Promise<boolean> {
+    return this.catalog.kvDeleteIfIndex(key, index);
   }
   /** Calls `listener` with every entry under `prefix` after each change under it. */
   watchKv(prefix: string, listener: (entries: KvEntry[]) => void): () => void {

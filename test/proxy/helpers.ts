@@ -1,6 +1,8 @@
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +12,7 @@ import { DEFAULT_POLICY, type AppPolicy, type PolicySet } from '../../src/proxy/
 import { ProxyServer, type ProxyServerOptions } from '../../src/proxy/proxy.server.js';
 import type { FromWorker, ToWorker, WorkerStart } from '../../src/proxy/worker-messages.js';
 import type { AppRoute, Backend, Load, RouteSnapshot, RouteSource } from '../../src/registry/routes.js';
+import { makeTestCa, type IssuedCertificate, type TestCa } from '../support/test-ca.js';
 
 /** The built worker entry; tests run from dist/test/proxy. */
 export const WORKER = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/proxy/proxy.worker.js');
@@ -93,15 +96,39 @@ export async function startBackend(name: string, handler: Handler = echo): Promi
 
 export interface TestProxy {
   server: ProxyServer;
+  /** The plain listener's port; with `tls`, the TLS listener's (`plainPort` is the plain one). */
   port: number;
+  plainPort: number;
   records: ExchangeRecord[];
   source: FedRouteSource;
   policies(set: Record<string, Partial<AppPolicy>>): void;
   close(): Promise<void>;
 }
 
-/** A ProxyServer in this process on a free loopback port, fed by a FedRouteSource. */
-export async function startProxy(options: Partial<ProxyServerOptions> = {}): Promise<TestProxy> {
+/** One test CA for the whole process (its files go when the process exits). */
+let testCa: TestCa | null = null;
+export function sharedTestCa(): TestCa {
+  if (!testCa) {
+    testCa = makeTestCa();
+    process.once('exit', () => testCa?.remove());
+  }
+  return testCa;
+}
+
+/** The names the contract suites' hosts fall under (wildcards one label deep, as SNI matches them). */
+export const TEST_DOMAINS = ['example.net', '*.example.net', '*.app.example.net', '*.shop.example.net', '*.tenants.example.net', '*.acme.tenants.example.net', '*.example.org', '*.test', '*.e2e.test'];
+
+/** TLS listeners' ports (calls to them go over HTTPS, trusting the test CA). */
+const tlsPorts = new Set<number>();
+
+export interface HttpsSetting {
+  /** Serve over TLS too, with a certificate of the shared test CA for TEST_DOMAINS; `port` is then the TLS port. */
+  https?: boolean;
+}
+
+/** A ProxyServer in this process on a free loopback port, fed by a FedRouteSource (`https`: its TLS listener is `port`). */
+export async function startProxy(options: Partial<ProxyServerOptions> & HttpsSetting = {}): Promise<TestProxy> {
+  const { https, ...serverOptions } = options;
   const records: TestProxy['records'] = [];
   const server = new ProxyServer({
     host: '127.0.0.1',
@@ -112,14 +139,22 @@ export async function startProxy(options: Partial<ProxyServerOptions> = {}): Pro
     trustedProxies: [],
     upstreamConnections: 32,
     onExchange: (record) => records.push(record),
-    ...options,
+    ...(https ? { tls: { host: '127.0.0.1', port: 0 } } : {}),
+    ...serverOptions,
   });
+  if (https) {
+    const certificate = testCertificate();
+    server.applyCertificates({ kind: 'ticket-keys', keys: randomBytes(48).toString('base64') });
+    server.applyCertificates({ kind: 'put', entry: { domains: TEST_DOMAINS, certPem: certificate.certPem, keyPem: certificate.keyPem, source: 'files' } });
+  }
   const source = new FedRouteSource();
   const unsubscribe = source.watchRoutes((snapshot) => server.setRoutes(snapshot));
-  const port = await server.listen();
+  const plainPort = await server.listen();
+  if (server.tlsPort !== null) tlsPorts.add(server.tlsPort);
   return {
     server,
-    port,
+    port: server.tlsPort ?? plainPort,
+    plainPort,
     records,
     source,
     policies: (set) => {
@@ -141,10 +176,24 @@ export interface Answer {
   json(): any;
 }
 
-/** One HTTP request to the proxy with the Host header set (fetch cannot set Host). */
+let testLeaf: IssuedCertificate | null = null;
+/** The test CA's certificate for TEST_DOMAINS (made once). */
+export function testCertificate(): IssuedCertificate {
+  return (testLeaf ??= sharedTestCa().issue(TEST_DOMAINS));
+}
+
+/** What a TLS client sends as SNI for a Host header: the name without port or trailing dot; none for an address. */
+export function sniOf(host: string): string | undefined {
+  const name = host.replace(/:\d+$/, '').replace(/\.$/, '').toLowerCase();
+  return /^[\d.]+$|^\[|^$/.test(name) ? undefined : name;
+}
+
+/** One HTTP request to the proxy with the Host header set (fetch cannot set Host); HTTPS (SNI from Host, the test CA trusted) to a TLS listener. */
 export function call(port: number, host: string, path = '/', init: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: init.method ?? 'GET', headers: { host, ...init.headers }, agent: false }, (res) => {
+    const options = { host: '127.0.0.1', port, path, method: init.method ?? 'GET', headers: { host, ...init.headers }, agent: false as const };
+    const send = tlsPorts.has(port) ? (callback: (res: IncomingMessage) => void) => httpsRequest({ ...options, servername: sniOf(host), ca: sharedTestCa().caPem }, callback) : (callback: (res: IncomingMessage) => void) => request(options, callback);
+    const req = send((res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => {

@@ -2,15 +2,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { call, ENGINES, startBackend, startProxy, type TestBackend, type TestProxy } from './helpers.js';
 
-for (const engine of ENGINES) {
-  describe(`proxy routing by Host (${engine} engine)`, { timeout: 30_000 }, () => {
+// Each suite runs on the plain listener and again over TLS (SNI from the Host, the shared test CA's certificate).
+for (const [engine, tls] of ENGINES.flatMap((engine) => [[engine, false], [engine, true]] as const)) {
+  describe(`proxy routing by Host (${engine} engine${tls ? ', over TLS' : ''})`, { timeout: 30_000 }, () => {
     let proxy: TestProxy;
     let chat: TestBackend;
     let shop: TestBackend;
     let tenants: TestBackend;
 
     before(async () => {
-      proxy = await startProxy({ engine });
+      proxy = await startProxy({ engine, https: tls });
       chat = await startBackend('chat-1');
       shop = await startBackend('shop-1');
       tenants = await startBackend('tenants-1');
@@ -66,6 +67,7 @@ for (const engine of ENGINES) {
           'x-dozen-subject': 'admin',
           'x-dozen-scopes': 'everything',
           'x-forwarded-for': '6.6.6.6',
+          'x-forwarded-proto': tls ? 'http' : 'https',
           connection: 'keep-alive, x-secret-hop',
           'x-secret-hop': 'do not forward',
           'proxy-authorization': 'Basic abc',
@@ -76,7 +78,7 @@ for (const engine of ENGINES) {
       const seen = answer.json().headers;
       assert.equal(seen.host, 'chat.app.example.net');
       assert.equal(seen['x-forwarded-for'], '127.0.0.1', 'an untrusted peer cannot add to X-Forwarded-For');
-      assert.equal(seen['x-forwarded-proto'], 'http');
+      assert.equal(seen['x-forwarded-proto'], tls ? 'https' : 'http');
       assert.equal(seen['x-forwarded-host'], 'chat.app.example.net');
       assert.match(seen['x-request-id'], /^[0-9a-f-]{36}$/);
       assert.equal(answer.headers['x-request-id'], seen['x-request-id']);

@@ -139,7 +139,7 @@ describe('proxy inside dozen serve, fed by the registry', { timeout: 120_000 }, 
     };
     const policy = cli('policy', 'cli-app', '--balancer', 'ip-hash', '--auth', 'api-key');
     assert.equal(policy.code, 0, policy.err);
-    assert.deepEqual(JSON.parse(policy.out), { app: 'cli-app', balancer: 'ip-hash', hashQuery: false, auth: 'api-key', jwt: null });
+    assert.deepEqual(JSON.parse(policy.out), { app: 'cli-app', balancer: 'ip-hash', hashQuery: false, auth: 'api-key', jwt: null, tls: 'auto', redirectHttp: false, hsts: null });
     const created = cli('key', 'create', 'cli-app', '--name', 'deploy-bot');
     assert.equal(created.code, 0, created.err);
     const key = JSON.parse(created.out);

@@ -197,6 +197,25 @@ for (const adapter of [embeddedAdapter(), consulAdapter()]) {
       assert.deepEqual(await catalog.kvList('dozen/hosts/'), []);
     });
 
+    it('KV check-and-set: a write or delete lands only on the index it was read at; of two racing writers one wins', async () => {
+      const key = 'cas/lock';
+      assert.equal(await catalog.kvPutIfIndex(key, 'first', 0), true, 'index 0 writes a key that does not exist');
+      assert.equal(await catalog.kvPutIfIndex(key, 'again', 0), false, 'index 0 refuses a key that exists');
+      const held = (await catalog.kvGet(key))!;
+      assert.equal(held.value, 'first');
+      assert.equal(await catalog.kvPutIfIndex(key, 'stale', held.modifyIndex - 1), false);
+      const racers = await Promise.all(['a', 'b', 'c'].map((name) => catalog.kvPutIfIndex(key, name, held.modifyIndex)));
+      assert.deepEqual(racers.filter(Boolean).length, 1, `exactly one racer wins: ${racers.join(', ')}`);
+      const won = (await catalog.kvGet(key))!;
+      assert.equal(won.value, ['a', 'b', 'c'][racers.indexOf(true)]);
+      assert.ok(won.modifyIndex > held.modifyIndex);
+      assert.equal(await catalog.kvDeleteIfIndex(key, held.modifyIndex), false, 'a delete at an old index leaves the key');
+      assert.equal((await catalog.kvGet(key))?.value, won.value);
+      assert.equal(await catalog.kvDeleteIfIndex(key, won.modifyIndex), true);
+      assert.equal(await catalog.kvGet(key), null);
+      assert.equal(await catalog.kvDeleteIfIndex(key, won.modifyIndex), false, 'nothing to delete');
+    });
+
     it('a KV watch sees the current entries, then each change under its prefix and nothing else', async () => {
       await catalog.kvPut('watch/a/1', 'one');
       const watch = record<KvEntry[]>((listener) => catalog.watchKv('watch/a/', listener));

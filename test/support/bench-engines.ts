@@ -4,6 +4,7 @@ import { ensureBaseImage, ensureTestAppImage } from './base-image.js';
 import { chromiumPath } from './chromium.js';
 import { startDockerEngine } from './docker-engine.js';
 import { startMariaDb } from './mariadb.js';
+import { startPebbleForBench } from './pebble.js';
 import { startRedis } from './redis.js';
 
 /**
@@ -17,6 +18,7 @@ const ENGINES = {
   mariadb: 'DOZEN_TEST_MYSQL_URL',
   redis: 'DOZEN_TEST_REDIS_URL',
   chromium: 'DOZEN_TEST_CHROMIUM',
+  pebble: 'DOZEN_TEST_ACME_PEBBLE',
 } as const;
 
 export type EngineName = keyof typeof ENGINES;
@@ -73,6 +75,12 @@ export async function startEngines(wanted: Set<EngineName>, say: (line: string) 
     chromium: async () => {
       env[ENGINES.chromium] = chromiumPath();
       return `chromium ${env[ENGINES.chromium]}`;
+    },
+    pebble: async () => {
+      const pebble = await startPebbleForBench();
+      stops.push(pebble.stop);
+      env[ENGINES.pebble] = pebble.json;
+      return pebble.describe;
     },
   };
   const stop = async () => {

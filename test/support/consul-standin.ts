@@ -181,7 +181,7 @@ export class ConsulStandin {
       const key = decodeURIComponent(match[1]);
       if (method === 'GET') return this.kvGet(key, query, response);
       if (method === 'PUT') return this.kvPut(key, body, query);
-      if (method === 'DELETE') return this.kvDelete(key, query.has('recurse'));
+      if (method === 'DELETE') return this.kvDelete(key, query);
     }
     throw new HttpError(405, `method ${method} not allowed on ${path}`);
   }
@@ -327,7 +327,10 @@ export class ConsulStandin {
     return { body: true };
   }
 
-  private kvDelete(key: string, recurse: boolean) {
+  private kvDelete(key: string, query: URLSearchParams) {
+    const recurse = query.has('recurse');
+    // With ?cas= the key goes only if its ModifyIndex is still that one (a missing key: false).
+    if (query.has('cas') && Number(query.get('cas')) !== this.kv.get(key)?.ModifyIndex) return { body: false };
     const index = this.bump();
     this.kvsIndex = index;
     for (const pair of [...this.kv.values()]) {

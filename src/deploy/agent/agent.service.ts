@@ -12,7 +12,7 @@ import { AppEntity, InstanceEntity, ReleaseEntity } from '../deploy.entity.js';
 import { hostPrefix, parseSpec, statusKey, type InstanceSpec, type InstanceStatus } from '../desired-state.js';
 import { ReleaseImages } from '../images/release-images.js';
 import { ContainerLogShipping } from '../logs/container-log-shipping.service.js';
-import { SecretsBox } from '../secrets-box.js';
+import { SecretsBox } from '../../common/secrets-box.js';
 import { followEvents } from './docker-events.js';
 import { DockerClient, LABEL, type ManagedContainer } from './docker.client.js';
 import { Failures } from './failures.js';

@@ -3,7 +3,7 @@ import type { TokensService } from '../../tokens/tokens.service.js';
 import { GIT_SECRET } from '../build/git-credentials.js';
 import type { AppEntity, ReleaseEntity } from '../deploy.entity.js';
 import type { InstanceSpec } from '../desired-state.js';
-import type { SecretsBox } from '../secrets-box.js';
+import type { SecretsBox } from '../../common/secrets-box.js';
 import { LABEL, type DockerClient } from './docker.client.js';
 import { pickPort } from './ports.js';
 

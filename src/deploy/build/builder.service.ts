@@ -11,7 +11,7 @@ import type { DozenConfig } from '../../config/config.schema.js';
 import { DockerClient } from '../agent/docker.client.js';
 import { AppEntity, ReleaseEntity } from '../deploy.entity.js';
 import { imageKey, ReleaseImages } from '../images/release-images.js';
-import { SecretsBox } from '../secrets-box.js';
+import { SecretsBox } from '../../common/secrets-box.js';
 import { checkout } from './git.js';
 import { GIT_SECRET, gitAuth, redactUrl } from './git-credentials.js';
 import { templateDockerfile } from './runtime-template.js';

@@ -12,7 +12,7 @@ import { AppsService } from '../apps.service.js';
 import { AuditService, type Actor } from '../audit.service.js';
 import { ReleaseEntity } from '../deploy.entity.js';
 import { ReleasesService, type ReleaseView } from '../releases.service.js';
-import { SecretsBox } from '../secrets-box.js';
+import { SecretsBox } from '../../common/secrets-box.js';
 import { readDelivery } from './push-event.js';
 import { WebhookEntity } from './webhook.entity.js';
 

@@ -26,6 +26,8 @@ export interface UpgradeTunnel {
 export interface ClientConnectionOptions {
   /** Milliseconds since the epoch, advanced by the listener a few times a second. */
   clock: { readonly now: number };
+  /** The socket is a TLS one (heads are marked `secure`). */
+  secure?: boolean;
 }
 
 /**
@@ -65,6 +67,7 @@ export class ClientConnection implements ParserOwner {
   /** Last bytes from the client or last response finished (ms, coarse). */
   private lastActive: number;
   private readonly clock: { readonly now: number };
+  private readonly secure: boolean;
 
   constructor(
     readonly socket: Socket,
@@ -73,6 +76,7 @@ export class ClientConnection implements ParserOwner {
   ) {
     this.parser = createParser('request', this);
     this.clock = options.clock;
+    this.secure = options.secure ?? false;
     this.lastActive = this.clock.now;
     socket.setNoDelay(true);
     socket.on('error', noop);
@@ -145,6 +149,7 @@ export class ClientConnection implements ParserOwner {
       if (error instanceof BadHead) return this.refuseInTurn(400, 'bad_request', error.message);
       throw error;
     }
+    if (this.secure) head.secure = true;
     if (upgrade) {
       if (method === 'CONNECT') return this.refuseInTurn(405, 'method_not_allowed', 'this proxy does not open CONNECT tunnels');
       if (head.body !== 'none') return this.refuseInTurn(400, 'bad_request', 'an Upgrade request may not carry a body');

@@ -10,7 +10,8 @@ import { upstreamHead } from '../headers.js';
 import { Refusal, type Admission, type ProxyCore } from '../proxy-core.js';
 import type { ProxyServerOptions } from '../proxy.server.js';
 import type { InboundRequest } from './inbound-request.js';
-import type { UpgradeTunnel } from './client-connection.js';
+import type { Http1Handlers, UpgradeTunnel } from './client-connection.js';
+import { tlsServerOptions } from '../tls/tls-server.js';
 import { Http1Listener } from './listener.js';
 import { passUpgrade } from '../upgrade.js';
 import { UpstreamPool } from './upstream-pool.js';
@@ -30,25 +31,34 @@ export function createEngine(core: ProxyCore<UpstreamPool>, options: ProxyServer
 
 class FastEngine implements ProxyEngine {
   private readonly listener: Http1Listener;
+  private tlsListener: Http1Listener | null = null;
   private readonly forwardOptions: ForwardOptions;
+  private readonly handlers: Http1Handlers = { request: (request) => this.handle(request), upgrade: (request, tunnel) => this.handle(request, tunnel) };
 
   constructor(
     private readonly core: ProxyCore<UpstreamPool>,
     private readonly options: ProxyServerOptions,
   ) {
     this.forwardOptions = { retries: options.retries, headersTimeout: options.timeouts.headers, idleTimeout: options.timeouts.idle, onFinish: (record) => core.finished(record) };
-    this.listener = new Http1Listener(
-      { request: (request) => this.handle(request), upgrade: (request, tunnel) => this.handle(request, tunnel) },
-      { keepAliveTimeout: options.timeouts.clientKeepAlive, headersTimeout: options.timeouts.clientHeaders },
-    );
+    this.listener = new Http1Listener(this.handlers, { keepAliveTimeout: options.timeouts.clientKeepAlive, headersTimeout: options.timeouts.clientHeaders });
   }
 
   listen(port: number, host: string): Promise<number> {
     return this.listener.listen(port, host);
   }
 
-  close(): Promise<void> {
-    return this.listener.close();
+  listenTls(port: number, host: string): Promise<number> {
+    const certificates = this.core.certificates;
+    this.tlsListener = new Http1Listener(this.handlers, {
+      keepAliveTimeout: this.options.timeouts.clientKeepAlive,
+      headersTimeout: this.options.timeouts.clientHeaders,
+      tls: { options: tlsServerOptions(certificates), certificates },
+    });
+    return this.tlsListener.listen(port, host);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.listener.close(), this.tlsListener?.close()]);
   }
 
   /** A request (or an Upgrade handshake, with its `tunnel`): admitted by the core, then forwarded. */
@@ -79,7 +89,7 @@ class FastEngine implements ProxyEngine {
     const started = performance.now();
     let extraLines = '';
     if (refusal.headers) for (const [name, value] of Object.entries(refusal.headers)) extraLines += `${name}: ${value}\r\n`;
-    request.reply(refusal.status, refusal.body, extraLines);
+    request.reply(refusal.status, refusal.body, extraLines, refusal.contentType);
     this.core.refused(request.head, refusal, started);
   }
 }

@@ -179,8 +179,8 @@ export class InboundRequest {
   }
 
   /** A whole JSON answer from the proxy itself (errors, refusals). */
-  reply(status: number, body: string, extraLines = ''): void {
-    this.sendHead(status, reasonOf(status), `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extraLines}`, 'length');
+  reply(status: number, body: string, extraLines = '', contentType = 'application/json'): void {
+    this.sendHead(status, reasonOf(status), `content-type: ${contentType}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extraLines}`, 'length');
     this.write(Buffer.from(body));
     this.end();
   }

@@ -1,4 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
+import { followTicketKeys } from '../tls/tls-server.js';
+import type { ServedCertificates } from '../tls/served-certificates.js';
 import { listenOn } from '../engine.js';
 import { ClientConnection, type Http1Handlers } from './client-connection.js';
 import { Sweep } from './sweep.js';
@@ -8,6 +11,8 @@ export interface ListenerOptions {
   keepAliveTimeout: number;
   /** A request head must arrive whole within this long (slow-loris clients are cut). */
   headersTimeout: number;
+  /** Terminate TLS (tls/tls-server.ts): connections are served once their handshake is done. */
+  tls?: { options: TlsOptions; certificates: ServedCertificates };
 }
 
 /** How often heads that take too long (408) and idle or stalled connections are looked for (and the connections' coarse clock advances). */
@@ -15,7 +20,7 @@ const SWEEP_MS = 250;
 /** How long close() lets requests in progress finish before cutting them. */
 const CLOSE_GRACE_MS = 5_000;
 
-/** The HTTP/1.1 listener: a TCP server whose connections each run a ClientConnection. */
+/** The HTTP/1.1 listener: a TCP (or TLS) server whose connections each run a ClientConnection. */
 export class Http1Listener {
   private readonly server: Server;
   /** The open connections, and the clock they read once per sweep rather than once per read. */
@@ -30,11 +35,22 @@ export class Http1Listener {
       else connection.checkIdle(now, keepAliveTimeout);
     });
     // Half-open: a client that shuts down its sending side after its request (nc, some health checks) still gets the answer.
-    this.server = createServer({ noDelay: true, allowHalfOpen: true }, (socket: Socket) => {
-      const connection = new ClientConnection(socket, handlers, { clock: this.connections });
+    const secure = options.tls !== undefined;
+    const serve = (socket: Socket) => {
+      const connection = new ClientConnection(socket, handlers, { clock: this.connections, secure });
       this.connections.watch(connection);
       socket.once('close', () => this.connections.unwatch(connection));
-    });
+    };
+    if (options.tls) {
+      // llhttp reads the TLS socket's stream (TLSWrap) as it reads a TCP one: plaintext, after OpenSSL.
+      const server = createTlsServer({ ...options.tls.options, noDelay: true, allowHalfOpen: true } as TlsOptions, serve);
+      followTicketKeys(server, options.tls.certificates);
+      // A failed handshake (no SNI, an unknown name, TLS 1.1) is the client's problem: the socket is closed by node:tls.
+      server.on('tlsClientError', noop);
+      this.server = server;
+    } else {
+      this.server = createServer({ noDelay: true, allowHalfOpen: true }, serve);
+    }
   }
 
   listen(port: number, host: string): Promise<number> {
@@ -52,3 +68,5 @@ export class Http1Listener {
     clearTimeout(force);
   }
 }
+
+function noop(): void {}

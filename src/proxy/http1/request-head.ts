@@ -37,6 +37,8 @@ export interface RequestHead {
   transferEncoding: string | null;
   /** The socket's peer address. */
   peer: string;
+  /** Received over TLS (set by the TLS listener; absent on the plain one). */
+  secure?: true;
 }
 
 export function requestHead(method: string, url: string, versionMinor: number, rawHeaders: string[], keepAlive: boolean, upgrade: boolean, peer: string): RequestHead {

@@ -165,7 +165,7 @@ export class PortableExchange {
     this.status = status;
     const strings = new Array<string>(raw.length);
     for (let index = 0; index < raw.length; index++) strings[index] = raw[index].toString('latin1');
-    const { lines } = downstreamHeaders(strings, this.requestId);
+    const { lines } = downstreamHeaders(strings, this.requestId, this.head.secure ? this.entry.hsts : '');
     // node:http frames the body (length, chunked, close, none for HEAD/204/304) from these and the request.
     this.response.writeHead(status, reason, splitLines(lines));
     this.response.on('drain', resume);

@@ -7,7 +7,9 @@
  * figures). Framing towards the backend is undici's, from node:http's parsed
  * request (body length or chunks), never from the client's header lines.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Pool } from 'undici';
@@ -18,6 +20,7 @@ import { BadHead, requestHead, type RequestHead } from '../http1/request-head.js
 import { Refusal, type Admission, type ProxyCore } from '../proxy-core.js';
 import type { ProxyServerOptions } from '../proxy.server.js';
 import { ClientSockets } from './client-sockets.js';
+import { followTicketKeys, tlsServerOptions } from '../tls/tls-server.js';
 import { passUpgradePortable } from './portable-upgrade.js';
 import { PortableExchange, type PortableForwardOptions, type PortablePool } from './portable-exchange.js';
 
@@ -44,6 +47,7 @@ export function createEngine(core: ProxyCore<PortablePool>, options: ProxyServer
 
 class PortableEngine implements ProxyEngine {
   private readonly server: Server;
+  private tlsServer: HttpsServer | null = null;
   private readonly forwardOptions: PortableForwardOptions;
   private readonly sockets = new ClientSockets();
   private closing = false;
@@ -53,39 +57,56 @@ class PortableEngine implements ProxyEngine {
     private readonly options: ProxyServerOptions,
   ) {
     this.forwardOptions = { retries: options.retries, headersTimeout: options.timeouts.headers, idleTimeout: options.timeouts.idle, onFinish: (record) => core.finished(record) };
-    this.server = createServer({
+    this.server = this.serve(createServer(this.httpOptions()));
+  }
+
+  /** node:http's settings for both listeners. */
+  private httpOptions(): ServerOptions {
+    const timeouts = this.options.timeouts;
+    return {
       // node:http keeps connections half-open itself: a client that shuts down its sending side still gets its answers.
       noDelay: true,
-      headersTimeout: options.timeouts.clientHeaders,
+      headersTimeout: timeouts.clientHeaders,
       // A body may take as long as it takes; the backend's idle timeout covers a stalled one.
       requestTimeout: 0,
-      keepAliveTimeout: options.timeouts.clientKeepAlive,
+      keepAliveTimeout: timeouts.clientKeepAlive,
       connectionsCheckingInterval: CHECK_INTERVAL_MS,
       // The proxy answers Host problems itself (404 JSON), as the fast engine does.
       requireHostHeader: false,
-    });
+    };
+  }
+
+  /** Hands `server`'s requests, upgrades and errors to this engine (the plain and the TLS listener alike). */
+  private serve<S extends Server>(server: S): S {
     // A client that half-closes after its requests still gets every answer (node:http's own switch; false by default).
-    (this.server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
-    this.server.on('request', (request: IncomingMessage, response: ServerResponse) => this.handle(request, response));
+    (server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+    server.on('request', (request: IncomingMessage, response: ServerResponse) => this.handle(request, response));
     // Expect: 100-continue is answered only once the request is admitted (auth passed), so a refused client sends no body.
-    this.server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => this.handle(request, response));
-    this.server.on('upgrade', (request: IncomingMessage, socket: Duplex, rest: Buffer) => this.upgrade(request, socket, rest));
-    this.server.on('connect', (_request: IncomingMessage, socket: Duplex) => refuse(socket, 405, 'method_not_allowed', 'this proxy does not open CONNECT tunnels'));
-    this.server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => this.sockets.clientError(error, socket));
+    server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => this.handle(request, response));
+    server.on('upgrade', (request: IncomingMessage, socket: Duplex, rest: Buffer) => this.upgrade(request, socket, rest));
+    server.on('connect', (_request: IncomingMessage, socket: Duplex) => refuse(socket, 405, 'method_not_allowed', 'this proxy does not open CONNECT tunnels'));
+    server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => this.sockets.clientError(error, socket));
+    return server;
   }
 
   listen(port: number, host: string): Promise<number> {
     return listenOn(this.server, port, host);
   }
 
+  listenTls(port: number, host: string): Promise<number> {
+    const certificates = this.core.certificates;
+    const server = this.serve(createHttpsServer({ ...this.httpOptions(), ...tlsServerOptions(certificates) }));
+    followTicketKeys(server, certificates);
+    // A failed handshake (no SNI, an unknown name, TLS 1.1) is the client's problem: node:tls closes the socket.
+    server.on('tlsClientError', () => {});
+    this.tlsServer = server;
+    return listenOn(server, port, host);
+  }
+
   /** Stops accepting, closes idle connections, lets requests in progress finish (5 s at most). */
   async close(): Promise<void> {
     this.closing = true;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeIdleConnections();
-    const force = setTimeout(() => this.server.closeAllConnections(), CLOSE_GRACE_MS);
-    await closed;
-    clearTimeout(force);
+    await Promise.all([this.server, this.tlsServer].map((server) => server && closeServer(server)));
   }
 
   private handle(request: IncomingMessage, response: ServerResponse): void {
@@ -146,7 +167,7 @@ class PortableEngine implements ProxyEngine {
 
   private reply(response: ServerResponse, head: RequestHead | null, refusal: Refusal, started: number): void {
     const body = refusal.body;
-    response.writeHead(refusal.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...refusal.headers });
+    response.writeHead(refusal.status, { 'content-type': refusal.contentType, 'content-length': Buffer.byteLength(body), ...refusal.headers });
     response.end(body);
     // node:http may close after it on its own (an Expect: 100-continue never granted leaves the body unread).
     if (!response.shouldKeepAlive) this.sockets.end(response.req.socket);
@@ -196,5 +217,16 @@ class PortableEngine implements ProxyEngine {
 /** node:http's parsed request as the core reads it (the same RequestHead the fast engine builds from llhttp). */
 function headOf(request: IncomingMessage, upgrade: boolean): RequestHead {
   // keepAlive is node:http's business here (it frames the response); the core does not read it.
-  return requestHead(request.method ?? 'GET', request.url ?? '/', request.httpVersionMinor, request.rawHeaders, true, upgrade, (request.socket as Socket).remoteAddress ?? '');
+  const head = requestHead(request.method ?? 'GET', request.url ?? '/', request.httpVersionMinor, request.rawHeaders, true, upgrade, (request.socket as Socket).remoteAddress ?? '');
+  if ((request.socket as TLSSocket).encrypted) head.secure = true;
+  return head;
+}
+
+/** Stops accepting, closes idle connections, lets requests in progress finish (5 s at most). */
+async function closeServer(server: Server | HttpsServer): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+  await closed;
+  clearTimeout(force);
 }

@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import type { BookChange } from './certificate-book.js';
+import { normalDomain } from './pem.js';
+
+/**
+ * Mozilla's "intermediate" TLS 1.2 suites (ssl-config.mozilla.org, v5.7),
+ * forward-secret AEAD only; TLS 1.3 suites are OpenSSL's defaults, all
+ * modern. The DHE suites are left out: no DH parameters are configured.
+ */
+export const TLS12_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+/** TLS settings every context shares: versions 1.2 and 1.3 only, the cipher list above. */
+export const TLS_PROTOCOL = { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', ciphers: TLS12_CIPHERS, honorCipherOrder: false } as const;
+
+/**
+ * A worker's view of the certificate book: one SecureContext per
+ * certificate, reached by domain (SNI: the exact name, then the wildcard one
+ * label up), and the pending ACME HTTP-01 key authorizations.
+ */
+export class ServedCertificates {
+  private readonly contexts = new Map<string, Served>();
+  private readonly challenges = new Map<string, string>();
+  private readonly ticketListeners = new Set<(keys: Buffer) => void>();
+  /** Session-ticket keys: the primary's once it sent them (until then, this process's own). */
+  ticketKeys: Buffer = randomBytes(48);
+
+  apply(change: BookChange): void {
+    switch (change.kind) {
+      case 'put': {
+        const served = new Served(change.entry.certPem, change.entry.keyPem, this.ticketKeys);
+        for (const domain of change.entry.domains) this.contexts.set(domain, served);
+        break;
+      }
+      case 'ticket-keys': {
+        this.ticketKeys = Buffer.from(change.keys, 'base64');
+        // SNI swaps the connection's context, and the ticket keys used are the swapped-in context's: every context gets them.
+        for (const served of new Set(this.contexts.values())) served.rekey(this.ticketKeys);
+        for (const listener of this.ticketListeners) listener(this.ticketKeys);
+        break;
+      }
+      case 'remove':
+        this.contexts.delete(change.domain);
+        break;
+      case 'challenge':
+        this.challenges.set(change.token, change.keyAuthorization);
+        break;
+      case 'challenge-removed':
+        this.challenges.delete(change.token);
+        break;
+    }
+  }
+
+  /** The context for an SNI name: exact, then `*.` + the name less its first label; undefined when none. */
+  contextFor(servername: string): SecureContext | undefined {
+    const name = normalDomain(servername);
+    const exact = this.contexts.get(name);
+    if (exact) return exact.context;
+    const dot = name.indexOf('.');
+    return dot > 0 ? this.contexts.get(`*${name.slice(dot)}`)?.context : undefined;
+  }
+
+  /** The key authorization for an HTTP-01 token, or undefined. */
+  keyAuthorization(token: string): string | undefined {
+    return this.challenges.get(token);
+  }
+
+  /** Calls `listener` with new session-ticket keys (the TLS server's own context takes them). */
+  onTicketKeys(listener: (keys: Buffer) => void): void {
+    this.ticketListeners.add(listener);
+  }
+}
+
+/** One certificate's SecureContext, remade when the ticket keys change. */
+class Served {
+  context: SecureContext;
+
+  constructor(
+    private readonly certPem: string,
+    private readonly keyPem: string,
+    ticketKeys: Buffer,
+  ) {
+    this.context = this.make(ticketKeys);
+  }
+
+  rekey(ticketKeys: Buffer): void {
+    this.context = this.make(ticketKeys);
+  }
+
+  private make(ticketKeys: Buffer): SecureContext {
+    return createSecureContext({ ...TLS_PROTOCOL, cert: this.certPem, key: this.keyPem, ticketKeys } as Parameters<typeof createSecureContext>[0]);
+  }
+}

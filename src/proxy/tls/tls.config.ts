@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { listen, port } from '../../config/listen.js';
+import { acmeConfig } from '../acme/acme.config.js';
+import { BadCertificate, checkPair } from './pem.js';
+
+/** A domain a certificate serves: a name, or a wildcard one label deep (`*.example.net`). */
+const certificateDomain = z.string().regex(/^(\*\.)?([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}\.?$/, 'expected a domain name, or *.domain for a wildcard');
+
+/** A certificate someone brings: PEM files read at config load (a bad one is a config error naming the file) and watched after. */
+const certificateFiles = z
+  .strictObject({
+    domains: z.array(certificateDomain).min(1, 'list the domains this certificate serves'),
+    /** PEM certificate chain, leaf first. */
+    certFile: z.string().min(1),
+    /** PEM private key of the leaf. */
+    keyFile: z.string().min(1),
+  })
+  .superRefine((files, context) => {
+    const problem = certificateFilesProblem(files.certFile, files.keyFile);
+    if (problem) context.addIssue({ code: 'custom', path: [problem.field], message: problem.message });
+  });
+export type CertificateFiles = z.output<typeof certificateFiles>;
+
+export const tlsConfig = z.strictObject({
+  /** The TLS listener (`:443` in production). */
+  listen: listen('0.0.0.0', 8443),
+  /** The port clients reach the TLS listener on, when something in between maps it (redirects name it). Default: listen.port. */
+  publicPort: port().optional(),
+  certificates: z.array(certificateFiles).default([]),
+  /** How often the primary makes a new session-ticket key for all workers (tickets made with the old one then need a full handshake). */
+  ticketKeyRotation: z.number({ error: 'expected milliseconds (a whole number)' }).int().min(60_000).default(12 * 3_600_000),
+  /** Staple OCSP responses for certificates that name a responder (fetched and cached by each worker). */
+  ocspStapling: z.boolean().default(true),
+  /** Certificates over ACME for the domains of `tls: auto` apps (acme/); absent, none are ordered. */
+  acme: acmeConfig,
+});
+export type TlsConfig = z.output<typeof tlsConfig>;
+
+/** Why a certificate's files cannot be served (unreadable, not PEM, key not the certificate's), naming the file; null when they can. */
+export function certificateFilesProblem(certFile: string, keyFile: string): { field: 'certFile' | 'keyFile'; message: string } | null {
+  const certPem = readText(certFile);
+  if (certPem instanceof Error) return { field: 'certFile', message: `${certFile}: ${certPem.message}` };
+  const keyPem = readText(keyFile);
+  if (keyPem instanceof Error) return { field: 'keyFile', message: `${keyFile}: ${keyPem.message}` };
+  try {
+    checkPair(certPem, keyPem);
+    return null;
+  } catch (error) {
+    if (!(error instanceof BadCertificate)) throw error;
+    return error.part === 'cert' ? { field: 'certFile', message: `${certFile} ${error.message}` } : { field: 'keyFile', message: `${keyFile} ${error.message}` };
+  }
+}
+
+function readText(file: string): string | Error {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    return new Error(`cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}

@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { Agent, request } from 'node:https';
+import { after, before, describe, it } from 'node:test';
+import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
+import { freePort, waitFor } from '../support/ports.js';
+import { call, ENGINES, sharedTestCa, startBackend, startProxy, type TestBackend, type TestProxy } from './helpers.js';
+
+const MB = 1024 * 1024;
+
+// The forwarding, WebSocket and HTTPS-policy parts of the contract, over the TLS listener (routing.test.ts runs whole over TLS too).
+for (const engine of ENGINES) {
+  describe(`proxy over TLS (${engine} engine)`, { timeout: 60_000 }, () => {
+    let proxy: TestProxy;
+    let web: TestBackend;
+    let store: TestBackend;
+
+    before(async () => {
+      proxy = await startProxy({ engine, https: true });
+      web = await startBackend('web-1');
+      store = await startBackend('store-1', (req, res) => {
+        const hash = createHash('sha256');
+        let size = 0;
+        req.on('data', (chunk: Buffer) => {
+          hash.update(chunk);
+          size += chunk.length;
+        });
+        req.on('end', () => {
+          const body = Buffer.alloc(4 * MB, 'y');
+          res.writeHead(200, { 'x-upload': `${size} ${hash.digest('hex')}`, 'content-length': body.length });
+          res.end(body);
+        });
+      });
+      proxy.source.set([
+        { app: 'web', domains: ['web.example.net', 'plain.example.net', 'strict.example.net', 'nohttps.example.net'], backends: [web.as('web')] },
+        { app: 'store', domains: ['store.example.net'], backends: [store.as('store')] },
+      ]);
+    });
+    after(async () => {
+      await proxy.close();
+      await Promise.all([web.close(), store.close()]);
+    });
+
+    it('streams a 3 MB upload and a 4 MB download, and serves many requests on one kept-alive connection', async () => {
+      const upload = Buffer.alloc(3 * MB, 'x');
+      const answer = await call(proxy.port, 'store.example.net', '/blob', { method: 'PUT', body: upload });
+      assert.equal(answer.status, 200, answer.text.slice(0, 200));
+      assert.equal(answer.headers['x-upload'], `${upload.length} ${createHash('sha256').update(upload).digest('hex')}`);
+      assert.equal(answer.text.length, 4 * MB);
+
+      const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: sharedTestCa().caPem });
+      const sockets = new Set<unknown>();
+      try {
+        for (let index = 0; index < 20; index++) {
+          const body = await new Promise<string>((resolve, reject) => {
+            const req = request({ host: '127.0.0.1', port: proxy.port, servername: 'web.example.net', path: `/n/${index}`, headers: { host: 'web.example.net' }, agent }, (res) => {
+              sockets.add(res.socket);
+              let text = '';
+              res.on('data', (chunk: Buffer) => (text += chunk));
+              res.on('end', () => resolve(text));
+            });
+            req.on('error', reject);
+            req.end();
+          });
+          assert.equal(JSON.parse(body).url, `/n/${index}`);
+        }
+      } finally {
+        agent.destroy();
+      }
+      assert.equal(sockets.size, 1, 'all 20 requests went over one TLS connection');
+    });
+
+    it('tells the backend the request came over HTTPS, whatever the client claims', async () => {
+      const answer = await call(proxy.port, 'web.example.net', '/', { headers: { 'x-forwarded-proto': 'http' } });
+      assert.equal(answer.json().headers['x-forwarded-proto'], 'https');
+      const plain = await call(proxy.plainPort, 'web.example.net', '/', { headers: { 'x-forwarded-proto': 'https' } });
+      assert.equal(plain.json().headers['x-forwarded-proto'], 'http');
+    });
+
+    it('passes a WebSocket upgrade through over wss', async () => {
+      const port = await freePort();
+      const wss = new WebSocketServer({ host: '127.0.0.1', port });
+      wss.on('connection', (socket, req) => socket.on('message', (data) => socket.send(`echo ${data} via ${req.headers['x-forwarded-proto']}`)));
+      try {
+        proxy.source.set([{ app: 'ws', domains: ['ws.example.net'], backends: [{ instance: 'w1', app: 'ws', address: '127.0.0.1', port, host: 'h', load: null }] }]);
+        // ws hands these to https.request: SNI and Host name the app, the socket goes to loopback.
+        const wssOptions: ClientOptions & { servername: string } = { ca: sharedTestCa().caPem, servername: 'ws.example.net', headers: { host: 'ws.example.net' } };
+        const client = new WebSocket(`wss://127.0.0.1:${proxy.port}/live`, wssOptions);
+        await new Promise((resolve, reject) => client.once('open', resolve).once('error', reject));
+        const replies: string[] = [];
+        client.on('message', (data) => replies.push(String(data)));
+        client.send('hello');
+        client.send('again');
+        await waitFor('two echoes', async () => replies.length >= 2, 5_000, 20).catch(() => undefined);
+        assert.deepEqual(replies, ['echo hello via https', 'echo again via https']);
+        client.close();
+      } finally {
+        wss.close();
+        proxy.source.set([
+          { app: 'web', domains: ['web.example.net', 'plain.example.net', 'strict.example.net', 'nohttps.example.net'], backends: [web.as('web')] },
+          { app: 'store', domains: ['store.example.net'], backends: [store.as('store')] },
+        ]);
+      }
+    });
+
+    it('redirects plain HTTP to the TLS port for redirectHttp apps (the ACME path excepted), adds HSTS over TLS only, and refuses HTTPS for tls off', async () => {
+      proxy.policies({ web: { redirectHttp: true, hsts: { maxAge: 31_536_000, includeSubDomains: true } } });
+      const moved = await call(proxy.plainPort, 'web.example.net:8080', '/a/b?c=1');
+      assert.equal(moved.status, 301, moved.text);
+      assert.equal(moved.headers.location, `https://web.example.net:${proxy.port}/a/b?c=1`);
+      const challenge = await call(proxy.plainPort, 'web.example.net', '/.well-known/acme-challenge/unknown-token');
+      assert.equal(challenge.status, 404, 'the challenge path is answered, never redirected');
+      const secure = await call(proxy.port, 'web.example.net', '/');
+      assert.equal(secure.status, 200);
+      assert.equal(secure.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains');
+
+      proxy.policies({ web: { hsts: { maxAge: 600, includeSubDomains: false } } });
+      const plain = await call(proxy.plainPort, 'web.example.net', '/');
+      assert.equal(plain.status, 200);
+      assert.equal(plain.headers['strict-transport-security'], undefined, 'no HSTS on plain HTTP');
+      assert.equal((await call(proxy.port, 'web.example.net', '/')).headers['strict-transport-security'], 'max-age=600');
+
+      proxy.policies({ web: { tls: 'off' } });
+      const refused = await call(proxy.port, 'web.example.net', '/');
+      assert.equal(refused.status, 421);
+      assert.deepEqual(refused.json(), { error: 'misdirected_request', message: 'web is not served over HTTPS' });
+      assert.equal((await call(proxy.plainPort, 'web.example.net', '/')).status, 200);
+      proxy.policies({});
+    });
+  });
+}
