@@ -37,18 +37,18 @@ export const tlsConfig = z.strictObject({
 });
 export type TlsConfig = z.output<typeof tlsConfig>;
 
-/** Why a certificate's files cannot be served (unreadable, not PEM, key not the certificate's), naming the file; null when they can. */
+/** Why a certificate's files cannot be served (unreadable, not PEM, key not the certificate's) and which file is at fault; null when they can. */
 export function certificateFilesProblem(certFile: string, keyFile: string): { field: 'certFile' | 'keyFile'; message: string } | null {
   const certPem = readText(certFile);
-  if (certPem instanceof Error) return { field: 'certFile', message: `${certFile}: ${certPem.message}` };
+  if (certPem instanceof Error) return { field: 'certFile', message: certPem.message };
   const keyPem = readText(keyFile);
-  if (keyPem instanceof Error) return { field: 'keyFile', message: `${keyFile}: ${keyPem.message}` };
+  if (keyPem instanceof Error) return { field: 'keyFile', message: keyPem.message };
   try {
     checkPair(certPem, keyPem);
     return null;
   } catch (error) {
     if (!(error instanceof BadCertificate)) throw error;
-    return error.part === 'cert' ? { field: 'certFile', message: `${certFile} ${error.message}` } : { field: 'keyFile', message: `${keyFile} ${error.message}` };
+    return { field: error.part === 'cert' ? 'certFile' : 'keyFile', message: error.message };
   }
 }
 
