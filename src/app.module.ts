@@ -34,7 +34,8 @@ export class AppModule {
         CoreModule.forRoot(logger),
         DatabaseModule,
         TokensModule,
-        GraphQLModule.forRoot<MercuriusDriverConfig>({ driver: MercuriusDriver, autoSchemaFile: true, graphiql: false, path: '/graphql' }),
+        // subscription: the console's live data over graphql-transport-ws at /graphql (see console/src/graphql.ts).
+        GraphQLModule.forRoot<MercuriusDriverConfig>({ driver: MercuriusDriver, autoSchemaFile: true, graphiql: false, path: '/graphql', subscription: true }),
         ...config.modules.map((name) => MODULES[name]),
       ],
       // As a provider (not useGlobalFilters) so it also shapes the errors Fastify raises before a handler runs.

@@ -14,6 +14,7 @@ import { bearerOf } from './secrets.js';
 @Injectable()
 export class AdminAuth {
   private readonly publicPrefixes = new Set<string>(['/health', '/metrics']);
+  private readonly publicPaths = new Set<string>();
   private tokenDigest: Buffer | null = null;
 
   constructor(private readonly apiTokens: ApiTokenGate) {}
@@ -27,7 +28,13 @@ export class AdminAuth {
     this.publicPrefixes.add(prefix);
   }
 
+  /** Lets exactly `path` through (not what lies below it): `/` serves the console page, everything under it stays guarded. */
+  allowExactPathWithoutAdminToken(path: string): void {
+    this.publicPaths.add(path);
+  }
+
   isPublic(path: string): boolean {
+    if (this.publicPaths.has(path)) return true;
     for (const prefix of this.publicPrefixes) {
       if (path === prefix || path.startsWith(prefix.endsWith('/') ? prefix : prefix + '/') || path.startsWith(prefix + '?')) return true;
     }
