@@ -13,6 +13,7 @@ import { BuilderService } from './build/builder.service.js';
 import { DeployController } from './deploy.controller.js';
 import { AppEntity, AuditEventEntity, HostEntity, InstanceEntity, ReleaseEntity } from './deploy.entity.js';
 import { DeployHealth } from './deploy.health.js';
+import { DeployLiveResolver } from './deploy-live.resolver.js';
 import { DeployResolver } from './deploy.resolver.js';
 import { HostsService } from './hosts.service.js';
 import { InstancesService } from './instances.service.js';
@@ -38,6 +39,7 @@ import { SecretsBox } from './secrets-box.js';
     BuilderService,
     DeployAgent,
     DeployResolver,
+    DeployLiveResolver,
   ],
 })
 export class DeployModule {}

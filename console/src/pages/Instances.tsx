@@ -3,7 +3,7 @@ import { gql } from '../api.js';
 import { useT } from '../i18n.js';
 import { useSubscription } from '../live.js';
 import { PERM } from '../perms.js';
-import { Act, bytes, Empty, Field, FormError, Loaded, useAction, useQuery } from '../ui.js';
+import { Act, bytes, Empty, Failed, Field, FormError, Loaded, Loading, useAction, useQuery } from '../ui.js';
 import { SERVICES_SUBSCRIPTION, type Load, type Service } from './Routes.js';
 
 interface Instance {
@@ -17,19 +17,22 @@ interface Instance {
 }
 
 const SAMPLES = 60;
+const INSTANCES_SUBSCRIPTION = 'subscription ($app: String) { deployInstancesChanged(app: $app) { id host release desired state restarts lastError } }';
 
-/** The instances of an app: create on a host, scale, restart / stop / remove, and CPU / memory / processes charts from the registry's live load. */
+/** The instances of an app, live: create on a host, scale, restart / stop / remove, and CPU / memory / processes charts from the registry's load figures. */
 export function Instances({ app }: { app: string }) {
   const t = useT();
-  const query = useQuery<{ instances: Instance[]; hosts: { name: string; state: string }[] }>('query ($app: String!) { instances(app: $app) { id host release desired state restarts lastError } hosts { name state } }', { app });
+  const query = useQuery<{ hosts: { name: string; state: string }[] }>('{ hosts { name state } }');
+  const live = useSubscription<{ deployInstancesChanged: Instance[] }>(INSTANCES_SUBSCRIPTION, { app });
+  const instances = live.data?.deployInstancesChanged;
   const loads = useLoadHistory(app);
   const [host, setHost] = useState('');
   const [count, setCount] = useState('1');
   const act = useAction((mutation: string, id: string) =>
-    gql(mutation === 'removeInstance' ? 'mutation ($id: String!) { removeInstance(id: $id) }' : `mutation ($id: String!) { ${mutation}(id: $id) { id } }`, { id }).then(query.reload),
+    gql(mutation === 'removeInstance' ? 'mutation ($id: String!) { removeInstance(id: $id) }' : `mutation ($id: String!) { ${mutation}(id: $id) { id } }`, { id }),
   );
-  const create = useAction(() => gql('mutation ($app: String!, $host: String!) { createInstance(app: $app, host: $host) { id } }', { app, host: host || query.data?.hosts[0]?.name }).then(query.reload));
-  const scale = useAction(() => gql('mutation ($app: String!, $host: String!, $count: Int!) { scale(app: $app, host: $host, count: $count) { id } }', { app, host: host || query.data?.hosts[0]?.name, count: Number(count) }).then(query.reload));
+  const create = useAction(() => gql('mutation ($app: String!, $host: String!) { createInstance(app: $app, host: $host) { id } }', { app, host: host || query.data?.hosts[0]?.name }));
+  const scale = useAction(() => gql('mutation ($app: String!, $host: String!, $count: Int!) { scale(app: $app, host: $host, count: $count) { id } }', { app, host: host || query.data?.hosts[0]?.name, count: Number(count) }));
   return (
     <section class="card wide" data-testid="instances">
       <h2>{t('apps.instances')}</h2>
@@ -45,15 +48,15 @@ export function Instances({ app }: { app: string }) {
               <Act perm={PERM.instances} type="submit" busy={create.busy}>{t('action.addInstance')}</Act>
               <Field label={t('apps.count')} name="count" error={scale.error}><input name="count" type="number" min={0} max={64} value={count} onInput={(event) => setCount(event.currentTarget.value)} /></Field>
               <Act perm={PERM.instances} type="button" busy={scale.busy} onClick={() => void scale.submit()}>{t('action.scale')}</Act>
-              <button type="button" onClick={query.reload}>{t('action.refresh')}</button>
             </form>
             <FormError error={create.error ?? scale.error ?? act.error} fields={['host', 'count']} />
-            {data.instances.length === 0 ? <Empty /> : (
+            {live.error ? <Failed error={live.error} /> : null}
+            {!instances ? <Loading /> : instances.length === 0 ? <Empty /> : (
               <div class="scroll">
                 <table>
                   <thead><tr><th>{t('col.instance')}</th><th>{t('col.host')}</th><th>{t('col.state')}</th><th>{t('col.cpu')}</th><th>{t('col.memory')}</th><th>{t('col.processes')}</th><th /></tr></thead>
                   <tbody>
-                    {data.instances.map((instance) => {
+                    {instances.map((instance) => {
                       const history = loads[instance.id] ?? [];
                       const last = history[history.length - 1];
                       return (
