@@ -37,6 +37,10 @@ export const en = {
   'proxy.policy': 'Proxy policy', 'proxy.balancer': 'Balancer', 'proxy.hashQuery': 'url-hash: hash the query string too', 'proxy.auth': 'API auth',
   'proxy.jwt': 'JWT settings (JSON)', 'proxy.keys': 'API keys', 'proxy.keyOnce': 'The new key, shown only now:', 'proxy.hint': 'Starts with',
   'proxy.revoked': 'revoked',
+  'action.disable': 'Disable', 'action.resetPassword': 'Reset password', 'action.addUser': 'Add user', 'action.createToken': 'Create token', 'action.filter': 'Filter',
+  'people.users': 'Users', 'people.role': 'Role', 'people.disabled': 'disabled', 'people.active': 'active', 'people.newPassword': 'New password for {name}',
+  'people.tokens': 'Personal API tokens', 'people.expires': 'Expires', 'people.tokenOnce': 'The new token, shown only now:',
+  'people.audit': 'Audit log', 'people.module': 'Module', 'people.actor': 'Who', 'people.action': 'Action', 'people.target': 'Target', 'people.outcome': 'Outcome', 'people.when': 'When',
 };
 
 export type Messages = typeof en;
@@ -79,4 +83,8 @@ export const zh: Messages = {
   'proxy.policy': '代理策略', 'proxy.balancer': '负载均衡', 'proxy.hashQuery': 'url-hash：查询串也参与哈希', 'proxy.auth': 'API 认证',
   'proxy.jwt': 'JWT 设置（JSON）', 'proxy.keys': 'API 密钥', 'proxy.keyOnce': '新密钥，仅显示这一次：', 'proxy.hint': '开头',
   'proxy.revoked': '已吊销',
+  'action.disable': '停用', 'action.resetPassword': '重置密码', 'action.addUser': '添加用户', 'action.createToken': '创建令牌', 'action.filter': '筛选',
+  'people.users': '用户', 'people.role': '角色', 'people.disabled': '已停用', 'people.active': '正常', 'people.newPassword': '{name} 的新密码',
+  'people.tokens': '个人 API 令牌', 'people.expires': '过期时间', 'people.tokenOnce': '新令牌，仅显示这一次：',
+  'people.audit': '审计日志', 'people.module': '模块', 'people.actor': '操作者', 'people.action': '操作', 'people.target': '对象', 'people.outcome': '结果', 'people.when': '时间',
 };
