@@ -38,6 +38,8 @@ function connect(): void {
       const listener = listeners.get(frame.id);
       if (payload.errors?.length) listener?.error(payload.errors[0].message);
       else listener?.next(payload.data);
+    } else if (frame.type === 'complete' && frame.id) {
+      listeners.delete(frame.id);
     } else if (frame.type === 'error' && frame.id) {
       listeners.get(frame.id)?.error((frame.payload as { message: string }[])[0]?.message ?? 'subscription failed');
     }

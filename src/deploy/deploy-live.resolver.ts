@@ -1,14 +1,21 @@
-import { Args, Resolver, Subscription } from '@nestjs/graphql';
+import { Args, Field, ObjectType, Resolver, Subscription } from '@nestjs/graphql';
 import type { Logger } from 'pino';
 import { InjectLogger } from '../common/core.module.js';
-import { latestIterator } from '../common/latest-iterator.js';
+import { latestIterator, queueIterator } from '../common/push-iterators.js';
 import { RegistryService } from '../registry/registry.service.js';
 import { InstanceType, checked } from './deploy.resolver.js';
-import { appName } from './dto/deploy.dto.js';
+import { appName, releaseId } from './dto/deploy.dto.js';
 import { InstancesService, type InstanceView } from './instances.service.js';
+import { ReleasesService } from './releases.service.js';
 
 /** Where instance specs (written by the API) and statuses (written by the agents) live in the catalog's key/value store. */
 const WATCHED_PREFIXES = ['dozen/hosts/', 'dozen/status/'];
+
+@ObjectType('BuildLogChunk')
+class BuildLogChunkType {
+  @Field({ description: 'text of the log: first all of it so far, then each new line' }) text!: string;
+  @Field({ description: 'true on the last chunk: the build ended' }) done!: boolean;
+}
 
 /**
  * Live instances for the console: the list now, then again after every change
@@ -22,6 +29,7 @@ export class DeployLiveResolver {
   constructor(
     private readonly instancesService: InstancesService,
     private readonly registry: RegistryService,
+    private readonly releasesService: ReleasesService,
     @InjectLogger() logger: Logger,
   ) {
     this.log = logger.child({ module: 'deploy' });
@@ -46,6 +54,25 @@ export class DeployLiveResolver {
         open = false;
         for (const stop of stops) stop();
       };
+    });
+  }
+
+  @Subscription(() => BuildLogChunkType, { description: 'The build log of a release: all of it so far, then each line as the build writes it; ends with done', resolve: (value: BuildLogChunkType) => value })
+  async buildLog(@Args('release') release: string): Promise<AsyncIterableIterator<BuildLogChunkType>> {
+    const id = checked(releaseId, release, 'release');
+    const sofar = await this.releasesService.buildLog(id);
+    return queueIterator<BuildLogChunkType>((push, end) => {
+      push({ text: sofar, done: false });
+      const unfollow = this.releasesService.follow(id, (line) => {
+        if (line !== null) return push({ text: line + '\n', done: false });
+        push({ text: '', done: true });
+        end();
+      });
+      if (!unfollow) {
+        push({ text: '', done: true });
+        end();
+      }
+      return () => unfollow?.();
     });
   }
 }

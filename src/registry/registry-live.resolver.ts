@@ -1,5 +1,5 @@
 import { Resolver, Subscription } from '@nestjs/graphql';
-import { latestIterator } from '../common/latest-iterator.js';
+import { latestIterator } from '../common/push-iterators.js';
 import { RegistryService } from './registry.service.js';
 import { RoutesType, ServiceType, toService } from './registry.resolver.js';
 

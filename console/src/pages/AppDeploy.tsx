@@ -1,8 +1,9 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { gql } from '../api.js';
 import { useT } from '../i18n.js';
 import { PERM } from '../perms.js';
-import { Act, Field, FormError, Loaded, useAction, useQuery } from '../ui.js';
+import { subscribe } from '../live.js';
+import { Act, Failed, Field, FormError, Loaded, useAction, useQuery } from '../ui.js';
 import { Instances } from './Instances.js';
 
 interface App {
@@ -96,7 +97,12 @@ function Variables({ app, kind, names, onChange }: { app: string; kind: 'env' | 
 function Releases({ app, defaultRef, releases, current, onChange }: { app: string; defaultRef: string; releases: Release[]; current: string | null; onChange(): void }) {
   const t = useT();
   const [ref, setRef] = useState(defaultRef);
-  const deploy = useAction(() => gql('mutation ($app: String!, $ref: String) { deploy(app: $app, ref: $ref) { id } }', { app, ref }).then(onChange));
+  const [log, setLog] = useState<string | null>(null);
+  const deploy = useAction(async () => {
+    const answer = await gql<{ deploy: { id: string } }>('mutation ($app: String!, $ref: String) { deploy(app: $app, ref: $ref) { id } }', { app, ref });
+    setLog(answer.deploy.id);
+    onChange();
+  });
   const rollback = useAction((release: string) => gql('mutation ($app: String!, $release: String) { rollback(app: $app, release: $release) { id } }', { app, release }).then(onChange));
   return (
     <section class="card wide" data-testid="releases">
@@ -117,12 +123,43 @@ function Releases({ app, defaultRef, releases, current, onChange }: { app: strin
                 <td>{release.ref} {release.commit ? <code class="muted">{release.commit.slice(0, 8)}</code> : null}</td>
                 <td><span class={`badge ${release.status}`}>{release.status}</span> {release.error ? <span class="error">{release.error}</span> : null}</td>
                 <td>{new Date(release.createdAt).toLocaleString()} {release.createdBy}</td>
-                <td>{release.status === 'ready' && release.id !== current ? <Act perm={PERM.deploy} busy={rollback.busy} onClick={() => void rollback.submit(release.id)}>{t('action.rollback')}</Act> : null}</td>
+                <td class="actions">
+                  <button onClick={() => setLog(release.id)}>{t('action.log')}</button>
+                  {release.status === 'ready' && release.id !== current ? <Act perm={PERM.deploy} busy={rollback.busy} onClick={() => void rollback.submit(release.id)}>{t('action.rollback')}</Act> : null}
+                </td>
               </tr>
             ))}
           </tbody>
         </table>
       </div>
+      {log ? <BuildLog key={log} release={log} onDone={onChange} /> : null}
     </section>
+  );
+}
+
+/** A release's build log, streamed in as the build writes it (subscription buildLog). */
+function BuildLog({ release, onDone }: { release: string; onDone(): void }) {
+  const t = useT();
+  const [text, setText] = useState('');
+  const [done, setDone] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(
+    () =>
+      subscribe('subscription ($release: String!) { buildLog(release: $release) { text done } }', { release }, (data) => {
+        const chunk = (data as { buildLog: { text: string; done: boolean } }).buildLog;
+        if (chunk.text) setText((old) => old + chunk.text);
+        if (chunk.done) {
+          setDone(true);
+          onDone();
+        }
+      }, setError),
+    [release],
+  );
+  return (
+    <div class="buildlog" data-build-log={release} data-done={String(done)}>
+      <h3>{t('apps.buildLog', { release })} {done ? null : <span class="badge building">{t('apps.building')}</span>}</h3>
+      {error && !done ? <Failed error={error} /> : null}
+      <pre>{text || '…'}</pre>
+    </div>
   );
 }

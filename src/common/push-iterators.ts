@@ -43,3 +43,49 @@ export function latestIterator<T>(watch: (push: (value: T) => void) => () => voi
     },
   };
 }
+
+/**
+ * An AsyncIterator over every value pushed, in order (for streams where each
+ * value counts, like log lines), ending when `end` is called. Bounded by what
+ * the source produces: use it for finite streams only.
+ */
+export function queueIterator<T>(watch: (push: (value: T) => void, end: () => void) => () => void): AsyncIterableIterator<T> {
+  const queue: T[] = [];
+  let wake: (() => void) | null = null;
+  let ended = false;
+  let stopped = false;
+  const stop = watch(
+    (value) => {
+      if (ended) return;
+      queue.push(value);
+      wake?.();
+    },
+    () => {
+      ended = true;
+      wake?.();
+    },
+  );
+  const finish = (): Promise<IteratorResult<T>> => {
+    if (!stopped) {
+      stopped = true;
+      ended = true;
+      queue.length = 0;
+      stop();
+      wake?.();
+    }
+    return Promise.resolve({ value: undefined, done: true });
+  };
+  return {
+    async next(): Promise<IteratorResult<T>> {
+      while (queue.length === 0 && !ended) await new Promise<void>((resolve) => (wake = resolve));
+      wake = null;
+      if (queue.length) return { value: queue.shift()!, done: false };
+      return finish();
+    },
+    return: finish,
+    throw: finish,
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
