@@ -3,6 +3,7 @@ import { APP_FILTER } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
 import type { Logger } from 'pino';
+import { AccessModule } from './access/access.module.js';
 import { BroadcastModule } from './broadcast/broadcast.module.js';
 import { CoreModule } from './common/core.module.js';
 import { HttpErrorFilter } from './common/errors.js';
@@ -23,7 +24,7 @@ const MODULES: Record<ModuleName, Type> = {
   broadcast: BroadcastModule,
 };
 
-/** The whole process: core services, the database, API tokens, GraphQL, and only the modules `modules` turns on. */
+/** The whole process: core services, the database, API tokens, people (users, sessions, roles), GraphQL, and only the modules `modules` turns on. */
 @Module({})
 export class AppModule {
   static forRoot(config: DozenConfig, logger: Logger): DynamicModule {
@@ -34,6 +35,7 @@ export class AppModule {
         CoreModule.forRoot(logger),
         DatabaseModule,
         TokensModule,
+        AccessModule,
         GraphQLModule.forRoot<MercuriusDriverConfig>({ driver: MercuriusDriver, autoSchemaFile: true, graphiql: false, path: '/graphql' }),
         ...config.modules.map((name) => MODULES[name]),
       ],

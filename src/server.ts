@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { Logger } from 'pino';
+import { AccessGuard } from './access/access.guard.js';
 import { AppModule } from './app.module.js';
 import { AdminAuth } from './common/admin-auth.js';
 import { adminToken } from './common/admin-token.js';
@@ -22,6 +23,8 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
     genReqId: () => randomUUID(),
     bodyLimit: 16 * 1024 * 1024,
     forceCloseConnections: 'idle',
+    // request.ip and request.protocol follow X-Forwarded-* only from these peers.
+    trustProxy: config.admin.trustedProxies.length ? config.admin.trustedProxies : false,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger), adapter, {
     logger: new PinoNestLogger(logger.child({ component: 'nest' })),
@@ -29,6 +32,9 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
   // WebSocket gateways (broadcast's /ws) share the admin http server; frames are parsed by the gateway itself.
   app.useWebSocketAdapter(new WsAdapter(app, { messageParser: () => undefined }));
 
+  const access = app.get(AccessGuard);
+  // Nest adds its routes (and Mercurius /graphql) at listen; the table of what is served is kept from here.
+  app.getHttpAdapter().getInstance().addHook('onRoute', access.onRoute);
   const auth = app.get(AdminAuth);
   const { token, file: tokenFile } = adminToken(config);
   auth.setToken(token);
@@ -37,6 +43,8 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
     void reply.header('x-request-id', request.id);
   });
   fastify.addHook('onRequest', auth.hook);
+  // After the caller is known: may it call this route? (GraphQL fields are decided per field.)
+  fastify.addHook('onRequest', access.hook);
   fastify.addHook('preHandler', auth.preHandler);
   // Errors Fastify raises before any Nest handler runs (malformed JSON, body too large) do not pass
   // Nest's filters; give them the same {error, message} body. Fastify binds each route to the error
