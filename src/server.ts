@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Logger } from 'pino';
+import { AccessGuard } from './access/access.guard.js';
 import { AppModule } from './app.module.js';
 import { AdminAuth } from './common/admin-auth.js';
 import { adminToken } from './common/admin-token.js';
@@ -23,6 +24,8 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
     genReqId: () => randomUUID(),
     bodyLimit: 16 * 1024 * 1024,
     forceCloseConnections: 'idle',
+    // request.ip and request.protocol follow X-Forwarded-* only from these peers.
+    trustProxy: config.admin.trustedProxies.length ? config.admin.trustedProxies : false,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger), adapter, {
     logger: new PinoNestLogger(logger.child({ component: 'nest' })),
@@ -31,6 +34,9 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
   const gateways = new GatewayWsAdapter(app, { messageParser: () => undefined });
   app.useWebSocketAdapter(gateways);
 
+  const access = app.get(AccessGuard);
+  // Nest adds its routes (and Mercurius /graphql) at listen; the table of what is served is kept from here.
+  app.getHttpAdapter().getInstance().addHook('onRoute', access.onRoute);
   const auth = app.get(AdminAuth);
   const { token, file: tokenFile } = adminToken(config);
   auth.setToken(token);
@@ -39,6 +45,8 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
     void reply.header('x-request-id', request.id);
   });
   fastify.addHook('onRequest', auth.hook);
+  // After the caller is known: may it call this route? (GraphQL fields are decided per field.)
+  fastify.addHook('onRequest', access.hook);
   fastify.addHook('preHandler', auth.preHandler);
   // Errors Fastify raises before any Nest handler runs (malformed JSON, body too large) do not pass
   // Nest's filters; give them the same {error, message} body. Fastify binds each route to the error

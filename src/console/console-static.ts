@@ -18,7 +18,7 @@ export const CONSOLE_ROUTE_PREFIX = '/console';
  * guarded as before.
  */
 export async function serveConsole(fastify: FastifyInstance, auth: AdminAuth, dir = CONSOLE_DIR): Promise<void> {
-  auth.allowExactPathWithoutAdminToken('/');
+  auth.allowPath('/');
   auth.allowWithoutAdminToken(CONSOLE_ROUTE_PREFIX);
   auth.allowWithoutAdminToken('/assets');
   const built = existsSync(`${dir}/index.html`);

@@ -1,4 +1,5 @@
 import type { MigrationInterface } from 'typeorm';
+import { Access1764300005000 } from '../access/migrations/1764300005000-access.js';
 import { BroadcastBinlogCheckpoints1764000006000 } from '../broadcast/migrations/1764000006000-broadcast-binlog-checkpoints.js';
 import { BroadcastRooms1764200001000 } from '../broadcast/migrations/1764200001000-broadcast-rooms.js';
 import { DeployModel1764200000000 } from '../deploy/migrations/1764200000000-deploy-model.js';
@@ -21,4 +22,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   ApiTokens1764100000000,
   DeployModel1764200000000,
   BroadcastRooms1764200001000,
+  Access1764300005000,
 ];
