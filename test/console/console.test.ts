@@ -160,4 +160,61 @@ describe('the web console in Chromium', { timeout: 240_000 }, () => {
     await shoot(page, 'routes-phone');
     await page.setViewportSize({ width: 1280, height: 900 });
   });
+
+  it('lets an admin add a user and create a personal token, shown once', async () => {
+    await open(page, '/people');
+    await page.fill('[data-testid=users] input[name=userName]', 'vic');
+    await page.selectOption('[data-testid=users] select[name=role]', 'viewer');
+    await page.fill('[data-testid=users] input[name=userPassword]', PASSWORD);
+    await page.click('[data-testid=users] button[type=submit]');
+    await page.waitForSelector('[data-testid=users] tr[data-user=vic]');
+    const { users } = await adminGql<{ users: { name: string; role: string }[] }>(dozen, '{ users { name role } }');
+    assert.deepEqual(users.find((user) => user.name === 'vic'), { name: 'vic', role: 'viewer' });
+
+    await page.fill('[data-testid=tokens] input[name=tokenName]', 'ci');
+    await page.click('[data-testid=tokens] button[type=submit]');
+    const token = await (await page.waitForSelector('[data-testid=new-token]')).innerText();
+    const me = await fetch(dozen.url + '/auth/me', { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(me.status, 200);
+    assert.equal((await me.json()).name, 'ada');
+    await shoot(page, 'people');
+  });
+
+  it('shows a viewer every mutating control disabled, and the API refuses what the page would send', async () => {
+    const { context, page: viewer } = await logIn(browser, dozen, 'vic', PASSWORD);
+    try {
+      const disabledEverywhere = async (where: string) => {
+        const states = await viewer.$$eval('[data-perm]', (buttons) => buttons.map((button) => (button as unknown as { disabled: boolean }).disabled));
+        assert.ok(states.length > 0, `${where}: mutating controls are shown`);
+        assert.ok(states.every(Boolean), `${where}: every mutating control is disabled`);
+      };
+      await viewer.goto(dozen.url + '/console/apps/shop');
+      await viewer.waitForSelector('[data-testid=api-keys] tr[data-key-id]');
+      await disabledEverywhere('app');
+      await shoot(viewer, 'viewer-app');
+      await open(viewer, '/storage');
+      await viewer.waitForSelector('tr[data-key="media/photo.bin"]');
+      await disabledEverywhere('storage');
+      await open(viewer, '/broadcast');
+      await viewer.fill('input[name=room]', 'orders');
+      await viewer.click('form.inline button[type=submit]');
+      await viewer.waitForSelector('[data-open-room=orders] .badge.joined');
+      await disabledEverywhere('broadcast');
+
+      // The same calls, made by the page anyway (session cookie and CSRF header as the console sends them).
+      const refused = (await viewer.evaluate(`(async () => {
+        const csrf = decodeURIComponent(document.cookie.match(/dozen_csrf=([^;]*)/)[1]);
+        const headers = { 'content-type': 'application/json', 'x-dozen-csrf': csrf };
+        const graphql = await fetch('/graphql', { method: 'POST', headers, body: JSON.stringify({ query: 'mutation { createProxyApiKey(app: "shop", name: "x") { id } }' }) });
+        const upload = await fetch('/storage/objects/media/x.txt', { method: 'PUT', headers: { 'x-dozen-csrf': csrf }, body: 'x' });
+        const remove = await fetch('/storage/objects/media/photo.bin', { method: 'DELETE', headers: { 'x-dozen-csrf': csrf } });
+        return { graphql: (await graphql.json()).errors?.[0]?.message ?? null, upload: upload.status, remove: remove.status };
+      })()`)) as { graphql: string | null; upload: number; remove: number };
+      assert.match(refused.graphql ?? '', /may not .*proxy\.manage/);
+      assert.equal(refused.upload, 403);
+      assert.equal(refused.remove, 403);
+    } finally {
+      await context.close();
+    }
+  });
 });

@@ -3,6 +3,7 @@ import { useSubscription } from '../live.js';
 import { nodeInfo, Failed, Loaded, Loading, useQuery, Empty } from '../ui.js';
 import { useStore } from '../state.js';
 import { SERVICES_SUBSCRIPTION, type Service } from './Routes.js';
+import { useAudit } from '../audit.js';
 
 interface DeployOverview {
   hosts: { name: string; address: string; state: string; modules: string[]; lastSeenAt: string }[];
@@ -94,35 +95,22 @@ function States({ counts }: { counts: [string, number][] }) {
   );
 }
 
-interface AuditEvent {
-  id: string;
-  at: string;
-  actor: string;
-  action: string;
-  target: string;
-}
-
 function RecentAudit() {
   const t = useT();
-  const audit = useQuery<{ auditEvents: AuditEvent[] }>(AUDIT_RECENT);
+  const audit = useAudit({ limit: 10, offset: 0 });
+  const missing = audit.error && /auditEvents/.test(audit.error.message);
   return (
     <section class="card">
       <h2>{t('overview.audit')}</h2>
-      {audit.error && /auditEvents/.test(audit.error.message) ? <Empty>{t('overview.noAudit')}</Empty> : (
-        <Loaded query={audit} empty={(data) => data.auditEvents.length === 0}>
-          {(data) => (
-            <table>
-              <tbody>
-                {data.auditEvents.map((event) => (
-                  <tr key={event.id}><td>{new Date(event.at).toLocaleString()}</td><td>{event.actor}</td><td>{event.action}</td><td>{event.target}</td></tr>
-                ))}
-              </tbody>
-            </table>
-          )}
-        </Loaded>
+      {missing ? <Empty>{t('overview.noAudit')}</Empty> : audit.error ? <Failed error={audit.error} /> : !audit.events ? <Loading /> : audit.events.length === 0 ? <Empty /> : (
+        <table>
+          <tbody>
+            {audit.events.map((event) => (
+              <tr key={event.id}><td>{new Date(event.at).toLocaleString()}</td><td>{event.actor}</td><td>{event.action}</td><td>{event.target}</td></tr>
+            ))}
+          </tbody>
+        </table>
       )}
     </section>
   );
 }
-
-export const AUDIT_RECENT = '{ auditEvents(limit: 10) { id at actor action target } }';

@@ -4,7 +4,8 @@ import { useT } from '../i18n.js';
 import { PERM } from '../perms.js';
 import { session } from '../session.js';
 import { useStore } from '../state.js';
-import { Act, Field, FormError, Loaded, useAction, useQuery } from '../ui.js';
+import { useAudit } from '../audit.js';
+import { Act, Empty, Failed, Field, FormError, Loaded, Loading, useAction, useQuery } from '../ui.js';
 
 interface User {
   name: string;
@@ -20,16 +21,6 @@ interface PersonalToken {
   revokedAt: string | null;
 }
 
-export interface AuditEvent {
-  id: string;
-  at: string;
-  actor: string;
-  module: string;
-  action: string;
-  target: string;
-  outcome: string;
-  address: string | null;
-}
 
 const ROLES = ['viewer', 'deployer', 'admin'];
 
@@ -150,8 +141,7 @@ function Audit() {
   const [typed, setTyped] = useState({ module: '', actor: '', action: '' });
   const [filter, setFilter] = useState({ module: '', actor: '', action: '' });
   const [offset, setOffset] = useState(0);
-  const variables = { filter: { ...Object.fromEntries(Object.entries(filter).filter(([, value]) => value)), limit: AUDIT_PAGE, offset } };
-  const audit = useQuery<{ auditEvents: AuditEvent[] }>('query ($filter: AuditFilterInput) { auditEvents(filter: $filter) { id at actor module action target outcome address } }', variables);
+  const audit = useAudit({ ...Object.fromEntries(Object.entries(filter).filter(([, value]) => value)), limit: AUDIT_PAGE, offset });
   const input = (name: keyof typeof typed) => ({ name, value: typed[name], onInput: (event: Event) => setTyped({ ...typed, [name]: (event.currentTarget as HTMLInputElement).value }) });
   return (
     <section class="card wide" data-testid="audit">
@@ -162,26 +152,24 @@ function Audit() {
         <Field label={t('people.action')} name="filter.action" error={audit.error}><input {...input('action')} /></Field>
         <button type="submit">{t('action.filter')}</button>
       </form>
-      <Loaded query={audit} empty={(data) => data.auditEvents.length === 0}>
-        {(data) => (
+      {audit.error && /auditEvents/.test(audit.error.message) ? <Empty>{t('overview.noAudit')}</Empty> : audit.error ? <Failed error={audit.error} /> : !audit.events ? <Loading /> : audit.events.length === 0 ? <Empty /> : (
           <div class="scroll">
             <table>
               <thead><tr><th>{t('people.when')}</th><th>{t('people.actor')}</th><th>{t('people.action')}</th><th>{t('people.target')}</th><th>{t('people.outcome')}</th><th>{t('col.address')}</th></tr></thead>
               <tbody>
-                {data.auditEvents.map((event) => (
+                {audit.events.map((event) => (
                   <tr key={event.id} data-action={event.action}>
-                    <td>{new Date(event.at).toLocaleString()}</td><td>{event.actor}</td><td>{event.module}.{event.action}</td><td>{event.target}</td>
-                    <td><span class={`badge ${event.outcome}`}>{event.outcome}</span></td><td>{event.address ?? '–'}</td>
+                    <td>{new Date(event.at).toLocaleString()}</td><td>{event.actor}</td><td>{event.module ? `${event.module}.` : ''}{event.action}</td><td>{event.target}</td>
+                    <td>{event.outcome ? <span class={`badge ${event.outcome}`}>{event.outcome}</span> : '–'}</td><td>{event.address ?? '–'}</td>
                   </tr>
                 ))}
               </tbody>
             </table>
           </div>
-        )}
-      </Loaded>
+      )}
       <div class="pager">
         <button disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - AUDIT_PAGE))}>{t('action.previous')}</button>
-        <button disabled={(audit.data?.auditEvents.length ?? 0) < AUDIT_PAGE} onClick={() => setOffset(offset + AUDIT_PAGE)}>{t('action.next')}</button>
+        <button disabled={(audit.events?.length ?? 0) < AUDIT_PAGE} onClick={() => setOffset(offset + AUDIT_PAGE)}>{t('action.next')}</button>
       </div>
     </section>
   );
