@@ -11,13 +11,14 @@ interface Instance {
   host: string;
   release: string;
   desired: string;
+  generation: number;
   state: string;
   restarts: number;
   lastError: string | null;
 }
 
 const SAMPLES = 60;
-const INSTANCES_SUBSCRIPTION = 'subscription ($app: String) { deployInstancesChanged(app: $app) { id host release desired state restarts lastError } }';
+const INSTANCES_SUBSCRIPTION = 'subscription ($app: String) { deployInstancesChanged(app: $app) { id host release desired generation state restarts lastError } }';
 
 /** The instances of an app, live: create on a host, scale, restart / stop / remove, and CPU / memory / processes charts from the registry's load figures. */
 export function Instances({ app }: { app: string }) {
@@ -60,7 +61,7 @@ export function Instances({ app }: { app: string }) {
                       const history = loads[instance.id] ?? [];
                       const last = history[history.length - 1];
                       return (
-                        <tr key={instance.id} data-instance={instance.id} data-state={instance.state}>
+                        <tr key={instance.id} data-instance={instance.id} data-state={instance.state} data-generation={instance.generation}>
                           <td><code>{instance.id}</code><br /><small class="muted">{instance.release} · {t('apps.restarts', { count: instance.restarts })}</small></td>
                           <td>{instance.host}</td>
                           <td><span class={`badge ${instance.state}`}>{instance.state}</span>{instance.lastError ? <small class="error"> {instance.lastError}</small> : null}</td>
