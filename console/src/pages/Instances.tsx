@@ -42,7 +42,7 @@ export function Instances({ app }: { app: string }) {
           <>
             <form class="inline" onSubmit={(event) => (event.preventDefault(), void create.submit())}>
               <Field label={t('col.host')} name="host" error={create.error ?? scale.error}>
-                <select name="host" value={host} onChange={(event) => setHost(event.currentTarget.value)}>
+                <select name="host" value={host || data.hosts[0]?.name} onChange={(event) => setHost(event.currentTarget.value)}>
                   {data.hosts.map((candidate) => <option key={candidate.name} value={candidate.name}>{candidate.name} ({candidate.state})</option>)}
                 </select>
               </Field>
