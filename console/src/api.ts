@@ -73,33 +73,74 @@ export async function gql<T>(query: string, variables: Record<string, unknown> =
   return body.data as T;
 }
 
-/** Upload with progress (fetch has no upload progress): PUT /storage/objects/<key>. */
-export function upload(key: string, file: Blob, onProgress: (fraction: number) => void): Promise<void> {
+/** Files from this size go up in parts through a resumable upload; smaller ones in one PUT. */
+export const RESUMABLE_FROM = 32 * 1024 * 1024;
+/** The part size of the console's resumable uploads (the same on every attempt, so a retry can keep the parts stored). */
+export const PART_SIZE = 8 * 1024 * 1024;
+
+function keyPath(key: string): string {
+  return key.split('/').map(encodeURIComponent).join('/');
+}
+
+/** One request with upload progress (fetch has none): resolves with the parsed JSON answer. */
+function send(method: string, path: string, body: Blob, onProgress: (loaded: number) => void): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const request = new XMLHttpRequest();
-    request.open('PUT', `/storage/objects/${key.split('/').map(encodeURIComponent).join('/')}`);
+    request.open(method, path);
     for (const [name, value] of Object.entries(writeHeaders())) request.setRequestHeader(name, value);
-    request.setRequestHeader('content-type', file.type || 'application/octet-stream');
-    request.upload.onprogress = (event) => event.lengthComputable && onProgress(event.loaded / event.total);
+    request.setRequestHeader('content-type', body.type || 'application/octet-stream');
+    request.upload.onprogress = (event) => onProgress(event.loaded);
     request.onload = () => {
-      if (request.status >= 200 && request.status < 300) {
-        onProgress(1);
-        resolve();
-        return;
-      }
-      let body: { message?: string; field?: string } = {};
+      let answer: { message?: string; field?: string } = {};
       try {
-        body = JSON.parse(request.responseText);
+        answer = JSON.parse(request.responseText);
       } catch {
         // not JSON
       }
-      reject(new ApiError(body.message ?? `${request.status}`, body.field ?? 'file', request.status));
+      if (request.status >= 200 && request.status < 300) resolve(answer);
+      else reject(new ApiError(answer.message ?? `${request.status}`, answer.field ?? 'file', request.status));
     };
     request.onerror = () => reject(new ApiError('network error', 'file', 0));
-    request.send(file);
+    request.send(body);
   });
 }
 
+/**
+ * Uploads a file with progress: one PUT /storage/objects/<key>, or for big files a resumable upload
+ * (POST /storage/uploads, PUT parts, complete). A retry after a failure finds the upload in progress
+ * for the same key and sends only the parts the store does not have.
+ */
+export async function upload(key: string, file: Blob, onProgress: (fraction: number) => void): Promise<void> {
+  if (file.size < RESUMABLE_FROM) {
+    await send('PUT', `/storage/objects/${keyPath(key)}`, file, (loaded) => onProgress(loaded / file.size));
+    onProgress(1);
+    return;
+  }
+  const parts = Math.ceil(file.size / PART_SIZE);
+  const sizeOf = (part: number) => Math.min(PART_SIZE, file.size - (part - 1) * PART_SIZE);
+  const pending = (await rest<{ uploads: { uploadId: string; created: string }[] }>('GET', `/storage/uploads?key=${encodeURIComponent(key)}`)).uploads;
+  const resumed = pending.sort((a, b) => (a.created < b.created ? 1 : -1))[0];
+  let uploadId: string;
+  const stored = new Set<number>();
+  if (resumed) {
+    uploadId = resumed.uploadId;
+    const described = await rest<{ parts: { partNumber: number; size: number }[] }>('GET', `/storage/uploads/${uploadId}`);
+    for (const part of described.parts) if (part.partNumber <= parts && part.size === sizeOf(part.partNumber)) stored.add(part.partNumber);
+  } else {
+    uploadId = (await rest<{ uploadId: string }>('POST', '/storage/uploads', { key, partSize: PART_SIZE, ...(file.type ? { contentType: file.type } : {}) })).uploadId;
+  }
+  let done = [...stored].reduce((sum, part) => sum + sizeOf(part), 0);
+  onProgress(done / file.size);
+  for (let part = 1; part <= parts; part++) {
+    if (stored.has(part)) continue;
+    const body = file.slice((part - 1) * PART_SIZE, (part - 1) * PART_SIZE + sizeOf(part));
+    await send('PUT', `/storage/uploads/${uploadId}/parts/${part}`, body, (loaded) => onProgress((done + loaded) / file.size));
+    done += sizeOf(part);
+  }
+  await rest('POST', `/storage/uploads/${uploadId}/complete`);
+  onProgress(1);
+}
+
 export function objectUrl(key: string): string {
-  return `/storage/objects/${key.split('/').map(encodeURIComponent).join('/')}`;
+  return `/storage/objects/${keyPath(key)}`;
 }

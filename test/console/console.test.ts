@@ -138,6 +138,37 @@ describe('the web console in Chromium', { timeout: 240_000 }, () => {
     assert.ok(readFileSync(saved).equals(content), 'the downloaded bytes are the uploaded ones');
   });
 
+  it('resumes a big upload: the page sends only the parts the store does not have yet', async () => {
+    const PART = 8 * 1024 * 1024;
+    const dir = mkdtempSync(join(tmpdir(), 'console-resume-'));
+    const file = join(dir, 'big.bin');
+    const content = randomBytes(5 * PART - 12345);
+    writeFileSync(file, content);
+    // An earlier attempt that stopped after two parts.
+    const started = await rest('/storage/uploads', 'POST', { key: 'media/big.bin', partSize: PART });
+    assert.equal(started.status, 201);
+    const { uploadId } = await started.json();
+    for (const part of [1, 2]) {
+      const stored = await dozen.api(`/storage/uploads/${uploadId}/parts/${part}`, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: content.subarray((part - 1) * PART, part * PART) });
+      assert.equal(stored.status, 200, await stored.text());
+    }
+    const sentParts: number[] = [];
+    page.on('request', (request) => {
+      const match = new RegExp(`/storage/uploads/${uploadId}/parts/(\\d+)$`).exec(request.url());
+      if (match && request.method() === 'PUT') sentParts.push(Number(match[1]));
+    });
+    await open(page, '/storage');
+    await page.setInputFiles('input[type=file]', file);
+    await page.fill('input[name=key]', 'media/big.bin');
+    await page.click('form.upload button[type=submit]');
+    await page.waitForSelector('tr[data-key="media/big.bin"]', { timeout: 120_000 });
+    assert.deepEqual(sentParts, [3, 4, 5]);
+    const stored = Buffer.from(await (await dozen.api('/storage/objects/media/big.bin')).arrayBuffer());
+    assert.ok(stored.equals(content), 'the object is the whole file');
+    const pending = await (await dozen.api('/storage/uploads?key=media/big.bin')).json();
+    assert.deepEqual(pending.uploads, [], 'the upload was completed');
+  });
+
   it('switches to 简体中文 and keeps it after a reload', async () => {
     await page.selectOption('header select[name=lang]', 'zh');
     await page.waitForFunction("document.querySelector('header nav')?.textContent?.includes('概览')");
