@@ -3,8 +3,10 @@ import { APP_FILTER } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
 import type { Logger } from 'pino';
+import { AccessModule } from './access/access.module.js';
 import { BroadcastModule } from './broadcast/broadcast.module.js';
 import { CoreModule } from './common/core.module.js';
+import { principalOf } from './common/principal.js';
 import { HttpErrorFilter } from './common/errors.js';
 import { ConfigModule } from './config/config.module.js';
 import type { DozenConfig, ModuleName } from './config/config.schema.js';
@@ -23,7 +25,7 @@ const MODULES: Record<ModuleName, Type> = {
   broadcast: BroadcastModule,
 };
 
-/** The whole process: core services, the database, API tokens, GraphQL, and only the modules `modules` turns on. */
+/** The whole process: core services, the database, API tokens, people (users, sessions, roles), GraphQL, and only the modules `modules` turns on. */
 @Module({})
 export class AppModule {
   static forRoot(config: DozenConfig, logger: Logger): DynamicModule {
@@ -34,7 +36,13 @@ export class AppModule {
         CoreModule.forRoot(logger),
         DatabaseModule,
         TokensModule,
-        GraphQLModule.forRoot<MercuriusDriverConfig>({ driver: MercuriusDriver, autoSchemaFile: true, graphiql: false, path: '/graphql' }),
+        AccessModule,
+        // Subscriptions: the console's live data over graphql-transport-ws at /graphql (docs/console.md). The
+        // upgrade passed AdminAuth's hook like any request; its caller goes in the context for the access guard.
+        GraphQLModule.forRoot<MercuriusDriverConfig>({
+          driver: MercuriusDriver, autoSchemaFile: true, graphiql: false, path: '/graphql',
+          subscription: { context: (_socket, request) => ({ principal: principalOf(request.raw) }) },
+        }),
         ...config.modules.map((name) => MODULES[name]),
       ],
       // As a provider (not useGlobalFilters) so it also shapes the errors Fastify raises before a handler runs.

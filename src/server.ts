@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { WsAdapter } from '@nestjs/platform-ws';
 import type { Logger } from 'pino';
+import { AccessGuard } from './access/access.guard.js';
 import { AppModule } from './app.module.js';
 import { AdminAuth } from './common/admin-auth.js';
 import { adminToken } from './common/admin-token.js';
 import { toHttp } from './common/errors.js';
+import { GatewayWsAdapter, routeUpgrades } from './common/ws-upgrades.js';
+import { serveConsole } from './console/console-static.js';
 import { createLogger, PinoNestLogger } from './common/logger.js';
 import type { DozenConfig } from './config/config.schema.js';
 import { VERSION } from './common/version.js';
@@ -22,13 +24,19 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
     genReqId: () => randomUUID(),
     bodyLimit: 16 * 1024 * 1024,
     forceCloseConnections: 'idle',
+    // request.ip and request.protocol follow X-Forwarded-* only from these peers.
+    trustProxy: config.admin.trustedProxies.length ? config.admin.trustedProxies : false,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger), adapter, {
     logger: new PinoNestLogger(logger.child({ component: 'nest' })),
   });
   // WebSocket gateways (broadcast's /ws) share the admin http server; frames are parsed by the gateway itself.
-  app.useWebSocketAdapter(new WsAdapter(app, { messageParser: () => undefined }));
+  const gateways = new GatewayWsAdapter(app, { messageParser: () => undefined });
+  app.useWebSocketAdapter(gateways);
 
+  const access = app.get(AccessGuard);
+  // Nest adds its routes (and Mercurius /graphql) at listen; the table of what is served is kept from here.
+  app.getHttpAdapter().getInstance().addHook('onRoute', access.onRoute);
   const auth = app.get(AdminAuth);
   const { token, file: tokenFile } = adminToken(config);
   auth.setToken(token);
@@ -37,6 +45,8 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
     void reply.header('x-request-id', request.id);
   });
   fastify.addHook('onRequest', auth.hook);
+  // After the caller is known: may it call this route? (GraphQL fields are decided per field.)
+  fastify.addHook('onRequest', access.hook);
   fastify.addHook('preHandler', auth.preHandler);
   // Errors Fastify raises before any Nest handler runs (malformed JSON, body too large) do not pass
   // Nest's filters; give them the same {error, message} body. Fastify binds each route to the error
@@ -49,8 +59,10 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
     await reply.status(status).type('application/json').send(body);
   });
   adapter.setErrorHandler = () => fastify;
+  await serveConsole(fastify, auth);
 
   await app.listen(config.admin.listen.port, config.admin.listen.host);
+  routeUpgrades(app.getHttpServer(), gateways, ['/ws']);
   installShutdown(app, logger);
 
   const base = `http://${config.admin.listen.host.includes(':') ? `[${config.admin.listen.host}]` : config.admin.listen.host}:${config.admin.listen.port}`;
@@ -58,6 +70,7 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
   if (process.stdout.isTTY || process.env.npm_lifecycle_event === 'start') {
     process.stderr.write(
       `\ndozen ${VERSION} on ${config.host.name}: modules ${config.modules.join(', ')}\n` +
+        `  console     ${base}/\n` +
         `  admin API   ${base}  (health: ${base}/health, GraphQL: ${base}/graphql)\n` +
         (config.modules.includes('proxy') ? `  proxy       http://${config.proxy.listen.host}:${config.proxy.listen.port}  (routes by Host header)\n` : '') +
         `  admin token ${tokenFile ? `in ${tokenFile}` : 'from config'}\n\n`,

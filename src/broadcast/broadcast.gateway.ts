@@ -11,7 +11,7 @@ import { InjectConfig } from '../config/config.module.js';
 import { BroadcastService } from './broadcast.service.js';
 import { CLOSE_POLICY, Connection, type RoomBackend } from './hub/connection.js';
 import { errorFrame } from './hub/frames.js';
-import { resolveAccess } from './hub/room-access.js';
+import { resolveAccess, type AccessRules, type RoomAccess } from './hub/room-access.js';
 
 /**
  * `/ws` on the admin port. Nest only wires it: the connection's frames go
@@ -60,12 +60,12 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
       connection.detach();
       this.connections.delete(connection);
     });
-    const rules = {
+    const rules: AccessRules = {
       isAdminToken: (token: string) => this.adminAuth.isAdmin(`Bearer ${token}`),
       jwtSecret: this.config.broadcast.jwtSecret,
       anonymous: this.config.broadcast.anonymous,
     };
-    resolveAccess(tokenOf(request), rules).then((access) => {
+    this.accessOf(request, rules).then((access) => {
       if (!access) {
         socket.send(errorFrame('unauthorized', 'a valid token is required: Authorization: Bearer <admin token or JWT>, or ?token='));
         socket.close(CLOSE_POLICY, 'unauthorized');
@@ -88,6 +88,25 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
       this.log.error({ err: error }, 'token check failed');
       socket.close(CLOSE_POLICY, 'token check failed');
     });
+  }
+
+  /**
+   * A user (session cookie, or a personal token) joins rooms with broadcast.read and publishes with
+   * broadcast.publish, from the permission table; the admin token, JWTs and anonymous rules as before.
+   */
+  private async accessOf(request: IncomingMessage, rules: AccessRules): Promise<RoomAccess | null> {
+    const token = tokenOf(request);
+    if (token === undefined || this.adminAuth.isPersonalToken(token)) {
+      const caller = await this.adminAuth.callerOf(request, token);
+      if (caller) {
+        const canJoin = this.adminAuth.allows(caller, 'broadcast.read');
+        const canPublish = this.adminAuth.allows(caller, 'broadcast.publish');
+        if (!canJoin) return null;
+        return { subject: caller.name, canJoin: () => canJoin, canPublish: () => canPublish };
+      }
+      if (token !== undefined) return null;
+    }
+    return resolveAccess(token, rules);
   }
 
   /**

@@ -4,6 +4,7 @@ import { moduleHealthController } from '../common/module-health.controller.js';
 import { BinlogCheckpoint } from './binlog/binlog-checkpoint.entity.js';
 import { BinlogReader } from './binlog/binlog.reader.js';
 import { BinlogSource } from './binlog/binlog.source.js';
+import { BinlogStatusResolver } from './binlog-status.resolver.js';
 import { BroadcastController } from './broadcast.controller.js';
 import { BroadcastGateway } from './broadcast.gateway.js';
 import { BroadcastHealth } from './broadcast.health.js';
@@ -15,7 +16,7 @@ import { RoomStore } from './store/room.store.js';
 @Module({
   imports: [TypeOrmModule.forFeature([BinlogCheckpoint, RoomRow, RoomMessageRow])],
   controllers: [moduleHealthController('broadcast'), BroadcastController],
-  providers: [BroadcastHealth, RoomStore, BroadcastService, BroadcastGateway, BroadcastResolver, BinlogReader, BinlogSource],
+  providers: [BroadcastHealth, RoomStore, BroadcastService, BroadcastGateway, BroadcastResolver, BinlogStatusResolver, BinlogReader, BinlogSource],
   exports: [BroadcastService],
 })
 export class BroadcastModule {}

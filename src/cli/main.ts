@@ -9,6 +9,7 @@ import { configFor, run } from './program.js';
 import { addProxyCommands } from '../proxy/proxy.cli.js';
 import { addStorageCommands } from '../storage/storage.cli.js';
 import { addTokenCommands } from '../tokens/tokens.cli.js';
+import { addUserCommands } from '../access/user.cli.js';
 
 const program = new Command('dozen')
   .description('the platform server of a small team: proxy, registry, deploy, storage, broadcast')
@@ -57,6 +58,7 @@ addRegistryCommands(program);
 addProxyCommands(program);
 addStorageCommands(program);
 addTokenCommands(program);
+addUserCommands(program);
 addDeployCommands(program);
 
 await program.parseAsync(process.argv);

@@ -1,20 +1,44 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiTokenGate } from './api-token-gate.js';
+import { ADMIN_TOKEN_PRINCIPAL, setPrincipal, type Principal } from './principal.js';
 import { bearerOf } from './secrets.js';
 
+/** A user found from a session cookie, with the CSRF value its session expects on every unsafe request. */
+export interface SessionCaller {
+  principal: Principal;
+  csrf: string;
+}
+
+/** Where users are kept (the access module): the callers behind personal tokens and session cookies. */
+export interface PeopleLookup {
+  recognizesToken(token: string): boolean;
+  fromToken(token: string): Promise<Principal | { refused: string }>;
+  /** The session's caller for this request's cookies, or null when it carries no live session. */
+  fromCookies(cookieHeader: string | undefined): Promise<(SessionCaller & { cookieCsrf: string | undefined }) | null>;
+  /** Whether the caller's role holds this permission of the permission table. */
+  allows(principal: Principal, permission: string): boolean;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const CSRF_HEADER = 'x-dozen-csrf';
+
 /**
- * The admin bearer token check, run as a Fastify onRequest hook so it guards
- * REST, GraphQL and anything added later alike. Paths that carry their own
- * auth (the WebSocket hub checks its token on connect) or none (/health,
- * /metrics) are listed as public. A bearer that is an API token goes to the
- * ApiTokenGate, which lets it through only where a module opened a route to it.
+ * Who is calling, decided once per request in a Fastify onRequest hook, so REST, GraphQL and anything
+ * added later are covered alike: the admin token, an API token (handed to the ApiTokenGate), a personal
+ * token or a session cookie (the access module's PeopleLookup). A cookie-authenticated request that is
+ * not GET/HEAD must echo the CSRF cookie in x-dozen-csrf (double submit); bearer requests need not (a
+ * browser never adds a bearer header by itself). Paths with their own auth (the WebSocket hub) or none
+ * (/health, /metrics, login) are public. What each caller may do is the access guard's business.
  */
 @Injectable()
 export class AdminAuth {
   private readonly publicPrefixes = new Set<string>(['/health', '/metrics']);
+  private readonly publicPaths = new Set<string>();
   private tokenDigest: Buffer | null = null;
+  private people: PeopleLookup | null = null;
 
   constructor(private readonly apiTokens: ApiTokenGate) {}
 
@@ -22,12 +46,22 @@ export class AdminAuth {
     this.tokenDigest = digest(token);
   }
 
+  usePeople(people: PeopleLookup): void {
+    this.people = people;
+  }
+
   /** Lets requests under `prefix` through without the admin token; their handler must authenticate them itself. */
   allowWithoutAdminToken(prefix: string): void {
     this.publicPrefixes.add(prefix);
   }
 
+  /** Lets this exact path through without credentials (the login endpoint). */
+  allowPath(path: string): void {
+    this.publicPaths.add(path);
+  }
+
   isPublic(path: string): boolean {
+    if (this.publicPaths.has(path)) return true;
     for (const prefix of this.publicPrefixes) {
       if (path === prefix || path.startsWith(prefix.endsWith('/') ? prefix : prefix + '/') || path.startsWith(prefix + '?')) return true;
     }
@@ -40,16 +74,58 @@ export class AdminAuth {
     return token !== null && this.isAdminToken(token);
   }
 
+  /** True for the form of a personal token (a user's), which `callerOf` resolves. */
+  isPersonalToken(token: string): boolean {
+    return this.people?.recognizesToken(token) ?? false;
+  }
+
+  /**
+   * The user behind a WebSocket upgrade: its personal token when it sent one, else its session cookie (no
+   * CSRF check: SameSite=Strict keeps other sites' pages from sending the cookie). Null when neither is live.
+   */
+  async callerOf(request: IncomingMessage, token: string | undefined): Promise<Principal | null> {
+    if (!this.people) return null;
+    if (token !== undefined) {
+      const found = await this.people.fromToken(token);
+      return 'refused' in found ? null : found;
+    }
+    return (await this.people.fromCookies(request.headers.cookie))?.principal ?? null;
+  }
+
+  /** Whether a caller's role holds a permission of the permission table (the admin token holds them all). */
+  allows(principal: Principal, permission: string): boolean {
+    if (principal.kind === 'admin-token') return true;
+    return this.people?.allows(principal, permission) ?? false;
+  }
+
   readonly hook = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (this.isPublic(request.url.split('?')[0])) return;
     const token = bearerOf(request.headers.authorization);
-    if (token !== null && this.isAdminToken(token)) return;
-    if (token !== null && this.apiTokens.recognizes(token)) return this.apiTokens.admit(request, reply, token);
-    await reply
-      .status(401)
-      .header('www-authenticate', 'Bearer realm="dozen"')
-      .type('application/json')
-      .send({ error: 'unauthorized', message: request.headers.authorization ? 'the admin token is wrong' : 'an admin token is required: Authorization: Bearer <token>' });
+    if (token !== null) {
+      if (this.isAdminToken(token)) return setPrincipal(request.raw, ADMIN_TOKEN_PRINCIPAL);
+      if (this.apiTokens.recognizes(token)) return this.apiTokens.admit(request, reply, token);
+      if (this.people?.recognizesToken(token)) {
+        const found = await this.people.fromToken(token);
+        if ('refused' in found) return unauthorized(reply, found.refused, 'error="invalid_token"');
+        return setPrincipal(request.raw, found);
+      }
+      return unauthorized(reply, 'the token is wrong', 'error="invalid_token"');
+    }
+    const session = await this.people?.fromCookies(request.headers.cookie);
+    if (session) {
+      if (!SAFE_METHODS.has(request.method)) {
+        const sent = request.headers[CSRF_HEADER];
+        if (typeof sent !== 'string' || sent !== session.cookieCsrf || !sameSecret(sent, session.csrf)) {
+          await reply.status(403).type('application/json').send({ error: 'csrf', message: `a ${request.method} with the session cookie needs header ${CSRF_HEADER} equal to the dozen_csrf cookie` });
+          return;
+        }
+      }
+      return setPrincipal(request.raw, session.principal);
+    }
+    const message = request.headers.cookie?.includes('dozen_session=')
+      ? 'the session has ended; log in again'
+      : 'log in, or send a token: Authorization: Bearer <token>';
+    return unauthorized(reply, message);
   };
 
   /** The second half of API token checks (a token's key prefix), once the body is parsed; nothing to do for the admin token. */
@@ -58,6 +134,18 @@ export class AdminAuth {
   private isAdminToken(token: string): boolean {
     return this.tokenDigest !== null && timingSafeEqual(digest(token), this.tokenDigest);
   }
+}
+
+async function unauthorized(reply: FastifyReply, message: string, challenge?: string): Promise<void> {
+  await reply
+    .status(401)
+    .header('www-authenticate', `Bearer realm="dozen"${challenge ? `, ${challenge}` : ''}`)
+    .type('application/json')
+    .send({ error: 'unauthorized', message });
+}
+
+function sameSecret(a: string, b: string): boolean {
+  return timingSafeEqual(digest(a), digest(b));
 }
 
 function digest(value: string): Buffer {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { setPrincipal } from './principal.js';
 
 /** What a valid API token grants: scopes (aliases already expanded) and, when set, the prefix every resource it reaches must start with. */
 export interface ApiTokenGrant {
@@ -69,6 +70,7 @@ export class ApiTokenGate {
       const message = `${request.method} ${path} needs scope ${route.scope}; this token has ${checked.grant.scopes.join(', ')}`;
       return refuse(reply, 403, { error: 'insufficient_scope', message, scope: route.scope }, `error="insufficient_scope", scope="${route.scope}"`);
     }
+    setPrincipal(request.raw, { kind: 'api-token', name: `token:${checked.grant.id}`, role: null, userId: null, tokenId: checked.grant.id });
     if (checked.grant.prefix !== null) this.confined.set(request, { prefix: checked.grant.prefix, route });
   }
 

@@ -12,6 +12,8 @@ export class DomainError extends Error {
     readonly error: string,
     message: string,
     readonly field?: string,
+    /** More fields of the JSON body, e.g. `retryAfter` of a 429. */
+    readonly details?: Record<string, unknown>,
   ) {
     super(message);
   }
@@ -33,6 +35,7 @@ export interface ErrorBody {
   error: string;
   message: string;
   field?: string;
+  [detail: string]: unknown;
 }
 
 /** Turns a zod failure on request input into the one-field 400 body clients read. */
@@ -57,7 +60,7 @@ export class HttpErrorFilter implements ExceptionFilter {
 
 export function toHttp(exception: unknown): [number, ErrorBody] {
   if (exception instanceof DomainError) {
-    return [exception.status, { error: exception.error, message: exception.message, ...(exception.field ? { field: exception.field } : {}) }];
+    return [exception.status, { ...exception.details, error: exception.error, message: exception.message, ...(exception.field ? { field: exception.field } : {}) }];
   }
   if (exception instanceof ZodError) {
     const bad = badInputFromZod(exception);

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { accessConfig } from '../access/access.config.js';
 import { broadcastConfig } from '../broadcast/broadcast.config.js';
 import { deployConfig } from '../deploy/deploy.config.js';
 import { proxyConfig } from '../proxy/proxy.config.js';
@@ -45,8 +46,14 @@ export const configSchema = z.strictObject({
       listen: listen('127.0.0.1', 7700),
       /** Bearer token for the admin API. Unset: one is generated into `<dataDir>/admin-token` at first start. */
       token: secret().optional(),
+      /**
+       * Peers (addresses or CIDR blocks) whose X-Forwarded-For and X-Forwarded-Proto are believed: a TLS
+       * proxy in front of the admin port. The client address (login limits, audit) and whether the
+       * session cookie is Secure come from them.
+       */
+      trustedProxies: z.array(z.string().min(1)).default([]),
     })
-    .default({ listen: { host: '127.0.0.1', port: 7700 } }),
+    .default({ listen: { host: '127.0.0.1', port: 7700 }, trustedProxies: [] }),
   database: z
     .strictObject({
       /** MySQL/MariaDB for several hosts; unset means SQLite at `<dataDir>/dozen.sqlite`. */
@@ -61,6 +68,7 @@ export const configSchema = z.strictObject({
   deploy: deployConfig,
   storage: storageConfig,
   broadcast: broadcastConfig,
+  access: accessConfig,
 }).superRefine((config, context) => {
   // The proxy reads its routes from the registry module of its own process.
   if (config.modules.includes('proxy') && !config.modules.includes('registry')) {

@@ -1,4 +1,5 @@
 import type { MigrationInterface } from 'typeorm';
+import { Access1764300005000 } from '../access/migrations/1764300005000-access.js';
 import { BroadcastBinlogCheckpoints1764000006000 } from '../broadcast/migrations/1764000006000-broadcast-binlog-checkpoints.js';
 import { BroadcastRooms1764200001000 } from '../broadcast/migrations/1764200001000-broadcast-rooms.js';
 import { DeployModel1764200000000 } from '../deploy/migrations/1764200000000-deploy-model.js';
@@ -29,4 +30,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   DeployLogsWebhooks1764300003000,
   ProxyAcme1764300004000,
   ProxyTlsPolicy1764400000000,
+  Access1764300005000,
 ];

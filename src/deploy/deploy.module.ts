@@ -14,6 +14,7 @@ import { BuilderService } from './build/builder.service.js';
 import { DeployController } from './deploy.controller.js';
 import { AppEntity, AuditEventEntity, HostEntity, InstanceEntity, ReleaseEntity } from './deploy.entity.js';
 import { DeployHealth } from './deploy.health.js';
+import { DeployLiveResolver } from './deploy-live.resolver.js';
 import { DeployResolver } from './deploy.resolver.js';
 import { ContainerLogShipping } from './logs/container-log-shipping.service.js';
 import { LogCheckpointEntity } from './logs/log-checkpoint.entity.js';
@@ -52,6 +53,7 @@ import { SecretsBox } from '../common/secrets-box.js';
     DeployResolver,
     WebhooksService,
     WebhooksResolver,
+    DeployLiveResolver,
   ],
 })
 export class DeployModule {}

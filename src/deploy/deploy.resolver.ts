@@ -14,7 +14,7 @@ import { ReleasesService } from './releases.service.js';
 const ADMIN: Actor = { name: 'admin', address: null };
 
 /** The same zod rules as REST, so a bad value names the same field. */
-function checked<T extends z.ZodType>(schema: T, value: unknown, field = ''): z.output<T> {
+export function checked<T extends z.ZodType>(schema: T, value: unknown, field = ''): z.output<T> {
   const result = schema.safeParse(value);
   if (!result.success) throw badInputFromZod(result.error, field);
   return result.data;
@@ -78,7 +78,7 @@ class ReleaseType {
 }
 
 @ObjectType('DeployInstance', { description: 'An instance of an app on a host (the registry has its own RegistryInstance)' })
-class InstanceType {
+export class InstanceType {
   @Field() id!: string;
   @Field() app!: string;
   @Field() host!: string;

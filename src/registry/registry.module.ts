@@ -13,6 +13,7 @@ import { DatabaseEmbeddedStore } from './embedded.store.js';
 import { RegistryController } from './registry.controller.js';
 import { RegistryInstanceEntity, RegistryKvEntity } from './registry.entity.js';
 import { RegistryHealth } from './registry.health.js';
+import { RegistryLiveResolver } from './registry-live.resolver.js';
 import { RegistryResolver } from './registry.resolver.js';
 import { RegistryService } from './registry.service.js';
 import { ROUTE_SOURCE } from './routes.js';
@@ -51,6 +52,7 @@ async function openCatalog(
     { provide: ROUTE_SOURCE, useExisting: RegistryService },
     RegistryHealth,
     RegistryResolver,
+    RegistryLiveResolver,
   ],
   exports: [RegistryService, ROUTE_SOURCE],
 })

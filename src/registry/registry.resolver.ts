@@ -1,7 +1,7 @@
 import { Args, Field, Float, Int, ObjectType, Query, Resolver } from '@nestjs/graphql';
 import { appName } from './dto/registry.dto.js';
 import { BadInput } from '../common/errors.js';
-import { RegistryService, type InstanceView } from './registry.service.js';
+import { RegistryService, type InstanceView, type ServiceView } from './registry.service.js';
 import type { Load } from './routes.js';
 
 @ObjectType('RegistryLoad', { description: 'Figures of one instance; null where they are older than 3 s' })
@@ -36,7 +36,7 @@ class InstanceType {
 }
 
 @ObjectType('RegistryService', { description: 'An app with all its instances, whatever their health' })
-class ServiceType {
+export class ServiceType {
   @Field() app!: string;
   @Field(() => [String]) domains!: string[];
   @Field(() => [InstanceType]) instances!: InstanceType[];
@@ -60,7 +60,7 @@ class AppRouteType {
 }
 
 @ObjectType('Routes', { description: "The proxy's route table: domain -> healthy backends" })
-class RoutesType {
+export class RoutesType {
   @Field(() => Int) version!: number;
   @Field(() => [AppRouteType]) apps!: AppRouteType[];
 }
@@ -75,20 +75,24 @@ function toInstance(instance: InstanceView): InstanceType {
   };
 }
 
+export function toService(service: ServiceView): ServiceType {
+  return { ...service, instances: service.instances.map(toInstance) };
+}
+
 @Resolver()
 export class RegistryResolver {
   constructor(private readonly registry: RegistryService) {}
 
   @Query(() => [ServiceType], { description: 'Every app in the registry with its instances, health and load' })
   services(): ServiceType[] {
-    return this.registry.services().map((service) => ({ ...service, instances: service.instances.map(toInstance) }));
+    return this.registry.services().map(toService);
   }
 
   @Query(() => ServiceType, { nullable: true, description: 'One app; null when it has no instance' })
   service(@Args('app') app: string): ServiceType | null {
     if (!appName.safeParse(app).success) throw new BadInput('app', 'expected a lower-case app name of 1-63 characters (a-z, 0-9, inner -)');
     const found = this.registry.services().find((service) => service.app === app);
-    return found ? { ...found, instances: found.instances.map(toInstance) } : null;
+    return found ? toService(found) : null;
   }
 
   @Query(() => RoutesType)

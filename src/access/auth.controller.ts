@@ -1,0 +1,104 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { DomainError } from '../common/errors.js';
+import { principalOf, type Principal } from '../common/principal.js';
+import { ZodPipe } from '../common/zod-pipe.js';
+import type { DozenConfig } from '../config/config.schema.js';
+import { InjectConfig } from '../config/config.module.js';
+import { parseCookies, SESSION_COOKIE, sessionCookies } from './cookies.js';
+import { createPersonalTokenSchema, loginSchema, tokenIdParam, type CreatePersonalTokenInput } from './dto/access.dto.js';
+import { LoginLimiter } from './login-limiter.js';
+import { ROLE_PERMISSIONS } from './permissions.js';
+import { PersonalTokensService } from './personal-tokens.service.js';
+import { SessionsService } from './sessions.service.js';
+import { UsersService } from './users.service.js';
+
+export class RateLimited extends DomainError {
+  constructor(readonly retryAfter: number) {
+    super(429, 'too_many_requests', `try again in ${retryAfter} s`, undefined, { retryAfter });
+  }
+}
+
+/** What `GET /auth/me` and GraphQL `me` answer: who is calling and every permission its role holds. */
+export function meOf(principal: Principal): { name: string; role: string | null; permissions: string[] } {
+  return { name: principal.name, role: principal.role, permissions: principal.role ? [...ROLE_PERMISSIONS[principal.role]] : [] };
+}
+
+export function signedIn(request: FastifyRequest): Principal {
+  const principal = principalOf(request.raw);
+  if (!principal) throw new DomainError(401, 'unauthorized', 'log in first');
+  return principal;
+}
+
+/** The user's own id; the admin token and API tokens are no user, so they have no personal tokens. */
+export function ownUserId(principal: Principal): string {
+  if (principal.userId === null) throw new DomainError(403, 'forbidden', `${principal.name} is not a user: personal tokens belong to users`);
+  return principal.userId;
+}
+
+/** Login, logout and who-am-I for the console; a user's own personal tokens. */
+@Controller('auth')
+export class AuthController {
+  private readonly absoluteSeconds: number;
+
+  constructor(
+    private readonly users: UsersService,
+    private readonly sessions: SessionsService,
+    private readonly tokens: PersonalTokensService,
+    private readonly limiter: LoginLimiter,
+    @InjectConfig() config: DozenConfig,
+  ) {
+    this.absoluteSeconds = Math.ceil(config.access.session.absoluteHours * 3600);
+  }
+
+  /** 200 with the user and the two cookies; 401 on a wrong name or password; 429 while the name or the address is locked out. */
+  @Post('login')
+  @HttpCode(200)
+  async login(@Body(new ZodPipe(loginSchema)) input: { username: string; password: string }, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    const name = input.username.toLowerCase();
+    const wait = this.limiter.retryAfter(name, request.ip);
+    if (wait > 0) {
+      void reply.header('retry-after', String(wait));
+      throw new RateLimited(wait);
+    }
+    const user = await this.users.verify(name, input.password);
+    if (!user) {
+      this.limiter.failed(name, request.ip);
+      throw new DomainError(401, 'unauthorized', 'wrong user name or password');
+    }
+    this.limiter.succeeded(name, request.ip);
+    const session = await this.sessions.start(user.id, request.ip);
+    void reply.header('set-cookie', sessionCookies(session, this.absoluteSeconds, request.protocol === 'https'));
+    return { user: { name: user.name, role: user.role } };
+  }
+
+  /** 204; ends the session server-side and clears both cookies. */
+  @Post('logout')
+  @HttpCode(204)
+  async logout(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
+    const secret = parseCookies(request.headers.cookie).get(SESSION_COOKIE);
+    if (secret) await this.sessions.end(secret);
+    void reply.header('set-cookie', sessionCookies(null, 0, request.protocol === 'https'));
+  }
+
+  @Get('me')
+  me(@Req() request: FastifyRequest) {
+    return meOf(signedIn(request));
+  }
+
+  @Get('tokens')
+  async listTokens(@Req() request: FastifyRequest) {
+    return { tokens: await this.tokens.list(ownUserId(signedIn(request))) };
+  }
+
+  /** 201 with `token`: the only answer that ever contains it. */
+  @Post('tokens')
+  createToken(@Req() request: FastifyRequest, @Body(new ZodPipe(createPersonalTokenSchema)) input: CreatePersonalTokenInput) {
+    return this.tokens.create(ownUserId(signedIn(request)), input);
+  }
+
+  @Delete('tokens/:id')
+  revokeToken(@Req() request: FastifyRequest, @Param('id', new ZodPipe(tokenIdParam, 'id')) id: string) {
+    return this.tokens.revoke(ownUserId(signedIn(request)), id);
+  }
+}

@@ -1,0 +1,40 @@
+import { Body, Controller, Get, Param, Patch, Post, Put } from '@nestjs/common';
+import { ZodPipe } from '../common/zod-pipe.js';
+import { createUserSchema, passwordSchema, updateUserSchema, userName, type CreateUserInput, type UpdateUserInput } from './dto/access.dto.js';
+import { LoginLimiter } from './login-limiter.js';
+import { UsersService } from './users.service.js';
+
+/** REST for users (admins; `dozen user` speaks to it). */
+@Controller('users')
+export class UsersController {
+  constructor(
+    private readonly users: UsersService,
+    private readonly limiter: LoginLimiter,
+  ) {}
+
+  @Post()
+  create(@Body(new ZodPipe(createUserSchema)) input: CreateUserInput) {
+    return this.users.create(input);
+  }
+
+  @Get()
+  async list() {
+    return { users: await this.users.list() };
+  }
+
+  /** `{role}` and/or `{disabled}`; enabling a user also ends its login lockout. */
+  @Patch(':name')
+  async update(@Param('name', new ZodPipe(userName, 'name')) name: string, @Body(new ZodPipe(updateUserSchema)) input: UpdateUserInput) {
+    const user = await this.users.update(name, input);
+    if (input.disabled === false) this.limiter.release(name);
+    return user;
+  }
+
+  /** Sets a new password, ends the user's sessions and its login lockout. */
+  @Put(':name/password')
+  async setPassword(@Param('name', new ZodPipe(userName, 'name')) name: string, @Body(new ZodPipe(passwordSchema)) input: { password: string }) {
+    const user = await this.users.setPassword(name, input.password);
+    this.limiter.release(name);
+    return user;
+  }
+}

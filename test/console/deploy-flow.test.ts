@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import Docker from 'dockerode';
+import type { Browser, Page } from 'playwright-core';
+import { BASE_IMAGE } from '../support/base-image.js';
+import { launchChromium } from '../support/chromium.js';
+import { TEST_DOCKER_SOCKET } from '../support/docker-engine.js';
+import { startDozen, type DozenProcess } from '../support/dozen-process.js';
+import { freePort, waitFor } from '../support/ports.js';
+import { makeRepository, steadyClient } from '../deploy/helpers.js';
+import { adminGql, createUser, logIn, shoot } from './console-helpers.js';
+
+const HOST = 'consolehost';
+const APP = 'console-hello';
+const DOMAIN = 'hello.console.test';
+const PASSWORD = 'deploy flow password';
+
+/**
+ * The deploy pages on the bench's real Docker Engine: an app created from a
+ * local git repository in the console, deployed with its build log streaming
+ * in, an instance started on this host that reaches running with its CPU
+ * figure moving, then restarted, all watched on the open page.
+ */
+describe('the console deploys an app from a git repository', { timeout: 420_000 }, () => {
+  const socketPath = process.env.DOZEN_TEST_DOCKER_SOCKET ?? TEST_DOCKER_SOCKET;
+  const docker = new Docker({ socketPath });
+  const repository = makeRepository();
+  let dozen: DozenProcess;
+  let browser: Browser;
+  let page: Page;
+  let proxyPort: number;
+
+  before(async () => {
+    await docker.ping().catch(() => assert.fail(`no Docker Engine at ${socketPath}: run through the bench (node dist/test/support/bench.js test/console)`));
+    proxyPort = await freePort();
+    dozen = await startDozen({
+      env: {
+        DOZEN_MODULES: 'proxy,registry,deploy', DOZEN_HOST_NAME: HOST, DOZEN_PROXY_LISTEN_PORT: String(proxyPort),
+        DOZEN_DEPLOY_DOCKER_SOCKET_PATH: socketPath, DOZEN_DEPLOY_RUNTIMES_NODEJS_BASE_IMAGE: BASE_IMAGE,
+        DOZEN_DEPLOY_DRAIN_SECONDS: '1', DOZEN_DEPLOY_HEALTH_TIMEOUT_SECONDS: '20',
+      },
+    });
+    browser = await launchChromium();
+    await createUser(dozen, 'ada', 'admin', PASSWORD);
+    ({ page } = await logIn(browser, dozen, 'ada', PASSWORD));
+  });
+
+  after(async () => {
+    await browser?.close();
+    if (dozen) {
+      await dozen.api(`/deploy/apps/${APP}`, { method: 'DELETE' }).catch(() => undefined);
+      await waitFor('the app containers to go', async () => (await managed()).length === 0, 30_000).catch(() => undefined);
+      await dozen.stop();
+    }
+    for (const container of await managed()) await docker.getContainer(container.Id).remove({ force: true }).catch(() => undefined);
+    for (const image of await docker.listImages({ filters: { label: [`dozen.app=${APP}`] } })) await docker.getImage(image.Id).remove({ force: true }).catch(() => undefined);
+    rmSync(repository.dir, { recursive: true, force: true });
+  });
+
+  const managed = () => docker.listContainers({ all: true, filters: { label: ['dozen.managed=true', `dozen.host=${HOST}`] } });
+
+  it('creates the app, deploys main with the build log streaming in, runs an instance with its CPU moving, and restarts it', async () => {
+    await page.goto(dozen.url + '/console/apps');
+    await page.fill('input[name=name]', APP);
+    await page.fill('input[name=repository]', repository.url);
+    await page.fill('input[name=domains]', DOMAIN);
+    await page.click('form button[type=submit]');
+    await page.waitForSelector('h1.app-name');
+    assert.equal(await page.innerText('h1.app-name'), APP);
+
+    await page.click('[data-testid=releases] button[type=submit]');
+    const log = await page.waitForSelector('[data-build-log]');
+    const release = await log.getAttribute('data-build-log');
+    // The build's lines reach the page through the buildLog subscription.
+    await page.waitForFunction(`(document.querySelector('[data-build-log] pre')?.textContent ?? '').split('\\n').length > 3`, undefined, { timeout: 300_000 });
+    await page.waitForSelector('[data-build-log][data-done=true]', { timeout: 300_000 });
+    await page.waitForSelector(`tr[data-release="${release}"] .badge.ready`, { timeout: 10_000 });
+
+    await page.click('[data-testid=instances] button[type=submit]');
+    const row = await page.waitForSelector('[data-testid=instances] tr[data-instance]');
+    const instance = (await row.getAttribute('data-instance'))!;
+    await page.waitForSelector(`tr[data-instance="${instance}"][data-state=running]`, { timeout: 120_000 });
+    // Requests through the proxy give the app work; the page's CPU figure must change while they run.
+    const client = steadyClient(proxyPort, DOMAIN);
+    try {
+      const cpu = `document.querySelector('tr[data-instance="${instance}"] [data-col=cpu]')?.textContent`;
+      await page.waitForFunction(`${cpu} && ${cpu} !== '–'`, undefined, { timeout: 30_000 });
+      const first = (await page.evaluate(cpu)) as string;
+      await page.waitForFunction(`${cpu} !== ${JSON.stringify(first)}`, undefined, { timeout: 30_000 });
+    } finally {
+      const { sent, failed } = await client.stop();
+      assert.ok(sent > 0 && failed.length < sent, `the app answered through the proxy: ${failed.slice(0, 3).join('; ')}`);
+    }
+    await shoot(page, 'app-deploy');
+
+    const generation = Number(await page.getAttribute(`tr[data-instance="${instance}"]`, 'data-generation'));
+    await page.click(`tr[data-instance="${instance}"] button[data-perm]:has-text("Restart")`);
+    await page.waitForSelector(`tr[data-instance="${instance}"][data-generation="${generation + 1}"][data-state=running]`, { timeout: 120_000 });
+    const { instances } = await adminGql<{ instances: { generation: number; state: string }[] }>(dozen, `{ instances(app: "${APP}") { generation state } }`);
+    assert.deepEqual(instances, [{ generation: generation + 1, state: 'running' }]);
+  });
+});
