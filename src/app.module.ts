@@ -4,6 +4,7 @@ import { GraphQLModule } from '@nestjs/graphql';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
 import type { Logger } from 'pino';
 import { AccessModule } from './access/access.module.js';
+import { AuditModule } from './audit/audit.module.js';
 import { BroadcastModule } from './broadcast/broadcast.module.js';
 import { CoreModule } from './common/core.module.js';
 import { HttpErrorFilter } from './common/errors.js';
@@ -35,6 +36,7 @@ export class AppModule {
         CoreModule.forRoot(logger),
         DatabaseModule,
         TokensModule,
+        AuditModule,
         AccessModule,
         GraphQLModule.forRoot<MercuriusDriverConfig>({ driver: MercuriusDriver, autoSchemaFile: true, graphiql: false, path: '/graphql' }),
         ...config.modules.map((name) => MODULES[name]),
