@@ -19,7 +19,6 @@ import { DeployResolver } from './deploy.resolver.js';
 import { ContainerLogShipping } from './logs/container-log-shipping.service.js';
 import { LogCheckpointEntity } from './logs/log-checkpoint.entity.js';
 import { HostsService } from './hosts.service.js';
-import { DeployObjectStore } from './images/deploy-object-store.js';
 import { ReleaseImages } from './images/release-images.js';
 import { InstancesService } from './instances.service.js';
 import { ReleasesService } from './releases.service.js';
@@ -45,7 +44,6 @@ import { SecretsBox } from '../common/secrets-box.js';
     AppsService,
     InstancesService,
     ReleasesService,
-    DeployObjectStore,
     ReleaseImages,
     BuilderService,
     ContainerLogShipping,

@@ -1,15 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
 import { In, IsNull, Not, type Repository } from 'typeorm';
 import { InjectLogger } from '../../common/core.module.js';
 import { InjectConfig } from '../../config/config.module.js';
 import type { DozenConfig } from '../../config/config.schema.js';
-import { ObjectNotFound, type ObjectStream } from '../../storage/object-store.js';
+import { OBJECT_STORE, ObjectNotFound, type ObjectStore, type ObjectStream } from '../../storage/object-store.js';
 import { DockerClient, LABEL } from '../agent/docker.client.js';
 import { AppEntity, InstanceEntity, ReleaseEntity } from '../deploy.entity.js';
-import { DeployObjectStore } from './deploy-object-store.js';
 import { releasesToPrune } from './prune-plan.js';
 
 /** Where a release's image archive (`docker save`) is kept in the object store. */
@@ -42,7 +41,7 @@ export class ReleaseImages implements OnApplicationBootstrap {
     @InjectConfig() private readonly config: DozenConfig,
     @InjectLogger() logger: Logger,
     private readonly docker: DockerClient,
-    private readonly store: DeployObjectStore,
+    @Inject(OBJECT_STORE) private readonly store: ObjectStore,
     @InjectRepository(AppEntity) private readonly apps: Repository<AppEntity>,
     @InjectRepository(ReleaseEntity) private readonly releases: Repository<ReleaseEntity>,
     @InjectRepository(InstanceEntity) private readonly instances: Repository<InstanceEntity>,
@@ -61,7 +60,7 @@ export class ReleaseImages implements OnApplicationBootstrap {
   private async resumeSaves(): Promise<void> {
     const built = await this.releases.find({ where: { buildHost: this.config.host.name, status: 'ready', imageRemovedAt: IsNull(), error: IsNull() } });
     for (const release of built) {
-      if (!release.imageId || (await this.store.get().head(imageKey(release.app, release.id)))) continue;
+      if (!release.imageId || (await this.store.head(imageKey(release.app, release.id)))) continue;
       if (!(await this.docker.findImage(release.imageId))) continue;
       this.log.warn({ app: release.app, release: release.id }, 'release image archive missing from the store: saving it again');
       await this.save(release.app, release.id, release.imageId);
@@ -73,7 +72,7 @@ export class ReleaseImages implements OnApplicationBootstrap {
     const started = Date.now();
     await this.docker.tagImage(imageId, `dozen/${app}`, release);
     const archive = await this.docker.saveImage(imageTag(app, release));
-    const info = await this.store.get().put(imageKey(app, release), archive, { contentType: 'application/x-tar' });
+    const info = await this.store.put(imageKey(app, release), archive, { contentType: 'application/x-tar' });
     this.log.info({ app, release, bytes: info.size, ms: Date.now() - started }, 'release image saved');
     return info.size;
   }
@@ -102,7 +101,7 @@ export class ReleaseImages implements OnApplicationBootstrap {
     const inUse = new Set([row.release, ...(await this.instances.findBy({ app })).map((instance) => instance.release)].filter((id): id is string => Boolean(id)));
     const pruned = releasesToPrune(ready, this.config.deploy.keepReleases, inUse);
     for (const id of pruned) {
-      await this.store.get().delete(imageKey(app, id));
+      await this.store.delete(imageKey(app, id));
       await this.releases.update({ id }, { imageRemovedAt: Date.now() });
     }
     if (pruned.length) this.log.info({ app, releases: pruned }, 'release images pruned from the store');
@@ -146,7 +145,7 @@ export class ReleaseImages implements OnApplicationBootstrap {
     const deadline = Date.now() + ARCHIVE_WAIT_MS;
     for (;;) {
       try {
-        return await this.store.get().get(key);
+        return await this.store.get(key);
       } catch (error) {
         if (!(error instanceof ObjectNotFound)) throw error;
       }
