@@ -41,6 +41,8 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly again = new Set<string>();
   private readonly failures: Failures;
   private readonly written = new Map<string, string>();
+  /** Replaced containers finishing what they accepted before they are stopped, by container id. */
+  private readonly draining = new Map<string, { name: string; done: Promise<void> }>();
   private readonly stops: (() => void)[] = [];
   private closing = false;
 
@@ -92,7 +94,7 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     this.closing = true;
     for (const stop of this.stops) stop();
-    await Promise.allSettled([...this.working.values()]);
+    await Promise.allSettled([...this.working.values(), ...[...this.draining.values()].map((entry) => entry.done)]);
   }
 
   /** Every instance with a spec, and every container of this host that has none (an instance removed while the agent was down). */
@@ -163,7 +165,7 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
    * a `die` event (it is a snapshot updated after the event), so each state is read by inspect.
    */
   private async containersOf(instance: string): Promise<ManagedContainer[]> {
-    const listed = (await this.docker.managed(instance)).filter((container) => container.labels[LABEL.host] === this.host);
+    const listed = (await this.docker.managed(instance)).filter((container) => container.labels[LABEL.host] === this.host && !this.draining.has(container.id));
     const containers: ManagedContainer[] = [];
     for (const container of listed) {
       const state = await this.docker.inspect(container.id).then((info) => info.State.Status, () => null);
@@ -205,6 +207,8 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
     // An Engine without the release's image (another host built it, or it was removed) loads it from the object store.
     if (await this.images.ensure(release)) this.log.info({ app: spec.app, release: spec.release, image: release.imageId }, 'release image loaded from the store');
     const name = containerName(spec);
+    // A rollback within a drain: the container still draining holds this name until it is removed.
+    for (const entry of this.draining.values()) if (entry.name === name) await entry.done;
     for (const container of old) {
       // A restart of the same release: the old container gives its name to the new one.
       if (container.name === name) await this.docker.rename(container.id, `${name}-g${container.labels[LABEL.generation]}`);
@@ -236,15 +240,26 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
     this.log.info({ app: spec.app, instance: spec.id, release: spec.release, port }, 'instance registered');
   }
 
-  /** Deregisters the containers, waits `deploy.drainSeconds` when `drain` and one of them was serving, then stops and removes them. */
+  /** Deregisters the containers, waits `deploy.drainSeconds` (in the background) when `drain` and one of them was serving, then stops and removes them. */
   private async retireAll(instance: string, containers: ManagedContainer[], drain: boolean): Promise<void> {
     if (!containers.length) {
       for (const id of this.heartbeats.ofInstance(instance)) if (!drain) await this.heartbeats.deregister(id);
       return;
     }
     for (const container of containers) await this.heartbeats.deregister(registrationId(instance, container.labels[LABEL.release], container.labels[LABEL.generation]));
-    if (drain && containers.some((container) => container.state === 'running')) await sleep(this.config.deploy.drainSeconds * 1000);
-    for (const container of containers) await this.retire(container);
+    if (!drain || !containers.some((container) => container.state === 'running')) {
+      for (const container of containers) await this.retire(container);
+      return;
+    }
+    // Drained apart from the instance's reconcile, so a newer spec (a deploy right after this one) does not wait for it.
+    for (const container of containers) {
+      if (this.draining.has(container.id)) continue;
+      const done = sleep(this.config.deploy.drainSeconds * 1000)
+        .then(() => this.retire(container))
+        .catch((error: unknown) => this.log.error({ err: error, instance, container: container.id }, 'cannot remove a drained container'))
+        .finally(() => this.draining.delete(container.id));
+      this.draining.set(container.id, { name: container.name, done });
+    }
   }
 
   private async retire(container: ManagedContainer): Promise<void> {

@@ -75,6 +75,8 @@ export class Heartbeats {
       await this.registry.heartbeat(registration.id, load ? { load: { ...load, inflight: 0 } } : {});
     } catch (error) {
       if ((error as { status?: number }).status !== 404) return void this.log.warn({ err: error, instance: registration.id }, 'heartbeat failed');
+      // Deregistered while this heartbeat was on its way (a replaced container): it must stay gone.
+      if (!this.registrations.has(registration.id)) return;
       await this.register(registration).catch((registerError: unknown) => this.log.warn({ err: registerError, instance: registration.id }, 're-registration failed'));
     }
   }
