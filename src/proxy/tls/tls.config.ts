@@ -28,6 +28,8 @@ export const tlsConfig = z.strictObject({
   /** The port clients reach the TLS listener on, when something in between maps it (redirects name it). Default: listen.port. */
   publicPort: port().optional(),
   certificates: z.array(certificateFiles).default([]),
+  /** Whose certificate a client gets when its SNI names no certificate (an IP address, an unknown name); unset: the handshake fails. */
+  defaultDomain: certificateDomain.optional(),
   /** How often the primary makes a new session-ticket key for all workers (tickets made with the old one then need a full handshake). */
   ticketKeyRotation: z.number({ error: 'expected milliseconds (a whole number)' }).int().min(60_000).default(12 * 3_600_000),
   /** Staple OCSP responses for certificates that name a responder (fetched and cached by each worker). */
