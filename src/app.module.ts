@@ -12,6 +12,7 @@ import { ConfigModule } from './config/config.module.js';
 import type { DozenConfig, ModuleName } from './config/config.schema.js';
 import { DatabaseModule } from './database/database.module.js';
 import { DeployModule } from './deploy/deploy.module.js';
+import { NotifyModule } from './notify/notify.module.js';
 import { ProxyModule } from './proxy/proxy.module.js';
 import { RegistryModule } from './registry/registry.module.js';
 import { StorageModule } from './storage/storage.module.js';
@@ -38,6 +39,7 @@ export class AppModule {
         TokensModule,
         AuditModule,
         AccessModule,
+        NotifyModule,
         GraphQLModule.forRoot<MercuriusDriverConfig>({ driver: MercuriusDriver, autoSchemaFile: true, graphiql: false, path: '/graphql' }),
         ...config.modules.map((name) => MODULES[name]),
       ],
