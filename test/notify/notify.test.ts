@@ -18,7 +18,8 @@ const SECRETS = { webhook: 'hook-secret', dingtalk: 'SECding', feishu: 'feishu-s
 function verdict(request: Received): { status: number; body: unknown } {
   const json = JSON.parse(request.body);
   switch (request.path) {
-    case '/hook': {
+    case '/hook':
+    case '/deploys': {
       const expected = `sha256=${createHmac('sha256', SECRETS.webhook).update(`${request.headers['x-dozen-timestamp']}.${request.body}`).digest('hex')}`;
       const sent = String(request.headers['x-dozen-signature']);
       return sent.length === expected.length && timingSafeEqual(Buffer.from(sent), Buffer.from(expected)) ? { status: 204, body: '' } : { status: 401, body: 'bad signature' };
@@ -67,6 +68,7 @@ describe('notifications reach each channel in its own format, signed, retried', 
       { name: 'ops-feishu', type: 'feishu', url: `${base}/feishu`, secret: SECRETS.feishu },
       { name: 'ops-wecom', type: 'wecom', url: `${base}/wecom?key=wecom-key` },
       { name: 'only-up', type: 'wecom', url: `${base}/wecom?key=wecom-key`, events: ['module.up'] },
+      { name: 'deploys', type: 'webhook', url: `${base}/deploys`, secret: SECRETS.webhook, events: ['deploy.succeeded', 'deploy.failed'] },
     ];
     // The deploy module is down from the start: its Docker socket does not exist.
     dozen = await startDozen({
@@ -99,5 +101,20 @@ describe('notifications reach each channel in its own format, signed, retried', 
     assert.equal(await metric(/^dozen_notify_messages_total\{channel="ops-hook",outcome="retried"\} (\d+)/m), 1);
     assert.equal(received.filter((entry) => entry.path === '/wecom').length, 1, 'one message, and none for the channel that chose only module.up');
     assert.equal(received.filter((entry) => entry.path === '/ding').length, 1);
+  });
+
+  it('tells the channel that chose deploy events that a deploy failed, and nothing else', async () => {
+    assert.ok(!received.some((entry) => entry.path === '/deploys'), 'module events did not reach it');
+    const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const created = await dozen.api('/deploy/apps', json({ name: 'doomed', repository: 'file:///nonexistent/doomed.git', runtime: 'nodejs' }));
+    assert.equal(created.status, 201, await created.text());
+    const deployed = await dozen.api('/deploy/apps/doomed/deploy', json({ ref: 'main' }));
+    const release = await deployed.json();
+    assert.ok(deployed.status < 300, JSON.stringify(release));
+    const { id } = release;
+    const delivery = await waitFor('the deploy.failed message', async () => received.find((entry) => entry.path === '/deploys' && entry.accepted), 30_000);
+    const message = JSON.parse(delivery.body);
+    assert.deepEqual([message.event, message.subject, message.detail], ['deploy.failed', 'doomed', { release: id }]);
+    assert.match(message.message, new RegExp(`^release ${id}: `));
   });
 });
