@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { secret } from '../config/secret.js';
 
-export const NOTIFY_EVENTS = ['module.down', 'module.up', 'deploy.succeeded', 'deploy.failed'] as const;
+export const NOTIFY_EVENTS = ['module.down', 'module.up', 'deploy.succeeded', 'deploy.failed', 'instance.crashed'] as const;
 export type NotifyEventKind = (typeof NOTIFY_EVENTS)[number];
 
 const channel = z.strictObject({
