@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { In, type Repository } from 'typeorm';
 import { InjectLogger } from '../../common/core.module.js';
 import { InjectConfig } from '../../config/config.module.js';
+import { Notifier } from '../../notify/notifier.service.js';
 import type { DozenConfig } from '../../config/config.schema.js';
 import { DockerClient } from '../agent/docker.client.js';
 import { AppEntity, ReleaseEntity } from '../deploy.entity.js';
@@ -50,6 +51,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
     @InjectRepository(AppEntity) private readonly apps: Repository<AppEntity>,
     @InjectRepository(ReleaseEntity) private readonly releases: Repository<ReleaseEntity>,
     private readonly secretsBox: SecretsBox,
+    private readonly notifier: Notifier,
   ) {
     this.log = logger.child({ module: 'deploy', part: 'builder' });
   }
@@ -157,6 +159,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
           await this.finish(job.release, { error: message.slice(0, 1024) });
         },
       );
+      this.notifier.notify({ kind: 'deploy.succeeded', subject: app, message: `release ${job.release} built; its instances move to it`, detail: { release: job.release } });
       await this.readyListener(app, job.release).catch((error: unknown) => this.log.error({ err: error, app, release: job.release }, 'cannot move the instances to the new release'));
       await saved;
       await this.finish(job.release, { buildLog: log });
@@ -168,6 +171,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
       const tail = log.trimEnd().split('\n').slice(-15).join('\n');
       await this.finish(job.release, { status: job.cancel.signal.aborted ? 'cancelled' : 'failed', error: tail.slice(-1024), buildLog: log });
       this.log.warn({ app, release: job.release, err: error }, 'release build failed');
+      if (!job.cancel.signal.aborted) this.notifier.notify({ kind: 'deploy.failed', subject: app, message: `release ${job.release}: ${message}`, detail: { release: job.release } });
     } finally {
       clearInterval(flush);
       rmSync(dir, { recursive: true, force: true });
