@@ -37,11 +37,13 @@ export class HealthWatch implements OnApplicationBootstrap, OnModuleDestroy {
     this.checks.inc();
     for (const [module, health] of Object.entries(report.modules)) {
       if (health.status === 'disabled') continue;
+      // A warning (a certificate near expiry) still serves: only down and back up are news here.
+      const status = health.status === 'down' ? 'down' : 'up';
       const before = this.last.get(module) ?? 'up';
-      this.last.set(module, health.status);
-      if (before === health.status) continue;
+      this.last.set(module, status);
+      if (before === status) continue;
       this.notifier.notify(
-        health.status === 'down'
+        status === 'down'
           ? { kind: 'module.down', subject: module, message: health.reason ?? 'down', detail: { reason: health.reason } }
           : { kind: 'module.up', subject: module, message: 'up again' },
       );
