@@ -96,6 +96,8 @@ export const ROUTES: Record<string, Requirement> = {
   'POST /proxy/apps/:app/keys': 'proxy.manage',
   'GET /proxy/apps/:app/keys': 'proxy.read',
   'DELETE /proxy/apps/:app/keys/:id': 'proxy.manage',
+  'GET /proxy/certificates': 'proxy.read',
+  'GET /proxy/acme': 'proxy.read',
 
   'GET /deploy/health': 'node.read',
   'GET /deploy/hosts': 'deploy.read',
@@ -126,6 +128,12 @@ export const ROUTES: Record<string, Requirement> = {
   'DELETE /deploy/instances/:id': 'deploy.write',
   'GET /deploy/instances/:id/logs': 'deploy.read',
   'GET /deploy/audit': 'audit.read',
+  // The push webhook's secret is its authentication (checked in constant time by the hook itself).
+  'POST /deploy/hooks/:app': 'public',
+  'GET /deploy/apps/:app/webhook': 'deploy.read',
+  // Making or rotating the hook hands out a secret that deploys: managed like the app's secrets.
+  'POST /deploy/apps/:app/webhook': 'deploy.secrets',
+  'DELETE /deploy/apps/:app/webhook': 'deploy.secrets',
 
   'GET /storage/health': 'node.read',
   'PUT /storage/objects/*': 'storage.write',
@@ -175,6 +183,7 @@ export const GRAPHQL_FIELDS: Record<string, Exclude<Requirement, 'public' | 'gra
 
   'Query.proxyPolicy': 'proxy.read',
   'Query.proxyApiKeys': 'proxy.read',
+  'Query.proxyCertificates': 'proxy.read',
   'Mutation.setProxyPolicy': 'proxy.manage',
   'Mutation.createProxyApiKey': 'proxy.manage',
   'Mutation.revokeProxyApiKey': 'proxy.manage',
@@ -195,6 +204,10 @@ export const GRAPHQL_FIELDS: Record<string, Exclude<Requirement, 'public' | 'gra
   'Mutation.setSecret': 'deploy.secrets',
   'Mutation.deploy': 'deploy.write',
   'Mutation.rollback': 'deploy.write',
+  'Mutation.cancelRelease': 'deploy.write',
+  'Query.webhook': 'deploy.read',
+  'Mutation.rotateWebhook': 'deploy.secrets',
+  'Mutation.deleteWebhook': 'deploy.secrets',
   'Mutation.scale': 'deploy.write',
   'Mutation.createInstance': 'deploy.write',
   'Mutation.startInstance': 'deploy.write',
