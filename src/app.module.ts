@@ -4,6 +4,7 @@ import { GraphQLModule } from '@nestjs/graphql';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
 import type { Logger } from 'pino';
 import { AccessModule } from './access/access.module.js';
+import { AuditModule } from './audit/audit.module.js';
 import { BroadcastModule } from './broadcast/broadcast.module.js';
 import { CoreModule } from './common/core.module.js';
 import { principalOf } from './common/principal.js';
@@ -36,6 +37,7 @@ export class AppModule {
         CoreModule.forRoot(logger),
         DatabaseModule,
         TokensModule,
+        AuditModule,
         AccessModule,
         // Subscriptions: the console's live data over graphql-transport-ws at /graphql (docs/console.md). The
         // upgrade passed AdminAuth's hook like any request; its caller goes in the context for the access guard.

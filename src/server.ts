@@ -4,6 +4,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { Logger } from 'pino';
 import { AccessGuard } from './access/access.guard.js';
 import { AppModule } from './app.module.js';
+import { AuditRecorder } from './audit/audit-recorder.js';
 import { AdminAuth } from './common/admin-auth.js';
 import { adminToken } from './common/admin-token.js';
 import { toHttp } from './common/errors.js';
@@ -48,6 +49,8 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
   // After the caller is known: may it call this route? (GraphQL fields are decided per field.)
   fastify.addHook('onRequest', access.hook);
   fastify.addHook('preHandler', auth.preHandler);
+  // Every REST mutation, with its outcome, to the one audit trail.
+  fastify.addHook('onResponse', app.get(AuditRecorder).onResponse);
   // Errors Fastify raises before any Nest handler runs (malformed JSON, body too large) do not pass
   // Nest's filters; give them the same {error, message} body. Fastify binds each route to the error
   // handler of the time it is added, so this one, set before Nest adds its routes, serves them all;

@@ -2,6 +2,7 @@ import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/com
 import { GqlExecutionContext, type GqlContextType } from '@nestjs/graphql';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError, type GraphQLResolveInfo } from 'graphql';
+import { AuditRecorder } from '../audit/audit-recorder.js';
 import { principalOf, type Principal } from '../common/principal.js';
 import { GRAPHQL_FIELDS, roleHas, routeRequirement, type Requirement } from './permissions.js';
 
@@ -25,6 +26,8 @@ export function refusal(principal: Principal | null, requirement: Requirement | 
 @Injectable()
 export class AccessGuard implements CanActivate {
   private readonly served: { method: string; path: string }[] = [];
+
+  constructor(private readonly audit: AuditRecorder) {}
 
   /** Fastify's onRoute hook: remembers every route served, for GET /access/table. */
   readonly onRoute = (route: { method: string | string[]; url: string }): void => {
@@ -58,6 +61,7 @@ export class AccessGuard implements CanActivate {
     const principal = graphqlPrincipal(graphql.getContext());
     const refused = refusal(principal, requirement, field);
     if (!refused) return true;
+    this.audit.refused(context);
     throw new GraphQLError(refused.message, { extensions: { code: refused.status === 401 ? 'unauthorized' : 'forbidden', status: refused.status, ...(requirement ? { permission: requirement } : {}) } });
   }
 }

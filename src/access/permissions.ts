@@ -215,3 +215,8 @@ export const GRAPHQL_FIELDS: Record<string, Exclude<Requirement, 'public' | 'gra
 export function routeRequirement(method: string, pattern: string): Requirement | undefined {
   return ROUTES[`${method} ${pattern}`] ?? (method === 'HEAD' ? ROUTES[`GET ${pattern}`] : undefined);
 }
+
+/** The module a route belongs to, for the audit trail: its first path segment (`/deploy/apps/:app` -> deploy). */
+export function moduleOfRoute(pattern: string): string {
+  return pattern.split('/')[1] || 'node';
+}

@@ -1,29 +1,26 @@
-import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import type { Repository } from 'typeorm';
-import { AuditEventEntity } from './deploy.entity.js';
+import { AuditTrail, type AuditEventView } from '../audit/audit-trail.service.js';
 
 /** Who made a change and from where (the REST/GraphQL caller). */
 export interface Actor {
-  /** `admin`, or `token:<id>` for an API token. */
+  /** A user name, `admin-token`, `token:<id>`, or `dozen` for the platform itself. */
   name: string;
   address: string | null;
 }
 
 export const SYSTEM: Actor = { name: 'dozen', address: null };
 
-/** The audit trail of the deploy module: one row per mutation. */
+/** Deploy's named events (`app.create`, `instance.restart`, ...) in the one audit trail, as module `deploy`. */
 @Injectable()
 export class AuditService {
-  constructor(@InjectRepository(AuditEventEntity) private readonly events: Repository<AuditEventEntity>) {}
+  constructor(private readonly trail: AuditTrail) {}
 
   async record(actor: Actor, action: string, target: string, detail: Record<string, unknown> = {}): Promise<void> {
-    await this.events.save(this.events.create({ id: randomUUID(), at: Date.now(), actor: actor.name, action, target, detail, address: actor.address }));
+    await this.trail.record({ module: 'deploy', actor: actor.name, address: actor.address, action, target, detail, outcome: 'ok' });
   }
 
-  /** The newest first. */
-  async list(limit: number): Promise<AuditEventEntity[]> {
-    return this.events.find({ order: { at: 'DESC' }, take: limit });
+  /** Deploy's events, newest first: what GET /deploy/audit shows (GET /audit?module=deploy is the same). */
+  list(limit: number): Promise<AuditEventView[]> {
+    return this.trail.list({ module: 'deploy', limit, offset: 0 });
   }
 }

@@ -5,6 +5,7 @@ import { InjectConfig } from '../config/config.module.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { DockerClient } from './agent/docker.client.js';
 import { AppsService } from './apps.service.js';
+import { actorName, principalOf } from '../common/principal.js';
 import { AuditService, type Actor } from './audit.service.js';
 import { DeployConflict } from './deploy.errors.js';
 import {
@@ -17,7 +18,7 @@ import { InstancesService } from './instances.service.js';
 import { ReleasesService } from './releases.service.js';
 
 function actorOf(request: FastifyRequest): Actor {
-  return { name: 'admin', address: request.ip ?? null };
+  return { name: actorName(principalOf(request.raw)), address: request.ip ?? null };
 }
 
 /** REST for programs and the CLI: apps, releases, instances, hosts, audit (admin token, checked by the AdminAuth hook). */
@@ -197,6 +198,6 @@ export class DeployController {
 
   @Get('audit')
   async listAudit(@Query(new ZodPipe(auditQuery)) query: { limit: number }) {
-    return { events: (await this.audit.list(query.limit)).map((event) => ({ ...event, at: new Date(event.at).toISOString() })) };
+    return { events: await this.audit.list(query.limit) };
   }
 }

@@ -76,16 +76,3 @@ export class InstanceEntity {
   @Column({ name: 'created_at', type: 'bigint', transformer: millis }) createdAt!: number;
   @Column({ name: 'updated_at', type: 'bigint', transformer: millis }) updatedAt!: number;
 }
-
-/** One mutation: who did what to which thing, from where. */
-@Entity('deploy_audit_events')
-export class AuditEventEntity {
-  @PrimaryColumn({ type: 'varchar', length: 36 }) id!: string;
-  @Index() @Column({ type: 'bigint', transformer: millis }) at!: number;
-  /** `admin`, or `token:<id>` for an API token. */
-  @Column({ type: 'varchar', length: 128 }) actor!: string;
-  @Column({ type: 'varchar', length: 64 }) action!: string;
-  @Column({ type: 'varchar', length: 255 }) target!: string;
-  @Column({ type: 'text', transformer: json }) detail!: Record<string, unknown>;
-  @Column({ type: 'varchar', length: 64, nullable: true }) address!: string | null;
-}

@@ -11,7 +11,7 @@ import { AppsService } from './apps.service.js';
 import { AuditService } from './audit.service.js';
 import { BuilderService } from './build/builder.service.js';
 import { DeployController } from './deploy.controller.js';
-import { AppEntity, AuditEventEntity, HostEntity, InstanceEntity, ReleaseEntity } from './deploy.entity.js';
+import { AppEntity, HostEntity, InstanceEntity, ReleaseEntity } from './deploy.entity.js';
 import { DeployHealth } from './deploy.health.js';
 import { DeployLiveResolver } from './deploy-live.resolver.js';
 import { DeployResolver } from './deploy.resolver.js';
@@ -25,7 +25,7 @@ import { SecretsBox } from './secrets-box.js';
  * that makes its Docker Engine run what the catalog says it should.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([HostEntity, AppEntity, ReleaseEntity, InstanceEntity, AuditEventEntity]), RegistryModule, TokensModule],
+  imports: [TypeOrmModule.forFeature([HostEntity, AppEntity, ReleaseEntity, InstanceEntity]), RegistryModule, TokensModule],
   controllers: [moduleHealthController('deploy'), DeployController],
   providers: [
     { provide: DockerClient, inject: [DOZEN_CONFIG], useFactory: (config: DozenConfig) => new DockerClient(config.deploy.docker.socketPath) },

@@ -1,8 +1,10 @@
-import { Args, Field, Float, InputType, Int, Mutation, ObjectType, OmitType, Query, Resolver } from '@nestjs/graphql';
+import { Args, Context, Field, Float, InputType, Int, Mutation, ObjectType, OmitType, Query, Resolver } from '@nestjs/graphql';
 import type { z } from 'zod';
+import type { FastifyReply } from 'fastify';
 import { badInputFromZod } from '../common/errors.js';
 import { AppsService, type AppView } from './apps.service.js';
-import { AuditService, type Actor } from './audit.service.js';
+import { actorName, principalOf } from '../common/principal.js';
+import type { Actor } from './audit.service.js';
 import {
   appName, createAppSchema, createInstanceSchema, deployBody, domainSchemaBody, envBody, envNameParam, hostName, instanceId, rollbackBody, scaleBody, secretsBody, updateAppSchema,
 } from './dto/deploy.dto.js';
@@ -10,8 +12,15 @@ import { HostsService } from './hosts.service.js';
 import { InstancesService } from './instances.service.js';
 import { ReleasesService } from './releases.service.js';
 
-/** GraphQL callers pass the same admin token check as REST (the AdminAuth hook guards /graphql). */
-const ADMIN: Actor = { name: 'admin', address: null };
+/** Mercurius's context holds Fastify's reply; AdminAuth's hook found the caller of its request. */
+interface GraphQLContext {
+  reply: FastifyReply;
+}
+
+/** The caller of a GraphQL mutation, for deploy's audit events. */
+function actorOf(context: GraphQLContext): Actor {
+  return { name: actorName(principalOf(context.reply.request.raw)), address: context.reply.request.ip ?? null };
+}
 
 /** The same zod rules as REST, so a bad value names the same field. */
 export function checked<T extends z.ZodType>(schema: T, value: unknown, field = ''): z.output<T> {
@@ -92,17 +101,6 @@ export class InstanceType {
   @Field(() => String, { nullable: true }) lastError!: string | null;
 }
 
-@ObjectType('DeployAuditEvent')
-class AuditEventType {
-  @Field() id!: string;
-  @Field() at!: string;
-  @Field() actor!: string;
-  @Field() action!: string;
-  @Field() target!: string;
-  @Field({ description: 'JSON' }) detail!: string;
-  @Field(() => String, { nullable: true }) address!: string | null;
-}
-
 @InputType('CreateAppInput')
 class CreateAppInput {
   @Field() name!: string;
@@ -139,7 +137,6 @@ export class DeployResolver {
     private readonly releasesService: ReleasesService,
     private readonly instancesService: InstancesService,
     private readonly hostsService: HostsService,
-    private readonly audit: AuditService,
   ) {}
 
   @Query(() => [HostType], { description: 'The hosts that run deploy' })
@@ -167,94 +164,89 @@ export class DeployResolver {
     return this.instancesService.list({ app: app === undefined ? undefined : checked(appName, app, 'app'), host: host === undefined ? undefined : checked(hostName, host, 'host') });
   }
 
-  @Query(() => [AuditEventType], { description: 'Newest first' })
-  async auditEvents(@Args('limit', { type: () => Int, defaultValue: 100 }) limit: number) {
-    return (await this.audit.list(Math.min(Math.max(limit, 1), 1000))).map((event) => ({ ...event, at: new Date(event.at).toISOString(), detail: JSON.stringify(event.detail) }));
-  }
-
   @Mutation(() => AppType)
-  async createApp(@Args('input') input: CreateAppInput) {
+  async createApp(@Context() context: GraphQLContext, @Args('input') input: CreateAppInput) {
     const parsed = checked(createAppSchema, { ...defined(input), env: fromPairs(input.env), secrets: fromPairs(input.secrets) });
-    return appType(await this.appsService.create(parsed, ADMIN));
+    return appType(await this.appsService.create(parsed, actorOf(context)));
   }
 
   @Mutation(() => AppType)
-  async updateApp(@Args('name') name: string, @Args('input') input: UpdateAppInput) {
-    return appType(await this.appsService.update(checked(appName, name, 'name'), checked(updateAppSchema, defined(input)), ADMIN));
+  async updateApp(@Context() context: GraphQLContext, @Args('name') name: string, @Args('input') input: UpdateAppInput) {
+    return appType(await this.appsService.update(checked(appName, name, 'name'), checked(updateAppSchema, defined(input)), actorOf(context)));
   }
 
   @Mutation(() => Boolean, { description: 'Removes its instances, then the app and its proxy policy' })
-  async deleteApp(@Args('name') name: string) {
+  async deleteApp(@Context() context: GraphQLContext, @Args('name') name: string) {
     await this.appsService.row(checked(appName, name, 'name'));
-    await this.instancesService.removeAll(name, ADMIN);
-    await this.appsService.delete(name, ADMIN);
+    await this.instancesService.removeAll(name, actorOf(context));
+    await this.appsService.delete(name, actorOf(context));
     return true;
   }
 
   @Mutation(() => AppType)
-  async addDomain(@Args('app') app: string, @Args('domain') domain: string) {
-    return appType(await this.appsService.addDomain(checked(appName, app, 'app'), checked(domainSchemaBody, { domain }).domain, ADMIN));
+  async addDomain(@Context() context: GraphQLContext, @Args('app') app: string, @Args('domain') domain: string) {
+    return appType(await this.appsService.addDomain(checked(appName, app, 'app'), checked(domainSchemaBody, { domain }).domain, actorOf(context)));
   }
 
   @Mutation(() => AppType)
-  async removeDomain(@Args('app') app: string, @Args('domain') domain: string) {
-    return appType(await this.appsService.removeDomain(checked(appName, app, 'app'), domain.toLowerCase(), ADMIN));
+  async removeDomain(@Context() context: GraphQLContext, @Args('app') app: string, @Args('domain') domain: string) {
+    return appType(await this.appsService.removeDomain(checked(appName, app, 'app'), domain.toLowerCase(), actorOf(context)));
   }
 
   @Mutation(() => AppType, { description: 'Sets one variable; value null unsets it' })
-  async setEnv(@Args('app') app: string, @Args('name') name: string, @Args('value', { type: () => String, nullable: true }) value: string | null) {
+  async setEnv(@Context() context: GraphQLContext, @Args('app') app: string, @Args('name') name: string, @Args('value', { type: () => String, nullable: true }) value: string | null) {
     const checkedApp = checked(appName, app, 'app');
-    if (value === null) return appType(await this.appsService.unsetEnv(checkedApp, checked(envNameParam, name, 'name'), ADMIN));
-    return appType(await this.appsService.setEnv(checkedApp, checked(envBody, { env: { [name]: value } }).env, ADMIN));
+    if (value === null) return appType(await this.appsService.unsetEnv(checkedApp, checked(envNameParam, name, 'name'), actorOf(context)));
+    return appType(await this.appsService.setEnv(checkedApp, checked(envBody, { env: { [name]: value } }).env, actorOf(context)));
   }
 
   @Mutation(() => AppType, { description: 'Sets one secret (never shown again); value null unsets it' })
-  async setSecret(@Args('app') app: string, @Args('name') name: string, @Args('value', { type: () => String, nullable: true }) value: string | null) {
+  async setSecret(@Context() context: GraphQLContext, @Args('app') app: string, @Args('name') name: string, @Args('value', { type: () => String, nullable: true }) value: string | null) {
     const checkedApp = checked(appName, app, 'app');
-    if (value === null) return appType(await this.appsService.unsetSecret(checkedApp, checked(envNameParam, name, 'name'), ADMIN));
-    return appType(await this.appsService.setSecrets(checkedApp, checked(secretsBody, { secrets: { [name]: value } }).secrets, ADMIN));
+    if (value === null) return appType(await this.appsService.unsetSecret(checkedApp, checked(envNameParam, name, 'name'), actorOf(context)));
+    return appType(await this.appsService.setSecrets(checkedApp, checked(secretsBody, { secrets: { [name]: value } }).secrets, actorOf(context)));
   }
 
   @Mutation(() => ReleaseType, { description: 'Queues the build of a ref; the instances move to it once it is ready' })
-  deploy(@Args('app') app: string, @Args('ref', { type: () => String, nullable: true }) ref?: string) {
-    return this.releasesService.deploy(checked(appName, app, 'app'), checked(deployBody, defined({ ref })).ref, ADMIN);
+  deploy(@Context() context: GraphQLContext, @Args('app') app: string, @Args('ref', { type: () => String, nullable: true }) ref?: string) {
+    return this.releasesService.deploy(checked(appName, app, 'app'), checked(deployBody, defined({ ref })).ref, actorOf(context));
   }
 
   @Mutation(() => ReleaseType)
-  rollback(@Args('app') app: string, @Args('release', { type: () => String, nullable: true }) release?: string) {
-    return this.releasesService.rollback(checked(appName, app, 'app'), checked(rollbackBody, defined({ release })).release, ADMIN);
+  rollback(@Context() context: GraphQLContext, @Args('app') app: string, @Args('release', { type: () => String, nullable: true }) release?: string) {
+    return this.releasesService.rollback(checked(appName, app, 'app'), checked(rollbackBody, defined({ release })).release, actorOf(context));
   }
 
   @Mutation(() => InstanceType)
-  createInstance(@Args('app') app: string, @Args('host') host: string) {
+  createInstance(@Context() context: GraphQLContext, @Args('app') app: string, @Args('host') host: string) {
     const input = checked(createInstanceSchema, { app, host });
-    return this.instancesService.create(input.app, input.host, ADMIN);
+    return this.instancesService.create(input.app, input.host, actorOf(context));
   }
 
   @Mutation(() => InstanceType)
-  startInstance(@Args('id') id: string) {
-    return this.instancesService.start(checked(instanceId, id, 'id'), ADMIN);
+  startInstance(@Context() context: GraphQLContext, @Args('id') id: string) {
+    return this.instancesService.start(checked(instanceId, id, 'id'), actorOf(context));
   }
 
   @Mutation(() => InstanceType)
-  stopInstance(@Args('id') id: string) {
-    return this.instancesService.stop(checked(instanceId, id, 'id'), ADMIN);
+  stopInstance(@Context() context: GraphQLContext, @Args('id') id: string) {
+    return this.instancesService.stop(checked(instanceId, id, 'id'), actorOf(context));
   }
 
   @Mutation(() => InstanceType)
-  restartInstance(@Args('id') id: string) {
-    return this.instancesService.restart(checked(instanceId, id, 'id'), ADMIN);
+  restartInstance(@Context() context: GraphQLContext, @Args('id') id: string) {
+    return this.instancesService.restart(checked(instanceId, id, 'id'), actorOf(context));
   }
 
   @Mutation(() => Boolean)
-  async removeInstance(@Args('id') id: string) {
-    await this.instancesService.remove(checked(instanceId, id, 'id'), ADMIN);
+  async removeInstance(@Context() context: GraphQLContext, @Args('id') id: string) {
+    await this.instancesService.remove(checked(instanceId, id, 'id'), actorOf(context));
     return true;
   }
 
   @Mutation(() => [InstanceType])
-  scale(@Args('app') app: string, @Args('host') host: string, @Args('count', { type: () => Int }) count: number) {
+  scale(@Context() context: GraphQLContext, @Args('app') app: string, @Args('host') host: string, @Args('count', { type: () => Int }) count: number) {
     const input = checked(scaleBody, { host, count });
-    return this.instancesService.scale(checked(appName, app, 'app'), input.host, input.count, ADMIN);
+    return this.instancesService.scale(checked(appName, app, 'app'), input.host, input.count, actorOf(context));
   }
 }

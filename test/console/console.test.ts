@@ -208,6 +208,13 @@ describe('the web console in Chromium', { timeout: 240_000 }, () => {
     const me = await fetch(dozen.url + '/auth/me', { headers: { authorization: `Bearer ${token}` } });
     assert.equal(me.status, 200);
     assert.equal((await me.json()).name, 'ada');
+
+    // The one audit trail, filtered: ada's createUser, recorded with its outcome.
+    await page.fill('[data-testid=audit] input[name=action]', 'createUser');
+    await page.click('[data-testid=audit] button[type=submit]');
+    const entry = await page.waitForSelector('[data-testid=audit] tr[data-action=createUser]');
+    assert.match(await entry.innerText(), /ada[\s\S]*createUser[\s\S]*ok/);
+    assert.equal((await page.$$('[data-testid=audit] tbody tr')).length, 1);
     await shoot(page, 'people');
   });
 

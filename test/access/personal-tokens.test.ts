@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import WebSocket from 'ws';
+import { startDozen, type DozenProcess } from '../support/dozen-process.js';
+import { addUser, json, signIn } from './people.js';
+
+/** Opens /ws with these headers; resolves with the first frame the hub sends after a join (or the close). */
+async function wsJoin(dozen: DozenProcess, headers: Record<string, string>, room: string, publish?: unknown): Promise<{ frames: Record<string, unknown>[]; closed: number | null }> {
+  const socket = new WebSocket(dozen.url.replace(/^http/, 'ws') + '/ws', { headers });
+  const frames: Record<string, unknown>[] = [];
+  let closed: number | null = null;
+  await new Promise<void>((resolve) => {
+    socket.on('message', (data) => {
+      const frame = JSON.parse(data.toString());
+      frames.push(frame);
+      if (frame.type === 'joined' && publish !== undefined) socket.send(JSON.stringify({ type: 'publish', room, data: publish }));
+      // An unauthorized client is closed right after its error frame: wait for the close.
+      if ((frame.type === 'error' && frame.code !== 'unauthorized') || frame.type === 'message' || (frame.type === 'joined' && publish === undefined)) resolve();
+    });
+    socket.on('close', (code) => {
+      closed = code;
+      resolve();
+    });
+    socket.on('error', () => resolve());
+    socket.on('open', () => socket.send(JSON.stringify({ type: 'join', room })));
+  });
+  socket.close();
+  return { frames, closed };
+}
+
+describe('personal API tokens and the WebSocket hub for users', { timeout: 120_000 }, () => {
+  let dozen: DozenProcess;
+  const bearer = (token: string, path: string, init: RequestInit = {}) =>
+    fetch(dozen.url + path, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) } });
+
+  before(async () => {
+    dozen = await startDozen({ env: { DOZEN_MODULES: 'registry,storage,broadcast' } });
+    await addUser(dozen, 'dev', 'deployer');
+    await addUser(dozen, 'watcher', 'viewer');
+  });
+  after(async () => {
+    await dozen?.stop();
+  });
+
+  it('a token is shown once, acts with its owner role (no CSRF header needed), follows role changes, and stops when revoked', async () => {
+    const browser = await signIn(dozen, 'dev');
+    const created = await browser.fetch('/auth/tokens', { method: 'POST', ...json({ name: 'ci' }) });
+    assert.equal(created.status, 201);
+    const { id, token, expiresAt } = await created.json();
+    assert.match(token, /^dzp_[A-Za-z0-9_-]{43}$/);
+    assert.equal(expiresAt, null);
+    const listed = await (await browser.fetch('/auth/tokens')).json();
+    assert.deepEqual(listed.tokens.map((entry: { id: string }) => entry.id), [id]);
+    assert.ok(!JSON.stringify(listed).includes(token.slice(4)), 'the list never shows the secret');
+
+    assert.equal((await bearer(token, '/auth/me').then((response) => response.json())).role, 'deployer');
+    const publish = await bearer(token, '/broadcast/rooms/ci/messages', { method: 'POST', ...json({ data: { n: 1 } }) });
+    assert.ok(publish.status < 300, `a deployer publishes: ${publish.status} ${await publish.text()}`);
+    const tokensRoute = await bearer(token, '/tokens');
+    assert.equal(tokensRoute.status, 403, 'a deployer manages no API tokens');
+    assert.equal((await tokensRoute.json()).permission, 'tokens.manage');
+
+    assert.equal((await dozen.api('/users/dev', { method: 'PATCH', ...json({ role: 'viewer' }) })).status, 200);
+    assert.equal((await bearer(token, '/broadcast/rooms/ci/messages', { method: 'POST', ...json({ data: { n: 2 } }) })).status, 403, 'the token follows its owner to viewer');
+    assert.equal((await dozen.api('/users/dev', { method: 'PATCH', ...json({ role: 'deployer' }) })).status, 200);
+
+    const again = await signIn(dozen, 'dev');
+    const revoked = await again.fetch(`/auth/tokens/${id}`, { method: 'DELETE' });
+    assert.equal(revoked.status, 200);
+    assert.ok((await revoked.json()).revokedAt);
+    const refused = await bearer(token, '/auth/me');
+    assert.equal(refused.status, 401);
+    assert.match((await refused.json()).message, /revoked/);
+  });
+
+  it('a token with an expiry is refused after it; another user cannot revoke it; the admin token has none', async () => {
+    const browser = await signIn(dozen, 'watcher');
+    const { data } = (await browser.graphql('mutation($at: String) { createPersonalToken(name: "brief", expiresAt: $at) { id token expiresAt } }', { at: new Date(Date.now() + 1500).toISOString() })).body;
+    const created = data!.createPersonalToken as { id: string; token: string; expiresAt: string };
+    assert.equal((await bearer(created.token, '/auth/me')).status, 200);
+
+    const other = await signIn(dozen, 'dev');
+    const foreign = await other.graphql(`mutation { revokePersonalToken(id: "${created.id}") { id } }`);
+    assert.match(foreign.body.errors![0].message, /personal token .* does not exist/);
+    assert.deepEqual((await other.graphql('{ personalTokens { name } }')).body.data!.personalTokens, [{ name: 'ci' }]);
+
+    // The expiry is a point in time: the condition waited for is the clock passing it.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(created.expiresAt) - Date.now()) + 50));
+    const expired = await bearer(created.token, '/auth/me');
+    assert.equal(expired.status, 401);
+    assert.match((await expired.json()).message, /expired at/);
+
+    const admin = await dozen.api('/auth/tokens', { method: 'POST', ...json({ name: 'x' }) });
+    assert.equal(admin.status, 403);
+    const past = await browser.fetch('/auth/tokens', { method: 'POST', ...json({ name: 'old', expiresAt: '2001-01-01T00:00:00Z' }) });
+    assert.equal(past.status, 400);
+    assert.equal((await past.json()).field, 'expiresAt');
+  });
+
+  it('a disabled user’s tokens stop working', async () => {
+    await addUser(dozen, 'gone', 'viewer');
+    const browser = await signIn(dozen, 'gone');
+    const { token } = await (await browser.fetch('/auth/tokens', { method: 'POST', ...json({ name: 'script' }) })).json();
+    assert.equal((await bearer(token, '/auth/me')).status, 200);
+    await dozen.api('/users/gone', { method: 'PATCH', ...json({ disabled: true }) });
+    assert.equal((await bearer(token, '/auth/me')).status, 401);
+  });
+
+  it('the hub takes the session cookie: a viewer joins but may not publish, a deployer publishes; no session, no entry', async () => {
+    const viewer = await signIn(dozen, 'watcher');
+    const deployer = await signIn(dozen, 'dev');
+    const asViewer = await wsJoin(dozen, { cookie: `dozen_session=${viewer.session}` }, 'lobby', { hello: 'from viewer' });
+    assert.equal(asViewer.frames[0].type, 'joined');
+    assert.deepEqual({ type: asViewer.frames[1].type, code: asViewer.frames[1].code }, { type: 'error', code: 'forbidden' });
+    const asDeployer = await wsJoin(dozen, { cookie: `dozen_session=${deployer.session}` }, 'lobby', { hello: 'from deployer' });
+    assert.deepEqual(asDeployer.frames.map((frame) => frame.type), ['joined', 'message']);
+    assert.deepEqual(asDeployer.frames[1].data, { hello: 'from deployer' });
+    const stranger = await wsJoin(dozen, { cookie: 'dozen_session=not-a-session' }, 'lobby');
+    assert.equal(stranger.frames[0]?.code, 'unauthorized');
+    assert.equal(stranger.closed, 1008);
+  });
+});
