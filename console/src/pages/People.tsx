@@ -158,7 +158,7 @@ function Audit() {
               <thead><tr><th>{t('people.when')}</th><th>{t('people.actor')}</th><th>{t('people.module')}</th><th>{t('col.action')}</th><th>{t('people.target')}</th><th>{t('people.outcome')}</th><th>{t('col.address')}</th></tr></thead>
               <tbody>
                 {audit.events.map((event) => (
-                  <tr key={event.id} data-action={event.action}>
+                  <tr key={event.id} data-action={event.action} data-actor={event.actor}>
                     <td>{new Date(event.at).toLocaleString()}</td><td>{event.actor}</td><td>{event.module}</td><td>{event.action}</td><td>{event.target}</td>
                     <td><span class={`badge ${event.outcome}`}>{event.outcome}</span></td><td>{event.address ?? '–'}</td>
                   </tr>
