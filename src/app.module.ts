@@ -3,16 +3,17 @@ import { APP_FILTER } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
 import type { Logger } from 'pino';
+import { subscriptionContext } from './access/access.guard.js';
 import { AccessModule } from './access/access.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import { BroadcastModule } from './broadcast/broadcast.module.js';
 import { CoreModule } from './common/core.module.js';
-import { principalOf } from './common/principal.js';
 import { HttpErrorFilter } from './common/errors.js';
 import { ConfigModule } from './config/config.module.js';
 import type { DozenConfig, ModuleName } from './config/config.schema.js';
 import { DatabaseModule } from './database/database.module.js';
 import { DeployModule } from './deploy/deploy.module.js';
+import { NotifyModule } from './notify/notify.module.js';
 import { ProxyModule } from './proxy/proxy.module.js';
 import { RegistryModule } from './registry/registry.module.js';
 import { StorageModule } from './storage/storage.module.js';
@@ -39,11 +40,12 @@ export class AppModule {
         TokensModule,
         AuditModule,
         AccessModule,
+        NotifyModule,
         // Subscriptions: the console's live data over graphql-transport-ws at /graphql (docs/console.md). The
         // upgrade passed AdminAuth's hook like any request; its caller goes in the context for the access guard.
         GraphQLModule.forRoot<MercuriusDriverConfig>({
           driver: MercuriusDriver, autoSchemaFile: true, graphiql: false, path: '/graphql',
-          subscription: { context: (_socket, request) => ({ principal: principalOf(request.raw) }) },
+          subscription: { context: subscriptionContext },
         }),
         ...config.modules.map((name) => MODULES[name]),
       ],

@@ -66,6 +66,15 @@ export class AccessGuard implements CanActivate {
   }
 }
 
+/**
+ * For `GraphQLModule.forRoot({ subscription: { context: subscriptionContext } })`: a subscription's
+ * caller, found by AdminAuth's hook on the WebSocket upgrade request (session cookie or bearer), so the
+ * guard decides `Subscription.*` fields like the others.
+ */
+export function subscriptionContext(_socket: unknown, request: FastifyRequest): { principal: Principal | null } {
+  return { principal: principalOf(request.raw) };
+}
+
 /** The caller of a GraphQL operation: over HTTP, the one AdminAuth found for its request; a subscription's context carries its own. */
 function graphqlPrincipal(context: { reply?: FastifyReply; principal?: Principal }): Principal | null {
   if (context.reply) return principalOf(context.reply.request.raw);

@@ -6,6 +6,7 @@ import { deployConfig } from '../deploy/deploy.config.js';
 import { proxyConfig } from '../proxy/proxy.config.js';
 import { registryConfig } from '../registry/registry.config.js';
 import { storageConfig } from '../storage/storage.config.js';
+import { notifyConfig } from '../notify/notify.config.js';
 import { listen } from './listen.js';
 import { secret } from './secret.js';
 
@@ -69,6 +70,7 @@ export const configSchema = z.strictObject({
   storage: storageConfig,
   broadcast: broadcastConfig,
   access: accessConfig,
+  notify: notifyConfig,
 }).superRefine((config, context) => {
   // The proxy reads its routes from the registry module of its own process.
   if (config.modules.includes('proxy') && !config.modules.includes('registry')) {

@@ -172,6 +172,9 @@ function fieldAt(schema: z.ZodType, path: string[]): z.ZodType | null {
 }
 
 function redactWith(schema: z.ZodType, value: unknown): unknown {
+  // Lists of objects (notify.channels) may hold secrets too.
+  const inner = unwrap(schema);
+  if (inner instanceof z.ZodArray && Array.isArray(value)) return value.map((item) => redactWith(inner.element as z.ZodType, item));
   const shape = objectShape(schema);
   if (!shape || !value || typeof value !== 'object') return value;
   const record = value as Record<string, unknown>;

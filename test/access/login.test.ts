@@ -24,7 +24,7 @@ describe('logging in to the console', { timeout: 120_000 }, () => {
     await dozen?.stop();
   });
 
-  it('`dozen user add` creates a user from a password file or stdin, and refuses a bad role or a short password with one line', async () => {
+  it('`dozen user add|list|disable|enable|passwd` manage users with a password file, and refuse a bad role, a short password or an unknown user with one line', async () => {
     const file = join(dozen.dataDir, 'ana-password');
     writeFileSync(file, 'ana-password\n');
     const env = { DOZEN_URL: dozen.url, DOZEN_TOKEN: dozen.token };
@@ -49,6 +49,21 @@ describe('logging in to the console', { timeout: 120_000 }, () => {
     const users = JSON.parse(listed.stdout) as { name: string; role: string; disabled: boolean }[];
     assert.deepEqual(users.map(({ name, role, disabled }) => ({ name, role, disabled })), [{ name: 'ana', role: 'deployer', disabled: false }]);
     assert.ok(!listed.stdout.includes('scrypt'), 'the hash is never shown');
+
+    const disabled = await runCli(['user', 'disable', 'ana'], env);
+    assert.equal(disabled.code, 0, disabled.stderr);
+    assert.equal((await login(dozen, 'ana', 'ana-password')).status, 401);
+    assert.equal((await runCli(['user', 'enable', 'ana'], env)).code, 0);
+    writeFileSync(file, 'ana-password-2\n');
+    const changed = await runCli(['user', 'passwd', 'ana', '--password-file', file], env);
+    assert.equal(changed.code, 0, changed.stderr);
+    assert.equal((await login(dozen, 'ana', 'ana-password')).status, 401);
+    assert.equal((await login(dozen, 'ana', 'ana-password-2')).status, 200);
+    writeFileSync(file, 'ana-password\n');
+    assert.equal((await runCli(['user', 'passwd', 'ana', '--password-file', file], env)).code, 0);
+    const unknown = await runCli(['user', 'disable', 'nobody'], env);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^dozen: .*user "nobody" does not exist\n$/);
   });
 
   it('login sets an HttpOnly SameSite=Strict session cookie and a readable CSRF cookie; Secure only over TLS through the trusted proxy', async () => {

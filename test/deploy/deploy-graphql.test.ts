@@ -54,7 +54,7 @@ describe('deploy GraphQL: the same service as REST', { timeout: 60_000 }, () => 
   });
 
   it('hosts shows this host up; auditEvents lists the mutations, newest first', async () => {
-    const body = await query('{ hosts { name state modules } auditEvents(filter: {module: "deploy", limit: 10}) { action target actor } instances(app: "blog") { id } releases(app: "blog") { id } }');
+    const body = await query('{ hosts { name state modules } auditEvents(filter: {module: "deploy", outcome: "ok", limit: 10}) { action target actor } instances(app: "blog") { id } releases(app: "blog") { id } }');
     assert.deepEqual(body.data.hosts, [{ name: HOST, state: 'up', modules: ['registry', 'deploy'] }]);
     assert.deepEqual(body.data.auditEvents.map((event: { action: string }) => event.action).slice(0, 4), ['app.domain.add', 'app.secret.set', 'app.env.set', 'app.create']);
     assert.equal(body.data.auditEvents[0].actor, 'admin-token');

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Repository } from 'typeorm';
 import { InjectLogger } from '../../common/core.module.js';
 import { InjectConfig } from '../../config/config.module.js';
+import { Notifier } from '../../notify/notifier.service.js';
 import type { DozenConfig } from '../../config/config.schema.js';
 import { RegistryService } from '../../registry/registry.service.js';
 import { TokensService } from '../../tokens/tokens.service.js';
@@ -64,6 +65,7 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
     secrets: SecretsBox,
     @InjectRepository(AppEntity) private readonly apps: Repository<AppEntity>,
     @InjectRepository(ReleaseEntity) private readonly releases: Repository<ReleaseEntity>,
+    private readonly notifier: Notifier,
   ) {
     this.log = logger.child({ module: 'deploy', part: 'agent' });
     this.host = config.host.name;
@@ -189,6 +191,9 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
       this.failures.set(instance, failure);
       this.log.warn({ instance, container: dead.id, exitCode: info.State.ExitCode, restarts: failure.restarts }, 'container crashed');
       await this.writeStatus(instance, { state: 'crashed', containerId: dead.id, lastError: failure.error });
+      // One message per instance per quiet window (notify.quietSeconds), however fast it crash-loops.
+      const app = dead.labels[LABEL.app];
+      this.notifier.notify({ kind: 'instance.crashed', subject: instance, message: `${app}: ${failure.error.split('\n')[0]}`, detail: { app, exitCode: info.State.ExitCode, restarts: failure.restarts } });
     }
     if (!this.mayStart(instance)) return false;
     await this.retire(dead);

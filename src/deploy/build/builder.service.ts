@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { In, type Repository } from 'typeorm';
 import { InjectLogger } from '../../common/core.module.js';
 import { InjectConfig } from '../../config/config.module.js';
+import { Notifier } from '../../notify/notifier.service.js';
 import type { DozenConfig } from '../../config/config.schema.js';
 import { DockerClient } from '../agent/docker.client.js';
 import { AppEntity, ReleaseEntity } from '../deploy.entity.js';
@@ -43,6 +44,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly docker: DockerClient,
     @InjectRepository(AppEntity) private readonly apps: Repository<AppEntity>,
     @InjectRepository(ReleaseEntity) private readonly releases: Repository<ReleaseEntity>,
+    private readonly notifier: Notifier,
   ) {
     this.log = logger.child({ module: 'deploy', part: 'builder' });
   }
@@ -133,6 +135,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
       append(`image ${imageId}`);
       await this.finish(job.release, { status: 'ready', imageId, buildLog: log });
       this.log.info({ app, release: job.release, image: imageId }, 'release built');
+      this.notifier.notify({ kind: 'deploy.succeeded', subject: app, message: `release ${job.release} built; its instances move to it`, detail: { release: job.release } });
       await this.readyListener(app, job.release).catch((error: unknown) => this.log.error({ err: error, app, release: job.release }, 'cannot move the instances to the new release'));
     } catch (error) {
       const message = job.cancel.signal.aborted ? String((job.cancel.signal.reason as Error)?.message ?? 'cancelled') : (error as Error).name === 'TimeoutError' ? `build timed out after ${this.config.deploy.buildTimeoutSeconds} s` : (error as Error).message;
@@ -140,6 +143,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
       const tail = log.trimEnd().split('\n').slice(-15).join('\n');
       await this.finish(job.release, { status: job.cancel.signal.aborted ? 'cancelled' : 'failed', error: tail.slice(-1024), buildLog: log });
       this.log.warn({ app, release: job.release, err: error }, 'release build failed');
+      if (!job.cancel.signal.aborted) this.notifier.notify({ kind: 'deploy.failed', subject: app, message: `release ${job.release}: ${message}`, detail: { release: job.release } });
     } finally {
       clearInterval(flush);
       rmSync(dir, { recursive: true, force: true });
