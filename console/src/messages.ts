@@ -19,7 +19,7 @@ export const en = {
   'col.offset': 'Offset', 'col.processes': 'Processes', 'col.release': 'Release', 'col.repository': 'Repository', 'col.room': 'Room',
   'col.runtime': 'Runtime', 'col.seq': 'Last seq', 'col.size': 'Size', 'col.state': 'State', 'col.subscribers': 'Subscribers',
   'overview.health': 'Module health', 'overview.node': '{host} · dozen {version}', 'overview.hosts': 'Hosts', 'overview.instances': 'Instances',
-  'overview.appsCount': '{count} apps', 'overview.registered': '{count} instances of {apps} apps in the registry',
+  'overview.appsCount': 'Apps: {count}', 'overview.registered': 'In the registry: {count} instances of {apps} apps',
   'overview.noInstances': 'Neither deploy nor registry runs on this host.', 'overview.audit': 'Recent activity',
   'routes.title': 'Routes', 'routes.hint': 'Each domain and the backends behind it, as the proxy sees them; updated live.', 'routes.none': 'No instance is registered.',
   'routes.noDomain': '(no domain)',
