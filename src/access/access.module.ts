@@ -44,5 +44,6 @@ export class AccessModule implements OnModuleInit {
   onModuleInit(): void {
     this.auth.usePeople(this.people);
     this.auth.allowPath('/auth/login');
+    this.auth.allowPath('/auth/logout');
   }
 }

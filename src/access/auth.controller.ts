@@ -5,7 +5,7 @@ import { principalOf, type Principal } from '../common/principal.js';
 import { ZodPipe } from '../common/zod-pipe.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
-import { parseCookies, SESSION_COOKIE, sessionCookies } from './cookies.js';
+import { CSRF_HEADER, parseCookies, SESSION_COOKIE, sessionCookies } from './cookies.js';
 import { createPersonalTokenSchema, loginSchema, tokenIdParam, type CreatePersonalTokenInput } from './dto/access.dto.js';
 import { LoginLimiter } from './login-limiter.js';
 import { ROLE_PERMISSIONS } from './permissions.js';
@@ -72,11 +72,18 @@ export class AuthController {
     return { user: { name: user.name, role: user.role } };
   }
 
-  /** 204; ends the session server-side and clears both cookies. */
+  /**
+   * 204; ends the session server-side and clears both cookies, also when the session has already
+   * ended (public, so a stale console can always log out). A live session needs its CSRF header.
+   */
   @Post('logout')
   @HttpCode(204)
   async logout(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
     const secret = parseCookies(request.headers.cookie).get(SESSION_COOKIE);
+    const session = secret ? await this.sessions.resume(secret) : null;
+    if (session && request.headers[CSRF_HEADER] !== session.csrf) {
+      throw new DomainError(403, 'csrf', `a POST with the session cookie needs header ${CSRF_HEADER} equal to the dozen_csrf cookie`);
+    }
     if (secret) await this.sessions.end(secret);
     void reply.header('set-cookie', sessionCookies(null, 0, request.protocol === 'https'));
   }

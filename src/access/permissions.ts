@@ -63,7 +63,7 @@ export const ROUTES: Record<string, Requirement> = {
   'POST /graphql': 'graphql',
 
   'POST /auth/login': 'public',
-  'POST /auth/logout': 'signed-in',
+  'POST /auth/logout': 'public',
   'GET /auth/me': 'signed-in',
   'GET /auth/tokens': 'signed-in',
   'POST /auth/tokens': 'signed-in',

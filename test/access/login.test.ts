@@ -125,6 +125,13 @@ describe('logging in to the console', { timeout: 120_000 }, () => {
     const after = await browser.fetch('/auth/me');
     assert.equal(after.status, 401, 'the old cookie no longer opens anything');
     assert.match((await after.json()).message, /session has ended/);
+    const again = await browser.fetch('/auth/logout', { method: 'POST' });
+    assert.equal(again.status, 204, 'logging out of an ended session still clears the cookies');
+    assert.match(setCookies(again).get('dozen_session')!, /Max-Age=0/);
+    const live = await signIn(dozen, 'leaver');
+    const forged = await live.fetch('/auth/logout', { method: 'POST', csrf: false });
+    assert.equal(forged.status, 403, 'a live session is not ended without its CSRF header');
+    assert.equal((await live.fetch('/auth/me')).status, 200);
   });
 
   it('locks a user out after failed logins ("try again in N s", Retry-After), even with the right password, and releases it after the lockout', async () => {
