@@ -257,6 +257,10 @@ describe('the web console in Chromium', { timeout: 240_000 }, () => {
       assert.match(refused.graphql ?? '', /may not .*proxy\.manage/);
       assert.equal(refused.upload, 403);
       assert.equal(refused.remove, 403);
+
+      await viewer.click('header button:has-text("Log out")');
+      await viewer.waitForSelector('input[name=username]');
+      assert.equal((await viewer.evaluate(`fetch('/auth/me').then((response) => response.status)`)) as number, 401, 'the session ended on the server');
     } finally {
       await context.close();
     }
