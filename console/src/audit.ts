@@ -1,14 +1,14 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, gql } from './api.js';
+import { type ApiError, gql } from './api.js';
 
 export interface AuditEvent {
   id: string;
   at: string;
   actor: string;
-  module: string | null;
+  module: string;
   action: string;
   target: string;
-  outcome: string | null;
+  outcome: string;
   address: string | null;
 }
 
@@ -20,22 +20,11 @@ export interface AuditFilter {
   offset: number;
 }
 
-const FILTERED = 'query ($filter: AuditFilter) { auditEvents(filter: $filter) { id at actor module action target outcome address } }';
-// The deploy module's own audit query, on servers where the one audit trail has not replaced it.
-const DEPLOY_ONLY = 'query ($limit: Int!) { auditEvents(limit: $limit) { id at actor action target address } }';
+const QUERY = 'query ($filter: AuditFilter) { auditEvents(filter: $filter) { id at actor module action target outcome address } }';
 
-/** Audit events through the one audit trail's filter, or through deploy's older query where that is what the server has. */
+/** The one audit trail, newest first. */
 export async function auditEvents(filter: AuditFilter): Promise<AuditEvent[]> {
-  try {
-    return (await gql<{ auditEvents: AuditEvent[] }>(FILTERED, { filter })).auditEvents;
-  } catch (error) {
-    if (!(error instanceof ApiError) || !/Unknown (argument|type)/.test(error.message)) throw error;
-    const events = (await gql<{ auditEvents: AuditEvent[] }>(DEPLOY_ONLY, { limit: filter.limit + filter.offset })).auditEvents;
-    return events
-      .map((event) => ({ ...event, module: 'deploy', outcome: null }))
-      .filter((event) => (!filter.actor || event.actor === filter.actor) && (!filter.action || event.action.includes(filter.action)) && (!filter.module || filter.module === 'deploy'))
-      .slice(filter.offset);
-  }
+  return (await gql<{ auditEvents: AuditEvent[] }>(QUERY, { filter })).auditEvents;
 }
 
 export function useAudit(filter: AuditFilter): { events: AuditEvent[] | null; error: ApiError | null } {

@@ -208,6 +208,19 @@ describe('the web console in Chromium', { timeout: 240_000 }, () => {
     const me = await fetch(dozen.url + '/auth/me', { headers: { authorization: `Bearer ${token}` } });
     assert.equal(me.status, 200);
     assert.equal((await me.json()).name, 'ada');
+
+    // The one audit trail, filtered: ada's createUser, recorded with its outcome.
+    await page.fill('[data-testid=audit] input[name=actor]', 'ada');
+    await page.fill('[data-testid=audit] input[name=action]', 'Mutation.createUser');
+    await page.click('[data-testid=audit] button[type=submit]');
+    // Until the filtered answer replaces the whole list (the unfiltered one has admin-token's createUser of ada too).
+    await page.waitForFunction(`(() => {
+      const rows = [...document.querySelectorAll('[data-testid=audit] tbody tr')];
+      return rows.length > 0 && rows.every((row) => row.dataset.actor === 'ada');
+    })()`);
+    const rows = await page.$$('[data-testid=audit] tbody tr');
+    assert.equal(rows.length, 1);
+    assert.match(await rows[0].innerText(), /ada[\s\S]*users[\s\S]*Mutation\.createUser[\s\S]*vic[\s\S]*ok/);
     await shoot(page, 'people');
   });
 
@@ -244,6 +257,10 @@ describe('the web console in Chromium', { timeout: 240_000 }, () => {
       assert.match(refused.graphql ?? '', /may not .*proxy\.manage/);
       assert.equal(refused.upload, 403);
       assert.equal(refused.remove, 403);
+
+      await viewer.click('header button:has-text("Log out")');
+      await viewer.waitForSelector('input[name=username]');
+      assert.equal((await viewer.evaluate(`fetch('/auth/me').then((response) => response.status)`)) as number, 401, 'the session ended on the server');
     } finally {
       await context.close();
     }

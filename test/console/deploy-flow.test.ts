@@ -99,5 +99,11 @@ describe('the console deploys an app from a git repository', { timeout: 420_000 
     await page.waitForSelector(`tr[data-instance="${instance}"][data-generation="${generation + 1}"][data-state=running]`, { timeout: 120_000 });
     const { instances } = await adminGql<{ instances: { generation: number; state: string }[] }>(dozen, `{ instances(app: "${APP}") { generation state } }`);
     assert.deepEqual(instances, [{ generation: generation + 1, state: 'running' }]);
+
+    // The overview: this host up, and the instance counted by state.
+    await page.click('header nav a[href="/console/overview"]');
+    await page.waitForSelector('.states .badge.running');
+    assert.match(await page.innerText('main'), new RegExp(`${HOST}\\s+up`));
+    await shoot(page, 'overview-deploy');
   });
 });

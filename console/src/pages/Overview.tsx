@@ -8,10 +8,10 @@ import { useAudit } from '../audit.js';
 interface DeployOverview {
   hosts: { name: string; address: string; state: string; modules: string[]; lastSeenAt: string }[];
   apps: { name: string }[];
-  instances: { id: string; state: string }[];
 }
 
-const DEPLOY_QUERY = '{ hosts { name address state modules lastSeenAt } apps { name } instances { id state } }';
+const DEPLOY_QUERY = '{ hosts { name address state modules lastSeenAt } apps { name } }';
+const DEPLOY_INSTANCES = 'subscription { deployInstancesChanged { id state } }';
 
 function countBy<T>(items: T[], key: (item: T) => string): [string, number][] {
   const counts = new Map<string, number>();
@@ -25,6 +25,7 @@ export function Overview() {
   const has = (module: string) => node?.modules.includes(module) ?? false;
   const deploy = useQuery<DeployOverview>(DEPLOY_QUERY, {}, has('deploy'));
   const registry = useSubscription<{ servicesChanged: Service[] }>(SERVICES_SUBSCRIPTION, {}, has('registry'));
+  const deployInstances = useSubscription<{ deployInstancesChanged: { id: string; state: string }[] }>(DEPLOY_INSTANCES, {}, has('deploy'));
   if (!node) return <Loading />;
   const registryInstances = registry.data?.servicesChanged.flatMap((service) => service.instances) ?? [];
   return (
@@ -68,7 +69,7 @@ export function Overview() {
         {has('deploy') && deploy.data ? (
           <>
             <p>{t('overview.appsCount', { count: deploy.data.apps.length })}</p>
-            <States counts={countBy(deploy.data.instances, (instance) => instance.state)} />
+            {deployInstances.data ? <States counts={countBy(deployInstances.data.deployInstancesChanged, (instance) => instance.state)} /> : deployInstances.error ? <Failed error={deployInstances.error} /> : <Loading />}
           </>
         ) : null}
         {has('registry') ? (
@@ -98,18 +99,19 @@ function States({ counts }: { counts: [string, number][] }) {
 function RecentAudit() {
   const t = useT();
   const audit = useAudit({ limit: 10, offset: 0 });
-  const missing = audit.error && /auditEvents/.test(audit.error.message);
   return (
-    <section class="card">
+    <section class="card wide">
       <h2>{t('overview.audit')}</h2>
-      {missing ? <Empty>{t('overview.noAudit')}</Empty> : audit.error ? <Failed error={audit.error} /> : !audit.events ? <Loading /> : audit.events.length === 0 ? <Empty /> : (
-        <table>
-          <tbody>
-            {audit.events.map((event) => (
-              <tr key={event.id}><td>{new Date(event.at).toLocaleString()}</td><td>{event.actor}</td><td>{event.action}</td><td>{event.target}</td></tr>
-            ))}
-          </tbody>
-        </table>
+      {audit.error ? <Failed error={audit.error} /> : !audit.events ? <Loading /> : audit.events.length === 0 ? <Empty /> : (
+        <div class="scroll">
+          <table>
+            <tbody>
+              {audit.events.map((event) => (
+                <tr key={event.id}><td>{new Date(event.at).toLocaleString()}</td><td>{event.actor}</td><td>{event.action}</td><td>{event.target}</td></tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </section>
   );

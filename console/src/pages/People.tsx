@@ -152,15 +152,15 @@ function Audit() {
         <Field label={t('people.action')} name="filter.action" error={audit.error}><input {...input('action')} /></Field>
         <button type="submit">{t('action.filter')}</button>
       </form>
-      {audit.error && /auditEvents/.test(audit.error.message) ? <Empty>{t('overview.noAudit')}</Empty> : audit.error ? <Failed error={audit.error} /> : !audit.events ? <Loading /> : audit.events.length === 0 ? <Empty /> : (
+      {audit.error ? <Failed error={audit.error} /> : !audit.events ? <Loading /> : audit.events.length === 0 ? <Empty /> : (
           <div class="scroll">
             <table>
-              <thead><tr><th>{t('people.when')}</th><th>{t('people.actor')}</th><th>{t('people.action')}</th><th>{t('people.target')}</th><th>{t('people.outcome')}</th><th>{t('col.address')}</th></tr></thead>
+              <thead><tr><th>{t('people.when')}</th><th>{t('people.actor')}</th><th>{t('people.module')}</th><th>{t('col.action')}</th><th>{t('people.target')}</th><th>{t('people.outcome')}</th><th>{t('col.address')}</th></tr></thead>
               <tbody>
                 {audit.events.map((event) => (
-                  <tr key={event.id} data-action={event.action}>
-                    <td>{new Date(event.at).toLocaleString()}</td><td>{event.actor}</td><td>{event.module ? `${event.module}.` : ''}{event.action}</td><td>{event.target}</td>
-                    <td>{event.outcome ? <span class={`badge ${event.outcome}`}>{event.outcome}</span> : '–'}</td><td>{event.address ?? '–'}</td>
+                  <tr key={event.id} data-action={event.action} data-actor={event.actor}>
+                    <td>{new Date(event.at).toLocaleString()}</td><td>{event.actor}</td><td>{event.module}</td><td>{event.action}</td><td>{event.target}</td>
+                    <td><span class={`badge ${event.outcome}`}>{event.outcome}</span></td><td>{event.address ?? '–'}</td>
                   </tr>
                 ))}
               </tbody>
