@@ -61,10 +61,10 @@ export function startNginx(binary: string, dir: string, name: string, workers: n
   return child;
 }
 
-/** Runs wrk against 127.0.0.1:`port` and reads its figures. */
-export function runWrk(binary: string, port: number, headers: string[], seconds: number, connections: number): Promise<WrkResult> {
+/** Runs wrk against 127.0.0.1:`port` (over `scheme`) and reads its figures. */
+export function runWrk(binary: string, port: number, headers: string[], seconds: number, connections: number, scheme: 'http' | 'https' = 'http'): Promise<WrkResult> {
   return new Promise((resolveRun, reject) => {
-    const child = spawn(binary, ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', ...headers, `http://127.0.0.1:${port}/`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(binary, ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', ...headers, `${scheme}://127.0.0.1:${port}/`], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (chunk) => (out += chunk));
     child.once('error', reject);

@@ -20,7 +20,7 @@ export interface ProxyServerOptions {
   trustedProxies: readonly string[];
   upstreamConnections: number;
   /** The TLS listener (proxy.tls); absent: plain HTTP only. `publicPort` is the port clients reach it on (redirects name it). */
-  tls?: { host: string; port: number; publicPort?: number };
+  tls?: { host: string; port: number; publicPort?: number; defaultDomain?: string };
   /** Called once per finished request (access log, metrics); null for neither. */
   onExchange: ((record: ExchangeRecord) => void) | null;
 }
@@ -41,9 +41,11 @@ export class ProxyServer {
   /** The TLS listener's bound port; null without one (or before `listen`). */
   tlsPort: number | null = null;
   /** Certificates and pending ACME challenges, kept from the start (changes may come before `listen`). */
-  readonly certificates = new ServedCertificates();
+  readonly certificates: ServedCertificates;
 
-  constructor(private readonly options: ProxyServerOptions) {}
+  constructor(private readonly options: ProxyServerOptions) {
+    this.certificates = new ServedCertificates(options.tls?.defaultDomain ?? null);
+  }
 
   /** Picks and starts the engine (and its TLS listener when configured); resolves with the plain listener's bound port (useful with port 0). */
   async listen(): Promise<number> {

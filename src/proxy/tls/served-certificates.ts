@@ -32,6 +32,9 @@ export class ServedCertificates {
   /** Session-ticket keys: the primary's once it sent them (until then, this process's own). */
   ticketKeys: Buffer = randomBytes(48);
 
+  /** `defaultDomain`: whose certificate a client gets when its SNI names none (an address, an unknown name); none by default. */
+  constructor(private readonly defaultDomain: string | null = null) {}
+
   apply(change: BookChange): void {
     switch (change.kind) {
       case 'put': {
@@ -58,9 +61,13 @@ export class ServedCertificates {
     }
   }
 
-  /** The context for an SNI name: exact, then `*.` + the name less its first label; undefined when none. */
+  /** The context for an SNI name: exact, then `*.` + the name less its first label, then the default domain's; undefined when none. */
   contextFor(servername: string): SecureContext | undefined {
-    const name = normalDomain(servername);
+    const found = this.lookup(normalDomain(servername));
+    return found ?? (this.defaultDomain === null ? undefined : this.lookup(this.defaultDomain));
+  }
+
+  private lookup(name: string): SecureContext | undefined {
     const exact = this.contexts.get(name);
     if (exact) return exact.context;
     const dot = name.indexOf('.');

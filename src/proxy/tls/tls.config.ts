@@ -28,6 +28,8 @@ export const tlsConfig = z.strictObject({
   /** The port clients reach the TLS listener on, when something in between maps it (redirects name it). Default: listen.port. */
   publicPort: port().optional(),
   certificates: z.array(certificateFiles).default([]),
+  /** Whose certificate a client gets when its SNI names no certificate (an IP address, an unknown name); unset: the handshake fails. */
+  defaultDomain: certificateDomain.optional(),
   /** How often the primary makes a new session-ticket key for all workers (tickets made with the old one then need a full handshake). */
   ticketKeyRotation: z.number({ error: 'expected milliseconds (a whole number)' }).int().min(60_000).default(12 * 3_600_000),
   /** Staple OCSP responses for certificates that name a responder (fetched and cached by each worker). */
@@ -37,18 +39,18 @@ export const tlsConfig = z.strictObject({
 });
 export type TlsConfig = z.output<typeof tlsConfig>;
 
-/** Why a certificate's files cannot be served (unreadable, not PEM, key not the certificate's), naming the file; null when they can. */
+/** Why a certificate's files cannot be served (unreadable, not PEM, key not the certificate's) and which file is at fault; null when they can. */
 export function certificateFilesProblem(certFile: string, keyFile: string): { field: 'certFile' | 'keyFile'; message: string } | null {
   const certPem = readText(certFile);
-  if (certPem instanceof Error) return { field: 'certFile', message: `${certFile}: ${certPem.message}` };
+  if (certPem instanceof Error) return { field: 'certFile', message: certPem.message };
   const keyPem = readText(keyFile);
-  if (keyPem instanceof Error) return { field: 'keyFile', message: `${keyFile}: ${keyPem.message}` };
+  if (keyPem instanceof Error) return { field: 'keyFile', message: keyPem.message };
   try {
     checkPair(certPem, keyPem);
     return null;
   } catch (error) {
     if (!(error instanceof BadCertificate)) throw error;
-    return error.part === 'cert' ? { field: 'certFile', message: `${certFile} ${error.message}` } : { field: 'keyFile', message: `${keyFile} ${error.message}` };
+    return { field: error.part === 'cert' ? 'certFile' : 'keyFile', message: error.message };
   }
 }
 

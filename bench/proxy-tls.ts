@@ -1,0 +1,151 @@
+/**
+ * npm run bench:proxy:tls — HTTPS at dozen's proxy against nginx terminating
+ * TLS with the same certificate (ECDSA P-256 from a throwaway test CA), side
+ * by side on loopback, in the same rounds:
+ *
+ * - keep-alive: wrk over HTTPS connections kept open, requests/s and p99;
+ * - handshakes: wrk with `Connection: close`, so every request is a new TLS
+ *   connection with a full handshake (wrk resumes no sessions): handshakes/s.
+ *
+ * Both proxies forward to one nginx backend answering a fixed body, run the
+ * same number of worker processes, TLS 1.2-1.3 with the same suites (dozen's
+ * list, tls/served-certificates.ts), session tickets on, no access log.
+ * dozen runs its fast engine (a fallback fails the bench) and its portable one.
+ *
+ *   BENCH_WORKERS=2 BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 npm run bench:proxy:tls
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TLS12_CIPHERS } from '../src/proxy/tls/served-certificates.js';
+import { requireBinary } from '../test/support/debian.js';
+import { startDozen } from '../test/support/dozen-process.js';
+import { freePort, waitFor } from '../test/support/ports.js';
+import { makeTestCa, type IssuedCertificate } from '../test/support/test-ca.js';
+import { backendConfig, median, runWrk, startNginx, type WrkResult } from './proxy-support.js';
+
+const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const HOST = 'app.bench.test';
+
+type Mode = 'keep-alive' | 'handshakes';
+const MODES: Record<Mode, string[]> = { 'keep-alive': ['-H', `Host: ${HOST}`], handshakes: ['-H', `Host: ${HOST}`, '-H', 'Connection: close'] };
+
+/** nginx terminating TLS as dozen does, then proxying as bench:proxy's nginx does. */
+function nginxTlsConfig(port: number, backendPort: number, certificate: IssuedCertificate): string {
+  return `
+    upstream backend { server 127.0.0.1:${backendPort}; keepalive 128; }
+    server {
+      listen 127.0.0.1:${port} ssl;
+      ssl_certificate ${certificate.certFile};
+      ssl_certificate_key ${certificate.keyFile};
+      ssl_protocols TLSv1.2 TLSv1.3;
+      ssl_ciphers ${TLS12_CIPHERS};
+      ssl_session_tickets on;
+      location / {
+        proxy_pass http://backend;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        proxy_set_header X-Request-Id $request_id;
+      }
+    }`;
+}
+
+async function main(): Promise<void> {
+  const nginx = requireBinary('nginx', 'nginx');
+  const wrk = requireBinary('wrk', 'wrk');
+  const dir = mkdtempSync(join(tmpdir(), 'dozen-bench-tls-'));
+  const ca = makeTestCa('dozen bench CA');
+  const certificate = ca.issue([HOST, '*.bench.test'], { name: 'bench' });
+  const children: ChildProcess[] = [];
+  const stops: (() => Promise<unknown>)[] = [];
+  try {
+    const backendPort = await freePort();
+    const nginxPort = await freePort();
+    children.push(startNginx(nginx, dir, 'backend', 1, backendConfig(backendPort)));
+    children.push(startNginx(nginx, dir, 'proxy-tls', WORKERS, nginxTlsConfig(nginxPort, backendPort, certificate)));
+    await waitFor('the nginx backend', async () => (await fetch(`http://127.0.0.1:${backendPort}/`)).ok, 10_000);
+
+    const targets: [string, number][] = [['nginx https', nginxPort]];
+    for (const engine of ['fast', 'portable'] as const) targets.push([`dozen https (${engine})`, await startDozenTls(engine, backendPort, certificate, stops)]);
+    // wrk sends the address as SNI: dozen's proxy.tls.defaultDomain and nginx's only server answer it with the same certificate.
+    for (const [name, port] of targets) await waitFor(`${name} over HTTPS`, async () => (await runWrk(wrk, port, MODES['keep-alive'], 1, 1, 'https')).errors === '-', 20_000, 200);
+
+    for (const [, port] of targets) for (const mode of Object.keys(MODES) as Mode[]) await runWrk(wrk, port, MODES[mode], 2, CONNECTIONS, 'https');
+    const samples = new Map<string, WrkResult[]>();
+    const runs = targets.flatMap(([name, port]) => (Object.keys(MODES) as Mode[]).map((mode) => [`${name}|${mode}`, port, mode] as const));
+    for (let round = 0; round < ROUNDS; round++) {
+      // Each round starts one target later, as in bench:proxy, so none always follows the same other.
+      for (const [key, port, mode] of [...runs.slice(round % runs.length), ...runs.slice(0, round % runs.length)]) {
+        const sample = await runWrk(wrk, port, MODES[mode], SECONDS, CONNECTIONS, 'https');
+        samples.set(key, [...(samples.get(key) ?? []), sample]);
+        process.stderr.write(`round ${round + 1}/${ROUNDS} ${key}: ${Math.round(sample.rps)}/s, p99 ${sample.p99.toFixed(1)} ms ${sample.errors}\n`);
+      }
+    }
+    print(targets.map(([name]) => name), samples);
+  } finally {
+    for (const stop of stops) await stop();
+    for (const child of children) child.kill('SIGTERM');
+    await new Promise((resolveWait) => setTimeout(resolveWait, 300));
+    rmSync(dir, { recursive: true, force: true });
+    ca.remove();
+  }
+}
+
+/** dozen serve with a TLS listener on the bench certificate and one app routed to the backend; returns the TLS port. */
+async function startDozenTls(engine: 'fast' | 'portable', backendPort: number, certificate: IssuedCertificate, stops: (() => Promise<unknown>)[]): Promise<number> {
+  const tlsPort = await freePort();
+  const dozen = await startDozen({
+    env: {
+      DOZEN_MODULES: 'proxy,registry',
+      DOZEN_PROXY_WORKERS: String(WORKERS),
+      DOZEN_PROXY_ACCESS_LOG: 'false',
+      DOZEN_PROXY_ENGINE: engine,
+      DOZEN_LOG_LEVEL: 'warn',
+      DOZEN_PROXY_TLS_LISTEN_HOST: '127.0.0.1',
+      DOZEN_PROXY_TLS_LISTEN_PORT: String(tlsPort),
+      DOZEN_PROXY_TLS_DEFAULT_DOMAIN: HOST,
+      DOZEN_PROXY_TLS_CERTIFICATES: JSON.stringify([{ domains: [HOST, '*.bench.test'], certFile: certificate.certFile, keyFile: certificate.keyFile }]),
+    },
+  });
+  stops.push(() => dozen.stop());
+  const response = await dozen.api('/registry/instances', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'bench-app', app: 'bench-app', address: '127.0.0.1', port: backendPort, domains: [HOST], ttl: 3600 }) });
+  if (!response.ok) throw new Error(`registering the bench app: ${response.status} ${await response.text()}`);
+  return tlsPort;
+}
+
+function print(targets: string[], samples: Map<string, WrkResult[]>): void {
+  const figure = (target: string, mode: Mode) => {
+    const list = samples.get(`${target}|${mode}`)!;
+    return { rps: median(list.map((one) => one.rps)), p99: median(list.map((one) => one.p99)), errors: [...new Set(list.map((one) => one.errors))].join('; ') };
+  };
+  const lines = [
+    `HTTPS benchmark: ${WORKERS} worker processes each (nginx and dozen), wrk -t1 -c${CONNECTIONS} -d${SECONDS}s x ${ROUNDS} interleaved rounds (medians), TLS 1.3, ECDSA P-256, loopback, ${availableParallelism()} cores`,
+    '',
+    '| target | keep-alive req/s | p99 ms | vs nginx | handshakes/s (Connection: close) | p99 ms | vs nginx | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---|',
+  ];
+  const nginxKeep = figure('nginx https', 'keep-alive');
+  const nginxShake = figure('nginx https', 'handshakes');
+  for (const target of targets) {
+    const keep = figure(target, 'keep-alive');
+    const shake = figure(target, 'handshakes');
+    const mine = target !== 'nginx https';
+    lines.push(`| ${target} | ${Math.round(keep.rps)} | ${keep.p99.toFixed(2)} | ${mine ? `${(keep.rps / nginxKeep.rps).toFixed(2)}x` : ''} | ${Math.round(shake.rps)} | ${shake.p99.toFixed(2)} | ${mine ? `${(shake.rps / nginxShake.rps).toFixed(2)}x` : ''} | ${[keep.errors, shake.errors].filter((text) => text !== '-').join('; ') || '-'} |`);
+  }
+  process.stdout.write(lines.join('\n') + `\n\nNode ${process.version}; goal: dozen (fast engine) >= 0.70x nginx keep-alive req/s, >= 0.80x nginx handshakes/s\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: Error) => {
+    process.stderr.write(`bench:proxy:tls: ${error.message}\n`);
+    process.exit(1);
+  },
+);
