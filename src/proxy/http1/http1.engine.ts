@@ -52,7 +52,7 @@ class FastEngine implements ProxyEngine {
     this.tlsListener = new Http1Listener(this.handlers, {
       keepAliveTimeout: this.options.timeouts.clientKeepAlive,
       headersTimeout: this.options.timeouts.clientHeaders,
-      tls: { options: tlsServerOptions(certificates), certificates },
+      tls: { options: tlsServerOptions(certificates), certificates, ocspStapling: this.options.tls?.ocspStapling ?? false },
     });
     return this.tlsListener.listen(port, host);
   }

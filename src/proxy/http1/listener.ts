@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
-import { followTicketKeys } from '../tls/tls-server.js';
+import { runTlsServer } from '../tls/tls-server.js';
 import type { ServedCertificates } from '../tls/served-certificates.js';
 import { listenOn } from '../engine.js';
 import { ClientConnection, type Http1Handlers } from './client-connection.js';
@@ -12,7 +12,7 @@ export interface ListenerOptions {
   /** A request head must arrive whole within this long (slow-loris clients are cut). */
   headersTimeout: number;
   /** Terminate TLS (tls/tls-server.ts): connections are served once their handshake is done. */
-  tls?: { options: TlsOptions; certificates: ServedCertificates };
+  tls?: { options: TlsOptions; certificates: ServedCertificates; ocspStapling: boolean };
 }
 
 /** How often heads that take too long (408) and idle or stalled connections are looked for (and the connections' coarse clock advances). */
@@ -44,9 +44,7 @@ export class Http1Listener {
     if (options.tls) {
       // llhttp reads the TLS socket's stream (TLSWrap) as it reads a TCP one: plaintext, after OpenSSL.
       const server = createTlsServer({ ...options.tls.options, noDelay: true, allowHalfOpen: true } as TlsOptions, serve);
-      followTicketKeys(server, options.tls.certificates);
-      // A failed handshake (no SNI, an unknown name, TLS 1.1) is the client's problem: the socket is closed by node:tls.
-      server.on('tlsClientError', noop);
+      runTlsServer(server, options.tls.certificates, options.tls.ocspStapling);
       this.server = server;
     } else {
       this.server = createServer({ noDelay: true, allowHalfOpen: true }, serve);
@@ -68,5 +66,3 @@ export class Http1Listener {
     clearTimeout(force);
   }
 }
-
-function noop(): void {}

@@ -20,7 +20,7 @@ import { BadHead, requestHead, type RequestHead } from '../http1/request-head.js
 import { Refusal, type Admission, type ProxyCore } from '../proxy-core.js';
 import type { ProxyServerOptions } from '../proxy.server.js';
 import { ClientSockets } from './client-sockets.js';
-import { followTicketKeys, tlsServerOptions } from '../tls/tls-server.js';
+import { runTlsServer, tlsServerOptions } from '../tls/tls-server.js';
 import { passUpgradePortable } from './portable-upgrade.js';
 import { PortableExchange, type PortableForwardOptions, type PortablePool } from './portable-exchange.js';
 
@@ -96,9 +96,7 @@ class PortableEngine implements ProxyEngine {
   listenTls(port: number, host: string): Promise<number> {
     const certificates = this.core.certificates;
     const server = this.serve(createHttpsServer({ ...this.httpOptions(), ...tlsServerOptions(certificates) }));
-    followTicketKeys(server, certificates);
-    // A failed handshake (no SNI, an unknown name, TLS 1.1) is the client's problem: node:tls closes the socket.
-    server.on('tlsClientError', () => {});
+    runTlsServer(server, certificates, this.options.tls?.ocspStapling ?? false);
     this.tlsServer = server;
     return listenOn(server, port, host);
   }

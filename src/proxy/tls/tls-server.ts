@@ -1,4 +1,5 @@
-import type { TlsOptions } from 'node:tls';
+import type { Server, TlsOptions } from 'node:tls';
+import { OcspStapler } from './ocsp.js';
 import { TLS_PROTOCOL, type ServedCertificates } from './served-certificates.js';
 
 /**
@@ -19,7 +20,21 @@ export function tlsServerOptions(certificates: ServedCertificates): TlsOptions {
   };
 }
 
-/** What both engines' TLS servers are: a tls.Server whose ticket keys follow the primary's. */
-export function followTicketKeys(server: { setTicketKeys(keys: Buffer): void }, certificates: ServedCertificates): void {
+type TlsServer = Pick<Server, 'setTicketKeys' | 'on'>;
+
+/** What both engines do with their TLS server: ticket keys follow the primary's; OCSP responses are stapled when asked for (tls/ocsp.ts). */
+export function runTlsServer(server: TlsServer, certificates: ServedCertificates, ocspStapling: boolean): void {
   certificates.onTicketKeys((keys) => server.setTicketKeys(keys));
+  // A failed handshake (no SNI, an unknown name, TLS 1.1) is the client's problem: node:tls closes the socket.
+  server.on('tlsClientError', noop);
+  if (!ocspStapling) return;
+  const stapler = new OcspStapler();
+  server.on('OCSPRequest', (certificate: Buffer, issuer: Buffer | null, done: (error: Error | null, response: Buffer | null) => void) => {
+    stapler.staple(certificate, issuer).then(
+      (response) => done(null, response),
+      () => done(null, null),
+    );
+  });
 }
+
+function noop(): void {}
