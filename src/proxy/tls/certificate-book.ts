@@ -39,10 +39,12 @@ interface Held {
 }
 
 /**
- * The primary's book of certificates and pending ACME HTTP-01 challenges.
- * Certificates come from files (tls/certificate-files.ts) and from ACME
- * (acme/); every change is pushed to the proxy workers, which build their
- * SNI contexts (exact name, then wildcard) and answer challenges from it.
+ * The primary's book of certificates, pending ACME HTTP-01 challenges and
+ * the session-ticket key. Certificates come from files
+ * (tls/certificate-files.ts) and from ACME (acme/); ProxyService rotates the
+ * ticket key. Every change is pushed to the proxy workers (and replayed to
+ * workers started later), which build their SNI contexts (exact name, then
+ * wildcard) and answer challenges from it.
  */
 @Injectable()
 export class CertificateBook {
