@@ -134,6 +134,9 @@ describe('HTTPS in dozen serve, certificates from files', { timeout: 180_000 }, 
       ['shop.tls.test', 'dozen test CA', 'files', null],
       ['tls.test', 'dozen test CA', 'files', null],
     ]);
+    const graphql = await dozen.api('/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ proxyCertificates { domain issuer notAfter source lastError } }' }) });
+    const listedByGraphql = ((await graphql.json()) as { data: { proxyCertificates: { domain: string; notAfter: string }[] } }).data.proxyCertificates;
+    assert.deepEqual(listedByGraphql.map((cert) => [cert.domain, cert.notAfter]), listed.map((cert) => [cert.domain, cert.notAfter]));
     const before = await servedCertificate('shop.tls.test');
 
     // A renewed certificate, written over the files.
@@ -164,6 +167,22 @@ describe('HTTPS in dozen serve, certificates from files', { timeout: 180_000 }, 
     }, 10_000, 200);
     assert.match(failed, /shop\.pem is not a PEM certificate/);
     assert.equal(await servedCertificate('shop.tls.test'), after);
+  });
+
+  it('redirects plain HTTP for a redirectHttp app, and refuses redirectHttp with tls off naming the field', async () => {
+    const refused = await dozen.api('/proxy/apps/web/policy', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ tls: 'off', redirectHttp: true }) });
+    assert.equal(refused.status, 400);
+    const error = (await refused.json()) as { field: string };
+    assert.match(error.field, /redirectHttp/);
+    const set = await dozen.api('/proxy/apps/web/policy', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirectHttp: true, hsts: { maxAge: 300 } }) });
+    assert.equal(set.status, 200, await set.text());
+    const moved = await waitFor('the redirect', async () => {
+      const answer = await run(curl, ['-sS', '-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', '-H', 'Host: chat.tls.test', `http://127.0.0.1:${plainPort}/x?y=1`]);
+      return answer.stdout.startsWith('301') ? answer.stdout : undefined;
+    }, 5_000, 50);
+    assert.equal(moved, `301 https://chat.tls.test:${tlsPort}/x?y=1`);
+    const secure = await curlTls('chat.tls.test', '/');
+    assert.match(secure.out, /strict-transport-security: max-age=300/i);
   });
 
   it('a bad certificate file is a config error naming the file', () => {
