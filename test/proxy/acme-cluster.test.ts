@@ -54,7 +54,7 @@ describe('ACME across hosts sharing the catalog and the database', { timeout: 18
     await Promise.all([standin?.stop(), backend?.close(), pebble?.stop(), mariadb?.stop()]);
   });
 
-  it('host A, which does not order, answers the challenge of the order another host placed, then serves the certificate it stored', async () => {
+  it('host A, which does not order, answers the challenge of the order another host placed, then serves the certificate it stored', async (t) => {
     const domain = 'team.cluster.acme.test';
     stopBeats = await registerApp(hostB, 'team', backend.port, [domain]);
     const [row] = await waitForCertificates(hostB, [domain], tlsPorts.b, pebble.rootCaPem);
@@ -62,6 +62,9 @@ describe('ACME across hosts sharing the catalog and the database', { timeout: 18
     await waitForCertificates(hostA, [domain], tlsPorts.a, pebble.rootCaPem, 20_000);
     assert.equal((await acmeStatus(hostA)).ordering, false);
     assert.doesNotMatch(hostA.logs(), /ACME order started/, 'host A has no ACME config: it never orders');
+    const issuedAt = logTime(row.issuedBy === 'host-b' ? hostB.logs() : hostC.logs(), 'ACME certificate issued', domain);
+    const loadedOnA = logTime(hostA.logs(), 'ACME certificate loaded', domain);
+    t.diagnostic(`issued on ${row.issuedBy} -> loaded on host-a: ${loadedOnA - issuedAt} ms`);
     // The host that did not order serves it too.
     await waitForCertificates(row.issuedBy === 'host-b' ? hostC : hostB, [domain], row.issuedBy === 'host-b' ? tlsPorts.c : tlsPorts.b, pebble.rootCaPem, 20_000);
 
@@ -73,13 +76,14 @@ describe('ACME across hosts sharing the catalog and the database', { timeout: 18
     assert.equal(JSON.parse(answer.body).backend, 'team-1');
   });
 
-  it('two ordering hosts take turns: one order at a time in the cluster, each domain ordered once', async () => {
+  it('two ordering hosts take turns: one order at a time in the cluster, each domain ordered once', async (t) => {
     const domains = ['a.turns.acme.test', 'b.turns.acme.test', 'c.turns.acme.test', 'd.turns.acme.test'];
     const stop = await registerApp(hostC, 'turns', backend.port, domains);
     try {
       const rows = await waitForCertificates(hostA, domains, tlsPorts.a, pebble.rootCaPem);
       const orders = [hostB, hostC].flatMap((host) => orderSpans(host.logs())).filter((span) => domains.includes(span.domain)).sort((x, y) => x.start - y.start);
       assert.deepEqual(orders.map((span) => span.domain).sort(), domains, `each domain ordered once: ${JSON.stringify(orders)}`);
+      t.diagnostic(`orders: ${orders.map((span) => `${span.domain} ${span.end - span.start} ms`).join(', ')}; wall ${orders[orders.length - 1].end - orders[0].start} ms`);
       for (let index = 1; index < orders.length; index++) {
         assert.ok(orders[index].start >= orders[index - 1].end, `orders overlap: ${JSON.stringify(orders)}`);
       }
@@ -89,6 +93,13 @@ describe('ACME across hosts sharing the catalog and the database', { timeout: 18
     }
   });
 });
+
+/** When a host logged `msg` for `domain` (ms since epoch, the first such line). */
+function logTime(logs: string, msg: string, domain: string): number {
+  const line = logs.split('\n').find((candidate) => candidate.includes(`"msg":"${msg}"`) && candidate.includes(`"domain":"${domain}"`));
+  if (!line) throw new Error(`no "${msg}" for ${domain} in the log`);
+  return (JSON.parse(line) as { time: number }).time;
+}
 
 /** Each order a host's log shows: domain, when it started and when it ended (issued or failed), ms. */
 function orderSpans(logs: string): { domain: string; start: number; end: number }[] {

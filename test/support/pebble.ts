@@ -44,6 +44,8 @@ export interface MockDns {
 export interface PebbleOptions {
   /** Lifetime of the certificates pebble issues (its config `certificateValidityPeriod`); default pebble's own (about 5 years). */
   certificateValiditySeconds?: number;
+  /** Require external account binding, with this one key (`hmacKey` base64url, as CAs hand them out). */
+  eab?: { kid: string; hmacKey: string };
 }
 
 /** What the bench hands to test files in DOZEN_TEST_ACME_PEBBLE (JSON). */
@@ -64,7 +66,7 @@ interface PebbleFromBench {
 export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> {
   const given = fromBench('DOZEN_TEST_ACME_PEBBLE', 'pebble (ACME test server)');
   const bench = given ? (JSON.parse(given) as PebbleFromBench) : null;
-  if (bench && options.certificateValiditySeconds === undefined) {
+  if (bench && options.certificateValiditySeconds === undefined && !options.eab) {
     return {
       directory: bench.directory, listenerCaFile: bench.listenerCaFile, rootCaPem: bench.rootCaPem, httpPort: bench.httpPort,
       dns: mockDns(bench.dnsAddress, bench.dnsManagement), stop: async () => {},
@@ -171,7 +173,8 @@ async function startPebbleServer(dns: MockDns, options: PebbleOptions): Promise<
       httpPort,
       tlsPort: await freePort(),
       ocspResponderURL: '',
-      externalAccountBindingRequired: false,
+      externalAccountBindingRequired: Boolean(options.eab),
+      ...(options.eab ? { externalAccountMACKeys: { [options.eab.kid]: options.eab.hmacKey } } : {}),
       ...(options.certificateValiditySeconds !== undefined ? { certificateValidityPeriod: options.certificateValiditySeconds } : {}),
     },
   }));

@@ -157,6 +157,8 @@ export class AcmeService implements OnApplicationBootstrap, OnApplicationShutdow
     try {
       // Another host may have ordered it while this one waited for the lock.
       if (dueAt(await this.store.state(domain), rules) > Date.now()) return true;
+      // Challenges left by a holder that died mid-order: with the lock held, none is anyone's now.
+      if ((await this.registry.kvList(ACME_KV.challenges)).length) await this.registry.kvDelete(ACME_KV.challenges, { recurse: true });
       await this.orderOne(domain, orderer, acme);
     } finally {
       await held.release().catch((error: unknown) => this.log.warn({ err: error }, 'ACME: releasing the lock failed; it expires by itself'));

@@ -41,17 +41,19 @@ export class CertificateLoader {
     const versions = await this.store.versions();
     const changed = [...versions].filter(([domain, version]) => this.versions.get(domain) !== version).map(([domain]) => domain);
     for (const row of await this.store.load(changed)) {
-      this.apply(row);
-      this.versions.set(row.domain, row.updatedAt);
+      if (this.apply(row)) this.versions.set(row.domain, row.updatedAt);
     }
   }
 
-  private apply(row: StoredCertificate): void {
+  /** Puts the row's certificate (or its error) in the book; false when a file serves the domain (read again later). */
+  private apply(row: StoredCertificate): boolean {
+    // A certificate file serves this domain now: files win, and their errors are theirs to show.
+    if (this.book.get(row.domain)?.source === 'files') return false;
     if (row.keyProblem) {
       this.book.setError(row.domain, row.keyProblem, 'acme');
-      return;
+      return true;
     }
-    if (row.certPem && row.keyPem && this.book.get(row.domain)?.source !== 'files') {
+    if (row.certPem && row.keyPem) {
       try {
         if (this.book.get(row.domain)?.certPem !== row.certPem) {
           this.book.put({ domains: [row.domain], certPem: row.certPem, keyPem: row.keyPem, source: 'acme' });
@@ -59,10 +61,11 @@ export class CertificateLoader {
         }
       } catch (error) {
         this.book.setError(row.domain, `the stored certificate does not load: ${(error as Error).message}`, 'acme');
-        return;
+        return true;
       }
     }
     this.book.setError(row.domain, row.lastError ? describeFailure(row) : null, 'acme');
+    return true;
   }
 }
 
