@@ -20,12 +20,8 @@ export function backendConfig(port: number): string {
   return `server { listen 127.0.0.1:${port}; location / { default_type text/plain; return 200 "hello, dozen\\n"; } }`;
 }
 
-/** nginx as a reverse proxy doing what dozen does per request: keep-alive upstreams, Host kept, X-Forwarded-*, a request id. */
-export function nginxProxyConfig(port: number, backendPort: number): string {
-  return `
-    upstream backend { server 127.0.0.1:${backendPort}; keepalive 128; }
-    server {
-      listen 127.0.0.1:${port};
+/** What dozen does per request, for nginx: keep-alive upstreams, Host kept, X-Forwarded-*, a request id. */
+export const NGINX_PROXY_LOCATION = `
       location / {
         proxy_pass http://backend;
         proxy_http_version 1.1;
@@ -34,7 +30,14 @@ export function nginxProxyConfig(port: number, backendPort: number): string {
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         proxy_set_header X-Forwarded-Proto $scheme;
         proxy_set_header X-Request-Id $request_id;
-      }
+      }`;
+
+/** nginx as a reverse proxy of `backendPort` (NGINX_PROXY_LOCATION). */
+export function nginxProxyConfig(port: number, backendPort: number): string {
+  return `
+    upstream backend { server 127.0.0.1:${backendPort}; keepalive 128; }
+    server {
+      listen 127.0.0.1:${port};${NGINX_PROXY_LOCATION}
     }`;
 }
 

@@ -23,7 +23,7 @@ import { requireBinary } from '../test/support/debian.js';
 import { startDozen } from '../test/support/dozen-process.js';
 import { freePort, waitFor } from '../test/support/ports.js';
 import { makeTestCa, type IssuedCertificate } from '../test/support/test-ca.js';
-import { backendConfig, median, runWrk, startNginx, type WrkResult } from './proxy-support.js';
+import { backendConfig, median, NGINX_PROXY_LOCATION, runWrk, startNginx, type WrkResult } from './proxy-support.js';
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -44,16 +44,7 @@ function nginxTlsConfig(port: number, backendPort: number, certificate: IssuedCe
       ssl_certificate_key ${certificate.keyFile};
       ssl_protocols TLSv1.2 TLSv1.3;
       ssl_ciphers ${TLS12_CIPHERS};
-      ssl_session_tickets on;
-      location / {
-        proxy_pass http://backend;
-        proxy_http_version 1.1;
-        proxy_set_header Connection "";
-        proxy_set_header Host $host;
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        proxy_set_header X-Forwarded-Proto $scheme;
-        proxy_set_header X-Request-Id $request_id;
-      }
+      ssl_session_tickets on;${NGINX_PROXY_LOCATION}
     }`;
 }
 
