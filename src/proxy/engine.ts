@@ -31,8 +31,11 @@ export interface EngineReport {
 
 /** One running listener: serves what the core admits, forwards to the core's backends. */
 export interface ProxyEngine {
-  /** Starts listening; resolves with the bound port (useful with port 0). */
-  listen(port: number, host: string): Promise<number>;
+  /**
+   * Starts listening; resolves with the bound port (useful with port 0). `exclusive`: a port of this
+   * process alone; by default cluster workers share one listener, and so one port 0.
+   */
+  listen(port: number, host: string, exclusive?: boolean): Promise<number>;
   /** Starts the TLS listener (certificates by SNI from the core's ServedCertificates); resolves with the bound port. */
   listenTls(port: number, host: string): Promise<number>;
   /** Stops accepting on every listener, lets requests in progress finish (5 s at most). */
@@ -46,10 +49,10 @@ export interface EngineModule<Pool extends BackendPool = BackendPool> {
 }
 
 /** Starts `server` listening (both engines' servers are net.Servers); resolves with the bound port (useful with port 0). */
-export function listenOn(server: Server, port: number, host: string): Promise<number> {
+export function listenOn(server: Server, port: number, host: string, exclusive = false): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, exclusive }, () => {
       server.off('error', reject);
       resolve((server.address() as AddressInfo).port);
     });

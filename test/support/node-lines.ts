@@ -25,6 +25,7 @@ export const NODE_LINE_TESTS = [
   'test/proxy/balancing.test.js',
   'test/proxy/differential.test.js',
   'test/proxy/engine.test.js',
+  'test/proxy/self-test-cluster.test.js',
   'test/proxy/forwarding.test.js',
   'test/proxy/http1.test.js',
   'test/proxy/routing.test.js',

@@ -43,8 +43,8 @@ class FastEngine implements ProxyEngine {
     this.listener = new Http1Listener(this.handlers, { keepAliveTimeout: options.timeouts.clientKeepAlive, headersTimeout: options.timeouts.clientHeaders });
   }
 
-  listen(port: number, host: string): Promise<number> {
-    return this.listener.listen(port, host);
+  listen(port: number, host: string, exclusive = false): Promise<number> {
+    return this.listener.listen(port, host, exclusive);
   }
 
   listenTls(port: number, host: string): Promise<number> {

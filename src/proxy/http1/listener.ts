@@ -51,8 +51,8 @@ export class Http1Listener {
     }
   }
 
-  listen(port: number, host: string): Promise<number> {
-    return listenOn(this.server, port, host);
+  listen(port: number, host: string, exclusive = false): Promise<number> {
+    return listenOn(this.server, port, host, exclusive);
   }
 
   /** Stops accepting, closes idle connections, lets requests in progress finish (5 s at most). */

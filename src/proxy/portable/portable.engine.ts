@@ -89,8 +89,8 @@ class PortableEngine implements ProxyEngine {
     return server;
   }
 
-  listen(port: number, host: string): Promise<number> {
-    return listenOn(this.server, port, host);
+  listen(port: number, host: string, exclusive = false): Promise<number> {
+    return listenOn(this.server, port, host, exclusive);
   }
 
   listenTls(port: number, host: string): Promise<number> {
