@@ -7,7 +7,7 @@ import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
-import { call, ENGINES, forkWorker, startBackend, startProxy, type Answer, type TestBackend, type TestProxy } from './helpers.js';
+import { call, echoTwice, ENGINES, forkWorker, startBackend, startProxy, type Answer, type TestBackend, type TestProxy } from './helpers.js';
 import { requireBinary } from '../support/debian.js';
 import { freePort, GiveUp, waitFor } from '../support/ports.js';
 
@@ -111,15 +111,8 @@ for (const engine of ENGINES) {
       wss.on('connection', (socket, req) => socket.on('message', (data) => socket.send(`echo ${data} from ${req.headers['x-forwarded-for']}`)));
       try {
         proxy.source.set([{ app: 'ws', domains: ['ws.test'], backends: [{ instance: 'w1', app: 'ws', address: '127.0.0.1', port, host: 'h', load: null }] }]);
-        const client = new WebSocket(`ws://127.0.0.1:${proxy.port}/live`, { headers: { host: 'ws.test' } });
-        await new Promise((resolve, reject) => client.once('open', resolve).once('error', reject));
-        const replies: string[] = [];
-        client.on('message', (data) => replies.push(String(data)));
-        client.send('hello');
-        client.send('again');
-        await waitFor('two echoes', async () => replies.length >= 2, 5_000, 20).catch(() => undefined);
+        const replies = await echoTwice(new WebSocket(`ws://127.0.0.1:${proxy.port}/live`, { headers: { host: 'ws.test' } }));
         assert.deepEqual(replies, ['echo hello from 127.0.0.1', 'echo again from 127.0.0.1']);
-        client.close();
       } finally {
         wss.close();
       }

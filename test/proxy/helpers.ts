@@ -12,6 +12,8 @@ import { DEFAULT_POLICY, type AppPolicy, type PolicySet } from '../../src/proxy/
 import { ProxyServer, type ProxyServerOptions } from '../../src/proxy/proxy.server.js';
 import type { FromWorker, ToWorker, WorkerStart } from '../../src/proxy/worker-messages.js';
 import type { AppRoute, Backend, Load, RouteSnapshot, RouteSource } from '../../src/registry/routes.js';
+import type { WebSocket } from 'ws';
+import { waitFor } from '../support/ports.js';
 import { makeTestCa, type IssuedCertificate, type TestCa } from '../support/test-ca.js';
 
 /** The built worker entry; tests run from dist/test/proxy. */
@@ -269,4 +271,19 @@ export async function forkWorker(server: Partial<WorkerStart['server']> = {}): P
       await exited;
     },
   };
+}
+
+/**
+ * Once `client` is open, sends `hello` then `again` through it and returns the replies that came back
+ * (after two, or 5 s: the caller's assertion says what was missing), closing the client.
+ */
+export async function echoTwice(client: WebSocket): Promise<string[]> {
+  await new Promise((resolve, reject) => client.once('open', resolve).once('error', reject));
+  const replies: string[] = [];
+  client.on('message', (data) => replies.push(String(data)));
+  client.send('hello');
+  client.send('again');
+  await waitFor('two echoes', async () => replies.length >= 2, 5_000, 20).catch(() => undefined);
+  client.close();
+  return replies;
 }

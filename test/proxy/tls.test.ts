@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import { Agent, request } from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
-import { freePort, waitFor } from '../support/ports.js';
-import { call, ENGINES, sharedTestCa, startBackend, startProxy, type TestBackend, type TestProxy } from './helpers.js';
+import { freePort } from '../support/ports.js';
+import { call, echoTwice, ENGINES, sharedTestCa, startBackend, startProxy, type TestBackend, type TestProxy } from './helpers.js';
 
 const MB = 1024 * 1024;
 
@@ -85,15 +85,8 @@ for (const engine of ENGINES) {
         proxy.source.set([{ app: 'ws', domains: ['ws.example.net'], backends: [{ instance: 'w1', app: 'ws', address: '127.0.0.1', port, host: 'h', load: null }] }]);
         // ws hands these to https.request: SNI and Host name the app, the socket goes to loopback.
         const wssOptions: ClientOptions & { servername: string } = { ca: sharedTestCa().caPem, servername: 'ws.example.net', headers: { host: 'ws.example.net' } };
-        const client = new WebSocket(`wss://127.0.0.1:${proxy.port}/live`, wssOptions);
-        await new Promise((resolve, reject) => client.once('open', resolve).once('error', reject));
-        const replies: string[] = [];
-        client.on('message', (data) => replies.push(String(data)));
-        client.send('hello');
-        client.send('again');
-        await waitFor('two echoes', async () => replies.length >= 2, 5_000, 20).catch(() => undefined);
+        const replies = await echoTwice(new WebSocket(`wss://127.0.0.1:${proxy.port}/live`, wssOptions));
         assert.deepEqual(replies, ['echo hello via https', 'echo again via https']);
-        client.close();
       } finally {
         wss.close();
         proxy.source.set([
