@@ -292,9 +292,16 @@ export async function startOssStandIn(options: StandInOptions = {}): Promise<Oss
     return null;
   }
 
-  let server: Server = createServer((request, response) => void handler(request, response));
+  // A client that goes away mid-upload (dozen killed by a test) rejects the body read: nothing is stored, as on OSS.
+  const serve = (request: IncomingMessage, response: ServerResponse) =>
+    handler(request, response).catch((failure: Error) => {
+      if (request.destroyed || response.destroyed) return;
+      if (!response.headersSent) error(response, 500, 'InternalError', failure.message);
+      else response.destroy();
+    });
+  let server: Server = createServer(serve);
   const listen = async (port: number) => {
-    server = createServer((request, response) => void handler(request, response));
+    server = createServer(serve);
     server.on('connection', (socket) => {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
