@@ -23,9 +23,9 @@ interface Chunk {
 /**
  * An instance's container output, live (subscription instanceLogs): the last lines, then each new
  * one; stderr marked. It keeps to the newest line until the person scrolls up, and again once they
- * scroll back to the bottom. One panel follows one container: a restart (a new generation) opens a new one.
+ * scroll back to the bottom. One panel follows one container: a restart (a new container) opens a new one.
  */
-export function InstanceLogs({ instance, generation, onClose }: { instance: string; generation: number; onClose(): void }) {
+export function InstanceLogs({ instance, onClose }: { instance: string; onClose(): void }) {
   const t = useT();
   const [lines, setLines] = useState<Line[]>([]);
   const [dropped, setDropped] = useState(0);
@@ -48,7 +48,7 @@ export function InstanceLogs({ instance, generation, onClose }: { instance: stri
       restart = true;
       setError(message);
     }, () => setEnded(true));
-  }, [instance, generation]);
+  }, [instance]);
   useLayoutEffect(() => {
     if (pinned && box.current) box.current.scrollTop = box.current.scrollHeight;
   }, [lines, pinned]);

@@ -16,10 +16,11 @@ interface Instance {
   state: string;
   restarts: number;
   lastError: string | null;
+  containerId: string | null;
 }
 
 const SAMPLES = 60;
-const INSTANCES_SUBSCRIPTION = 'subscription ($app: String) { deployInstancesChanged(app: $app) { id host release desired generation state restarts lastError } }';
+const INSTANCES_SUBSCRIPTION = 'subscription ($app: String) { deployInstancesChanged(app: $app) { id host release desired generation state restarts lastError containerId } }';
 
 /** The instances of an app, live: create on a host, scale, restart / stop / remove, CPU / memory / processes charts from the registry's load figures, and a container's output. */
 export function Instances({ app }: { app: string }) {
@@ -86,7 +87,7 @@ export function Instances({ app }: { app: string }) {
                 </table>
               </div>
             )}
-            {watched ? <InstanceLogs key={`${watched.id}:${watched.generation}`} instance={watched.id} generation={watched.generation} onClose={() => setLogsOf(null)} /> : null}
+            {watched ? <InstanceLogs key={`${watched.id}:${watched.containerId}`} instance={watched.id} onClose={() => setLogsOf(null)} /> : null}
           </>
         )}
       </Loaded>
