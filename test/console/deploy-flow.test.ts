@@ -109,12 +109,27 @@ describe('the console deploys an app from a git repository', { timeout: 420_000 
     await page.waitForSelector(`${panel} [data-stream=stdout]:has-text("printed-after-open")`);
     await page.waitForSelector(`${panel} [data-stream=stderr]:has-text("an-error-line")`);
     assert.equal(await followsOpen(), 1, 'one Engine log stream while the panel is open');
+    // The REST follow (what `dozen instance logs -f` reads) is the same follow: one more stream, closed when the client goes.
+    const leaving = new AbortController();
+    const followed = await dozen.api(`/deploy/instances/${instance}/logs?tail=5&follow=1`, { signal: leaving.signal });
+    assert.equal(followed.status, 200);
+    const reader = followed.body!.getReader();
+    let text = '';
+    const deadline = Date.now() + 15_000;
+    while (!text.includes('an-error-line')) {
+      const chunk = await reader.read();
+      assert.ok(!chunk.done && Date.now() < deadline, `the REST follow gave the tail with the stderr line: ${JSON.stringify(text)}`);
+      text += new TextDecoder().decode(chunk.value);
+    }
+    assert.equal(await followsOpen(), 2);
+    leaving.abort();
+    await waitFor('the REST follow closed', async () => (await followsOpen()) === 1, 15_000);
     // Scrolled up, the panel stays where the person put it while lines arrive; the button follows the newest again.
     await viaProxy(proxyPort, DOMAIN, '/say?' + Array.from({ length: 40 }, (_, index) => `out=filler-${index}`).join('&'));
     await page.waitForSelector(`${panel} [data-stream=stdout]:has-text("filler-39")`);
     await page.$eval(`${panel} .output`, (element) => (element.scrollTop = 0));
     await page.waitForSelector(`${panel}[data-pinned=false]`);
-    await viaProxy(proxyPort, DOMAIN, '/say?out=while-scrolled-up');
+    await viaProxy(proxyPort, DOMAIN, '/say?out=while-scrolled-up&err=an-error-while-scrolled-up');
     await page.waitForSelector(`${panel} [data-stream=stdout]:has-text("while-scrolled-up")`);
     assert.equal(await page.$eval(`${panel} .output`, (element) => element.scrollTop), 0, 'no auto-scroll while scrolled up');
     await page.click(`${panel} button.latest`);
