@@ -150,6 +150,18 @@ describe('the console deploys an app from a git repository', { timeout: 420_000 
     const { instances } = await adminGql<{ instances: { generation: number; state: string }[] }>(dozen, `{ instances(app: "${APP}") { generation state } }`);
     assert.deepEqual(instances, [{ generation: generation + 1, state: 'running' }]);
 
+    // Releases on the open page follow deploys made elsewhere (here through the API) and a rollback.
+    const first = release!;
+    const { deploy } = await adminGql<{ deploy: { id: string } }>(dozen, `mutation { deploy(app: "${APP}", ref: "next") { id } }`);
+    await page.waitForSelector(`tr[data-release="${deploy.id}"]`, { timeout: 10_000 });
+    await page.waitForSelector(`tr[data-release="${deploy.id}"][data-current=true] .badge.ready`, { timeout: 300_000 });
+    await page.waitForSelector(`tr[data-instance="${instance}"]:has-text("${deploy.id}")`, { timeout: 30_000 });
+    await page.click(`tr[data-release="${first}"] button[data-perm]:has-text("Roll back")`);
+    await page.waitForSelector(`tr[data-release="${first}"][data-current=true]`, { timeout: 10_000 });
+    assert.equal(await page.getAttribute(`tr[data-release="${deploy.id}"]`, 'data-current'), 'false');
+    await page.waitForSelector(`tr[data-instance="${instance}"][data-state=running]:has-text("${first}")`, { timeout: 120_000 });
+    await shoot(page, 'app-releases');
+
     // The overview: this host up, and the instance counted by state.
     await page.click('header nav a[href="/console/overview"]');
     await page.waitForSelector('.states .badge.running');

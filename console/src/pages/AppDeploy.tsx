@@ -124,7 +124,7 @@ function Releases({ app, defaultRef, releases: loaded, current: loadedCurrent, o
           <thead><tr><th>{t('col.release')}</th><th>{t('apps.ref')}</th><th>{t('col.state')}</th><th>{t('col.created')}</th><th /></tr></thead>
           <tbody>
             {releases.map((release) => (
-              <tr key={release.id} data-release={release.id}>
+              <tr key={release.id} data-release={release.id} data-current={String(release.id === current)}>
                 <td><code>{release.id}</code>{release.id === current ? ' ★' : ''}</td>
                 <td>{release.ref} {release.commit ? <code class="muted">{release.commit.slice(0, 8)}</code> : null}</td>
                 <td><span class={`badge ${release.status}`}>{release.status}</span> {release.error ? <span class="error">{release.error}</span> : null}</td>
