@@ -6,7 +6,7 @@ import { useEffect, useState } from 'preact/hooks';
  * upgrade; the server checks it like any request. Reconnects with backoff and
  * resubscribes; each subscription's first message is the current state.
  */
-type Listener = { query: string; variables: Record<string, unknown>; next(data: unknown): void; error(message: string): void };
+type Listener = { query: string; variables: Record<string, unknown>; next(data: unknown): void; error(message: string): void; complete?(): void };
 
 const listeners = new Map<string, Listener>();
 let socket: WebSocket | null = null;
@@ -39,6 +39,7 @@ function connect(): void {
       if (payload.errors?.length) listener?.error(payload.errors[0].message);
       else listener?.next(payload.data);
     } else if (frame.type === 'complete' && frame.id) {
+      listeners.get(frame.id)?.complete?.();
       listeners.delete(frame.id);
     } else if (frame.type === 'error' && frame.id) {
       listeners.get(frame.id)?.error((frame.payload as { message: string }[])[0]?.message ?? 'subscription failed');
@@ -55,9 +56,10 @@ function connect(): void {
   };
 }
 
-export function subscribe(query: string, variables: Record<string, unknown>, next: (data: unknown) => void, error: (message: string) => void): () => void {
+/** Subscribes; `complete` runs when the server ends the stream (a build log, a stopped container's output). Returns the unsubscribe. */
+export function subscribe(query: string, variables: Record<string, unknown>, next: (data: unknown) => void, error: (message: string) => void, complete?: () => void): () => void {
   const id = String(nextId++);
-  listeners.set(id, { query, variables, next, error });
+  listeners.set(id, { query, variables, next, error, complete });
   if (!socket) connect();
   else send({ id, type: 'subscribe', payload: { query, variables } });
   return () => {

@@ -42,6 +42,9 @@ export const en = {
   'people.users': 'Users', 'people.role': 'Role', 'people.disabled': 'disabled', 'people.active': 'active', 'people.newPassword': 'New password for {name}',
   'people.tokens': 'Personal API tokens', 'people.expires': 'Expires', 'people.tokenOnce': 'The new token, shown only now:',
   'people.audit': 'Audit log', 'people.module': 'Module', 'people.actor': 'Who', 'people.action': 'Action (exact, or prefix*)', 'people.target': 'Target', 'people.outcome': 'Outcome', 'people.when': 'When',
+  'action.logs': 'Output', 'logs.title': 'Output of {id}', 'logs.live': 'live', 'logs.ended': 'ended: the container stopped',
+  'logs.dropped': '{count} lines skipped: they came faster than the page read them', 'logs.latest': 'Follow the newest lines',
+  'live.hint': 'Updated live.',
 };
 
 export type Messages = typeof en;
@@ -89,4 +92,7 @@ export const zh: Messages = {
   'people.users': '用户', 'people.role': '角色', 'people.disabled': '已停用', 'people.active': '正常', 'people.newPassword': '{name} 的新密码',
   'people.tokens': '个人 API 令牌', 'people.expires': '过期时间', 'people.tokenOnce': '新令牌，仅显示这一次：',
   'people.audit': '审计日志', 'people.module': '模块', 'people.actor': '操作者', 'people.action': '操作（精确，或前缀*）', 'people.target': '对象', 'people.outcome': '结果', 'people.when': '时间',
+  'action.logs': '输出', 'logs.title': '{id} 的输出', 'logs.live': '实时', 'logs.ended': '已结束：容器已停止',
+  'logs.dropped': '跳过了 {count} 行：输出快于页面读取', 'logs.latest': '跟随最新行',
+  'live.hint': '实时更新。',
 };

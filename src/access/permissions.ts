@@ -195,6 +195,8 @@ export const GRAPHQL_FIELDS: Record<string, Exclude<Requirement, 'public' | 'gra
   'Query.instances': 'deploy.read',
   'Subscription.deployInstancesChanged': 'deploy.read',
   'Subscription.buildLog': 'deploy.read',
+  'Subscription.releasesChanged': 'deploy.read',
+  'Subscription.instanceLogs': 'deploy.read',
   'Mutation.createApp': 'deploy.write',
   'Mutation.updateApp': 'deploy.write',
   'Mutation.deleteApp': 'deploy.write',
@@ -218,9 +220,11 @@ export const GRAPHQL_FIELDS: Record<string, Exclude<Requirement, 'public' | 'gra
   'Query.objects': 'storage.read',
   'Query.object': 'storage.read',
   'Query.tailStatus': 'storage.read',
+  'Subscription.tailStatusChanged': 'storage.read',
   'Mutation.deleteObject': 'storage.delete',
 
   'Query.rooms': 'broadcast.read',
+  'Subscription.roomsChanged': 'broadcast.read',
   'Query.binlogStatus': 'broadcast.read',
 };
 

@@ -1,5 +1,9 @@
-import { Field, Int, ObjectType, Query, Resolver } from '@nestjs/graphql';
+import { Field, Int, ObjectType, Query, Resolver, Subscription } from '@nestjs/graphql';
+import { latestIterator, throttled } from '../common/push-iterators.js';
 import { BroadcastService } from './broadcast.service.js';
+
+/** Room lists are pushed at most this often: a busy room changes many times a second. */
+const PUSH_EVERY_MS = 250;
 
 @ObjectType({ description: 'A broadcast room on this host' })
 class RoomType {
@@ -16,5 +20,17 @@ export class BroadcastResolver {
   @Query(() => [RoomType], { description: 'Broadcast rooms with their subscriber counts and last seq' })
   rooms(): RoomType[] {
     return this.broadcast.rooms();
+  }
+
+  @Subscription(() => [RoomType], { description: 'The rooms now, then after every join, leave or message (at most 4 pushes a second)', resolve: (value: RoomType[]) => value })
+  roomsChanged(): AsyncIterableIterator<RoomType[]> {
+    return latestIterator<RoomType[]>((push) => {
+      const refresh = throttled(() => push(this.broadcast.rooms()), PUSH_EVERY_MS);
+      const unwatch = this.broadcast.hub.onChange(refresh.trigger);
+      return () => {
+        refresh.cancel();
+        unwatch();
+      };
+    }, this.broadcast.rooms());
   }
 }

@@ -89,3 +89,109 @@ export function queueIterator<T>(watch: (push: (value: T) => void, end: () => vo
     },
   };
 }
+
+/** What a `batchIterator` read gives: the values pushed since the last read, and how many were dropped for a slow reader. */
+export interface Batch<T> {
+  values: T[];
+  dropped: number;
+}
+
+/**
+ * An AsyncIterator over batches of pushed values, for endless streams where
+ * each value counts (a container's output): a read takes everything pushed
+ * since the last read, at most one batch per `everyMs` (the first at once), so
+ * a chatty source reaches a client at most 1000/everyMs times a second. A slow
+ * reader holds at most `max` values: the oldest go, counted in `dropped`.
+ * Ends after `end` once the last values are read.
+ */
+export function batchIterator<T>(
+  watch: (push: (value: T) => void, end: () => void) => () => void,
+  options: { max: number; everyMs: number },
+): AsyncIterableIterator<Batch<T>> {
+  let values: T[] = [];
+  let dropped = 0;
+  let wake: (() => void) | null = null;
+  let ended = false;
+  let stopped = false;
+  let lastRead = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stop = watch(
+    (value) => {
+      if (ended) return;
+      values.push(value);
+      if (values.length > options.max) {
+        values.shift();
+        dropped++;
+      }
+      wake?.();
+    },
+    () => {
+      ended = true;
+      wake?.();
+    },
+  );
+  const sleep = (ms: number) => new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    wake = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+  });
+  const finish = (): Promise<IteratorResult<Batch<T>>> => {
+    if (!stopped) {
+      stopped = true;
+      ended = true;
+      values = [];
+      clearTimeout(timer);
+      stop();
+      wake?.();
+    }
+    return Promise.resolve({ value: undefined, done: true });
+  };
+  return {
+    async next(): Promise<IteratorResult<Batch<T>>> {
+      while (values.length === 0 && !ended) await new Promise<void>((resolve) => (wake = resolve));
+      // Values pushed during the wait join this batch; an end cuts the wait short.
+      while (!ended && Date.now() - lastRead < options.everyMs) await sleep(options.everyMs - (Date.now() - lastRead));
+      wake = null;
+      if (stopped || values.length === 0) return finish();
+      const batch = { values, dropped };
+      values = [];
+      dropped = 0;
+      lastRead = Date.now();
+      return { value: batch, done: false };
+    },
+    return: finish,
+    throw: finish,
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
+
+/**
+ * Runs `run` at most once per `everyMs`: at once when the last run is that
+ * long ago, else once at the end of the interval for every trigger in between
+ * (so the last change is never lost). For sources that change in bursts.
+ */
+export function throttled(run: () => void, everyMs: number): { trigger(): void; cancel(): void } {
+  let lastRun = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const fire = () => {
+    timer = undefined;
+    lastRun = Date.now();
+    run();
+  };
+  return {
+    trigger() {
+      if (timer) return;
+      const wait = lastRun + everyMs - Date.now();
+      if (wait <= 0) fire();
+      else timer = setTimeout(fire, wait);
+    },
+    cancel() {
+      clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+}

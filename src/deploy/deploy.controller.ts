@@ -15,6 +15,7 @@ import {
 } from './dto/deploy.dto.js';
 import { HostsService } from './hosts.service.js';
 import { InstancesService } from './instances.service.js';
+import { LiveLogs } from './logs/live-logs.js';
 import { ReleasesService } from './releases.service.js';
 
 function actorOf(request: FastifyRequest): Actor {
@@ -31,6 +32,7 @@ export class DeployController {
     private readonly hosts: HostsService,
     private readonly audit: AuditService,
     private readonly docker: DockerClient,
+    private readonly liveLogs: LiveLogs,
     @InjectConfig() private readonly config: DozenConfig,
   ) {}
 
@@ -185,15 +187,17 @@ export class DeployController {
   /** The container's output (stdout and stderr merged); with follow=1, streamed. Served by the instance's own host. */
   @Get('instances/:id/logs')
   async logs(@Param('id', new ZodPipe(instanceId, 'id')) id: string, @Query(new ZodPipe(tailQuery)) query: { tail: number; follow: '0' | '1' }, @Res() reply: FastifyReply): Promise<void> {
+    if (query.follow === '1') {
+      const stop = await this.liveLogs.follow(id, query.tail, (line) => reply.raw.write(line.text + '\n'), () => reply.raw.end());
+      reply.hijack();
+      reply.raw.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+      reply.raw.on('close', stop);
+      return;
+    }
     const instance = await this.instances.get(id);
     if (instance.host !== this.config.host.name) throw new DeployConflict('other_host', `instance ${id} runs on host ${instance.host}: ask that host's dozen for its logs`);
     if (!instance.containerId) throw new DeployConflict('no_container', `instance ${id} has no container (${instance.state})`);
-    if (query.follow === '0') return void reply.type('text/plain; charset=utf-8').send(await this.docker.logs(instance.containerId, query.tail));
-    const stream = await this.docker.followLogs(instance.containerId, query.tail);
-    reply.hijack();
-    reply.raw.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
-    stream.pipe(reply.raw);
-    reply.raw.on('close', () => stream.destroy());
+    reply.type('text/plain; charset=utf-8').send(await this.docker.logs(instance.containerId, query.tail));
   }
 
   @Get('audit')

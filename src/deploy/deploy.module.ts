@@ -22,6 +22,8 @@ import { HostsService } from './hosts.service.js';
 import { ReleaseImages } from './images/release-images.js';
 import { InstancesService } from './instances.service.js';
 import { ReleasesService } from './releases.service.js';
+import { ReleaseChanges } from './release-changes.js';
+import { LiveLogs } from './logs/live-logs.js';
 import { WebhookEntity } from './webhooks/webhook.entity.js';
 import { WebhooksController } from './webhooks/webhooks.controller.js';
 import { WebhooksResolver } from './webhooks/webhooks.resolver.js';
@@ -44,6 +46,8 @@ import { SecretsBox } from '../common/secrets-box.js';
     AppsService,
     InstancesService,
     ReleasesService,
+    ReleaseChanges,
+    LiveLogs,
     ReleaseImages,
     BuilderService,
     ContainerLogShipping,

@@ -73,7 +73,7 @@ class AppType {
 }
 
 @ObjectType('DeployRelease')
-class ReleaseType {
+export class ReleaseType {
   @Field() id!: string;
   @Field() app!: string;
   @Field() ref!: string;

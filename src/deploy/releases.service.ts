@@ -11,6 +11,7 @@ import { BuilderService } from './build/builder.service.js';
 import { ReleaseEntity } from './deploy.entity.js';
 import { DeployConflict } from './deploy.errors.js';
 import { InstancesService } from './instances.service.js';
+import { ReleaseChanges } from './release-changes.js';
 
 export interface ReleaseView {
   id: string;
@@ -39,6 +40,7 @@ export class ReleasesService {
     private readonly instances: InstancesService,
     private readonly builder: BuilderService,
     private readonly audit: AuditService,
+    private readonly changes: ReleaseChanges,
     @InjectConfig() private readonly config: DozenConfig,
   ) {
     builder.whenReady((app, release) => this.promote(app, release, SYSTEM));
@@ -51,6 +53,7 @@ export class ReleasesService {
       status: 'queued', buildLog: '', error: null, createdAt: Date.now(), createdBy: actor.name, buildHost: this.config.host.name, imageRemovedAt: null,
     };
     await this.releases.insert(row);
+    this.changes.changed(app.name);
     await this.audit.record(actor, 'app.deploy', app.name, { release: row.id, ref: row.ref });
     this.builder.enqueue(app.name, row.id);
     return view(row);
@@ -100,6 +103,7 @@ export class ReleasesService {
 
   private async promote(app: string, release: string, actor: Actor): Promise<void> {
     await this.apps.setRelease(app, release);
+    this.changes.changed(app);
     await this.instances.moveTo(app, release, actor);
   }
 

@@ -1,11 +1,14 @@
-import { Args, Field, Float, Int, Mutation, ObjectType, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import { Args, Field, Float, Int, Mutation, ObjectType, Parent, Query, ResolveField, Resolver, Subscription } from '@nestjs/graphql';
 import { BadInput } from '../common/errors.js';
+import { latestIterator, throttled } from '../common/push-iterators.js';
 import { assertSafeKey, BadKey, MAX_KEY_BYTES, type ObjectInfo } from './object-store.js';
 import { StorageService } from './storage.service.js';
 import { TailerService } from './tailer/tailer.service.js';
 
 /** HEADs run at most this many at a time when a page asks for crc64 or contentType. */
 const HEAD_CONCURRENCY = 8;
+/** The tailer's status is pushed at most this often (it changes on every poll of a growing file). */
+const PUSH_EVERY_MS = 250;
 
 @ObjectType('StorageObject', { description: 'An object in the configured store' })
 class StorageObjectType {
@@ -98,6 +101,18 @@ export class StorageResolver {
   @Query(() => TailStatusType, { description: 'The files the tailer follows, their saved offsets and lag' })
   tailStatus(): TailStatusType {
     return this.tailer.status();
+  }
+
+  @Subscription(() => TailStatusType, { description: "The tailer's status now, then after every change (a file grown, shipped, found, failing), at most 4 pushes a second", resolve: (value: TailStatusType) => value })
+  tailStatusChanged(): AsyncIterableIterator<TailStatusType> {
+    return latestIterator<TailStatusType>((push) => {
+      const refresh = throttled(() => push(this.tailer.status()), PUSH_EVERY_MS);
+      const unwatch = this.tailer.onChange(refresh.trigger);
+      return () => {
+        refresh.cancel();
+        unwatch();
+      };
+    }, this.tailer.status());
   }
 
   @Mutation(() => Boolean, { description: 'Removes the object; true also when there was none' })

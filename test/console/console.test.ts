@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { appendFileSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../support/chromium.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
+import { TestClient } from '../broadcast/ws-client.js';
 import { adminGql, createUser, logIn, open, shoot } from './console-helpers.js';
 
 const PASSWORD = 'correct horse battery staple';
@@ -15,17 +16,29 @@ describe('the web console in Chromium', { timeout: 240_000 }, () => {
   let dozen: DozenProcess;
   let browser: Browser;
   let page: Page;
+  // A log file the tailer follows, so the Storage page has a file whose offset moves.
+  const logs = mkdtempSync(join(tmpdir(), 'dozen-console-logs-'));
+  const logFile = join(logs, 'app.log');
   const rest = (path: string, method: string, body?: unknown) =>
     dozen.api(path, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
 
   before(async () => {
-    dozen = await startDozen({ env: { DOZEN_MODULES: 'registry,proxy,storage,broadcast' } });
+    writeFileSync(logFile, 'first line\n');
+    dozen = await startDozen({
+      env: {
+        DOZEN_MODULES: 'registry,proxy,storage,broadcast',
+        DOZEN_STORAGE_TAIL: JSON.stringify([{ glob: join(logs, '*.log') }]),
+        DOZEN_STORAGE_TAILER_FLUSH_MS: '100',
+        DOZEN_STORAGE_TAILER_SCAN_MS: '100',
+      },
+    });
     browser = await launchChromium();
     await createUser(dozen, 'ada', 'admin', PASSWORD);
   });
   after(async () => {
     await browser?.close();
     await dozen?.stop();
+    rmSync(logs, { recursive: true, force: true });
   });
 
   it('refuses a wrong password next to the form, then logs in', async () => {
@@ -106,6 +119,33 @@ describe('the web console in Chromium', { timeout: 240_000 }, () => {
     await page.click('[data-open-room=orders] button[type=submit]');
     await page.waitForSelector(`[data-open-room=orders] li[data-seq="${seq + 1}"]`);
     await shoot(page, 'broadcast');
+  });
+
+  it("shows a room's subscriber count change as a WebSocket client joins and leaves", async () => {
+    await open(page, '/broadcast');
+    await page.waitForSelector('[data-room=orders]');
+    const subscribers = "document.querySelector('[data-room=lobby] [data-col=subscribers]')?.textContent";
+    assert.equal(await page.evaluate(subscribers), undefined, 'no lobby room before anyone joins');
+    const client = await TestClient.connect(dozen.url, dozen.token);
+    try {
+      await client.join('lobby');
+      await page.waitForFunction(`${subscribers} === '1'`);
+      await rest('/broadcast/rooms/lobby/messages', 'POST', { data: 'hello' });
+      await page.waitForFunction("document.querySelector('[data-room=lobby] [data-col=seq]')?.textContent === '1'");
+    } finally {
+      client.socket.close();
+    }
+    await page.waitForFunction(`${subscribers} === '0'`);
+  });
+
+  it("shows the tailer's offset move when a line is appended to a followed file", async () => {
+    await open(page, '/storage');
+    const row = `[data-testid=tailer] tr[data-file="${logFile}"]`;
+    await page.waitForSelector(`${row}[data-offset="${'first line\n'.length}"]`, { timeout: 15_000 });
+    appendFileSync(logFile, 'a line appended while the page is open\n');
+    const size = readFileSync(logFile).length;
+    await page.waitForSelector(`${row}[data-offset="${size}"]`, { timeout: 15_000 });
+    await shoot(page, 'storage-tailer');
   });
 
   it('uploads a file with a progress bar and downloads the same bytes back', async () => {

@@ -8,7 +8,7 @@ import { launchChromium } from '../support/chromium.js';
 import { TEST_DOCKER_SOCKET } from '../support/docker-engine.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { freePort, waitFor } from '../support/ports.js';
-import { makeRepository, steadyClient } from '../deploy/helpers.js';
+import { makeRepository, steadyClient, viaProxy } from '../deploy/helpers.js';
 import { adminGql, createUser, logIn, shoot } from './console-helpers.js';
 
 const HOST = 'consolehost';
@@ -58,6 +58,12 @@ describe('the console deploys an app from a git repository', { timeout: 420_000 
     rmSync(repository.dir, { recursive: true, force: true });
   });
 
+  /** Engine log streams the server holds open for people (its gauge on /metrics). */
+  const followsOpen = async () => {
+    const metrics = await (await fetch(dozen.url + '/metrics')).text();
+    return Number(/^dozen_deploy_log_follows (\S+)$/m.exec(metrics)?.[1] ?? NaN);
+  };
+
   const managed = () => docker.listContainers({ all: true, filters: { label: ['dozen.managed=true', `dozen.host=${HOST}`] } });
 
   it('creates the app, deploys main with the build log streaming in, runs an instance with its CPU moving, and restarts it', async () => {
@@ -94,11 +100,67 @@ describe('the console deploys an app from a git repository', { timeout: 420_000 
     }
     await shoot(page, 'app-deploy');
 
+    // The container's output: its start line from the tail, then lines printed while the panel is open.
+    await page.click(`tr[data-instance="${instance}"] button[data-logs]`);
+    const panel = `[data-instance-logs="${instance}"]`;
+    await page.waitForSelector(`${panel} [data-stream=stdout]:has-text("listening on")`, { timeout: 30_000 });
+    const said = await viaProxy(proxyPort, DOMAIN, '/say?out=printed-after-open&err=an-error-line');
+    assert.equal(said.status, 200);
+    await page.waitForSelector(`${panel} [data-stream=stdout]:has-text("printed-after-open")`);
+    await page.waitForSelector(`${panel} [data-stream=stderr]:has-text("an-error-line")`);
+    assert.equal(await followsOpen(), 1, 'one Engine log stream while the panel is open');
+    // The REST follow (what `dozen instance logs -f` reads) is the same follow: one more stream, closed when the client goes.
+    const leaving = new AbortController();
+    const followed = await dozen.api(`/deploy/instances/${instance}/logs?tail=5&follow=1`, { signal: leaving.signal });
+    assert.equal(followed.status, 200);
+    const reader = followed.body!.getReader();
+    let text = '';
+    const deadline = Date.now() + 15_000;
+    while (!text.includes('an-error-line')) {
+      const chunk = await reader.read();
+      assert.ok(!chunk.done && Date.now() < deadline, `the REST follow gave the tail with the stderr line: ${JSON.stringify(text)}`);
+      text += new TextDecoder().decode(chunk.value);
+    }
+    assert.equal(await followsOpen(), 2);
+    leaving.abort();
+    await waitFor('the REST follow closed', async () => (await followsOpen()) === 1, 15_000);
+    // Scrolled up, the panel stays where the person put it while lines arrive; the button follows the newest again.
+    await viaProxy(proxyPort, DOMAIN, '/say?' + Array.from({ length: 40 }, (_, index) => `out=filler-${index}`).join('&'));
+    await page.waitForSelector(`${panel} [data-stream=stdout]:has-text("filler-39")`);
+    await page.$eval(`${panel} .output`, (element) => (element.scrollTop = 0));
+    await page.waitForSelector(`${panel}[data-pinned=false]`);
+    await viaProxy(proxyPort, DOMAIN, '/say?out=while-scrolled-up&err=an-error-while-scrolled-up');
+    await page.waitForSelector(`${panel} [data-stream=stdout]:has-text("while-scrolled-up")`);
+    assert.equal(await page.$eval(`${panel} .output`, (element) => element.scrollTop), 0, 'no auto-scroll while scrolled up');
+    await page.click(`${panel} button.latest`);
+    await page.waitForSelector(`${panel}[data-pinned=true]`);
+    const output = `document.querySelector('${panel} .output')`;
+    await page.waitForFunction(`${output}.scrollTop + ${output}.clientHeight >= ${output}.scrollHeight - 4`);
+    await shoot(page, 'instance-logs');
+
     const generation = Number(await page.getAttribute(`tr[data-instance="${instance}"]`, 'data-generation'));
     await page.click(`tr[data-instance="${instance}"] button[data-perm]:has-text("Restart")`);
     await page.waitForSelector(`tr[data-instance="${instance}"][data-generation="${generation + 1}"][data-state=running]`, { timeout: 120_000 });
+    // The panel follows the new container: the old one's lines are gone, the old stream closed.
+    await page.waitForSelector(`${panel} [data-stream=stdout]:has-text("listening on")`, { timeout: 30_000 });
+    assert.equal(await page.$(`${panel} [data-stream=stdout]:has-text("printed-after-open")`), null);
+    await waitFor('one Engine log stream after the restart', async () => (await followsOpen()) === 1, 15_000);
+    await page.click(`${panel} h3 button`);
+    await waitFor('the Engine log stream closed with the panel', async () => (await followsOpen()) === 0, 15_000);
     const { instances } = await adminGql<{ instances: { generation: number; state: string }[] }>(dozen, `{ instances(app: "${APP}") { generation state } }`);
     assert.deepEqual(instances, [{ generation: generation + 1, state: 'running' }]);
+
+    // Releases on the open page follow deploys made elsewhere (here through the API) and a rollback.
+    const first = release!;
+    const { deploy } = await adminGql<{ deploy: { id: string } }>(dozen, `mutation { deploy(app: "${APP}", ref: "next") { id } }`);
+    await page.waitForSelector(`tr[data-release="${deploy.id}"]`, { timeout: 10_000 });
+    await page.waitForSelector(`tr[data-release="${deploy.id}"][data-current=true] .badge.ready`, { timeout: 300_000 });
+    await page.waitForSelector(`tr[data-instance="${instance}"]:has-text("${deploy.id}")`, { timeout: 30_000 });
+    await page.click(`tr[data-release="${first}"] button[data-perm]:has-text("Roll back")`);
+    await page.waitForSelector(`tr[data-release="${first}"][data-current=true]`, { timeout: 10_000 });
+    assert.equal(await page.getAttribute(`tr[data-release="${deploy.id}"]`, 'data-current'), 'false');
+    await page.waitForSelector(`tr[data-instance="${instance}"][data-state=running]:has-text("${first}")`, { timeout: 120_000 });
+    await shoot(page, 'app-releases');
 
     // The overview: this host up, and the instance counted by state.
     await page.click('header nav a[href="/console/overview"]');

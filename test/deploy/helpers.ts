@@ -13,6 +13,10 @@ export function appSource(version: number): string {
   return `const http = require('node:http');
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('DOZEN_') || ['PORT', 'GREETING', 'API_KEY'].includes(k)));
 http.createServer((req, res) => {
+  // /say?out=...&err=... prints each out on stdout and each err on stderr (for tests that watch the output).
+  const said = new URL(req.url, 'http://app').searchParams;
+  for (const line of said.getAll('out')) console.log(line);
+  for (const line of said.getAll('err')) console.error(line);
   res.setHeader('content-type', 'application/json');
   res.end(JSON.stringify({ version: ${version}, env }));
 }).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('v${version} listening on ' + process.env.PORT));

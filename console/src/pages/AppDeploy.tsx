@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { gql } from '../api.js';
 import { useT } from '../i18n.js';
 import { PERM } from '../perms.js';
-import { subscribe } from '../live.js';
+import { subscribe, useSubscription } from '../live.js';
 import { Act, Failed, Field, FormError, Loaded, useAction, useQuery } from '../ui.js';
 import { Instances } from './Instances.js';
 
@@ -26,6 +26,8 @@ interface Release {
   createdAt: string;
   createdBy: string;
 }
+
+const RELEASES_SUBSCRIPTION = 'subscription ($app: String!) { releasesChanged(app: $app) { current releases { id ref commit status error createdAt createdBy } } }';
 
 const APP_QUERY = `query ($name: String!) {
   app(name: $name) { name repository defaultRef runtime domains env { name value } secrets release }
@@ -94,8 +96,12 @@ function Variables({ app, kind, names, onChange }: { app: string; kind: 'env' | 
   );
 }
 
-function Releases({ app, defaultRef, releases, current, onChange }: { app: string; defaultRef: string; releases: Release[]; current: string | null; onChange(): void }) {
+/** The app's releases, live (subscription releasesChanged): a build's state, a deploy, a rollback show as they happen. */
+function Releases({ app, defaultRef, releases: loaded, current: loadedCurrent, onChange }: { app: string; defaultRef: string; releases: Release[]; current: string | null; onChange(): void }) {
   const t = useT();
+  const live = useSubscription<{ releasesChanged: { current: string | null; releases: Release[] } }>(RELEASES_SUBSCRIPTION, { app });
+  const releases = live.data?.releasesChanged.releases ?? loaded;
+  const current = live.data ? live.data.releasesChanged.current : loadedCurrent;
   const [ref, setRef] = useState(defaultRef);
   const [log, setLog] = useState<string | null>(null);
   const deploy = useAction(async () => {
@@ -110,15 +116,15 @@ function Releases({ app, defaultRef, releases, current, onChange }: { app: strin
       <form class="inline" onSubmit={(event) => (event.preventDefault(), void deploy.submit())}>
         <Field label={t('apps.ref')} name="ref" error={deploy.error}><input name="ref" value={ref} onInput={(event) => setRef(event.currentTarget.value)} /></Field>
         <Act perm={PERM.deploy} type="submit" busy={deploy.busy}>{t('action.deploy')}</Act>
-        <button type="button" onClick={onChange}>{t('action.refresh')}</button>
       </form>
       <FormError error={deploy.error ?? rollback.error} fields={['ref']} />
+      {live.error ? <Failed error={live.error} /> : null}
       <div class="scroll">
         <table>
           <thead><tr><th>{t('col.release')}</th><th>{t('apps.ref')}</th><th>{t('col.state')}</th><th>{t('col.created')}</th><th /></tr></thead>
           <tbody>
             {releases.map((release) => (
-              <tr key={release.id} data-release={release.id}>
+              <tr key={release.id} data-release={release.id} data-current={String(release.id === current)}>
                 <td><code>{release.id}</code>{release.id === current ? ' ★' : ''}</td>
                 <td>{release.ref} {release.commit ? <code class="muted">{release.commit.slice(0, 8)}</code> : null}</td>
                 <td><span class={`badge ${release.status}`}>{release.status}</span> {release.error ? <span class="error">{release.error}</span> : null}</td>

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { useT } from '../i18n.js';
-import { Act, Empty, Failed, Field, Loaded, NeedsModule, useQuery } from '../ui.js';
+import { useSubscription } from '../live.js';
+import { Act, Empty, Failed, Field, Loading, NeedsModule, useQuery } from '../ui.js';
 import { PERM } from '../perms.js';
 
 interface Room {
@@ -28,29 +29,29 @@ export function Broadcast() {
 
 function BroadcastPage() {
   const t = useT();
-  const rooms = useQuery<{ rooms: Room[]; binlogStatus: Binlog }>('{ rooms { name subscribers seq epoch } binlogStatus { status problem advice file position } }');
+  const rooms = useSubscription<{ roomsChanged: Room[] }>('subscription { roomsChanged { name subscribers seq epoch } }');
+  const binlog = useQuery<{ binlogStatus: Binlog }>('{ binlogStatus { status problem advice file position } }');
   const [open, setOpen] = useState<string | null>(null);
   const [name, setName] = useState('');
   return (
     <div class="grid">
       <section class="card">
         <h2>{t('broadcast.rooms')}</h2>
-        <button onClick={rooms.reload}>{t('action.refresh')}</button>
-        <Loaded query={rooms} empty={(data) => data.rooms.length === 0}>
-          {(data) => (
-            <table>
-              <thead><tr><th>{t('col.room')}</th><th>{t('col.subscribers')}</th><th>{t('col.seq')}</th><th /></tr></thead>
-              <tbody>
-                {data.rooms.map((room) => (
-                  <tr key={room.name} data-room={room.name}>
-                    <td>{room.name}</td><td>{room.subscribers}</td><td>{room.seq}</td>
-                    <td><button onClick={() => setOpen(room.name)}>{t('action.open')}</button></td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )}
-        </Loaded>
+        <p class="muted">{t('live.hint')}</p>
+        {rooms.error ? <Failed error={rooms.error} /> : null}
+        {!rooms.data ? (rooms.error ? null : <Loading />) : rooms.data.roomsChanged.length === 0 ? <Empty /> : (
+          <table>
+            <thead><tr><th>{t('col.room')}</th><th>{t('col.subscribers')}</th><th>{t('col.seq')}</th><th /></tr></thead>
+            <tbody>
+              {rooms.data.roomsChanged.map((room) => (
+                <tr key={room.name} data-room={room.name}>
+                  <td>{room.name}</td><td data-col="subscribers">{room.subscribers}</td><td data-col="seq">{room.seq}</td>
+                  <td><button onClick={() => setOpen(room.name)}>{t('action.open')}</button></td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
         <form class="inline" onSubmit={(event) => (event.preventDefault(), name && setOpen(name.trim()))}>
           <Field label={t('broadcast.roomName')} name="room" error={null}>
             <input name="room" value={name} onInput={(event) => setName(event.currentTarget.value)} placeholder="chat.lobby" />
@@ -60,11 +61,13 @@ function BroadcastPage() {
       </section>
       <section class="card">
         <h2>{t('broadcast.binlog')}</h2>
-        {rooms.data ? (
+        <button onClick={binlog.reload}>{t('action.refresh')}</button>
+        {binlog.error ? <Failed error={binlog.error} /> : null}
+        {binlog.data ? (
           <dl data-testid="binlog">
-            <dt>{t('col.state')}</dt><dd><span class={`badge ${rooms.data.binlogStatus.status}`}>{rooms.data.binlogStatus.status}</span></dd>
-            <dt>{t('broadcast.position')}</dt><dd>{rooms.data.binlogStatus.file ? `${rooms.data.binlogStatus.file}:${rooms.data.binlogStatus.position}` : '–'}</dd>
-            {rooms.data.binlogStatus.problem ? <><dt>{t('broadcast.problem')}</dt><dd class="error">{rooms.data.binlogStatus.problem} {rooms.data.binlogStatus.advice ?? ''}</dd></> : null}
+            <dt>{t('col.state')}</dt><dd><span class={`badge ${binlog.data.binlogStatus.status}`}>{binlog.data.binlogStatus.status}</span></dd>
+            <dt>{t('broadcast.position')}</dt><dd>{binlog.data.binlogStatus.file ? `${binlog.data.binlogStatus.file}:${binlog.data.binlogStatus.position}` : '–'}</dd>
+            {binlog.data.binlogStatus.problem ? <><dt>{t('broadcast.problem')}</dt><dd class="error">{binlog.data.binlogStatus.problem} {binlog.data.binlogStatus.advice ?? ''}</dd></> : null}
           </dl>
         ) : null}
       </section>

@@ -4,6 +4,7 @@ import { useT } from '../i18n.js';
 import { useSubscription } from '../live.js';
 import { PERM } from '../perms.js';
 import { Act, bytes, Empty, Failed, Field, FormError, Loaded, Loading, useAction, useQuery } from '../ui.js';
+import { InstanceLogs } from './InstanceLogs.js';
 import { SERVICES_SUBSCRIPTION, type Load, type Service } from './Routes.js';
 
 interface Instance {
@@ -15,12 +16,13 @@ interface Instance {
   state: string;
   restarts: number;
   lastError: string | null;
+  containerId: string | null;
 }
 
 const SAMPLES = 60;
-const INSTANCES_SUBSCRIPTION = 'subscription ($app: String) { deployInstancesChanged(app: $app) { id host release desired generation state restarts lastError } }';
+const INSTANCES_SUBSCRIPTION = 'subscription ($app: String) { deployInstancesChanged(app: $app) { id host release desired generation state restarts lastError containerId } }';
 
-/** The instances of an app, live: create on a host, scale, restart / stop / remove, and CPU / memory / processes charts from the registry's load figures. */
+/** The instances of an app, live: create on a host, scale, restart / stop / remove, CPU / memory / processes charts from the registry's load figures, and a container's output. */
 export function Instances({ app }: { app: string }) {
   const t = useT();
   const query = useQuery<{ hosts: { name: string; state: string }[] }>('{ hosts { name state } }');
@@ -29,6 +31,8 @@ export function Instances({ app }: { app: string }) {
   const loads = useLoadHistory(app);
   const [host, setHost] = useState('');
   const [count, setCount] = useState('1');
+  const [logsOf, setLogsOf] = useState<string | null>(null);
+  const watched = instances?.find((instance) => instance.id === logsOf);
   const act = useAction((mutation: string, id: string) =>
     gql(mutation === 'removeInstance' ? 'mutation ($id: String!) { removeInstance(id: $id) }' : `mutation ($id: String!) { ${mutation}(id: $id) { id } }`, { id }),
   );
@@ -69,6 +73,7 @@ export function Instances({ app }: { app: string }) {
                           <td data-col="memory">{last ? bytes(last.memory) : '–'}<Spark values={history.map((load) => load.memory)} /></td>
                           <td data-col="processes">{last ? last.processes : '–'}</td>
                           <td class="actions">
+                            <button type="button" data-logs={instance.id} onClick={() => setLogsOf(instance.id)}>{t('action.logs')}</button>
                             <Act perm={PERM.instances} busy={act.busy} onClick={() => void act.submit('restartInstance', instance.id)}>{t('action.restart')}</Act>
                             {instance.desired === 'running'
                               ? <Act perm={PERM.instances} busy={act.busy} onClick={() => void act.submit('stopInstance', instance.id)}>{t('action.stop')}</Act>
@@ -82,6 +87,7 @@ export function Instances({ app }: { app: string }) {
                 </table>
               </div>
             )}
+            {watched ? <InstanceLogs key={`${watched.id}:${watched.containerId}`} instance={watched.id} onClose={() => setLogsOf(null)} /> : null}
           </>
         )}
       </Loaded>

@@ -2,7 +2,8 @@ import { useState } from 'preact/hooks';
 import { gql, objectUrl, upload } from '../api.js';
 import { useT } from '../i18n.js';
 import { PERM } from '../perms.js';
-import { Act, bytes, Field, FormError, Loaded, NeedsModule, useAction, useQuery } from '../ui.js';
+import { useSubscription } from '../live.js';
+import { Act, bytes, Failed, Field, FormError, Loaded, Loading, NeedsModule, useAction, useQuery } from '../ui.js';
 
 const PAGE_SIZE = 50;
 
@@ -117,30 +118,30 @@ function Upload({ prefix, onDone }: { prefix: string; onDone(): void }) {
   );
 }
 
+/** The tailer's files, offsets and lag, live (subscription tailStatusChanged). */
 function Tailer() {
   const t = useT();
-  const status = useQuery<{ tailStatus: TailStatus }>('{ tailStatus { enabled storeUp lagBytes lagSeconds files { path objectKey offset size lagBytes lastError } } }');
+  const live = useSubscription<{ tailStatusChanged: TailStatus }>('subscription { tailStatusChanged { enabled storeUp lagBytes lagSeconds files { path objectKey offset size lagBytes lastError } } }');
+  const data = live.data ? { tailStatus: live.data.tailStatusChanged } : null;
   return (
-    <section class="card wide">
+    <section class="card wide" data-testid="tailer">
       <h2>{t('storage.tailer')}</h2>
-      <button onClick={status.reload}>{t('action.refresh')}</button>
-      <Loaded query={status}>
-        {(data) => !data.tailStatus.enabled ? <p class="muted">{t('storage.tailerOff')}</p> : (
-          <>
-            <p>{t('storage.lag', { bytes: bytes(data.tailStatus.lagBytes), seconds: data.tailStatus.lagSeconds.toFixed(1) })} {data.tailStatus.storeUp ? null : <span class="badge down">{t('storage.storeDown')}</span>}</p>
-            <div class="scroll">
-              <table>
-                <thead><tr><th>{t('col.file')}</th><th>{t('col.key')}</th><th>{t('col.offset')}</th><th>{t('col.lag')}</th></tr></thead>
-                <tbody>
-                  {data.tailStatus.files.map((file) => (
-                    <tr key={file.path}><td>{file.path}</td><td>{file.objectKey ?? '–'}</td><td>{bytes(file.offset)} / {bytes(file.size)}</td><td>{bytes(file.lagBytes)} {file.lastError ? <span class="error">{file.lastError}</span> : null}</td></tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          </>
-        )}
-      </Loaded>
+      {live.error ? <Failed error={live.error} /> : null}
+      {!data ? (live.error ? null : <Loading />) : !data.tailStatus.enabled ? <p class="muted">{t('storage.tailerOff')}</p> : (
+        <>
+          <p>{t('storage.lag', { bytes: bytes(data.tailStatus.lagBytes), seconds: data.tailStatus.lagSeconds.toFixed(1) })} {data.tailStatus.storeUp ? null : <span class="badge down">{t('storage.storeDown')}</span>}</p>
+          <div class="scroll">
+            <table>
+              <thead><tr><th>{t('col.file')}</th><th>{t('col.key')}</th><th>{t('col.offset')}</th><th>{t('col.lag')}</th></tr></thead>
+              <tbody>
+                {data.tailStatus.files.map((file) => (
+                  <tr key={file.path} data-file={file.path} data-offset={file.offset}><td>{file.path}</td><td>{file.objectKey ?? '–'}</td><td data-col="offset">{bytes(file.offset)} / {bytes(file.size)}</td><td>{bytes(file.lagBytes)} {file.lastError ? <span class="error">{file.lastError}</span> : null}</td></tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
+      )}
     </section>
   );
 }

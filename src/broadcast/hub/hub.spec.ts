@@ -82,6 +82,22 @@ describe('Hub', () => {
   });
 });
 
+describe('Hub changes', () => {
+  it('tells its change listeners of every join, leave and message, until unwatched', () => {
+    const hub = new Hub({ messages: 10, seconds: 60, bytes: 1 << 20 });
+    const seen: string[] = [];
+    const unwatch = hub.onChange(() => seen.push(hub.list().map((room) => `${room.name}:${room.subscribers}:${room.seq}`).join(',')));
+    const subscriber = recorder();
+    hub.join(subscriber, 'a');
+    hub.publish('a', 1);
+    hub.leave(subscriber, 'a');
+    hub.leave(subscriber, 'a'); // not joined any more: nothing changed
+    unwatch();
+    hub.publish('a', 2);
+    assert.deepEqual(seen, ['a:1:0', 'a:1:1', 'a:0:1']);
+  });
+});
+
 describe('room patterns', () => {
   it('lets * stand for any run of characters and keeps dots literal', () => {
     assert.ok(roomPattern('db.shop.*').test('db.shop.orders'));

@@ -39,6 +39,7 @@ export interface RoomListener {
 export class Hub {
   private readonly rooms = new Map<string, Room>();
   private readonly listeners: ((room: string, count: number) => void)[] = [];
+  private readonly changeListeners = new Set<() => void>();
   private roomListener: RoomListener | null = null;
 
   constructor(private readonly limits: HistoryLimits) {}
@@ -46,6 +47,12 @@ export class Hub {
   /** Called with (room, subscribers) after each publish; used for metrics. */
   onPublish(listener: (room: string, count: number) => void): void {
     this.listeners.push(listener);
+  }
+
+  /** Calls `listener` after anything a room list shows changed (a message, a join, a leave, a new epoch); returns the unwatch. */
+  onChange(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
   }
 
   /** The one listener to every room's stream (dozen's database). */
@@ -86,6 +93,7 @@ export class Hub {
       messages.map((message) => ({ seq: message.seq, ts: message.ts, frame: messageFrame(roomName, message.seq, message.data, message.ts) })),
       seq,
     );
+    this.changed();
   }
 
   /** Puts back a room saved in dozen's database, before anyone joins. */
@@ -111,6 +119,7 @@ export class Hub {
     this.roomListener?.moved(room);
     const notice = Buffer.from(errorFrame('history_gap', `${reason}; reload and join again (the room continues at seq ${room.seq}, epoch ${room.epoch})`, roomName));
     for (const subscriber of room.subscribers.keys()) subscriber.deliver(notice);
+    this.changed();
   }
 
   /** Starts a new epoch for a room whose last messages may be lost (a crash before they were saved); what came before `keepUpTo` stays valid. */
@@ -118,6 +127,7 @@ export class Hub {
     const room = this.room(roomName);
     room.newEpoch(room.seq);
     this.roomListener?.moved(room);
+    this.changed();
   }
 
   /** Whether this host has the room's history from the bus (always false without a bus: nothing to fetch). */
@@ -134,12 +144,14 @@ export class Hub {
     const room = this.room(roomName);
     if (since === undefined) {
       room.subscribers.set(subscriber, { cursor: room.seq });
+      this.changed();
       return { seq: room.seq, epoch: room.epoch, backlog: [] };
     }
     const gap = this.gap(room, since, epoch, now);
     if (gap) return { gap, seq: room.seq, epoch: room.epoch };
     const backlog = room.since(since, now);
     room.subscribers.set(subscriber, { cursor: Math.max(since, room.seq) });
+    this.changed();
     return { seq: room.seq, epoch: room.epoch, backlog };
   }
 
@@ -156,13 +168,16 @@ export class Hub {
   }
 
   leave(subscriber: Subscriber, roomName: string): boolean {
-    return this.rooms.get(roomName)?.subscribers.delete(subscriber) ?? false;
+    const left = this.rooms.get(roomName)?.subscribers.delete(subscriber) ?? false;
+    if (left) this.changed();
+    return left;
   }
 
   /** Sets a room's counter, e.g. the seq the binlog source had published up to before a restart. */
   restoreSeq(roomName: string, seq: number): void {
     const room = this.room(roomName);
     if (room.seq < seq) room.seq = seq;
+    this.changed();
   }
 
   seq(roomName: string): number {
@@ -191,6 +206,11 @@ export class Hub {
     room.append(message);
     this.roomListener?.appended(room, message);
     for (const listener of this.listeners) listener(room.name, room.subscribers.size);
+    this.changed();
+  }
+
+  private changed(): void {
+    for (const listener of this.changeListeners) listener();
   }
 
   private room(name: string): Room {

@@ -152,24 +152,14 @@ export class DockerClient {
     return demultiplex(buffer);
   }
 
-  /** A followed log stream (stdout and stderr demultiplexed into one). */
-  async followLogs(id: string, tail: number): Promise<Readable> {
-    const raw = (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, tail, follow: true })) as unknown as Readable;
-    const out = new PassThrough();
-    this.docker.modem.demuxStream(raw, out, out);
-    raw.on('end', () => out.end());
-    out.on('close', () => raw.destroy());
-    return out;
-  }
-
   /**
    * The container's output as the Engine sends it: multiplexed frames, each message
-   * with its timestamp, followed while the container runs (ends when it stops).
-   * `since` is `<unix seconds>.<nanoseconds>`; the Engine keeps messages at or after it.
-   * Destroy the stream to stop reading.
+   * with its timestamp (read them with LogFrames), followed while the container runs
+   * (ends when it stops). From `since` (`<unix seconds>.<nanoseconds>`; the Engine keeps
+   * messages at or after it), or the last `tail` messages, or all. Destroy the stream to stop reading.
    */
-  async timestampedLogs(id: string, since: string | undefined): Promise<Readable> {
-    return (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: true, timestamps: true, ...(since ? { since } : {}) } as never)) as unknown as Readable;
+  async timestampedLogs(id: string, from: { since?: string; tail?: number } = {}): Promise<Readable> {
+    return (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: true, timestamps: true, ...(from.since ? { since: from.since } : {}), ...(from.tail !== undefined ? { tail: from.tail } : {}) } as never)) as unknown as Readable;
   }
 
   /** One stats sample (Docker waits for two readings to fill precpu). */

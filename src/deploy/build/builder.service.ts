@@ -16,6 +16,7 @@ import { SecretsBox } from '../../common/secrets-box.js';
 import { checkout } from './git.js';
 import { GIT_SECRET, gitAuth, redactUrl } from './git-credentials.js';
 import { templateDockerfile } from './runtime-template.js';
+import { ReleaseChanges } from '../release-changes.js';
 
 /** The build log kept per release (its tail, when longer). */
 const MAX_LOG_CHARS = 256 * 1024;
@@ -52,6 +53,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
     @InjectRepository(ReleaseEntity) private readonly releases: Repository<ReleaseEntity>,
     private readonly secretsBox: SecretsBox,
     private readonly notifier: Notifier,
+    private readonly changes: ReleaseChanges,
   ) {
     this.log = logger.child({ module: 'deploy', part: 'builder' });
   }
@@ -59,7 +61,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
   /** Builds of this host that a stop of dozen cut short can never finish: say so instead of `building` forever. */
   async onApplicationBootstrap(): Promise<void> {
     const cut = await this.releases.find({ where: { buildHost: this.config.host.name, status: In(['queued', 'building']) } });
-    for (const release of cut) await this.finish(release.id, { status: 'failed', error: 'dozen stopped on the build host during the build; deploy again' });
+    for (const release of cut) await this.finish(release.app, release.id, { status: 'failed', error: 'dozen stopped on the build host during the build; deploy again' });
   }
 
   onModuleDestroy(): void {
@@ -77,7 +79,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
     if (!this.running.has(app)) return this.start(app, job);
     const superseded = this.waiting.get(app);
     this.waiting.set(app, job);
-    if (superseded) void this.finish(superseded.release, { status: 'cancelled', error: `superseded by release ${release}` });
+    if (superseded) void this.finish(app, superseded.release, { status: 'cancelled', error: `superseded by release ${release}` });
   }
 
   /** Cancels a queued or running build and resolves once its release says `cancelled`; false when it is neither. */
@@ -85,7 +87,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
     for (const [app, job] of this.waiting) {
       if (job.release === release) {
         this.waiting.delete(app);
-        await this.finish(release, { status: 'cancelled', error: 'cancelled' });
+        await this.finish(app, release, { status: 'cancelled', error: 'cancelled' });
         return true;
       }
     }
@@ -127,6 +129,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
       const row = await this.apps.findOneByOrFail({ name: app });
       const release = await this.releases.findOneByOrFail({ id: job.release });
       await this.releases.update({ id: job.release }, { status: 'building' });
+      this.changes.changed(app);
       let imageId: string;
       if (row.runtime === 'image') {
         append(`using image ${row.image}`);
@@ -136,6 +139,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
         append(`fetching ${release.ref} from ${redactUrl(row.repository!)}${auth.using.length ? ` with the app's secrets ${auth.using.join(', ')}` : ''}`);
         const commit = await checkout(row.repository!, release.ref, dir, signal, auth).finally(() => auth.cleanup());
         await this.releases.update({ id: job.release }, { commit });
+        this.changes.changed(app);
         append(`commit ${commit}`);
         if (existsSync(join(dir, 'Dockerfile'))) {
           append('using the repository Dockerfile');
@@ -147,7 +151,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
         imageId = await this.docker.build(dir, `dozen/${app}:${job.release}`, { 'dozen.app': app, 'dozen.release': job.release }, append, signal);
       }
       append(`image ${imageId}`);
-      await this.finish(job.release, { status: 'ready', imageId, buildLog: log });
+      await this.finish(app, job.release, { status: 'ready', imageId, buildLog: log });
       this.log.info({ app, release: job.release, image: imageId }, 'release built');
       // Saved while this host's instances move (they need no archive); agents elsewhere wait for it (ReleaseImages.ensure).
       const saved = this.images.save(app, job.release, imageId).then(
@@ -156,20 +160,20 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
           const message = `image not saved to the object store: ${(error as Error).message}`;
           append(`error: ${message}`);
           this.log.error({ err: error, app, release: job.release }, 'cannot save the release image');
-          await this.finish(job.release, { error: message.slice(0, 1024) });
+          await this.finish(app, job.release, { error: message.slice(0, 1024) });
         },
       );
       this.notifier.notify({ kind: 'deploy.succeeded', subject: app, message: `release ${job.release} built; its instances move to it`, detail: { release: job.release } });
       await this.readyListener(app, job.release).catch((error: unknown) => this.log.error({ err: error, app, release: job.release }, 'cannot move the instances to the new release'));
       await saved;
-      await this.finish(job.release, { buildLog: log });
-      await this.images.prune(app).catch((error: unknown) => this.log.error({ err: error, app }, 'cannot prune old release images'));
+      await this.finish(app, job.release, { buildLog: log });
+      if ((await this.images.prune(app).catch((error: unknown) => this.log.error({ err: error, app }, 'cannot prune old release images')))?.length) this.changes.changed(app);
     } catch (error) {
       // Which signal fired says why: git and the Engine only report that they were aborted.
       const message = job.cancel.signal.aborted ? String((job.cancel.signal.reason as Error)?.message ?? 'cancelled') : timeout.aborted ? `build timed out after ${this.config.deploy.buildTimeoutSeconds} s` : (error as Error).message;
       append(`error: ${message}`);
       const tail = log.trimEnd().split('\n').slice(-15).join('\n');
-      await this.finish(job.release, { status: job.cancel.signal.aborted ? 'cancelled' : 'failed', error: tail.slice(-1024), buildLog: log });
+      await this.finish(app, job.release, { status: job.cancel.signal.aborted ? 'cancelled' : 'failed', error: tail.slice(-1024), buildLog: log });
       this.log.warn({ app, release: job.release, err: error }, 'release build failed');
       if (!job.cancel.signal.aborted) this.notifier.notify({ kind: 'deploy.failed', subject: app, message: `release ${job.release}: ${message}`, detail: { release: job.release } });
     } finally {
@@ -190,7 +194,9 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
     return Object.fromEntries(Object.entries(app.secrets).filter(([name]) => names.has(name)).map(([name, sealed]) => [name, this.secretsBox.open(sealed)]));
   }
 
-  private async finish(release: string, change: Partial<ReleaseEntity>): Promise<void> {
+  /** Saves a change of a release and tells the live views. */
+  private async finish(app: string, release: string, change: Partial<ReleaseEntity>): Promise<void> {
     await this.releases.update({ id: release }, change).catch((error: unknown) => this.log.error({ err: error, release }, 'cannot save the release'));
+    this.changes.changed(app);
   }
 }

@@ -87,7 +87,7 @@ export class ContainerLogSession {
     this.skip = this.row.skipBytes;
     const filter = new ResumeFilter(this.marks);
     if (this.stopped) return;
-    const stream = await docker.timestampedLogs(this.container.id, filter.since());
+    const stream = await docker.timestampedLogs(this.container.id, { since: filter.since() });
     this.stream = stream;
     if (this.stopped) stream.destroy();
     const frames = new LogFrames();

@@ -39,6 +39,11 @@ export class TailerService implements OnApplicationBootstrap, OnApplicationShutd
     await this.tailer?.stop();
   }
 
+  /** Calls `listener` after the tailer's status changed; returns the unwatch. */
+  onChange(listener: () => void): () => void {
+    return this.tailer?.onChange(listener) ?? (() => undefined);
+  }
+
   status(): TailStatus & { enabled: boolean } {
     return this.tailer ? { enabled: true, ...this.tailer.status() } : { enabled: false, files: [], storeUp: true, lagBytes: 0, lagSeconds: 0 };
   }

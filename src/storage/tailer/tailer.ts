@@ -51,6 +51,7 @@ export class Tailer {
   private stopped = false;
   private scanning: Promise<void> | null = null;
   private scanTimer: NodeJS.Timeout | null = null;
+  private readonly changeListeners = new Set<() => void>();
 
   constructor(
     private readonly sources: TailSource[],
@@ -77,6 +78,16 @@ export class Tailer {
     await this.scanning;
     await Promise.allSettled([...this.loops]);
     await Promise.all([...this.followers.values()].map((follower) => follower.close()));
+  }
+
+  /** Calls `listener` after the status changed (a file found or finished, grown, shipped, failing); returns the unwatch. */
+  onChange(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  private changed(): void {
+    for (const listener of this.changeListeners) listener();
   }
 
   status(): TailStatus {
@@ -172,6 +183,7 @@ export class Tailer {
   private startFollowing(follower: Follower, fresh: boolean): void {
     const path = follower.row.path;
     this.followers.set(follower.id, follower);
+    this.changed();
     this.log.info({ path, offset: follower.row.offset, fresh, rotated: follower.rotatedAt !== null }, 'following file');
     const loop = this.follow(follower).catch((error: Error) => this.log.error({ path, err: error }, 'follower stopped'));
     this.loops.add(loop);
@@ -223,6 +235,7 @@ export class Tailer {
       if (grew) {
         follower.lastSize = size;
         follower.lastGrowth = now;
+        this.changed();
       }
       // A shrink, or (when the file was cut and refilled past our offset between two looks) other first bytes.
       if (size < follower.row.offset || (grew && !(await follower.sameHead()))) {
@@ -261,6 +274,7 @@ export class Tailer {
       if (follower.row.offset >= size) follower.unshippedSince = null;
     }
     this.followers.delete(follower.id);
+    this.changed();
     await follower.close();
     if (follower.rotatedAt !== null) this.log.info({ path: follower.row.path, offset: follower.row.offset }, 'finished rotated file');
   }
@@ -306,6 +320,7 @@ export class Tailer {
     follower.row.offset = 0;
     follower.row.headLength = 0;
     await this.offsets.save(follower.row);
+    this.changed();
   }
 
   /** Writes one batch; on failure keeps it (nothing else is read) and retries with backoff. */
@@ -331,12 +346,14 @@ export class Tailer {
       if (follower.failures) this.log.info({ path: follower.row.path, key, failures: follower.failures }, 'store reachable again; shipping');
       follower.failures = 0;
       follower.lastError = null;
+      this.changed();
     } catch (error) {
       follower.failures++;
       follower.lastError = (error as Error).message;
       this.metrics?.shipFailed(follower.source.glob);
       const backoff = Math.min(FIRST_BACKOFF_MS * 2 ** (follower.failures - 1), this.settings.maxBackoffMs);
       follower.retryAt = Date.now() + backoff;
+      this.changed();
       this.log.warn({ path: follower.row.path, key, failures: follower.failures, retryInMs: backoff, err: error }, 'cannot write to the store; will retry');
     }
   }
