@@ -5,20 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { addUser, json, signIn } from '../access/people.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { waitFor } from '../support/ports.js';
-import { NO_SUCH_DOMAIN, startSmtpReceiver, type SmtpReceiver } from '../support/smtp-receiver.js';
-
-/** The env that points dozen at the receiver: STARTTLS required, AUTH, the receiver's root trusted. */
-export function smtpEnv(receiver: SmtpReceiver): Record<string, string> {
-  return {
-    NODE_EXTRA_CA_CERTS: receiver.caFile,
-    DOZEN_NOTIFY_SMTP_HOST: '127.0.0.1',
-    DOZEN_NOTIFY_SMTP_PORT: String(receiver.port),
-    DOZEN_NOTIFY_SMTP_START_TLS: 'true',
-    DOZEN_NOTIFY_SMTP_USERNAME: receiver.username,
-    DOZEN_NOTIFY_SMTP_PASSWORD: receiver.password,
-    DOZEN_NOTIFY_SMTP_FROM: 'dozen <dozen@example.com>',
-  };
-}
+import { NO_SUCH_DOMAIN, smtpEnv, startSmtpReceiver, type SmtpReceiver } from '../support/smtp-receiver.js';
 
 describe('email notifications over SMTP (STARTTLS, AUTH), chosen in config and by each person', { timeout: 120_000 }, () => {
   let receiver: SmtpReceiver;

@@ -87,6 +87,19 @@ export async function startSmtpReceiver(): Promise<SmtpReceiver> {
   return receiver;
 }
 
+/** The env that points dozen at the receiver: STARTTLS required, AUTH, the receiver's root trusted. */
+export function smtpEnv(receiver: SmtpReceiver): Record<string, string> {
+  return {
+    NODE_EXTRA_CA_CERTS: receiver.caFile,
+    DOZEN_NOTIFY_SMTP_HOST: '127.0.0.1',
+    DOZEN_NOTIFY_SMTP_PORT: String(receiver.port),
+    DOZEN_NOTIFY_SMTP_START_TLS: 'true',
+    DOZEN_NOTIFY_SMTP_USERNAME: receiver.username,
+    DOZEN_NOTIFY_SMTP_PASSWORD: receiver.password,
+    DOZEN_NOTIFY_SMTP_FROM: 'dozen <dozen@example.com>',
+  };
+}
+
 /** The subject and the text of a single-part message as nodemailer writes it (7bit or quoted-printable). */
 function parse(raw: string): { subject: string; text: string } {
   const split = raw.indexOf('\r\n\r\n');
