@@ -84,7 +84,7 @@ function ChannelRow({ channel, events, reload }: { channel: Channel; events: str
   return (
     <div class="channel" data-channel={channel.name} data-scope={channel.scope}>
       <p>
-        <strong>{channel.name}</strong> <span class="badge">{channel.type}</span> <span class="muted">{channel.target}</span>
+        <strong>{channel.name}</strong> <span class="badge">{t(`notify.type.${channel.type}` as MessageKey)}</span> <span class="muted">{channel.target}</span>
         {channel.scope === 'config' ? <span class="muted"> · {t('notify.fromConfig')}</span> : null}
       </p>
       <fieldset class="events" disabled={!channel.editable || save.busy}>
