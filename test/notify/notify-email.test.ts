@@ -90,4 +90,26 @@ describe('email notifications over SMTP (STARTTLS, AUTH), chosen in config and b
     const audit = await (await dozen.api('/audit?module=notify')).json();
     assert.ok(JSON.stringify(audit).includes('POST /notify/team-channels'), JSON.stringify(audit));
   });
+
+  it('GraphQL: a person makes, tests and removes a channel of their own; its URL and secret are hidden in the audit trail', async () => {
+    await addUser(dozen, 'gus', 'deployer');
+    const gus = await signIn(dozen, 'gus');
+    const made = await gus.graphql('mutation ($input: NotifyChannelInput!) { createNotifyChannel(input: $input) { id scope target hasSecret events } }', {
+      input: { name: 'gus-hook', type: 'webhook', url: 'http://127.0.0.1:9/gus?key=gus-url-key', secret: 'gus-hook-secret', events: ['deploy.failed'] },
+    });
+    const channel = made.body.data!.createNotifyChannel as { id: string; scope: string; target: string; hasSecret: boolean; events: string[] };
+    assert.deepEqual([channel.scope, channel.target, channel.hasSecret, channel.events], ['personal', 'http://127.0.0.1:9/…', true, ['deploy.failed']]);
+    const bad = await gus.graphql('mutation { createNotifyChannel(input: {name: "x", type: "email", to: ["nope"]}) { id } }');
+    assert.match(bad.body.errors![0].message, /^input\.to\.0: expected an email address/);
+    const tested = await gus.graphql('mutation ($id: String!) { testNotifyChannel(id: $id) { delivered problem } }', { id: channel.id });
+    const answer = tested.body.data!.testNotifyChannel as { delivered: boolean; problem: string };
+    assert.equal(answer.delivered, false, 'nothing listens on port 9');
+    assert.match(answer.problem, /ECONNREFUSED|connect/i);
+    const listed = await gus.graphql('{ notifyChannels { channels { name scope } } }');
+    assert.ok((listed.body.data!.notifyChannels as { channels: { name: string }[] }).channels.some((entry) => entry.name === 'gus-hook'));
+    assert.equal((await gus.graphql('mutation ($id: String!) { deleteNotifyChannel(id: $id) }', { id: channel.id })).body.data!.deleteNotifyChannel, true);
+    const trail = JSON.stringify(await (await dozen.api('/audit?module=notify&actor=gus')).json());
+    assert.match(trail, /Mutation\.createNotifyChannel/);
+    assert.ok(!trail.includes('gus-hook-secret') && !trail.includes('gus-url-key'), trail);
+  });
 });
