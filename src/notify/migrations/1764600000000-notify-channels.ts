@@ -1,8 +1,8 @@
 import { Table, type MigrationInterface, type QueryRunner } from 'typeorm';
 
 /** Notification channels made in the console: the team's and each person's own. */
-export class NotifyChannels1764500000000 implements MigrationInterface {
-  name = 'NotifyChannels1764500000000';
+export class NotifyChannels1764600000000 implements MigrationInterface {
+  name = 'NotifyChannels1764600000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.createTable(
