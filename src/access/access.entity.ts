@@ -45,3 +45,12 @@ export class PersonalTokenEntity {
   @Column({ name: 'last_used_at', type: 'bigint', nullable: true, transformer: millis }) lastUsedAt!: number | null;
   @Column({ name: 'revoked_at', type: 'bigint', nullable: true, transformer: millis }) revokedAt!: number | null;
 }
+
+/** A user name's failed logins in a row (any name tried, existing or not), shared by every host through the database. */
+@Entity('access_login_failures')
+export class LoginFailureEntity {
+  @PrimaryColumn({ type: 'varchar', length: 64 }) name!: string;
+  @Column({ type: 'int' }) count!: number;
+  @Column({ name: 'last_at', type: 'bigint', transformer: millis }) lastAt!: number;
+  @Column({ name: 'locked_until', type: 'bigint', transformer: millis }) lockedUntil!: number;
+}

@@ -4,11 +4,12 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AdminAuth } from '../common/admin-auth.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { DOZEN_CONFIG } from '../config/config.module.js';
-import { PersonalTokenEntity, SessionEntity, UserEntity } from './access.entity.js';
+import { LoginFailureEntity, PersonalTokenEntity, SessionEntity, UserEntity } from './access.entity.js';
 import { AccessController } from './access.controller.js';
 import { AccessGuard } from './access.guard.js';
 import { AccessResolver } from './access.resolver.js';
 import { AuthController } from './auth.controller.js';
+import { DatabaseFailureStore } from './login-failures.store.js';
 import { LoginLimiter } from './login-limiter.js';
 import { AccessPeopleLookup } from './people-lookup.js';
 import { PersonalTokensService } from './personal-tokens.service.js';
@@ -21,7 +22,7 @@ import { UsersService } from './users.service.js';
  * It hands AdminAuth the lookup that turns a session cookie or a personal token into a caller.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([UserEntity, SessionEntity, PersonalTokenEntity])],
+  imports: [TypeOrmModule.forFeature([UserEntity, SessionEntity, PersonalTokenEntity, LoginFailureEntity])],
   controllers: [AuthController, UsersController, AccessController],
   providers: [
     UsersService,
@@ -31,7 +32,8 @@ import { UsersService } from './users.service.js';
     AccessResolver,
     AccessGuard,
     { provide: APP_GUARD, useExisting: AccessGuard },
-    { provide: LoginLimiter, inject: [DOZEN_CONFIG], useFactory: (config: DozenConfig) => new LoginLimiter(config.access.login) },
+    DatabaseFailureStore,
+    { provide: LoginLimiter, inject: [DOZEN_CONFIG, DatabaseFailureStore], useFactory: (config: DozenConfig, users: DatabaseFailureStore) => new LoginLimiter(config.access.login, users) },
   ],
   exports: [UsersService, AccessGuard],
 })

@@ -83,7 +83,7 @@ export class AccessResolver {
       ...(userRole != null ? { role: parse(role, userRole, 'role') } : {}),
       ...(disabled != null ? { disabled } : {}),
     });
-    if (disabled === false) this.limiter.release(user.name);
+    if (disabled === false) await this.limiter.release(user.name);
     return user;
   }
 
@@ -95,7 +95,7 @@ export class AccessResolver {
   @Mutation(() => UserType, { description: "set a user's password; its sessions end and its login lockout is lifted" })
   async resetPassword(@Args('name') name: string, @Args('password') password: string): Promise<UserView> {
     const user = await this.people.setPassword(parse(userName, name, 'name'), parse(passwordSchema, { password }, '').password);
-    this.limiter.release(user.name);
+    await this.limiter.release(user.name);
     return user;
   }
 

@@ -56,17 +56,17 @@ export class AuthController {
   @HttpCode(200)
   async login(@Body(new ZodPipe(loginSchema)) input: { username: string; password: string }, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     const name = input.username.toLowerCase();
-    const wait = this.limiter.retryAfter(name, request.ip);
+    const wait = await this.limiter.retryAfter(name, request.ip);
     if (wait > 0) {
       void reply.header('retry-after', String(wait));
       throw new RateLimited(wait);
     }
     const user = await this.users.verify(name, input.password);
     if (!user) {
-      this.limiter.failed(name, request.ip);
+      await this.limiter.failed(name, request.ip);
       throw new DomainError(401, 'unauthorized', 'wrong user name or password');
     }
-    this.limiter.succeeded(name, request.ip);
+    await this.limiter.succeeded(name, request.ip);
     const session = await this.sessions.start(user.id, request.ip);
     void reply.header('set-cookie', sessionCookies(session, this.absoluteSeconds, request.protocol === 'https'));
     return { user: { name: user.name, role: user.role } };

@@ -26,7 +26,7 @@ export class UsersController {
   @Patch(':name')
   async update(@Param('name', new ZodPipe(userName, 'name')) name: string, @Body(new ZodPipe(updateUserSchema)) input: UpdateUserInput) {
     const user = await this.users.update(name, input);
-    if (input.disabled === false) this.limiter.release(name);
+    if (input.disabled === false) await this.limiter.release(name);
     return user;
   }
 
@@ -34,7 +34,7 @@ export class UsersController {
   @Put(':name/password')
   async setPassword(@Param('name', new ZodPipe(userName, 'name')) name: string, @Body(new ZodPipe(passwordSchema)) input: { password: string }) {
     const user = await this.users.setPassword(name, input.password);
-    this.limiter.release(name);
+    await this.limiter.release(name);
     return user;
   }
 }

@@ -1,5 +1,6 @@
 import type { MigrationInterface } from 'typeorm';
 import { Access1764300005000 } from '../access/migrations/1764300005000-access.js';
+import { LoginFailures1764500000000 } from '../access/migrations/1764500000000-login-failures.js';
 import { Audit1764300006000 } from '../audit/migrations/1764300006000-audit.js';
 import { BroadcastBinlogCheckpoints1764000006000 } from '../broadcast/migrations/1764000006000-broadcast-binlog-checkpoints.js';
 import { BroadcastRooms1764200001000 } from '../broadcast/migrations/1764200001000-broadcast-rooms.js';
@@ -34,5 +35,6 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   ProxyTlsPolicy1764400000000,
   Access1764300005000,
   Audit1764300006000,
+  LoginFailures1764500000000,
   NotifyChannels1764600000000,
 ];

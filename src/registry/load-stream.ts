@@ -17,6 +17,11 @@ export class LoadStreams {
 
   add(response: ServerResponse): void {
     response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    // A HEAD has no body to stream: Node sends its head only at end(), so without this the client waits forever.
+    if (response.req.method === 'HEAD') {
+      response.end();
+      return;
+    }
     // Tells EventSource clients how soon to come back after a dropped connection.
     response.write(`retry: ${LOAD_STREAM_INTERVAL_MS}\n\n`);
     const send = () => response.write(`event: load\ndata: ${JSON.stringify(this.figures())}\n\n`);

@@ -165,6 +165,13 @@ for (const catalog of ['embedded', 'consul'] as const) {
       const { route } = await routeOf('streamed', (entry) => entry?.backends[0]?.load === null);
       assert.equal(route.backends.length, 1);
     });
+
+    it('answers HEAD on the load stream with its head alone', async () => {
+      const response = await dozen.api('/registry/load/stream', { method: 'HEAD', signal: AbortSignal.timeout(5000) });
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get('content-type'), 'text/event-stream');
+      assert.equal(await response.text(), '');
+    });
   });
 }
 
