@@ -117,17 +117,23 @@ export class ChannelsService {
 
   /** Every channel events go to: the config's, the team's and those of people who are not disabled. */
   recipients(): Promise<Recipient[]> {
-    if (!this.cached || Date.now() - this.cached.at > RECIPIENTS_CACHE_MS) {
-      const loading = this.load();
-      // A failed read is tried again at the next event, not kept for the cache's lifetime.
-      loading.catch(() => (this.cached = null));
-      this.cached = { at: Date.now(), recipients: loading };
-    }
+    if (!this.cached || Date.now() - this.cached.at > RECIPIENTS_CACHE_MS) this.cached = { at: Date.now(), recipients: this.load() };
     return this.cached.recipients;
   }
 
+  /** The config's channels always; the database's when it answers (a failed read is tried again at the next event). */
   private async load(): Promise<Recipient[]> {
     const fromConfig = this.config.notify.channels.map((channel): Recipient => ({ key: `config:${channel.name}`, label: channel.name, channel }));
+    try {
+      return [...fromConfig, ...(await this.stored())];
+    } catch (error) {
+      this.cached = null;
+      this.log.error({ err: error }, 'notification channels not readable from the database; only the config channels are told');
+      return fromConfig;
+    }
+  }
+
+  private async stored(): Promise<Recipient[]> {
     const rows = await this.rows.find({ order: { createdAt: 'ASC' } });
     const active = rows.some((row) => row.ownerId !== null) ? new Set((await this.users.list()).filter((user) => !user.disabled).map((user) => user.id)) : new Set<string>();
     const stored: Recipient[] = [];
@@ -140,7 +146,7 @@ export class ChannelsService {
         this.log.error({ channel: row.id, err: error }, 'notification channel cannot be opened; skipped');
       }
     }
-    return [...fromConfig, ...stored];
+    return stored;
   }
 
   private recipientOf(row: NotifyChannelEntity): Recipient {

@@ -49,20 +49,17 @@ export class Notifier implements OnModuleDestroy {
   /** Sends in the background; never throws (a failed delivery is logged). */
   notify(event: Omit<NotifyEvent, 'host' | 'at'>): void {
     const full: NotifyEvent = { ...event, host: this.config.host.name, at: Date.now() };
-    this.channels.recipients().then(
-      (recipients) => {
-        for (const recipient of recipients) {
-          if (!recipient.channel.events.includes(event.kind as never)) continue;
-          const admitted = this.quiet.admit(`${recipient.key}\n${event.kind}\n${event.subject}`);
-          if (!admitted) {
-            this.messages.inc({ channel: recipient.label, outcome: 'held' });
-            continue;
-          }
-          void this.deliver(recipient, full, admitted.heldBack);
+    void this.channels.recipients().then((recipients) => {
+      for (const recipient of recipients) {
+        if (!recipient.channel.events.includes(event.kind as never)) continue;
+        const admitted = this.quiet.admit(`${recipient.key}\n${event.kind}\n${event.subject}`);
+        if (!admitted) {
+          this.messages.inc({ channel: recipient.label, outcome: 'held' });
+          continue;
         }
-      },
-      (error: unknown) => this.log.error({ err: error, event: event.kind, subject: event.subject }, 'notification channels not readable; event not told'),
-    );
+        void this.deliver(recipient, full, admitted.heldBack);
+      }
+    });
   }
 
   /** One try, now, outside the quiet window: the console's "send a test message". */
