@@ -82,13 +82,20 @@ describe('config', () => {
     const keyFile = join(dir, 'oss-secret');
     writeFileSync(keyFile, 'oss-very-secret\n');
     const file = yamlFile('secrets.yaml', `storage:\n  oss:\n    accessKeySecretFile: ${keyFile}\n`);
-    const result = dozen(['--config', file, 'config', 'check'], { DOZEN_ADMIN_TOKEN: 'admin-very-secret', DOZEN_DATABASE_PASSWORD: 'db-very-secret' });
+    const channels = [{ name: 'hook', type: 'webhook', url: 'https://hooks.example.com/x', secret: 'hook-very-secret' }, { name: 'mail', type: 'email', to: ['ops@example.com'] }];
+    const result = dozen(['--config', file, 'config', 'check'], {
+      DOZEN_ADMIN_TOKEN: 'admin-very-secret', DOZEN_DATABASE_PASSWORD: 'db-very-secret', DOZEN_NOTIFY_CHANNELS: JSON.stringify(channels),
+      DOZEN_NOTIFY_SMTP_HOST: 'smtp.example.com', DOZEN_NOTIFY_SMTP_FROM: 'dozen@example.com', DOZEN_NOTIFY_SMTP_PASSWORD: 'smtp-very-secret',
+    });
     assert.equal(result.code, 0, result.stderr);
     assert.doesNotMatch(result.stdout, /very-secret/);
     const { config } = JSON.parse(result.stdout);
     assert.equal(config.admin.token, '[redacted]');
     assert.equal(config.database.password, '[redacted]');
     assert.equal(config.storage.oss.accessKeySecret, '[redacted]');
+    assert.equal(config.notify.channels[0].secret, '[redacted]');
+    assert.deepEqual(config.notify.channels[1].to, ['ops@example.com']);
+    assert.equal(config.notify.smtp.password, '[redacted]');
   });
 
   it('accepts both example configs', () => {

@@ -6,6 +6,7 @@ import { AppDetail } from './pages/AppDetail.js';
 import { Apps } from './pages/Apps.js';
 import { Broadcast } from './pages/Broadcast.js';
 import { LangSwitch, Login } from './pages/Login.js';
+import { Notifications } from './pages/Notifications.js';
 import { Overview } from './pages/Overview.js';
 import { People } from './pages/People.js';
 import { Routes } from './pages/Routes.js';
@@ -22,6 +23,7 @@ const PAGES: { path: string; label: MessageKey; render(rest: string): preact.JSX
   { path: '/broadcast', label: 'nav.broadcast', render: () => <Broadcast /> },
   { path: '/storage', label: 'nav.storage', render: () => <Storage /> },
   { path: '/people', label: 'nav.people', render: () => <People /> },
+  { path: '/notifications', label: 'nav.notifications', render: () => <Notifications /> },
 ];
 
 function Shell() {

@@ -45,6 +45,16 @@ export const en = {
   'action.logs': 'Output', 'logs.title': 'Output of {id}', 'logs.live': 'live', 'logs.ended': 'ended: the container stopped',
   'logs.dropped': '{count} lines skipped: they came faster than the page read them', 'logs.latest': 'Follow the newest lines',
   'live.hint': 'Updated live.',
+  // Notifications
+  'nav.notifications': 'Notifications', 'notify.mine': 'My channels', 'notify.team': 'Team channels', 'notify.none': 'No channel yet.',
+  'notify.fromConfig': 'from the config file (read-only)', 'notify.events': 'Events', 'notify.sendTest': 'Send a test message',
+  'notify.delivered': 'Test message delivered.', 'notify.notDelivered': 'Not delivered: {problem}', 'notify.confirmRemove': 'Remove the channel {name}?',
+  'notify.addMine': 'Add a channel of my own', 'notify.addTeam': 'Add a team channel', 'notify.noEmail': 'Email is off: this host has no notify.smtp in its config.',
+  'notify.type': 'Type', 'notify.addresses': 'Email addresses (comma-separated)', 'notify.url': 'Webhook URL', 'notify.secret': 'Signing secret (optional; never shown again)',
+  'notify.type.email': 'Email', 'notify.type.webhook': 'Webhook (signed JSON)', 'notify.type.dingtalk': 'DingTalk robot', 'notify.type.feishu': 'Feishu / Lark bot', 'notify.type.wecom': 'WeCom robot',
+  'event.module.down': 'A module went down', 'event.module.up': 'A module came back', 'event.deploy.succeeded': 'A deploy succeeded', 'event.deploy.failed': 'A deploy failed',
+  'event.instance.crashed': 'An instance crashed', 'event.instance.lost': 'An instance was lost', 'event.host.silent': 'A host went silent',
+  'event.certificate.renewal_failed': 'A certificate renewal failed',
 };
 
 export type Messages = typeof en;
@@ -95,4 +105,14 @@ export const zh: Messages = {
   'action.logs': '输出', 'logs.title': '{id} 的输出', 'logs.live': '实时', 'logs.ended': '已结束：容器已停止',
   'logs.dropped': '跳过了 {count} 行：输出快于页面读取', 'logs.latest': '跟随最新行',
   'live.hint': '实时更新。',
+  // Notifications
+  'nav.notifications': '通知', 'notify.mine': '我的通知渠道', 'notify.team': '团队通知渠道', 'notify.none': '还没有渠道。',
+  'notify.fromConfig': '来自配置文件（只读）', 'notify.events': '事件', 'notify.sendTest': '发送测试消息',
+  'notify.delivered': '测试消息已送达。', 'notify.notDelivered': '未送达：{problem}', 'notify.confirmRemove': '移除渠道 {name}？',
+  'notify.addMine': '添加我自己的渠道', 'notify.addTeam': '添加团队渠道', 'notify.noEmail': '邮件未启用：本主机的配置中没有 notify.smtp。',
+  'notify.type': '类型', 'notify.addresses': '邮箱地址（用逗号分隔）', 'notify.url': 'Webhook 地址', 'notify.secret': '签名密钥（可选；保存后不再显示）',
+  'notify.type.email': '邮件', 'notify.type.webhook': 'Webhook（签名 JSON）', 'notify.type.dingtalk': '钉钉机器人', 'notify.type.feishu': '飞书机器人', 'notify.type.wecom': '企业微信机器人',
+  'event.module.down': '模块故障', 'event.module.up': '模块恢复', 'event.deploy.succeeded': '部署成功', 'event.deploy.failed': '部署失败',
+  'event.instance.crashed': '实例崩溃', 'event.instance.lost': '实例失联', 'event.host.silent': '主机失联',
+  'event.certificate.renewal_failed': '证书续期失败',
 };

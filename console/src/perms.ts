@@ -9,4 +9,5 @@ export const PERM = {
   instances: 'deploy.write',
   users: 'users.manage',
   tokens: 'tokens.manage',
+  notify: 'notify.manage',
 } as const;

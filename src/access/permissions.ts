@@ -23,6 +23,7 @@ export const PERMISSIONS = {
   'tokens.manage': 'create, list and revoke storage API tokens',
   'users.manage': 'create users, change roles, disable them, reset passwords',
   'audit.read': 'the audit log',
+  'notify.manage': "the team's notification channels (everyone manages their own)",
 } as const;
 
 export type Permission = keyof typeof PERMISSIONS;
@@ -74,6 +75,16 @@ export const ROUTES: Record<string, Requirement> = {
   'PATCH /users/:name': 'users.manage',
   'PUT /users/:name/password': 'users.manage',
   'GET /audit': 'audit.read',
+  // One's own notification channels (any role); the list shows the team's and the config's too.
+  'GET /notify/channels': 'signed-in',
+  'POST /notify/channels': 'signed-in',
+  'PATCH /notify/channels/:id': 'signed-in',
+  'DELETE /notify/channels/:id': 'signed-in',
+  'POST /notify/channels/:id/test': 'signed-in',
+  'POST /notify/team-channels': 'notify.manage',
+  'PATCH /notify/team-channels/:id': 'notify.manage',
+  'DELETE /notify/team-channels/:id': 'notify.manage',
+  'POST /notify/team-channels/:id/test': 'notify.manage',
 
   'POST /tokens': 'tokens.manage',
   'GET /tokens': 'tokens.manage',
@@ -170,6 +181,15 @@ export const GRAPHQL_FIELDS: Record<string, Exclude<Requirement, 'public' | 'gra
   'Mutation.disableUser': 'users.manage',
   'Mutation.resetPassword': 'users.manage',
   'Query.auditEvents': 'audit.read',
+  'Query.notifyChannels': 'signed-in',
+  'Mutation.createNotifyChannel': 'signed-in',
+  'Mutation.updateNotifyChannel': 'signed-in',
+  'Mutation.deleteNotifyChannel': 'signed-in',
+  'Mutation.testNotifyChannel': 'signed-in',
+  'Mutation.createTeamNotifyChannel': 'notify.manage',
+  'Mutation.updateTeamNotifyChannel': 'notify.manage',
+  'Mutation.deleteTeamNotifyChannel': 'notify.manage',
+  'Mutation.testTeamNotifyChannel': 'notify.manage',
 
   'Query.apiTokens': 'tokens.manage',
   'Mutation.createApiToken': 'tokens.manage',

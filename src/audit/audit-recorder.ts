@@ -18,8 +18,8 @@ const SELF_AUDITED = new Set(['deploy']);
 /** Renewals and pieces of a larger change, not changes of their own: a heartbeat per instance per second, each part of an upload. */
 const NOT_AUDITED = new Set(['PUT /registry/instances/:id/heartbeat', 'PUT /storage/uploads/:id/parts/:partNumber']);
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-/** Argument names whose values never reach the log. */
-const HIDDEN = /password|secret|token|^value$/i;
+/** Argument names whose values never reach the log (a robot's URL holds its key). */
+const HIDDEN = /password|secret|token|^value$|^url$/i;
 
 export function outcomeOf(status: number): Outcome {
   if (status < 400) return 'ok';
@@ -96,12 +96,15 @@ export class AuditRecorder implements NestInterceptor {
   }
 }
 
-/** A GraphQL field's module: its permission's (deploy.write -> deploy); fields every user may call are `auth`. */
+/** A GraphQL field's module: its permission's (deploy.write -> deploy); fields every user may call are `auth`, or `notify` for one's own channels. */
 function moduleOfField(field: string): string {
   const requirement = GRAPHQL_FIELDS[field];
-  return requirement === undefined || requirement === 'signed-in' ? 'auth' : requirement.split('.')[0];
+  if (requirement === undefined || requirement === 'signed-in') return /NotifyChannel$/.test(field) ? 'notify' : 'auth';
+  return requirement.split('.')[0];
 }
 
 function shown(args: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(args).map(([name, value]) => [name, HIDDEN.test(name) ? '(hidden)' : value]));
+  // Input objects (a channel's {url, secret}) are looked into as well.
+  const inner = (value: unknown) => (value && typeof value === 'object' && !Array.isArray(value) ? shown(value as Record<string, unknown>) : value);
+  return Object.fromEntries(Object.entries(args).map(([name, value]) => [name, HIDDEN.test(name) ? '(hidden)' : inner(value)]));
 }

@@ -178,6 +178,8 @@ function redactWith(schema: z.ZodType, value: unknown): unknown {
   // Lists of objects (notify.channels) may hold secrets too.
   const inner = unwrap(schema);
   if (inner instanceof z.ZodArray && Array.isArray(value)) return value.map((item) => redactWith(inner.element as z.ZodType, item));
+  // A list of several kinds (notify.channels: webhooks, email): each kind's secrets are redacted.
+  if (inner instanceof z.ZodUnion) return (inner.options as z.ZodType[]).reduce((redacted, option) => redactWith(option, redacted), value);
   const shape = objectShape(schema);
   if (!shape || !value || typeof value !== 'object') return value;
   const record = value as Record<string, unknown>;

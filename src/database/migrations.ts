@@ -7,6 +7,7 @@ import { BroadcastRooms1764200001000 } from '../broadcast/migrations/17642000010
 import { DeployModel1764200000000 } from '../deploy/migrations/1764200000000-deploy-model.js';
 import { DeployImages1764300001000 } from '../deploy/migrations/1764300001000-deploy-images.js';
 import { DeployLogsWebhooks1764300003000 } from '../deploy/migrations/1764300003000-deploy-logs-webhooks.js';
+import { NotifyChannels1764600000000 } from '../notify/migrations/1764600000000-notify-channels.js';
 import { ProxyAcme1764300004000 } from '../proxy/migrations/1764300004000-proxy-acme.js';
 import { ProxyPolicies1764068400000 } from '../proxy/migrations/1764068400000-proxy-policies.js';
 import { ProxyTlsPolicy1764400000000 } from '../proxy/migrations/1764400000000-proxy-tls-policy.js';
@@ -35,4 +36,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   Access1764300005000,
   Audit1764300006000,
   LoginFailures1764500000000,
+  NotifyChannels1764600000000,
 ];

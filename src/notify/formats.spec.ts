@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { refusalOf, requestFor, type NotifyEvent } from './formats.js';
+import { emailFor, refusalOf, requestFor, type NotifyEvent } from './formats.js';
 import { QuietWindow } from './quiet-window.js';
 
 const event: NotifyEvent = { kind: 'module.down', subject: 'deploy', message: 'Docker is not reachable', host: 'h1', at: 1_764_000_000_000 };
@@ -40,6 +40,13 @@ describe('notification formats', () => {
     assert.equal(refusalOf(200, '{"code":19021,"msg":"sign match fail"}'), 'error 19021: sign match fail');
     assert.equal(refusalOf(500, ''), 'HTTP 500');
     assert.equal(refusalOf(204, ''), null);
+  });
+
+  it('writes an email with the robots\' line as subject and the when and details in the body', () => {
+    const mail = emailFor({ ...event, detail: { reason: 'socket' } }, 4);
+    assert.equal(mail.subject, '[dozen h1] module.down deploy');
+    assert.match(mail.text, /^Docker is not reachable\n\nEvent: module\.down\nAbout: deploy\nHost: h1\nAt: 2025-11-24T16:00:00\.000Z\n\n4 more messages like it were held back/);
+    assert.match(mail.text, /"reason": "socket"/);
   });
 
   it('holds back repeats within the quiet window and counts them', () => {

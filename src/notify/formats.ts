@@ -1,9 +1,10 @@
 import { createHmac } from 'node:crypto';
-import type { NotifyChannel, NotifyEventKind } from './notify.config.js';
+import type { NotifyEventKind, NotifyHttpChannel } from './notify.config.js';
 
 /** Something that happened, to be told to people. */
 export interface NotifyEvent {
-  kind: NotifyEventKind;
+  /** `test`: the message a person sends from the console to try a channel. */
+  kind: NotifyEventKind | 'test';
   /** What it is about: a module name, an app, an instance. */
   subject: string;
   /** One line in words. */
@@ -35,7 +36,7 @@ export function text(event: NotifyEvent, heldBack: number): string {
  *   sign = base64(HMAC-SHA256(key "<timestamp>\n<secret>", empty message)).
  * - WeCom group robot: `{msgtype: "text", text: {content}}`; its key is in the URL, no signature.
  */
-export function requestFor(channel: NotifyChannel, event: NotifyEvent, heldBack: number, now: number): OutgoingRequest {
+export function requestFor(channel: NotifyHttpChannel, event: NotifyEvent, heldBack: number, now: number): OutgoingRequest {
   const json = { 'content-type': 'application/json' };
   switch (channel.type) {
     case 'webhook': {
@@ -61,6 +62,16 @@ export function requestFor(channel: NotifyChannel, event: NotifyEvent, heldBack:
     case 'wecom':
       return { url: channel.url, headers: json, body: JSON.stringify({ msgtype: 'text', text: { content: text(event, heldBack) } }) };
   }
+}
+
+/** An email about one event: the subject is the chat robots' line, the body adds the when and the details. */
+export function emailFor(event: NotifyEvent, heldBack: number): { subject: string; text: string } {
+  const detail = event.detail && Object.keys(event.detail).length ? `\n\nDetails:\n${JSON.stringify(event.detail, null, 2)}` : '';
+  const more = heldBack > 0 ? `\n\n${heldBack} more messages like it were held back since the last one.` : '';
+  return {
+    subject: `[dozen ${event.host}] ${event.kind} ${event.subject}`,
+    text: `${event.message}\n\nEvent: ${event.kind}\nAbout: ${event.subject}\nHost: ${event.host}\nAt: ${new Date(event.at).toISOString()}${more}${detail}\n`,
+  };
 }
 
 /**

@@ -25,7 +25,6 @@ export class HealthWatch implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   onApplicationBootstrap(): void {
-    if (!this.config.notify.channels.length) return;
     const check = () => {
       this.check().finally(() => (this.timer = setTimeout(check, this.config.notify.healthCheckSeconds * 1000).unref()));
     };

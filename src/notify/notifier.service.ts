@@ -7,7 +7,9 @@ import { InjectLogger } from '../common/core.module.js';
 import { Metrics } from '../common/metrics.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
-import { refusalOf, requestFor, type NotifyEvent } from './formats.js';
+import { ChannelsService, type Recipient } from './channels.service.js';
+import { emailFor, refusalOf, requestFor, type NotifyEvent } from './formats.js';
+import { Mailer, type Attempt } from './mailer.js';
 import type { NotifyChannel } from './notify.config.js';
 import { QuietWindow } from './quiet-window.js';
 
@@ -15,20 +17,22 @@ const BACKOFF = { firstMs: 1000, maxMs: 60_000 };
 const TIMEOUT_MS = 10_000;
 
 /**
- * Tells people about events through the configured channels: each channel that chose the event gets
- * one message per event and subject per quiet window, retried with backoff until it is taken.
+ * Tells people about events: the one place that decides who gets what. Every channel (config, team,
+ * personal) that chose the event gets one message per event and subject per quiet window, retried with
+ * backoff until it is taken or refused for good.
  */
 @Injectable()
 export class Notifier implements OnModuleDestroy {
   private readonly log: Logger;
   private readonly quiet: QuietWindow;
-  private readonly pending = new Set<Promise<void>>();
   private readonly abort = new AbortController();
   private readonly messages: Counter<'channel' | 'outcome'>;
+  private readonly mailer: Mailer | null;
 
   constructor(
     @InjectConfig() private readonly config: DozenConfig,
     @InjectLogger() logger: Logger,
+    private readonly channels: ChannelsService,
     metrics: Metrics,
   ) {
     this.log = logger.child({ module: 'notify' });
@@ -39,52 +43,73 @@ export class Notifier implements OnModuleDestroy {
       registers: [metrics.registry],
     });
     this.quiet = new QuietWindow(config.notify.quietSeconds * 1000);
+    this.mailer = config.notify.smtp ? new Mailer(config.notify.smtp) : null;
   }
 
   /** Sends in the background; never throws (a failed delivery is logged). */
   notify(event: Omit<NotifyEvent, 'host' | 'at'>): void {
     const full: NotifyEvent = { ...event, host: this.config.host.name, at: Date.now() };
-    for (const channel of this.config.notify.channels) {
-      if (!channel.events.includes(event.kind)) continue;
-      const admitted = this.quiet.admit(`${channel.name}\n${event.kind}\n${event.subject}`);
-      if (!admitted) {
-        this.messages.inc({ channel: channel.name, outcome: 'held' });
-        continue;
+    void this.channels.recipients().then((recipients) => {
+      for (const recipient of recipients) {
+        if (!recipient.channel.events.includes(event.kind as never)) continue;
+        const admitted = this.quiet.admit(`${recipient.key}\n${event.kind}\n${event.subject}`);
+        if (!admitted) {
+          this.messages.inc({ channel: recipient.label, outcome: 'held' });
+          continue;
+        }
+        void this.deliver(recipient, full, admitted.heldBack);
       }
-      const delivery = this.deliver(channel, full, admitted.heldBack).finally(() => this.pending.delete(delivery));
-      this.pending.add(delivery);
+    });
+  }
+
+  /** One try, now, outside the quiet window: the console's "send a test message". */
+  async test(recipient: Recipient, by: string): Promise<Attempt> {
+    const event: NotifyEvent = { kind: 'test', subject: recipient.channel.name, message: `a test message, sent by ${by} from the dozen console`, host: this.config.host.name, at: Date.now() };
+    const attempt = await this.attempt(recipient.channel, event, 0);
+    this.log.info({ channel: recipient.label, by, problem: attempt?.problem }, attempt ? 'test message not delivered' : 'test message sent');
+    return attempt;
+  }
+
+  private async deliver(recipient: Recipient, event: NotifyEvent, heldBack: number): Promise<void> {
+    const channel = recipient.label;
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await this.attempt(recipient.channel, event, heldBack);
+      if (this.abort.signal.aborted) return;
+      if (outcome === null) {
+        this.messages.inc({ channel, outcome: 'sent' });
+        this.log.info({ channel, event: event.kind, subject: event.subject, attempt }, 'notification sent');
+        return;
+      }
+      if (attempt >= this.config.notify.attempts || !outcome.retry) {
+        this.messages.inc({ channel, outcome: 'failed' });
+        this.log.error({ channel, event: event.kind, subject: event.subject, attempts: attempt, problem: outcome.problem }, 'notification not delivered');
+        return;
+      }
+      this.messages.inc({ channel, outcome: 'retried' });
+      this.log.warn({ channel, event: event.kind, attempt, problem: outcome.problem }, 'notification refused; retrying');
+      await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt, BACKOFF)).unref());
     }
   }
 
-  private async deliver(channel: NotifyChannel, event: NotifyEvent, heldBack: number): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      // Signed anew at each attempt: the robots refuse a timestamp older than an hour (DingTalk) or so.
-      const outgoing = requestFor(channel, event, heldBack, Date.now());
-      let problem: string | null;
-      try {
-        const response = await request(outgoing.url, { method: 'POST', headers: outgoing.headers, body: outgoing.body, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS, signal: this.abort.signal });
-        problem = refusalOf(response.statusCode, await response.body.text());
-      } catch (error) {
-        if (this.abort.signal.aborted) return;
-        problem = (error as Error).message;
-      }
-      if (problem === null) {
-        this.messages.inc({ channel: channel.name, outcome: 'sent' });
-        this.log.info({ channel: channel.name, event: event.kind, subject: event.subject, attempt }, 'notification sent');
-        return;
-      }
-      if (attempt >= this.config.notify.attempts) {
-        this.messages.inc({ channel: channel.name, outcome: 'failed' });
-        this.log.error({ channel: channel.name, event: event.kind, subject: event.subject, attempts: attempt, problem }, 'notification not delivered');
-        return;
-      }
-      this.messages.inc({ channel: channel.name, outcome: 'retried' });
-      this.log.warn({ channel: channel.name, event: event.kind, attempt, problem }, 'notification refused; retrying');
-      await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt, BACKOFF)).unref());
+  private async attempt(channel: NotifyChannel, event: NotifyEvent, heldBack: number): Promise<Attempt> {
+    if (channel.type === 'email') {
+      if (!this.mailer) return { problem: 'email needs notify.smtp in the config of this host', retry: false };
+      const { subject, text } = emailFor(event, heldBack);
+      return this.mailer.send(channel.to, subject, text);
+    }
+    // Signed anew at each attempt: the robots refuse a timestamp older than an hour (DingTalk) or so.
+    const outgoing = requestFor(channel, event, heldBack, Date.now());
+    try {
+      const response = await request(outgoing.url, { method: 'POST', headers: outgoing.headers, body: outgoing.body, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS, signal: this.abort.signal });
+      const problem = refusalOf(response.statusCode, await response.body.text());
+      return problem === null ? null : { problem, retry: true };
+    } catch (error) {
+      return { problem: (error as Error).message, retry: true };
     }
   }
 
   onModuleDestroy(): void {
     this.abort.abort();
+    this.mailer?.close();
   }
 }

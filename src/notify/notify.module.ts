@@ -1,15 +1,32 @@
 import { Global, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AccessModule } from '../access/access.module.js';
+import { SecretsBox } from '../common/secrets-box.js';
+import type { DozenConfig } from '../config/config.schema.js';
+import { DOZEN_CONFIG } from '../config/config.module.js';
+import { ChannelsService } from './channels.service.js';
 import { HealthWatch } from './health-watch.js';
 import { Notifier } from './notifier.service.js';
+import { NotifyController } from './notify.controller.js';
+import { NotifyChannelEntity } from './notify.entity.js';
+import { NotifyResolver } from './notify.resolver.js';
 
 /**
- * Notifications (always on; idle without `notify.channels`): the signed generic JSON webhook and the
- * DingTalk, Feishu/Lark and WeCom robots. Events today: a module went down or came back, a deploy
- * succeeded or failed. Global, so the modules that raise events inject the Notifier.
+ * Notifications (always on): channels from config and from the database (the team's and each person's
+ * own, managed in the console): the signed generic JSON webhook, the DingTalk, Feishu/Lark and WeCom
+ * robots, and email over SMTP. Global, so the modules that raise events inject the Notifier.
  */
 @Global()
 @Module({
-  providers: [Notifier, HealthWatch],
+  imports: [TypeOrmModule.forFeature([NotifyChannelEntity]), AccessModule],
+  controllers: [NotifyController],
+  providers: [
+    Notifier,
+    HealthWatch,
+    ChannelsService,
+    NotifyResolver,
+    { provide: SecretsBox, inject: [DOZEN_CONFIG], useFactory: (config: DozenConfig) => SecretsBox.fromConfig(config) },
+  ],
   exports: [Notifier],
 })
 export class NotifyModule {}

@@ -19,5 +19,7 @@ export const registryConfig = z
         waitSeconds: z.number().int().min(1).max(600).default(consulDefaults.waitSeconds),
       })
       .default(consulDefaults),
+    /** With several hosts (consul): each host renews its own registration every third of this; one silent this long is `host.silent`. */
+    hostTtlSeconds: z.number().min(1).max(300).default(10),
   })
-  .default({ catalog: 'embedded', consul: consulDefaults });
+  .default({ catalog: 'embedded', consul: consulDefaults, hostTtlSeconds: 10 });

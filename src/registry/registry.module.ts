@@ -10,6 +10,7 @@ import { CATALOG, type Catalog } from './catalog.js';
 import { ConsulCatalog } from './consul.catalog.js';
 import { EmbeddedCatalog } from './embedded.catalog.js';
 import { DatabaseEmbeddedStore } from './embedded.store.js';
+import { LostWatch } from './lost-watch.js';
 import { RegistryController } from './registry.controller.js';
 import { RegistryInstanceEntity, RegistryKvEntity } from './registry.entity.js';
 import { RegistryHealth } from './registry.health.js';
@@ -53,6 +54,7 @@ async function openCatalog(
     RegistryHealth,
     RegistryResolver,
     RegistryLiveResolver,
+    LostWatch,
   ],
   exports: [RegistryService, ROUTE_SOURCE],
 })

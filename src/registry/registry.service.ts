@@ -36,8 +36,6 @@ export interface LoadFigures {
 const STALE_CHECK_INTERVAL_MS = 250;
 /** Each dozen host is in the catalog as an instance of this app; its load stream is found there. Not an app anyone may register. */
 export const HOST_SERVICE = 'dozen';
-const HOST_TTL_MS = 10_000;
-const HOST_RENEW_MS = 3000;
 
 /**
  * The registry as the rest of dozen sees it: register/renew/deregister
@@ -218,13 +216,13 @@ export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestr
     }, this.log);
     const registration: InstanceRegistration = {
       id: this.hostId(), app: HOST_SERVICE, address: this.config.host.address, port: this.config.admin.listen.port, host: this.config.host.name,
-      domains: [], meta: {}, ttlMs: HOST_TTL_MS, deregisterAfterMs: 60_000,
+      domains: [], meta: {}, ttlMs: this.config.registry.hostTtlSeconds * 1000, deregisterAfterMs: 60_000,
     };
     const announce = async () => {
       if (!(await this.catalog.pass(registration.id))) await this.catalog.register(registration);
     };
     await announce().catch((error: unknown) => this.log.warn({ err: error }, 'could not announce this host in the catalog; retrying'));
-    this.hostTimer = setInterval(() => void announce().catch((error: unknown) => this.log.warn({ err: error }, 'host TTL renewal failed')), HOST_RENEW_MS);
+    this.hostTimer = setInterval(() => void announce().catch((error: unknown) => this.log.warn({ err: error }, 'host TTL renewal failed')), Math.round((this.config.registry.hostTtlSeconds * 1000) / 3));
     this.hostTimer.unref();
   }
 

@@ -51,7 +51,7 @@ export function makeTestCa(name = 'dozen test CA'): TestCa {
       openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', `${base}.ec`], dir);
       openssl(['pkcs8', '-topk8', '-nocrypt', '-in', `${base}.ec`, '-out', keyFile], dir);
       openssl(['req', '-new', '-key', keyFile, '-subj', `/CN=${domains[0]}`, '-out', `${base}.csr`], dir);
-      const lines = [`subjectAltName=${domains.map((domain) => `DNS:${domain}`).join(',')}`, 'basicConstraints=CA:FALSE', 'keyUsage=digitalSignature', 'extendedKeyUsage=serverAuth'];
+      const lines = [`subjectAltName=${domains.map((domain) => (/^\d+\.\d+\.\d+\.\d+$/.test(domain) ? `IP:${domain}` : `DNS:${domain}`)).join(',')}`, 'basicConstraints=CA:FALSE', 'keyUsage=digitalSignature', 'extendedKeyUsage=serverAuth'];
       if (options.ocspUrl) lines.push(`authorityInfoAccess=OCSP;URI:${options.ocspUrl}`);
       writeFileSync(extFile, `${lines.join('\n')}\n`);
       const days = options.days ?? 30;

@@ -6,6 +6,7 @@ import { InjectLogger } from '../../common/core.module.js';
 import { Metrics } from '../../common/metrics.js';
 import { InjectConfig } from '../../config/config.module.js';
 import type { DozenConfig } from '../../config/config.schema.js';
+import { Notifier } from '../../notify/notifier.service.js';
 import { RegistryService } from '../../registry/registry.service.js';
 import { ROUTE_SOURCE, type RouteSource } from '../../registry/routes.js';
 import { DEFAULT_POLICY, type PolicySet } from '../policy.js';
@@ -61,6 +62,7 @@ export class AcmeService implements OnApplicationBootstrap, OnApplicationShutdow
     private readonly policyService: ProxyPolicyService,
     book: CertificateBook,
     private readonly store: AcmeStore,
+    private readonly notifier: Notifier,
     metrics: Metrics,
   ) {
     this.log = logger.child({ module: 'proxy', component: 'acme' });
@@ -183,6 +185,8 @@ export class AcmeService implements OnApplicationBootstrap, OnApplicationShutdow
       await this.store.saveFailure(domain, oneLine((error as Error).message), failures, nextAttemptAt);
       this.failures.inc({ domain });
       this.log.warn({ domain, err: error, failures, nextAttemptAt: new Date(nextAttemptAt).toISOString() }, 'ACME order failed');
+      // One host orders at a time (the lock), so one host tells; the quiet window holds the retries' repeats.
+      this.notifier.notify({ kind: 'certificate.renewal_failed', subject: domain, message: oneLine((error as Error).message), detail: { failures, nextAttemptAt: new Date(nextAttemptAt).toISOString() } });
     }
   }
 

@@ -1,0 +1,163 @@
+import { useState } from 'preact/hooks';
+import { rest, type ApiError } from '../api.js';
+import { useT, type MessageKey } from '../i18n.js';
+import { PERM } from '../perms.js';
+import { can } from '../session.js';
+import { Act, Empty, Field, FormError, Loaded, useAction, useQuery } from '../ui.js';
+
+interface Channel {
+  id: string;
+  scope: 'config' | 'team' | 'personal';
+  name: string;
+  type: string;
+  target: string;
+  hasSecret: boolean;
+  events: string[];
+  editable: boolean;
+}
+
+interface Channels {
+  events: string[];
+  email: boolean;
+  channels: Channel[];
+}
+
+const QUERY = '{ notifyChannels { events email channels { id scope name type target hasSecret events editable } } }';
+const ROBOTS = ['webhook', 'dingtalk', 'feishu', 'wecom'];
+
+/** Where notifications go: one's own channels, the team's (admins change them) and the config's (read-only). */
+export function Notifications() {
+  const t = useT();
+  const query = useQuery<{ notifyChannels: Channels }>(QUERY);
+  return (
+    <Loaded query={query}>
+      {({ notifyChannels: data }) => (
+        <div class="grid">
+          <ChannelList title={t('notify.mine')} testid="personal" channels={data.channels.filter((channel) => channel.scope === 'personal')} events={data.events} reload={query.reload} />
+          <AddChannel scope="personal" data={data} reload={query.reload} />
+          <ChannelList title={t('notify.team')} testid="team" channels={data.channels.filter((channel) => channel.scope !== 'personal')} events={data.events} reload={query.reload} />
+          {can(PERM.notify) ? <AddChannel scope="team" data={data} reload={query.reload} /> : null}
+        </div>
+      )}
+    </Loaded>
+  );
+}
+
+function base(channel: Channel): string {
+  return channel.scope === 'team' ? '/notify/team-channels' : '/notify/channels';
+}
+
+function ChannelList({ title, testid, channels, events, reload }: { title: string; testid: string; channels: Channel[]; events: string[]; reload(): void }) {
+  const t = useT();
+  return (
+    <section class="card wide" data-testid={testid}>
+      <h2>{title}</h2>
+      {channels.length === 0 ? <Empty>{t('notify.none')}</Empty> : channels.map((channel) => <ChannelRow key={channel.id} channel={channel} events={events} reload={reload} />)}
+    </section>
+  );
+}
+
+function ChannelRow({ channel, events, reload }: { channel: Channel; events: string[]; reload(): void }) {
+  const t = useT();
+  const [chosen, setChosen] = useState(channel.events);
+  const [result, setResult] = useState<{ delivered: boolean; problem: string | null } | null>(null);
+  const [saved, setSaved] = useState(false);
+  const save = useAction(async (next: string[]) => {
+    setSaved(false);
+    await rest('PATCH', `${base(channel)}/${channel.id}`, { events: next });
+    setSaved(true);
+  });
+  const test = useAction(async () => {
+    setResult(null);
+    setResult(await rest<{ delivered: boolean; problem: string | null }>('POST', `${base(channel)}/${channel.id}/test`));
+  });
+  const remove = useAction(async () => {
+    if (!confirm(t('notify.confirmRemove', { name: channel.name }))) return;
+    await rest('DELETE', `${base(channel)}/${channel.id}`);
+    reload();
+  });
+  const toggle = (event: string, on: boolean) => {
+    const next = on ? events.filter((candidate) => candidate === event || chosen.includes(candidate)) : chosen.filter((candidate) => candidate !== event);
+    setChosen(next);
+    void save.submit(next);
+  };
+  return (
+    <div class="channel" data-channel={channel.name} data-scope={channel.scope}>
+      <p>
+        <strong>{channel.name}</strong> <span class="badge">{t(`notify.type.${channel.type}` as MessageKey)}</span> <span class="muted">{channel.target}</span>
+        {channel.scope === 'config' ? <span class="muted"> · {t('notify.fromConfig')}</span> : null}
+      </p>
+      <fieldset class="events" disabled={!channel.editable || save.busy}>
+        <legend>{t('notify.events')}</legend>
+        {events.map((event) => (
+          <label key={event} class="check">
+            <input type="checkbox" name={event} checked={chosen.includes(event)} onChange={(change) => toggle(event, change.currentTarget.checked)} />
+            {t(`event.${event}` as MessageKey)}
+          </label>
+        ))}
+      </fieldset>
+      {channel.editable ? (
+        <div class="actions">
+          <button data-action="test" disabled={test.busy} onClick={() => void test.submit()}>{t('notify.sendTest')}</button>
+          <button data-action="remove" disabled={remove.busy} onClick={() => void remove.submit()}>{t('action.remove')}</button>
+          {saved ? <span class="ok" role="status">{t('state.saved')}</span> : null}
+          {result ? (
+            result.delivered ? <span class="ok" role="status" data-test-result="delivered">{t('notify.delivered')}</span>
+              : <span class="error" role="alert" data-test-result="failed">{t('notify.notDelivered', { problem: result.problem ?? '' })}</span>
+          ) : null}
+        </div>
+      ) : null}
+      <FormError error={save.error ?? test.error ?? remove.error} fields={[]} />
+    </div>
+  );
+}
+
+function AddChannel({ scope, data, reload }: { scope: 'personal' | 'team'; data: Channels; reload(): void }) {
+  const t = useT();
+  const types = data.email ? ['email', ...ROBOTS] : ROBOTS;
+  const empty = { name: '', type: types[0], to: '', url: '', secret: '', events: [] as string[] };
+  const [form, setForm] = useState(empty);
+  const create = useAction(async () => {
+    const target = form.type === 'email'
+      ? { to: form.to.split(/[,\s]+/).filter(Boolean) }
+      : { url: form.url, ...(form.secret ? { secret: form.secret } : {}) };
+    await rest('POST', scope === 'team' ? '/notify/team-channels' : '/notify/channels', { name: form.name, type: form.type, ...target, events: form.events });
+    setForm(empty);
+    reload();
+  });
+  const error: ApiError | null = create.error;
+  return (
+    <section class="card" data-testid={`add-${scope}`}>
+      <h2>{t(scope === 'team' ? 'notify.addTeam' : 'notify.addMine')}</h2>
+      {data.email ? null : <p class="muted">{t('notify.noEmail')}</p>}
+      <form onSubmit={(event) => (event.preventDefault(), void create.submit())}>
+        <Field label={t('col.name')} name="name" error={error}><input name="name" value={form.name} onInput={(event) => setForm({ ...form, name: event.currentTarget.value })} /></Field>
+        <Field label={t('notify.type')} name="type" error={error}>
+          <select name="type" value={form.type} onChange={(event) => setForm({ ...form, type: event.currentTarget.value })}>
+            {types.map((type) => <option key={type} value={type}>{t(`notify.type.${type}` as MessageKey)}</option>)}
+          </select>
+        </Field>
+        {form.type === 'email' ? (
+          <Field label={t('notify.addresses')} name="to" error={error}><input name="to" type="text" inputMode="email" value={form.to} onInput={(event) => setForm({ ...form, to: event.currentTarget.value })} /></Field>
+        ) : (
+          <>
+            <Field label={t('notify.url')} name="url" error={error}><input name="url" type="url" value={form.url} onInput={(event) => setForm({ ...form, url: event.currentTarget.value })} /></Field>
+            <Field label={t('notify.secret')} name="secret" error={error}><input name="secret" type="password" autocomplete="off" value={form.secret} onInput={(event) => setForm({ ...form, secret: event.currentTarget.value })} /></Field>
+          </>
+        )}
+        <fieldset class="events">
+          <legend>{t('notify.events')}</legend>
+          {data.events.map((event) => (
+            <label key={event} class="check">
+              <input type="checkbox" name={event} checked={form.events.includes(event)}
+                onChange={(change) => setForm({ ...form, events: change.currentTarget.checked ? data.events.filter((candidate) => candidate === event || form.events.includes(candidate)) : form.events.filter((candidate) => candidate !== event) })} />
+              {t(`event.${event}` as MessageKey)}
+            </label>
+          ))}
+        </fieldset>
+        <FormError error={error} fields={['name', 'type', 'to', 'url', 'secret']} />
+        {scope === 'team' ? <Act perm={PERM.notify} busy={create.busy} type="submit">{t('action.create')}</Act> : <button type="submit" disabled={create.busy}>{t('action.create')}</button>}
+      </form>
+    </section>
+  );
+}

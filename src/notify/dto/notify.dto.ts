@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { channelEvents, channelName, channelUrl, emailAddresses, HTTP_CHANNEL_TYPES, NOTIFY_EVENTS } from '../notify.config.js';
+
+const secretValue = z.string().min(1, 'must not be empty').max(512);
+
+/** A new channel: a webhook or robot (`url`, `secret?`) or email (`to`: addresses), with the events it wants. */
+export const createChannelSchema = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({ name: channelName, type: z.enum(HTTP_CHANNEL_TYPES), url: channelUrl, secret: secretValue.optional(), events: channelEvents.default([...NOTIFY_EVENTS]) }),
+    z.strictObject({ name: channelName, type: z.literal('email'), to: emailAddresses, events: channelEvents.default([...NOTIFY_EVENTS]) }),
+  ],
+  { error: `expected one of ${[...HTTP_CHANNEL_TYPES, 'email'].join(', ')}` },
+);
+
+/** A change: any of these; `secret: null` removes the signing secret. The type stays. */
+export const updateChannelSchema = z.strictObject({
+  name: channelName.optional(),
+  events: channelEvents.optional(),
+  url: channelUrl.optional(),
+  secret: secretValue.nullable().optional(),
+  to: emailAddresses.optional(),
+});
+
+export const channelIdParam = z.uuid({ error: 'expected a channel id (UUID)' });
+
+export type CreateChannelInput = z.output<typeof createChannelSchema>;
+export type UpdateChannelInput = z.output<typeof updateChannelSchema>;

@@ -1,0 +1,79 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Req } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { ownUserId, signedIn } from '../access/auth.controller.js';
+import { roleHas } from '../access/permissions.js';
+import { actorName } from '../common/principal.js';
+import { ZodPipe } from '../common/zod-pipe.js';
+import { ChannelsService } from './channels.service.js';
+import { channelIdParam, createChannelSchema, updateChannelSchema, type CreateChannelInput, type UpdateChannelInput } from './dto/notify.dto.js';
+import { Notifier } from './notifier.service.js';
+
+const id = new ZodPipe(channelIdParam, 'id');
+
+/**
+ * REST for notification channels. `/notify/channels`: everyone's own (any role; the list also shows the
+ * team's and the config's, read-only unless one may manage them); `/notify/team-channels`: the team's (notify.manage).
+ */
+@Controller('notify')
+export class NotifyController {
+  constructor(
+    private readonly channels: ChannelsService,
+    private readonly notifier: Notifier,
+  ) {}
+
+  @Get('channels')
+  list(@Req() request: FastifyRequest) {
+    const principal = signedIn(request);
+    return this.channels.list(principal.userId, principal.role !== null && roleHas(principal.role, 'notify.manage'));
+  }
+
+  @Post('channels')
+  create(@Req() request: FastifyRequest, @Body(new ZodPipe(createChannelSchema)) input: CreateChannelInput) {
+    return this.channels.create(ownUserId(signedIn(request)), input);
+  }
+
+  @Patch('channels/:id')
+  update(@Req() request: FastifyRequest, @Param('id', id) channel: string, @Body(new ZodPipe(updateChannelSchema)) input: UpdateChannelInput) {
+    return this.channels.update(ownUserId(signedIn(request)), channel, input);
+  }
+
+  @Delete('channels/:id')
+  @HttpCode(204)
+  async remove(@Req() request: FastifyRequest, @Param('id', id) channel: string): Promise<void> {
+    await this.channels.remove(ownUserId(signedIn(request)), channel);
+  }
+
+  /** Sends one message now: `{delivered, problem}` (the channel's own answer when it was refused). */
+  @Post('channels/:id/test')
+  @HttpCode(200)
+  async test(@Req() request: FastifyRequest, @Param('id', id) channel: string) {
+    const principal = signedIn(request);
+    return testAnswer(await this.notifier.test(await this.channels.recipient(ownUserId(principal), channel), actorName(principal)));
+  }
+
+  @Post('team-channels')
+  createTeam(@Body(new ZodPipe(createChannelSchema)) input: CreateChannelInput) {
+    return this.channels.create(null, input);
+  }
+
+  @Patch('team-channels/:id')
+  updateTeam(@Param('id', id) channel: string, @Body(new ZodPipe(updateChannelSchema)) input: UpdateChannelInput) {
+    return this.channels.update(null, channel, input);
+  }
+
+  @Delete('team-channels/:id')
+  @HttpCode(204)
+  async removeTeam(@Param('id', id) channel: string): Promise<void> {
+    await this.channels.remove(null, channel);
+  }
+
+  @Post('team-channels/:id/test')
+  @HttpCode(200)
+  async testTeam(@Req() request: FastifyRequest, @Param('id', id) channel: string) {
+    return testAnswer(await this.notifier.test(await this.channels.recipient(null, channel), actorName(signedIn(request))));
+  }
+}
+
+export function testAnswer(attempt: { problem: string } | null): { delivered: boolean; problem: string | null } {
+  return { delivered: attempt === null, problem: attempt?.problem ?? null };
+}

@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { addUser, json, signIn } from '../access/people.js';
+import { startDozen, type DozenProcess } from '../support/dozen-process.js';
+import { waitFor } from '../support/ports.js';
+import { NO_SUCH_DOMAIN, smtpEnv, startSmtpReceiver, type SmtpReceiver } from '../support/smtp-receiver.js';
+
+describe('email notifications over SMTP (STARTTLS, AUTH), chosen in config and by each person', { timeout: 120_000 }, () => {
+  let receiver: SmtpReceiver;
+  let dozen: DozenProcess;
+  const metric = async (line: RegExp) => Number(line.exec(await (await fetch(dozen.url + '/metrics')).text())?.[1] ?? NaN);
+  const register = (id: string, ttl: number) => dozen.api('/registry/instances', { method: 'POST', ...json({ id, app: 'mailapp', address: '127.0.0.1', port: 3000, ttl }) });
+
+  before(async () => {
+    receiver = await startSmtpReceiver();
+    const channels = [
+      { name: 'ops-mail', type: 'email', to: ['ops@example.com'], events: ['instance.lost'] },
+      { name: 'ghost', type: 'email', to: [`ghost@${NO_SUCH_DOMAIN}`], events: ['instance.lost'] },
+    ];
+    dozen = await startDozen({ env: { DOZEN_MODULES: 'registry', DOZEN_NOTIFY_CHANNELS: JSON.stringify(channels), ...smtpEnv(receiver) } });
+  });
+  after(async () => {
+    await dozen?.stop();
+    await receiver?.stop();
+  });
+
+  it('an instance that stops renewing is told by email, retried after a 451; a normal stop is not told; a refused address fails at once, saying why', async () => {
+    receiver.refuseNext(1);
+    assert.equal((await register('mail-lonely', 1)).status, 201);
+    assert.equal((await register('mail-leaving', 1)).status, 201);
+    assert.equal((await dozen.api('/registry/instances/mail-leaving', { method: 'DELETE' })).status, 204);
+    const mail = await waitFor('the instance.lost email', async () => receiver.messages.find((message) => message.to.includes('ops@example.com')), 30_000);
+    assert.equal(receiver.refused, 1, 'the first try was answered 451');
+    assert.match(mail.subject, /^\[dozen [^\]]+\] instance\.lost mail-lonely$/);
+    assert.match(mail.text, /mailapp on .+: no heartbeat for 1 s/);
+    assert.match(mail.text, /"app": "mailapp"/);
+    assert.deepEqual([mail.secure, mail.user, mail.from], [true, receiver.username, 'dozen@example.com'], 'sent after STARTTLS, authenticated');
+    assert.equal(await metric(/^dozen_notify_messages_total\{channel="ops-mail",outcome="retried"\} (\d+)/m), 1);
+    await waitFor('the ghost channel given up', async () => (await metric(/^dozen_notify_messages_total\{channel="ghost",outcome="failed"\} (\d+)/m)) === 1, 10_000);
+    assert.ok(Number.isNaN(await metric(/^dozen_notify_messages_total\{channel="ghost",outcome="retried"\} (\d+)/m)), 'a 550 is not retried');
+    const failure = dozen.logs().split('\n').find((line) => line.includes('notification not delivered') && line.includes('"channel":"ghost"'));
+    assert.match(failure ?? dozen.logs(), new RegExp(`ghost@${NO_SUCH_DOMAIN.replace('.', '\\.')}.*Recipient address rejected`));
+    assert.ok(!receiver.messages.some((message) => message.subject.includes('mail-leaving')), 'a deregistered instance is not lost');
+  });
+
+  it('a person adds their own email channel, picks events, sends a test message; bad input names the field; the team channels are for admins', async () => {
+    await addUser(dozen, 'vera', 'viewer');
+    const vera = await signIn(dozen, 'vera');
+    const listed = await (await vera.fetch('/notify/channels')).json();
+    assert.equal(listed.email, true);
+    assert.ok(listed.events.includes('host.silent') && listed.events.includes('certificate.renewal_failed'));
+    assert.deepEqual(listed.channels.map((channel: { name: string; scope: string; editable: boolean }) => [channel.name, channel.scope, channel.editable]), [['ops-mail', 'config', false], ['ghost', 'config', false]]);
+
+    const bad = await vera.fetch('/notify/channels', { method: 'POST', ...json({ name: 'mine', type: 'email', to: ['not an address'] }) });
+    assert.equal(bad.status, 400);
+    assert.equal((await bad.json()).field, 'to.0');
+    const created = await vera.fetch('/notify/channels', { method: 'POST', ...json({ name: 'mine', type: 'email', to: ['vera@example.com'], events: ['deploy.failed'] }) });
+    assert.equal(created.status, 201);
+    const channel = await created.json();
+    assert.deepEqual([channel.scope, channel.target, channel.events], ['personal', 'vera@example.com', ['deploy.failed']]);
+    const changed = await vera.fetch(`/notify/channels/${channel.id}`, { method: 'PATCH', ...json({ events: ['instance.lost', 'host.silent'] }) });
+    assert.deepEqual((await changed.json()).events, ['instance.lost', 'host.silent']);
+
+    const tested = await vera.fetch(`/notify/channels/${channel.id}/test`, { method: 'POST' });
+    assert.deepEqual(await tested.json(), { delivered: true, problem: null });
+    const test = receiver.messages.find((message) => message.to.includes('vera@example.com'))!;
+    assert.match(test.subject, /\] test mine$/);
+    assert.match(test.text, /a test message, sent by vera/);
+
+    assert.equal((await register('mail-lost-2', 1)).status, 201);
+    await waitFor("the event in vera's own channel", async () => receiver.messages.find((message) => message.to.includes('vera@example.com') && message.subject.endsWith('instance.lost mail-lost-2')), 30_000);
+
+    const team = await vera.fetch('/notify/team-channels', { method: 'POST', ...json({ name: 't', type: 'email', to: ['team@example.com'] }) });
+    assert.equal(team.status, 403);
+    const otherUser = await (await dozen.api('/notify/channels')).json();
+    assert.ok(!otherUser.channels.some((entry: { id: string }) => entry.id === channel.id), "one person's channels are not shown to another caller");
+  });
+
+  it("a team webhook's URL and secret are sealed in the database and never shown", async () => {
+    const created = await dozen.api('/notify/team-channels', { method: 'POST', ...json({ name: 'team-hook', type: 'wecom', url: 'http://127.0.0.1:9/cgi-bin/webhook/send?key=wecom-key-sealed-1', events: ['module.down'] }) });
+    assert.equal(created.status, 201, await created.clone().text());
+    const view = await created.json();
+    assert.deepEqual([view.scope, view.target], ['team', 'http://127.0.0.1:9/…']);
+    const listed = JSON.stringify(await (await dozen.api('/notify/channels')).json());
+    assert.ok(!listed.includes('wecom-key-sealed-1'));
+    const files = ['dozen.sqlite', 'dozen.sqlite-wal'].map((name) => { try { return readFileSync(join(dozen.dataDir, name)).toString('latin1'); } catch { return ''; } });
+    assert.ok(files[0].length > 0 && !files.some((bytes) => bytes.includes('wecom-key-sealed-1')), 'the key is not in the database in clear');
+    const audit = await (await dozen.api('/audit?module=notify')).json();
+    assert.ok(JSON.stringify(audit).includes('POST /notify/team-channels'), JSON.stringify(audit));
+  });
+
+  it('GraphQL: a person makes, tests and removes a channel of their own; its URL and secret are hidden in the audit trail', async () => {
+    await addUser(dozen, 'gus', 'deployer');
+    const gus = await signIn(dozen, 'gus');
+    const made = await gus.graphql('mutation ($input: NotifyChannelInput!) { createNotifyChannel(input: $input) { id scope target hasSecret events } }', {
+      input: { name: 'gus-hook', type: 'webhook', url: 'http://127.0.0.1:9/gus?key=gus-url-key', secret: 'gus-hook-secret', events: ['deploy.failed'] },
+    });
+    const channel = made.body.data!.createNotifyChannel as { id: string; scope: string; target: string; hasSecret: boolean; events: string[] };
+    assert.deepEqual([channel.scope, channel.target, channel.hasSecret, channel.events], ['personal', 'http://127.0.0.1:9/…', true, ['deploy.failed']]);
+    const bad = await gus.graphql('mutation { createNotifyChannel(input: {name: "x", type: "email", to: ["nope"]}) { id } }');
+    assert.match(bad.body.errors![0].message, /^input\.to\.0: expected an email address/);
+    const tested = await gus.graphql('mutation ($id: String!) { testNotifyChannel(id: $id) { delivered problem } }', { id: channel.id });
+    const answer = tested.body.data!.testNotifyChannel as { delivered: boolean; problem: string };
+    assert.equal(answer.delivered, false, 'nothing listens on port 9');
+    assert.match(answer.problem, /ECONNREFUSED|connect/i);
+    const listed = await gus.graphql('{ notifyChannels { channels { name scope } } }');
+    assert.ok((listed.body.data!.notifyChannels as { channels: { name: string }[] }).channels.some((entry) => entry.name === 'gus-hook'));
+    assert.equal((await gus.graphql('mutation ($id: String!) { deleteNotifyChannel(id: $id) }', { id: channel.id })).body.data!.deleteNotifyChannel, true);
+    const trail = JSON.stringify(await (await dozen.api('/audit?module=notify&actor=gus')).json());
+    assert.match(trail, /Mutation\.createNotifyChannel/);
+    assert.ok(!trail.includes('gus-hook-secret') && !trail.includes('gus-url-key'), trail);
+  });
+});
