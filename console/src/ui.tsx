@@ -79,7 +79,7 @@ export function Loaded<T>({ query, empty, children }: { query: Query<T>; empty?:
 
 /** A labelled input with the API's error for it beneath. */
 export function Field({ label, name, error, children }: { label: string; name: string; error: ApiError | null; children: ComponentChildren }) {
-  const mine = error && (error.field === name || error.field?.startsWith(`${name}.`) || error.field?.endsWith(`.${name}`));
+  const mine = error !== null && fieldIs(error.field, name);
   return (
     <label class={`field${mine ? ' invalid' : ''}`} data-field={name}>
       <span>{label}</span>
@@ -89,10 +89,15 @@ export function Field({ label, name, error, children }: { label: string; name: s
   );
 }
 
+/** Whether an error's field path names the input `name`: `to`, `input.to`, `input.to.0` (REST or GraphQL). */
+function fieldIs(field: string | null, name: string): boolean {
+  return field !== null && field.split('.').includes(name);
+}
+
 /** The error of a form that belongs to no one field. */
 export function FormError({ error, fields }: { error: ApiError | null; fields: string[] }) {
   if (!error) return null;
-  if (error.field && fields.some((name) => error.field === name || error.field?.startsWith(`${name}.`) || error.field?.endsWith(`.${name}`))) return null;
+  if (fields.some((name) => fieldIs(error.field, name))) return null;
   return <p class="error" role="alert">{error.message}</p>;
 }
 

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { rest, type ApiError } from '../api.js';
+import { gql, type ApiError } from '../api.js';
 import { useT, type MessageKey } from '../i18n.js';
 import { PERM } from '../perms.js';
 import { can } from '../session.js';
@@ -43,8 +43,10 @@ export function Notifications() {
   );
 }
 
-function base(channel: Channel): string {
-  return channel.scope === 'team' ? '/notify/team-channels' : '/notify/channels';
+/** The GraphQL mutation for `action` on a channel of `scope`: the team's have their own (notify.manage). */
+function mutation(action: 'create' | 'update' | 'delete' | 'test', scope: Channel['scope']): string {
+  const team = scope === 'team' ? 'Team' : '';
+  return `${action}${team}NotifyChannel`;
 }
 
 function ChannelList({ title, testid, channels, events, reload }: { title: string; testid: string; channels: Channel[]; events: string[]; reload(): void }) {
@@ -64,16 +66,20 @@ function ChannelRow({ channel, events, reload }: { channel: Channel; events: str
   const [saved, setSaved] = useState(false);
   const save = useAction(async (next: string[]) => {
     setSaved(false);
-    await rest('PATCH', `${base(channel)}/${channel.id}`, { events: next });
+    const name = mutation('update', channel.scope);
+    await gql(`mutation ($id: String!, $input: NotifyChannelChange!) { ${name}(id: $id, input: $input) { id } }`, { id: channel.id, input: { events: next } });
     setSaved(true);
   });
   const test = useAction(async () => {
     setResult(null);
-    setResult(await rest<{ delivered: boolean; problem: string | null }>('POST', `${base(channel)}/${channel.id}/test`));
+    const name = mutation('test', channel.scope);
+    const answer = await gql<Record<string, { delivered: boolean; problem: string | null }>>(`mutation ($id: String!) { ${name}(id: $id) { delivered problem } }`, { id: channel.id });
+    setResult(answer[name]);
   });
   const remove = useAction(async () => {
     if (!confirm(t('notify.confirmRemove', { name: channel.name }))) return;
-    await rest('DELETE', `${base(channel)}/${channel.id}`);
+    const name = mutation('delete', channel.scope);
+    await gql(`mutation ($id: String!) { ${name}(id: $id) }`, { id: channel.id });
     reload();
   });
   const toggle = (event: string, on: boolean) => {
@@ -121,7 +127,8 @@ function AddChannel({ scope, data, reload }: { scope: 'personal' | 'team'; data:
     const target = form.type === 'email'
       ? { to: form.to.split(/[,\s]+/).filter(Boolean) }
       : { url: form.url, ...(form.secret ? { secret: form.secret } : {}) };
-    await rest('POST', scope === 'team' ? '/notify/team-channels' : '/notify/channels', { name: form.name, type: form.type, ...target, events: form.events });
+    const name = mutation('create', scope);
+    await gql(`mutation ($input: NotifyChannelInput!) { ${name}(input: $input) { id } }`, { input: { name: form.name, type: form.type, ...target, events: form.events } });
     setForm(empty);
     reload();
   });
