@@ -184,6 +184,7 @@ export const GRAPHQL_FIELDS: Record<string, Exclude<Requirement, 'public' | 'gra
   'Query.proxyPolicy': 'proxy.read',
   'Query.proxyApiKeys': 'proxy.read',
   'Query.proxyCertificates': 'proxy.read',
+  'Query.proxyAcme': 'proxy.read',
   'Mutation.setProxyPolicy': 'proxy.manage',
   'Mutation.createProxyApiKey': 'proxy.manage',
   'Mutation.revokeProxyApiKey': 'proxy.manage',

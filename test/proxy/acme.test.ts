@@ -6,7 +6,7 @@ import { launchChromium } from '../support/chromium.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { startPebble, type Pebble } from '../support/pebble.js';
 import { freePort, waitFor } from '../support/ports.js';
-import { acmeEnv, acmeStatus, certificates, curlHttps, peerCertificate, pemFile, registerApp, waitForCertificates } from './acme-helpers.js';
+import { acmeEnv, acmeStatus, certificates, type AcmeStatus, curlHttps, peerCertificate, pemFile, registerApp, waitForCertificates } from './acme-helpers.js';
 import { startBackend, type TestBackend } from './helpers.js';
 
 describe('certificates over ACME from pebble, one host', { timeout: 180_000 }, () => {
@@ -113,6 +113,17 @@ describe('certificates over ACME from pebble, one host', { timeout: 180_000 }, (
     assert.equal(failing.notAfter, null, 'no certificate yet');
     assert.match(failing.lastError!, /could not resolve|SERVFAIL|DNS/i);
     assert.ok(failing.nextAttemptAt && Date.parse(failing.nextAttemptAt) > Date.now() - 10_000, `a next attempt is planned: ${failing.nextAttemptAt}`);
+    // GraphQL proxyAcme shows what GET /proxy/acme does.
+    const query = '{ proxyAcme { ordering wanted lockHolder domains { domain notBefore notAfter issuedBy failures lastError nextAttemptAt } } }';
+    const graphql = await dozen.api('/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+    const byGraphql = ((await graphql.json()) as { data: { proxyAcme: AcmeStatus } }).data.proxyAcme;
+    const byRest = await acmeStatus(dozen);
+    assert.deepEqual([byGraphql.ordering, byGraphql.wanted], [byRest.ordering, byRest.wanted]);
+    const row = byGraphql.domains.find((entry) => entry.domain === domain);
+    assert.ok(row, JSON.stringify(byGraphql));
+    assert.equal(row.notAfter, null);
+    assert.ok(row.failures >= 2, JSON.stringify(row));
+    assert.match(row.lastError!, /could not resolve|SERVFAIL|DNS/i);
     // GET /proxy/certificates shows the error, how many orders failed and when the next one is.
     const shown = await waitFor('the error in GET /proxy/certificates', async () => (await certificates(dozen)).find((row) => row.domain === domain && row.lastError), 10_000, 100);
     assert.equal(shown.source, 'acme');
