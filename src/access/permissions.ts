@@ -98,6 +98,7 @@ export const ROUTES: Record<string, Requirement> = {
   'DELETE /proxy/apps/:app/keys/:id': 'proxy.manage',
   'GET /proxy/certificates': 'proxy.read',
   'GET /proxy/acme': 'proxy.read',
+  'POST /proxy/certificates/:domain/renew': 'proxy.manage',
 
   'GET /deploy/health': 'node.read',
   'GET /deploy/hosts': 'deploy.read',

@@ -65,6 +65,30 @@ describe('certificates over ACME from pebble, one host', { timeout: 180_000 }, (
     assert.notEqual(shop.serial, www.serial);
   });
 
+  it('POST /proxy/certificates/:domain/renew orders a new certificate now, serves it, and is in the audit trail', async () => {
+    const domain = 'shop.acme.test';
+    const old = await peerCertificate(tlsPort, domain, pebble.rootCaPem);
+    const renewed = await dozen.api(`/proxy/certificates/${domain}/renew`, { method: 'POST' });
+    const state = (await renewed.json()) as { domain: string; lastError: string | null; failures: number; issuedBy: string | null };
+    assert.equal(renewed.status, 200, JSON.stringify(state));
+    assert.deepEqual([state.domain, state.lastError, state.failures], [domain, null, 0]);
+    const fresh = await waitFor('the new certificate served', async () => {
+      const served = await peerCertificate(tlsPort, domain, pebble.rootCaPem);
+      return served.serial !== old.serial ? served : undefined;
+    }, 10_000, 100);
+    assert.match(fresh.issuer, /Pebble/i);
+    assert.equal(fresh.names, `DNS:${domain}`);
+
+    const { events } = (await (await dozen.api('/audit?module=proxy')).json()) as { events: { action: string; target: string; outcome: string }[] };
+    assert.ok(events.some((event) => event.action === 'POST /proxy/certificates/:domain/renew' && event.target === domain && event.outcome === 'ok'), JSON.stringify(events));
+
+    const unknown = await dozen.api('/proxy/certificates/nobody.acme.test/renew', { method: 'POST' });
+    assert.equal(unknown.status, 404, await unknown.text());
+    const bad = await dozen.api('/proxy/certificates/not_a_domain!/renew', { method: 'POST' });
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { field: string }).field, 'domain');
+  });
+
   it('Chromium loads the app over HTTPS, trusting pebble\'s root (added to its NSS database, no certificate errors ignored)', async () => {
     const browser = await launchChromium({ args: ['--host-resolver-rules=MAP *.acme.test 127.0.0.1'], trustedRoots: [rootFile] });
     try {
