@@ -5,7 +5,10 @@
  *
  * - keep-alive: wrk over HTTPS connections kept open, requests/s and p99;
  * - handshakes: wrk with `Connection: close`, so every request is a new TLS
- *   connection with a full handshake (wrk resumes no sessions): handshakes/s.
+ *   connection: handshakes/s. wrk offers each connection the session its
+ *   previous one got (OpenSSL's SSL_clear keeps it), so these are resumed
+ *   handshakes (no certificate signature) wherever the server sends a new
+ *   ticket at every resumption, as nginx and dozen do (tls/ticket-renewal.ts).
  *
  * Both proxies forward to one nginx backend answering a fixed body, run the
  * same number of worker processes, TLS 1.2-1.3 with the same suites (dozen's
@@ -23,6 +26,7 @@ import { requireBinary } from '../test/support/debian.js';
 import { startDozen } from '../test/support/dozen-process.js';
 import { freePort, waitFor } from '../test/support/ports.js';
 import { makeTestCa, type IssuedCertificate } from '../test/support/test-ca.js';
+import { treeCpuSeconds } from './process-cpu.js';
 import { backendConfig, median, NGINX_PROXY_LOCATION, runWrk, startNginx, type WrkResult } from './proxy-support.js';
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
@@ -32,6 +36,8 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const HOST = 'app.bench.test';
 
 type Mode = 'keep-alive' | 'handshakes';
+/** A wrk run, and the CPU the target's processes (all of them: nginx's master and workers, dozen's primary and workers) spent per request. */
+type Sample = WrkResult & { cpuMsPerRequest: number };
 const MODES: Record<Mode, string[]> = { 'keep-alive': ['-H', `Host: ${HOST}`], handshakes: ['-H', `Host: ${HOST}`, '-H', 'Connection: close'] };
 
 /** nginx terminating TLS as dozen does, then proxying as bench:proxy's nginx does. */
@@ -63,20 +69,23 @@ async function main(): Promise<void> {
     children.push(startNginx(nginx, dir, 'proxy-tls', WORKERS, nginxTlsConfig(nginxPort, backendPort, certificate)));
     await waitFor('the nginx backend', async () => (await fetch(`http://127.0.0.1:${backendPort}/`)).ok, 10_000);
 
-    const targets: [string, number][] = [['nginx https', nginxPort]];
-    for (const engine of ['fast', 'portable'] as const) targets.push([`dozen https (${engine})`, await startDozenTls(engine, backendPort, certificate, stops)]);
+    // [name, TLS port, the process whose tree's CPU is counted]
+    const targets: [string, number, number][] = [['nginx https', nginxPort, children[1].pid!]];
+    for (const engine of ['fast', 'portable'] as const) targets.push([`dozen https (${engine})`, ...(await startDozenTls(engine, backendPort, certificate, stops))]);
     // wrk sends the address as SNI: dozen's proxy.tls.defaultDomain and nginx's only server answer it with the same certificate.
     for (const [name, port] of targets) await waitFor(`${name} over HTTPS`, async () => (await runWrk(wrk, port, MODES['keep-alive'], 1, 1, 'https')).errors === '-', 20_000, 200);
 
     for (const [, port] of targets) for (const mode of Object.keys(MODES) as Mode[]) await runWrk(wrk, port, MODES[mode], 2, CONNECTIONS, 'https');
-    const samples = new Map<string, WrkResult[]>();
-    const runs = targets.flatMap(([name, port]) => (Object.keys(MODES) as Mode[]).map((mode) => [`${name}|${mode}`, port, mode] as const));
+    const samples = new Map<string, Sample[]>();
+    const runs = targets.flatMap(([name, port, pid]) => (Object.keys(MODES) as Mode[]).map((mode) => [`${name}|${mode}`, port, pid, mode] as const));
     for (let round = 0; round < ROUNDS; round++) {
       // Each round starts one target later, as in bench:proxy, so none always follows the same other.
-      for (const [key, port, mode] of [...runs.slice(round % runs.length), ...runs.slice(0, round % runs.length)]) {
-        const sample = await runWrk(wrk, port, MODES[mode], SECONDS, CONNECTIONS, 'https');
+      for (const [key, port, pid, mode] of [...runs.slice(round % runs.length), ...runs.slice(0, round % runs.length)]) {
+        const cpuBefore = treeCpuSeconds(pid);
+        const result = await runWrk(wrk, port, MODES[mode], SECONDS, CONNECTIONS, 'https');
+        const sample = { ...result, cpuMsPerRequest: ((treeCpuSeconds(pid) - cpuBefore) * 1000) / result.requests };
         samples.set(key, [...(samples.get(key) ?? []), sample]);
-        process.stderr.write(`round ${round + 1}/${ROUNDS} ${key}: ${Math.round(sample.rps)}/s, p99 ${sample.p99.toFixed(1)} ms ${sample.errors}\n`);
+        process.stderr.write(`round ${round + 1}/${ROUNDS} ${key}: ${Math.round(sample.rps)}/s, p99 ${sample.p99.toFixed(1)} ms, ${sample.cpuMsPerRequest.toFixed(3)} CPU ms/request ${sample.errors}\n`);
       }
     }
     print(targets.map(([name]) => name), samples);
@@ -89,8 +98,8 @@ async function main(): Promise<void> {
   }
 }
 
-/** dozen serve with a TLS listener on the bench certificate and one app routed to the backend; returns the TLS port. */
-async function startDozenTls(engine: 'fast' | 'portable', backendPort: number, certificate: IssuedCertificate, stops: (() => Promise<unknown>)[]): Promise<number> {
+/** dozen serve with a TLS listener on the bench certificate and one app routed to the backend; returns the TLS port and the process id. */
+async function startDozenTls(engine: 'fast' | 'portable', backendPort: number, certificate: IssuedCertificate, stops: (() => Promise<unknown>)[]): Promise<[number, number]> {
   const tlsPort = await freePort();
   const dozen = await startDozen({
     env: {
@@ -108,19 +117,19 @@ async function startDozenTls(engine: 'fast' | 'portable', backendPort: number, c
   stops.push(() => dozen.stop());
   const response = await dozen.api('/registry/instances', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'bench-app', app: 'bench-app', address: '127.0.0.1', port: backendPort, domains: [HOST], ttl: 3600 }) });
   if (!response.ok) throw new Error(`registering the bench app: ${response.status} ${await response.text()}`);
-  return tlsPort;
+  return [tlsPort, dozen.child.pid!];
 }
 
-function print(targets: string[], samples: Map<string, WrkResult[]>): void {
+function print(targets: string[], samples: Map<string, Sample[]>): void {
   const figure = (target: string, mode: Mode) => {
     const list = samples.get(`${target}|${mode}`)!;
-    return { rps: median(list.map((one) => one.rps)), p99: median(list.map((one) => one.p99)), errors: [...new Set(list.map((one) => one.errors))].join('; ') };
+    return { rps: median(list.map((one) => one.rps)), p99: median(list.map((one) => one.p99)), cpu: median(list.map((one) => one.cpuMsPerRequest)), errors: [...new Set(list.map((one) => one.errors))].join('; ') };
   };
   const lines = [
     `HTTPS benchmark: ${WORKERS} worker processes each (nginx and dozen), wrk -t1 -c${CONNECTIONS} -d${SECONDS}s x ${ROUNDS} interleaved rounds (medians), TLS 1.3, ECDSA P-256, loopback, ${availableParallelism()} cores`,
     '',
-    '| target | keep-alive req/s | p99 ms | vs nginx | handshakes/s (Connection: close) | p99 ms | vs nginx | errors |',
-    '|---|---:|---:|---:|---:|---:|---:|---|',
+    '| target | keep-alive req/s | p99 ms | vs nginx | handshakes/s (Connection: close) | p99 ms | vs nginx | CPU ms per handshake | nginx / this | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   const nginxKeep = figure('nginx https', 'keep-alive');
   const nginxShake = figure('nginx https', 'handshakes');
@@ -128,7 +137,9 @@ function print(targets: string[], samples: Map<string, WrkResult[]>): void {
     const keep = figure(target, 'keep-alive');
     const shake = figure(target, 'handshakes');
     const mine = target !== 'nginx https';
-    lines.push(`| ${target} | ${Math.round(keep.rps)} | ${keep.p99.toFixed(2)} | ${mine ? `${(keep.rps / nginxKeep.rps).toFixed(2)}x` : ''} | ${Math.round(shake.rps)} | ${shake.p99.toFixed(2)} | ${mine ? `${(shake.rps / nginxShake.rps).toFixed(2)}x` : ''} | ${[keep.errors, shake.errors].filter((text) => text !== '-').join('; ') || '-'} |`);
+    const ratio = (value: number) => (mine ? `${value.toFixed(2)}x` : '');
+    const errors = [keep.errors, shake.errors].filter((text) => text !== '-').join('; ') || '-';
+    lines.push(`| ${target} | ${Math.round(keep.rps)} | ${keep.p99.toFixed(2)} | ${ratio(keep.rps / nginxKeep.rps)} | ${Math.round(shake.rps)} | ${shake.p99.toFixed(2)} | ${ratio(shake.rps / nginxShake.rps)} | ${shake.cpu.toFixed(3)} | ${ratio(nginxShake.cpu / shake.cpu)} | ${errors} |`);
   }
   process.stdout.write(lines.join('\n') + `\n\nNode ${process.version}; goal: dozen (fast engine) >= 0.70x nginx keep-alive req/s, >= 0.80x nginx handshakes/s\n`);
 }

@@ -109,6 +109,7 @@ export const ROUTES: Record<string, Requirement> = {
   'DELETE /proxy/apps/:app/keys/:id': 'proxy.manage',
   'GET /proxy/certificates': 'proxy.read',
   'GET /proxy/acme': 'proxy.read',
+  'POST /proxy/certificates/:domain/renew': 'proxy.manage',
 
   'GET /deploy/health': 'node.read',
   'GET /deploy/hosts': 'deploy.read',
@@ -204,6 +205,7 @@ export const GRAPHQL_FIELDS: Record<string, Exclude<Requirement, 'public' | 'gra
   'Query.proxyPolicy': 'proxy.read',
   'Query.proxyApiKeys': 'proxy.read',
   'Query.proxyCertificates': 'proxy.read',
+  'Query.proxyAcme': 'proxy.read',
   'Mutation.setProxyPolicy': 'proxy.manage',
   'Mutation.createProxyApiKey': 'proxy.manage',
   'Mutation.revokeProxyApiKey': 'proxy.manage',

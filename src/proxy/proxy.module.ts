@@ -8,6 +8,7 @@ import type { DozenConfig } from '../config/config.schema.js';
 import { SecretsBox } from '../common/secrets-box.js';
 import { AcmeController } from './acme/acme.controller.js';
 import { AcmeAccountEntity, AcmeCertificateEntity } from './acme/acme.entity.js';
+import { AcmeResolver } from './acme/acme.resolver.js';
 import { AcmeService } from './acme/acme.service.js';
 import { AcmeStore } from './acme/acme.store.js';
 import { ProxyController } from './proxy.controller.js';
@@ -33,6 +34,7 @@ import { CertificatesController } from './tls/certificates.controller.js';
         new AcmeStore(accounts, certificates, SecretsBox.fromConfig(config)),
     },
     AcmeService,
+    AcmeResolver,
   ],
   exports: [ProxyPolicyService, CertificateBook],
 })

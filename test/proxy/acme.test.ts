@@ -6,7 +6,7 @@ import { launchChromium } from '../support/chromium.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { startPebble, type Pebble } from '../support/pebble.js';
 import { freePort, waitFor } from '../support/ports.js';
-import { acmeEnv, acmeStatus, certificates, curlHttps, peerCertificate, pemFile, registerApp, waitForCertificates } from './acme-helpers.js';
+import { acmeEnv, acmeStatus, certificates, type AcmeStatus, curlHttps, peerCertificate, pemFile, registerApp, waitForCertificates } from './acme-helpers.js';
 import { startBackend, type TestBackend } from './helpers.js';
 
 describe('certificates over ACME from pebble, one host', { timeout: 180_000 }, () => {
@@ -65,6 +65,30 @@ describe('certificates over ACME from pebble, one host', { timeout: 180_000 }, (
     assert.notEqual(shop.serial, www.serial);
   });
 
+  it('POST /proxy/certificates/:domain/renew orders a new certificate now, serves it, and is in the audit trail', async () => {
+    const domain = 'shop.acme.test';
+    const old = await peerCertificate(tlsPort, domain, pebble.rootCaPem);
+    const renewed = await dozen.api(`/proxy/certificates/${domain}/renew`, { method: 'POST' });
+    const state = (await renewed.json()) as { domain: string; lastError: string | null; failures: number; issuedBy: string | null };
+    assert.equal(renewed.status, 200, JSON.stringify(state));
+    assert.deepEqual([state.domain, state.lastError, state.failures], [domain, null, 0]);
+    const fresh = await waitFor('the new certificate served', async () => {
+      const served = await peerCertificate(tlsPort, domain, pebble.rootCaPem);
+      return served.serial !== old.serial ? served : undefined;
+    }, 10_000, 100);
+    assert.match(fresh.issuer, /Pebble/i);
+    assert.equal(fresh.names, `DNS:${domain}`);
+
+    const { events } = (await (await dozen.api('/audit?module=proxy')).json()) as { events: { action: string; target: string; outcome: string }[] };
+    assert.ok(events.some((event) => event.action === 'POST /proxy/certificates/:domain/renew' && event.target === domain && event.outcome === 'ok'), JSON.stringify(events));
+
+    const unknown = await dozen.api('/proxy/certificates/nobody.acme.test/renew', { method: 'POST' });
+    assert.equal(unknown.status, 404, await unknown.text());
+    const bad = await dozen.api('/proxy/certificates/not_a_domain!/renew', { method: 'POST' });
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { field: string }).field, 'domain');
+  });
+
   it('Chromium loads the app over HTTPS, trusting pebble\'s root (added to its NSS database, no certificate errors ignored)', async () => {
     const browser = await launchChromium({ args: ['--host-resolver-rules=MAP *.acme.test 127.0.0.1'], trustedRoots: [rootFile] });
     try {
@@ -113,6 +137,17 @@ describe('certificates over ACME from pebble, one host', { timeout: 180_000 }, (
     assert.equal(failing.notAfter, null, 'no certificate yet');
     assert.match(failing.lastError!, /could not resolve|SERVFAIL|DNS/i);
     assert.ok(failing.nextAttemptAt && Date.parse(failing.nextAttemptAt) > Date.now() - 10_000, `a next attempt is planned: ${failing.nextAttemptAt}`);
+    // GraphQL proxyAcme shows what GET /proxy/acme does.
+    const query = '{ proxyAcme { ordering wanted lockHolder domains { domain notBefore notAfter issuedBy failures lastError nextAttemptAt } } }';
+    const graphql = await dozen.api('/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+    const byGraphql = ((await graphql.json()) as { data: { proxyAcme: AcmeStatus } }).data.proxyAcme;
+    const byRest = await acmeStatus(dozen);
+    assert.deepEqual([byGraphql.ordering, byGraphql.wanted], [byRest.ordering, byRest.wanted]);
+    const row = byGraphql.domains.find((entry) => entry.domain === domain);
+    assert.ok(row, JSON.stringify(byGraphql));
+    assert.equal(row.notAfter, null);
+    assert.ok(row.failures >= 2, JSON.stringify(row));
+    assert.match(row.lastError!, /could not resolve|SERVFAIL|DNS/i);
     // GET /proxy/certificates shows the error, how many orders failed and when the next one is.
     const shown = await waitFor('the error in GET /proxy/certificates', async () => (await certificates(dozen)).find((row) => row.domain === domain && row.lastError), 10_000, 100);
     assert.equal(shown.source, 'acme');

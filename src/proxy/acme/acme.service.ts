@@ -2,6 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShut
 import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
 import { backoffDelay } from '../../common/backoff.js';
+import { DomainError, NotFound } from '../../common/errors.js';
 import { InjectLogger } from '../../common/core.module.js';
 import { Metrics } from '../../common/metrics.js';
 import { InjectConfig } from '../../config/config.module.js';
@@ -12,6 +13,7 @@ import { ROUTE_SOURCE, type RouteSource } from '../../registry/routes.js';
 import { DEFAULT_POLICY, type PolicySet } from '../policy.js';
 import { ProxyPolicyService } from '../proxy-policy.service.js';
 import { CertificateBook } from '../tls/certificate-book.js';
+import { normalDomain } from '../tls/pem.js';
 import { ACME_KV } from './acme-kv.js';
 import type { AcmeConfig } from './acme.config.js';
 import { AcmeOrderer } from './acme-orderer.js';
@@ -53,6 +55,8 @@ export class AcmeService implements OnApplicationBootstrap, OnApplicationShutdow
   private wanted: string[] = [];
   private stopped = false;
   private wake: (() => void) | null = null;
+  /** Set once ordering runs (with `proxy.tls.acme`). */
+  private orderer: AcmeOrderer | null = null;
 
   constructor(
     @InjectConfig() private readonly config: DozenConfig,
@@ -82,6 +86,28 @@ export class AcmeService implements OnApplicationBootstrap, OnApplicationShutdow
   async status(): Promise<{ ordering: boolean; directory: string | null; wanted: string[]; lockHolder: string | null; domains: AcmeDomainView[] }> {
     const [lockHolder, domains] = await Promise.all([this.lock.holder(), this.store.overview()]);
     return { ordering: Boolean(this.acme), directory: this.acme?.directory ?? null, wanted: [...this.wanted], lockHolder, domains };
+  }
+
+  /**
+   * Orders a new certificate for `domain` now, however far its expiry is (POST
+   * /proxy/certificates/:domain/renew): on this host, which must order (`proxy.tls.acme`),
+   * for a domain it wants; waits for the cluster's lock and the order. Resolves with the
+   * domain's state afterwards: `lastError` says if the order failed (and then the backoff applies).
+   */
+  async renewNow(domain: string): Promise<AcmeDomainView> {
+    const name = normalDomain(domain);
+    const acme = this.acme;
+    if (!acme || !this.orderer) throw new DomainError(409, 'conflict', 'this host does not order certificates (proxy.tls.acme is not set)', 'domain');
+    if (!this.wanted.includes(name)) throw new NotFound('ACME domain', name);
+    const rules: RenewalRules = { renewBeforeMs: acme.renewBeforeDays * DAY_MS };
+    const deadline = Date.now() + LOCK_TTL_MS;
+    while (!(await this.orderUnderLock(name, this.orderer, rules, acme, true))) {
+      if (Date.now() > deadline) throw new DomainError(409, 'conflict', `another host holds the ACME lock (${await this.lock.holder()}); try again later`, 'domain');
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+    const view = (await this.store.overview()).find((row) => row.domain === name);
+    if (!view) throw new NotFound('ACME domain', name);
+    return view;
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -125,7 +151,7 @@ export class AcmeService implements OnApplicationBootstrap, OnApplicationShutdow
 
   private async run(acme: AcmeConfig): Promise<void> {
     const rules: RenewalRules = { renewBeforeMs: acme.renewBeforeDays * DAY_MS };
-    const orderer = new AcmeOrderer(acme, this.store, {
+    const orderer = (this.orderer = new AcmeOrderer(acme, this.store, {
       publish: async (token, keyAuthorization) => {
         const served = this.feed.whenServed(token, CHALLENGE_ROUND_TRIP_MS);
         served.catch(() => {}); // awaited below, unless the put fails first
@@ -134,7 +160,7 @@ export class AcmeService implements OnApplicationBootstrap, OnApplicationShutdow
         await new Promise((resolve) => setTimeout(resolve, CHALLENGE_SPREAD_MS));
       },
       withdraw: (token) => this.registry.kvDelete(ACME_KV.challenges + token),
-    });
+    }));
     while (!this.stopped) {
       let nextAt: number | null;
       try {
@@ -152,13 +178,13 @@ export class AcmeService implements OnApplicationBootstrap, OnApplicationShutdow
     }
   }
 
-  /** One order while holding the cluster's lock; false when another host holds it. */
-  private async orderUnderLock(domain: string, orderer: AcmeOrderer, rules: RenewalRules, acme: AcmeConfig): Promise<boolean> {
+  /** One order while holding the cluster's lock; false when another host holds it. `forced`: even if not due. */
+  private async orderUnderLock(domain: string, orderer: AcmeOrderer, rules: RenewalRules, acme: AcmeConfig, forced = false): Promise<boolean> {
     const held = await this.lock.tryAcquire();
     if (!held) return false;
     try {
       // Another host may have ordered it while this one waited for the lock.
-      if (dueAt(await this.store.state(domain), rules) > Date.now()) return true;
+      if (!forced && dueAt(await this.store.state(domain), rules) > Date.now()) return true;
       // Challenges left by a holder that died mid-order: with the lock held, none is anyone's now.
       if ((await this.registry.kvList(ACME_KV.challenges)).length) await this.registry.kvDelete(ACME_KV.challenges, { recurse: true });
       await this.orderOne(domain, orderer, acme);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { BookChange } from './certificate-book.js';
 import { normalDomain } from './pem.js';
+import { TicketRenewal } from './ticket-renewal.js';
 
 /**
  * Mozilla's "intermediate" TLS 1.2 suites (ssl-config.mozilla.org, v5.7),
@@ -31,6 +32,8 @@ export class ServedCertificates {
   private readonly ticketListeners = new Set<(keys: Buffer) => void>();
   /** Session-ticket keys: the primary's once it sent them (until then, this process's own). */
   ticketKeys: Buffer = randomBytes(48);
+  /** Seals and opens tickets with those keys for every context, renewing them at resumption (ticket-renewal.ts). */
+  readonly renewal = new TicketRenewal(this.ticketKeys);
 
   /** `defaultDomain`: whose certificate a client gets when its SNI names none (an address, an unknown name); none by default. */
   constructor(private readonly defaultDomain: string | null = null) {}
@@ -38,12 +41,13 @@ export class ServedCertificates {
   apply(change: BookChange): void {
     switch (change.kind) {
       case 'put': {
-        const served = new Served(change.entry.certPem, change.entry.keyPem, this.ticketKeys);
+        const served = new Served(change.entry.certPem, change.entry.keyPem, this.ticketKeys, this.renewal);
         for (const domain of change.entry.domains) this.contexts.set(domain, served);
         break;
       }
       case 'ticket-keys': {
         this.ticketKeys = Buffer.from(change.keys, 'base64');
+        this.renewal.setKeys(this.ticketKeys);
         // SNI swaps the connection's context, and the ticket keys used are the swapped-in context's: every context gets them.
         for (const served of new Set(this.contexts.values())) served.rekey(this.ticketKeys);
         for (const listener of this.ticketListeners) listener(this.ticketKeys);
@@ -85,7 +89,7 @@ export class ServedCertificates {
   }
 }
 
-/** One certificate's SecureContext, remade when the ticket keys change. */
+/** One certificate's SecureContext, remade when the ticket keys change (Node's own ticket callback reads them from the context). */
 class Served {
   context: SecureContext;
 
@@ -93,6 +97,7 @@ class Served {
     private readonly certPem: string,
     private readonly keyPem: string,
     ticketKeys: Buffer,
+    private readonly renewal: TicketRenewal,
   ) {
     this.context = this.make(ticketKeys);
   }
@@ -102,6 +107,8 @@ class Served {
   }
 
   private make(ticketKeys: Buffer): SecureContext {
-    return createSecureContext({ ...TLS_PROTOCOL, cert: this.certPem, key: this.keyPem, ticketKeys } as Parameters<typeof createSecureContext>[0]);
+    const context = createSecureContext({ ...TLS_PROTOCOL, cert: this.certPem, key: this.keyPem, ticketKeys } as Parameters<typeof createSecureContext>[0]);
+    this.renewal.hookContext(context);
+    return context;
   }
 }

@@ -20,11 +20,13 @@ export function tlsServerOptions(certificates: ServedCertificates): TlsOptions {
   };
 }
 
-type TlsServer = Pick<Server, 'setTicketKeys' | 'on'>;
-
-/** What both engines do with their TLS server: ticket keys follow the primary's; OCSP responses are stapled when asked for (tls/ocsp.ts). */
-export function runTlsServer(server: TlsServer, certificates: ServedCertificates, ocspStapling: boolean): void {
+/**
+ * What both engines do with their TLS server: ticket keys follow the primary's, and tickets are renewed at
+ * resumption where this Node lets them be (tls/ticket-renewal.ts); OCSP responses are stapled when asked for (tls/ocsp.ts).
+ */
+export function runTlsServer(server: Server, certificates: ServedCertificates, ocspStapling: boolean): void {
   certificates.onTicketKeys((keys) => server.setTicketKeys(keys));
+  certificates.renewal.hookServer(server);
   // A failed handshake (no SNI, an unknown name, TLS 1.1) is the client's problem: node:tls closes the socket.
   server.on('tlsClientError', noop);
   if (!ocspStapling) return;
