@@ -65,7 +65,8 @@ export class Http2Front<Pool extends BackendPool> {
   /** Sends GOAWAY on every session: streams under way finish (5 s at most), no new ones are taken. */
   async close(): Promise<void> {
     const sessions = [...this.sessions];
-    const closed = sessions.map((session) => new Promise<void>((resolve) => session.close(resolve)));
+    // Not close(callback): a session closing already (idle) would never call it.
+    const closed = sessions.map((session) => new Promise<void>((resolve) => session.once('close', resolve).close()));
     const force = setTimeout(() => sessions.forEach((session) => session.destroy()), CLOSE_GRACE_MS);
     await Promise.all(closed);
     clearTimeout(force);
