@@ -123,7 +123,7 @@ export class Http2Front<Pool extends BackendPool> {
  */
 export function headOf(request: Http2ServerRequest): RequestHead {
   const given = request.rawHeaders;
-  const authority = request.authority;
+  const authority = request.headers[':authority'];
   const raw: string[] = authority ? ['host', authority] : [];
   const cookies: string[] = [];
   let hasLength = false;
