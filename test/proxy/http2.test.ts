@@ -12,6 +12,8 @@ import { freePort } from '../support/ports.js';
 import { ENGINES, sharedTestCa, startBackend, startProxy, type TestBackend, type TestProxy } from './helpers.js';
 
 const MB = 1024 * 1024;
+/** The TLS listener with HTTP/2 offered (proxy.tls.http2 is off by default). */
+const HTTP2_ON = { host: '127.0.0.1', port: 0, http2: true };
 /** Requests the gate backend holds until all have arrived: only streams in parallel on one connection get through. */
 const GATED = 12;
 
@@ -62,7 +64,7 @@ for (const engine of ENGINES) {
     let gate: TestBackend;
 
     before(async () => {
-      proxy = await startProxy({ engine, https: true });
+      proxy = await startProxy({ engine, https: true, tls: HTTP2_ON });
       assert.equal(proxy.server.report?.engine, engine);
       web = await startBackend('web-1');
       store = await startBackend('store-1', (req, res) => {
@@ -179,10 +181,10 @@ for (const engine of ENGINES) {
   });
 }
 
-describe('proxy.tls.http2: false', { timeout: 30_000 }, () => {
+describe('proxy.tls.http2 off (the default)', { timeout: 30_000 }, () => {
   it('offers only HTTP/1.1 by ALPN, on both engines', async () => {
     for (const engine of ENGINES) {
-      const proxy = await startProxy({ engine, https: true, tls: { host: '127.0.0.1', port: 0, http2: false } });
+      const proxy = await startProxy({ engine, https: true });
       try {
         const socket = tlsConnect({ host: '127.0.0.1', port: proxy.port, servername: 'web.example.net', ca: sharedTestCa().caPem, ALPNProtocols: ['h2', 'http/1.1'] });
         await new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
@@ -211,7 +213,7 @@ describe('Chromium over HTTP/2', { timeout: 60_000 }, () => {
     const browser = await launchChromium({ args: ['--host-resolver-rules=MAP *.example.net 127.0.0.1'], trustedRoots: [sharedTestCa().caFile] });
     try {
       for (const engine of ENGINES) {
-        const proxy = await startProxy({ engine, https: true });
+        const proxy = await startProxy({ engine, https: true, tls: HTTP2_ON });
         try {
           proxy.source.set([
             { app: 'page', domains: ['page.example.net'], backends: [page.as('page')] },

@@ -53,7 +53,7 @@ class FastEngine implements ProxyEngine {
 
   listenTls(port: number, host: string): Promise<number> {
     const certificates = this.core.certificates;
-    const http2 = this.options.tls?.http2 !== false ? this.startHttp2() : null;
+    const http2 = this.options.tls?.http2 === true ? this.startHttp2() : null;
     this.tlsListener = new Http1Listener(this.handlers, {
       keepAliveTimeout: this.options.timeouts.clientKeepAlive,
       headersTimeout: this.options.timeouts.clientHeaders,

@@ -103,7 +103,7 @@ class PortableEngine implements ProxyEngine {
 
   listenTls(port: number, host: string): Promise<number> {
     const certificates = this.core.certificates;
-    const http2 = this.options.tls?.http2 !== false;
+    const http2 = this.options.tls?.http2 === true;
     const server = this.serve(createHttpsServer({ ...this.httpOptions(), ...tlsServerOptions(certificates, http2) }));
     runTlsServer(server, certificates, this.options.tls?.ocspStapling ?? false);
     if (http2) {
