@@ -16,7 +16,7 @@ import { Http1Listener } from './listener.js';
 import { passUpgrade } from '../upgrade.js';
 import { FastBackendPool } from '../h2/fast-backend-pool.js';
 import { Http2Front } from '../h2/http2-front.js';
-import { createPool as createUndiciPool } from '../portable/portable.engine.js';
+import { createUndiciPool } from '../portable/undici-pool.js';
 
 export { selfTest } from './self-test.js';
 

@@ -12,7 +12,6 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Pool } from 'undici';
 import { listenOn, type ProxyEngine } from '../engine.js';
 import { upstreamHead } from '../headers.js';
 import { refuse } from '../http1/refuse.js';
@@ -24,23 +23,14 @@ import { runTlsServer, tlsServerOptions } from '../tls/tls-server.js';
 import { passUpgradePortable } from './portable-upgrade.js';
 import { PortableExchange, type PortableForwardOptions, type PortablePool } from './portable-exchange.js';
 import { Http2Front } from '../h2/http2-front.js';
+import { createUndiciPool } from './undici-pool.js';
 
-/** How long a warm connection to a backend is kept without traffic (the backend's Keep-Alive hint may shorten it). */
-const KEEP_ALIVE_MS = 30_000;
 /** How often node:http looks for heads that take too long (its default, 30 s, would make the headers timeout coarse). */
 const CHECK_INTERVAL_MS = 250;
 /** How long close() lets requests in progress finish before cutting them. */
 const CLOSE_GRACE_MS = 5_000;
 
-export function createPool(address: string, port: number, options: ProxyServerOptions): PortablePool {
-  const host = address.includes(':') ? `[${address}]` : address;
-  return new Pool(`http://${host}:${port}`, {
-    connections: options.upstreamConnections,
-    connect: { timeout: options.timeouts.connect, noDelay: true },
-    keepAliveTimeout: KEEP_ALIVE_MS,
-    keepAliveMaxTimeout: KEEP_ALIVE_MS,
-  }) as PortablePool;
-}
+export { createUndiciPool as createPool };
 
 export function createEngine(core: ProxyCore<PortablePool>, options: ProxyServerOptions): ProxyEngine {
   return new PortableEngine(core, options);
