@@ -20,7 +20,7 @@ export interface ProxyServerOptions {
   trustedProxies: readonly string[];
   upstreamConnections: number;
   /** The TLS listener (proxy.tls); absent: plain HTTP only. `publicPort` is the port clients reach it on (redirects name it). */
-  tls?: { host: string; port: number; publicPort?: number; defaultDomain?: string; ocspStapling?: boolean };
+  tls?: { host: string; port: number; publicPort?: number; defaultDomain?: string; ocspStapling?: boolean; /** Offer HTTP/2 by ALPN (proxy.tls.http2; off when absent). */ http2?: boolean };
   /** Called once per finished request (access log, metrics); null for neither. */
   onExchange: ((record: ExchangeRecord) => void) | null;
 }

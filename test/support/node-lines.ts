@@ -28,6 +28,7 @@ export const NODE_LINE_TESTS = [
   'test/proxy/self-test-cluster.test.js',
   'test/proxy/forwarding.test.js',
   'test/proxy/http1.test.js',
+  'test/proxy/http2.test.js',
   'test/proxy/routing.test.js',
   'test/proxy/tls.test.js',
   'test/proxy/wire-security.test.js',

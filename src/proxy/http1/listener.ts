@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
+import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
 import { runTlsServer } from '../tls/tls-server.js';
 import type { ServedCertificates } from '../tls/served-certificates.js';
 import { listenOn } from '../engine.js';
@@ -12,7 +12,7 @@ export interface ListenerOptions {
   /** A request head must arrive whole within this long (slow-loris clients are cut). */
   headersTimeout: number;
   /** Terminate TLS (tls/tls-server.ts): connections are served once their handshake is done. */
-  tls?: { options: TlsOptions; certificates: ServedCertificates; ocspStapling: boolean };
+  tls?: { options: TlsOptions; certificates: ServedCertificates; ocspStapling: boolean; /** Takes the connections whose client chose `h2` by ALPN (h2/). */ http2?: ((socket: TLSSocket) => void) | null };
 }
 
 /** How often heads that take too long (408) and idle or stalled connections are looked for (and the connections' coarse clock advances). */
@@ -36,7 +36,9 @@ export class Http1Listener {
     });
     // Half-open: a client that shuts down its sending side after its request (nc, some health checks) still gets the answer.
     const secure = options.tls !== undefined;
+    const http2 = options.tls?.http2;
     const serve = (socket: Socket) => {
+      if (http2 && (socket as TLSSocket).alpnProtocol === 'h2') return http2(socket as TLSSocket);
       const connection = new ClientConnection(socket, handlers, { clock: this.connections, secure });
       this.connections.watch(connection);
       socket.once('close', () => this.connections.unwatch(connection));

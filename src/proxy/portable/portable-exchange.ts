@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ServerResponse, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { PassThrough } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
 import type { BalanceRequest } from '../balancers/index.js';
@@ -7,18 +8,29 @@ import { downstreamHeaders } from '../headers.js';
 import type { RequestHead } from '../http1/request-head.js';
 import type { UpstreamFailure } from '../http1/upstream-connection.js';
 import type { RouteEntry, RouteTarget } from '../route-table.js';
-import type { Upstream as AnyUpstream } from '../upstreams.js';
+import type { BackendPool, Upstream as AnyUpstream } from '../upstreams.js';
 import { failureOf, splitHead, splitLines } from './wire.js';
 
 /** A backend as the portable engine holds it: an undici pool. */
 export type Upstream = AnyUpstream<PortablePool>;
 export type PortablePool = Pool & { close(): Promise<void> };
 
-export interface PortableForwardOptions {
+export interface PortableForwardOptions<Pool extends BackendPool = PortablePool> {
   retries: number;
   headersTimeout: number;
   idleTimeout: number;
   onFinish(record: ExchangeRecord): void;
+  /** The undici dispatcher that reaches `upstream` (the portable engine's pool itself; beside the fast engine's, h2/). */
+  dispatcherOf(upstream: AnyUpstream<Pool>): Dispatcher;
+}
+
+/** The client's side: node:http's request and response, or node:http2's compatibility pair (an HTTP/2 stream, h2/). */
+export type ClientRequest = IncomingMessage | Http2ServerRequest;
+export type ClientResponse = ServerResponse | Http2ServerResponse;
+
+/** The client's stream is gone (closed or reset): nothing more can be written to it. */
+export function responseGone(response: ClientResponse): boolean {
+  return response instanceof ServerResponse ? response.destroyed : response.stream.destroyed;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -34,8 +46,8 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
  * Both directions keep backpressure: node:http's pipe into undici, and
  * undici's `onData` returning false until the client drains.
  */
-export class PortableExchange {
-  private target: RouteTarget<Upstream> | null = null;
+export class PortableExchange<Pool extends BackendPool = PortablePool> {
+  private target: RouteTarget<AnyUpstream<Pool>> | null = null;
   private tried = new Set<number>();
   private attempts = 0;
   private status = 0;
@@ -51,15 +63,15 @@ export class PortableExchange {
   private readonly headers: string[];
 
   constructor(
-    private readonly request: IncomingMessage,
-    private readonly response: ServerResponse,
+    private readonly request: ClientRequest,
+    private readonly response: ClientResponse,
     private readonly head: RequestHead,
-    private readonly entry: RouteEntry<Upstream>,
+    private readonly entry: RouteEntry<AnyUpstream<Pool>>,
     private readonly balance: BalanceRequest,
     /** The request head for the backend as headers.ts makes it for both engines. */
     upstreamHead: string,
     private readonly requestId: string,
-    private readonly options: PortableForwardOptions,
+    private readonly options: PortableForwardOptions<Pool>,
   ) {
     this.headers = splitHead(upstreamHead);
   }
@@ -91,7 +103,7 @@ export class PortableExchange {
     const body = this.head.body === 'none' ? null : new PassThrough();
     const handler = this.handler(body);
     this.current = handler;
-    this.target.upstream.pool.dispatch(
+    this.options.dispatcherOf(this.target.upstream).dispatch(
       { path: this.head.url, method: this.head.method, headers: this.headers, body, headersTimeout: this.options.headersTimeout, bodyTimeout: this.options.idleTimeout },
       handler,
     );
@@ -120,7 +132,7 @@ export class PortableExchange {
       onData(chunk) {
         if (exchange.current !== handler) return false;
         exchange.bytes += chunk.length;
-        return exchange.response.write(chunk);
+        return (exchange.response as { write(chunk: Buffer): boolean }).write(chunk);
       },
       onComplete() {
         if (exchange.current !== handler) return;
@@ -145,7 +157,7 @@ export class PortableExchange {
    * arrived after it): the caller answers 400 after it.
    */
   bodyMalformed(): boolean {
-    if (this.finished) return this.response.destroyed;
+    if (this.finished) return responseGone(this.response);
     this.current = null;
     this.abort?.(new Error('the request body is malformed'));
     this.abort = null;
@@ -153,7 +165,7 @@ export class PortableExchange {
     if (this.response.headersSent) this.response.destroy();
     else {
       const body = JSON.stringify({ error: 'bad_request', message: 'the request body is not valid HTTP/1.1 framing' });
-      this.response.shouldKeepAlive = false;
+      if (this.response instanceof ServerResponse) this.response.shouldKeepAlive = false;
       this.response.writeHead(400, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-request-id': this.requestId });
       this.response.end(body);
     }
@@ -167,7 +179,10 @@ export class PortableExchange {
     for (let index = 0; index < raw.length; index++) strings[index] = raw[index].toString('latin1');
     const { lines } = downstreamHeaders(strings, this.requestId, this.head.secure ? this.entry.hsts : '');
     // node:http frames the body (length, chunked, close, none for HEAD/204/304) from these and the request.
-    this.response.writeHead(status, reason, splitLines(lines));
+    // HTTP/2 has no reason phrase (node:http2 warns when given one).
+    if (this.response instanceof ServerResponse) this.response.writeHead(status, reason, splitLines(lines));
+    // node:http2 takes the flat [name, value, ...] list as node:http does (its types do not say so).
+    else this.response.writeHead(status, splitLines(lines) as unknown as OutgoingHttpHeaders);
     this.response.on('drain', resume);
     return true;
   }
@@ -202,7 +217,7 @@ export class PortableExchange {
       error: timeout ? 'gateway_timeout' : 'bad_gateway',
       message: timeout ? `the backend did not answer in time (${failure})` : `no backend of ${this.entry.app} could be reached (${failure})`,
     });
-    if (!this.response.destroyed) {
+    if (!responseGone(this.response)) {
       this.response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-request-id': this.requestId });
       this.response.end(body);
     }

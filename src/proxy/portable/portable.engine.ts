@@ -12,7 +12,6 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Pool } from 'undici';
 import { listenOn, type ProxyEngine } from '../engine.js';
 import { upstreamHead } from '../headers.js';
 import { refuse } from '../http1/refuse.js';
@@ -23,23 +22,15 @@ import { ClientSockets } from './client-sockets.js';
 import { runTlsServer, tlsServerOptions } from '../tls/tls-server.js';
 import { passUpgradePortable } from './portable-upgrade.js';
 import { PortableExchange, type PortableForwardOptions, type PortablePool } from './portable-exchange.js';
+import { Http2Front } from '../h2/http2-front.js';
+import { createUndiciPool } from './undici-pool.js';
 
-/** How long a warm connection to a backend is kept without traffic (the backend's Keep-Alive hint may shorten it). */
-const KEEP_ALIVE_MS = 30_000;
 /** How often node:http looks for heads that take too long (its default, 30 s, would make the headers timeout coarse). */
 const CHECK_INTERVAL_MS = 250;
 /** How long close() lets requests in progress finish before cutting them. */
 const CLOSE_GRACE_MS = 5_000;
 
-export function createPool(address: string, port: number, options: ProxyServerOptions): PortablePool {
-  const host = address.includes(':') ? `[${address}]` : address;
-  return new Pool(`http://${host}:${port}`, {
-    connections: options.upstreamConnections,
-    connect: { timeout: options.timeouts.connect, noDelay: true },
-    keepAliveTimeout: KEEP_ALIVE_MS,
-    keepAliveMaxTimeout: KEEP_ALIVE_MS,
-  }) as PortablePool;
-}
+export { createUndiciPool as createPool };
 
 export function createEngine(core: ProxyCore<PortablePool>, options: ProxyServerOptions): ProxyEngine {
   return new PortableEngine(core, options);
@@ -48,6 +39,7 @@ export function createEngine(core: ProxyCore<PortablePool>, options: ProxyServer
 class PortableEngine implements ProxyEngine {
   private readonly server: Server;
   private tlsServer: HttpsServer | null = null;
+  private http2: Http2Front<PortablePool> | null = null;
   private readonly forwardOptions: PortableForwardOptions;
   private readonly sockets = new ClientSockets();
   private closing = false;
@@ -56,7 +48,13 @@ class PortableEngine implements ProxyEngine {
     private readonly core: ProxyCore<PortablePool>,
     private readonly options: ProxyServerOptions,
   ) {
-    this.forwardOptions = { retries: options.retries, headersTimeout: options.timeouts.headers, idleTimeout: options.timeouts.idle, onFinish: (record) => core.finished(record) };
+    this.forwardOptions = {
+      retries: options.retries,
+      headersTimeout: options.timeouts.headers,
+      idleTimeout: options.timeouts.idle,
+      onFinish: (record) => core.finished(record),
+      dispatcherOf: (upstream) => upstream.pool,
+    };
     this.server = this.serve(createServer(this.httpOptions()));
   }
 
@@ -95,8 +93,13 @@ class PortableEngine implements ProxyEngine {
 
   listenTls(port: number, host: string): Promise<number> {
     const certificates = this.core.certificates;
-    const server = this.serve(createHttpsServer({ ...this.httpOptions(), ...tlsServerOptions(certificates) }));
+    const http2 = this.options.tls?.http2 === true;
+    const server = this.serve(createHttpsServer({ ...this.httpOptions(), ...tlsServerOptions(certificates, http2) }));
     runTlsServer(server, certificates, this.options.tls?.ocspStapling ?? false);
+    if (http2) {
+      this.http2 = new Http2Front(this.core, { forward: this.forwardOptions, idleTimeout: this.options.timeouts.clientKeepAlive });
+      this.http2.takeOver(server);
+    }
     this.tlsServer = server;
     return listenOn(server, port, host);
   }
@@ -104,7 +107,7 @@ class PortableEngine implements ProxyEngine {
   /** Stops accepting, closes idle connections, lets requests in progress finish (5 s at most). */
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all([this.server, this.tlsServer].map((server) => server && closeServer(server)));
+    await Promise.all([...[this.server, this.tlsServer].map((server) => server && closeServer(server)), this.http2?.close()]);
   }
 
   private handle(request: IncomingMessage, response: ServerResponse): void {

@@ -7,16 +7,16 @@ import { TLS_PROTOCOL, type ServedCertificates } from './served-certificates.js'
  * only, Mozilla's intermediate suites, the certificate picked by SNI (exact
  * name, then wildcard), session tickets with the keys the primary shares with
  * every worker (so a session resumes on whichever worker the next connection
- * reaches), and HTTP/1.1 by ALPN. A client that sends no SNI, or a name no
+ * reaches), and by ALPN HTTP/1.1, with HTTP/2 first when `http2` (proxy.tls.http2, h2/). A client that sends no SNI, or a name no
  * certificate covers, fails the handshake (no default certificate would be
  * the right one).
  */
-export function tlsServerOptions(certificates: ServedCertificates): TlsOptions {
+export function tlsServerOptions(certificates: ServedCertificates, http2 = false): TlsOptions {
   return {
     ...TLS_PROTOCOL,
     SNICallback: (servername, done) => done(null, certificates.contextFor(servername)),
     ticketKeys: certificates.ticketKeys,
-    ALPNProtocols: ['http/1.1'],
+    ALPNProtocols: http2 ? ['h2', 'http/1.1'] : ['http/1.1'],
   };
 }
 

@@ -32,6 +32,8 @@ export const tlsConfig = z.strictObject({
   defaultDomain: certificateDomain.optional(),
   /** How often the primary makes a new session-ticket key for all workers (tickets made with the old one then need a full handshake). */
   ticketKeyRotation: z.number({ error: 'expected milliseconds (a whole number)' }).int().min(60_000).default(12 * 3_600_000),
+  /** Offer HTTP/2 by ALPN (`h2`, then `http/1.1`); requests go on to backends over HTTP/1.1 either way. Off: it measured slower than HTTP/1.1 on the fast engine (docs/proxy.md#http2). */
+  http2: z.boolean().default(false),
   /** Staple OCSP responses for certificates that name a responder (fetched and cached by each worker). */
   ocspStapling: z.boolean().default(true),
   /** Certificates over ACME for the domains of `tls: auto` apps (acme/); absent, none are ordered. */

@@ -1,0 +1,144 @@
+/**
+ * HTTP/2 towards clients, on the TLS listener of either engine: a client
+ * that picks `h2` by ALPN gets a node:http2 session (its TLS socket handed to
+ * an unlistening `http2.createServer()` as a new connection, which node:http2
+ * documents), and each stream is one request through the same core as an
+ * HTTP/1.1 one (routing, auth, HTTPS policy, header rules, access log) and
+ * the portable engine's exchange (retries, timeouts, backpressure), over
+ * HTTP/1.1 to the backends through undici. WebSocket is not offered over h2
+ * (no SETTINGS_ENABLE_CONNECT_PROTOCOL), so browsers open an HTTP/1.1
+ * connection for it.
+ */
+import { createServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
+import { upstreamHead } from '../headers.js';
+import { BadHead, requestHead, type RequestHead } from '../http1/request-head.js';
+import { PortableExchange, responseGone, type PortableForwardOptions } from '../portable/portable-exchange.js';
+import { Refusal, type Admission, type ProxyCore } from '../proxy-core.js';
+import type { BackendPool } from '../upstreams.js';
+
+/** Streams one client may have open at once (nginx's default too); browsers open far fewer for a page. */
+const MAX_CONCURRENT_STREAMS = 128;
+/** Flow-control window per stream and per connection: an upload is not held to 64 KiB per round trip. */
+const WINDOW_BYTES = 1024 * 1024;
+/** How long close() lets streams in progress finish before cutting their sessions. */
+const CLOSE_GRACE_MS = 5_000;
+
+export interface Http2FrontOptions<Pool extends BackendPool> {
+  forward: PortableForwardOptions<Pool>;
+  /** A session without traffic is closed (GOAWAY) after this long, as an idle HTTP/1.1 connection is. */
+  idleTimeout: number;
+}
+
+export class Http2Front<Pool extends BackendPool> {
+  private readonly server: Http2Server;
+  private readonly sessions = new Set<ServerHttp2Session>();
+
+  constructor(
+    private readonly core: ProxyCore<Pool>,
+    private readonly options: Http2FrontOptions<Pool>,
+  ) {
+    this.server = createServer({ settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, initialWindowSize: WINDOW_BYTES } });
+    this.server.on('session', (session: ServerHttp2Session) => this.opened(session));
+    this.server.on('request', (request: Http2ServerRequest, response: Http2ServerResponse) => this.handle(request, response));
+  }
+
+  /** Serves a TLS connection whose client chose `h2` by ALPN. */
+  serve(socket: TLSSocket): void {
+    this.server.emit('connection', socket);
+  }
+
+  /**
+   * Sends `server`'s connections that chose `h2` here, the others to the
+   * server's own 'secureConnection' listeners as before (node:https's, for
+   * the portable engine).
+   */
+  takeOver(server: TlsServer): void {
+    const own = server.listeners('secureConnection') as ((socket: TLSSocket) => void)[];
+    server.removeAllListeners('secureConnection');
+    server.on('secureConnection', (socket: TLSSocket) => {
+      if (socket.alpnProtocol === 'h2') return this.serve(socket);
+      for (const listener of own) listener.call(server, socket);
+    });
+  }
+
+  /** Sends GOAWAY on every session: streams under way finish (5 s at most), no new ones are taken. */
+  async close(): Promise<void> {
+    const sessions = [...this.sessions];
+    // Not close(callback): a session closing already (idle) would never call it.
+    const closed = sessions.map((session) => new Promise<void>((resolve) => session.once('close', resolve).close()));
+    const force = setTimeout(() => sessions.forEach((session) => session.destroy()), CLOSE_GRACE_MS);
+    await Promise.all(closed);
+    clearTimeout(force);
+  }
+
+  private opened(session: ServerHttp2Session): void {
+    this.sessions.add(session);
+    session.once('close', () => this.sessions.delete(session));
+    session.setLocalWindowSize(WINDOW_BYTES);
+    session.setTimeout(this.options.idleTimeout, () => session.close());
+    // A peer's protocol error ends its own session; node:http2 has already sent GOAWAY.
+    session.on('error', noop);
+  }
+
+  private handle(request: Http2ServerRequest, response: Http2ServerResponse): void {
+    const started = performance.now();
+    // Its stream errors (a reset, a bad frame) end that stream alone; the exchange sees the response close.
+    request.on('error', noop);
+    if (request.method === 'CONNECT') return this.reply(response, null, new Refusal(405, 'method_not_allowed', 'this proxy does not open CONNECT tunnels', ''), started);
+    let head: RequestHead;
+    try {
+      head = headOf(request);
+    } catch (error) {
+      if (!(error instanceof BadHead)) throw error;
+      return this.reply(response, null, new Refusal(400, 'bad_request', error.message, ''), started);
+    }
+    const admission = this.core.admit(head);
+    const go = (result: Admission<Pool>) => this.admitted(request, response, head, result, started);
+    if (admission instanceof Promise) admission.then(go);
+    else go(admission);
+  }
+
+  private admitted(request: Http2ServerRequest, response: Http2ServerResponse, head: RequestHead, admission: Admission<Pool>, started: number): void {
+    // The client reset the stream while a key set was fetched.
+    if (responseGone(response)) return;
+    if (admission instanceof Refusal) return this.reply(response, head, admission, started);
+    const { entry, balance, forwarded } = admission;
+    new PortableExchange(request, response, head, entry, balance, upstreamHead(head, forwarded), forwarded.requestId, this.options.forward).start();
+  }
+
+  private reply(response: Http2ServerResponse, head: RequestHead | null, refusal: Refusal, started: number): void {
+    const body = refusal.body;
+    response.writeHead(refusal.status, { 'content-type': refusal.contentType, 'content-length': Buffer.byteLength(body), ...refusal.headers });
+    response.end(body);
+    if (head) this.core.refused(head, refusal, started);
+  }
+}
+
+/**
+ * A stream's headers as the core reads a request head: `:authority` becomes
+ * Host (RFC 9113 §8.3.1), pseudo-headers go, split Cookie fields are joined
+ * again for HTTP/1.1 (§8.2.3), and a body without Content-Length (HTTP/2
+ * frames it itself) goes on chunked.
+ */
+export function headOf(request: Http2ServerRequest): RequestHead {
+  const given = request.rawHeaders;
+  const authority = request.headers[':authority'];
+  const raw: string[] = authority ? ['host', authority] : [];
+  const cookies: string[] = [];
+  let hasLength = false;
+  for (let index = 0; index < given.length; index += 2) {
+    const name = given[index];
+    if (name.charCodeAt(0) === 58 /* : */ || (authority && name === 'host')) continue;
+    if (name === 'cookie') cookies.push(given[index + 1]);
+    else raw.push(name, given[index + 1]);
+    if (name === 'content-length') hasLength = true;
+  }
+  if (cookies.length) raw.push('cookie', cookies.join('; '));
+  if (!hasLength && !request.stream.endAfterHeaders) raw.push('transfer-encoding', 'chunked');
+  const head = requestHead(request.method, request.url, 1, raw, true, false, request.socket.remoteAddress ?? '');
+  head.secure = true;
+  return head;
+}
+
+function noop(): void {}
