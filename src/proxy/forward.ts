@@ -1,7 +1,7 @@
 import type { BalanceRequest } from './balancers/index.js';
 import { downstreamHeaders } from './headers.js';
 import type { BodySink, Framing, InboundRequest } from './http1/inbound-request.js';
-import { SKIP_BODY } from './http1/llhttp.js';
+import { SKIP_BODY } from './http1/io.js';
 import { UpstreamError, type ResponseHandler, type UpstreamConnection } from './http1/upstream-connection.js';
 import type { Asker, UpstreamPool } from './http1/upstream-pool.js';
 import type { PlainResponse } from './http1/plain-response.js';

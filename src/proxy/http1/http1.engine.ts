@@ -1,95 +1,23 @@
 /**
- * The fast engine: raw sockets parsed by llhttp (llhttp.ts says why not
- * node:http), keep-alive pools of raw backend connections, direct writes.
- * It leans on Node internals; self-test.ts checks they are there and behave
- * before a worker serves with it. Imported only by engine-choice.ts.
+ * The fast engine: the HTTP/1.1 engine (http1-proxy.ts) with native I/O —
+ * Node's own llhttp reading client sockets from libuv, direct writes
+ * (native-io.ts). It leans on Node internals; self-test.ts checks they are
+ * there and behave before a worker serves with it. Imported only by
+ * engine-choice.ts.
  */
 import type { ProxyEngine } from '../engine.js';
-import { Exchange, type ForwardOptions } from '../forward.js';
-import { upstreamHead } from '../headers.js';
-import { Refusal, type Admission, type ProxyCore } from '../proxy-core.js';
+import type { ProxyCore } from '../proxy-core.js';
 import type { ProxyServerOptions } from '../proxy.server.js';
-import type { InboundRequest } from './inbound-request.js';
-import type { Http1Handlers, UpgradeTunnel } from './client-connection.js';
-import { tlsServerOptions } from '../tls/tls-server.js';
-import { Http1Listener } from './listener.js';
-import { passUpgrade } from '../upgrade.js';
-import { UpstreamPool } from './upstream-pool.js';
+import { createHttp1Pool, Http1Proxy } from './http1-proxy.js';
+import { NATIVE_IO } from './native-io.js';
+import type { UpstreamPool } from './upstream-pool.js';
 
 export { selfTest } from './self-test.js';
 
-/** How long a warm connection to a backend is kept without traffic. */
-const KEEP_ALIVE_MS = 30_000;
-
 export function createPool(address: string, port: number, options: ProxyServerOptions): UpstreamPool {
-  return new UpstreamPool(address, port, { connections: options.upstreamConnections, connectTimeout: options.timeouts.connect, keepAliveTimeout: KEEP_ALIVE_MS });
+  return createHttp1Pool(address, port, options, NATIVE_IO);
 }
 
 export function createEngine(core: ProxyCore<UpstreamPool>, options: ProxyServerOptions): ProxyEngine {
-  return new FastEngine(core, options);
-}
-
-class FastEngine implements ProxyEngine {
-  private readonly listener: Http1Listener;
-  private tlsListener: Http1Listener | null = null;
-  private readonly forwardOptions: ForwardOptions;
-  private readonly handlers: Http1Handlers = { request: (request) => this.handle(request), upgrade: (request, tunnel) => this.handle(request, tunnel) };
-
-  constructor(
-    private readonly core: ProxyCore<UpstreamPool>,
-    private readonly options: ProxyServerOptions,
-  ) {
-    this.forwardOptions = { retries: options.retries, headersTimeout: options.timeouts.headers, idleTimeout: options.timeouts.idle, onFinish: (record) => core.finished(record) };
-    this.listener = new Http1Listener(this.handlers, { keepAliveTimeout: options.timeouts.clientKeepAlive, headersTimeout: options.timeouts.clientHeaders });
-  }
-
-  listen(port: number, host: string, exclusive = false): Promise<number> {
-    return this.listener.listen(port, host, exclusive);
-  }
-
-  listenTls(port: number, host: string): Promise<number> {
-    const certificates = this.core.certificates;
-    this.tlsListener = new Http1Listener(this.handlers, {
-      keepAliveTimeout: this.options.timeouts.clientKeepAlive,
-      headersTimeout: this.options.timeouts.clientHeaders,
-      tls: { options: tlsServerOptions(certificates), certificates, ocspStapling: this.options.tls?.ocspStapling ?? false },
-    });
-    return this.tlsListener.listen(port, host);
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([this.listener.close(), this.tlsListener?.close()]);
-  }
-
-  /** A request (or an Upgrade handshake, with its `tunnel`): admitted by the core, then forwarded. */
-  private handle(request: InboundRequest, tunnel?: UpgradeTunnel): void {
-    const admission = this.core.admit(request.head);
-    if (admission instanceof Promise) admission.then((result) => this.admitted(request, result, tunnel));
-    else this.admitted(request, admission, tunnel);
-  }
-
-  private admitted(request: InboundRequest, admission: Admission<UpstreamPool>, tunnel: UpgradeTunnel | undefined): void {
-    if (request.finished) return; // the client left while a key set was fetched
-    if (admission instanceof Refusal) return this.reply(request, admission);
-    const head = request.head;
-    const { entry, balance, forwarded } = admission;
-    const forward = upstreamHead(head, forwarded, tunnel !== undefined);
-    if (tunnel === undefined) return new Exchange(request, entry, balance, forward, forwarded.requestId, this.forwardOptions).start();
-    const started = performance.now();
-    passUpgrade(request, tunnel, forward, forwarded.requestId, entry, balance, {
-      retries: this.options.retries,
-      connectTimeout: this.options.timeouts.connect,
-      idleTimeout: this.options.timeouts.idle,
-      onDone: (backend, status, upstreamError) =>
-        this.core.finished({ app: entry.app, host: head.headers.host ?? '', backend, method: head.method, path: head.url, status, bytes: 0, requestBytes: 0, durationMs: performance.now() - started, retries: 0, upstreamError, requestId: forwarded.requestId }),
-    });
-  }
-
-  private reply(request: InboundRequest, refusal: Refusal): void {
-    const started = performance.now();
-    let extraLines = '';
-    if (refusal.headers) for (const [name, value] of Object.entries(refusal.headers)) extraLines += `${name}: ${value}\r\n`;
-    request.reply(refusal.status, refusal.body, extraLines, refusal.contentType);
-    this.core.refused(request.head, refusal, started);
-  }
+  return new Http1Proxy(core, options, NATIVE_IO);
 }

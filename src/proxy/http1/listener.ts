@@ -4,6 +4,7 @@ import { runTlsServer } from '../tls/tls-server.js';
 import type { ServedCertificates } from '../tls/served-certificates.js';
 import { listenOn } from '../engine.js';
 import { ClientConnection, type Http1Handlers } from './client-connection.js';
+import type { Http1Io } from './io.js';
 import { Sweep } from './sweep.js';
 
 export interface ListenerOptions {
@@ -11,6 +12,8 @@ export interface ListenerOptions {
   keepAliveTimeout: number;
   /** A request head must arrive whole within this long (slow-loris clients are cut). */
   headersTimeout: number;
+  /** How the engine parses, reads and writes. */
+  io: Http1Io;
   /** Terminate TLS (tls/tls-server.ts): connections are served once their handshake is done. */
   tls?: { options: TlsOptions; certificates: ServedCertificates; ocspStapling: boolean };
 }
@@ -37,7 +40,7 @@ export class Http1Listener {
     // Half-open: a client that shuts down its sending side after its request (nc, some health checks) still gets the answer.
     const secure = options.tls !== undefined;
     const serve = (socket: Socket) => {
-      const connection = new ClientConnection(socket, handlers, { clock: this.connections, secure });
+      const connection = new ClientConnection(socket, handlers, { clock: this.connections, secure, io: options.io });
       this.connections.watch(connection);
       socket.once('close', () => this.connections.unwatch(connection));
     };
