@@ -11,7 +11,7 @@
  * undici's package (`undici/lib/llhttp/`, a dependency of dozen; undici has
  * no exports map, so the path is reachable as any file of a package); if a
  * later undici moves it, this module fails at load with a clear message and
- * test/proxy/llhttp-wasm.test.ts fails.
+ * its spec (llhttp-wasm.spec.ts) fails.
  *
  * Glue as Node's binding around llhttp: a head over 16 KiB (request line or
  * status line and header lines) is HPE_HEADER_OVERFLOW, header values lose
