@@ -188,12 +188,18 @@ export class ClientConnection implements ParserOwner {
     if (this.queue[0] !== request) return;
     this.queue.shift();
     this.lastActive = this.clock.now;
-    if (!keepOpen || this.closing || (this.clientEnded && !this.queue.length && !this.upgradeRest?.length)) {
+    if (!keepOpen || this.closing) {
       this.closed = true;
       this.socket.end();
       return;
     }
+    // Before a half-close is honoured: a paused Readable still tells 'end' once it holds no bytes (the portable engine's client sockets).
     if (this.refusal && !this.queue.length) return this.refuseAndClose(this.refusal.status, this.refusal.error, this.refusal.message);
+    if (this.clientEnded && !this.queue.length && !this.upgradeRest?.length) {
+      this.closed = true;
+      this.socket.end();
+      return;
+    }
     const rest = this.upgradeRest;
     if (rest !== null) {
       // An Upgrade the backend did not switch: what the client sent after it is HTTP again.
