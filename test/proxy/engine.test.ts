@@ -13,7 +13,8 @@ import { startDozen } from '../support/dozen-process.js';
 import { freePort, waitFor } from '../support/ports.js';
 import { call, startProxy } from './helpers.js';
 
-describe('proxy engine choice', { timeout: 120_000 }, () => {
+// Most tests start dozen (the module-loading one three times): 2-3 s a start on a quiet machine, 20 s and more on a crowded one.
+describe('proxy engine choice', { timeout: 300_000 }, () => {
   it(`on this Node (${process.version}), auto picks the fast engine: its self-test passes`, async () => {
     const proxy = await startProxy({ engine: 'auto' });
     try {
