@@ -8,7 +8,7 @@ import type { PlainResponse } from './http1/plain-response.js';
 import type { RouteEntry, RouteTarget } from './route-table.js';
 import type { Upstream as AnyUpstream } from './upstreams.js';
 
-/** A backend as the fast engine holds it: its pool of raw-socket connections. */
+/** A backend as the HTTP/1.1 engine holds it: its pool of raw-socket connections. */
 type Upstream = AnyUpstream<UpstreamPool>;
 
 /** What happened to one proxied request; fed to the access log and the metrics. */
