@@ -132,18 +132,6 @@ export async function startProxyWorker(port: number, options: ProxyWorkerOptions
   };
 }
 
-/** A ceiling of the portable engine (node-ceiling.ts): node:http alone, or node:http + undici with nothing else. */
-export async function startCeiling(mode: 'bare' | 'undici', port: number, backendPort: number): Promise<ChildProcess> {
-  const entry = fileURLToPath(new URL('./node-ceiling.js', import.meta.url));
-  // The same V8 flag as dozen's proxy workers, so the ceiling differs from the engine only in code.
-  const child = fork(entry, [mode, String(port), String(backendPort)], { execArgv: ['--single-threaded-gc'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  await new Promise<void>((resolveStart, reject) => {
-    child.once('exit', (code) => reject(new Error(`the ${mode} ceiling exited with ${code}`)));
-    child.once('message', () => resolveStart());
-  });
-  return child;
-}
-
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);

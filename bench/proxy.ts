@@ -13,8 +13,6 @@
  *   BENCH_PROFILE=1 npm run bench:proxy   # also: one worker under --cpu-prof, where its time goes
  *   BENCH_STANDALONE=1 node dist/bench/proxy.js   # dozen's proxy workers alone (one per engine, no
  *     dozen serve, so no better-sqlite3 built for this Node): for Node 22 and 24
- *   BENCH_CEILING=1 npm run bench:proxy   # also: node:http answering itself, and node:http + one undici
- *     Pool forwarding with nothing else (node-ceiling.ts): what the portable engine's APIs allow at best
  *   BENCH_BASELINE=/tmp/base npm run bench:proxy   # also: another checkout, built
  *     (git worktree add /tmp/base main && cd /tmp/base && npm ci && npm run build), in the same rounds
  */
@@ -29,7 +27,7 @@ import { requireBinary } from '../test/support/debian.js';
 import { startDozen } from '../test/support/dozen-process.js';
 import { freePort, waitFor } from '../test/support/ports.js';
 import { DEFAULT_POLICY, type PolicySet } from '../src/proxy/policy.js';
-import { backendConfig, median, nginxProxyConfig, runWrk, startCeiling, startNginx, startProxyWorker, type WrkResult } from './proxy-support.js';
+import { backendConfig, median, nginxProxyConfig, runWrk, startNginx, startProxyWorker, type WrkResult } from './proxy-support.js';
 
 /** Proxy worker processes of nginx and of dozen; alone (BENCH_STANDALONE), dozen runs one per engine, and so nginx one. */
 const WORKERS = process.env.BENCH_STANDALONE === '1' ? 1 : Number(process.env.BENCH_WORKERS ?? availableParallelism());
@@ -41,8 +39,6 @@ const SECRET = 'bench-hs256-secret-0123456789abcdef';
 const BASELINE = process.env.BENCH_BASELINE;
 /** Proxy workers started alone, as the cluster forks them, instead of `dozen serve` (see the header). */
 const STANDALONE = process.env.BENCH_STANDALONE === '1';
-/** Also the portable engine's ceilings (see the header). */
-const CEILING = process.env.BENCH_CEILING === '1';
 
 interface Result {
   name: string;
@@ -72,14 +68,6 @@ async function main(): Promise<void> {
     const portablePort = await start('portable');
     const baselinePort = BASELINE ? await startRouted((await import(pathToFileURL(join(BASELINE, 'dist/test/support/dozen-process.js')).href)).startDozen, backendPort, token, stops) : null;
 
-    const ceilings: [string, number, string[]][] = [];
-    if (CEILING) {
-      for (const [mode, name] of [['bare', 'ceiling: node:http alone'], ['undici', 'ceiling: node:http + undici']] as const) {
-        const port = await freePort();
-        children.push(await startCeiling(mode, port, backendPort));
-        ceilings.push([name, port, ['-H', 'Host: random.bench.test']]);
-      }
-    }
     const runs: [string, number, string[]][] = [
       ['backend direct', backendPort, []],
       ['nginx proxy', nginxProxyPort, ['-H', 'Host: random.bench.test']],
@@ -87,7 +75,6 @@ async function main(): Promise<void> {
       ['dozen least-load', proxyPort, ['-H', 'Host: least.bench.test']],
       ['dozen JWT (HS256)', proxyPort, ['-H', 'Host: jwt.bench.test', '-H', `Authorization: Bearer ${token}`]],
       ['dozen portable random', portablePort, ['-H', 'Host: random.bench.test']],
-      ...ceilings,
       ...(baselinePort ? [['baseline random', baselinePort, ['-H', 'Host: random.bench.test']] as [string, number, string[]]] : []),
     ];
     const results: Result[] = [];

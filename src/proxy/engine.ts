@@ -1,13 +1,14 @@
 /**
  * The seam between the proxy's engine-neutral core (route table, policies,
  * authenticators, upstream choice: proxy-core.ts) and the code that speaks
- * HTTP/1.1 on sockets. Two engines implement it:
+ * HTTP/1.1 on sockets. Two engines implement it, both the HTTP/1.1 engine of
+ * http1/http1-proxy.ts with their own I/O (http1/io.ts):
  *
- * - `fast` (http1/): raw sockets parsed by llhttp reached through Node's
- *   internals (`_http_common`, `socket._handle`, `process.binding`), near
- *   nginx's speed; it checks itself at start (http1/self-test.ts).
- * - `portable` (portable/): `node:http` for clients and undici pools for
- *   backends, public APIs only, so it runs on any Node that runs dozen.
+ * - `fast` (http1/http1.engine.ts): llhttp reached through Node's internals
+ *   (`_http_common`, `socket._handle`, `process.binding`), near nginx's
+ *   speed; it checks itself at start (http1/self-test.ts).
+ * - `portable` (portable/): llhttp as WebAssembly, public APIs only, so it
+ *   runs on any Node that runs dozen.
  *
  * Engine modules are imported only when chosen (engine-choice.ts), so a Node
  * that lacks an internal the fast engine needs can still run dozen.

@@ -1,14 +1,14 @@
 import type { BalanceRequest } from './balancers/index.js';
 import { downstreamHeaders } from './headers.js';
 import type { BodySink, Framing, InboundRequest } from './http1/inbound-request.js';
-import { SKIP_BODY } from './http1/llhttp.js';
+import { SKIP_BODY } from './http1/io.js';
 import { UpstreamError, type ResponseHandler, type UpstreamConnection } from './http1/upstream-connection.js';
 import type { Asker, UpstreamPool } from './http1/upstream-pool.js';
 import type { PlainResponse } from './http1/plain-response.js';
 import type { RouteEntry, RouteTarget } from './route-table.js';
 import type { Upstream as AnyUpstream } from './upstreams.js';
 
-/** A backend as the fast engine holds it: its pool of raw-socket connections. */
+/** A backend as the HTTP/1.1 engine holds it: its pool of raw-socket connections. */
 type Upstream = AnyUpstream<UpstreamPool>;
 
 /** What happened to one proxied request; fed to the access log and the metrics. */

@@ -4,7 +4,7 @@ import { responseFraming } from './forward.js';
 import { downstreamHeaders } from './headers.js';
 import type { UpgradeTunnel } from './http1/client-connection.js';
 import type { InboundRequest } from './http1/inbound-request.js';
-import { createParser, type ParseError, type ParserOwner } from './http1/llhttp.js';
+import type { Http1Io, Http1Parser, ParseError, ParserOwner } from './http1/io.js';
 import type { RouteEntry } from './route-table.js';
 import type { Upstream } from './upstreams.js';
 
@@ -12,6 +12,8 @@ export interface UpgradeOptions {
   retries: number;
   connectTimeout: number;
   idleTimeout: number;
+  /** The engine's parser (the backend's answer is read with it). */
+  io: Http1Io;
   /** Once per handshake, with the status the client got (101 when the tunnel opened). */
   onDone(backend: string | null, status: number, error: string | null): void;
 }
@@ -55,7 +57,7 @@ export function passUpgrade(request: InboundRequest, tunnel: UpgradeTunnel, hand
 
 /** Reads the backend's answer to one handshake, and either opens the tunnel or passes the answer on. */
 class Handshake implements ParserOwner {
-  private readonly parser = createParser('response', this);
+  private readonly parser: Http1Parser;
   private switched = false;
   private done = false;
   private status = 0;
@@ -69,7 +71,9 @@ class Handshake implements ParserOwner {
     private readonly backend: string,
     private readonly requestId: string,
     private readonly options: UpgradeOptions,
-  ) {}
+  ) {
+    this.parser = options.io.createParser('response', this);
+  }
 
   listen(): void {
     this.request.clientCloseListener = { clientGone: () => this.finish(499, 'client_closed') };

@@ -13,7 +13,8 @@ import { startDozen } from '../support/dozen-process.js';
 import { freePort, waitFor } from '../support/ports.js';
 import { call, startProxy } from './helpers.js';
 
-describe('proxy engine choice', { timeout: 120_000 }, () => {
+// Most tests start dozen (the module-loading one three times): 2-3 s a start on a quiet machine, 20 s and more on a crowded one.
+describe('proxy engine choice', { timeout: 300_000 }, () => {
   it(`on this Node (${process.version}), auto picks the fast engine: its self-test passes`, async () => {
     const proxy = await startProxy({ engine: 'auto' });
     try {
@@ -63,15 +64,22 @@ describe('proxy engine choice', { timeout: 120_000 }, () => {
     }
   });
 
-  it('a host whose modules leave the proxy out loads neither engine; one that runs it loads the one it serves with', async () => {
+  it('a host whose modules leave the proxy out loads neither engine; one that runs it loads the one it serves with, and the portable one no Node internal', async () => {
     const watch = join(dirname(fileURLToPath(import.meta.url)), '../support/module-watch.js');
-    const loaded = async (modules: string) => {
-      const dozen = await startDozen({ env: { NODE_OPTIONS: `--import ${watch}`, DOZEN_MODULES: modules, DOZEN_PROXY_WORKERS: '0' } });
+    const loaded = async (modules: string, engine = 'auto') => {
+      const dozen = await startDozen({ env: { NODE_OPTIONS: `--import ${watch}`, DOZEN_MODULES: modules, DOZEN_PROXY_WORKERS: '0', DOZEN_PROXY_ENGINE: engine } });
       await dozen.stop();
-      return [...new Set(dozen.logs().split('\n').filter((line) => line.startsWith('module loaded ')).map((line) => line.replace(/.*\/dist\/src\/proxy\//, '')))].sort();
+      const lines = dozen.logs().split('\n');
+      return [
+        ...new Set([
+          ...lines.filter((line) => line.startsWith('module loaded ')).map((line) => line.replace(/.*\/dist\/src\/proxy\//, '')),
+          ...lines.filter((line) => line.startsWith('internal used ')).map((line) => line.slice('internal used '.length)),
+        ]),
+      ].sort();
     };
     assert.deepEqual(await loaded('storage'), []);
-    assert.deepEqual(await loaded('proxy,registry'), ['http1/http1.engine.js', 'http1/llhttp.js']);
+    assert.deepEqual(await loaded('proxy,registry'), ['_http_common', 'http1/direct-write.js', 'http1/http1.engine.js', 'http1/llhttp.js', 'http1/native-io.js', 'process.binding(stream_wrap)']);
+    assert.deepEqual(await loaded('proxy,registry', 'portable'), ['portable/llhttp-wasm.js', 'portable/portable.engine.js']);
   });
 
   it('workers that die again and again make the proxy down with the last error, and restarts back off', async () => {

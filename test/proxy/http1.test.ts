@@ -76,9 +76,6 @@ async function rawBackend(answer: (request: string, socket: Socket) => void): Pr
   return { port: (server.address() as AddressInfo).port, server };
 }
 
-/** node:http hands pipelined requests over all at once and holds their answers in order: the portable engine forwards them side by side. */
-const PIPELINING_FAST_ONLY = 'fast engine only: it serves pipelined requests one after another';
-
 for (const engine of ENGINES) {
   describe(`proxy HTTP/1.1 on the wire (${engine} engine)`, { timeout: 60_000 }, () => {
     let proxy: TestProxy;
@@ -158,7 +155,7 @@ for (const engine of ENGINES) {
       for (const server of rawOnes) server.close();
     });
 
-    it('answers pipelined requests in order on one connection, over few backend connections', { skip: engine !== 'fast' && PIPELINING_FAST_ONLY }, async () => {
+    it('answers pipelined requests in order on one connection, over few backend connections', async () => {
       const before = backendConnections;
       const requests = ['/a', '/b', '/c'].map((path, index) => `GET ${path} HTTP/1.1\r\nHost: echo.test\r\n${index === 2 ? 'Connection: close\r\n' : ''}\r\n`);
       const answers = responses(await raw(proxy.port, requests.join('')));
@@ -167,7 +164,7 @@ for (const engine of ENGINES) {
       assert.ok(backendConnections - before <= 1, `three sequential requests opened ${backendConnections - before} backend connections`);
     });
 
-    it('serves a pipelining client that does not read only as far as the kernel takes the answers, then all of them in order', { skip: engine !== 'fast' && PIPELINING_FAST_ONLY }, async () => {
+    it('serves a pipelining client that does not read only as far as the kernel takes the answers, then all of them in order', async () => {
       const count = 400;
       const socket = connect(proxy.port, '127.0.0.1');
       await once(socket, 'connect');
@@ -294,7 +291,7 @@ for (const engine of ENGINES) {
       assert.equal(chattyConnections, 2, 'the connection that spoke out of turn was reused');
     });
 
-    it('passes a whole response as the backend wrote its lines, without hop-by-hop lines, and reuses its connection as it says', { skip: engine !== 'fast' && 'fast engine only: node:http writes its own head (Date, Connection, Keep-Alive), not the backend lines as they lie' }, async () => {
+    it('passes a whole response as the backend wrote its lines, without hop-by-hop lines, and reuses its connection as it says', async () => {
       const request = (host: string, close = false) => `GET / HTTP/1.1\r\nHost: ${host}\r\n${close ? 'Connection: close\r\n' : ''}\r\n`;
       const keptBefore = keptConnections;
       const text = await raw(proxy.port, [request('kept.test'), request('kept.test', true)], 100);

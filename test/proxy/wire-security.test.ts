@@ -213,21 +213,9 @@ for (const engine of ENGINES) {
       await client.closed();
     });
 
-    it('keeps the gzip coding of Transfer-Encoding: gzip, chunked (the portable engine refuses it with 501 before any byte reaches the backend)', async () => {
+    it('keeps the gzip coding of Transfer-Encoding: gzip, chunked', async () => {
       const before = backend.messages.length;
-      const received = Buffer.concat(backend.bytes.flat()).length;
       const { client, answers } = await exchange('POST /gz HTTP/1.1\r\nHost: smug.test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /after-gz HTTP/1.1\r\nHost: smug.test\r\n\r\n');
-      if (engine === 'portable') {
-        // undici frames a request body itself and sends only `chunked`: the portable engine cannot pass a coding under it
-        // on, and dropping it would change the message. RFC 9112 §6.1 lets a server answer 501 to a transfer coding it does
-        // not implement; the body is unread, so the connection closes and what followed it is never served.
-        assert.equal(answers[0]?.status, 501);
-        assert.equal(answers[0]?.headers.connection, 'close');
-        assert.equal(JSON.parse(answers[0]!.body).error, 'not_implemented');
-        await client.closed();
-        assert.equal(Buffer.concat(backend.bytes.flat()).length, received, 'a byte of a refused request reached the backend');
-        return;
-      }
       assert.equal(answers[0]?.status, 200);
       client.close();
       assert.equal(backend.messages[before].header('transfer-encoding'), 'gzip, chunked');

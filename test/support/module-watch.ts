@@ -1,8 +1,24 @@
 /**
  * `node --import <this file>`: writes `module loaded <url>` to stderr for each
- * proxy engine module the process loads (llhttp.ts, either engine's entry),
- * so a test can see which engine code a dozen process loaded at all.
+ * proxy engine module the process loads (module-watch-hooks.ts lists them),
+ * and `internal used <name>` for each Node internal the fast engine reaches
+ * (`_http_common` through require, `process.binding`), so a test can see
+ * which engine code a dozen process loaded at all.
  */
-import { register } from 'node:module';
+import { createRequire, register } from 'node:module';
 
 register(new URL('./module-watch-hooks.js', import.meta.url));
+
+const Module = createRequire(import.meta.url)('node:module') as { _load(request: string, ...rest: unknown[]): unknown };
+const load = Module._load;
+Module._load = function (request: string, ...rest: unknown[]) {
+  if (request === '_http_common') process.stderr.write('internal used _http_common\n');
+  return load.call(this, request, ...rest);
+};
+
+const processWithBinding = process as unknown as { binding(name: string): unknown };
+const binding = processWithBinding.binding;
+processWithBinding.binding = function (name: string) {
+  process.stderr.write(`internal used process.binding(${name})\n`);
+  return binding.call(process, name);
+};

@@ -4,16 +4,16 @@
  * an unlistening `http2.createServer()` as a new connection, which node:http2
  * documents), and each stream is one request through the same core as an
  * HTTP/1.1 one (routing, auth, HTTPS policy, header rules, access log) and
- * the portable engine's exchange (retries, timeouts, backpressure), over
+ * the undici exchange (undici-exchange.ts: retries, timeouts, backpressure), over
  * HTTP/1.1 to the backends through undici. WebSocket is not offered over h2
  * (no SETTINGS_ENABLE_CONNECT_PROTOCOL), so browsers open an HTTP/1.1
  * connection for it.
  */
 import { createServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
-import type { Server as TlsServer, TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { upstreamHead } from '../headers.js';
 import { BadHead, requestHead, type RequestHead } from '../http1/request-head.js';
-import { PortableExchange, responseGone, type PortableForwardOptions } from '../portable/portable-exchange.js';
+import { UndiciExchange, responseGone, type UndiciForwardOptions } from './undici-exchange.js';
 import { Refusal, type Admission, type ProxyCore } from '../proxy-core.js';
 import type { BackendPool } from '../upstreams.js';
 
@@ -25,7 +25,7 @@ const WINDOW_BYTES = 1024 * 1024;
 const CLOSE_GRACE_MS = 5_000;
 
 export interface Http2FrontOptions<Pool extends BackendPool> {
-  forward: PortableForwardOptions<Pool>;
+  forward: UndiciForwardOptions<Pool>;
   /** A session without traffic is closed (GOAWAY) after this long, as an idle HTTP/1.1 connection is. */
   idleTimeout: number;
 }
@@ -46,20 +46,6 @@ export class Http2Front<Pool extends BackendPool> {
   /** Serves a TLS connection whose client chose `h2` by ALPN. */
   serve(socket: TLSSocket): void {
     this.server.emit('connection', socket);
-  }
-
-  /**
-   * Sends `server`'s connections that chose `h2` here, the others to the
-   * server's own 'secureConnection' listeners as before (node:https's, for
-   * the portable engine).
-   */
-  takeOver(server: TlsServer): void {
-    const own = server.listeners('secureConnection') as ((socket: TLSSocket) => void)[];
-    server.removeAllListeners('secureConnection');
-    server.on('secureConnection', (socket: TLSSocket) => {
-      if (socket.alpnProtocol === 'h2') return this.serve(socket);
-      for (const listener of own) listener.call(server, socket);
-    });
   }
 
   /** Sends GOAWAY on every session: streams under way finish (5 s at most), no new ones are taken. */
@@ -104,7 +90,7 @@ export class Http2Front<Pool extends BackendPool> {
     if (responseGone(response)) return;
     if (admission instanceof Refusal) return this.reply(response, head, admission, started);
     const { entry, balance, forwarded } = admission;
-    new PortableExchange(request, response, head, entry, balance, upstreamHead(head, forwarded), forwarded.requestId, this.options.forward).start();
+    new UndiciExchange(request, response, head, entry, balance, upstreamHead(head, forwarded), forwarded.requestId, this.options.forward).start();
   }
 
   private reply(response: Http2ServerResponse, head: RequestHead | null, refusal: Refusal, started: number): void {

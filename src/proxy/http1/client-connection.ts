@@ -1,6 +1,5 @@
 import type { Socket } from 'node:net';
-import { writesWaiting } from './direct-write.js';
-import { consumeSocket, createParser, METHODS, setReading, tellComplete, type LlhttpParser, type ParseError, type ParserOwner, type StreamHandle } from './llhttp.js';
+import type { Http1Io, Http1Parser, ParseError, ParserOwner } from './io.js';
 import { BadHead, requestHead, type RequestHead } from './request-head.js';
 import { InboundRequest } from './inbound-request.js';
 import { refuse } from './refuse.js';
@@ -28,17 +27,20 @@ export interface ClientConnectionOptions {
   clock: { readonly now: number };
   /** The socket is a TLS one (heads are marked `secure`). */
   secure?: boolean;
+  /** How the engine parses, reads and writes. */
+  io: Http1Io;
 }
 
 /**
- * One client connection: feeds its bytes to llhttp, turns each request into
+ * One client connection: feeds its bytes to llhttp (through `io`), turns each request into
  * an InboundRequest and serves them one after the other, in order.
  * Bytes of a request not yet served (pipelining) or of a body no backend
  * reads yet are held, and the socket is paused meanwhile, so what is held
  * stays within one read.
  */
 export class ClientConnection implements ParserOwner {
-  readonly parser: LlhttpParser;
+  readonly parser: Http1Parser;
+  readonly io: Http1Io;
   /** Requests received and not yet answered; the first is being served. */
   private readonly queue: InboundRequest[] = [];
   /** The request whose body llhttp is reading now. */
@@ -49,7 +51,6 @@ export class ClientConnection implements ParserOwner {
   private upgradeRest: Buffer | null = null;
   /** A refusal (400 ...) waiting for the requests before it to be answered; nothing more is read. */
   private refusal: { status: number; error: string; message: string } | null = null;
-  private readonly handle: StreamHandle;
   /** The socket's remote address, read once (Node's getter makes a call into C++ each time). */
   private peer: string | undefined;
   private paused = false;
@@ -74,7 +75,8 @@ export class ClientConnection implements ParserOwner {
     private readonly handlers: Http1Handlers,
     options: ClientConnectionOptions,
   ) {
-    this.parser = createParser('request', this);
+    this.io = options.io;
+    this.parser = options.io.createParser('request', this);
     this.clock = options.clock;
     this.secure = options.secure ?? false;
     this.lastActive = this.clock.now;
@@ -82,10 +84,10 @@ export class ClientConnection implements ParserOwner {
     socket.on('error', noop);
     socket.on('close', this.onClose);
     socket.on('end', this.onEnd);
-    this.handle = consumeSocket(this.parser, socket);
+    options.io.readClient(socket, this.parser, this);
   }
 
-  /** llhttp read bytes from the socket; `bytes` when they were handed over from JavaScript rather than read by llhttp itself. */
+  /** llhttp read bytes from the socket: `bytes` are those bytes (always after an Upgrade head). */
   executed(result: number | ParseError, bytes?: Buffer): void {
     this.lastActive = this.clock.now;
     if (typeof result !== 'number') return this.parseFailed(result);
@@ -96,7 +98,7 @@ export class ClientConnection implements ParserOwner {
     if (upgrade) {
       // llhttp stopped at the end of the handshake's head: what follows is held until the backend answers it.
       this.upgradeRequest = null;
-      this.upgradeRest = (bytes ?? this.parser.getCurrentBuffer()).subarray(result);
+      this.upgradeRest = bytes!.subarray(result);
       this.pause();
       this.handlers.upgrade(upgrade, { take: () => this.handOver() });
     }
@@ -123,7 +125,7 @@ export class ClientConnection implements ParserOwner {
     this.headStartedAt = 0;
     for (const request of this.queue) request.clientClosed();
     this.queue.length = 0;
-    this.parser.unconsume();
+    this.io.stopReadingClient(this.socket, this.parser, false);
     this.parser.free();
   };
 
@@ -132,9 +134,9 @@ export class ClientConnection implements ParserOwner {
   }
 
   /** llhttp read a whole head. */
-  headersComplete(versionMinor: number, rawHeaders: string[], methodIndex: number | undefined, url: string, _status: unknown, _reason: unknown, upgrade: boolean, keepAlive: boolean): number {
+  headersComplete(versionMinor: number, rawHeaders: string[], method: string | undefined, url: string, _status: unknown, _reason: unknown, upgrade: boolean, keepAlive: boolean): number {
     this.inHead = false;
-    this.accept(METHODS[methodIndex!], url, versionMinor, rawHeaders, keepAlive, upgrade);
+    this.accept(method, url, versionMinor, rawHeaders, keepAlive, upgrade);
     return 0;
   }
 
@@ -163,7 +165,7 @@ export class ClientConnection implements ParserOwner {
     const request = new InboundRequest(head, this);
     // A request without a body is whole with its head: llhttp need not say so.
     const hasBody = head.body !== 'none';
-    tellComplete(this.parser, hasBody);
+    this.parser.tellComplete(hasBody);
     if (hasBody) this.parsing = request;
     this.queue.push(request);
     if (this.queue.length === 1) this.handlers.request(request);
@@ -186,12 +188,18 @@ export class ClientConnection implements ParserOwner {
     if (this.queue[0] !== request) return;
     this.queue.shift();
     this.lastActive = this.clock.now;
-    if (!keepOpen || this.closing || (this.clientEnded && !this.queue.length && !this.upgradeRest?.length)) {
+    if (!keepOpen || this.closing) {
       this.closed = true;
       this.socket.end();
       return;
     }
+    // Before a half-close is honoured: a paused Readable still tells 'end' once it holds no bytes (the portable engine's client sockets).
     if (this.refusal && !this.queue.length) return this.refuseAndClose(this.refusal.status, this.refusal.error, this.refusal.message);
+    if (this.clientEnded && !this.queue.length && !this.upgradeRest?.length) {
+      this.closed = true;
+      this.socket.end();
+      return;
+    }
     const rest = this.upgradeRest;
     if (rest !== null) {
       // An Upgrade the backend did not switch: what the client sent after it is HTTP again.
@@ -214,7 +222,7 @@ export class ClientConnection implements ParserOwner {
   private serveNext(): void {
     if (this.closed) return;
     const next = this.queue[0];
-    if (next !== undefined && writesWaiting(this.socket)) {
+    if (next !== undefined && this.io.writesWaiting(this.socket)) {
       next.waitingSince = this.clock.now;
       this.socket.once('drain', () => {
         next.waitingSince = 0;
@@ -243,7 +251,7 @@ export class ClientConnection implements ParserOwner {
   pause(): void {
     if (this.paused || this.closed) return;
     this.paused = true;
-    setReading(this.handle, false);
+    this.io.setReading(this.socket, false);
   }
 
   resume(): void {
@@ -252,7 +260,7 @@ export class ClientConnection implements ParserOwner {
     // Requests still waiting their turn keep the socket paused.
     if (this.queue.length > 1) return;
     this.paused = false;
-    setReading(this.handle, true);
+    this.io.setReading(this.socket, true);
   }
 
   private parseFailed(error: ParseError): void {
@@ -282,7 +290,7 @@ export class ClientConnection implements ParserOwner {
     refuse(this.socket, status, error, message);
   }
 
-  /** The backend switched protocols: the socket stops being HTTP, llhttp and this connection let go of it. `rest` is llhttp's own copy of the read, so it is handed on as is. */
+  /** The backend switched protocols: the socket stops being HTTP, llhttp and this connection let go of it. `rest` is the read's own copy, so it is handed on as is. */
   private handOver(): { socket: Socket; rest: Buffer } {
     const rest = this.upgradeRest ?? Buffer.alloc(0);
     this.upgradeRest = null;
@@ -291,10 +299,8 @@ export class ClientConnection implements ParserOwner {
     this.handedOver = true;
     this.socket.off('close', this.onClose);
     this.socket.off('end', this.onEnd);
-    this.parser.unconsume();
+    this.io.stopReadingClient(this.socket, this.parser, true);
     this.parser.free();
-    // Reading was stopped while the backend answered; Node's own stream reads the socket from here.
-    setReading(this.handle, true);
     return { socket: this.socket, rest };
   }
 }

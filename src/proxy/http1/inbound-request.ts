@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { writeDirect } from './direct-write.js';
+import type { Http1Io } from './io.js';
 import type { PlainResponse } from './plain-response.js';
 import { reasonOf } from './refuse.js';
 import type { RequestHead } from './request-head.js';
@@ -21,6 +21,7 @@ export interface BodySink {
 /** What the owning connection does for a request; kept narrow so the request is testable alone. */
 export interface RequestConnection {
   readonly socket: Socket;
+  readonly io: Http1Io;
   pause(): void;
   resume(): void;
   responded(request: InboundRequest, keepOpen: boolean): void;
@@ -141,7 +142,7 @@ export class InboundRequest {
     for (let index = 0; index < kept.length; index += 2) at += bytes.copy(out, at, kept[index], kept[index + 1]);
     at += out.write(tail, at, 'latin1');
     bytes.copy(out, at, response.bodyStart, response.bodyEnd);
-    writeDirect(this.socket, out);
+    this.connection.io.write(this.socket, out);
   }
 
   /** Writes body bytes (with the held head, if any, in the same write); false when the client's buffer is full (wait for `whenDrained`). */

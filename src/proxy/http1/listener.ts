@@ -4,6 +4,7 @@ import { runTlsServer } from '../tls/tls-server.js';
 import type { ServedCertificates } from '../tls/served-certificates.js';
 import { listenOn } from '../engine.js';
 import { ClientConnection, type Http1Handlers } from './client-connection.js';
+import type { Http1Io } from './io.js';
 import { Sweep } from './sweep.js';
 
 export interface ListenerOptions {
@@ -11,6 +12,8 @@ export interface ListenerOptions {
   keepAliveTimeout: number;
   /** A request head must arrive whole within this long (slow-loris clients are cut). */
   headersTimeout: number;
+  /** How the engine parses, reads and writes. */
+  io: Http1Io;
   /** Terminate TLS (tls/tls-server.ts): connections are served once their handshake is done. */
   tls?: { options: TlsOptions; certificates: ServedCertificates; ocspStapling: boolean; /** Takes the connections whose client chose `h2` by ALPN (h2/). */ http2?: ((socket: TLSSocket) => void) | null };
 }
@@ -39,7 +42,7 @@ export class Http1Listener {
     const http2 = options.tls?.http2;
     const serve = (socket: Socket) => {
       if (http2 && (socket as TLSSocket).alpnProtocol === 'h2') return http2(socket as TLSSocket);
-      const connection = new ClientConnection(socket, handlers, { clock: this.connections, secure });
+      const connection = new ClientConnection(socket, handlers, { clock: this.connections, secure, io: options.io });
       this.connections.watch(connection);
       socket.once('close', () => this.connections.unwatch(connection));
     };

@@ -14,50 +14,17 @@
  */
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
+import { MAX_HEAD_BYTES, type Http1Parser, type ParseError, type ParserKind, type ParserOwner } from './io.js';
 
-/**
- * What a parser's owner (a client or a backend connection) hears from it:
- * llhttp's callbacks, passed on with the parser as `this` dropped.
- */
-export interface ParserOwner {
-  /** A new message's first byte was read (request parsers only: the headers timeout starts here). */
-  messageBegin?(): void;
-  /** A whole head, however many reads it spanned. `method` is llhttp's index (see METHODS) and `url` are for requests; `status` and `reason` for responses. Returns SKIP_BODY or 0. */
-  headersComplete(
-    versionMinor: number,
-    headers: string[],
-    method: number | undefined,
-    url: string,
-    status: number | undefined,
-    reason: string | undefined,
-    upgrade: boolean,
-    keepAlive: boolean,
-  ): number;
-  body(chunk: Buffer): void;
-  messageComplete(): void;
-  /** After each read of the consumed socket (see consumeSocket), with the bytes parsed or the parse error. */
-  executed(result: number | ParseError): void;
-}
-
-export interface LlhttpParser {
+/** Node's HTTPParser (a C++ object), as this module drives it. */
+interface LlhttpParser extends Http1Parser {
   initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
-  /** Parses bytes handed over from JavaScript (a socket not consumed): the bytes parsed, or the parse error. */
-  execute(data: Buffer): number | ParseError;
-  /** Signals end of input (a body delimited by the connection closing ends here). */
-  finish(): ParseError | undefined;
-  free(): void;
   /** Reads straight from a socket's libuv stream (as node:http does): no Buffer, Readable or JS call per read but kOnExecute. */
   consume(handle: object): void;
   unconsume(): void;
   /** While consuming, inside kOnExecute: a copy of the bytes just read. */
   getCurrentBuffer(): Buffer;
   [slot: number]: unknown;
-}
-
-export interface ParseError extends Error {
-  code: string;
-  bytesParsed: number;
-  reason?: string;
 }
 
 interface HttpCommon {
@@ -95,7 +62,7 @@ const { HTTPParser } = common;
  * SOURCE (33); later ones skip the RTSP block, and of those only QUERY (46)
  * is HTTP. An index found nowhere reads as undefined and gets 501.
  */
-export const METHODS: readonly (string | undefined)[] = methodTable(common.methods);
+const METHODS: readonly (string | undefined)[] = methodTable(common.methods);
 
 function methodTable(methods: string[]): (string | undefined)[] {
   const source = methods.indexOf('SOURCE');
@@ -104,16 +71,11 @@ function methodTable(methods: string[]): (string | undefined)[] {
   return table;
 }
 
-/** Limit on a request or response head, as Node's default (16 KiB). */
-const MAX_HEAD_BYTES = 16 * 1024;
-
-export type ParserKind = 'request' | 'response';
-
 /** A parser with its owner and the pieces of a head that spans several reads (llhttp hands those over early). */
-type OwnedParser = LlhttpParser & { owner: ParserOwner; pieces: string[]; url: string; tellsComplete: boolean; inBody: boolean };
+type OwnedParser = LlhttpParser & { owner: ParserOwner; pieces: string[]; url: string; tellsComplete: boolean; inBody: boolean; upgradeRead: boolean };
 
 /** A strict parser (no lenient flags) that tells `owner` what it reads. */
-export function createParser(kind: ParserKind, owner: ParserOwner): LlhttpParser {
+export function createParser(kind: ParserKind, owner: ParserOwner): Http1Parser {
   const parser = new HTTPParser() as OwnedParser;
   parser.initialize(kind === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE, {}, MAX_HEAD_BYTES, HTTPParser.kLenientNone);
   parser.owner = owner;
@@ -121,6 +83,8 @@ export function createParser(kind: ParserKind, owner: ParserOwner): LlhttpParser
   parser.url = '';
   parser.tellsComplete = true;
   parser.inBody = false;
+  parser.upgradeRead = false;
+  parser.tellComplete = tellComplete;
   // Node 22 dropped the parser's headersCompleted(); llhttp's message-begin callback (in Node 20, 22 and 24) tells the owner instead.
   if (owner.messageBegin) parser[HTTPParser.kOnMessageBegin] = onMessageBegin;
   parser[HTTPParser.kOnHeaders] = onHeaders;
@@ -163,7 +127,8 @@ function onHeadersComplete(
     url = this.url;
     this.url = '';
   }
-  const result = this.owner.headersComplete(minor, headers, method, url, status, reason, upgrade, keepAlive);
+  if (upgrade) this.upgradeRead = true;
+  const result = this.owner.headersComplete(minor, headers, method === undefined ? undefined : METHODS[method], url, status, reason, upgrade, keepAlive);
   // A message whose end is not told has no body, so no trailers: the next pieces are the next head's.
   this.inBody = this.tellsComplete;
   return result;
@@ -178,8 +143,11 @@ function onMessageComplete(this: OwnedParser): void {
   this.owner.messageComplete();
 }
 
+/** A consumed socket was read. After an Upgrade head the owner gets the read's bytes too: what follows the head is the tunnel's. */
 function onExecute(this: OwnedParser, result: number | ParseError): void {
-  this.owner.executed(result);
+  if (!this.upgradeRead) return this.owner.executed(result);
+  this.upgradeRead = false;
+  this.owner.executed(result, this.getCurrentBuffer());
 }
 
 /** The libuv stream under a net.Socket; `reading` is the flag net.Socket itself keeps in step with readStart/readStop. */
@@ -196,10 +164,10 @@ export interface StreamHandle {
  * socket, which is kept flowing so that it ends and closes as usual.
  * Returns the handle, to pause and resume reading with.
  */
-export function consumeSocket(parser: LlhttpParser, socket: Socket): StreamHandle {
+export function consumeSocket(parser: Http1Parser, socket: Socket): StreamHandle {
   const handle = (socket as unknown as { _handle: StreamHandle | null })._handle;
   if (!handle) throw new Error('the socket has no stream to read (closed, or not a TCP socket)');
-  parser.consume(handle);
+  (parser as LlhttpParser).consume(handle);
   socket.resume();
   return handle;
 }
@@ -212,18 +180,14 @@ export function setReading(handle: StreamHandle, reading: boolean): void {
   else handle.readStop();
 }
 
-/**
- * Whether the owner hears `messageComplete` for the message being read.
- * Called from `headersComplete` by an owner that knows the message ends with
- * its head (a request without a body): llhttp then makes no call into
- * JavaScript for it, one of the few per-request costs left to cut.
- */
-export function tellComplete(parser: LlhttpParser, tell: boolean): void {
-  const owned = parser as OwnedParser;
-  if (owned.tellsComplete === tell) return;
-  owned.tellsComplete = tell;
-  owned[HTTPParser.kOnMessageComplete] = tell ? onMessageComplete : null;
+/** Stops a consumed parser reading its socket. */
+export function unconsume(parser: Http1Parser): void {
+  (parser as LlhttpParser).unconsume();
 }
 
-/** What onHeadersComplete returns to tell a response parser that no body follows (answer to HEAD). */
-export const SKIP_BODY = 1;
+/** Http1Parser.tellComplete: a message that is not told makes llhttp call no JavaScript at its end. */
+function tellComplete(this: OwnedParser, tell: boolean): void {
+  if (this.tellsComplete === tell) return;
+  this.tellsComplete = tell;
+  this[HTTPParser.kOnMessageComplete] = tell ? onMessageComplete : null;
+}

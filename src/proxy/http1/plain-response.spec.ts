@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { downstreamHeaders } from '../headers.js';
-import { createParser, type ParserOwner } from './llhttp.js';
+import type { ParserOwner } from './io.js';
+import { createParser } from './llhttp.js';
 import { PlainResponse } from './plain-response.js';
 
 /** What llhttp makes of `bytes` as one response, with the header lines the client would get; null unless exactly one whole response. */

@@ -1,6 +1,5 @@
 import type { OnReadOpts, Socket } from 'node:net';
-import { writeDirect } from './direct-write.js';
-import { createParser, setReading, type LlhttpParser, type ParseError, type ParserOwner, type StreamHandle } from './llhttp.js';
+import type { Http1Io, Http1Parser, ParseError, ParserOwner } from './io.js';
 import { PlainResponse } from './plain-response.js';
 import { Sweep } from './sweep.js';
 
@@ -78,7 +77,7 @@ export class UpstreamConnection implements ParserOwner {
   responseStarted = false;
   /** It served an exchange before: a reset before any response is the classic keep-alive race. */
   reused = false;
-  private readonly parser: LlhttpParser;
+  private readonly parser: Http1Parser;
   /** llhttp has begun a message and not finished it: the next read is its. */
   private llhttpReading = false;
   private informational = false;
@@ -89,15 +88,14 @@ export class UpstreamConnection implements ParserOwner {
   private deadline = 0;
   /** An exchange is on: bytes from the backend are its response (between exchanges any byte is out of step). */
   private busy = false;
-  private readonly handle: StreamHandle;
 
   constructor(
     readonly socket: Socket,
     private readonly owner: ConnectionOwner,
+    private readonly io: Http1Io,
   ) {
-    this.parser = createParser('response', this);
+    this.parser = io.createParser('response', this);
     (socket as OwnedSocket)[CONNECTION] = this;
-    this.handle = (socket as unknown as { _handle: StreamHandle })._handle;
     // Flowing, so that the end of the stream is told ('end'); the bytes themselves go to UPSTREAM_READS.
     socket.resume();
     socket.on('end', this.onEnd);
@@ -114,7 +112,7 @@ export class UpstreamConnection implements ParserOwner {
     this.headersTimeout = headersTimeout;
     this.idleTimeout = idleTimeout;
     this.deadline = sweep.now + headersTimeout;
-    writeDirect(this.socket, head);
+    this.io.write(this.socket, head);
   }
 
   /** Request body bytes went out: the backend's time to answer (or to go on reading) starts again. */
@@ -124,13 +122,13 @@ export class UpstreamConnection implements ParserOwner {
 
   /** The client cannot take more: stop reading the backend (its silence is then not the backend's fault). */
   pauseReading(): void {
-    setReading(this.handle, false);
+    this.io.setReading(this.socket, false);
     this.deadline = 0;
   }
 
   resumeReading(): void {
     this.deadline = sweep.now + this.idleTimeout;
-    setReading(this.handle, true);
+    this.io.setReading(this.socket, true);
   }
 
   /** Back in the pool: idle until `keepAliveTimeout`. */

@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import type { Http1Io } from './io.js';
 import { UPSTREAM_READS, UpstreamConnection, UpstreamError, type ConnectionOwner, type UpstreamFailure } from './upstream-connection.js';
 
 export interface UpstreamPoolOptions {
@@ -7,6 +8,8 @@ export interface UpstreamPoolOptions {
   connectTimeout: number;
   /** An idle connection is closed after this long. */
   keepAliveTimeout: number;
+  /** How the engine parses and writes. */
+  io: Http1Io;
 }
 
 /** Who asked the pool for a connection (an object, not a callback: no closure per request). */
@@ -95,7 +98,7 @@ export class UpstreamPool implements ConnectionOwner {
       socket.off('error', onError);
       socket.off('close', onCloseEarly);
       socket.setTimeout(0);
-      const connection = new UpstreamConnection(socket, this);
+      const connection = new UpstreamConnection(socket, this, this.options.io);
       if (!asker.acquired(null, connection)) this.release(connection, true);
     });
   }

@@ -2,7 +2,7 @@ import type { UpstreamFailure } from '../http1/upstream-connection.js';
 
 /**
  * Header lists between headers.ts (which writes heads as text, for the fast
- * engine's sockets) and the APIs of the portable engine (flat name/value
+ * engine's sockets) and the APIs of the HTTP/2 path (flat name/value
  * arrays for undici and ServerResponse.writeHead), and undici's errors in the
  * fast engine's words.
  */

@@ -11,16 +11,16 @@ import type { RouteEntry, RouteTarget } from '../route-table.js';
 import type { BackendPool, Upstream as AnyUpstream } from '../upstreams.js';
 import { failureOf, splitHead, splitLines } from './wire.js';
 
-/** A backend as the portable engine holds it: an undici pool. */
-export type Upstream = AnyUpstream<PortablePool>;
-export type PortablePool = Pool & { close(): Promise<void> };
+/** A backend reached through undici. */
+export type Upstream = AnyUpstream<UndiciPool>;
+export type UndiciPool = Pool & { close(): Promise<void> };
 
-export interface PortableForwardOptions<Pool extends BackendPool = PortablePool> {
+export interface UndiciForwardOptions<Pool extends BackendPool = UndiciPool> {
   retries: number;
   headersTimeout: number;
   idleTimeout: number;
   onFinish(record: ExchangeRecord): void;
-  /** The undici dispatcher that reaches `upstream` (the portable engine's pool itself; beside the fast engine's, h2/). */
+  /** The undici dispatcher that reaches `upstream` (the undici pool beside its raw-socket pool, backend-pool.ts). */
   dispatcherOf(upstream: AnyUpstream<Pool>): Dispatcher;
 }
 
@@ -46,7 +46,7 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
  * Both directions keep backpressure: node:http's pipe into undici, and
  * undici's `onData` returning false until the client drains.
  */
-export class PortableExchange<Pool extends BackendPool = PortablePool> {
+export class UndiciExchange<Pool extends BackendPool = UndiciPool> {
   private target: RouteTarget<AnyUpstream<Pool>> | null = null;
   private tried = new Set<number>();
   private attempts = 0;
@@ -71,7 +71,7 @@ export class PortableExchange<Pool extends BackendPool = PortablePool> {
     /** The request head for the backend as headers.ts makes it for both engines. */
     upstreamHead: string,
     private readonly requestId: string,
-    private readonly options: PortableForwardOptions<Pool>,
+    private readonly options: UndiciForwardOptions<Pool>,
   ) {
     this.headers = splitHead(upstreamHead);
   }

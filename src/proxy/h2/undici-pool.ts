@@ -1,17 +1,17 @@
 import { Pool } from 'undici';
 import type { ProxyServerOptions } from '../proxy.server.js';
-import type { PortablePool } from './portable-exchange.js';
+import type { UndiciPool } from './undici-exchange.js';
 
 /** How long a warm connection to a backend is kept without traffic (the backend's Keep-Alive hint may shorten it). */
 const KEEP_ALIVE_MS = 30_000;
 
-/** An undici pool to one backend: the portable engine's, and the fast engine's for HTTP/2 streams (h2/). Its own module, so the fast engine does not load the portable one. */
-export function createUndiciPool(address: string, port: number, options: ProxyServerOptions): PortablePool {
+/** An undici pool to one backend, for HTTP/2 clients' streams (made only when one arrives). */
+export function createUndiciPool(address: string, port: number, options: ProxyServerOptions): UndiciPool {
   const host = address.includes(':') ? `[${address}]` : address;
   return new Pool(`http://${host}:${port}`, {
     connections: options.upstreamConnections,
     connect: { timeout: options.timeouts.connect, noDelay: true },
     keepAliveTimeout: KEEP_ALIVE_MS,
     keepAliveMaxTimeout: KEEP_ALIVE_MS,
-  }) as PortablePool;
+  }) as UndiciPool;
 }
