@@ -28,6 +28,8 @@ export class Http1Listener {
   private readonly server: Server;
   /** The open connections, and the clock they read once per sweep rather than once per read. */
   private readonly connections: Sweep<ClientConnection>;
+  /** Every accepted socket (for TLS, the TCP one under it, from before its handshake): close() cuts what is left after its grace. */
+  private readonly sockets = new Set<Socket>();
 
   constructor(handlers: Http1Handlers, private readonly options: ListenerOptions) {
     // Times were read from the coarse clock, up to one sweep behind: a sweep's grace keeps timeouts from firing early.
@@ -41,6 +43,8 @@ export class Http1Listener {
     const secure = options.tls !== undefined;
     const http2 = options.tls?.http2;
     const serve = (socket: Socket) => {
+      // A TLS socket is half-open only once its handshake is done: one whose client ended during the handshake closes.
+      socket.allowHalfOpen = true;
       if (http2 && (socket as TLSSocket).alpnProtocol === 'h2') return http2(socket as TLSSocket);
       const connection = new ClientConnection(socket, handlers, { clock: this.connections, secure, io: options.io });
       this.connections.watch(connection);
@@ -48,7 +52,9 @@ export class Http1Listener {
     };
     if (options.tls) {
       // llhttp reads the TLS socket's stream (TLSWrap) as it reads a TCP one: plaintext, after OpenSSL.
-      const server = createTlsServer({ ...options.tls.options, noDelay: true, allowHalfOpen: true } as TlsOptions, serve);
+      // Not allowHalfOpen here: Node then keeps a connection whose client ended mid-handshake open until
+      // handshakeTimeout. A handshake gets as long as a request head.
+      const server = createTlsServer({ ...options.tls.options, noDelay: true, handshakeTimeout: options.headersTimeout } as TlsOptions, serve);
       runTlsServer(server, options.tls.certificates, options.tls.ocspStapling);
       this.server = server;
     } else {
@@ -57,6 +63,10 @@ export class Http1Listener {
   }
 
   listen(port: number, host: string, exclusive = false): Promise<number> {
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
     return listenOn(this.server, port, host, exclusive);
   }
 
@@ -65,7 +75,7 @@ export class Http1Listener {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const connection of this.connections.watched()) connection.closeWhenIdle();
     const force = setTimeout(() => {
-      for (const connection of this.connections.watched()) connection.socket.destroy();
+      for (const socket of this.sockets) socket.destroy();
     }, CLOSE_GRACE_MS);
     await closed;
     clearTimeout(force);
