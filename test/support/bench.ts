@@ -3,9 +3,10 @@
  * selected test files need (Docker Engine, MariaDB with binlog, Redis,
  * Chromium) and only those, hands their addresses to the test files through
  * env, runs `node --test` on the built test files, then stops what it started.
- * Files that need no shared engine run two at a time while the engines start;
- * then those that need one run one at a time, and beside them (no filter, as
- * in CI) the node-lines files run on each other Node LTS line (node-lines.ts).
+ * Files that need no shared engine run two at a time; beside them, once the
+ * engines are up, those that need one run one at a time (the longest lane, so
+ * it starts first); after the first lane (no filter, as in CI) the node-lines
+ * files run on each other Node LTS line (node-lines.ts).
  *
  *   node dist/test/support/bench.js [filter ...]                # test files whose path contains a filter
  *   node dist/test/support/bench.js --node-lines test/proxy     # those, then the node-lines files among them on Node 22 and 24
@@ -43,8 +44,7 @@ function testFiles(filters: string[]): string[] {
  * Runs `node --test` on `files`, `concurrency` files at a time; resolves with its exit code. With
  * `collect`, its output is printed in one piece when it ends, so it does not interleave with a run beside it.
  */
-function runTests(node: string, files: string[], concurrency: number, env: NodeJS.ProcessEnv, collect = false): Promise<number> {
-  const limitMinutes = collect ? RUN_LIMIT_MINUTES.nodeLine : RUN_LIMIT_MINUTES.main;
+function runTests(node: string, files: string[], concurrency: number, env: NodeJS.ProcessEnv, collect = false, limitMinutes = RUN_LIMIT_MINUTES.main): Promise<number> {
   if (!files.length) return Promise.resolve(0);
   return new Promise<number>((resolveExit) => {
     const child = spawn(node, ['--test', `--test-concurrency=${concurrency}`, ...files], {
@@ -97,13 +97,16 @@ async function main(): Promise<number> {
   let failed = 0;
   try {
     say(`${alone.length} files need no shared engine (2 at a time)${shared.length ? `, ${shared.length} need ${[...wanted].join(', ')} (1 at a time)` : ''}`);
-    if ((await runTests(process.execPath, alone, 2, {})) !== 0) failed++;
-    // The files that need shared engines, one at a time, beside the runs on the other Node lines, one file at a time.
+    // The files that need shared engines, one at a time, from as soon as the engines are up: run one after another,
+    // they take longer than everything else together.
     const sharedRun = (async () => {
       if (!shared.length) return;
       const ready = await engines;
       if ((await runTests(process.execPath, shared, 1, ready.env)) !== 0) failed++;
     })();
+    sharedRun.catch(() => {});
+    // Collected: its output would interleave with the shared run's.
+    if ((await runTests(process.execPath, alone, 2, {}, shared.length > 0)) !== 0) failed++;
     const linesRun = (async () => {
       if (!lineFiles.length) return;
       const ready = await engines;
@@ -112,7 +115,7 @@ async function main(): Promise<number> {
         const what = `Node ${line.version}${line.nodeOptions ? ` with ${line.nodeOptions}` : ''}: ${lineFiles.map((file) => relative(DIST, file)).join(' ')}`;
         say(`started on ${what}`);
         const env = { ...ready.env, PATH: `${dirname(line.node)}:${process.env.PATH}`, DOZEN_DATABASE_SQLITE_BINDING: line.sqliteBinding, NODE_OPTIONS: line.nodeOptions };
-        const code = await runTests(line.node, lineFiles, shared.length ? 1 : 2, env, true);
+        const code = await runTests(line.node, lineFiles, shared.length ? 1 : 2, env, true, RUN_LIMIT_MINUTES.nodeLine);
         say(`${code === 0 ? 'passed' : 'FAILED'} on ${what}`);
         if (code !== 0) failed++;
       }
