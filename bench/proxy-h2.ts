@@ -19,9 +19,9 @@ import { availableParallelism, loadavg } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../test/support/chromium.js';
-import { startDozen } from '../test/support/dozen-process.js';
-import { freePort, waitFor } from '../test/support/ports.js';
-import { makeTestCa, type IssuedCertificate } from '../test/support/test-ca.js';
+import { startDozenTls } from './proxy-support.js';
+import { waitFor } from '../test/support/ports.js';
+import { makeTestCa } from '../test/support/test-ca.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
@@ -60,28 +60,6 @@ function startPageBackend(): Promise<Server> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-/** dozen serve with the TLS listener on the bench certificate and the page's app routed to the backend; returns the TLS port. */
-async function startDozenTls(engine: 'fast' | 'portable', backendPort: number, certificate: IssuedCertificate, stops: (() => Promise<unknown>)[]): Promise<number> {
-  const tlsPort = await freePort();
-  const dozen = await startDozen({
-    env: {
-      DOZEN_MODULES: 'proxy,registry',
-      DOZEN_PROXY_WORKERS: String(WORKERS),
-      DOZEN_PROXY_ACCESS_LOG: 'false',
-      DOZEN_PROXY_ENGINE: engine,
-      DOZEN_LOG_LEVEL: 'warn',
-      DOZEN_PROXY_TLS_LISTEN_HOST: '127.0.0.1',
-      DOZEN_PROXY_TLS_LISTEN_PORT: String(tlsPort),
-      DOZEN_PROXY_TLS_HTTP2: 'true',
-      DOZEN_PROXY_TLS_CERTIFICATES: JSON.stringify([{ domains: [HOST], certFile: certificate.certFile, keyFile: certificate.keyFile }]),
-    },
-  });
-  stops.push(() => dozen.stop());
-  const response = await dozen.api('/registry/instances', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'page-app', app: 'page-app', address: '127.0.0.1', port: backendPort, domains: [HOST], ttl: 3600 }) });
-  if (!response.ok) throw new Error(`registering the page app: ${response.status} ${await response.text()}`);
-  return tlsPort;
-}
-
 /** One cold load: a new context, the page, its load time (ms) and the protocol every resource came over. */
 async function coldLoad(browser: Browser, url: string): Promise<{ ms: number; protocols: string[] }> {
   const context = await browser.newContext();
@@ -117,7 +95,7 @@ async function main(): Promise<void> {
     const samples = new Map<string, number[]>();
     const lines: string[] = [];
     for (const engine of ['fast', 'portable'] as const) {
-      const port = await startDozenTls(engine, backendPort, certificate, stops);
+      const { port } = await startDozenTls({ engine, workers: WORKERS, host: HOST, http2: true, backendPort, certificate }, stops);
       const url = `https://${HOST}:${port}/`;
       await waitFor(`dozen (${engine}) over HTTPS`, async () => (await coldLoad(browsers.h2!, url)).protocols.length === ASSETS + 1, 20_000, 200);
       // Warm-up: Chromium's and dozen's code paths, not their caches (every load is cold).

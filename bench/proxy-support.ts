@@ -4,6 +4,8 @@ import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startDozen } from '../test/support/dozen-process.js';
+import { freePort } from '../test/support/ports.js';
 import type { PolicySet } from '../src/proxy/policy.js';
 import type { FromWorker, ToWorker } from '../src/proxy/worker-messages.js';
 
@@ -143,4 +145,42 @@ function toMs(value: string | undefined): number {
   if (!match) return NaN;
   const number = Number(match[1]);
   return match[2] === 'us' ? number / 1000 : match[2] === 's' ? number * 1000 : number;
+}
+
+export interface DozenTlsOptions {
+  engine: 'fast' | 'portable';
+  workers: number;
+  /** The one app's domain, routed to `backendPort`. */
+  host: string;
+  backendPort: number;
+  certificate: { certFile: string; keyFile: string };
+  /** Names the certificate covers besides `host`. */
+  alsoCovers?: string[];
+  http2?: boolean;
+  /** Whose certificate a client without SNI gets. */
+  defaultDomain?: string;
+}
+
+/** `dozen serve` with a TLS listener on the bench certificate and one app routed to the backend; `stops` gets its stop. */
+export async function startDozenTls(options: DozenTlsOptions, stops: (() => Promise<unknown>)[]): Promise<{ port: number; pid: number }> {
+  const port = await freePort();
+  const dozen = await startDozen({
+    env: {
+      DOZEN_MODULES: 'proxy,registry',
+      DOZEN_PROXY_WORKERS: String(options.workers),
+      DOZEN_PROXY_ACCESS_LOG: 'false',
+      DOZEN_PROXY_ENGINE: options.engine,
+      DOZEN_LOG_LEVEL: 'warn',
+      DOZEN_PROXY_TLS_LISTEN_HOST: '127.0.0.1',
+      DOZEN_PROXY_TLS_LISTEN_PORT: String(port),
+      ...(options.http2 ? { DOZEN_PROXY_TLS_HTTP2: 'true' } : {}),
+      ...(options.defaultDomain ? { DOZEN_PROXY_TLS_DEFAULT_DOMAIN: options.defaultDomain } : {}),
+      DOZEN_PROXY_TLS_CERTIFICATES: JSON.stringify([{ domains: [options.host, ...(options.alsoCovers ?? [])], certFile: options.certificate.certFile, keyFile: options.certificate.keyFile }]),
+    },
+  });
+  stops.push(() => dozen.stop());
+  const app = options.host.split('.')[0] + '-app';
+  const response = await dozen.api('/registry/instances', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: app, app, address: '127.0.0.1', port: options.backendPort, domains: [options.host], ttl: 3600 }) });
+  if (!response.ok) throw new Error(`registering the bench app: ${response.status} ${await response.text()}`);
+  return { port, pid: dozen.child.pid! };
 }

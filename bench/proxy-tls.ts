@@ -23,11 +23,10 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TLS12_CIPHERS } from '../src/proxy/tls/served-certificates.js';
 import { requireBinary } from '../test/support/debian.js';
-import { startDozen } from '../test/support/dozen-process.js';
 import { freePort, waitFor } from '../test/support/ports.js';
 import { makeTestCa, type IssuedCertificate } from '../test/support/test-ca.js';
 import { treeCpuSeconds } from './process-cpu.js';
-import { backendConfig, median, NGINX_PROXY_LOCATION, runWrk, startNginx, type WrkResult } from './proxy-support.js';
+import { backendConfig, median, NGINX_PROXY_LOCATION, runWrk, startDozenTls, startNginx, type WrkResult } from './proxy-support.js';
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -71,7 +70,10 @@ async function main(): Promise<void> {
 
     // [name, TLS port, the process whose tree's CPU is counted]
     const targets: [string, number, number][] = [['nginx https', nginxPort, children[1].pid!]];
-    for (const engine of ['fast', 'portable'] as const) targets.push([`dozen https (${engine})`, ...(await startDozenTls(engine, backendPort, certificate, stops))]);
+    for (const engine of ['fast', 'portable'] as const) {
+      const { port, pid } = await startDozenTls({ engine, workers: WORKERS, host: HOST, alsoCovers: ['*.bench.test'], defaultDomain: HOST, backendPort, certificate }, stops);
+      targets.push([`dozen https (${engine})`, port, pid]);
+    }
     // wrk sends the address as SNI: dozen's proxy.tls.defaultDomain and nginx's only server answer it with the same certificate.
     for (const [name, port] of targets) await waitFor(`${name} over HTTPS`, async () => (await runWrk(wrk, port, MODES['keep-alive'], 1, 1, 'https')).errors === '-', 20_000, 200);
 
@@ -96,28 +98,6 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
     ca.remove();
   }
-}
-
-/** dozen serve with a TLS listener on the bench certificate and one app routed to the backend; returns the TLS port and the process id. */
-async function startDozenTls(engine: 'fast' | 'portable', backendPort: number, certificate: IssuedCertificate, stops: (() => Promise<unknown>)[]): Promise<[number, number]> {
-  const tlsPort = await freePort();
-  const dozen = await startDozen({
-    env: {
-      DOZEN_MODULES: 'proxy,registry',
-      DOZEN_PROXY_WORKERS: String(WORKERS),
-      DOZEN_PROXY_ACCESS_LOG: 'false',
-      DOZEN_PROXY_ENGINE: engine,
-      DOZEN_LOG_LEVEL: 'warn',
-      DOZEN_PROXY_TLS_LISTEN_HOST: '127.0.0.1',
-      DOZEN_PROXY_TLS_LISTEN_PORT: String(tlsPort),
-      DOZEN_PROXY_TLS_DEFAULT_DOMAIN: HOST,
-      DOZEN_PROXY_TLS_CERTIFICATES: JSON.stringify([{ domains: [HOST, '*.bench.test'], certFile: certificate.certFile, keyFile: certificate.keyFile }]),
-    },
-  });
-  stops.push(() => dozen.stop());
-  const response = await dozen.api('/registry/instances', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'bench-app', app: 'bench-app', address: '127.0.0.1', port: backendPort, domains: [HOST], ttl: 3600 }) });
-  if (!response.ok) throw new Error(`registering the bench app: ${response.status} ${await response.text()}`);
-  return [tlsPort, dozen.child.pid!];
 }
 
 function print(targets: string[], samples: Map<string, Sample[]>): void {

@@ -73,8 +73,10 @@ process.on('message', (message: ToWorker) => {
       send({ type: 'metrics', id: message.id, metrics: metrics.toJson() });
       break;
     case 'stats': {
+      // Under --expose-gc (tests), what is held rather than garbage awaiting collection.
+      (globalThis as { gc?: () => void }).gc?.();
       const usage = process.memoryUsage();
-      send({ type: 'stats', id: message.id, rss: usage.rss, heapUsed: usage.heapUsed });
+      send({ type: 'stats', id: message.id, rss: usage.rss, heapUsed: usage.heapUsed, arrayBuffers: usage.arrayBuffers });
       break;
     }
     case 'stop':

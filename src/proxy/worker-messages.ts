@@ -35,4 +35,4 @@ export type FromWorker =
   | { type: 'failed'; message: string }
   | { type: 'applied'; version: number }
   | { type: 'metrics'; id: number; metrics: MetricObjectWithValues<MetricValue<string>>[] }
-  | { type: 'stats'; id: number; rss: number; heapUsed: number };
+  | { type: 'stats'; id: number; rss: number; heapUsed: number; arrayBuffers: number };

@@ -141,9 +141,12 @@ for (const engine of ENGINES) {
       const worker = await forkWorker({ engine });
       try {
         worker.send({ type: 'routes', snapshot: { version: 1, apps: [{ app: 'store', domains: ['store.test'], backends: [store.as('store')] }] } });
-        const baseline = (await worker.stats()).rss;
+        // What the worker holds (JS heap and Buffers, after a full collection): RSS also counts garbage not yet collected,
+        // which varies with the Node line's GC (one run on Node 24 held 109 MB of it).
+        const held = (stats: { heapUsed: number; arrayBuffers: number }) => stats.heapUsed + stats.arrayBuffers;
+        const baseline = held(await worker.stats());
         let peak = baseline;
-        const sampler = setInterval(() => void worker.stats().then((stats) => (peak = Math.max(peak, stats.rss))), 50);
+        const sampler = setInterval(() => void worker.stats().then((stats) => (peak = Math.max(peak, held(stats)))), 50);
         try {
           const uploaded = await new Promise<{ status: number; body: string }>((resolve, reject) => {
             const req = request({ host: '127.0.0.1', port: worker.port, path: '/blob', method: 'PUT', headers: { host: 'store.test', 'content-length': size }, agent: false }, (res) => {
@@ -177,9 +180,8 @@ for (const engine of ENGINES) {
           clearInterval(sampler);
         }
         const grown = (peak - baseline) / MB;
-        // Buffering either body would add at least 100 MB; what is measured is garbage awaiting GC
-        // (the same ~70 MB whether 25, 100 or 300 MB pass through).
-        assert.ok(grown < 90, `proxy RSS grew by ${grown.toFixed(1)} MB while streaming 2 x 100 MB (baseline ${(baseline / MB).toFixed(0)} MB)`);
+        // Buffering either body would hold at least 100 MB; streaming holds the sockets' buffers.
+        assert.ok(grown < 48, `the proxy worker held ${grown.toFixed(1)} MB more while streaming 2 x 100 MB (baseline ${(baseline / MB).toFixed(0)} MB)`);
       } finally {
         await worker.close();
         await store.close();

@@ -223,13 +223,14 @@ export function tally(answers: Answer[]): Record<string, number> {
 export interface ForkedWorker {
   port: number;
   send(message: ToWorker): void;
-  stats(): Promise<{ rss: number; heapUsed: number }>;
+  /** Memory after a full collection (the worker runs with --expose-gc): what it holds, not garbage. */
+  stats(): Promise<{ rss: number; heapUsed: number; arrayBuffers: number }>;
   close(): Promise<void>;
 }
 
 /** The proxy worker entry (dist/src/proxy/proxy.worker.js) in a child process, driven over IPC as the cluster primary does. */
 export async function forkWorker(server: Partial<WorkerStart['server']> = {}): Promise<ForkedWorker> {
-  const child = fork(WORKER, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(WORKER, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [...process.execArgv, '--expose-gc'] });
   let nextId = 1;
   const waiting = new Map<number, (message: FromWorker) => void>();
   child.on('message', (message: FromWorker) => {
@@ -260,7 +261,7 @@ export async function forkWorker(server: Partial<WorkerStart['server']> = {}): P
         const id = nextId++;
         waiting.set(id, (message) => {
           waiting.delete(id);
-          resolve(message as { rss: number; heapUsed: number });
+          resolve(message as { rss: number; heapUsed: number; arrayBuffers: number });
         });
         child.send({ type: 'stats', id } satisfies ToWorker);
       }),
