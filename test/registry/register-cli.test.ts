@@ -16,10 +16,11 @@ describe('dozen register beside an app', { timeout: 60_000 }, () => {
   before(async () => {
     dozen = await startDozen({ env: { DOZEN_MODULES: 'registry' } });
     // The "app": a process with one child, busy part of the time so it has CPU to report.
-    app = spawn(process.execPath, ['-e', `require('child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' }); setInterval(() => { const end = Date.now() + 100; while (Date.now() < end); }, 300);`], { stdio: 'ignore' });
+    app = spawn(process.execPath, ['-e', `require('child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' }); setInterval(() => { const end = Date.now() + 100; while (Date.now() < end); }, 300);`], { stdio: 'ignore', detached: true });
   });
   after(async () => {
-    app?.kill('SIGKILL');
+    // Its own process group, so its child goes too (killing the app alone left the child running).
+    if (app?.pid) process.kill(-app.pid, 'SIGKILL');
     await dozen?.stop();
   });
 
