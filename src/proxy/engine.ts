@@ -32,13 +32,10 @@ export interface EngineReport {
 
 /** One running listener: serves what the core admits, forwards to the core's backends. */
 export interface ProxyEngine {
-  /**
-   * Starts listening; resolves with the bound port (useful with port 0). `exclusive`: a port of this
-   * process alone; by default cluster workers share one listener, and so one port 0.
-   */
-  listen(port: number, host: string, exclusive?: boolean): Promise<number>;
+  /** Starts listening; resolves with the bound port (useful with port 0). */
+  listen(port: number, host: string, sharing?: PortSharing): Promise<number>;
   /** Starts the TLS listener (certificates by SNI from the core's ServedCertificates); resolves with the bound port. */
-  listenTls(port: number, host: string): Promise<number>;
+  listenTls(port: number, host: string, sharing?: PortSharing): Promise<number>;
   /** Stops accepting on every listener, lets requests in progress finish (5 s at most). */
   close(): Promise<void>;
 }
@@ -49,11 +46,21 @@ export interface EngineModule<Pool extends BackendPool = BackendPool> {
   createEngine(core: ProxyCore<Pool>, options: ProxyServerOptions): ProxyEngine;
 }
 
+/**
+ * How a listener in a cluster worker shares its port. By default the workers share the primary's
+ * listener (and so one port 0). `exclusive`: a port of this process alone. `reusePort`: a socket of
+ * this worker's own, bound with SO_REUSEPORT beside its siblings' (reuse-port.ts).
+ */
+export interface PortSharing {
+  exclusive?: boolean;
+  reusePort?: boolean;
+}
+
 /** Starts `server` listening (both engines' servers are net.Servers); resolves with the bound port (useful with port 0). */
-export function listenOn(server: Server, port: number, host: string, exclusive = false): Promise<number> {
+export function listenOn(server: Server, port: number, host: string, sharing: PortSharing = {}): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ port, host, exclusive }, () => {
+    server.listen({ port, host, exclusive: sharing.exclusive ?? false, reusePort: sharing.reusePort ?? false }, () => {
       server.off('error', reject);
       resolve((server.address() as AddressInfo).port);
     });

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { AggregatorRegistry, type Registry, type RegistryContentType } from 'prom-client';
 import { backoffDelay } from '../common/backoff.js';
 import type { EngineReport } from './engine.js';
+import { assertPortFree } from './reuse-port.js';
 import { PROXY_METRICS, type MetricsJson } from './proxy-metrics.js';
 import type { RouteSnapshot } from '../registry/routes.js';
 import type { PolicySet } from './policy.js';
@@ -62,9 +63,18 @@ export class ProxyCluster {
     private readonly certificatesNow: () => BookChange[] = () => [],
   ) {}
 
-  /** Forks the workers and resolves once every one is listening (rejects with the first failure). */
+  /**
+   * Forks the workers and resolves once every one is listening (rejects with the first failure).
+   * With SO_REUSEPORT (start.server.reusePort) every worker binds for itself, so the ports are first
+   * checked free (config ports are never 0: every worker binds the same one).
+   */
   async run(): Promise<void> {
     cluster.setupPrimary({ exec: WORKER_ENTRY, args: [], execArgv: [...process.execArgv, ...WORKER_V8_FLAGS] });
+    const server = this.start.server;
+    if (server.reusePort) {
+      await assertPortFree(server.port, server.host);
+      if (server.tls) await assertPortFree(server.tls.port, server.tls.host);
+    }
     await Promise.all(Array.from({ length: this.count }, () => this.fork()));
   }
 

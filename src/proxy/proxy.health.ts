@@ -28,7 +28,7 @@ export class ProxyHealth implements HealthIndicator {
   }
 
   async check(): Promise<HealthResult> {
-    const details = { engines: this.proxy.engines };
+    const details = { engines: this.proxy.engines, accept: this.proxy.accept };
     const problem = this.proxy.problem ?? (await this.probe());
     if (problem) return { status: 'down', reason: problem, details };
     const expiring = expiringSoon(this.book);

@@ -11,6 +11,8 @@ import type { BackendPool } from './upstreams.js';
 export interface ProxyServerOptions {
   host: string;
   port: number;
+  /** Listen on sockets of this process's own, bound with SO_REUSEPORT beside the other workers' (reuse-port.ts); the Node must support it. */
+  reusePort?: boolean;
   /** Which engine serves (`auto`: the fast one when its self-test passes). */
   engine: EngineSetting;
   /** For tests: the fast engine's self-test fails, as on a Node whose internals moved. */
@@ -56,9 +58,10 @@ export class ProxyServer {
     this.core = core;
     this.engine = module.createEngine(core, this.options);
     this.report = report;
-    const port = await this.engine.listen(this.options.port, this.options.host);
+    const sharing = { reusePort: this.options.reusePort ?? false };
+    const port = await this.engine.listen(this.options.port, this.options.host, sharing);
     if (this.options.tls) {
-      this.tlsPort = await this.engine.listenTls(this.options.tls.port, this.options.tls.host);
+      this.tlsPort = await this.engine.listenTls(this.options.tls.port, this.options.tls.host, sharing);
       core.tlsPublicPort = this.options.tls.publicPort ?? this.tlsPort;
     }
     return port;

@@ -11,6 +11,7 @@ import { ProxyCluster, type WorkerReport } from './proxy.cluster.js';
 import { ProxyMetrics } from './proxy-metrics.js';
 import { ProxyPolicyService } from './proxy-policy.service.js';
 import { ProxyServer } from './proxy.server.js';
+import { reusePortUnsupported, type AcceptMode } from './reuse-port.js';
 import { CertificateBook } from './tls/certificate-book.js';
 import { CertificateFilesLoader } from './tls/certificate-files.js';
 import type { WorkerStart } from './worker-messages.js';
@@ -46,6 +47,14 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
     return this.config.proxy.workers ?? availableParallelism();
   }
 
+  /** How the workers share the listening ports (reuse-port.ts), and why when not in the kernel though `proxy.reusePort` asked for it. */
+  get accept(): { mode: AcceptMode; reason: string | null } {
+    if (this.workers === 0) return { mode: 'primary', reason: 'proxy.workers is 0: one process serves' };
+    if (!this.config.proxy.reusePort) return { mode: 'primary', reason: 'proxy.reusePort is false' };
+    const unsupported = reusePortUnsupported();
+    return unsupported ? { mode: 'primary', reason: unsupported } : { mode: 'kernel', reason: null };
+  }
+
   /** null while serving; otherwise why not (health reads it). */
   get problem(): string | null {
     if (this.failure) return this.failure;
@@ -69,10 +78,12 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
 
   async onApplicationBootstrap(): Promise<void> {
     const proxy = this.config.proxy;
+    const accept = this.accept;
     const start: WorkerStart = {
       server: {
         host: proxy.listen.host,
         port: proxy.listen.port,
+        reusePort: accept.mode === 'kernel',
         engine: proxy.engine,
         engineSelfTestFault: proxy.engineSelfTestFault,
         retries: proxy.retries,
@@ -107,7 +118,7 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
         if (report.fallback) this.log.warn({ engine: report.engine, reason: report.reason }, 'the proxy runs the portable engine');
       }
       this.failure = null;
-      this.log.info({ listen: `${proxy.listen.host}:${proxy.listen.port}`, workers: this.workers }, 'proxy listening');
+      this.log.info({ listen: `${proxy.listen.host}:${proxy.listen.port}`, workers: this.workers, accept: accept.mode, acceptReason: accept.reason ?? undefined }, 'proxy listening');
     } catch (error) {
       this.failure = (error as Error).message;
       this.log.error({ err: error, listen: `${proxy.listen.host}:${proxy.listen.port}` }, 'proxy could not start');

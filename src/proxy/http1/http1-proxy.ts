@@ -5,7 +5,7 @@
  * engine's reaches llhttp and libuv through Node internals, the portable
  * engine's runs llhttp as WebAssembly on public APIs only.
  */
-import type { ProxyEngine } from '../engine.js';
+import type { PortSharing, ProxyEngine } from '../engine.js';
 import { Exchange, type ForwardOptions } from '../forward.js';
 import { upstreamHead } from '../headers.js';
 import { Refusal, type Admission, type ProxyCore } from '../proxy-core.js';
@@ -44,11 +44,11 @@ export class Http1Proxy implements ProxyEngine {
     this.listener = new Http1Listener(this.handlers, { keepAliveTimeout: options.timeouts.clientKeepAlive, headersTimeout: options.timeouts.clientHeaders, io });
   }
 
-  listen(port: number, host: string, exclusive = false): Promise<number> {
-    return this.listener.listen(port, host, exclusive);
+  listen(port: number, host: string, sharing?: PortSharing): Promise<number> {
+    return this.listener.listen(port, host, sharing);
   }
 
-  async listenTls(port: number, host: string): Promise<number> {
+  async listenTls(port: number, host: string, sharing?: PortSharing): Promise<number> {
     const certificates = this.core.certificates;
     const http2 = this.options.tls?.http2 === true ? await this.startHttp2() : null;
     this.tlsListener = new Http1Listener(this.handlers, {
@@ -57,7 +57,7 @@ export class Http1Proxy implements ProxyEngine {
       io: this.io,
       tls: { options: tlsServerOptions(certificates, http2 !== null), certificates, ocspStapling: this.options.tls?.ocspStapling ?? false, http2: http2 && ((socket) => http2.serve(socket)) },
     });
-    return this.tlsListener.listen(port, host);
+    return this.tlsListener.listen(port, host, sharing);
   }
 
   /** HTTP/2 clients' streams go to the backends through undici pools beside the raw ones (h2/backend-pool.ts). Loaded only when on. */

@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
 import { runTlsServer } from '../tls/tls-server.js';
 import type { ServedCertificates } from '../tls/served-certificates.js';
-import { listenOn } from '../engine.js';
+import { listenOn, type PortSharing } from '../engine.js';
 import { ClientConnection, type Http1Handlers } from './client-connection.js';
 import type { Http1Io } from './io.js';
 import { Sweep } from './sweep.js';
@@ -62,12 +62,12 @@ export class Http1Listener {
     }
   }
 
-  listen(port: number, host: string, exclusive = false): Promise<number> {
+  listen(port: number, host: string, sharing?: PortSharing): Promise<number> {
     this.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
-    return listenOn(this.server, port, host, exclusive);
+    return listenOn(this.server, port, host, sharing);
   }
 
   /** Stops accepting, closes idle connections, lets requests in progress finish (5 s at most). */

@@ -40,7 +40,7 @@ export async function selfTest(fault: boolean): Promise<void> {
   const engine = createEngine(core, options);
   const client: Socket[] = [];
   try {
-    const port = await engine.listen(0, '127.0.0.1', true);
+    const port = await engine.listen(0, '127.0.0.1', { exclusive: true });
     const socket = connect(port, '127.0.0.1');
     client.push(socket);
     await within(once(socket, 'connect'), 'connecting to the engine');
