@@ -206,6 +206,7 @@ export const GRAPHQL_FIELDS: Record<string, Exclude<Requirement, 'public' | 'gra
   'Query.proxyApiKeys': 'proxy.read',
   'Query.proxyCertificates': 'proxy.read',
   'Query.proxyAcme': 'proxy.read',
+  'Mutation.renewProxyCertificate': 'proxy.manage',
   'Mutation.setProxyPolicy': 'proxy.manage',
   'Mutation.createProxyApiKey': 'proxy.manage',
   'Mutation.revokeProxyApiKey': 'proxy.manage',

@@ -82,7 +82,7 @@ export class AuditRecorder implements NestInterceptor {
     const module = moduleOfField(field);
     const args = graphql.getArgs<Record<string, unknown>>();
     const { reply } = graphql.getContext<{ reply: FastifyReply }>();
-    const target = ['name', 'app', 'id', 'key', 'room'].map((name) => args[name]).find((value) => typeof value === 'string') as string | undefined;
+    const target = ['name', 'app', 'id', 'key', 'room', 'domain'].map((name) => args[name]).find((value) => typeof value === 'string') as string | undefined;
     return {
       outcome: (outcome) => {
         if (outcome === 'ok' && SELF_AUDITED.has(module)) return;

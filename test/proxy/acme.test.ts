@@ -89,6 +89,24 @@ describe('certificates over ACME from pebble, one host', { timeout: 180_000 }, (
     assert.equal(((await bad.json()) as { field: string }).field, 'domain');
   });
 
+  it('GraphQL renewProxyCertificate does the same, audited with the domain; a bad domain is refused naming the field', async () => {
+    const domain = 'www.shop.acme.test';
+    const old = await peerCertificate(tlsPort, domain, pebble.rootCaPem);
+    const renew = async (name: string) =>
+      (await (await dozen.api('/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: 'mutation($d: String!) { renewProxyCertificate(domain: $d) { domain failures lastError issuedBy } }', variables: { d: name } }) })).json()) as {
+        data?: { renewProxyCertificate: { domain: string; failures: number; lastError: string | null; issuedBy: string | null } };
+        errors?: unknown[];
+      };
+    const renewed = await renew(domain);
+    assert.equal(renewed.errors, undefined, JSON.stringify(renewed.errors));
+    assert.deepEqual([renewed.data!.renewProxyCertificate.domain, renewed.data!.renewProxyCertificate.failures, renewed.data!.renewProxyCertificate.lastError], [domain, 0, null]);
+    await waitFor('the new certificate served', async () => ((await peerCertificate(tlsPort, domain, pebble.rootCaPem)).serial !== old.serial ? true : undefined), 10_000, 100);
+    const { events } = (await (await dozen.api('/audit?module=proxy')).json()) as { events: { action: string; target: string; outcome: string }[] };
+    assert.ok(events.some((event) => event.action === 'Mutation.renewProxyCertificate' && event.target === domain && event.outcome === 'ok'), JSON.stringify(events));
+    const bad = await renew('not_a_domain!');
+    assert.match((bad.errors as { message: string }[])[0].message, /^domain: /);
+  });
+
   it('Chromium loads the app over HTTPS, trusting pebble\'s root (added to its NSS database, no certificate errors ignored)', async () => {
     const browser = await launchChromium({ args: ['--host-resolver-rules=MAP *.acme.test 127.0.0.1'], trustedRoots: [rootFile] });
     try {

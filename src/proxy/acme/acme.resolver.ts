@@ -1,4 +1,6 @@
-import { Field, Int, ObjectType, Query, Resolver } from '@nestjs/graphql';
+import { Args, Field, Int, Mutation, ObjectType, Query, Resolver } from '@nestjs/graphql';
+import { badInputFromZod } from '../../common/errors.js';
+import { domainSchema } from '../../registry/domains.js';
 import { AcmeService } from './acme.service.js';
 
 @ObjectType('ProxyAcmeDomain', { description: "A domain's ACME certificate in the shared database" })
@@ -23,7 +25,7 @@ class ProxyAcmeType {
   @Field(() => [ProxyAcmeDomainType]) domains!: ProxyAcmeDomainType[];
 }
 
-/** GraphQL for people (the console): the same as REST GET /proxy/acme. */
+/** GraphQL for people (the console): the same as REST GET /proxy/acme and POST /proxy/certificates/:domain/renew. */
 @Resolver()
 export class AcmeResolver {
   constructor(private readonly acme: AcmeService) {}
@@ -31,5 +33,12 @@ export class AcmeResolver {
   @Query(() => ProxyAcmeType)
   async proxyAcme(): Promise<ProxyAcmeType> {
     return this.acme.status();
+  }
+
+  @Mutation(() => ProxyAcmeDomainType, { description: "A new certificate for domain now, whatever the current one's expiry; answers once the order ended (lastError says if it failed)" })
+  async renewProxyCertificate(@Args('domain') domain: string): Promise<ProxyAcmeDomainType> {
+    const parsed = domainSchema.safeParse(domain);
+    if (!parsed.success) throw badInputFromZod(parsed.error, 'domain');
+    return this.acme.renewNow(parsed.data);
   }
 }

@@ -22,9 +22,15 @@ export interface UpgradeTunnel {
   take(): { socket: Socket; rest: Buffer };
 }
 
-export interface ClientConnectionOptions {
+export interface ConnectionWatch {
   /** Milliseconds since the epoch, advanced by the listener a few times a second. */
-  clock: { readonly now: number };
+  readonly now: number;
+  unwatch(connection: ClientConnection): void;
+}
+
+export interface ClientConnectionOptions {
+  /** The listener's sweep: its coarse clock, and where the connection leaves once closed or handed over. */
+  watch: ConnectionWatch;
   /** The socket is a TLS one (heads are marked `secure`). */
   secure?: boolean;
   /** How the engine parses, reads and writes. */
@@ -67,7 +73,7 @@ export class ClientConnection implements ParserOwner {
   private handedOver = false;
   /** Last bytes from the client or last response finished (ms, coarse). */
   private lastActive: number;
-  private readonly clock: { readonly now: number };
+  private readonly watch: ConnectionWatch;
   private readonly secure: boolean;
 
   constructor(
@@ -77,9 +83,9 @@ export class ClientConnection implements ParserOwner {
   ) {
     this.io = options.io;
     this.parser = options.io.createParser('request', this);
-    this.clock = options.clock;
+    this.watch = options.watch;
     this.secure = options.secure ?? false;
-    this.lastActive = this.clock.now;
+    this.lastActive = this.watch.now;
     socket.setNoDelay(true);
     socket.on('error', noop);
     socket.on('close', this.onClose);
@@ -89,11 +95,11 @@ export class ClientConnection implements ParserOwner {
 
   /** llhttp read bytes from the socket: `bytes` are those bytes (always after an Upgrade head). */
   executed(result: number | ParseError, bytes?: Buffer): void {
-    this.lastActive = this.clock.now;
+    this.lastActive = this.watch.now;
     if (typeof result !== 'number') return this.parseFailed(result);
     // Part of a head in, not all of it: the headers timeout runs from here.
     if (!this.inHead) this.headStartedAt = 0;
-    else if (this.headStartedAt === 0) this.headStartedAt = this.clock.now;
+    else if (this.headStartedAt === 0) this.headStartedAt = this.watch.now;
     const upgrade = this.upgradeRequest;
     if (upgrade) {
       // llhttp stopped at the end of the handshake's head: what follows is held until the backend answers it.
@@ -121,6 +127,7 @@ export class ClientConnection implements ParserOwner {
   };
 
   private readonly onClose = (): void => {
+    this.watch.unwatch(this);
     this.closed = true;
     this.headStartedAt = 0;
     for (const request of this.queue) request.clientClosed();
@@ -187,7 +194,7 @@ export class ClientConnection implements ParserOwner {
   responded(request: InboundRequest, keepOpen: boolean): void {
     if (this.queue[0] !== request) return;
     this.queue.shift();
-    this.lastActive = this.clock.now;
+    this.lastActive = this.watch.now;
     if (!keepOpen || this.closing) {
       this.closed = true;
       this.socket.end();
@@ -223,7 +230,7 @@ export class ClientConnection implements ParserOwner {
     if (this.closed) return;
     const next = this.queue[0];
     if (next !== undefined && this.io.writesWaiting(this.socket)) {
-      next.waitingSince = this.clock.now;
+      next.waitingSince = this.watch.now;
       this.socket.once('drain', () => {
         next.waitingSince = 0;
         this.serveNext();
@@ -297,6 +304,7 @@ export class ClientConnection implements ParserOwner {
     this.queue.length = 0;
     this.closed = true;
     this.handedOver = true;
+    this.watch.unwatch(this);
     this.socket.off('close', this.onClose);
     this.socket.off('end', this.onEnd);
     this.io.stopReadingClient(this.socket, this.parser, true);

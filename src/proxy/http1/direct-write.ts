@@ -104,7 +104,9 @@ function onComplete(this: WriteRequest, status: number): void {
   this.buffer = null;
   socket[PENDING] = (socket[PENDING] ?? 1) - 1;
   if (socket.destroyed) return;
-  if (status < 0) return void socket.destroy(writeError(status));
+  // After end(), a peer that read its answer and left (EPIPE on TLS's close_notify, with Connection: close
+  // at every request) is no error of anyone's: no Error object and 'error' event per connection for it.
+  if (status < 0) return void (socket.writableEnded ? socket.destroy() : socket.destroy(writeError(status)));
   if (socket[PENDING] === 0) socket.emit('drain');
 }
 

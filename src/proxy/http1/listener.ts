@@ -46,9 +46,8 @@ export class Http1Listener {
       // A TLS socket is half-open only once its handshake is done: one whose client ended during the handshake closes.
       socket.allowHalfOpen = true;
       if (http2 && (socket as TLSSocket).alpnProtocol === 'h2') return http2(socket as TLSSocket);
-      const connection = new ClientConnection(socket, handlers, { clock: this.connections, secure, io: options.io });
-      this.connections.watch(connection);
-      socket.once('close', () => this.connections.unwatch(connection));
+      // It leaves the sweep itself when it closes (no 'close' listener here: one fewer per connection).
+      this.connections.watch(new ClientConnection(socket, handlers, { watch: this.connections, secure, io: options.io }));
     };
     if (options.tls) {
       // llhttp reads the TLS socket's stream (TLSWrap) as it reads a TCP one: plaintext, after OpenSSL.
@@ -63,9 +62,14 @@ export class Http1Listener {
   }
 
   listen(port: number, host: string, sharing?: PortSharing): Promise<number> {
+    const sockets = this.sockets;
+    // One function for every socket, not a closure (and a once() wrapper) per connection.
+    const forget = function (this: Socket) {
+      sockets.delete(this);
+    };
     this.server.on('connection', (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
+      sockets.add(socket);
+      socket.on('close', forget);
     });
     return listenOn(this.server, port, host, sharing);
   }
