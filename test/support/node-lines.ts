@@ -32,6 +32,7 @@ export const NODE_LINE_TESTS = [
   'test/proxy/routing.test.js',
   'test/proxy/reuse-port.test.js',
   'test/proxy/tls.test.js',
+  'test/proxy/tls-alpn.test.js',
   'test/proxy/wire-security.test.js',
   'test/serve-smoke.test.js',
 ];

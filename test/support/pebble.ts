@@ -24,6 +24,8 @@ export interface Pebble {
   rootCaPem: string;
   /** The port pebble sends HTTP-01 validation requests to: the proxy's plain listener must be on it. */
   httpPort: number;
+  /** The port pebble sends TLS-ALPN-01 validation handshakes to: the proxy's TLS listener must be on it for those. */
+  tlsPort: number;
   /** The mock DNS (pebble-challtestsrv): everything resolves to 127.0.0.1 unless told otherwise. */
   dns: MockDns;
   /** Stops what this call started; the bench's pebble is left to the bench. */
@@ -54,6 +56,7 @@ interface PebbleFromBench {
   listenerCaFile: string;
   rootCaPem: string;
   httpPort: number;
+  tlsPort: number;
   dnsAddress: string;
   dnsManagement: string;
 }
@@ -68,7 +71,7 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
   const bench = given ? (JSON.parse(given) as PebbleFromBench) : null;
   if (bench && options.certificateValiditySeconds === undefined && !options.eab) {
     return {
-      directory: bench.directory, listenerCaFile: bench.listenerCaFile, rootCaPem: bench.rootCaPem, httpPort: bench.httpPort,
+      directory: bench.directory, listenerCaFile: bench.listenerCaFile, rootCaPem: bench.rootCaPem, httpPort: bench.httpPort, tlsPort: bench.tlsPort,
       dns: mockDns(bench.dnsAddress, bench.dnsManagement), stop: async () => {},
     };
   }
@@ -99,12 +102,12 @@ export async function startPebbleForBench(): Promise<{ json: string; describe: s
   try {
     const pebble = await startPebbleServer(dns, {});
     const json: PebbleFromBench = {
-      directory: pebble.directory, listenerCaFile: pebble.listenerCaFile, rootCaPem: pebble.rootCaPem, httpPort: pebble.httpPort,
+      directory: pebble.directory, listenerCaFile: pebble.listenerCaFile, rootCaPem: pebble.rootCaPem, httpPort: pebble.httpPort, tlsPort: pebble.tlsPort,
       dnsAddress: dns.address, dnsManagement: dns.management,
     };
     return {
       json: JSON.stringify(json),
-      describe: `pebble ${pebble.directory} (HTTP-01 to port ${pebble.httpPort}, mock DNS ${dns.address})`,
+      describe: `pebble ${pebble.directory} (HTTP-01 to port ${pebble.httpPort}, TLS-ALPN-01 to port ${pebble.tlsPort}, mock DNS ${dns.address})`,
       stop: async () => {
         await pebble.stop();
         await stopDns();
@@ -155,7 +158,7 @@ async function startPebbleServer(dns: MockDns, options: PebbleOptions): Promise<
   const binary = requireBinary('pebble', 'pebble');
   const openssl = requireBinary('openssl', 'openssl');
   const dir = mkdtempSync(join(tmpdir(), 'dozen-pebble-'));
-  const [listenPort, managementPort, httpPort] = [await freePort(), await freePort(), await freePort()];
+  const [listenPort, managementPort, httpPort, tlsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   // Pebble's own HTTPS listener: a self-signed certificate for 127.0.0.1, made here (pebble ships none in Debian).
   const listenerCaFile = join(dir, 'listener.pem');
   const keyFile = join(dir, 'listener-key.pem');
@@ -171,7 +174,7 @@ async function startPebbleServer(dns: MockDns, options: PebbleOptions): Promise<
       certificate: listenerCaFile,
       privateKey: keyFile,
       httpPort,
-      tlsPort: await freePort(),
+      tlsPort,
       ocspResponderURL: '',
       externalAccountBindingRequired: Boolean(options.eab),
       ...(options.eab ? { externalAccountMACKeys: { [options.eab.kid]: options.eab.hmacKey } } : {}),
@@ -199,7 +202,7 @@ async function startPebbleServer(dns: MockDns, options: PebbleOptions): Promise<
     if (!root.ok) throw new Error(`pebble's management API: GET /roots/0 answered ${root.status}`);
     const rootCaPem = await root.text();
     await agent.close();
-    return { directory, listenerCaFile, rootCaPem, httpPort, stop };
+    return { directory, listenerCaFile, rootCaPem, httpPort, tlsPort, stop };
   } catch (error) {
     await agent.close();
     await stop();

@@ -1,8 +1,13 @@
 import * as acme from 'acme-client';
+import { TLS_ALPN_CHALLENGE } from '../tls/served-certificates.js';
 import type { AcmeConfig } from './acme.config.js';
 import type { AcmeStore } from './acme.store.js';
 
-/** Where HTTP-01 challenges go while an order runs: the catalog's key/value store, which every host's proxy answers from. */
+/**
+ * Where challenges go while an order runs: the catalog's key/value store, which every host's proxy
+ * answers from. HTTP-01: the token and its key authorization; TLS-ALPN-01: `tls-alpn-01:<domain>` and
+ * the PEM key and certificate to answer with (served-certificates.ts).
+ */
 export interface ChallengeBoard {
   /** Publishes the answer for `token` and resolves once this host's proxy serves it. */
   publish(token: string, keyAuthorization: string): Promise<void>;
@@ -18,8 +23,8 @@ export interface IssuedCertificate {
 /**
  * One ACME order with acme-client (RFC 8555): the account (made once per
  * directory, its key kept sealed in the database), a new ECDSA P-256 key and
- * CSR for the domain, the HTTP-01 challenge published on the board, the
- * order finalized and the chain downloaded.
+ * CSR for the domain, the challenge (`challenge`: HTTP-01 or TLS-ALPN-01)
+ * published on the board, the order finalized and the chain downloaded.
  */
 export class AcmeOrderer {
   constructor(
@@ -35,16 +40,19 @@ export class AcmeOrderer {
       csr,
       email: this.config.email,
       termsOfServiceAgreed: true,
-      challengePriority: ['http-01'],
+      challengePriority: [this.config.challenge],
       // acme-client's own check fetches the challenge through public DNS before telling the CA; the board
       // already waits until this host's proxy serves it, and the CA's own validation is what counts.
       skipChallengeVerification: true,
-      challengeCreateFn: async (_authz, challenge, keyAuthorization) => {
-        if (challenge.type !== 'http-01') throw new Error(`the CA offered no http-01 challenge (got ${challenge.type})`);
-        await this.board.publish(challenge.token, keyAuthorization);
+      challengeCreateFn: async (authz, challenge, keyAuthorization) => {
+        if (challenge.type !== this.config.challenge) throw new Error(`the CA offered no ${this.config.challenge} challenge (got ${challenge.type})`);
+        if (challenge.type === 'http-01') return void (await this.board.publish(challenge.token, keyAuthorization));
+        // RFC 8737: a self-signed certificate for the domain carrying the key authorization's SHA-256 (acmeIdentifier).
+        const [keyPem, certPem] = await acme.crypto.createAlpnCertificate(authz, keyAuthorization, await acme.crypto.createPrivateEcdsaKey('P-256'));
+        await this.board.publish(TLS_ALPN_CHALLENGE + authz.identifier.value, keyPem.toString() + certPem.toString());
       },
-      challengeRemoveFn: async (_authz, challenge) => {
-        await this.board.withdraw(challenge.token);
+      challengeRemoveFn: async (authz, challenge) => {
+        await this.board.withdraw(challenge.type === 'http-01' ? challenge.token : TLS_ALPN_CHALLENGE + authz.identifier.value);
       },
     });
     return { certPem, keyPem: keyBuffer.toString() };

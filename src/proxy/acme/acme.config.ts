@@ -15,6 +15,13 @@ export const acmeConfig = z
     email: z.email({ error: 'expected an email address' }),
     /** External account binding, for CAs that require one (ZeroSSL, Google Trust Services, step-ca). */
     eab: z.strictObject({ kid: z.string().min(1, 'must not be empty'), hmacKey: secret() }).optional(),
+    /**
+     * How the CA checks that this cluster serves the domain: `http-01` (a request to port 80, answered
+     * by the proxy's plain listener) or `tls-alpn-01` (RFC 8737: a TLS handshake on port 443 offering
+     * `acme-tls/1`, answered by the TLS listener; for hosts whose port 80 is closed). Any host's proxy
+     * answers either, from the catalog.
+     */
+    challenge: z.enum(['http-01', 'tls-alpn-01'], { error: 'expected http-01 or tls-alpn-01' }).default('http-01'),
     /** Renew this long before expiry, and at the latest when a third of the lifetime is left (short-lived certificates). */
     renewBeforeDays: z.number({ error: 'expected days (a number)' }).positive().max(365).default(30),
     /** After a failed order: wait `firstSeconds`, doubling up to `maxSeconds` (jittered), before the next. */

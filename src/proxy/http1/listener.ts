@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
-import { runTlsServer } from '../tls/tls-server.js';
+import { ACME_TLS_1, runTlsServer } from '../tls/tls-server.js';
 import type { ServedCertificates } from '../tls/served-certificates.js';
 import { listenOn, type PortSharing } from '../engine.js';
 import { ClientConnection, type Http1Handlers } from './client-connection.js';
@@ -45,7 +45,12 @@ export class Http1Listener {
     const serve = (socket: Socket) => {
       // A TLS socket is half-open only once its handshake is done: one whose client ended during the handshake closes.
       socket.allowHalfOpen = true;
-      if (http2 && (socket as TLSSocket).alpnProtocol === 'h2') return http2(socket as TLSSocket);
+      if (secure) {
+        const protocol = (socket as TLSSocket).alpnProtocol;
+        if (protocol === 'h2' && http2) return http2(socket as TLSSocket);
+        // A TLS-ALPN-01 validator has seen the challenge's certificate: no HTTP follows (RFC 8737 section 3).
+        if (protocol === ACME_TLS_1) return void socket.end();
+      }
       // It leaves the sweep itself when it closes (no 'close' listener here: one fewer per connection).
       this.connections.watch(new ClientConnection(socket, handlers, { watch: this.connections, secure, io: options.io }));
     };

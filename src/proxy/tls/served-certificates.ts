@@ -22,13 +22,22 @@ export const TLS12_CIPHERS = [
 export const TLS_PROTOCOL = { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', ciphers: TLS12_CIPHERS, honorCipherOrder: false } as const;
 
 /**
+ * A pending challenge whose "token" starts with this is a TLS-ALPN-01 one (RFC 8737) for the domain
+ * after it, and its value the PEM key and certificate to answer with; the others are HTTP-01 tokens
+ * (base64url, which has no `:`) and their key authorizations.
+ */
+export const TLS_ALPN_CHALLENGE = 'tls-alpn-01:';
+
+/**
  * A worker's view of the certificate book: one SecureContext per
  * certificate, reached by domain (SNI: the exact name, then the wildcard one
- * label up), and the pending ACME HTTP-01 key authorizations.
+ * label up), the pending ACME HTTP-01 key authorizations, and the pending
+ * TLS-ALPN-01 certificates (by exact domain).
  */
 export class ServedCertificates {
   private readonly contexts = new Map<string, Served>();
   private readonly challenges = new Map<string, string>();
+  private readonly alpnChallenges = new Map<string, SecureContext>();
   private readonly ticketListeners = new Set<(keys: Buffer) => void>();
   /** Session-ticket keys: the primary's once it sent them (until then, this process's own). */
   ticketKeys: Buffer = randomBytes(48);
@@ -57,10 +66,12 @@ export class ServedCertificates {
         this.contexts.delete(change.domain);
         break;
       case 'challenge':
-        this.challenges.set(change.token, change.keyAuthorization);
+        if (!change.token.startsWith(TLS_ALPN_CHALLENGE)) this.challenges.set(change.token, change.keyAuthorization);
+        else this.putAlpnChallenge(change.token.slice(TLS_ALPN_CHALLENGE.length), change.keyAuthorization);
         break;
       case 'challenge-removed':
-        this.challenges.delete(change.token);
+        if (!change.token.startsWith(TLS_ALPN_CHALLENGE)) this.challenges.delete(change.token);
+        else this.alpnChallenges.delete(normalDomain(change.token.slice(TLS_ALPN_CHALLENGE.length)));
         break;
     }
   }
@@ -78,9 +89,24 @@ export class ServedCertificates {
     return dot > 0 ? this.contexts.get(`*${name.slice(dot)}`)?.context : undefined;
   }
 
+  /** The certificate answering a TLS-ALPN-01 validation of `servername` while one is pending, or undefined. */
+  challengeContextFor(servername: string): SecureContext | undefined {
+    return this.alpnChallenges.get(normalDomain(servername));
+  }
+
   /** The key authorization for an HTTP-01 token, or undefined. */
   keyAuthorization(token: string): string | undefined {
     return this.challenges.get(token);
+  }
+
+  private putAlpnChallenge(domain: string, pem: string): void {
+    try {
+      // One PEM holding the key and the certificate: OpenSSL reads each kind and skips the other.
+      this.alpnChallenges.set(normalDomain(domain), createSecureContext({ ...TLS_PROTOCOL, cert: pem, key: pem }));
+    } catch {
+      // Not a key and certificate (a stray catalog entry): nothing to answer with, the validation fails.
+      this.alpnChallenges.delete(normalDomain(domain));
+    }
   }
 
   /** Calls `listener` with new session-ticket keys (the TLS server's own context takes them). */
