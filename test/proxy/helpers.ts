@@ -2,7 +2,7 @@ import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +67,25 @@ export const echo: Handler = (req, res, name) => {
 };
 
 /** A real HTTP server on 127.0.0.1 standing in for one instance of an app. */
+/**
+ * A backend that reads the whole request body and answers `answerBytes` of `y`, with
+ * `x-upload: <bytes read> <their SHA-256, hex> <the request's content-length or transfer-encoding>`.
+ */
+export function hashingUpload(answerBytes: number): Handler {
+  return (req, res) => {
+    const hash = createHash('sha256');
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      hash.update(chunk);
+      size += chunk.length;
+    });
+    req.on('end', () => {
+      res.writeHead(200, { 'x-upload': `${size} ${hash.digest('hex')} ${req.headers['content-length'] ?? req.headers['transfer-encoding']}`, 'content-length': answerBytes });
+      res.end(Buffer.alloc(answerBytes, 'y'));
+    });
+  };
+}
+
 export async function startBackend(name: string, handler: Handler = echo): Promise<TestBackend> {
   const seen: TestBackend['seen'] = [];
   const server = createServer((req, res) => {

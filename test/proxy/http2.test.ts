@@ -9,7 +9,7 @@ import { WebSocketServer } from 'ws';
 import { launchChromium } from '../support/chromium.js';
 import { requireBinary } from '../support/debian.js';
 import { freePort } from '../support/ports.js';
-import { ENGINES, sharedTestCa, startBackend, startProxy, type TestBackend, type TestProxy } from './helpers.js';
+import { ENGINES, sharedTestCa, hashingUpload, startBackend, startProxy, type TestBackend, type TestProxy } from './helpers.js';
 
 const MB = 1024 * 1024;
 /** The TLS listener with HTTP/2 offered (proxy.tls.http2 is off by default). */
@@ -67,19 +67,7 @@ for (const engine of ENGINES) {
       proxy = await startProxy({ engine, https: true, tls: HTTP2_ON });
       assert.equal(proxy.server.report?.engine, engine);
       web = await startBackend('web-1');
-      store = await startBackend('store-1', (req, res) => {
-        const hash = createHash('sha256');
-        let size = 0;
-        req.on('data', (chunk: Buffer) => {
-          hash.update(chunk);
-          size += chunk.length;
-        });
-        req.on('end', () => {
-          const body = Buffer.alloc(4 * MB, 'y');
-          res.writeHead(200, { 'x-upload': `${size} ${hash.digest('hex')} ${req.headers['content-length'] ?? req.headers['transfer-encoding']}`, 'content-length': body.length });
-          res.end(body);
-        });
-      });
+      store = await startBackend('store-1', hashingUpload(4 * MB));
       const held: ((count: number) => void)[] = [];
       gate = await startBackend('gate-1', (req, res) => {
         held.push((count) => res.writeHead(200, { 'content-type': 'text/plain' }).end(`${req.url} answered with ${count} held`));
