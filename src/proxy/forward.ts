@@ -43,7 +43,36 @@ export function responseFraming(head: { method: string; http10: boolean }, statu
   return hasLength ? 'length' : head.http10 ? 'close' : 'chunked';
 }
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+/** Methods a request may be retried with on another backend when a connection died before any answer. */
+export const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+/**
+ * The target of the next attempt, as the app's balancer picks it, passing over the targets already
+ * `tried` (null: none yet) and those marked down; every one down, they are tried anyway rather than
+ * failing without trying. -1 when none is left. Both exchanges (this one and h2/undici-exchange.ts)
+ * choose with this; no Set is made unless a backend is down.
+ */
+export function nextTarget(entry: RouteEntry<AnyUpstream>, balance: BalanceRequest, tried: ReadonlySet<number> | null): number {
+  const targets = entry.targets;
+  let skip: ReadonlySet<number> | null = tried;
+  for (let index = 0; index < targets.length; index++) {
+    if (targets[index].upstream.isDown() && !skip?.has(index)) (skip = new Set(skip ?? [])).add(index);
+  }
+  if (skip && skip.size >= targets.length) skip = tried;
+  return entry.balancer(targets, balance, skip);
+}
+
+/** The proxy's own answer when no backend answered: 504 for a timeout, else 502, with a JSON body naming the failure. */
+export function gatewayFailure(kind: string, app: string): { status: number; body: string } {
+  const timeout = kind.endsWith('timeout');
+  return {
+    status: timeout ? 504 : 502,
+    body: JSON.stringify({
+      error: timeout ? 'gateway_timeout' : 'bad_gateway',
+      message: timeout ? `the backend did not answer in time (${kind})` : `no backend of ${app} could be reached (${kind})`,
+    }),
+  };
+}
 
 /**
  * One client request on its way to a backend: picks a target with the app's
@@ -95,13 +124,7 @@ export class Exchange implements ResponseHandler, BodySink, Asker {
   private attempt(lastError: UpstreamError | null): void {
     const targets = this.entry.targets;
     if (this.firstTried >= 0) this.tried ??= new Set([this.firstTried]);
-    let skip: Set<number> | null = this.tried;
-    for (let index = 0; index < targets.length; index++) {
-      if (targets[index].upstream.isDown() && !skip?.has(index)) (skip = new Set(skip ?? [])).add(index);
-    }
-    // Every backend marked down: try them anyway rather than fail without trying.
-    if (skip && skip.size >= targets.length) skip = this.tried;
-    const index = this.entry.balancer(targets, this.balance, skip);
+    const index = nextTarget(this.entry, this.balance, this.tried);
     if (index < 0) return this.fail(lastError ?? new UpstreamError('upstream_error', 'no backend left'));
     if (this.tried) this.tried.add(index);
     else this.firstTried = index;
@@ -229,12 +252,7 @@ export class Exchange implements ResponseHandler, BodySink, Asker {
   }
 
   private fail(error: UpstreamError): void {
-    const timeout = error.kind.endsWith('timeout');
-    const status = timeout ? 504 : 502;
-    const body = JSON.stringify({
-      error: timeout ? 'gateway_timeout' : 'bad_gateway',
-      message: timeout ? `the backend did not answer in time (${error.kind})` : `no backend of ${this.entry.app} could be reached (${error.kind})`,
-    });
+    const { status, body } = gatewayFailure(error.kind, this.entry.app);
     this.request.reply(status, body, `x-request-id: ${this.requestId}\r\n`);
     this.finish(status, error.kind);
   }

@@ -3,7 +3,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { PassThrough } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
 import type { BalanceRequest } from '../balancers/index.js';
-import type { ExchangeRecord } from '../forward.js';
+import { gatewayFailure, IDEMPOTENT, nextTarget, type ExchangeRecord } from '../forward.js';
 import { downstreamHeaders } from '../headers.js';
 import type { RequestHead } from '../http1/request-head.js';
 import type { UpstreamFailure } from '../http1/upstream-connection.js';
@@ -33,7 +33,6 @@ export function responseGone(response: ClientResponse): boolean {
   return response instanceof ServerResponse ? response.destroyed : response.stream.destroyed;
 }
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
 /**
  * One client request on its way to a backend through undici, with the fast
@@ -88,15 +87,10 @@ export class UndiciExchange<Pool extends BackendPool = UndiciPool> {
   }
 
   private attempt(lastFailure: UpstreamFailure | null): void {
-    const targets = this.entry.targets;
-    let skip: Set<number> | null = this.tried.size ? new Set(this.tried) : null;
-    for (let index = 0; index < targets.length; index++) if (targets[index].upstream.isDown()) (skip ??= new Set()).add(index);
-    // Every backend marked down: try them anyway rather than fail without trying.
-    if (skip && skip.size >= targets.length) skip = this.tried.size ? this.tried : null;
-    const index = this.entry.balancer(targets, this.balance, skip);
+    const index = nextTarget(this.entry, this.balance, this.tried.size ? this.tried : null);
     if (index < 0) return this.fail(lastFailure ?? 'upstream_error');
     this.tried.add(index);
-    this.target = targets[index];
+    this.target = this.entry.targets[index];
     this.attempts++;
     this.target.upstream.inflight++;
     this.holding = true;
@@ -211,12 +205,7 @@ export class UndiciExchange<Pool extends BackendPool = UndiciPool> {
   }
 
   private fail(failure: UpstreamFailure): void {
-    const timeout = failure.endsWith('timeout');
-    const status = timeout ? 504 : 502;
-    const body = JSON.stringify({
-      error: timeout ? 'gateway_timeout' : 'bad_gateway',
-      message: timeout ? `the backend did not answer in time (${failure})` : `no backend of ${this.entry.app} could be reached (${failure})`,
-    });
+    const { status, body } = gatewayFailure(failure, this.entry.app);
     if (!responseGone(this.response)) {
       this.response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-request-id': this.requestId });
       this.response.end(body);
