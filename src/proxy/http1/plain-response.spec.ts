@@ -4,6 +4,7 @@ import { downstreamHeaders } from '../headers.js';
 import type { ParserOwner } from './io.js';
 import { createParser } from './llhttp.js';
 import { PlainResponse } from './plain-response.js';
+import { mutateBytes, seededRandom } from '../../../test/support/mutation.js';
 
 /** What llhttp makes of `bytes` as one response, with the header lines the client would get; null unless exactly one whole response. */
 function viaLlhttp(bytes: Buffer): { status: number; keepAlive: boolean; lines: string; body: Buffer } | null {
@@ -72,31 +73,7 @@ const DECLINED = [
   ['HTTP/2', 'HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n'],
 ] as const;
 
-/** A small deterministic generator (mulberry32), so a failure repeats. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const INTERESTING = [13, 10, 32, 9, 58, 0, 127, 128, 255, 44, 48, 57, 97, 65, 45];
-
-function mutate(bytes: Buffer, next: () => number): Buffer {
-  const out = [...bytes];
-  for (let edits = 1 + Math.floor(next() * 3); edits > 0; edits--) {
-    const at = Math.floor(next() * out.length);
-    const byte = next() < 0.7 ? INTERESTING[Math.floor(next() * INTERESTING.length)] : Math.floor(next() * 256);
-    const op = next();
-    if (op < 0.4) out[at] = byte;
-    else if (op < 0.7) out.splice(at, 0, byte);
-    else if (op < 0.9) out.splice(at, 1);
-    else out.length = at;
-  }
-  return Buffer.from(out);
-}
 
 describe('PlainResponse', () => {
   it('reads the usual responses as llhttp does, keeping only end-to-end header lines', () => {
@@ -118,12 +95,12 @@ describe('PlainResponse', () => {
   });
 
   it('never reads a mutated response differently from llhttp (10,000 mutations)', () => {
-    const next = random(20261128);
+    const next = seededRandom(20261128);
     let accepted = 0;
     let declined = 0;
     for (let round = 0; round < 10_000; round++) {
       const seed = Buffer.from(SEEDS[round % SEEDS.length], 'latin1');
-      const bytes = mutate(seed, next);
+      const bytes = mutateBytes(seed, next, INTERESTING);
       const plain = viaPlain(bytes);
       if (plain === null) {
         declined++;

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import type { Http1Parser, ParserKind, ParserOwner } from '../http1/io.js';
 import { createParser as createNative } from '../http1/llhttp.js';
 import { createParser as createWasm } from './llhttp-wasm.js';
+import { mutateBytes, seededRandom } from '../../../test/support/mutation.js';
 
 /** Everything a parser tells its owner about `bytes` fed in the pieces `cuts` make, as one list. */
 function told(create: (kind: ParserKind, owner: ParserOwner) => Http1Parser, kind: ParserKind, bytes: Buffer, cuts: number[], end = false): unknown[] {
@@ -92,30 +93,10 @@ const RESPONSES = [
   'HTTP/1.1 2000 OK\r\n\r\n',
 ];
 
-/** A small deterministic generator (mulberry32), so a failure repeats. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const INTERESTING = [13, 10, 32, 9, 58, 59, 0, 127, 128, 255, 44, 48, 57, 97, 65, 45, 43, 102];
 
 function mutate(text: string, next: () => number): string {
-  const out = [...Buffer.from(text, 'latin1')];
-  for (let edits = 1 + Math.floor(next() * 3); edits > 0; edits--) {
-    const at = Math.floor(next() * out.length);
-    const byte = next() < 0.7 ? INTERESTING[Math.floor(next() * INTERESTING.length)] : Math.floor(next() * 256);
-    const op = next();
-    if (op < 0.4) out[at] = byte;
-    else if (op < 0.7) out.splice(at, 0, byte);
-    else if (op < 0.9) out.splice(at, 1);
-    else out.length = at;
-  }
-  return Buffer.from(out).toString('latin1');
+  return mutateBytes(Buffer.from(text, 'latin1'), next, INTERESTING).toString('latin1');
 }
 
 function cuts(length: number, next: () => number): number[] {
@@ -138,7 +119,7 @@ describe('llhttp as WebAssembly (the portable engine\'s parser)', () => {
   });
 
   it('reads heads and bodies cut anywhere across reads as Node\'s own llhttp does', () => {
-    const next = random(20261129);
+    const next = seededRandom(20261129);
     for (let round = 0; round < 2_000; round++) {
       const [kind, text] = round % 2 ? (['response', RESPONSES[round % RESPONSES.length]] as const) : (['request', REQUESTS[round % REQUESTS.length]] as const);
       same(kind, text, cuts(text.length, next));
@@ -146,7 +127,7 @@ describe('llhttp as WebAssembly (the portable engine\'s parser)', () => {
   });
 
   it('never reads a mutated message differently from Node\'s own llhttp (10,000 mutations)', () => {
-    const next = random(1129);
+    const next = seededRandom(1129);
     let errors = 0;
     for (let round = 0; round < 10_000; round++) {
       const [kind, seed] = round % 3 === 2 ? (['response', RESPONSES[round % RESPONSES.length]] as const) : (['request', REQUESTS[round % REQUESTS.length]] as const);
