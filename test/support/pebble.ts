@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { fromBench } from './bench-env.js';
 import { requireBinary } from './debian.js';
-import { freePort, GiveUp, waitFor } from './ports.js';
+import { freePorts, GiveUp, waitFor } from './ports.js';
 
 /**
  * Let's Encrypt's ACME test server, from Debian's `pebble` package (2.4.0),
@@ -121,7 +121,7 @@ export async function startPebbleForBench(): Promise<{ json: string; describe: s
 
 async function startMockDns(): Promise<{ dns: MockDns; stop(): Promise<void> }> {
   const binary = requireBinary('pebble-challtestsrv', 'pebble');
-  const [dnsPort, managementPort] = [await freePort(), await freePort()];
+  const [dnsPort, managementPort] = await freePorts(2);
   const address = `127.0.0.1:${dnsPort}`;
   const management = `http://127.0.0.1:${managementPort}`;
   // Only the DNS server and its management API; no AAAA answers, so a CA reaches the IPv4 loopback where the proxy listens.
@@ -158,7 +158,8 @@ async function startPebbleServer(dns: MockDns, options: PebbleOptions): Promise<
   const binary = requireBinary('pebble', 'pebble');
   const openssl = requireBinary('openssl', 'openssl');
   const dir = mkdtempSync(join(tmpdir(), 'dozen-pebble-'));
-  const [listenPort, managementPort, httpPort, tlsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  // Distinct: the proxy under test takes httpPort or tlsPort beside pebble's own two.
+  const [listenPort, managementPort, httpPort, tlsPort] = await freePorts(4);
   // Pebble's own HTTPS listener: a self-signed certificate for 127.0.0.1, made here (pebble ships none in Debian).
   const listenerCaFile = join(dir, 'listener.pem');
   const keyFile = join(dir, 'listener-key.pem');

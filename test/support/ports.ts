@@ -13,6 +13,27 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * `count` different free ports: each is held until all are found. Calls of freePort one after another
+ * can give the same port twice, since nothing holds the first while the next is looked for.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<number>((resolve, reject) => {
+            server.on('error', reject);
+            server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port));
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  }
+}
+
 /** Thrown by a waitFor probe to stop waiting at once (the thing waited for died). */
 export class GiveUp extends Error {}
 
