@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDozen } from '../test/support/dozen-process.js';
 import { freePort } from '../test/support/ports.js';
+import type { AcceptSetting } from '../src/proxy/accept-mode.js';
 import type { PolicySet } from '../src/proxy/policy.js';
 import type { FromWorker, ToWorker } from '../src/proxy/worker-messages.js';
 
@@ -159,8 +160,8 @@ export interface DozenTlsOptions {
   http2?: boolean;
   /** Whose certificate a client without SNI gets. */
   defaultDomain?: string;
-  /** proxy.reusePort (default: dozen's, true). */
-  reusePort?: boolean;
+  /** proxy.accept (default: dozen's, auto). */
+  accept?: AcceptSetting;
 }
 
 /** `dozen serve` with a TLS listener on the bench certificate and one app routed to the backend; `stops` gets its stop. */
@@ -175,7 +176,7 @@ export async function startDozenTls(options: DozenTlsOptions, stops: (() => Prom
       DOZEN_LOG_LEVEL: 'warn',
       DOZEN_PROXY_TLS_LISTEN_HOST: '127.0.0.1',
       DOZEN_PROXY_TLS_LISTEN_PORT: String(port),
-      ...(options.reusePort === false ? { DOZEN_PROXY_REUSE_PORT: 'false' } : {}),
+      ...(options.accept ? { DOZEN_PROXY_ACCEPT: options.accept } : {}),
       ...(options.http2 ? { DOZEN_PROXY_TLS_HTTP2: 'true' } : {}),
       ...(options.defaultDomain ? { DOZEN_PROXY_TLS_DEFAULT_DOMAIN: options.defaultDomain } : {}),
       DOZEN_PROXY_TLS_CERTIFICATES: JSON.stringify([{ domains: [options.host, ...(options.alsoCovers ?? [])], certFile: options.certificate.certFile, keyFile: options.certificate.keyFile }]),

@@ -13,8 +13,8 @@
  * Both proxies forward to one nginx backend answering a fixed body, run the
  * same number of worker processes, TLS 1.2-1.3 with the same suites (dozen's
  * list, tls/served-certificates.ts), session tickets on, no access log.
- * dozen runs its fast engine (a fallback fails the bench) and its portable one; where its workers listen
- * with SO_REUSEPORT (Node 22.12 on), the fast engine once more with proxy.reusePort: false.
+ * dozen runs its fast engine (a fallback fails the bench) and its portable one with proxy.accept's default
+ * (kernel on Node 22.12 on, else shared), then the fast engine with each other accept mode (accept-mode.ts).
  *
  *   BENCH_WORKERS=2 BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 npm run bench:proxy:tls
  */
@@ -22,7 +22,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { reusePortUnsupported } from '../src/proxy/reuse-port.js';
+import { chooseAccept, type AcceptMode } from '../src/proxy/accept-mode.js';
 import { TLS12_CIPHERS } from '../src/proxy/tls/served-certificates.js';
 import { requireBinary } from '../test/support/debian.js';
 import { freePort, waitFor } from '../test/support/ports.js';
@@ -72,13 +72,13 @@ async function main(): Promise<void> {
 
     // [name, TLS port, the process whose tree's CPU is counted]
     const targets: [string, number, number][] = [['nginx https', nginxPort, children[1].pid!]];
-    const kernel = reusePortUnsupported() === null;
-    // Where workers listen with SO_REUSEPORT (the default on Node 22.12+), the fast engine also runs with
-    // proxy.reusePort: false, node:cluster's round robin through the primary, to show what that costs.
-    const variants: ['fast' | 'portable', boolean][] = [['fast', true], ['portable', true], ...(kernel ? [['fast', false] as ['fast', boolean]] : [])];
-    for (const [engine, reusePort] of variants) {
-      const { port, pid } = await startDozenTls({ engine, workers: WORKERS, host: HOST, alsoCovers: ['*.bench.test'], defaultDomain: HOST, backendPort, certificate, reusePort }, stops);
-      targets.push([`dozen https (${engine}${reusePort ? '' : ', round robin'})`, port, pid]);
+    // The default accept mode (kernel where this Node has SO_REUSEPORT, else shared) for both engines, then
+    // the fast engine with each other mode, to show what each costs (primary: the round robin through the primary).
+    const auto = chooseAccept({ accept: 'auto', workers: WORKERS }).mode;
+    const variants: ['fast' | 'portable', AcceptMode][] = [['fast', auto], ['portable', auto], ...(['kernel', 'shared', 'primary'] as const).filter((mode) => mode !== auto && (mode !== 'kernel' || auto === 'kernel')).map((mode) => ['fast', mode] as ['fast', AcceptMode])];
+    for (const [engine, accept] of variants) {
+      const { port, pid } = await startDozenTls({ engine, workers: WORKERS, host: HOST, alsoCovers: ['*.bench.test'], defaultDomain: HOST, backendPort, certificate, accept }, stops);
+      targets.push([`dozen https (${engine}, ${accept})`, port, pid]);
     }
     // wrk sends the address as SNI: dozen's proxy.tls.defaultDomain and nginx's only server answer it with the same certificate.
     for (const [name, port] of targets) await waitFor(`${name} over HTTPS`, async () => (await runWrk(wrk, port, MODES['keep-alive'], 1, 1, 'https')).errors === '-', 20_000, 200);

@@ -49,7 +49,7 @@ export interface EngineModule<Pool extends BackendPool = BackendPool> {
 /**
  * How a listener in a cluster worker shares its port. By default the workers share the primary's
  * listener (and so one port 0). `exclusive`: a port of this process alone. `reusePort`: a socket of
- * this worker's own, bound with SO_REUSEPORT beside its siblings' (reuse-port.ts).
+ * this worker's own, bound with SO_REUSEPORT beside its siblings' (accept-mode.ts).
  */
 export interface PortSharing {
   exclusive?: boolean;

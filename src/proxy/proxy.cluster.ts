@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { AggregatorRegistry, type Registry, type RegistryContentType } from 'prom-client';
 import { backoffDelay } from '../common/backoff.js';
 import type { EngineReport } from './engine.js';
-import { assertPortFree } from './reuse-port.js';
+import { assertPortFree, setClusterScheduling, type AcceptMode } from './accept-mode.js';
 import { PROXY_METRICS, type MetricsJson } from './proxy-metrics.js';
 import type { RouteSnapshot } from '../registry/routes.js';
 import type { PolicySet } from './policy.js';
@@ -34,7 +34,7 @@ export interface WorkerReport extends EngineReport {
 }
 
 /**
- * The proxy's worker processes (node:cluster, sharing the listener). The
+ * The proxy's worker processes (node:cluster; how they share the listener: accept-mode.ts). The
  * primary (the Nest process) holds the latest route snapshot and policies and
  * sends them to every worker over IPC, including workers restarted after a
  * crash; it sums the workers' metrics into the admin registry on scrape.
@@ -58,6 +58,8 @@ export class ProxyCluster {
   constructor(
     private readonly start: WorkerStart,
     private readonly count: number,
+    /** How the workers share the listening ports (accept-mode.ts); `kernel` needs start.server.reusePort. */
+    private readonly accept: AcceptMode,
     private readonly log: Logger,
     /** The certificate book as it is now: what a worker that starts (or restarts) is sent first. */
     private readonly certificatesNow: () => BookChange[] = () => [],
@@ -65,13 +67,14 @@ export class ProxyCluster {
 
   /**
    * Forks the workers and resolves once every one is listening (rejects with the first failure).
-   * With SO_REUSEPORT (start.server.reusePort) every worker binds for itself, so the ports are first
+   * With SO_REUSEPORT (`kernel`) every worker binds for itself, so the ports are first
    * checked free (config ports are never 0: every worker binds the same one).
    */
   async run(): Promise<void> {
+    setClusterScheduling(this.accept);
     cluster.setupPrimary({ exec: WORKER_ENTRY, args: [], execArgv: [...process.execArgv, ...WORKER_V8_FLAGS] });
     const server = this.start.server;
-    if (server.reusePort) {
+    if (this.accept === 'kernel') {
       await assertPortFree(server.port, server.host);
       if (server.tls) await assertPortFree(server.tls.port, server.tls.host);
     }

@@ -23,11 +23,13 @@ export const proxyConfig = z
     /** Worker processes serving the listener; 0 serves it inside the main process (no cluster). Default: CPU cores. */
     workers: z.number().int('expected a whole number').min(0).max(64).optional(),
     /**
-     * Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new connections
-     * among them, where Node (22.12 on) and the OS allow; else, or with false, the primary accepts every
-     * connection and hands it to a worker (reuse-port.ts says what each costs).
+     * How workers share the port (accept-mode.ts says what each costs): `kernel`, each on a socket of its own
+     * (SO_REUSEPORT, Node 22.12 on, Linux); `shared`, one socket every worker accepts from; `primary`, the
+     * primary accepts and hands connections round robin; `auto`, kernel where it can be, else shared.
      */
-    reusePort: z.boolean().default(true),
+    accept: z.enum(['auto', 'kernel', 'shared', 'primary'], { error: 'expected auto, kernel, shared or primary' }).default('auto'),
+    /** Deprecated: `false` is `accept: primary`. */
+    reusePort: z.boolean().optional(),
     /** How many other backends a request is retried on after a connection failure. */
     retries: z.number().int().min(0).max(10).default(2),
     timeouts: z
@@ -57,7 +59,7 @@ export const proxyConfig = z
     listen: { host: '0.0.0.0', port: 8080 },
     engine: 'auto',
     engineSelfTestFault: false,
-    reusePort: true,
+    accept: 'auto',
     retries: 2,
     timeouts: { connect: 3_000, headers: 60_000, idle: 120_000, clientHeaders: 30_000, clientKeepAlive: 65_000 },
     trustedProxies: [],

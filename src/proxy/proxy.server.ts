@@ -11,7 +11,7 @@ import type { BackendPool } from './upstreams.js';
 export interface ProxyServerOptions {
   host: string;
   port: number;
-  /** Listen on sockets of this process's own, bound with SO_REUSEPORT beside the other workers' (reuse-port.ts); the Node must support it. */
+  /** Listen on sockets of this process's own, bound with SO_REUSEPORT beside the other workers' (accept-mode.ts); the Node must support it. */
   reusePort?: boolean;
   /** Which engine serves (`auto`: the fast one when its self-test passes). */
   engine: EngineSetting;

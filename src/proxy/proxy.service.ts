@@ -11,7 +11,7 @@ import { ProxyCluster, type WorkerReport } from './proxy.cluster.js';
 import { ProxyMetrics } from './proxy-metrics.js';
 import { ProxyPolicyService } from './proxy-policy.service.js';
 import { ProxyServer } from './proxy.server.js';
-import { reusePortUnsupported, type AcceptMode } from './reuse-port.js';
+import { chooseAccept, type AcceptChoice } from './accept-mode.js';
 import { CertificateBook } from './tls/certificate-book.js';
 import { CertificateFilesLoader } from './tls/certificate-files.js';
 import type { WorkerStart } from './worker-messages.js';
@@ -47,12 +47,9 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
     return this.config.proxy.workers ?? availableParallelism();
   }
 
-  /** How the workers share the listening ports (reuse-port.ts), and why when not in the kernel though `proxy.reusePort` asked for it. */
-  get accept(): { mode: AcceptMode; reason: string | null } {
-    if (this.workers === 0) return { mode: 'primary', reason: 'proxy.workers is 0: one process serves' };
-    if (!this.config.proxy.reusePort) return { mode: 'primary', reason: 'proxy.reusePort is false' };
-    const unsupported = reusePortUnsupported();
-    return unsupported ? { mode: 'primary', reason: unsupported } : { mode: 'kernel', reason: null };
+  /** How the workers share the listening ports (accept-mode.ts), and why not each on a socket of its own. */
+  get accept(): AcceptChoice {
+    return chooseAccept({ accept: this.config.proxy.accept, reusePort: this.config.proxy.reusePort, workers: this.workers });
   }
 
   /** null while serving; otherwise why not (health reads it). */
@@ -96,7 +93,7 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
       logLevel: this.config.log.level,
       logFormat: this.config.log.format,
     };
-    const target = this.workers === 0 ? this.inProcess(start) : (this.cluster = new ProxyCluster(start, this.workers, this.log, () => this.book.replay()));
+    const target = this.workers === 0 ? this.inProcess(start) : (this.cluster = new ProxyCluster(start, this.workers, accept.mode, this.log, () => this.book.replay()));
     target.setPolicies(await this.policies.policySet());
     this.policies.onChange((set) => target.setPolicies(set));
     target.setRoutes(this.routes.routes());

@@ -31,6 +31,7 @@ describe('proxy worker log lines', { timeout: 60_000 }, () => {
       logLevel: 'warn',
     },
     1,
+    'primary',
     log,
   );
   after(() => workers.stop());

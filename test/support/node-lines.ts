@@ -30,7 +30,7 @@ export const NODE_LINE_TESTS = [
   'test/proxy/http1.test.js',
   'test/proxy/http2.test.js',
   'test/proxy/routing.test.js',
-  'test/proxy/reuse-port.test.js',
+  'test/proxy/accept-mode.test.js',
   'test/proxy/tls.test.js',
   'test/proxy/tls-alpn.test.js',
   'test/proxy/wire-security.test.js',
