@@ -29,6 +29,7 @@ export const NODE_LINE_TESTS = [
   'test/proxy/forwarding.test.js',
   'test/proxy/http1.test.js',
   'test/proxy/http2.test.js',
+  'test/proxy/memory.test.js',
   'test/proxy/routing.test.js',
   'test/proxy/accept-mode.test.js',
   'test/proxy/tls.test.js',

@@ -24,6 +24,8 @@ interface LlhttpParser extends Http1Parser {
   unconsume(): void;
   /** While consuming, inside kOnExecute: a copy of the bytes just read. */
   getCurrentBuffer(): Buffer;
+  /** Deletes the C++ parser (nothing else does: it is not weak). */
+  close(): void;
   [slot: number]: unknown;
 }
 
@@ -72,27 +74,82 @@ function methodTable(methods: string[]): (string | undefined)[] {
 }
 
 /** A parser with its owner and the pieces of a head that spans several reads (llhttp hands those over early). */
-type OwnedParser = LlhttpParser & { owner: ParserOwner; pieces: string[]; url: string; tellsComplete: boolean; inBody: boolean; upgradeRead: boolean };
+type OwnedParser = LlhttpParser & { owner: ParserOwner; freed: boolean; pieces: string[]; url: string; tellsComplete: boolean; inBody: boolean; upgradeRead: boolean };
+
+/**
+ * Freed parsers, as node:http keeps them (its `parsers` FreeList): Node's
+ * HTTPParser is a C++ object the garbage collector never frees (node:http
+ * deletes it with `close()`), so a parser dropped without `close()` kept its
+ * C++ object and everything its JavaScript side reached, the connection and
+ * its socket included: about 5 KB per connection, for good. Reusing them also
+ * saves making one per connection.
+ */
+const POOL: OwnedParser[] = [];
+const POOL_LIMIT = 1_000;
+/** Freed in this turn of the event loop: a parser may be freed from inside its own callback, so it is pooled or deleted once the stack has unwound. */
+let released: OwnedParser[] = [];
+const nativeFree = HTTPParser.prototype.free as (this: LlhttpParser) => void;
 
 /** A strict parser (no lenient flags) that tells `owner` what it reads. */
 export function createParser(kind: ParserKind, owner: ParserOwner): Http1Parser {
-  const parser = new HTTPParser() as OwnedParser;
+  const parser = POOL.pop() ?? newParser();
   parser.initialize(kind === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE, {}, MAX_HEAD_BYTES, HTTPParser.kLenientNone);
   parser.owner = owner;
+  parser.freed = false;
   parser.pieces = [];
   parser.url = '';
   parser.tellsComplete = true;
   parser.inBody = false;
   parser.upgradeRead = false;
-  parser.tellComplete = tellComplete;
   // Node 22 dropped the parser's headersCompleted(); llhttp's message-begin callback (in Node 20, 22 and 24) tells the owner instead.
-  if (owner.messageBegin) parser[HTTPParser.kOnMessageBegin] = onMessageBegin;
+  parser[HTTPParser.kOnMessageBegin] = owner.messageBegin ? onMessageBegin : null;
+  parser[HTTPParser.kOnMessageComplete] = onMessageComplete;
+  return parser;
+}
+
+function newParser(): OwnedParser {
+  const parser = new HTTPParser() as OwnedParser;
+  parser.tellComplete = tellComplete;
+  parser.free = releaseParser;
   parser[HTTPParser.kOnHeaders] = onHeaders;
   parser[HTTPParser.kOnHeadersComplete] = onHeadersComplete;
   parser[HTTPParser.kOnBody] = onBody;
-  parser[HTTPParser.kOnMessageComplete] = onMessageComplete;
   parser[HTTPParser.kOnExecute] = onExecute;
   return parser;
+}
+
+/**
+ * Http1Parser.free: the parser goes back to the pool (or is deleted) once the stack has unwound. Until
+ * then llhttp may still call it (the rest of a read it is parsing) and the owner, closed, ignores that.
+ * Twice is once.
+ */
+function releaseParser(this: OwnedParser): void {
+  if (this.freed) return;
+  this.freed = true;
+  if (released.length === 0) setImmediate(settleReleased);
+  released.push(this);
+}
+
+function settleReleased(): void {
+  const parsers = released;
+  released = [];
+  for (const parser of parsers) {
+    parser.owner = IDLE;
+    parser.pieces = [];
+    if (POOL.length < POOL_LIMIT) {
+      // As node:http does when it pools one: async_hooks hear the resource's end.
+      nativeFree.call(parser);
+      POOL.push(parser);
+    } else parser.close();
+  }
+}
+
+/** The owner of a pooled parser: it holds on to nothing. */
+const IDLE: ParserOwner = { headersComplete: () => 0, body() {}, messageComplete() {}, executed() {} };
+
+/** Parsers waiting in the pool and freed this turn (tests: every freed parser is kept or deleted, never lost). */
+export function parserPoolSize(): { pooled: number; released: number } {
+  return { pooled: POOL.length, released: released.length };
 }
 
 // llhttp calls these with the parser as `this`.

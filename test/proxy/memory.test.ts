@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { after, before, describe, it } from 'node:test';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { ENGINES, sharedTestCa, startBackend, startProxy, type TestBackend } from './helpers.js';
+
+// The garbage collector, as `--expose-gc` gives it, without the flag on the test runner's command line.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** The JavaScript heap in use once everything unreachable is collected (the backend's record of requests forgotten). */
+async function liveHeap(backend: TestBackend): Promise<number> {
+  backend.seen.length = 0;
+  // Sockets and parsers let go in close callbacks and immediates: let those run first.
+  for (let round = 0; round < 3; round++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+  }
+  return getHeapStatistics().used_heap_size;
+}
+
+/** One request on a connection of its own (`Connection: close`), read to the end. */
+async function oneRequest(open: () => Socket): Promise<string> {
+  const socket = open();
+  let text = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => (text += chunk));
+  socket.write('GET /mem HTTP/1.1\r\nHost: web.example.net\r\nConnection: close\r\n\r\n');
+  await new Promise<void>((resolve, reject) => socket.once('close', () => resolve()).once('error', reject));
+  return text;
+}
+
+/** `count` requests, `concurrency` connections at a time. */
+async function requests(count: number, concurrency: number, open: () => Socket): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next++ < count) assert.match(await oneRequest(open), /^HTTP\/1\.1 200 [\s\S]*\r\n\r\nok$/);
+    }),
+  );
+}
+
+/**
+ * Connections the proxy served and closed leave nothing behind: a regression test for the fast engine
+ * keeping every connection (Node's HTTPParser is a C++ object that only `close()` deletes; one dropped
+ * without it kept its connection, socket and TLS state: about 5 KB each, growing without end).
+ */
+describe('memory per connection', { timeout: 120_000 }, () => {
+  const backends: Record<'keeps' | 'closes', TestBackend> = {} as never;
+  before(async () => {
+    backends.keeps = await startBackend('mem', (req, res) => res.end('ok'));
+    // Every answer ends its connection: each request is a backend connection (and a response parser) of its own too.
+    backends.closes = await startBackend('mem', (req, res) => res.setHeader('connection', 'close').end('ok'));
+  });
+  after(async () => {
+    for (const backend of Object.values(backends)) await backend.close();
+  });
+
+  const cases = [
+    { name: 'HTTP', https: false, count: 3_000, upstream: 'keeps' as const },
+    { name: 'HTTPS', https: true, count: 1_500, upstream: 'keeps' as const },
+    { name: 'HTTP (the backend closing each connection too)', https: false, count: 2_000, upstream: 'closes' as const },
+  ];
+  for (const engine of ENGINES) {
+    for (const { name, https, count, upstream } of cases) {
+      it(`${count} ${name} connections closed leave under 1 MB of heap behind (${engine})`, async () => {
+        const backend = backends[upstream];
+        // No exchange records: the helper's default keeps every one (about 1 KB each).
+        const proxy = await startProxy({ engine, https, onExchange: null });
+        proxy.source.set([{ app: 'mem', domains: ['web.example.net'], backends: [backend.as('mem')] }]);
+        const open = https
+          ? () => tlsConnect({ host: '127.0.0.1', port: proxy.port, servername: 'web.example.net', ca: sharedTestCa().caPem })
+          : () => netConnect({ host: '127.0.0.1', port: proxy.port });
+        try {
+          // Warm: the parser pool, the backend's keep-alive connections, compiled code.
+          await requests(300, 16, open);
+          const before = await liveHeap(backend);
+          await requests(count, 16, open);
+          const grown = (await liveHeap(backend)) - before;
+          assert.ok(grown < 1024 * 1024, `the heap grew by ${(grown / 1024 / 1024).toFixed(1)} MB over ${count} connections`);
+        } finally {
+          await proxy.close();
+        }
+      });
+    }
+  }
+});
