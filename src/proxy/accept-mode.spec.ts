@@ -13,14 +13,14 @@ describe('reusePortUnsupported', () => {
 describe('chooseAccept', () => {
   const node20 = reusePortUnsupported('20.20.2', 'linux');
 
-  it('auto is kernel where SO_REUSEPORT balancing exists, else shared with the reason', () => {
+  it('auto is kernel where SO_REUSEPORT balancing exists, else primary (both spread evenly) with the reason', () => {
     assert.deepEqual(chooseAccept({ accept: 'auto', workers: 2 }, null), { mode: 'kernel', reason: null });
-    assert.deepEqual(chooseAccept({ accept: 'auto', workers: 2 }, node20), { mode: 'shared', reason: node20 });
+    assert.deepEqual(chooseAccept({ accept: 'auto', workers: 2 }, node20), { mode: 'primary', reason: node20 });
   });
 
-  it('kernel asked of a Node without it falls back to shared, saying why', () => {
+  it('kernel asked of a Node without it falls back to primary, saying why', () => {
     assert.deepEqual(chooseAccept({ accept: 'kernel', workers: 2 }, null), { mode: 'kernel', reason: null });
-    assert.deepEqual(chooseAccept({ accept: 'kernel', workers: 2 }, node20), { mode: 'shared', reason: node20 });
+    assert.deepEqual(chooseAccept({ accept: 'kernel', workers: 2 }, node20), { mode: 'primary', reason: node20 });
   });
 
   it('shared and primary are kept as asked, on every Node', () => {

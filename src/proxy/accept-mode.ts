@@ -13,15 +13,19 @@ import { createServer } from 'node:net';
  * - `shared`: the primary binds one socket and passes it to every worker,
  *   which accept from it themselves (node:cluster's SCHED_NONE), as nginx
  *   did before reuseport. Nothing per connection goes through the primary
- *   either, and a worker that dies loses nothing queued; but whichever worker
- *   wakes first takes the connection, so a few connections can land unevenly.
+ *   either, and a worker that dies loses nothing queued; but the worker that
+ *   wakes first accepts every connection waiting (libuv accepts until the
+ *   queue is empty), so a burst lands on one worker: 60 connections opened at
+ *   once were all served by one of two workers, and long-lived connections
+ *   (WebSockets, keep-alive clients) stay where they landed. Opt-in.
  * - `primary`: node:cluster's round robin: the primary accepts every
- *   connection and sends its handle to a worker over IPC. That costs the
- *   primary and the worker about 0.2 ms of CPU per connection, most of what
- *   a resumed TLS handshake costs (`npm run bench:proxy:tls`, docs/proxy.md).
+ *   connection and sends its handle to a worker over IPC, in strict turn.
+ *   That costs the primary and the worker 0.1-0.2 ms of CPU per connection,
+ *   a third of what a resumed TLS handshake costs (`npm run bench:proxy:tls`,
+ *   docs/proxy.md).
  *
  * `auto` (the default) is `kernel` where Node (22.12 and 23.1 on) and the OS
- * have it, else `shared`.
+ * have it, else `primary`: both spread connections evenly.
  */
 export type AcceptMode = 'kernel' | 'shared' | 'primary';
 export type AcceptSetting = 'auto' | AcceptMode;
@@ -42,13 +46,13 @@ export function reusePortUnsupported(version = process.versions.node, platform: 
 
 /**
  * The mode for `proxy.accept` (and the deprecated `proxy.reusePort: false`, which meant `primary`).
- * `kernel` asked of a Node or OS without it falls back to `shared`, saying why: a fleet may run mixed Node lines.
+ * `kernel` asked of a Node or OS without it falls back to `primary`, saying why: a fleet may run mixed Node lines.
  */
 export function chooseAccept(setting: { accept: AcceptSetting; reusePort?: boolean; workers: number }, unsupported = reusePortUnsupported()): AcceptChoice {
   if (setting.workers === 0) return { mode: 'primary', reason: 'proxy.workers is 0: one process serves' };
   if (setting.accept === 'auto' && setting.reusePort === false) return { mode: 'primary', reason: 'proxy.reusePort is false (deprecated: write proxy.accept: primary)' };
   if (setting.accept === 'shared' || setting.accept === 'primary') return { mode: setting.accept, reason: `proxy.accept is ${setting.accept}` };
-  return unsupported ? { mode: 'shared', reason: unsupported } : { mode: 'kernel', reason: null };
+  return unsupported ? { mode: 'primary', reason: unsupported } : { mode: 'kernel', reason: null };
 }
 
 /** The scheduling policy node:cluster froze at its first fork in this process (it cannot change after). */

@@ -25,7 +25,7 @@ export const proxyConfig = z
     /**
      * How workers share the port (accept-mode.ts says what each costs): `kernel`, each on a socket of its own
      * (SO_REUSEPORT, Node 22.12 on, Linux); `shared`, one socket every worker accepts from; `primary`, the
-     * primary accepts and hands connections round robin; `auto`, kernel where it can be, else shared.
+     * primary accepts and hands connections round robin; `auto`, kernel where it can be, else primary.
      */
     accept: z.enum(['auto', 'kernel', 'shared', 'primary'], { error: 'expected auto, kernel, shared or primary' }).default('auto'),
     /** Deprecated: `false` is `accept: primary`. */

@@ -9,7 +9,7 @@ import { call, startBackend, type TestBackend } from './helpers.js';
 
 /**
  * How proxy workers share their port (src/proxy/accept-mode.ts): `kernel`, each on a socket of its own with
- * SO_REUSEPORT where this Node has it (22.12 on); `shared`, the primary's one socket, which every worker
+ * SO_REUSEPORT where this Node has it (22.12 on, the default there); `shared`, the primary's one socket, which every worker
  * holds and accepts from; `primary`, the primary's one socket, which no worker holds. Run on every Node line.
  */
 const KERNEL = reusePortUnsupported() === null;
@@ -39,7 +39,7 @@ function logLines(dozen: DozenProcess, message: string): Record<string, unknown>
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
-describe(`proxy workers sharing a port (auto: ${KERNEL ? 'kernel' : `shared, ${reusePortUnsupported()}`})`, { timeout: 90_000 }, () => {
+describe(`proxy workers sharing a port (auto: ${KERNEL ? 'kernel' : `primary, ${reusePortUnsupported()}`})`, { timeout: 90_000 }, () => {
   let web: TestBackend;
   const dozens: DozenProcess[] = [];
   const servers: Server[] = [];
@@ -90,9 +90,9 @@ describe(`proxy workers sharing a port (auto: ${KERNEL ? 'kernel' : `shared, ${r
     assert.ok(!servedBy.has(dozen.child.pid), 'the primary served requests itself');
   }
 
-  it('auto: each worker on a socket of its own where this Node can, else the one socket shared', async () => {
+  it('auto: each worker on a socket of its own where this Node can, else the primary\'s round robin', async () => {
     if (KERNEL) await serveWith(undefined, { mode: 'kernel', reason: null, sockets: 2, heldByEachWorker: 1, heldByPrimary: 0 });
-    else await serveWith(undefined, { mode: 'shared', reason: /has no reusePort in net/, sockets: 1, heldByEachWorker: 1, heldByPrimary: 1 });
+    else await serveWith(undefined, { mode: 'primary', reason: /has no reusePort in net/, sockets: 1, heldByEachWorker: 0, heldByPrimary: 1 });
   });
 
   it('proxy.accept: shared: every worker accepts from the primary\'s one socket', async () => {
