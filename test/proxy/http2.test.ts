@@ -166,6 +166,32 @@ for (const engine of ENGINES) {
       assert.equal(outcome, '2 200');
       assert.equal(JSON.parse(body).url, '/from-curl');
     });
+
+    it('closes a session idle for clientKeepAlive with GOAWAY, never one with a stream still open', async () => {
+      const quick = await startProxy({ engine, https: true, tls: HTTP2_ON, timeouts: { connect: 1_000, headers: 5_000, idle: 5_000, clientHeaders: 5_000, clientKeepAlive: 300 } });
+      quick.source.set([{ app: 'gate', domains: ['gate.example.net'], backends: [gate.as('gate')] }, { app: 'web', domains: ['web.example.net'], backends: [web.as('web')] }]);
+      try {
+        const idle = await h2Connect(quick.port, 'web.example.net');
+        assert.equal((await h2Request(idle, { ':path': '/', ':authority': 'web.example.net' })).status, 200);
+        const started = Date.now();
+        await new Promise((resolve) => idle.once('goaway', resolve));
+        assert.ok(Date.now() - started >= 250, `GOAWAY after ${Date.now() - started} ms`);
+        idle.close();
+
+        // The gate backend answers once GATED requests wait: the first stream stays open well past 300 ms.
+        const busy = await h2Connect(quick.port, 'gate.example.net');
+        let goaway = false;
+        busy.once('goaway', () => (goaway = true));
+        const first = h2Request(busy, { ':path': '/held', ':authority': 'gate.example.net' });
+        await new Promise((resolve) => setTimeout(resolve, 900));
+        assert.equal(goaway, false, 'a session with an open stream was closed as idle');
+        const rest = Array.from({ length: GATED - 1 }, () => h2Request(busy, { ':path': '/held', ':authority': 'gate.example.net' }));
+        assert.deepEqual([...new Set((await Promise.all([first, ...rest])).map((answer) => answer.status))], [200]);
+        busy.close();
+      } finally {
+        await quick.close();
+      }
+    });
   });
 }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect as h2Connect } from 'node:http2';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
@@ -32,12 +33,31 @@ async function oneRequest(open: () => Socket): Promise<string> {
   return text;
 }
 
+/** One HTTP/2 request on a session of its own, closed after it. */
+async function oneH2Request(port: number): Promise<string> {
+  const session = h2Connect(`https://127.0.0.1:${port}`, { servername: 'web.example.net', ca: sharedTestCa().caPem });
+  let status = '';
+  await new Promise<void>((resolve, reject) => {
+    const stream = session.request({ ':path': '/mem', ':authority': 'web.example.net' });
+    stream.on('response', (head) => (status = String(head[':status'])));
+    stream.on('data', noop).on('end', resolve).on('error', reject);
+  });
+  session.close();
+  await new Promise((resolve) => session.once('close', resolve));
+  return status;
+}
+
+function noop(): void {}
+
 /** `count` requests, `concurrency` connections at a time. */
-async function requests(count: number, concurrency: number, open: () => Socket): Promise<void> {
+async function requests(count: number, concurrency: number, open: (() => Socket) | number): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next++ < count) assert.match(await oneRequest(open), /^HTTP\/1\.1 200 [\s\S]*\r\n\r\nok$/);
+      while (next++ < count) {
+        if (typeof open === 'number') assert.equal(await oneH2Request(open), '200');
+        else assert.match(await oneRequest(open), /^HTTP\/1\.1 200 [\s\S]*\r\n\r\nok$/);
+      }
     }),
   );
 }
@@ -45,7 +65,8 @@ async function requests(count: number, concurrency: number, open: () => Socket):
 /**
  * Connections the proxy served and closed leave nothing behind: a regression test for the fast engine
  * keeping every connection (Node's HTTPParser is a C++ object that only `close()` deletes; one dropped
- * without it kept its connection, socket and TLS state: about 5 KB each, growing without end).
+ * without it kept its connection, socket and TLS state: about 5 KB each, growing without end), and for
+ * HTTP/2 sessions kept until their idle timer fired (node:http2 never clears a destroyed session's own timer).
  */
 describe('memory per connection', { timeout: 120_000 }, () => {
   const backends: Record<'keeps' | 'closes', TestBackend> = {} as never;
@@ -62,15 +83,18 @@ describe('memory per connection', { timeout: 120_000 }, () => {
     { name: 'HTTP', https: false, count: 3_000, upstream: 'keeps' as const },
     { name: 'HTTPS', https: true, count: 1_500, upstream: 'keeps' as const },
     { name: 'HTTP (the backend closing each connection too)', https: false, count: 2_000, upstream: 'closes' as const },
+    { name: 'HTTP/2', https: true, http2: true, count: 1_500, upstream: 'keeps' as const },
   ];
   for (const engine of ENGINES) {
-    for (const { name, https, count, upstream } of cases) {
+    for (const { name, https, http2, count, upstream } of cases) {
       it(`${count} ${name} connections closed leave under 1 MB of heap behind (${engine})`, async () => {
         const backend = backends[upstream];
         // No exchange records: the helper's default keeps every one (about 1 KB each).
-        const proxy = await startProxy({ engine, https, onExchange: null });
+        const proxy = await startProxy({ engine, https, onExchange: null, ...(http2 ? { tls: { host: '127.0.0.1', port: 0, http2: true } } : {}) });
         proxy.source.set([{ app: 'mem', domains: ['web.example.net'], backends: [backend.as('mem')] }]);
-        const open = https
+        const open = http2
+          ? proxy.port
+          : https
           ? () => tlsConnect({ host: '127.0.0.1', port: proxy.port, servername: 'web.example.net', ca: sharedTestCa().caPem })
           : () => netConnect({ host: '127.0.0.1', port: proxy.port });
         try {
