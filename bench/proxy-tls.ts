@@ -14,7 +14,7 @@
  * same number of worker processes, TLS 1.2-1.3 with the same suites (dozen's
  * list, tls/served-certificates.ts), session tickets on, no access log.
  * dozen runs its fast engine (a fallback fails the bench) and its portable one with proxy.accept's default
- * (kernel on Node 22.12 on, else shared), then the fast engine with each other accept mode (accept-mode.ts).
+ * (kernel on Node 22.12 on, else primary), then the fast engine with each other accept mode (accept-mode.ts).
  *
  *   BENCH_WORKERS=2 BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 npm run bench:proxy:tls
  */
@@ -72,10 +72,11 @@ async function main(): Promise<void> {
 
     // [name, TLS port, the process whose tree's CPU is counted]
     const targets: [string, number, number][] = [['nginx https', nginxPort, children[1].pid!]];
-    // The default accept mode (kernel where this Node has SO_REUSEPORT, else shared) for both engines, then
-    // the fast engine with each other mode, to show what each costs (primary: the round robin through the primary).
+    // The default accept mode (kernel where this Node has SO_REUSEPORT, else primary) for both engines, then
+    // the fast engine with each other mode this Node has, to show what each costs (primary: the round robin through the primary).
     const auto = chooseAccept({ accept: 'auto', workers: WORKERS }).mode;
-    const variants: ['fast' | 'portable', AcceptMode][] = [['fast', auto], ['portable', auto], ...(['kernel', 'shared', 'primary'] as const).filter((mode) => mode !== auto && (mode !== 'kernel' || auto === 'kernel')).map((mode) => ['fast', mode] as ['fast', AcceptMode])];
+    const others = (['shared', 'primary'] as const).filter((mode) => mode !== auto);
+    const variants: ['fast' | 'portable', AcceptMode][] = [['fast', auto], ['portable', auto], ...others.map((mode) => ['fast', mode] as ['fast', AcceptMode])];
     for (const [engine, accept] of variants) {
       const { port, pid } = await startDozenTls({ engine, workers: WORKERS, host: HOST, alsoCovers: ['*.bench.test'], defaultDomain: HOST, backendPort, certificate, accept }, stops);
       targets.push([`dozen https (${engine}, ${accept})`, port, pid]);

@@ -33,7 +33,6 @@ export function responseGone(response: ClientResponse): boolean {
   return response instanceof ServerResponse ? response.destroyed : response.stream.destroyed;
 }
 
-
 /**
  * One client request on its way to a backend through undici, with the fast
  * engine's rules (forward.ts): a target picked by the app's balancer, passing

@@ -147,11 +147,6 @@ function settleReleased(): void {
 /** The owner of a pooled parser: it holds on to nothing. */
 const IDLE: ParserOwner = { headersComplete: () => 0, body() {}, messageComplete() {}, executed() {} };
 
-/** Parsers waiting in the pool and freed this turn (tests: every freed parser is kept or deleted, never lost). */
-export function parserPoolSize(): { pooled: number; released: number } {
-  return { pooled: POOL.length, released: released.length };
-}
-
 // llhttp calls these with the parser as `this`.
 function onMessageBegin(this: OwnedParser): void {
   this.inBody = false;
