@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Server, Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ENGINES, startBackend, startProxy, type TestBackend, type TestProxy } from './helpers.js';
 import { waitFor } from '../support/ports.js';
@@ -194,6 +194,30 @@ for (const engine of ENGINES) {
       const requests = ['/x', '/y'].map((path) => `GET ${path} HTTP/1.1\r\nHost: echo.test\r\n\r\n`);
       const answers = responses(await raw(proxy.port, requests.join(''), 0, true));
       assert.deepEqual(answers.map((answer) => [answer.status, JSON.parse(answer.body).url]), [[200, '/x'], [200, '/y']]);
+    });
+
+    it('ends its side of a connection once, whichever side closes first', async () => {
+      // Node's end() on a socket already ended builds an error (a stack trace) only to drop it: at every Connection: close, that was a worker's CPU.
+      const original = Socket.prototype.end;
+      let again = 0;
+      const ended = new Set<Socket>();
+      Socket.prototype.end = function (this: Socket, ...args: unknown[]) {
+        if (this.localPort === proxy.port && this.writableEnded) again++;
+        if (this.localPort === proxy.port) ended.add(this);
+        return (original as (...all: unknown[]) => Socket).apply(this, args);
+      } as typeof original;
+      try {
+        const close = 'GET /close HTTP/1.1\r\nHost: echo.test\r\nConnection: close\r\n\r\n';
+        const kept = 'GET /kept HTTP/1.1\r\nHost: echo.test\r\n\r\n';
+        // The proxy ends first (Connection: close), the client answers the FIN with its own; then the client ends first (half-close).
+        const answers = [...responses(await raw(proxy.port, close)), ...responses(await raw(proxy.port, kept, 0, true)), ...responses(await raw(proxy.port, close, 0, true))];
+        assert.deepEqual(answers.map((answer) => answer.status), [200, 200, 200]);
+        // The proxy's sockets see the client's 'end' in a later turn: wait for them to be closed before counting.
+        await waitFor('the proxy to close its sockets', async () => ended.size === 3 && [...ended].every((socket) => socket.destroyed), 5_000, 10);
+        assert.equal(again, 0, 'end() was called on an ended socket');
+      } finally {
+        Socket.prototype.end = original;
+      }
     });
 
     it('cuts a client that half-closes in the middle of a body (its request can never be whole)', async () => {
