@@ -7,9 +7,11 @@
  * fast engine (proxy.engine: fast, so a fallback fails the bench), and
  * (6) dozen random on the portable engine, in the same rounds. nginx and
  * dozen run the same number of worker processes, keep-alive upstreams, no
- * access log. Prints req/s, p50/p99 and the ratios to nginx.
+ * access log. Prints req/s, p50/p99, CPU per request and the ratios to nginx; then nginx and
+ * dozen random again with `Connection: close` (a new connection per request).
  *
  *   BENCH_WORKERS=2 BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 npm run bench:proxy
+ *   BENCH_ACCEPT=shared npm run bench:proxy   # dozen with that proxy.accept (auto, kernel, shared, primary)
  *   BENCH_PROFILE=1 npm run bench:proxy   # also: one worker under --cpu-prof, where its time goes
  *   BENCH_STANDALONE=1 node dist/bench/proxy.js   # dozen's proxy workers alone (one per engine, no
  *     dozen serve, so no better-sqlite3 built for this Node): for Node 22 and 24
@@ -27,6 +29,7 @@ import { requireBinary } from '../test/support/debian.js';
 import { startDozen } from '../test/support/dozen-process.js';
 import { freePort, waitFor } from '../test/support/ports.js';
 import { DEFAULT_POLICY, type PolicySet } from '../src/proxy/policy.js';
+import { treeCpuSeconds } from './process-cpu.js';
 import { backendConfig, median, nginxProxyConfig, runWrk, startNginx, startProxyWorker, type WrkResult } from './proxy-support.js';
 
 /** Proxy worker processes of nginx and of dozen; alone (BENCH_STANDALONE), dozen runs one per engine, and so nginx one. */
@@ -39,13 +42,25 @@ const SECRET = 'bench-hs256-secret-0123456789abcdef';
 const BASELINE = process.env.BENCH_BASELINE;
 /** Proxy workers started alone, as the cluster forks them, instead of `dozen serve` (see the header). */
 const STANDALONE = process.env.BENCH_STANDALONE === '1';
+/** proxy.accept for every dozen started (its default when unset): how workers get their connections. */
+const ACCEPT = process.env.BENCH_ACCEPT;
+/** The suffix of the rows where every request comes on a new connection; they are compared with nginx's such row. */
+const NEW_CONNECTIONS = ', new connections';
 
 interface Result {
   name: string;
   rps: number;
   p50: number;
   p99: number;
+  /** CPU of the target's processes (all of them) per request, ms: steadier than requests/s on a shared machine. */
+  cpuMs: number;
   errors: string;
+}
+
+/** A proxy to load: its port, and the process whose tree's CPU is counted. */
+interface Target {
+  port: number;
+  pid: number;
 }
 
 async function main(): Promise<void> {
@@ -64,37 +79,47 @@ async function main(): Promise<void> {
 
     const token = await new SignJWT({ scope: 'read' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setAudience('bench').setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
     const start = STANDALONE ? (engine: 'fast' | 'portable') => startAlone(backendPort, stops, engine) : (engine: 'fast' | 'portable') => startRouted(startDozen, backendPort, token, stops, engine);
-    const proxyPort = await start('fast');
-    const portablePort = await start('portable');
-    const baselinePort = BASELINE ? await startRouted((await import(pathToFileURL(join(BASELINE, 'dist/test/support/dozen-process.js')).href)).startDozen, backendPort, token, stops) : null;
+    const fast = await start('fast');
+    const portable = await start('portable');
+    const baseline = BASELINE ? await startRouted((await import(pathToFileURL(join(BASELINE, 'dist/test/support/dozen-process.js')).href)).startDozen, backendPort, token, stops) : null;
+    const backend = { port: backendPort, pid: children[0].pid! };
+    const nginxProxy = { port: nginxProxyPort, pid: children[1].pid! };
 
-    const runs: [string, number, string[]][] = [
-      ['backend direct', backendPort, []],
-      ['nginx proxy', nginxProxyPort, ['-H', 'Host: random.bench.test']],
-      ['dozen random', proxyPort, ['-H', 'Host: random.bench.test']],
-      ['dozen least-load', proxyPort, ['-H', 'Host: least.bench.test']],
-      ['dozen JWT (HS256)', proxyPort, ['-H', 'Host: jwt.bench.test', '-H', `Authorization: Bearer ${token}`]],
-      ['dozen portable random', portablePort, ['-H', 'Host: random.bench.test']],
-      ...(baselinePort ? [['baseline random', baselinePort, ['-H', 'Host: random.bench.test']] as [string, number, string[]]] : []),
+    const close = ['-H', 'Connection: close'];
+    const runs: [string, Target, string[]][] = [
+      ['backend direct', backend, []],
+      ['nginx proxy', nginxProxy, ['-H', 'Host: random.bench.test']],
+      ['dozen random', fast, ['-H', 'Host: random.bench.test']],
+      ['dozen least-load', fast, ['-H', 'Host: least.bench.test']],
+      ['dozen JWT (HS256)', fast, ['-H', 'Host: jwt.bench.test', '-H', `Authorization: Bearer ${token}`]],
+      ['dozen portable random', portable, ['-H', 'Host: random.bench.test']],
+      ...(baseline ? [['baseline random', baseline, ['-H', 'Host: random.bench.test']] as [string, Target, string[]]] : []),
+      // A new connection per request (Connection: close): accept, a socket and a parser set up and torn down each time.
+      [`nginx proxy${NEW_CONNECTIONS}`, nginxProxy, ['-H', 'Host: random.bench.test', ...close]],
+      [`dozen random${NEW_CONNECTIONS}`, fast, ['-H', 'Host: random.bench.test', ...close]],
+      ...(baseline ? [[`baseline random${NEW_CONNECTIONS}`, baseline, ['-H', 'Host: random.bench.test', ...close]] as [string, Target, string[]]] : []),
     ];
     const results: Result[] = [];
     // Warm every target first (JIT, keep-alive pools), so run order does not favour the later ones.
-    for (const [, port, headers] of runs) await runWrk(wrk, port, headers, 3, CONNECTIONS);
+    for (const [, target, headers] of runs) await runWrk(wrk, target.port, headers, 3, CONNECTIONS);
     // Rounds interleave the targets, and each figure is the median of its rounds, so a burst of
     // other work on the machine hits every target alike instead of one. Each round starts one target
     // later, so no target always runs right after the same other one (dozen's workers sit idle while
     // nginx runs, and the first target of a round follows a pause).
-    const samples = new Map<string, WrkResult[]>();
+    const samples = new Map<string, (WrkResult & { cpuMs: number })[]>();
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, port, headers] of [...runs.slice(round % runs.length), ...runs.slice(0, round % runs.length)]) {
-        const sample = await runWrk(wrk, port, headers, SECONDS, CONNECTIONS);
+      for (const [name, target, headers] of [...runs.slice(round % runs.length), ...runs.slice(0, round % runs.length)]) {
+        const cpuBefore = treeCpuSeconds(target.pid);
+        const result = await runWrk(wrk, target.port, headers, SECONDS, CONNECTIONS);
+        const sample = { ...result, cpuMs: ((treeCpuSeconds(target.pid) - cpuBefore) * 1000) / result.requests };
         samples.set(name, [...(samples.get(name) ?? []), sample]);
-        process.stderr.write(`round ${round + 1}/${ROUNDS} ${name}: ${Math.round(sample.rps)} req/s, p99 ${sample.p99.toFixed(1)} ms\n`);
+        process.stderr.write(`round ${round + 1}/${ROUNDS} ${name}: ${Math.round(sample.rps)} req/s, p99 ${sample.p99.toFixed(1)} ms, ${sample.cpuMs.toFixed(3)} CPU ms/request\n`);
       }
     }
     for (const [name] of runs) {
       const list = samples.get(name)!;
-      results.push({ name, rps: median(list.map((one) => one.rps)), p50: median(list.map((one) => one.p50)), p99: median(list.map((one) => one.p99)), errors: [...new Set(list.map((one) => one.errors))].join('; ') });
+      const middle = (pick: (one: WrkResult & { cpuMs: number }) => number) => median(list.map(pick));
+      results.push({ name, rps: middle((one) => one.rps), p50: middle((one) => one.p50), p99: middle((one) => one.p99), cpuMs: middle((one) => one.cpuMs), errors: [...new Set(list.map((one) => one.errors))].join('; ') });
     }
     print(results);
     if (process.env.BENCH_PROFILE === '1') await profileWorker(wrk, backendPort, dir);
@@ -110,7 +135,7 @@ async function main(): Promise<void> {
  * Starts dozen (from the checkout `start` belongs to) with the three bench
  * apps routed to the backend; returns its proxy port once every route answers.
  */
-async function startRouted(start: typeof startDozen, backendPort: number, token: string, stops: (() => Promise<unknown>)[], engine: 'fast' | 'portable' | null = null): Promise<number> {
+async function startRouted(start: typeof startDozen, backendPort: number, token: string, stops: (() => Promise<unknown>)[], engine: 'fast' | 'portable' | null = null): Promise<Target> {
   const proxyPort = await freePort();
   const dozen = await start({
     env: {
@@ -121,6 +146,7 @@ async function startRouted(start: typeof startDozen, backendPort: number, token:
       DOZEN_LOG_LEVEL: 'warn',
       // A baseline checkout may predate proxy.engine (its config refuses unknown keys).
       ...(engine ? { DOZEN_PROXY_ENGINE: engine } : {}),
+      ...(ACCEPT ? { DOZEN_PROXY_ACCEPT: ACCEPT } : {}),
     },
   });
   stops.push(() => dozen.stop());
@@ -139,11 +165,11 @@ async function startRouted(start: typeof startDozen, backendPort: number, token:
       return status === 200;
     }, 10_000);
   }
-  return proxyPort;
+  return { port: proxyPort, pid: dozen.child.pid! };
 }
 
 /** One proxy worker of `engine` (the cluster's worker entry, alone), with the three bench apps. */
-async function startAlone(backendPort: number, stops: (() => Promise<unknown>)[], engine: 'fast' | 'portable'): Promise<number> {
+async function startAlone(backendPort: number, stops: (() => Promise<unknown>)[], engine: 'fast' | 'portable'): Promise<Target> {
   const apps = { 'bench-random': 'random.bench.test', 'bench-least': 'least.bench.test', 'bench-jwt': 'jwt.bench.test' };
   const policies: PolicySet = {
     'bench-least': { ...DEFAULT_POLICY, balancer: 'least-load' },
@@ -151,7 +177,7 @@ async function startAlone(backendPort: number, stops: (() => Promise<unknown>)[]
   };
   const worker = await startProxyWorker(await freePort(), { backendPort, apps, policies, engine });
   stops.push(() => worker.stop());
-  return worker.port;
+  return { port: worker.port, pid: worker.child.pid! };
 }
 
 /** The status of one request with the Host header set (fetch cannot set Host). */
@@ -204,18 +230,20 @@ function categoryOf(name: string, url: string): string {
 }
 
 function print(results: Result[]): void {
-  const nginx = results.find((result) => result.name === 'nginx proxy')!;
+  const nginxOf = (name: string) => results.find((result) => result.name === (name.endsWith(NEW_CONNECTIONS) ? `nginx proxy${NEW_CONNECTIONS}` : 'nginx proxy'))!;
   const lines = [
-    `proxy benchmark: ${STANDALONE ? '1 worker process each (nginx, and each dozen engine alone)' : `${WORKERS} worker processes each (nginx and dozen)`}, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s x ${ROUNDS} interleaved rounds (medians), keep-alive, loopback, ${availableParallelism()} cores`,
+    `proxy benchmark: ${STANDALONE ? '1 worker process each (nginx, and each dozen engine alone)' : `${WORKERS} worker processes each (nginx and dozen)`}, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s x ${ROUNDS} interleaved rounds (medians), proxy.accept ${ACCEPT ?? 'auto'}, keep-alive except the rows \"${NEW_CONNECTIONS.slice(2)}\" (Connection: close, compared with nginx's such row), loopback, ${availableParallelism()} cores`,
     '',
-    '| target | req/s | p50 ms | p99 ms | req/s vs nginx | p99 vs nginx | errors |',
-    '|---|---:|---:|---:|---:|---:|---|',
+    '| target | req/s | p50 ms | p99 ms | req/s vs nginx | p99 vs nginx | CPU ms per request | vs nginx | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const result of results) {
     const proxied = result.name.startsWith('dozen') || result.name.startsWith('baseline') || result.name.startsWith('ceiling');
+    const nginx = nginxOf(result.name);
     const ratio = proxied ? `${(result.rps / nginx.rps).toFixed(2)}x` : '';
     const p99 = proxied ? `${(result.p99 / nginx.p99).toFixed(2)}x` : '';
-    lines.push(`| ${result.name} | ${Math.round(result.rps)} | ${result.p50.toFixed(2)} | ${result.p99.toFixed(2)} | ${ratio} | ${p99} | ${result.errors} |`);
+    const cpu = proxied ? `${(result.cpuMs / nginx.cpuMs).toFixed(2)}x` : '';
+    lines.push(`| ${result.name} | ${Math.round(result.rps)} | ${result.p50.toFixed(2)} | ${result.p99.toFixed(2)} | ${ratio} | ${p99} | ${result.cpuMs.toFixed(3)} | ${cpu} | ${result.errors} |`);
   }
   process.stdout.write(lines.join('\n') + `\n\nNode ${process.version}; goal: dozen (fast engine) >= 0.80x nginx req/s, p99 <= 1.5x nginx; with JWT >= 0.70x; portable engine >= 0.55x\n`);
 }
