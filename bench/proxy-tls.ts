@@ -15,13 +15,16 @@
  * list, tls/served-certificates.ts), session tickets on, no access log.
  * dozen runs its fast engine (a fallback fails the bench) and its portable one with proxy.accept's default
  * (kernel on Node 22.12 on, else primary), then the fast engine with each other accept mode (accept-mode.ts).
+ * Last, the floor: Node's TLS set up as dozen's, answering without proxying (tls-floor-server.ts), new
+ * handshakes only: how near nginx anything on node:tls can come.
  *
  *   BENCH_WORKERS=2 BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 npm run bench:proxy:tls
  */
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chooseAccept, type AcceptMode } from '../src/proxy/accept-mode.js';
 import { TLS12_CIPHERS } from '../src/proxy/tls/served-certificates.js';
 import { requireBinary } from '../test/support/debian.js';
@@ -40,6 +43,10 @@ type Mode = 'keep-alive' | 'handshakes';
 /** A wrk run, and the CPU the target's processes (all of them: nginx's master and workers, dozen's primary and workers) spent per request. */
 type Sample = WrkResult & { cpuMsPerRequest: number };
 const MODES: Record<Mode, string[]> = { 'keep-alive': ['-H', `Host: ${HOST}`], handshakes: ['-H', `Host: ${HOST}`, '-H', 'Connection: close'] };
+
+/** The row of Node's floor (tls-floor-server.ts): it answers on a new connection each time, so it has no keep-alive figure. */
+const FLOOR = 'floor: node:tls, fixed answer, no proxying';
+const modesOf = (target: string): Mode[] => (target === FLOOR ? ['handshakes'] : ['keep-alive', 'handshakes']);
 
 /** nginx terminating TLS as dozen does, then proxying as bench:proxy's nginx does. */
 function nginxTlsConfig(port: number, backendPort: number, certificate: IssuedCertificate): string {
@@ -81,12 +88,18 @@ async function main(): Promise<void> {
       const { port, pid } = await startDozenTls({ engine, workers: WORKERS, host: HOST, alsoCovers: ['*.bench.test'], defaultDomain: HOST, backendPort, certificate, accept }, stops);
       targets.push([`dozen https (${engine}, ${accept})`, port, pid]);
     }
+    // Node's floor: its TLS as dozen sets it up, a fixed answer, no proxying (tls-floor-server.ts); new handshakes only.
+    const floorPort = await freePort();
+    const floorServer = fileURLToPath(new URL('./tls-floor-server.js', import.meta.url));
+    const floorEnv = { FLOOR_PORT: String(floorPort), FLOOR_CERT: certificate.certFile, FLOOR_KEY: certificate.keyFile, FLOOR_HOST: HOST, FLOOR_WORKERS: String(WORKERS) };
+    children.push(spawn(process.execPath, [floorServer], { env: { ...process.env, ...floorEnv }, stdio: ['ignore', 'ignore', 'inherit'] }));
+    targets.push([FLOOR, floorPort, children[children.length - 1].pid!]);
     // wrk sends the address as SNI: dozen's proxy.tls.defaultDomain and nginx's only server answer it with the same certificate.
     for (const [name, port] of targets) await waitFor(`${name} over HTTPS`, async () => (await runWrk(wrk, port, MODES['keep-alive'], 1, 1, 'https')).errors === '-', 20_000, 200);
 
-    for (const [, port] of targets) for (const mode of Object.keys(MODES) as Mode[]) await runWrk(wrk, port, MODES[mode], 2, CONNECTIONS, 'https');
+    const runs = targets.flatMap(([name, port, pid]) => modesOf(name).map((mode) => [`${name}|${mode}`, port, pid, mode] as const));
+    for (const [, port, , mode] of runs) await runWrk(wrk, port, MODES[mode], 2, CONNECTIONS, 'https');
     const samples = new Map<string, Sample[]>();
-    const runs = targets.flatMap(([name, port, pid]) => (Object.keys(MODES) as Mode[]).map((mode) => [`${name}|${mode}`, port, pid, mode] as const));
     for (let round = 0; round < ROUNDS; round++) {
       // Each round starts one target later, as in bench:proxy, so none always follows the same other.
       for (const [key, port, pid, mode] of [...runs.slice(round % runs.length), ...runs.slice(0, round % runs.length)]) {
@@ -109,7 +122,7 @@ async function main(): Promise<void> {
 
 function print(targets: string[], samples: Map<string, Sample[]>): void {
   const figure = (target: string, mode: Mode) => {
-    const list = samples.get(`${target}|${mode}`)!;
+    const list = samples.get(`${target}|${mode}`) ?? [{ rps: NaN, p99: NaN, cpuMsPerRequest: NaN, errors: '-' } as Sample];
     return { rps: median(list.map((one) => one.rps)), p99: median(list.map((one) => one.p99)), cpu: median(list.map((one) => one.cpuMsPerRequest)), errors: [...new Set(list.map((one) => one.errors))].join('; ') };
   };
   const lines = [
@@ -126,7 +139,8 @@ function print(targets: string[], samples: Map<string, Sample[]>): void {
     const mine = target !== 'nginx https';
     const ratio = (value: number) => (mine ? `${value.toFixed(2)}x` : '');
     const errors = [keep.errors, shake.errors].filter((text) => text !== '-').join('; ') || '-';
-    lines.push(`| ${target} | ${Math.round(keep.rps)} | ${keep.p99.toFixed(2)} | ${ratio(keep.rps / nginxKeep.rps)} | ${Math.round(shake.rps)} | ${shake.p99.toFixed(2)} | ${ratio(shake.rps / nginxShake.rps)} | ${shake.cpu.toFixed(3)} | ${ratio(nginxShake.cpu / shake.cpu)} | ${errors} |`);
+    const keepCells = Number.isNaN(keep.rps) ? '— | — | —' : `${Math.round(keep.rps)} | ${keep.p99.toFixed(2)} | ${ratio(keep.rps / nginxKeep.rps)}`;
+    lines.push(`| ${target} | ${keepCells} | ${Math.round(shake.rps)} | ${shake.p99.toFixed(2)} | ${ratio(shake.rps / nginxShake.rps)} | ${shake.cpu.toFixed(3)} | ${ratio(nginxShake.cpu / shake.cpu)} | ${errors} |`);
   }
   process.stdout.write(lines.join('\n') + `\n\nNode ${process.version}; goal: dozen (fast engine) >= 0.70x nginx keep-alive req/s, >= 0.80x nginx handshakes/s\n`);
 }
