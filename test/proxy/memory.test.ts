@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { connect as h2Connect } from 'node:http2';
 import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -35,7 +35,7 @@ async function oneRequest(open: () => Socket): Promise<void> {
 
 /** One HTTP/2 request on a session of its own, closed after it; it must be answered 200. */
 async function oneH2Request(port: number): Promise<void> {
-  const session = h2Connect(`https://127.0.0.1:${port}`, { servername: 'web.example.net', ca: sharedTestCa().caPem });
+  const session = h2Connect(`https://127.0.0.1:${port}`, { createConnection: () => resumingTlsConnect(port, ['h2']) });
   let status = '';
   await new Promise<void>((resolve, reject) => {
     const stream = session.request({ ':path': '/mem', ':authority': 'web.example.net' });
@@ -48,6 +48,17 @@ async function oneH2Request(port: number): Promise<void> {
 }
 
 function noop(): void {}
+
+/**
+ * A TLS connection to the proxy that resumes the session the last one got: each is still a new connection
+ * (and a new TLS state) to the proxy, at a third of a full handshake's CPU on both sides of this process.
+ */
+let lastSession: Buffer | undefined;
+function resumingTlsConnect(port: number, ALPNProtocols?: string[]): TLSSocket {
+  const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'web.example.net', ca: sharedTestCa().caPem, session: lastSession, ALPNProtocols });
+  socket.on('session', (session: Buffer) => (lastSession = session));
+  return socket;
+}
 
 /** `count` requests made by `one`, `concurrency` at a time. */
 async function requests(count: number, concurrency: number, one: () => Promise<void>): Promise<void> {
@@ -65,8 +76,8 @@ async function requests(count: number, concurrency: number, one: () => Promise<v
  * without it kept its connection, socket and TLS state: about 5 KB each, growing without end), and for
  * HTTP/2 sessions kept until their idle timer fired (node:http2 never clears a destroyed session's own timer).
  */
-// Every TLS connection here is a full handshake on both sides in this one process: 5,800 of them per engine, which
-// took 120 s on this 2-core VM while the test bench ran another file beside it.
+// 5,800 TLS connections per engine, client and server in this one process (resumed: full handshakes took
+// over 120 s on this 2-core VM while the test bench ran another file beside it).
 describe('memory per connection', { timeout: 300_000 }, () => {
   const backends: Record<'keeps' | 'closes', TestBackend> = {} as never;
   before(async () => {
@@ -94,9 +105,7 @@ describe('memory per connection', { timeout: 300_000 }, () => {
         const timeouts = { connect: 1_000, headers: 5_000, idle: 5_000, clientHeaders: 5_000, clientKeepAlive: 65_000 };
         const proxy = await startProxy({ engine, https, timeouts, onExchange: null, ...(http2 ? { tls: { host: '127.0.0.1', port: 0, http2: true } } : {}) });
         proxy.source.set([{ app: 'mem', domains: ['web.example.net'], backends: [backend.as('mem')] }]);
-        const open = https
-          ? () => tlsConnect({ host: '127.0.0.1', port: proxy.port, servername: 'web.example.net', ca: sharedTestCa().caPem })
-          : () => netConnect({ host: '127.0.0.1', port: proxy.port });
+        const open = https ? () => resumingTlsConnect(proxy.port) : () => netConnect({ host: '127.0.0.1', port: proxy.port });
         const one = http2 ? () => oneH2Request(proxy.port) : () => oneRequest(open);
         try {
           // Warm: the parser pool, the backend's keep-alive connections, compiled code.
