@@ -20,8 +20,8 @@ import { createServer } from 'node:net';
  *   (WebSockets, keep-alive clients) stay where they landed. Opt-in.
  * - `primary`: node:cluster's round robin: the primary accepts every
  *   connection and sends its handle to a worker over IPC, in strict turn.
- *   That costs the primary and the worker 0.1-0.2 ms of CPU per connection,
- *   a third of what a resumed TLS handshake costs (`npm run bench:proxy:tls`,
+ *   That costs the primary and the worker 0.1-0.5 ms of CPU per connection,
+ *   a third or more of what a resumed TLS handshake costs (`npm run bench:proxy:tls`,
  *   docs/proxy.md).
  *
  * `auto` (the default) is `kernel` where Node (22.12 and 23.1 on) and the OS
