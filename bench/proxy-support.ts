@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDozen } from '../test/support/dozen-process.js';
 import { freePort } from '../test/support/ports.js';
+import { treeCpuSeconds } from './process-cpu.js';
 import type { AcceptSetting } from '../src/proxy/accept-mode.js';
 import type { PolicySet } from '../src/proxy/policy.js';
 import type { FromWorker, ToWorker } from '../src/proxy/worker-messages.js';
@@ -84,6 +85,16 @@ export function runWrk(binary: string, port: number, headers: string[], seconds:
       resolveRun({ rps, requests, p50, p99, errors: [non2xx ? `${non2xx} non-2xx` : '', socketErrors ?? ''].filter(Boolean).join('; ') || '-' });
     });
   });
+}
+
+/** A wrk run, and the CPU the target's processes (`pid` and all below it) spent per request meanwhile, in ms. */
+export type CountedRun = WrkResult & { cpuMsPerRequest: number };
+
+/** runWrk, counting the CPU of the process tree at `pid` (on a shared VM it holds still where requests/s swing). */
+export async function runWrkCounted(binary: string, pid: number, port: number, headers: string[], seconds: number, connections: number, scheme: 'http' | 'https' = 'http'): Promise<CountedRun> {
+  const cpuBefore = treeCpuSeconds(pid);
+  const result = await runWrk(binary, port, headers, seconds, connections, scheme);
+  return { ...result, cpuMsPerRequest: ((treeCpuSeconds(pid) - cpuBefore) * 1000) / result.requests };
 }
 
 export interface ProxyWorkerOptions {

@@ -30,8 +30,7 @@ import { TLS12_CIPHERS } from '../src/proxy/tls/served-certificates.js';
 import { requireBinary } from '../test/support/debian.js';
 import { freePort, waitFor } from '../test/support/ports.js';
 import { makeTestCa, type IssuedCertificate } from '../test/support/test-ca.js';
-import { treeCpuSeconds } from './process-cpu.js';
-import { backendConfig, median, NGINX_PROXY_LOCATION, runWrk, startDozenTls, startNginx, type WrkResult } from './proxy-support.js';
+import { backendConfig, median, NGINX_PROXY_LOCATION, runWrk, runWrkCounted, startDozenTls, startNginx, type CountedRun } from './proxy-support.js';
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -40,8 +39,6 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const HOST = 'app.bench.test';
 
 type Mode = 'keep-alive' | 'handshakes';
-/** A wrk run, and the CPU the target's processes (all of them: nginx's master and workers, dozen's primary and workers) spent per request. */
-type Sample = WrkResult & { cpuMsPerRequest: number };
 const MODES: Record<Mode, string[]> = { 'keep-alive': ['-H', `Host: ${HOST}`], handshakes: ['-H', `Host: ${HOST}`, '-H', 'Connection: close'] };
 
 /** The row of Node's floor (tls-floor-server.ts): it answers on a new connection each time, so it has no keep-alive figure. */
@@ -99,13 +96,12 @@ async function main(): Promise<void> {
 
     const runs = targets.flatMap(([name, port, pid]) => modesOf(name).map((mode) => [`${name}|${mode}`, port, pid, mode] as const));
     for (const [, port, , mode] of runs) await runWrk(wrk, port, MODES[mode], 2, CONNECTIONS, 'https');
-    const samples = new Map<string, Sample[]>();
+    const samples = new Map<string, CountedRun[]>();
     for (let round = 0; round < ROUNDS; round++) {
       // Each round starts one target later, as in bench:proxy, so none always follows the same other.
       for (const [key, port, pid, mode] of [...runs.slice(round % runs.length), ...runs.slice(0, round % runs.length)]) {
-        const cpuBefore = treeCpuSeconds(pid);
-        const result = await runWrk(wrk, port, MODES[mode], SECONDS, CONNECTIONS, 'https');
-        const sample = { ...result, cpuMsPerRequest: ((treeCpuSeconds(pid) - cpuBefore) * 1000) / result.requests };
+        // CPU of all the target's processes: nginx's master and workers, dozen's primary and workers.
+        const sample = await runWrkCounted(wrk, pid, port, MODES[mode], SECONDS, CONNECTIONS, 'https');
         samples.set(key, [...(samples.get(key) ?? []), sample]);
         process.stderr.write(`round ${round + 1}/${ROUNDS} ${key}: ${Math.round(sample.rps)}/s, p99 ${sample.p99.toFixed(1)} ms, ${sample.cpuMsPerRequest.toFixed(3)} CPU ms/request ${sample.errors}\n`);
       }
@@ -120,9 +116,10 @@ async function main(): Promise<void> {
   }
 }
 
-function print(targets: string[], samples: Map<string, Sample[]>): void {
+function print(targets: string[], samples: Map<string, CountedRun[]>): void {
   const figure = (target: string, mode: Mode) => {
-    const list = samples.get(`${target}|${mode}`) ?? [{ rps: NaN, p99: NaN, cpuMsPerRequest: NaN, errors: '-' } as Sample];
+    const list = samples.get(`${target}|${mode}`);
+    if (!list) return null;
     return { rps: median(list.map((one) => one.rps)), p99: median(list.map((one) => one.p99)), cpu: median(list.map((one) => one.cpuMsPerRequest)), errors: [...new Set(list.map((one) => one.errors))].join('; ') };
   };
   const lines = [
@@ -131,15 +128,16 @@ function print(targets: string[], samples: Map<string, Sample[]>): void {
     '| target | keep-alive req/s | p99 ms | vs nginx | handshakes/s (Connection: close) | p99 ms | vs nginx | CPU ms per handshake | nginx / this | errors |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
-  const nginxKeep = figure('nginx https', 'keep-alive');
-  const nginxShake = figure('nginx https', 'handshakes');
+  // Every target has handshakes; the floor has no keep-alive figure (modesOf).
+  const nginxKeep = figure('nginx https', 'keep-alive')!;
+  const nginxShake = figure('nginx https', 'handshakes')!;
   for (const target of targets) {
     const keep = figure(target, 'keep-alive');
-    const shake = figure(target, 'handshakes');
+    const shake = figure(target, 'handshakes')!;
     const mine = target !== 'nginx https';
     const ratio = (value: number) => (mine ? `${value.toFixed(2)}x` : '');
-    const errors = [keep.errors, shake.errors].filter((text) => text !== '-').join('; ') || '-';
-    const keepCells = Number.isNaN(keep.rps) ? '— | — | —' : `${Math.round(keep.rps)} | ${keep.p99.toFixed(2)} | ${ratio(keep.rps / nginxKeep.rps)}`;
+    const errors = [keep?.errors ?? '-', shake.errors].filter((text) => text !== '-').join('; ') || '-';
+    const keepCells = keep === null ? '— | — | —' : `${Math.round(keep.rps)} | ${keep.p99.toFixed(2)} | ${ratio(keep.rps / nginxKeep.rps)}`;
     lines.push(`| ${target} | ${keepCells} | ${Math.round(shake.rps)} | ${shake.p99.toFixed(2)} | ${ratio(shake.rps / nginxShake.rps)} | ${shake.cpu.toFixed(3)} | ${ratio(nginxShake.cpu / shake.cpu)} | ${errors} |`);
   }
   process.stdout.write(lines.join('\n') + `\n\nNode ${process.version}; goal: dozen (fast engine) >= 0.70x nginx keep-alive req/s, >= 0.80x nginx handshakes/s\n`);

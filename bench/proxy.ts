@@ -29,8 +29,7 @@ import { requireBinary } from '../test/support/debian.js';
 import { startDozen } from '../test/support/dozen-process.js';
 import { freePort, waitFor } from '../test/support/ports.js';
 import { DEFAULT_POLICY, type PolicySet } from '../src/proxy/policy.js';
-import { treeCpuSeconds } from './process-cpu.js';
-import { backendConfig, median, nginxProxyConfig, runWrk, startNginx, startProxyWorker, type WrkResult } from './proxy-support.js';
+import { backendConfig, median, nginxProxyConfig, runWrk, runWrkCounted, startNginx, startProxyWorker, type CountedRun } from './proxy-support.js';
 
 /** Proxy worker processes of nginx and of dozen; alone (BENCH_STANDALONE), dozen runs one per engine, and so nginx one. */
 const WORKERS = process.env.BENCH_STANDALONE === '1' ? 1 : Number(process.env.BENCH_WORKERS ?? availableParallelism());
@@ -106,20 +105,18 @@ async function main(): Promise<void> {
     // other work on the machine hits every target alike instead of one. Each round starts one target
     // later, so no target always runs right after the same other one (dozen's workers sit idle while
     // nginx runs, and the first target of a round follows a pause).
-    const samples = new Map<string, (WrkResult & { cpuMs: number })[]>();
+    const samples = new Map<string, CountedRun[]>();
     for (let round = 0; round < ROUNDS; round++) {
       for (const [name, target, headers] of [...runs.slice(round % runs.length), ...runs.slice(0, round % runs.length)]) {
-        const cpuBefore = treeCpuSeconds(target.pid);
-        const result = await runWrk(wrk, target.port, headers, SECONDS, CONNECTIONS);
-        const sample = { ...result, cpuMs: ((treeCpuSeconds(target.pid) - cpuBefore) * 1000) / result.requests };
+        const sample = await runWrkCounted(wrk, target.pid, target.port, headers, SECONDS, CONNECTIONS);
         samples.set(name, [...(samples.get(name) ?? []), sample]);
-        process.stderr.write(`round ${round + 1}/${ROUNDS} ${name}: ${Math.round(sample.rps)} req/s, p99 ${sample.p99.toFixed(1)} ms, ${sample.cpuMs.toFixed(3)} CPU ms/request\n`);
+        process.stderr.write(`round ${round + 1}/${ROUNDS} ${name}: ${Math.round(sample.rps)} req/s, p99 ${sample.p99.toFixed(1)} ms, ${sample.cpuMsPerRequest.toFixed(3)} CPU ms/request\n`);
       }
     }
     for (const [name] of runs) {
       const list = samples.get(name)!;
-      const middle = (pick: (one: WrkResult & { cpuMs: number }) => number) => median(list.map(pick));
-      results.push({ name, rps: middle((one) => one.rps), p50: middle((one) => one.p50), p99: middle((one) => one.p99), cpuMs: middle((one) => one.cpuMs), errors: [...new Set(list.map((one) => one.errors))].join('; ') });
+      const middle = (pick: (one: CountedRun) => number) => median(list.map(pick));
+      results.push({ name, rps: middle((one) => one.rps), p50: middle((one) => one.p50), p99: middle((one) => one.p99), cpuMs: middle((one) => one.cpuMsPerRequest), errors: [...new Set(list.map((one) => one.errors))].join('; ') });
     }
     print(results);
     if (process.env.BENCH_PROFILE === '1') await profileWorker(wrk, backendPort, dir);
