@@ -33,9 +33,9 @@ async function oneRequest(open: () => Socket): Promise<void> {
   assert.match(text, /^HTTP\/1\.1 200 [\s\S]*\r\n\r\nok$/);
 }
 
-/** One HTTP/2 request on a session of its own, closed after it; it must be answered 200. */
-async function oneH2Request(port: number): Promise<void> {
-  const session = h2Connect(`https://127.0.0.1:${port}`, { createConnection: () => resumingTlsConnect(port, ['h2']) });
+/** One HTTP/2 request on a session of its own (its TLS connection from `open`), closed after it; it must be answered 200. */
+async function oneH2Request(port: number, open: () => TLSSocket): Promise<void> {
+  const session = h2Connect(`https://127.0.0.1:${port}`, { createConnection: open });
   let status = '';
   await new Promise<void>((resolve, reject) => {
     const stream = session.request({ ':path': '/mem', ':authority': 'web.example.net' });
@@ -50,14 +50,16 @@ async function oneH2Request(port: number): Promise<void> {
 function noop(): void {}
 
 /**
- * A TLS connection to the proxy that resumes the session the last one got: each is still a new connection
- * (and a new TLS state) to the proxy, at a third of a full handshake's CPU on both sides of this process.
+ * Opens TLS connections to the proxy at `port`, each resuming the session the last one got: each is still a new
+ * connection (and a new TLS state) to the proxy, at a third of a full handshake's CPU on both sides of this process.
  */
-let lastSession: Buffer | undefined;
-function resumingTlsConnect(port: number, ALPNProtocols?: string[]): TLSSocket {
-  const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'web.example.net', ca: sharedTestCa().caPem, session: lastSession, ALPNProtocols });
-  socket.on('session', (session: Buffer) => (lastSession = session));
-  return socket;
+function resumingTls(port: number, ALPNProtocols?: string[]): () => TLSSocket {
+  let last: Buffer | undefined;
+  return () => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'web.example.net', ca: sharedTestCa().caPem, session: last, ALPNProtocols });
+    socket.on('session', (session: Buffer) => (last = session));
+    return socket;
+  };
 }
 
 /** `count` requests made by `one`, `concurrency` at a time. */
@@ -105,8 +107,14 @@ describe('memory per connection', { timeout: 300_000 }, () => {
         const timeouts = { connect: 1_000, headers: 5_000, idle: 5_000, clientHeaders: 5_000, clientKeepAlive: 65_000 };
         const proxy = await startProxy({ engine, https, timeouts, onExchange: null, ...(http2 ? { tls: { host: '127.0.0.1', port: 0, http2: true } } : {}) });
         proxy.source.set([{ app: 'mem', domains: ['web.example.net'], backends: [backend.as('mem')] }]);
-        const open = https ? () => resumingTlsConnect(proxy.port) : () => netConnect({ host: '127.0.0.1', port: proxy.port });
-        const one = http2 ? () => oneH2Request(proxy.port) : () => oneRequest(open);
+        let one: () => Promise<void>;
+        if (http2) {
+          const open = resumingTls(proxy.port, ['h2']);
+          one = () => oneH2Request(proxy.port, open);
+        } else {
+          const open = https ? resumingTls(proxy.port) : () => netConnect({ host: '127.0.0.1', port: proxy.port });
+          one = () => oneRequest(open);
+        }
         try {
           // Warm: the parser pool, the backend's keep-alive connections, compiled code.
           await requests(warm, 16, one);
