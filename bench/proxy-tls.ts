@@ -18,7 +18,7 @@
  * Last, the floor: Node's TLS set up as dozen's, answering without proxying (tls-floor-server.ts), new
  * handshakes only: how near nginx anything on node:tls can come.
  *
- *   BENCH_WORKERS=2 BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 npm run bench:proxy:tls
+ *   BENCH_WORKERS=2 BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 BENCH_WARMUP=10 npm run bench:proxy:tls
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -36,6 +36,13 @@ const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+/**
+ * Seconds of load on each target and mode before the rounds. dozen's workers are still compiling their hot
+ * functions (V8 tiers them up) for the first 20-40 s of new connections: perf put V8's compiler threads at
+ * 57 us of CPU per handshake in the first 12 s of load, 1.4 us after 40 s. A proxy serves for days; the
+ * figures are of one that has warmed up, as nginx (no JIT) always is.
+ */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 10);
 const HOST = 'app.bench.test';
 
 type Mode = 'keep-alive' | 'handshakes';
@@ -95,7 +102,7 @@ async function main(): Promise<void> {
     for (const [name, port] of targets) await waitFor(`${name} over HTTPS`, async () => (await runWrk(wrk, port, MODES['keep-alive'], 1, 1, 'https')).errors === '-', 20_000, 200);
 
     const runs = targets.flatMap(([name, port, pid]) => modesOf(name).map((mode) => [`${name}|${mode}`, port, pid, mode] as const));
-    for (const [, port, , mode] of runs) await runWrk(wrk, port, MODES[mode], 2, CONNECTIONS, 'https');
+    for (const [, port, , mode] of runs) await runWrk(wrk, port, MODES[mode], WARMUP, CONNECTIONS, 'https');
     const samples = new Map<string, CountedRun[]>();
     for (let round = 0; round < ROUNDS; round++) {
       // Each round starts one target later, as in bench:proxy, so none always follows the same other.
@@ -123,7 +130,7 @@ function print(targets: string[], samples: Map<string, CountedRun[]>): void {
     return { rps: median(list.map((one) => one.rps)), p99: median(list.map((one) => one.p99)), cpu: median(list.map((one) => one.cpuMsPerRequest)), errors: [...new Set(list.map((one) => one.errors))].join('; ') };
   };
   const lines = [
-    `HTTPS benchmark: ${WORKERS} worker processes each (nginx and dozen), wrk -t1 -c${CONNECTIONS} -d${SECONDS}s x ${ROUNDS} interleaved rounds (medians), TLS 1.3, ECDSA P-256, loopback, ${availableParallelism()} cores`,
+    `HTTPS benchmark: ${WORKERS} worker processes each (nginx and dozen), wrk -t1 -c${CONNECTIONS} -d${SECONDS}s x ${ROUNDS} interleaved rounds (medians) after ${WARMUP} s of warm-up per target and mode, TLS 1.3, ECDSA P-256, loopback, ${availableParallelism()} cores`,
     '',
     '| target | keep-alive req/s | p99 ms | vs nginx | handshakes/s (Connection: close) | p99 ms | vs nginx | CPU ms per handshake | nginx / this | errors |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',

@@ -10,7 +10,7 @@
  * access log. Prints req/s, p50/p99, CPU per request and the ratios to nginx; then nginx and
  * dozen random again with `Connection: close` (a new connection per request).
  *
- *   BENCH_WORKERS=2 BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 npm run bench:proxy
+ *   BENCH_WORKERS=2 BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 BENCH_WARMUP=10 npm run bench:proxy
  *   BENCH_ACCEPT=shared npm run bench:proxy   # dozen with that proxy.accept (auto, kernel, shared, primary)
  *   BENCH_PROFILE=1 npm run bench:proxy   # also: one worker under --cpu-prof, where its time goes
  *   BENCH_STANDALONE=1 node dist/bench/proxy.js   # dozen's proxy workers alone (one per engine, no
@@ -35,6 +35,8 @@ import { backendConfig, median, nginxProxyConfig, runWrk, runWrkCounted, startNg
 const WORKERS = process.env.BENCH_STANDALONE === '1' ? 1 : Number(process.env.BENCH_WORKERS ?? availableParallelism());
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Seconds of load on each target before the rounds: V8 is still tiering dozen's hot functions up for the first seconds (bench:proxy:tls says how long). */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const SECRET = 'bench-hs256-secret-0123456789abcdef';
 /** Another built checkout of dozen, run side by side with this one as 'baseline random' (see the header). */
@@ -100,7 +102,7 @@ async function main(): Promise<void> {
     ];
     const results: Result[] = [];
     // Warm every target first (JIT, keep-alive pools), so run order does not favour the later ones.
-    for (const [, target, headers] of runs) await runWrk(wrk, target.port, headers, 3, CONNECTIONS);
+    for (const [, target, headers] of runs) await runWrk(wrk, target.port, headers, WARMUP, CONNECTIONS);
     // Rounds interleave the targets, and each figure is the median of its rounds, so a burst of
     // other work on the machine hits every target alike instead of one. Each round starts one target
     // later, so no target always runs right after the same other one (dozen's workers sit idle while
@@ -229,7 +231,7 @@ function categoryOf(name: string, url: string): string {
 function print(results: Result[]): void {
   const nginxOf = (name: string) => results.find((result) => result.name === (name.endsWith(NEW_CONNECTIONS) ? `nginx proxy${NEW_CONNECTIONS}` : 'nginx proxy'))!;
   const lines = [
-    `proxy benchmark: ${STANDALONE ? '1 worker process each (nginx, and each dozen engine alone)' : `${WORKERS} worker processes each (nginx and dozen)`}, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s x ${ROUNDS} interleaved rounds (medians), proxy.accept ${ACCEPT ?? 'auto'}, keep-alive except the rows \"${NEW_CONNECTIONS.slice(2)}\" (Connection: close, compared with nginx's such row), loopback, ${availableParallelism()} cores`,
+    `proxy benchmark: ${STANDALONE ? '1 worker process each (nginx, and each dozen engine alone)' : `${WORKERS} worker processes each (nginx and dozen)`}, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s x ${ROUNDS} interleaved rounds (medians) after ${WARMUP} s of warm-up each, proxy.accept ${ACCEPT ?? 'auto'}, keep-alive except the rows \"${NEW_CONNECTIONS.slice(2)}\" (Connection: close, compared with nginx's such row), loopback, ${availableParallelism()} cores`,
     '',
     '| target | req/s | p50 ms | p99 ms | req/s vs nginx | p99 vs nginx | CPU ms per request | vs nginx | errors |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---|',

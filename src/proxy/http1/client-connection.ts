@@ -86,7 +86,8 @@ export class ClientConnection implements ParserOwner {
     this.watch = options.watch;
     this.secure = options.secure ?? false;
     this.lastActive = this.watch.now;
-    socket.setNoDelay(true);
+    // No setNoDelay here: the listener's server sets TCP_NODELAY on each socket it accepts. On a TLS socket
+    // Node would make the setsockopt call again (through the TLS socket to the TCP one under it), once per connection.
     socket.on('error', noop);
     socket.on('close', this.onClose);
     socket.on('end', this.onEnd);
