@@ -90,8 +90,19 @@ export function runWrk(binary: string, port: number, headers: string[], seconds:
 /** A wrk run, and the CPU the target's processes (`pid` and all below it) spent per request meanwhile, in ms. */
 export type CountedRun = WrkResult & { cpuMsPerRequest: number };
 
-/** runWrk, counting the CPU of the process tree at `pid` (on a shared VM it holds still where requests/s swing). */
+/**
+ * Seconds of the same load, not measured, right before each measured run. A target sits idle while the
+ * others run (20-60 s between its rounds), and over an idle spell V8 lets go of part of dozen's
+ * optimized code: the first full GC of the spell deoptimized 87 functions of a worker ("weak objects":
+ * the maps of connections that no longer exist), and the next 10 s of new TLS connections re-optimized
+ * 39-145 functions, most within 6 s (`--log-code --log-deopt`, 2026-11-30). Under steady traffic that does
+ * not happen; the figures are of a proxy under load, as nginx (no JIT) always is.
+ */
+export const PRELOAD_SECONDS = Number(process.env.BENCH_PRELOAD ?? 5);
+
+/** runWrk after PRELOAD_SECONDS of the same load, counting the CPU of the process tree at `pid` (on a shared VM it holds still where requests/s swing). */
 export async function runWrkCounted(binary: string, pid: number, port: number, headers: string[], seconds: number, connections: number, scheme: 'http' | 'https' = 'http'): Promise<CountedRun> {
+  if (PRELOAD_SECONDS > 0) await runWrk(binary, port, headers, PRELOAD_SECONDS, connections, scheme);
   const cpuBefore = treeCpuSeconds(pid);
   const result = await runWrk(binary, port, headers, seconds, connections, scheme);
   return { ...result, cpuMsPerRequest: ((treeCpuSeconds(pid) - cpuBefore) * 1000) / result.requests };

@@ -18,7 +18,7 @@
  * Last, the floor: Node's TLS set up as dozen's, answering without proxying (tls-floor-server.ts), new
  * handshakes only: how near nginx anything on node:tls can come.
  *
- *   BENCH_WORKERS=2 BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 BENCH_WARMUP=10 npm run bench:proxy:tls
+ *   BENCH_WORKERS=2 BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 BENCH_WARMUP=10 BENCH_PRELOAD=5 npm run bench:proxy:tls
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,7 +30,7 @@ import { TLS12_CIPHERS } from '../src/proxy/tls/served-certificates.js';
 import { requireBinary } from '../test/support/debian.js';
 import { freePort, waitFor } from '../test/support/ports.js';
 import { makeTestCa, type IssuedCertificate } from '../test/support/test-ca.js';
-import { backendConfig, median, NGINX_PROXY_LOCATION, runWrk, runWrkCounted, startDozenTls, startNginx, type CountedRun } from './proxy-support.js';
+import { backendConfig, median, NGINX_PROXY_LOCATION, PRELOAD_SECONDS, runWrk, runWrkCounted, startDozenTls, startNginx, type CountedRun } from './proxy-support.js';
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -130,7 +130,7 @@ function print(targets: string[], samples: Map<string, CountedRun[]>): void {
     return { rps: median(list.map((one) => one.rps)), p99: median(list.map((one) => one.p99)), cpu: median(list.map((one) => one.cpuMsPerRequest)), errors: [...new Set(list.map((one) => one.errors))].join('; ') };
   };
   const lines = [
-    `HTTPS benchmark: ${WORKERS} worker processes each (nginx and dozen), wrk -t1 -c${CONNECTIONS} -d${SECONDS}s x ${ROUNDS} interleaved rounds (medians) after ${WARMUP} s of warm-up per target and mode, TLS 1.3, ECDSA P-256, loopback, ${availableParallelism()} cores`,
+    `HTTPS benchmark: ${WORKERS} worker processes each (nginx and dozen), wrk -t1 -c${CONNECTIONS} -d${SECONDS}s x ${ROUNDS} interleaved rounds (medians) after ${WARMUP} s of warm-up per target and mode, each run after ${PRELOAD_SECONDS} s of the same load (BENCH_PRELOAD), TLS 1.3, ECDSA P-256, loopback, ${availableParallelism()} cores`,
     '',
     '| target | keep-alive req/s | p99 ms | vs nginx | handshakes/s (Connection: close) | p99 ms | vs nginx | CPU ms per handshake | nginx / this | errors |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',

@@ -10,7 +10,7 @@
  * access log. Prints req/s, p50/p99, CPU per request and the ratios to nginx; then nginx and
  * dozen random again with `Connection: close` (a new connection per request).
  *
- *   BENCH_WORKERS=2 BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 BENCH_WARMUP=10 npm run bench:proxy
+ *   BENCH_WORKERS=2 BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 BENCH_WARMUP=10 BENCH_PRELOAD=5 npm run bench:proxy
  *   BENCH_ACCEPT=shared npm run bench:proxy   # dozen with that proxy.accept (auto, kernel, shared, primary)
  *   BENCH_PROFILE=1 npm run bench:proxy   # also: one worker under --cpu-prof, where its time goes
  *   BENCH_STANDALONE=1 node dist/bench/proxy.js   # dozen's proxy workers alone (one per engine, no
@@ -29,7 +29,7 @@ import { requireBinary } from '../test/support/debian.js';
 import { startDozen } from '../test/support/dozen-process.js';
 import { freePort, waitFor } from '../test/support/ports.js';
 import { DEFAULT_POLICY, type PolicySet } from '../src/proxy/policy.js';
-import { backendConfig, median, nginxProxyConfig, runWrk, runWrkCounted, startNginx, startProxyWorker, type CountedRun } from './proxy-support.js';
+import { backendConfig, median, nginxProxyConfig, PRELOAD_SECONDS, runWrk, runWrkCounted, startNginx, startProxyWorker, type CountedRun } from './proxy-support.js';
 
 /** Proxy worker processes of nginx and of dozen; alone (BENCH_STANDALONE), dozen runs one per engine, and so nginx one. */
 const WORKERS = process.env.BENCH_STANDALONE === '1' ? 1 : Number(process.env.BENCH_WORKERS ?? availableParallelism());
@@ -231,7 +231,7 @@ function categoryOf(name: string, url: string): string {
 function print(results: Result[]): void {
   const nginxOf = (name: string) => results.find((result) => result.name === (name.endsWith(NEW_CONNECTIONS) ? `nginx proxy${NEW_CONNECTIONS}` : 'nginx proxy'))!;
   const lines = [
-    `proxy benchmark: ${STANDALONE ? '1 worker process each (nginx, and each dozen engine alone)' : `${WORKERS} worker processes each (nginx and dozen)`}, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s x ${ROUNDS} interleaved rounds (medians) after ${WARMUP} s of warm-up each, proxy.accept ${ACCEPT ?? 'auto'}, keep-alive except the rows \"${NEW_CONNECTIONS.slice(2)}\" (Connection: close, compared with nginx's such row), loopback, ${availableParallelism()} cores`,
+    `proxy benchmark: ${STANDALONE ? '1 worker process each (nginx, and each dozen engine alone)' : `${WORKERS} worker processes each (nginx and dozen)`}, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s x ${ROUNDS} interleaved rounds (medians) after ${WARMUP} s of warm-up each, each run after ${PRELOAD_SECONDS} s of the same load (BENCH_PRELOAD), proxy.accept ${ACCEPT ?? 'auto'}, keep-alive except the rows \"${NEW_CONNECTIONS.slice(2)}\" (Connection: close, compared with nginx's such row), loopback, ${availableParallelism()} cores`,
     '',
     '| target | req/s | p50 ms | p99 ms | req/s vs nginx | p99 vs nginx | CPU ms per request | vs nginx | errors |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---|',
