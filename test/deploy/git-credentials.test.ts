@@ -5,12 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Docker from 'dockerode';
-import ssh2 from 'ssh2';
 import { BASE_IMAGE } from '../support/base-image.js';
 import { TEST_DOCKER_SOCKET } from '../support/docker-engine.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { startGitHttpServer, type GitHttpServer } from '../support/git-http-server.js';
-import { startGitSshServer, type GitSshServer } from '../support/git-ssh-server.js';
+import { ed25519KeyPair, startGitSshServer, type GitSshServer } from '../support/git-ssh-server.js';
 import { expectStatus, json, makeRepository, waitRelease } from './helpers.js';
 
 const PASSWORD = 'pw-0f3c9e1b7d-right';
@@ -32,7 +31,7 @@ describe('deploy: git credentials from the app secrets', { timeout: 180_000 }, (
   const processLists: string[] = [];
   let server: GitHttpServer;
   let sshServer: GitSshServer;
-  const userKey = ssh2.utils.generateKeyPairSync('ed25519');
+  const userKey = ed25519KeyPair();
   let dozen: DozenProcess;
 
   const askpassFolders = () => readdirSync(tmpdir()).filter((name) => name.startsWith('dozen-git-') && !root.endsWith(name));
@@ -127,12 +126,12 @@ describe('deploy: git credentials from the app secrets', { timeout: 180_000 }, (
 
   it('ssh: with GIT_SSH_KNOWN_HOSTS the host key must match it, and a key the server does not know is refused with a clear message', async () => {
     await expectStatus(dozen, '/deploy/apps/viassh', json({ repository: sshServer.url('private.git') }, 'PUT'), 200);
-    const otherHost = ssh2.utils.generateKeyPairSync('ed25519').public.trim();
+    const otherHost = ed25519KeyPair().public.trim();
     await expectStatus(dozen, '/deploy/apps/viassh/secrets', json({ secrets: { GIT_SSH_KNOWN_HOSTS: sshServer.knownHostsLine.replace(/ssh-ed25519 .*/, otherHost) } }, 'PUT'), 200);
     const strict = await waitRelease(dozen, await deploy('viassh'), 'failed');
     assert.match(String(strict.error), /Host key verification failed.*were refused/s);
 
-    const stranger = ssh2.utils.generateKeyPairSync('ed25519');
+    const stranger = ed25519KeyPair();
     await expectStatus(dozen, '/deploy/apps/viassh/secrets', json({ secrets: { GIT_SSH_KNOWN_HOSTS: sshServer.knownHostsLine, GIT_SSH_KEY: stranger.private } }, 'PUT'), 200);
     const refused = await waitRelease(dozen, await deploy('viassh'), 'failed');
     assert.match(String(refused.error), /Permission denied \(publickey\)/);

@@ -22,7 +22,7 @@ export interface GitSshServer {
  */
 export async function startGitSshServer(options: { root: string; authorizedKey: string }): Promise<GitSshServer> {
   const git = requireBinary('git', 'git');
-  const hostKey = ssh2.utils.generateKeyPairSync('ed25519');
+  const hostKey = ed25519KeyPair();
   const allowed = ssh2.utils.parseKey(options.authorizedKey);
   if (allowed instanceof Error) throw allowed;
   const attempts: GitSshServer['attempts'] = [];
@@ -71,4 +71,17 @@ export async function startGitSshServer(options: { root: string; authorizedKey: 
     attempts,
     stop: () => new Promise((resolve) => server.close(() => resolve())),
   };
+}
+
+/**
+ * An ed25519 key pair in OpenSSH format. ssh2's generateKeyPairSync drops the leading zero bytes of the
+ * public key, so about 1 pair in 256 cannot be parsed (by ssh2's own Server: "Malformed OpenSSH private
+ * key", as a fresh-clone CI run met; nor by OpenSSH): mscdex/ssh2 issues 1390 and 1513, open. A pair both
+ * halves of which parse is whole, so this makes pairs until one does.
+ */
+export function ed25519KeyPair(): { private: string; public: string } {
+  for (;;) {
+    const pair = ssh2.utils.generateKeyPairSync('ed25519');
+    if (!(ssh2.utils.parseKey(pair.private) instanceof Error) && !(ssh2.utils.parseKey(pair.public) instanceof Error)) return pair;
+  }
 }
