@@ -34,6 +34,7 @@ export const NODE_LINE_TESTS = [
   'test/proxy/accept-mode.test.js',
   'test/proxy/tls.test.js',
   'test/proxy/tls-alpn.test.js',
+  'test/proxy/tls-default.test.js',
   'test/proxy/wire-security.test.js',
   'test/serve-smoke.test.js',
 ];

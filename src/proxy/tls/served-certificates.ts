@@ -39,6 +39,9 @@ export class ServedCertificates {
   private readonly challenges = new Map<string, string>();
   private readonly alpnChallenges = new Map<string, SecureContext>();
   private readonly ticketListeners = new Set<(keys: Buffer) => void>();
+  private readonly defaultListeners = new Set<(certificate: CertificatePems | null) => void>();
+  /** The certificate that covers the default domain now (what the listeners were last told). */
+  private defaultServed: Served | null = null;
   /** Session-ticket keys: the primary's once it sent them (until then, this process's own). */
   ticketKeys: Buffer = randomBytes(48);
   /** Seals and opens tickets with those keys for every context, renewing them at resumption (ticket-renewal.ts). */
@@ -52,6 +55,7 @@ export class ServedCertificates {
       case 'put': {
         const served = new Served(change.entry.certPem, change.entry.keyPem, this.ticketKeys, this.renewal);
         for (const domain of change.entry.domains) this.contexts.set(domain, served);
+        this.defaultMayHaveChanged();
         break;
       }
       case 'ticket-keys': {
@@ -64,6 +68,7 @@ export class ServedCertificates {
       }
       case 'remove':
         this.contexts.delete(change.domain);
+        this.defaultMayHaveChanged();
         break;
       case 'challenge':
         if (!change.token.startsWith(TLS_ALPN_CHALLENGE)) this.challenges.set(change.token, change.keyAuthorization);
@@ -78,15 +83,33 @@ export class ServedCertificates {
 
   /** The context for an SNI name: exact, then `*.` + the name less its first label, then the default domain's; undefined when none. */
   contextFor(servername: string): SecureContext | undefined {
-    const found = this.lookup(normalDomain(servername));
-    return found ?? (this.defaultDomain === null ? undefined : this.lookup(this.defaultDomain));
+    return (this.lookup(normalDomain(servername)) ?? this.defaultServed ?? undefined)?.context;
   }
 
-  private lookup(name: string): SecureContext | undefined {
+  private lookup(name: string): Served | undefined {
     const exact = this.contexts.get(name);
-    if (exact) return exact.context;
+    if (exact) return exact;
     const dot = name.indexOf('.');
-    return dot > 0 ? this.contexts.get(`*${name.slice(dot)}`)?.context : undefined;
+    return dot > 0 ? this.contexts.get(`*${name.slice(dot)}`) : undefined;
+  }
+
+  /**
+   * Calls `listener` with the default domain's certificate now (when there is one) and whenever another
+   * one covers it (null: none does). A client that sends no SNI at all (an address in its URL, as curl
+   * and many health checks) never reaches the SNI callback: OpenSSL answers it from the listener's own
+   * context, which must then hold this certificate (tls-server.ts).
+   */
+  onDefaultCertificate(listener: (certificate: CertificatePems | null) => void): void {
+    this.defaultListeners.add(listener);
+    if (this.defaultServed) listener(this.defaultServed.pems);
+  }
+
+  private defaultMayHaveChanged(): void {
+    if (this.defaultDomain === null) return;
+    const served = this.lookup(this.defaultDomain) ?? null;
+    if (served === this.defaultServed) return;
+    this.defaultServed = served;
+    for (const listener of this.defaultListeners) listener(served && served.pems);
   }
 
   /** The certificate answering a TLS-ALPN-01 validation of `servername` while one is pending, or undefined. */
@@ -115,9 +138,16 @@ export class ServedCertificates {
   }
 }
 
+/** A certificate chain and its key, PEM. */
+export interface CertificatePems {
+  cert: string;
+  key: string;
+}
+
 /** One certificate's SecureContext, remade when the ticket keys change (Node's own ticket callback reads them from the context). */
 class Served {
   context: SecureContext;
+  readonly pems: CertificatePems;
 
   constructor(
     private readonly certPem: string,
@@ -125,6 +155,7 @@ class Served {
     ticketKeys: Buffer,
     private readonly renewal: TicketRenewal,
   ) {
+    this.pems = { cert: certPem, key: keyPem };
     this.context = this.make(ticketKeys);
   }
 

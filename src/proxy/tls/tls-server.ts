@@ -8,8 +8,8 @@ import { TLS_PROTOCOL, type ServedCertificates } from './served-certificates.js'
  * name, then wildcard), session tickets with the keys the primary shares with
  * every worker (so a session resumes on whichever worker the next connection
  * reaches), and by ALPN HTTP/1.1, with HTTP/2 first when `http2` (proxy.tls.http2, h2/). A client that sends no SNI, or a name no
- * certificate covers, fails the handshake (no default certificate would be
- * the right one).
+ * certificate covers, gets proxy.tls.defaultDomain's certificate, else fails
+ * the handshake (no other certificate would be the right one).
  *
  * ACME's TLS-ALPN-01 (RFC 8737): a validator offers `acme-tls/1`; while a challenge for its SNI
  * name is pending, it gets that protocol and the challenge's certificate, else the handshake fails
@@ -53,6 +53,12 @@ type ChallengedSocket = TLSSocket & { [CHALLENGE]?: SecureContext | null };
 export function runTlsServer(server: Server, certificates: ServedCertificates, ocspStapling: boolean): void {
   certificates.onTicketKeys((keys) => server.setTicketKeys(keys));
   certificates.renewal.hookServer(server);
+  // A client without SNI gets the listener's own context: proxy.tls.defaultDomain's certificate, else none (the
+  // handshake fails). A new context needs the ticket keys and the renewal hook again.
+  certificates.onDefaultCertificate((pems) => {
+    server.setSecureContext({ ...TLS_PROTOCOL, ...pems, ticketKeys: certificates.ticketKeys });
+    certificates.renewal.hookServer(server);
+  });
   // A failed handshake (no SNI, an unknown name, TLS 1.1) is the client's problem: node:tls closes the socket.
   server.on('tlsClientError', noop);
   if (!ocspStapling) return;
