@@ -91,6 +91,20 @@ for (const engine of ENGINES) {
       }
     });
 
+    it('refuses a TLS 1.2 client\'s renegotiation, as nginx does: each would cost the server a whole handshake (a DoS lever)', async () => {
+      const socket = connect({ host: '127.0.0.1', port: proxy.port, servername: 'web.example.net', ca: sharedTestCa().caPem, maxVersion: 'TLSv1.2' });
+      await new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+      assert.equal(socket.getProtocol(), 'TLSv1.2');
+      // The refusal reaches the client as the socket's error (OpenSSL: "no renegotiation"), not as renegotiate()'s callback.
+      const outcome = await new Promise<string>((resolve) => {
+        socket.once('error', (error: Error) => resolve(error.message));
+        socket.once('close', () => resolve('closed'));
+        if (!socket.renegotiate({ rejectUnauthorized: true }, (error) => resolve(error ? error.message : 'renegotiated'))) resolve('renegotiate() refused by the client itself');
+      });
+      socket.destroy();
+      assert.match(outcome, /no renegotiation/i);
+    });
+
     it('tells the backend the request came over HTTPS, whatever the client claims', async () => {
       const answer = await call(proxy.port, 'web.example.net', '/', { headers: { 'x-forwarded-proto': 'http' } });
       assert.equal(answer.json().headers['x-forwarded-proto'], 'https');
