@@ -99,11 +99,12 @@ async function main(): Promise<number> {
     say(`${alone.length} files need no shared engine (2 at a time)${shared.length ? `, ${shared.length} need ${[...wanted].join(', ')} (1 at a time)` : ''}`);
     // The files that need shared engines, one at a time, from as soon as the engines are up: run one after another,
     // they take longer than everything else together.
+    let sharedRunning = shared.length > 0;
     const sharedRun = (async () => {
       if (!shared.length) return;
       const ready = await engines;
       if ((await runTests(process.execPath, shared, 1, ready.env)) !== 0) failed++;
-    })();
+    })().finally(() => (sharedRunning = false));
     sharedRun.catch(() => {});
     // Collected: its output would interleave with the shared run's.
     if ((await runTests(process.execPath, alone, 2, {}, shared.length > 0)) !== 0) failed++;
@@ -113,9 +114,10 @@ async function main(): Promise<number> {
       for (const pending of lines) {
         const line: NodeLine = await pending;
         const what = `Node ${line.version}${line.nodeOptions ? ` with ${line.nodeOptions}` : ''}: ${lineFiles.map((file) => relative(DIST, file)).join(' ')}`;
-        say(`started on ${what}`);
+        say(`started on ${what}${sharedRunning ? '' : ' (2 at a time)'}`);
         const env = { ...ready.env, PATH: `${dirname(line.node)}:${process.env.PATH}`, DOZEN_DATABASE_SQLITE_BINDING: line.sqliteBinding, NODE_OPTIONS: line.nodeOptions };
-        const code = await runTests(line.node, lineFiles, shared.length ? 1 : 2, env, true, RUN_LIMIT_MINUTES.nodeLine);
+        // One file at a time beside the shared run (the machine's two cores are taken), two once it is over.
+        const code = await runTests(line.node, lineFiles, sharedRunning ? 1 : 2, env, true, RUN_LIMIT_MINUTES.nodeLine);
         say(`${code === 0 ? 'passed' : 'FAILED'} on ${what}`);
         if (code !== 0) failed++;
       }
