@@ -169,10 +169,16 @@ for (const driver of ['local', 'oss'] as const) {
       const [container] = await managedOfHost();
       // With OSS, the store is also down while the new run starts writing: the batch waits and is retried.
       await standIn?.stop();
-      await docker.getContainer(container.Id).restart({ t: 1 });
-      if (standIn) {
-        await waitFor('an append to fail', async () => dozen.logs().includes('cannot append container output to the store; will retry'), 60_000);
-        await standIn.start();
+      try {
+        await docker.getContainer(container.Id).restart({ t: 1 });
+        if (standIn) {
+          await waitFor('an append to fail', async () => dozen.logs().includes('cannot append container output to the store; will retry'), 60_000).catch((error: Error) =>
+            assert.fail(`${error.message}\n${dozen.logs().slice(-3000)}`),
+          );
+        }
+      } finally {
+        // Up again even when this test failed: the next one needs the store.
+        await standIn?.start();
       }
       const after = await bootsDone(2);
       const metrics = await (await fetch(`${dozen.url}/metrics`)).text();
