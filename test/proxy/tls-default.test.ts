@@ -6,16 +6,17 @@
  * it from the listener's own context.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { connect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { requireBinary } from '../support/debian.js';
+import { runToEnd, type RunResult } from '../support/run-to-end.js';
 import { ENGINES, sharedTestCa, startBackend, startProxy, type TestBackend, type TestProxy } from './helpers.js';
 
 interface Handshake {
-  /** The served certificate's serial number, or the error that ended the handshake. */
+  /** The served certificate's serial number (none on a resumed session or a failed handshake). */
   serial?: string;
+  /** What ended the connection with an error (a failed handshake). */
   error?: string;
   answer: string;
   /** The server resumed the session offered; the last session (ticket) it sent. */
@@ -23,7 +24,7 @@ interface Handshake {
   session?: Buffer;
 }
 
-/** A TLS connection to the proxy sending `servername` as SNI (none when undefined), then one request for Host `host`. */
+/** A TLS connection to the proxy sending `servername` as SNI (none when undefined) and offering session `offered`, then one request for web.example.net. */
 function handshake(port: number, servername: string | undefined, offered?: Buffer): Promise<Handshake> {
   return new Promise((resolve) => {
     // Node sends no SNI when it has no servername and the host is an address.
@@ -46,16 +47,8 @@ function handshake(port: number, servername: string | undefined, offered?: Buffe
 }
 
 /** curl to `https://127.0.0.1:<port>/`: an address, so curl sends no SNI (and, no name to check, --insecure; the Node client above checks the certificate). */
-function curlByAddress(curl: string, port: number): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(curl, ['-sS', '--insecure', '--max-time', '10', '-H', 'Host: web.example.net', '-o', '/dev/null', '-w', '%{http_code}', `https://127.0.0.1:${port}/`]);
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.stderr.on('data', (chunk) => (err += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
+function curlByAddress(curl: string, port: number): Promise<RunResult> {
+  return runToEnd(curl, ['-sS', '--insecure', '--max-time', '10', '-H', 'Host: web.example.net', '-o', '/dev/null', '-w', '%{http_code}', `https://127.0.0.1:${port}/`]);
 }
 
 const serialOf = (pem: string) => new X509Certificate(pem).serialNumber;
@@ -89,8 +82,8 @@ for (const engine of ENGINES) {
         assert.match(shaken.answer, /^HTTP\/1\.1 200/, 'the request is routed by its Host as any other');
       }
       const byAddress = await curlByAddress(curl, withDefault.port);
-      assert.equal(byAddress.code, 0, byAddress.err);
-      assert.equal(byAddress.out, '200');
+      assert.equal(byAddress.status, 0, byAddress.stderr);
+      assert.equal(byAddress.stdout, '200');
       // A covered name still gets its own certificate.
       const covered = await handshake(withDefault.port, 'web.example.net');
       assert.notEqual(covered.serial, serialOf(own.certPem));
@@ -103,7 +96,7 @@ for (const engine of ENGINES) {
         assert.equal(shaken.serial, undefined, `SNI ${servername ?? 'none'}`);
         assert.match(shaken.error ?? '', /handshake failure|alert/i, `SNI ${servername ?? 'none'}`);
       }
-      assert.notEqual((await curlByAddress(curl, withoutDefault.port)).code, 0);
+      assert.notEqual((await curlByAddress(curl, withoutDefault.port)).status, 0);
     });
 
     it('follows the default domain\'s certificate when it is replaced, and fails without SNI once it is removed', async () => {

@@ -4,7 +4,7 @@
  * s_client, against certificates of a tiny test CA given as files.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,21 +13,8 @@ import { requireBinary } from '../support/debian.js';
 import { CLI, startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { freePort, waitFor } from '../support/ports.js';
 import { makeTestCa, type TestCa } from '../support/test-ca.js';
+import { runToEnd } from '../support/run-to-end.js';
 import { startBackend, type TestBackend } from './helpers.js';
-
-/** Runs a client to its end (10 s at most), feeding it `input`. */
-function run(command: string, args: string[], input = ''): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: 10_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
 
 describe('HTTPS in dozen serve, certificates from files', { timeout: 180_000 }, () => {
   let dozen: DozenProcess;
@@ -42,13 +29,13 @@ describe('HTTPS in dozen serve, certificates from files', { timeout: 180_000 }, 
   // Clients run asynchronously: the backend answers from this process's event loop.
   /** curl to the TLS listener with `name` resolved to loopback: SNI and Host are `name`. */
   async function curlTls(name: string, path = '/', extra: string[] = []) {
-    const result = await run(curl, ['-sS', '--max-time', '10', '--cacert', ca.caFile, '--resolve', `${name}:${tlsPort}:127.0.0.1`, '-D', '-', '-o', '/dev/null', '-w', '%{ssl_verify_result} %{http_code}\n', ...extra, `https://${name}:${tlsPort}${path}`]);
+    const result = await runToEnd(curl, ['-sS', '--max-time', '10', '--cacert', ca.caFile, '--resolve', `${name}:${tlsPort}:127.0.0.1`, '-D', '-', '-o', '/dev/null', '-w', '%{ssl_verify_result} %{http_code}\n', ...extra, `https://${name}:${tlsPort}${path}`]);
     return { code: result.status, out: result.stdout, err: result.stderr };
   }
 
   /** The subject CN and serial of the certificate served for SNI `name` (openssl s_client). */
   async function servedCertificate(name: string): Promise<string> {
-    const shown = await run(openssl, ['s_client', '-connect', `127.0.0.1:${tlsPort}`, '-servername', name, '-CAfile', ca.caFile, '-verify_return_error'], '');
+    const shown = await runToEnd(openssl, ['s_client', '-connect', `127.0.0.1:${tlsPort}`, '-servername', name, '-CAfile', ca.caFile, '-verify_return_error'], '');
     const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(shown.stdout)?.[0];
     if (!pem) return `no certificate (${shown.stderr.trim().split('\n').pop()})`;
     return spawnSync(openssl, ['x509', '-noout', '-subject', '-serial', '-nameopt', 'RFC2253'], { input: pem, encoding: 'utf8' }).stdout.trim();
@@ -117,11 +104,11 @@ describe('HTTPS in dozen serve, certificates from files', { timeout: 180_000 }, 
   it('resumes a TLS session from a ticket, on either worker (the primary shares the ticket keys)', async () => {
     const session = join(dir, 'session.pem');
     const request = 'GET / HTTP/1.1\r\nHost: chat.tls.test\r\nConnection: close\r\n\r\n';
-    const first = await run(openssl, ['s_client', '-connect', `127.0.0.1:${tlsPort}`, '-servername', 'chat.tls.test', '-CAfile', ca.caFile, '-sess_out', session, '-ign_eof'], request);
+    const first = await runToEnd(openssl, ['s_client', '-connect', `127.0.0.1:${tlsPort}`, '-servername', 'chat.tls.test', '-CAfile', ca.caFile, '-sess_out', session, '-ign_eof'], request);
     assert.match(first.stdout, /^New, TLSv1\.3/m, first.stderr);
     // Workers take connections in turn: of four resumptions, some reach the worker that did not issue the ticket.
     for (let attempt = 0; attempt < 4; attempt++) {
-      const again = await run(openssl, ['s_client', '-connect', `127.0.0.1:${tlsPort}`, '-servername', 'chat.tls.test', '-CAfile', ca.caFile, '-sess_in', session, '-ign_eof'], request);
+      const again = await runToEnd(openssl, ['s_client', '-connect', `127.0.0.1:${tlsPort}`, '-servername', 'chat.tls.test', '-CAfile', ca.caFile, '-sess_in', session, '-ign_eof'], request);
       assert.match(again.stdout, /^Reused, TLSv1\.3/m, `attempt ${attempt}: ${again.stdout.split('\n').filter((line) => /New|Reused/.test(line)).join(' ')}`);
       assert.match(again.stdout, /HTTP\/1\.1 200/);
     }
@@ -177,7 +164,7 @@ describe('HTTPS in dozen serve, certificates from files', { timeout: 180_000 }, 
     const set = await dozen.api('/proxy/apps/web/policy', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirectHttp: true, hsts: { maxAge: 300 } }) });
     assert.equal(set.status, 200, await set.text());
     const moved = await waitFor('the redirect', async () => {
-      const answer = await run(curl, ['-sS', '-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', '-H', 'Host: chat.tls.test', `http://127.0.0.1:${plainPort}/x?y=1`]);
+      const answer = await runToEnd(curl, ['-sS', '-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', '-H', 'Host: chat.tls.test', `http://127.0.0.1:${plainPort}/x?y=1`]);
       return answer.stdout.startsWith('301') ? answer.stdout : undefined;
     }, 5_000, 50);
     assert.equal(moved, `301 https://chat.tls.test:${tlsPort}/x?y=1`);

@@ -1,5 +1,5 @@
 import { constants, randomBytes } from 'node:crypto';
-import { createSecureContext, type SecureContext } from 'node:tls';
+import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import type { BookChange } from './certificate-book.js';
 import { normalDomain } from './pem.js';
 import { TicketRenewal } from './ticket-renewal.js';
@@ -58,7 +58,7 @@ export class ServedCertificates {
   apply(change: BookChange): void {
     switch (change.kind) {
       case 'put': {
-        const served = new Served(change.entry.certPem, change.entry.keyPem, this.ticketKeys, this.renewal);
+        const served = new Served({ cert: change.entry.certPem, key: change.entry.keyPem }, this.ticketKeys, this.renewal);
         for (const domain of change.entry.domains) this.contexts.set(domain, served);
         this.defaultMayHaveChanged();
         break;
@@ -114,7 +114,7 @@ export class ServedCertificates {
     const served = this.lookup(this.defaultDomain) ?? null;
     if (served === this.defaultServed) return;
     this.defaultServed = served;
-    for (const listener of this.defaultListeners) listener(served && served.pems);
+    for (const listener of this.defaultListeners) listener(served?.pems ?? null);
   }
 
   /** The certificate answering a TLS-ALPN-01 validation of `servername` while one is pending, or undefined. */
@@ -149,18 +149,20 @@ export interface CertificatePems {
   key: string;
 }
 
+/** The options of every context serving `pems` (none: a context without a certificate), sealing tickets with `ticketKeys`. */
+export function contextOptions(pems: CertificatePems | null, ticketKeys: Buffer): SecureContextOptions {
+  return { ...TLS_PROTOCOL, ...pems, ticketKeys } as SecureContextOptions;
+}
+
 /** One certificate's SecureContext, remade when the ticket keys change (Node's own ticket callback reads them from the context). */
 class Served {
   context: SecureContext;
-  readonly pems: CertificatePems;
 
   constructor(
-    private readonly certPem: string,
-    private readonly keyPem: string,
+    readonly pems: CertificatePems,
     ticketKeys: Buffer,
     private readonly renewal: TicketRenewal,
   ) {
-    this.pems = { cert: certPem, key: keyPem };
     this.context = this.make(ticketKeys);
   }
 
@@ -169,7 +171,7 @@ class Served {
   }
 
   private make(ticketKeys: Buffer): SecureContext {
-    const context = createSecureContext({ ...TLS_PROTOCOL, cert: this.certPem, key: this.keyPem, ticketKeys } as Parameters<typeof createSecureContext>[0]);
+    const context = createSecureContext(contextOptions(this.pems, ticketKeys));
     this.renewal.hookContext(context);
     return context;
   }

@@ -1,6 +1,6 @@
 import type { SecureContext, Server, TLSSocket, TlsOptions } from 'node:tls';
 import { OcspStapler } from './ocsp.js';
-import { TLS_PROTOCOL, type ServedCertificates } from './served-certificates.js';
+import { contextOptions, TLS_PROTOCOL, type ServedCertificates } from './served-certificates.js';
 
 /**
  * The options of a TLS listener serving `certificates`: TLS 1.2 and 1.3
@@ -56,7 +56,7 @@ export function runTlsServer(server: Server, certificates: ServedCertificates, o
   // A client without SNI gets the listener's own context: proxy.tls.defaultDomain's certificate, else none (the
   // handshake fails). A new context needs the ticket keys and the renewal hook again.
   certificates.onDefaultCertificate((pems) => {
-    server.setSecureContext({ ...TLS_PROTOCOL, ...pems, ticketKeys: certificates.ticketKeys });
+    server.setSecureContext(contextOptions(pems, certificates.ticketKeys));
     certificates.renewal.hookServer(server);
   });
   // A failed handshake (no SNI, an unknown name, TLS 1.1) is the client's problem: node:tls closes the socket.
