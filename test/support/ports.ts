@@ -1,34 +1,66 @@
-import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 
-/** A TCP port on 127.0.0.1 that nothing listens on right now. */
-export async function freePort(): Promise<number> {
+/**
+ * Test ports come from below the kernel's ephemeral range. A port found free there stays free until the
+ * test listens on it: no outgoing connection and no listen(0) takes one, where a port the kernel gave
+ * to listen(0) and got back could go to the next process's outgoing connection (a fresh-clone run had
+ * a dozen host fail with EADDRINUSE that way). Test files run in parallel processes, so each picks at
+ * random, and never hands out the same port twice itself.
+ */
+const RANGE = testPortRange();
+const handedOut = new Set<number>();
+
+function testPortRange(): { low: number; high: number } | undefined {
+  let ephemeralLow = 32768;
+  try {
+    ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  } catch {
+    // Not Linux: the usual default.
+  }
+  return ephemeralLow - 10_000 >= 1000 ? { low: 10_000, high: ephemeralLow - 1 } : undefined;
+}
+
+/** Listens on 127.0.0.1:`port` (0: any); the server, or undefined when the port is taken. */
+function holdPort(port: number): Promise<Server | undefined> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
+    server.once('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' || error.code === 'EACCES' ? resolve(undefined) : reject(error)));
+    server.listen(port, '127.0.0.1', () => resolve(server));
   });
 }
 
-/**
- * `count` different free ports: each is held until all are found. Calls of freePort one after another
- * can give the same port twice, since nothing holds the first while the next is looked for.
- */
+async function holdFreePort(): Promise<Server> {
+  for (let attempt = 0; RANGE && attempt < 500; attempt++) {
+    const port = RANGE.low + Math.floor(Math.random() * (RANGE.high - RANGE.low + 1));
+    if (handedOut.has(port)) continue;
+    const server = await holdPort(port);
+    if (server) return server;
+  }
+  // No room below the ephemeral range (or all tried were taken): let the kernel pick.
+  for (;;) {
+    const server = await holdPort(0);
+    if (server && !handedOut.has((server.address() as { port: number }).port)) return server;
+    server?.close();
+  }
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  return (await freePorts(1))[0];
+}
+
+/** `count` different free ports. */
 export async function freePorts(count: number): Promise<number[]> {
-  const servers = Array.from({ length: count }, () => createServer());
+  const servers: Server[] = [];
   try {
-    return await Promise.all(
-      servers.map(
-        (server) =>
-          new Promise<number>((resolve, reject) => {
-            server.on('error', reject);
-            server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port));
-          }),
-      ),
-    );
+    for (let index = 0; index < count; index++) {
+      const server = await holdFreePort();
+      servers.push(server);
+      handedOut.add((server.address() as { port: number }).port);
+    }
+    return servers.map((server) => (server.address() as { port: number }).port);
   } finally {
     await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
   }
