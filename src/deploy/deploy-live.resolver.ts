@@ -136,7 +136,7 @@ export class DeployLiveResolver {
   }
 
   @Subscription(() => InstanceLogChunkType, {
-    description: "An instance's container output: the last `tail` lines, then each new one (batched, at most 4 pushes a second); ends when the container stops. Only the instance's own host can follow it.",
+    description: "An instance's container output: the last `tail` lines, then each new one (batched, at most 4 pushes a second); ends when the container stops. On a host other than the instance's own, its lines come through that host's dozen.",
     resolve: (batch: Batch<LiveLogLine>) => ({ lines: batch.values, dropped: batch.dropped }),
   })
   async instanceLogs(@Args('id') id: string, @Args('tail', { type: () => Int, defaultValue: 200 }) tail: number): Promise<AsyncIterableIterator<Batch<LiveLogLine>>> {

@@ -1,21 +1,17 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ZodPipe } from '../common/zod-pipe.js';
-import { InjectConfig } from '../config/config.module.js';
-import type { DozenConfig } from '../config/config.schema.js';
-import { DockerClient } from './agent/docker.client.js';
 import { AppsService } from './apps.service.js';
 import { actorName, principalOf } from '../common/principal.js';
 import { AuditService, type Actor } from './audit.service.js';
-import { DeployConflict } from './deploy.errors.js';
 import {
   appName, auditQuery, createAppSchema, createInstanceSchema, deployBody, domainSchemaBody, envBody, envNameParam, instanceId, instanceQuery,
-  releaseId, rollbackBody, scaleBody, secretsBody, tailQuery, updateAppSchema,
+  releaseId, rollbackBody, scaleBody, secretsBody, tailQuery, updateAppSchema, instanceLogsQuery, type InstanceLogsQuery,
   type CreateAppInput, type UpdateAppInput,
 } from './dto/deploy.dto.js';
 import { HostsService } from './hosts.service.js';
 import { InstancesService } from './instances.service.js';
-import { LiveLogs } from './logs/live-logs.js';
+import { FORWARDED_BY, LiveLogs } from './logs/live-logs.js';
 import { ReleasesService } from './releases.service.js';
 
 function actorOf(request: FastifyRequest): Actor {
@@ -31,9 +27,7 @@ export class DeployController {
     private readonly instances: InstancesService,
     private readonly hosts: HostsService,
     private readonly audit: AuditService,
-    private readonly docker: DockerClient,
     private readonly liveLogs: LiveLogs,
-    @InjectConfig() private readonly config: DozenConfig,
   ) {}
 
   @Get('hosts')
@@ -184,20 +178,19 @@ export class DeployController {
     await this.instances.remove(id, actorOf(request));
   }
 
-  /** The container's output (stdout and stderr merged); with follow=1, streamed. Served by the instance's own host. */
+  /**
+   * The container's output (stdout and stderr merged); with follow=1, streamed (format=ndjson: a JSON line
+   * per output line, with its stream and time). An instance on another host is asked of that host's dozen.
+   */
   @Get('instances/:id/logs')
-  async logs(@Param('id', new ZodPipe(instanceId, 'id')) id: string, @Query(new ZodPipe(tailQuery)) query: { tail: number; follow: '0' | '1' }, @Res() reply: FastifyReply): Promise<void> {
-    if (query.follow === '1') {
-      const stop = await this.liveLogs.follow(id, query.tail, (line) => reply.raw.write(line.text + '\n'), () => reply.raw.end());
-      reply.hijack();
-      reply.raw.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
-      reply.raw.on('close', stop);
-      return;
-    }
-    const instance = await this.instances.get(id);
-    if (instance.host !== this.config.host.name) throw new DeployConflict('other_host', `instance ${id} runs on host ${instance.host}: ask that host's dozen for its logs`);
-    if (!instance.containerId) throw new DeployConflict('no_container', `instance ${id} has no container (${instance.state})`);
-    reply.type('text/plain; charset=utf-8').send(await this.docker.logs(instance.containerId, query.tail));
+  async logs(@Param('id', new ZodPipe(instanceId, 'id')) id: string, @Query(new ZodPipe(instanceLogsQuery)) query: InstanceLogsQuery, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const forwardedBy = request.headers[FORWARDED_BY] as string | undefined;
+    if (query.follow === '0') return void reply.type('text/plain; charset=utf-8').send(await this.liveLogs.recent(id, query.tail, forwardedBy));
+    const asJson = query.format === 'ndjson';
+    const stop = await this.liveLogs.follow(id, query.tail, (line) => reply.raw.write(asJson ? JSON.stringify(line) + '\n' : line.text + '\n'), () => reply.raw.end(), forwardedBy);
+    reply.hijack();
+    reply.raw.writeHead(200, { 'content-type': asJson ? 'application/x-ndjson' : 'text/plain; charset=utf-8' });
+    reply.raw.on('close', stop);
   }
 
   @Get('audit')

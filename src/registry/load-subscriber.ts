@@ -5,6 +5,11 @@ import type { Load } from './routes.js';
 
 const RECONNECT_DELAY_MS = 1000;
 
+/** The admin API of a dozen host, from its entry in the catalog (service `dozen`: its address and admin port). */
+export function peerUrl(host: Pick<CatalogInstance, 'address' | 'port'>): string {
+  return `http://${host.address.includes(':') ? `[${host.address}]` : host.address}:${host.port}`;
+}
+
 /**
  * Follows the load stream (`GET /registry/load/stream`) of every other dozen
  * host the catalog lists as service `dozen`, and hands each figure to
@@ -23,7 +28,7 @@ export class LoadSubscriber {
 
   /** Opens streams to hosts that appeared and closes those of hosts that left. */
   update(hosts: CatalogInstance[]): void {
-    const wanted = new Map(hosts.filter((host) => host.host !== this.self && host.status === 'passing').map((host) => [`http://${host.address.includes(':') ? `[${host.address}]` : host.address}:${host.port}`, host]));
+    const wanted = new Map(hosts.filter((host) => host.host !== this.self && host.status === 'passing').map((host) => [peerUrl(host), host]));
     for (const [url, controller] of this.streams) {
       if (wanted.has(url)) continue;
       controller.abort();

@@ -10,7 +10,7 @@ import { InjectConfig } from '../config/config.module.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { CATALOG, type Catalog, type CatalogInstance, type InstanceRegistration, type KvEntry } from './catalog.js';
 import type { HeartbeatInput, RegisterInput } from './dto/registry.dto.js';
-import { LoadSubscriber } from './load-subscriber.js';
+import { LoadSubscriber, peerUrl } from './load-subscriber.js';
 import { DomainTaken } from './registry.errors.js';
 import { buildSnapshot, freshLoad } from './route-snapshot.js';
 import type { Load, RouteSnapshot, RouteSource } from './routes.js';
@@ -49,6 +49,8 @@ export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestr
   private readonly log: Logger;
   /** App instances (the hosts' own entries left out). */
   private current: CatalogInstance[] = [];
+  /** The dozen hosts' own entries (service `dozen`), where other hosts' admin APIs are found. */
+  private hostEntries: CatalogInstance[] = [];
   private loadSubscriber: LoadSubscriber | undefined;
   private hostTimer: NodeJS.Timeout | undefined;
   /** Latest figures per instance reported to this host. */
@@ -226,13 +228,23 @@ export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestr
     this.hostTimer.unref();
   }
 
+  /**
+   * Another dozen host's admin API as the catalog lists it (its address and admin port), whether its
+   * check passes, or undefined when the catalog has no entry for it (one host, or it left).
+   */
+  peer(host: string): { url: string; passing: boolean } | undefined {
+    const entry = this.hostEntries.find((candidate) => candidate.host === host);
+    return entry && { url: peerUrl(entry), passing: entry.status === 'passing' };
+  }
+
   private hostId(): string {
     return `${HOST_SERVICE}-${this.config.host.name}`;
   }
 
   private instancesChanged(instances: CatalogInstance[]): void {
     this.current = instances.filter((instance) => instance.app !== HOST_SERVICE);
-    this.loadSubscriber?.update(instances.filter((instance) => instance.app === HOST_SERVICE));
+    this.hostEntries = instances.filter((instance) => instance.app === HOST_SERVICE);
+    this.loadSubscriber?.update(this.hostEntries);
     this.rebuild();
   }
 

@@ -87,4 +87,11 @@ export const tailQuery = z.strictObject({
   tail: z.coerce.number().int().min(0).max(10_000).default(200),
   follow: z.enum(['0', '1']).default('0'),
 });
+export const instanceLogsQuery = tailQuery
+  .extend({
+    /** How a follow is written: the lines as they are, or a JSON object per line ({stream, at, text}). */
+    format: z.enum(['text', 'ndjson']).default('text'),
+  })
+  .refine((query) => query.format === 'text' || query.follow === '1', { path: ['format'], message: 'ndjson is for a follow: add follow=1' });
+export type InstanceLogsQuery = z.infer<typeof instanceLogsQuery>;
 export const auditQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).default(100) });
