@@ -18,8 +18,8 @@ const SELF_AUDITED = new Set(['deploy']);
 /** Renewals and pieces of a larger change, not changes of their own: a heartbeat per instance per second, each part of an upload. */
 const NOT_AUDITED = new Set(['PUT /registry/instances/:id/heartbeat', 'PUT /storage/uploads/:id/parts/:partNumber']);
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-/** Argument names whose values never reach the log (a robot's URL holds its key). */
-const HIDDEN = /password|secret|token|^value$|^url$/i;
+/** Argument names whose values never reach the log (a robot's URL holds its key; `code`: an address confirmation code). */
+const HIDDEN = /password|secret|token|^value$|^url$|^code$/i;
 
 export function outcomeOf(status: number): Outcome {
   if (status < 400) return 'ok';

@@ -8,6 +8,7 @@ import { DeployModel1764200000000 } from '../deploy/migrations/1764200000000-dep
 import { DeployImages1764300001000 } from '../deploy/migrations/1764300001000-deploy-images.js';
 import { DeployLogsWebhooks1764300003000 } from '../deploy/migrations/1764300003000-deploy-logs-webhooks.js';
 import { NotifyChannels1764600000000 } from '../notify/migrations/1764600000000-notify-channels.js';
+import { NotifyAddresses1764700000000 } from '../notify/migrations/1764700000000-notify-addresses.js';
 import { ProxyAcme1764300004000 } from '../proxy/migrations/1764300004000-proxy-acme.js';
 import { ProxyPolicies1764068400000 } from '../proxy/migrations/1764068400000-proxy-policies.js';
 import { ProxyTlsPolicy1764400000000 } from '../proxy/migrations/1764400000000-proxy-tls-policy.js';
@@ -37,4 +38,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   Audit1764300006000,
   LoginFailures1764500000000,
   NotifyChannels1764600000000,
+  NotifyAddresses1764700000000,
 ];

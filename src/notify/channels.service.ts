@@ -5,11 +5,12 @@ import type { Logger } from 'pino';
 import { IsNull, type Repository } from 'typeorm';
 import { UsersService } from '../access/users.service.js';
 import { InjectLogger } from '../common/core.module.js';
-import { BadInput, NotFound } from '../common/errors.js';
+import { BadInput, DomainError, NotFound } from '../common/errors.js';
 import { SecretsBox } from '../common/secrets-box.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { CreateChannelInput, UpdateChannelInput } from './dto/notify.dto.js';
+import { EmailConfirmations, normal, TEAM, type CodeMail, type OwnerKey } from './email-confirmations.js';
 import { NOTIFY_EVENTS, type ChannelType, type NotifyChannel, type NotifyEventKind } from './notify.config.js';
 import { NotifyChannelEntity } from './notify.entity.js';
 
@@ -27,6 +28,8 @@ export interface ChannelView {
   events: NotifyEventKind[];
   /** Config channels are changed in the config file only. */
   editable: boolean;
+  /** Email: the addresses nothing is sent to until someone who reads them enters the code mailed there. */
+  unconfirmed: string[];
 }
 
 /** A channel the Notifier sends to; `key` keeps its quiet window apart from every other channel's. */
@@ -53,6 +56,7 @@ export class ChannelsService {
     @InjectRepository(NotifyChannelEntity) private readonly rows: Repository<NotifyChannelEntity>,
     private readonly box: SecretsBox,
     private readonly users: UsersService,
+    private readonly confirmations: EmailConfirmations,
     @InjectConfig() private readonly config: DozenConfig,
     @InjectLogger() logger: Logger,
   ) {
@@ -63,15 +67,16 @@ export class ChannelsService {
   async list(userId: string | null, manageTeam: boolean): Promise<{ events: readonly NotifyEventKind[]; email: boolean; channels: ChannelView[] }> {
     const fromConfig: ChannelView[] = this.config.notify.channels.map((channel) => ({
       id: `config:${channel.name}`, scope: 'config', name: channel.name, type: channel.type, target: targetOf(channel),
-      hasSecret: channel.type !== 'email' && Boolean(channel.secret), events: channel.events, editable: false,
+      hasSecret: channel.type !== 'email' && Boolean(channel.secret), events: channel.events, editable: false, unconfirmed: [],
     }));
     const rows = await this.rows.find({ where: userId ? [{ ownerId: IsNull() }, { ownerId: userId }] : { ownerId: IsNull() }, order: { createdAt: 'ASC' } });
-    const stored = rows.map((row) => this.view(row, row.ownerId === null ? manageTeam : true));
+    const confirmed = await this.confirmations.allConfirmed();
+    const stored = rows.map((row) => this.view(row, row.ownerId === null ? manageTeam : true, confirmed));
     return { events: NOTIFY_EVENTS, email: Boolean(this.config.notify.smtp), channels: [...fromConfig, ...stored] };
   }
 
-  /** `ownerId` null: a team channel. */
-  async create(ownerId: string | null, input: CreateChannelInput): Promise<ChannelView> {
+  /** `ownerId` null: a team channel. An email channel's new addresses are each mailed a code (`by`: who to name there). */
+  async create(ownerId: string | null, input: CreateChannelInput, by: string): Promise<ChannelView> {
     if (input.type === 'email' && !this.config.notify.smtp) throw new BadInput('type', 'email needs notify.smtp in the config of this host');
     const now = Date.now();
     const row = this.rows.create({
@@ -83,10 +88,11 @@ export class ChannelsService {
     await this.rows.insert(row);
     this.changed();
     this.log.info({ channel: row.id, type: row.type, owner: ownerId ?? 'team', events: input.events }, 'notification channel created');
-    return this.view(row, true);
+    if (input.type === 'email') await this.confirmations.sendCodes(ownerKey(ownerId), input.to, { by, channel: input.name });
+    return this.viewNow(row);
   }
 
-  async update(ownerId: string | null, id: string, input: UpdateChannelInput): Promise<ChannelView> {
+  async update(ownerId: string | null, id: string, input: UpdateChannelInput, by: string): Promise<ChannelView> {
     const row = await this.find(ownerId, id);
     const email = row.type === 'email';
     if (email && (input.url !== undefined || input.secret !== undefined)) throw new BadInput(input.url !== undefined ? 'url' : 'secret', 'an email channel has addresses (to), not a URL or secret');
@@ -100,7 +106,8 @@ export class ChannelsService {
     await this.rows.update({ id }, { name: row.name, events: row.events, target: row.target, secret: row.secret, updatedAt: row.updatedAt });
     this.changed();
     this.log.info({ channel: id, owner: ownerId ?? 'team' }, 'notification channel changed');
-    return this.view(row, true);
+    if (input.to !== undefined) await this.confirmations.sendCodes(ownerKey(ownerId), input.to, { by, channel: row.name });
+    return this.viewNow(row);
   }
 
   async remove(ownerId: string | null, id: string): Promise<void> {
@@ -110,9 +117,35 @@ export class ChannelsService {
     this.log.info({ channel: id, owner: ownerId ?? 'team' }, 'notification channel removed');
   }
 
-  /** One channel of the owner (null: the team), opened to send a test message. */
+  /** One channel of the owner (null: the team), opened to send a test message: email to its confirmed addresses only. */
   async recipient(ownerId: string | null, id: string): Promise<Recipient> {
-    return this.recipientOf(await this.find(ownerId, id));
+    const row = await this.find(ownerId, id);
+    const recipient = this.recipientOf(row, await this.confirmations.allConfirmed());
+    if (!recipient) throw new DomainError(409, 'unconfirmed', `no address of ${row.name} is confirmed yet: enter the code mailed to ${(JSON.parse(row.target) as string[]).join(', ')}, or ask for a new one`);
+    return recipient;
+  }
+
+  /** Confirms one address of an email channel with the code mailed there. */
+  async confirmAddress(ownerId: string | null, id: string, address: string, code: string): Promise<ChannelView> {
+    const row = await this.emailRow(ownerId, id, address);
+    await this.confirmations.confirm(ownerKey(ownerId), address, code);
+    this.changed();
+    return this.viewNow(row);
+  }
+
+  /** Mails a new code to one unconfirmed address of an email channel (at most one a minute). */
+  async sendCode(ownerId: string | null, id: string, address: string, by: string): Promise<CodeMail> {
+    const row = await this.emailRow(ownerId, id, address);
+    const [mail] = await this.confirmations.sendCodes(ownerKey(ownerId), [address], { by, channel: row.name }, true);
+    if (!mail) throw new BadInput('address', `${address} is confirmed already`);
+    return mail;
+  }
+
+  private async emailRow(ownerId: string | null, id: string, address: string): Promise<NotifyChannelEntity> {
+    const row = await this.find(ownerId, id);
+    if (row.type !== 'email') throw new BadInput('id', `${row.name} is a ${row.type} channel, not email`);
+    if (!(JSON.parse(row.target) as string[]).some((candidate) => normal(candidate) === normal(address))) throw new BadInput('address', `${address} is not an address of ${row.name}`);
+    return row;
   }
 
   /** Every channel events go to: the config's, the team's and those of people who are not disabled. */
@@ -135,12 +168,14 @@ export class ChannelsService {
 
   private async stored(): Promise<Recipient[]> {
     const rows = await this.rows.find({ order: { createdAt: 'ASC' } });
+    const confirmed = rows.some((row) => row.type === 'email') ? await this.confirmations.allConfirmed() : new Set<string>();
     const active = rows.some((row) => row.ownerId !== null) ? new Set((await this.users.list()).filter((user) => !user.disabled).map((user) => user.id)) : new Set<string>();
     const stored: Recipient[] = [];
     for (const row of rows) {
       if (row.ownerId !== null && !active.has(row.ownerId)) continue;
       try {
-        stored.push(this.recipientOf(row));
+        const recipient = this.recipientOf(row, confirmed);
+        if (recipient) stored.push(recipient);
       } catch (error) {
         // Sealed under another key (dataDir moved without deploy.secretsKey): skipped, said once per read.
         this.log.error({ channel: row.id, err: error }, 'notification channel cannot be opened; skipped');
@@ -149,13 +184,15 @@ export class ChannelsService {
     return stored;
   }
 
-  private recipientOf(row: NotifyChannelEntity): Recipient {
+  /** What the Notifier sends to for `row`; an email channel without a confirmed address: none. */
+  private recipientOf(row: NotifyChannelEntity, confirmed: Set<string>): Recipient | null {
     const events = JSON.parse(row.events) as NotifyEventKind[];
     const label = `${row.ownerId === null ? 'team' : 'personal'}/${row.name}`;
-    const channel: NotifyChannel =
-      row.type === 'email'
-        ? { name: row.name, type: 'email', to: JSON.parse(row.target) as string[], events }
-        : { name: row.name, type: row.type as Exclude<ChannelType, 'email'>, url: this.box.open(row.target), ...(row.secret ? { secret: this.box.open(row.secret) } : {}), events };
+    if (row.type === 'email') {
+      const to = (JSON.parse(row.target) as string[]).filter((address) => confirmed.has(`${ownerKey(row.ownerId)}\n${normal(address)}`));
+      return to.length ? { key: `db:${row.id}`, label, channel: { name: row.name, type: 'email', to, events } } : null;
+    }
+    const channel: NotifyChannel = { name: row.name, type: row.type as Exclude<ChannelType, 'email'>, url: this.box.open(row.target), ...(row.secret ? { secret: this.box.open(row.secret) } : {}), events };
     return { key: `db:${row.id}`, label, channel };
   }
 
@@ -169,10 +206,16 @@ export class ChannelsService {
     this.cached = null;
   }
 
-  private view(row: NotifyChannelEntity, editable: boolean): ChannelView {
+  /** The view of a row the caller just wrote (so may change). */
+  private async viewNow(row: NotifyChannelEntity): Promise<ChannelView> {
+    return this.view(row, true, await this.confirmations.allConfirmed());
+  }
+
+  private view(row: NotifyChannelEntity, editable: boolean, confirmed: Set<string>): ChannelView {
     const email = row.type === 'email';
     let target = '';
-    if (email) target = (JSON.parse(row.target) as string[]).join(', ');
+    const addresses = email ? (JSON.parse(row.target) as string[]) : [];
+    if (email) target = addresses.join(', ');
     else {
       try {
         target = targetOf({ type: 'webhook', url: this.box.open(row.target) });
@@ -183,8 +226,13 @@ export class ChannelsService {
     return {
       id: row.id, scope: row.ownerId === null ? 'team' : 'personal', name: row.name, type: row.type as ChannelType, target,
       hasSecret: row.secret !== null, events: JSON.parse(row.events) as NotifyEventKind[], editable,
+      unconfirmed: addresses.filter((address) => !confirmed.has(`${ownerKey(row.ownerId)}\n${normal(address)}`)),
     };
   }
+}
+
+function ownerKey(ownerId: string | null): OwnerKey {
+  return ownerId ?? TEAM;
 }
 
 function targetOf(channel: { type: string; url: string } | { type: 'email'; to: string[] }): string {

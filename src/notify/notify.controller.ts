@@ -5,7 +5,7 @@ import { roleHas } from '../access/permissions.js';
 import { actorName } from '../common/principal.js';
 import { ZodPipe } from '../common/zod-pipe.js';
 import { ChannelsService } from './channels.service.js';
-import { channelIdParam, createChannelSchema, updateChannelSchema, type CreateChannelInput, type UpdateChannelInput } from './dto/notify.dto.js';
+import { channelIdParam, codeRequestSchema, confirmAddressSchema, createChannelSchema, updateChannelSchema, type ConfirmAddressInput, type CreateChannelInput, type UpdateChannelInput } from './dto/notify.dto.js';
 import { Notifier } from './notifier.service.js';
 
 const id = new ZodPipe(channelIdParam, 'id');
@@ -29,12 +29,14 @@ export class NotifyController {
 
   @Post('channels')
   create(@Req() request: FastifyRequest, @Body(new ZodPipe(createChannelSchema)) input: CreateChannelInput) {
-    return this.channels.create(ownUserId(signedIn(request)), input);
+    const principal = signedIn(request);
+    return this.channels.create(ownUserId(principal), input, actorName(principal));
   }
 
   @Patch('channels/:id')
   update(@Req() request: FastifyRequest, @Param('id', id) channel: string, @Body(new ZodPipe(updateChannelSchema)) input: UpdateChannelInput) {
-    return this.channels.update(ownUserId(signedIn(request)), channel, input);
+    const principal = signedIn(request);
+    return this.channels.update(ownUserId(principal), channel, input, actorName(principal));
   }
 
   @Delete('channels/:id')
@@ -51,14 +53,41 @@ export class NotifyController {
     return testAnswer(await this.notifier.test(await this.channels.recipient(ownUserId(principal), channel), actorName(principal)));
   }
 
+  /** Confirms an address of one's own email channel with the code mailed there. */
+  @Post('channels/:id/confirm')
+  @HttpCode(200)
+  confirm(@Req() request: FastifyRequest, @Param('id', id) channel: string, @Body(new ZodPipe(confirmAddressSchema)) input: ConfirmAddressInput) {
+    return this.channels.confirmAddress(ownUserId(signedIn(request)), channel, input.address, input.code);
+  }
+
+  /** Mails a new code to an unconfirmed address of one's own email channel. */
+  @Post('channels/:id/code')
+  @HttpCode(200)
+  sendCode(@Req() request: FastifyRequest, @Param('id', id) channel: string, @Body(new ZodPipe(codeRequestSchema)) input: { address: string }) {
+    const principal = signedIn(request);
+    return this.channels.sendCode(ownUserId(principal), channel, input.address, actorName(principal));
+  }
+
   @Post('team-channels')
-  createTeam(@Body(new ZodPipe(createChannelSchema)) input: CreateChannelInput) {
-    return this.channels.create(null, input);
+  createTeam(@Req() request: FastifyRequest, @Body(new ZodPipe(createChannelSchema)) input: CreateChannelInput) {
+    return this.channels.create(null, input, actorName(signedIn(request)));
   }
 
   @Patch('team-channels/:id')
-  updateTeam(@Param('id', id) channel: string, @Body(new ZodPipe(updateChannelSchema)) input: UpdateChannelInput) {
-    return this.channels.update(null, channel, input);
+  updateTeam(@Req() request: FastifyRequest, @Param('id', id) channel: string, @Body(new ZodPipe(updateChannelSchema)) input: UpdateChannelInput) {
+    return this.channels.update(null, channel, input, actorName(signedIn(request)));
+  }
+
+  @Post('team-channels/:id/confirm')
+  @HttpCode(200)
+  confirmTeam(@Param('id', id) channel: string, @Body(new ZodPipe(confirmAddressSchema)) input: ConfirmAddressInput) {
+    return this.channels.confirmAddress(null, channel, input.address, input.code);
+  }
+
+  @Post('team-channels/:id/code')
+  @HttpCode(200)
+  sendTeamCode(@Req() request: FastifyRequest, @Param('id', id) channel: string, @Body(new ZodPipe(codeRequestSchema)) input: { address: string }) {
+    return this.channels.sendCode(null, channel, input.address, actorName(signedIn(request)));
   }
 
   @Delete('team-channels/:id')

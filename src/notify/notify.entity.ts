@@ -21,3 +21,19 @@ export class NotifyChannelEntity {
   @Column({ name: 'created_at', type: 'bigint', transformer: millis }) createdAt!: number;
   @Column({ name: 'updated_at', type: 'bigint', transformer: millis }) updatedAt!: number;
 }
+
+/**
+ * An email address a channel's owner (a person's id, or `team`) wants notifications sent to: only once
+ * someone who reads it has entered the code dozen mailed there (`confirmedAt`) does it get any. The code
+ * is kept as its SHA-256 only.
+ */
+@Entity('notify_addresses')
+export class NotifyAddressEntity {
+  @PrimaryColumn({ name: 'owner_key', type: 'varchar', length: 36 }) ownerKey!: string;
+  @PrimaryColumn({ type: 'varchar', length: 254 }) address!: string;
+  @Column({ name: 'code_hash', type: 'varchar', length: 64, nullable: true }) codeHash!: string | null;
+  /** Wrong codes entered since the last was sent. */
+  @Column({ type: 'int' }) attempts!: number;
+  @Column({ name: 'sent_at', type: 'bigint', transformer: millis }) sentAt!: number;
+  @Column({ name: 'confirmed_at', type: 'bigint', nullable: true, transformer: { to: (value: number | null) => value, from: (value: string | number | null) => (value === null ? null : Number(value)) } }) confirmedAt!: number | null;
+}

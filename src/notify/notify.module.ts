@@ -8,7 +8,8 @@ import { ChannelsService } from './channels.service.js';
 import { HealthWatch } from './health-watch.js';
 import { Notifier } from './notifier.service.js';
 import { NotifyController } from './notify.controller.js';
-import { NotifyChannelEntity } from './notify.entity.js';
+import { NotifyAddressEntity, NotifyChannelEntity } from './notify.entity.js';
+import { EmailConfirmations } from './email-confirmations.js';
 import { NotifyResolver } from './notify.resolver.js';
 
 /**
@@ -18,12 +19,13 @@ import { NotifyResolver } from './notify.resolver.js';
  */
 @Global()
 @Module({
-  imports: [TypeOrmModule.forFeature([NotifyChannelEntity]), AccessModule],
+  imports: [TypeOrmModule.forFeature([NotifyChannelEntity, NotifyAddressEntity]), AccessModule],
   controllers: [NotifyController],
   providers: [
     Notifier,
     HealthWatch,
     ChannelsService,
+    EmailConfirmations,
     NotifyResolver,
     { provide: SecretsBox, inject: [DOZEN_CONFIG], useFactory: (config: DozenConfig) => SecretsBox.fromConfig(config) },
   ],

@@ -6,7 +6,7 @@ import { roleHas } from '../access/permissions.js';
 import { badInputFromZod } from '../common/errors.js';
 import { actorName } from '../common/principal.js';
 import { ChannelsService, type ChannelView } from './channels.service.js';
-import { channelIdParam, createChannelSchema, updateChannelSchema } from './dto/notify.dto.js';
+import { channelIdParam, codeRequestSchema, confirmAddressSchema, createChannelSchema, updateChannelSchema } from './dto/notify.dto.js';
 import { Notifier } from './notifier.service.js';
 import { testAnswer } from './notify.controller.js';
 
@@ -20,6 +20,14 @@ class NotifyChannelType {
   @Field() hasSecret!: boolean;
   @Field(() => [String]) events!: string[];
   @Field({ description: 'whether the caller may change it' }) editable!: boolean;
+  @Field(() => [String], { description: 'email: the addresses nothing is sent to until the code mailed there is entered' }) unconfirmed!: string[];
+}
+
+@ObjectType('NotifyCodeMail')
+class NotifyCodeMailType {
+  @Field() address!: string;
+  @Field() sent!: boolean;
+  @Field(() => String, { nullable: true, description: "the SMTP server's refusal" }) problem!: string | null;
 }
 
 @ObjectType('NotifyChannels')
@@ -91,12 +99,12 @@ export class NotifyResolver {
 
   @Mutation(() => NotifyChannelType, { description: "a channel of the caller's own" })
   createNotifyChannel(@Context() context: GraphQLContext, @Args('input') input: NotifyChannelInput) {
-    return this.channels.create(this.owner(context), parse(createChannelSchema, present(input), 'input'));
+    return this.channels.create(this.owner(context), parse(createChannelSchema, present(input), 'input'), this.actor(context));
   }
 
   @Mutation(() => NotifyChannelType)
   updateNotifyChannel(@Context() context: GraphQLContext, @Args('id') id: string, @Args('input') input: NotifyChannelChange) {
-    return this.channels.update(this.owner(context), parse(channelIdParam, id, 'id'), change(input));
+    return this.channels.update(this.owner(context), parse(channelIdParam, id, 'id'), change(input), this.actor(context));
   }
 
   @Mutation(() => Boolean)
@@ -111,14 +119,36 @@ export class NotifyResolver {
     return testAnswer(await this.notifier.test(recipient, actorName(signedIn(context.reply.request))));
   }
 
-  @Mutation(() => NotifyChannelType)
-  createTeamNotifyChannel(@Args('input') input: NotifyChannelInput) {
-    return this.channels.create(null, parse(createChannelSchema, present(input), 'input'));
+  @Mutation(() => NotifyChannelType, { description: "confirms an address of the caller's own email channel with the code mailed there" })
+  confirmNotifyAddress(@Context() context: GraphQLContext, @Args('id') id: string, @Args('address') address: string, @Args('code') code: string) {
+    const input = parse(confirmAddressSchema, { address, code });
+    return this.channels.confirmAddress(this.owner(context), parse(channelIdParam, id, 'id'), input.address, input.code);
+  }
+
+  @Mutation(() => NotifyCodeMailType, { description: "mails a new code to an unconfirmed address of the caller's own email channel (one a minute)" })
+  sendNotifyAddressCode(@Context() context: GraphQLContext, @Args('id') id: string, @Args('address') address: string) {
+    return this.channels.sendCode(this.owner(context), parse(channelIdParam, id, 'id'), parse(codeRequestSchema, { address }).address, this.actor(context));
   }
 
   @Mutation(() => NotifyChannelType)
-  updateTeamNotifyChannel(@Args('id') id: string, @Args('input') input: NotifyChannelChange) {
-    return this.channels.update(null, parse(channelIdParam, id, 'id'), change(input));
+  createTeamNotifyChannel(@Context() context: GraphQLContext, @Args('input') input: NotifyChannelInput) {
+    return this.channels.create(null, parse(createChannelSchema, present(input), 'input'), this.actor(context));
+  }
+
+  @Mutation(() => NotifyChannelType)
+  updateTeamNotifyChannel(@Context() context: GraphQLContext, @Args('id') id: string, @Args('input') input: NotifyChannelChange) {
+    return this.channels.update(null, parse(channelIdParam, id, 'id'), change(input), this.actor(context));
+  }
+
+  @Mutation(() => NotifyChannelType)
+  confirmTeamNotifyAddress(@Args('id') id: string, @Args('address') address: string, @Args('code') code: string) {
+    const input = parse(confirmAddressSchema, { address, code });
+    return this.channels.confirmAddress(null, parse(channelIdParam, id, 'id'), input.address, input.code);
+  }
+
+  @Mutation(() => NotifyCodeMailType)
+  sendTeamNotifyAddressCode(@Context() context: GraphQLContext, @Args('id') id: string, @Args('address') address: string) {
+    return this.channels.sendCode(null, parse(channelIdParam, id, 'id'), parse(codeRequestSchema, { address }).address, this.actor(context));
   }
 
   @Mutation(() => Boolean)
@@ -135,5 +165,9 @@ export class NotifyResolver {
 
   private owner(context: GraphQLContext): string {
     return ownUserId(signedIn(context.reply.request));
+  }
+
+  private actor(context: GraphQLContext): string {
+    return actorName(signedIn(context.reply.request));
   }
 }

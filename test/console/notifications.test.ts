@@ -27,7 +27,7 @@ describe('the console: a person picks their own notification channels', { timeou
     await receiver?.stop();
   });
 
-  it('a viewer adds an email channel, picks events, sends a test message that reaches the SMTP receiver; a bad address is shown at its field', async () => {
+  it('a viewer adds an email channel, confirms its address with the code mailed there, picks events, sends a test message that reaches the SMTP receiver; a bad address or code is shown at its field', async () => {
     const { context, page } = await logIn(browser, dozen, 'viv', PASSWORD);
     await open(page, '/notifications');
     await page.waitForSelector('[data-testid=personal] .empty');
@@ -52,9 +52,21 @@ describe('the console: a person picks their own notification channels', { timeou
     await row.locator('input[name="host.silent"]').check();
     await row.locator('[role=status]').waitFor();
 
+    // The address gets nothing until the code mailed there is entered: a wrong one is shown at its field.
+    const pending = row.locator('[data-unconfirmed="viv@example.com"]');
+    await pending.waitFor();
+    const confirmation = await waitFor('the confirmation code at the receiver', async () => receiver.messages.find((message) => message.to.includes('viv@example.com') && message.subject.endsWith('for notifications')), 15_000);
+    const code = /: (\d{4}-\d{4})\n/.exec(confirmation.text)![1];
+    await pending.locator('input[name=code]').fill('0000-000');
+    await pending.locator('button[data-action=confirm]').click();
+    assert.match(await (await page.waitForSelector('[data-unconfirmed="viv@example.com"] [data-field=code] [role=alert]')).innerText(), /8-digit code/);
+    await pending.locator('input[name=code]').fill(code);
+    await pending.locator('button[data-action=confirm]').click();
+    await pending.waitFor({ state: 'detached' });
+
     await row.locator('button[data-action=test]').click();
     await row.locator('[data-test-result=delivered]').waitFor();
-    const mail = await waitFor('the test message at the receiver', async () => receiver.messages.find((message) => message.to.includes('viv@example.com')), 15_000);
+    const mail = await waitFor('the test message at the receiver', async () => receiver.messages.find((message) => message.to.includes('viv@example.com') && message.subject.endsWith('test my mail')), 15_000);
     assert.match(mail.subject, /\] test my mail$/);
     assert.match(mail.text, /sent by viv/);
     await shoot(page, 'notifications');

@@ -7,10 +7,18 @@ import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { waitFor } from '../support/ports.js';
 import { NO_SUCH_DOMAIN, smtpEnv, startSmtpReceiver, type SmtpReceiver } from '../support/smtp-receiver.js';
 
+/** The code in a confirmation mail (1234-5678). */
+function codeIn(mail: { text: string }): string {
+  const code = /: (\d{4}-\d{4})\n/.exec(mail.text)?.[1];
+  assert.ok(code, mail.text);
+  return code;
+}
+
 describe('email notifications over SMTP (STARTTLS, AUTH), chosen in config and by each person', { timeout: 120_000 }, () => {
   let receiver: SmtpReceiver;
   let dozen: DozenProcess;
   const metric = async (line: RegExp) => Number(line.exec(await (await fetch(dozen.url + '/metrics')).text())?.[1] ?? NaN);
+  const confirmationMail = (address: string) => waitFor(`the confirmation code mailed to ${address}`, async () => receiver.messages.find((message) => message.to.includes(address) && message.subject.endsWith(`confirm ${address} for notifications`)), 15_000);
   const register = (id: string, ttl: number) => dozen.api('/registry/instances', { method: 'POST', ...json({ id, app: 'mailapp', address: '127.0.0.1', port: 3000, ttl }) });
 
   before(async () => {
@@ -59,13 +67,22 @@ describe('email notifications over SMTP (STARTTLS, AUTH), chosen in config and b
     const created = await vera.fetch('/notify/channels', { method: 'POST', ...json({ name: 'mine', type: 'email', to: ['vera@example.com'], events: ['deploy.failed'] }) });
     assert.equal(created.status, 201);
     const channel = await created.json();
-    assert.deepEqual([channel.scope, channel.target, channel.events], ['personal', 'vera@example.com', ['deploy.failed']]);
+    assert.deepEqual([channel.scope, channel.target, channel.events, channel.unconfirmed], ['personal', 'vera@example.com', ['deploy.failed'], ['vera@example.com']]);
     const changed = await vera.fetch(`/notify/channels/${channel.id}`, { method: 'PATCH', ...json({ events: ['instance.lost', 'host.silent'] }) });
     assert.deepEqual((await changed.json()).events, ['instance.lost', 'host.silent']);
 
+    // Nothing goes to the address until the code mailed there is entered.
+    const code = codeIn(await confirmationMail('vera@example.com'));
+    const early = await vera.fetch(`/notify/channels/${channel.id}/test`, { method: 'POST' });
+    assert.equal(early.status, 409);
+    assert.equal((await early.json()).error, 'unconfirmed');
+    const confirmed = await vera.fetch(`/notify/channels/${channel.id}/confirm`, { method: 'POST', ...json({ address: 'vera@example.com', code }) });
+    assert.equal(confirmed.status, 200);
+    assert.deepEqual((await confirmed.json()).unconfirmed, []);
+
     const tested = await vera.fetch(`/notify/channels/${channel.id}/test`, { method: 'POST' });
     assert.deepEqual(await tested.json(), { delivered: true, problem: null });
-    const test = receiver.messages.find((message) => message.to.includes('vera@example.com'))!;
+    const test = receiver.messages.find((message) => message.to.includes('vera@example.com') && message.subject.endsWith('test mine'))!;
     assert.match(test.subject, /\] test mine$/);
     assert.match(test.text, /a test message, sent by vera/);
 
@@ -76,6 +93,46 @@ describe('email notifications over SMTP (STARTTLS, AUTH), chosen in config and b
     assert.equal(team.status, 403);
     const otherUser = await (await dozen.api('/notify/channels')).json();
     assert.ok(!otherUser.channels.some((entry: { id: string }) => entry.id === channel.id), "one person's channels are not shown to another caller");
+  });
+
+  it('an email address gets nothing before its code is entered: no event, five wrong codes spend it, a new code waits a minute, and each owner confirms for themselves', async () => {
+    await addUser(dozen, 'mallory', 'viewer');
+    const mallory = await signIn(dozen, 'mallory');
+    const victim = 'victim@example.com';
+    const created = await (await mallory.fetch('/notify/channels', { method: 'POST', ...json({ name: 'spam', type: 'email', to: [victim], events: ['instance.lost'] }) })).json();
+    const mail = await confirmationMail(victim);
+    assert.match(mail.subject, /^\[dozen [^\]]+\] confirm victim@example\.com for notifications$/);
+    assert.match(mail.text, /mallory added this address to the notification channel "spam"/);
+    assert.match(mail.text, /nothing more is sent here until the code is entered/);
+
+    assert.equal((await register('mail-lost-3', 1)).status, 201);
+    await waitFor('the config channel told of mail-lost-3', async () => receiver.messages.some((message) => message.subject.endsWith('instance.lost mail-lost-3')), 30_000);
+    // The Notifier reads the channels every 5 s at most; the event went to every confirmed channel at once.
+    assert.ok(!receiver.messages.some((message) => message.to.includes(victim) && message.subject.includes('mail-lost-3')), 'no event to an unconfirmed address');
+
+    const wrong = String((Number(codeIn(mail).replace('-', '')) + 1) % 100_000_000).padStart(8, '0');
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const refused = await mallory.fetch(`/notify/channels/${created.id}/confirm`, { method: 'POST', ...json({ address: victim, code: wrong }) });
+      assert.equal(refused.status, 400);
+      assert.equal((await refused.json()).field, 'code');
+    }
+    const spent = await mallory.fetch(`/notify/channels/${created.id}/confirm`, { method: 'POST', ...json({ address: victim, code: codeIn(mail) }) });
+    assert.equal(spent.status, 400);
+    assert.match((await spent.json()).message, /5 wrong codes were entered for victim@example\.com: ask for a new code/);
+    const tooSoon = await mallory.fetch(`/notify/channels/${created.id}/code`, { method: 'POST', ...json({ address: victim }) });
+    assert.equal(tooSoon.status, 429);
+    assert.equal((await tooSoon.json()).field, 'address');
+    const notHers = await mallory.fetch(`/notify/channels/${created.id}/code`, { method: 'POST', ...json({ address: 'other@example.com' }) });
+    assert.equal(notHers.status, 400);
+    assert.match((await notHers.json()).message, /other@example\.com is not an address of spam/);
+    const badCode = await mallory.fetch(`/notify/channels/${created.id}/confirm`, { method: 'POST', ...json({ address: victim, code: 'abc' }) });
+    assert.equal((await badCode.json()).field, 'code');
+
+    // vera confirmed her address for her own channel; that confirms nothing for anybody else's.
+    const copycat = await (await mallory.fetch('/notify/channels', { method: 'POST', ...json({ name: 'copy', type: 'email', to: ['vera@example.com'] }) })).json();
+    assert.deepEqual(copycat.unconfirmed, ['vera@example.com']);
+    const audit = JSON.stringify(await (await dozen.api('/audit?limit=50')).json());
+    assert.ok(audit.includes('/confirm') && !audit.includes(wrong), 'codes stay out of the audit trail');
   });
 
   it("a team webhook's URL and secret are sealed in the database and never shown", async () => {

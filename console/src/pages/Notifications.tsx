@@ -14,6 +14,8 @@ interface Channel {
   hasSecret: boolean;
   events: string[];
   editable: boolean;
+  /** Email: addresses that get nothing until the code mailed there is entered. */
+  unconfirmed: string[];
 }
 
 interface Channels {
@@ -22,7 +24,7 @@ interface Channels {
   channels: Channel[];
 }
 
-const QUERY = '{ notifyChannels { events email channels { id scope name type target hasSecret events editable } } }';
+const QUERY = '{ notifyChannels { events email channels { id scope name type target hasSecret events editable unconfirmed } } }';
 const ROBOTS = ['webhook', 'dingtalk', 'feishu', 'wecom'];
 
 /** Where notifications go: one's own channels, the team's (admins change them) and the config's (read-only). */
@@ -47,6 +49,12 @@ export function Notifications() {
 function mutation(action: 'create' | 'update' | 'delete' | 'test', scope: Channel['scope']): string {
   const team = scope === 'team' ? 'Team' : '';
   return `${action}${team}NotifyChannel`;
+}
+
+/** Confirming an address, or mailing it a new code: the team's channels have their own mutations (notify.manage). */
+function addressMutation(action: 'confirm' | 'sendCode', scope: Channel['scope']): string {
+  const team = scope === 'team' ? 'Team' : '';
+  return action === 'confirm' ? `confirm${team}NotifyAddress` : `send${team}NotifyAddressCode`;
 }
 
 function ChannelList({ title, testid, channels, events, reload }: { title: string; testid: string; channels: Channel[]; events: string[]; reload(): void }) {
@@ -113,8 +121,41 @@ function ChannelRow({ channel, events, reload }: { channel: Channel; events: str
           ) : null}
         </div>
       ) : null}
+      {channel.editable ? channel.unconfirmed.map((address) => <UnconfirmedAddress key={address} channel={channel} address={address} reload={reload} />) : null}
       <FormError error={save.error ?? test.error ?? remove.error} fields={[]} />
     </div>
+  );
+}
+
+/** An address of an email channel that gets nothing yet: the code from the mail sent there, or a new one. */
+function UnconfirmedAddress({ channel, address, reload }: { channel: Channel; address: string; reload(): void }) {
+  const t = useT();
+  const [code, setCode] = useState('');
+  const [sent, setSent] = useState<{ sent: boolean; problem: string | null } | null>(null);
+  const confirmIt = useAction(async () => {
+    const name = addressMutation('confirm', channel.scope);
+    await gql(`mutation ($id: String!, $address: String!, $code: String!) { ${name}(id: $id, address: $address, code: $code) { id } }`, { id: channel.id, address, code });
+    reload();
+  });
+  const resend = useAction(async () => {
+    setSent(null);
+    const name = addressMutation('sendCode', channel.scope);
+    const answer = await gql<Record<string, { sent: boolean; problem: string | null }>>(`mutation ($id: String!, $address: String!) { ${name}(id: $id, address: $address) { sent problem } }`, { id: channel.id, address });
+    setSent(answer[name]);
+  });
+  return (
+    <form class="unconfirmed" data-unconfirmed={address} onSubmit={(event) => (event.preventDefault(), void confirmIt.submit())}>
+      <p class="muted">{t('notify.unconfirmed', { address })}</p>
+      <Field label={t('notify.code')} name="code" error={confirmIt.error}>
+        <input name="code" inputMode="numeric" autocomplete="one-time-code" placeholder="1234-5678" value={code} onInput={(event) => setCode(event.currentTarget.value)} />
+      </Field>
+      <div class="actions">
+        <button type="submit" data-action="confirm" disabled={confirmIt.busy}>{t('notify.confirm')}</button>
+        <button type="button" data-action="send-code" disabled={resend.busy} onClick={() => void resend.submit()}>{t('notify.sendCode')}</button>
+        {sent ? (sent.sent ? <span class="ok" role="status">{t('notify.codeSent', { address })}</span> : <span class="error" role="alert">{t('notify.notDelivered', { problem: sent.problem ?? '' })}</span>) : null}
+      </div>
+      <FormError error={confirmIt.error ?? resend.error} fields={['code']} />
+    </form>
   );
 }
 

@@ -26,3 +26,11 @@ export const channelIdParam = z.uuid({ error: 'expected a channel id (UUID)' });
 
 export type CreateChannelInput = z.output<typeof createChannelSchema>;
 export type UpdateChannelInput = z.output<typeof updateChannelSchema>;
+
+const address = z.email({ error: 'expected an email address (name@example.com)' });
+/** The code mailed to an address: 8 digits, as mailed (1234-5678) or without the dash. */
+export const confirmAddressSchema = z.strictObject({ address, code: z.string().trim().regex(/^\d{4}-?\d{4}$/, 'expected the 8-digit code from the email (1234-5678)') });
+/** A new code for one address of a channel. */
+export const codeRequestSchema = z.strictObject({ address });
+
+export type ConfirmAddressInput = z.output<typeof confirmAddressSchema>;
