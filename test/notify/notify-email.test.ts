@@ -169,4 +169,24 @@ describe('email notifications over SMTP (STARTTLS, AUTH), chosen in config and b
     assert.match(trail, /Mutation\.createNotifyChannel/);
     assert.ok(!trail.includes('gus-hook-secret') && !trail.includes('gus-url-key'), trail);
   });
+
+  it("GraphQL: an admin's team email channel waits for its code; a new one is refused within the minute; the code confirms it and stays out of the audit trail", async () => {
+    await addUser(dozen, 'ada', 'admin');
+    const ada = await signIn(dozen, 'ada');
+    const address = 'team-list@example.com';
+    const made = await ada.graphql('mutation ($input: NotifyChannelInput!) { createTeamNotifyChannel(input: $input) { id scope unconfirmed } }', { input: { name: 'team-mail', type: 'email', to: [address] } });
+    const channel = made.body.data!.createTeamNotifyChannel as { id: string; scope: string; unconfirmed: string[] };
+    assert.deepEqual([channel.scope, channel.unconfirmed], ['team', [address]]);
+    const code = codeIn(await confirmationMail(address));
+    const again = await ada.graphql('mutation ($id: String!, $address: String!) { sendTeamNotifyAddressCode(id: $id, address: $address) { sent } }', { id: channel.id, address });
+    assert.match(again.body.errors?.[0]?.message ?? '', /^a code went to team-list@example\.com less than a minute ago: try again in \d+ s$/, JSON.stringify(again.body));
+    const viewer = await signIn(dozen, 'vera');
+    const refused = await viewer.graphql('mutation ($id: String!, $address: String!, $code: String!) { confirmTeamNotifyAddress(id: $id, address: $address, code: $code) { id } }', { id: channel.id, address, code });
+    assert.equal(refused.body.errors![0].extensions!.code, 'forbidden', 'the team channels are for notify.manage');
+    const confirmed = await ada.graphql('mutation ($id: String!, $address: String!, $code: String!) { confirmTeamNotifyAddress(id: $id, address: $address, code: $code) { unconfirmed } }', { id: channel.id, address, code });
+    assert.deepEqual(confirmed.body.data!.confirmTeamNotifyAddress, { unconfirmed: [] }, JSON.stringify(confirmed.body));
+    const trail = JSON.stringify(await (await dozen.api('/audit?module=notify&actor=ada')).json());
+    assert.match(trail, /Mutation\.confirmTeamNotifyAddress/);
+    assert.ok(!trail.includes(code) && !trail.includes(code.replace('-', '')), trail);
+  });
 });
