@@ -12,7 +12,8 @@
  *   node dist/test/support/bench.js --node-lines test/proxy     # those, then the node-lines files among them on Node 22 and 24
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { enginesUsedBy, startEngines, type EngineName } from './bench-engines.js';
@@ -90,6 +91,9 @@ async function main(): Promise<number> {
   const shared = files.filter((file) => needs.get(file)!.size);
   const lineFiles = !filters.length || args.includes('--node-lines') ? files.filter(isNodeLineTest) : [];
 
+  // Where every process of this run claims the ports it hands out (ports.ts), so no two get the same one.
+  const portClaims = mkdtempSync(join(tmpdir(), 'dozen-test-ports-'));
+  process.env.DOZEN_TEST_PORT_CLAIMS = portClaims;
   // Engines and the other Node lines get ready while the files that need neither run.
   const engines = startEngines(wanted, say);
   const lines = lineFiles.length ? NODE_LINES.map((version) => prepareNodeLine(version, say)) : [];
@@ -128,6 +132,7 @@ async function main(): Promise<number> {
     }
   } finally {
     await (await engines.catch(() => null))?.stop();
+    rmSync(portClaims, { recursive: true, force: true });
     const seconds = Math.round((Date.now() - STARTED) / 1000);
     say(`wall time ${Math.floor(seconds / 60)} min ${seconds % 60} s${failed ? `, ${failed} run(s) failed` : ''}`);
   }

@@ -1,12 +1,16 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
 
 /**
  * Test ports come from below the kernel's ephemeral range. A port found free there stays free until the
  * test listens on it: no outgoing connection and no listen(0) takes one, where a port the kernel gave
  * to listen(0) and got back could go to the next process's outgoing connection (a fresh-clone run had
- * a dozen host fail with EADDRINUSE that way). Test files run in parallel processes, so each picks at
- * random, and never hands out the same port twice itself.
+ * a dozen host fail with EADDRINUSE that way). Test files run in parallel processes: each picks at
+ * random, never hands out the same port twice itself, and under the test bench claims each port in the
+ * run's directory (DOZEN_TEST_PORT_CLAIMS), so no two processes of one run get the same port while one
+ * of them is still starting whatever will listen on it (random picks alone collided: a dozen takes
+ * seconds to start).
  */
 const RANGE = testPortRange();
 const handedOut = new Set<number>();
@@ -19,6 +23,18 @@ function testPortRange(): { low: number; high: number } | undefined {
     // Not Linux: the usual default.
   }
   return ephemeralLow - 10_000 >= 1000 ? { low: 10_000, high: ephemeralLow - 1 } : undefined;
+}
+
+/** Claims `port` for this process in the test bench's run (a file named after it); false when another process has. */
+function claim(port: number): boolean {
+  const dir = process.env.DOZEN_TEST_PORT_CLAIMS;
+  if (!dir) return true;
+  try {
+    writeFileSync(join(dir, String(port)), '', { flag: 'wx' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Listens on 127.0.0.1:`port` (0: any); the server, or undefined when the port is taken. */
@@ -34,7 +50,7 @@ function holdPort(port: number): Promise<Server | undefined> {
 async function holdFreePort(): Promise<Server> {
   for (let attempt = 0; RANGE && attempt < 500; attempt++) {
     const port = RANGE.low + Math.floor(Math.random() * (RANGE.high - RANGE.low + 1));
-    if (handedOut.has(port)) continue;
+    if (handedOut.has(port) || !claim(port)) continue;
     const server = await holdPort(port);
     if (server) return server;
   }
