@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { textRecords } from '../common/text-records.js';
 import type { CatalogInstance } from './catalog.js';
 import type { LoadFigures } from './registry.service.js';
 import type { Load } from './routes.js';
@@ -53,15 +54,7 @@ export class LoadSubscriber {
         const response = await fetch(`${url}/registry/load/stream`, { headers: { authorization: `Bearer ${this.token}`, accept: 'text/event-stream' }, signal });
         if (response.status !== 200 || !response.body) throw new Error(`load stream answered ${response.status}`);
         this.log.info({ peer: url }, 'following load stream');
-        let buffer = '';
-        for await (const chunk of response.body.pipeThrough(new TextDecoderStream())) {
-          buffer += chunk;
-          let end;
-          while ((end = buffer.indexOf('\n\n')) >= 0) {
-            this.receive(buffer.slice(0, end));
-            buffer = buffer.slice(end + 2);
-          }
-        }
+        for await (const block of textRecords(response.body, '\n\n')) this.receive(block);
       } catch (error) {
         if (signal.aborted) return;
         this.log.warn({ peer: url, err: error }, 'load stream lost; reconnecting');

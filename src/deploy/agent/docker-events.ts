@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { textRecords } from '../../common/text-records.js';
 import { LABEL, type DockerClient } from './docker.client.js';
 
 /**
@@ -17,19 +18,12 @@ export function followEvents(docker: DockerClient, onChange: (instance: string, 
       try {
         const stream = await docker.events(since, abort.signal);
         backoff = 0;
-        let pending = '';
-        for await (const chunk of stream) {
-          pending += String(chunk);
-          let newline;
-          while ((newline = pending.indexOf('\n')) >= 0) {
-            const line = pending.slice(0, newline);
-            pending = pending.slice(newline + 1);
-            if (!line.trim()) continue;
-            const event = JSON.parse(line) as { time?: number; Action?: string; Actor?: { Attributes?: Record<string, string> } };
-            if (event.time) since = event.time;
-            const instance = event.Actor?.Attributes?.[LABEL.instance];
-            if (instance && event.Action) onChange(instance, event.Action.split(':')[0]);
-          }
+        for await (const line of textRecords(stream, '\n')) {
+          if (!line.trim()) continue;
+          const event = JSON.parse(line) as { time?: number; Action?: string; Actor?: { Attributes?: Record<string, string> } };
+          if (event.time) since = event.time;
+          const instance = event.Actor?.Attributes?.[LABEL.instance];
+          if (instance && event.Action) onChange(instance, event.Action.split(':')[0]);
         }
       } catch (error) {
         if (abort.signal.aborted) return;

@@ -5,6 +5,7 @@ import { adminToken } from '../../common/admin-token.js';
 import { InjectLogger } from '../../common/core.module.js';
 import { DomainError } from '../../common/errors.js';
 import { Metrics } from '../../common/metrics.js';
+import { textRecords } from '../../common/text-records.js';
 import { InjectConfig } from '../../config/config.module.js';
 import type { DozenConfig } from '../../config/config.schema.js';
 import { RegistryService } from '../../registry/registry.service.js';
@@ -113,17 +114,8 @@ export class LiveLogs {
     const response = await this.askOwner(id, host, `tail=${tail}&follow=1&format=ndjson`, forwardedBy, controller.signal);
     let stopped = false;
     void (async () => {
-      let buffer = '';
       try {
-        for await (const chunk of response.body!.pipeThrough(new TextDecoderStream())) {
-          buffer += chunk;
-          let newline;
-          while ((newline = buffer.indexOf('\n')) >= 0) {
-            const line = buffer.slice(0, newline);
-            buffer = buffer.slice(newline + 1);
-            if (line) onLine(JSON.parse(line) as LiveLogLine);
-          }
-        }
+        for await (const line of textRecords(response.body!, '\n')) if (line) onLine(JSON.parse(line) as LiveLogLine);
       } catch (error) {
         if (!stopped) this.log.warn({ instance: id, host, err: error }, "following an instance's output on its host failed");
       }
