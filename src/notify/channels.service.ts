@@ -10,7 +10,7 @@ import { SecretsBox } from '../common/secrets-box.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { CreateChannelInput, UpdateChannelInput } from './dto/notify.dto.js';
-import { EmailConfirmations, normal, TEAM, type CodeMail, type OwnerKey } from './email-confirmations.js';
+import { EmailConfirmations, normal, TEAM, type CodeMail, type ConfirmedAddresses, type OwnerKey } from './email-confirmations.js';
 import { NOTIFY_EVENTS, type ChannelType, type NotifyChannel, type NotifyEventKind } from './notify.config.js';
 import { NotifyChannelEntity } from './notify.entity.js';
 
@@ -168,7 +168,7 @@ export class ChannelsService {
 
   private async stored(): Promise<Recipient[]> {
     const rows = await this.rows.find({ order: { createdAt: 'ASC' } });
-    const confirmed = rows.some((row) => row.type === 'email') ? await this.confirmations.allConfirmed() : new Set<string>();
+    const confirmed: ConfirmedAddresses = rows.some((row) => row.type === 'email') ? await this.confirmations.allConfirmed() : { has: () => false };
     const active = rows.some((row) => row.ownerId !== null) ? new Set((await this.users.list()).filter((user) => !user.disabled).map((user) => user.id)) : new Set<string>();
     const stored: Recipient[] = [];
     for (const row of rows) {
@@ -185,11 +185,11 @@ export class ChannelsService {
   }
 
   /** What the Notifier sends to for `row`; an email channel without a confirmed address: none. */
-  private recipientOf(row: NotifyChannelEntity, confirmed: Set<string>): Recipient | null {
+  private recipientOf(row: NotifyChannelEntity, confirmed: ConfirmedAddresses): Recipient | null {
     const events = JSON.parse(row.events) as NotifyEventKind[];
     const label = `${row.ownerId === null ? 'team' : 'personal'}/${row.name}`;
     if (row.type === 'email') {
-      const to = (JSON.parse(row.target) as string[]).filter((address) => confirmed.has(`${ownerKey(row.ownerId)}\n${normal(address)}`));
+      const to = (JSON.parse(row.target) as string[]).filter((address) => confirmed.has(ownerKey(row.ownerId), address));
       return to.length ? { key: `db:${row.id}`, label, channel: { name: row.name, type: 'email', to, events } } : null;
     }
     const channel: NotifyChannel = { name: row.name, type: row.type as Exclude<ChannelType, 'email'>, url: this.box.open(row.target), ...(row.secret ? { secret: this.box.open(row.secret) } : {}), events };
@@ -211,7 +211,7 @@ export class ChannelsService {
     return this.view(row, true, await this.confirmations.allConfirmed());
   }
 
-  private view(row: NotifyChannelEntity, editable: boolean, confirmed: Set<string>): ChannelView {
+  private view(row: NotifyChannelEntity, editable: boolean, confirmed: ConfirmedAddresses): ChannelView {
     const email = row.type === 'email';
     let target = '';
     const addresses = email ? (JSON.parse(row.target) as string[]) : [];
@@ -226,7 +226,7 @@ export class ChannelsService {
     return {
       id: row.id, scope: row.ownerId === null ? 'team' : 'personal', name: row.name, type: row.type as ChannelType, target,
       hasSecret: row.secret !== null, events: JSON.parse(row.events) as NotifyEventKind[], editable,
-      unconfirmed: addresses.filter((address) => !confirmed.has(`${ownerKey(row.ownerId)}\n${normal(address)}`)),
+      unconfirmed: addresses.filter((address) => !confirmed.has(ownerKey(row.ownerId), address)),
     };
   }
 }

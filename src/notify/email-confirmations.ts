@@ -2,7 +2,7 @@ import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
-import { In, IsNull, Not, type Repository } from 'typeorm';
+import { IsNull, Not, type Repository } from 'typeorm';
 import { InjectLogger } from '../common/core.module.js';
 import { BadInput, DomainError } from '../common/errors.js';
 import { InjectConfig } from '../config/config.module.js';
@@ -19,6 +19,11 @@ const RESEND_AFTER_MS = 60_000;
 /** Whose channel an address is on: a person's id, or the team's. */
 export type OwnerKey = string;
 export const TEAM: OwnerKey = 'team';
+
+/** Whether an owner confirmed an address. */
+export interface ConfirmedAddresses {
+  has(owner: OwnerKey, address: string): boolean;
+}
 
 /** What a code mail came to, per address: sent, not due yet, or the SMTP server's refusal. */
 export interface CodeMail {
@@ -48,17 +53,11 @@ export class EmailConfirmations implements OnModuleDestroy {
     this.mailer = config.notify.smtp ? new Mailer(config.notify.smtp) : null;
   }
 
-  /** The addresses among `addresses` that `owner` has confirmed. */
-  async confirmed(owner: OwnerKey, addresses: string[]): Promise<Set<string>> {
-    if (addresses.length === 0) return new Set();
-    const rows = await this.rows.findBy({ ownerKey: owner, address: In(addresses.map(normal)), confirmedAt: Not(IsNull()) });
-    return new Set(addresses.filter((address) => rows.some((row) => row.address === normal(address))));
-  }
-
-  /** Every confirmed (owner, address), as `owner\naddress`: for reading all channels at once. */
-  async allConfirmed(): Promise<Set<string>> {
+  /** Every confirmed owner and address, read at once: for reading many channels. */
+  async allConfirmed(): Promise<ConfirmedAddresses> {
     const rows = await this.rows.findBy({ confirmedAt: Not(IsNull()) });
-    return new Set(rows.map((row) => `${row.ownerKey}\n${row.address}`));
+    const keys = new Set(rows.map((row) => `${row.ownerKey}\n${row.address}`));
+    return { has: (owner, address) => keys.has(`${owner}\n${normal(address)}`) };
   }
 
   /**
@@ -66,10 +65,10 @@ export class EmailConfirmations implements OnModuleDestroy {
    * last minute (`force`: a person asked for a new one, refused with 429 when too soon).
    */
   async sendCodes(owner: OwnerKey, addresses: string[], context: { by: string; channel: string }, force = false): Promise<CodeMail[]> {
-    const confirmed = await this.confirmed(owner, addresses);
     const results: CodeMail[] = [];
-    for (const address of addresses.filter((candidate) => !confirmed.has(candidate))) {
+    for (const address of addresses) {
       const row = await this.rows.findOneBy({ ownerKey: owner, address: normal(address) });
+      if (row?.confirmedAt) continue;
       const wait = row ? row.sentAt + RESEND_AFTER_MS - Date.now() : 0;
       if (wait > 0) {
         if (force) throw new DomainError(429, 'too_soon', `a code went to ${address} less than a minute ago: try again in ${Math.ceil(wait / 1000)} s`, 'address', { retryAfter: Math.ceil(wait / 1000) });
