@@ -1,5 +1,5 @@
 import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
-import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
 import { IsNull, Not, type Repository } from 'typeorm';
@@ -7,7 +7,7 @@ import { InjectLogger } from '../common/core.module.js';
 import { BadInput, DomainError } from '../common/errors.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { DozenConfig } from '../config/config.schema.js';
-import { Mailer } from './mailer.js';
+import { MAILER, type Mailer } from './mailer.js';
 import { NotifyAddressEntity } from './notify.entity.js';
 
 /** A code is good for a day, and for this many wrong tries; then a new one must be sent. */
@@ -40,17 +40,16 @@ export interface CodeMail {
  * its own. The config's channels are the operators' word and need none.
  */
 @Injectable()
-export class EmailConfirmations implements OnModuleDestroy {
+export class EmailConfirmations {
   private readonly log: Logger;
-  private readonly mailer: Mailer | null;
 
   constructor(
     @InjectRepository(NotifyAddressEntity) private readonly rows: Repository<NotifyAddressEntity>,
+    @Inject(MAILER) private readonly mailer: Mailer | null,
     @InjectConfig() private readonly config: DozenConfig,
     @InjectLogger() logger: Logger,
   ) {
     this.log = logger.child({ module: 'notify' });
-    this.mailer = config.notify.smtp ? new Mailer(config.notify.smtp) : null;
   }
 
   /** Every confirmed owner and address, read at once: for reading many channels. */
@@ -115,10 +114,6 @@ export class EmailConfirmations implements OnModuleDestroy {
     ].join('\n');
     const attempt = await this.mailer.send([address], `[dozen ${host}] confirm ${address} for notifications`, text);
     return attempt?.problem ?? null;
-  }
-
-  onModuleDestroy(): void {
-    this.mailer?.close();
   }
 }
 

@@ -4,6 +4,9 @@ import type { SmtpConfig } from './notify.config.js';
 /** What one try at sending came to: null when taken, else why not and whether trying again may help. */
 export type Attempt = null | { problem: string; retry: boolean };
 
+/** The notify module's one Mailer (null without `notify.smtp`): events and address codes go out through the same transport. */
+export const MAILER = Symbol('dozen.mailer');
+
 const TIMEOUT_MS = 10_000;
 
 /**

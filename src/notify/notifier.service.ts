@@ -1,4 +1,4 @@
-import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
 import { request } from 'undici';
@@ -9,7 +9,7 @@ import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
 import { ChannelsService, type Recipient } from './channels.service.js';
 import { emailFor, refusalOf, requestFor, type NotifyEvent } from './formats.js';
-import { Mailer, type Attempt } from './mailer.js';
+import { MAILER, type Attempt, type Mailer } from './mailer.js';
 import type { NotifyChannel } from './notify.config.js';
 import { QuietWindow } from './quiet-window.js';
 
@@ -27,12 +27,11 @@ export class Notifier implements OnModuleDestroy {
   private readonly quiet: QuietWindow;
   private readonly abort = new AbortController();
   private readonly messages: Counter<'channel' | 'outcome'>;
-  private readonly mailer: Mailer | null;
-
   constructor(
     @InjectConfig() private readonly config: DozenConfig,
     @InjectLogger() logger: Logger,
     private readonly channels: ChannelsService,
+    @Inject(MAILER) private readonly mailer: Mailer | null,
     metrics: Metrics,
   ) {
     this.log = logger.child({ module: 'notify' });
@@ -43,7 +42,6 @@ export class Notifier implements OnModuleDestroy {
       registers: [metrics.registry],
     });
     this.quiet = new QuietWindow(config.notify.quietSeconds * 1000);
-    this.mailer = config.notify.smtp ? new Mailer(config.notify.smtp) : null;
   }
 
   /** Sends in the background; never throws (a failed delivery is logged). */
@@ -110,6 +108,7 @@ export class Notifier implements OnModuleDestroy {
 
   onModuleDestroy(): void {
     this.abort.abort();
+    // The module's one transport (MAILER), closed once, here; address codes go out through it too.
     this.mailer?.close();
   }
 }

@@ -6,6 +6,7 @@ import type { DozenConfig } from '../config/config.schema.js';
 import { DOZEN_CONFIG } from '../config/config.module.js';
 import { ChannelsService } from './channels.service.js';
 import { HealthWatch } from './health-watch.js';
+import { MAILER, Mailer } from './mailer.js';
 import { Notifier } from './notifier.service.js';
 import { NotifyController } from './notify.controller.js';
 import { NotifyAddressEntity, NotifyChannelEntity } from './notify.entity.js';
@@ -28,6 +29,7 @@ import { NotifyResolver } from './notify.resolver.js';
     EmailConfirmations,
     NotifyResolver,
     { provide: SecretsBox, inject: [DOZEN_CONFIG], useFactory: (config: DozenConfig) => SecretsBox.fromConfig(config) },
+    { provide: MAILER, inject: [DOZEN_CONFIG], useFactory: (config: DozenConfig) => (config.notify.smtp ? new Mailer(config.notify.smtp) : null) },
   ],
   exports: [Notifier],
 })
