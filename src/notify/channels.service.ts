@@ -11,6 +11,7 @@ import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { CreateChannelInput, UpdateChannelInput } from './dto/notify.dto.js';
 import { EmailConfirmations, normal, TEAM, type CodeMail, type ConfirmedAddresses, type OwnerKey } from './email-confirmations.js';
+import { NO_SMTP } from './mailer.js';
 import { NOTIFY_EVENTS, type ChannelType, type NotifyChannel, type NotifyEventKind } from './notify.config.js';
 import { NotifyChannelEntity } from './notify.entity.js';
 
@@ -77,7 +78,7 @@ export class ChannelsService {
 
   /** `ownerId` null: a team channel. An email channel's new addresses are each mailed a code (`by`: who to name there). */
   async create(ownerId: string | null, input: CreateChannelInput, by: string): Promise<ChannelView> {
-    if (input.type === 'email' && !this.config.notify.smtp) throw new BadInput('type', 'email needs notify.smtp in the config of this host');
+    if (input.type === 'email' && !this.config.notify.smtp) throw new BadInput('type', NO_SMTP);
     const now = Date.now();
     const row = this.rows.create({
       id: randomUUID(), ownerId, name: input.name, type: input.type,

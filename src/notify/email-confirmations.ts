@@ -7,7 +7,7 @@ import { InjectLogger } from '../common/core.module.js';
 import { BadInput, DomainError } from '../common/errors.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { DozenConfig } from '../config/config.schema.js';
-import { MAILER, type Mailer } from './mailer.js';
+import { MAILER, NO_SMTP, type Mailer } from './mailer.js';
 import { NotifyAddressEntity } from './notify.entity.js';
 
 /** A code is good for a day, and for this many wrong tries; then a new one must be sent. */
@@ -102,7 +102,7 @@ export class EmailConfirmations {
   }
 
   private async mail(address: string, code: string, context: { by: string; channel: string }): Promise<string | null> {
-    if (!this.mailer) return 'email needs notify.smtp in the config of this host';
+    if (!this.mailer) return NO_SMTP;
     const host = this.config.host.name;
     const text = [
       `${context.by} added this address to the notification channel "${context.channel}" of dozen on ${host}.`,

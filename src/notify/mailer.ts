@@ -7,6 +7,9 @@ export type Attempt = null | { problem: string; retry: boolean };
 /** The notify module's one Mailer (null without `notify.smtp`): events and address codes go out through the same transport. */
 export const MAILER = Symbol('dozen.mailer');
 
+/** Why nothing is mailed on a host without `notify.smtp`. */
+export const NO_SMTP = 'email needs notify.smtp in the config of this host';
+
 const TIMEOUT_MS = 10_000;
 
 /**

@@ -9,7 +9,7 @@ import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
 import { ChannelsService, type Recipient } from './channels.service.js';
 import { emailFor, refusalOf, requestFor, type NotifyEvent } from './formats.js';
-import { MAILER, type Attempt, type Mailer } from './mailer.js';
+import { MAILER, NO_SMTP, type Attempt, type Mailer } from './mailer.js';
 import type { NotifyChannel } from './notify.config.js';
 import { QuietWindow } from './quiet-window.js';
 
@@ -91,7 +91,7 @@ export class Notifier implements OnModuleDestroy {
 
   private async attempt(channel: NotifyChannel, event: NotifyEvent, heldBack: number): Promise<Attempt> {
     if (channel.type === 'email') {
-      if (!this.mailer) return { problem: 'email needs notify.smtp in the config of this host', retry: false };
+      if (!this.mailer) return { problem: NO_SMTP, retry: false };
       const { subject, text } = emailFor(event, heldBack);
       return this.mailer.send(channel.to, subject, text);
     }
