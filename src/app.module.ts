@@ -50,7 +50,7 @@ export class AppModule {
         ...config.modules.map((name) => MODULES[name]),
       ],
       // As a provider (not useGlobalFilters) so it also shapes the errors Fastify raises before a handler runs.
-      providers: [{ provide: APP_FILTER, useClass: HttpErrorFilter }],
+      providers: [{ provide: APP_FILTER, useFactory: () => new HttpErrorFilter(logger.child({ module: 'api' })) }],
     };
   }
 }

@@ -1,5 +1,7 @@
 import { ArgumentsHost, Catch, HttpException, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import { GraphQLError } from 'graphql';
+import type { Logger } from 'pino';
 import { ZodError } from 'zod';
 
 /**
@@ -46,15 +48,32 @@ export function badInputFromZod(error: ZodError, prefix = ''): BadInput {
   return new BadInput(field, missing ? `is required (${issue.expected})` : issue.message);
 }
 
-/** Maps every error leaving a REST handler to `{error, message, field?}` with the right status. */
+/**
+ * Maps every error leaving a REST handler to `{error, message, field?}` with the right status, and every
+ * error leaving a GraphQL resolver to a GraphQLError whose extensions carry the same body's `code`,
+ * `status`, `field` and details, so API clients tell a 404 from a 409 without reading the message. An
+ * unexpected error says only `internal error` to the caller (its text may hold SQL or paths) and is logged.
+ */
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
+  constructor(private readonly logger: Pick<Logger, 'error'>) {}
+
   catch(exception: unknown, host: ArgumentsHost) {
-    if (host.getType() !== 'http') throw exception;
+    const type = host.getType<string>();
+    if (type === 'graphql') throw this.toGraphQL(exception);
+    if (type !== 'http') throw exception;
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     const [status, body] = toHttp(exception);
     if (status >= 500) reply.request?.log?.error({ err: exception }, 'request failed');
     void reply.status(status).type('application/json').send(body);
+  }
+
+  private toGraphQL(exception: unknown): GraphQLError {
+    // The access guard's refusals, and graphql-js's own, already say what they are.
+    if (exception instanceof GraphQLError) return exception;
+    const [status, { error, message, ...details }] = toHttp(exception);
+    if (status >= 500) this.logger.error({ err: exception }, 'graphql resolver failed');
+    return new GraphQLError(message, { extensions: { ...details, code: error, status } });
   }
 }
 

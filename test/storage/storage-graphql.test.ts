@@ -86,10 +86,14 @@ describe('storage GraphQL (local store, tailer on)', { timeout: 60_000 }, () => 
     assert.equal((await query('mutation { deleteObject(key: "other/e.txt") }')).data.deleteObject, true);
     const bad = await query('mutation { deleteObject(key: "x/../y") }');
     assert.match(bad.errors[0].message, /^key: object key "x\/\.\.\/y" must not contain \. or \.\. segments/);
+    // The same code, status and field a REST client reads from the 400 body.
+    assert.deepEqual(bad.errors[0].extensions, { code: 'bad_request', status: 400, field: 'key' });
   });
 
   it('objects refuses a limit out of range and an over-long prefix, naming the argument', async () => {
-    assert.match((await query('{ objects(limit: 0) { nextCursor } }')).errors[0].message, /^limit: must be an integer from 1 to 1000/);
+    const zero = await query('{ objects(limit: 0) { nextCursor } }');
+    assert.match(zero.errors[0].message, /^limit: must be an integer from 1 to 1000/);
+    assert.deepEqual(zero.errors[0].extensions, { code: 'bad_request', status: 400, field: 'limit' });
     assert.match((await query('{ objects(limit: 1001) { nextCursor } }')).errors[0].message, /^limit: /);
     assert.match((await query('query ($prefix: String) { objects(prefix: $prefix) { nextCursor } }', { prefix: 'p'.repeat(1024) })).errors[0].message, /^prefix: /);
   });
