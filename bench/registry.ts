@@ -6,6 +6,11 @@
  * run, same stand-in: the `consul` client's own Watch helper on
  * /v1/health/service (no rate limit, no route table), measured the same way.
  * Loopback only; bounded (CHANGES per adapter).
+ *
+ * Then load figures at scale (embedded adapter): LOAD_INSTANCES instances each sending a heartbeat with
+ * load figures once a second, as dozen's self-registration does; route snapshots built a second, their
+ * bytes (what goes to each proxy worker), and the process's CPU. No reference: the figure to watch is
+ * that snapshots a second stay flat as instances grow (docs/registry.md, "Load figures at scale").
  */
 import 'reflect-metadata';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -26,6 +31,8 @@ import type { RouteSnapshot } from '../src/registry/routes.js';
 import { ConsulStandin } from '../test/support/consul-standin.js';
 
 const CHANGES = Number(process.env.BENCH_CHANGES ?? 1000);
+const LOAD_INSTANCES = (process.env.BENCH_LOAD_INSTANCES ?? '300,1000').split(',').map(Number);
+const LOAD_SECONDS = 5;
 const TIMEOUT_MS = 5000;
 
 interface Row {
@@ -117,6 +124,49 @@ async function measureClientWatch(url: string): Promise<Row> {
   return row;
 }
 
+interface LoadRow {
+  instances: number;
+  heartbeats: number;
+  snapshots: number;
+  megabytes: number;
+  cpuPercent: number;
+}
+
+/** `instances` instances, each with a heartbeat carrying load figures once a second (spread over the second), for LOAD_SECONDS. */
+async function measureLoadFigures(instances: number, catalog: Catalog): Promise<LoadRow> {
+  const config = { host: { name: 'bench' }, registry: { catalog: 'embedded' } } as DozenConfig;
+  const registry = new RegistryService(catalog, config, pino({ level: 'silent' }));
+  await registry.onModuleInit();
+  const apps = Math.max(1, Math.floor(instances / 3));
+  for (let index = 0; index < instances; index++) {
+    const app = `load-${index % apps}`;
+    await registry.register({ id: `load-${instances}-${index}`, app, address: '127.0.0.1', port: 10_000 + index, domains: [`${app}.example.net`], meta: {}, ttl: 600, deregisterAfter: 600 });
+  }
+  let snapshots = 0;
+  let bytes = 0;
+  registry.watchRoutes((snapshot) => {
+    snapshots++;
+    bytes += JSON.stringify(snapshot).length; // what ProxyCluster sends each worker
+  });
+  const load = { cpu: 5, memory: 100_000_000, processes: 3, inflight: 0 };
+  const slots = 100; // a heartbeat slot every 10 ms, each with its share of the instances
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  let sent = 0;
+  const pending: Promise<unknown>[] = [];
+  while (performance.now() - started < LOAD_SECONDS * 1000) {
+    for (let k = 0; k < Math.ceil(instances / slots); k++) pending.push(registry.heartbeat(`load-${instances}-${sent++ % instances}`, { load }));
+    await new Promise((resolve) => setTimeout(resolve, 1000 / slots));
+  }
+  await Promise.all(pending);
+  const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  const row = { instances, heartbeats: sent / seconds, snapshots: snapshots / seconds, megabytes: bytes / seconds / 1e6, cpuPercent: (used.user + used.system) / 1e4 / seconds };
+  for (let index = 0; index < instances; index++) await registry.deregister(`load-${instances}-${index}`);
+  await registry.onModuleDestroy();
+  return row;
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'dozen-bench-registry-'));
   const dataSource = new DataSource({ type: 'better-sqlite3', database: join(dir, 'dozen.sqlite'), entities: [RegistryInstanceEntity, RegistryKvEntity], migrations: MIGRATIONS, enableWAL: true });
@@ -124,6 +174,7 @@ async function main(): Promise<void> {
   await dataSource.runMigrations();
   const standin = await ConsulStandin.start();
   const rows: Row[] = [];
+  const loadRows: LoadRow[] = [];
   try {
     const embedded = await EmbeddedCatalog.open(new DatabaseEmbeddedStore(dataSource.getRepository(RegistryInstanceEntity), dataSource.getRepository(RegistryKvEntity)));
     rows.push(await measureService('embedded (SQLite)', embedded));
@@ -131,6 +182,8 @@ async function main(): Promise<void> {
     const consul = new ConsulCatalog({ url: standin.url, stale: false, waitSeconds: 60, minIntervalMs: 25, onError: (error) => console.error(error) });
     rows.push(await measureService('consul (stand-in)', consul));
     rows.push(await measureClientWatch(standin.url));
+    // A catalog each: RegistryService closes its catalog when it stops.
+    for (const instances of LOAD_INSTANCES) loadRows.push(await measureLoadFigures(instances, await EmbeddedCatalog.open(new DatabaseEmbeddedStore(dataSource.getRepository(RegistryInstanceEntity), dataSource.getRepository(RegistryKvEntity)))));
   } finally {
     await standin.stop();
     await dataSource.destroy();
@@ -154,6 +207,12 @@ async function main(): Promise<void> {
   }
   const failed = rows.filter((row) => goals[row.name] && Math.max(percentile(row.register, 99), percentile(row.deregister, 99)) > goals[row.name]);
   console.log(failed.length ? `\nover the p99 goal: ${failed.map((row) => row.name).join(', ')}` : '\nall p99 figures within their goals');
+
+  console.log(`\nload figures at scale (embedded): every instance's heartbeat with load once a second, ${LOAD_SECONDS} s\n`);
+  console.log(`${'instances'.padStart(9)} ${'heartbeats/s'.padStart(13)} ${'snapshots/s'.padStart(12)} ${'MB/s per worker'.padStart(16)} ${'CPU % of a core'.padStart(16)}`);
+  for (const row of loadRows) {
+    console.log(`${String(row.instances).padStart(9)} ${row.heartbeats.toFixed(0).padStart(13)} ${row.snapshots.toFixed(1).padStart(12)} ${row.megabytes.toFixed(2).padStart(16)} ${row.cpuPercent.toFixed(1).padStart(16)}`);
+  }
 }
 
 main().then(

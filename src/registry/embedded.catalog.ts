@@ -14,6 +14,8 @@ export interface StoredInstance {
 export interface EmbeddedStore {
   load(): Promise<{ instances: StoredInstance[]; kv: KvEntry[] }>;
   saveInstance(instance: StoredInstance): Promise<void>;
+  /** Writes only an instance's health (status, TTL expiry): what a heartbeat changes, once a second per instance. */
+  saveHealth(instance: StoredInstance): Promise<void>;
   deleteInstance(id: string): Promise<void>;
   putKv(entry: KvEntry): Promise<void>;
   deleteKv(keys: string[]): Promise<void>;
@@ -74,7 +76,7 @@ export class EmbeddedCatalog implements Catalog {
     instance.status = 'passing';
     instance.criticalSince = null;
     instance.expiresAt = this.now() + instance.registration.ttlMs;
-    await this.write(() => this.store.saveInstance(instance));
+    await this.write(() => this.store.saveHealth(instance));
     if (!wasPassing) this.instancesChanged();
     return true;
   }
@@ -181,7 +183,7 @@ export class EmbeddedCatalog implements Catalog {
         instance.status = 'critical';
         instance.criticalSince = instance.expiresAt;
         changed = true;
-        this.write(() => this.store.saveInstance(instance)).catch(this.onStoreError);
+        this.write(() => this.store.saveHealth(instance)).catch(this.onStoreError);
       }
       if (instance.status === 'critical' && instance.criticalSince !== null && now >= instance.criticalSince + instance.registration.deregisterAfterMs) {
         this.entries.delete(instance.registration.id);

@@ -34,6 +34,12 @@ export interface LoadFigures {
 
 /** How often the route table is checked for load figures that went stale. */
 const STALE_CHECK_INTERVAL_MS = 250;
+/**
+ * Load figures arrive from every instance every second; a snapshot carries those of one such span.
+ * Built per figure, the table cost O(instances) per figure, O(instances²) a second, and each snapshot
+ * goes to every proxy worker (docs/registry.md, "Load figures at scale").
+ */
+export const LOAD_BATCH_MS = 250;
 /** Each dozen host is in the catalog as an instance of this app; its load stream is found there. Not an app anyone may register. */
 export const HOST_SERVICE = 'dozen';
 
@@ -57,7 +63,7 @@ export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestr
   private readonly loads = new Map<string, Load>();
   private snapshot: RouteSnapshot = { version: 0, apps: [] };
   private readonly routeListeners = new Set<(snapshot: RouteSnapshot) => void>();
-  private rebuildScheduled = false;
+  private loadBatch: NodeJS.Timeout | undefined;
   private stopWatch: (() => void) | undefined;
   private staleTimer: NodeJS.Timeout | undefined;
   private readonly instanceGauge: Gauge<'status'> | undefined;
@@ -92,6 +98,7 @@ export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestr
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.staleTimer);
     clearInterval(this.hostTimer);
+    clearTimeout(this.loadBatch);
     this.stopWatch?.();
     this.loadSubscriber?.close();
     if (this.hostTimer) await this.catalog.deregister(this.hostId()).catch((error: unknown) => this.log.warn({ err: error }, 'host deregistration failed'));
@@ -135,7 +142,7 @@ export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestr
     if (input.load) {
       load = { ...input.load, at: Date.now() };
       this.loads.set(id, load);
-      this.scheduleRebuild();
+      this.rebuildForLoad();
     }
     return { id, status: 'passing', load };
   }
@@ -214,7 +221,7 @@ export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestr
     const { token } = adminToken(this.config);
     this.loadSubscriber = new LoadSubscriber(this.config.host.name, token, (instance, load) => {
       this.loads.set(instance, load);
-      this.scheduleRebuild();
+      this.rebuildForLoad();
     }, this.log);
     const registration: InstanceRegistration = {
       id: this.hostId(), app: HOST_SERVICE, address: this.config.host.address, port: this.config.admin.listen.port, host: this.config.host.name,
@@ -250,16 +257,16 @@ export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestr
 
   // --- route snapshot ----------------------------------------------------
 
-  private scheduleRebuild(): void {
-    if (this.rebuildScheduled) return;
-    this.rebuildScheduled = true;
-    setImmediate(() => {
-      this.rebuildScheduled = false;
-      this.rebuild();
-    });
+  /** A new load figure: in the next snapshot, at most LOAD_BATCH_MS from now (sooner if instances change first). */
+  private rebuildForLoad(): void {
+    if (this.loadBatch) return;
+    this.loadBatch = setTimeout(() => this.rebuild(), LOAD_BATCH_MS);
+    this.loadBatch.unref();
   }
 
   private rebuild(): void {
+    clearTimeout(this.loadBatch);
+    this.loadBatch = undefined;
     const known = new Set(this.current.map((instance) => instance.id));
     for (const id of this.loads.keys()) if (!known.has(id)) this.loads.delete(id);
     this.snapshot = buildSnapshot(this.snapshot.version + 1, this.current, this.loads, Date.now());

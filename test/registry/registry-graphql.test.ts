@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
+import { waitFor } from '../support/ports.js';
 
 describe('registry GraphQL queries', { timeout: 60_000 }, () => {
   let dozen: DozenProcess;
@@ -16,6 +17,11 @@ describe('registry GraphQL queries', { timeout: 60_000 }, () => {
     assert.equal((await register({ id: 'chat-1', app: 'chat', address: '10.0.0.5', port: 3000, domains: ['chat.example.net'], meta: { team: 'blue' }, release: 'v3' })).status, 201);
     assert.equal((await register({ id: 'chat-2', app: 'chat', address: '10.0.0.6', port: 3000, domains: ['chat.example.net'] })).status, 201);
     await dozen.api('/registry/instances/chat-1/heartbeat', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ load: { cpu: 3, memory: 5_000_000_000, processes: 4, inflight: 1 } }) });
+    // Load figures reach the route table in batches (LOAD_BATCH_MS), not at once.
+    await waitFor('the heartbeat\'s load in the routes', async () => {
+      const routes = (await (await dozen.api('/registry/routes')).json()) as { apps: { backends: { load: unknown }[] }[] };
+      return routes.apps[0]?.backends.some((backend) => backend.load !== null);
+    });
   });
   after(async () => {
     await dozen?.stop();

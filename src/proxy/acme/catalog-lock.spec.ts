@@ -4,7 +4,7 @@ import { EmbeddedCatalog } from '../../registry/embedded.catalog.js';
 import { CatalogLock } from './catalog-lock.js';
 
 async function catalog(): Promise<EmbeddedCatalog> {
-  const noStore = { load: async () => ({ instances: [], kv: [] }), saveInstance: async () => {}, deleteInstance: async () => {}, putKv: async () => {}, deleteKv: async () => {} };
+  const noStore = { load: async () => ({ instances: [], kv: [] }), saveInstance: async () => {}, saveHealth: async () => {}, deleteInstance: async () => {}, putKv: async () => {}, deleteKv: async () => {} };
   return EmbeddedCatalog.open(noStore);
 }
 

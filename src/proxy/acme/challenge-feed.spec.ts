@@ -5,7 +5,7 @@ import { CertificateBook } from '../tls/certificate-book.js';
 import { ACME_KV } from './acme-kv.js';
 import { ChallengeFeed } from './challenge-feed.js';
 
-const noStore = { load: async () => ({ instances: [], kv: [] }), saveInstance: async () => {}, deleteInstance: async () => {}, putKv: async () => {}, deleteKv: async () => {} };
+const noStore = { load: async () => ({ instances: [], kv: [] }), saveInstance: async () => {}, saveHealth: async () => {}, deleteInstance: async () => {}, putKv: async () => {}, deleteKv: async () => {} };
 const challenges = (book: CertificateBook) => book.replay().filter((change) => change.kind === 'challenge');
 
 describe('the challenge feed: catalog key/values into the certificate book', () => {
