@@ -41,6 +41,7 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
   const auth = app.get(AdminAuth);
   const { token, file: tokenFile } = adminToken(config);
   auth.setToken(token);
+  auth.allowOrigins(config.admin.allowedOrigins);
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);

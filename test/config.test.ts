@@ -30,6 +30,7 @@ describe('config', () => {
     ['unknown storage driver', ['config', 'check'], { DOZEN_STORAGE_DRIVER: 's3' }, /storage\.driver = "s3": /],
     ['plain-HTTP ACME directory', ['config', 'check'], { DOZEN_PROXY_TLS_ACME_DIRECTORY: 'http://ca.example/dir', DOZEN_PROXY_TLS_ACME_EMAIL: 'ops@example.net' }, /proxy\.tls\.acme\.directory = "http:\/\/ca\.example\/dir": expected the https:\/\/ URL of an ACME directory/],
     ['ACME without an email', ['config', 'check'], { DOZEN_PROXY_TLS_ACME_DIRECTORY: 'https://ca.example/dir' }, /proxy\.tls\.acme\.email = \(missing\): expected an email address/],
+    ['session origin that is not an http(s) origin', ['config', 'check'], { DOZEN_ADMIN_ALLOWED_ORIGINS: 'console.example.net' }, /admin\.allowedOrigins = \["console\.example\.net"\]: expected an origin such as https:\/\/console\.example\.net/],
     ['V4 OSS signing without a region', ['config', 'check'], { DOZEN_STORAGE_OSS_AUTHORIZATION_VERSION: 'v4' }, /storage\.oss\.region = \(missing\): is required with authorizationVersion v4/],
   ];
   for (const [what, args, env, expected] of badValues) {

@@ -39,11 +39,17 @@ export class AdminAuth {
   private readonly publicPaths = new Set<string>();
   private tokenDigest: Buffer | null = null;
   private people: PeopleLookup | null = null;
+  private allowedOrigins = new Set<string>();
 
   constructor(private readonly apiTokens: ApiTokenGate) {}
 
   setToken(token: string): void {
     this.tokenDigest = digest(token);
+  }
+
+  /** Origins besides the admin API's own whose pages may use the session cookie (admin.allowedOrigins). */
+  allowOrigins(origins: readonly string[]): void {
+    this.allowedOrigins = new Set(origins.map((origin) => new URL(origin).origin));
   }
 
   usePeople(people: PeopleLookup): void {
@@ -80,8 +86,8 @@ export class AdminAuth {
   }
 
   /**
-   * The user behind a WebSocket upgrade: its personal token when it sent one, else its session cookie (no
-   * CSRF check: SameSite=Strict keeps other sites' pages from sending the cookie). Null when neither is live.
+   * The user behind a WebSocket upgrade: its personal token when it sent one, else its session cookie
+   * when the page that opened it is of an allowed origin (see `foreignOrigin`). Null when neither is live.
    */
   async callerOf(request: IncomingMessage, token: string | undefined): Promise<Principal | null> {
     if (!this.people) return null;
@@ -89,7 +95,26 @@ export class AdminAuth {
       const found = await this.people.fromToken(token);
       return 'refused' in found ? null : found;
     }
+    if (this.foreignOrigin(request.headers.origin, request.headers.host)) return null;
     return (await this.people.fromCookies(request.headers.cookie))?.principal ?? null;
+  }
+
+  /**
+   * The Origin of a cookie-carrying browser request when it is neither the admin API's own (its host is the
+   * request's Host) nor in admin.allowedOrigins; undefined when it may use the session. SameSite=Strict
+   * keeps other sites' pages from sending the cookie, but not pages of the same site: an app served on
+   * chat.example.net could open a WebSocket to a console on dozen.example.net with the user's cookie
+   * (cross-site WebSocket hijacking; WebSockets have no CORS). A request without Origin is not a
+   * cross-origin browser request (browsers send it on every WebSocket and cross-origin request).
+   */
+  private foreignOrigin(origin: string | undefined, host: string | undefined): string | undefined {
+    if (origin === undefined || this.allowedOrigins.has(origin)) return undefined;
+    try {
+      if (host !== undefined && new URL(origin).host === host.toLowerCase()) return undefined;
+    } catch {
+      // "null" (a sandboxed page, a file) and other non-URLs are foreign.
+    }
+    return origin;
   }
 
   /** Whether a caller's role holds a permission of the permission table (the admin token holds them all). */
@@ -113,6 +138,12 @@ export class AdminAuth {
     }
     const session = await this.people?.fromCookies(request.headers.cookie);
     if (session) {
+      // Behind a proxy of admin.trustedProxies, Fastify's host is its X-Forwarded-Host.
+      const foreign = this.foreignOrigin(request.headers.origin, request.host);
+      if (foreign !== undefined) {
+        await reply.status(403).type('application/json').send({ error: 'origin', message: `the session cookie is not accepted from pages of ${foreign}; list it in admin.allowedOrigins if the console is served there` });
+        return;
+      }
       if (!SAFE_METHODS.has(request.method)) {
         const sent = request.headers[CSRF_HEADER];
         if (typeof sent !== 'string' || sent !== session.cookieCsrf || !sameSecret(sent, session.csrf)) {

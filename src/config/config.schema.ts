@@ -53,8 +53,14 @@ export const configSchema = z.strictObject({
        * session cookie is Secure come from them.
        */
       trustedProxies: z.array(z.string().min(1)).default([]),
+      /**
+       * Origins (`https://console.example.net`) whose pages may use the session cookie besides the admin
+       * API's own (the Host it was asked by): a console served from another name. Others get 403 (REST)
+       * or no session (WebSockets): an app's page on the same site must not act as the logged-in user.
+       */
+      allowedOrigins: z.array(z.url({ protocol: /^https?$/, error: 'expected an origin such as https://console.example.net' })).default([]),
     })
-    .default({ listen: { host: '127.0.0.1', port: 7700 }, trustedProxies: [] }),
+    .default({ listen: { host: '127.0.0.1', port: 7700 }, trustedProxies: [], allowedOrigins: [] }),
   database: z
     .strictObject({
       /** MySQL/MariaDB for several hosts; unset means SQLite at `<dataDir>/dozen.sqlite`. */

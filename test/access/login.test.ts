@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import WebSocket from 'ws';
 import { runCli } from '../support/cli.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { addUser, cookieValue, json, login, setCookies, signIn } from './people.js';
@@ -17,6 +18,7 @@ describe('logging in to the console', { timeout: 120_000 }, () => {
         DOZEN_ACCESS_LOGIN_LOCKOUT_SECONDS: '2',
         // Requests from loopback are believed about the client address and TLS, as from a proxy in front.
         DOZEN_ADMIN_TRUSTED_PROXIES: '127.0.0.1',
+        DOZEN_ADMIN_ALLOWED_ORIGINS: 'https://console.example.net',
       },
     });
   });
@@ -112,6 +114,36 @@ describe('logging in to the console', { timeout: 120_000 }, () => {
     const made = await browser.fetch('/users', { method: 'POST', ...body });
     assert.equal(made.status, 201, 'with the header it goes through');
     assert.equal((await browser.fetch('/auth/me')).status, 200, 'GET needs no header');
+  });
+
+  it('takes the session cookie only from pages of its own origin or admin.allowedOrigins (REST and the GraphQL WebSocket)', async () => {
+    await addUser(dozen, 'origin-admin', 'admin');
+    const browser = await signIn(dozen, 'origin-admin');
+    const own = new URL(dozen.url).origin;
+    assert.equal((await browser.fetch('/auth/me', { headers: { origin: own } })).status, 200, 'the console itself');
+    assert.equal((await browser.fetch('/auth/me')).status, 200, 'no Origin: not a cross-origin browser request');
+    assert.equal((await browser.fetch('/auth/me', { headers: { origin: 'https://console.example.net' } })).status, 200, 'listed in admin.allowedOrigins');
+    for (const origin of ['https://chat.example.net', 'null', `${own}.evil.example`]) {
+      const refused = await browser.fetch('/auth/me', { headers: { origin } });
+      assert.equal(refused.status, 403, origin);
+      const body = await refused.json();
+      assert.equal(body.error, 'origin');
+      assert.match(body.message, /admin\.allowedOrigins/);
+      const made = await browser.fetch('/users', { method: 'POST', ...json({ name: 'origin-made', role: 'viewer', password: 'origin-made-password' }), headers: { 'content-type': 'application/json', origin } });
+      assert.equal(made.status, 403, `${origin}: POST with the CSRF header too`);
+    }
+    // WebSockets have no CORS: a page of another origin on the same site could open the GraphQL socket as the user.
+    const upgrade = (origin: string) =>
+      new Promise<number>((resolve, reject) => {
+        const socket = new WebSocket(dozen.url.replace(/^http/, 'ws') + '/graphql', 'graphql-transport-ws', { headers: { cookie: `dozen_session=${browser.session}`, origin } });
+        socket.on('open', () => (socket.close(), resolve(101)));
+        socket.on('unexpected-response', (_request, response) => (socket.terminate(), resolve(response.statusCode ?? 0)));
+        socket.on('error', reject);
+      });
+    assert.equal(await upgrade(own), 101);
+    assert.equal(await upgrade('https://chat.example.net'), 403);
+    assert.equal((await dozen.api('/users')).status, 200);
+    assert.ok(!(await (await dozen.api('/users')).json()).users.some((user: { name: string }) => user.name === 'origin-made'), 'nothing was created');
   });
 
   it('logout ends the session server-side and clears both cookies', async () => {

@@ -119,4 +119,15 @@ describe('personal API tokens and the WebSocket hub for users', { timeout: 120_0
     assert.equal(stranger.frames[0]?.code, 'unauthorized');
     assert.equal(stranger.closed, 1008);
   });
+
+  it('the hub takes the session cookie only from a page of dozen\'s own origin: another app\'s page on the same site gets no session', async () => {
+    const deployer = await signIn(dozen, 'dev');
+    const own = new URL(dozen.url).origin;
+    const fromConsole = await wsJoin(dozen, { cookie: `dozen_session=${deployer.session}`, origin: own }, 'lobby', { hello: 'from the console' });
+    assert.deepEqual(fromConsole.frames.map((frame) => frame.type), ['joined', 'message']);
+    // A page of chat.example.net opening the hub with the user's cookie: treated as a caller without one.
+    const hijack = await wsJoin(dozen, { cookie: `dozen_session=${deployer.session}`, origin: 'https://chat.example.net' }, 'lobby', { hello: 'as the user' });
+    assert.equal(hijack.frames[0]?.code, 'unauthorized', JSON.stringify(hijack.frames));
+    assert.equal(hijack.closed, 1008);
+  });
 });
