@@ -123,6 +123,8 @@ describe('logging in to the console', { timeout: 120_000 }, () => {
     assert.equal((await browser.fetch('/auth/me', { headers: { origin: own } })).status, 200, 'the console itself');
     assert.equal((await browser.fetch('/auth/me')).status, 200, 'no Origin: not a cross-origin browser request');
     assert.equal((await browser.fetch('/auth/me', { headers: { origin: 'https://console.example.net' } })).status, 200, 'listed in admin.allowedOrigins');
+    const proxied = { origin: 'https://dozen.example.net', 'x-forwarded-host': 'dozen.example.net', 'x-forwarded-proto': 'https' };
+    assert.equal((await browser.fetch('/auth/me', { headers: proxied })).status, 200, 'the console behind a proxy of admin.trustedProxies');
     for (const origin of ['https://chat.example.net', 'null', `${own}.evil.example`]) {
       const refused = await browser.fetch('/auth/me', { headers: { origin } });
       assert.equal(refused.status, 403, origin);
