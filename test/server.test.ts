@@ -68,6 +68,26 @@ describe('dozen serve with DOZEN_MODULES=registry,storage', () => {
     assert.deepEqual(health, { proxy: 'disabled', registry: 'up', deploy: 'disabled', storage: 'up', broadcast: 'disabled' });
   });
 
+  it('refuses a GraphQL operation with over 15 aliases or nested over 8 levels before any resolver runs', async () => {
+    const graphql = async (query: string) => {
+      const response = await dozen.api('/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+      return { status: response.status, body: await response.json() };
+    };
+    const aliases = (count: number) => `{ ${Array.from({ length: count }, (_, index) => `n${index}: node { host }`).join(' ')} }`;
+    const fifteen = await graphql(aliases(15));
+    assert.equal(fifteen.status, 200, JSON.stringify(fifteen.body));
+    assert.equal(fifteen.body.data.n14.host, fifteen.body.data.n0.host);
+    const sixteen = await graphql(aliases(16));
+    assert.equal(sixteen.status, 400, JSON.stringify(sixteen.body));
+    assert.equal(sixteen.body.data, null);
+    assert.deepEqual(sixteen.body.errors, [{ message: 'the query is too large: Aliases limit of 15 exceeded, found 16.', extensions: { code: 'query_too_large', status: 400 } }]);
+    // dozen's schema has no path that deep; the depth is refused whatever the fields (Mercurius answers
+    // several validation errors with 200, as graphql-over-http allows).
+    const deep = await graphql('{ node { a { b { c { d { e { f { g { h } } } } } } } } }');
+    assert.equal(deep.body.data, null);
+    assert.ok(deep.body.errors.some((error: { message: string; extensions?: { code?: string } }) => error.extensions?.code === 'query_too_large' && /Query depth limit of 8 exceeded, found 9/.test(error.message)), JSON.stringify(deep.body));
+  });
+
   it('serves Prometheus metrics without a token and gives every response a request id', async () => {
     const response = await fetch(dozen.url + '/metrics');
     assert.equal(response.status, 200);

@@ -1,0 +1,29 @@
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import { GraphQLError, type ValidationContext } from 'graphql';
+
+/** How far one GraphQL operation may reach (docs/architecture.md, "GraphQL limits"). */
+export const GRAPHQL_MAX_DEPTH = 8;
+export const GRAPHQL_MAX_ALIASES = 15;
+
+/**
+ * Reported as a validation error (HTTP 400, like an unknown field), with the extensions of dozen's other
+ * errors, instead of graphql-armor's thrown "Syntax Error" (which Mercurius answered with 200).
+ */
+const refuse = {
+  propagateOnRejection: false,
+  onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(new GraphQLError(`the query is too large: ${error.message.replace(/^Syntax Error: /, '')}`, { extensions: { code: 'query_too_large', status: 400 } }))],
+};
+
+/**
+ * Validation rules every operation passes before any resolver runs. Without them one request (1 MiB of
+ * `a1: apps { ... } a2: apps { ... }`) makes thousands of resolver calls and database reads: any caller
+ * who may read one field could hold a host's CPU and database. Without aliases a field can be selected
+ * only once per selection set, so these two bound an operation's size by the schema's. No cost limit:
+ * graphql-armor's grows by a factor per level and refused the registry's own 5-deep `services` query.
+ * Introspection is not counted.
+ */
+export const GRAPHQL_LIMITS = [
+  maxDepthRule({ n: GRAPHQL_MAX_DEPTH, ...refuse }),
+  maxAliasesRule({ n: GRAPHQL_MAX_ALIASES, ...refuse }),
+];
