@@ -8,6 +8,7 @@ import { AuditRecorder } from './audit/audit-recorder.js';
 import { AdminAuth } from './common/admin-auth.js';
 import { adminToken } from './common/admin-token.js';
 import { toHttp } from './common/errors.js';
+import { refuseLongGraphqlQuery } from './common/graphql-limits.js';
 import { GatewayWsAdapter, routeUpgrades } from './common/ws-upgrades.js';
 import { serveConsole } from './console/console-static.js';
 import { createLogger, PinoNestLogger } from './common/logger.js';
@@ -50,6 +51,8 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
   // After the caller is known: may it call this route? (GraphQL fields are decided per field.)
   fastify.addHook('onRequest', access.hook);
   fastify.addHook('preHandler', auth.preHandler);
+  // A GraphQL document too long to parse cheaply is refused before Mercurius parses it.
+  fastify.addHook('preValidation', refuseLongGraphqlQuery);
   // Every REST mutation, with its outcome, to the one audit trail.
   fastify.addHook('onResponse', app.get(AuditRecorder).onResponse);
   // Errors Fastify raises before any Nest handler runs (malformed JSON, body too large) do not pass

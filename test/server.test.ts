@@ -86,6 +86,12 @@ describe('dozen serve with DOZEN_MODULES=registry,storage', () => {
     const deep = await graphql('{ node { a { b { c { d { e { f { g { h } } } } } } } } }');
     assert.equal(deep.body.data, null);
     assert.ok(deep.body.errors.some((error: { message: string; extensions?: { code?: string } }) => error.extensions?.code === 'query_too_large' && /Query depth limit of 8 exceeded, found 9/.test(error.message)), JSON.stringify(deep.body));
+    // A document too long to parse cheaply is refused before parsing: 413, in GraphQL's error shape.
+    const long = await graphql(`{ node { host } }${' '.repeat(32 * 1024)}`);
+    assert.equal(long.status, 413);
+    assert.deepEqual(long.body.errors[0].extensions, { code: 'query_too_large', status: 413 });
+    assert.match(long.body.errors[0].message, /^the query is too large: 32785 characters, at most 32768$/);
+    assert.equal((await graphql(`{ node { host } }${' '.repeat(32 * 1024 - 17)}`)).status, 200, 'at the limit');
   });
 
   it('serves Prometheus metrics without a token and gives every response a request id', async () => {
