@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import WebSocket from 'ws';
 import { startMariaDb, type MariaDb } from './support/mariadb.js';
 import { startDozen, type DozenProcess } from './support/dozen-process.js';
 
@@ -92,6 +93,30 @@ describe('dozen serve with DOZEN_MODULES=registry,storage', () => {
     assert.deepEqual(long.body.errors[0].extensions, { code: 'query_too_large', status: 413 });
     assert.match(long.body.errors[0].message, /^the query is too large: 32785 characters, at most 32768$/);
     assert.equal((await graphql(`{ node { host } }${' '.repeat(32 * 1024 - 17)}`)).status, 200, 'at the limit');
+  });
+
+  it('validates a subscription over the WebSocket as a query: unknown fields, two root fields, the limits', async () => {
+    /** The first answer to one subscribe message: its data, or its errors' messages and codes. */
+    const subscribe = (query: string) =>
+      new Promise<unknown>((resolve, reject) => {
+        const socket = new WebSocket(dozen.url.replace(/^http/, 'ws') + '/graphql', 'graphql-transport-ws', { headers: { authorization: `Bearer ${dozen.token}` } });
+        socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init' })));
+        socket.on('error', reject);
+        socket.on('message', (data) => {
+          const frame = JSON.parse(data.toString());
+          if (frame.type === 'connection_ack') return socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query } }));
+          socket.close();
+          if (frame.type === 'next') resolve(frame.payload.data);
+          else resolve(frame.payload.map((error: { message: string; extensions?: { code?: string } }) => [error.message, error.extensions?.code]));
+        });
+      });
+    assert.deepEqual(await subscribe('subscription { routesChanged { apps { app } } }'), { routesChanged: { apps: [] } });
+    // Mercurius ran these unvalidated: {routesChanged: {}}, sixteen answers, "Expected Iterable", the whole text parsed.
+    assert.deepEqual(await subscribe('subscription { routesChanged { nope } }'), [['Cannot query field "nope" on type "Routes".', 'bad_request']]);
+    assert.deepEqual(await subscribe('subscription { routesChanged { version } servicesChanged { app } }'), [['Anonymous Subscription must select only one top level field.', 'bad_request']]);
+    const aliases = Array.from({ length: 16 }, (_, index) => `v${index}: version`).join(' ');
+    assert.deepEqual(await subscribe(`subscription { routesChanged { ${aliases} } }`), [['the query is too large: Aliases limit of 15 exceeded, found 16.', 'query_too_large']]);
+    assert.deepEqual(await subscribe(`subscription { routesChanged { version } }${' '.repeat(32 * 1024)}`), [['the query is too large: 32810 characters, at most 32768', 'query_too_large']]);
   });
 
   it('serves Prometheus metrics without a token and gives every response a request id', async () => {

@@ -1,7 +1,7 @@
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { GraphQLError, type ValidationContext } from 'graphql';
+import { GraphQLError, specifiedRules, validate, type DocumentNode, type GraphQLSchema, type ValidationContext } from 'graphql';
 
 /** How far one GraphQL operation may reach (docs/architecture.md, "GraphQL limits"). */
 export const GRAPHQL_MAX_DEPTH = 8;
@@ -45,3 +45,19 @@ export async function refuseLongGraphqlQuery(request: FastifyRequest, reply: Fas
   const message = `the query is too large: ${source.length} characters, at most ${GRAPHQL_MAX_QUERY_LENGTH}`;
   await reply.status(413).type('application/json').send({ data: null, errors: [{ message, extensions: { code: 'query_too_large', status: 413 } }] });
 }
+
+/**
+ * Mercurius validates no subscription document (over the WebSocket it parses it and runs it as it is):
+ * these hooks give subscriptions the length limit and the same validation as queries, graphql-js's
+ * rules and the two above, before anything is subscribed. Mercurius parses before its first hook, so
+ * the length check saves the validation, not the parse (its WebSocket takes at most 1 MiB a message).
+ */
+export const GRAPHQL_SUBSCRIPTION_HOOKS = {
+  preSubscriptionParsing: async (_schema: GraphQLSchema, source: string): Promise<void> => {
+    if (source.length > GRAPHQL_MAX_QUERY_LENGTH) throw new GraphQLError(`the query is too large: ${source.length} characters, at most ${GRAPHQL_MAX_QUERY_LENGTH}`, { extensions: { code: 'query_too_large', status: 413 } });
+  },
+  preSubscriptionExecution: async (schema: GraphQLSchema, document: DocumentNode): Promise<void> => {
+    const [first] = validate(schema, document, [...specifiedRules, ...GRAPHQL_LIMITS]);
+    if (first) throw first.extensions.code ? first : new GraphQLError(first.message, { nodes: first.nodes, extensions: { code: 'bad_request', status: 400 } });
+  },
+};
