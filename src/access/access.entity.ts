@@ -1,9 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-
-/** MySQL hands BIGINT back as a string. */
-const millis = { to: (value: number | null) => value, from: (value: string | number | null) => (value === null ? null : Number(value)) };
-
 import type { RoleName } from '../common/principal.js';
+import { millis } from '../database/millis.js';
 
 export type Role = RoleName;
 

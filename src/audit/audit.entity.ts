@@ -1,6 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { millis } from '../database/millis.js';
 
-const millis = { to: (value: number) => value, from: (value: string | number) => Number(value) };
 const json = { to: (value: unknown) => JSON.stringify(value), from: (value: string) => JSON.parse(value) as unknown };
 
 export type Outcome = 'ok' | 'refused' | 'failed';

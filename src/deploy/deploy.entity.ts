@@ -1,7 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { millis } from '../database/millis.js';
 
-/** MySQL hands BIGINT back as a string. */
-const millis = { to: (value: number | null) => value, from: (value: string | number | null) => (value === null ? null : Number(value)) };
 /** Lists and maps kept as JSON text, so SQLite and MySQL store them alike. */
 const json = { to: (value: unknown) => JSON.stringify(value), from: (value: string) => JSON.parse(value) as unknown };
 

@@ -1,7 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-
-/** MySQL hands BIGINT back as a string. */
-const millis = { to: (value: number) => value, from: (value: string | number) => Number(value) };
+import { millis } from '../database/millis.js';
 
 /**
  * A channel made in the console: a team channel (`ownerId` null, admins manage it) or a person's own.
@@ -35,5 +33,5 @@ export class NotifyAddressEntity {
   /** Wrong codes entered since the last was sent. */
   @Column({ type: 'int' }) attempts!: number;
   @Column({ name: 'sent_at', type: 'bigint', transformer: millis }) sentAt!: number;
-  @Column({ name: 'confirmed_at', type: 'bigint', nullable: true, transformer: { to: (value: number | null) => value, from: (value: string | number | null) => (value === null ? null : Number(value)) } }) confirmedAt!: number | null;
+  @Column({ name: 'confirmed_at', type: 'bigint', nullable: true, transformer: millis }) confirmedAt!: number | null;
 }

@@ -1,7 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-
-/** MySQL hands BIGINT back as a string. */
-const millis = { to: (value: number | null) => value, from: (value: string | number | null) => (value === null ? null : Number(value)) };
+import { millis } from '../database/millis.js';
 
 /**
  * An API token: only the SHA-256 of its secret is stored (the secret is shown

@@ -1,6 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-
-const millis = { to: (value: number) => value, from: (value: string | number) => Number(value) };
+import { millis } from '../../database/millis.js';
 
 /** An app's push webhook: its secret sealed with the deploy secrets key (HMAC needs the secret itself, so no hash). */
 @Entity('deploy_webhooks')
