@@ -3,17 +3,22 @@ import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError, specifiedRules, validate, type DocumentNode, type GraphQLSchema, type ValidationContext } from 'graphql';
 
-/** How far one GraphQL operation may reach (docs/architecture.md, "GraphQL limits"). */
+/** How far one GraphQL operation may reach (docs/architecture.md, "Inside one process"). */
 export const GRAPHQL_MAX_DEPTH = 8;
 export const GRAPHQL_MAX_ALIASES = 15;
 
+/** Every refusal of a limit below, with the extensions of dozen's other errors. */
+function tooLarge(detail: string, status: 400 | 413): GraphQLError {
+  return new GraphQLError(`the query is too large: ${detail}`, { extensions: { code: 'query_too_large', status } });
+}
+
 /**
- * Reported as a validation error (HTTP 400, like an unknown field), with the extensions of dozen's other
- * errors, instead of graphql-armor's thrown "Syntax Error" (which Mercurius answered with 200).
+ * Reported as a validation error (HTTP 400, like an unknown field) instead of graphql-armor's thrown
+ * "Syntax Error" (which Mercurius answered with 200).
  */
 const refuse = {
   propagateOnRejection: false,
-  onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(new GraphQLError(`the query is too large: ${error.message.replace(/^Syntax Error: /, '')}`, { extensions: { code: 'query_too_large', status: 400 } }))],
+  onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(tooLarge(error.message.replace(/^Syntax Error: /, ''), 400))],
 };
 
 /**
@@ -37,13 +42,16 @@ export const GRAPHQL_LIMITS = [
  */
 export const GRAPHQL_MAX_QUERY_LENGTH = 32 * 1024;
 
+function tooLong(length: number): GraphQLError {
+  return tooLarge(`${length} characters, at most ${GRAPHQL_MAX_QUERY_LENGTH}`, 413);
+}
+
 /** Fastify preValidation hook: 413 for a /graphql request whose document is over GRAPHQL_MAX_QUERY_LENGTH. */
 export async function refuseLongGraphqlQuery(request: FastifyRequest, reply: FastifyReply): Promise<void> {
   if (request.routeOptions.url !== '/graphql') return;
   const source = (request.body as { query?: unknown } | null | undefined)?.query;
   if (typeof source !== 'string' || source.length <= GRAPHQL_MAX_QUERY_LENGTH) return;
-  const message = `the query is too large: ${source.length} characters, at most ${GRAPHQL_MAX_QUERY_LENGTH}`;
-  await reply.status(413).type('application/json').send({ data: null, errors: [{ message, extensions: { code: 'query_too_large', status: 413 } }] });
+  await reply.status(413).type('application/json').send({ data: null, errors: [tooLong(source.length).toJSON()] });
 }
 
 /**
@@ -54,7 +62,7 @@ export async function refuseLongGraphqlQuery(request: FastifyRequest, reply: Fas
  */
 export const GRAPHQL_SUBSCRIPTION_HOOKS = {
   preSubscriptionParsing: async (_schema: GraphQLSchema, source: string): Promise<void> => {
-    if (source.length > GRAPHQL_MAX_QUERY_LENGTH) throw new GraphQLError(`the query is too large: ${source.length} characters, at most ${GRAPHQL_MAX_QUERY_LENGTH}`, { extensions: { code: 'query_too_large', status: 413 } });
+    if (source.length > GRAPHQL_MAX_QUERY_LENGTH) throw tooLong(source.length);
   },
   preSubscriptionExecution: async (schema: GraphQLSchema, document: DocumentNode): Promise<void> => {
     const [first] = validate(schema, document, [...specifiedRules, ...GRAPHQL_LIMITS]);

@@ -116,7 +116,7 @@ export class NotifyResolver {
   @Mutation(() => NotifyTestType, { description: 'sends one message to the channel now' })
   async testNotifyChannel(@Context() context: GraphQLContext, @Args('id') id: string) {
     const recipient = await this.channels.recipient(this.owner(context), parse(channelIdParam, id, 'id'));
-    return testAnswer(await this.notifier.test(recipient, actorName(signedIn(context.reply.request))));
+    return testAnswer(await this.notifier.test(recipient, this.actor(context)));
   }
 
   @Mutation(() => NotifyChannelType, { description: "confirms an address of the caller's own email channel with the code mailed there" })
@@ -160,7 +160,7 @@ export class NotifyResolver {
   @Mutation(() => NotifyTestType)
   async testTeamNotifyChannel(@Context() context: GraphQLContext, @Args('id') id: string) {
     const recipient = await this.channels.recipient(null, parse(channelIdParam, id, 'id'));
-    return testAnswer(await this.notifier.test(recipient, actorName(signedIn(context.reply.request))));
+    return testAnswer(await this.notifier.test(recipient, this.actor(context)));
   }
 
   private owner(context: GraphQLContext): string {
