@@ -6,7 +6,7 @@
  * Files that need no shared engine run two at a time; beside them, once the
  * engines are up, those that need one run one at a time (the longest lane, so
  * it starts first); after the first lane (no filter, as in CI) the node-lines
- * files run on each other Node LTS line (node-lines.ts).
+ * files run on each other Node LTS line (node-lines.ts), the lines side by side.
  *
  *   node dist/test/support/bench.js [filter ...]                # test files whose path contains a filter
  *   node dist/test/support/bench.js --node-lines test/proxy     # those, then the node-lines files among them on Node 22 and 24
@@ -103,29 +103,28 @@ async function main(): Promise<number> {
     say(`${alone.length} files need no shared engine (2 at a time)${shared.length ? `, ${shared.length} need ${[...wanted].join(', ')} (1 at a time)` : ''}`);
     // The files that need shared engines, one at a time, from as soon as the engines are up: run one after another,
     // they take longer than everything else together.
-    let sharedRunning = shared.length > 0;
     const sharedRun = (async () => {
       if (!shared.length) return;
       const ready = await engines;
       if ((await runTests(process.execPath, shared, 1, ready.env)) !== 0) failed++;
-    })().finally(() => (sharedRunning = false));
+    })();
     sharedRun.catch(() => {});
     // Collected: its output would interleave with the shared run's.
     if ((await runTests(process.execPath, alone, 2, {}, shared.length > 0)) !== 0) failed++;
-    const linesRun = (async () => {
-      if (!lineFiles.length) return;
-      const ready = await engines;
-      for (const pending of lines) {
+    // The lines side by side, each one file at a time: run one after the other they were the last 4-5 min of the
+    // whole run, with the engine files over for most of it.
+    const linesRun = Promise.all(
+      lines.map(async (pending) => {
+        const ready = await engines;
         const line: NodeLine = await pending;
         const what = `Node ${line.version}${line.nodeOptions ? ` with ${line.nodeOptions}` : ''}: ${lineFiles.map((file) => relative(DIST, file)).join(' ')}`;
-        say(`started on ${what}${sharedRunning ? '' : ' (2 at a time)'}`);
+        say(`started on ${what}`);
         const env = { ...ready.env, PATH: `${dirname(line.node)}:${process.env.PATH}`, DOZEN_DATABASE_SQLITE_BINDING: line.sqliteBinding, NODE_OPTIONS: line.nodeOptions };
-        // One file at a time beside the shared run (the machine's two cores are taken), two once it is over.
-        const code = await runTests(line.node, lineFiles, sharedRunning ? 1 : 2, env, true, RUN_LIMIT_MINUTES.nodeLine);
+        const code = await runTests(line.node, lineFiles, 1, env, true, RUN_LIMIT_MINUTES.nodeLine);
         say(`${code === 0 ? 'passed' : 'FAILED'} on ${what}`);
         if (code !== 0) failed++;
-      }
-    })();
+      }),
+    );
     await Promise.all([sharedRun, linesRun]);
     if (!lineFiles.length && filters.length) {
       say(`Node ${NODE_LINES.join(' and ')} not run (a filter was given; add --node-lines to run the node-lines files among the selected ones on them)`);
