@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { enginesUsedBy, startEngines, type EngineName } from './bench-engines.js';
+import { installMissingPackages, PENDING_MARK_ENV } from './debian.js';
 import { isNodeLineTest, NODE_LINES, prepareNodeLine, type NodeLine } from './node-lines.js';
 
 const DIST = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -94,8 +95,10 @@ async function main(): Promise<number> {
   // Where every process of this run claims the ports it hands out (ports.ts), so no two get the same one.
   const portClaims = mkdtempSync(join(tmpdir(), 'dozen-test-ports-'));
   process.env.DOZEN_TEST_PORT_CLAIMS = portClaims;
-  // Engines and the other Node lines get ready while the files that need neither run.
-  const engines = startEngines(wanted, say);
+  // Debian packages, engines and the other Node lines get ready while the files that need none of them run.
+  const packagesPending = join(tmpdir(), `dozen-test-packages-${process.pid}`);
+  process.env[PENDING_MARK_ENV] = packagesPending;
+  const engines = installMissingPackages(packagesPending, say).then(() => startEngines(wanted, say));
   const lines = lineFiles.length ? NODE_LINES.map((version) => prepareNodeLine(version, say)) : [];
   for (const pending of [engines, ...lines]) pending.catch(() => {});
   let failed = 0;
