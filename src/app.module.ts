@@ -46,6 +46,8 @@ export class AppModule {
         // upgrade passed AdminAuth's hook like any request; its caller goes in the context for the access guard.
         GraphQLModule.forRoot<MercuriusDriverConfig>({
           driver: MercuriusDriver, autoSchemaFile: true, graphiql: false, path: '/graphql', validationRules: GRAPHQL_LIMITS, hooks: GRAPHQL_SUBSCRIPTION_HOOKS,
+          // A field resolver's errors (an object's crc64 from a HEAD) get HttpErrorFilter's code and status too.
+          fieldResolverEnhancers: ['filters'],
           subscription: { context: subscriptionContext },
         }),
         ...config.modules.map((name) => MODULES[name]),

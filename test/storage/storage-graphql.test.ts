@@ -141,4 +141,16 @@ describe('storage GraphQL on the oss store signing v4 (against the OSS API stand
     assert.equal((await query('mutation { deleteObject(key: "one.txt") }')).data.deleteObject, true);
     assert.equal(standIn.objects.has('one.txt'), false);
   });
+
+  it('a field whose HEAD the store refuses is null with an error that says what it is, as a query\'s errors do', async () => {
+    assert.equal((await dozen.api('/storage/objects/refused.txt', { method: 'PUT', body: 'x' })).status, 201);
+    standIn.failNext(1, 403, 'AccessDenied', 'HEAD');
+    const body = await query('{ objects(prefix: "refused") { objects { key crc64 } } }');
+    assert.deepEqual(body.data?.objects, { objects: [{ key: 'refused.txt', crc64: null }] }, JSON.stringify(body));
+    assert.equal(body.errors?.length, 1, JSON.stringify(body));
+    const [error] = body.errors!;
+    assert.deepEqual(error.path, ['objects', 'objects', 0, 'crc64']);
+    assert.match(error.message, /^the store refused HeadObject "refused\.txt": 403/);
+    assert.deepEqual(error.extensions, { code: 'store_error', status: 502 });
+  });
 });

@@ -54,8 +54,8 @@ export interface OssStandIn {
   /** Refuse connections (the store is down) until `start()`. */
   stop(): Promise<void>;
   start(): Promise<void>;
-  /** Answer the next `count` requests with 503 ServiceUnavailable (or `status` and `code`). */
-  failNext(count: number, status?: number, code?: string): void;
+  /** Answer the next `count` requests (of `method` only, when given) with 503 ServiceUnavailable (or `status` and `code`). */
+  failNext(count: number, status?: number, code?: string, method?: string): void;
   close(): Promise<void>;
 }
 
@@ -102,7 +102,7 @@ export async function startOssStandIn(options: StandInOptions = {}): Promise<Oss
   const requests: OssStandIn['requests'] = [];
   const quirks = options.quirks ?? {};
   let failures = 0;
-  let failure = { status: 503, code: 'ServiceUnavailable' };
+  let failure: { status: number; code: string; method?: string } = { status: 503, code: 'ServiceUnavailable' };
   const sockets = new Set<Socket>();
 
   const handler = async (request: IncomingMessage, response: ServerResponse) => {
@@ -112,7 +112,7 @@ export async function startOssStandIn(options: StandInOptions = {}): Promise<Oss
     requests.push({ method: request.method ?? '', path: url.pathname + url.search, host, signature });
     if (quirks.noCrc64) withoutCrc64(response);
     const body = await readBody(request);
-    if (failures > 0) {
+    if (failures > 0 && (!failure.method || failure.method === request.method)) {
       failures--;
       return error(response, failure.status, failure.code, 'please try again');
     }
@@ -324,9 +324,9 @@ export async function startOssStandIn(options: StandInOptions = {}): Promise<Oss
     requests,
     stop: close,
     start: async () => void (await listen(port)),
-    failNext: (count, status = 503, code = 'ServiceUnavailable') => {
+    failNext: (count, status = 503, code = 'ServiceUnavailable', method) => {
       failures = count;
-      failure = { status, code };
+      failure = { status, code, method };
     },
     close,
   };
