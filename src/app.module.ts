@@ -7,31 +7,31 @@ import type { Logger } from 'pino';
 import { subscriptionContext } from './access/access.guard.js';
 import { AccessModule } from './access/access.module.js';
 import { AuditModule } from './audit/audit.module.js';
-import { BroadcastModule } from './broadcast/broadcast.module.js';
 import { CoreModule } from './common/core.module.js';
 import { HttpErrorFilter } from './common/errors.js';
 import { ConfigModule } from './config/config.module.js';
 import type { DozenConfig, ModuleName } from './config/config.schema.js';
 import { DatabaseModule } from './database/database.module.js';
-import { DeployModule } from './deploy/deploy.module.js';
 import { NotifyModule } from './notify/notify.module.js';
-import { ProxyModule } from './proxy/proxy.module.js';
-import { RegistryModule } from './registry/registry.module.js';
-import { StorageModule } from './storage/storage.module.js';
 import { TokensModule } from './tokens/tokens.module.js';
 
-const MODULES: Record<ModuleName, Type> = {
-  proxy: ProxyModule,
-  registry: RegistryModule,
-  deploy: DeployModule,
-  storage: StorageModule,
-  broadcast: BroadcastModule,
+/**
+ * Each module's code, loaded only on a host that runs it: a host without deploy, storage or broadcast never
+ * loads dockerode, ali-oss or the MySQL and Redis clients (a third of a proxy and registry host's start).
+ */
+const MODULES: Record<ModuleName, () => Promise<Type>> = {
+  proxy: async () => (await import('./proxy/proxy.module.js')).ProxyModule,
+  registry: async () => (await import('./registry/registry.module.js')).RegistryModule,
+  deploy: async () => (await import('./deploy/deploy.module.js')).DeployModule,
+  storage: async () => (await import('./storage/storage.module.js')).StorageModule,
+  broadcast: async () => (await import('./broadcast/broadcast.module.js')).BroadcastModule,
 };
 
 /** The whole process: core services, the database, API tokens, people (users, sessions, roles), GraphQL, and only the modules `modules` turns on. */
 @Module({})
 export class AppModule {
-  static forRoot(config: DozenConfig, logger: Logger): DynamicModule {
+  static async forRoot(config: DozenConfig, logger: Logger): Promise<DynamicModule> {
+    const modules = await Promise.all(config.modules.map((name) => MODULES[name]()));
     return {
       module: AppModule,
       imports: [
@@ -50,7 +50,7 @@ export class AppModule {
           fieldResolverEnhancers: ['filters'],
           subscription: { context: subscriptionContext },
         }),
-        ...config.modules.map((name) => MODULES[name]),
+        ...modules,
       ],
       // As a provider (not useGlobalFilters) so it also shapes the errors Fastify raises before a handler runs.
       providers: [{ provide: APP_FILTER, useFactory: () => new HttpErrorFilter(logger.child({ module: 'api' })) }],

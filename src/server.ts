@@ -30,7 +30,7 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
     // request.ip and request.protocol follow X-Forwarded-* only from these peers.
     trustProxy: config.admin.trustedProxies.length ? config.admin.trustedProxies : false,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(await AppModule.forRoot(config, logger), adapter, {
     logger: new PinoNestLogger(logger.child({ component: 'nest' })),
   });
   // WebSocket gateways (broadcast's /ws) share the admin http server; frames are parsed by the gateway itself.

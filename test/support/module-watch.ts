@@ -1,6 +1,8 @@
 /**
  * `node --import <this file>`: writes `module loaded <url>` to stderr for each
  * proxy engine module the process loads (module-watch-hooks.ts lists them),
+ * `module code <path>` for each file of deploy, storage and broadcast and each
+ * client library only they use (the ESM loader sees a package's entry),
  * and `internal used <name>` for each Node internal the fast engine reaches
  * (`_http_common` through require, `process.binding`), so a test can see
  * which engine code a dozen process loaded at all.
