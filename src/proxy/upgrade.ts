@@ -14,6 +14,8 @@ export interface UpgradeOptions {
   idleTimeout: number;
   /** The engine's parser (the backend's answer is read with it). */
   io: Http1Io;
+  /** False: the handshake went on without its Upgrade (not a WebSocket one), and a 101 is the backend's fault. */
+  mayTunnel: boolean;
   /** Once per handshake, with the status the client got (101 when the tunnel opened). */
   onDone(backend: string | null, status: number, error: string | null): void;
 }
@@ -96,7 +98,7 @@ class Handshake implements ParserOwner {
   headersComplete(_minor: number, rawHeaders: string[], _method: unknown, _url: unknown, statusCode: number | undefined, reasonPhrase: string | undefined): number {
     const status = statusCode!;
     if (status === 101) {
-      if (!upgradeAgrees(this.request.head.rawHeaders, rawHeaders)) {
+      if (!this.options.mayTunnel || !upgradeAgrees(this.request.head.rawHeaders, rawHeaders)) {
         this.failed('bad_response', 502, 'the backend switched to a protocol the client did not ask for');
         return 0;
       }
@@ -172,6 +174,11 @@ function fail(request: InboundRequest, status: number, kind: string, message: st
 }
 
 /** The backend's Upgrade names one of the protocols the client asked for (RFC 9110 §7.8). */
+/** Whether a request's Upgrade names WebSocket, the one protocol whose tunnel carries no HTTP requests. */
+export function asksForWebSocket(requestHeaders: string[]): boolean {
+  return upgradeTokens(requestHeaders).includes('websocket');
+}
+
 function upgradeAgrees(requestHeaders: string[], responseHeaders: string[]): boolean {
   const asked = new Set(upgradeTokens(requestHeaders));
   const given = upgradeTokens(responseHeaders);

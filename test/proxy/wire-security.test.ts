@@ -24,6 +24,8 @@ for (const engine of ENGINES) {
       other = await startRecordingBackend();
       refusing = await startRecordingBackend((message, socket) => {
         if (message.url === '/wrong') socket.write('HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: h2c\r\n\r\n');
+        // As an h2c-capable backend (Go's h2c handler, say) answers an h2c upgrade.
+        else if (message.url === '/h2c' && message.header('upgrade')) socket.write('HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: h2c\r\n\r\n');
         else return false;
         return true;
       });
@@ -128,6 +130,22 @@ for (const engine of ENGINES) {
       client.send('GET /after-wrong HTTP/1.1\r\nHost: ws.test\r\n\r\n');
       assert.equal((await client.next())?.status, 401);
       client.close();
+    });
+
+    it('passes no Upgrade but WebSocket: an h2c upgrade goes on as a plain request, so no HTTP/2 reaches the backend past the proxy', async () => {
+      const before = refusing.messages.length;
+      const client = await RawClient.open(proxy.port);
+      client.send(
+        `GET /h2c HTTP/1.1\r\nHost: ws.test\r\nX-Api-Key: ${key.key}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n` +
+          'GET /admin/secrets HTTP/1.1\r\nHost: ws.test\r\n\r\n',
+      );
+      assert.equal((await client.next())?.status, 200, 'the backend switched to h2c behind the proxy');
+      assert.equal((await client.next())?.status, 401, 'the request after the h2c upgrade skipped authentication');
+      client.close();
+      const seen = refusing.messages.slice(before);
+      assert.deepEqual(seen.map((message) => message.url), ['/h2c'], refusing.text());
+      assert.equal(seen[0].header('upgrade'), undefined);
+      assert.equal(seen[0].header('http2-settings'), undefined);
     });
 
     it('refuses an Upgrade request with a body: 400, and nothing of it reaches the backend', async () => {

@@ -15,7 +15,7 @@ import type { Http1Handlers, UpgradeTunnel } from './client-connection.js';
 import type { Http1Io } from './io.js';
 import { tlsServerOptions } from '../tls/tls-server.js';
 import { Http1Listener } from './listener.js';
-import { passUpgrade } from '../upgrade.js';
+import { asksForWebSocket, passUpgrade } from '../upgrade.js';
 import { H2BackendPool } from '../h2/backend-pool.js';
 import type { Http2Front } from '../h2/http2-front.js';
 import { createUndiciPool } from '../h2/undici-pool.js';
@@ -83,7 +83,11 @@ export class Http1Proxy implements ProxyEngine {
     if (admission instanceof Refusal) return this.reply(request, admission);
     const head = request.head;
     const { entry, balance, forwarded } = admission;
-    const forward = upstreamHead(head, forwarded, tunnel !== undefined);
+    // Only a WebSocket handshake may open a tunnel. Behind an h2c one (RFC 9113 deprecates it) the client would
+    // speak HTTP/2 straight to the backend, its requests unseen by auth and logs ("h2c smuggling"); any other
+    // Upgrade goes on without it, a plain request whose answer the connection stays HTTP after.
+    const tunnelable = tunnel !== undefined && asksForWebSocket(head.rawHeaders);
+    const forward = upstreamHead(head, forwarded, tunnelable);
     if (tunnel === undefined) return new Exchange(request, entry, balance, forward, forwarded.requestId, this.forwardOptions).start();
     const started = performance.now();
     passUpgrade(request, tunnel, forward, forwarded.requestId, entry, balance, {
@@ -91,6 +95,7 @@ export class Http1Proxy implements ProxyEngine {
       connectTimeout: this.options.timeouts.connect,
       idleTimeout: this.options.timeouts.idle,
       io: this.io,
+      mayTunnel: tunnelable,
       onDone: (backend, status, upstreamError) =>
         this.core.finished({ app: entry.app, host: head.headers.host ?? '', backend, method: head.method, path: head.url, status, bytes: 0, requestBytes: 0, durationMs: performance.now() - started, retries: 0, upstreamError, requestId: forwarded.requestId }),
     });
