@@ -130,6 +130,8 @@ export class ProxyCore<Pool extends BackendPool> {
       if (error instanceof BadTarget) return new Refusal(400, 'bad_request', error.message, '');
       throw error;
     }
+    // As nginx: TRACE would echo the request, its cookies and the headers the proxy adds, back to whoever sent it.
+    if (head.method === 'TRACE') return new Refusal(405, 'method_not_allowed', 'this proxy does not pass TRACE requests', '');
     // ACME HTTP-01, for any Host, before routing and auth (a CA validating a domain no app serves yet must get its answer).
     if (!head.secure && head.method === 'GET' && !head.upgrade && head.url.startsWith(CHALLENGE_PREFIX)) return this.challenge(pathOnly(head.url).slice(CHALLENGE_PREFIX.length));
     const entry = this.table.lookup(head.headers.host);

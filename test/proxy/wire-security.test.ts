@@ -148,6 +148,16 @@ for (const engine of ENGINES) {
       assert.equal(seen[0].header('http2-settings'), undefined);
     });
 
+    it('refuses TRACE with 405, as nginx does, before routing: nothing reaches the backend to echo', async () => {
+      const before = backend.messages.length;
+      const { client, answers } = await exchange('TRACE / HTTP/1.1\r\nHost: smug.test\r\nCookie: session=secret\r\n\r\nGET /after-trace HTTP/1.1\r\nHost: smug.test\r\n\r\n', 2);
+      client.close();
+      assert.equal(answers[0]?.status, 405);
+      assert.deepEqual(JSON.parse(answers[0]!.body), { error: 'method_not_allowed', message: 'this proxy does not pass TRACE requests' });
+      assert.equal(answers[1]?.status, 200, 'the connection goes on after the refusal');
+      assert.deepEqual(backend.messages.slice(before).map((message) => message.url), ['/after-trace']);
+    });
+
     it('refuses an Upgrade request with a body: 400, and nothing of it reaches the backend', async () => {
       const received = Buffer.concat(refusing.bytes.flat()).length;
       const { client, answers } = await exchange(`POST /chat HTTP/1.1\r\nHost: ws.test\r\nX-Api-Key: ${key.key}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: ${SMUGGLED.length}\r\n\r\n${SMUGGLED}`);
