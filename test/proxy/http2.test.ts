@@ -135,12 +135,15 @@ for (const engine of ENGINES) {
       }
     });
 
-    it('answers 502 for a backend that refuses, 401 for a missing API key, and adds HSTS', async () => {
+    it('answers 502 for a backend that refuses, 405 for TRACE, 401 for a missing API key, and adds HSTS', async () => {
       const session = await h2Connect(proxy.port, 'web.example.net');
       try {
         const refused = await h2Request(session, { ':authority': 'down.example.net', ':path': '/' });
         assert.equal(refused.status, 502);
         assert.equal(refused.json().error, 'bad_gateway');
+        const trace = await h2Request(session, { ':method': 'TRACE', ':authority': 'web.example.net', ':path': '/' });
+        assert.equal(trace.status, 405);
+        assert.equal(trace.json().error, 'method_not_allowed');
 
         proxy.policies({ web: { auth: 'api-key', keys: [], hsts: { maxAge: 600, includeSubDomains: false } } });
         const unauthorized = await h2Request(session, { ':authority': 'web.example.net', ':path': '/' });
