@@ -22,8 +22,10 @@ export const binlogConfig = z
     pauseAboveBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
     /** A subscriber that reads nothing for this long no longer holds the reader back (it is closed with 1013 once its send buffer is full). */
     stuckClientSeconds: z.number().int().min(1).default(10),
+    /** How often the server's settings (binlog_format, row image, grants) are checked again while reading, and a refused start retried. */
+    recheckSeconds: z.number().int().min(1).max(3600).default(10),
   })
-  .default({ enabled: false, serverId: 7700, include: [], exclude: [], checkpointMs: 200, pauseAboveBytes: 64 * 1024 * 1024, stuckClientSeconds: 10 });
+  .default({ enabled: false, serverId: 7700, include: [], exclude: [], checkpointMs: 200, pauseAboveBytes: 64 * 1024 * 1024, stuckClientSeconds: 10, recheckSeconds: 10 });
 
 export const broadcastConfig = z
   .strictObject({
@@ -68,7 +70,7 @@ export const broadcastConfig = z
     idleSeconds: 60,
     anonymous: { join: [], publish: [] },
     redis: { prefix: 'dozen:broadcast:' },
-    binlog: { enabled: false, serverId: 7700, include: [], exclude: [], checkpointMs: 200, pauseAboveBytes: 64 * 1024 * 1024, stuckClientSeconds: 10 },
+    binlog: { enabled: false, serverId: 7700, include: [], exclude: [], checkpointMs: 200, pauseAboveBytes: 64 * 1024 * 1024, stuckClientSeconds: 10, recheckSeconds: 10 },
   });
 
 export type BroadcastConfig = z.output<typeof broadcastConfig>;

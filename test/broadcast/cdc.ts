@@ -25,6 +25,8 @@ export async function startCdcDozen(mariadb: MariaDb, schema: string, options: {
       DOZEN_BROADCAST_BINLOG_SERVER_ID: String(options.serverId ?? 50_000 + Math.floor(Math.random() * 100_000)),
       DOZEN_BROADCAST_BINLOG_INCLUDE: schema,
       DOZEN_BROADCAST_HISTORY_MESSAGES: '20000',
+      // Settings checked again each second, not every 10 s: the tests of a changed or refused setting wait on it.
+      DOZEN_BROADCAST_BINLOG_RECHECK_SECONDS: '1',
       ...options.extraEnv,
     },
   });

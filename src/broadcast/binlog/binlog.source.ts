@@ -24,7 +24,6 @@ export type SourceStatus = 'off' | 'starting' | 'running' | 'reconnecting' | 'st
 
 const BACKOFF_FIRST_MS = 250;
 const BACKOFF_MAX_MS = 5000;
-const RECHECK_MS = 10_000;
 const PRESSURE_CHECK_MS = 50;
 
 /**
@@ -108,7 +107,7 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     this.timers.push(setInterval(() => void this.saveCheckpoint(), this.settings.checkpointMs));
     this.timers.push(setInterval(() => this.applyBackpressure(), PRESSURE_CHECK_MS));
     this.gateway.onPressure(() => this.pauseNow());
-    this.timers.push(setInterval(() => void this.recheckFormat(), RECHECK_MS));
+    this.timers.push(setInterval(() => void this.recheckFormat(), this.settings.recheckSeconds * 1000));
     // One host: the checkpoint is written in the same transaction as the rooms it numbered, never ahead of them.
     if (!this.broadcast.bus) this.broadcast.store.attach(() => this.checkpointWrite());
     void this.loadCheckpoint().then(
@@ -174,7 +173,7 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     }
     if (problems.length) {
       this.stop(`binlog source stopped: ${problems.join('; ')}`);
-      this.retry = setTimeout(() => void this.connect(), RECHECK_MS);
+      this.retry = setTimeout(() => void this.connect(), this.settings.recheckSeconds * 1000);
       return;
     }
     const stream = await this.reader.open({
