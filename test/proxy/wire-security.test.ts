@@ -249,11 +249,17 @@ for (const engine of ENGINES) {
       assert.equal(backend.messages[before].header('transfer-encoding'), 'gzip, chunked');
     });
 
-    it('answers an HTTP/1.1 request without a Host, or with an empty one, with 400', async () => {
-      for (const head of ['GET / HTTP/1.1\r\n\r\n', 'GET / HTTP/1.1\r\nHost:\r\n\r\n', 'GET http://smug.test/ HTTP/1.1\r\n\r\n']) {
+    it('answers an HTTP/1.1 request without a Host, or with an empty one, and any with a Host that is not a host[:port], with 400', async () => {
+      const notHosts = ['evil@smug.test', 'smug.test x', 'smug.test/admin', 'smug.test:80:80', 'smug.test:8o'];
+      for (const head of ['GET / HTTP/1.1\r\n\r\n', 'GET / HTTP/1.1\r\nHost:\r\n\r\n', 'GET http://smug.test/ HTTP/1.1\r\n\r\n', ...notHosts.map((host) => `GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`), 'GET / HTTP/1.0\r\nHost: a b\r\n\r\n']) {
         const { client, answers } = await exchange(head);
         assert.equal(answers[0]?.status, 400, JSON.stringify(head));
         assert.equal(answers[0]?.headers['content-type'], 'application/json');
+        client.close();
+      }
+      for (const host of ['smug.test', 'SMUG.test.', 'smug.test:8080', '127.0.0.1:8080', '[::1]:8080', 'xn--bcher-kva.example']) {
+        const { client, answers } = await exchange(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+        assert.notEqual(answers[0]?.status, 400, host);
         client.close();
       }
     });

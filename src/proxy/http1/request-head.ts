@@ -86,11 +86,15 @@ export function requestHead(method: string, url: string, versionMinor: number, r
         break;
     }
   }
-  // RFC 9112 §3.2: an HTTP/1.1 request without a Host (or with an empty one) is answered 400.
+  // RFC 9112 §3.2: an HTTP/1.1 request without a Host (or with an empty one), or any request with a Host that is not one, is answered 400.
   if (versionMinor !== 0 && !headers.host) throw new BadHead('an HTTP/1.1 request needs a Host header');
+  if (headers.host && !HOST.test(headers.host)) throw new BadHead('the Host header is not a host with an optional port');
   const body = requestFraming(transferEncoding, contentLength);
   return { method, url, http10: versionMinor === 0, rawHeaders, headers, keepAlive, upgrade, body, contentLength, transferEncoding, peer };
 }
+
+/** RFC 3986's host (an IP literal, or a reg-name: letters, digits, -._~, sub-delims, %XX) and optional port. */
+const HOST = /^(?:\[[0-9A-Za-z:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]*)?$/;
 
 function listed(prior: string | undefined, value: string): string {
   return prior === undefined ? value : `${prior}, ${value}`;
