@@ -14,18 +14,16 @@ export interface UpgradeOptions {
   idleTimeout: number;
   /** The engine's parser (the backend's answer is read with it). */
   io: Http1Io;
-  /** False: the handshake went on without its Upgrade (not a WebSocket one), and a 101 is the backend's fault. */
-  mayTunnel: boolean;
   /** Once per handshake, with the status the client got (101 when the tunnel opened). */
   onDone(backend: string | null, status: number, error: string | null): void;
 }
 
 /**
- * Passes a WebSocket (or any HTTP/1.1 Upgrade) through: opens a TCP
- * connection to a backend chosen by the app's balancer (another one when it
- * refuses, at most `retries` times) and sends the handshake with the proxy's
- * headers. Only a `101 Switching Protocols` whose Upgrade names a protocol
- * the client asked for joins the two sockets; any other answer goes to the
+ * Passes a WebSocket handshake (or, without its Upgrade, any other one) through:
+ * opens a TCP connection to a backend chosen by the app's balancer (another one
+ * when it refuses, at most `retries` times) and sends the handshake with the
+ * proxy's headers. Only a `101 Switching Protocols` to WebSocket, which the
+ * client asked for, joins the two sockets; any other answer goes to the
  * client as a normal response and its connection stays HTTP, so nothing it
  * sends next can reach the backend unparsed, unauthenticated and unlogged.
  */
@@ -98,7 +96,7 @@ class Handshake implements ParserOwner {
   headersComplete(_minor: number, rawHeaders: string[], _method: unknown, _url: unknown, statusCode: number | undefined, reasonPhrase: string | undefined): number {
     const status = statusCode!;
     if (status === 101) {
-      if (!this.options.mayTunnel || !upgradeAgrees(this.request.head.rawHeaders, rawHeaders)) {
+      if (!upgradeAgrees(this.request.head.rawHeaders, rawHeaders)) {
         this.failed('bad_response', 502, 'the backend switched to a protocol the client did not ask for');
         return 0;
       }
@@ -173,16 +171,22 @@ function fail(request: InboundRequest, status: number, kind: string, message: st
   options.onDone(backend, status, kind);
 }
 
-/** The backend's Upgrade names one of the protocols the client asked for (RFC 9110 §7.8). */
-/** Whether a request's Upgrade names WebSocket, the one protocol whose tunnel carries no HTTP requests. */
+/**
+ * The one protocol a tunnel opens for: its frames carry no HTTP requests. Behind an h2c tunnel (RFC 9113
+ * deprecates the h2c upgrade) the client would send HTTP/2 requests straight to the backend, unseen by
+ * auth and logs ("h2c smuggling").
+ */
+const TUNNELLED = 'websocket';
+
+/** Whether a request's Upgrade names WebSocket; any other Upgrade goes on without it, as a plain request. */
 export function asksForWebSocket(requestHeaders: string[]): boolean {
-  return upgradeTokens(requestHeaders).includes('websocket');
+  return upgradeTokens(requestHeaders).includes(TUNNELLED);
 }
 
+/** The backend switched to WebSocket, which the client asked for (RFC 9110 §7.8). */
 function upgradeAgrees(requestHeaders: string[], responseHeaders: string[]): boolean {
-  const asked = new Set(upgradeTokens(requestHeaders));
   const given = upgradeTokens(responseHeaders);
-  return given.length > 0 && given.every((token) => asked.has(token));
+  return given.length > 0 && given.every((token) => token === TUNNELLED) && asksForWebSocket(requestHeaders);
 }
 
 function upgradeTokens(raw: string[]): string[] {

@@ -146,6 +146,11 @@ for (const engine of ENGINES) {
       assert.deepEqual(seen.map((message) => message.url), ['/h2c'], refusing.text());
       assert.equal(seen[0].header('upgrade'), undefined);
       assert.equal(seen[0].header('http2-settings'), undefined);
+      // Asking for WebSocket beside h2c does not make a switch to h2c acceptable.
+      const both = await RawClient.open(proxy.port);
+      both.send(`GET /h2c HTTP/1.1\r\nHost: ws.test\r\nX-Api-Key: ${key.key}\r\nConnection: Upgrade\r\nUpgrade: websocket, h2c\r\n\r\n`);
+      assert.equal((await both.next())?.status, 502, 'the backend switched to h2c behind the proxy');
+      both.close();
     });
 
     it('refuses TRACE with 405, as nginx does, before routing: nothing reaches the backend to echo', async () => {

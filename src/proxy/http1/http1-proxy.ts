@@ -83,11 +83,8 @@ export class Http1Proxy implements ProxyEngine {
     if (admission instanceof Refusal) return this.reply(request, admission);
     const head = request.head;
     const { entry, balance, forwarded } = admission;
-    // Only a WebSocket handshake may open a tunnel. Behind an h2c one (RFC 9113 deprecates it) the client would
-    // speak HTTP/2 straight to the backend, its requests unseen by auth and logs ("h2c smuggling"); any other
-    // Upgrade goes on without it, a plain request whose answer the connection stays HTTP after.
-    const tunnelable = tunnel !== undefined && asksForWebSocket(head.rawHeaders);
-    const forward = upstreamHead(head, forwarded, tunnelable);
+    // Only a WebSocket handshake keeps its Upgrade (upgrade.ts); any other goes on as a plain request.
+    const forward = upstreamHead(head, forwarded, tunnel !== undefined && asksForWebSocket(head.rawHeaders));
     if (tunnel === undefined) return new Exchange(request, entry, balance, forward, forwarded.requestId, this.forwardOptions).start();
     const started = performance.now();
     passUpgrade(request, tunnel, forward, forwarded.requestId, entry, balance, {
@@ -95,7 +92,6 @@ export class Http1Proxy implements ProxyEngine {
       connectTimeout: this.options.timeouts.connect,
       idleTimeout: this.options.timeouts.idle,
       io: this.io,
-      mayTunnel: tunnelable,
       onDone: (backend, status, upstreamError) =>
         this.core.finished({ app: entry.app, host: head.headers.host ?? '', backend, method: head.method, path: head.url, status, bytes: 0, requestBytes: 0, durationMs: performance.now() - started, retries: 0, upstreamError, requestId: forwarded.requestId }),
     });
