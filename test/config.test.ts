@@ -24,6 +24,7 @@ describe('config', () => {
     ['unknown module name', ['config', 'check'], { DOZEN_MODULES: 'proxy,mailer' }, /modules = \["proxy","mailer"\]: expected a list of: proxy, registry, deploy, storage, broadcast/],
     ['port that is not a number', ['config', 'check'], { DOZEN_ADMIN_LISTEN_PORT: 'eighty' }, /admin\.listen\.port = "eighty": expected a whole number 1-65535/],
     ['port out of range', ['config', 'check'], { DOZEN_PROXY_LISTEN_PORT: '70000' }, /proxy\.listen\.port = 70000: expected a whole number 1-65535/],
+    ['admin port that browsers and fetch() refuse', ['config', 'check'], { DOZEN_ADMIN_LISTEN_PORT: '10080' }, /admin\.listen\.port = 10080: a port that browsers and fetch\(\) refuse to connect to/],
     ['bad database URL', ['config', 'check'], { DOZEN_DATABASE_URL: 'postgres://x@y/z' }, /database\.url = "postgres:\/\/x@y\/z": expected mysql:\/\//],
     ['bad consul URL', ['config', 'check'], { DOZEN_REGISTRY_CONSUL_URL: 'consul-host:8500' }, /registry\.consul\.url = "consul-host:8500": expected an http/],
     ['unreadable secret file (env)', ['config', 'check'], { DOZEN_ADMIN_TOKEN_FILE: '/nonexistent/token' }, /DOZEN_ADMIN_TOKEN_FILE = "\/nonexistent\/token": cannot read the secret file \(ENOENT\)/],

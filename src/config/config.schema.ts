@@ -7,7 +7,7 @@ import { proxyConfig } from '../proxy/proxy.config.js';
 import { registryConfig } from '../registry/registry.config.js';
 import { storageConfig } from '../storage/storage.config.js';
 import { notifyConfig } from '../notify/notify.config.js';
-import { listen } from './listen.js';
+import { webListen } from './listen.js';
 import { secret } from './secret.js';
 
 export const MODULE_NAMES = ['proxy', 'registry', 'deploy', 'storage', 'broadcast'] as const;
@@ -44,7 +44,7 @@ export const configSchema = z.strictObject({
     .default({ level: 'info', format: 'auto' }),
   admin: z
     .strictObject({
-      listen: listen('127.0.0.1', 7700),
+      listen: webListen('127.0.0.1', 7700),
       /** Bearer token for the admin API. Unset: one is generated into `<dataDir>/admin-token` at first start. */
       token: secret().optional(),
       /**

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import { FETCH_BLOCKED_PORTS } from '../../src/config/listen.js';
 
 /**
  * Test ports come from below the kernel's ephemeral range. A port found free there stays free until the
@@ -10,7 +11,8 @@ import { join } from 'node:path';
  * random, never hands out the same port twice itself, and under the test bench claims each port in the
  * run's directory (DOZEN_TEST_PORT_CLAIMS), so no two processes of one run get the same port while one
  * of them is still starting whatever will listen on it (random picks alone collided: a dozen takes
- * seconds to start).
+ * seconds to start). Ports that fetch() refuses ("bad port", 10080 in this range) are never handed out:
+ * a test's fetch to a dozen listening there fails however long it waits.
  */
 const RANGE = testPortRange();
 const handedOut = new Set<number>();
@@ -50,14 +52,15 @@ function holdPort(port: number): Promise<Server | undefined> {
 async function holdFreePort(): Promise<Server> {
   for (let attempt = 0; RANGE && attempt < 500; attempt++) {
     const port = RANGE.low + Math.floor(Math.random() * (RANGE.high - RANGE.low + 1));
-    if (handedOut.has(port) || !claim(port)) continue;
+    if (handedOut.has(port) || FETCH_BLOCKED_PORTS.has(port) || !claim(port)) continue;
     const server = await holdPort(port);
     if (server) return server;
   }
   // No room below the ephemeral range (or all tried were taken): let the kernel pick.
   for (;;) {
     const server = await holdPort(0);
-    if (server && !handedOut.has((server.address() as { port: number }).port)) return server;
+    const port = server && (server.address() as { port: number }).port;
+    if (server && !handedOut.has(port!) && !FETCH_BLOCKED_PORTS.has(port!)) return server;
     server?.close();
   }
 }
