@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { connect, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -168,6 +168,35 @@ for (const engine of ENGINES) {
       const [body, outcome] = stdout.split('\n');
       assert.equal(outcome, '2 200');
       assert.equal(JSON.parse(body).url, '/from-curl');
+    });
+
+    it('ends a session that resets its streams as fast as it opens them (Rapid Reset, CVE-2023-44487), and serves the next', async () => {
+      const attacker = await h2Connect(proxy.port, 'web.example.net');
+      let goawayCode: number | undefined;
+      attacker.once('goaway', (code) => (goawayCode = code));
+      attacker.on('error', () => {}); // the server's GOAWAY ends it with an error code
+      const ended = new Promise<void>((resolve) => attacker.once('close', resolve));
+      const [seenBefore, handledBefore] = [web.seen.length, proxy.records.length];
+      let opened = 0;
+      for (; opened < 5_000 && !attacker.closed && !attacker.destroyed; opened++) {
+        try {
+          attacker.request({ ':path': `/reset-${opened}`, ':authority': 'web.example.net' }).on('error', () => {}).close(constants.NGHTTP2_CANCEL);
+        } catch {
+          break; // the session went away between the check and the request
+        }
+        if (opened % 100 === 99) await new Promise((resolve) => setImmediate(resolve));
+      }
+      const stillOpen = setTimeout(() => attacker.destroy(), 10_000); // no GOAWAY: the assertion below fails
+      await ended;
+      clearTimeout(stillOpen);
+      // nghttp2's limit on reset streams (a burst of 1,000, then 33 a second) ends the session with GOAWAY.
+      assert.ok(goawayCode !== undefined && goawayCode !== constants.NGHTTP2_NO_ERROR, `the session ended without a GOAWAY naming an error (${goawayCode})`);
+      const handled = proxy.records.length - handledBefore;
+      assert.ok(handled < 2_000, `the proxy took ${handled} of ${opened} reset streams`);
+      assert.ok(web.seen.length - seenBefore < 100, `${web.seen.length - seenBefore} reset requests reached the backend`);
+      const next = await h2Connect(proxy.port, 'web.example.net');
+      assert.equal((await h2Request(next, { ':path': '/after-reset', ':authority': 'web.example.net' })).status, 200);
+      next.close();
     });
 
     it('closes a session idle for clientKeepAlive with GOAWAY, never one with a stream still open', async () => {
