@@ -2,7 +2,7 @@ import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
-import { GRAPHQL_LIMITS, GRAPHQL_SUBSCRIPTION_HOOKS } from './common/graphql-limits.js';
+import { GRAPHQL_LIMITS, GRAPHQL_PATH, GRAPHQL_SUBSCRIPTION_HOOKS } from './common/graphql-limits.js';
 import type { Logger } from 'pino';
 import { subscriptionContext } from './access/access.guard.js';
 import { AccessModule } from './access/access.module.js';
@@ -45,7 +45,7 @@ export class AppModule {
         // Subscriptions: the console's live data over graphql-transport-ws at /graphql (docs/console.md). The
         // upgrade passed AdminAuth's hook like any request; its caller goes in the context for the access guard.
         GraphQLModule.forRoot<MercuriusDriverConfig>({
-          driver: MercuriusDriver, autoSchemaFile: true, graphiql: false, path: '/graphql', validationRules: GRAPHQL_LIMITS, hooks: GRAPHQL_SUBSCRIPTION_HOOKS,
+          driver: MercuriusDriver, autoSchemaFile: true, graphiql: false, path: GRAPHQL_PATH, validationRules: GRAPHQL_LIMITS, hooks: GRAPHQL_SUBSCRIPTION_HOOKS,
           // A field resolver's errors (an object's crc64 from a HEAD) get HttpErrorFilter's code and status too.
           fieldResolverEnhancers: ['filters'],
           subscription: { context: subscriptionContext },

@@ -10,7 +10,7 @@ export const accessConfig = z
         /** A session ends this long after login, however busy. */
         absoluteHours: z.number().positive().default(12),
       })
-      .default({ idleMinutes: 30, absoluteHours: 12 }),
+      .prefault({}),
     login: z
       .strictObject({
         /** Failed logins for one user name in a row before it is locked out for `lockoutSeconds`. */
@@ -20,9 +20,6 @@ export const accessConfig = z
         /** How long a lockout lasts; then the counter starts again from zero. */
         lockoutSeconds: z.number().positive().default(300),
       })
-      .default({ maxFailuresPerUser: 5, maxFailuresPerAddress: 20, lockoutSeconds: 300 }),
+      .prefault({}),
   })
-  .default({
-    session: { idleMinutes: 30, absoluteHours: 12 },
-    login: { maxFailuresPerUser: 5, maxFailuresPerAddress: 20, lockoutSeconds: 300 },
-  });
+  .prefault({});

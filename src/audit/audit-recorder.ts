@@ -5,6 +5,7 @@ import type { GraphQLResolveInfo } from 'graphql';
 import type { Logger } from 'pino';
 import { tap, type Observable } from 'rxjs';
 import { GRAPHQL_FIELDS, moduleOfRoute } from '../access/permissions.js';
+import { GRAPHQL_PATH } from '../common/graphql-limits.js';
 import { InjectLogger } from '../common/core.module.js';
 import { actorName, principalOf } from '../common/principal.js';
 import type { Outcome } from './audit.entity.js';
@@ -44,7 +45,7 @@ export class AuditRecorder implements NestInterceptor {
 
   readonly onResponse = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const pattern = request.routeOptions.url;
-    if (pattern === undefined || SAFE_METHODS.has(request.method) || pattern === '/graphql') return;
+    if (pattern === undefined || SAFE_METHODS.has(request.method) || pattern === GRAPHQL_PATH) return;
     const action = `${request.method} ${pattern}`;
     if (NOT_AUDITED.has(action)) return;
     const module = moduleOfRoute(pattern);

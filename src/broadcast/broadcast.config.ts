@@ -25,7 +25,7 @@ export const binlogConfig = z
     /** How often the server's settings (binlog_format, row image, grants) are checked again while reading, and a refused start retried. */
     recheckSeconds: z.number().int().min(1).max(3600).default(10),
   })
-  .default({ enabled: false, serverId: 7700, include: [], exclude: [], checkpointMs: 200, pauseAboveBytes: 64 * 1024 * 1024, stuckClientSeconds: 10, recheckSeconds: 10 });
+  .prefault({});
 
 export const broadcastConfig = z
   .strictObject({
@@ -48,7 +48,7 @@ export const broadcastConfig = z
     /** HS256 key for client JWTs (claims `join` and `publish`: lists of room patterns such as `db.shop.*`). */
     jwtSecret: secret().optional(),
     /** Room patterns a client without a token may join / publish to; empty (the default) refuses anonymous clients. */
-    anonymous: z.strictObject({ join: roomPatterns, publish: roomPatterns }).default({ join: [], publish: [] }),
+    anonymous: z.strictObject({ join: roomPatterns, publish: roomPatterns }).prefault({}),
     /** Several hosts: a Redis for live messages, seqs and history shared by every host's hub. Off while `url` is unset. */
     redis: z
       .strictObject({
@@ -56,21 +56,9 @@ export const broadcastConfig = z
         password: secret().optional(),
         prefix: z.string().min(1).default('dozen:broadcast:'),
       })
-      .default({ prefix: 'dozen:broadcast:' }),
+      .prefault({}),
     binlog: binlogConfig,
   })
-  .default({
-    historyMessages: 100_000,
-    historyBytes: 32 * 1024 * 1024,
-    historySeconds: 300,
-    saveEveryMs: 50,
-    maxFrameBytes: 64 * 1024,
-    sendBufferBytes: 1024 * 1024,
-    pingSeconds: 25,
-    idleSeconds: 60,
-    anonymous: { join: [], publish: [] },
-    redis: { prefix: 'dozen:broadcast:' },
-    binlog: { enabled: false, serverId: 7700, include: [], exclude: [], checkpointMs: 200, pauseAboveBytes: 64 * 1024 * 1024, stuckClientSeconds: 10, recheckSeconds: 10 },
-  });
+  .prefault({});
 
 export type BroadcastConfig = z.output<typeof broadcastConfig>;

@@ -3,6 +3,9 @@ import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError, specifiedRules, validate, type DocumentNode, type GraphQLSchema, type ValidationContext } from 'graphql';
 
+/** Where the admin API serves GraphQL (queries, mutations, and subscriptions over WebSocket). */
+export const GRAPHQL_PATH = '/graphql';
+
 /** How far one GraphQL operation may reach (docs/architecture.md, "Inside one process"). */
 export const GRAPHQL_MAX_DEPTH = 8;
 export const GRAPHQL_MAX_ALIASES = 15;
@@ -48,7 +51,7 @@ function tooLong(length: number): GraphQLError {
 
 /** Fastify preValidation hook: 413 for a /graphql request whose document is over GRAPHQL_MAX_QUERY_LENGTH. */
 export async function refuseLongGraphqlQuery(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  if (request.routeOptions.url !== '/graphql') return;
+  if (request.routeOptions.url !== GRAPHQL_PATH) return;
   const source = (request.body as { query?: unknown } | null | undefined)?.query;
   if (typeof source !== 'string' || source.length <= GRAPHQL_MAX_QUERY_LENGTH) return;
   await reply.status(413).type('application/json').send({ data: null, errors: [tooLong(source.length).toJSON()] });

@@ -29,7 +29,7 @@ export const configSchema = z.strictObject({
       /** The address other hosts and this host's containers reach it at (given to apps as DOZEN_HOST_IP). */
       address: z.string().min(1).default('127.0.0.1'),
     })
-    .default({ name: defaultHostName(), address: '127.0.0.1' }),
+    .prefault({}),
   modules: z
     .array(z.enum(MODULE_NAMES, { error: `expected a list of: ${MODULE_NAMES.join(', ')}` }))
     .default([...MODULE_NAMES])
@@ -41,7 +41,7 @@ export const configSchema = z.strictObject({
       /** `auto`: readable lines (time, level, module, message) when stdout is a terminal, JSON lines otherwise. */
       format: z.enum(['auto', 'pretty', 'json']).default('auto'),
     })
-    .default({ level: 'info', format: 'auto' }),
+    .prefault({}),
   admin: z
     .strictObject({
       listen: webListen('127.0.0.1', 7700),
@@ -60,7 +60,7 @@ export const configSchema = z.strictObject({
        */
       allowedOrigins: z.array(z.url({ protocol: /^https?$/, error: 'expected an origin such as https://console.example.net' })).default([]),
     })
-    .default({ listen: { host: '127.0.0.1', port: 7700 }, trustedProxies: [], allowedOrigins: [] }),
+    .prefault({}),
   database: z
     .strictObject({
       /** MySQL/MariaDB for several hosts; unset means SQLite at `<dataDir>/dozen.sqlite`. */
@@ -69,7 +69,7 @@ export const configSchema = z.strictObject({
       /** better-sqlite3's compiled addon to load instead of the installed one: a build for another Node line (the test bench runs dozen on Node 22 and 24 this way). */
       sqliteBinding: z.string().min(1).optional(),
     })
-    .default({}),
+    .prefault({}),
   proxy: proxyConfig,
   registry: registryConfig,
   deploy: deployConfig,

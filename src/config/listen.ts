@@ -21,7 +21,7 @@ export const listen = (host: string, portNumber: number) =>
       host: z.string().min(1).default(host),
       port: port().default(portNumber),
     })
-    .default({ host, port: portNumber });
+    .prefault({});
 
 /** `listen`, for a server that fetch() clients reach: the console in a browser, the CLI, other hosts. */
 export const webListen = (host: string, portNumber: number) =>
@@ -32,7 +32,7 @@ export const webListen = (host: string, portNumber: number) =>
         .refine((value) => !FETCH_BLOCKED_PORTS.has(value), 'a port that browsers and fetch() refuse to connect to (the Fetch standard\'s bad ports); pick another')
         .default(portNumber),
     })
-    .default({ host, port: portNumber });
+    .prefault({});
 
 export const httpUrl = () =>
   z.string().refine((value) => {

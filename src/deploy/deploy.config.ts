@@ -18,7 +18,7 @@ export const deployConfig = z
         /** The Docker Engine API socket this host's agent drives. */
         socketPath: z.string().min(1).default('/var/run/docker.sock'),
       })
-      .default({ socketPath: '/var/run/docker.sock' }),
+      .prefault({}),
     /** AES-256-GCM key (32 bytes, base64) for app secrets at rest. Unset: generated into `<dataDir>/deploy-secrets-key` on first start. */
     secretsKey: secret().optional(),
     /** Host ports the agent hands to containers (host networking), each checked free first. */
@@ -39,7 +39,7 @@ export const deployConfig = z
         /** A batch goes this long after its first line at the latest (sooner when it reaches 256 KB). */
         flushMs: z.number().int().min(10).max(60_000).default(1000),
       })
-      .default({ ship: true, flushMs: 1000 }),
+      .prefault({}),
     /** Base images of the runtime templates: nothing is pulled, so these must be on the host (or pullable by it). */
     runtimes: z
       .strictObject({
@@ -49,14 +49,4 @@ export const deployConfig = z
       })
       .default(runtimeDefaults),
   })
-  .default({
-    docker: { socketPath: '/var/run/docker.sock' },
-    portRange: '20000-29999',
-    drainSeconds: 5,
-    healthTimeoutSeconds: 60,
-    buildTimeoutSeconds: 900,
-    resyncSeconds: 30,
-    keepReleases: 5,
-    logs: { ship: true, flushMs: 1000 },
-    runtimes: runtimeDefaults,
-  });
+  .prefault({});

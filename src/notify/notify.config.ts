@@ -69,4 +69,4 @@ export const notifyConfig = z
     /** How often module health is checked for changes. */
     healthCheckSeconds: z.number().positive().default(30),
   })
-  .default({ channels: [], attempts: 5, quietSeconds: 300, healthCheckSeconds: 30 });
+  .prefault({});

@@ -45,7 +45,7 @@ export const proxyConfig = z
         /** An idle keep-alive client connection is closed after this. */
         clientKeepAlive: milliseconds(65_000),
       })
-      .default({ connect: 3_000, headers: 60_000, idle: 120_000, clientHeaders: 30_000, clientKeepAlive: 65_000 }),
+      .prefault({}),
     /** Peers whose X-Forwarded-For / -Proto are believed (a load balancer in front of dozen). */
     trustedProxies: z.array(addressOrBlock).default([]),
     /** Keep-alive connections each worker may hold to one backend. */
@@ -55,16 +55,6 @@ export const proxyConfig = z
     /** HTTPS termination (tls/): absent, the proxy serves plain HTTP only. */
     tls: tlsConfig.optional(),
   })
-  .default({
-    listen: { host: '0.0.0.0', port: 8080 },
-    engine: 'auto',
-    engineSelfTestFault: false,
-    accept: 'auto',
-    retries: 2,
-    timeouts: { connect: 3_000, headers: 60_000, idle: 120_000, clientHeaders: 30_000, clientKeepAlive: 65_000 },
-    trustedProxies: [],
-    upstreamConnections: 128,
-    accessLog: true,
-  });
+  .prefault({});
 
 export type ProxyConfig = z.output<typeof proxyConfig>;

@@ -35,7 +35,7 @@ export const storageConfig = z
         // Without a region ali-oss would sign V4 for cn-hangzhou, whatever the endpoint.
         if (oss.authorizationVersion === 'v4' && !oss.region) context.addIssue({ code: 'custom', path: ['region'], message: 'is required with authorizationVersion v4 (the region is part of the V4 signature)' });
       })
-      .default({ authorizationVersion: 'v1', pathStyle: false, retries: 4, timeoutMs: 60_000 }),
+      .prefault({}),
     /** Bodies larger than this go to OSS as multipart uploads (a body up to it is held in memory and sent in one PutObject). */
     multipartThreshold: z.number().int().min(100 * 1024).default(16 * 1024 * 1024),
     /** Part size of those multipart uploads; two parts are in flight at once. */
@@ -54,7 +54,7 @@ export const storageConfig = z
         /** Backoff while the store is down: starts at 500 ms, doubles up to this. */
         maxBackoffMs: z.number().int().min(100).default(10_000),
       })
-      .default({ batchBytes: 4 * 1024 * 1024, flushMs: 1000, partialLineMs: 5000, scanMs: 1000, maxBackoffMs: 10_000 }),
+      .prefault({}),
   })
   .superRefine((storage, context) => {
     // Checked here, not when the store is made, so a missing one stops the start with the one-line config error (exit 2).
@@ -64,14 +64,7 @@ export const storageConfig = z
     }
     if (!storage.oss.region && !storage.oss.endpoint) context.addIssue({ code: 'custom', path: ['oss', 'region'], message: 'is required with storage.driver oss, unless storage.oss.endpoint is set' });
   })
-  .default({
-    driver: 'local',
-    oss: { authorizationVersion: 'v1', pathStyle: false, retries: 4, timeoutMs: 60_000 },
-    multipartThreshold: 16 * 1024 * 1024,
-    partSize: 8 * 1024 * 1024,
-    tail: [],
-    tailer: { batchBytes: 4 * 1024 * 1024, flushMs: 1000, partialLineMs: 5000, scanMs: 1000, maxBackoffMs: 10_000 },
-  });
+  .prefault({});
 
 export type StorageConfig = z.output<typeof storageConfig>;
 export type TailSource = z.output<typeof tailSource>;

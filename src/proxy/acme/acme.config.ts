@@ -28,7 +28,7 @@ export const acmeConfig = z
     retry: z
       .strictObject({ firstSeconds: seconds(300), maxSeconds: seconds(86_400) })
       .refine((retry) => retry.maxSeconds >= retry.firstSeconds, { message: 'maxSeconds must not be below firstSeconds', path: ['maxSeconds'] })
-      .default({ firstSeconds: 300, maxSeconds: 86_400 }),
+      .prefault({}),
   })
   .optional();
 
