@@ -120,9 +120,22 @@ describe('config', () => {
     }
   });
 
-  it('an unknown command fails with one line and a non-zero code', () => {
-    const result = dozen(['frobnicate']);
-    assert.notEqual(result.code, 0);
+  it('an unknown command or option, or a missing argument, fails with one line naming it and a non-zero code', () => {
+    const cases: [string[], RegExp][] = [
+      [['frobnicate'], /^dozen: unknown command 'frobnicate' \(dozen --help lists them\)$/],
+      [['registry', 'ls'], /^dozen: unknown command 'registry' /],
+      [['--frobnicate'], /^dozen: unknown option '--frobnicate' /],
+      [['serve', '--frobnicate'], /^dozen: unknown option '--frobnicate' /],
+      [['upload'], /^dozen: missing required argument 'path' \(--help for usage\)$/],
+      [['proxy', 'frobnicate'], /^dozen: unknown command 'frobnicate' /],
+    ];
+    for (const [args, expected] of cases) {
+      const result = dozen(args);
+      assert.notEqual(result.code, 0, args.join(' '));
+      assert.equal(result.stdout, '', args.join(' '));
+      assert.match(result.stderr, /^[^\n]*\n$/, `${args.join(' ')}: not one line: ${result.stderr}`);
+      assert.match(result.stderr.trim(), expected);
+    }
   });
 
   it('migrate creates the SQLite database under the data dir and is idempotent', () => {

@@ -5,7 +5,7 @@ import { VERSION } from '../common/version.js';
 import { redact } from '../config/load-config.js';
 import { addDeployCommands } from '../deploy/deploy.cli.js';
 import { addRegistryCommands } from '../registry/registry.cli.js';
-import { configFor, run } from './program.js';
+import { CliError, configFor, run } from './program.js';
 import { addProxyCommands } from '../proxy/proxy.cli.js';
 import { addStorageCommands } from '../storage/storage.cli.js';
 import { addTokenCommands } from '../tokens/tokens.cli.js';
@@ -15,14 +15,20 @@ const program = new Command('dozen')
   .description('the platform server of a small team: proxy, registry, deploy, storage, broadcast')
   .version(VERSION, '-V, --version')
   .option('-c, --config <path>', 'YAML config file (default: /etc/dozen/dozen.yaml when it exists)')
-  .showHelpAfterError()
-  .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') });
+  // A usage error is one line, as every other failure: commander's first line, with where to look.
+  .configureOutput({ outputError: (text, write) => write(`dozen: ${text.split('\n')[0].replace(/^error: /, '')} (--help for usage)\n`) });
 
 program
   .command('serve', { isDefault: true })
   .description('run dozen on this host with the modules the config turns on')
+  // As the default command, serve gets whatever no other command took: `dozen frobnicate` is an unknown
+  // command, not "too many arguments for 'serve'".
+  .allowExcessArguments()
+  .allowUnknownOption()
   .action(
     run(async (_options: unknown, command: Command) => {
+      const [stray] = command.args;
+      if (stray !== undefined) throw new CliError(stray.startsWith('-') ? `unknown option '${stray}' (--help for usage)` : `unknown command '${stray}' (dozen --help lists them)`);
       const { config, file } = configFor(command);
       const { serve } = await import('../server.js');
       await serve(config, file);

@@ -10,8 +10,9 @@ import { fileURLToPath } from 'node:url';
  * main suite on the machine's Node, the bench runs the node-lines files on
  * each. The last line runs with deprecations made fatal, so a deprecated API
  * dozen (or the test) reaches fails there before it is removed.
+ * DOZEN_TEST_NODE_LINES (versions, comma-separated) runs them on other ones.
  */
-export const NODE_LINES = ['22.23.5', '24.22.3'] as const;
+export const NODE_LINES: readonly string[] = process.env.DOZEN_TEST_NODE_LINES?.split(',').map((version) => version.trim()).filter(Boolean) ?? ['22.23.5', '24.22.3'];
 const STRICT_NODE_OPTIONS = '--pending-deprecation --throw-deprecation';
 
 /**

@@ -43,6 +43,7 @@ export async function startRedis(): Promise<Redis> {
     await waitFor(`Redis on ${url}`, async () => {
       if (child.exitCode !== null) throw new GiveUp(`redis-server exited with ${child.exitCode}: ${errors.slice(-500)}`);
       const client = new RedisClient(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      client.on('error', () => {}); // connect() rejects with it; unheard, ioredis prints "Unhandled error event" while Redis starts
       try {
         await client.connect();
         return (await client.ping()) === 'PONG';
