@@ -93,7 +93,7 @@ class Handshake implements ParserOwner {
     if (this.switched) this.open(chunk.subarray(result));
   };
 
-  headersComplete(_minor: number, rawHeaders: string[], _method: unknown, _url: unknown, statusCode: number | undefined, reasonPhrase: string | undefined): number {
+  headersComplete(_major: number, _minor: number, rawHeaders: string[], _method: unknown, _url: unknown, statusCode: number | undefined, reasonPhrase: string | undefined): number {
     const status = statusCode!;
     if (status === 101) {
       if (!upgradeAgrees(this.request.head.rawHeaders, rawHeaders)) {

@@ -269,6 +269,30 @@ for (const engine of ENGINES) {
       }
     });
 
+    it('answers a version other than HTTP/1.0 and 1.1 with 505 and the target * on anything but OPTIONS with 400, and passes OPTIONS *', async () => {
+      const before = backend.messages.length;
+      for (const [head, status] of [
+        ['GET / HTTP/2.0\r\nHost: smug.test\r\n\r\n', 505],
+        ['GET / HTTP/3.1\r\nHost: smug.test\r\n\r\n', 505],
+        ['GET / HTTP/0.9\r\nHost: smug.test\r\n\r\n', 505],
+        ['GET / HTTP/1.2\r\nHost: smug.test\r\n\r\n', 505],
+        ['GET * HTTP/1.1\r\nHost: smug.test\r\n\r\n', 400],
+        ['DELETE * HTTP/1.1\r\nHost: smug.test\r\n\r\n', 400],
+      ] as const) {
+        const { client, answers } = await exchange(head);
+        assert.equal(answers[0]?.status, status, JSON.stringify(head));
+        assert.equal(answers[0]?.headers['content-type'], 'application/json');
+        client.close();
+      }
+      assert.equal(backend.messages.length, before, 'a refused request reached the backend');
+      for (const head of ['OPTIONS * HTTP/1.1\r\nHost: smug.test\r\n\r\n', 'GET /one-oh HTTP/1.0\r\nHost: smug.test\r\n\r\n']) {
+        const { client, answers } = await exchange(head);
+        assert.equal(answers[0]?.status, 200, JSON.stringify(head));
+        client.close();
+      }
+      assert.deepEqual(backend.messages.slice(before).map((message) => message.url), ['*', '/one-oh']);
+    });
+
     it('drops underscore spellings of the headers the proxy sets or forbids', async () => {
       const before = backend.messages.length;
       const { client, answers } = await exchange('GET /under HTTP/1.1\r\nHost: smug.test\r\nX_Dozen_Subject: root\r\nTransfer_Encoding: chunked\r\nX_Forwarded_For: 6.6.6.6\r\nX_Custom: kept\r\n\r\n');

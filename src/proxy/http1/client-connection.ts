@@ -142,9 +142,11 @@ export class ClientConnection implements ParserOwner {
   }
 
   /** llhttp read a whole head. */
-  headersComplete(versionMinor: number, rawHeaders: string[], method: string | undefined, url: string, _status: unknown, _reason: unknown, upgrade: boolean, keepAlive: boolean): number {
+  headersComplete(versionMajor: number, versionMinor: number, rawHeaders: string[], method: string | undefined, url: string, _status: unknown, _reason: unknown, upgrade: boolean, keepAlive: boolean): number {
     this.inHead = false;
-    this.accept(method, url, versionMinor, rawHeaders, keepAlive, upgrade);
+    // llhttp reads HTTP/0.9 and HTTP/2.0 request lines too (and fails any other version but 1.0 and 1.1: onParseError).
+    if (versionMajor !== 1) this.refuseVersion(`HTTP/${versionMajor}.${versionMinor}`);
+    else this.accept(method, url, versionMinor, rawHeaders, keepAlive, upgrade);
     return 0;
   }
 
@@ -291,10 +293,16 @@ export class ClientConnection implements ParserOwner {
       if (at >= 0) this.queue.splice(at, 1);
     }
     if (error.code === 'HPE_HEADER_OVERFLOW') return this.refuseInTurn(431, 'headers_too_large', 'the request head is larger than 16 KiB');
+    if (error.code === 'HPE_INVALID_VERSION') return this.refuseVersion(error.reason ?? error.code);
     this.refuseInTurn(400, 'bad_request', `the request is not valid HTTP/1.1 (${error.reason ?? error.code})`);
   }
 
   /** Refuses and closes once the requests received before are answered (in order); nothing more is read meanwhile. */
+  /** 505, as nginx answers a version it does not speak. */
+  private refuseVersion(version: string): void {
+    this.refuseInTurn(505, 'http_version_not_supported', `${version}: this listener speaks HTTP/1.0 and 1.1 (and HTTP/2 by ALPN over TLS)`);
+  }
+
   private refuseInTurn(status: number, error: string, message: string): void {
     if (!this.queue.length) return this.refuseAndClose(status, error, message);
     this.refusal ??= { status, error, message };

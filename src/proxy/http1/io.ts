@@ -24,6 +24,7 @@ export interface ParserOwner {
   messageBegin?(): void;
   /** A whole head, however many reads it spanned. `method` (undefined: not an HTTP method) and `url` are for requests; `status` and `reason` for responses. Returns SKIP_BODY or 0. */
   headersComplete(
+    versionMajor: number,
     versionMinor: number,
     headers: string[],
     method: string | undefined,

@@ -167,7 +167,7 @@ function onHeaders(this: OwnedParser, headers: string[], url: string): void {
 }
 
 function onHeadersComplete(
-  this: OwnedParser, _major: number, minor: number, headers: string[] | undefined, method: number | undefined, url: string | undefined,
+  this: OwnedParser, major: number, minor: number, headers: string[] | undefined, method: number | undefined, url: string | undefined,
   status: number | undefined, reason: string | undefined, upgrade: boolean, keepAlive: boolean,
 ): number {
   // A head that spanned reads comes with undefined headers and url: what onHeaders gathered is the head.
@@ -180,7 +180,7 @@ function onHeadersComplete(
     this.url = '';
   }
   if (upgrade) this.upgradeRead = true;
-  const result = this.owner.headersComplete(minor, headers, method === undefined ? undefined : METHODS[method], url, status, reason, upgrade, keepAlive);
+  const result = this.owner.headersComplete(major, minor, headers, method === undefined ? undefined : METHODS[method], url, status, reason, upgrade, keepAlive);
   // A message whose end is not told has no body, so no trailers: the next pieces are the next head's.
   this.inBody = this.tellsComplete;
   return result;

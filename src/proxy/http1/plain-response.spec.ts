@@ -12,7 +12,7 @@ function viaLlhttp(bytes: Buffer): { status: number; keepAlive: boolean; lines: 
   const body: Buffer[] = [];
   let messages = 0;
   const owner: ParserOwner = {
-    headersComplete: (_minor, raw, _method, _url, status, reason, _upgrade, keepAlive) => {
+    headersComplete: (_major, _minor, raw, _method, _url, status, reason, _upgrade, keepAlive) => {
       head = { status: status!, reason: reason ?? '', raw, keepAlive };
       return 0;
     },

@@ -89,6 +89,8 @@ export function requestHead(method: string, url: string, versionMinor: number, r
   // RFC 9112 §3.2: an HTTP/1.1 request without a Host (or with an empty one), or any request with a Host that is not one, is answered 400.
   if (versionMinor !== 0 && !headers.host) throw new BadHead('an HTTP/1.1 request needs a Host header');
   if (headers.host && !HOST.test(headers.host)) throw new BadHead('the Host header is not a host with an optional port');
+  // RFC 9112 §3.2.4: the asterisk form is for OPTIONS only.
+  if (url === '*' && method !== 'OPTIONS') throw new BadHead('only OPTIONS may have the request target *');
   const body = requestFraming(transferEncoding, contentLength);
   return { method, url, http10: versionMinor === 0, rawHeaders, headers, keepAlive, upgrade, body, contentLength, transferEncoding, peer };
 }

@@ -200,7 +200,7 @@ export class UpstreamConnection implements ParserOwner {
     handler?.upstreamFailed(error);
   }
 
-  headersComplete(_minor: number, rawHeaders: string[], _method: unknown, _url: unknown, statusCode: number | undefined, reasonPhrase: string | undefined, _upgrade: boolean, keepAlive: boolean): number {
+  headersComplete(_major: number, _minor: number, rawHeaders: string[], _method: unknown, _url: unknown, statusCode: number | undefined, reasonPhrase: string | undefined, _upgrade: boolean, keepAlive: boolean): number {
     const status = statusCode!;
     const reason = reasonPhrase ?? '';
     // 1xx (Early Hints; 100 Continue, though the proxy answers that itself) precede the real response.

@@ -13,7 +13,7 @@ function told(create: (kind: ParserKind, owner: ParserOwner) => Http1Parser, kin
     messageBegin: () => void events.push('begin'),
     headersComplete: (...head) => {
       events.push(['head', ...head]);
-      upgraded ||= head[6];
+      upgraded ||= head[7];
       return 0;
     },
     body: (chunk) => void events.push(['body', chunk.toString('latin1')]),

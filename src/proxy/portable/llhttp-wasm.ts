@@ -39,6 +39,7 @@ interface LlhttpExports {
   llhttp_get_error_reason(parser: number): number;
   llhttp_errno_name(errno: number): number;
   llhttp_get_method(parser: number): number;
+  llhttp_get_http_major(parser: number): number;
   llhttp_get_http_minor(parser: number): number;
   llhttp_resume_after_upgrade(parser: number): void;
 }
@@ -258,10 +259,11 @@ class WasmParser implements Http1Parser {
     const headers = this.headers;
     this.headers = [];
     for (let index = 1; index < headers.length; index += 2) headers[index] = trimEnd(headers[index]);
+    const major = wasm.llhttp_get_http_major(this.pointer);
     const minor = wasm.llhttp_get_http_minor(this.pointer);
     const result = this.request
-      ? this.owner.headersComplete(minor, headers, METHODS[wasm.llhttp_get_method(this.pointer)], this.url, undefined, undefined, upgrade, keepAlive)
-      : this.owner.headersComplete(minor, headers, undefined, '', status, this.reason, upgrade, keepAlive);
+      ? this.owner.headersComplete(major, minor, headers, METHODS[wasm.llhttp_get_method(this.pointer)], this.url, undefined, undefined, upgrade, keepAlive)
+      : this.owner.headersComplete(major, minor, headers, undefined, '', status, this.reason, upgrade, keepAlive);
     this.url = '';
     return result;
   }
