@@ -81,7 +81,8 @@ async function requests(count: number, concurrency: number, one: () => Promise<v
 // 3,800 TLS connections per engine, client and server in this one process (resumed: full handshakes took
 // over 120 s on this 2-core VM while the test bench ran another file beside it). Each case's heap grows by
 // 0.4-0.7 MB whatever its count (HTTP from 1,000 to 9,000 connections, HTTP/2 1,500 and 3,000: compiled
-// code), so a leak shows as what the count adds on top: over 1,500 connections, anything past about 200 bytes each.
+// code), and once 1.0 MB (HTTP/2 on a busy machine), so the limit is 2 MB: a leak shows as what the count
+// adds on top, over 1,500 connections anything past about 900 bytes each (the leaks above were 5 KB and more).
 describe('memory per connection', { timeout: 300_000 }, () => {
   const backends: Record<'keeps' | 'closes', TestBackend> = {} as never;
   before(async () => {
@@ -103,7 +104,7 @@ describe('memory per connection', { timeout: 300_000 }, () => {
   ];
   for (const engine of ENGINES) {
     for (const { name, https, http2, count, warm, upstream } of cases) {
-      it(`${count} ${name} connections closed leave under 1 MB of heap behind (${engine})`, async () => {
+      it(`${count} ${name} connections closed leave under 2 MB of heap behind (${engine})`, async () => {
         const backend = backends[upstream];
         // No exchange records: the helper's default keeps every one (about 1 KB each). dozen's own idle timeout (65 s),
         // not the helper's 10 s: what a timer keeps until it fires stays kept through the whole measurement.
@@ -124,7 +125,7 @@ describe('memory per connection', { timeout: 300_000 }, () => {
           const before = await liveHeap(backend);
           await requests(count, 16, one);
           const grown = (await liveHeap(backend)) - before;
-          assert.ok(grown < 1024 * 1024, `the heap grew by ${(grown / 1024 / 1024).toFixed(1)} MB over ${count} connections`);
+          assert.ok(grown < 2 * 1024 * 1024, `the heap grew by ${(grown / 1024 / 1024).toFixed(1)} MB over ${count} connections`);
         } finally {
           await proxy.close();
         }
