@@ -15,24 +15,17 @@ export const FETCH_BLOCKED_PORTS: ReadonlySet<number> = new Set([
 ]);
 
 /** Where a server listens: an address (IPv4/IPv6 literal or a name) and a port. */
-export const listen = (host: string, portNumber: number) =>
+export const listen = (host: string, portNumber: number, portSchema = port()) =>
   z
     .strictObject({
       host: z.string().min(1).default(host),
-      port: port().default(portNumber),
+      port: portSchema.default(portNumber),
     })
     .prefault({});
 
 /** `listen`, for a server that fetch() clients reach: the console in a browser, the CLI, other hosts. */
 export const webListen = (host: string, portNumber: number) =>
-  z
-    .strictObject({
-      host: z.string().min(1).default(host),
-      port: port()
-        .refine((value) => !FETCH_BLOCKED_PORTS.has(value), 'a port that browsers and fetch() refuse to connect to (the Fetch standard\'s bad ports); pick another')
-        .default(portNumber),
-    })
-    .prefault({});
+  listen(host, portNumber, port().refine((value) => !FETCH_BLOCKED_PORTS.has(value), "a port that browsers and fetch() refuse to connect to (the Fetch standard's bad ports); pick another"));
 
 export const httpUrl = () =>
   z.string().refine((value) => {

@@ -297,12 +297,12 @@ export class ClientConnection implements ParserOwner {
     this.refuseInTurn(400, 'bad_request', `the request is not valid HTTP/1.1 (${error.reason ?? error.code})`);
   }
 
-  /** Refuses and closes once the requests received before are answered (in order); nothing more is read meanwhile. */
   /** 505, as nginx answers a version it does not speak. */
   private refuseVersion(version: string): void {
     this.refuseInTurn(505, 'http_version_not_supported', `${version}: this listener speaks HTTP/1.0 and 1.1 (and HTTP/2 by ALPN over TLS)`);
   }
 
+  /** Refuses and closes once the requests received before are answered (in order); nothing more is read meanwhile. */
   private refuseInTurn(status: number, error: string, message: string): void {
     if (!this.queue.length) return this.refuseAndClose(status, error, message);
     this.refusal ??= { status, error, message };
