@@ -8,7 +8,7 @@ import { AuditRecorder } from './audit/audit-recorder.js';
 import { AdminAuth } from './common/admin-auth.js';
 import { adminToken } from './common/admin-token.js';
 import { toHttp } from './common/errors.js';
-import { GRAPHQL_PATH, refuseLongGraphqlQuery } from './common/graphql-limits.js';
+import { refuseLongGraphqlQuery } from './common/graphql-limits.js';
 import { keepGraphqlPathIndices } from './common/graphql-response-schema.js';
 import { GatewayWsAdapter, routeUpgrades } from './common/ws-upgrades.js';
 import { serveConsole } from './console/console-static.js';
@@ -40,7 +40,7 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
   const access = app.get(AccessGuard);
   // Nest adds its routes (and Mercurius /graphql) at listen; the table of what is served is kept from here.
   app.getHttpAdapter().getInstance().addHook('onRoute', access.onRoute);
-  app.getHttpAdapter().getInstance().addHook('onRoute', keepGraphqlPathIndices(GRAPHQL_PATH));
+  app.getHttpAdapter().getInstance().addHook('onRoute', keepGraphqlPathIndices);
   const auth = app.get(AdminAuth);
   const { token, file: tokenFile } = adminToken(config);
   auth.setToken(token);

@@ -1,4 +1,5 @@
 import type { RouteOptions } from 'fastify';
+import { GRAPHQL_PATH } from './graphql-limits.js';
 
 interface ErrorsSchema {
   items?: { properties?: { path?: { items?: unknown } } };
@@ -11,15 +12,13 @@ interface ErrorsSchema {
  * `data` by its path look for a key "0". Each route gets a copy of the schema whose path items are
  * integers or strings.
  */
-export function keepGraphqlPathIndices(path: string) {
-  return (route: RouteOptions): void => {
-    if (route.url !== path) return;
-    const response = route.schema?.response as Record<string, { properties?: Record<string, unknown> }> | undefined;
-    const ok = response?.['2xx'];
-    const errors = ok?.properties?.errors as ErrorsSchema | undefined;
-    if (!ok?.properties || !errors?.items?.properties?.path) return;
-    const pathSchema = { ...errors.items.properties.path, items: { type: ['integer', 'string'] } };
-    const items = { ...errors.items, properties: { ...errors.items.properties, path: pathSchema } };
-    response!['2xx'] = { ...ok, properties: { ...ok.properties, errors: { ...errors, items } } };
-  };
+export function keepGraphqlPathIndices(route: RouteOptions): void {
+  if (route.url !== GRAPHQL_PATH) return;
+  const response = route.schema?.response as Record<string, { properties?: Record<string, unknown> }> | undefined;
+  const ok = response?.['2xx'];
+  const errors = ok?.properties?.errors as ErrorsSchema | undefined;
+  if (!ok?.properties || !errors?.items?.properties?.path) return;
+  const pathSchema = { ...errors.items.properties.path, items: { type: ['integer', 'string'] } };
+  const items = { ...errors.items, properties: { ...errors.items.properties, path: pathSchema } };
+  response!['2xx'] = { ...ok, properties: { ...ok.properties, errors: { ...errors, items } } };
 }

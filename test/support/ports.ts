@@ -49,18 +49,22 @@ function holdPort(port: number): Promise<Server | undefined> {
   });
 }
 
+/** Not handed out by this process yet, and one that fetch() connects to. */
+function usable(port: number): boolean {
+  return !handedOut.has(port) && !FETCH_BLOCKED_PORTS.has(port);
+}
+
 async function holdFreePort(): Promise<Server> {
   for (let attempt = 0; RANGE && attempt < 500; attempt++) {
     const port = RANGE.low + Math.floor(Math.random() * (RANGE.high - RANGE.low + 1));
-    if (handedOut.has(port) || FETCH_BLOCKED_PORTS.has(port) || !claim(port)) continue;
+    if (!usable(port) || !claim(port)) continue;
     const server = await holdPort(port);
     if (server) return server;
   }
   // No room below the ephemeral range (or all tried were taken): let the kernel pick.
   for (;;) {
     const server = await holdPort(0);
-    const port = server && (server.address() as { port: number }).port;
-    if (server && !handedOut.has(port!) && !FETCH_BLOCKED_PORTS.has(port!)) return server;
+    if (server && usable((server.address() as { port: number }).port)) return server;
     server?.close();
   }
 }
