@@ -4,7 +4,9 @@ import { Agent, request } from 'node:https';
 import { connect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
+import { requireBinary } from '../support/debian.js';
 import { freePort } from '../support/ports.js';
+import { runToEnd } from '../support/run-to-end.js';
 import { call, echoTwice, ENGINES, sharedTestCa, hashingUpload, startBackend, startProxy, type TestBackend, type TestProxy } from './helpers.js';
 
 const MB = 1024 * 1024;
@@ -23,6 +25,18 @@ function resume(port: number, session: Buffer | undefined): Promise<{ reused: bo
     socket.on('data', (chunk: Buffer) => (answer += chunk));
     socket.on('error', reject);
     socket.on('close', () => resolve({ reused, tickets, answer }));
+  });
+}
+
+/** Writes `bytes` on a new TLS connection and reads until the server closes it: the status lines it answered. */
+function statusLines(port: number, bytes: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    let answer = '';
+    const socket = connect({ host: '127.0.0.1', port, servername: 'web.example.net', ca: sharedTestCa().caPem }, () => socket.write(bytes));
+    socket.on('data', (chunk: Buffer) => (answer += chunk));
+    socket.on('error', reject);
+    // An answer's status line follows the body before it directly.
+    socket.on('close', () => resolve([...answer.matchAll(/HTTP\/1\.1 \d{3} [^\r]*/g)].map(([line]) => line)));
   });
 }
 
@@ -103,6 +117,31 @@ for (const engine of ENGINES) {
       });
       socket.destroy();
       assert.match(outcome, /no renegotiation/i);
+    });
+
+    it('answers a request pipelined after another that was answered at once, however bad it is (a second write to TLS before the first completed aborted the worker)', async () => {
+      const first = 'GET /one HTTP/1.1\r\nHost: web.example.net\r\n\r\n';
+      for (const second of ['GET /two HTTP/7.1\r\nHost: web.example.net\r\n\r\n', 'GET /two HTTP/1.1\r\nHost: web.example.net\r\nContent-Length: x\r\n\r\n', 'GET /two HTTP/1.1\r\nHost: web.example.net\r\nConnection: close\r\n\r\n']) {
+        const lines = await statusLines(proxy.port, first + second);
+        assert.equal(lines.length, 2, `two answers to ${JSON.stringify(second)}: ${lines.join(' | ')}`);
+        assert.equal(lines[0], 'HTTP/1.1 200 OK');
+      }
+      assert.equal((await call(proxy.port, 'web.example.net', '/after')).status, 200);
+    });
+
+    it('ends every connection it closes with TLS close_notify before its FIN, as RFC 8446 section 6.1 requires (openssl s_client reads no truncation)', async () => {
+      const openssl = requireBinary('openssl', 'openssl');
+      const caFile = sharedTestCa().caFile;
+      const closing = { 'Connection: close': 'GET / HTTP/1.1\r\nHost: web.example.net\r\nConnection: close\r\n\r\n', 'a refused request': 'GET / HTTP/7.1\r\nHost: web.example.net\r\n\r\n', 'HTTP/1.0': 'GET / HTTP/1.0\r\nHost: web.example.net\r\n\r\n' };
+      for (const version of ['-tls1_3', '-tls1_2']) {
+        for (const [what, request] of Object.entries(closing)) {
+          const run = await runToEnd(openssl, ['s_client', version, '-connect', `127.0.0.1:${proxy.port}`, '-servername', 'web.example.net', '-CAfile', caFile, '-ign_eof', '-msg'], request);
+          const told = `${what} over ${version}: ${run.stdout.slice(-600)}${run.stderr.slice(-300)}`;
+          assert.match(run.stdout, /^HTTP\/1\.[01] \d{3} /m, told);
+          assert.match(run.stdout, /<<< TLS 1\.[23], Alert \[length 0002\], warning close_notify/, told);
+          assert.doesNotMatch(run.stdout + run.stderr, /unexpected eof/i, told);
+        }
+      }
     });
 
     it('tells the backend the request came over HTTPS, whatever the client claims', async () => {

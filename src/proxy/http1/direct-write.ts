@@ -11,6 +11,14 @@
  * When Writable has anything queued, or a direct write of this socket is
  * still in libuv, the write goes through Writable: libuv sends a stream's
  * writes in the order they were made, so bytes never overtake each other.
+ *
+ * TLS sockets are always written through Writable. Their handle (TLSWrap)
+ * takes one write at a time: a second one before the first completed aborts
+ * the whole process (`Assertion failed: !current_write_`), which a client
+ * could cause with a pipelined request after one answered directly. And its
+ * shutdown does not wait for a write in progress, so end() after a direct
+ * write sent the FIN before TLS's close_notify (RFC 8446 section 6.1: a
+ * client reads "unexpected eof", a truncation). Writable keeps to both.
  * `WriteWrap` comes from `process.binding('stream_wrap')` (Node's request
  * object for stream writes; documented as deprecated, silent but with
  * --pending-deprecation, kept up to Node 24); without it, or with pending
@@ -38,7 +46,7 @@ interface StreamWrapBinding {
   kLastWriteWasAsync: number;
 }
 
-type DirectSocket = Socket & { _handle: StreamHandle | null; [PENDING]?: number };
+type DirectSocket = Socket & { _handle: StreamHandle | null; encrypted?: boolean; [PENDING]?: number };
 
 const PENDING = Symbol('dozen.directWritesPending');
 
@@ -74,7 +82,7 @@ const binding = loadBinding();
 export function writeDirect(socket: Socket, data: Buffer | string): boolean {
   const direct = socket as DirectSocket;
   const handle = direct._handle;
-  if (binding === null || handle === null || direct.destroyed || direct.connecting || direct.writableLength !== 0 || direct.writableCorked !== 0 || (direct[PENDING] ?? 0) !== 0) {
+  if (binding === null || handle === null || direct.encrypted === true || direct.destroyed || direct.connecting || direct.writableLength !== 0 || direct.writableCorked !== 0 || (direct[PENDING] ?? 0) !== 0) {
     return typeof data === 'string' ? socket.write(data, 'latin1') : socket.write(data);
   }
   const req = new binding.WriteWrap();
@@ -104,8 +112,8 @@ function onComplete(this: WriteRequest, status: number): void {
   this.buffer = null;
   socket[PENDING] = (socket[PENDING] ?? 1) - 1;
   if (socket.destroyed) return;
-  // After end(), a peer that read its answer and left (EPIPE on TLS's close_notify, with Connection: close
-  // at every request) is no error of anyone's: no Error object and 'error' event per connection for it.
+  // After end(), a peer that left before taking the whole answer (EPIPE, ECONNRESET) only ends what was ending:
+  // no Error object and 'error' event for it.
   if (status < 0) return void (socket.writableEnded ? socket.destroy() : socket.destroy(writeError(status)));
   if (socket[PENDING] === 0) socket.emit('drain');
 }
