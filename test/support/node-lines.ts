@@ -37,6 +37,7 @@ export const NODE_LINE_TESTS = [
   'test/proxy/tls-alpn.test.js',
   'test/proxy/tls-default.test.js',
   'test/proxy/wire-security.test.js',
+  'test/proxy/random-traffic.test.js',
   'test/serve-smoke.test.js',
 ];
 
