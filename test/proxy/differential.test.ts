@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ExchangeRecord } from '../../src/proxy/forward.js';
+import { seededRandom } from '../support/mutation.js';
 import { ENGINES, startProxy, type TestProxy } from './helpers.js';
 import { RawClient, startRecordingBackend, type Recorded, type RecordingBackend, type Response } from './recording-backend.js';
 
@@ -8,18 +9,6 @@ import { RawClient, startRecordingBackend, type Recorded, type RecordingBackend,
 const CASES = 3_000;
 const SEED = 12;
 const PARALLEL = 24;
-
-/** mulberry32: small, seeded, good enough to pick shapes. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
 const TARGETS = ['/', '/a/b', '//admin', '/./admin', '/x/../admin', '/%61dmin', '/a%2fb', '/a%00', '/a%zz', '/ADMIN/', 'http://diff.test/abs', 'HTTP://OTHER.TEST/x', 'http://nobody.test/x', 'ftp://diff.test/x', '/a?x=/../y', '/~u/%7e/./b//'];
@@ -99,7 +88,7 @@ for (const engine of ENGINES) {
     });
 
     it(`${CASES} request shapes (seed ${SEED}): refused, or delivered exactly as logged, and the follow-up answered`, async () => {
-      const next = random(SEED);
+      const next = seededRandom(SEED);
       const pick = <T,>(list: readonly T[]): T => list[Math.floor(next() * list.length)];
       const chance = (p: number) => next() < p;
       const shapes = Array.from({ length: CASES }, (_, index) => shape(index, pick, chance));

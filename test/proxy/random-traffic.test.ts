@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
+import { seededRandom } from '../support/mutation.js';
 import { call, ENGINES, sharedTestCa, startBackend, startProxy, type TestBackend, type TestProxy } from './helpers.js';
 
 const CONNECTIONS = 240;
@@ -37,18 +38,6 @@ const PIECES = [
   'BAD\r\n\r\n',
   `GET / HTTP/1.1\r\nHost: web.example.net\r\nX-Long: ${'y'.repeat(17_000)}\r\n\r\n`,
 ];
-
-/** A small seeded generator (mulberry32): a failure names its seed, and the same seed replays the same traffic. */
-function random(seed: number): (below: number) => number {
-  let state = seed >>> 0;
-  return (below) => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return Math.floor((((value ^ (value >>> 14)) >>> 0) / 4294967296) * below);
-  };
-}
 
 /** One client: some pieces, written in a few cuts with pauses, then it leaves in one of six ways. Resolves once its socket closed. */
 function oneClient(port: number, secure: boolean, pick: (below: number) => number): Promise<void> {
@@ -112,7 +101,9 @@ for (const engine of ENGINES) {
 
     it(`lives through ${CONNECTIONS} random clients on each listener, and still answers`, async () => {
       const seed = Number(process.env.DOZEN_TEST_SEED ?? Date.now() % 1_000_000);
-      const pick = random(seed);
+      // A failure names its seed, and the same seed replays the same traffic.
+      const next = seededRandom(seed);
+      const pick = (below: number) => Math.floor(next() * below);
       for (const [listener, port, secure] of [['TLS', proxy.port, true], ['plain', proxy.plainPort, false]] as const) {
         for (let started = 0; started < CONNECTIONS; started += AT_ONCE) {
           await Promise.all(Array.from({ length: AT_ONCE }, () => oneClient(port, secure, pick)));

@@ -11,6 +11,10 @@
  * When Writable has anything queued, or a direct write of this socket is
  * still in libuv, the write goes through Writable: libuv sends a stream's
  * writes in the order they were made, so bytes never overtake each other.
+ * `WriteWrap` comes from `process.binding('stream_wrap')` (Node's request
+ * object for stream writes; documented as deprecated, silent but with
+ * --pending-deprecation, kept up to Node 24); without it, or with pending
+ * deprecations on (it would warn then), every write goes through Writable.
  *
  * TLS sockets are always written through Writable. Their handle (TLSWrap)
  * takes one write at a time: a second one before the first completed aborts
@@ -19,10 +23,6 @@
  * shutdown does not wait for a write in progress, so end() after a direct
  * write sent the FIN before TLS's close_notify (RFC 8446 section 6.1: a
  * client reads "unexpected eof", a truncation). Writable keeps to both.
- * `WriteWrap` comes from `process.binding('stream_wrap')` (Node's request
- * object for stream writes; documented as deprecated, silent but with
- * --pending-deprecation, kept up to Node 24); without it, or with pending
- * deprecations on (it would warn then), every write goes through Writable.
  */
 import type { Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
