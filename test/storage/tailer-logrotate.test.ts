@@ -64,12 +64,31 @@ async function objectText(dozen: DozenProcess): Promise<string> {
   return response.status === 200 ? response.text() : '';
 }
 
+/** The line numbers `text` holds. */
+function lineNumbers(text: string): Set<number> {
+  return new Set(text.split('\n').filter(Boolean).map((entry) => Number(entry.split(' ')[1])));
+}
+
 /** Numbers missing from the 1..n sequence of lines in `text`: what logrotate itself lost between its copy and its truncate. */
 function missingLines(text: string, written: number): number {
-  const seen = new Set(text.split('\n').filter(Boolean).map((entry) => Number(entry.split(' ')[1])));
+  const seen = lineNumbers(text);
   let missing = 0;
   for (let number = 1; number <= written; number++) if (!seen.has(number)) missing++;
   return missing;
+}
+
+/** For a failure's message: which line numbers are missing (`9681-12560, 13001`), and what dozen logged about the file. */
+function whatWentMissing(text: string, written: number, dozen: DozenProcess): string {
+  const seen = lineNumbers(text);
+  const ranges: string[] = [];
+  for (let number = 1; number <= written; number++) {
+    if (seen.has(number)) continue;
+    const first = number;
+    while (number < written && !seen.has(number + 1)) number++;
+    ranges.push(first === number ? `${first}` : `${first}-${number}`);
+  }
+  const said = dozen.logs().split('\n').filter((line) => /truncat|rotat|tail/i.test(line)).slice(-10);
+  return `missing line numbers ${ranges.slice(0, 10).join(', ') || 'none'}; dozen said:\n${said.join('\n')}`;
 }
 
 describe('the tailer under Debian’s logrotate with a busy writer', { timeout: 200_000 }, () => {
@@ -101,7 +120,7 @@ describe('the tailer under Debian’s logrotate with a busy writer', { timeout: 
       const expected = (await readFile(join(logs, 'app.log.1'), 'utf8')) + (await readFile(path, 'utf8'));
       let stored = '';
       await waitFor('the object to hold the copy and the cut file', async () => (stored = await objectText(dozen!)) === expected, 30_000, 200).catch(() => {
-        assert.fail(`stored ${stored.length} bytes (${missingLines(stored, writer.written)} of ${writer.written} lines missing), logrotate kept ${expected.length} (${missingLines(expected, writer.written)} missing)`);
+        assert.fail(`stored ${stored.length} bytes (${missingLines(stored, writer.written)} of ${writer.written} lines missing), logrotate kept ${expected.length} (${missingLines(expected, writer.written)} missing); ${whatWentMissing(stored, writer.written, dozen!)}`);
       });
       process.stderr.write(`# copytruncate${crash ? ' + SIGKILL' : ''}: ${writer.written} lines written, ${missingLines(stored, writer.written)} missing (lost by logrotate between its copy and its truncate)\n`);
     });
@@ -123,7 +142,7 @@ describe('the tailer under Debian’s logrotate with a busy writer', { timeout: 
     await writer.stop();
     let stored = '';
     await waitFor('every line stored once', async () => missingLines((stored = await objectText(dozen!)), writer.written) === 0, 30_000, 200).catch(() => {
-      assert.fail(`stored ${stored.length} bytes, ${missingLines(stored, writer.written)} of ${writer.written} lines missing`);
+      assert.fail(`stored ${stored.length} bytes, ${missingLines(stored, writer.written)} of ${writer.written} lines missing; ${whatWentMissing(stored, writer.written, dozen!)}`);
     });
     assert.equal(stored, (await readFile(join(logs, 'app.log.1'), 'utf8')) + (await readFile(path, 'utf8')));
   });
