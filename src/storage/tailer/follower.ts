@@ -69,10 +69,10 @@ export class Follower {
     }
   }
 
-  /** Grows the identifying head hash up to 64 bytes as the file grows. */
-  async refreshHead(): Promise<void> {
+  /** Grows the identifying head hash up to 64 bytes of the first `upTo` (bytes read from the file). */
+  async refreshHead(upTo: number): Promise<void> {
     if (this.row.headLength >= HEAD_BYTES) return;
-    const length = Math.min(HEAD_BYTES, this.row.offset);
+    const length = Math.min(HEAD_BYTES, upTo);
     if (length === this.row.headLength) return;
     this.row.headHash = await headHash(this.reading, length);
     this.row.headLength = length;

@@ -331,6 +331,10 @@ export class Tailer {
     const appender = this.appenders.of(key);
     try {
       await appender.exclusive(async (position) => {
+        // The fingerprint covers the batch before it can land: a crash between the append and its
+        // confirmation must not leave a row whose offset moves (in `reconcilePending`) with no head
+        // to tell a cut file from the one read, or the copy holding its unread tail.
+        await follower.refreshHead(follower.row.offset + batch.length);
         follower.row.objectKey = key;
         follower.row.objectPosition = position;
         follower.row.pendingLength = Math.max(batch.length, unsure);
@@ -339,7 +343,6 @@ export class Tailer {
         follower.row.offset += batch.length;
         follower.row.objectPosition = reached;
         follower.row.pendingLength = 0;
-        await follower.refreshHead();
         await this.offsets.save(follower.row);
       });
       this.metrics?.shipped(follower.source.glob, batch.length, newlines(batch));
