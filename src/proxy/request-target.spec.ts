@@ -4,7 +4,7 @@ import { BadTarget, originForm, targetAuthority } from './request-target.js';
 
 describe('originForm', () => {
   it('gives back the very string when the path needs nothing', () => {
-    for (const target of ['/', '/a/b', '/a/b/', '/a?x=//../%2f', '/a.b/c.d', '/~user/x-y_z']) assert.equal(originForm(target), target);
+    for (const target of ['/', '/a/b', '/a/b/', '/a?x=//../%2f', '/a?x=\\', '/a.b/c.d', '/~user/x-y_z']) assert.equal(originForm(target), target);
   });
 
   it('decodes unreserved escapes, removes dot segments and merges slashes, as backends read the path', () => {
@@ -35,7 +35,7 @@ describe('originForm', () => {
   });
 
   it('refuses encoded slashes, backslashes, NUL and bad escapes', () => {
-    for (const target of ['/a%2fb', '/a%2F..%2Fadmin', '/a%5cb', '/a%00', '/a%zz', '/a%4', 'ftp://x/', 'other.test/x']) {
+    for (const target of ['/a%2fb', '/a%2F..%2Fadmin', '/a%5cb', '/a%00', '/a%zz', '/a%4', 'ftp://x/', 'other.test/x', '/x\\..\\admin', '/x/..\\admin', '/a\\b', 'http://other.test/x\\..\\admin']) {
       assert.throws(() => originForm(target), BadTarget, target);
     }
   });

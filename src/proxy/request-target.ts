@@ -49,11 +49,11 @@ export function originForm(target: string): string {
   return query < 0 ? path : path + target.slice(query);
 }
 
-/** No `%`, no `//`, no `/.` before `end`: nothing to decode, merge or remove. */
+/** No `%`, no `\`, no `//`, no `/.` before `end`: nothing to decode, refuse, merge or remove. */
 function isNormal(target: string, end: number): boolean {
   for (let index = 0; index < end; index++) {
     const code = target.charCodeAt(index);
-    if (code === PERCENT) return false;
+    if (code === PERCENT || code === BACKSLASH) return false;
     if (code === SLASH && index + 1 < end) {
       const next = target.charCodeAt(index + 1);
       if (next === SLASH || next === DOT) return false;
@@ -63,6 +63,9 @@ function isNormal(target: string, end: number): boolean {
 }
 
 function normalizePath(path: string): string {
+  // No URI holds a `\` (RFC 3986 §2), yet WHATWG URL parsers (and Windows servers) read it as `/`:
+  // `/x\..\admin` would pass a scope check on `/admin` and reach `/admin` at such a backend.
+  if (path.includes('\\')) throw new BadTarget('the request target has a \\ in its path');
   const decoded = decodeUnreserved(path);
   const segments: string[] = [];
   const parts = decoded.split('/');
