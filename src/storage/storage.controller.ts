@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { BadInput, DomainError } from '../common/errors.js';
 import { ZodPipe } from '../common/zod-pipe.js';
+import { downloadHeaders } from './download-headers.js';
 import { keyOfPath } from './object-path.js';
 import { MIN_PART_SIZE, ObjectNotFound, type ObjectInfo, type ObjectStream } from './object-store.js';
 import { StorageService } from './storage.service.js';
@@ -158,9 +159,12 @@ function ifNoneMatch(request: FastifyRequest): boolean {
   return true;
 }
 
-/** A size the store did not say (a chunked answer) means no Content-Length: the body then goes out chunked. Likewise no CRC64, no header. */
+/**
+ * An object's metadata as headers, served so its bytes never run on dozen's origin (download-headers.ts).
+ * A size the store did not say (a chunked answer) means no Content-Length: the body then goes out chunked. Likewise no CRC64, no header.
+ */
 function objectHeaders(reply: FastifyReply, info: ObjectStream['info']): void {
-  void reply.header('content-type', info.contentType).header('etag', info.etag).header('last-modified', info.modified.toUTCString());
+  void reply.headers(downloadHeaders(info.key, info.contentType)).header('etag', info.etag).header('last-modified', info.modified.toUTCString());
   if (info.size !== null) void reply.header('content-length', String(info.size));
   if (info.crc64) void reply.header('x-dozen-crc64ecma', info.crc64);
 }
