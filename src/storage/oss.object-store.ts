@@ -8,7 +8,7 @@ import { contentTypeFor } from './content-type.js';
 import { combineCrc64, Crc64 } from './crc64.js';
 import { domainErrorOf, type OssError, type RequestContext } from './oss.errors.js';
 import {
-  assertPartNumber, assertSafeKey, ChecksumMismatch, ObjectNotFound, PositionMismatch, StoreUnavailable,
+  assertPartNumber, assertSafeKey, assertSafePrefix, ChecksumMismatch, ObjectNotFound, PositionMismatch, StoreUnavailable,
   type AppendResult, type ListPage, type ObjectInfo, type ObjectStore, type ObjectStream, type PartInfo, type PutOptions,
 } from './object-store.js';
 import type { StorageConfig } from './storage.config.js';
@@ -199,6 +199,7 @@ export class OssObjectStore implements ObjectStore {
   }
 
   async list(prefix: string, options: { cursor?: string; limit?: number } = {}): Promise<ListPage> {
+    assertSafePrefix(prefix);
     const limit = Math.min(Math.max(options.limit ?? 1000, 1), 1000);
     // An empty prefix is left out: ali-oss 6.23 V4-signs it as `prefix=`, where OSS's canonical
     // query string has a parameter without a value as its name alone, and OSS refuses the signature.

@@ -259,6 +259,7 @@ export async function startOssStandIn(options: StandInOptions = {}): Promise<Oss
   function listObjects(response: ServerResponse, query: URLSearchParams) {
     if (query.has('delimiter')) return error(response, 400, 'NotImplemented', 'the stand-in does not group by delimiter');
     const prefix = query.get('prefix') ?? '';
+    if (Buffer.byteLength(prefix) >= 1024) return error(response, 400, 'InvalidArgument', 'The prefix must be less than 1024 bytes.');
     const maxKeys = Number(query.get('max-keys') ?? 100);
     if (!Number.isInteger(maxKeys) || maxKeys < 1 || maxKeys > 1000) return error(response, 400, 'InvalidArgument', 'max-keys must be an integer from 1 to 1000');
     const token = query.get('continuation-token');
