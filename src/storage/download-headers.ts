@@ -13,6 +13,7 @@
  * - `Content-Disposition: attachment` for every type but the few a browser only ever displays
  *   (`inline` for those), with the key's last segment as the file name (RFC 6266, RFC 8187).
  */
+import { isMediaType } from './media-type.js';
 
 /** Types a browser shows as text or a picture and never executes, whatever the bytes: served inline. */
 const SHOWN_INLINE = new Set(['text/plain', 'image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/avif']);
@@ -20,7 +21,10 @@ const SHOWN_INLINE = new Set(['text/plain', 'image/png', 'image/jpeg', 'image/gi
 /** RFC 8187's attr-char: what may stand unencoded in `filename*`. */
 const ATTR_CHAR = /^[A-Za-z0-9!#$&+\-.^_`|~]$/;
 
-export function downloadHeaders(key: string, contentType: string): Record<string, string> {
+export function downloadHeaders(key: string, storedType: string): Record<string, string> {
+  // Stored before content types were checked, or by another client of the bucket: as a header it would
+  // fail the whole answer (a CR LF throws in Node), so the bytes go out as what they surely are.
+  const contentType = isMediaType(storedType) ? storedType : 'application/octet-stream';
   const essence = contentType.split(';')[0].trim().toLowerCase();
   return {
     'content-type': contentType,

@@ -10,7 +10,7 @@ import { KeyedLock } from './keyed-lock.js';
 import { receiveFile, syncFolder } from './local.file-writer.js';
 import { LocalMultipart, type Assembled } from './local.multipart.js';
 import {
-  assertSafeKey, assertSafePrefix, BadKey, ChecksumMismatch, isSafeKey, ObjectExists, ObjectNotFound, PositionMismatch,
+  assertContentType, assertSafeKey, assertSafePrefix, BadKey, ChecksumMismatch, isSafeKey, ObjectExists, ObjectNotFound, PositionMismatch,
   type AppendResult, type ListPage, type ObjectInfo, type ObjectStore, type PartInfo, type PutOptions,
 } from './object-store.js';
 
@@ -61,6 +61,7 @@ export class LocalObjectStore implements ObjectStore {
 
   async put(key: string, body: Readable, options: PutOptions = {}): Promise<ObjectInfo> {
     assertSafeKey(key);
+    assertContentType(options.contentType);
     const temp = await this.tempPath();
     try {
       const md5 = options.md5 ? createHash('md5') : undefined;
@@ -78,6 +79,7 @@ export class LocalObjectStore implements ObjectStore {
 
   async append(key: string, position: number, data: Buffer, options: { contentType?: string } = {}): Promise<AppendResult> {
     assertSafeKey(key);
+    assertContentType(options.contentType);
     return this.locks.run(key, async () => {
       const path = this.dataPath(key);
       const current = await this.head(key);

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { BadInput, DomainError } from '../common/errors.js';
+import { isMediaType, MEDIA_TYPE_RULE } from './media-type.js';
 
 /** What every store knows about a stored object. */
 export interface ObjectInfo {
@@ -61,7 +62,8 @@ export interface ListPage {
 /**
  * The only seam through which dozen talks to object storage. One adapter per
  * engine (`local.object-store.ts`, `oss.object-store.ts`), chosen by
- * `storage.driver`. Every method validates its key with `assertSafeKey`.
+ * `storage.driver`. Every method validates its key with `assertSafeKey`, and a
+ * write its content type with `assertContentType`.
  * Adapters throw the errors below so callers never see engine details.
  */
 export interface ObjectStore {
@@ -203,6 +205,11 @@ function keyRuleBroken(name: string, asPrefix: boolean): string | null {
 /** A name as an error message quotes it: an over-long one cut short. */
 function shown(name: string): string {
   return Buffer.byteLength(name, 'utf8') > MAX_KEY_BYTES ? name.slice(0, 40) + '…' : name;
+}
+
+/** A content type given with a write is a media type (media-type.ts): it is sent back as a header on every read. */
+export function assertContentType(contentType: string | undefined): void {
+  if (contentType !== undefined && !isMediaType(contentType)) throw new BadInput('contentType', MEDIA_TYPE_RULE);
 }
 
 export function assertPartNumber(partNumber: number): void {

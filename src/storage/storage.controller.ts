@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { BadInput, DomainError } from '../common/errors.js';
 import { ZodPipe } from '../common/zod-pipe.js';
 import { downloadHeaders } from './download-headers.js';
+import { isMediaType, MEDIA_TYPE_RULE } from './media-type.js';
 import { keyOfPath } from './object-path.js';
 import { MIN_PART_SIZE, ObjectNotFound, type ObjectInfo, type ObjectStream } from './object-store.js';
 import { StorageService } from './storage.service.js';
@@ -17,7 +18,7 @@ const uploadedTypes = new WeakMap<object, string | undefined>();
 
 const startUploadSchema = z.strictObject({
   key: z.string().min(1),
-  contentType: z.string().min(1).optional(),
+  contentType: z.string().refine(isMediaType, MEDIA_TYPE_RULE).optional(),
   metadata: z.record(z.string(), z.string()).default({}),
   /** Every part but the last has this many bytes (the last at most): the store can then write parts in place. */
   partSize: z.number().int().min(MIN_PART_SIZE, 'every part but the last must be at least 100 KB (102400 bytes)').max(5 * 1024 ** 3).optional(),
@@ -128,14 +129,20 @@ export class StorageController implements OnModuleInit {
     const key = objectKey(request);
     const md5 = header(request, 'content-md5');
     if (md5 !== undefined && !/^[A-Za-z0-9+/]{22}==$/.test(md5)) throw new BadInput('Content-MD5', 'must be the base64 MD5 of the body (24 characters)');
-    const contentType = uploadedTypes.get(request.raw);
-    const info = await this.storage.put(key, bodyOf(request), {
-      md5,
-      ifNoneMatch: ifNoneMatch(request),
-      contentType: contentType && contentType !== 'application/x-www-form-urlencoded' ? contentType : undefined,
-    });
+    const info = await this.storage.put(key, bodyOf(request), { md5, ifNoneMatch: ifNoneMatch(request), contentType: uploadedContentType(request) });
     return { key: info.key, size: info.size, crc64: info.crc64, crc64Confirmed: info.crc64Confirmed !== false, etag: info.etag };
   }
+}
+
+/**
+ * The Content-Type the client sent with an object, or undefined to guess it from the key: none, empty, or
+ * curl's default for a `--data-binary` body (`application/x-www-form-urlencoded`), which says nothing of it.
+ */
+function uploadedContentType(request: FastifyRequest): string | undefined {
+  const sent = uploadedTypes.get(request.raw);
+  if (!sent || sent === 'application/x-www-form-urlencoded') return undefined;
+  if (!isMediaType(sent)) throw new BadInput('Content-Type', MEDIA_TYPE_RULE);
+  return sent;
 }
 
 function objectKey(request: FastifyRequest): string {

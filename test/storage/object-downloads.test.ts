@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { addUser, signIn, type Browser } from '../access/people.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
@@ -6,18 +8,24 @@ import { dozenOssEnv, startOssStandIn, type OssStandIn } from '../support/oss-st
 
 const SCRIPT = '<script>fetch("/graphql", { method: "POST", headers: { "x-dozen-csrf": document.cookie } })</script>';
 
-/** Objects served from dozen's origin can never run as its pages: the same on every store. */
-function downloadSuite(name: string, env: () => Promise<{ env: Record<string, string>; close(): Promise<void> }>): void {
+interface Store {
+  env: Record<string, string>;
+  /** Gives a stored object a content type that is no media type, as no write through dozen can any more: stored before types were checked, or by another client. */
+  spoilType(dozen: DozenProcess, key: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Objects served from dozen's origin can never run as its pages, and their content types are media types: the same on every store. */
+function downloadSuite(name: string, env: () => Promise<Store>): void {
   describe(`object downloads on dozen's origin (${name})`, { timeout: 120_000 }, () => {
     let dozen: DozenProcess;
-    let close: () => Promise<void>;
+    let store: Store;
     let admin: Browser;
     let appToken: string;
     const asApp = (path: string, init: RequestInit = {}) => fetch(dozen.url + path, { ...init, headers: { authorization: `Bearer ${appToken}`, ...(init.headers as Record<string, string>) } });
 
     before(async () => {
-      const store = await env();
-      close = store.close;
+      store = await env();
       dozen = await startDozen({ env: store.env });
       await addUser(dozen, 'ada', 'admin');
       admin = await signIn(dozen, 'ada');
@@ -26,7 +34,7 @@ function downloadSuite(name: string, env: () => Promise<{ env: Record<string, st
     });
     after(async () => {
       await dozen?.stop();
-      await close?.();
+      await store?.close();
     });
 
     it('a confined token\'s HTML upload named .txt reaches an admin\'s session as an attachment that may not sniff, script or frame', async () => {
@@ -70,11 +78,53 @@ function downloadSuite(name: string, env: () => Promise<{ env: Record<string, st
         assert.match(response.headers.get('content-security-policy') ?? '', /sandbox/, key);
       }
     });
+
+    it('refuses a Content-Type or contentType that is no RFC 9110 media type with 400 naming the field, storing nothing', async () => {
+      for (const contentType of ['text/html, text/plain', 'html', 'text/html; charset']) {
+        const put = await asApp('/storage/objects/logs/app1/typed.txt', { method: 'PUT', body: 'x', headers: { 'content-type': contentType } });
+        const body = await put.json();
+        assert.equal(put.status, 400, `${contentType}: ${JSON.stringify(body)}`);
+        assert.equal(body.field, 'Content-Type');
+        assert.equal((await dozen.api('/storage/objects/logs/app1/typed.txt', { method: 'HEAD' })).status, 404);
+      }
+      // A JSON body can carry what no header can: CR LF. Once stored, every GET of the object was a 500.
+      const start = await asApp('/storage/uploads', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: 'logs/app1/big.bin', contentType: 'text/html\r\nX-Injected: 1' }) });
+      const body = await start.json();
+      assert.equal(start.status, 400, JSON.stringify(body));
+      assert.deepEqual([body.error, body.field], ['bad_request', 'contentType']);
+      assert.deepEqual((await (await dozen.api('/storage/uploads?key=logs/app1/big.bin')).json()).uploads, []);
+    });
+
+    it('serves an object whose stored content type is no media type as application/octet-stream, never a 500', async () => {
+      assert.equal((await dozen.api('/storage/objects/old/typed.html', { method: 'PUT', body: SCRIPT, headers: { 'content-type': 'text/html' } })).status, 201);
+      await store.spoilType(dozen, 'old/typed.html');
+      for (const method of ['GET', 'HEAD']) {
+        const response = await admin.fetch('/storage/objects/old/typed.html', { method });
+        assert.equal(response.status, 200, `${method}: ${await response.text()}\n${dozen.logs().slice(-2000)}`);
+        assert.equal(response.headers.get('content-type'), 'application/octet-stream');
+        assert.equal(response.headers.get('x-injected'), null);
+        assert.match(response.headers.get('content-disposition') ?? '', /^attachment;/);
+      }
+      assert.equal(await (await dozen.api('/storage/objects/old/typed.html')).text(), SCRIPT);
+    });
   });
 }
 
-downloadSuite('local store', async () => ({ env: { DOZEN_MODULES: 'storage' }, close: async () => undefined }));
+downloadSuite('local store', async () => ({
+  env: { DOZEN_MODULES: 'storage' },
+  // The sidecar beside the data file (local.object-store.ts), as an older dozen wrote it from a JSON contentType.
+  spoilType: async (dozen, key) => {
+    const sidecar = join(dozen.dataDir, 'objects', 'meta', key);
+    await writeFile(sidecar, JSON.stringify({ ...JSON.parse(await readFile(sidecar, 'utf8')), contentType: 'text/html\r\nX-Injected: 1' }));
+  },
+  close: async () => undefined,
+}));
 downloadSuite('oss store, against the OSS API stand-in', async () => {
   const standIn: OssStandIn = await startOssStandIn();
-  return { env: dozenOssEnv(standIn), close: () => standIn.close() };
+  return {
+    env: dozenOssEnv(standIn),
+    // A header OSS can send back (a CR LF it cannot): legal in HTTP, but no media type.
+    spoilType: async (_dozen, key) => void (standIn.objects.get(key)!.contentType = 'text/html, text/plain'),
+    close: () => standIn.close(),
+  };
 });

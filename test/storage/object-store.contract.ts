@@ -128,6 +128,16 @@ export function objectStoreContract(name: string, open: () => Promise<{ store: O
       assert.deepEqual((await store.list('list/ins')).objects.map((object) => object.key), ['list/inside']);
     });
 
+    it('refuses a content type that is no media type, before storing anything', async () => {
+      for (const contentType of ['text/html\r\nX-Injected: 1', 'html', 'text/html, text/plain']) {
+        await assert.rejects(store.put('contract/typed.txt', Readable.from([Buffer.from('x')]), { contentType }), { status: 400, field: 'contentType' }, contentType);
+        await assert.rejects(store.append('contract/typed.log', 0, Buffer.from('x'), { contentType }), { status: 400, field: 'contentType' }, contentType);
+        await assert.rejects(store.createMultipart('contract/typed.bin', { contentType }), { status: 400, field: 'contentType' }, contentType);
+      }
+      assert.equal(await store.head('contract/typed.txt'), null);
+      assert.equal(await store.head('contract/typed.log'), null);
+    });
+
     it('keeps keys with spaces, plus signs and punctuation as they are', async () => {
       const key = "contract/odd names/a b+c=d&e*(1)!~'%20.txt";
       await store.put(key, Readable.from([Buffer.from('odd')]));
