@@ -131,6 +131,13 @@ export class ObjectExists extends DomainError {
   }
 }
 
+/** The API's limit on an object's size (`storage.maxObjectBytes`); the adapters know none. */
+export class ObjectTooLarge extends DomainError {
+  constructor(what: string, maxObjectBytes: number) {
+    super(413, 'payload_too_large', `${what} would make an object larger than ${maxObjectBytes} bytes (storage.maxObjectBytes); nothing was stored`, undefined, { maxObjectBytes });
+  }
+}
+
 export class ChecksumMismatch extends DomainError {
   constructor(what: string, expected: string, actual: string) {
     super(400, 'checksum_mismatch', `${what} does not match: expected ${expected}, got ${actual}; nothing was stored`);

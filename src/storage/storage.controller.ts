@@ -8,7 +8,7 @@ import { ZodPipe } from '../common/zod-pipe.js';
 import { downloadHeaders } from './download-headers.js';
 import { isMediaType, MEDIA_TYPE_RULE } from './media-type.js';
 import { keyOfPath } from './object-path.js';
-import { MIN_PART_SIZE, ObjectNotFound, type ObjectInfo, type ObjectStream } from './object-store.js';
+import { MIN_PART_SIZE, ObjectNotFound, ObjectTooLarge, type ObjectInfo, type ObjectStream } from './object-store.js';
 import { StorageService } from './storage.service.js';
 
 /** Bodies of these routes are object bytes: handed to the store as a stream, never parsed nor buffered. */
@@ -47,14 +47,14 @@ export class StorageController implements OnModuleInit {
 
   @Put('objects/*')
   @HttpCode(201)
-  async put(@Req() request: FastifyRequest) {
-    return this.upload(request);
+  async put(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    return closingWhenTooLarge(reply, () => this.upload(request));
   }
 
   @Post('objects/*')
   @HttpCode(201)
-  async post(@Req() request: FastifyRequest) {
-    return this.upload(request);
+  async post(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    return closingWhenTooLarge(reply, () => this.upload(request));
   }
 
   // HEAD before GET: Fastify then does not add its own HEAD route for the GET.
@@ -107,10 +107,9 @@ export class StorageController implements OnModuleInit {
   }
 
   @Put('uploads/:id/parts/:partNumber')
-  async putPart(@Param('id') uploadId: string, @Param('partNumber') partNumber: string, @Req() request: FastifyRequest) {
+  async putPart(@Param('id') uploadId: string, @Param('partNumber') partNumber: string, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     if (!/^\d+$/.test(partNumber)) throw new BadInput('partNumber', 'must be an integer from 1 to 10000');
-    const length = header(request, 'content-length');
-    return this.storage.putPart(uploadId, Number(partNumber), bodyOf(request), length === undefined ? undefined : Number(length));
+    return closingWhenTooLarge(reply, () => this.storage.putPart(uploadId, Number(partNumber), bodyOf(request), contentLength(request)));
   }
 
   @Post('uploads/:id/complete')
@@ -129,7 +128,7 @@ export class StorageController implements OnModuleInit {
     const key = objectKey(request);
     const md5 = header(request, 'content-md5');
     if (md5 !== undefined && !/^[A-Za-z0-9+/]{22}==$/.test(md5)) throw new BadInput('Content-MD5', 'must be the base64 MD5 of the body (24 characters)');
-    const info = await this.storage.put(key, bodyOf(request), { md5, ifNoneMatch: ifNoneMatch(request), contentType: uploadedContentType(request) });
+    const info = await this.storage.put(key, bodyOf(request), contentLength(request), { md5, ifNoneMatch: ifNoneMatch(request), contentType: uploadedContentType(request) });
     return { key: info.key, size: info.size, crc64: info.crc64, crc64Confirmed: info.crc64Confirmed !== false, etag: info.etag };
   }
 }
@@ -152,6 +151,25 @@ function objectKey(request: FastifyRequest): string {
 /** The request body stream; Fastify runs no parser for an empty body, which is an empty object. */
 function bodyOf(request: FastifyRequest): Readable {
   return (request.body as Readable | undefined) ?? Readable.from([]);
+}
+
+/** The body's length as the client declared it; undefined when it is sent chunked. */
+function contentLength(request: FastifyRequest): number | undefined {
+  const length = header(request, 'content-length');
+  return length === undefined ? undefined : Number(length);
+}
+
+/**
+ * A write refused as too large is answered at once, usually before the client has sent its body: the
+ * connection is then closed after the 413, rather than read to the end of a body nobody will store.
+ */
+async function closingWhenTooLarge<T>(reply: FastifyReply, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (error instanceof ObjectTooLarge) void reply.header('connection', 'close');
+    throw error;
+  }
 }
 
 function header(request: FastifyRequest, name: string): string | undefined {
