@@ -124,6 +124,20 @@ export class StorageService {
     }
   }
 
+  /** Resumable uploads that got no part since `cutoff`, with when they last did. */
+  async idleUploads(cutoff: number): Promise<{ record: UploadRecord; lastActivity: number }[]> {
+    const uploads = await Promise.all((await this.uploads.list()).map(async (record) => ({ record, lastActivity: await this.uploads.lastActivity(record) })));
+    return uploads.filter((upload) => upload.lastActivity < cutoff);
+  }
+
+  /** Drops an abandoned upload: its parts in the store (already gone there is fine: completed meanwhile, or a lifecycle rule) and its record. */
+  async expireUpload(record: UploadRecord): Promise<void> {
+    await this.store.abortMultipart(record.key, record.storeUploadId).catch((error: unknown) => {
+      if (!(error instanceof UploadNotFound)) throw error;
+    });
+    await this.uploads.remove(record.uploadId);
+  }
+
   async abortUpload(uploadId: string): Promise<void> {
     const record = await this.uploads.get(uploadId);
     await this.store.abortMultipart(record.key, record.storeUploadId);

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
 import { request } from 'node:http';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { crc64Of } from '../../src/storage/crc64.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { dozenOssEnv, startOssStandIn, type OssStandIn } from '../support/oss-standin.js';
+import { GiveUp, waitFor } from '../support/ports.js';
 
 const KIB = 1024;
 const MAX = 1024 * KIB;
@@ -124,8 +127,69 @@ function writeLimitsSuite(name: string, open: () => Promise<Store>): void {
   });
 }
 
+interface ExpiryStore extends Store {
+  /** The store's own multipart uploads dozen has not aborted (local: folders; OSS: initiated, not aborted nor completed). */
+  openMultipartUploads(dozen: DozenProcess): Promise<number>;
+}
+
+/** Resumable uploads nobody completes are aborted after storage.uploadExpirySeconds without a part, parts and all. */
+function expirySuite(name: string, open: () => Promise<ExpiryStore>): void {
+  describe(`abandoned uploads (${name}, storage.uploadExpirySeconds 3)`, { timeout: 120_000 }, () => {
+    let dozen: DozenProcess;
+    let store: ExpiryStore;
+    const start = async (key: string) => {
+      const started = await dozen.api('/storage/uploads', { method: 'POST', ...json({ key }) });
+      assert.equal(started.status, 201, await started.clone().text());
+      return (await started.json()).uploadId as string;
+    };
+    const part = (uploadId: string) => dozen.api(`/storage/uploads/${uploadId}/parts/1`, { method: 'PUT', body: Buffer.alloc(1000, 'p') });
+    const exists = async (uploadId: string) => (await dozen.api(`/storage/uploads/${uploadId}`)).status === 200;
+
+    before(async () => {
+      store = await open();
+      dozen = await startDozen({ env: { ...store.env, DOZEN_STORAGE_UPLOAD_EXPIRY_SECONDS: '3' } });
+    });
+    after(async () => {
+      await dozen?.stop();
+      await store?.close();
+    });
+
+    it('aborts an upload that gets no part for the expiry, keeps one that does, and records it in the audit trail', async () => {
+      const idle = await start('abandoned/idle.bin');
+      const idleWithPart = await start('abandoned/with-part.bin');
+      const busy = await start('abandoned/busy.bin');
+      assert.equal((await part(idleWithPart)).status, 200);
+      assert.equal(await store.openMultipartUploads(dozen), 3);
+      // The busy upload gets a part at every look, so it is never idle for long; the others only wait.
+      await waitFor('the idle uploads expired', async () => {
+        const sent = await part(busy);
+        if (sent.status !== 200) throw new GiveUp(`a part of the busy upload: ${sent.status} ${await sent.text()}`);
+        return !(await exists(idle)) && !(await exists(idleWithPart));
+      }, 60_000, 200);
+      assert.ok(await exists(busy), 'the upload still getting parts is kept');
+      assert.deepEqual((await (await dozen.api('/storage/uploads')).json()).uploads.map((upload: { key: string }) => upload.key), ['abandoned/busy.bin']);
+      assert.equal(await store.openMultipartUploads(dozen), 1, 'the store dropped the expired uploads\' parts');
+      const events = (await (await dozen.api('/audit?module=storage&action=upload.expire')).json()).events;
+      assert.deepEqual(events.map((event: { actor: string; target: string; outcome: string }) => [event.actor, event.target, event.outcome]).sort(), [
+        ['dozen', 'abandoned/idle.bin', 'ok'],
+        ['dozen', 'abandoned/with-part.bin', 'ok'],
+      ]);
+      assert.equal((await dozen.api(`/storage/uploads/${busy}/complete`, { method: 'POST' })).status, 201);
+    });
+  });
+}
+
 writeLimitsSuite('local store', async () => ({ env: { DOZEN_MODULES: 'storage' }, close: async () => undefined }));
 writeLimitsSuite('oss store, against the OSS API stand-in', async () => {
   const standIn: OssStandIn = await startOssStandIn();
   return { env: dozenOssEnv(standIn), close: () => standIn.close() };
+});
+expirySuite('local store', async () => ({
+  env: { DOZEN_MODULES: 'storage' },
+  openMultipartUploads: async (dozen) => (await readdir(join(dozen.dataDir, 'objects', 'multipart')).catch(() => [])).length,
+  close: async () => undefined,
+}));
+expirySuite('oss store, against the OSS API stand-in', async () => {
+  const standIn: OssStandIn = await startOssStandIn();
+  return { env: dozenOssEnv(standIn), openMultipartUploads: async () => standIn.uploads.size, close: () => standIn.close() };
 });

@@ -50,6 +50,8 @@ export interface OssStandIn {
   /** The bucket's region as V4 signatures name it (`cn-hangzhou`). */
   region: string;
   objects: Map<string, StoredObject>;
+  /** Multipart uploads initiated and neither completed nor aborted, by upload id. */
+  uploads: ReadonlyMap<string, { key: string }>;
   requests: { method: string; path: string; host: string; signature: SignatureVersion | null }[];
   /** Refuse connections (the store is down) until `start()`. */
   stop(): Promise<void>;
@@ -322,6 +324,7 @@ export async function startOssStandIn(options: StandInOptions = {}): Promise<Oss
     accessKeySecret,
     region,
     objects,
+    uploads,
     requests,
     stop: close,
     start: async () => void (await listen(port)),
