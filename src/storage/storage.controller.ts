@@ -4,11 +4,13 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { BadInput, DomainError } from '../common/errors.js';
+import { principalOf } from '../common/principal.js';
 import { ZodPipe } from '../common/zod-pipe.js';
 import { downloadHeaders } from './download-headers.js';
 import { isMediaType, MEDIA_TYPE_RULE } from './media-type.js';
 import { keyOfPath } from './object-path.js';
-import { MIN_PART_SIZE, ObjectNotFound, ObjectTooLarge, type ObjectInfo, type ObjectStream } from './object-store.js';
+import { MIN_PART_SIZE, ObjectExists, ObjectNotFound, ObjectTooLarge, type ObjectInfo, type ObjectStream } from './object-store.js';
+import { mayReplaceObjects, ReplaceForbidden } from './replacing.js';
 import { StorageService } from './storage.service.js';
 
 /** Bodies of these routes are object bytes: handed to the store as a stream, never parsed nor buffered. */
@@ -90,7 +92,10 @@ export class StorageController implements OnModuleInit {
 
   @Post('uploads')
   @HttpCode(201)
-  async startUpload(@Body(new ZodPipe(startUploadSchema)) body: z.output<typeof startUploadSchema>) {
+  async startUpload(@Body(new ZodPipe(startUploadSchema)) body: z.output<typeof startUploadSchema>, @Req() request: FastifyRequest) {
+    // Told now rather than after every part is sent; completing refuses it atomically all the same.
+    const principal = principalOf(request.raw);
+    if (!mayReplaceObjects(principal) && (await this.storage.head(body.key))) throw new ReplaceForbidden(principal, body.key);
     const record = await this.storage.startUpload(body.key, body.contentType, body.metadata, body.partSize);
     return publicUpload(record);
   }
@@ -115,7 +120,8 @@ export class StorageController implements OnModuleInit {
   @Post('uploads/:id/complete')
   @HttpCode(201)
   async completeUpload(@Param('id') uploadId: string, @Req() request: FastifyRequest) {
-    return describe(await this.storage.completeUpload(uploadId, ifNoneMatch(request)));
+    const key = await this.storage.uploadKey(uploadId);
+    return describe(await refusingToReplace(request, key, (ifNoneMatch) => this.storage.completeUpload(uploadId, ifNoneMatch)));
   }
 
   @Delete('uploads/:id')
@@ -128,7 +134,8 @@ export class StorageController implements OnModuleInit {
     const key = objectKey(request);
     const md5 = header(request, 'content-md5');
     if (md5 !== undefined && !/^[A-Za-z0-9+/]{22}==$/.test(md5)) throw new BadInput('Content-MD5', 'must be the base64 MD5 of the body (24 characters)');
-    const info = await this.storage.put(key, bodyOf(request), contentLength(request), { md5, ifNoneMatch: ifNoneMatch(request), contentType: uploadedContentType(request) });
+    const contentType = uploadedContentType(request);
+    const info = await refusingToReplace(request, key, (ifNoneMatch) => this.storage.put(key, bodyOf(request), contentLength(request), { md5, ifNoneMatch, contentType }));
     return { key: info.key, size: info.size, crc64: info.crc64, crc64Confirmed: info.crc64Confirmed !== false, etag: info.etag };
   }
 }
@@ -168,6 +175,22 @@ async function closingWhenTooLarge<T>(reply: FastifyReply, write: () => Promise<
     return await write();
   } catch (error) {
     if (error instanceof ObjectTooLarge) void reply.header('connection', 'close');
+    throw error;
+  }
+}
+
+/**
+ * Runs a write with If-None-Match as the client asked, or always for a caller that may not replace objects
+ * (replacing.ts): the store then refuses atomically, and that caller hears 403, not the 412 it did not ask for.
+ */
+async function refusingToReplace<T>(request: FastifyRequest, key: string, write: (ifNoneMatch: boolean) => Promise<T>): Promise<T> {
+  const asked = ifNoneMatch(request);
+  const principal = principalOf(request.raw);
+  const mayReplace = mayReplaceObjects(principal);
+  try {
+    return await write(asked || !mayReplace);
+  } catch (error) {
+    if (error instanceof ObjectExists && !asked && !mayReplace) throw new ReplaceForbidden(principal, key);
     throw error;
   }
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { crc64Of } from '../../src/storage/crc64.js';
+import { addUser, signIn } from '../access/people.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { dozenOssEnv, startOssStandIn, type OssStandIn } from '../support/oss-standin.js';
 import { GiveUp, waitFor } from '../support/ports.js';
@@ -123,6 +124,41 @@ function writeLimitsSuite(name: string, open: () => Promise<Store>): void {
       await assertTooLarge(await asApp(`/storage/uploads/${uploadId}/complete`, { method: 'POST' }), /^joining the parts' 1228800 bytes would make an object larger than 1048576 bytes/);
       assert.equal(await exists('logs/app1/side-by-side.bin'), false);
       assert.equal((await asApp(`/storage/uploads/${uploadId}`)).status, 200, 'the upload is kept: a part can be sent again, shorter');
+    });
+
+    it('lets a deployer (storage.write without storage.delete) add objects but not replace them, not even by an empty PUT', async () => {
+      await addUser(dozen, 'dee', 'deployer');
+      await addUser(dozen, 'ada', 'admin');
+      const deployer = await signIn(dozen, 'dee');
+      const admin = await signIn(dozen, 'ada');
+      const read = async (key: string) => (await dozen.api(`/storage/objects/${key}`)).text();
+      assert.equal((await deployer.fetch('/storage/objects/kept/report.txt', { method: 'PUT', body: 'the report' })).status, 201, 'a new key is the deployer\'s to write');
+      for (const body of ['', 'other bytes']) {
+        const response = await deployer.fetch('/storage/objects/kept/report.txt', { method: 'PUT', body });
+        const refused = await response.json();
+        assert.equal(response.status, 403, JSON.stringify(refused));
+        assert.deepEqual([refused.error, refused.permission], ['forbidden', 'storage.delete']);
+        assert.match(refused.message, /^dee \(role deployer\) may not replace "kept\/report\.txt": replacing an object needs permission storage\.delete/);
+        assert.equal(await read('kept/report.txt'), 'the report');
+      }
+      // Asked for with If-None-Match: *, the refusal is the 412 the client asked for.
+      assert.equal((await deployer.fetch('/storage/objects/kept/report.txt', { method: 'PUT', body: 'x', headers: { 'if-none-match': '*' } })).status, 412);
+      // A resumable upload of the key is refused at its start, and at its end if the key appeared meanwhile.
+      const early = await deployer.fetch('/storage/uploads', { method: 'POST', ...json({ key: 'kept/report.txt' }) });
+      assert.equal(early.status, 403, await early.clone().text());
+      assert.equal((await early.json()).permission, 'storage.delete');
+      const started = await deployer.fetch('/storage/uploads', { method: 'POST', ...json({ key: 'kept/late.txt' }) });
+      const { uploadId } = await started.json();
+      assert.equal((await deployer.fetch(`/storage/uploads/${uploadId}/parts/1`, { method: 'PUT', body: 'late' })).status, 200);
+      assert.equal((await admin.fetch('/storage/objects/kept/late.txt', { method: 'PUT', body: 'first' })).status, 201);
+      const late = await deployer.fetch(`/storage/uploads/${uploadId}/complete`, { method: 'POST' });
+      assert.equal(late.status, 403, await late.clone().text());
+      assert.equal(await read('kept/late.txt'), 'first');
+      // Those who may delete may replace: an admin, and an API token with storage:write (which deletes too).
+      assert.equal((await admin.fetch('/storage/objects/kept/report.txt', { method: 'PUT', body: 'by the admin' })).status, 201);
+      assert.equal((await asApp('/storage/objects/logs/app1/exact.bin', { method: 'PUT', body: 'by the token' })).status, 201);
+      assert.equal((await admin.fetch(`/storage/uploads/${uploadId}/complete`, { method: 'POST' })).status, 201, 'the refused upload was kept');
+      assert.equal(await read('kept/late.txt'), 'late');
     });
   });
 }
