@@ -129,6 +129,8 @@ export async function startOssStandIn(options: StandInOptions = {}): Promise<Oss
     if (authProblem) return error(response, authProblem.status, authProblem.code, authProblem.message);
     const query = url.searchParams;
     const method = request.method;
+    // OSS's object naming rules: 1 to 1023 bytes of UTF-8, not starting with / or \.
+    if (key && (Buffer.byteLength(key) > 1023 || /^[/\\]/.test(key))) return error(response, 400, 'InvalidObjectName', 'The specified object is not valid.');
 
     if (!key) {
       if (method === 'GET' && query.get('list-type') === '2') return listObjects(response, query);
