@@ -6,7 +6,7 @@ import { DomainError } from '../common/errors.js';
 import { combineCrc64 } from './crc64.js';
 import { KeyedLock } from './keyed-lock.js';
 import { receive, receiveFile } from './local.file-writer.js';
-import { assertPartNumber, assertSafeKey, ChecksumMismatch, MIN_PART_SIZE, PartTooSmall, UploadNotFound, type PartInfo } from './object-store.js';
+import { assertContentType, assertPartNumber, assertSafeKey, ChecksumMismatch, MIN_PART_SIZE, PartTooSmall, UploadNotFound, type PartInfo } from './object-store.js';
 
 const MIB = 1024 * 1024;
 
@@ -50,6 +50,7 @@ export class LocalMultipart {
 
   async create(key: string, options: { contentType?: string; partSize?: number }): Promise<string> {
     assertSafeKey(key);
+    assertContentType(options.contentType);
     const uploadId = randomUUID().replaceAll('-', '');
     const folder = this.folderOf(uploadId);
     await mkdir(folder, { recursive: true });

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { access, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { access, link, mkdir, open, readdir, readFile, realpath, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { DomainError } from '../common/errors.js';
 import { Crc64 } from './crc64.js';
@@ -10,7 +10,7 @@ import { KeyedLock } from './keyed-lock.js';
 import { receiveFile, syncFolder } from './local.file-writer.js';
 import { LocalMultipart, type Assembled } from './local.multipart.js';
 import {
-  assertSafeKey, BadKey, ChecksumMismatch, ObjectExists, ObjectNotFound, PositionMismatch,
+  assertContentType, assertSafeKey, assertSafePrefix, BadKey, ChecksumMismatch, isSafeKey, ObjectExists, ObjectNotFound, PositionMismatch,
   type AppendResult, type ListPage, type ObjectInfo, type ObjectStore, type PartInfo, type PutOptions,
 } from './object-store.js';
 
@@ -61,6 +61,7 @@ export class LocalObjectStore implements ObjectStore {
 
   async put(key: string, body: Readable, options: PutOptions = {}): Promise<ObjectInfo> {
     assertSafeKey(key);
+    assertContentType(options.contentType);
     const temp = await this.tempPath();
     try {
       const md5 = options.md5 ? createHash('md5') : undefined;
@@ -78,6 +79,7 @@ export class LocalObjectStore implements ObjectStore {
 
   async append(key: string, position: number, data: Buffer, options: { contentType?: string } = {}): Promise<AppendResult> {
     assertSafeKey(key);
+    assertContentType(options.contentType);
     return this.locks.run(key, async () => {
       const path = this.dataPath(key);
       const current = await this.head(key);
@@ -122,10 +124,12 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async list(prefix: string, options: { cursor?: string; limit?: number } = {}): Promise<ListPage> {
+    assertSafePrefix(prefix);
     const limit = Math.min(Math.max(options.limit ?? LIST_LIMIT, 1), LIST_LIMIT);
     // Start the walk at the deepest folder the prefix names; a folder walk is not key order, so sort after.
-    const folder = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
-    const keys = (await walk(join(this.root, 'data'), folder))
+    const folder = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    const path = await this.dataFolderOf(folder);
+    const keys = (path ? await walk(path, folder) : [])
       .filter((key) => key.startsWith(prefix) && (!options.cursor || key > options.cursor))
       .sort();
     const page = keys.slice(0, limit);
@@ -133,6 +137,18 @@ export class LocalObjectStore implements ObjectStore {
       .filter((info): info is ObjectInfo => info !== null)
       .map(({ key, size, etag, modified }) => ({ key, size, etag, modified }));
     return { objects, ...(keys.length > limit ? { nextCursor: page[page.length - 1] } : {}) };
+  }
+
+  /**
+   * Where the keys under `folder` (`''` or `a/b/`, segments that passed the key rules) are, or null
+   * when there is no such folder inside `<root>/data`. Checked on the real paths all the same, so a
+   * symbolic link on the way cannot take a listing elsewhere: a listing never reads names from outside.
+   */
+  private async dataFolderOf(folder: string): Promise<string | null> {
+    const data = await realpath(join(this.root, 'data')).catch(missingAsNull);
+    const path = data && (await realpath(join(data, folder)).catch(missingAsNull));
+    if (!data || !path) return null;
+    return path === data || path.startsWith(data + sep) ? path : null;
   }
 
   async delete(key: string): Promise<void> {
@@ -224,17 +240,24 @@ function toInfo(key: string, sidecar: Sidecar): ObjectInfo {
   };
 }
 
-/** Every key under `folder` (relative to `root`), recursively. */
-async function walk(root: string, folder: string): Promise<string[]> {
-  const entries = await readdir(join(root, folder), { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return [];
-    throw error;
-  });
+/**
+ * Every key under `folder` (at `path`), recursively. Symbolic links are neither followed nor listed
+ * (a Dirent of one is no directory and no file), and names that are not valid keys (put there by
+ * hand) are skipped: no key could name them.
+ */
+async function walk(path: string, folder: string): Promise<string[]> {
+  const entries = await readdir(path, { withFileTypes: true }).catch(missingAsNull);
   const keys: string[] = [];
-  for (const entry of entries) {
-    const key = folder ? `${folder}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) keys.push(...(await walk(root, key)));
-    else if (entry.isFile()) keys.push(key);
+  for (const entry of entries ?? []) {
+    const key = folder + entry.name;
+    if (entry.isDirectory()) keys.push(...(await walk(join(path, entry.name), key + '/')));
+    else if (entry.isFile() && isSafeKey(key)) keys.push(key);
   }
   return keys;
+}
+
+/** A path that is not there (or runs through a file) is no folder of keys; other failures are real. */
+function missingAsNull(error: NodeJS.ErrnoException): null {
+  if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return null;
+  throw error;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { assertSafeKey } from './object-store.js';
+import { assertSafeKey, assertSafePrefix } from './object-store.js';
 
 describe('object keys', () => {
   it('accepts ordinary keys up to 1023 bytes of UTF-8', () => {
@@ -17,5 +17,18 @@ describe('object keys', () => {
     assert.throws(() => assertSafeKey('é'.repeat(512)), { status: 400 });
     assert.throws(() => assertSafeKey('x'.repeat(1024)), { status: 400 });
     assertSafeKey('x'.repeat(1023));
+  });
+});
+
+describe('listing prefixes', () => {
+  it('may be empty, end with /, or stop inside a segment', () => {
+    for (const prefix of ['', 'logs/', 'logs/app1/', 'logs/app', 'logs/.hidden', 'a..b/', 'x'.repeat(1023)]) assertSafePrefix(prefix);
+  });
+
+  it('keep the key rules otherwise, as a 400 naming the prefix', () => {
+    for (const prefix of ['..', '../', 'logs/app1/../../../../etc/sh', 'logs/app1/..', 'logs/./x', '/etc/', 'a//b', 'a\\b', 'a\nb', 'x'.repeat(1024)]) {
+      assert.throws(() => assertSafePrefix(prefix), { status: 400, field: 'prefix', message: /^prefix: / }, JSON.stringify(prefix));
+    }
+    assert.throws(() => assertSafePrefix(['a', 'b'] as unknown as string), { status: 400, field: 'prefix' });
   });
 });

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import { DomainError } from '../common/errors.js';
+import { BadInput, DomainError } from '../common/errors.js';
+import { isMediaType, MEDIA_TYPE_RULE } from './media-type.js';
 
 /** What every store knows about a stored object. */
 export interface ObjectInfo {
@@ -61,7 +62,8 @@ export interface ListPage {
 /**
  * The only seam through which dozen talks to object storage. One adapter per
  * engine (`local.object-store.ts`, `oss.object-store.ts`), chosen by
- * `storage.driver`. Every method validates its key with `assertSafeKey`.
+ * `storage.driver`. Every method validates its key with `assertSafeKey`, and a
+ * write its content type with `assertContentType`.
  * Adapters throw the errors below so callers never see engine details.
  */
 export interface ObjectStore {
@@ -77,7 +79,7 @@ export interface ObjectStore {
   head(key: string): Promise<ObjectInfo | null>;
   /** The object's bytes as a stream (not buffered); throws ObjectNotFound. */
   get(key: string): Promise<ObjectStream>;
-  /** Objects whose key starts with `prefix`, in key order, at most `limit` per page. */
+  /** Objects whose key starts with `prefix`, in key order, at most `limit` per page; the prefix is checked with `assertSafePrefix`. */
   list(prefix: string, options?: { cursor?: string; limit?: number }): Promise<ListPage>;
   /** Removes the object; removing a missing object is not an error. */
   delete(key: string): Promise<void>;
@@ -129,6 +131,13 @@ export class ObjectExists extends DomainError {
   }
 }
 
+/** The API's limit on an object's size (`storage.maxObjectBytes`); the adapters know none. */
+export class ObjectTooLarge extends DomainError {
+  constructor(what: string, maxObjectBytes: number) {
+    super(413, 'payload_too_large', `${what} would make an object larger than ${maxObjectBytes} bytes (storage.maxObjectBytes); nothing was stored`, undefined, { maxObjectBytes });
+  }
+}
+
 export class ChecksumMismatch extends DomainError {
   constructor(what: string, expected: string, actual: string) {
     super(400, 'checksum_mismatch', `${what} does not match: expected ${expected}, got ${actual}; nothing was stored`);
@@ -166,15 +175,48 @@ export class UploadNotFound extends DomainError {
 
 /** The key rules every adapter shares (OSS's own limits, plus no path tricks for folder-backed stores). */
 export function assertSafeKey(key: string): void {
-  if (typeof key !== 'string' || key.length === 0) throw new BadKey(String(key), 'is empty');
-  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw new BadKey(key.slice(0, 40) + '…', `is longer than ${MAX_KEY_BYTES} bytes (UTF-8)`);
-  if (key.startsWith('/')) throw new BadKey(key, 'must not start with /');
-  if (key.includes('\\')) throw new BadKey(key, 'must not contain a backslash');
+  if (typeof key !== 'string') throw new BadKey(String(key), 'is not a string');
+  const broken = keyRuleBroken(key, false);
+  if (broken) throw new BadKey(shown(key), broken);
+}
+
+export function isSafeKey(key: string): boolean {
+  return keyRuleBroken(key, false) === null;
+}
+
+/**
+ * A listing's prefix follows the same rules, but may be empty (everything) or end with `/` (a
+ * folder's keys): its segments are what a folder-backed store walks, so `logs/app1/../..` must
+ * never reach one, and a confined token's prefix check must compare names the store will use.
+ */
+export function assertSafePrefix(prefix: string): void {
+  if (typeof prefix !== 'string') throw new BadInput('prefix', 'must be given once, as a string');
+  const broken = keyRuleBroken(prefix, true);
+  if (broken) throw new BadInput('prefix', `${JSON.stringify(shown(prefix))} ${broken}`);
+}
+
+/** Why `name` breaks the key rules, or null when it keeps them. */
+function keyRuleBroken(name: string, asPrefix: boolean): string | null {
+  if (name.length === 0) return asPrefix ? null : 'is empty';
+  if (Buffer.byteLength(name, 'utf8') > MAX_KEY_BYTES) return `is longer than ${MAX_KEY_BYTES} bytes (UTF-8)`;
+  if (name.startsWith('/')) return 'must not start with /';
+  if (name.includes('\\')) return 'must not contain a backslash';
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(key)) throw new BadKey(key, 'must not contain control characters');
-  if (key.split('/').some((segment) => segment === '..' || segment === '.')) throw new BadKey(key, 'must not contain . or .. segments');
-  if (key.includes('//')) throw new BadKey(key, 'must not contain empty segments (//)');
-  if (key.endsWith('/')) throw new BadKey(key, 'must not end with /');
+  if (/[\u0000-\u001f\u007f]/.test(name)) return 'must not contain control characters';
+  if (name.split('/').some((segment) => segment === '..' || segment === '.')) return 'must not contain . or .. segments';
+  if (name.includes('//')) return 'must not contain empty segments (//)';
+  if (name.endsWith('/') && !asPrefix) return 'must not end with /';
+  return null;
+}
+
+/** A name as an error message quotes it: an over-long one cut short. */
+function shown(name: string): string {
+  return Buffer.byteLength(name, 'utf8') > MAX_KEY_BYTES ? name.slice(0, 40) + '…' : name;
+}
+
+/** A content type given with a write is a media type (media-type.ts): it is sent back as a header on every read. */
+export function assertContentType(contentType: string | undefined): void {
+  if (contentType !== undefined && !isMediaType(contentType)) throw new BadInput('contentType', MEDIA_TYPE_RULE);
 }
 
 export function assertPartNumber(partNumber: number): void {

@@ -8,7 +8,7 @@ import { contentTypeFor } from './content-type.js';
 import { combineCrc64, Crc64 } from './crc64.js';
 import { domainErrorOf, type OssError, type RequestContext } from './oss.errors.js';
 import {
-  assertPartNumber, assertSafeKey, ChecksumMismatch, ObjectNotFound, PositionMismatch, StoreUnavailable,
+  assertContentType, assertPartNumber, assertSafeKey, assertSafePrefix, ChecksumMismatch, ObjectNotFound, PositionMismatch, StoreUnavailable,
   type AppendResult, type ListPage, type ObjectInfo, type ObjectStore, type ObjectStream, type PartInfo, type PutOptions,
 } from './object-store.js';
 import type { StorageConfig } from './storage.config.js';
@@ -104,6 +104,7 @@ export class OssObjectStore implements ObjectStore {
 
   async put(key: string, body: Readable, options: PutOptions = {}): Promise<ObjectInfo> {
     assertSafeKey(key);
+    assertContentType(options.contentType);
     const crc = new Crc64();
     const md5 = options.md5 ? createHash('md5') : null;
     const chunks = chunksOf(body, this.settings.partSize, (chunk) => {
@@ -165,6 +166,7 @@ export class OssObjectStore implements ObjectStore {
 
   async append(key: string, position: number, data: Buffer, options: { contentType?: string } = {}): Promise<AppendResult> {
     assertSafeKey(key);
+    assertContentType(options.contentType);
     try {
       const result = await this.retrying('AppendObject', key, () =>
         this.client.append(key, data, { position: String(position), mime: options.contentType ?? contentTypeFor(key), headers: { 'Content-Type': options.contentType ?? contentTypeFor(key) } }),
@@ -199,6 +201,7 @@ export class OssObjectStore implements ObjectStore {
   }
 
   async list(prefix: string, options: { cursor?: string; limit?: number } = {}): Promise<ListPage> {
+    assertSafePrefix(prefix);
     const limit = Math.min(Math.max(options.limit ?? 1000, 1), 1000);
     // An empty prefix is left out: ali-oss 6.23 V4-signs it as `prefix=`, where OSS's canonical
     // query string has a parameter without a value as its name alone, and OSS refuses the signature.
@@ -222,6 +225,7 @@ export class OssObjectStore implements ObjectStore {
 
   async createMultipart(key: string, options: { contentType?: string } = {}): Promise<string> {
     assertSafeKey(key);
+    assertContentType(options.contentType);
     const contentType = options.contentType ?? contentTypeFor(key);
     return (await this.retrying('InitiateMultipartUpload', key, () => this.client.initMultipartUpload(key, { mime: contentType, headers: { 'Content-Type': contentType } }))).uploadId;
   }

@@ -36,6 +36,16 @@ export const storageConfig = z
         if (oss.authorizationVersion === 'v4' && !oss.region) context.addIssue({ code: 'custom', path: ['region'], message: 'is required with authorizationVersion v4 (the region is part of the V4 signature)' });
       })
       .prefault({}),
+    /**
+     * The largest object the API stores (a PUT, or a resumable upload's parts together): a larger one is
+     * refused with 413 and nothing is stored, so one caller cannot fill the store's disk in one request.
+     */
+    maxObjectBytes: z.number().int().min(1).default(5 * 1024 ** 3),
+    /**
+     * A resumable upload that gets no part for this long is abandoned: dozen aborts it and drops its
+     * parts, as an OSS lifecycle rule aborts multipart uploads (default 24 h).
+     */
+    uploadExpirySeconds: z.number().int().min(1).default(24 * 60 * 60),
     /** Bodies larger than this go to OSS as multipart uploads (a body up to it is held in memory and sent in one PutObject). */
     multipartThreshold: z.number().int().min(100 * 1024).default(16 * 1024 * 1024),
     /** Part size of those multipart uploads; two parts are in flight at once. */

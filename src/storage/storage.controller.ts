@@ -4,9 +4,13 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { BadInput, DomainError } from '../common/errors.js';
+import { principalOf } from '../common/principal.js';
 import { ZodPipe } from '../common/zod-pipe.js';
+import { downloadHeaders } from './download-headers.js';
+import { isMediaType, MEDIA_TYPE_RULE } from './media-type.js';
 import { keyOfPath } from './object-path.js';
-import { MIN_PART_SIZE, ObjectNotFound, type ObjectInfo, type ObjectStream } from './object-store.js';
+import { MIN_PART_SIZE, ObjectExists, ObjectNotFound, ObjectTooLarge, type ObjectInfo, type ObjectStream } from './object-store.js';
+import { mayReplaceObjects, ReplaceForbidden } from './replacing.js';
 import { StorageService } from './storage.service.js';
 
 /** Bodies of these routes are object bytes: handed to the store as a stream, never parsed nor buffered. */
@@ -16,7 +20,7 @@ const uploadedTypes = new WeakMap<object, string | undefined>();
 
 const startUploadSchema = z.strictObject({
   key: z.string().min(1),
-  contentType: z.string().min(1).optional(),
+  contentType: z.string().refine(isMediaType, MEDIA_TYPE_RULE).optional(),
   metadata: z.record(z.string(), z.string()).default({}),
   /** Every part but the last has this many bytes (the last at most): the store can then write parts in place. */
   partSize: z.number().int().min(MIN_PART_SIZE, 'every part but the last must be at least 100 KB (102400 bytes)').max(5 * 1024 ** 3).optional(),
@@ -45,14 +49,14 @@ export class StorageController implements OnModuleInit {
 
   @Put('objects/*')
   @HttpCode(201)
-  async put(@Req() request: FastifyRequest) {
-    return this.upload(request);
+  async put(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    return closingWhenTooLarge(reply, () => this.upload(request));
   }
 
   @Post('objects/*')
   @HttpCode(201)
-  async post(@Req() request: FastifyRequest) {
-    return this.upload(request);
+  async post(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    return closingWhenTooLarge(reply, () => this.upload(request));
   }
 
   // HEAD before GET: Fastify then does not add its own HEAD route for the GET.
@@ -88,7 +92,10 @@ export class StorageController implements OnModuleInit {
 
   @Post('uploads')
   @HttpCode(201)
-  async startUpload(@Body(new ZodPipe(startUploadSchema)) body: z.output<typeof startUploadSchema>) {
+  async startUpload(@Body(new ZodPipe(startUploadSchema)) body: z.output<typeof startUploadSchema>, @Req() request: FastifyRequest) {
+    // Told now rather than after every part is sent; completing refuses it atomically all the same.
+    const principal = principalOf(request.raw);
+    if (!mayReplaceObjects(principal) && (await this.storage.head(body.key))) throw new ReplaceForbidden(principal, body.key);
     const record = await this.storage.startUpload(body.key, body.contentType, body.metadata, body.partSize);
     return publicUpload(record);
   }
@@ -105,16 +112,16 @@ export class StorageController implements OnModuleInit {
   }
 
   @Put('uploads/:id/parts/:partNumber')
-  async putPart(@Param('id') uploadId: string, @Param('partNumber') partNumber: string, @Req() request: FastifyRequest) {
+  async putPart(@Param('id') uploadId: string, @Param('partNumber') partNumber: string, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     if (!/^\d+$/.test(partNumber)) throw new BadInput('partNumber', 'must be an integer from 1 to 10000');
-    const length = header(request, 'content-length');
-    return this.storage.putPart(uploadId, Number(partNumber), bodyOf(request), length === undefined ? undefined : Number(length));
+    return closingWhenTooLarge(reply, () => this.storage.putPart(uploadId, Number(partNumber), bodyOf(request), contentLength(request)));
   }
 
   @Post('uploads/:id/complete')
   @HttpCode(201)
   async completeUpload(@Param('id') uploadId: string, @Req() request: FastifyRequest) {
-    return describe(await this.storage.completeUpload(uploadId, ifNoneMatch(request)));
+    const key = await this.storage.uploadKey(uploadId);
+    return describe(await refusingToReplace(request, key, (ifNoneMatch) => this.storage.completeUpload(uploadId, ifNoneMatch)));
   }
 
   @Delete('uploads/:id')
@@ -127,14 +134,21 @@ export class StorageController implements OnModuleInit {
     const key = objectKey(request);
     const md5 = header(request, 'content-md5');
     if (md5 !== undefined && !/^[A-Za-z0-9+/]{22}==$/.test(md5)) throw new BadInput('Content-MD5', 'must be the base64 MD5 of the body (24 characters)');
-    const contentType = uploadedTypes.get(request.raw);
-    const info = await this.storage.put(key, bodyOf(request), {
-      md5,
-      ifNoneMatch: ifNoneMatch(request),
-      contentType: contentType && contentType !== 'application/x-www-form-urlencoded' ? contentType : undefined,
-    });
+    const contentType = uploadedContentType(request);
+    const info = await refusingToReplace(request, key, (ifNoneMatch) => this.storage.put(key, bodyOf(request), contentLength(request), { md5, ifNoneMatch, contentType }));
     return { key: info.key, size: info.size, crc64: info.crc64, crc64Confirmed: info.crc64Confirmed !== false, etag: info.etag };
   }
+}
+
+/**
+ * The Content-Type the client sent with an object, or undefined to guess it from the key: none, empty, or
+ * curl's default for a `--data-binary` body (`application/x-www-form-urlencoded`), which says nothing of it.
+ */
+function uploadedContentType(request: FastifyRequest): string | undefined {
+  const sent = uploadedTypes.get(request.raw);
+  if (!sent || sent === 'application/x-www-form-urlencoded') return undefined;
+  if (!isMediaType(sent)) throw new BadInput('Content-Type', MEDIA_TYPE_RULE);
+  return sent;
 }
 
 function objectKey(request: FastifyRequest): string {
@@ -144,6 +158,41 @@ function objectKey(request: FastifyRequest): string {
 /** The request body stream; Fastify runs no parser for an empty body, which is an empty object. */
 function bodyOf(request: FastifyRequest): Readable {
   return (request.body as Readable | undefined) ?? Readable.from([]);
+}
+
+/** The body's length as the client declared it; undefined when it is sent chunked. */
+function contentLength(request: FastifyRequest): number | undefined {
+  const length = header(request, 'content-length');
+  return length === undefined ? undefined : Number(length);
+}
+
+/**
+ * A write refused as too large is answered at once, usually before the client has sent its body: the
+ * connection is then closed after the 413, rather than read to the end of a body nobody will store.
+ */
+async function closingWhenTooLarge<T>(reply: FastifyReply, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (error instanceof ObjectTooLarge) void reply.header('connection', 'close');
+    throw error;
+  }
+}
+
+/**
+ * Runs a write with If-None-Match as the client asked, or always for a caller that may not replace objects
+ * (replacing.ts): the store then refuses atomically, and that caller hears 403, not the 412 it did not ask for.
+ */
+async function refusingToReplace<T>(request: FastifyRequest, key: string, write: (ifNoneMatch: boolean) => Promise<T>): Promise<T> {
+  const asked = ifNoneMatch(request);
+  const principal = principalOf(request.raw);
+  const mayReplace = mayReplaceObjects(principal);
+  try {
+    return await write(asked || !mayReplace);
+  } catch (error) {
+    if (error instanceof ObjectExists && !asked && !mayReplace) throw new ReplaceForbidden(principal, key);
+    throw error;
+  }
 }
 
 function header(request: FastifyRequest, name: string): string | undefined {
@@ -158,9 +207,12 @@ function ifNoneMatch(request: FastifyRequest): boolean {
   return true;
 }
 
-/** A size the store did not say (a chunked answer) means no Content-Length: the body then goes out chunked. Likewise no CRC64, no header. */
+/**
+ * An object's metadata as headers, served so its bytes never run on dozen's origin (download-headers.ts).
+ * A size the store did not say (a chunked answer) means no Content-Length: the body then goes out chunked. Likewise no CRC64, no header.
+ */
 function objectHeaders(reply: FastifyReply, info: ObjectStream['info']): void {
-  void reply.header('content-type', info.contentType).header('etag', info.etag).header('last-modified', info.modified.toUTCString());
+  void reply.headers(downloadHeaders(info.key, info.contentType)).header('etag', info.etag).header('last-modified', info.modified.toUTCString());
   if (info.size !== null) void reply.header('content-length', String(info.size));
   if (info.crc64) void reply.header('x-dozen-crc64ecma', info.crc64);
 }

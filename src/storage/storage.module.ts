@@ -10,11 +10,12 @@ import { StorageService } from './storage.service.js';
 import { StorageTokenRoutes } from './storage.token-routes.js';
 import { TailerController } from './tailer/tailer.controller.js';
 import { TailerService } from './tailer/tailer.service.js';
+import { UploadExpiry } from './upload-expiry.js';
 
 @Module({
   imports: [TypeOrmModule.forFeature([TailOffset]), ObjectStoreModule],
   controllers: [moduleHealthController('storage'), StorageController, TailerController],
-  providers: [StorageHealth, StorageService, StorageResolver, StorageTokenRoutes, TailerService],
+  providers: [StorageHealth, StorageService, StorageResolver, StorageTokenRoutes, TailerService, UploadExpiry],
   exports: [StorageService],
 })
 export class StorageModule {}

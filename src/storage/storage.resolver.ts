@@ -1,7 +1,7 @@
 import { Args, Field, Float, Int, Mutation, ObjectType, Parent, Query, ResolveField, Resolver, Subscription } from '@nestjs/graphql';
 import { BadInput } from '../common/errors.js';
 import { latestIterator, throttled } from '../common/push-iterators.js';
-import { assertSafeKey, BadKey, MAX_KEY_BYTES, type ObjectInfo } from './object-store.js';
+import { assertSafeKey, BadKey, type ObjectInfo } from './object-store.js';
 import { StorageService } from './storage.service.js';
 import { TailerService } from './tailer/tailer.service.js';
 
@@ -65,7 +65,6 @@ export class StorageResolver {
     @Args('cursor', { type: () => String, nullable: true }) cursor: string | null,
     @Args('limit', { type: () => Int, defaultValue: 100 }) limit: number,
   ): Promise<{ objects: ObjectView[]; nextCursor: string | null }> {
-    if (Buffer.byteLength(prefix) > MAX_KEY_BYTES) throw new BadInput('prefix', `must be at most ${MAX_KEY_BYTES} bytes (UTF-8)`);
     if (limit < 1 || limit > 1000) throw new BadInput('limit', 'must be an integer from 1 to 1000');
     const page = await this.storage.list(prefix, cursor || undefined, limit);
     const limited = limiter(HEAD_CONCURRENCY);

@@ -4,7 +4,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
 import { combineCrc64 } from './crc64.js';
-import { assertPartNumber, assertSafeKey, OBJECT_STORE, UploadNotFound, type ObjectInfo, type ObjectStore, type PartInfo, type PutOptions } from './object-store.js';
+import { assertPartNumber, assertSafeKey, OBJECT_STORE, ObjectTooLarge, UploadNotFound, type ObjectInfo, type ObjectStore, type PartInfo, type PutOptions } from './object-store.js';
+import { limitBytes } from './size-limit.js';
 import { UploadRecords, type UploadRecord } from './uploads.js';
 
 /**
@@ -14,16 +15,20 @@ import { UploadRecords, type UploadRecord } from './uploads.js';
 @Injectable()
 export class StorageService {
   private readonly uploads: UploadRecords;
+  private readonly maxObjectBytes: number;
 
   constructor(
     @Inject(OBJECT_STORE) readonly store: ObjectStore,
     @InjectConfig() config: DozenConfig,
   ) {
     this.uploads = new UploadRecords(join(resolve(config.dataDir), 'uploads'));
+    this.maxObjectBytes = config.storage.maxObjectBytes;
   }
 
-  put(key: string, body: Readable, options: PutOptions = {}): Promise<ObjectInfo> {
-    return this.store.put(key, body, options);
+  /** Stores a body of `size` bytes (from Content-Length; undefined when sent chunked), refusing one over storage.maxObjectBytes. */
+  put(key: string, body: Readable, size: number | undefined, options: PutOptions = {}): Promise<ObjectInfo> {
+    const what = size === undefined ? 'the body' : `a body of ${size} bytes`;
+    return this.withinLimit(what, size, this.maxObjectBytes, body, (limited) => this.store.put(key, limited, options));
   }
 
   head(key: string): Promise<ObjectInfo | null> {
@@ -73,22 +78,64 @@ export class StorageService {
     return { ...record, parts: parts.map((part) => (part.crc64 || kept[part.partNumber]?.size !== part.size || kept[part.partNumber]?.etag !== part.etag ? part : { ...part, crc64: kept[part.partNumber].crc64 })) };
   }
 
+  /**
+   * Stores a part, refusing one that would take the upload's parts (this one replacing its earlier send)
+   * over storage.maxObjectBytes. Parts sent side by side are each checked against the others stored so
+   * far; completing checks the whole again.
+   */
   async putPart(uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo> {
     assertPartNumber(partNumber);
     const record = await this.uploads.get(uploadId);
-    const part = await this.store.putPart(record.key, record.storeUploadId, partNumber, body, size);
+    const others = Object.values(await this.uploads.parts(uploadId)).filter((part) => part.partNumber !== partNumber).reduce((sum, part) => sum + part.size, 0);
+    const room = Math.max(this.maxObjectBytes - others, 0);
+    const part = await this.withinLimit(`part ${partNumber}, with the ${others} bytes of the other parts,`, size, room, body, (limited) =>
+      this.store.putPart(record.key, record.storeUploadId, partNumber, limited, size),
+    );
     await this.uploads.savePart(uploadId, part);
     return part;
   }
 
   async completeUpload(uploadId: string, ifNoneMatch: boolean): Promise<ObjectInfo> {
     const record = await this.uploads.get(uploadId);
+    const total = (await this.store.listParts(record.key, record.storeUploadId)).reduce((sum, part) => sum + part.size, 0);
+    if (total > this.maxObjectBytes) throw new ObjectTooLarge(`joining the parts' ${total} bytes`, this.maxObjectBytes);
     const kept = Object.values(await this.uploads.parts(uploadId)).sort((left, right) => left.partNumber - right.partNumber);
     const info = await this.store.completeMultipart(record.key, record.storeUploadId, { ifNoneMatch });
     await this.uploads.remove(uploadId);
     if (info.crc64 || !kept.every((part) => part.crc64) || kept.reduce((sum, part) => sum + part.size, 0) !== info.size) return info;
     // The store reports no CRC64: the object's is the one of the parts dozen received, joined, unconfirmed by the store.
     return { ...info, crc64: kept.reduce((crc, part) => combineCrc64(crc, part.crc64, part.size), '0'), crc64Confirmed: false };
+  }
+
+  /**
+   * Runs a write of `body` that may hold at most `limit` bytes: refused before the store is touched when
+   * the declared `size` is over it, stopped (and stored nowhere) once the bytes go over it.
+   */
+  private async withinLimit<T>(what: string, size: number | undefined, limit: number, body: Readable, write: (limited: Readable) => Promise<T>): Promise<T> {
+    const tooLarge = () => new ObjectTooLarge(what, this.maxObjectBytes);
+    if (size !== undefined && size > limit) throw tooLarge();
+    let exceeded = false;
+    const limited = limitBytes(body, limit, () => ((exceeded = true), tooLarge()));
+    try {
+      return await write(limited);
+    } catch (error) {
+      // A store may wrap the failed body in an error of its own (the OSS client does): the cause is the limit.
+      throw exceeded ? tooLarge() : error;
+    }
+  }
+
+  /** Resumable uploads that got no part since `cutoff`, with when they last did. */
+  async idleUploads(cutoff: number): Promise<{ record: UploadRecord; lastActivity: number }[]> {
+    const uploads = await Promise.all((await this.uploads.list()).map(async (record) => ({ record, lastActivity: await this.uploads.lastActivity(record) })));
+    return uploads.filter((upload) => upload.lastActivity < cutoff);
+  }
+
+  /** Drops an abandoned upload: its parts in the store (already gone there is fine: completed meanwhile, or a lifecycle rule) and its record. */
+  async expireUpload(record: UploadRecord): Promise<void> {
+    await this.store.abortMultipart(record.key, record.storeUploadId).catch((error: unknown) => {
+      if (!(error instanceof UploadNotFound)) throw error;
+    });
+    await this.uploads.remove(record.uploadId);
   }
 
   async abortUpload(uploadId: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeyedLock } from './keyed-lock.js';
 import { UploadNotFound, type PartInfo } from './object-store.js';
@@ -68,6 +68,12 @@ export class UploadRecords {
       names.filter((name) => name.endsWith('.json') && !name.endsWith('.parts.json')).map(async (name) => JSON.parse(await readFile(join(this.folder, name), 'utf8')) as UploadRecord),
     );
     return records.filter((record) => key === undefined || record.key === key).sort((left, right) => left.created.localeCompare(right.created));
+  }
+
+  /** When the upload last changed: its latest stored part (the parts file is rewritten with each), else its start. */
+  async lastActivity(record: UploadRecord): Promise<number> {
+    const parts = await stat(join(this.folder, `${record.uploadId}.parts.json`)).catch(() => null);
+    return Math.max(Date.parse(record.created), parts?.mtimeMs ?? 0);
   }
 
   async remove(uploadId: string): Promise<void> {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -78,5 +78,41 @@ describe('local store: parts written in place', () => {
     });
     await assert.rejects(store.putPart('inplace/cut.bin', uploadId, 1, cut, PART), /connection reset/);
     assert.deepEqual(await store.listParts('inplace/cut.bin', uploadId), []);
+  });
+});
+
+describe('local store: listings stay in the data folder', () => {
+  let root: string;
+  let store: LocalObjectStore;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'dozen-objects-'));
+    store = new LocalObjectStore(root);
+    await store.put('logs/app1/a.log', Readable.from([Buffer.from('a')]));
+    // Beside the objects, not one of them: what a walk that escaped would find.
+    await writeFile(join(root, 'canary-outside.txt'), 'not an object');
+    await mkdir(join(root, 'elsewhere'));
+    await writeFile(join(root, 'elsewhere', 'canary-linked.txt'), 'not an object');
+    await symlink(join(root, 'elsewhere'), join(root, 'data', 'logs', 'app1', 'link'));
+    await symlink(join(root, 'canary-outside.txt'), join(root, 'data', 'logs', 'app1', 'file-link'));
+    // Put there by hand: a name no key can have.
+    await writeFile(join(root, 'data', 'logs', 'app1', 'back\\slash'), 'x');
+  });
+  after(async () => rm(root, { recursive: true, force: true }));
+
+  it('refuses a prefix that climbs out, without naming what is there', async () => {
+    for (const prefix of ['logs/app1/../../../canary', 'logs/app1/../../..', 'logs/app1/../../../elsewhere/']) {
+      await assert.rejects(store.list(prefix), (error: { status: number; field: string; message: string }) => {
+        assert.equal(error.status, 400);
+        assert.equal(error.field, 'prefix');
+        assert.doesNotMatch(error.message, /canary-(outside|linked)/);
+        return true;
+      });
+    }
+  });
+
+  it('neither follows nor lists symbolic links, and skips names that are no key', async () => {
+    assert.deepEqual((await store.list('')).objects.map((object) => object.key), ['logs/app1/a.log']);
+    assert.deepEqual((await store.list('logs/app1/')).objects.map((object) => object.key), ['logs/app1/a.log']);
+    assert.deepEqual((await store.list('logs/app1/link/')).objects, []);
   });
 });

@@ -117,6 +117,27 @@ export function objectStoreContract(name: string, open: () => Promise<{ store: O
       assert.deepEqual(keys, [...new Set(keys)].sort((left, right) => Buffer.compare(Buffer.from(left), Buffer.from(right))));
     });
 
+    it('refuses a listing prefix that breaks the key rules with 400 naming the prefix, never a name it found', async () => {
+      await store.put('list/inside', Readable.from([Buffer.from('x')]));
+      for (const prefix of ['list/../../../../../../etc/sh', 'list/..', '../', '/etc/', 'list//', 'tab\tprefix']) {
+        const refused = await store.list(prefix).then(() => null, (error: { status?: number; field?: string; message?: string }) => error);
+        assert.equal(refused?.status, 400, prefix);
+        assert.equal(refused?.field, 'prefix', prefix);
+        assert.doesNotMatch(refused?.message ?? '', /shadow|passwd/, prefix);
+      }
+      assert.deepEqual((await store.list('list/ins')).objects.map((object) => object.key), ['list/inside']);
+    });
+
+    it('refuses a content type that is no media type, before storing anything', async () => {
+      for (const contentType of ['text/html\r\nX-Injected: 1', 'html', 'text/html, text/plain']) {
+        await assert.rejects(store.put('contract/typed.txt', Readable.from([Buffer.from('x')]), { contentType }), { status: 400, field: 'contentType' }, contentType);
+        await assert.rejects(store.append('contract/typed.log', 0, Buffer.from('x'), { contentType }), { status: 400, field: 'contentType' }, contentType);
+        await assert.rejects(store.createMultipart('contract/typed.bin', { contentType }), { status: 400, field: 'contentType' }, contentType);
+      }
+      assert.equal(await store.head('contract/typed.txt'), null);
+      assert.equal(await store.head('contract/typed.log'), null);
+    });
+
     it('keeps keys with spaces, plus signs and punctuation as they are', async () => {
       const key = "contract/odd names/a b+c=d&e*(1)!~'%20.txt";
       await store.put(key, Readable.from([Buffer.from('odd')]));

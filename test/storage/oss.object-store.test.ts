@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
@@ -110,6 +111,21 @@ describe('the oss adapter', { timeout: 60_000 }, () => {
     assert.equal(response.status, 403);
     assert.match(response.headers.get('content-type') ?? '', /application\/xml/);
     assert.match(await response.text(), /<Error><Code>SignatureDoesNotMatch<\/Code><Message>[^<]*OSS4-HMAC-SHA256/);
+  });
+
+  it('refuses object names OSS refuses (InvalidObjectName), so the contract\'s key checks cannot pass on a lenient stand-in', async () => {
+    const signedGet = (key: string) => {
+      const date = new Date().toUTCString();
+      const resource = `/${standIn.bucket}/${key}`;
+      const signature = createHmac('sha1', standIn.accessKeySecret).update(`GET\n\n\n${date}\n${resource}`).digest('base64');
+      return fetch(`${standIn.endpoint}/${standIn.bucket}/${key.split('/').map(encodeURIComponent).join('/')}`, { headers: { date, authorization: `OSS ${standIn.accessKeyId}:${signature}` } });
+    };
+    assert.equal((await signedGet('fine/name.txt')).status, 404);
+    for (const key of ['/absolute', '\\back', 'x'.repeat(1024)]) {
+      const response = await signedGet(key);
+      assert.equal(response.status, 400, key);
+      assert.match(await response.text(), /<Code>InvalidObjectName<\/Code>/, key);
+    }
   });
 
   it('answers a stale append position with the real length (409 PositionNotEqualToLength)', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -96,6 +96,16 @@ describe('storage GraphQL (local store, tailer on)', { timeout: 60_000 }, () => 
     assert.deepEqual(zero.errors[0].extensions, { code: 'bad_request', status: 400, field: 'limit' });
     assert.match((await query('{ objects(limit: 1001) { nextCursor } }')).errors[0].message, /^limit: /);
     assert.match((await query('query ($prefix: String) { objects(prefix: $prefix) { nextCursor } }', { prefix: 'p'.repeat(1024) })).errors[0].message, /^prefix: /);
+  });
+
+  it('objects refuses a prefix that climbs out of the store, naming nothing found there', async () => {
+    await writeFile(join(dozen.dataDir, 'canary-secret.txt'), 'beside the objects');
+    for (const prefix of ['gql/../../../canary', 'gql/../../../../../../etc/sh', '../']) {
+      const body = await query('query ($prefix: String) { objects(prefix: $prefix) { objects { key } } }', { prefix });
+      assert.match(body.errors?.[0]?.message ?? '', /^prefix: .* must not contain \. or \.\. segments$/, JSON.stringify(body));
+      assert.deepEqual(body.errors[0].extensions, { code: 'bad_request', status: 400, field: 'prefix' });
+      assert.doesNotMatch(JSON.stringify(body), /canary-secret|shadow/);
+    }
   });
 
   it('tailStatus shows the followed file, its offset, lag and last error', async () => {

@@ -118,6 +118,9 @@ describe('dozen upload', { timeout: 200_000 }, () => {
     const badKey = await upload([join(work, 'one.txt'), '../escape'], env);
     assert.notEqual(badKey.code, 0);
     assert.match(badKey.stderr, /^dozen: object key "..\/escape" must not contain \. or \.\. segments\n$/);
+    const badType = await upload([join(work, 'one.txt'), 'files/typed.txt', '--content-type', 'text/html, text/plain'], env);
+    assert.equal(badType.code, 2);
+    assert.match(badType.stderr, /^dozen: --content-type: must be a media type as RFC 9110 defines it/);
   });
 
   it('streams a 1 GB file with bounded memory on both sides, CRC64 checked', async () => {

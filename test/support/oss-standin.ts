@@ -50,6 +50,8 @@ export interface OssStandIn {
   /** The bucket's region as V4 signatures name it (`cn-hangzhou`). */
   region: string;
   objects: Map<string, StoredObject>;
+  /** Multipart uploads initiated and neither completed nor aborted, by upload id. */
+  uploads: ReadonlyMap<string, { key: string }>;
   requests: { method: string; path: string; host: string; signature: SignatureVersion | null }[];
   /** Refuse connections (the store is down) until `start()`. */
   stop(): Promise<void>;
@@ -127,6 +129,8 @@ export async function startOssStandIn(options: StandInOptions = {}): Promise<Oss
     if (authProblem) return error(response, authProblem.status, authProblem.code, authProblem.message);
     const query = url.searchParams;
     const method = request.method;
+    // OSS's object naming rules: 1 to 1023 bytes of UTF-8, not starting with / or \.
+    if (key && (Buffer.byteLength(key) > 1023 || /^[/\\]/.test(key))) return error(response, 400, 'InvalidObjectName', 'The specified object is not valid.');
 
     if (!key) {
       if (method === 'GET' && query.get('list-type') === '2') return listObjects(response, query);
@@ -259,6 +263,7 @@ export async function startOssStandIn(options: StandInOptions = {}): Promise<Oss
   function listObjects(response: ServerResponse, query: URLSearchParams) {
     if (query.has('delimiter')) return error(response, 400, 'NotImplemented', 'the stand-in does not group by delimiter');
     const prefix = query.get('prefix') ?? '';
+    if (Buffer.byteLength(prefix) >= 1024) return error(response, 400, 'InvalidArgument', 'The prefix must be less than 1024 bytes.');
     const maxKeys = Number(query.get('max-keys') ?? 100);
     if (!Number.isInteger(maxKeys) || maxKeys < 1 || maxKeys > 1000) return error(response, 400, 'InvalidArgument', 'max-keys must be an integer from 1 to 1000');
     const token = query.get('continuation-token');
@@ -321,6 +326,7 @@ export async function startOssStandIn(options: StandInOptions = {}): Promise<Oss
     accessKeySecret,
     region,
     objects,
+    uploads,
     requests,
     stop: close,
     start: async () => void (await listen(port)),
