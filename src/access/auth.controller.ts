@@ -5,7 +5,7 @@ import { principalOf, type Principal } from '../common/principal.js';
 import { ZodPipe } from '../common/zod-pipe.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
-import { CSRF_HEADER, parseCookies, SESSION_COOKIE, sessionCookies } from './cookies.js';
+import { CSRF_HEADER, sessionCookies, sessionCookiesOf } from './cookies.js';
 import { createPersonalTokenSchema, loginSchema, tokenIdParam, type CreatePersonalTokenInput } from './dto/access.dto.js';
 import { LoginLimiter } from './login-limiter.js';
 import { ROLE_PERMISSIONS } from './permissions.js';
@@ -80,7 +80,7 @@ export class AuthController {
   @Post('logout')
   @HttpCode(204)
   async logout(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
-    const secret = parseCookies(request.headers.cookie).get(SESSION_COOKIE);
+    const secret = sessionCookiesOf(request.headers.cookie, request.protocol === 'https').session;
     const session = secret ? await this.sessions.resume(secret) : null;
     if (session && request.headers[CSRF_HEADER] !== session.csrf) {
       throw new DomainError(403, 'csrf', `a POST with the session cookie needs header ${CSRF_HEADER} equal to the dozen_csrf cookie`);

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { LookupOptions, PeopleLookup, SessionCaller } from '../common/admin-auth.js';
 import type { Principal } from '../common/principal.js';
 import { roleHas, type Permission } from './permissions.js';
-import { CSRF_COOKIE, parseCookies, SESSION_COOKIE } from './cookies.js';
+import { sessionCookiesOf } from './cookies.js';
 import { PersonalTokensService } from './personal-tokens.service.js';
 import { SessionsService } from './sessions.service.js';
 import { UsersService } from './users.service.js';
@@ -33,8 +33,8 @@ export class AccessPeopleLookup implements PeopleLookup {
   }
 
   async fromCookies(cookieHeader: string | undefined, options: LookupOptions = {}): Promise<(SessionCaller & { cookieCsrf: string | undefined }) | null> {
-    const cookies = parseCookies(cookieHeader);
-    const secret = cookies.get(SESSION_COOKIE);
+    const cookies = sessionCookiesOf(cookieHeader, options.secure);
+    const secret = cookies.session;
     if (!secret) return null;
     const session = options.peek ? await this.sessions.peek(secret) : await this.sessions.resume(secret);
     if (!session) return null;
@@ -43,7 +43,7 @@ export class AccessPeopleLookup implements PeopleLookup {
     return {
       principal: { kind: 'session', name: user.name, role: user.role, userId: user.id, tokenId: null },
       csrf: session.csrf,
-      cookieCsrf: cookies.get(CSRF_COOKIE),
+      cookieCsrf: cookies.csrf,
     };
   }
 }

@@ -12,9 +12,11 @@ export interface SessionCaller {
   csrf: string;
 }
 
-/** `peek`: look without counting it as a use (a session's idle time and a token's last use stay as they are). */
 export interface LookupOptions {
+  /** Look without counting it as a use (a session's idle time and a token's last use stay as they are). */
   peek?: boolean;
+  /** Whether the request came over TLS (the session cookie's name depends on it); undefined: not known. */
+  secure?: boolean;
 }
 
 /** Where users are kept (the access module): the callers behind personal tokens and session cookies. */
@@ -156,7 +158,7 @@ export class AdminAuth {
       }
       return unauthorized(reply, 'the token is wrong', 'error="invalid_token"');
     }
-    const session = await this.people?.fromCookies(request.headers.cookie);
+    const session = await this.people?.fromCookies(request.headers.cookie, { secure: request.protocol === 'https' });
     if (session) {
       // Behind a proxy of admin.trustedProxies, Fastify's host is its X-Forwarded-Host.
       const foreign = this.foreignOrigin(request.headers.origin, request.host);
