@@ -36,6 +36,17 @@ export function ownUserId(principal: Principal): string {
   return principal.userId;
 }
 
+/**
+ * The user making a personal token, who must be signed in with a session: a token made by another token
+ * would live on after that one is revoked or expires, so a stolen token could keep its access for good.
+ */
+export function tokenMaker(principal: Principal): string {
+  if (principal.kind === 'personal-token') {
+    throw new DomainError(403, 'forbidden', `a personal token (${principal.tokenId}) may not make personal tokens: one it made would outlive it; make them in the console`);
+  }
+  return ownUserId(principal);
+}
+
 /** Login, logout and who-am-I for the console; a user's own personal tokens. */
 @Controller('auth')
 export class AuthController {
@@ -102,7 +113,7 @@ export class AuthController {
   /** 201 with `token`: the only answer that ever contains it. */
   @Post('tokens')
   createToken(@Req() request: FastifyRequest, @Body(new ZodPipe(createPersonalTokenSchema)) input: CreatePersonalTokenInput) {
-    return this.tokens.create(ownUserId(signedIn(request)), input);
+    return this.tokens.create(tokenMaker(signedIn(request)), input);
   }
 
   @Delete('tokens/:id')
