@@ -7,7 +7,9 @@ import type { Logger } from 'pino';
 import { subscriptionContext } from './access/access.guard.js';
 import { AccessModule } from './access/access.module.js';
 import { AuditModule } from './audit/audit.module.js';
+import { AdminAuth } from './common/admin-auth.js';
 import { CoreModule } from './common/core.module.js';
+import { LiveCallers } from './common/live-callers.js';
 import { HttpErrorFilter } from './common/errors.js';
 import { ConfigModule } from './config/config.module.js';
 import type { DozenConfig, ModuleName } from './config/config.schema.js';
@@ -43,12 +45,17 @@ export class AppModule {
         AccessModule,
         NotifyModule,
         // Subscriptions: the console's live data over graphql-transport-ws at /graphql (docs/console.md). The
-        // upgrade passed AdminAuth's hook like any request; its caller goes in the context for the access guard.
-        GraphQLModule.forRoot<MercuriusDriverConfig>({
-          driver: MercuriusDriver, autoSchemaFile: true, graphiql: false, path: GRAPHQL_PATH, validationRules: GRAPHQL_LIMITS, hooks: GRAPHQL_SUBSCRIPTION_HOOKS,
-          // A field resolver's errors (an object's crc64 from a HEAD) get HttpErrorFilter's code and status too.
-          fieldResolverEnhancers: ['filters'],
-          subscription: { context: subscriptionContext },
+        // upgrade passed AdminAuth's hook like any request; its caller, followed by LiveCallers, goes in the
+        // context for the access guard.
+        GraphQLModule.forRootAsync<MercuriusDriverConfig>({
+          driver: MercuriusDriver,
+          inject: [LiveCallers, AdminAuth],
+          useFactory: (live: LiveCallers, auth: AdminAuth) => ({
+            autoSchemaFile: true, graphiql: false, path: GRAPHQL_PATH, validationRules: GRAPHQL_LIMITS, hooks: GRAPHQL_SUBSCRIPTION_HOOKS,
+            // A field resolver's errors (an object's crc64 from a HEAD) get HttpErrorFilter's code and status too.
+            fieldResolverEnhancers: ['filters'],
+            subscription: { context: subscriptionContext(live, auth) },
+          }),
         }),
         ...modules,
       ],

@@ -10,8 +10,9 @@ import { adminToken } from './common/admin-token.js';
 import { toHttp } from './common/errors.js';
 import { refuseLongGraphqlQuery } from './common/graphql-limits.js';
 import { keepGraphqlPathIndices } from './common/graphql-response-schema.js';
+import { securityHeaders } from './common/security-headers.js';
 import { GatewayWsAdapter, routeUpgrades } from './common/ws-upgrades.js';
-import { serveConsole } from './console/console-static.js';
+import { isConsolePath, serveConsole } from './console/console-static.js';
 import { createLogger, PinoNestLogger } from './common/logger.js';
 import type { DozenConfig } from './config/config.schema.js';
 import { VERSION } from './common/version.js';
@@ -49,6 +50,8 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });
+  // No framing of the console or the API, and nothing the API answers runs as a page.
+  fastify.addHook('onRequest', securityHeaders(isConsolePath));
   fastify.addHook('onRequest', auth.hook);
   // After the caller is known: may it call this route? (GraphQL fields are decided per field.)
   fastify.addHook('onRequest', access.hook);

@@ -11,8 +11,9 @@ export class ApiError extends Error {
   }
 }
 
+/** The CSRF cookie's value: `__Host-dozen_csrf` over HTTPS (the one the server reads there), `dozen_csrf` over plain HTTP. */
 export function csrfToken(): string | null {
-  const match = /(?:^|;\s*)dozen_csrf=([^;]*)/.exec(document.cookie);
+  const match = /(?:^|;\s*)__Host-dozen_csrf=([^;]*)/.exec(document.cookie) ?? /(?:^|;\s*)dozen_csrf=([^;]*)/.exec(document.cookie);
   return match ? decodeURIComponent(match[1]) : null;
 }
 

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
+import { loadSession } from './session.js';
 
 /**
  * GraphQL subscriptions over one WebSocket (protocol graphql-transport-ws, which
@@ -6,6 +7,9 @@ import { useEffect, useState } from 'preact/hooks';
  * upgrade; the server checks it like any request. Reconnects with backoff and
  * resubscribes; each subscription's first message is the current state.
  */
+
+/** The server closed the socket because the caller changed (logout, disabled, new role): who am I now? */
+const CLOSE_CALLER_CHANGED = 4401;
 type Listener = { query: string; variables: Record<string, unknown>; next(data: unknown): void; error(message: string): void; complete?(): void };
 
 const listeners = new Map<string, Listener>();
@@ -45,9 +49,11 @@ function connect(): void {
       listeners.get(frame.id)?.error((frame.payload as { message: string }[])[0]?.message ?? 'subscription failed');
     }
   };
-  ws.onclose = () => {
+  ws.onclose = (event) => {
     socket = null;
     ready = false;
+    // Logged out elsewhere: the login page; a new role: its permissions (the controls follow them).
+    if (event.code === CLOSE_CALLER_CHANGED) void loadSession();
     if (listeners.size === 0) return;
     for (const listener of listeners.values()) listener.error('live updates disconnected; reconnecting');
     retry = Math.min(retry + 1, 6);

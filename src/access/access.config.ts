@@ -11,6 +11,12 @@ export const accessConfig = z
         absoluteHours: z.number().positive().default(12),
       })
       .prefault({}),
+    /**
+     * How often the caller of every open WebSocket (GraphQL subscriptions, the broadcast hub) is checked
+     * again: changes made on another host, sessions that idled or aged out, tokens that expired. Changes
+     * made on this host close the sockets at once.
+     */
+    socketRecheckSeconds: z.number().positive().default(30),
     login: z
       .strictObject({
         /** Failed logins for one user name in a row before it is locked out for `lockoutSeconds`. */

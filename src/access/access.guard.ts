@@ -2,8 +2,12 @@ import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/com
 import { GqlExecutionContext, type GqlContextType } from '@nestjs/graphql';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError, type GraphQLResolveInfo } from 'graphql';
+import type { WebSocket } from 'ws';
 import { AuditRecorder } from '../audit/audit-recorder.js';
+import type { AdminAuth } from '../common/admin-auth.js';
+import type { LiveCallers } from '../common/live-callers.js';
 import { principalOf, type Principal } from '../common/principal.js';
+import { bearerOf } from '../common/secrets.js';
 import { GRAPHQL_FIELDS, roleHas, routeRequirement, type Requirement } from './permissions.js';
 
 /** Why a caller may not do something, or null when it may. */
@@ -49,7 +53,7 @@ export class AccessGuard implements CanActivate {
     await reply.status(refused.status).type('application/json').send(body);
   };
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     // REST was decided by the hook above; only GraphQL fields reach this guard undecided.
     if (context.getType<GqlContextType>() !== 'graphql') return true;
     const graphql = GqlExecutionContext.create(context);
@@ -58,7 +62,7 @@ export class AccessGuard implements CanActivate {
     // Only root fields carry a decision; the fields of an object the caller may read are readable too.
     if (!['Query', 'Mutation', 'Subscription'].includes(info.parentType.name)) return true;
     const requirement = GRAPHQL_FIELDS[field];
-    const principal = graphqlPrincipal(graphql.getContext());
+    const principal = await graphqlPrincipal(graphql.getContext());
     const refused = refusal(principal, requirement, field);
     if (!refused) return true;
     this.audit.refused(context);
@@ -66,17 +70,32 @@ export class AccessGuard implements CanActivate {
   }
 }
 
-/**
- * For `GraphQLModule.forRoot({ subscription: { context: subscriptionContext } })`: a subscription's
- * caller, found by AdminAuth's hook on the WebSocket upgrade request (session cookie or bearer), so the
- * guard decides `Subscription.*` fields like the others.
- */
-export function subscriptionContext(_socket: unknown, request: FastifyRequest): { principal: Principal | null } {
-  return { principal: principalOf(request.raw) };
+/** What a GraphQL subscription's resolvers get from the WebSocket it runs on. */
+interface SubscriptionContext {
+  /** The socket's caller as of now: checked again for each new subscription (null, and the socket closed, once it changed). */
+  caller(): Promise<Principal | null>;
 }
 
-/** The caller of a GraphQL operation: over HTTP, the one AdminAuth found for its request; a subscription's context carries its own. */
-function graphqlPrincipal(context: { reply?: FastifyReply; principal?: Principal }): Principal | null {
-  if (context.reply) return principalOf(context.reply.request.raw);
-  return context.principal ?? null;
+/**
+ * For `GraphQLModule.forRoot({ subscription: { context } })`, at each socket's connection_init. Its caller
+ * was found by AdminAuth's hook on the WebSocket upgrade request (session cookie or bearer); LiveCallers
+ * follows it from there, so a logout, a revoked token, a disabled user or a new role closes the socket, and
+ * the guard asks for the caller again before each new subscription on it.
+ */
+export function subscriptionContext(live: LiveCallers, auth: AdminAuth) {
+  return (socket: WebSocket, request: FastifyRequest): SubscriptionContext => {
+    const opened = principalOf(request.raw);
+    if (!opened) return { caller: async () => null };
+    const token = bearerOf(request.headers.authorization);
+    const tracked = live.track(socket, opened, () => auth.currentCaller(opened, request.raw, token));
+    socket.once('close', tracked.untrack);
+    return { caller: tracked.current };
+  };
+}
+
+/** The caller of a GraphQL operation: over HTTP, the one AdminAuth found for its request; over a subscription's socket, its caller now. */
+async function graphqlPrincipal(context: { reply?: FastifyReply } & Partial<SubscriptionContext>): Promise<Principal | null> {
+  // A subscription's context has both: this, and Mercurius's stand-in reply holding the upgrade request.
+  if (context.caller) return context.caller();
+  return context.reply ? principalOf(context.reply.request.raw) : null;
 }

@@ -2,7 +2,7 @@ import { Args, Context, Field, Mutation, ObjectType, Query, Resolver } from '@ne
 import type { FastifyReply } from 'fastify';
 import { badInputFromZod } from '../common/errors.js';
 import type { z } from 'zod';
-import { meOf, ownUserId, signedIn } from './auth.controller.js';
+import { meOf, ownUserId, signedIn, tokenMaker } from './auth.controller.js';
 import { createPersonalTokenSchema, createUserSchema, passwordSchema, role, tokenIdParam, userName } from './dto/access.dto.js';
 import { LoginLimiter } from './login-limiter.js';
 import { PersonalTokensService, type PersonalTokenView } from './personal-tokens.service.js';
@@ -111,7 +111,7 @@ export class AccessResolver {
     @Args('expiresAt', { type: () => String, nullable: true }) expiresAt?: string | null,
   ): Promise<PersonalTokenType> {
     const input = parse(createPersonalTokenSchema, { name, expiresAt: expiresAt ?? null }, '');
-    return this.tokens.create(ownUserId(signedIn(context.reply.request)), input);
+    return this.tokens.create(tokenMaker(signedIn(context.reply.request)), input);
   }
 
   @Mutation(() => PersonalTokenType)

@@ -5,7 +5,7 @@ import { principalOf, type Principal } from '../common/principal.js';
 import { ZodPipe } from '../common/zod-pipe.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
-import { CSRF_HEADER, parseCookies, SESSION_COOKIE, sessionCookies } from './cookies.js';
+import { CSRF_HEADER, sessionCookies, sessionCookiesOf } from './cookies.js';
 import { createPersonalTokenSchema, loginSchema, tokenIdParam, type CreatePersonalTokenInput } from './dto/access.dto.js';
 import { LoginLimiter } from './login-limiter.js';
 import { ROLE_PERMISSIONS } from './permissions.js';
@@ -36,6 +36,17 @@ export function ownUserId(principal: Principal): string {
   return principal.userId;
 }
 
+/**
+ * The user making a personal token, who must be signed in with a session: a token made by another token
+ * would live on after that one is revoked or expires, so a stolen token could keep its access for good.
+ */
+export function tokenMaker(principal: Principal): string {
+  if (principal.kind === 'personal-token') {
+    throw new DomainError(403, 'forbidden', `a personal token (${principal.tokenId}) may not make personal tokens: one it made would outlive it; make them in the console`);
+  }
+  return ownUserId(principal);
+}
+
 /** Login, logout and who-am-I for the console; a user's own personal tokens. */
 @Controller('auth')
 export class AuthController {
@@ -56,7 +67,8 @@ export class AuthController {
   @HttpCode(200)
   async login(@Body(new ZodPipe(loginSchema)) input: { username: string; password: string }, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     const name = input.username.toLowerCase();
-    const wait = await this.limiter.retryAfter(name, request.ip);
+    // Counted before the ~0.1 s hash, so a burst of parallel guesses gets no more checks than the limit.
+    const wait = await this.limiter.admit(name, request.ip);
     if (wait > 0) {
       void reply.header('retry-after', String(wait));
       throw new RateLimited(wait);
@@ -79,7 +91,7 @@ export class AuthController {
   @Post('logout')
   @HttpCode(204)
   async logout(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
-    const secret = parseCookies(request.headers.cookie).get(SESSION_COOKIE);
+    const secret = sessionCookiesOf(request.headers.cookie, request.protocol === 'https').session;
     const session = secret ? await this.sessions.resume(secret) : null;
     if (session && request.headers[CSRF_HEADER] !== session.csrf) {
       throw new DomainError(403, 'csrf', `a POST with the session cookie needs header ${CSRF_HEADER} equal to the dozen_csrf cookie`);
@@ -101,7 +113,7 @@ export class AuthController {
   /** 201 with `token`: the only answer that ever contains it. */
   @Post('tokens')
   createToken(@Req() request: FastifyRequest, @Body(new ZodPipe(createPersonalTokenSchema)) input: CreatePersonalTokenInput) {
-    return this.tokens.create(ownUserId(signedIn(request)), input);
+    return this.tokens.create(tokenMaker(signedIn(request)), input);
   }
 
   @Delete('tokens/:id')

@@ -40,7 +40,8 @@ export class DatabaseFailureStore implements FailureStore {
         if (attempt > 0) throw error;
       }
     }
-    return (await this.rows.findOneByOrFail({ name }));
+    // Read after the increment: it may hold other hosts' increments made since, never fewer than this one's.
+    return await this.rows.findOneByOrFail({ name });
   }
 
   async lock(name: string, until: number): Promise<void> {

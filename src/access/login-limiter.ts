@@ -14,7 +14,7 @@ export interface LoginLimits {
 /** Where a limiter keeps its counts: the per-user ones in the database, so every host sees them. */
 export interface FailureStore {
   get(key: string): Promise<Failures | undefined>;
-  /** Counts one more failure at `now` (an atomic increment where the store is shared) and returns the new state. */
+  /** Counts one more attempt at `now` (an atomic increment where the store is shared) and returns the new state. */
   add(key: string, now: number, forgetBefore: number): Promise<Failures>;
   lock(key: string, until: number): Promise<void>;
   delete(key: string): Promise<void>;
@@ -53,11 +53,14 @@ export class MemoryFailureStore implements FailureStore {
 }
 
 /**
- * Login rate limiting, per user name and per client address: after N failures in a row the key is locked
- * out for `lockoutSeconds` (even a right password is refused then), after which it starts again from zero;
- * a successful login clears the user's and the address's failures. Failures older than `lockoutSeconds`
- * are forgotten. Per-user counts live in `users` (the database, shared by every host, so more hosts do
- * not mean more guesses); per-address counts in `addresses`.
+ * Login rate limiting, per user name and per client address: at most N attempts in a row per key may be
+ * checked; then the key is locked out for `lockoutSeconds` (even a right password is refused then), after
+ * which it starts again from zero; a successful login clears the user's and the address's counts.
+ * Attempts older than `lockoutSeconds` are forgotten. Each attempt is counted before its password is
+ * hashed (`admit`), so attempts sent in parallel cannot all pass the check while none has been counted
+ * yet: at most N are ever hashed per key and window, done or in flight. Per-user counts live in `users`
+ * (the database, shared by every host, so more hosts do not mean more guesses); per-address counts in
+ * `addresses`.
  */
 export class LoginLimiter {
   constructor(
@@ -67,15 +70,24 @@ export class LoginLimiter {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Seconds until this attempt may be made (0: go ahead). */
-  async retryAfter(user: string, address: string): Promise<number> {
+  /**
+   * Takes one attempt's slot for the name and the address: 0 when the password may be checked, else the
+   * seconds until the next attempt may be made. The slot counts as a failure until `succeeded` clears it.
+   */
+  async admit(user: string, address: string): Promise<number> {
     const now = this.now();
     const waits = await Promise.all([this.waitOf(this.users, userKey(user), now), this.waitOf(this.addresses, address, now)]);
-    return Math.max(...waits);
+    if (Math.max(...waits) > 0) return Math.max(...waits);
+    // The address first (in memory, no await between its count and its check); a name refused after it
+    // spent the address's slot all the same, as a wrong password would have.
+    const byAddress = await this.reserve(this.addresses, address, this.limits.maxFailuresPerAddress);
+    if (byAddress > 0) return byAddress;
+    return this.reserve(this.users, userKey(user), this.limits.maxFailuresPerUser);
   }
 
+  /** The password was wrong: a key whose last slot this was is locked out now. */
   async failed(user: string, address: string): Promise<void> {
-    await Promise.all([this.count(this.users, userKey(user), this.limits.maxFailuresPerUser), this.count(this.addresses, address, this.limits.maxFailuresPerAddress)]);
+    await Promise.all([this.lockIfFull(this.users, userKey(user), this.limits.maxFailuresPerUser), this.lockIfFull(this.addresses, address, this.limits.maxFailuresPerAddress)]);
   }
 
   async succeeded(user: string, address: string): Promise<void> {
@@ -94,15 +106,33 @@ export class LoginLimiter {
       await store.delete(key);
       return 0;
     }
-    return Math.ceil((entry.lockedUntil - now) / 1000);
+    return secondsUntil(entry.lockedUntil, now);
   }
 
-  private async count(store: FailureStore, key: string, max: number): Promise<void> {
+  /**
+   * Counts the attempt (an atomic increment where the store is shared) and returns 0 when it is within the
+   * limit. Increments are serialized, so each attempt gets its own count and at most `max` see one up to `max`.
+   */
+  private async reserve(store: FailureStore, key: string, max: number): Promise<number> {
     const now = this.now();
     const lockoutMs = this.limits.lockoutSeconds * 1000;
     const entry = await store.add(key, now, now - lockoutMs);
-    if (entry.count >= max && entry.lockedUntil <= now) await store.lock(key, now + lockoutMs);
+    if (entry.count <= max) return 0;
+    // Over the limit while the last admitted ones are still being checked: lock now, not after them.
+    const until = entry.lockedUntil > now ? entry.lockedUntil : now + lockoutMs;
+    if (entry.lockedUntil <= now) await store.lock(key, until);
+    return secondsUntil(until, now);
   }
+
+  private async lockIfFull(store: FailureStore, key: string, max: number): Promise<void> {
+    const now = this.now();
+    const entry = await store.get(key);
+    if (entry && entry.count >= max && entry.lockedUntil <= now) await store.lock(key, now + this.limits.lockoutSeconds * 1000);
+  }
+}
+
+function secondsUntil(until: number, now: number): number {
+  return Math.ceil((until - now) / 1000);
 }
 
 function userKey(user: string): string {

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import type { PeopleLookup, SessionCaller } from '../common/admin-auth.js';
+import type { LookupOptions, PeopleLookup, SessionCaller } from '../common/admin-auth.js';
 import type { Principal } from '../common/principal.js';
 import { roleHas, type Permission } from './permissions.js';
-import { CSRF_COOKIE, parseCookies, SESSION_COOKIE } from './cookies.js';
+import { sessionCookiesOf } from './cookies.js';
 import { PersonalTokensService } from './personal-tokens.service.js';
 import { SessionsService } from './sessions.service.js';
 import { UsersService } from './users.service.js';
@@ -20,8 +20,8 @@ export class AccessPeopleLookup implements PeopleLookup {
     return this.tokens.recognizes(token);
   }
 
-  async fromToken(token: string): Promise<Principal | { refused: string }> {
-    const checked = await this.tokens.check(token);
+  async fromToken(token: string, options: LookupOptions = {}): Promise<Principal | { refused: string }> {
+    const checked = await this.tokens.check(token, options);
     if ('refused' in checked) return checked;
     const user = await this.users.findById(checked.row.userId);
     if (!user || user.disabledAt !== null) return { refused: `the personal token ${checked.row.id} belongs to a disabled user` };
@@ -32,18 +32,18 @@ export class AccessPeopleLookup implements PeopleLookup {
     return principal.role !== null && roleHas(principal.role, permission as Permission);
   }
 
-  async fromCookies(cookieHeader: string | undefined): Promise<(SessionCaller & { cookieCsrf: string | undefined }) | null> {
-    const cookies = parseCookies(cookieHeader);
-    const secret = cookies.get(SESSION_COOKIE);
+  async fromCookies(cookieHeader: string | undefined, options: LookupOptions = {}): Promise<(SessionCaller & { cookieCsrf: string | undefined }) | null> {
+    const cookies = sessionCookiesOf(cookieHeader, options.secure);
+    const secret = cookies.session;
     if (!secret) return null;
-    const session = await this.sessions.resume(secret);
+    const session = options.peek ? await this.sessions.peek(secret) : await this.sessions.resume(secret);
     if (!session) return null;
     const user = await this.users.findById(session.userId);
     if (!user || user.disabledAt !== null) return null;
     return {
       principal: { kind: 'session', name: user.name, role: user.role, userId: user.id, tokenId: null },
       csrf: session.csrf,
-      cookieCsrf: cookies.get(CSRF_COOKIE),
+      cookieCsrf: cookies.csrf,
     };
   }
 }

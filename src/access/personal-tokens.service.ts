@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Repository } from 'typeorm';
 import { InjectLogger } from '../common/core.module.js';
 import { NotFound } from '../common/errors.js';
+import { LiveCallers } from '../common/live-callers.js';
 import { newSecret, secretDigest } from '../common/secrets.js';
 import { PersonalTokenEntity } from './access.entity.js';
 import type { CreatePersonalTokenInput } from './dto/access.dto.js';
@@ -35,6 +36,7 @@ export class PersonalTokensService {
 
   constructor(
     @InjectRepository(PersonalTokenEntity) private readonly tokens: Repository<PersonalTokenEntity>,
+    private readonly live: LiveCallers,
     @InjectLogger() logger: Logger,
   ) {
     this.log = logger.child({ module: 'access' });
@@ -61,7 +63,7 @@ export class PersonalTokensService {
     return (await this.tokens.find({ where: { userId }, order: { createdAt: 'ASC' } })).map(tokenView);
   }
 
-  /** Revokes one of the user's tokens; another user's token is "not found" (its existence is not told). */
+  /** Revokes one of the user's tokens, closing the WebSockets opened with it; another user's token is "not found" (its existence is not told). */
   async revoke(userId: string, id: string): Promise<PersonalTokenView> {
     const row = await this.tokens.findOneBy({ id, userId });
     if (!row) throw new NotFound('personal token', id);
@@ -69,6 +71,7 @@ export class PersonalTokensService {
       row.revokedAt = Date.now();
       await this.tokens.update({ id }, { revokedAt: row.revokedAt });
       this.log.info({ token: id, user: userId }, 'personal token revoked');
+      await this.live.recheckUser(userId, 'token revoked');
     }
     return tokenView(row);
   }
@@ -77,14 +80,17 @@ export class PersonalTokensService {
     return token.startsWith(PERSONAL_TOKEN_PREFIX);
   }
 
-  /** The token's row when it is live, or why it is refused. Read from the database each time, so a revoke applies on every host at once. */
-  async check(token: string): Promise<{ row: PersonalTokenEntity } | { refused: string }> {
+  /**
+   * The token's row when it is live, or why it is refused. Read from the database each time, so a revoke
+   * applies on every host at once. `peek`: not a use (an open WebSocket checked again).
+   */
+  async check(token: string, { peek = false }: { peek?: boolean } = {}): Promise<{ row: PersonalTokenEntity } | { refused: string }> {
     const row = await this.tokens.findOneBy({ digest: secretDigest(token) });
     const now = Date.now();
     if (!row) return { refused: 'the personal token is not valid (unknown)' };
     if (row.revokedAt !== null) return { refused: `the personal token ${row.id} was revoked at ${new Date(row.revokedAt).toISOString()}` };
     if (row.expiresAt !== null && row.expiresAt <= now) return { refused: `the personal token ${row.id} expired at ${new Date(row.expiresAt).toISOString()}` };
-    if (row.lastUsedAt === null || now - row.lastUsedAt >= LAST_USED_EVERY_MS) {
+    if (!peek && (row.lastUsedAt === null || now - row.lastUsedAt >= LAST_USED_EVERY_MS)) {
       row.lastUsedAt = now;
       await this.tokens.update({ id: row.id }, { lastUsedAt: now });
     }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { LessThan, type Repository } from 'typeorm';
+import { LiveCallers } from '../common/live-callers.js';
 import { secretDigest } from '../common/secrets.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
@@ -12,7 +13,9 @@ const TOUCH_EVERY_MS = 30_000;
 
 /**
  * Login sessions, kept server-side (so logout, disabling a user or a password change end them at once, on
- * every host sharing the database). A session ends when unused for `idleMinutes` or `absoluteHours` after login.
+ * every host sharing the database, and close this host's WebSockets opened with them at once, the other
+ * hosts' within `access.socketRecheckSeconds`). A session ends when unused for `idleMinutes` or
+ * `absoluteHours` after login.
  */
 @Injectable()
 export class SessionsService {
@@ -21,6 +24,7 @@ export class SessionsService {
 
   constructor(
     @InjectRepository(SessionEntity) private readonly sessions: Repository<SessionEntity>,
+    private readonly live: LiveCallers,
     @InjectConfig() config: DozenConfig,
   ) {
     this.idleMs = config.access.session.idleMinutes * 60_000;
@@ -40,6 +44,17 @@ export class SessionsService {
 
   /** The live session for a cookie's secret (its idle time restarted), or null when unknown or expired (then it is deleted). */
   async resume(secret: string): Promise<SessionEntity | null> {
+    const row = await this.peek(secret);
+    const now = Date.now();
+    if (row && now - row.lastSeenAt >= Math.min(TOUCH_EVERY_MS, this.idleMs / 10)) {
+      row.lastSeenAt = now;
+      await this.sessions.update({ digest: row.digest }, { lastSeenAt: now });
+    }
+    return row;
+  }
+
+  /** The live session for a cookie's secret, its idle time left running (an open WebSocket checked again); null like `resume`. */
+  async peek(secret: string): Promise<SessionEntity | null> {
     const digest = secretDigest(secret);
     const row = await this.sessions.findOneBy({ digest });
     if (!row) return null;
@@ -48,18 +63,20 @@ export class SessionsService {
       await this.sessions.delete({ digest });
       return null;
     }
-    if (now - row.lastSeenAt >= Math.min(TOUCH_EVERY_MS, this.idleMs / 10)) {
-      row.lastSeenAt = now;
-      await this.sessions.update({ digest }, { lastSeenAt: now });
-    }
     return row;
   }
 
+  /** Ends one session (logout); its WebSockets on this host close before this resolves. */
   async end(secret: string): Promise<void> {
-    await this.sessions.delete({ digest: secretDigest(secret) });
+    const digest = secretDigest(secret);
+    const row = await this.sessions.findOneBy({ digest });
+    await this.sessions.delete({ digest });
+    if (row) await this.live.recheckUser(row.userId, 'logged out');
   }
 
-  async endAllOf(userId: string): Promise<void> {
+  /** Ends every session of a user (`why`: disabled, password reset); their WebSockets close too. */
+  async endAllOf(userId: string, why: string): Promise<void> {
     await this.sessions.delete({ userId });
+    await this.live.recheckUser(userId, why);
   }
 }

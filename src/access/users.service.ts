@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Repository } from 'typeorm';
 import { InjectLogger } from '../common/core.module.js';
 import { DomainError, NotFound } from '../common/errors.js';
+import { LiveCallers } from '../common/live-callers.js';
 import { UserEntity, type Role } from './access.entity.js';
 import type { CreateUserInput, UpdateUserInput } from './dto/access.dto.js';
 import { decoyHash, hashPassword, verifyPassword } from './passwords.js';
@@ -34,6 +35,7 @@ export class UsersService {
   constructor(
     @InjectRepository(UserEntity) private readonly users: Repository<UserEntity>,
     private readonly sessions: SessionsService,
+    private readonly live: LiveCallers,
     @InjectLogger() logger: Logger,
   ) {
     this.log = logger.child({ module: 'access' });
@@ -68,16 +70,18 @@ export class UsersService {
     return this.users.findOneBy({ id });
   }
 
-  /** Changes the role and/or disables (ending every session) or enables the user. */
+  /** Changes the role and/or disables (ending every session) or enables the user; its WebSockets follow at once. */
   async update(name: string, input: UpdateUserInput): Promise<UserView> {
     const row = await this.get(name);
+    const roleBefore = row.role;
     if (input.role !== undefined) row.role = input.role;
     if (input.disabled !== undefined) row.disabledAt = input.disabled ? (row.disabledAt ?? Date.now()) : null;
     row.updatedAt = Date.now();
     await this.users.update({ id: row.id }, { role: row.role, disabledAt: row.disabledAt, updatedAt: row.updatedAt });
-    // A role change takes effect on the next request (sessions read the role from the user row);
-    // disabling ends every session at once.
-    if (row.disabledAt !== null) await this.sessions.endAllOf(row.id);
+    // A role change takes effect on the next request (sessions read the role from the user row), and open
+    // WebSockets, authorized for the old role, are closed; disabling ends every session at once.
+    if (row.disabledAt !== null) await this.sessions.endAllOf(row.id, 'user disabled');
+    else if (row.role !== roleBefore) await this.live.recheckUser(row.id, 'role changed');
     this.log.info({ user: name, role: row.role, disabled: row.disabledAt !== null }, 'user updated');
     return userView(row);
   }
@@ -88,7 +92,7 @@ export class UsersService {
     row.passwordHash = await hashPassword(password);
     row.updatedAt = Date.now();
     await this.users.update({ id: row.id }, { passwordHash: row.passwordHash, updatedAt: row.updatedAt });
-    await this.sessions.endAllOf(row.id);
+    await this.sessions.endAllOf(row.id, 'password reset');
     this.log.info({ user: name }, 'password changed');
     return userView(row);
   }

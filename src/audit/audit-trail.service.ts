@@ -4,6 +4,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Between, LessThanOrEqual, Like, MoreThanOrEqual, type FindOptionsWhere, type Repository } from 'typeorm';
 import { AuditEventEntity, type Outcome } from './audit.entity.js';
 import type { AuditFilter } from './audit.dto.js';
+import { redacted } from './redact.js';
 
 export interface AuditRecord {
   module: string;
@@ -22,7 +23,10 @@ export interface AuditEventView extends Omit<AuditRecord, 'detail'> {
   detail: Record<string, unknown>;
 }
 
-/** The one audit trail: every module's mutations land here (the edge records them; deploy adds its own named events). */
+/**
+ * The one audit trail: every module's mutations land here (the edge records them; deploy adds its own named
+ * events). Every detail is redacted on its way in (redact.ts), whoever wrote it: the trail is readable by every role.
+ */
 @Injectable()
 export class AuditTrail {
   constructor(@InjectRepository(AuditEventEntity) private readonly events: Repository<AuditEventEntity>) {}
@@ -35,7 +39,7 @@ export class AuditTrail {
       actor: event.actor.slice(0, 128),
       action: event.action.slice(0, 128),
       target: event.target.slice(0, 255),
-      detail: (event.detail ?? {}) as never,
+      detail: redacted(event.detail ?? {}) as never,
       address: event.address?.slice(0, 64) ?? null,
       outcome: event.outcome,
     });

@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { AdminAuth } from '../common/admin-auth.js';
 import { InjectLogger } from '../common/core.module.js';
+import { LiveCallers } from '../common/live-callers.js';
+import type { Principal } from '../common/principal.js';
 import { bearerOf } from '../common/secrets.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
@@ -30,6 +32,7 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
     @InjectConfig() private readonly config: DozenConfig,
     private readonly service: BroadcastService,
     private readonly adminAuth: AdminAuth,
+    private readonly live: LiveCallers,
     @InjectLogger() logger: Logger,
   ) {
     this.log = logger.child({ module: 'broadcast' });
@@ -83,6 +86,7 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
         },
       });
       this.connections.add(connection);
+      if (access.caller) this.follow(socket, connection, access.caller, request);
       for (const [data, isBinary] of pending.splice(0)) connection.handle(data, isBinary);
     }, (error: unknown) => {
       this.log.error({ err: error }, 'token check failed');
@@ -94,7 +98,7 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
    * A user (session cookie, or a personal token) joins rooms with broadcast.read and publishes with
    * broadcast.publish, from the permission table; the admin token, JWTs and anonymous rules as before.
    */
-  private async accessOf(request: IncomingMessage, rules: AccessRules): Promise<RoomAccess | null> {
+  private async accessOf(request: IncomingMessage, rules: AccessRules): Promise<(RoomAccess & { caller?: Principal }) | null> {
     const token = tokenOf(request);
     if (token === undefined || this.adminAuth.isPersonalToken(token)) {
       const caller = await this.adminAuth.callerOf(request, token);
@@ -102,11 +106,18 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
         const canJoin = this.adminAuth.allows(caller, 'broadcast.read');
         const canPublish = this.adminAuth.allows(caller, 'broadcast.publish');
         if (!canJoin) return null;
-        return { subject: caller.name, canJoin: () => canJoin, canPublish: () => canPublish };
+        return { subject: caller.name, canJoin: () => canJoin, canPublish: () => canPublish, caller };
       }
       if (token !== undefined) return null;
     }
     return resolveAccess(token, rules);
+  }
+
+  /** A user's socket is closed when its session or personal token ends or its user is disabled or changes role (LiveCallers). */
+  private follow(socket: WebSocket, connection: Connection, caller: Principal, request: IncomingMessage): void {
+    const token = tokenOf(request) ?? null;
+    const tracked = this.live.track(connection, caller, () => this.adminAuth.currentCaller(caller, request, token));
+    socket.once('close', tracked.untrack);
   }
 
   /**

@@ -12,12 +12,19 @@ export interface SessionCaller {
   csrf: string;
 }
 
+export interface LookupOptions {
+  /** Look without counting it as a use (a session's idle time and a token's last use stay as they are). */
+  peek?: boolean;
+  /** Whether the request came over TLS (the session cookie's name depends on it); undefined: not known. */
+  secure?: boolean;
+}
+
 /** Where users are kept (the access module): the callers behind personal tokens and session cookies. */
 export interface PeopleLookup {
   recognizesToken(token: string): boolean;
-  fromToken(token: string): Promise<Principal | { refused: string }>;
+  fromToken(token: string, options?: LookupOptions): Promise<Principal | { refused: string }>;
   /** The session's caller for this request's cookies, or null when it carries no live session. */
-  fromCookies(cookieHeader: string | undefined): Promise<(SessionCaller & { cookieCsrf: string | undefined }) | null>;
+  fromCookies(cookieHeader: string | undefined, options?: LookupOptions): Promise<(SessionCaller & { cookieCsrf: string | undefined }) | null>;
   /** Whether the caller's role holds this permission of the permission table. */
   allows(principal: Principal, permission: string): boolean;
 }
@@ -117,6 +124,21 @@ export class AdminAuth {
     return origin;
   }
 
+  /**
+   * Who the caller of a long-lived connection (a WebSocket) is now, from the credentials it opened with
+   * (`token`: the bearer or `?token=` it sent): null once its session or personal token ended or its user
+   * was disabled. A look, not a use: an open socket does not keep a session from idling out.
+   */
+  async currentCaller(opened: Principal, request: IncomingMessage, token: string | null): Promise<Principal | null> {
+    if (opened.kind === 'admin-token' || opened.kind === 'api-token') return opened;
+    if (!this.people) return null;
+    if (opened.kind === 'personal-token') {
+      const found = token === null ? null : await this.people.fromToken(token, { peek: true });
+      return found === null || 'refused' in found ? null : found;
+    }
+    return (await this.people.fromCookies(request.headers.cookie, { peek: true }))?.principal ?? null;
+  }
+
   /** Whether a caller's role holds a permission of the permission table (the admin token holds them all). */
   allows(principal: Principal, permission: string): boolean {
     if (principal.kind === 'admin-token') return true;
@@ -136,7 +158,7 @@ export class AdminAuth {
       }
       return unauthorized(reply, 'the token is wrong', 'error="invalid_token"');
     }
-    const session = await this.people?.fromCookies(request.headers.cookie);
+    const session = await this.people?.fromCookies(request.headers.cookie, { secure: request.protocol === 'https' });
     if (session) {
       // Behind a proxy of admin.trustedProxies, Fastify's host is its X-Forwarded-Host.
       const foreign = this.foreignOrigin(request.headers.origin, request.host);

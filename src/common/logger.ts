@@ -1,6 +1,12 @@
-import type { LoggerService } from '@nestjs/common';
+import { Inject, type LoggerService } from '@nestjs/common';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { prettyLines } from './pretty-log.js';
+
+/** The process's pino logger, as CoreModule provides it. */
+export const LOGGER = Symbol('LOGGER');
+
+/** Injects the process's pino logger; take a child with your module's name. */
+export const InjectLogger = () => Inject(LOGGER);
 
 export interface LogOptions {
   level: string;

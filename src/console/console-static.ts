@@ -9,6 +9,12 @@ import type { AdminAuth } from '../common/admin-auth.js';
 export const CONSOLE_DIR = fileURLToPath(new URL('../../console/', import.meta.url));
 /** The console's client-side routes all live under this prefix, so none of them can shadow an API path. */
 export const CONSOLE_ROUTE_PREFIX = '/console';
+const ASSETS_PREFIX = '/assets/';
+
+/** Whether a path is the console's (its page and bundles) rather than the API's. */
+export function isConsolePath(path: string): boolean {
+  return path === '/' || path === CONSOLE_ROUTE_PREFIX || path.startsWith(`${CONSOLE_ROUTE_PREFIX}/`) || path.startsWith(ASSETS_PREFIX);
+}
 
 /**
  * Serves the web console on the admin port: `/` and `/console/*` answer
@@ -31,7 +37,7 @@ export async function serveConsole(fastify: FastifyInstance, auth: AdminAuth, di
   }
   await fastify.register(fastifyStatic, {
     root: `${dir}/assets`,
-    prefix: '/assets/',
+    prefix: ASSETS_PREFIX,
     preCompressed: true,
     immutable: true,
     maxAge: '365d',
@@ -40,7 +46,7 @@ export async function serveConsole(fastify: FastifyInstance, auth: AdminAuth, di
   // index.html is small and names the hashed bundles; read once, revalidated by the browser on each load.
   const index = await readFile(`${dir}/index.html`);
   const page = async (_request: unknown, reply: import('fastify').FastifyReply) =>
-    reply.header('cache-control', 'no-cache').header('x-content-type-options', 'nosniff').type('text/html; charset=utf-8').send(index);
+    reply.header('cache-control', 'no-cache').type('text/html; charset=utf-8').send(index);
   fastify.get('/', page);
   fastify.get(CONSOLE_ROUTE_PREFIX, page);
   fastify.get(`${CONSOLE_ROUTE_PREFIX}/*`, page);

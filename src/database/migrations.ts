@@ -2,6 +2,7 @@ import type { MigrationInterface } from 'typeorm';
 import { Access1764300005000 } from '../access/migrations/1764300005000-access.js';
 import { LoginFailures1764500000000 } from '../access/migrations/1764500000000-login-failures.js';
 import { Audit1764300006000 } from '../audit/migrations/1764300006000-audit.js';
+import { AuditRedact1764810000000 } from '../audit/migrations/1764810000000-audit-redact.js';
 import { BroadcastBinlogCheckpoints1764000006000 } from '../broadcast/migrations/1764000006000-broadcast-binlog-checkpoints.js';
 import { BroadcastRooms1764200001000 } from '../broadcast/migrations/1764200001000-broadcast-rooms.js';
 import { DeployModel1764200000000 } from '../deploy/migrations/1764200000000-deploy-model.js';
@@ -39,4 +40,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   LoginFailures1764500000000,
   NotifyChannels1764600000000,
   NotifyAddresses1764700000000,
+  AuditRedact1764810000000,
 ];

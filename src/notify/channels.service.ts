@@ -10,6 +10,7 @@ import { SecretsBox } from '../common/secrets-box.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { CreateChannelInput, UpdateChannelInput } from './dto/notify.dto.js';
+import { ChannelDestinations } from './destinations.js';
 import { EmailConfirmations, normal, TEAM, type CodeMail, type ConfirmedAddresses, type OwnerKey } from './email-confirmations.js';
 import { NO_SMTP } from './mailer.js';
 import { NOTIFY_EVENTS, type ChannelType, type NotifyChannel, type NotifyEventKind } from './notify.config.js';
@@ -39,6 +40,8 @@ export interface Recipient {
   /** For logs and metrics: the config name, `team/<name>` or `personal/<name>`. */
   label: string;
   channel: NotifyChannel;
+  /** Made through the API: it may reach only the addresses ChannelDestinations allows (the config's channels, anything). */
+  publicOnly: boolean;
 }
 
 /** The database is read again after this long, so channels changed on another host are seen. */
@@ -58,6 +61,7 @@ export class ChannelsService {
     private readonly box: SecretsBox,
     private readonly users: UsersService,
     private readonly confirmations: EmailConfirmations,
+    private readonly destinations: ChannelDestinations,
     @InjectConfig() private readonly config: DozenConfig,
     @InjectLogger() logger: Logger,
   ) {
@@ -79,6 +83,7 @@ export class ChannelsService {
   /** `ownerId` null: a team channel. An email channel's new addresses are each mailed a code (`by`: who to name there). */
   async create(ownerId: string | null, input: CreateChannelInput, by: string): Promise<ChannelView> {
     if (input.type === 'email' && !this.config.notify.smtp) throw new BadInput('type', NO_SMTP);
+    if (input.type !== 'email') await this.assertReachable(input.url);
     const now = Date.now();
     const row = this.rows.create({
       id: randomUUID(), ownerId, name: input.name, type: input.type,
@@ -98,6 +103,7 @@ export class ChannelsService {
     const email = row.type === 'email';
     if (email && (input.url !== undefined || input.secret !== undefined)) throw new BadInput(input.url !== undefined ? 'url' : 'secret', 'an email channel has addresses (to), not a URL or secret');
     if (!email && input.to !== undefined) throw new BadInput('to', `a ${row.type} channel has a URL, not addresses`);
+    if (input.url !== undefined) await this.assertReachable(input.url);
     if (input.name !== undefined) row.name = input.name;
     if (input.events !== undefined) row.events = JSON.stringify(input.events);
     if (input.to !== undefined) row.target = JSON.stringify(input.to);
@@ -142,6 +148,12 @@ export class ChannelsService {
     return mail;
   }
 
+  /** A 400 naming `url` when it points inside this host's networks (ChannelDestinations); checked again at each send. */
+  private async assertReachable(url: string): Promise<void> {
+    const refusal = await this.destinations.refusal(url);
+    if (refusal) throw new BadInput('url', refusal);
+  }
+
   private async emailRow(ownerId: string | null, id: string, address: string): Promise<NotifyChannelEntity> {
     const row = await this.find(ownerId, id);
     if (row.type !== 'email') throw new BadInput('id', `${row.name} is a ${row.type} channel, not email`);
@@ -157,7 +169,7 @@ export class ChannelsService {
 
   /** The config's channels always; the database's when it answers (a failed read is tried again at the next event). */
   private async load(): Promise<Recipient[]> {
-    const fromConfig = this.config.notify.channels.map((channel): Recipient => ({ key: `config:${channel.name}`, label: channel.name, channel }));
+    const fromConfig = this.config.notify.channels.map((channel): Recipient => ({ key: `config:${channel.name}`, label: channel.name, channel, publicOnly: false }));
     try {
       return [...fromConfig, ...(await this.stored())];
     } catch (error) {
@@ -191,10 +203,10 @@ export class ChannelsService {
     const label = `${row.ownerId === null ? 'team' : 'personal'}/${row.name}`;
     if (row.type === 'email') {
       const to = (JSON.parse(row.target) as string[]).filter((address) => confirmed.has(ownerKey(row.ownerId), address));
-      return to.length ? { key: `db:${row.id}`, label, channel: { name: row.name, type: 'email', to, events } } : null;
+      return to.length ? { key: `db:${row.id}`, label, channel: { name: row.name, type: 'email', to, events }, publicOnly: true } : null;
     }
     const channel: NotifyChannel = { name: row.name, type: row.type as Exclude<ChannelType, 'email'>, url: this.box.open(row.target), ...(row.secret ? { secret: this.box.open(row.secret) } : {}), events };
-    return { key: `db:${row.id}`, label, channel };
+    return { key: `db:${row.id}`, label, channel, publicOnly: true };
   }
 
   private async find(ownerId: string | null, id: string): Promise<NotifyChannelEntity> {

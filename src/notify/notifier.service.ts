@@ -8,9 +8,9 @@ import { Metrics } from '../common/metrics.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
 import { ChannelsService, type Recipient } from './channels.service.js';
+import { ChannelDestinations, INTERNAL_ADDRESS } from './destinations.js';
 import { emailFor, refusalOf, requestFor, type NotifyEvent } from './formats.js';
 import { MAILER, NO_SMTP, type Attempt, type Mailer } from './mailer.js';
-import type { NotifyChannel } from './notify.config.js';
 import { QuietWindow } from './quiet-window.js';
 
 const BACKOFF = { firstMs: 1000, maxMs: 60_000 };
@@ -32,6 +32,7 @@ export class Notifier implements OnModuleDestroy {
     @InjectLogger() logger: Logger,
     private readonly channels: ChannelsService,
     @Inject(MAILER) private readonly mailer: Mailer | null,
+    private readonly destinations: ChannelDestinations,
     metrics: Metrics,
   ) {
     this.log = logger.child({ module: 'notify' });
@@ -63,7 +64,7 @@ export class Notifier implements OnModuleDestroy {
   /** One try, now, outside the quiet window: the console's "send a test message". */
   async test(recipient: Recipient, by: string): Promise<Attempt> {
     const event: NotifyEvent = { kind: 'test', subject: recipient.channel.name, message: `a test message, sent by ${by} from the dozen console`, host: this.config.host.name, at: Date.now() };
-    const attempt = await this.attempt(recipient.channel, event, 0);
+    const attempt = await this.attempt(recipient, event, 0);
     this.log.info({ channel: recipient.label, by, problem: attempt?.problem }, attempt ? 'test message not delivered' : 'test message sent');
     return attempt;
   }
@@ -71,7 +72,7 @@ export class Notifier implements OnModuleDestroy {
   private async deliver(recipient: Recipient, event: NotifyEvent, heldBack: number): Promise<void> {
     const channel = recipient.label;
     for (let attempt = 1; ; attempt++) {
-      const outcome = await this.attempt(recipient.channel, event, heldBack);
+      const outcome = await this.attempt(recipient, event, heldBack);
       if (this.abort.signal.aborted) return;
       if (outcome === null) {
         this.messages.inc({ channel, outcome: 'sent' });
@@ -89,7 +90,7 @@ export class Notifier implements OnModuleDestroy {
     }
   }
 
-  private async attempt(channel: NotifyChannel, event: NotifyEvent, heldBack: number): Promise<Attempt> {
+  private async attempt({ channel, publicOnly }: Recipient, event: NotifyEvent, heldBack: number): Promise<Attempt> {
     if (channel.type === 'email') {
       if (!this.mailer) return { problem: NO_SMTP, retry: false };
       const { subject, text } = emailFor(event, heldBack);
@@ -97,12 +98,19 @@ export class Notifier implements OnModuleDestroy {
     }
     // Signed anew at each attempt: the robots refuse a timestamp older than an hour (DingTalk) or so.
     const outgoing = requestFor(channel, event, heldBack, Date.now());
+    const internal = publicOnly ? this.destinations.literalRefusal(outgoing.url) : null;
+    if (internal) return { problem: internal, retry: false };
     try {
-      const response = await request(outgoing.url, { method: 'POST', headers: outgoing.headers, body: outgoing.body, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS, signal: this.abort.signal });
+      const response = await request(outgoing.url, {
+        method: 'POST', headers: outgoing.headers, body: outgoing.body, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS, signal: this.abort.signal,
+        // A channel made through the API connects only to the address its lookup checked (destinations.ts).
+        ...(publicOnly ? { dispatcher: this.destinations.dispatcher } : {}),
+      });
       const problem = refusalOf(response.statusCode, await response.body.text());
       return problem === null ? null : { problem, retry: true };
     } catch (error) {
-      return { problem: (error as Error).message, retry: true };
+      // An internal address is refused for good; anything else may pass (a robot's host down for a minute).
+      return { problem: (error as Error).message, retry: (error as { code?: string }).code !== INTERNAL_ADDRESS };
     }
   }
 
@@ -110,5 +118,6 @@ export class Notifier implements OnModuleDestroy {
     this.abort.abort();
     // The module's one transport (MAILER), closed once, here; address codes go out through it too.
     this.mailer?.close();
+    void this.destinations.close();
   }
 }

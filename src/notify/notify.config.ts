@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { secret } from '../config/secret.js';
+import { targetRange } from './destinations.js';
 
 export const NOTIFY_EVENTS = [
   'module.down', 'module.up', 'deploy.succeeded', 'deploy.failed', 'instance.crashed', 'instance.lost', 'host.silent', 'certificate.renewal_failed',
@@ -68,5 +69,11 @@ export const notifyConfig = z
     quietSeconds: z.number().positive().default(300),
     /** How often module health is checked for changes. */
     healthCheckSeconds: z.number().positive().default(30),
+    /**
+     * Internal addresses (or CIDR blocks) that channels made through the API may reach all the same: an
+     * in-house chat server on the private network. Loopback, private, link-local and reserved addresses
+     * are refused otherwise; the config's own channels may reach anything.
+     */
+    allowPrivateTargets: z.array(targetRange).default([]),
   })
   .prefault({});

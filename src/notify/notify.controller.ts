@@ -2,11 +2,13 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Req } from
 import type { FastifyRequest } from 'fastify';
 import { ownUserId, signedIn } from '../access/auth.controller.js';
 import { roleHas } from '../access/permissions.js';
-import { actorName } from '../common/principal.js';
+import { actorName, type Principal } from '../common/principal.js';
 import { ZodPipe } from '../common/zod-pipe.js';
 import { ChannelsService } from './channels.service.js';
 import { channelIdParam, codeRequestSchema, confirmAddressSchema, createChannelSchema, updateChannelSchema, type ConfirmAddressInput, type CreateChannelInput, type UpdateChannelInput } from './dto/notify.dto.js';
+import type { Attempt } from './mailer.js';
 import { Notifier } from './notifier.service.js';
+import type { NotifyChannel } from './notify.config.js';
 
 const id = new ZodPipe(channelIdParam, 'id');
 
@@ -45,12 +47,13 @@ export class NotifyController {
     await this.channels.remove(ownUserId(signedIn(request)), channel);
   }
 
-  /** Sends one message now: `{delivered, problem}` (the channel's own answer when it was refused). */
+  /** Sends one message now: `{delivered, problem}` (why it was refused, as `testAnswer` tells it). */
   @Post('channels/:id/test')
   @HttpCode(200)
   async test(@Req() request: FastifyRequest, @Param('id', id) channel: string) {
     const principal = signedIn(request);
-    return testAnswer(await this.notifier.test(await this.channels.recipient(ownUserId(principal), channel), actorName(principal)));
+    const recipient = await this.channels.recipient(ownUserId(principal), channel);
+    return testAnswer(await this.notifier.test(recipient, actorName(principal)), recipient.channel, principal);
   }
 
   /** Confirms an address of one's own email channel with the code mailed there. */
@@ -99,10 +102,22 @@ export class NotifyController {
   @Post('team-channels/:id/test')
   @HttpCode(200)
   async testTeam(@Req() request: FastifyRequest, @Param('id', id) channel: string) {
-    return testAnswer(await this.notifier.test(await this.channels.recipient(null, channel), actorName(signedIn(request))));
+    const principal = signedIn(request);
+    const recipient = await this.channels.recipient(null, channel);
+    return testAnswer(await this.notifier.test(recipient, actorName(principal)), recipient.channel, principal);
   }
 }
 
-export function testAnswer(attempt: { problem: string } | null): { delivered: boolean; problem: string | null } {
-  return { delivered: attempt === null, problem: attempt?.problem ?? null };
+/** What a person without notify.manage is told when the URL they chose did not take a test message. */
+export const NOT_DELIVERED = "not delivered: the receiver refused it or could not be reached (an admin finds why in dozen's log)";
+
+/**
+ * A test message's outcome as the caller sees it. Why it failed is told to those who hold notify.manage,
+ * and for email (the operators' SMTP server answers about the address). For a URL anyone else chose it is
+ * not: a refused connection, a status or a timeout from an address one picks maps what listens where.
+ */
+export function testAnswer(attempt: Attempt, channel: NotifyChannel, caller: Principal): { delivered: boolean; problem: string | null } {
+  if (attempt === null) return { delivered: true, problem: null };
+  const told = channel.type === 'email' || (caller.role !== null && roleHas(caller.role, 'notify.manage'));
+  return { delivered: false, problem: told ? attempt.problem : NOT_DELIVERED };
 }

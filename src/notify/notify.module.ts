@@ -5,6 +5,7 @@ import { SecretsBox } from '../common/secrets-box.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { DOZEN_CONFIG } from '../config/config.module.js';
 import { ChannelsService } from './channels.service.js';
+import { ChannelDestinations } from './destinations.js';
 import { HealthWatch } from './health-watch.js';
 import { MAILER, Mailer } from './mailer.js';
 import { Notifier } from './notifier.service.js';
@@ -30,6 +31,7 @@ import { NotifyResolver } from './notify.resolver.js';
     NotifyResolver,
     { provide: SecretsBox, inject: [DOZEN_CONFIG], useFactory: (config: DozenConfig) => SecretsBox.fromConfig(config) },
     { provide: MAILER, inject: [DOZEN_CONFIG], useFactory: (config: DozenConfig) => (config.notify.smtp ? new Mailer(config.notify.smtp) : null) },
+    { provide: ChannelDestinations, inject: [DOZEN_CONFIG], useFactory: (config: DozenConfig) => new ChannelDestinations(config.notify.allowPrivateTargets) },
   ],
   exports: [Notifier],
 })

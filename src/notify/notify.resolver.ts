@@ -40,7 +40,7 @@ class NotifyChannelsType {
 @ObjectType('NotifyTest')
 class NotifyTestType {
   @Field() delivered!: boolean;
-  @Field(() => String, { nullable: true, description: "the channel's answer when it refused" }) problem!: string | null;
+  @Field(() => String, { nullable: true, description: "why it was not delivered: the channel's answer to admins and for email; to others, that it failed" }) problem!: string | null;
 }
 
 @InputType('NotifyChannelInput', { description: 'url and secret for webhook and the robots; to for email' })
@@ -116,7 +116,7 @@ export class NotifyResolver {
   @Mutation(() => NotifyTestType, { description: 'sends one message to the channel now' })
   async testNotifyChannel(@Context() context: GraphQLContext, @Args('id') id: string) {
     const recipient = await this.channels.recipient(this.owner(context), parse(channelIdParam, id, 'id'));
-    return testAnswer(await this.notifier.test(recipient, this.actor(context)));
+    return testAnswer(await this.notifier.test(recipient, this.actor(context)), recipient.channel, signedIn(context.reply.request));
   }
 
   @Mutation(() => NotifyChannelType, { description: "confirms an address of the caller's own email channel with the code mailed there" })
@@ -160,7 +160,7 @@ export class NotifyResolver {
   @Mutation(() => NotifyTestType)
   async testTeamNotifyChannel(@Context() context: GraphQLContext, @Args('id') id: string) {
     const recipient = await this.channels.recipient(null, parse(channelIdParam, id, 'id'));
-    return testAnswer(await this.notifier.test(recipient, this.actor(context)));
+    return testAnswer(await this.notifier.test(recipient, this.actor(context)), recipient.channel, signedIn(context.reply.request));
   }
 
   private owner(context: GraphQLContext): string {

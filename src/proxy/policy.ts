@@ -18,11 +18,21 @@ export type HstsPolicy = z.output<typeof hstsSchema>;
 
 const pathPrefix = z.string().regex(/^\//, 'expected a path prefix starting with /');
 
-/** How an app checks JWTs. Exactly one key source: `secret` (HS256), `publicKey` (PEM, RS256/ES256) or `jwksUrl`. */
+/** What the admin API shows in place of an HS256 secret; given back, it keeps the stored secret. */
+export const REDACTED_SECRET = '[redacted]';
+
+/**
+ * How an app checks JWTs. Exactly one key source: `secret` (HS256), `publicKey` (PEM, RS256/ES256) or
+ * `jwksUrl`. A `secret` of `[redacted]`, or none of the three, keeps the secret stored for the app
+ * (ProxyPolicyService), so what GET shows can be saved back.
+ */
 export const jwtPolicySchema = z
   .strictObject({
     algorithms: z.array(z.enum(['HS256', 'RS256', 'ES256'])).min(1).default(['HS256', 'RS256', 'ES256']),
-    secret: z.string().min(16, 'an HS256 secret needs at least 16 characters').optional(),
+    secret: z
+      .string()
+      .refine((secret) => secret === REDACTED_SECRET || secret.length >= 16, 'an HS256 secret needs at least 16 characters')
+      .optional(),
     publicKey: z.string().includes('-----BEGIN PUBLIC KEY-----', { message: 'expected a PEM public key (-----BEGIN PUBLIC KEY-----)' }).optional(),
     jwksUrl: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
     issuer: z.string().min(1).optional(),
@@ -32,7 +42,7 @@ export const jwtPolicySchema = z
     /** Match scope prefixes with the path's case as sent; by default `/ADMIN` falls under `/admin`, as case-blind backends serve it. */
     exactCase: z.boolean().optional(),
   })
-  .refine((jwt) => [jwt.secret, jwt.publicKey, jwt.jwksUrl].filter(Boolean).length === 1, {
+  .refine((jwt) => [jwt.secret, jwt.publicKey, jwt.jwksUrl].filter(Boolean).length <= 1, {
     message: 'give exactly one of secret, publicKey, jwksUrl',
     path: ['secret'],
   });

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, type Repository } from 'typeorm';
-import { NotFound } from '../common/errors.js';
+import { BadInput, NotFound } from '../common/errors.js';
 import { newApiKey } from './auth/api-key.js';
-import { DEFAULT_POLICY, type AppPolicy, type HstsPolicy, type JwtPolicy, type PolicyInput, type PolicySet, type TlsMode } from './policy.js';
+import { DEFAULT_POLICY, REDACTED_SECRET, type AppPolicy, type HstsPolicy, type JwtPolicy, type PolicyInput, type PolicySet, type TlsMode } from './policy.js';
 import { ProxyApiKeyEntity, ProxyAppPolicyEntity } from './proxy.entity.js';
 
 /** A policy as the admin API shows it: the HS256 secret is never returned. */
@@ -13,7 +13,7 @@ export interface PolicyView {
   balancer: string;
   hashQuery: boolean;
   auth: string;
-  jwt: (Omit<JwtPolicy, 'secret'> & { secret?: '[redacted]' }) | null;
+  jwt: (Omit<JwtPolicy, 'secret'> & { secret?: typeof REDACTED_SECRET }) | null;
   tls: TlsMode;
   redirectHttp: boolean;
   hsts: HstsPolicy | null;
@@ -51,11 +51,25 @@ export class ProxyPolicyService {
     return row ? view(row) : { app, balancer: DEFAULT_POLICY.balancer, hashQuery: false, auth: 'none', jwt: null, tls: DEFAULT_POLICY.tls, redirectHttp: false, hsts: null };
   }
 
+  /** Replaces the app's policy; an HS256 secret given as `[redacted]` or left out is kept (`withStoredSecret`). */
   async setPolicy(app: string, input: PolicyInput): Promise<PolicyView> {
-    const row = this.policies.create({ app, balancer: input.balancer, hashQuery: input.hashQuery, auth: input.auth, jwt: input.jwt ? JSON.stringify(input.jwt) : null, tls: input.tls, redirectHttp: input.redirectHttp, hsts: input.hsts ? JSON.stringify(input.hsts) : null, updatedAt: Date.now() });
+    const jwt = input.jwt && (await this.withStoredSecret(app, input.jwt));
+    const row = this.policies.create({ app, balancer: input.balancer, hashQuery: input.hashQuery, auth: input.auth, jwt: jwt ? JSON.stringify(jwt) : null, tls: input.tls, redirectHttp: input.redirectHttp, hsts: input.hsts ? JSON.stringify(input.hsts) : null, updatedAt: Date.now() });
     await this.policies.save(row);
     await this.publish();
     return view(row);
+  }
+
+  /**
+   * The jwt settings to store. GET shows the secret as `[redacted]`: a client that saves back what it
+   * read (the console's form) sends that, or leaves the secret out; either keeps the stored one.
+   */
+  private async withStoredSecret(app: string, jwt: JwtPolicy): Promise<JwtPolicy> {
+    if ((jwt.secret && jwt.secret !== REDACTED_SECRET) || jwt.publicKey || jwt.jwksUrl) return jwt;
+    const stored = await this.policies.findOneBy({ app });
+    const secret = stored?.jwt ? (JSON.parse(stored.jwt) as JwtPolicy).secret : undefined;
+    if (!secret) throw new BadInput('jwt.secret', jwt.secret ? `no HS256 secret is stored for ${app} to keep: give the secret itself` : 'give exactly one of secret, publicKey, jwksUrl');
+    return { ...jwt, secret };
   }
 
   async resetPolicy(app: string): Promise<void> {
@@ -123,7 +137,7 @@ function view(row: ProxyAppPolicyEntity): PolicyView {
     balancer: row.balancer,
     hashQuery: row.hashQuery,
     auth: row.auth,
-    jwt: jwt ? { ...jwt, secret: jwt.secret ? '[redacted]' : undefined } : null,
+    jwt: jwt ? { ...jwt, secret: jwt.secret ? REDACTED_SECRET : undefined } : null,
     tls: row.tls as TlsMode,
     redirectHttp: row.redirectHttp,
     hsts: row.hsts ? (JSON.parse(row.hsts) as HstsPolicy) : null,

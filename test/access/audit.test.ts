@@ -117,6 +117,40 @@ describe('one audit trail for every module', { timeout: 180_000 }, () => {
     const second = await audit('limit=2&offset=1');
     assert.deepEqual(second.map((entry) => entry.at + entry.action), all.slice(1, 3).map((entry) => entry.at + entry.action));
   });
+
+  it("a secret inside an argument's JSON text or a git URL never reaches the trail every role reads", async () => {
+    await addUser(dozen, 'keeper', 'admin');
+    const keeper = await signIn(dozen, 'keeper');
+    const secret = 'hs256-leak-0123456789abcdef';
+    const policy = JSON.stringify({ auth: 'jwt', jwt: { algorithms: ['HS256'], secret } });
+    const set = await keeper.graphql('mutation ($policy: String!) { setProxyPolicy(app: "vault", policy: $policy) { auth jwt } }', { policy });
+    assert.deepEqual(set.body.errors, undefined, JSON.stringify(set.body));
+    // A policy that does not parse is recorded too (failed): its text may hold the secret all the same.
+    const broken = await keeper.graphql('mutation ($policy: String!) { setProxyPolicy(app: "vault", policy: $policy) { auth } }', { policy: policy.slice(0, -2) });
+    assert.equal(broken.body.errors?.[0]?.extensions?.code, 'bad_request', JSON.stringify(broken.body));
+    const token = 'glpat-leak-0123456789';
+    const op = await signIn(dozen, 'op');
+    const app = await op.graphql('mutation ($input: CreateAppInput!) { createApp(input: $input) { name } }', { input: { name: 'leaky', runtime: 'nodejs', repository: `https://ci:${token}@git.example.net/team/leaky.git` } });
+    assert.deepEqual(app.body.errors, undefined, JSON.stringify(app.body));
+    const looker = await signIn(dozen, 'looker');
+    const refused = await looker.graphql('mutation ($input: CreateAppInput!) { createApp(input: $input) { name } }', { input: { name: 'leaky2', runtime: 'nodejs', repository: `https://ci:${token}@git.example.net/team/leaky.git` } });
+    assert.equal(refused.body.errors?.[0]?.extensions?.code, 'forbidden');
+
+    const stored = await recorded('actor=keeper&action=Mutation.setProxyPolicy', (event) => event.outcome === 'ok');
+    assert.deepEqual(JSON.parse((stored.detail.args as { policy: string }).policy), { auth: 'jwt', jwt: { algorithms: ['HS256'], secret: '(hidden)' } });
+    await recorded('actor=keeper&action=Mutation.setProxyPolicy', (event) => event.outcome === 'failed');
+    const created = await recorded('module=deploy&actor=op', (event) => event.action === 'app.create' && event.target === 'leaky');
+    assert.equal(created.detail.repository, 'https://***@git.example.net/team/leaky.git');
+    await recorded('actor=looker&action=Mutation.createApp', (event) => event.outcome === 'refused');
+    const asViewer = await looker.fetch('/audit?limit=1000');
+    assert.equal(asViewer.status, 200);
+    const text = await asViewer.text();
+    const graphql = JSON.stringify((await looker.graphql('{ auditEvents(filter: {limit: 1000}) { detail } }')).body);
+    for (const [where, seen] of [['GET /audit', text], ['auditEvents', graphql]]) {
+      assert.ok(!seen.includes(secret) && !seen.includes(secret.slice(0, 12)), `${where} shows the HS256 secret: ${seen}`);
+      assert.ok(!seen.includes(token), `${where} shows the git token`);
+    }
+  });
 });
 
 describe("deploy's earlier audit rows move into the one trail", { timeout: 120_000 }, () => {
@@ -136,6 +170,32 @@ describe("deploy's earlier audit rows move into the one trail", { timeout: 120_0
       const { events } = await (await second.api('/audit?module=deploy')).json();
       assert.deepEqual(events, [
         { id: '11111111-1111-4111-8111-111111111111', at: new Date(1_700_000_000_000).toISOString(), module: 'deploy', actor: 'admin', action: 'app.create', target: 'old-app', detail: { runtime: 'nodejs' }, address: '10.0.0.9', outcome: 'ok' },
+      ]);
+    } finally {
+      await second.stop();
+    }
+  });
+});
+
+describe('secrets the trail kept before it redacted every detail', { timeout: 120_000 }, () => {
+  it('are hidden by the upgrade', async () => {
+    const first = await startDozen({ env: { DOZEN_MODULES: 'registry' } });
+    const dataDir = first.dataDir;
+    await first.stop('SIGKILL');
+    // An event as the trail wrote it before: the policy's JSON text verbatim. The migration is made to run again.
+    const database = new Database(join(dataDir, 'dozen.sqlite'));
+    const policy = JSON.stringify({ auth: 'jwt', jwt: { secret: 'old-hs256-secret-0123456789' } });
+    const insert = database.prepare('INSERT INTO audit_events (id, at, module, actor, action, target, detail, address, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    insert.run('22222222-2222-4222-8222-222222222222', 1_700_000_000_000, 'proxy', 'ada', 'Mutation.setProxyPolicy', 'vault', JSON.stringify({ args: { app: 'vault', policy } }), '10.0.0.9', 'ok');
+    insert.run('33333333-3333-4333-8333-333333333333', 1_700_000_000_001, 'deploy', 'ada', 'app.create', 'leaky', JSON.stringify({ repository: 'https://ci:old-git-token@git.example.net/x.git', runtime: 'nodejs' }), '10.0.0.9', 'ok');
+    database.exec("DELETE FROM migrations WHERE name = 'AuditRedact1764810000000'");
+    database.close();
+    const second = await startDozen({ env: { DOZEN_MODULES: 'registry' }, dataDir });
+    try {
+      const { events } = (await (await second.api('/audit?since=2023-11-14T00:00:00Z&until=2023-11-15T00:00:00Z')).json()) as { events: Event[] };
+      assert.deepEqual(events.map((event) => event.detail), [
+        { repository: 'https://***@git.example.net/x.git', runtime: 'nodejs' },
+        { args: { app: 'vault', policy: JSON.stringify({ auth: 'jwt', jwt: { secret: '(hidden)' } }) } },
       ]);
     } finally {
       await second.stop();

@@ -68,7 +68,7 @@ describe('logging in to the console', { timeout: 120_000 }, () => {
     assert.match(unknown.stderr, /^dozen: .*user "nobody" does not exist\n$/);
   });
 
-  it('login sets an HttpOnly SameSite=Strict session cookie and a readable CSRF cookie; Secure only over TLS through the trusted proxy', async () => {
+  it('login sets an HttpOnly SameSite=Strict session cookie and a readable CSRF cookie; over TLS through the trusted proxy, Secure and __Host- named', async () => {
     await addUser(dozen, 'cookie-user', 'viewer');
     const plain = await login(dozen, 'cookie-user', 'cookie-user-password');
     assert.equal(plain.status, 200);
@@ -78,8 +78,37 @@ describe('logging in to the console', { timeout: 120_000 }, () => {
     assert.match(cookies.get('dozen_csrf')!, /^dozen_csrf=[A-Za-z0-9_-]{32}; Path=\/; Max-Age=43200; SameSite=Strict$/);
 
     const tls = await login(dozen, 'cookie-user', 'cookie-user-password', { 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.7' });
-    for (const value of setCookies(tls).values()) assert.match(value, /; Secure/);
-    assert.notEqual(cookieValue(setCookies(tls).get('dozen_session')!), cookieValue(cookies.get('dozen_session')!), 'each login is its own session');
+    const secure = setCookies(tls);
+    assert.deepEqual([...secure.keys()], ['__Host-dozen_session', '__Host-dozen_csrf']);
+    assert.match(secure.get('__Host-dozen_session')!, /^__Host-dozen_session=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=43200; SameSite=Strict; Secure; HttpOnly$/);
+    assert.match(secure.get('__Host-dozen_csrf')!, /^__Host-dozen_csrf=[A-Za-z0-9_-]{32}; Path=\/; Max-Age=43200; SameSite=Strict; Secure$/);
+    assert.notEqual(cookieValue(secure.get('__Host-dozen_session')!), cookieValue(cookies.get('dozen_session')!), 'each login is its own session');
+  });
+
+  it('over TLS only the __Host- cookies count: a plain dozen_session another host of the site set is ignored', async () => {
+    await addUser(dozen, 'tls-user', 'admin');
+    const overTls = { 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.8' };
+    const secure = setCookies(await login(dozen, 'tls-user', 'tls-user-password', overTls));
+    const session = cookieValue(secure.get('__Host-dozen_session')!);
+    const csrf = cookieValue(secure.get('__Host-dozen_csrf')!);
+    const me = await fetch(dozen.url + '/auth/me', { headers: { ...overTls, cookie: `__Host-dozen_session=${session}; __Host-dozen_csrf=${csrf}` } });
+    assert.equal((await me.json()).name, 'tls-user');
+    const made = await fetch(dozen.url + '/users', { method: 'POST', headers: { ...overTls, cookie: `__Host-dozen_session=${session}; __Host-dozen_csrf=${csrf}`, 'x-dozen-csrf': csrf, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'tls-made', role: 'viewer', password: 'tls-made-password' }) });
+    assert.equal(made.status, 201, 'the CSRF check reads __Host-dozen_csrf');
+
+    // A session of the attacker's own, set by an app on another host of the site (Domain=example.net), must not be taken for the victim's.
+    await addUser(dozen, 'attacker', 'viewer');
+    const planted = cookieValue(setCookies(await login(dozen, 'attacker', 'attacker-password')).get('dozen_session')!);
+    const tossed = await fetch(dozen.url + '/auth/me', { headers: { ...overTls, cookie: `dozen_session=${planted}` } });
+    assert.equal(tossed.status, 401, 'over TLS a plain dozen_session is no session');
+    const both = await fetch(dozen.url + '/auth/me', { headers: { ...overTls, cookie: `dozen_session=${planted}; __Host-dozen_session=${session}` } });
+    assert.equal((await both.json()).name, 'tls-user');
+    assert.equal((await fetch(dozen.url + '/auth/me', { headers: { cookie: `__Host-dozen_session=${session}` } })).status, 401, 'over plain HTTP the plain names only');
+
+    const out = await fetch(dozen.url + '/auth/logout', { method: 'POST', headers: { ...overTls, cookie: `__Host-dozen_session=${session}; __Host-dozen_csrf=${csrf}`, 'x-dozen-csrf': csrf } });
+    assert.equal(out.status, 204);
+    assert.match(setCookies(out).get('__Host-dozen_session')!, /^__Host-dozen_session=; Path=\/; Max-Age=0; SameSite=Strict; Secure; HttpOnly$/);
+    assert.equal((await fetch(dozen.url + '/auth/me', { headers: { ...overTls, cookie: `__Host-dozen_session=${session}` } })).status, 401, 'logged out');
   });
 
   it('GET /auth/me and GraphQL me name the user, its role and permissions; 401 without a session', async () => {
@@ -124,7 +153,9 @@ describe('logging in to the console', { timeout: 120_000 }, () => {
     assert.equal((await browser.fetch('/auth/me')).status, 200, 'no Origin: not a cross-origin browser request');
     assert.equal((await browser.fetch('/auth/me', { headers: { origin: 'https://console.example.net' } })).status, 200, 'listed in admin.allowedOrigins');
     const proxied = { origin: 'https://dozen.example.net', 'x-forwarded-host': 'dozen.example.net', 'x-forwarded-proto': 'https' };
-    assert.equal((await browser.fetch('/auth/me', { headers: proxied })).status, 200, 'the console behind a proxy of admin.trustedProxies');
+    const overTls = cookieValue(setCookies(await login(dozen, 'origin-admin', 'origin-admin-password', proxied)).get('__Host-dozen_session')!);
+    const behindProxy = await fetch(dozen.url + '/auth/me', { headers: { ...proxied, cookie: `__Host-dozen_session=${overTls}` } });
+    assert.equal(behindProxy.status, 200, 'the console behind a proxy of admin.trustedProxies');
     for (const origin of ['https://chat.example.net', 'null', `${own}.evil.example`]) {
       const refused = await browser.fetch('/auth/me', { headers: { origin } });
       assert.equal(refused.status, 403, origin);

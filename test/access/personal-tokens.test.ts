@@ -97,6 +97,21 @@ describe('personal API tokens and the WebSocket hub for users', { timeout: 120_0
     assert.equal((await past.json()).field, 'expiresAt');
   });
 
+  it('a personal token may list and revoke its owner’s tokens but not make new ones, which would outlive it', async () => {
+    const browser = await signIn(dozen, 'dev');
+    const { id, token } = await (await browser.fetch('/auth/tokens', { method: 'POST', ...json({ name: 'short-lived', expiresAt: new Date(Date.now() + 3_600_000).toISOString() }) })).json();
+    for (const body of [{ name: 'forever' }, { name: 'as-long', expiresAt: new Date(Date.now() + 1_800_000).toISOString() }]) {
+      const minted = await bearer(token, '/auth/tokens', { method: 'POST', ...json(body) });
+      assert.equal(minted.status, 403, JSON.stringify(body));
+      assert.match((await minted.json()).message, /may not make personal tokens/);
+    }
+    const viaGraphql = await bearer(token, '/graphql', { method: 'POST', ...json({ query: 'mutation { createPersonalToken(name: "forever") { token } }' }) });
+    assert.equal((await viaGraphql.json()).errors[0].extensions.code, 'forbidden');
+    const listed = await (await bearer(token, '/auth/tokens')).json();
+    assert.ok(!listed.tokens.some((entry: { name: string }) => ['forever', 'as-long'].includes(entry.name)), 'none was made');
+    assert.equal((await bearer(token, `/auth/tokens/${id}`, { method: 'DELETE' })).status, 200, 'a token may revoke itself');
+  });
+
   it('a disabled user’s tokens stop working', async () => {
     await addUser(dozen, 'gone', 'viewer');
     const browser = await signIn(dozen, 'gone');

@@ -27,7 +27,8 @@ describe('email notifications over SMTP (STARTTLS, AUTH), chosen in config and b
       { name: 'ops-mail', type: 'email', to: ['ops@example.com'], events: ['instance.lost'] },
       { name: 'ghost', type: 'email', to: [`ghost@${NO_SUCH_DOMAIN}`], events: ['instance.lost'] },
     ];
-    dozen = await startDozen({ env: { DOZEN_MODULES: 'registry', DOZEN_NOTIFY_CHANNELS: JSON.stringify(channels), ...smtpEnv(receiver) } });
+    // Channels made through the API may reach 127.0.0.1 here (notify.allowPrivateTargets): port 9 stands for a robot that does not answer.
+    dozen = await startDozen({ env: { DOZEN_MODULES: 'registry', DOZEN_NOTIFY_CHANNELS: JSON.stringify(channels), DOZEN_NOTIFY_ALLOW_PRIVATE_TARGETS: '127.0.0.1', ...smtpEnv(receiver) } });
   });
   after(async () => {
     await dozen?.stop();
@@ -161,7 +162,7 @@ describe('email notifications over SMTP (STARTTLS, AUTH), chosen in config and b
     const tested = await gus.graphql('mutation ($id: String!) { testNotifyChannel(id: $id) { delivered problem } }', { id: channel.id });
     const answer = tested.body.data!.testNotifyChannel as { delivered: boolean; problem: string };
     assert.equal(answer.delivered, false, 'nothing listens on port 9');
-    assert.match(answer.problem, /ECONNREFUSED|connect/i);
+    assert.match(answer.problem, /^not delivered: .*dozen's log/, 'a deployer is not told what answered where');
     const listed = await gus.graphql('{ notifyChannels { channels { name scope } } }');
     assert.ok((listed.body.data!.notifyChannels as { channels: { name: string }[] }).channels.some((entry) => entry.name === 'gus-hook'));
     assert.equal((await gus.graphql('mutation ($id: String!) { deleteNotifyChannel(id: $id) }', { id: channel.id })).body.data!.deleteNotifyChannel, true);

@@ -4,11 +4,15 @@ import { useT } from '../i18n.js';
 import { PERM } from '../perms.js';
 import { Act, Field, FormError, Loaded, NeedsModule, useAction, useQuery } from '../ui.js';
 
+/** The policy as GraphQL gives it; `jwt` and `hsts` are JSON text, the HS256 secret in `jwt` shown as "[redacted]". */
 interface Policy {
   balancer: string;
   hashQuery: boolean;
   auth: string;
   jwt: string | null;
+  tls: string;
+  redirectHttp: boolean;
+  hsts: string | null;
 }
 
 interface Key {
@@ -34,12 +38,15 @@ export function AppProxy({ app }: { app: string }) {
 
 function PolicyForm({ app }: { app: string }) {
   const t = useT();
-  const current = useQuery<{ proxyPolicy: Policy }>('query ($app: String!) { proxyPolicy(app: $app) { balancer hashQuery auth jwt } }', { app });
+  const current = useQuery<{ proxyPolicy: Policy }>('query ($app: String!) { proxyPolicy(app: $app) { balancer hashQuery auth jwt tls redirectHttp hsts } }', { app });
   const [policy, setPolicy] = useState<Policy | null>(null);
   const [saved, setSaved] = useState(false);
   useEffect(() => setPolicy(current.data?.proxyPolicy ?? null), [current.data]);
   const save = useAction(async () => {
-    const body = { balancer: policy!.balancer, hashQuery: policy!.hashQuery, auth: policy!.auth, ...(policy!.auth === 'jwt' && policy!.jwt ? { jwt: JSON.parse(policy!.jwt) } : {}) };
+    // setProxyPolicy replaces the whole policy: what this form does not edit (HTTPS, the jwt settings while
+    // another auth is chosen) goes back as it came. A "[redacted]" secret keeps the stored one.
+    const { balancer, hashQuery, auth, jwt, tls, redirectHttp, hsts } = policy!;
+    const body = { balancer, hashQuery, auth, tls, redirectHttp, ...(jwt ? { jwt: JSON.parse(jwt) } : {}), ...(hsts ? { hsts: JSON.parse(hsts) } : {}) };
     await gql('mutation ($app: String!, $policy: String!) { setProxyPolicy(app: $app, policy: $policy) { balancer } }', { app, policy: JSON.stringify(body) });
     setSaved(true);
     current.reload();
@@ -63,7 +70,7 @@ function PolicyForm({ app }: { app: string }) {
             </Field>
             {policy.auth === 'jwt' ? (
               <Field label={t('proxy.jwt')} name="policy.jwt" error={save.error}>
-                <textarea name="jwt" value={policy.jwt ?? ''} onInput={(event) => setPolicy({ ...policy, jwt: event.currentTarget.value })} placeholder='{"algorithm":"HS256","secret":"..."}' />
+                <textarea name="jwt" value={policy.jwt ?? ''} onInput={(event) => setPolicy({ ...policy, jwt: event.currentTarget.value })} placeholder='{"algorithms":["HS256"],"secret":"..."}' />
               </Field>
             ) : null}
             <FormError error={save.error} fields={['policy.balancer', 'policy.auth', 'policy.jwt']} />

@@ -1,0 +1,111 @@
+import { lookup, type LookupAddress, type LookupOptions } from 'node:dns';
+import { BlockList, isIP } from 'node:net';
+import { Agent } from 'undici';
+import { z } from 'zod';
+
+/**
+ * Addresses no channel made through the API may reach: this host and the networks behind it. Any signed-in
+ * person may make a webhook channel, and dozen POSTs to it from inside those networks: without this, a
+ * viewer could make it call Docker's API on 127.0.0.1:2375 or a cloud's metadata service.
+ */
+const INTERNAL: [address: string, prefix: number, family: 'ipv4' | 'ipv6'][] = [
+  ['0.0.0.0', 8, 'ipv4'], // "this network"
+  ['10.0.0.0', 8, 'ipv4'], // private (RFC 1918)
+  ['100.64.0.0', 10, 'ipv4'], // shared address space (RFC 6598); Alibaba Cloud's metadata service is 100.100.100.200
+  ['127.0.0.0', 8, 'ipv4'], // loopback
+  ['169.254.0.0', 16, 'ipv4'], // link-local; most clouds' metadata service is 169.254.169.254
+  ['172.16.0.0', 12, 'ipv4'], // private
+  ['192.0.0.0', 24, 'ipv4'], // IETF protocol assignments
+  ['192.168.0.0', 16, 'ipv4'], // private
+  ['198.18.0.0', 15, 'ipv4'], // benchmarking
+  ['224.0.0.0', 3, 'ipv4'], // multicast, reserved, broadcast
+  ['::', 96, 'ipv6'], // unspecified, loopback, IPv4-compatible (IPv4-mapped ones are checked as IPv4)
+  ['fc00::', 7, 'ipv6'], // unique local
+  ['fe80::', 10, 'ipv6'], // link-local
+  ['ff00::', 8, 'ipv6'], // multicast
+];
+
+/** The code of the error a connection to an internal address fails with: given up at once, not retried. */
+export const INTERNAL_ADDRESS = 'EDOZENINTERNAL';
+
+/** One entry of `notify.allowPrivateTargets`: an address or a CIDR block. */
+export const targetRange = z.string().refine((value) => rangeOf(value) !== null, 'expected an IP address or a CIDR block (10.0.0.0/8, fd00::/8)');
+
+function rangeOf(value: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | null {
+  const [address, prefixText, extra] = value.split('/');
+  const version = isIP(address);
+  if (version === 0 || extra !== undefined) return null;
+  const bits = version === 4 ? 32 : 128;
+  const prefix = prefixText === undefined ? bits : Number(prefixText);
+  if (!/^\d+$/.test(prefixText ?? '0') || prefix > bits) return null;
+  return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
+}
+
+type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+
+/**
+ * Where channels made through the API (the team's and each person's) may send: public addresses, and the
+ * internal ones `notify.allowPrivateTargets` lists. Checked when a channel is made or changed (`refusal`,
+ * for a clear 400) and again at every connection (`dispatcher`): its DNS lookup refuses a name that
+ * resolves to an internal address, and the connection goes to the address it checked, so a name cannot
+ * resolve to a public address for the check and to an internal one for the POST. Redirects are not followed.
+ */
+export class ChannelDestinations {
+  private readonly internal = new BlockList();
+  private readonly allowed = new BlockList();
+  /** undici's dispatcher for those channels' requests. */
+  readonly dispatcher: Agent;
+
+  constructor(allowPrivateTargets: readonly string[]) {
+    for (const [address, prefix, family] of INTERNAL) this.internal.addSubnet(address, prefix, family);
+    for (const entry of allowPrivateTargets) {
+      const range = rangeOf(entry)!;
+      this.allowed.addSubnet(range.address, range.prefix, range.family);
+    }
+    this.dispatcher = new Agent({ connect: { lookup: this.checkedLookup } });
+  }
+
+  /** Why `url` may not be sent to, or null when it may (a name that does not resolve now is checked again at each send). */
+  async refusal(url: string): Promise<string | null> {
+    const host = hostOf(url);
+    if (isIP(host)) return this.literalRefusal(url);
+    const addresses = await new Promise<LookupAddress[]>((resolve) => lookup(host, { all: true }, (error, found) => resolve(error ? [] : found)));
+    const internal = addresses.find((entry) => this.isInternal(entry.address));
+    return internal ? refused(host, internal.address) : null;
+  }
+
+  /** Why a URL whose host is an IP address may not be sent to: connections to those do no lookup to check. */
+  literalRefusal(url: string): string | null {
+    const host = hostOf(url);
+    return isIP(host) && this.isInternal(host) ? refused(host, host) : null;
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+
+  private isInternal(address: string): boolean {
+    const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+    return this.internal.check(address, family) && !this.allowed.check(address, family);
+  }
+
+  /** dns.lookup, refusing the whole name when any of its addresses is internal. */
+  private readonly checkedLookup = (hostname: string, options: LookupOptions, callback: LookupCallback): void => {
+    lookup(hostname, { ...options, all: true }, (error, addresses) => {
+      if (error) return callback(error, []);
+      const internal = addresses.find((entry) => this.isInternal(entry.address));
+      if (internal) return callback(Object.assign(new Error(refused(hostname, internal.address)), { code: INTERNAL_ADDRESS }), []);
+      if (options.all) return callback(null, addresses);
+      callback(null, addresses[0].address, addresses[0].family);
+    });
+  };
+}
+
+function hostOf(url: string): string {
+  return new URL(url).hostname.replace(/^\[|\]$/g, '');
+}
+
+function refused(host: string, address: string): string {
+  const which = host === address ? host : `${host} (${address})`;
+  return `${which} is an internal address (loopback, private, link-local or reserved); notify.allowPrivateTargets in the config may allow it`;
+}
