@@ -53,7 +53,7 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
     this.replaceErrorLogging(socket);
     const pending: [Buffer, boolean][] = [];
     let connection: Connection | null = null;
-    socket.on('message', (data, isBinary) => (connection ? connection.handle(data, isBinary) : pending.push([data as Buffer, isBinary])));
+    socket.on('message', (data, isBinary) => (connection ? connection.receive(data, isBinary) : pending.push([data as Buffer, isBinary])));
     socket.on('pong', () => connection && (connection.lastSeen = Date.now()));
     socket.on('close', () => {
       if (!connection) return;
@@ -81,9 +81,10 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
         pressure: () => {
           for (const listener of this.pressureListeners) listener();
         },
+        failed: (error) => this.log.error({ err: error, subject: access.subject }, 'handling a client frame failed: connection closed'),
       });
       this.connections.add(connection);
-      for (const [data, isBinary] of pending.splice(0)) connection.handle(data, isBinary);
+      for (const [data, isBinary] of pending.splice(0)) connection.receive(data, isBinary);
     }, (error: unknown) => {
       this.log.error({ err: error }, 'token check failed');
       socket.close(CLOSE_POLICY, 'token check failed');

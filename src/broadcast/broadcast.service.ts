@@ -7,7 +7,7 @@ import { Metrics } from '../common/metrics.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
 import { RedisBus } from './bus/redis.bus.js';
-import { ROOM_NAME } from './hub/frames.js';
+import { MAX_DATA_DEPTH, nestsDeeperThan, ROOM_NAME, TOO_DEEP } from './hub/frames.js';
 import { Hub, type Published, type RoomSummary } from './hub/hub.js';
 import { RoomStore } from './store/room.store.js';
 
@@ -57,7 +57,14 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy, BeforeAp
 
   async onModuleInit(): Promise<void> {
     if (this.bus) {
-      await this.bus.listen((message) => this.hub.accept(message.room, message.seq, message.data, message.ts, message.epoch));
+      await this.bus.listen(
+        (message) => {
+          // Every host refuses such data when it is published; one that reached Redis another way is skipped, not serialised.
+          if (nestsDeeperThan(message.data, MAX_DATA_DEPTH)) throw new Error(`data ${TOO_DEEP}`);
+          this.hub.accept(message.room, message.seq, message.data, message.ts, message.epoch);
+        },
+        (error, bytes) => this.log.warn({ err: error, bytes }, 'a message from the Redis bus was skipped'),
+      );
       return;
     }
     // One host: rooms continue where they were (seq, epoch, history) from dozen's database.
@@ -78,6 +85,7 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy, BeforeAp
   /** Publishes `data` into `room`. With an idempotency key, a retry within 5 minutes returns the first result and publishes nothing. */
   async publish(room: string, data: unknown, idempotencyKey?: string): Promise<Published & { duplicate: boolean }> {
     assertRoom(room);
+    if (nestsDeeperThan(data, MAX_DATA_DEPTH)) throw new BadInput('data', TOO_DEEP);
     const now = Date.now();
     if (idempotencyKey) {
       this.forgetExpired(now);

@@ -63,9 +63,18 @@ export class RedisBus {
     this.commands.defineCommand('dozenPublish', { numberOfKeys: 5, lua: PUBLISH_SCRIPT });
   }
 
-  /** Subscribes; `handler` then gets every message of every room, in seq order per room. */
-  async listen(handler: (message: BusMessage) => void): Promise<void> {
-    this.subscriber.on('message', (_channel: string, text: string) => handler(JSON.parse(text) as BusMessage));
+  /**
+   * Subscribes; `handler` then gets every message of every room, in seq order per room. A message that
+   * is not JSON, or that `handler` throws on, goes to `skipped` instead of out of ioredis's listener.
+   */
+  async listen(handler: (message: BusMessage) => void, skipped: (error: unknown, bytes: number) => void): Promise<void> {
+    this.subscriber.on('message', (_channel: string, text: string) => {
+      try {
+        handler(JSON.parse(text) as BusMessage);
+      } catch (error) {
+        skipped(error, text.length);
+      }
+    });
     await this.subscriber.subscribe(this.channel);
   }
 

@@ -7,6 +7,8 @@ import type { Subscriber } from './room.js';
 /** WebSocket close code for "try again later": the client fell behind (RFC 6455 registry). */
 export const CLOSE_TOO_SLOW = 1013;
 export const CLOSE_POLICY = 1008;
+/** "Internal error": handling one of this client's frames failed unexpectedly. */
+export const CLOSE_INTERNAL = 1011;
 
 export interface ConnectionLimits {
   sendBufferBytes: number;
@@ -19,6 +21,8 @@ export interface ConnectionEvents {
   slow(): void;
   /** Its unsent bytes passed `pressureBytes`. */
   pressure(): void;
+  /** Handling one of its frames threw; it is closed with 1011. */
+  failed(error: unknown): void;
 }
 
 /** How a connection publishes and fetches older history: directly, or through the several-hosts bus. */
@@ -64,7 +68,22 @@ export class Connection implements Subscriber {
     return true;
   }
 
-  handle(data: RawData, isBinary: boolean): void {
+  /**
+   * Handles one frame. It runs inside ws's socket listener, where an exception would end the
+   * process: one that escapes the handling closes this connection (1011) and nothing else.
+   */
+  receive(data: RawData, isBinary: boolean): void {
+    try {
+      this.handle(data, isBinary);
+    } catch (error) {
+      this.events.failed(error);
+      this.sendText(errorFrame('internal', 'the server failed to handle a frame; the connection is closed'));
+      this.close(CLOSE_INTERNAL, 'internal error');
+    }
+  }
+
+  private handle(data: RawData, isBinary: boolean): void {
+    if (this.closed) return;
     this.lastSeen = Date.now();
     if (isBinary) return this.sendText(errorFrame('bad_frame', 'frames are JSON text'));
     const frame = parseClientFrame(data.toString());

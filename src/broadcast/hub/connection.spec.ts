@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { WebSocket } from 'ws';
+import { Connection, type RoomBackend } from './connection.js';
+import { MAX_DATA_DEPTH, nestsDeeperThan } from './frames.js';
+import { Hub } from './hub.js';
+import { ADMIN_ACCESS } from './room-access.js';
+
+/** A socket that records what the connection sends and how it closes it; `bufferedAmount` is what the test says. */
+function fakeSocket() {
+  const socket = {
+    readyState: 1,
+    bufferedAmount: 0,
+    sent: [] as { type: string; code?: string; message?: string }[],
+    closedWith: null as { code: number; reason: string } | null,
+    send(frame: Buffer | string) {
+      socket.sent.push(JSON.parse(frame.toString()));
+    },
+    close(code: number, reason: string) {
+      socket.closedWith = { code, reason };
+      socket.readyState = 2;
+    },
+  };
+  return socket;
+}
+
+function connection(backend: Partial<RoomBackend> = {}) {
+  const socket = fakeSocket();
+  const failures: unknown[] = [];
+  const hub = new Hub({ messages: 10, seconds: 60, bytes: 1 << 20 });
+  const client = new Connection(
+    socket as unknown as WebSocket,
+    hub,
+    ADMIN_ACCESS,
+    { sendBufferBytes: 1024, pressureBytes: 512 },
+    { publish: (room, data) => hub.publish(room, data), canRefill: false, refill: async () => false, ...backend },
+    { slow: () => undefined, pressure: () => undefined, failed: (error) => failures.push(error) },
+  );
+  const receive = (frame: string) => client.receive(Buffer.from(frame), false);
+  return { socket, client, failures, receive };
+}
+
+describe('Connection', () => {
+  it('closes only itself (1011, an internal error frame) when handling a frame throws', () => {
+    const { socket, failures, receive } = connection({
+      publish: () => {
+        throw new RangeError('Maximum call stack size exceeded');
+      },
+    });
+    receive('{"type":"publish","room":"chat.a","data":1}');
+    assert.equal(failures.length, 1);
+    assert.equal(socket.sent.at(-1)?.code, 'internal');
+    assert.deepEqual(socket.closedWith, { code: 1011, reason: 'internal error' });
+    receive('{"type":"ping"}');
+    assert.equal(socket.sent.length, 1, 'frames after the close are not handled');
+  });
+
+  it('refuses data nested deeper than the limit as bad_frame naming data', () => {
+    const { socket, receive } = connection();
+    const deep = '['.repeat(MAX_DATA_DEPTH + 1) + ']'.repeat(MAX_DATA_DEPTH + 1);
+    receive(`{"type":"publish","room":"chat.a","data":${deep}}`);
+    assert.equal(socket.sent[0].code, 'bad_frame');
+    assert.match(socket.sent[0].message!, /^data: .*64 levels/);
+    assert.equal(socket.closedWith, null);
+  });
+});
+
+describe('nestsDeeperThan', () => {
+  it('counts arrays and objects, not scalars, and does not recurse itself', () => {
+    assert.equal(nestsDeeperThan(1, 0), false);
+    assert.equal(nestsDeeperThan({ a: [1] }, 2), false);
+    assert.equal(nestsDeeperThan({ a: [1] }, 1), true);
+    assert.equal(nestsDeeperThan({ a: 1, b: [{}] }, 2), true);
+    assert.equal(nestsDeeperThan(JSON.parse('['.repeat(100_000) + ']'.repeat(100_000)), MAX_DATA_DEPTH), true);
+  });
+});
