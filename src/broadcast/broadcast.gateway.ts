@@ -18,7 +18,8 @@ import { resolveAccess, type AccessRules, type RoomAccess } from './hub/room-acc
  * straight to Connection and the Hub (no Nest message routing on the hot path).
  * The admin-token HTTP hook lets `/ws` through; the token is checked here, on connect.
  */
-@WebSocketGateway({ path: '/ws' })
+// autoPong off: the connection answers pings itself, within its send buffer bound (Connection.pong).
+@WebSocketGateway({ path: '/ws', autoPong: false })
 export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnModuleDestroy {
   private readonly connections = new Set<Connection>();
   private heartbeat?: NodeJS.Timeout;
@@ -54,6 +55,7 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
     const pending: [Buffer, boolean][] = [];
     let connection: Connection | null = null;
     socket.on('message', (data, isBinary) => (connection ? connection.receive(data, isBinary) : pending.push([data as Buffer, isBinary])));
+    socket.on('ping', (data) => connection?.pong(data));
     socket.on('pong', () => connection && (connection.lastSeen = Date.now()));
     socket.on('close', () => {
       if (!connection) return;

@@ -16,6 +16,9 @@ function fakeSocket() {
     send(frame: Buffer | string) {
       socket.sent.push(JSON.parse(frame.toString()));
     },
+    pong() {
+      socket.sent.push({ type: 'ws-pong' });
+    },
     close(code: number, reason: string) {
       socket.closedWith = { code, reason };
       socket.readyState = 2;
@@ -27,6 +30,7 @@ function fakeSocket() {
 function connection(backend: Partial<RoomBackend> = {}) {
   const socket = fakeSocket();
   const failures: unknown[] = [];
+  const slow: number[] = [];
   const hub = new Hub({ messages: 10, seconds: 60, bytes: 1 << 20 });
   const client = new Connection(
     socket as unknown as WebSocket,
@@ -34,10 +38,10 @@ function connection(backend: Partial<RoomBackend> = {}) {
     ADMIN_ACCESS,
     { sendBufferBytes: 1024, pressureBytes: 512 },
     { publish: (room, data) => hub.publish(room, data), canRefill: false, refill: async () => false, ...backend },
-    { slow: () => undefined, pressure: () => undefined, failed: (error) => failures.push(error) },
+    { slow: () => slow.push(socket.bufferedAmount), pressure: () => undefined, failed: (error) => failures.push(error) },
   );
   const receive = (frame: string) => client.receive(Buffer.from(frame), false);
-  return { socket, client, failures, receive };
+  return { socket, client, failures, slow, receive };
 }
 
 describe('Connection', () => {
@@ -62,6 +66,29 @@ describe('Connection', () => {
     assert.equal(socket.sent[0].code, 'bad_frame');
     assert.match(socket.sent[0].message!, /^data: .*64 levels/);
     assert.equal(socket.closedWith, null);
+  });
+});
+
+describe('Connection send buffer', () => {
+  it('bounds replies as it bounds messages: a client that does not read them is closed with 1013', () => {
+    const { socket, slow, receive } = connection();
+    receive('{"type":"ping"}');
+    assert.deepEqual(socket.sent, [{ type: 'pong' }]);
+    socket.bufferedAmount = 1010; // the bound is 1024 bytes
+    receive('{"type":"ping"}');
+    assert.equal(socket.sent.length, 1, 'no pong past the bound');
+    assert.deepEqual(socket.closedWith, { code: 1013, reason: 'send buffer over 1024 bytes: client too slow' });
+    assert.deepEqual(slow, [1010], 'counted as a slow client');
+  });
+
+  it('answers WebSocket pings within the same bound', () => {
+    const { socket, client } = connection();
+    client.pong(Buffer.alloc(10));
+    assert.deepEqual(socket.sent, [{ type: 'ws-pong' }]);
+    socket.bufferedAmount = 1020;
+    client.pong(Buffer.alloc(10));
+    assert.equal(socket.sent.length, 1);
+    assert.equal(socket.closedWith?.code, 1013);
   });
 });
 

@@ -36,8 +36,9 @@ export interface RoomBackend {
 
 /**
  * One client socket: reads its frames, checks each against its rights, and
- * receives room messages as a Subscriber. A client whose unsent bytes pass the
- * bound is closed with 1013 rather than slowing the room for everyone else.
+ * receives room messages as a Subscriber. A client whose unsent bytes (messages
+ * and replies) pass the bound is closed with 1013 rather than slowing the room
+ * for everyone else or growing the server's memory.
  */
 export class Connection implements Subscriber {
   lastSeen = Date.now();
@@ -56,16 +57,22 @@ export class Connection implements Subscriber {
     private readonly events: ConnectionEvents,
   ) {}
 
-  deliver(frame: Buffer): boolean {
-    if (this.closed || this.socket.readyState !== 1) return false;
-    if (this.socket.bufferedAmount + frame.length > this.limits.sendBufferBytes) {
-      this.close(CLOSE_TOO_SLOW, `send buffer over ${this.limits.sendBufferBytes} bytes: client too slow`);
-      this.events.slow();
-      return false;
-    }
+  /**
+   * The one way a frame reaches this client (room messages and every reply alike): a client that does
+   * not read what it asked for cannot make the server hold more than `sendBufferBytes` for it.
+   */
+  deliver(frame: Buffer | string): boolean {
+    if (this.closed || this.socket.readyState !== 1 || !this.fits(Buffer.byteLength(frame))) return false;
     this.socket.send(frame, { binary: false });
     if (this.socket.bufferedAmount > this.limits.pressureBytes) this.events.pressure();
     return true;
+  }
+
+  /** Answers a WebSocket ping: ws's automatic pong is off, so pongs pass the same bound. */
+  pong(data: Buffer): void {
+    this.lastSeen = Date.now();
+    if (this.closed || this.socket.readyState !== 1 || !this.fits(data.length + 2)) return;
+    this.socket.pong(data);
   }
 
   /**
@@ -77,7 +84,7 @@ export class Connection implements Subscriber {
       this.handle(data, isBinary);
     } catch (error) {
       this.events.failed(error);
-      this.sendText(errorFrame('internal', 'the server failed to handle a frame; the connection is closed'));
+      this.deliver(errorFrame('internal', 'the server failed to handle a frame; the connection is closed'));
       this.close(CLOSE_INTERNAL, 'internal error');
     }
   }
@@ -85,24 +92,30 @@ export class Connection implements Subscriber {
   private handle(data: RawData, isBinary: boolean): void {
     if (this.closed) return;
     this.lastSeen = Date.now();
-    if (isBinary) return this.sendText(errorFrame('bad_frame', 'frames are JSON text'));
+    const reply = this.act(data, isBinary);
+    if (reply) this.deliver(reply);
+  }
+
+  /** Does what one frame asks; returns the frame that answers it, or null when the answer comes later (a join) or as messages. */
+  private act(data: RawData, isBinary: boolean): string | null {
+    if (isBinary) return errorFrame('bad_frame', 'frames are JSON text');
     const frame = parseClientFrame(data.toString());
-    if (typeof frame === 'string') return this.sendText(errorFrame('bad_frame', frame));
+    if (typeof frame === 'string') return errorFrame('bad_frame', frame);
     switch (frame.type) {
       case 'ping':
-        return this.sendText(PONG_FRAME);
-      case 'join': {
-        if (!this.access.canJoin(frame.room)) return this.sendText(errorFrame('forbidden', `may not join ${frame.room}`, frame.room));
-        return this.join(frame.room, frame.since, frame.epoch, true);
-      }
+        return PONG_FRAME;
+      case 'join':
+        if (!this.access.canJoin(frame.room)) return errorFrame('forbidden', `may not join ${frame.room}`, frame.room);
+        this.join(frame.room, frame.since, frame.epoch, true);
+        return null;
       case 'leave':
         this.hub.leave(this, frame.room);
         this.rooms.delete(frame.room);
-        return this.sendText(leftFrame(frame.room));
+        return leftFrame(frame.room);
       case 'publish':
-        if (!this.access.canPublish(frame.room)) return this.sendText(errorFrame('forbidden', `may not publish to ${frame.room}`, frame.room));
+        if (!this.access.canPublish(frame.room)) return errorFrame('forbidden', `may not publish to ${frame.room}`, frame.room);
         this.backend.publish(frame.room, frame.data);
-        return;
+        return null;
     }
   }
 
@@ -122,11 +135,11 @@ export class Connection implements Subscriber {
       return;
     }
     if ('gap' in result) {
-      this.sendText(errorFrame('history_gap', `${result.gap}; reload and join without since`, room));
+      this.deliver(errorFrame('history_gap', `${result.gap}; reload and join without since`, room));
       return;
     }
     this.rooms.add(room);
-    this.sendText(joinedFrame(room, result.seq, result.epoch));
+    this.deliver(joinedFrame(room, result.seq, result.epoch));
     for (const message of result.backlog) if (!this.deliver(message.frame)) return;
   }
 
@@ -143,7 +156,11 @@ export class Connection implements Subscriber {
     this.socket.close(code, reason);
   }
 
-  private sendText(text: string): void {
-    if (!this.closed && this.socket.readyState === 1) this.socket.send(text);
+  /** Whether `bytes` more fit in the send buffer; if not, the client is closed with 1013. */
+  private fits(bytes: number): boolean {
+    if (this.socket.bufferedAmount + bytes <= this.limits.sendBufferBytes) return true;
+    this.close(CLOSE_TOO_SLOW, `send buffer over ${this.limits.sendBufferBytes} bytes: client too slow`);
+    this.events.slow();
+    return false;
   }
 }
