@@ -7,7 +7,7 @@ import { Metrics } from '../common/metrics.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
 import { RedisBus } from './bus/redis.bus.js';
-import { MAX_DATA_DEPTH, nestsDeeperThan, ROOM_NAME, TOO_DEEP } from './hub/frames.js';
+import { BINLOG_ROOMS_READ_ONLY, isBinlogRoom, MAX_DATA_DEPTH, nestsDeeperThan, ROOM_NAME, TOO_DEEP } from './hub/frames.js';
 import { Hub, type Published, type RoomSummary } from './hub/hub.js';
 import { RoomStore } from './store/room.store.js';
 
@@ -16,6 +16,12 @@ const IDEMPOTENCY_MS = 5 * 60 * 1000;
 export class HistoryGap extends DomainError {
   constructor(room: string, reason: string) {
     super(410, 'history_gap', `room ${room}: ${reason}; reload and continue from the room's current seq and epoch`, 'since');
+  }
+}
+
+export class BinlogRoomReadOnly extends DomainError {
+  constructor(room: string) {
+    super(403, 'forbidden', `may not publish to ${room}: ${BINLOG_ROOMS_READ_ONLY}`, 'room');
   }
 }
 
@@ -82,9 +88,10 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy, BeforeAp
     await this.store.close();
   }
 
-  /** Publishes `data` into `room`. With an idempotency key, a retry within 5 minutes returns the first result and publishes nothing. */
+  /** Publishes `data` into `room` (never a db.* room: the binlog source writes those into the hub itself). With an idempotency key, a retry within 5 minutes returns the first result and publishes nothing. */
   async publish(room: string, data: unknown, idempotencyKey?: string): Promise<Published & { duplicate: boolean }> {
     assertRoom(room);
+    if (isBinlogRoom(room)) throw new BinlogRoomReadOnly(room);
     if (nestsDeeperThan(data, MAX_DATA_DEPTH)) throw new BadInput('data', TOO_DEEP);
     const now = Date.now();
     if (idempotencyKey) {

@@ -1,3 +1,4 @@
+import { BINLOG_ROOM_PREFIX } from '../hub/frames.js';
 import type { RawBinlogEvent } from './binlog.reader.js';
 
 /** Where a change sits in the binlog: the file, the end offset of its event, and the row's index in that event. */
@@ -26,7 +27,7 @@ export function comparePositions(a: Omit<BinlogPosition, 'gtid'>, b: Omit<Binlog
 }
 
 export function roomOf(schema: string, table: string): string {
-  return `db.${schema}.${table}`;
+  return `${BINLOG_ROOM_PREFIX}${schema}.${table}`;
 }
 
 const ROW_OPS: Record<string, RowChange['op']> = { writerows: 'insert', updaterows: 'update', deleterows: 'delete' };
@@ -89,7 +90,7 @@ export function statementConcerns(statement: RowStatement, include: string[], ex
 /** The rooms a lost statement may concern: its table's, or every known room of its schema. */
 export function statementRooms(statement: RowStatement, known: Iterable<string>): string[] {
   if (statement.table) return [roomOf(statement.schema, statement.table)];
-  const prefix = `db.${statement.schema}.`;
+  const prefix = `${BINLOG_ROOM_PREFIX}${statement.schema}.`;
   return [...known].filter((room) => room.startsWith(prefix));
 }
 

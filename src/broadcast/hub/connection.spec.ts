@@ -67,6 +67,14 @@ describe('Connection', () => {
     assert.match(socket.sent[0].message!, /^data: .*64 levels/);
     assert.equal(socket.closedWith, null);
   });
+  it('refuses publishes into db.* rooms even to the admin token', () => {
+    const published: string[] = [];
+    const { socket, receive } = connection({ publish: (room) => published.push(room) });
+    receive('{"type":"publish","room":"db.shop.orders","data":{"op":"insert"}}');
+    assert.equal(socket.sent[0].code, 'forbidden');
+    assert.match(socket.sent[0].message!, /only by the binlog source/);
+    assert.deepEqual(published, []);
+  });
 });
 
 describe('Connection send buffer', () => {

@@ -1,5 +1,5 @@
 import type { RawData, WebSocket } from 'ws';
-import { errorFrame, joinedFrame, leftFrame, parseClientFrame, PONG_FRAME } from './frames.js';
+import { BINLOG_ROOMS_READ_ONLY, errorFrame, isBinlogRoom, joinedFrame, leftFrame, parseClientFrame, PONG_FRAME } from './frames.js';
 import type { Hub } from './hub.js';
 import type { RoomAccess } from './room-access.js';
 import type { Subscriber } from './room.js';
@@ -113,6 +113,7 @@ export class Connection implements Subscriber {
         this.rooms.delete(frame.room);
         return leftFrame(frame.room);
       case 'publish':
+        if (isBinlogRoom(frame.room)) return errorFrame('forbidden', BINLOG_ROOMS_READ_ONLY, frame.room);
         if (!this.access.canPublish(frame.room)) return errorFrame('forbidden', `may not publish to ${frame.room}`, frame.room);
         this.backend.publish(frame.room, frame.data);
         return null;

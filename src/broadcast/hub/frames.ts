@@ -10,6 +10,14 @@ import { z } from 'zod';
 export const ROOM_NAME = /^[A-Za-z0-9_.:@-]{1,200}$/;
 const room = z.string().regex(ROOM_NAME, 'a room name is 1-200 characters of A-Z a-z 0-9 _ . : @ -');
 
+/** `db.<schema>.<table>`: row changes, which apps act on (a rebate per order), so only the binlog source writes them. */
+export const BINLOG_ROOM_PREFIX = 'db.';
+export const BINLOG_ROOMS_READ_ONLY = 'db.* rooms carry row changes and are written only by the binlog source';
+
+export function isBinlogRoom(roomName: string): boolean {
+  return roomName.startsWith(BINLOG_ROOM_PREFIX);
+}
+
 /**
  * How deep a message's data may nest arrays and objects. JSON.parse takes any depth, but
  * JSON.stringify recurses: 5,000 levels (10 KB) overflow the stack when the message is serialised.
