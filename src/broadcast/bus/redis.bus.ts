@@ -101,18 +101,18 @@ export class RedisBus {
     return seq < 0 ? null : { room, seq, ts };
   }
 
-  /** The room's seq, epoch and the history kept in Redis (the last `historyMessages`), oldest first. */
-  async history(room: string): Promise<{ seq: number; epoch: string | undefined; messages: BusMessage[] }> {
+  /**
+   * The room's seq, epoch and the history kept in Redis (the last `historyMessages`), oldest first. With
+   * `create`, a room Redis does not know gets its epoch now (so a client joining before the first message
+   * already holds the one that stays); without, such a room is null and nothing is written.
+   */
+  async history(room: string, options: { create: boolean }): Promise<{ seq: number; epoch: string | undefined; messages: BusMessage[] } | null> {
     const prefix = this.options.prefix;
-    // A room without messages gets its epoch now, so a client joining before the first message already holds the one that stays.
-    const results = await this.commands
-      .multi()
-      .set(`${prefix}epoch:${room}`, newEpoch(), 'NX')
-      .get(`${prefix}seq:${room}`)
-      .get(`${prefix}epoch:${room}`)
-      .lrange(`${prefix}history:${room}`, 0, -1)
-      .exec();
-    const [, [, seq], [, epoch], [, entries]] = results as [unknown, [Error | null, string | null], [Error | null, string | null], [Error | null, string[]]];
+    const commands = this.commands.multi();
+    if (options.create) commands.set(`${prefix}epoch:${room}`, newEpoch(), 'NX');
+    const results = await commands.get(`${prefix}seq:${room}`).get(`${prefix}epoch:${room}`).lrange(`${prefix}history:${room}`, 0, -1).exec();
+    const [[, seq], [, epoch], [, entries]] = results!.slice(-3) as [[Error | null, string | null], [Error | null, string | null], [Error | null, string[]]];
+    if (seq === null && epoch === null) return null;
     return { seq: Number(seq ?? 0), epoch: epoch ?? undefined, messages: entries.map((entry) => ({ room, ...(JSON.parse(entry) as Omit<BusMessage, 'room'>) })) };
   }
 

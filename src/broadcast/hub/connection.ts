@@ -106,6 +106,7 @@ export class Connection implements Subscriber {
         return PONG_FRAME;
       case 'join':
         if (!this.access.canJoin(frame.room)) return errorFrame('forbidden', `may not join ${frame.room}`, frame.room);
+        if (!this.hub.canOpen(frame.room)) return this.tooManyRooms(frame.room);
         this.join(frame.room, frame.since, frame.epoch, true);
         return null;
       case 'leave':
@@ -115,6 +116,7 @@ export class Connection implements Subscriber {
       case 'publish':
         if (isBinlogRoom(frame.room)) return errorFrame('forbidden', BINLOG_ROOMS_READ_ONLY, frame.room);
         if (!this.access.canPublish(frame.room)) return errorFrame('forbidden', `may not publish to ${frame.room}`, frame.room);
+        if (!this.hub.canOpen(frame.room)) return this.tooManyRooms(frame.room);
         this.backend.publish(frame.room, frame.data);
         return null;
     }
@@ -127,7 +129,6 @@ export class Connection implements Subscriber {
       this.backend.refill(room).then(retry, () => !this.closed && this.join(room, since, epoch, false));
       return;
     }
-    this.hub.leave(this, room);
     const result = this.hub.join(this, room, since, epoch);
     if ('gap' in result && mayRefill && this.backend.canRefill) {
       // Older than this host keeps: fetch the room's history from the bus, then try once more.
@@ -136,6 +137,7 @@ export class Connection implements Subscriber {
       return;
     }
     if ('gap' in result) {
+      this.rooms.delete(room);
       this.deliver(errorFrame('history_gap', `${result.gap}; reload and join without since`, room));
       return;
     }
@@ -155,6 +157,10 @@ export class Connection implements Subscriber {
     if (this.closed) return;
     this.detach();
     this.socket.close(code, reason);
+  }
+
+  private tooManyRooms(room: string): string {
+    return errorFrame('too_many_rooms', `${this.hub.roomLimit} rooms are open on this host (broadcast.maxRooms): try again once rooms are left`, room);
   }
 
   /** Whether `bytes` more fit in the send buffer; if not, the client is closed with 1013. */

@@ -46,7 +46,7 @@ export const clientFrame = z.discriminatedUnion('type', [
 ]);
 export type ClientFrame = z.output<typeof clientFrame>;
 
-export type ErrorCode = 'bad_frame' | 'forbidden' | 'history_gap' | 'unauthorized' | 'not_joined' | 'internal';
+export type ErrorCode = 'bad_frame' | 'forbidden' | 'history_gap' | 'unauthorized' | 'not_joined' | 'too_many_rooms' | 'internal';
 
 export function errorFrame(code: ErrorCode, message: string, roomName?: string): string {
   return JSON.stringify({ type: 'error', code, message, ...(roomName ? { room: roomName } : {}) });

@@ -31,6 +31,8 @@ export type CoSave = () => ((manager: EntityManager) => Promise<unknown>) | null
 export class RoomStore implements RoomListener {
   private pending = new Map<string, { room: Room; messages: StoredMessage[] }>();
   private pendingCount = 0;
+  /** Rooms the hub dropped: their rows go in the next batch, before a room of the same name is written again. */
+  private gone = new Set<string>();
   private saving: Promise<void> = Promise.resolve();
   private coSave: CoSave | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -86,6 +88,12 @@ export class RoomStore implements RoomListener {
     this.entry(room);
   }
 
+  dropped(room: Room): void {
+    this.pending.delete(room.name);
+    // Only a room that had a message can have rows (one only joined never had).
+    if (room.seq > 0) this.gone.add(room.name);
+  }
+
   /** Writes what was published so far (and the co-saved state of the same moment); resolves when it is in the database. */
   save(): Promise<void> {
     this.saving = this.saving.then(() => this.saveBatch());
@@ -112,10 +120,12 @@ export class RoomStore implements RoomListener {
 
   private async saveBatch(): Promise<void> {
     const coSave = this.coSave?.() ?? null;
-    if (!this.pending.size && !coSave) return;
+    if (!this.pending.size && !this.gone.size && !coSave) return;
     // Cut synchronously: the batch is exactly what was published up to now, in order.
     const batch = this.pending;
+    const gone = [...this.gone];
     this.pending = new Map();
+    this.gone = new Set();
     this.pendingCount = 0;
     const now = Date.now();
     const rooms: RoomRow[] = [];
@@ -131,6 +141,12 @@ export class RoomStore implements RoomListener {
     const messages = values.length / 4;
     try {
       await this.dataSource.transaction(async (manager) => {
+        for (let index = 0; index < gone.length; index += INSERT_CHUNK) {
+          const names = gone.slice(index, index + INSERT_CHUNK);
+          const list = '?, '.repeat(names.length).slice(0, -2);
+          await manager.query(`DELETE FROM broadcast_room_messages WHERE room IN (${list})`, names);
+          await manager.query(`DELETE FROM broadcast_rooms WHERE name IN (${list})`, names);
+        }
         if (rooms.length) await manager.upsert(RoomRow, rooms, ['name']);
         for (let index = 0; index < values.length; index += INSERT_CHUNK * 4) {
           const chunk = values.slice(index, index + INSERT_CHUNK * 4);
@@ -149,6 +165,7 @@ export class RoomStore implements RoomListener {
       }
       this.pending = batch;
       this.pendingCount = messages;
+      for (const name of gone) this.gone.add(name);
       this.log?.error({ err: error, messages }, "saving broadcast rooms to dozen's database failed; retrying");
     }
   }
