@@ -11,7 +11,8 @@ import { BroadcastGateway } from '../broadcast.gateway.js';
 import { BroadcastService } from '../broadcast.service.js';
 import { BinlogCheckpoint } from './binlog-checkpoint.entity.js';
 import { BinlogReader, type BinlogStream, type RawBinlogEvent } from './binlog.reader.js';
-import { comparePositions, passes, roomOf, rowChanges, rowStatement, schemaFilter, statementConcerns, statementRooms, truncateChange, type BinlogPosition, type RowChange, type RowStatement } from './row-messages.js';
+import { comparePositions, roomOf, rowChanges, rowStatement, statementRooms, truncateChange, type BinlogPosition, type RowChange, type RowStatement } from './row-messages.js';
+import { SchemaSelection } from './schema-selection.js';
 import { connectProblem, serverAdvice, serverProblems } from './server-check.js';
 
 /** A position as text that sorts like the position (for the Redis dedupe check). */
@@ -25,6 +26,12 @@ export type SourceStatus = 'off' | 'starting' | 'running' | 'reconnecting' | 'st
 const BACKOFF_FIRST_MS = 250;
 const BACKOFF_MAX_MS = 5000;
 const PRESSURE_CHECK_MS = 50;
+/**
+ * A resume point that moved only past changes the source does not publish is saved once it is this
+ * far ahead (or in another file, or at shutdown), not at every checkpoint: the save is itself a change
+ * in the binlog when dozen's database is on the server read, so saving each move would feed on itself.
+ */
+const POSITION_SAVE_BYTES = 1024 * 1024;
 
 /**
  * Reads the MySQL/MariaDB binlog as a replica and publishes each row change
@@ -53,7 +60,10 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
   private generation = 0;
   private inFlight = 0;
   private readonly roomSeqs = new Map<string, number>();
-  private dirty = false;
+  /** A change was published since the checkpoint was last cut. */
+  private published = false;
+  /** The resume point last cut for dozen's database (null: none yet, or that save failed). */
+  private savedAt: { file: string; pos: number } | null = null;
   private saving: Promise<void> | null = null;
   private paused = false;
   private attempt = 0;
@@ -68,6 +78,7 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly brokenRooms = new Set<string>();
   private statementSeen = false;
   private readonly lostChanges: Counter;
+  private readonly selection: SchemaSelection;
 
   constructor(
     @InjectConfig() private readonly config: DozenConfig,
@@ -86,6 +97,7 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     });
     const url = this.settings.url ? new URL(this.settings.url) : null;
     this.sourceKey = url ? `${url.hostname}:${url.port || 3306}` : '';
+    this.selection = new SchemaSelection(this.settings.include, this.settings.exclude, config.database.url);
   }
 
   private get settings() {
@@ -104,6 +116,7 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
       return;
     }
     this.status = 'starting';
+    this.log.info({ schemas: this.selection.neverPublished }, "schemas never published: the server's system schemas and dozen's own database");
     this.timers.push(setInterval(() => void this.saveCheckpoint(), this.settings.checkpointMs));
     this.timers.push(setInterval(() => this.applyBackpressure(), PRESSURE_CHECK_MS));
     this.gateway.onPressure(() => this.pauseNow());
@@ -135,7 +148,8 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     this.resumeAt = this.readAt = null;
     this.last = this.lastRead = null;
     this.generation++;
-    this.dirty = false;
+    this.published = false;
+    this.savedAt = null;
     this.log.warn({ source: this.sourceKey }, 'binlog position reset: reading from the server\'s current end');
     if (this.status === 'off') return;
     this.status = 'starting';
@@ -148,7 +162,7 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     if (!saved) return;
     this.resumeAt = { file: saved.resumeFile, pos: Number(saved.resumePosition) };
     if (saved.lastFile !== null) this.last = { file: saved.lastFile, pos: Number(saved.lastPosition), row: saved.lastRow ?? 0 };
-    this.readAt = this.resumeAt;
+    this.readAt = this.savedAt = this.resumeAt;
     this.lastRead = this.last;
     // With the Redis bus, seqs live in Redis; without it, replayed changes must get their old seqs back.
     if (!this.broadcast.bus) {
@@ -181,8 +195,8 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
       password: this.settings.password,
       serverId: this.settings.serverId,
       startAt: this.readAt ?? 'end',
-      includeSchema: schemaFilter(this.settings.include),
-      excludeSchema: schemaFilter(this.settings.exclude),
+      includeSchema: this.selection.includeFilter,
+      excludeSchema: this.selection.excludeFilter,
     });
     this.stream = stream;
     this.paused = false;
@@ -203,9 +217,9 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
       this.file = event.binlogName!;
     } else if (name === 'query') {
       const truncate = truncateChange(event, this.file);
-      if (truncate && passes(truncate.schema, truncate.table, this.settings.include, this.settings.exclude)) this.publish(truncate);
+      if (truncate && this.selection.passes(truncate.schema, truncate.table)) this.publish(truncate);
       const statement = truncate ? null : rowStatement(event);
-      if (statement && statementConcerns(statement, this.settings.include, this.settings.exclude)) this.unpublishable(statement);
+      if (statement && this.selection.concerns(statement)) this.unpublishable(statement);
     } else if (name !== 'tablemap' && name !== 'xid') {
       for (const change of rowChanges(event, this.file)) this.publish(change);
     }
@@ -230,19 +244,23 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     if (!bus) {
       const published = this.broadcast.hub.publish(room, change);
       this.roomSeqs.set(room, published.seq);
-      this.confirmed(null, () => (this.last = change.position));
+      this.confirmed(null, () => this.publishedUpTo(change.position));
       return;
     }
     // Redis drops a position it already has (a replay after a crash), so every host sees each change once.
     const work = bus.publish(room, change, Date.now(), { key: `binlog:${this.sourceKey}`, position: sortablePosition(change.position) });
-    this.confirmed(work, () => (this.last = change.position));
+    this.confirmed(work, () => this.publishedUpTo(change.position));
+  }
+
+  private publishedUpTo(position: BinlogPosition): void {
+    this.last = position;
+    this.published = true;
   }
 
   /** Applies `update` to the checkpoint state once `work` and everything before it are confirmed; synchronously when nothing is in flight. */
   private confirmed(work: Promise<unknown> | null, update: () => void): void {
     if (!work && !this.inFlight) {
       update();
-      this.dirty = true;
       return;
     }
     const generation = this.generation;
@@ -252,7 +270,6 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
         this.inFlight--;
         if (generation !== this.generation) return;
         update();
-        this.dirty = true;
       },
       (error: Error) => {
         this.inFlight--;
@@ -384,9 +401,11 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     return row ? (manager) => manager.save(BinlogCheckpoint, row) : null;
   }
 
+  /** The checkpoint as of now when it is worth a write: a change was published, or the resume point moved far (see POSITION_SAVE_BYTES). */
   private checkpointRow(): BinlogCheckpoint | null {
-    if (!this.dirty || !this.resumeAt) return null;
-    this.dirty = false;
+    if (!this.resumeAt || !(this.published || this.movedFarFromSaved())) return null;
+    this.published = false;
+    this.savedAt = this.resumeAt;
     // One consistent snapshot: everything up to `last` has been handed to the hub.
     return {
       source: this.sourceKey,
@@ -400,6 +419,12 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     };
   }
 
+  private movedFarFromSaved(): boolean {
+    const [now, saved] = [this.resumeAt!, this.savedAt];
+    if (!saved || saved.file !== now.file) return true;
+    return now.pos > saved.pos && (this.closing || now.pos - saved.pos >= POSITION_SAVE_BYTES);
+  }
+
   private async saveCheckpoint(): Promise<void> {
     // One host: the room store writes the checkpoint with the rooms (checkpointWrite).
     if (!this.broadcast.bus) return this.broadcast.store.save();
@@ -411,7 +436,7 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
       .then(
         () => undefined,
         (error: Error) => {
-          this.dirty = true;
+          this.savedAt = null; // the next checkpoint writes again
           this.log.error({ err: error }, 'saving the binlog position failed');
         },
       )
