@@ -9,7 +9,7 @@ import { createShop, startCdcDozen } from './cdc.js';
 import { TestClient } from './ws-client.js';
 
 const OWN = 'dozen_self';
-/** dozen's database account, as an operator would give it: all rights on its own schema only. */
+/** dozen's database account: no SUPER, so `read_only` applies to it. */
 const ACCOUNT = { user: 'dozen_self', password: 'dozen-self-password' };
 
 /**
@@ -30,7 +30,7 @@ describe('binlog source on the server that holds dozen\'s own database', { timeo
     await root.query(`GRANT ALL PRIVILEGES ON ${OWN}.* TO '${ACCOUNT.user}'@'127.0.0.1'`);
   });
   after(async () => {
-    await root?.query('DROP TABLE IF EXISTS mysql.dozen_probe');
+    await root?.query('SET GLOBAL read_only = 0; DROP TABLE IF EXISTS mysql.dozen_probe');
     await root?.end();
     await shop?.end();
     await mariadb?.stop();
@@ -100,6 +100,39 @@ describe('binlog source on the server that holds dozen\'s own database', { timeo
       assert.equal(await count(`SELECT COUNT(*) AS n FROM ${OWN}.broadcast_room_messages`), messages);
       assert.equal(await count(`SELECT COUNT(*) AS n FROM ${OWN}.broadcast_rooms`), rooms);
     } finally {
+      await dozen.stop();
+    }
+  });
+
+  it('reports the broadcast module down while saving rooms to dozen\'s database fails, and up once it works again', async () => {
+    const dozen = await start();
+    const health = async () => {
+      const response = await dozen.api('/broadcast/health');
+      return { code: response.status, ...((await response.json()) as { status: string; reason?: string }) };
+    };
+    try {
+      assert.equal((await health()).status, 'up');
+      await root.query('SET GLOBAL read_only = 1');
+      assert.equal((await dozen.api('/broadcast/rooms/chat.unsaved/messages', { method: 'POST', ...json({ data: 'live only' }) })).status, 201);
+      // A row change too (root is not bound by read_only): its room and the binlog position are saved together, or not at all.
+      await shop.query("INSERT INTO orders (customer, amount) VALUES ('while read-only', 1)");
+      const down = await waitFor('broadcast health to go down', async () => {
+        const now = await health();
+        return now.status === 'down' ? now : false;
+      }, 10_000);
+      assert.equal(down.code, 503);
+      assert.match(down.reason!, /sav.*dozen's database/i, JSON.stringify(down));
+      assert.match(down.reason!, /read.only/i, 'with the database\'s own words');
+      assert.equal((await (await fetch(dozen.url + '/health')).json()).status, 'down');
+      await root.query('SET GLOBAL read_only = 0');
+      await waitFor('broadcast health to be up again', async () => (await health()).status === 'up', 10_000);
+      assert.equal(await count(`SELECT COUNT(*) AS n FROM ${OWN}.broadcast_room_messages WHERE room = 'chat.unsaved'`), 1, 'the message waited and was saved');
+      // The failed transaction's binlog position is written with the rooms it numbered, not dropped with the attempt.
+      const [[room]] = (await root.query(`SELECT seq FROM ${OWN}.broadcast_rooms WHERE name = 'db.self_shop.orders'`)) as unknown as [{ seq: number }[]];
+      const [[checkpoint]] = (await root.query(`SELECT room_seqs AS seqs FROM ${OWN}.broadcast_binlog_checkpoints`)) as unknown as [{ seqs: string }[]];
+      assert.equal(JSON.parse(checkpoint.seqs)['db.self_shop.orders'], Number(room.seq), `checkpoint ${checkpoint.seqs} and room at seq ${room.seq} agree`);
+    } finally {
+      await root.query('SET GLOBAL read_only = 0');
       await dozen.stop();
     }
   });

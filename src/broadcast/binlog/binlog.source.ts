@@ -79,6 +79,8 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
   private statementSeen = false;
   private readonly lostChanges: Counter;
   private readonly selection: SchemaSelection;
+  /** Why the last save of the binlog position failed (with the Redis bus; on one host the room store saves it and says so). */
+  checkpointProblem: string | null = null;
 
   constructor(
     @InjectConfig() private readonly config: DozenConfig,
@@ -434,10 +436,13 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     this.saving = this.checkpoints
       .save(row)
       .then(
-        () => undefined,
+        () => {
+          this.checkpointProblem = null;
+        },
         (error: Error) => {
           this.savedAt = null; // the next checkpoint writes again
-          this.log.error({ err: error }, 'saving the binlog position failed');
+          if (!this.checkpointProblem) this.log.error({ err: error }, "saving the binlog position to dozen's database failed; retrying");
+          this.checkpointProblem = `saving the binlog position to dozen's database fails: ${error.message}`;
         },
       )
       .finally(() => (this.saving = null));

@@ -35,6 +35,10 @@ export class RoomStore implements RoomListener {
   private gone = new Set<string>();
   private saving: Promise<void> = Promise.resolve();
   private coSave: CoSave | null = null;
+  /** A co-saved write whose transaction failed: written with the next batch, unless a newer one replaces it. */
+  private unsavedCoSave: ReturnType<CoSave> = null;
+  /** Since when saves fail and the database's last word; null while they succeed. */
+  private failure: { since: number; error: string } | null = null;
   private timer: NodeJS.Timeout | null = null;
   private log: Logger | null = null;
   private hub: Hub | null = null;
@@ -72,6 +76,13 @@ export class RoomStore implements RoomListener {
     this.timer = setInterval(() => void this.save(), options.saveEveryMs);
     this.timer.unref();
     return rooms.length;
+  }
+
+  /** Why the rooms are not being saved (for health), or null while saves succeed. */
+  problem(): string | null {
+    if (!this.failure) return null;
+    const since = new Date(this.failure.since).toISOString();
+    return `saving broadcast rooms to dozen's database fails since ${since} (${this.pendingCount} messages wait in memory; a crash now loses them): ${this.failure.error}`;
   }
 
   /** Saves `coSave`'s write with every batch (the binlog checkpoint: never ahead of the rooms it numbered). */
@@ -119,7 +130,8 @@ export class RoomStore implements RoomListener {
   }
 
   private async saveBatch(): Promise<void> {
-    const coSave = this.coSave?.() ?? null;
+    const coSave = this.coSave?.() ?? this.unsavedCoSave;
+    this.unsavedCoSave = null;
     if (!this.pending.size && !this.gone.size && !coSave) return;
     // Cut synchronously: the batch is exactly what was published up to now, in order.
     const batch = this.pending;
@@ -156,6 +168,8 @@ export class RoomStore implements RoomListener {
         for (const [name, oldest] of trims) await manager.query('DELETE FROM broadcast_room_messages WHERE room = ? AND seq < ?', [name, oldest]);
         await coSave?.(manager);
       });
+      if (this.failure) this.log?.info({ failingSince: new Date(this.failure.since).toISOString() }, "saving broadcast rooms to dozen's database works again");
+      this.failure = null;
     } catch (error) {
       // Put the batch back in front of what came since, so the next save writes it in order.
       for (const [name, entry] of this.pending) {
@@ -164,9 +178,12 @@ export class RoomStore implements RoomListener {
         else batch.set(name, entry);
       }
       this.pending = batch;
-      this.pendingCount = messages;
+      this.pendingCount += messages;
       for (const name of gone) this.gone.add(name);
-      this.log?.error({ err: error, messages }, "saving broadcast rooms to dozen's database failed; retrying");
+      this.unsavedCoSave = coSave;
+      // Once, not at every retry (each saveEveryMs); health says it for as long as it lasts.
+      if (!this.failure) this.log?.error({ err: error, messages }, "saving broadcast rooms to dozen's database failed; retrying");
+      this.failure = { since: this.failure?.since ?? Date.now(), error: (error as Error).message };
     }
   }
 }
