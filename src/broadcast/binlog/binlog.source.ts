@@ -152,6 +152,8 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     this.generation++;
     this.published = false;
     this.savedAt = null;
+    // The changes up to the end are skipped: no room continues its stream (and a seq lost in a crash is not given again).
+    for (const room of this.broadcast.hub.binlogRooms()) this.broadcast.hub.breakRoom(room, 'the binlog position was reset: row changes up to then were skipped');
     this.log.warn({ source: this.sourceKey }, 'binlog position reset: reading from the server\'s current end');
     if (this.status === 'off') return;
     this.status = 'starting';
@@ -161,6 +163,7 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async loadCheckpoint(): Promise<void> {
     const saved = await this.checkpoints.findOneBy({ source: this.sourceKey });
+    if (!this.broadcast.bus) this.breakRoomsNotReplayed(saved);
     if (!saved) return;
     this.resumeAt = { file: saved.resumeFile, pos: Number(saved.resumePosition) };
     if (saved.lastFile !== null) this.last = { file: saved.lastFile, pos: Number(saved.lastPosition), row: saved.lastRow ?? 0 };
@@ -174,6 +177,23 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
       }
     }
     this.log.info({ resumeAt: this.resumeAt, last: this.last, rooms: this.roomSeqs.size }, 'binlog checkpoint loaded');
+  }
+
+  /**
+   * One host: a room keeps its epoch across a restart because the changes after the saved seq are
+   * read again from the checkpoint saved with it and get the seqs they had. A room the checkpoint does
+   * not number at its saved seq (no checkpoint for this server: reading starts at the end; or another
+   * one) cannot have that: it starts a new epoch, or a seq a client saw before a crash would be given
+   * to another change in the same epoch.
+   */
+  private breakRoomsNotReplayed(saved: BinlogCheckpoint | null): void {
+    const seqs = saved ? (JSON.parse(saved.roomSeqs) as Record<string, number>) : {};
+    const why = saved
+      ? "the saved binlog position does not number this room's last saved message"
+      : `no binlog position is saved for ${this.sourceKey}: reading starts at the server's current end`;
+    const broken = this.broadcast.hub.binlogRooms().filter((room) => seqs[room] !== this.broadcast.hub.seq(room));
+    for (const room of broken) this.broadcast.hub.breakRoom(room, why);
+    if (broken.length) this.log.warn({ rooms: broken, reason: why }, 'binlog rooms start a new epoch');
   }
 
   private async connect(): Promise<void> {

@@ -238,6 +238,11 @@ export class Hub {
     return [...this.rooms.keys()];
   }
 
+  /** The rooms the binlog source feeds (restored from dozen's database, or published into since the start). */
+  binlogRooms(): string[] {
+    return [...this.rooms.values()].filter((room) => room.replayable).map((room) => room.name);
+  }
+
   private append(room: Room, message: StoredMessage): void {
     this.appending = room;
     try {
