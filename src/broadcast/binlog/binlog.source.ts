@@ -11,6 +11,7 @@ import { BroadcastGateway } from '../broadcast.gateway.js';
 import { BroadcastService } from '../broadcast.service.js';
 import { BinlogCheckpoint } from './binlog-checkpoint.entity.js';
 import { BinlogReader, type BinlogStream, type RawBinlogEvent } from './binlog.reader.js';
+import { CheckpointState } from './checkpoint-state.js';
 import { comparePositions, roomOf, rowChanges, rowStatement, statementRooms, truncateChange, type BinlogPosition, type RowChange, type RowStatement } from './row-messages.js';
 import { SchemaSelection } from './schema-selection.js';
 import { connectProblem, serverAdvice, serverProblems } from './server-check.js';
@@ -26,12 +27,6 @@ export type SourceStatus = 'off' | 'starting' | 'running' | 'reconnecting' | 'st
 const BACKOFF_FIRST_MS = 250;
 const BACKOFF_MAX_MS = 5000;
 const PRESSURE_CHECK_MS = 50;
-/**
- * A resume point that moved only past changes the source does not publish is saved once it is this
- * far ahead (or in another file, or at shutdown), not at every checkpoint: the save is itself a change
- * in the binlog when dozen's database is on the server read, so saving each move would feed on itself.
- */
-const POSITION_SAVE_BYTES = 1024 * 1024;
 
 /**
  * Reads the MySQL/MariaDB binlog as a replica and publishes each row change
@@ -49,9 +44,8 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
   advice: string | null = null;
   private stream: BinlogStream | null = null;
   private file = '';
-  /** Published and confirmed (what the checkpoint saves). */
-  private resumeAt: { file: string; pos: number } | null = null;
-  private last: BinlogPosition | null = null;
+  /** Published and confirmed: what the checkpoint saves. */
+  private readonly checkpoint = new CheckpointState();
   /** Read from the stream (ahead of the confirmed pair while bus publishes are in flight). */
   private readAt: { file: string; pos: number } | null = null;
   private lastRead: BinlogPosition | null = null;
@@ -59,11 +53,6 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
   private confirmations: Promise<void> = Promise.resolve();
   private generation = 0;
   private inFlight = 0;
-  private readonly roomSeqs = new Map<string, number>();
-  /** A change was published since the checkpoint was last cut. */
-  private published = false;
-  /** The resume point last cut for dozen's database (null: none yet, or that save failed). */
-  private savedAt: { file: string; pos: number } | null = null;
   private saving: Promise<void> | null = null;
   private paused = false;
   private attempt = 0;
@@ -108,7 +97,7 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Where the source stands, for health: position published up to and whether it reads. */
   position(): { file: string; pos: number } | null {
-    return this.resumeAt;
+    return this.checkpoint.resumeAt;
   }
 
   onApplicationBootstrap(): void {
@@ -147,11 +136,10 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     await this.saving;
     if (!this.broadcast.bus) await this.broadcast.store.save();
     await this.checkpoints.delete({ source: this.sourceKey });
-    this.resumeAt = this.readAt = null;
-    this.last = this.lastRead = null;
+    this.checkpoint.forget();
+    this.readAt = null;
+    this.lastRead = null;
     this.generation++;
-    this.published = false;
-    this.savedAt = null;
     // The changes up to the end are skipped: no room continues its stream (and a seq lost in a crash is not given again).
     for (const room of this.broadcast.hub.binlogRooms()) this.broadcast.hub.breakRoom(room, 'the binlog position was reset: row changes up to then were skipped');
     this.log.warn({ source: this.sourceKey }, 'binlog position reset: reading from the server\'s current end');
@@ -165,18 +153,13 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     const saved = await this.checkpoints.findOneBy({ source: this.sourceKey });
     if (!this.broadcast.bus) this.breakRoomsNotReplayed(saved);
     if (!saved) return;
-    this.resumeAt = { file: saved.resumeFile, pos: Number(saved.resumePosition) };
-    if (saved.lastFile !== null) this.last = { file: saved.lastFile, pos: Number(saved.lastPosition), row: saved.lastRow ?? 0 };
-    this.readAt = this.savedAt = this.resumeAt;
-    this.lastRead = this.last;
     // With the Redis bus, seqs live in Redis; without it, replayed changes must get their old seqs back.
-    if (!this.broadcast.bus) {
-      for (const [room, seq] of Object.entries(JSON.parse(saved.roomSeqs) as Record<string, number>)) {
-        this.roomSeqs.set(room, seq);
-        this.broadcast.hub.restoreSeq(room, seq);
-      }
-    }
-    this.log.info({ resumeAt: this.resumeAt, last: this.last, rooms: this.roomSeqs.size }, 'binlog checkpoint loaded');
+    this.checkpoint.restore(saved, !this.broadcast.bus);
+    for (const [room, seq] of this.checkpoint.roomSeqs) this.broadcast.hub.restoreSeq(room, seq);
+    const { resumeAt, last, roomSeqs } = this.checkpoint;
+    this.readAt = resumeAt;
+    this.lastRead = last;
+    this.log.info({ resumeAt, last, rooms: roomSeqs.size }, 'binlog checkpoint loaded');
   }
 
   /**
@@ -228,7 +211,7 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
       this.attempt = 0;
       this.status = 'running';
       this.problem = null;
-      this.log.info({ source: this.sourceKey, from: this.resumeAt ?? 'end' }, 'binlog source reading');
+      this.log.info({ source: this.sourceKey, from: this.checkpoint.resumeAt ?? 'end' }, 'binlog source reading');
     });
   }
 
@@ -249,7 +232,7 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     const resumeAt = stream.resumePoint();
     if (resumeAt && (resumeAt.file !== this.readAt?.file || resumeAt.pos !== this.readAt?.pos)) {
       this.readAt = resumeAt;
-      this.confirmed(null, () => (this.resumeAt = resumeAt));
+      this.confirmed(null, () => (this.checkpoint.resumeAt = resumeAt));
     }
   }
 
@@ -265,18 +248,13 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     const bus = this.broadcast.bus;
     if (!bus) {
       const published = this.broadcast.hub.publish(room, change);
-      this.roomSeqs.set(room, published.seq);
-      this.confirmed(null, () => this.publishedUpTo(change.position));
+      this.checkpoint.roomSeqs.set(room, published.seq);
+      this.confirmed(null, () => this.checkpoint.publishedUpTo(change.position));
       return;
     }
     // Redis drops a position it already has (a replay after a crash), so every host sees each change once.
     const work = bus.publish(room, change, Date.now(), { key: `binlog:${this.sourceKey}`, position: sortablePosition(change.position) });
-    this.confirmed(work, () => this.publishedUpTo(change.position));
-  }
-
-  private publishedUpTo(position: BinlogPosition): void {
-    this.last = position;
-    this.published = true;
+    this.confirmed(work, () => this.checkpoint.publishedUpTo(change.position));
   }
 
   /** Applies `update` to the checkpoint state once `work` and everything before it are confirmed; synchronously when nothing is in flight. */
@@ -301,8 +279,8 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
         // Re-read from the last confirmed point; Redis drops what it already had.
         this.stream?.stop();
         this.stream = null;
-        this.readAt = this.resumeAt;
-        this.lastRead = this.last;
+        this.readAt = this.checkpoint.resumeAt;
+        this.lastRead = this.checkpoint.last;
         this.reconnectLater(`publishing to the Redis bus failed: ${error.message}`);
       },
     );
@@ -362,7 +340,8 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     stream.stop();
     this.stream = null;
     if (error.errno === 1236 || /purged|could not find first log file|binlog truncated/i.test(error.message)) {
-      const at = this.resumeAt ? `${this.resumeAt.file}:${this.resumeAt.pos}` : 'the saved position';
+      const saved = this.checkpoint.resumeAt;
+      const at = saved ? `${saved.file}:${saved.pos}` : 'the saved position';
       this.stop(
         `binlog source stopped: ${at} is no longer on the server (binlog purged?): ${error.message}. ` +
           'To skip the changes in between and read from the current end: POST /broadcast/binlog/reset',
@@ -419,39 +398,15 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** The checkpoint as of now, as a write for the room store's next transaction; null when nothing moved. */
   private checkpointWrite(): ((manager: EntityManager) => Promise<unknown>) | null {
-    const row = this.checkpointRow();
+    const row = this.checkpoint.cut(this.sourceKey, this.closing);
     return row ? (manager) => manager.save(BinlogCheckpoint, row) : null;
-  }
-
-  /** The checkpoint as of now when it is worth a write: a change was published, or the resume point moved far (see POSITION_SAVE_BYTES). */
-  private checkpointRow(): BinlogCheckpoint | null {
-    if (!this.resumeAt || !(this.published || this.movedFarFromSaved())) return null;
-    this.published = false;
-    this.savedAt = this.resumeAt;
-    // One consistent snapshot: everything up to `last` has been handed to the hub.
-    return {
-      source: this.sourceKey,
-      resumeFile: this.resumeAt.file,
-      resumePosition: this.resumeAt.pos,
-      lastFile: this.last?.file ?? null,
-      lastPosition: this.last?.pos ?? null,
-      lastRow: this.last?.row ?? null,
-      roomSeqs: JSON.stringify(Object.fromEntries(this.roomSeqs)),
-      updatedAt: Date.now(),
-    };
-  }
-
-  private movedFarFromSaved(): boolean {
-    const [now, saved] = [this.resumeAt!, this.savedAt];
-    if (!saved || saved.file !== now.file) return true;
-    return now.pos > saved.pos && (this.closing || now.pos - saved.pos >= POSITION_SAVE_BYTES);
   }
 
   private async saveCheckpoint(): Promise<void> {
     // One host: the room store writes the checkpoint with the rooms (checkpointWrite).
     if (!this.broadcast.bus) return this.broadcast.store.save();
     if (this.saving) return;
-    const row = this.checkpointRow();
+    const row = this.checkpoint.cut(this.sourceKey, this.closing);
     if (!row) return;
     this.saving = this.checkpoints
       .save(row)
@@ -460,7 +415,7 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
           this.checkpointProblem = null;
         },
         (error: Error) => {
-          this.savedAt = null; // the next checkpoint writes again
+          this.checkpoint.unsaved();
           if (!this.checkpointProblem) this.log.error({ err: error }, "saving the binlog position to dozen's database failed; retrying");
           this.checkpointProblem = `saving the binlog position to dozen's database fails: ${error.message}`;
         },
