@@ -27,11 +27,10 @@ function fakeSocket() {
   return socket;
 }
 
-function connection(backend: Partial<RoomBackend> = {}) {
+function connection(backend: Partial<RoomBackend> = {}, hub = new Hub({ messages: 10, seconds: 60, bytes: 1 << 20 })) {
   const socket = fakeSocket();
   const failures: unknown[] = [];
   const slow: number[] = [];
-  const hub = new Hub({ messages: 10, seconds: 60, bytes: 1 << 20 });
   const client = new Connection(
     socket as unknown as WebSocket,
     hub,
@@ -57,6 +56,24 @@ describe('Connection', () => {
     assert.deepEqual(socket.closedWith, { code: 1011, reason: 'internal error' });
     receive('{"type":"ping"}');
     assert.equal(socket.sent.length, 1, 'frames after the close are not handled');
+  });
+
+  it('closes only itself too when a join that waited for the bus fails', async () => {
+    const hub = new (class extends Hub {
+      override join(): never {
+        throw new Error('boom');
+      }
+    })({ messages: 10, seconds: 60, bytes: 1 << 20 });
+    let refilled!: () => void;
+    const refill = new Promise<boolean>((resolve) => (refilled = () => resolve(true)));
+    const { socket, failures, receive } = connection({ canRefill: true, refill: () => refill }, hub);
+    receive('{"type":"join","room":"chat.a"}');
+    hub.fill('chat.a', 0, []);
+    refilled();
+    await refill;
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(failures.length, 1);
+    assert.deepEqual(socket.closedWith, { code: 1011, reason: 'internal error' });
   });
 
   it('refuses data nested deeper than the limit as bad_frame naming data', () => {

@@ -83,10 +83,14 @@ export class Connection implements Subscriber {
     try {
       this.handle(data, isBinary);
     } catch (error) {
-      this.events.failed(error);
-      this.deliver(errorFrame('internal', 'the server failed to handle a frame; the connection is closed'));
-      this.close(CLOSE_INTERNAL, 'internal error');
+      this.fail(error);
     }
+  }
+
+  private fail(error: unknown): void {
+    this.events.failed(error);
+    this.deliver(errorFrame('internal', 'the server failed to handle a frame; the connection is closed'));
+    this.close(CLOSE_INTERNAL, 'internal error');
   }
 
   private handle(data: RawData, isBinary: boolean): void {
@@ -126,14 +130,14 @@ export class Connection implements Subscriber {
     if (mayRefill && this.backend.canRefill && !this.hub.loaded(room)) {
       // First join of this room on this host: fetch its seq and history from the bus first.
       const retry = () => !this.closed && this.join(room, since, epoch, true);
-      this.backend.refill(room).then(retry, () => !this.closed && this.join(room, since, epoch, false));
+      this.backend.refill(room).then(retry, () => !this.closed && this.join(room, since, epoch, false)).catch((error: unknown) => this.fail(error));
       return;
     }
     const result = this.hub.join(this, room, since, epoch);
     if ('gap' in result && mayRefill && this.backend.canRefill) {
       // Older than this host keeps: fetch the room's history from the bus, then try once more.
       const retry = () => !this.closed && this.join(room, since, epoch, false);
-      this.backend.refill(room).then(retry, retry);
+      this.backend.refill(room).then(retry, retry).catch((error: unknown) => this.fail(error));
       return;
     }
     if ('gap' in result) {
