@@ -37,6 +37,8 @@ export const broadcastConfig = z
     historySeconds: z.number().int().min(1).default(300),
     /** How often new messages and room positions are written to dozen's database (one transaction). A crash loses at most this last stretch; clients that saw it get a history_gap. */
     saveEveryMs: z.number().int().min(5).max(10_000).default(50),
+    /** Rooms clients may open on this host (join, publish); one more is refused with too_many_rooms. Rooms go when nobody is in them and their history aged out; the binlog source's rooms are never refused. */
+    maxRooms: z.number().int().min(1).default(10_000),
     /** Largest frame a client may send; bigger ones close the connection with 1009. */
     maxFrameBytes: z.number().int().min(256).default(64 * 1024),
     /** Bytes queued for one client before it is closed with 1013 (too slow); the others are not slowed. */

@@ -20,7 +20,8 @@ import { resolveAccess, type AccessRules, type RoomAccess } from './hub/room-acc
  * straight to Connection and the Hub (no Nest message routing on the hot path).
  * The admin-token HTTP hook lets `/ws` through; the token is checked here, on connect.
  */
-@WebSocketGateway({ path: '/ws' })
+// autoPong off: the connection answers pings itself, within its send buffer bound (Connection.pong).
+@WebSocketGateway({ path: '/ws', autoPong: false })
 export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnModuleDestroy {
   private readonly connections = new Set<Connection>();
   private heartbeat?: NodeJS.Timeout;
@@ -56,7 +57,8 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
     this.replaceErrorLogging(socket);
     const pending: [Buffer, boolean][] = [];
     let connection: Connection | null = null;
-    socket.on('message', (data, isBinary) => (connection ? connection.handle(data, isBinary) : pending.push([data as Buffer, isBinary])));
+    socket.on('message', (data, isBinary) => (connection ? connection.receive(data, isBinary) : pending.push([data as Buffer, isBinary])));
+    socket.on('ping', (data) => connection?.pong(data));
     socket.on('pong', () => connection && (connection.lastSeen = Date.now()));
     socket.on('close', () => {
       if (!connection) return;
@@ -84,10 +86,11 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
         pressure: () => {
           for (const listener of this.pressureListeners) listener();
         },
+        failed: (error) => this.log.error({ err: error, subject: access.subject }, 'handling a client frame failed: connection closed'),
       });
       this.connections.add(connection);
       if (access.caller) this.follow(socket, connection, access.caller, request);
-      for (const [data, isBinary] of pending.splice(0)) connection.handle(data, isBinary);
+      for (const [data, isBinary] of pending.splice(0)) connection.receive(data, isBinary);
     }, (error: unknown) => {
       this.log.error({ err: error }, 'token check failed');
       socket.close(CLOSE_POLICY, 'token check failed');

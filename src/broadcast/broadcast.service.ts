@@ -7,15 +7,35 @@ import { Metrics } from '../common/metrics.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
 import { RedisBus } from './bus/redis.bus.js';
-import { ROOM_NAME } from './hub/frames.js';
+import { BINLOG_ROOMS_READ_ONLY, isBinlogRoom, MAX_DATA_DEPTH, nestsDeeperThan, ROOM_NAME, TOO_DEEP } from './hub/frames.js';
 import { Hub, type Published, type RoomSummary } from './hub/hub.js';
 import { RoomStore } from './store/room.store.js';
 
 const IDEMPOTENCY_MS = 5 * 60 * 1000;
+/** Rooms whose history aged out are looked for this often (or every historySeconds, when shorter). */
+const SWEEP_MAX_SECONDS = 10;
 
 export class HistoryGap extends DomainError {
   constructor(room: string, reason: string) {
     super(410, 'history_gap', `room ${room}: ${reason}; reload and continue from the room's current seq and epoch`, 'since');
+  }
+}
+
+export class UnknownRoom extends DomainError {
+  constructor(room: string) {
+    super(404, 'not_found', `room ${room} does not exist: no message of it is kept and nobody is in it`, 'room');
+  }
+}
+
+export class TooManyRooms extends DomainError {
+  constructor(limit: number) {
+    super(503, 'too_many_rooms', `${limit} rooms are open on this host (broadcast.maxRooms): try again once rooms are left`, 'room');
+  }
+}
+
+export class BinlogRoomReadOnly extends DomainError {
+  constructor(room: string) {
+    super(403, 'forbidden', `may not publish to ${room}: ${BINLOG_ROOMS_READ_ONLY}`, 'room');
   }
 }
 
@@ -32,6 +52,7 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy, BeforeAp
   private readonly idempotent = new Map<string, { published: Promise<Published>; expires: number }>();
   readonly slowClients: Counter;
   readonly oversizeFrames: Counter;
+  private sweeper?: NodeJS.Timeout;
 
   private readonly log: Logger;
 
@@ -42,7 +63,7 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy, BeforeAp
     @InjectLogger() logger: Logger,
   ) {
     this.log = logger.child({ module: 'broadcast' });
-    this.hub = new Hub({ messages: config.broadcast.historyMessages, seconds: config.broadcast.historySeconds, bytes: config.broadcast.historyBytes });
+    this.hub = new Hub({ messages: config.broadcast.historyMessages, seconds: config.broadcast.historySeconds, bytes: config.broadcast.historyBytes }, config.broadcast.maxRooms);
     const redis = config.broadcast.redis;
     this.bus = redis.url ? new RedisBus({ url: redis.url, password: redis.password, prefix: redis.prefix, historyMessages: config.broadcast.historyMessages }) : null;
     const published = new Counter({ name: 'dozen_broadcast_messages_total', help: 'Messages published into rooms', registers: [metrics.registry] });
@@ -56,8 +77,18 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy, BeforeAp
   }
 
   async onModuleInit(): Promise<void> {
+    // A room nobody is in goes when its last message ages out of the history (the hub drops it on leave otherwise).
+    this.sweeper = setInterval(() => this.hub.dropIdle(), Math.min(this.config.broadcast.historySeconds, SWEEP_MAX_SECONDS) * 1000);
+    this.sweeper.unref();
     if (this.bus) {
-      await this.bus.listen((message) => this.hub.accept(message.room, message.seq, message.data, message.ts, message.epoch));
+      await this.bus.listen(
+        (message) => {
+          // Every host refuses such data when it is published; one that reached Redis another way is skipped, not serialised.
+          if (nestsDeeperThan(message.data, MAX_DATA_DEPTH)) throw new Error(`data ${TOO_DEEP}`);
+          this.hub.accept(message.room, message.seq, message.data, message.ts, message.epoch);
+        },
+        (error, bytes) => this.log.warn({ err: error, bytes }, 'a message from the Redis bus was skipped'),
+      );
       return;
     }
     // One host: rooms continue where they were (seq, epoch, history) from dozen's database.
@@ -67,6 +98,7 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy, BeforeAp
   }
 
   async onModuleDestroy(): Promise<void> {
+    clearInterval(this.sweeper);
     await this.bus?.close();
   }
 
@@ -75,9 +107,12 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy, BeforeAp
     await this.store.close();
   }
 
-  /** Publishes `data` into `room`. With an idempotency key, a retry within 5 minutes returns the first result and publishes nothing. */
+  /** Publishes `data` into `room` (never a db.* room: the binlog source writes those into the hub itself). With an idempotency key, a retry within 5 minutes returns the first result and publishes nothing. */
   async publish(room: string, data: unknown, idempotencyKey?: string): Promise<Published & { duplicate: boolean }> {
     assertRoom(room);
+    if (isBinlogRoom(room)) throw new BinlogRoomReadOnly(room);
+    if (nestsDeeperThan(data, MAX_DATA_DEPTH)) throw new BadInput('data', TOO_DEEP);
+    if (!this.hub.canOpen(room)) throw new TooManyRooms(this.hub.roomLimit);
     const now = Date.now();
     if (idempotencyKey) {
       this.forgetExpired(now);
@@ -98,11 +133,16 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy, BeforeAp
     this.bus.publish(room, data, Date.now()).catch(() => undefined);
   }
 
-  /** Fetches a room's history from the bus into this host's hub (a host that started after the messages). False without a bus. */
-  async refill(room: string): Promise<boolean> {
+  /**
+   * Fetches a room's history from the bus into this host's hub (a host that started after the messages).
+   * False without a bus, and with `onlyKnown` for a room Redis does not know either (then nothing is created).
+   */
+  async refill(room: string, options: { onlyKnown?: boolean } = {}): Promise<boolean> {
     if (!this.bus) return false;
-    const { seq, epoch, messages } = await this.bus.history(room);
-    this.hub.fill(room, seq, messages, epoch);
+    const known = await this.bus.history(room, { create: !options.onlyKnown });
+    if (!known) return false;
+    if (!this.hub.canOpen(room)) throw new TooManyRooms(this.hub.roomLimit);
+    this.hub.fill(room, known.seq, known.messages, known.epoch);
     return true;
   }
 
@@ -110,12 +150,16 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy, BeforeAp
     return this.hub.list();
   }
 
-  /** Messages after `since` (of `epoch`); a `since` that cannot be resumed (older than the history, another epoch) is a 410 history_gap. */
+  /**
+   * Messages after `since` (of `epoch`); a `since` that cannot be resumed (older than the history, another epoch) is a
+   * 410 history_gap, and a room that does not exist a 404: reading never creates a room.
+   */
   async history(room: string, since = 0, epoch?: string): Promise<{ room: string; seq: number; epoch: string; messages: { seq: number; ts: number; data: unknown }[] }> {
     assertRoom(room);
-    if (this.bus && !this.hub.loaded(room)) await this.refill(room);
+    if (this.bus && !this.hub.loaded(room)) await this.refill(room, { onlyKnown: true });
     let history = this.hub.history(room, since, epoch);
-    if (history.gap && (await this.refill(room))) history = this.hub.history(room, since, epoch);
+    if (history?.gap && (await this.refill(room, { onlyKnown: true }))) history = this.hub.history(room, since, epoch);
+    if (!history) throw new UnknownRoom(room);
     if (history.gap) throw new HistoryGap(room, history.gap);
     const messages = history.messages.map(({ seq, ts, frame }) => ({ seq, ts, data: (JSON.parse(frame.toString()) as { data: unknown }).data }));
     return { room, seq: history.seq, epoch: history.epoch, messages };

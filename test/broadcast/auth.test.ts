@@ -52,6 +52,37 @@ describe('broadcast auth on connect and per frame', { timeout: 60_000 }, () => {
     }
   });
 
+  it('refuses publishes into db.* rooms to everyone, the admin token included: only the binlog source writes them', async () => {
+    const jwtClient = await TestClient.connect(dozen.url, await jwt({ join: ['db.*'], publish: ['db.*', 'chat.*'] }));
+    const admin = await TestClient.connect(dozen.url, dozen.token);
+    try {
+      await admin.join('db.shop.orders');
+      for (const client of [jwtClient, admin]) {
+        client.send({ type: 'publish', room: 'db.shop.orders', data: { op: 'insert', schema: 'shop', table: 'orders', after: { id: 1 } } });
+        const refused = await client.frame('error');
+        assert.equal(refused.code, 'forbidden', JSON.stringify(refused));
+        assert.equal(refused.room, 'db.shop.orders');
+        assert.match(refused.message!, /binlog/);
+      }
+      const rest = await dozen.api('/broadcast/rooms/db.shop.orders/messages', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"data":{"op":"insert"}}' });
+      const body = await rest.json();
+      assert.equal(rest.status, 403, JSON.stringify(body));
+      assert.equal(body.error, 'forbidden');
+      assert.match(body.message, /binlog/);
+      // Barrier: the admin client joined db.shop.orders; a ping answered after the refusals means nothing was published there.
+      admin.send({ type: 'ping' });
+      await admin.frame('pong');
+      assert.equal(admin.messages('db.shop.orders').length, 0);
+      jwtClient.send({ type: 'publish', room: 'chat.lobby', data: 'still allowed elsewhere' });
+      jwtClient.send({ type: 'ping' });
+      await jwtClient.frame('pong');
+      assert.equal(jwtClient.frames.filter((frame) => frame.type === 'error').length, 0);
+    } finally {
+      jwtClient.close();
+      admin.close();
+    }
+  });
+
   it('lets the admin token join any room', async () => {
     const client = await TestClient.connect(dozen.url, dozen.token);
     try {

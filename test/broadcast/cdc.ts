@@ -13,7 +13,7 @@ export async function createShop(mariadb: MariaDb, schema: string): Promise<Conn
   return connection;
 }
 
-/** dozen with only broadcast and the binlog source reading `schema`; waits until the source reads. */
+/** dozen with only broadcast and the binlog source reading `schema` (every schema when empty); waits until the source reads. */
 export async function startCdcDozen(mariadb: MariaDb, schema: string, options: { dataDir?: string; serverId?: number; url?: string; waitRunning?: boolean; extraEnv?: Record<string, string> } = {}): Promise<DozenProcess> {
   const dozen = await startDozen({
     dataDir: options.dataDir,
@@ -23,7 +23,7 @@ export async function startCdcDozen(mariadb: MariaDb, schema: string, options: {
       DOZEN_BROADCAST_BINLOG_ENABLED: 'true',
       DOZEN_BROADCAST_BINLOG_URL: options.url ?? mariadb.url,
       DOZEN_BROADCAST_BINLOG_SERVER_ID: String(options.serverId ?? 50_000 + Math.floor(Math.random() * 100_000)),
-      DOZEN_BROADCAST_BINLOG_INCLUDE: schema,
+      ...(schema ? { DOZEN_BROADCAST_BINLOG_INCLUDE: schema } : {}),
       DOZEN_BROADCAST_HISTORY_MESSAGES: '20000',
       // Settings checked again each second, not every 10 s: the tests of a changed or refused setting wait on it.
       DOZEN_BROADCAST_BINLOG_RECHECK_SECONDS: '1',

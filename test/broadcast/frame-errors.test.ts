@@ -37,3 +37,55 @@ describe('broadcast: a client sending frames over maxFrameBytes', { timeout: 60_
     assert.equal(logLines(dozen).filter((line) => line.level >= 50).length, 0, `no error lines:\n${dozen.logs().slice(-3000)}`);
   });
 });
+
+/** `[[[ … 1 … ]]]`: `depth` arrays, one inside the other, as JSON text (10 KB at depth 5000). */
+function nested(depth: number): string {
+  return '['.repeat(depth) + '1' + ']'.repeat(depth);
+}
+
+describe('broadcast: a publish whose data nests deeper than the limit', { timeout: 60_000 }, () => {
+  let dozen: DozenProcess;
+  before(async () => {
+    dozen = await startDozen({ env: { DOZEN_MODULES: 'broadcast' } });
+  });
+  after(async () => {
+    await dozen?.stop();
+  });
+
+  it('is refused over WebSocket with bad_frame naming data, and the server goes on serving everyone', async () => {
+    const [publisher, listener] = [await TestClient.connect(dozen.url, dozen.token), await TestClient.connect(dozen.url, dozen.token)];
+    try {
+      await listener.join('chat.deep');
+      // 5,000 levels in 10 KB: JSON.parse takes it, JSON.stringify of it overflows the stack.
+      publisher.socket.send(`{"type":"publish","room":"chat.deep","data":${nested(5000)}}`);
+      const error = await publisher.frame('error');
+      assert.equal(error.code, 'bad_frame', JSON.stringify(error));
+      assert.match(error.message!, /^data: .*64/, 'names the field and the limit');
+      assert.equal(publisher.closed, null, 'a refused frame keeps the connection');
+      // The limit itself is allowed: 64 levels arrive.
+      publisher.send({ type: 'publish', room: 'chat.deep', data: JSON.parse(nested(64)) });
+      const message = await listener.frame('message', 'chat.deep');
+      assert.equal(message.seq, 1, 'the deep frame was not published');
+      assert.equal(JSON.stringify(message.data), nested(64));
+      publisher.send({ type: 'publish', room: 'chat.deep', data: JSON.parse(nested(65)) });
+      assert.equal((await publisher.frame('error')).code, 'bad_frame');
+      const other = await TestClient.connect(dozen.url, dozen.token);
+      other.send({ type: 'ping' });
+      await other.frame('pong');
+      other.close();
+      assert.equal(dozen.child.exitCode, null, `dozen is still running\n${dozen.logs().slice(-2000)}`);
+    } finally {
+      publisher.close();
+      listener.close();
+    }
+  });
+
+  it('is refused over REST with 400 naming data', async () => {
+    const response = await dozen.api('/broadcast/rooms/chat.deep-rest/messages', { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"data":${nested(5000)}}` });
+    const body = await response.json();
+    assert.equal(response.status, 400, JSON.stringify(body));
+    assert.equal(body.field, 'data');
+    assert.match(body.message, /64/);
+    assert.equal((await fetch(dozen.url + '/health')).status, 200);
+  });
+});

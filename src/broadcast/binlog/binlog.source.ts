@@ -11,7 +11,9 @@ import { BroadcastGateway } from '../broadcast.gateway.js';
 import { BroadcastService } from '../broadcast.service.js';
 import { BinlogCheckpoint } from './binlog-checkpoint.entity.js';
 import { BinlogReader, type BinlogStream, type RawBinlogEvent } from './binlog.reader.js';
-import { comparePositions, passes, roomOf, rowChanges, rowStatement, schemaFilter, statementConcerns, statementRooms, truncateChange, type BinlogPosition, type RowChange, type RowStatement } from './row-messages.js';
+import { CheckpointState } from './checkpoint-state.js';
+import { comparePositions, roomOf, rowChanges, rowStatement, statementRooms, truncateChange, type BinlogPosition, type RowChange, type RowStatement } from './row-messages.js';
+import { SchemaSelection } from './schema-selection.js';
 import { connectProblem, serverAdvice, serverProblems } from './server-check.js';
 
 /** A position as text that sorts like the position (for the Redis dedupe check). */
@@ -42,9 +44,8 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
   advice: string | null = null;
   private stream: BinlogStream | null = null;
   private file = '';
-  /** Published and confirmed (what the checkpoint saves). */
-  private resumeAt: { file: string; pos: number } | null = null;
-  private last: BinlogPosition | null = null;
+  /** Published and confirmed: what the checkpoint saves. */
+  private readonly checkpoint = new CheckpointState();
   /** Read from the stream (ahead of the confirmed pair while bus publishes are in flight). */
   private readAt: { file: string; pos: number } | null = null;
   private lastRead: BinlogPosition | null = null;
@@ -52,8 +53,6 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
   private confirmations: Promise<void> = Promise.resolve();
   private generation = 0;
   private inFlight = 0;
-  private readonly roomSeqs = new Map<string, number>();
-  private dirty = false;
   private saving: Promise<void> | null = null;
   private paused = false;
   private attempt = 0;
@@ -68,6 +67,9 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly brokenRooms = new Set<string>();
   private statementSeen = false;
   private readonly lostChanges: Counter;
+  private readonly selection: SchemaSelection;
+  /** Why the last save of the binlog position failed (with the Redis bus; on one host the room store saves it and says so). */
+  checkpointProblem: string | null = null;
 
   constructor(
     @InjectConfig() private readonly config: DozenConfig,
@@ -86,6 +88,7 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     });
     const url = this.settings.url ? new URL(this.settings.url) : null;
     this.sourceKey = url ? `${url.hostname}:${url.port || 3306}` : '';
+    this.selection = new SchemaSelection(this.settings.include, this.settings.exclude, config.database.url);
   }
 
   private get settings() {
@@ -94,7 +97,7 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Where the source stands, for health: position published up to and whether it reads. */
   position(): { file: string; pos: number } | null {
-    return this.resumeAt;
+    return this.checkpoint.resumeAt;
   }
 
   onApplicationBootstrap(): void {
@@ -104,6 +107,7 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
       return;
     }
     this.status = 'starting';
+    this.log.info({ schemas: this.selection.neverPublished }, "schemas never published: the server's system schemas and dozen's own database");
     this.timers.push(setInterval(() => void this.saveCheckpoint(), this.settings.checkpointMs));
     this.timers.push(setInterval(() => this.applyBackpressure(), PRESSURE_CHECK_MS));
     this.gateway.onPressure(() => this.pauseNow());
@@ -132,10 +136,12 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     await this.saving;
     if (!this.broadcast.bus) await this.broadcast.store.save();
     await this.checkpoints.delete({ source: this.sourceKey });
-    this.resumeAt = this.readAt = null;
-    this.last = this.lastRead = null;
+    this.checkpoint.forget();
+    this.readAt = null;
+    this.lastRead = null;
     this.generation++;
-    this.dirty = false;
+    // The changes up to the end are skipped: no room continues its stream (and a seq lost in a crash is not given again).
+    for (const room of this.broadcast.hub.binlogRooms()) this.broadcast.hub.breakRoom(room, 'the binlog position was reset: row changes up to then were skipped');
     this.log.warn({ source: this.sourceKey }, 'binlog position reset: reading from the server\'s current end');
     if (this.status === 'off') return;
     this.status = 'starting';
@@ -145,19 +151,32 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async loadCheckpoint(): Promise<void> {
     const saved = await this.checkpoints.findOneBy({ source: this.sourceKey });
+    if (!this.broadcast.bus) this.breakRoomsNotReplayed(saved);
     if (!saved) return;
-    this.resumeAt = { file: saved.resumeFile, pos: Number(saved.resumePosition) };
-    if (saved.lastFile !== null) this.last = { file: saved.lastFile, pos: Number(saved.lastPosition), row: saved.lastRow ?? 0 };
-    this.readAt = this.resumeAt;
-    this.lastRead = this.last;
     // With the Redis bus, seqs live in Redis; without it, replayed changes must get their old seqs back.
-    if (!this.broadcast.bus) {
-      for (const [room, seq] of Object.entries(JSON.parse(saved.roomSeqs) as Record<string, number>)) {
-        this.roomSeqs.set(room, seq);
-        this.broadcast.hub.restoreSeq(room, seq);
-      }
-    }
-    this.log.info({ resumeAt: this.resumeAt, last: this.last, rooms: this.roomSeqs.size }, 'binlog checkpoint loaded');
+    this.checkpoint.restore(saved, !this.broadcast.bus);
+    for (const [room, seq] of this.checkpoint.roomSeqs) this.broadcast.hub.restoreSeq(room, seq);
+    const { resumeAt, last, roomSeqs } = this.checkpoint;
+    this.readAt = resumeAt;
+    this.lastRead = last;
+    this.log.info({ resumeAt, last, rooms: roomSeqs.size }, 'binlog checkpoint loaded');
+  }
+
+  /**
+   * One host: a room keeps its epoch across a restart because the changes after the saved seq are
+   * read again from the checkpoint saved with it and get the seqs they had. A room the checkpoint does
+   * not number at its saved seq (no checkpoint for this server: reading starts at the end; or another
+   * one) cannot have that: it starts a new epoch, or a seq a client saw before a crash would be given
+   * to another change in the same epoch.
+   */
+  private breakRoomsNotReplayed(saved: BinlogCheckpoint | null): void {
+    const seqs = saved ? (JSON.parse(saved.roomSeqs) as Record<string, number>) : {};
+    const why = saved
+      ? "the saved binlog position does not number this room's last saved message"
+      : `no binlog position is saved for ${this.sourceKey}: reading starts at the server's current end`;
+    const broken = this.broadcast.hub.binlogRooms().filter((room) => seqs[room] !== this.broadcast.hub.seq(room));
+    for (const room of broken) this.broadcast.hub.breakRoom(room, why);
+    if (broken.length) this.log.warn({ rooms: broken, reason: why }, 'binlog rooms start a new epoch');
   }
 
   private async connect(): Promise<void> {
@@ -181,8 +200,8 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
       password: this.settings.password,
       serverId: this.settings.serverId,
       startAt: this.readAt ?? 'end',
-      includeSchema: schemaFilter(this.settings.include),
-      excludeSchema: schemaFilter(this.settings.exclude),
+      includeSchema: this.selection.includeFilter,
+      excludeSchema: this.selection.excludeFilter,
     });
     this.stream = stream;
     this.paused = false;
@@ -192,7 +211,7 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
       this.attempt = 0;
       this.status = 'running';
       this.problem = null;
-      this.log.info({ source: this.sourceKey, from: this.resumeAt ?? 'end' }, 'binlog source reading');
+      this.log.info({ source: this.sourceKey, from: this.checkpoint.resumeAt ?? 'end' }, 'binlog source reading');
     });
   }
 
@@ -203,9 +222,9 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
       this.file = event.binlogName!;
     } else if (name === 'query') {
       const truncate = truncateChange(event, this.file);
-      if (truncate && passes(truncate.schema, truncate.table, this.settings.include, this.settings.exclude)) this.publish(truncate);
+      if (truncate && this.selection.passes(truncate.schema, truncate.table)) this.publish(truncate);
       const statement = truncate ? null : rowStatement(event);
-      if (statement && statementConcerns(statement, this.settings.include, this.settings.exclude)) this.unpublishable(statement);
+      if (statement && this.selection.concerns(statement)) this.unpublishable(statement);
     } else if (name !== 'tablemap' && name !== 'xid') {
       for (const change of rowChanges(event, this.file)) this.publish(change);
     }
@@ -213,7 +232,7 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     const resumeAt = stream.resumePoint();
     if (resumeAt && (resumeAt.file !== this.readAt?.file || resumeAt.pos !== this.readAt?.pos)) {
       this.readAt = resumeAt;
-      this.confirmed(null, () => (this.resumeAt = resumeAt));
+      this.confirmed(null, () => (this.checkpoint.resumeAt = resumeAt));
     }
   }
 
@@ -229,20 +248,19 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     const bus = this.broadcast.bus;
     if (!bus) {
       const published = this.broadcast.hub.publish(room, change);
-      this.roomSeqs.set(room, published.seq);
-      this.confirmed(null, () => (this.last = change.position));
+      this.checkpoint.roomSeqs.set(room, published.seq);
+      this.confirmed(null, () => this.checkpoint.publishedUpTo(change.position));
       return;
     }
     // Redis drops a position it already has (a replay after a crash), so every host sees each change once.
     const work = bus.publish(room, change, Date.now(), { key: `binlog:${this.sourceKey}`, position: sortablePosition(change.position) });
-    this.confirmed(work, () => (this.last = change.position));
+    this.confirmed(work, () => this.checkpoint.publishedUpTo(change.position));
   }
 
   /** Applies `update` to the checkpoint state once `work` and everything before it are confirmed; synchronously when nothing is in flight. */
   private confirmed(work: Promise<unknown> | null, update: () => void): void {
     if (!work && !this.inFlight) {
       update();
-      this.dirty = true;
       return;
     }
     const generation = this.generation;
@@ -252,7 +270,6 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
         this.inFlight--;
         if (generation !== this.generation) return;
         update();
-        this.dirty = true;
       },
       (error: Error) => {
         this.inFlight--;
@@ -262,8 +279,8 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
         // Re-read from the last confirmed point; Redis drops what it already had.
         this.stream?.stop();
         this.stream = null;
-        this.readAt = this.resumeAt;
-        this.lastRead = this.last;
+        this.readAt = this.checkpoint.resumeAt;
+        this.lastRead = this.checkpoint.last;
         this.reconnectLater(`publishing to the Redis bus failed: ${error.message}`);
       },
     );
@@ -323,7 +340,8 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     stream.stop();
     this.stream = null;
     if (error.errno === 1236 || /purged|could not find first log file|binlog truncated/i.test(error.message)) {
-      const at = this.resumeAt ? `${this.resumeAt.file}:${this.resumeAt.pos}` : 'the saved position';
+      const saved = this.checkpoint.resumeAt;
+      const at = saved ? `${saved.file}:${saved.pos}` : 'the saved position';
       this.stop(
         `binlog source stopped: ${at} is no longer on the server (binlog purged?): ${error.message}. ` +
           'To skip the changes in between and read from the current end: POST /broadcast/binlog/reset',
@@ -380,39 +398,26 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** The checkpoint as of now, as a write for the room store's next transaction; null when nothing moved. */
   private checkpointWrite(): ((manager: EntityManager) => Promise<unknown>) | null {
-    const row = this.checkpointRow();
+    const row = this.checkpoint.cut(this.sourceKey, this.closing);
     return row ? (manager) => manager.save(BinlogCheckpoint, row) : null;
-  }
-
-  private checkpointRow(): BinlogCheckpoint | null {
-    if (!this.dirty || !this.resumeAt) return null;
-    this.dirty = false;
-    // One consistent snapshot: everything up to `last` has been handed to the hub.
-    return {
-      source: this.sourceKey,
-      resumeFile: this.resumeAt.file,
-      resumePosition: this.resumeAt.pos,
-      lastFile: this.last?.file ?? null,
-      lastPosition: this.last?.pos ?? null,
-      lastRow: this.last?.row ?? null,
-      roomSeqs: JSON.stringify(Object.fromEntries(this.roomSeqs)),
-      updatedAt: Date.now(),
-    };
   }
 
   private async saveCheckpoint(): Promise<void> {
     // One host: the room store writes the checkpoint with the rooms (checkpointWrite).
     if (!this.broadcast.bus) return this.broadcast.store.save();
     if (this.saving) return;
-    const row = this.checkpointRow();
+    const row = this.checkpoint.cut(this.sourceKey, this.closing);
     if (!row) return;
     this.saving = this.checkpoints
       .save(row)
       .then(
-        () => undefined,
+        () => {
+          this.checkpointProblem = null;
+        },
         (error: Error) => {
-          this.dirty = true;
-          this.log.error({ err: error }, 'saving the binlog position failed');
+          this.checkpoint.unsaved();
+          if (!this.checkpointProblem) this.log.error({ err: error }, "saving the binlog position to dozen's database failed; retrying");
+          this.checkpointProblem = `saving the binlog position to dozen's database fails: ${error.message}`;
         },
       )
       .finally(() => (this.saving = null));

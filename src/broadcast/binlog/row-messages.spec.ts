@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RawBinlogEvent } from './binlog.reader.js';
 import { quoteAccount } from './binlog.reader.js';
-import { comparePositions, passes, rowStatement, schemaFilter, statementConcerns, statementRooms, truncateChange } from './row-messages.js';
+import { comparePositions, rowStatement, statementRooms, truncateChange } from './row-messages.js';
+import { schemaFilter, SchemaSelection } from './schema-selection.js';
 import { serverProblems } from './server-check.js';
 
 const query = (text: string, schema = 'shop'): RawBinlogEvent => ({ getEventName: () => 'query', timestamp: 1, nextPosition: 99, query: text, schema });
@@ -31,8 +32,8 @@ describe('binlog row messages', () => {
     assert.deepEqual(seen('DELETE a FROM orders a JOIN items b ON a.id = b.id'), { op: 'delete', schema: 'shop', table: null });
     assert.equal(seen('BEGIN'), null);
     assert.equal(seen('CREATE TABLE orders (id INT)'), null);
-    assert.ok(statementConcerns({ op: 'delete', schema: 'shop', table: null }, ['shop.orders'], []), 'a table it cannot tell counts for its schema');
-    assert.ok(!statementConcerns({ op: 'insert', schema: 'shop', table: 'audit' }, ['shop'], ['shop.audit']));
+    assert.ok(new SchemaSelection(['shop.orders'], [], undefined).concerns({ op: 'delete', schema: 'shop', table: null }), 'a table it cannot tell counts for its schema');
+    assert.ok(!new SchemaSelection(['shop'], ['shop.audit'], undefined).concerns({ op: 'insert', schema: 'shop', table: 'audit' }));
     assert.deepEqual(statementRooms({ op: 'delete', schema: 'shop', table: null }, ['db.shop.orders', 'db.crm.people']), ['db.shop.orders']);
   });
 
@@ -44,9 +45,20 @@ describe('binlog row messages', () => {
   it('turns include/exclude entries into a schema filter and checks names against them', () => {
     assert.deepEqual(schemaFilter(['shop', 'crm.people', 'crm.deals']), { shop: true, crm: ['people', 'deals'] });
     assert.equal(schemaFilter([]), undefined);
-    assert.ok(passes('shop', 'orders', ['shop'], []));
-    assert.ok(!passes('shop', 'orders', ['shop'], ['shop.orders']));
-    assert.ok(!passes('crm', 'people', ['shop'], []));
+    assert.ok(new SchemaSelection(['shop'], [], undefined).passes('shop', 'orders'));
+    assert.ok(!new SchemaSelection(['shop'], ['shop.orders'], undefined).passes('shop', 'orders'));
+    assert.ok(!new SchemaSelection(['shop'], [], undefined).passes('crm', 'people'));
+  });
+
+  it('never publishes dozen\'s own schema or the system schemas, whatever include says', () => {
+    const selection = new SchemaSelection(['dozen', 'shop', 'mysql'], [], 'mysql://dozen@db:3306/dozen');
+    assert.deepEqual(selection.neverPublished, ['mysql', 'information_schema', 'performance_schema', 'sys', 'dozen']);
+    assert.ok(!selection.passes('dozen', 'access_users'));
+    assert.ok(!selection.passes('mysql', 'user'));
+    assert.ok(selection.passes('shop', 'orders'));
+    assert.ok(!selection.concerns({ op: 'update', schema: 'dozen', table: null }));
+    assert.deepEqual(selection.excludeFilter, { mysql: true, information_schema: true, performance_schema: true, sys: true, dozen: true });
+    assert.deepEqual(new SchemaSelection([], [], undefined).neverPublished, ['mysql', 'information_schema', 'performance_schema', 'sys'], 'SQLite: no schema of its own');
   });
 
   it('names each wrong server setting and the missing grants', () => {

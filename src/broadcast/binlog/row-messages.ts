@@ -1,3 +1,4 @@
+import { BINLOG_ROOM_PREFIX } from '../hub/frames.js';
 import type { RawBinlogEvent } from './binlog.reader.js';
 
 /** Where a change sits in the binlog: the file, the end offset of its event, and the row's index in that event. */
@@ -26,7 +27,7 @@ export function comparePositions(a: Omit<BinlogPosition, 'gtid'>, b: Omit<Binlog
 }
 
 export function roomOf(schema: string, table: string): string {
-  return `db.${schema}.${table}`;
+  return `${BINLOG_ROOM_PREFIX}${schema}.${table}`;
 }
 
 const ROW_OPS: Record<string, RowChange['op']> = { writerows: 'insert', updaterows: 'update', deleterows: 'delete' };
@@ -79,37 +80,11 @@ export function rowStatement(event: RawBinlogEvent): RowStatement | null {
   return { op, schema: event.schema ?? '', table: null };
 }
 
-/** Whether a data-changing statement touches what the source publishes (one whose table is unknown counts for its schema). */
-export function statementConcerns(statement: RowStatement, include: string[], exclude: string[]): boolean {
-  if (statement.table) return passes(statement.schema, statement.table, include, exclude);
-  if (exclude.includes(statement.schema)) return false;
-  return !include.length || include.some((entry) => entry === statement.schema || entry.startsWith(`${statement.schema}.`));
-}
-
 /** The rooms a lost statement may concern: its table's, or every known room of its schema. */
 export function statementRooms(statement: RowStatement, known: Iterable<string>): string[] {
   if (statement.table) return [roomOf(statement.schema, statement.table)];
-  const prefix = `db.${statement.schema}.`;
+  const prefix = `${BINLOG_ROOM_PREFIX}${statement.schema}.`;
   return [...known].filter((room) => room.startsWith(prefix));
-}
-
-/** include/exclude entries (`shop` or `shop.orders`) as zongji's schema filter. */
-export function schemaFilter(entries: string[]): Record<string, string[] | true> | undefined {
-  if (!entries.length) return undefined;
-  const filter: Record<string, string[] | true> = {};
-  for (const entry of entries) {
-    const [schema, table] = entry.split('.', 2);
-    if (!table) filter[schema] = true;
-    else if (filter[schema] !== true) filter[schema] = [...((filter[schema] as string[] | undefined) ?? []), table];
-  }
-  return filter;
-}
-
-/** Whether a change of `schema.table` passes the include/exclude lists (for events zongji does not filter, such as TRUNCATE). */
-export function passes(schema: string, table: string, include: string[], exclude: string[]): boolean {
-  const matches = (entry: string) => entry === schema || entry === `${schema}.${table}`;
-  if (exclude.some(matches)) return false;
-  return !include.length || include.some(matches);
 }
 
 function position(event: RawBinlogEvent, file: string, row: number): BinlogPosition {

@@ -63,9 +63,18 @@ export class RedisBus {
     this.commands.defineCommand('dozenPublish', { numberOfKeys: 5, lua: PUBLISH_SCRIPT });
   }
 
-  /** Subscribes; `handler` then gets every message of every room, in seq order per room. */
-  async listen(handler: (message: BusMessage) => void): Promise<void> {
-    this.subscriber.on('message', (_channel: string, text: string) => handler(JSON.parse(text) as BusMessage));
+  /**
+   * Subscribes; `handler` then gets every message of every room, in seq order per room. A message that
+   * is not JSON, or that `handler` throws on, goes to `skipped` instead of out of ioredis's listener.
+   */
+  async listen(handler: (message: BusMessage) => void, skipped: (error: unknown, bytes: number) => void): Promise<void> {
+    this.subscriber.on('message', (_channel: string, text: string) => {
+      try {
+        handler(JSON.parse(text) as BusMessage);
+      } catch (error) {
+        skipped(error, text.length);
+      }
+    });
     await this.subscriber.subscribe(this.channel);
   }
 
@@ -92,18 +101,18 @@ export class RedisBus {
     return seq < 0 ? null : { room, seq, ts };
   }
 
-  /** The room's seq, epoch and the history kept in Redis (the last `historyMessages`), oldest first. */
-  async history(room: string): Promise<{ seq: number; epoch: string | undefined; messages: BusMessage[] }> {
+  /**
+   * The room's seq, epoch and the history kept in Redis (the last `historyMessages`), oldest first. With
+   * `create`, a room Redis does not know gets its epoch now (so a client joining before the first message
+   * already holds the one that stays); without, such a room is null and nothing is written.
+   */
+  async history(room: string, options: { create: boolean }): Promise<{ seq: number; epoch: string | undefined; messages: BusMessage[] } | null> {
     const prefix = this.options.prefix;
-    // A room without messages gets its epoch now, so a client joining before the first message already holds the one that stays.
-    const results = await this.commands
-      .multi()
-      .set(`${prefix}epoch:${room}`, newEpoch(), 'NX')
-      .get(`${prefix}seq:${room}`)
-      .get(`${prefix}epoch:${room}`)
-      .lrange(`${prefix}history:${room}`, 0, -1)
-      .exec();
-    const [, [, seq], [, epoch], [, entries]] = results as [unknown, [Error | null, string | null], [Error | null, string | null], [Error | null, string[]]];
+    const commands = this.commands.multi();
+    if (options.create) commands.set(`${prefix}epoch:${room}`, newEpoch(), 'NX');
+    const results = await commands.get(`${prefix}seq:${room}`).get(`${prefix}epoch:${room}`).lrange(`${prefix}history:${room}`, 0, -1).exec();
+    const [[, seq], [, epoch], [, entries]] = results!.slice(-3) as [[Error | null, string | null], [Error | null, string | null], [Error | null, string[]]];
+    if (seq === null && epoch === null) return null;
     return { seq: Number(seq ?? 0), epoch: epoch ?? undefined, messages: entries.map((entry) => ({ room, ...(JSON.parse(entry) as Omit<BusMessage, 'room'>) })) };
   }
 

@@ -1,5 +1,5 @@
 import type { RawData, WebSocket } from 'ws';
-import { errorFrame, joinedFrame, leftFrame, parseClientFrame, PONG_FRAME } from './frames.js';
+import { BINLOG_ROOMS_READ_ONLY, errorFrame, isBinlogRoom, joinedFrame, leftFrame, parseClientFrame, PONG_FRAME } from './frames.js';
 import type { Hub } from './hub.js';
 import type { RoomAccess } from './room-access.js';
 import type { Subscriber } from './room.js';
@@ -7,6 +7,8 @@ import type { Subscriber } from './room.js';
 /** WebSocket close code for "try again later": the client fell behind (RFC 6455 registry). */
 export const CLOSE_TOO_SLOW = 1013;
 export const CLOSE_POLICY = 1008;
+/** "Internal error": handling one of this client's frames failed unexpectedly. */
+export const CLOSE_INTERNAL = 1011;
 
 export interface ConnectionLimits {
   sendBufferBytes: number;
@@ -19,6 +21,8 @@ export interface ConnectionEvents {
   slow(): void;
   /** Its unsent bytes passed `pressureBytes`. */
   pressure(): void;
+  /** Handling one of its frames threw; it is closed with 1011. */
+  failed(error: unknown): void;
 }
 
 /** How a connection publishes and fetches older history: directly, or through the several-hosts bus. */
@@ -32,8 +36,9 @@ export interface RoomBackend {
 
 /**
  * One client socket: reads its frames, checks each against its rights, and
- * receives room messages as a Subscriber. A client whose unsent bytes pass the
- * bound is closed with 1013 rather than slowing the room for everyone else.
+ * receives room messages as a Subscriber. A client whose unsent bytes (messages
+ * and replies) pass the bound is closed with 1013 rather than slowing the room
+ * for everyone else or growing the server's memory.
  */
 export class Connection implements Subscriber {
   lastSeen = Date.now();
@@ -52,38 +57,72 @@ export class Connection implements Subscriber {
     private readonly events: ConnectionEvents,
   ) {}
 
-  deliver(frame: Buffer): boolean {
-    if (this.closed || this.socket.readyState !== 1) return false;
-    if (this.socket.bufferedAmount + frame.length > this.limits.sendBufferBytes) {
-      this.close(CLOSE_TOO_SLOW, `send buffer over ${this.limits.sendBufferBytes} bytes: client too slow`);
-      this.events.slow();
-      return false;
-    }
+  /**
+   * The one way a frame reaches this client (room messages and every reply alike): a client that does
+   * not read what it asked for cannot make the server hold more than `sendBufferBytes` for it.
+   */
+  deliver(frame: Buffer | string): boolean {
+    if (this.closed || this.socket.readyState !== 1 || !this.fits(Buffer.byteLength(frame))) return false;
     this.socket.send(frame, { binary: false });
     if (this.socket.bufferedAmount > this.limits.pressureBytes) this.events.pressure();
     return true;
   }
 
-  handle(data: RawData, isBinary: boolean): void {
+  /** Answers a WebSocket ping: ws's automatic pong is off, so pongs pass the same bound. */
+  pong(data: Buffer): void {
     this.lastSeen = Date.now();
-    if (isBinary) return this.sendText(errorFrame('bad_frame', 'frames are JSON text'));
+    if (this.closed || this.socket.readyState !== 1 || !this.fits(data.length + 2)) return;
+    this.socket.pong(data);
+  }
+
+  /**
+   * Handles one frame. It runs inside ws's socket listener, where an exception would end the
+   * process: one that escapes the handling closes this connection (1011) and nothing else.
+   */
+  receive(data: RawData, isBinary: boolean): void {
+    try {
+      this.handle(data, isBinary);
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  private fail(error: unknown): void {
+    this.events.failed(error);
+    this.deliver(errorFrame('internal', 'the server failed to handle a frame; the connection is closed'));
+    this.close(CLOSE_INTERNAL, 'internal error');
+  }
+
+  private handle(data: RawData, isBinary: boolean): void {
+    if (this.closed) return;
+    this.lastSeen = Date.now();
+    const reply = this.act(data, isBinary);
+    if (reply) this.deliver(reply);
+  }
+
+  /** Does what one frame asks; returns the frame that answers it, or null when the answer comes later (a join) or as messages. */
+  private act(data: RawData, isBinary: boolean): string | null {
+    if (isBinary) return errorFrame('bad_frame', 'frames are JSON text');
     const frame = parseClientFrame(data.toString());
-    if (typeof frame === 'string') return this.sendText(errorFrame('bad_frame', frame));
+    if (typeof frame === 'string') return errorFrame('bad_frame', frame);
     switch (frame.type) {
       case 'ping':
-        return this.sendText(PONG_FRAME);
-      case 'join': {
-        if (!this.access.canJoin(frame.room)) return this.sendText(errorFrame('forbidden', `may not join ${frame.room}`, frame.room));
-        return this.join(frame.room, frame.since, frame.epoch, true);
-      }
+        return PONG_FRAME;
+      case 'join':
+        if (!this.access.canJoin(frame.room)) return errorFrame('forbidden', `may not join ${frame.room}`, frame.room);
+        if (!this.hub.canOpen(frame.room)) return this.tooManyRooms(frame.room);
+        this.join(frame.room, frame.since, frame.epoch, true);
+        return null;
       case 'leave':
         this.hub.leave(this, frame.room);
         this.rooms.delete(frame.room);
-        return this.sendText(leftFrame(frame.room));
+        return leftFrame(frame.room);
       case 'publish':
-        if (!this.access.canPublish(frame.room)) return this.sendText(errorFrame('forbidden', `may not publish to ${frame.room}`, frame.room));
+        if (isBinlogRoom(frame.room)) return errorFrame('forbidden', BINLOG_ROOMS_READ_ONLY, frame.room);
+        if (!this.access.canPublish(frame.room)) return errorFrame('forbidden', `may not publish to ${frame.room}`, frame.room);
+        if (!this.hub.canOpen(frame.room)) return this.tooManyRooms(frame.room);
         this.backend.publish(frame.room, frame.data);
-        return;
+        return null;
     }
   }
 
@@ -91,23 +130,23 @@ export class Connection implements Subscriber {
     if (mayRefill && this.backend.canRefill && !this.hub.loaded(room)) {
       // First join of this room on this host: fetch its seq and history from the bus first.
       const retry = () => !this.closed && this.join(room, since, epoch, true);
-      this.backend.refill(room).then(retry, () => !this.closed && this.join(room, since, epoch, false));
+      this.backend.refill(room).then(retry, () => !this.closed && this.join(room, since, epoch, false)).catch((error: unknown) => this.fail(error));
       return;
     }
-    this.hub.leave(this, room);
     const result = this.hub.join(this, room, since, epoch);
     if ('gap' in result && mayRefill && this.backend.canRefill) {
       // Older than this host keeps: fetch the room's history from the bus, then try once more.
       const retry = () => !this.closed && this.join(room, since, epoch, false);
-      this.backend.refill(room).then(retry, retry);
+      this.backend.refill(room).then(retry, retry).catch((error: unknown) => this.fail(error));
       return;
     }
     if ('gap' in result) {
-      this.sendText(errorFrame('history_gap', `${result.gap}; reload and join without since`, room));
+      this.rooms.delete(room);
+      this.deliver(errorFrame('history_gap', `${result.gap}; reload and join without since`, room));
       return;
     }
     this.rooms.add(room);
-    this.sendText(joinedFrame(room, result.seq, result.epoch));
+    this.deliver(joinedFrame(room, result.seq, result.epoch));
     for (const message of result.backlog) if (!this.deliver(message.frame)) return;
   }
 
@@ -124,7 +163,15 @@ export class Connection implements Subscriber {
     this.socket.close(code, reason);
   }
 
-  private sendText(text: string): void {
-    if (!this.closed && this.socket.readyState === 1) this.socket.send(text);
+  private tooManyRooms(room: string): string {
+    return errorFrame('too_many_rooms', `${this.hub.roomLimit} rooms are open on this host (broadcast.maxRooms): try again once rooms are left`, room);
+  }
+
+  /** Whether `bytes` more fit in the send buffer; if not, the client is closed with 1013. */
+  private fits(bytes: number): boolean {
+    if (this.socket.bufferedAmount + bytes <= this.limits.sendBufferBytes) return true;
+    this.close(CLOSE_TOO_SLOW, `send buffer over ${this.limits.sendBufferBytes} bytes: client too slow`);
+    this.events.slow();
+    return false;
   }
 }

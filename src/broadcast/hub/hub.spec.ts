@@ -32,15 +32,15 @@ describe('Hub', () => {
     const result = hub.join(late, 'a', 3, undefined, 1000);
     assert.ok(!('gap' in result));
     assert.deepEqual(result.backlog.map((message) => message.seq), [4, 5]);
-    assert.equal(hub.history('a', 0, undefined, 1000 + 61_000).gap !== null, true, 'older than 60 s is gone');
+    assert.equal(hub.history('a', 0, undefined, 1000 + 61_000)!.gap !== null, true, 'older than 60 s is gone');
   });
 
   it('trims the history by frame bytes', () => {
     const hub = new Hub({ messages: 1000, seconds: 60, bytes: 1000 });
     for (let index = 1; index <= 20; index++) hub.publish('a', 'x'.repeat(100), 1000);
-    const kept = hub.history('a', 0, undefined, 1000);
+    const kept = hub.history('a', 0, undefined, 1000)!;
     assert.ok(kept.gap, 'the oldest went');
-    const oldest = hub.history('a', 15, undefined, 1000);
+    const oldest = hub.history('a', 15, undefined, 1000)!;
     assert.deepEqual(oldest.messages.map((message) => message.seq), [16, 17, 18, 19, 20]);
   });
 
@@ -95,6 +95,57 @@ describe('Hub changes', () => {
     unwatch();
     hub.publish('a', 2);
     assert.deepEqual(seen, ['a:1:0', 'a:1:1', 'a:0:1']);
+  });
+});
+
+describe('Hub room lifetime', () => {
+  it('drops a room nobody is in once it keeps no message, and tells its listener', () => {
+    const hub = new Hub({ messages: 10, seconds: 60, bytes: 1 << 20 });
+    const dropped: string[] = [];
+    hub.listen({ appended: () => undefined, moved: () => undefined, dropped: (room) => dropped.push(room.name) });
+    const subscriber = recorder();
+    hub.join(subscriber, 'quiet');
+    hub.join(subscriber, 'busy');
+    const now = Date.now();
+    hub.publish('busy', 1, now);
+    hub.leave(subscriber, 'quiet');
+    hub.leave(subscriber, 'busy');
+    assert.deepEqual(hub.names(), ['busy'], 'a room with a kept message stays');
+    assert.equal(hub.history('quiet', 0), null, 'a history read does not create a room');
+    assert.ok('gap' in hub.join(recorder(), 'made-up', 5));
+    assert.deepEqual(hub.names(), ['busy'], 'a join answered with a gap leaves nothing behind');
+    assert.equal(hub.dropIdle(now + 59_000), 0);
+    assert.equal(hub.dropIdle(now + 61_000), 1, 'its message aged out');
+    assert.deepEqual(dropped, ['quiet', 'made-up', 'busy']);
+    const again = hub.publish('busy', 2);
+    assert.equal(again.seq, 1, 'a room of the same name starts afresh');
+  });
+
+  it('never drops a room the binlog source feeds', () => {
+    const hub = new Hub({ messages: 10, seconds: 60, bytes: 1 << 20 });
+    hub.restoreSeq('db.shop.orders', 7);
+    const subscriber = recorder();
+    hub.join(subscriber, 'db.shop.orders');
+    hub.leave(subscriber, 'db.shop.orders');
+    assert.equal(hub.dropIdle(Date.now() + 3_600_000), 0);
+    assert.equal(hub.seq('db.shop.orders'), 7);
+  });
+
+  it('lets clients open at most maxRooms rooms, and existing ones always', () => {
+    const hub = new Hub({ messages: 10, seconds: 60, bytes: 1 << 20 }, 2);
+    hub.publish('a', 1);
+    hub.publish('b', 1);
+    assert.equal(hub.canOpen('c'), false);
+    assert.equal(hub.canOpen('a'), true);
+  });
+
+  it('does not drop a room while handing out its message, even when the last subscriber goes meanwhile', () => {
+    const hub = new Hub({ messages: 0, seconds: 60, bytes: 1 << 20 });
+    const leaving: Subscriber = { deliver: () => (hub.leave(leaving, 'a'), false) };
+    hub.join(leaving, 'a');
+    hub.publish('a', 1);
+    assert.deepEqual(hub.names(), ['a']);
+    assert.equal(hub.dropIdle(), 1, 'the sweep takes it afterwards');
   });
 });
 

@@ -29,20 +29,42 @@ export interface RoomListener {
   appended(room: Room, message: StoredMessage): void;
   /** The room's epoch changed (its stream lost continuity). */
   moved(room: Room): void;
+  /** The room was idle and is gone; a room of that name later starts afresh (seq 1, a new epoch). */
+  dropped(room: Room): void;
 }
 /**
  * The rooms of this process. Plain logic, no Nest and no sockets: publishers
  * hand it data, it numbers it, keeps it in the room's history and hands the
  * one serialised frame to every subscriber. Everything is synchronous, so a
  * join's backlog and the live messages after it can never interleave.
+ *
+ * A room lives while it has a subscriber or a kept message (or the binlog
+ * source feeds it): an idle one is dropped when its last subscriber leaves,
+ * and by `dropIdle` once its history aged out. Clients open at most
+ * `maxRooms` (`canOpen`), so joins of made-up names cannot fill the memory.
  */
 export class Hub {
   private readonly rooms = new Map<string, Room>();
   private readonly listeners: ((room: string, count: number) => void)[] = [];
   private readonly changeListeners = new Set<() => void>();
   private roomListener: RoomListener | null = null;
+  /** The room whose message is being handed out: a subscriber dropped meanwhile must not drop the room under it. */
+  private appending: Room | null = null;
 
-  constructor(private readonly limits: HistoryLimits) {}
+  constructor(
+    private readonly limits: HistoryLimits,
+    private readonly maxRooms = Number.POSITIVE_INFINITY,
+  ) {}
+
+  /** Whether a client may use `name` now: it exists, or fewer than `maxRooms` rooms do. */
+  canOpen(name: string): boolean {
+    return this.rooms.has(name) || this.rooms.size < this.maxRooms;
+  }
+
+  /** How many rooms a client may open; for the error that refuses one more. */
+  get roomLimit(): number {
+    return this.maxRooms;
+  }
 
   /** Called with (room, subscribers) after each publish; used for metrics. */
   onPublish(listener: (room: string, count: number) => void): void {
@@ -61,7 +83,7 @@ export class Hub {
   }
 
   publish(roomName: string, data: unknown, ts = Date.now()): Published {
-    const room = this.room(roomName);
+    const room = this.open(roomName);
     const seq = room.seq + 1;
     this.append(room, { seq, ts, frame: messageFrame(roomName, seq, data, ts) });
     return { room: roomName, seq, ts };
@@ -69,7 +91,7 @@ export class Hub {
 
   /** Takes a message numbered elsewhere (the Redis bus); ignores one it already has. A new epoch or a skipped seq breaks the kept history. */
   accept(roomName: string, seq: number, data: unknown, ts: number, epoch?: string): void {
-    const room = this.room(roomName);
+    const room = this.open(roomName);
     if (epoch && epoch !== room.epoch) {
       room.epoch = epoch;
       room.previousEpoch = null;
@@ -83,7 +105,7 @@ export class Hub {
 
   /** Adds history fetched from the bus in front of what this host kept. */
   fill(roomName: string, seq: number, messages: { seq: number; ts: number; data: unknown }[], epoch?: string): void {
-    const room = this.room(roomName);
+    const room = this.open(roomName);
     if (epoch && epoch !== room.epoch) {
       room.epoch = epoch;
       room.previousEpoch = null;
@@ -98,14 +120,14 @@ export class Hub {
 
   /** Puts back a room saved in dozen's database, before anyone joins. */
   restore(saved: SavedRoom): void {
-    const room = this.room(saved.name);
+    const room = this.open(saved.name);
     Object.assign(room, { seq: saved.seq, epoch: saved.epoch, previousEpoch: saved.previousEpoch, epochBase: saved.epochBase, replayable: saved.replayable });
     room.prepend(saved.messages, saved.seq);
   }
 
   /** Marks a room the binlog source feeds: its replay after a crash gives changes the seqs they had. */
   markReplayable(roomName: string): void {
-    this.room(roomName).replayable = true;
+    this.open(roomName).replayable = true;
   }
 
   /**
@@ -114,7 +136,9 @@ export class Hub {
    * history_gap to everyone joined now, so they reload.
    */
   breakRoom(roomName: string, reason: string): void {
-    const room = this.room(roomName);
+    // A room this host does not hold has no one to tell, and any position in it is a gap already.
+    const room = this.rooms.get(roomName);
+    if (!room) return;
     room.newEpoch(null);
     this.roomListener?.moved(room);
     const notice = Buffer.from(errorFrame('history_gap', `${reason}; reload and join again (the room continues at seq ${room.seq}, epoch ${room.epoch})`, roomName));
@@ -124,7 +148,7 @@ export class Hub {
 
   /** Starts a new epoch for a room whose last messages may be lost (a crash before they were saved); what came before `keepUpTo` stays valid. */
   continueAfterLoss(roomName: string): void {
-    const room = this.room(roomName);
+    const room = this.open(roomName);
     room.newEpoch(room.seq);
     this.roomListener?.moved(room);
     this.changed();
@@ -141,16 +165,16 @@ export class Hub {
    * (the room was rebuilt after a restart) waits for the seqs to pass it.
    */
   join(subscriber: Subscriber, roomName: string, since?: number, epoch?: string, now = Date.now()): JoinResult {
-    const room = this.room(roomName);
-    if (since === undefined) {
-      room.subscribers.set(subscriber, { cursor: room.seq });
-      this.changed();
-      return { seq: room.seq, epoch: room.epoch, backlog: [] };
+    const room = this.open(roomName);
+    const gap = since === undefined ? null : this.gap(room, since, epoch, now);
+    if (gap) {
+      // Not subscribed: a cursor it had here from an earlier join no longer holds.
+      if (room.subscribers.delete(subscriber)) this.changed();
+      this.dropIfIdle(room, now);
+      return { gap, seq: room.seq, epoch: room.epoch };
     }
-    const gap = this.gap(room, since, epoch, now);
-    if (gap) return { gap, seq: room.seq, epoch: room.epoch };
-    const backlog = room.since(since, now);
-    room.subscribers.set(subscriber, { cursor: Math.max(since, room.seq) });
+    const backlog = since === undefined ? [] : room.since(since, now);
+    room.subscribers.set(subscriber, { cursor: Math.max(since ?? 0, room.seq) });
     this.changed();
     return { seq: room.seq, epoch: room.epoch, backlog };
   }
@@ -168,14 +192,25 @@ export class Hub {
   }
 
   leave(subscriber: Subscriber, roomName: string): boolean {
-    const left = this.rooms.get(roomName)?.subscribers.delete(subscriber) ?? false;
-    if (left) this.changed();
-    return left;
+    const room = this.rooms.get(roomName);
+    if (!room?.subscribers.delete(subscriber)) return false;
+    this.dropIfIdle(room);
+    this.changed();
+    return true;
   }
 
-  /** Sets a room's counter, e.g. the seq the binlog source had published up to before a restart. */
+  /** Drops every idle room (no subscriber, its history aged out); returns how many went. */
+  dropIdle(now = Date.now()): number {
+    let dropped = 0;
+    for (const room of [...this.rooms.values()]) if (this.dropIfIdle(room, now)) dropped++;
+    if (dropped) this.changed();
+    return dropped;
+  }
+
+  /** Sets the counter of a room the binlog source feeds: the seq it had published up to before a restart. */
   restoreSeq(roomName: string, seq: number): void {
-    const room = this.room(roomName);
+    const room = this.open(roomName);
+    room.replayable = true;
     if (room.seq < seq) room.seq = seq;
     this.changed();
   }
@@ -184,9 +219,10 @@ export class Hub {
     return this.rooms.get(roomName)?.seq ?? 0;
   }
 
-  /** Messages after `since`, or the gap that stands in the way. */
-  history(roomName: string, since: number, epoch?: string, now = Date.now()): { seq: number; epoch: string; gap: string | null; messages: StoredMessage[] } {
-    const room = this.room(roomName);
+  /** Messages after `since`, or the gap that stands in the way; null for a room that does not exist (and is not created). */
+  history(roomName: string, since: number, epoch?: string, now = Date.now()): { seq: number; epoch: string; gap: string | null; messages: StoredMessage[] } | null {
+    const room = this.rooms.get(roomName);
+    if (!room) return null;
     const gap = this.gap(room, since, epoch, now);
     return { seq: room.seq, epoch: room.epoch, gap, messages: gap ? [] : room.since(since, now) };
   }
@@ -202,8 +238,18 @@ export class Hub {
     return [...this.rooms.keys()];
   }
 
+  /** The rooms the binlog source feeds (restored from dozen's database, or published into since the start). */
+  binlogRooms(): string[] {
+    return [...this.rooms.values()].filter((room) => room.replayable).map((room) => room.name);
+  }
+
   private append(room: Room, message: StoredMessage): void {
-    room.append(message);
+    this.appending = room;
+    try {
+      room.append(message);
+    } finally {
+      this.appending = null;
+    }
     this.roomListener?.appended(room, message);
     for (const listener of this.listeners) listener(room.name, room.subscribers.size);
     this.changed();
@@ -213,7 +259,15 @@ export class Hub {
     for (const listener of this.changeListeners) listener();
   }
 
-  private room(name: string): Room {
+  private dropIfIdle(room: Room, now = Date.now()): boolean {
+    if (room === this.appending || this.rooms.get(room.name) !== room || !room.idle(now)) return false;
+    this.rooms.delete(room.name);
+    this.roomListener?.dropped(room);
+    return true;
+  }
+
+  /** The room of that name, created when there is none. */
+  private open(name: string): Room {
     let room = this.rooms.get(name);
     if (!room) {
       room = new Room(name, this.limits);

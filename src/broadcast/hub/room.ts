@@ -71,6 +71,14 @@ export class Room implements RoomPosition {
     return this.head < this.history.length ? this.history[this.head].seq - 1 : this.seq;
   }
 
+  /**
+   * Holds nothing anyone could receive or resume: no subscriber and no kept message. A room the
+   * binlog source feeds is never idle: its seqs must survive, or a replay would number changes anew.
+   */
+  idle(now: number): boolean {
+    return !this.replayable && this.subscribers.size === 0 && this.oldestResumable(now) >= this.seq;
+  }
+
   /** Whether a position `since` of `epoch` (undefined: a client that does not say) lies in this room's stream. */
   continues(since: number, epoch: string | undefined): boolean {
     if (epoch === undefined || epoch === this.epoch) return true;

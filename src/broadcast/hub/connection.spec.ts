@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { WebSocket } from 'ws';
+import { Connection, type RoomBackend } from './connection.js';
+import { MAX_DATA_DEPTH, nestsDeeperThan } from './frames.js';
+import { Hub } from './hub.js';
+import { ADMIN_ACCESS } from './room-access.js';
+
+/** A socket that records what the connection sends and how it closes it; `bufferedAmount` is what the test says. */
+function fakeSocket() {
+  const socket = {
+    readyState: 1,
+    bufferedAmount: 0,
+    sent: [] as { type: string; code?: string; message?: string }[],
+    closedWith: null as { code: number; reason: string } | null,
+    send(frame: Buffer | string) {
+      socket.sent.push(JSON.parse(frame.toString()));
+    },
+    pong() {
+      socket.sent.push({ type: 'ws-pong' });
+    },
+    close(code: number, reason: string) {
+      socket.closedWith = { code, reason };
+      socket.readyState = 2;
+    },
+  };
+  return socket;
+}
+
+function connection(backend: Partial<RoomBackend> = {}, hub = new Hub({ messages: 10, seconds: 60, bytes: 1 << 20 })) {
+  const socket = fakeSocket();
+  const failures: unknown[] = [];
+  const slow: number[] = [];
+  const client = new Connection(
+    socket as unknown as WebSocket,
+    hub,
+    ADMIN_ACCESS,
+    { sendBufferBytes: 1024, pressureBytes: 512 },
+    { publish: (room, data) => hub.publish(room, data), canRefill: false, refill: async () => false, ...backend },
+    { slow: () => slow.push(socket.bufferedAmount), pressure: () => undefined, failed: (error) => failures.push(error) },
+  );
+  const receive = (frame: string) => client.receive(Buffer.from(frame), false);
+  return { socket, client, failures, slow, receive };
+}
+
+describe('Connection', () => {
+  it('closes only itself (1011, an internal error frame) when handling a frame throws', () => {
+    const { socket, failures, receive } = connection({
+      publish: () => {
+        throw new RangeError('Maximum call stack size exceeded');
+      },
+    });
+    receive('{"type":"publish","room":"chat.a","data":1}');
+    assert.equal(failures.length, 1);
+    assert.equal(socket.sent.at(-1)?.code, 'internal');
+    assert.deepEqual(socket.closedWith, { code: 1011, reason: 'internal error' });
+    receive('{"type":"ping"}');
+    assert.equal(socket.sent.length, 1, 'frames after the close are not handled');
+  });
+
+  it('closes only itself too when a join that waited for the bus fails', async () => {
+    const hub = new (class extends Hub {
+      override join(): never {
+        throw new Error('boom');
+      }
+    })({ messages: 10, seconds: 60, bytes: 1 << 20 });
+    let refilled!: () => void;
+    const refill = new Promise<boolean>((resolve) => (refilled = () => resolve(true)));
+    const { socket, failures, receive } = connection({ canRefill: true, refill: () => refill }, hub);
+    receive('{"type":"join","room":"chat.a"}');
+    hub.fill('chat.a', 0, []);
+    refilled();
+    await refill;
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(failures.length, 1);
+    assert.deepEqual(socket.closedWith, { code: 1011, reason: 'internal error' });
+  });
+
+  it('refuses data nested deeper than the limit as bad_frame naming data', () => {
+    const { socket, receive } = connection();
+    const deep = '['.repeat(MAX_DATA_DEPTH + 1) + ']'.repeat(MAX_DATA_DEPTH + 1);
+    receive(`{"type":"publish","room":"chat.a","data":${deep}}`);
+    assert.equal(socket.sent[0].code, 'bad_frame');
+    assert.match(socket.sent[0].message!, /^data: .*64 levels/);
+    assert.equal(socket.closedWith, null);
+  });
+  it('refuses publishes into db.* rooms even to the admin token', () => {
+    const published: string[] = [];
+    const { socket, receive } = connection({ publish: (room) => published.push(room) });
+    receive('{"type":"publish","room":"db.shop.orders","data":{"op":"insert"}}');
+    assert.equal(socket.sent[0].code, 'forbidden');
+    assert.match(socket.sent[0].message!, /only by the binlog source/);
+    assert.deepEqual(published, []);
+  });
+});
+
+describe('Connection send buffer', () => {
+  it('bounds replies as it bounds messages: a client that does not read them is closed with 1013', () => {
+    const { socket, slow, receive } = connection();
+    receive('{"type":"ping"}');
+    assert.deepEqual(socket.sent, [{ type: 'pong' }]);
+    socket.bufferedAmount = 1010; // the bound is 1024 bytes
+    receive('{"type":"ping"}');
+    assert.equal(socket.sent.length, 1, 'no pong past the bound');
+    assert.deepEqual(socket.closedWith, { code: 1013, reason: 'send buffer over 1024 bytes: client too slow' });
+    assert.deepEqual(slow, [1010], 'counted as a slow client');
+  });
+
+  it('answers WebSocket pings within the same bound', () => {
+    const { socket, client } = connection();
+    client.pong(Buffer.alloc(10));
+    assert.deepEqual(socket.sent, [{ type: 'ws-pong' }]);
+    socket.bufferedAmount = 1020;
+    client.pong(Buffer.alloc(10));
+    assert.equal(socket.sent.length, 1);
+    assert.equal(socket.closedWith?.code, 1013);
+  });
+});
+
+describe('nestsDeeperThan', () => {
+  it('counts arrays and objects, not scalars, and does not recurse itself', () => {
+    assert.equal(nestsDeeperThan(1, 0), false);
+    assert.equal(nestsDeeperThan({ a: [1] }, 2), false);
+    assert.equal(nestsDeeperThan({ a: [1] }, 1), true);
+    assert.equal(nestsDeeperThan({ a: 1, b: [{}] }, 2), true);
+    assert.equal(nestsDeeperThan(JSON.parse('['.repeat(100_000) + ']'.repeat(100_000)), MAX_DATA_DEPTH), true);
+  });
+});
