@@ -197,7 +197,7 @@ describe('deploy on push: GitHub, Gitea and GitLab webhooks', { timeout: 300_000
     assert.deepEqual(deploys.map((event) => event.actor), ['webhook:gitlab', 'webhook:github']);
     assert.equal(deploys[0].detail.release, release.id);
     assert.ok(deploys[0].address, 'the sender address is recorded');
-    assert.ok(events.some((event) => event.action === 'app.webhook.create' && event.actor === 'admin'));
+    assert.ok(events.some((event) => event.action === 'app.webhook.create' && event.actor === 'admin-token'));
   });
 
   it('a Gitea push deploys too; after a rotation the old secret is refused and the new one works (CLI and GraphQL)', async () => {

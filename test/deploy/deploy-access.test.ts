@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { addUser, json, signIn, type Browser } from '../access/people.js';
+import { startDozen, type DozenProcess } from '../support/dozen-process.js';
+import { waitFor } from '../support/ports.js';
+
+interface Event {
+  actor: string;
+  action: string;
+  target: string;
+}
+
+/**
+ * Who may change what of an app, and who the audit trail says did it: the parts of deploy that need
+ * more than the route's own permission. No Docker: nothing here is built or run.
+ */
+describe('deploy: callers, permissions and the audit trail', { timeout: 120_000 }, () => {
+  let dozen: DozenProcess;
+  let admin: Browser;
+
+  const events = async (query: string): Promise<Event[]> => (await (await dozen.api(`/audit?module=deploy&${query}`)).json()).events;
+  const recorded = (query: string, what: (event: Event) => boolean) => waitFor(`an audit event for ${query}`, async () => (await events(query)).find(what), 10_000);
+
+  before(async () => {
+    dozen = await startDozen({ env: { DOZEN_MODULES: 'registry,deploy', DOZEN_HOST_NAME: 'accesstest' }, waitHealthy: false });
+    await addUser(dozen, 'ops', 'admin');
+    await addUser(dozen, 'dev', 'deployer');
+    admin = await signIn(dozen, 'ops');
+    const created = await dozen.api('/deploy/apps', { method: 'POST', ...json({ name: 'shop', runtime: 'image', image: 'dozen/none:1' }) });
+    assert.equal(created.status, 201, await created.text());
+  });
+  after(async () => {
+    await dozen?.stop();
+  });
+
+  it('the audit trail names whoever rotated or deleted a webhook, over REST and GraphQL', async () => {
+    assert.equal((await admin.fetch('/deploy/apps/shop/webhook', { method: 'POST' })).status, 201);
+    await recorded('actor=ops', (event) => event.action === 'app.webhook.create' && event.target === 'shop');
+    const rotated = await admin.graphql('mutation { rotateWebhook(app: "shop") { secret } }');
+    assert.ok(rotated.body.data?.rotateWebhook, JSON.stringify(rotated.body));
+    await recorded('actor=ops', (event) => event.action === 'app.webhook.rotate');
+    assert.equal((await admin.graphql('mutation { deleteWebhook(app: "shop") }')).body.data?.deleteWebhook, true);
+    await recorded('actor=ops', (event) => event.action === 'app.webhook.delete');
+    assert.equal((await dozen.api('/deploy/apps/shop/webhook', { method: 'POST' })).status, 201);
+    assert.equal((await dozen.api('/deploy/apps/shop/webhook', { method: 'DELETE' })).status, 204);
+    await recorded('actor=admin-token', (event) => event.action === 'app.webhook.delete');
+    assert.deepEqual((await events('actor=admin')).filter((event) => event.action.startsWith('app.webhook')), [], 'no event names a caller "admin" that does not exist');
+  });
+});
