@@ -6,7 +6,7 @@ import { NotFound } from '../common/errors.js';
 import { ProxyPolicyService } from '../proxy/proxy-policy.service.js';
 import { AuditService, type Actor } from './audit.service.js';
 import { AppEntity } from './deploy.entity.js';
-import { DeployConflict } from './deploy.errors.js';
+import { DeployConflict, NeedsSecretsPermission } from './deploy.errors.js';
 import type { CreateAppInput, UpdateAppInput } from './dto/deploy.dto.js';
 import { WebhookEntity } from './webhooks/webhook.entity.js';
 import { SecretsBox } from '../common/secrets-box.js';
@@ -43,6 +43,8 @@ export class AppsService {
   ) {}
 
   async create(input: CreateAppInput, actor: Actor): Promise<AppView> {
+    // deploy.write makes apps; what goes into their secrets is deploy.secrets' (admins'), as PUT .../secrets is.
+    if (Object.keys(input.secrets).length && !actor.managesSecrets) throw new NeedsSecretsPermission(actor.name, 'create an app with secrets (create it without, then have them set)', 'secrets');
     if (await this.apps.existsBy({ name: input.name })) throw new DeployConflict('app_exists', `app ${JSON.stringify(input.name)} exists already`, 'name');
     for (const domain of input.domains) await this.assertDomainFree(domain, input.name);
     const now = Date.now();

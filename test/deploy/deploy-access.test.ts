@@ -17,6 +17,7 @@ interface Event {
 describe('deploy: callers, permissions and the audit trail', { timeout: 120_000 }, () => {
   let dozen: DozenProcess;
   let admin: Browser;
+  let deployer: Browser;
 
   const events = async (query: string): Promise<Event[]> => (await (await dozen.api(`/audit?module=deploy&${query}`)).json()).events;
   const recorded = (query: string, what: (event: Event) => boolean) => waitFor(`an audit event for ${query}`, async () => (await events(query)).find(what), 10_000);
@@ -26,6 +27,7 @@ describe('deploy: callers, permissions and the audit trail', { timeout: 120_000 
     await addUser(dozen, 'ops', 'admin');
     await addUser(dozen, 'dev', 'deployer');
     admin = await signIn(dozen, 'ops');
+    deployer = await signIn(dozen, 'dev');
     const created = await dozen.api('/deploy/apps', { method: 'POST', ...json({ name: 'shop', runtime: 'image', image: 'dozen/none:1' }) });
     assert.equal(created.status, 201, await created.text());
   });
@@ -45,5 +47,23 @@ describe('deploy: callers, permissions and the audit trail', { timeout: 120_000 
     assert.equal((await dozen.api('/deploy/apps/shop/webhook', { method: 'DELETE' })).status, 204);
     await recorded('actor=admin-token', (event) => event.action === 'app.webhook.delete');
     assert.deepEqual((await events('actor=admin')).filter((event) => event.action.startsWith('app.webhook')), [], 'no event names a caller "admin" that does not exist');
+  });
+
+  it('a deployer may create an app, but not with secrets (REST and GraphQL); an admin may', async () => {
+    const refused = await deployer.fetch('/deploy/apps', { method: 'POST', ...json({ name: 'leaky', runtime: 'image', image: 'dozen/none:1', secrets: { DB_PASSWORD: 'pw' } }) });
+    const body = await refused.json();
+    assert.equal(refused.status, 403, JSON.stringify(body));
+    assert.deepEqual([body.error, body.field, body.permission], ['forbidden', 'secrets', 'deploy.secrets']);
+    assert.match(body.message, /^dev may not create an app with secrets/);
+    assert.equal((await dozen.api('/deploy/apps/leaky')).status, 404, 'nothing was created');
+
+    const viaGraphQL = await deployer.graphql('mutation { createApp(input: { name: "leaky", runtime: "image", image: "dozen/none:1", secrets: [{ name: "DB_PASSWORD", value: "pw" }] }) { name } }');
+    assert.deepEqual(viaGraphQL.body.errors?.[0].extensions && [viaGraphQL.body.errors[0].extensions.code, viaGraphQL.body.errors[0].extensions.permission], ['forbidden', 'deploy.secrets'], JSON.stringify(viaGraphQL.body));
+    assert.equal((await dozen.api('/deploy/apps/leaky')).status, 404);
+
+    assert.equal((await deployer.fetch('/deploy/apps', { method: 'POST', ...json({ name: 'plain', runtime: 'image', image: 'dozen/none:1' }) })).status, 201);
+    const made = await admin.fetch('/deploy/apps', { method: 'POST', ...json({ name: 'sealed', runtime: 'image', image: 'dozen/none:1', secrets: { DB_PASSWORD: 'pw' } }) });
+    assert.equal(made.status, 201, await made.clone().text());
+    assert.deepEqual((await made.json()).secrets, ['DB_PASSWORD']);
   });
 });
