@@ -5,6 +5,7 @@ import type { Repository } from 'typeorm';
 import { NotFound } from '../common/errors.js';
 import { ProxyPolicyService } from '../proxy/proxy-policy.service.js';
 import { AuditService, type Actor } from './audit.service.js';
+import { credentialsDestination, gitSecretNames } from './build/git-credentials.js';
 import { AppEntity } from './deploy.entity.js';
 import { DeployConflict, NeedsSecretsPermission } from './deploy.errors.js';
 import type { CreateAppInput, UpdateAppInput } from './dto/deploy.dto.js';
@@ -74,6 +75,12 @@ export class AppsService {
 
   async update(name: string, input: UpdateAppInput, actor: Actor): Promise<AppView> {
     const row = await this.row(name);
+    const credentials = gitSecretNames(row.secrets);
+    const moved = input.repository !== undefined && credentialsDestination(input.repository) !== credentialsDestination(row.repository);
+    // The build hands the git credentials to the repository's host: choosing another host is choosing who gets them.
+    if (moved && credentials.length && !actor.managesSecrets) {
+      throw new NeedsSecretsPermission(actor.name, `move ${name}'s repository to another host: the app's git credentials (${credentials.join(', ')}) go to that host`, 'repository');
+    }
     const { cpus, ...fields } = input;
     const next: AppEntity = { ...row, ...fields, ...(cpus === undefined ? {} : { cpuMillis: cpus === null ? null : Math.round(cpus * 1000) }), updatedAt: Date.now() };
     if (next.runtime === 'image' && !next.image) throw new DeployConflict('bad_runtime', 'image: is required for runtime image', 'image');

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { secret } from '../config/secret.js';
 
@@ -8,6 +9,15 @@ const portRange = z
     const [first, last] = value.split('-').map(Number);
     return first >= 1024 && last <= 65535 && first <= last;
   }, 'expected 1024 <= FIRST <= LAST <= 65535');
+
+/** A PEM file of CA certificates, read at start so a wrong path stops the start instead of every build. */
+const caFile = z.string().min(1).refine((path) => {
+  try {
+    return readFileSync(path, 'utf8').includes('-----BEGIN CERTIFICATE-----');
+  } catch {
+    return false;
+  }
+}, 'expected a readable PEM file of CA certificates');
 
 const runtimeDefaults = { nodejs: { baseImage: 'node:22-bookworm-slim' }, 'php-laravel': { baseImage: 'php:8.2-cli-bookworm' } };
 
@@ -38,6 +48,13 @@ export const deployConfig = z
         ship: z.boolean().default(true),
         /** A batch goes this long after its first line at the latest (sooner when it reaches 256 KB). */
         flushMs: z.number().int().min(10).max(60_000).default(1000),
+      })
+      .prefault({}),
+    /** How builds fetch the app's repository. */
+    git: z
+      .strictObject({
+        /** CA certificates git trusts for https repositories instead of the system's (a git server with a private CA). */
+        caFile: caFile.optional(),
       })
       .prefault({}),
     /** Base images of the runtime templates: nothing is pulled, so these must be on the host (or pullable by it). */

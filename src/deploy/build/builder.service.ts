@@ -14,7 +14,7 @@ import { AppEntity, ReleaseEntity } from '../deploy.entity.js';
 import { imageKey, ReleaseImages } from '../images/release-images.js';
 import { SecretsBox } from '../../common/secrets-box.js';
 import { checkout } from './git.js';
-import { GIT_SECRET, gitAuth, redactUrl } from './git-credentials.js';
+import { gitAuth, gitSecretNames, redactUrl } from './git-credentials.js';
 import { templateDockerfile } from './runtime-template.js';
 import { ReleaseChanges } from '../release-changes.js';
 
@@ -136,8 +136,9 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
         imageId = await this.docker.imageId(row.image!);
       } else {
         const auth = gitAuth(row.repository!, this.gitSecrets(row), resolve(this.config.dataDir, 'deploy-known-hosts'));
-        append(`fetching ${release.ref} from ${redactUrl(row.repository!)}${auth.using.length ? ` with the app's secrets ${auth.using.join(', ')}` : ''}`);
-        const commit = await checkout(row.repository!, release.ref, dir, signal, auth).finally(() => auth.cleanup());
+        const withheld = auth.withheld.length ? ` (not sending the app's secrets ${auth.withheld.join(', ')} over plain http://)` : '';
+        append(`fetching ${release.ref} from ${redactUrl(row.repository!)}${auth.using.length ? ` with the app's secrets ${auth.using.join(', ')}` : ''}${withheld}`);
+        const commit = await checkout(row.repository!, release.ref, dir, signal, { auth, caFile: this.config.deploy.git.caFile }).finally(() => auth.cleanup());
         await this.releases.update({ id: job.release }, { commit });
         this.changes.changed(app);
         append(`commit ${commit}`);
@@ -190,8 +191,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Only the app's git credentials are opened for a build. */
   private gitSecrets(app: AppEntity): Record<string, string> {
-    const names = new Set<string>(Object.values(GIT_SECRET));
-    return Object.fromEntries(Object.entries(app.secrets).filter(([name]) => names.has(name)).map(([name, sealed]) => [name, this.secretsBox.open(sealed)]));
+    return Object.fromEntries(gitSecretNames(app.secrets).map((name) => [name, this.secretsBox.open(app.secrets[name])]));
   }
 
   /** Saves a change of a release and tells the live views. */
