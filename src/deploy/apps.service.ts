@@ -3,6 +3,7 @@ import { ModuleRef } from '@nestjs/core';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import { NotFound } from '../common/errors.js';
+import { redactUrlCredentials } from '../common/url-credentials.js';
 import { ProxyPolicyService } from '../proxy/proxy-policy.service.js';
 import { AuditService, type Actor } from './audit.service.js';
 import { credentialsDestination, gitSecretNames } from './build/git-credentials.js';
@@ -175,7 +176,8 @@ export class AppsService {
 
 function view(row: AppEntity): AppView {
   return {
-    name: row.name, repository: row.repository, defaultRef: row.defaultRef, runtime: row.runtime, image: row.image, port: row.port, healthPath: row.healthPath,
+    // One stored before credentials in URLs were refused still builds, but is never shown with them.
+    name: row.name, repository: row.repository && redactUrlCredentials(row.repository), defaultRef: row.defaultRef, runtime: row.runtime, image: row.image, port: row.port, healthPath: row.healthPath,
     env: row.env, secrets: Object.keys(row.secrets).sort(), domains: row.domains, release: row.release, memoryMb: row.memoryMb,
     cpus: row.cpuMillis === null ? null : row.cpuMillis / 1000, policy: `/proxy/apps/${row.name}/policy`,
     createdAt: new Date(row.createdAt).toISOString(), updatedAt: new Date(row.updatedAt).toISOString(),

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { addUser, json, signIn, type Browser } from '../access/people.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { waitFor } from '../support/ports.js';
@@ -8,7 +10,11 @@ interface Event {
   actor: string;
   action: string;
   target: string;
+  outcome: string;
+  detail: Record<string, unknown>;
 }
+
+const TOKEN = 'ghp_0123456789abcdef';
 
 /**
  * Who may change what of an app, and who the audit trail says did it: the parts of deploy that need
@@ -65,5 +71,48 @@ describe('deploy: callers, permissions and the audit trail', { timeout: 120_000 
     const made = await admin.fetch('/deploy/apps', { method: 'POST', ...json({ name: 'sealed', runtime: 'image', image: 'dozen/none:1', secrets: { DB_PASSWORD: 'pw' } }) });
     assert.equal(made.status, 201, await made.clone().text());
     assert.deepEqual((await made.json()).secrets, ['DB_PASSWORD']);
+  });
+
+  it('a repository URL with credentials is refused, saying to use the secrets, and the audit trail keeps no copy of them', async () => {
+    const repository = `https://ci:${TOKEN}@git.example.net/shop.git`;
+    const refused = await dozen.api('/deploy/apps', { method: 'POST', ...json({ name: 'urlcreds', repository }) });
+    const body = await refused.json();
+    assert.equal(refused.status, 400, JSON.stringify(body));
+    assert.equal(body.field, 'repository');
+    assert.match(body.message, /^repository: must not hold credentials \(user:password@\): set the app's secrets GIT_USERNAME and GIT_TOKEN instead$/);
+    const viaGraphQL = await admin.graphql(`mutation { createApp(input: { name: "urlcreds", repository: "${repository}" }) { name } }`);
+    assert.match(String(viaGraphQL.body.errors?.[0].message), /^repository: must not hold credentials/);
+    const event = await recorded('actor=ops', (candidate) => candidate.action === 'Mutation.createApp' && candidate.outcome === 'failed');
+    assert.deepEqual((event.detail.args as { input: Record<string, unknown> }).input.repository, 'https://***@git.example.net/shop.git');
+    assert.ok(!JSON.stringify(await events('limit=1000')).includes(TOKEN), 'the token is in the audit trail');
+  });
+});
+
+describe('deploy: a repository URL with credentials stored by an earlier version', { timeout: 120_000 }, () => {
+  it('is shown without them, and the audit trail loses its copies', async () => {
+    const env = { DOZEN_MODULES: 'registry,deploy', DOZEN_HOST_NAME: 'olderhost' };
+    const first = await startDozen({ env, waitHealthy: false });
+    const created = await first.api('/deploy/apps', { method: 'POST', ...json({ name: 'legacy', repository: 'https://git.example.net/legacy.git' }) });
+    assert.equal(created.status, 201, await created.text());
+    await first.stop('SIGKILL');
+    // As an earlier dozen left it: the URL as given, and recorded so (before the audit migration ran).
+    const database = new Database(join(first.dataDir, 'dozen.sqlite'));
+    const repository = `https://ci:${TOKEN}@git.example.net/legacy.git`;
+    database.prepare('UPDATE deploy_apps SET repository = ? WHERE name = ?').run(repository, 'legacy');
+    database.prepare("UPDATE audit_events SET detail = ? WHERE action = 'app.create'").run(JSON.stringify({ repository, runtime: 'nodejs', domains: [] }));
+    database.exec("DELETE FROM migrations WHERE name = 'AuditRedact1764810000000'");
+    database.close();
+
+    const again = await startDozen({ env, dataDir: first.dataDir, waitHealthy: false });
+    try {
+      const app = await (await again.api('/deploy/apps/legacy')).json();
+      assert.equal(app.repository, 'https://***@git.example.net/legacy.git');
+      const trail = await (await again.api('/audit?module=deploy')).json();
+      const event = trail.events.find((candidate: Event) => candidate.action === 'app.create');
+      assert.equal(event.detail.repository, 'https://***@git.example.net/legacy.git');
+      assert.ok(!JSON.stringify(trail).includes(TOKEN));
+    } finally {
+      await again.stop();
+    }
   });
 });

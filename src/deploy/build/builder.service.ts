@@ -14,7 +14,8 @@ import { AppEntity, ReleaseEntity } from '../deploy.entity.js';
 import { imageKey, ReleaseImages } from '../images/release-images.js';
 import { SecretsBox } from '../../common/secrets-box.js';
 import { checkout } from './git.js';
-import { gitAuth, gitSecretNames, redactUrl } from './git-credentials.js';
+import { redactUrlCredentials } from '../../common/url-credentials.js';
+import { gitAuth, gitSecretNames } from './git-credentials.js';
 import { templateDockerfile } from './runtime-template.js';
 import { ReleaseChanges } from '../release-changes.js';
 
@@ -137,7 +138,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
       } else {
         const auth = gitAuth(row.repository!, this.gitSecrets(row), resolve(this.config.dataDir, 'deploy-known-hosts'));
         const withheld = auth.withheld.length ? ` (not sending the app's secrets ${auth.withheld.join(', ')} over plain http://)` : '';
-        append(`fetching ${release.ref} from ${redactUrl(row.repository!)}${auth.using.length ? ` with the app's secrets ${auth.using.join(', ')}` : ''}${withheld}`);
+        append(`fetching ${release.ref} from ${redactUrlCredentials(row.repository!)}${auth.using.length ? ` with the app's secrets ${auth.using.join(', ')}` : ''}${withheld}`);
         const commit = await checkout(row.repository!, release.ref, dir, signal, { auth, caFile: this.config.deploy.git.caFile }).finally(() => auth.cleanup());
         await this.releases.update({ id: job.release }, { commit });
         this.changes.changed(app);

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { describe, it } from 'node:test';
-import { credentialHost, credentialsDestination, gitAuth, redactUrl } from './git-credentials.js';
+import { credentialHost, credentialsDestination, gitAuth } from './git-credentials.js';
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 
@@ -69,11 +69,8 @@ describe('git credentials from app secrets', () => {
     strict.cleanup();
   });
 
-  it('file:// and a repository without credential secrets need nothing; URLs lose their user info in logs', () => {
+  it('file:// and a repository without credential secrets need nothing', () => {
     assert.deepEqual(gitAuth('file:///srv/repo', { GIT_PASSWORD: 'x' }, '/nowhere').env, {});
     assert.deepEqual(gitAuth('https://git.example.net/open.git', {}, '/nowhere').env, {});
-    assert.equal(redactUrl('https://user:pw@git.example.net/a.git'), 'https://***@git.example.net/a.git');
-    assert.equal(redactUrl('https://git.example.net/a@b.git'), 'https://git.example.net/a@b.git');
-    assert.equal(redactUrl('ssh://git@git.example.net/a.git'), 'ssh://git@git.example.net/a.git');
   });
 });

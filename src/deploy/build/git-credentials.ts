@@ -145,11 +145,6 @@ export function credentialHost(repository: string): string {
   return /^https?:\/\/(?:[^/@]*@)?([^/?#]+)/.exec(repository)?.[1] ?? '';
 }
 
-/** The URL with the user info of an http(s) URL (which may be a token) replaced, for logs and messages; an ssh user stays. */
-export function redactUrl(url: string): string {
-  return url.replace(/^(https?:\/\/)[^/@]*@/, '$1***@');
-}
-
 /** git runs GIT_SSH_COMMAND with sh. */
 function shellQuote(word: string): string {
   return /^[A-Za-z0-9_./=:@-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { credentialHost, GIT_SECRET, redactUrl, type GitAuth } from './git-credentials.js';
+import { redactUrlCredentials } from '../../common/url-credentials.js';
+import { credentialHost, GIT_SECRET, type GitAuth } from './git-credentials.js';
 
 const run = promisify(execFile);
 
@@ -37,7 +38,7 @@ export async function checkout(repository: string, ref: string, dir: string, sig
   } catch (error) {
     if (signal.aborted) throw error;
     const stderr = (error as { stderr?: string }).stderr?.trim() ?? '';
-    throw new Error(`git could not fetch ${ref} from ${redactUrl(repository)}${lastLines(stderr) ? `: ${lastLines(stderr)}` : ''}${credentialHint(repository, stderr, auth)}`);
+    throw new Error(`git could not fetch ${ref} from ${redactUrlCredentials(repository)}${lastLines(stderr) ? `: ${lastLines(stderr)}` : ''}${credentialHint(repository, stderr, auth)}`);
   }
 }
 
