@@ -2,11 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
-import { NotFound } from '../common/errors.js';
+import { BadInput, NotFound } from '../common/errors.js';
 import { redactUrlCredentials } from '../common/url-credentials.js';
+import { InjectConfig } from '../config/config.module.js';
+import type { DozenConfig } from '../config/config.schema.js';
 import { ProxyPolicyService } from '../proxy/proxy-policy.service.js';
 import { AuditService, type Actor } from './audit.service.js';
 import { credentialsDestination, gitSecretNames } from './build/git-credentials.js';
+import { FILE_REPOSITORIES_OFF, isFileUrl } from './build/git.js';
 import { AppEntity } from './deploy.entity.js';
 import { DeployConflict, NeedsSecretsPermission } from './deploy.errors.js';
 import type { CreateAppInput, UpdateAppInput } from './dto/deploy.dto.js';
@@ -42,11 +45,13 @@ export class AppsService {
     private readonly audit: AuditService,
     private readonly secretsBox: SecretsBox,
     private readonly modules: ModuleRef,
+    @InjectConfig() private readonly config: DozenConfig,
   ) {}
 
   async create(input: CreateAppInput, actor: Actor): Promise<AppView> {
     // deploy.write makes apps; what goes into their secrets is deploy.secrets' (admins'), as PUT .../secrets is.
     if (Object.keys(input.secrets).length && !actor.managesSecrets) throw new NeedsSecretsPermission(actor.name, 'create an app with secrets (create it without, then have them set)', 'secrets');
+    this.assertFetchable(input.repository);
     if (await this.apps.existsBy({ name: input.name })) throw new DeployConflict('app_exists', `app ${JSON.stringify(input.name)} exists already`, 'name');
     for (const domain of input.domains) await this.assertDomainFree(domain, input.name);
     const now = Date.now();
@@ -76,6 +81,7 @@ export class AppsService {
 
   async update(name: string, input: UpdateAppInput, actor: Actor): Promise<AppView> {
     const row = await this.row(name);
+    if (input.repository !== undefined) this.assertFetchable(input.repository);
     const credentials = gitSecretNames(row.secrets);
     const moved = input.repository !== undefined && credentialsDestination(input.repository) !== credentialsDestination(row.repository);
     // The build hands the git credentials to the repository's host: choosing another host is choosing who gets them.
@@ -145,6 +151,11 @@ export class AppsService {
     const { [secret]: _removed, ...rest } = row.secrets;
     row.secrets = rest;
     return this.saveAudited(row, actor, 'app.secret.unset', { name: secret });
+  }
+
+  /** A file:// repository is refused while they are off, the same way whatever its path (nothing is looked at). */
+  private assertFetchable(repository: string | null): void {
+    if (repository && isFileUrl(repository) && !this.config.deploy.git.allowFile) throw new BadInput('repository', FILE_REPOSITORIES_OFF);
   }
 
   /** The proxy keeps the app's balancer, auth policy and API keys; they go with the app when the proxy runs on this host. */

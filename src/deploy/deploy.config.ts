@@ -55,6 +55,11 @@ export const deployConfig = z
       .strictObject({
         /** CA certificates git trusts for https repositories instead of the system's (a git server with a private CA). */
         caFile: caFile.optional(),
+        /**
+         * `file://` repositories: a path on the build host. Off, since whoever may change an app's repository
+         * (deploy.write) could otherwise build any git repository this host's dozen user can read into an image.
+         */
+        allowFile: z.boolean().default(false),
       })
       .prefault({}),
     /** Base images of the runtime templates: nothing is pulled, so these must be on the host (or pullable by it). */

@@ -116,3 +116,48 @@ describe('deploy: a repository URL with credentials stored by an earlier version
     }
   });
 });
+
+describe('deploy: file:// repositories', { timeout: 120_000 }, () => {
+  it("are refused while deploy.git.allowFile is off, saying the same whatever the path; one stored while they were on fails its build, and when on, git's words about the path are not passed on", async () => {
+    const refusal = async (dozen: DozenProcess, repository: string) => {
+      const response = await dozen.api('/deploy/apps', { method: 'POST', ...json({ name: 'peek', repository }) });
+      return [response.status, (await response.json()).message];
+    };
+    const on = await startDozen({ env: { DOZEN_MODULES: 'registry,deploy', DOZEN_HOST_NAME: 'filehost', DOZEN_DEPLOY_GIT_ALLOW_FILE: 'true' }, waitHealthy: false });
+    const release = async (dozen: DozenProcess, app: string) => {
+      const queued = await (await dozen.api(`/deploy/apps/${app}/deploy`, { method: 'POST', ...json({}) })).json();
+      return waitFor(`release of ${app} to end`, async () => {
+        const now = await (await dozen.api(`/deploy/releases/${queued.id}`)).json();
+        return now.status === 'failed' || now.status === 'ready' ? now : undefined;
+      }, 30_000);
+    };
+    try {
+      // A folder that exists (no repository) and one that does not.
+      for (const [name, path] of [['here', '/etc'], ['nowhere', '/nonexistent/repo']]) {
+        assert.equal((await on.api('/deploy/apps', { method: 'POST', ...json({ name, repository: `file://${path}` }) })).status, 201);
+      }
+      const [here, nowhere] = [await release(on, 'here'), await release(on, 'nowhere')];
+      assert.equal(here.status, 'failed');
+      assert.equal(nowhere.status, 'failed');
+      const said = (error: string, path: string) => error.split('\n').filter((line) => line.startsWith('error: ')).join('\n').replace(path, '<path>');
+      assert.equal(said(here.error, '/etc'), said(nowhere.error, '/nonexistent/repo'), 'the same words for a folder that exists and one that does not');
+      await on.stop('SIGKILL');
+
+      const off = await startDozen({ env: { DOZEN_MODULES: 'registry,deploy', DOZEN_HOST_NAME: 'filehost' }, dataDir: on.dataDir, waitHealthy: false });
+      try {
+        // This very checkout, a git repository a build could read.
+        const [status, message] = await refusal(off, `file://${process.cwd()}`);
+        assert.equal(status, 400);
+        assert.deepEqual(await refusal(off, 'file:///nonexistent/repo'), [400, message], 'the same answer whether the path exists or not');
+        assert.equal(message, 'repository: file:// repositories are off on this dozen (deploy.git.allowFile): use an https:// or ssh:// URL');
+        const stored = await release(off, 'here');
+        assert.equal(stored.status, 'failed');
+        assert.match(stored.error, /file:\/\/ repositories are off on this dozen \(deploy\.git\.allowFile\)/);
+      } finally {
+        await off.stop();
+      }
+    } finally {
+      await on.stop();
+    }
+  });
+});

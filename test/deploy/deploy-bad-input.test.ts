@@ -5,7 +5,7 @@ import { runCli } from '../support/cli.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 
 const HOST = 'badinput';
-const app = { name: 'shop', repository: 'file:///srv/git/shop', domains: ['shop.example.net'] };
+const app = { name: 'shop', repository: 'https://git.example.net/shop.git', domains: ['shop.example.net'] };
 
 /** [what is wrong, method, path, body, the field the 400 names]. */
 const badInput: [string, string, string, unknown, string][] = [
@@ -18,6 +18,8 @@ const badInput: [string, string, string, unknown, string][] = [
   ['a repository URL with a token as the user', 'POST', '/deploy/apps', { ...app, repository: 'https://ghp_0123456789@git.example.net/shop.git' }, 'repository'],
   ['an ssh repository URL with a password', 'POST', '/deploy/apps', { ...app, repository: 'ssh://git:pw@git.example.net/shop.git' }, 'repository'],
   ['a repository URL with credentials, changed', 'PUT', '/deploy/apps/shop', { repository: 'http://ci:ghp_0123456789@git.example.net/shop.git' }, 'repository'],
+  ['a file:// repository (off by default)', 'POST', '/deploy/apps', { ...app, repository: 'file:///srv/git/shop' }, 'repository'],
+  ['a file:// repository, changed', 'PUT', '/deploy/apps/shop', { repository: 'file:///srv/git/shop' }, 'repository'],
   ['no repository for a built runtime', 'POST', '/deploy/apps', { ...app, repository: undefined }, 'repository'],
   ['runtime image without an image', 'POST', '/deploy/apps', { ...app, runtime: 'image' }, 'image'],
   ['an unknown runtime', 'POST', '/deploy/apps', { ...app, runtime: 'cobol' }, 'runtime'],
@@ -118,7 +120,7 @@ describe('deploy REST refuses bad input with 400 naming the field, unknown ids w
     const conflict = await runCli(['instance', 'create', 'shop', HOST, ...server]);
     assert.equal(conflict.code, 1);
     assert.equal(conflict.stderr, 'dozen: 409 shop has no ready release yet: deploy it first\n');
-    const created = await runCli(['app', 'create', 'cli-made', '--repository', 'file:///srv/git/cli', '--env', 'A=1', ...server]);
+    const created = await runCli(['app', 'create', 'cli-made', '--repository', 'https://git.example.net/cli.git', '--env', 'A=1', ...server]);
     assert.equal(created.code, 0, created.stderr);
     assert.deepEqual(JSON.parse(created.stdout).env, { A: '1' });
     const listed = await runCli(['app', 'list', ...server]);

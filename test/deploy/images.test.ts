@@ -10,7 +10,7 @@ import { BASE_IMAGE } from '../support/base-image.js';
 import { TEST_DOCKER_SOCKET } from '../support/docker-engine.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { freePort, waitFor } from '../support/ports.js';
-import { appSource, expectStatus, json, steadyClient, viaProxy, waitInstance, waitRelease } from './helpers.js';
+import { appSource, expectStatus, FILE_REPOSITORIES, json, steadyClient, viaProxy, waitInstance, waitRelease } from './helpers.js';
 
 const HOST = 'imagestest';
 const APP = 'imgs';
@@ -82,6 +82,7 @@ describe('deploy: release images, restarts and health', { timeout: 300_000 }, ()
     DOZEN_DEPLOY_HEALTH_TIMEOUT_SECONDS: '3',
     DOZEN_DEPLOY_RESYNC_SECONDS: '2',
     DOZEN_DEPLOY_KEEP_RELEASES: '2',
+    ...FILE_REPOSITORIES,
   });
   const managedOfHost = () => docker.listContainers({ all: true, filters: { label: ['dozen.managed=true', `dozen.host=${HOST}`] } });
   const ofInstance = async () => (await managedOfHost()).filter((entry) => entry.Labels['dozen.instance'] === instance);

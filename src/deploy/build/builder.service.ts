@@ -139,7 +139,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
         const auth = gitAuth(row.repository!, this.gitSecrets(row), resolve(this.config.dataDir, 'deploy-known-hosts'));
         const withheld = auth.withheld.length ? ` (not sending the app's secrets ${auth.withheld.join(', ')} over plain http://)` : '';
         append(`fetching ${release.ref} from ${redactUrlCredentials(row.repository!)}${auth.using.length ? ` with the app's secrets ${auth.using.join(', ')}` : ''}${withheld}`);
-        const commit = await checkout(row.repository!, release.ref, dir, signal, { auth, caFile: this.config.deploy.git.caFile }).finally(() => auth.cleanup());
+        const commit = await checkout(row.repository!, release.ref, dir, signal, { auth, caFile: this.config.deploy.git.caFile, allowFile: this.config.deploy.git.allowFile }).finally(() => auth.cleanup());
         await this.releases.update({ id: job.release }, { commit });
         this.changes.changed(app);
         append(`commit ${commit}`);

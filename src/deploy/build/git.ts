@@ -10,18 +10,31 @@ export interface CheckoutOptions {
   auth: GitAuth;
   /** CA certificates (PEM) git trusts for https instead of the system's: `deploy.git.caFile`. */
   caFile?: string;
+  /** `file://` repositories may be fetched: `deploy.git.allowFile`. */
+  allowFile: boolean;
+}
+
+/** Said for any file:// URL while they are off, whether the path exists or not. */
+export const FILE_REPOSITORIES_OFF = 'file:// repositories are off on this dozen (deploy.git.allowFile): use an https:// or ssh:// URL';
+
+/** A file:// repository URL. */
+export function isFileUrl(repository: string): boolean {
+  return /^file:/i.test(repository);
 }
 
 /**
  * Fetches one commit of `repository` (a branch, tag or full SHA) into the
  * empty folder `dir`, shallow, with Debian's git; returns the full SHA.
- * `file://`, `https://` and `ssh://` URLs, authenticated by `options.auth`
- * (from the app's secrets); git never prompts (a missing credential fails the
- * build instead of hanging it).
+ * `https://`, `ssh://`, `http://` (no credentials) and, when allowed,
+ * `file://` URLs, authenticated by `options.auth` (from the app's secrets);
+ * git never prompts (a missing credential fails the build instead of hanging it).
  */
-export async function checkout(repository: string, ref: string, dir: string, signal: AbortSignal, { auth, caFile }: CheckoutOptions): Promise<string> {
+export async function checkout(repository: string, ref: string, dir: string, signal: AbortSignal, { auth, caFile, allowFile }: CheckoutOptions): Promise<string> {
+  if (isFileUrl(repository) && !allowFile) throw new Error(FILE_REPOSITORIES_OFF);
   const env = {
     PATH: process.env.PATH, HOME: process.env.HOME,
+    // The transports git may use at all, redirects and submodules included.
+    GIT_ALLOW_PROTOCOL: allowFile ? 'https:http:ssh:file' : 'https:http:ssh',
     // No prompt at all: not on a terminal, and not through an askpass program (an empty GIT_ASKPASS wins over core.askPass and SSH_ASKPASS).
     GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '',
     ...(caFile ? { GIT_SSL_CAINFO: caFile } : {}),
@@ -37,6 +50,8 @@ export async function checkout(repository: string, ref: string, dir: string, sig
     return await git('rev-parse', 'HEAD');
   } catch (error) {
     if (signal.aborted) throw error;
+    // git's words about a path say whether it exists and is a repository: not for whoever may set the URL.
+    if (isFileUrl(repository)) throw new Error(`git could not fetch ${ref} from ${repository}: no repository with that ref that dozen can read there`);
     const stderr = (error as { stderr?: string }).stderr?.trim() ?? '';
     throw new Error(`git could not fetch ${ref} from ${redactUrlCredentials(repository)}${lastLines(stderr) ? `: ${lastLines(stderr)}` : ''}${credentialHint(repository, stderr, auth)}`);
   }
