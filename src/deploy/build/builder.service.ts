@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
@@ -16,6 +17,7 @@ import { SecretsBox } from '../../common/secrets-box.js';
 import { checkout } from './git.js';
 import { redactUrlCredentials } from '../../common/url-credentials.js';
 import { gitAuth, gitSecretNames } from './git-credentials.js';
+import { hasRegularFile } from './checkout-files.js';
 import { templateDockerfile } from './runtime-template.js';
 import { ReleaseChanges } from '../release-changes.js';
 
@@ -143,11 +145,12 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
         await this.releases.update({ id: job.release }, { commit });
         this.changes.changed(app);
         append(`commit ${commit}`);
-        if (existsSync(join(dir, 'Dockerfile'))) {
+        if (await hasRegularFile(dir, 'Dockerfile')) {
           append('using the repository Dockerfile');
         } else {
           const { baseImage } = this.config.deploy.runtimes[row.runtime];
-          writeFileSync(join(dir, 'Dockerfile'), templateDockerfile(row.runtime, dir, baseImage));
+          // `wx`: created, never written through whatever the repository put under that name.
+          await writeFile(join(dir, 'Dockerfile'), await templateDockerfile(row.runtime, dir, baseImage), { flag: 'wx' });
           append(`using the ${row.runtime} template on ${baseImage}`);
         }
         imageId = await this.docker.build(dir, `dozen/${app}:${job.release}`, { 'dozen.app': app, 'dozen.release': job.release }, append, signal);
