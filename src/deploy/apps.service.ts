@@ -10,6 +10,7 @@ import { ProxyPolicyService } from '../proxy/proxy-policy.service.js';
 import { AuditService, type Actor } from './audit.service.js';
 import { credentialsDestination, gitSecretNames } from './build/git-credentials.js';
 import { FILE_REPOSITORIES_OFF, isFileUrl } from './build/git.js';
+import { fixedPortProblem } from './agent/ports.js';
 import { AppEntity } from './deploy.entity.js';
 import { DeployConflict, NeedsSecretsPermission } from './deploy.errors.js';
 import type { CreateAppInput, UpdateAppInput } from './dto/deploy.dto.js';
@@ -52,6 +53,7 @@ export class AppsService {
     // deploy.write makes apps; what goes into their secrets is deploy.secrets' (admins'), as PUT .../secrets is.
     if (Object.keys(input.secrets).length && !actor.managesSecrets) throw new NeedsSecretsPermission(actor.name, 'create an app with secrets (create it without, then have them set)', 'secrets');
     this.assertFetchable(input.repository);
+    this.assertPortAllowed(input.port);
     if (await this.apps.existsBy({ name: input.name })) throw new DeployConflict('app_exists', `app ${JSON.stringify(input.name)} exists already`, 'name');
     for (const domain of input.domains) await this.assertDomainFree(domain, input.name);
     const now = Date.now();
@@ -82,6 +84,7 @@ export class AppsService {
   async update(name: string, input: UpdateAppInput, actor: Actor): Promise<AppView> {
     const row = await this.row(name);
     if (input.repository !== undefined) this.assertFetchable(input.repository);
+    if (input.port !== undefined) this.assertPortAllowed(input.port);
     const credentials = gitSecretNames(row.secrets);
     const moved = input.repository !== undefined && credentialsDestination(input.repository) !== credentialsDestination(row.repository);
     // The build hands the git credentials to the repository's host: choosing another host is choosing who gets them.
@@ -156,6 +159,12 @@ export class AppsService {
   /** A file:// repository is refused while they are off, the same way whatever its path (nothing is looked at). */
   private assertFetchable(repository: string | null): void {
     if (repository && isFileUrl(repository) && !this.config.deploy.git.allowFile) throw new BadInput('repository', FILE_REPOSITORIES_OFF);
+  }
+
+  /** A fixed port in the allowed range and none of dozen's own (each agent checks again against its host's config). */
+  private assertPortAllowed(port: number | null): void {
+    const problem = port === null ? null : fixedPortProblem(port, this.config);
+    if (problem) throw new BadInput('port', problem);
   }
 
   /** The proxy keeps the app's balancer, auth policy and API keys; they go with the app when the proxy runs on this host. */

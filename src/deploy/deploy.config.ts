@@ -33,6 +33,11 @@ export const deployConfig = z
     secretsKey: secret().optional(),
     /** Host ports the agent hands to containers (host networking), each checked free first. */
     portRange: portRange.default('20000-29999'),
+    /**
+     * Where an app's fixed `port` may lie (an image that listens on a port of its own); unset: portRange.
+     * Never one of dozen's own ports, whatever the range.
+     */
+    fixedPortRange: portRange.optional(),
     /** How long a replaced container keeps serving what it already accepted after it left the registry. */
     drainSeconds: z.number().min(0).max(600).default(5),
     /** A new container must answer its health path within this, or it is `unhealthy`. */

@@ -27,6 +27,8 @@ const badInput: [string, string, string, unknown, string][] = [
   ['a ref with ..', 'POST', '/deploy/apps', { ...app, defaultRef: 'main..x' }, 'defaultRef'],
   ['a ref starting with -', 'POST', '/deploy/apps', { ...app, defaultRef: '--upload-pack=x' }, 'defaultRef'],
   ['port 0', 'POST', '/deploy/apps', { ...app, port: 0 }, 'port'],
+  ['a fixed port outside deploy.portRange', 'POST', '/deploy/apps', { ...app, port: 7700 }, 'port'],
+  ['a fixed port outside deploy.portRange, changed', 'PUT', '/deploy/apps/shop', { port: 80 }, 'port'],
   ['a health path without /', 'POST', '/deploy/apps', { ...app, healthPath: 'health' }, 'healthPath'],
   ['env named PORT', 'POST', '/deploy/apps', { ...app, env: { PORT: '1' } }, 'env.PORT'],
   ['env named DOZEN_*', 'POST', '/deploy/apps', { ...app, env: { DOZEN_APP: 'x' } }, 'env.DOZEN_APP'],

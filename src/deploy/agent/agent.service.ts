@@ -214,6 +214,12 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
     const name = containerName(spec);
     // A rollback within a drain: the container still draining holds this name until it is removed.
     for (const entry of this.draining.values()) if (entry.name === name) await entry.done;
+    if (app.port !== null) {
+      // One port cannot have two listeners: a fixed-port app's old container goes first (a short gap instead of none).
+      const holding = old.filter((container) => Number(container.labels[LABEL.port]) === app.port);
+      await this.retireAll(spec.id, holding, false);
+      old = old.filter((container) => !holding.includes(container));
+    }
     for (const container of old) {
       // A restart of the same release: the old container gives its name to the new one.
       if (container.name === name) await this.docker.rename(container.id, `${name}-g${container.labels[LABEL.generation]}`);
@@ -222,7 +228,8 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
     const launched = await this.launcher.launch(spec, app, release);
     this.log.info({ app: spec.app, instance: spec.id, release: spec.release, container: launched.containerId, port: launched.port }, 'container started');
     const alive = async () => (await this.docker.inspect(launched.containerId)).State.Running;
-    const healthy = await waitHealthy(launched.port, app.healthPath, this.config.deploy.healthTimeoutSeconds * 1000, alive);
+    // An answer counts only while the container still runs: a container that could not listen has exited, and the answer came from something else.
+    const healthy = (await waitHealthy(launched.port, app.healthPath, this.config.deploy.healthTimeoutSeconds * 1000, alive)) && (await alive());
     if (!healthy) {
       const lines = await this.docker.logs(launched.containerId, 20).catch(() => '');
       const failure = await this.failures.count(spec.id, launched.containerId, `${app.healthPath} on port ${launched.port} did not answer 2xx-3xx within ${this.config.deploy.healthTimeoutSeconds} s${lines ? `; last lines:\n${lines.trimEnd()}` : ''}`);

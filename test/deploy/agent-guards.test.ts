@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import Docker from 'dockerode';
+import { TEST_APP_IMAGE } from '../support/base-image.js';
+import { TEST_DOCKER_SOCKET } from '../support/docker-engine.js';
+import { startDozen, type DozenProcess } from '../support/dozen-process.js';
+import { freePort, waitFor } from '../support/ports.js';
+import { expectStatus, json, waitInstance, waitRelease } from './helpers.js';
+
+const HOST = 'guardtest';
+
+/**
+ * What the agent refuses to run, or to believe, on the bench's real Docker Engine. The apps are the
+ * bench's ready test image (runtime `image`: no build), which answers on 127.0.0.1:$PORT.
+ */
+describe('deploy agent: what it refuses to run or believe', { timeout: 240_000 }, () => {
+  const socketPath = process.env.DOZEN_TEST_DOCKER_SOCKET ?? TEST_DOCKER_SOCKET;
+  const docker = new Docker({ socketPath });
+  let dozen: DozenProcess;
+  const apps: string[] = [];
+
+  const managedOfHost = () => docker.listContainers({ all: true, filters: { label: ['dozen.managed=true', `dozen.host=${HOST}`] } });
+  /** An image app with a ready release. */
+  const imageApp = async (name: string, fields: Record<string, unknown> = {}) => {
+    await expectStatus(dozen, '/deploy/apps', json({ name, runtime: 'image', image: TEST_APP_IMAGE, ...fields }), 201);
+    apps.push(name);
+    const release = await expectStatus(dozen, `/deploy/apps/${name}/deploy`, json({}), 202);
+    return String((await waitRelease(dozen, String(release.id), 'ready')).id);
+  };
+
+  before(async () => {
+    await docker.ping().catch(() => assert.fail(`no Docker Engine at ${socketPath}: run through the bench (node dist/test/support/bench.js test/deploy)`));
+    dozen = await startDozen({
+      env: {
+        DOZEN_MODULES: 'registry,deploy', DOZEN_HOST_NAME: HOST, DOZEN_DEPLOY_DOCKER_SOCKET_PATH: socketPath,
+        DOZEN_DEPLOY_RESYNC_SECONDS: '1', DOZEN_DEPLOY_DRAIN_SECONDS: '0', DOZEN_DEPLOY_HEALTH_TIMEOUT_SECONDS: '20', DOZEN_DEPLOY_LOGS_SHIP: 'false',
+        // Any unprivileged port may be an app's fixed port here, so the test can hold one.
+        DOZEN_DEPLOY_FIXED_PORT_RANGE: '1024-65535',
+      },
+    });
+  });
+
+  after(async () => {
+    if (dozen) {
+      for (const app of apps) await dozen.api(`/deploy/apps/${app}`, { method: 'DELETE' }).catch(() => undefined);
+      await waitFor('the app containers to go', async () => (await managedOfHost()).length === 0, 30_000).catch(() => undefined);
+      await dozen.stop();
+    }
+    for (const container of await managedOfHost()) await docker.getContainer(container.Id).remove({ force: true }).catch(() => undefined);
+    for (const image of await docker.listImages({ filters: { reference: ['dozen/*'] } })) {
+      for (const tag of image.RepoTags ?? []) if (apps.some((app) => tag.startsWith(`dozen/${app}:`))) await docker.getImage(tag).remove().catch(() => undefined);
+    }
+  });
+
+  it("a fixed port that is one of dozen's own is refused with 400 naming port", async () => {
+    const adminPort = Number(new URL(dozen.url).port);
+    const refused = await dozen.api('/deploy/apps', { method: 'POST', ...json({ name: 'publisher', runtime: 'image', image: TEST_APP_IMAGE, port: adminPort }) });
+    const body = await refused.json();
+    assert.equal(refused.status, 400, JSON.stringify(body));
+    assert.deepEqual([body.field, body.message], ['port', `port: ${adminPort} is dozen's own port (admin.listen.port)`]);
+    await expectStatus(dozen, '/deploy/apps', json({ name: 'publisher', runtime: 'image', image: TEST_APP_IMAGE }), 201);
+    apps.push('publisher');
+    const changed = await expectStatus(dozen, '/deploy/apps/publisher', json({ port: adminPort }, 'PUT'), 400);
+    assert.equal(changed.field, 'port');
+  });
+
+  it('a fixed port something else listens on runs nothing and registers nothing; once it is free the app runs there, and restarts on it', async () => {
+    const port = await freePort();
+    let asked = 0;
+    const squatter: Server = createServer((_request, response) => {
+      asked++;
+      response.end('not the app');
+    });
+    await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve));
+    let instance: string;
+    try {
+      await imageApp('fixed', { port });
+      instance = String((await expectStatus(dozen, '/deploy/instances', json({ app: 'fixed', host: HOST }), 201)).id);
+      const refused = await waitInstance(dozen, instance, (view) => /in use on this host/.test(String(view.lastError)), 'refused its port');
+      assert.equal(refused.state, 'pending');
+      assert.match(String(refused.lastError), new RegExp(`^the app's fixed port ${port} is in use on this host`));
+      assert.equal(asked, 0, 'the health probe asked whatever listened there');
+      assert.deepEqual((await managedOfHost()).filter((container) => container.Labels['dozen.app'] === 'fixed'), [], 'no container was started');
+      const service = await dozen.api('/registry/services/fixed');
+      assert.ok(service.status === 404 || (await service.json()).instances.length === 0, 'nothing registered');
+    } finally {
+      squatter.closeAllConnections();
+      await new Promise<void>((resolve) => squatter.close(() => resolve()));
+    }
+    const running = await waitInstance(dozen, instance, (view) => view.state === 'running', 'running once the port is free');
+    assert.equal(running.port, port);
+    assert.equal(((await (await fetch(`http://127.0.0.1:${port}/`)).json()) as { env: Record<string, string> }).env.DOZEN_INSTANCE, instance);
+
+    await expectStatus(dozen, `/deploy/instances/${instance}/restart`, { method: 'POST' }, 201);
+    const restarted = await waitInstance(dozen, instance, (view) => view.state === 'running' && view.generation === 2, 'restarted on its port');
+    assert.notEqual(restarted.containerId, running.containerId);
+    assert.equal(restarted.port, port);
+  });
+});
