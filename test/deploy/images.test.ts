@@ -194,6 +194,20 @@ describe('deploy: release images, restarts and health', { timeout: 300_000 }, ()
     assert.deepEqual([...versions], [2], 'the proxy never sent a request to an unhealthy container');
   });
 
+  it('the storage API writes no release image archive, whoever asks', async () => {
+    const [first] = releases;
+    for (const [path, init] of [
+      [`/storage/objects/images/${APP}/${first}.tar`, { method: 'PUT', body: 'doctored' }],
+      [`/storage/objects/images/${APP}/new.tar`, { method: 'POST', body: 'doctored' }],
+      ['/storage/uploads', json({ key: `images/${APP}/${first}.tar` })],
+    ] as const) {
+      const refused = await expectStatus(dozen, path, init, 403);
+      assert.deepEqual([refused.error, refused.field], ['forbidden', 'key']);
+      assert.match(String(refused.message), /^images\/ is written by dozen only/);
+    }
+    assert.equal((await dozen.api(`/storage/objects/images/${APP}/new.tar`, { method: 'HEAD' })).status, 404);
+  });
+
   it('an image archive in the store that is not the release image fails the instance, saying so, and runs nothing', async () => {
     const sick = releases[2];
     // A stand-in archive: a tiny image, saved where the third release image should be.
@@ -204,7 +218,8 @@ describe('deploy: release images, restarts and health', { timeout: 300_000 }, ()
     await new Promise((resolve, reject) => docker.modem.followProgress(build, (error) => (error ? reject(error) : resolve(undefined))));
     rmSync(context, { recursive: true, force: true });
     const archive = Buffer.concat(await ((await docker.getImage(NOT_A_RELEASE).get()) as unknown as Readable).toArray());
-    await expectStatus(dozen, `/storage/objects/images/${APP}/${sick}.tar`, { method: 'PUT', body: archive }, 201);
+    // Written into the store itself (the local driver's folder), as someone with access to the bucket could: the API refuses images/.
+    writeFileSync(join(dozen.dataDir, 'objects', 'data', 'images', APP, `${sick}.tar`), archive);
     await waitFor('no container of the third release', async () => !(await managedOfHost()).some((entry) => entry.Labels['dozen.release'] === sick), 20_000);
     await docker.getImage(`dozen/${APP}:${sick}`).remove();
     // The second release's container serves; the agent may be trying the fourth beside it.
