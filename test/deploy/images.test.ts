@@ -208,9 +208,9 @@ describe('deploy: release images, restarts and health', { timeout: 300_000 }, ()
     assert.equal((await dozen.api(`/storage/objects/images/${APP}/new.tar`, { method: 'HEAD' })).status, 404);
   });
 
-  it('an image archive in the store that is not the release image fails the instance, saying so, and runs nothing', async () => {
+  it('an image archive in the store that is not the one saved for the release is never loaded: the instance fails saying so, and runs nothing', async () => {
     const sick = releases[2];
-    // A stand-in archive: a tiny image, saved where the third release image should be.
+    // A stand-in archive: a tiny image under a tag of its own, saved where the third release image should be.
     const context = mkdtempSync(join(tmpdir(), 'dozen-not-a-release-'));
     writeFileSync(join(context, 'Dockerfile'), 'FROM scratch\nCOPY a.txt /a.txt\n');
     writeFileSync(join(context, 'a.txt'), 'not a release\n');
@@ -218,6 +218,7 @@ describe('deploy: release images, restarts and health', { timeout: 300_000 }, ()
     await new Promise((resolve, reject) => docker.modem.followProgress(build, (error) => (error ? reject(error) : resolve(undefined))));
     rmSync(context, { recursive: true, force: true });
     const archive = Buffer.concat(await ((await docker.getImage(NOT_A_RELEASE).get()) as unknown as Readable).toArray());
+    await docker.getImage(NOT_A_RELEASE).remove();
     // Written into the store itself (the local driver's folder), as someone with access to the bucket could: the API refuses images/.
     writeFileSync(join(dozen.dataDir, 'objects', 'data', 'images', APP, `${sick}.tar`), archive);
     await waitFor('no container of the third release', async () => !(await managedOfHost()).some((entry) => entry.Labels['dozen.release'] === sick), 20_000);
@@ -227,8 +228,9 @@ describe('deploy: release images, restarts and health', { timeout: 300_000 }, ()
     assert.ok(serving, JSON.stringify(await ofInstance()));
 
     await expectStatus(dozen, `/deploy/apps/${APP}/rollback`, json({ release: sick }), 201);
-    const failed = await waitInstance(dozen, instance, (view) => view.state === 'pending' && /does not hold/.test(String(view.lastError)), 'failed on the image', 30_000);
-    assert.match(String(failed.lastError), new RegExp(`images/${APP}/${sick}\\.tar does not hold release ${sick}'s image sha256:[0-9a-f]{64} \\(it loaded ${NOT_A_RELEASE}\\): refusing to run it`));
+    const failed = await waitInstance(dozen, instance, (view) => view.state === 'pending' && /is not the archive saved/.test(String(view.lastError)), 'failed on the archive', 30_000);
+    assert.match(String(failed.lastError), new RegExp(`^images/${APP}/${sick}\\.tar is not the archive saved for release ${sick}: its SHA-256 is [0-9a-f]{64}, the release recorded [0-9a-f]{64}; not loaded, refusing to run it$`));
+    assert.equal(await imageOf(NOT_A_RELEASE), null, 'the doctored archive was loaded into the Engine');
     assert.ok(!(await managedOfHost()).some((entry) => entry.Labels['dozen.release'] === sick), 'no container of the wrong image');
     assert.ok((await ofInstance()).some((entry) => entry.Id === serving.Id && entry.State === 'running'), 'the old container keeps serving');
     assert.equal(await answer(), 2);
