@@ -19,6 +19,14 @@ const caFile = z.string().min(1).refine((path) => {
   }
 }, 'expected a readable PEM file of CA certificates');
 
+/**
+ * What a container keeps of root's powers. It runs on the host's network, so NET_RAW would let it read
+ * the loopback traffic of everything on the host (admin tokens, session cookies) and NET_BIND_SERVICE
+ * bind the host's ports below 1024; none of Docker's defaults that only an image's own start-up may
+ * want (changing owners and users, signals) are dangerous there.
+ */
+const DEFAULT_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID'];
+
 const runtimeDefaults = { nodejs: { baseImage: 'node:22-bookworm-slim' }, 'php-laravel': { baseImage: 'php:8.2-cli-bookworm' } };
 
 export const deployConfig = z
@@ -53,6 +61,19 @@ export const deployConfig = z
         ship: z.boolean().default(true),
         /** A batch goes this long after its first line at the latest (sooner when it reaches 256 KB). */
         flushMs: z.number().int().min(10).max(60_000).default(1000),
+      })
+      .prefault({}),
+    /** How containers are confined (builds: what the Engine's build API allows, their memory). */
+    containers: z
+      .strictObject({
+        /** Linux capabilities kept (without CAP_); all others are dropped. */
+        capabilities: z.array(z.string().regex(/^[A-Z][A-Z_]*$/, 'expected a capability name such as CHOWN (no CAP_ prefix)')).default(DEFAULT_CAPABILITIES),
+        /** Processes (threads included) one container may run: a fork bomb stops there. */
+        pidsLimit: z.number().int().min(16).max(4_194_304).default(1024),
+        /** Memory of a container whose app sets no memoryMb of its own. */
+        memoryMb: z.number().int().min(16).max(1024 * 1024).default(1024),
+        /** Memory of a build's steps. */
+        buildMemoryMb: z.number().int().min(64).max(1024 * 1024).default(4096),
       })
       .prefault({}),
     /** How builds fetch the app's repository. */

@@ -9,6 +9,19 @@ import { freePort, waitFor } from '../support/ports.js';
 import { expectStatus, json, waitInstance, waitRelease } from './helpers.js';
 
 const HOST = 'guardtest';
+/** Bits of /proc/<pid>/status's capability masks (linux/capability.h). */
+const CAP = { NET_BIND_SERVICE: 10, NET_ADMIN: 12, NET_RAW: 13, SYS_ADMIN: 21, SETUID: 7, CHOWN: 0 };
+
+/** Runs `command` in the container (as its main process runs) and returns what it printed. */
+async function execIn(docker: Docker, container: string, command: string[]): Promise<string> {
+  const exec = await docker.getContainer(container).exec({ Cmd: command, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  let output = '';
+  const sink = { write: (chunk: Buffer) => ((output += chunk.toString('utf8')), true) } as unknown as NodeJS.WritableStream;
+  docker.modem.demuxStream(stream, sink, sink);
+  await new Promise((resolve) => stream.on('end', resolve));
+  return output;
+}
 
 /**
  * What the agent refuses to run, or to believe, on the bench's real Docker Engine. The apps are the
@@ -96,5 +109,22 @@ describe('deploy agent: what it refuses to run or believe', { timeout: 240_000 }
     const restarted = await waitInstance(dozen, instance, (view) => view.state === 'running' && view.generation === 2, 'restarted on its port');
     assert.notEqual(restarted.containerId, running.containerId);
     assert.equal(restarted.port, port);
+  });
+
+  it('a container runs without raw sockets or network administration, cannot gain privileges, and has process and memory limits', async () => {
+    await imageApp('confined');
+    const instance = String((await expectStatus(dozen, '/deploy/instances', json({ app: 'confined', host: HOST }), 201)).id);
+    const { containerId } = await waitInstance(dozen, instance, (view) => view.state === 'running', 'running');
+    const status = await execIn(docker, String(containerId), ['node', '-e', "process.stdout.write(require('fs').readFileSync('/proc/1/status', 'utf8'))"]);
+    const mask = (name: string) => BigInt(`0x${new RegExp(`^${name}:\\s*([0-9a-f]+)$`, 'm').exec(status)?.[1] ?? assert.fail(`no ${name} in ${status}`)}`);
+    const has = (bits: bigint, cap: number) => (bits >> BigInt(cap)) & 1n;
+    for (const set of ['CapEff', 'CapBnd', 'CapPrm']) {
+      for (const cap of ['NET_RAW', 'NET_ADMIN', 'NET_BIND_SERVICE', 'SYS_ADMIN'] as const) assert.equal(has(mask(set), CAP[cap]), 0n, `${cap} in ${set}: ${status}`);
+    }
+    assert.equal(has(mask('CapEff'), CAP.SETUID), 1n, 'the capabilities an image may need at start are kept');
+    assert.match(status, /^NoNewPrivs:\s*1$/m);
+    const { HostConfig } = await docker.getContainer(String(containerId)).inspect();
+    assert.deepEqual([HostConfig.CapDrop, HostConfig.PidsLimit, HostConfig.Memory], [['ALL'], 1024, 1024 * 1024 * 1024]);
+    assert.deepEqual(HostConfig.SecurityOpt, ['no-new-privileges']);
   });
 });

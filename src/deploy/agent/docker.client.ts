@@ -28,8 +28,11 @@ export interface RunSpec {
   image: string;
   labels: Record<string, string>;
   env: Record<string, string>;
-  memoryMb: number | null;
+  memoryMb: number;
   cpuMillis: number | null;
+  /** The capabilities kept; every other one is dropped. */
+  capabilities: string[];
+  pidsLimit: number;
 }
 
 export interface ContainerStats {
@@ -65,17 +68,18 @@ export class DockerClient {
   }
 
   /**
-   * Builds `context` (a folder; `.git` left out) into `tag`. `onLog` gets each
-   * line of the build output; a stream that reports an error rejects with it.
+   * Builds `context` (a folder; `.git` left out) into `tag`, its steps within `memoryMb` (the build API
+   * takes no capability, privilege or process limits). `onLog` gets each line of the build output; a
+   * stream that reports an error rejects with it.
    */
-  async build(context: string, tag: string, labels: Record<string, string>, onLog: (line: string) => void, signal: AbortSignal): Promise<string> {
+  async build(context: string, tag: string, labels: Record<string, string>, memoryMb: number, onLog: (line: string) => void, signal: AbortSignal): Promise<string> {
     const tar = spawn('tar', ['-C', context, '--exclude=./.git', '-c', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let tarError = '';
     tar.stderr.on('data', (chunk) => (tarError += chunk));
     const body = new PassThrough();
     tar.stdout.pipe(body);
     const stream = (await this.docker.buildImage(body as unknown as NodeJS.ReadableStream, {
-      t: tag, labels, rm: true, forcerm: true, networkmode: 'host', abortSignal: signal,
+      t: tag, labels, rm: true, forcerm: true, networkmode: 'host', memory: memoryMb * 1024 * 1024, abortSignal: signal,
     } as never)) as unknown as Readable;
     let imageId = '';
     await new Promise<void>((resolve, reject) => {
@@ -107,7 +111,10 @@ export class DockerClient {
     }
   }
 
-  /** Creates and starts a managed container on the host network with a capped json-file log. */
+  /**
+   * Creates and starts a managed container on the host network with a capped json-file log, confined:
+   * only `capabilities` kept, no gaining privileges through setuid binaries, at most `pidsLimit` processes.
+   */
   async run(spec: RunSpec): Promise<string> {
     const container = await this.docker.createContainer({
       name: spec.name,
@@ -119,7 +126,11 @@ export class DockerClient {
         // The agent restarts crashed containers itself (with backoff, and re-registering them); Docker must not race it.
         RestartPolicy: { Name: 'no' },
         LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
-        ...(spec.memoryMb ? { Memory: spec.memoryMb * 1024 * 1024 } : {}),
+        CapDrop: ['ALL'],
+        CapAdd: spec.capabilities,
+        SecurityOpt: ['no-new-privileges'],
+        PidsLimit: spec.pidsLimit,
+        Memory: spec.memoryMb * 1024 * 1024,
         ...(spec.cpuMillis ? { NanoCpus: spec.cpuMillis * 1_000_000 } : {}),
       },
     });

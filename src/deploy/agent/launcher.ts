@@ -72,8 +72,10 @@ export class Launcher {
           [LABEL.app]: app.name, [LABEL.instance]: spec.id, [LABEL.release]: spec.release, [LABEL.generation]: String(spec.generation),
           [LABEL.port]: String(port), [LABEL.token]: token.id, [LABEL.host]: this.config.host.name,
         },
-        memoryMb: app.memoryMb,
+        memoryMb: app.memoryMb ?? this.config.deploy.containers.memoryMb,
         cpuMillis: app.cpuMillis,
+        capabilities: this.config.deploy.containers.capabilities,
+        pidsLimit: this.config.deploy.containers.pidsLimit,
       });
       return { containerId, port, name };
     } catch (error) {

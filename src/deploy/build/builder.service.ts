@@ -153,7 +153,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
           await writeFile(join(dir, 'Dockerfile'), await templateDockerfile(row.runtime, dir, baseImage), { flag: 'wx' });
           append(`using the ${row.runtime} template on ${baseImage}`);
         }
-        imageId = await this.docker.build(dir, `dozen/${app}:${job.release}`, { 'dozen.app': app, 'dozen.release': job.release }, append, signal);
+        imageId = await this.docker.build(dir, `dozen/${app}:${job.release}`, { 'dozen.app': app, 'dozen.release': job.release }, this.config.deploy.containers.buildMemoryMb, append, signal);
       }
       append(`image ${imageId}`);
       await this.finish(app, job.release, { status: 'ready', imageId, buildLog: log });
