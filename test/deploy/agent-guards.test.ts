@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import Docker from 'dockerode';
 import { TEST_APP_IMAGE } from '../support/base-image.js';
+import { ConsulStandin } from '../support/consul-standin.js';
 import { TEST_DOCKER_SOCKET } from '../support/docker-engine.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { freePort, waitFor } from '../support/ports.js';
@@ -25,12 +26,14 @@ async function execIn(docker: Docker, container: string, command: string[]): Pro
 
 /**
  * What the agent refuses to run, or to believe, on the bench's real Docker Engine. The apps are the
- * bench's ready test image (runtime `image`: no build), which answers on 127.0.0.1:$PORT.
+ * bench's ready test image (runtime `image`: no build), which answers on 127.0.0.1:$PORT. The catalog
+ * is the Consul stand-in, so a test can write the desired state as anyone with Consul's KV could.
  */
 describe('deploy agent: what it refuses to run or believe', { timeout: 240_000 }, () => {
   const socketPath = process.env.DOZEN_TEST_DOCKER_SOCKET ?? TEST_DOCKER_SOCKET;
   const docker = new Docker({ socketPath });
   let dozen: DozenProcess;
+  let consul: ConsulStandin;
   const apps: string[] = [];
 
   const managedOfHost = () => docker.listContainers({ all: true, filters: { label: ['dozen.managed=true', `dozen.host=${HOST}`] } });
@@ -44,9 +47,11 @@ describe('deploy agent: what it refuses to run or believe', { timeout: 240_000 }
 
   before(async () => {
     await docker.ping().catch(() => assert.fail(`no Docker Engine at ${socketPath}: run through the bench (node dist/test/support/bench.js test/deploy)`));
+    consul = await ConsulStandin.start();
     dozen = await startDozen({
       env: {
         DOZEN_MODULES: 'registry,deploy', DOZEN_HOST_NAME: HOST, DOZEN_DEPLOY_DOCKER_SOCKET_PATH: socketPath,
+        DOZEN_REGISTRY_CATALOG: 'consul', DOZEN_REGISTRY_CONSUL_URL: consul.url,
         DOZEN_DEPLOY_RESYNC_SECONDS: '1', DOZEN_DEPLOY_DRAIN_SECONDS: '0', DOZEN_DEPLOY_HEALTH_TIMEOUT_SECONDS: '20', DOZEN_DEPLOY_LOGS_SHIP: 'false',
         // Any unprivileged port may be an app's fixed port here, so the test can hold one.
         DOZEN_DEPLOY_FIXED_PORT_RANGE: '1024-65535',
@@ -64,6 +69,7 @@ describe('deploy agent: what it refuses to run or believe', { timeout: 240_000 }
     for (const image of await docker.listImages({ filters: { reference: ['dozen/*'] } })) {
       for (const tag of image.RepoTags ?? []) if (apps.some((app) => tag.startsWith(`dozen/${app}:`))) await docker.getImage(tag).remove().catch(() => undefined);
     }
+    await consul?.stop();
   });
 
   it("a fixed port that is one of dozen's own is refused with 400 naming port", async () => {
@@ -126,5 +132,22 @@ describe('deploy agent: what it refuses to run or believe', { timeout: 240_000 }
     const { HostConfig } = await docker.getContainer(String(containerId)).inspect();
     assert.deepEqual([HostConfig.CapDrop, HostConfig.PidsLimit, HostConfig.Memory], [['ALL'], 1024, 1024 * 1024 * 1024]);
     assert.deepEqual(HostConfig.SecurityOpt, ['no-new-privileges']);
+  });
+
+  it("a desired state naming another app's release runs nothing of it: the instance says so, and its container keeps serving", async () => {
+    const foreign = await imageApp('foreign', { env: { SECRET_OF: 'foreign' } });
+    await imageApp('victim');
+    const instance = String((await expectStatus(dozen, '/deploy/instances', json({ app: 'victim', host: HOST }), 201)).id);
+    const serving = await waitInstance(dozen, instance, (view) => view.state === 'running', 'running');
+    const key = `dozen/hosts/${HOST}/instances/${instance}`;
+    const [pair] = (await (await fetch(`${consul.url}/v1/kv/${key}`)).json()) as { Value: string }[];
+    const spec = JSON.parse(Buffer.from(pair.Value, 'base64').toString('utf8')) as Record<string, unknown>;
+    assert.equal(spec.app, 'victim');
+    // As anyone who can write Consul's KV could: the victim's instance, another app's release.
+    assert.equal((await fetch(`${consul.url}/v1/kv/${key}`, { method: 'PUT', body: JSON.stringify({ ...spec, release: foreign }) })).status, 200);
+    const refused = await waitInstance(dozen, instance, (view) => /refusing to run it/.test(String(view.lastError)), 'refused the release');
+    assert.equal(refused.lastError, `release ${foreign} is of app foreign, not victim: refusing to run it`);
+    const containers = (await managedOfHost()).filter((container) => container.Labels['dozen.instance'] === instance);
+    assert.deepEqual(containers.map((container) => [container.Id, container.State, container.Labels['dozen.release']]), [[serving.containerId, 'running', serving.runningRelease]]);
   });
 });

@@ -208,6 +208,8 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
     const app = await this.apps.findOneBy({ name: spec.app });
     const release = await this.releases.findOneBy({ id: spec.release });
     if (!app || !release) return this.writeStatus(spec.id, { state: 'pending', lastError: `app ${spec.app} or release ${spec.release} not found` });
+    // A spec is only as trustworthy as whoever can write the catalog: another app's image would run with this app's env, secrets and domains.
+    if (release.app !== app.name) return this.writeStatus(spec.id, { state: 'pending', lastError: `release ${release.id} is of app ${release.app}, not ${app.name}: refusing to run it` });
     if (release.status !== 'ready' || !release.imageId) return this.writeStatus(spec.id, { state: release.status === 'failed' ? 'pending' : 'building', release: spec.release, lastError: release.status === 'failed' ? `release ${release.id} failed to build` : null });
     // An Engine without the release's image (another host built it, or it was removed) loads it from the object store.
     if (await this.images.ensure(release)) this.log.info({ app: spec.app, release: spec.release, image: release.imageId }, 'release image loaded from the store');
