@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Docker from 'dockerode';
 import { TEST_APP_IMAGE } from '../support/base-image.js';
@@ -7,7 +11,7 @@ import { ConsulStandin } from '../support/consul-standin.js';
 import { TEST_DOCKER_SOCKET } from '../support/docker-engine.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { freePort, waitFor } from '../support/ports.js';
-import { expectStatus, json, waitInstance, waitRelease } from './helpers.js';
+import { expectStatus, FILE_REPOSITORIES, json, waitInstance, waitRelease } from './helpers.js';
 
 const HOST = 'guardtest';
 /** Bits of /proc/<pid>/status's capability masks (linux/capability.h). */
@@ -55,6 +59,7 @@ describe('deploy agent: what it refuses to run or believe', { timeout: 240_000 }
         DOZEN_DEPLOY_RESYNC_SECONDS: '1', DOZEN_DEPLOY_DRAIN_SECONDS: '0', DOZEN_DEPLOY_HEALTH_TIMEOUT_SECONDS: '20', DOZEN_DEPLOY_LOGS_SHIP: 'false',
         // Any unprivileged port may be an app's fixed port here, so the test can hold one.
         DOZEN_DEPLOY_FIXED_PORT_RANGE: '1024-65535',
+        ...FILE_REPOSITORIES,
       },
     });
   });
@@ -149,5 +154,34 @@ describe('deploy agent: what it refuses to run or believe', { timeout: 240_000 }
     assert.equal(refused.lastError, `release ${foreign} is of app foreign, not victim: refusing to run it`);
     const containers = (await managedOfHost()).filter((container) => container.Labels['dozen.instance'] === instance);
     assert.deepEqual(containers.map((container) => [container.Id, container.State, container.Labels['dozen.release']]), [[serving.containerId, 'running', serving.runningRelease]]);
+  });
+
+  it("a container that has dozen's labels from its image is not dozen's: a build step labelled as another app's instance is left alone, and the image is no release", async () => {
+    await imageApp('target');
+    const instance = String((await expectStatus(dozen, '/deploy/instances', json({ app: 'target', host: HOST }), 201)).id);
+    const serving = await waitInstance(dozen, instance, (view) => view.state === 'running', 'running');
+    const [real] = (await managedOfHost()).filter((container) => container.Id === serving.containerId);
+    // The image says what dozen labels the target's container with; its build's RUN step then runs in a container that has them all.
+    const forged = ['managed', 'host', 'app', 'instance', 'release', 'generation', 'port', 'token'].map((name) => `dozen.${name}=${JSON.stringify(real.Labels[`dozen.${name}`])}`).join(' ');
+    const dir = mkdtempSync(join(tmpdir(), 'dozen-forger-'));
+    try {
+      writeFileSync(join(dir, 'Dockerfile'), `FROM ${TEST_APP_IMAGE}\nLABEL ${forged}\nRUN ["node", "-e", "setTimeout(() => {}, 6000)"]\n`);
+      execFileSync('sh', ['-c', 'git init -q -b main && git add . && git -c user.email=t@dozen -c user.name=t commit -qm forger'], { cwd: dir });
+      await expectStatus(dozen, '/deploy/apps', json({ name: 'forger', repository: `file://${dir}` }), 201);
+      apps.push('forger');
+      const release = await expectStatus(dozen, '/deploy/apps/forger/deploy', json({}), 202);
+      // The step container exists while the release builds; each resync (1 s) and its start event would have reached it.
+      await waitFor('the build step to run', async () => (await docker.listContainers({ filters: { label: [`dozen.token=${real.Labels['dozen.token']}`] } })).some((container) => container.Id !== real.Id), 30_000, 50);
+      const failed = await waitRelease(dozen, String(release.id), 'failed', 60_000);
+      assert.match(String(failed.error), /error: the image carries the label dozen\.managed, which only containers dozen makes may carry: remove it/, 'the build ran to its end');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const after = await expectStatus(dozen, `/deploy/instances/${instance}`, {}, 200);
+    assert.deepEqual([after.state, after.containerId], ['running', serving.containerId], 'the target instance was not touched');
+    assert.equal((await docker.getContainer(String(serving.containerId)).inspect()).State.Running, true);
+    const { tokens } = await expectStatus<{ tokens: { id: string; revokedAt: string | null }[] }>(dozen, '/tokens', {}, 200);
+    assert.equal(tokens.find((token) => token.id === real.Labels['dozen.token'])?.revokedAt, null, "the target container's token was revoked");
+    assert.ok(!dozen.logs().split('\n').some((line) => line.includes(`"instance":"${instance}"`) && line.includes('"msg":"container removed"')), 'the agent removed a container of the target instance');
   });
 });

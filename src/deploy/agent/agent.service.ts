@@ -15,7 +15,7 @@ import { ReleaseImages } from '../images/release-images.js';
 import { ContainerLogShipping } from '../logs/container-log-shipping.service.js';
 import { SecretsBox } from '../../common/secrets-box.js';
 import { followEvents } from './docker-events.js';
-import { DockerClient, LABEL, type ManagedContainer } from './docker.client.js';
+import { DockerClient, IMAGE_CLAIMS_MANAGED, LABEL, type ManagedContainer } from './docker.client.js';
 import { Failures } from './failures.js';
 import { waitHealthy } from './health-probe.js';
 import { Heartbeats } from './heartbeats.js';
@@ -213,6 +213,8 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
     if (release.status !== 'ready' || !release.imageId) return this.writeStatus(spec.id, { state: release.status === 'failed' ? 'pending' : 'building', release: spec.release, lastError: release.status === 'failed' ? `release ${release.id} failed to build` : null });
     // An Engine without the release's image (another host built it, or it was removed) loads it from the object store.
     if (await this.images.ensure(release)) this.log.info({ app: spec.app, release: spec.release, image: release.imageId }, 'release image loaded from the store');
+    // A release built before images were checked for it: its containers would not pass for dozen's.
+    if (await this.docker.imageClaimsManaged(release.imageId)) return this.writeStatus(spec.id, { state: 'pending', lastError: `release ${release.id}: ${IMAGE_CLAIMS_MANAGED}; refusing to run it` });
     const name = containerName(spec);
     // A rollback within a drain: the container still draining holds this name until it is removed.
     for (const entry of this.draining.values()) if (entry.name === name) await entry.done;

@@ -10,7 +10,7 @@ import { InjectLogger } from '../../common/core.module.js';
 import { InjectConfig } from '../../config/config.module.js';
 import { Notifier } from '../../notify/notifier.service.js';
 import type { DozenConfig } from '../../config/config.schema.js';
-import { DockerClient } from '../agent/docker.client.js';
+import { DockerClient, IMAGE_CLAIMS_MANAGED } from '../agent/docker.client.js';
 import { AppEntity, ReleaseEntity } from '../deploy.entity.js';
 import { imageKey, ReleaseImages } from '../images/release-images.js';
 import { SecretsBox } from '../../common/secrets-box.js';
@@ -155,6 +155,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
         }
         imageId = await this.docker.build(dir, `dozen/${app}:${job.release}`, { 'dozen.app': app, 'dozen.release': job.release }, this.config.deploy.containers.buildMemoryMb, append, signal);
       }
+      if (await this.docker.imageClaimsManaged(imageId)) throw new Error(IMAGE_CLAIMS_MANAGED);
       append(`image ${imageId}`);
       await this.finish(app, job.release, { status: 'ready', imageId, buildLog: log });
       this.log.info({ app, release: job.release, image: imageId }, 'release built');
