@@ -106,6 +106,8 @@ async function main(): Promise<void> {
     env: {
       DOZEN_MODULES: 'proxy,registry,deploy,storage', DOZEN_HOST_NAME: HOST, DOZEN_PROXY_LISTEN_PORT: String(proxyPort), DOZEN_LOG_LEVEL: 'warn',
       DOZEN_DEPLOY_DOCKER_SOCKET_PATH: engine.socketPath, DOZEN_DEPLOY_RUNTIMES_NODEJS_BASE_IMAGE: BASE_IMAGE,
+      // Its repository is a local folder: a file:// URL.
+      DOZEN_DEPLOY_GIT_ALLOW_FILE: 'true',
     },
   });
   const api = async (path: string, method = 'GET', body?: unknown) => {

@@ -6,6 +6,7 @@ import { AuditRedact1764810000000 } from '../audit/migrations/1764810000000-audi
 import { BroadcastBinlogCheckpoints1764000006000 } from '../broadcast/migrations/1764000006000-broadcast-binlog-checkpoints.js';
 import { BroadcastRooms1764200001000 } from '../broadcast/migrations/1764200001000-broadcast-rooms.js';
 import { DeployModel1764200000000 } from '../deploy/migrations/1764200000000-deploy-model.js';
+import { DeployImageArchiveDigests1764820000000 } from '../deploy/migrations/1764820000000-deploy-image-archive-digests.js';
 import { DeployImages1764300001000 } from '../deploy/migrations/1764300001000-deploy-images.js';
 import { DeployLogsWebhooks1764300003000 } from '../deploy/migrations/1764300003000-deploy-logs-webhooks.js';
 import { NotifyChannels1764600000000 } from '../notify/migrations/1764600000000-notify-channels.js';
@@ -41,4 +42,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   NotifyChannels1764600000000,
   NotifyAddresses1764700000000,
   AuditRedact1764810000000,
+  DeployImageArchiveDigests1764820000000,
 ];

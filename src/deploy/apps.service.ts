@@ -2,11 +2,17 @@ import { Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
-import { NotFound } from '../common/errors.js';
+import { BadInput, NotFound } from '../common/errors.js';
+import { redactUrlCredentials } from '../common/url-credentials.js';
+import { InjectConfig } from '../config/config.module.js';
+import type { DozenConfig } from '../config/config.schema.js';
 import { ProxyPolicyService } from '../proxy/proxy-policy.service.js';
 import { AuditService, type Actor } from './audit.service.js';
+import { credentialsDestination, gitSecretNames } from './build/git-credentials.js';
+import { FILE_REPOSITORIES_OFF, isFileUrl } from './build/git.js';
+import { fixedPortProblem } from './agent/ports.js';
 import { AppEntity } from './deploy.entity.js';
-import { DeployConflict } from './deploy.errors.js';
+import { DeployConflict, NeedsSecretsPermission } from './deploy.errors.js';
 import type { CreateAppInput, UpdateAppInput } from './dto/deploy.dto.js';
 import { WebhookEntity } from './webhooks/webhook.entity.js';
 import { SecretsBox } from '../common/secrets-box.js';
@@ -40,9 +46,14 @@ export class AppsService {
     private readonly audit: AuditService,
     private readonly secretsBox: SecretsBox,
     private readonly modules: ModuleRef,
+    @InjectConfig() private readonly config: DozenConfig,
   ) {}
 
   async create(input: CreateAppInput, actor: Actor): Promise<AppView> {
+    // deploy.write makes apps; what goes into their secrets is deploy.secrets' (admins'), as PUT .../secrets is.
+    if (Object.keys(input.secrets).length && !actor.managesSecrets) throw new NeedsSecretsPermission(actor.name, 'create an app with secrets (create it without, then have them set)', 'secrets');
+    this.assertFetchable(input.repository);
+    this.assertPortAllowed(input.port);
     if (await this.apps.existsBy({ name: input.name })) throw new DeployConflict('app_exists', `app ${JSON.stringify(input.name)} exists already`, 'name');
     for (const domain of input.domains) await this.assertDomainFree(domain, input.name);
     const now = Date.now();
@@ -72,6 +83,14 @@ export class AppsService {
 
   async update(name: string, input: UpdateAppInput, actor: Actor): Promise<AppView> {
     const row = await this.row(name);
+    if (input.repository !== undefined) this.assertFetchable(input.repository);
+    if (input.port !== undefined) this.assertPortAllowed(input.port);
+    const credentials = gitSecretNames(row.secrets);
+    const moved = input.repository !== undefined && credentialsDestination(input.repository) !== credentialsDestination(row.repository);
+    // The build hands the git credentials to the repository's host: choosing another host is choosing who gets them.
+    if (moved && credentials.length && !actor.managesSecrets) {
+      throw new NeedsSecretsPermission(actor.name, `move ${name}'s repository to another host: the app's git credentials (${credentials.join(', ')}) go to that host`, 'repository');
+    }
     const { cpus, ...fields } = input;
     const next: AppEntity = { ...row, ...fields, ...(cpus === undefined ? {} : { cpuMillis: cpus === null ? null : Math.round(cpus * 1000) }), updatedAt: Date.now() };
     if (next.runtime === 'image' && !next.image) throw new DeployConflict('bad_runtime', 'image: is required for runtime image', 'image');
@@ -137,6 +156,17 @@ export class AppsService {
     return this.saveAudited(row, actor, 'app.secret.unset', { name: secret });
   }
 
+  /** A file:// repository is refused while they are off, the same way whatever its path (nothing is looked at). */
+  private assertFetchable(repository: string | null): void {
+    if (repository && isFileUrl(repository) && !this.config.deploy.git.allowFile) throw new BadInput('repository', FILE_REPOSITORIES_OFF);
+  }
+
+  /** A fixed port in the allowed range and none of dozen's own (each agent checks again against its host's config). */
+  private assertPortAllowed(port: number | null): void {
+    const problem = port === null ? null : fixedPortProblem(port, this.config);
+    if (problem) throw new BadInput('port', problem);
+  }
+
   /** The proxy keeps the app's balancer, auth policy and API keys; they go with the app when the proxy runs on this host. */
   private async dropProxyPolicy(name: string): Promise<void> {
     let policies: ProxyPolicyService;
@@ -166,7 +196,8 @@ export class AppsService {
 
 function view(row: AppEntity): AppView {
   return {
-    name: row.name, repository: row.repository, defaultRef: row.defaultRef, runtime: row.runtime, image: row.image, port: row.port, healthPath: row.healthPath,
+    // One stored before credentials in URLs were refused still builds, but is never shown with them.
+    name: row.name, repository: row.repository && redactUrlCredentials(row.repository), defaultRef: row.defaultRef, runtime: row.runtime, image: row.image, port: row.port, healthPath: row.healthPath,
     env: row.env, secrets: Object.keys(row.secrets).sort(), domains: row.domains, release: row.release, memoryMb: row.memoryMb,
     cpus: row.cpuMillis === null ? null : row.cpuMillis / 1000, policy: `/proxy/apps/${row.name}/policy`,
     createdAt: new Date(row.createdAt).toISOString(), updatedAt: new Date(row.updatedAt).toISOString(),

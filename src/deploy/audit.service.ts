@@ -6,9 +6,11 @@ export interface Actor {
   /** A user name, `admin-token`, `token:<id>`, or `dozen` for the platform itself. */
   name: string;
   address: string | null;
+  /** Holds deploy.secrets: may set what reaches the app's secrets (the secrets themselves, or the host its git credentials go to). */
+  managesSecrets: boolean;
 }
 
-export const SYSTEM: Actor = { name: 'dozen', address: null };
+export const SYSTEM: Actor = { name: 'dozen', address: null, managesSecrets: false };
 
 /** Deploy's named events (`app.create`, `instance.restart`, ...) in the one audit trail, as module `deploy`. */
 @Injectable()

@@ -2,8 +2,8 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req, 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ZodPipe } from '../common/zod-pipe.js';
 import { AppsService } from './apps.service.js';
-import { actorName, principalOf } from '../common/principal.js';
-import { AuditService, type Actor } from './audit.service.js';
+import { actorOfRequest as actorOf } from './actor.js';
+import { AuditService } from './audit.service.js';
 import {
   appName, auditQuery, createAppSchema, createInstanceSchema, deployBody, domainSchemaBody, envBody, envNameParam, instanceId, instanceQuery,
   releaseId, rollbackBody, scaleBody, secretsBody, tailQuery, updateAppSchema, instanceLogsQuery, type InstanceLogsQuery,
@@ -13,10 +13,6 @@ import { HostsService } from './hosts.service.js';
 import { InstancesService } from './instances.service.js';
 import { FORWARDED_BY, LiveLogs } from './logs/live-logs.js';
 import { ReleasesService } from './releases.service.js';
-
-function actorOf(request: FastifyRequest): Actor {
-  return { name: actorName(principalOf(request.raw)), address: request.ip ?? null };
-}
 
 /** REST for programs and the CLI: apps, releases, instances, hosts, audit (admin token, checked by the AdminAuth hook). */
 @Controller('deploy')

@@ -62,6 +62,8 @@ export class ReleaseEntity {
   @Column({ name: 'build_host', type: 'varchar', length: 63 }) buildHost!: string;
   /** When its image left the store (past `deploy.keepReleases`); such a release can no longer be rolled back to. */
   @Column({ name: 'image_removed_at', type: 'bigint', nullable: true, transformer: millis }) imageRemovedAt!: number | null;
+  /** SHA-256 (hex) of its image archive as the build host saved it; a host loads only an archive that matches. Null until saved. */
+  @Column({ name: 'image_archive_sha256', type: 'varchar', length: 64, nullable: true }) imageArchiveSha256!: string | null;
 }
 
 /** Desired state of one instance; what it really does is reported by its host's agent (dozen/status/<id>). */

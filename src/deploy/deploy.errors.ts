@@ -6,3 +6,13 @@ export class DeployConflict extends DomainError {
     super(409, error, message, field);
   }
 }
+
+/**
+ * A change the route's own permission does not cover: it reaches the app's secrets, which need
+ * deploy.secrets. The same body as the access guard's refusals, plus the field that asked for it.
+ */
+export class NeedsSecretsPermission extends DomainError {
+  constructor(who: string, what: string, field: string) {
+    super(403, 'forbidden', `${who} may not ${what}: it needs permission deploy.secrets`, field, { permission: 'deploy.secrets' });
+  }
+}

@@ -1,26 +1,14 @@
 import { Args, Context, Field, Float, InputType, Int, Mutation, ObjectType, OmitType, Query, Resolver } from '@nestjs/graphql';
 import type { z } from 'zod';
-import type { FastifyReply } from 'fastify';
 import { badInputFromZod } from '../common/errors.js';
 import { AppsService, type AppView } from './apps.service.js';
-import { actorName, principalOf } from '../common/principal.js';
-import type { Actor } from './audit.service.js';
+import { actorOfGraphQL as actorOf, type GraphQLContext } from './actor.js';
 import {
   appName, createAppSchema, createInstanceSchema, deployBody, domainSchemaBody, envBody, envNameParam, hostName, instanceId, releaseId, rollbackBody, scaleBody, secretsBody, updateAppSchema,
 } from './dto/deploy.dto.js';
 import { HostsService } from './hosts.service.js';
 import { InstancesService } from './instances.service.js';
 import { ReleasesService } from './releases.service.js';
-
-/** Mercurius's context holds Fastify's reply; AdminAuth's hook found the caller of its request. */
-interface GraphQLContext {
-  reply: FastifyReply;
-}
-
-/** The caller of a GraphQL mutation, for deploy's audit events. */
-function actorOf(context: GraphQLContext): Actor {
-  return { name: actorName(principalOf(context.reply.request.raw)), address: context.reply.request.ip ?? null };
-}
 
 /** The same zod rules as REST, so a bad value names the same field. */
 export function checked<T extends z.ZodType>(schema: T, value: unknown, field = ''): z.output<T> {

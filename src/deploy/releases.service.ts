@@ -50,7 +50,7 @@ export class ReleasesService {
     const app = await this.apps.row(appName);
     const row: ReleaseEntity = {
       id: 'r' + randomBytes(4).toString('hex'), app: app.name, ref: ref ?? app.defaultRef, commit: null, imageId: null,
-      status: 'queued', buildLog: '', error: null, createdAt: Date.now(), createdBy: actor.name, buildHost: this.config.host.name, imageRemovedAt: null,
+      status: 'queued', buildLog: '', error: null, createdAt: Date.now(), createdBy: actor.name, buildHost: this.config.host.name, imageRemovedAt: null, imageArchiveSha256: null,
     };
     await this.releases.insert(row);
     this.changes.changed(app.name);

@@ -17,6 +17,11 @@ import { StorageService } from './storage.service.js';
 const STREAMED_BODY = /^\/storage\/(objects\/|uploads\/[^/]+\/parts\/)/;
 const STREAM_TYPE = 'application/x-dozen-object-stream';
 const uploadedTypes = new WeakMap<object, string | undefined>();
+/**
+ * Keys only dozen itself writes, through the store directly: `images/` holds the deploy module's release
+ * image archives, which every host's Engine loads. Through this API, whoever may upload could replace one.
+ */
+const RESERVED_PREFIXES = ['images/'];
 
 const startUploadSchema = z.strictObject({
   key: z.string().min(1),
@@ -93,6 +98,7 @@ export class StorageController implements OnModuleInit {
   @Post('uploads')
   @HttpCode(201)
   async startUpload(@Body(new ZodPipe(startUploadSchema)) body: z.output<typeof startUploadSchema>, @Req() request: FastifyRequest) {
+    assertWritable(body.key);
     // Told now rather than after every part is sent; completing refuses it atomically all the same.
     const principal = principalOf(request.raw);
     if (!mayReplaceObjects(principal) && (await this.storage.head(body.key))) throw new ReplaceForbidden(principal, body.key);
@@ -132,6 +138,7 @@ export class StorageController implements OnModuleInit {
 
   private async upload(request: FastifyRequest) {
     const key = objectKey(request);
+    assertWritable(key);
     const md5 = header(request, 'content-md5');
     if (md5 !== undefined && !/^[A-Za-z0-9+/]{22}==$/.test(md5)) throw new BadInput('Content-MD5', 'must be the base64 MD5 of the body (24 characters)');
     const contentType = uploadedContentType(request);
@@ -153,6 +160,11 @@ function uploadedContentType(request: FastifyRequest): string | undefined {
 
 function objectKey(request: FastifyRequest): string {
   return keyOfPath(request.url.split('?')[0]);
+}
+
+function assertWritable(key: string): void {
+  const reserved = RESERVED_PREFIXES.find((prefix) => key.startsWith(prefix));
+  if (reserved) throw new DomainError(403, 'forbidden', `${reserved} is written by dozen only (release image archives); choose another key`, 'key');
 }
 
 /** The request body stream; Fastify runs no parser for an empty body, which is an empty object. */

@@ -8,7 +8,7 @@ import { launchChromium } from '../support/chromium.js';
 import { TEST_DOCKER_SOCKET } from '../support/docker-engine.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { freePort, waitFor } from '../support/ports.js';
-import { makeRepository, steadyClient, viaProxy } from '../deploy/helpers.js';
+import { FILE_REPOSITORIES, makeRepository, steadyClient, viaProxy } from '../deploy/helpers.js';
 import { adminGql, createUser, logIn, shoot } from './console-helpers.js';
 
 const HOST = 'consolehost';
@@ -38,7 +38,7 @@ describe('the console deploys an app from a git repository', { timeout: 420_000 
       env: {
         DOZEN_MODULES: 'proxy,registry,deploy', DOZEN_HOST_NAME: HOST, DOZEN_PROXY_LISTEN_PORT: String(proxyPort),
         DOZEN_DEPLOY_DOCKER_SOCKET_PATH: socketPath, DOZEN_DEPLOY_RUNTIMES_NODEJS_BASE_IMAGE: BASE_IMAGE,
-        DOZEN_DEPLOY_DRAIN_SECONDS: '1', DOZEN_DEPLOY_HEALTH_TIMEOUT_SECONDS: '20',
+        DOZEN_DEPLOY_DRAIN_SECONDS: '1', DOZEN_DEPLOY_HEALTH_TIMEOUT_SECONDS: '20', ...FILE_REPOSITORIES,
       },
     });
     browser = await launchChromium();

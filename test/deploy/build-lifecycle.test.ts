@@ -5,7 +5,7 @@ import { runCli } from '../support/cli.js';
 import { TEST_DOCKER_SOCKET } from '../support/docker-engine.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { waitFor } from '../support/ports.js';
-import { expectStatus, json, makeRepository, silentGitServer, waitRelease } from './helpers.js';
+import { expectStatus, FILE_REPOSITORIES, json, makeRepository, silentGitServer, waitRelease } from './helpers.js';
 
 const TIMEOUT_SECONDS = 10;
 const MISSING_BASE = '127.0.0.1:1/missing/php:1';
@@ -32,6 +32,7 @@ describe('deploy builds: queue, supersede, cancel and timeout', { timeout: 120_0
         DOZEN_DEPLOY_BUILD_TIMEOUT_SECONDS: String(TIMEOUT_SECONDS),
         // A base image no host has, from a "registry" on 127.0.0.1 that refuses connections: the Engine's pull fails at once.
         DOZEN_DEPLOY_RUNTIMES_PHP_LARAVEL_BASE_IMAGE: MISSING_BASE,
+        ...FILE_REPOSITORIES,
       },
     });
     for (const app of ['slow', 'other']) await expectStatus(dozen, '/deploy/apps', json({ name: app, repository: silent.url(app) }), 201);

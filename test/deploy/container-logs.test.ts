@@ -12,7 +12,7 @@ import { TEST_DOCKER_SOCKET } from '../support/docker-engine.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { dozenOssEnv, startOssStandIn, type OssStandIn } from '../support/oss-standin.js';
 import { waitFor } from '../support/ports.js';
-import { expectStatus, json, waitInstance, waitRelease } from './helpers.js';
+import { expectStatus, FILE_REPOSITORIES, json, waitInstance, waitRelease } from './helpers.js';
 
 const LINES = 4000;
 
@@ -109,6 +109,7 @@ for (const driver of ['local', 'oss'] as const) {
       DOZEN_DEPLOY_DRAIN_SECONDS: '0',
       DOZEN_DEPLOY_HEALTH_TIMEOUT_SECONDS: '20',
       DOZEN_DEPLOY_LOGS_FLUSH_MS: '50',
+      ...FILE_REPOSITORIES,
     });
     const managedOfHost = () => docker.listContainers({ all: true, filters: { label: ['dozen.managed=true', `dozen.host=${host}`] } });
 

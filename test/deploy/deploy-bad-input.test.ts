@@ -5,7 +5,7 @@ import { runCli } from '../support/cli.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 
 const HOST = 'badinput';
-const app = { name: 'shop', repository: 'file:///srv/git/shop', domains: ['shop.example.net'] };
+const app = { name: 'shop', repository: 'https://git.example.net/shop.git', domains: ['shop.example.net'] };
 
 /** [what is wrong, method, path, body, the field the 400 names]. */
 const badInput: [string, string, string, unknown, string][] = [
@@ -14,6 +14,12 @@ const badInput: [string, string, string, unknown, string][] = [
   ['a name of 64 characters', 'POST', '/deploy/apps', { ...app, name: 'a'.repeat(64) }, 'name'],
   ['the name kept for the hosts', 'POST', '/deploy/apps', { ...app, name: 'dozen' }, 'name'],
   ['a repository that is no git URL', 'POST', '/deploy/apps', { ...app, repository: '/srv/git/shop' }, 'repository'],
+  ['a repository URL with a user and token', 'POST', '/deploy/apps', { ...app, repository: 'https://ci:ghp_0123456789@git.example.net/shop.git' }, 'repository'],
+  ['a repository URL with a token as the user', 'POST', '/deploy/apps', { ...app, repository: 'https://ghp_0123456789@git.example.net/shop.git' }, 'repository'],
+  ['an ssh repository URL with a password', 'POST', '/deploy/apps', { ...app, repository: 'ssh://git:pw@git.example.net/shop.git' }, 'repository'],
+  ['a repository URL with credentials, changed', 'PUT', '/deploy/apps/shop', { repository: 'http://ci:ghp_0123456789@git.example.net/shop.git' }, 'repository'],
+  ['a file:// repository (off by default)', 'POST', '/deploy/apps', { ...app, repository: 'file:///srv/git/shop' }, 'repository'],
+  ['a file:// repository, changed', 'PUT', '/deploy/apps/shop', { repository: 'file:///srv/git/shop' }, 'repository'],
   ['no repository for a built runtime', 'POST', '/deploy/apps', { ...app, repository: undefined }, 'repository'],
   ['runtime image without an image', 'POST', '/deploy/apps', { ...app, runtime: 'image' }, 'image'],
   ['an unknown runtime', 'POST', '/deploy/apps', { ...app, runtime: 'cobol' }, 'runtime'],
@@ -21,6 +27,8 @@ const badInput: [string, string, string, unknown, string][] = [
   ['a ref with ..', 'POST', '/deploy/apps', { ...app, defaultRef: 'main..x' }, 'defaultRef'],
   ['a ref starting with -', 'POST', '/deploy/apps', { ...app, defaultRef: '--upload-pack=x' }, 'defaultRef'],
   ['port 0', 'POST', '/deploy/apps', { ...app, port: 0 }, 'port'],
+  ['a fixed port outside deploy.portRange', 'POST', '/deploy/apps', { ...app, port: 7700 }, 'port'],
+  ['a fixed port outside deploy.portRange, changed', 'PUT', '/deploy/apps/shop', { port: 80 }, 'port'],
   ['a health path without /', 'POST', '/deploy/apps', { ...app, healthPath: 'health' }, 'healthPath'],
   ['env named PORT', 'POST', '/deploy/apps', { ...app, env: { PORT: '1' } }, 'env.PORT'],
   ['env named DOZEN_*', 'POST', '/deploy/apps', { ...app, env: { DOZEN_APP: 'x' } }, 'env.DOZEN_APP'],
@@ -114,7 +122,7 @@ describe('deploy REST refuses bad input with 400 naming the field, unknown ids w
     const conflict = await runCli(['instance', 'create', 'shop', HOST, ...server]);
     assert.equal(conflict.code, 1);
     assert.equal(conflict.stderr, 'dozen: 409 shop has no ready release yet: deploy it first\n');
-    const created = await runCli(['app', 'create', 'cli-made', '--repository', 'file:///srv/git/cli', '--env', 'A=1', ...server]);
+    const created = await runCli(['app', 'create', 'cli-made', '--repository', 'https://git.example.net/cli.git', '--env', 'A=1', ...server]);
     assert.equal(created.code, 0, created.stderr);
     assert.deepEqual(JSON.parse(created.stdout).env, { A: '1' });
     const listed = await runCli(['app', 'list', ...server]);

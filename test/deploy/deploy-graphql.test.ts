@@ -23,7 +23,7 @@ describe('deploy GraphQL: the same service as REST', { timeout: 60_000 }, () => 
   it('createApp, setEnv, setSecret and addDomain change the app REST shows; secret values never come back', async () => {
     const created = await query(
       'mutation ($input: CreateAppInput!) { createApp(input: $input) { name runtime defaultRef healthPath env { name value } secrets domains policy } }',
-      { input: { name: 'blog', repository: 'file:///srv/git/blog', env: [{ name: 'MODE', value: 'prod' }], secrets: [{ name: 'DB_PASSWORD', value: 'pw-1' }], domains: ['blog.example.net'] } },
+      { input: { name: 'blog', repository: 'https://git.example.net/blog.git', env: [{ name: 'MODE', value: 'prod' }], secrets: [{ name: 'DB_PASSWORD', value: 'pw-1' }], domains: ['blog.example.net'] } },
     );
     assert.deepEqual(created.data.createApp, {
       name: 'blog', runtime: 'nodejs', defaultRef: 'main', healthPath: '/', env: [{ name: 'MODE', value: 'prod' }], secrets: ['DB_PASSWORD'], domains: ['blog.example.net'], policy: '/proxy/apps/blog/policy',
@@ -41,11 +41,11 @@ describe('deploy GraphQL: the same service as REST', { timeout: 60_000 }, () => 
   });
 
   it('bad input names the field; conflicts and unknown ids say so', async () => {
-    const bad = await query('mutation { createApp(input: { name: "Blog", repository: "file:///x" }) { name } }');
+    const bad = await query('mutation { createApp(input: { name: "Blog", repository: "https://git.example.net/x.git" }) { name } }');
     assert.match(bad.errors[0].message, /^name: expected a DNS label/);
     const badScale = await query('mutation { scale(app: "blog", host: "graphqlhost", count: -2) { id } }');
     assert.match(badScale.errors[0].message, /^count: /);
-    const taken = await query('mutation { createApp(input: { name: "blog", repository: "file:///x" }) { name } }');
+    const taken = await query('mutation { createApp(input: { name: "blog", repository: "https://git.example.net/x.git" }) { name } }');
     assert.match(taken.errors[0].message, /app "blog" exists already/);
     const notDeployed = await query('mutation { createInstance(app: "blog", host: "graphqlhost") { id } }');
     assert.match(notDeployed.errors[0].message, /blog has no ready release yet/);

@@ -8,7 +8,7 @@ import { TEST_DOCKER_SOCKET } from '../support/docker-engine.js';
 import { runCli } from '../support/cli.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { freePort, waitFor } from '../support/ports.js';
-import { expectStatus, json, makeRepository, steadyClient, viaProxy, waitInstance, waitRelease } from './helpers.js';
+import { expectStatus, FILE_REPOSITORIES, json, makeRepository, steadyClient, viaProxy, waitInstance, waitRelease } from './helpers.js';
 
 const HOST = 'deploytest';
 const DOMAIN = 'hello.deploy.test';
@@ -84,6 +84,7 @@ describe('deploy: from a git repository to answers through the proxy', { timeout
     DOZEN_DEPLOY_RUNTIMES_NODEJS_BASE_IMAGE: BASE_IMAGE,
     DOZEN_DEPLOY_DRAIN_SECONDS: '1',
     DOZEN_DEPLOY_HEALTH_TIMEOUT_SECONDS: '20',
+    ...FILE_REPOSITORIES,
     DOZEN_NOTIFY_CHANNELS: JSON.stringify([{ name: 'team', type: 'webhook', url: receiverUrl, events: ['deploy.succeeded', 'deploy.failed', 'instance.crashed'] }]),
   });
   const managedOfHost = () => docker.listContainers({ all: true, filters: { label: ['dozen.managed=true', `dozen.host=${HOST}`] } });

@@ -24,6 +24,9 @@ process.on('SIGTERM', () => process.exit(0));
 `;
 }
 
+/** The bench's repositories are local folders, fetched as file:// URLs, which dozen refuses unless told (deploy.git.allowFile). */
+export const FILE_REPOSITORIES = { DOZEN_DEPLOY_GIT_ALLOW_FILE: 'true' } as const;
+
 /** A git repository (for file://) with `main` at version 1, the tag `v2`, and the branch `broken` whose Dockerfile fails. */
 export function makeRepository(): { url: string; dir: string; commit: (ref: string) => string } {
   const dir = mkdtempSync(join(tmpdir(), 'dozen-repo-'));

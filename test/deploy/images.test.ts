@@ -10,7 +10,7 @@ import { BASE_IMAGE } from '../support/base-image.js';
 import { TEST_DOCKER_SOCKET } from '../support/docker-engine.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { freePort, waitFor } from '../support/ports.js';
-import { appSource, expectStatus, json, steadyClient, viaProxy, waitInstance, waitRelease } from './helpers.js';
+import { appSource, expectStatus, FILE_REPOSITORIES, json, steadyClient, viaProxy, waitInstance, waitRelease } from './helpers.js';
 
 const HOST = 'imagestest';
 const APP = 'imgs';
@@ -82,6 +82,7 @@ describe('deploy: release images, restarts and health', { timeout: 300_000 }, ()
     DOZEN_DEPLOY_HEALTH_TIMEOUT_SECONDS: '3',
     DOZEN_DEPLOY_RESYNC_SECONDS: '2',
     DOZEN_DEPLOY_KEEP_RELEASES: '2',
+    ...FILE_REPOSITORIES,
   });
   const managedOfHost = () => docker.listContainers({ all: true, filters: { label: ['dozen.managed=true', `dozen.host=${HOST}`] } });
   const ofInstance = async () => (await managedOfHost()).filter((entry) => entry.Labels['dozen.instance'] === instance);
@@ -193,9 +194,23 @@ describe('deploy: release images, restarts and health', { timeout: 300_000 }, ()
     assert.deepEqual([...versions], [2], 'the proxy never sent a request to an unhealthy container');
   });
 
-  it('an image archive in the store that is not the release image fails the instance, saying so, and runs nothing', async () => {
+  it('the storage API writes no release image archive, whoever asks', async () => {
+    const [first] = releases;
+    for (const [path, init] of [
+      [`/storage/objects/images/${APP}/${first}.tar`, { method: 'PUT', body: 'doctored' }],
+      [`/storage/objects/images/${APP}/new.tar`, { method: 'POST', body: 'doctored' }],
+      ['/storage/uploads', json({ key: `images/${APP}/${first}.tar` })],
+    ] as const) {
+      const refused = await expectStatus(dozen, path, init, 403);
+      assert.deepEqual([refused.error, refused.field], ['forbidden', 'key']);
+      assert.match(String(refused.message), /^images\/ is written by dozen only/);
+    }
+    assert.equal((await dozen.api(`/storage/objects/images/${APP}/new.tar`, { method: 'HEAD' })).status, 404);
+  });
+
+  it('an image archive in the store that is not the one saved for the release is never loaded: the instance fails saying so, and runs nothing', async () => {
     const sick = releases[2];
-    // A stand-in archive: a tiny image, saved where the third release image should be.
+    // A stand-in archive: a tiny image under a tag of its own, saved where the third release image should be.
     const context = mkdtempSync(join(tmpdir(), 'dozen-not-a-release-'));
     writeFileSync(join(context, 'Dockerfile'), 'FROM scratch\nCOPY a.txt /a.txt\n');
     writeFileSync(join(context, 'a.txt'), 'not a release\n');
@@ -203,7 +218,9 @@ describe('deploy: release images, restarts and health', { timeout: 300_000 }, ()
     await new Promise((resolve, reject) => docker.modem.followProgress(build, (error) => (error ? reject(error) : resolve(undefined))));
     rmSync(context, { recursive: true, force: true });
     const archive = Buffer.concat(await ((await docker.getImage(NOT_A_RELEASE).get()) as unknown as Readable).toArray());
-    await expectStatus(dozen, `/storage/objects/images/${APP}/${sick}.tar`, { method: 'PUT', body: archive }, 201);
+    await docker.getImage(NOT_A_RELEASE).remove();
+    // Written into the store itself (the local driver's folder), as someone with access to the bucket could: the API refuses images/.
+    writeFileSync(join(dozen.dataDir, 'objects', 'data', 'images', APP, `${sick}.tar`), archive);
     await waitFor('no container of the third release', async () => !(await managedOfHost()).some((entry) => entry.Labels['dozen.release'] === sick), 20_000);
     await docker.getImage(`dozen/${APP}:${sick}`).remove();
     // The second release's container serves; the agent may be trying the fourth beside it.
@@ -211,8 +228,9 @@ describe('deploy: release images, restarts and health', { timeout: 300_000 }, ()
     assert.ok(serving, JSON.stringify(await ofInstance()));
 
     await expectStatus(dozen, `/deploy/apps/${APP}/rollback`, json({ release: sick }), 201);
-    const failed = await waitInstance(dozen, instance, (view) => view.state === 'pending' && /does not hold/.test(String(view.lastError)), 'failed on the image', 30_000);
-    assert.match(String(failed.lastError), new RegExp(`images/${APP}/${sick}\\.tar does not hold release ${sick}'s image sha256:[0-9a-f]{64} \\(it loaded ${NOT_A_RELEASE}\\): refusing to run it`));
+    const failed = await waitInstance(dozen, instance, (view) => view.state === 'pending' && /is not the archive saved/.test(String(view.lastError)), 'failed on the archive', 30_000);
+    assert.match(String(failed.lastError), new RegExp(`^images/${APP}/${sick}\\.tar is not the archive saved for release ${sick}: its SHA-256 is [0-9a-f]{64}, the release recorded [0-9a-f]{64}; not loaded, refusing to run it$`));
+    assert.equal(await imageOf(NOT_A_RELEASE), null, 'the doctored archive was loaded into the Engine');
     assert.ok(!(await managedOfHost()).some((entry) => entry.Labels['dozen.release'] === sick), 'no container of the wrong image');
     assert.ok((await ofInstance()).some((entry) => entry.Id === serving.Id && entry.State === 'running'), 'the old container keeps serving');
     assert.equal(await answer(), 2);

@@ -10,7 +10,7 @@ import { TEST_DOCKER_SOCKET } from '../support/docker-engine.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { ensurePhpBaseImage } from '../support/php-base-image.js';
 import { freePort, waitFor } from '../support/ports.js';
-import { expectStatus, json, viaProxy, waitInstance, waitRelease } from './helpers.js';
+import { expectStatus, FILE_REPOSITORIES, json, viaProxy, waitInstance, waitRelease } from './helpers.js';
 
 const HOST = 'runtimetest';
 const PHP_DOMAIN = 'site.runtimes.test';
@@ -86,7 +86,7 @@ describe('deploy runtimes: php-laravel from git, and a ready image', { timeout: 
     dozen = await startDozen({
       env: {
         DOZEN_MODULES: 'proxy,registry,deploy', DOZEN_HOST_NAME: HOST, DOZEN_PROXY_LISTEN_PORT: String(proxyPort), DOZEN_DEPLOY_DOCKER_SOCKET_PATH: socketPath,
-        DOZEN_DEPLOY_RUNTIMES_PHP_LARAVEL_BASE_IMAGE: phpImage, DOZEN_DEPLOY_DRAIN_SECONDS: '1', DOZEN_DEPLOY_HEALTH_TIMEOUT_SECONDS: '20',
+        DOZEN_DEPLOY_RUNTIMES_PHP_LARAVEL_BASE_IMAGE: phpImage, DOZEN_DEPLOY_DRAIN_SECONDS: '1', DOZEN_DEPLOY_HEALTH_TIMEOUT_SECONDS: '20', ...FILE_REPOSITORIES,
       },
     });
   });

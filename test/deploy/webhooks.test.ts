@@ -10,7 +10,7 @@ import { runCli } from '../support/cli.js';
 import { TEST_DOCKER_SOCKET } from '../support/docker-engine.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { waitFor } from '../support/ports.js';
-import { appSource, expectStatus, json, makeRepository, waitInstance, waitRelease } from './helpers.js';
+import { appSource, expectStatus, FILE_REPOSITORIES, json, makeRepository, waitInstance, waitRelease } from './helpers.js';
 
 const HOST = 'hooktest';
 
@@ -85,7 +85,7 @@ describe('deploy on push: GitHub, Gitea and GitLab webhooks', { timeout: 300_000
     dozen = await startDozen({
       env: {
         DOZEN_MODULES: 'registry,deploy', DOZEN_HOST_NAME: HOST, DOZEN_DEPLOY_DOCKER_SOCKET_PATH: socketPath, DOZEN_DEPLOY_RUNTIMES_NODEJS_BASE_IMAGE: BASE_IMAGE,
-        DOZEN_DEPLOY_DRAIN_SECONDS: '0', DOZEN_DEPLOY_HEALTH_TIMEOUT_SECONDS: '20', DOZEN_DEPLOY_LOGS_SHIP: 'false',
+        DOZEN_DEPLOY_DRAIN_SECONDS: '0', DOZEN_DEPLOY_HEALTH_TIMEOUT_SECONDS: '20', DOZEN_DEPLOY_LOGS_SHIP: 'false', ...FILE_REPOSITORIES,
       },
     });
     await expectStatus(dozen, '/deploy/apps', json({ name: 'hooked', repository: repository.url, defaultRef: 'main' }), 201);
@@ -197,7 +197,7 @@ describe('deploy on push: GitHub, Gitea and GitLab webhooks', { timeout: 300_000
     assert.deepEqual(deploys.map((event) => event.actor), ['webhook:gitlab', 'webhook:github']);
     assert.equal(deploys[0].detail.release, release.id);
     assert.ok(deploys[0].address, 'the sender address is recorded');
-    assert.ok(events.some((event) => event.action === 'app.webhook.create' && event.actor === 'admin'));
+    assert.ok(events.some((event) => event.action === 'app.webhook.create' && event.actor === 'admin-token'));
   });
 
   it('a Gitea push deploys too; after a rotation the old secret is refused and the new one works (CLI and GraphQL)', async () => {

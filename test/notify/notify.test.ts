@@ -73,7 +73,7 @@ describe('notifications reach each channel in its own format, signed, retried', 
     // The deploy module is down from the start: its Docker socket does not exist.
     dozen = await startDozen({
       waitHealthy: false,
-      env: { DOZEN_MODULES: 'registry,deploy', DOZEN_DEPLOY_DOCKER_SOCKET_PATH: '/nonexistent/docker.sock', DOZEN_NOTIFY_CHANNELS: JSON.stringify(channels), DOZEN_NOTIFY_HEALTH_CHECK_SECONDS: '0.2' },
+      env: { DOZEN_MODULES: 'registry,deploy', DOZEN_DEPLOY_DOCKER_SOCKET_PATH: '/nonexistent/docker.sock', DOZEN_DEPLOY_GIT_ALLOW_FILE: 'true', DOZEN_NOTIFY_CHANNELS: JSON.stringify(channels), DOZEN_NOTIFY_HEALTH_CHECK_SECONDS: '0.2' },
     });
   });
   after(async () => {

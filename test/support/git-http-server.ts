@@ -1,9 +1,16 @@
 import { spawn } from 'node:child_process';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { requireBinary } from './debian.js';
 
+/** A certificate and key (PEM) to serve HTTPS with, e.g. from test-ca.ts for 127.0.0.1. */
+export interface ServerTls {
+  cert: string;
+  key: string;
+}
+
 export interface GitHttpServer {
-  /** `http://127.0.0.1:<port>/<repository>` */
+  /** `http(s)://127.0.0.1:<port>/<repository>` */
   url(repository: string): string;
   /** Every request's Basic user and password ('' without one) and the status answered. */
   requests: { user: string; password: string; status: number }[];
@@ -12,14 +19,15 @@ export interface GitHttpServer {
 
 /**
  * Git's smart HTTP protocol on 127.0.0.1: Debian git's `git http-backend`
- * (CGI) behind a node:http server that requires Basic auth with one user and
- * password. Serves the bare repositories under `root`. `onAuthorized` runs
- * while git is in the middle of a fetch (the test looks at the process list then).
+ * (CGI) behind a node:http server (node:https with `tls`) that requires Basic
+ * auth with one user and password. Serves the bare repositories under `root`.
+ * `onAuthorized` runs while git is in the middle of a fetch (the test looks at
+ * the process list then).
  */
-export async function startGitHttpServer(options: { root: string; user: string; password: string; onAuthorized?: () => void }): Promise<GitHttpServer> {
+export async function startGitHttpServer(options: { root: string; user: string; password: string; tls?: ServerTls; onAuthorized?: () => void }): Promise<GitHttpServer> {
   const git = requireBinary('git', 'git');
   const requests: GitHttpServer['requests'] = [];
-  const server = createServer((request, response) => {
+  const server = createServer(options.tls, (request, response) => {
     const [user, password] = basicCredentials(request);
     const authorized = user === options.user && password === options.password;
     requests.push({ user, password, status: authorized ? 200 : 401 });
@@ -30,16 +38,51 @@ export async function startGitHttpServer(options: { root: string; user: string; 
     options.onAuthorized?.();
     serveCgi(git, options.root, user, request, response);
   });
+  const base = await listen(server, options.tls);
+  return { url: (repository) => `${base}/${repository}`, requests, stop: () => close(server) };
+}
+
+export interface CredentialTrap {
+  /** `http(s)://127.0.0.1:<port>` */
+  origin: string;
+  /** `http(s)://127.0.0.1:<port>/<repository>` */
+  url(repository: string): string;
+  /** Every request's path and Authorization header ('' without one). */
+  requests: { path: string; authorization: string }[];
+  stop(): Promise<void>;
+}
+
+/**
+ * A listener that must never receive credentials: each request is recorded and answered 401 with
+ * a Basic challenge (so a git client that has credentials for it sends them), or, with `redirectTo`,
+ * 302 to the same path there (a git server sending its clients elsewhere).
+ */
+export async function startCredentialTrap(options: { tls?: ServerTls; redirectTo?: string } = {}): Promise<CredentialTrap> {
+  const requests: CredentialTrap['requests'] = [];
+  const server = createServer(options.tls, (request, response) => {
+    requests.push({ path: request.url ?? '', authorization: request.headers.authorization ?? '' });
+    if (options.redirectTo) response.writeHead(302, { location: options.redirectTo + (request.url ?? '/') }).end();
+    else response.writeHead(401, { 'www-authenticate': 'Basic realm="git"', 'content-type': 'text/plain' }).end('authentication required\n');
+  });
+  const origin = await listen(server, options.tls);
+  return { origin, url: (repository) => `${origin}/${repository}`, requests, stop: () => close(server) };
+}
+
+function createServer(tls: ServerTls | undefined, handler: RequestListener): Server {
+  return tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, handler) : createHttpServer(handler);
+}
+
+/** Listens on a free port of 127.0.0.1; resolves with its origin. */
+async function listen(server: Server, tls: ServerTls | undefined): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return {
-    url: (repository) => `http://127.0.0.1:${port}/${repository}`,
-    requests,
-    stop: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-  };
+  return `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
 }
 
 function basicCredentials(request: IncomingMessage): [string, string] {

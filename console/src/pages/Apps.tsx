@@ -100,7 +100,7 @@ function CreateApp({ onCreated }: { onCreated(): void }) {
         }
       }}>
         <Field label={t('col.app')} name="name" error={create.error}><input {...input('name')} required /></Field>
-        <Field label={t('col.repository')} name="repository" error={create.error}><input {...input('repository')} placeholder="/srv/git/app.git" /></Field>
+        <Field label={t('col.repository')} name="repository" error={create.error}><input {...input('repository')} placeholder="https://git.example.net/team/app.git" /></Field>
         <Field label={t('apps.ref')} name="defaultRef" error={create.error}><input {...input('defaultRef')} /></Field>
         <Field label={t('col.runtime')} name="runtime" error={create.error}>
           <select {...input('runtime')}><option value="nodejs">nodejs</option><option value="image">image</option></select>

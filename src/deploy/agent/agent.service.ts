@@ -15,7 +15,7 @@ import { ReleaseImages } from '../images/release-images.js';
 import { ContainerLogShipping } from '../logs/container-log-shipping.service.js';
 import { SecretsBox } from '../../common/secrets-box.js';
 import { followEvents } from './docker-events.js';
-import { DockerClient, LABEL, type ManagedContainer } from './docker.client.js';
+import { DockerClient, IMAGE_CLAIMS_MANAGED, LABEL, type ManagedContainer } from './docker.client.js';
 import { Failures } from './failures.js';
 import { waitHealthy } from './health-probe.js';
 import { Heartbeats } from './heartbeats.js';
@@ -208,12 +208,22 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
     const app = await this.apps.findOneBy({ name: spec.app });
     const release = await this.releases.findOneBy({ id: spec.release });
     if (!app || !release) return this.writeStatus(spec.id, { state: 'pending', lastError: `app ${spec.app} or release ${spec.release} not found` });
+    // A spec is only as trustworthy as whoever can write the catalog: another app's image would run with this app's env, secrets and domains.
+    if (release.app !== app.name) return this.writeStatus(spec.id, { state: 'pending', lastError: `release ${release.id} is of app ${release.app}, not ${app.name}: refusing to run it` });
     if (release.status !== 'ready' || !release.imageId) return this.writeStatus(spec.id, { state: release.status === 'failed' ? 'pending' : 'building', release: spec.release, lastError: release.status === 'failed' ? `release ${release.id} failed to build` : null });
     // An Engine without the release's image (another host built it, or it was removed) loads it from the object store.
     if (await this.images.ensure(release)) this.log.info({ app: spec.app, release: spec.release, image: release.imageId }, 'release image loaded from the store');
+    // A release built before images were checked for it: its containers would not pass for dozen's.
+    if (await this.docker.imageClaimsManaged(release.imageId)) return this.writeStatus(spec.id, { state: 'pending', lastError: `release ${release.id}: ${IMAGE_CLAIMS_MANAGED}; refusing to run it` });
     const name = containerName(spec);
     // A rollback within a drain: the container still draining holds this name until it is removed.
     for (const entry of this.draining.values()) if (entry.name === name) await entry.done;
+    if (app.port !== null) {
+      // One port cannot have two listeners: a fixed-port app's old container goes first (a short gap instead of none).
+      const holding = old.filter((container) => Number(container.labels[LABEL.port]) === app.port);
+      await this.retireAll(spec.id, holding, false);
+      old = old.filter((container) => !holding.includes(container));
+    }
     for (const container of old) {
       // A restart of the same release: the old container gives its name to the new one.
       if (container.name === name) await this.docker.rename(container.id, `${name}-g${container.labels[LABEL.generation]}`);
@@ -222,7 +232,8 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
     const launched = await this.launcher.launch(spec, app, release);
     this.log.info({ app: spec.app, instance: spec.id, release: spec.release, container: launched.containerId, port: launched.port }, 'container started');
     const alive = async () => (await this.docker.inspect(launched.containerId)).State.Running;
-    const healthy = await waitHealthy(launched.port, app.healthPath, this.config.deploy.healthTimeoutSeconds * 1000, alive);
+    // An answer counts only while the container still runs: a container that could not listen has exited, and the answer came from something else.
+    const healthy = (await waitHealthy(launched.port, app.healthPath, this.config.deploy.healthTimeoutSeconds * 1000, alive)) && (await alive());
     if (!healthy) {
       const lines = await this.docker.logs(launched.containerId, 20).catch(() => '');
       const failure = await this.failures.count(spec.id, launched.containerId, `${app.healthPath} on port ${launched.port} did not answer 2xx-3xx within ${this.config.deploy.healthTimeoutSeconds} s${lines ? `; last lines:\n${lines.trimEnd()}` : ''}`);

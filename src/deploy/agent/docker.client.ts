@@ -28,8 +28,11 @@ export interface RunSpec {
   image: string;
   labels: Record<string, string>;
   env: Record<string, string>;
-  memoryMb: number | null;
+  memoryMb: number;
   cpuMillis: number | null;
+  /** The capabilities kept; every other one is dropped. */
+  capabilities: string[];
+  pidsLimit: number;
 }
 
 export interface ContainerStats {
@@ -38,13 +41,17 @@ export interface ContainerStats {
   processes: number;
 }
 
+/** Why an image with dozen's container label is no release (`DockerClient.managed` says what its containers would pass for). */
+export const IMAGE_CLAIMS_MANAGED = `the image carries the label ${LABEL.managed}, which only containers dozen makes may carry: remove it (a LABEL of the Dockerfile, or of the image it starts FROM)`;
+
 /** Refused: the container is not dozen's (no `dozen.managed=true` label). */
 export class NotManaged extends Error {}
 
 /**
  * The agent's only way to the Docker Engine (dockerode over the socket of
  * `deploy.docker.socketPath`). Every call that changes a container checks
- * first that it carries `dozen.managed=true`.
+ * first that it is dozen's: it carries `dozen.managed=true` and its image
+ * does not (see `managed`).
  */
 export class DockerClient {
   readonly docker: Docker;
@@ -57,25 +64,50 @@ export class DockerClient {
     return (await this.docker.version()) as { Version: string; ApiVersion: string };
   }
 
-  /** dozen's containers, running or not, optionally of one instance. */
+  /**
+   * dozen's containers, running or not, optionally of one instance. A container gets its image's labels
+   * beside its own, so `dozen.managed=true` counts only when its image does not carry it: an image with
+   * `LABEL dozen.managed=true dozen.instance=…` would otherwise pass every container made from it (its
+   * build's own step containers, for one) as dozen's, which the agent would retire, register or revoke
+   * the token of. dozen refuses to build or run such an image.
+   */
   async managed(instance?: string): Promise<ManagedContainer[]> {
     const label = [`${LABEL.managed}=true`, ...(instance ? [`${LABEL.instance}=${instance}`] : [])];
     const list = await this.docker.listContainers({ all: true, filters: { label } });
-    return list.map((entry) => ({ id: entry.Id, name: (entry.Names[0] ?? '').replace(/^\//, ''), state: entry.State, labels: entry.Labels }));
+    const claimed = new Map<string, Promise<boolean>>();
+    const containers: ManagedContainer[] = [];
+    for (const entry of list) {
+      if (!claimed.has(entry.ImageID)) claimed.set(entry.ImageID, this.imageClaimsManaged(entry.ImageID));
+      if (await claimed.get(entry.ImageID)!) continue;
+      containers.push({ id: entry.Id, name: (entry.Names[0] ?? '').replace(/^\//, ''), state: entry.State, labels: entry.Labels });
+    }
+    return containers;
+  }
+
+  /** Whether an image carries the label `dozen.managed` (any value): none of dozen's may. One that is gone counts as carrying it. */
+  async imageClaimsManaged(image: string): Promise<boolean> {
+    try {
+      const info = (await this.docker.getImage(image).inspect()) as { Config?: { Labels?: Record<string, string> | null } };
+      return LABEL.managed in (info.Config?.Labels ?? {});
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return true;
+      throw error;
+    }
   }
 
   /**
-   * Builds `context` (a folder; `.git` left out) into `tag`. `onLog` gets each
-   * line of the build output; a stream that reports an error rejects with it.
+   * Builds `context` (a folder; `.git` left out) into `tag`, its steps within `memoryMb` (the build API
+   * takes no capability, privilege or process limits). `onLog` gets each line of the build output; a
+   * stream that reports an error rejects with it.
    */
-  async build(context: string, tag: string, labels: Record<string, string>, onLog: (line: string) => void, signal: AbortSignal): Promise<string> {
+  async build(context: string, tag: string, labels: Record<string, string>, memoryMb: number, onLog: (line: string) => void, signal: AbortSignal): Promise<string> {
     const tar = spawn('tar', ['-C', context, '--exclude=./.git', '-c', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let tarError = '';
     tar.stderr.on('data', (chunk) => (tarError += chunk));
     const body = new PassThrough();
     tar.stdout.pipe(body);
     const stream = (await this.docker.buildImage(body as unknown as NodeJS.ReadableStream, {
-      t: tag, labels, rm: true, forcerm: true, networkmode: 'host', abortSignal: signal,
+      t: tag, labels, rm: true, forcerm: true, networkmode: 'host', memory: memoryMb * 1024 * 1024, abortSignal: signal,
     } as never)) as unknown as Readable;
     let imageId = '';
     await new Promise<void>((resolve, reject) => {
@@ -107,7 +139,10 @@ export class DockerClient {
     }
   }
 
-  /** Creates and starts a managed container on the host network with a capped json-file log. */
+  /**
+   * Creates and starts a managed container on the host network with a capped json-file log, confined:
+   * only `capabilities` kept, no gaining privileges through setuid binaries, at most `pidsLimit` processes.
+   */
   async run(spec: RunSpec): Promise<string> {
     const container = await this.docker.createContainer({
       name: spec.name,
@@ -119,7 +154,11 @@ export class DockerClient {
         // The agent restarts crashed containers itself (with backoff, and re-registering them); Docker must not race it.
         RestartPolicy: { Name: 'no' },
         LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
-        ...(spec.memoryMb ? { Memory: spec.memoryMb * 1024 * 1024 } : {}),
+        CapDrop: ['ALL'],
+        CapAdd: spec.capabilities,
+        SecurityOpt: ['no-new-privileges'],
+        PidsLimit: spec.pidsLimit,
+        Memory: spec.memoryMb * 1024 * 1024,
         ...(spec.cpuMillis ? { NanoCpus: spec.cpuMillis * 1_000_000 } : {}),
       },
     });
@@ -229,6 +268,7 @@ export class DockerClient {
   private async assertManaged(id: string): Promise<void> {
     const info = await this.inspect(id);
     if (info.Config.Labels?.[LABEL.managed] !== 'true') throw new NotManaged(`container ${id} is not managed by dozen (no ${LABEL.managed}=true label); left alone`);
+    if (await this.imageClaimsManaged(info.Image)) throw new NotManaged(`container ${id} has ${LABEL.managed} from its image, not from dozen; left alone`);
   }
 }
 

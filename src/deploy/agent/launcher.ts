@@ -5,7 +5,7 @@ import type { AppEntity, ReleaseEntity } from '../deploy.entity.js';
 import type { InstanceSpec } from '../desired-state.js';
 import type { SecretsBox } from '../../common/secrets-box.js';
 import { LABEL, type DockerClient } from './docker.client.js';
-import { pickPort } from './ports.js';
+import { fixedPortProblem, isFree, pickPort } from './ports.js';
 
 /** The git credentials are for the build only: a container never gets them. */
 const BUILD_ONLY_SECRETS = new Set<string>(Object.values(GIT_SECRET));
@@ -28,8 +28,9 @@ export function registrationId(instance: string, release: string, generation: nu
 
 /**
  * Creates and starts the container of an instance spec: a port from
- * `deploy.portRange`, a storage token confined to `apps/<app>/`, the app's
- * env and secrets, then dozen's own variables (which the app's cannot
+ * `deploy.portRange` (or the app's fixed port, when this host allows it and
+ * nothing listens there), a storage token confined to `apps/<app>/`, the
+ * app's env and secrets, then dozen's own variables (which the app's cannot
  * override).
  */
 export class Launcher {
@@ -45,7 +46,7 @@ export class Launcher {
 
   async launch(spec: InstanceSpec, app: AppEntity, release: ReleaseEntity): Promise<Launched> {
     const taken = new Set([...this.reserved, ...(await this.docker.managed()).map((container) => Number(container.labels[LABEL.port]))]);
-    const port = app.port ?? (await pickPort(this.config.deploy.portRange, taken));
+    const port = app.port === null ? await pickPort(this.config.deploy.portRange, taken) : await this.fixedPort(app.port, taken);
     this.reserved.add(port);
     const token = await this.tokens.create({ name: `instance ${spec.id} of ${app.name}`, scopes: ['storage:write'], prefix: `apps/${app.name}/`, expiresAt: null });
     try {
@@ -71,8 +72,10 @@ export class Launcher {
           [LABEL.app]: app.name, [LABEL.instance]: spec.id, [LABEL.release]: spec.release, [LABEL.generation]: String(spec.generation),
           [LABEL.port]: String(port), [LABEL.token]: token.id, [LABEL.host]: this.config.host.name,
         },
-        memoryMb: app.memoryMb,
+        memoryMb: app.memoryMb ?? this.config.deploy.containers.memoryMb,
         cpuMillis: app.cpuMillis,
+        capabilities: this.config.deploy.containers.capabilities,
+        pidsLimit: this.config.deploy.containers.pidsLimit,
       });
       return { containerId, port, name };
     } catch (error) {
@@ -82,5 +85,16 @@ export class Launcher {
       // Once created, the container's port label keeps it taken.
       this.reserved.delete(port);
     }
+  }
+
+  /**
+   * The app's fixed port, when this host allows it and it is free: the health probe and the proxy reach
+   * whatever answers there, so a port something else holds would put that in the registry under the app.
+   */
+  private async fixedPort(port: number, taken: Set<number>): Promise<number> {
+    const problem = fixedPortProblem(port, this.config);
+    if (problem) throw new Error(`the app's fixed port ${problem} on this host; refusing to run it there`);
+    if (taken.has(port) || !(await isFree(port))) throw new Error(`the app's fixed port ${port} is in use on this host (another container or program listens there); nothing was started`);
+    return port;
   }
 }

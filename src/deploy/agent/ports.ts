@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import type { DozenConfig } from '../../config/config.schema.js';
 
 /**
  * A port of `range` (FIRST-LAST) that no managed container was given and
@@ -17,10 +18,28 @@ export async function pickPort(range: string, taken: Set<number>): Promise<numbe
   throw new Error(`no free port in deploy.portRange ${range}`);
 }
 
-function isFree(port: number): Promise<boolean> {
+/** Whether nothing listens on `port` right now, on any address. */
+export function isFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once('error', () => resolve(false));
     server.listen({ port, host: '0.0.0.0', exclusive: true }, () => server.close(() => resolve(true)));
   });
+}
+
+/**
+ * Why an app may not have `port` as its fixed port on a host with `config`, or null when it may: it
+ * must lie in deploy.fixedPortRange (default deploy.portRange) and be none of dozen's own listeners,
+ * since the proxy would route the app's domains to whatever answers there (dozen's admin API, say).
+ */
+export function fixedPortProblem(port: number, config: DozenConfig): string | null {
+  const own: [string, number | undefined][] = [
+    ['admin.listen.port', config.admin.listen.port], ['proxy.listen.port', config.proxy.listen.port], ['proxy.tls.listen.port', config.proxy.tls?.listen.port],
+  ];
+  const taken = own.find(([, value]) => value === port);
+  if (taken) return `${port} is dozen's own port (${taken[0]})`;
+  const [range, key] = config.deploy.fixedPortRange ? [config.deploy.fixedPortRange, 'deploy.fixedPortRange'] : [config.deploy.portRange, 'deploy.portRange'];
+  const [first, last] = range.split('-').map(Number);
+  if (port < first || port > last) return `${port} is outside ${key} ${range}`;
+  return null;
 }

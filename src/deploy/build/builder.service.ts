@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
@@ -9,12 +10,14 @@ import { InjectLogger } from '../../common/core.module.js';
 import { InjectConfig } from '../../config/config.module.js';
 import { Notifier } from '../../notify/notifier.service.js';
 import type { DozenConfig } from '../../config/config.schema.js';
-import { DockerClient } from '../agent/docker.client.js';
+import { DockerClient, IMAGE_CLAIMS_MANAGED } from '../agent/docker.client.js';
 import { AppEntity, ReleaseEntity } from '../deploy.entity.js';
 import { imageKey, ReleaseImages } from '../images/release-images.js';
 import { SecretsBox } from '../../common/secrets-box.js';
 import { checkout } from './git.js';
-import { GIT_SECRET, gitAuth, redactUrl } from './git-credentials.js';
+import { redactUrlCredentials } from '../../common/url-credentials.js';
+import { gitAuth, gitSecretNames } from './git-credentials.js';
+import { hasRegularFile } from './checkout-files.js';
 import { templateDockerfile } from './runtime-template.js';
 import { ReleaseChanges } from '../release-changes.js';
 
@@ -136,20 +139,23 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
         imageId = await this.docker.imageId(row.image!);
       } else {
         const auth = gitAuth(row.repository!, this.gitSecrets(row), resolve(this.config.dataDir, 'deploy-known-hosts'));
-        append(`fetching ${release.ref} from ${redactUrl(row.repository!)}${auth.using.length ? ` with the app's secrets ${auth.using.join(', ')}` : ''}`);
-        const commit = await checkout(row.repository!, release.ref, dir, signal, auth).finally(() => auth.cleanup());
+        const withheld = auth.withheld.length ? ` (not sending the app's secrets ${auth.withheld.join(', ')} over plain http://)` : '';
+        append(`fetching ${release.ref} from ${redactUrlCredentials(row.repository!)}${auth.using.length ? ` with the app's secrets ${auth.using.join(', ')}` : ''}${withheld}`);
+        const commit = await checkout(row.repository!, release.ref, dir, signal, { auth, caFile: this.config.deploy.git.caFile, allowFile: this.config.deploy.git.allowFile }).finally(() => auth.cleanup());
         await this.releases.update({ id: job.release }, { commit });
         this.changes.changed(app);
         append(`commit ${commit}`);
-        if (existsSync(join(dir, 'Dockerfile'))) {
+        if (await hasRegularFile(dir, 'Dockerfile')) {
           append('using the repository Dockerfile');
         } else {
           const { baseImage } = this.config.deploy.runtimes[row.runtime];
-          writeFileSync(join(dir, 'Dockerfile'), templateDockerfile(row.runtime, dir, baseImage));
+          // `wx`: created, never written through whatever the repository put under that name.
+          await writeFile(join(dir, 'Dockerfile'), await templateDockerfile(row.runtime, dir, baseImage), { flag: 'wx' });
           append(`using the ${row.runtime} template on ${baseImage}`);
         }
-        imageId = await this.docker.build(dir, `dozen/${app}:${job.release}`, { 'dozen.app': app, 'dozen.release': job.release }, append, signal);
+        imageId = await this.docker.build(dir, `dozen/${app}:${job.release}`, { 'dozen.app': app, 'dozen.release': job.release }, this.config.deploy.containers.buildMemoryMb, append, signal);
       }
+      if (await this.docker.imageClaimsManaged(imageId)) throw new Error(IMAGE_CLAIMS_MANAGED);
       append(`image ${imageId}`);
       await this.finish(app, job.release, { status: 'ready', imageId, buildLog: log });
       this.log.info({ app, release: job.release, image: imageId }, 'release built');
@@ -190,8 +196,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Only the app's git credentials are opened for a build. */
   private gitSecrets(app: AppEntity): Record<string, string> {
-    const names = new Set<string>(Object.values(GIT_SECRET));
-    return Object.fromEntries(Object.entries(app.secrets).filter(([name]) => names.has(name)).map(([name, sealed]) => [name, this.secretsBox.open(sealed)]));
+    return Object.fromEntries(gitSecretNames(app.secrets).map((name) => [name, this.secretsBox.open(app.secrets[name])]));
   }
 
   /** Saves a change of a release and tells the live views. */

@@ -3,32 +3,53 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { describe, it } from 'node:test';
-import { gitAuth, redactUrl } from './git-credentials.js';
+import { credentialHost, credentialsDestination, gitAuth } from './git-credentials.js';
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 
 describe('git credentials from app secrets', () => {
-  it('https: an askpass script in a private folder answers from git env, holds no secret itself, and is removed by cleanup', () => {
-    const auth = gitAuth('https://git.example.net/team/shop.git', { GIT_USERNAME: 'deployer', GIT_PASSWORD: 's3cret-pw', OTHER: 'x' }, '/nowhere');
-    const script = auth.env.GIT_ASKPASS;
-    assert.equal(mode(script), 0o700);
-    assert.equal(mode(dirname(script)), 0o700);
-    assert.ok(!readFileSync(script, 'utf8').includes('s3cret-pw'));
-    const ask = (prompt: string) => spawnSync(script, [prompt], { env: auth.env, encoding: 'utf8' }).stdout;
-    assert.equal(ask("Username for 'https://git.example.net': "), 'deployer\n');
-    assert.equal(ask("Password for 'https://deployer@git.example.net': "), 's3cret-pw\n');
-    assert.deepEqual([auth.env.GIT_CONFIG_KEY_0, auth.env.GIT_CONFIG_VALUE_0], ['credential.helper', ''], 'no credential helper keeps it');
+  it('https: a credential helper in a private folder answers from git env for the repository host only, holds no secret itself, and is removed by cleanup', () => {
+    const auth = gitAuth('https://git.example.net:8443/team/shop.git', { GIT_USERNAME: 'deployer', GIT_PASSWORD: 's3cret-pw', OTHER: 'x' }, '/nowhere');
+    assert.deepEqual([auth.env.GIT_CONFIG_COUNT, auth.env.GIT_CONFIG_KEY_0, auth.env.GIT_CONFIG_VALUE_0, auth.env.GIT_CONFIG_KEY_1], ['2', 'credential.helper', '', 'credential.helper'], 'every configured helper is cleared first');
+    const helper = auth.env.GIT_CONFIG_VALUE_1.replace(/^!/, '');
+    assert.equal(mode(helper), 0o700);
+    assert.equal(mode(dirname(helper)), 0o700);
+    assert.ok(!readFileSync(helper, 'utf8').includes('s3cret-pw'));
+    const ask = (request: string, action = 'get') => spawnSync(helper, [action], { env: auth.env, input: request, encoding: 'utf8' }).stdout;
+    assert.equal(ask('protocol=https\nhost=git.example.net:8443\npath=team/shop.git\n\n'), 'username=deployer\npassword=s3cret-pw\n');
+    for (const other of ['protocol=https\nhost=evil.example.net\n\n', 'protocol=https\nhost=git.example.net\n\n', 'protocol=http\nhost=git.example.net:8443\n\n', 'host=git.example.net:8443\n\n']) {
+      assert.equal(ask(other), '', `nothing for ${JSON.stringify(other)}`);
+    }
+    assert.equal(ask('protocol=https\nhost=git.example.net:8443\n\n', 'store'), '', 'store and erase are no-ops');
     assert.deepEqual(auth.using, ['GIT_USERNAME', 'GIT_PASSWORD']);
     auth.cleanup();
-    assert.ok(!existsSync(dirname(script)));
+    assert.ok(!existsSync(dirname(helper)));
   });
 
-  it('https: a token is the password, with x-access-token as the user name unless GIT_USERNAME says otherwise', () => {
+  it('https: a token is the password, with x-access-token as the user name unless GIT_USERNAME says otherwise; a line break is refused', () => {
     const auth = gitAuth('https://git.example.net/shop.git', { GIT_TOKEN: 'tok-1', GIT_PASSWORD: 'ignored' }, '/nowhere');
     assert.equal(auth.env.DOZEN_GIT_USERNAME, 'x-access-token');
     assert.equal(auth.env.DOZEN_GIT_PASSWORD, 'tok-1');
+    assert.equal(auth.env.DOZEN_GIT_HOST, 'git.example.net');
     assert.deepEqual(auth.using, ['GIT_TOKEN']);
     auth.cleanup();
+    assert.throws(() => gitAuth('https://git.example.net/shop.git', { GIT_TOKEN: 'tok\nhost=evil' }, '/nowhere'), /GIT_TOKEN holds a line break/);
+  });
+
+  it('plain http:// gets no credentials: they are withheld, and named so the log can say so', () => {
+    const auth = gitAuth('http://git.example.net/shop.git', { GIT_USERNAME: 'deployer', GIT_TOKEN: 'tok-1' }, '/nowhere');
+    assert.deepEqual(auth.env, {});
+    assert.deepEqual(auth.using, []);
+    assert.deepEqual(auth.withheld, ['GIT_USERNAME', 'GIT_TOKEN']);
+  });
+
+  it('credentials go where the scheme and host[:port] say, whatever the path or user info', () => {
+    assert.equal(credentialsDestination('https://git.example.net/a.git'), credentialsDestination('https://Git.Example.NET/b/c.git'));
+    assert.notEqual(credentialsDestination('https://git.example.net/a.git'), credentialsDestination('https://git.example.net:8443/a.git'));
+    assert.notEqual(credentialsDestination('https://git.example.net/a.git'), credentialsDestination('http://git.example.net/a.git'));
+    assert.equal(credentialsDestination('ssh://git@git.example.net/a.git'), 'ssh://git.example.net');
+    assert.equal(credentialsDestination(null), null);
+    assert.equal(credentialHost('https://user:pw@git.example.net:8443/a.git'), 'git.example.net:8443');
   });
 
   it('ssh: the key goes to a 0600 file used alone in batch mode; host keys from GIT_SSH_KNOWN_HOSTS strictly, else trusted on first use in the data dir', () => {
@@ -48,11 +69,8 @@ describe('git credentials from app secrets', () => {
     strict.cleanup();
   });
 
-  it('file:// and a repository without credential secrets need nothing; URLs lose their user info in logs', () => {
+  it('file:// and a repository without credential secrets need nothing', () => {
     assert.deepEqual(gitAuth('file:///srv/repo', { GIT_PASSWORD: 'x' }, '/nowhere').env, {});
     assert.deepEqual(gitAuth('https://git.example.net/open.git', {}, '/nowhere').env, {});
-    assert.equal(redactUrl('https://user:pw@git.example.net/a.git'), 'https://***@git.example.net/a.git');
-    assert.equal(redactUrl('https://git.example.net/a@b.git'), 'https://git.example.net/a@b.git');
-    assert.equal(redactUrl('ssh://git@git.example.net/a.git'), 'ssh://git@git.example.net/a.git');
   });
 });

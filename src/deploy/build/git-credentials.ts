@@ -21,25 +21,37 @@ export interface GitAuth {
   env: Record<string, string>;
   /** The secrets in use, by name, for the log and for error messages. */
   using: string[];
-  /** Removes the temporary files (an askpass script, a key); call when the fetch ended. */
+  /** The app's http(s) credentials left unused because the URL is plain http:// (the log says so). */
+  withheld: string[];
+  /** Removes the temporary files (a credential helper, a key); call when the fetch ended. */
   cleanup(): void;
 }
 
-// Reads the answers from git's env, so the script itself holds nothing secret. git asks "Username for ..." then "Password for ...".
-const ASKPASS = `#!/bin/sh
-case "$1" in
-  Username*) printf '%s\\n' "$DOZEN_GIT_USERNAME" ;;
-  *) printf '%s\\n' "$DOZEN_GIT_PASSWORD" ;;
-esac
+// git's credential helper protocol (gitcredentials(7)): `get` with the attributes on stdin, a key=value a line until a
+// blank line. It answers only for https and the repository's own host, so a redirect or anything else git is sent to
+// never gets them. It reads the answers from git's env, so the script itself holds nothing secret.
+const CREDENTIAL_HELPER = `#!/bin/sh
+[ "$1" = get ] || exit 0
+protocol= host=
+while IFS= read -r line && [ -n "$line" ]; do
+  case "$line" in
+    protocol=*) protocol=\${line#protocol=} ;;
+    host=*) host=\${line#host=} ;;
+  esac
+done
+[ "$protocol" = https ] && [ "$host" = "$DOZEN_GIT_HOST" ] || exit 0
+printf 'username=%s\npassword=%s\n' "$DOZEN_GIT_USERNAME" "$DOZEN_GIT_PASSWORD"
 `;
 
 /**
  * How git authenticates one fetch of `repository` with the app's (opened)
  * secrets, never through its arguments, so nothing secret shows in the
  * process list or the build log:
- * - http(s): GIT_ASKPASS is a script in a private temp folder that prints
- *   the user name and password from git's own env; credential helpers are
- *   switched off for the fetch, so none stores them;
+ * - https: a credential helper (a script in a private temp folder, reading
+ *   the user name and password from git's own env) that answers only for
+ *   https and the repository URL's own host[:port]; every other helper is
+ *   switched off for the fetch, so none stores them. A plain http:// URL gets
+ *   no credentials at all (they would cross the network in clear);
  * - ssh: GIT_SSH_COMMAND runs ssh in batch mode with the key from a 0600
  *   file in a 0700 temp folder (removed by `cleanup` once the fetch ended)
  *   and only that key. Host keys: with GIT_SSH_KNOWN_HOSTS they must match
@@ -60,18 +72,28 @@ export function gitAuth(repository: string, secrets: Record<string, string>, kno
   };
   const env: Record<string, string> = {};
   const using: string[] = [];
+  const withheld: string[] = [];
+  const httpSecrets = [GIT_SECRET.username, secrets[GIT_SECRET.token] !== undefined ? GIT_SECRET.token : GIT_SECRET.password].filter((name) => secrets[name] !== undefined);
+  const hasPassword = secrets[GIT_SECRET.token] !== undefined || secrets[GIT_SECRET.password] !== undefined;
   try {
-    if ((scheme === 'https' || scheme === 'http') && (secrets[GIT_SECRET.token] !== undefined || secrets[GIT_SECRET.password] !== undefined)) {
-      const askpass = join(privateFolder(), 'askpass');
-      writeFileSync(askpass, ASKPASS, { mode: 0o700 });
+    if (scheme === 'http' && hasPassword) withheld.push(...httpSecrets);
+    if (scheme === 'https' && hasPassword) {
+      const username = secrets[GIT_SECRET.username] ?? 'x-access-token';
       const password = secrets[GIT_SECRET.token] ?? secrets[GIT_SECRET.password];
-      using.push(...[GIT_SECRET.username, secrets[GIT_SECRET.token] !== undefined ? GIT_SECRET.token : GIT_SECRET.password].filter((name) => secrets[name] !== undefined));
+      // A line break would end the helper's answer early and start attributes of the secret's choosing.
+      for (const [name, value] of [[GIT_SECRET.username, username], [httpSecrets.at(-1)!, password]]) {
+        if (/[\r\n\0]/.test(value)) throw new Error(`the app's secret ${name} holds a line break, which git's credential protocol cannot carry`);
+      }
+      const helper = join(privateFolder(), 'credential-helper');
+      writeFileSync(helper, CREDENTIAL_HELPER, { mode: 0o700 });
+      using.push(...httpSecrets);
       Object.assign(env, {
-        GIT_ASKPASS: askpass,
-        DOZEN_GIT_USERNAME: secrets[GIT_SECRET.username] ?? 'x-access-token',
+        DOZEN_GIT_HOST: credentialHost(repository),
+        DOZEN_GIT_USERNAME: username,
         DOZEN_GIT_PASSWORD: password,
-        // An empty credential.helper clears any configured helper, so none keeps the password.
-        GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'credential.helper', GIT_CONFIG_VALUE_0: '',
+        // The empty value clears every configured helper (none keeps the password), then ours is the only one.
+        GIT_CONFIG_COUNT: '2', GIT_CONFIG_KEY_0: 'credential.helper', GIT_CONFIG_VALUE_0: '',
+        GIT_CONFIG_KEY_1: 'credential.helper', GIT_CONFIG_VALUE_1: `!${shellQuote(helper)}`,
       });
     }
     if (scheme === 'ssh') {
@@ -99,12 +121,28 @@ export function gitAuth(repository: string, secrets: Record<string, string>, kno
     cleanup();
     throw error;
   }
-  return { env, using, cleanup };
+  return { env, using, withheld, cleanup };
 }
 
-/** The URL with the user info of an http(s) URL (which may be a token) replaced, for logs and messages; an ssh user stays. */
-export function redactUrl(url: string): string {
-  return url.replace(/^(https?:\/\/)[^/@]*@/, '$1***@');
+/** The names of the app's secrets that are git credentials. */
+export function gitSecretNames(secrets: Record<string, unknown>): string[] {
+  const names = new Set<string>(Object.values(GIT_SECRET));
+  return Object.keys(secrets).filter((name) => names.has(name)).sort();
+}
+
+/** Where the credentials of a fetch of `repository` go: its scheme and host[:port], without user info or path. */
+export function credentialsDestination(repository: string | null): string | null {
+  if (!repository) return null;
+  const match = /^([a-z]+):\/\/(?:[^/@]*@)?([^/?#]*)/i.exec(repository);
+  return (match ? `${match[1]}://${match[2]}` : repository).toLowerCase();
+}
+
+/**
+ * The host[:port] git names in its credential requests for an https URL: the URL's authority as written, without
+ * user info (git takes it from the same string, so a port or letter case written differently is another host).
+ */
+export function credentialHost(repository: string): string {
+  return /^https?:\/\/(?:[^/@]*@)?([^/?#]+)/.exec(repository)?.[1] ?? '';
 }
 
 /** git runs GIT_SSH_COMMAND with sh. */

@@ -1,14 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { hasRegularFile, readManifest } from './checkout-files.js';
 
 /** The runtimes built from git with a template when the repository has no Dockerfile. */
 export type TemplateRuntime = 'nodejs' | 'php-laravel';
 
-/** The Dockerfile of `runtime` for the checked-out repository in `dir`. */
-export function templateDockerfile(runtime: TemplateRuntime, dir: string, baseImage: string): string {
-  const read = (name: string) => (existsSync(join(dir, name)) ? readFileSync(join(dir, name), 'utf8') : null);
-  if (runtime === 'php-laravel') return phpLaravelDockerfile(read('composer.json'), existsSync(join(dir, 'artisan')), baseImage);
-  return nodejsDockerfile(read('package.json'), baseImage);
+/** The Dockerfile of `runtime` for the checked-out repository in `dir` (its manifests read as checkout-files.ts says). */
+export async function templateDockerfile(runtime: TemplateRuntime, dir: string, baseImage: string): Promise<string> {
+  if (runtime === 'php-laravel') return phpLaravelDockerfile(await readManifest(dir, 'composer.json'), await hasRegularFile(dir, 'artisan'), baseImage);
+  return nodejsDockerfile(await readManifest(dir, 'package.json'), baseImage);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { hasUrlCredentials } from '../../common/url-credentials.js';
 import { domainSchema } from '../../registry/domains.js';
 
 const dnsLabel = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -13,7 +14,9 @@ export const instanceId = z.string().regex(/^i[0-9a-f]{8}$/, 'expected an instan
 const repository = z
   .string()
   .max(1024)
-  .refine((value) => /^(file|https?|ssh):\/\/\S+$/.test(value), 'expected a file://, https:// or ssh:// git URL');
+  .refine((value) => /^(file|https?|ssh):\/\/\S+$/.test(value), 'expected a file://, https:// or ssh:// git URL')
+  // Every viewer reads the repository URL (API, audit trail): credentials belong in the app's secrets, which nobody reads back.
+  .refine((value) => !hasUrlCredentials(value), "must not hold credentials (user:password@): set the app's secrets GIT_USERNAME and GIT_TOKEN instead");
 const gitRef = z
   .string()
   .min(1)

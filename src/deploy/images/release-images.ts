@@ -1,3 +1,10 @@
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
@@ -6,7 +13,7 @@ import { In, IsNull, Not, type Repository } from 'typeorm';
 import { InjectLogger } from '../../common/core.module.js';
 import { InjectConfig } from '../../config/config.module.js';
 import type { DozenConfig } from '../../config/config.schema.js';
-import { OBJECT_STORE, ObjectNotFound, type ObjectStore, type ObjectStream } from '../../storage/object-store.js';
+import { OBJECT_STORE, ObjectNotFound, type ObjectStore } from '../../storage/object-store.js';
 import { DockerClient, LABEL } from '../agent/docker.client.js';
 import { AppEntity, InstanceEntity, ReleaseEntity } from '../deploy.entity.js';
 import { releasesToPrune } from './prune-plan.js';
@@ -25,8 +32,10 @@ export class ImageUnavailable extends Error {}
 
 /**
  * Release images across hosts without an image registry: the build host saves
- * each built image to the object store; an agent whose Engine lacks a
- * release's image loads it from there and checks its id. Only the newest
+ * each built image to the object store and records the archive's SHA-256 with
+ * the release; an agent whose Engine lacks a release's image fetches the
+ * archive, loads it only when its digest is the recorded one (a doctored
+ * archive could otherwise re-tag any image on every host), and checks its id. Only the newest
  * `deploy.keepReleases` ready releases of an app keep their images (plus any
  * release in use); older ones leave the store, then every Engine.
  */
@@ -51,7 +60,8 @@ export class ReleaseImages implements OnApplicationBootstrap {
 
   /**
    * Saves again, in the background, the archives a stop of dozen cut short: ready releases built
-   * on this host whose image is kept but missing from the store (and still on this Engine).
+   * on this host whose image is kept but missing from the store, or has no recorded digest (saved
+   * by an earlier version, or cut short before the digest was written), and still on this Engine.
    */
   onApplicationBootstrap(): void {
     void this.resumeSaves().catch((error: unknown) => this.log.error({ err: error }, 'cannot check the release image archives'));
@@ -60,20 +70,32 @@ export class ReleaseImages implements OnApplicationBootstrap {
   private async resumeSaves(): Promise<void> {
     const built = await this.releases.find({ where: { buildHost: this.config.host.name, status: 'ready', imageRemovedAt: IsNull(), error: IsNull() } });
     for (const release of built) {
-      if (!release.imageId || (await this.store.head(imageKey(release.app, release.id)))) continue;
+      if (!release.imageId || (release.imageArchiveSha256 && (await this.store.head(imageKey(release.app, release.id))))) continue;
       if (!(await this.docker.findImage(release.imageId))) continue;
-      this.log.warn({ app: release.app, release: release.id }, 'release image archive missing from the store: saving it again');
+      this.log.warn({ app: release.app, release: release.id }, 'release image archive missing from the store, or saved without its digest: saving it again');
       await this.save(release.app, release.id, release.imageId);
     }
   }
 
-  /** Tags the built image `dozen/<app>:<release>` and streams `docker save` of it into the store; returns the archive's size. */
+  /**
+   * Tags the built image `dozen/<app>:<release>`, streams `docker save` of it into the store, and records
+   * the SHA-256 of exactly the bytes stored with the release; returns the archive's size.
+   */
   async save(app: string, release: string, imageId: string): Promise<number> {
     const started = Date.now();
     await this.docker.tagImage(imageId, `dozen/${app}`, release);
     const archive = await this.docker.saveImage(imageTag(app, release));
-    const info = await this.store.put(imageKey(app, release), archive, { contentType: 'application/x-tar' });
-    this.log.info({ app, release, bytes: info.size, ms: Date.now() - started }, 'release image saved');
+    const hash = createHash('sha256');
+    const hashed = hashing(hash);
+    // A store that gives up ends the save stream too (nothing would read it again).
+    const stored = this.store.put(imageKey(app, release), hashed, { contentType: 'application/x-tar' }).catch((error: unknown) => {
+      hashed.destroy(error as Error);
+      throw error;
+    });
+    const [info] = await Promise.all([stored, pipeline(archive, hashed)]);
+    const digest = hash.digest('hex');
+    await this.releases.update({ id: release }, { imageArchiveSha256: digest });
+    this.log.info({ app, release, bytes: info.size, sha256: digest, ms: Date.now() - started }, 'release image saved');
     return info.size;
   }
 
@@ -137,33 +159,67 @@ export class ReleaseImages implements OnApplicationBootstrap {
   }
 
   /**
-   * The release's archive. The build host saves it while its own instances already move, so a
-   * missing one is waited for, until the save is reported failed (the release's error) or for
-   * ARCHIVE_WAIT_MS at most.
+   * The SHA-256 the build host recorded once the release's archive was in the store. It saves the
+   * archive while its own instances already move, so the digest is waited for, until the save is
+   * reported failed (the release's error) or for ARCHIVE_WAIT_MS at most.
    */
-  private async archive(release: ReleaseEntity, key: string): Promise<ObjectStream> {
+  private async recordedDigest(release: ReleaseEntity, key: string): Promise<string> {
     const deadline = Date.now() + ARCHIVE_WAIT_MS;
     for (;;) {
-      try {
-        return await this.store.get(key);
-      } catch (error) {
-        if (!(error instanceof ObjectNotFound)) throw error;
-      }
       const now = await this.releases.findOneBy({ id: release.id });
+      if (now?.imageArchiveSha256) return now.imageArchiveSha256;
       if (now?.error || now?.imageRemovedAt || Date.now() > deadline) {
-        throw new ImageUnavailable(`the image of release ${release.id} is neither on this host's Docker Engine nor in the object store (${key})${now?.error ? `: ${now.error}` : ''}`);
+        throw new ImageUnavailable(`the image of release ${release.id} is neither on this host's Docker Engine nor saved to the object store (${key})${now?.error ? `: ${now.error}` : ''}`);
       }
       await sleep(ARCHIVE_POLL_MS);
     }
   }
 
+  /**
+   * Fetches the archive into a private temp file, checks its SHA-256 against the recorded one, and only
+   * then hands it to `docker load` (which tags whatever the archive names, on this whole Engine).
+   */
   private async load(release: ReleaseEntity): Promise<void> {
     const key = imageKey(release.app, release.id);
     if (release.imageRemovedAt) throw new ImageUnavailable(`the image of release ${release.id} was pruned (deploy.keepReleases) and is not on this host's Docker Engine`);
-    const object = await this.archive(release, key);
-    this.log.info({ app: release.app, release: release.id, key }, 'loading the release image from the store');
-    const loaded = await this.docker.loadImage(object.body);
-    if (await this.docker.findImage(release.imageId!)) return;
-    throw new ImageUnavailable(`${key} does not hold release ${release.id}'s image ${release.imageId} (it loaded ${loaded.join(', ') || 'nothing'}): refusing to run it`);
+    const expected = await this.recordedDigest(release, key);
+    const dir = await mkdtemp(join(tmpdir(), 'dozen-image-'));
+    try {
+      const file = join(dir, 'archive.tar');
+      const actual = await this.fetch(key, file);
+      if (actual !== expected) {
+        throw new ImageUnavailable(`${key} is not the archive saved for release ${release.id}: its SHA-256 is ${actual}, the release recorded ${expected}; not loaded, refusing to run it`);
+      }
+      this.log.info({ app: release.app, release: release.id, key }, 'loading the release image from the store');
+      const loaded = await this.docker.loadImage(createReadStream(file));
+      if (await this.docker.findImage(release.imageId!)) return;
+      throw new ImageUnavailable(`${key} does not hold release ${release.id}'s image ${release.imageId} (it loaded ${loaded.join(', ') || 'nothing'}): refusing to run it`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
+
+  /** Streams the object `key` into `file`; returns the SHA-256 of what was written. */
+  private async fetch(key: string, file: string): Promise<string> {
+    let body: Readable;
+    try {
+      body = (await this.store.get(key)).body;
+    } catch (error) {
+      if (error instanceof ObjectNotFound) throw new ImageUnavailable(`the archive ${key} is missing from the object store`);
+      throw error;
+    }
+    const hash = createHash('sha256');
+    await pipeline(body, hashing(hash), createWriteStream(file, { mode: 0o600 }));
+    return hash.digest('hex');
+  }
+}
+
+/** Passes the bytes on unchanged, feeding `hash` with each. */
+function hashing(hash: Hash): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
 }

@@ -3,6 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AdminAuth } from '../../common/admin-auth.js';
 import { ZodPipe } from '../../common/zod-pipe.js';
+import { actorOfRequest } from '../actor.js';
 import { appName } from '../dto/deploy.dto.js';
 import { WebhooksService } from './webhooks.service.js';
 
@@ -49,7 +50,7 @@ export class WebhooksController implements OnModuleInit {
   @Post('apps/:app/webhook')
   @HttpCode(201)
   rotate(@Param('app', new ZodPipe(appName, 'app')) app: string, @Req() request: FastifyRequest) {
-    return this.webhooks.rotate(app, { name: 'admin', address: request.ip ?? null });
+    return this.webhooks.rotate(app, actorOfRequest(request));
   }
 
   @Get('apps/:app/webhook')
@@ -60,6 +61,6 @@ export class WebhooksController implements OnModuleInit {
   @Delete('apps/:app/webhook')
   @HttpCode(204)
   async remove(@Param('app', new ZodPipe(appName, 'app')) app: string, @Req() request: FastifyRequest): Promise<void> {
-    await this.webhooks.remove(app, { name: 'admin', address: request.ip ?? null });
+    await this.webhooks.remove(app, actorOfRequest(request));
   }
 }

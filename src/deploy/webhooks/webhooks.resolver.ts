@@ -1,5 +1,6 @@
-import { Args, Field, Mutation, ObjectType, Query, Resolver } from '@nestjs/graphql';
+import { Args, Context, Field, Mutation, ObjectType, Query, Resolver } from '@nestjs/graphql';
 import { badInputFromZod } from '../../common/errors.js';
+import { actorOfGraphQL, type GraphQLContext } from '../actor.js';
 import { appName } from '../dto/deploy.dto.js';
 import { WebhooksService } from './webhooks.service.js';
 
@@ -21,7 +22,7 @@ function checkedApp(value: string): string {
   return result.data;
 }
 
-/** Deploy-on-push webhooks in GraphQL (admin token, as all of /graphql). */
+/** Deploy-on-push webhooks in GraphQL. */
 @Resolver()
 export class WebhooksResolver {
   constructor(private readonly webhooks: WebhooksService) {}
@@ -32,13 +33,13 @@ export class WebhooksResolver {
   }
 
   @Mutation(() => WebhookWithSecretType, { description: "creates the app's webhook or gives it a new secret; the old secret stops working" })
-  rotateWebhook(@Args('app') app: string) {
-    return this.webhooks.rotate(checkedApp(app), { name: 'admin', address: null });
+  rotateWebhook(@Context() context: GraphQLContext, @Args('app') app: string) {
+    return this.webhooks.rotate(checkedApp(app), actorOfGraphQL(context));
   }
 
   @Mutation(() => Boolean)
-  async deleteWebhook(@Args('app') app: string) {
-    await this.webhooks.remove(checkedApp(app), { name: 'admin', address: null });
+  async deleteWebhook(@Context() context: GraphQLContext, @Args('app') app: string) {
+    await this.webhooks.remove(checkedApp(app), actorOfGraphQL(context));
     return true;
   }
 }

@@ -106,7 +106,7 @@ export class WebhooksService {
         return { deployed: false, reason: 'already_deployed', message: `${commit} is already release ${deployed.id} (${deployed.status})`, release: { id: deployed.id, status: deployed.status } } as HookOutcome;
       }
       // The hook is the actor: the audit trail shows `webhook:<provider>` deployed it, from the sender's address.
-      const release = await this.releases.deploy(app, commit, { name: `webhook:${delivery.provider}`, address });
+      const release = await this.releases.deploy(app, commit, { name: `webhook:${delivery.provider}`, address, managesSecrets: false });
       this.log.info({ ...fields, commit, release: release.id }, 'push deployed');
       return { deployed: true, reason: 'deployed', message: `deploying ${commit} of ${ref}`, release } as HookOutcome;
     });

@@ -1,0 +1,18 @@
+/**
+ * Credentials written into URLs (`https://ci:ghp_…@git.example.net/…`): found, so input can refuse them,
+ * and hidden wherever a URL is shown or recorded. An http(s) URL's whole user info is hidden (a token
+ * may be the user name); another scheme's user name stays (`ssh://git@host` names an account, not a
+ * secret), its password does not.
+ */
+const HTTP_USER_INFO = /\b(https?:\/\/)[^\s/?#@"]*@/gi;
+const PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s/?#@:"]*):[^\s/?#@"]*@/gi;
+
+/** True when `url` carries what `redactUrlCredentials` would hide. */
+export function hasUrlCredentials(url: string): boolean {
+  return redactUrlCredentials(url) !== url;
+}
+
+/** `text` with the credentials of every URL in it replaced by `***`. */
+export function redactUrlCredentials(text: string): string {
+  return text.replace(HTTP_USER_INFO, '$1***@').replace(PASSWORD, '$1:***@');
+}
