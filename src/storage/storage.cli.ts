@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { CliError, configFor, run } from '../cli/program.js';
 import { addServerOptions, DozenClient } from '../cli/client.js';
-import { isMediaType, MEDIA_TYPE_RULE } from './media-type.js';
 
 const MIB = 1024 * 1024;
 
@@ -30,7 +29,11 @@ export function addStorageCommands(program: Command): void {
     run(async (path: string, key: string, options: { partSize: number; threshold: number; parallel: number; overwrite: boolean; contentType?: string; json?: boolean }, command: Command) => {
       if (options.partSize < 100 * 1024) throw new CliError('--part-size: at least 100KiB');
       if (!Number.isInteger(options.parallel) || options.parallel < 1) throw new CliError('--parallel: a whole number, at least 1');
-      if (options.contentType !== undefined && !isMediaType(options.contentType)) throw new CliError(`--content-type: ${MEDIA_TYPE_RULE}`, 2);
+      if (options.contentType !== undefined) {
+        // Loaded here, not at the top: every host loads the CLI files, and a host without storage loads none of its code.
+        const { isMediaType, MEDIA_TYPE_RULE } = await import('./media-type.js');
+        if (!isMediaType(options.contentType)) throw new CliError(`--content-type: ${MEDIA_TYPE_RULE}`, 2);
+      }
       const client = DozenClient.fromCommand(command);
       const { filesToUpload, uploadFile } = await import('./client/uploader.js');
       const files = await filesToUpload(path, key);
