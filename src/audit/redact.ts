@@ -1,3 +1,5 @@
+import { redactUrlUserInfo } from '../common/url-credentials.js';
+
 /** What the trail shows in place of a value nobody may read back from it. */
 export const HIDDEN = '(hidden)';
 
@@ -6,8 +8,6 @@ export const HIDDEN = '(hidden)';
  * `value` (a deploy secret's), `url` (a robot's URL holds its key), `code` (an address confirmation code).
  */
 const HIDDEN_NAMES = /password|secret|token|authorization|private_?key|api_?key|hmac_?key|^value$|^url$|^code$/i;
-/** `scheme://user:password@host/...`: the part before `@` is a credential (a git URL with a token). */
-const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^/?#\s@]*@/gi;
 const PRIVATE_KEY = /PRIVATE KEY-----/;
 /** Deeper than this is nobody's real input; it is cut rather than walked (and the stack kept safe). */
 const MAX_DEPTH = 32;
@@ -42,7 +42,7 @@ function redactString(text: string, depth: number): string {
     // Text that only starts like JSON (a failed setProxyPolicy): a secret in it cannot be told apart, so it all goes.
     if (HIDDEN_NAMES.test(text.replace(/[^a-z]/gi, ''))) return HIDDEN;
   }
-  return text.replace(URL_CREDENTIALS, '$1***@');
+  return redactUrlUserInfo(text);
 }
 
 function parsedJson(text: string): object | undefined {

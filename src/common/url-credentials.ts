@@ -6,6 +6,8 @@
  */
 const HTTP_USER_INFO = /\b(https?:\/\/)[^\s/?#@"]*@/gi;
 const PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s/?#@:"]*):[^\s/?#@"]*@/gi;
+/** Any scheme's whole user info, account names included. */
+const ANY_USER_INFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^/?#\s@]*@/gi;
 
 /** True when `url` carries what `redactUrlCredentials` would hide. */
 export function hasUrlCredentials(url: string): boolean {
@@ -15,4 +17,9 @@ export function hasUrlCredentials(url: string): boolean {
 /** `text` with the credentials of every URL in it replaced by `***`. */
 export function redactUrlCredentials(text: string): string {
   return text.replace(HTTP_USER_INFO, '$1***@').replace(PASSWORD, '$1:***@');
+}
+
+/** `text` with the whole user info of every URL in it replaced by `***`, for records nobody should read accounts from either (the audit trail). */
+export function redactUrlUserInfo(text: string): string {
+  return text.replace(ANY_USER_INFO, '$1***@');
 }
