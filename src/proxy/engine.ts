@@ -28,7 +28,11 @@ export interface EngineReport {
   reason: string;
   /** `auto` wanted the fast engine and fell back (a warning is logged once). */
   fallback: boolean;
+  /** Who terminates TLS on the TLS listener, once it listens: the fast engine itself through Node's TLSWrap (tls/lean-tls.ts), or node:tls. */
+  tls?: TlsTerminator;
 }
+
+export type TlsTerminator = 'TLSWrap' | 'node:tls';
 
 /** One running listener: serves what the core admits, forwards to the core's backends. */
 export interface ProxyEngine {
@@ -38,6 +42,8 @@ export interface ProxyEngine {
   listenTls(port: number, host: string, sharing?: PortSharing): Promise<number>;
   /** Stops accepting on every listener, lets requests in progress finish (5 s at most). */
   close(): Promise<void>;
+  /** Who terminates TLS, once listenTls has resolved; null before, or without TLS. */
+  readonly tlsTerminator: TlsTerminator | null;
 }
 
 /** What an engine module exports: its kind of backend pool, and the engine over a core holding such pools. */

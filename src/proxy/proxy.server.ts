@@ -63,6 +63,7 @@ export class ProxyServer {
     if (this.options.tls) {
       this.tlsPort = await this.engine.listenTls(this.options.tls.port, this.options.tls.host, sharing);
       core.tlsPublicPort = this.options.tls.publicPort ?? this.tlsPort;
+      this.report = { ...report, tls: this.engine.tlsTerminator ?? undefined };
     }
     return port;
   }

@@ -44,7 +44,7 @@ async function start(options: WorkerStart): Promise<void> {
   const engine = server.report!;
   metrics.setEngine(engine.engine);
   if (engine.fallback) log.warn({ engine: engine.engine, reason: engine.reason }, 'proxy worker runs the portable engine');
-  log.info({ port, tlsPort: server.tlsPort ?? undefined, engine: engine.engine }, 'proxy worker listening');
+  log.info({ port, tlsPort: server.tlsPort ?? undefined, engine: engine.engine, tls: engine.tls }, 'proxy worker listening');
   send({ type: 'listening', port, tlsPort: server.tlsPort, engine });
 }
 

@@ -5,7 +5,7 @@
  * engine's reaches llhttp and libuv through Node internals, the portable
  * engine's runs llhttp as WebAssembly on public APIs only.
  */
-import type { PortSharing, ProxyEngine } from '../engine.js';
+import type { PortSharing, ProxyEngine, TlsTerminator } from '../engine.js';
 import { Exchange, type ForwardOptions } from '../forward.js';
 import { upstreamHead } from '../headers.js';
 import { Refusal, type Admission, type ProxyCore } from '../proxy-core.js';
@@ -65,6 +65,10 @@ export class Http1Proxy implements ProxyEngine {
     const { Http2Front } = await import('../h2/http2-front.js');
     const forward = { ...this.forwardOptions, dispatcherOf: (upstream: { pool: H2BackendPool }) => upstream.pool.dispatcher() };
     return (this.http2 = new Http2Front(this.core, { forward, idleTimeout: this.options.timeouts.clientKeepAlive }));
+  }
+
+  get tlsTerminator(): TlsTerminator | null {
+    return this.tlsListener?.tlsTerminator ?? null;
   }
 
   async close(): Promise<void> {

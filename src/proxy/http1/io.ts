@@ -13,7 +13,9 @@
  * Nothing here imports either: a module that only needs the types loads no
  * Node internal.
  */
-import type { Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import type { TlsOptions } from 'node:tls';
+import type { ServedCertificates } from '../tls/served-certificates.js';
 
 /**
  * What a parser's owner (a client or a backend connection) hears from it:
@@ -83,4 +85,25 @@ export interface Http1Io {
   write(socket: Socket, data: Buffer | string): boolean;
   /** Bytes written to `socket` wait for the kernel ('drain' follows). */
   writesWaiting(socket: Socket): boolean;
+  /** Terminates TLS itself, or returns null (or is null): node:tls does (tls/tls-server.ts). */
+  terminateTls: ((termination: TlsTermination) => TlsAcceptor | null) | null;
+}
+
+/** What a TLS listener asks of an engine that terminates TLS itself (the fast one: tls/lean-tls.ts). */
+export interface TlsTermination {
+  /** The listener's TLS options (tls/tls-server.ts): their SNICallback and ALPNCallback choose. */
+  options: TlsOptions;
+  certificates: ServedCertificates;
+  ocspStapling: boolean;
+  handshakeTimeout: number;
+  /** A connection whose handshake is done, as a net.Socket over its TLS stream (`encrypted`, `alpnProtocol` set). */
+  secure(socket: Socket): void;
+}
+
+/** Terminates TLS on a listening net.Server's connections. */
+export interface TlsAcceptor {
+  /** Takes over the server's connections; called as it starts listening. */
+  attach(server: Server): void;
+  /** Closes the connections still in their handshake. */
+  close(): void;
 }

@@ -2,9 +2,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
 import { ACME_TLS_1, runTlsServer } from '../tls/tls-server.js';
 import type { ServedCertificates } from '../tls/served-certificates.js';
-import { listenOn, type PortSharing } from '../engine.js';
+import { listenOn, type PortSharing, type TlsTerminator } from '../engine.js';
 import { ClientConnection, type Http1Handlers } from './client-connection.js';
-import type { Http1Io } from './io.js';
+import type { Http1Io, TlsAcceptor } from './io.js';
 import { Sweep } from './sweep.js';
 
 export interface ListenerOptions {
@@ -26,10 +26,14 @@ const CLOSE_GRACE_MS = 5_000;
 /** The HTTP/1.1 listener: a TCP (or TLS) server whose connections each run a ClientConnection. */
 export class Http1Listener {
   private readonly server: Server;
+  /** The engine's own TLS termination (the fast engine's, tls/lean-tls.ts), or null: node:tls's server does it. */
+  private readonly acceptor: TlsAcceptor | null = null;
   /** The open connections, and the clock they read once per sweep rather than once per read. */
   private readonly connections: Sweep<ClientConnection>;
-  /** Every accepted socket (for TLS, the TCP one under it, from before its handshake): close() cuts what is left after its grace. */
+  /** Every accepted socket (for node:tls, the TCP one under it, from before its handshake; with the acceptor, from after it): close() cuts what is left after its grace. */
   private readonly sockets = new Set<Socket>();
+  /** One function for every socket, not a closure (and a once() wrapper) per connection. */
+  private readonly forget: (this: Socket) => void;
 
   constructor(handlers: Http1Handlers, private readonly options: ListenerOptions) {
     // Times were read from the coarse clock, up to one sweep behind: a sweep's grace keeps timeouts from firing early.
@@ -39,6 +43,10 @@ export class Http1Listener {
       if (connection.headStartedAt && now - connection.headStartedAt > headersTimeout) connection.timeOutHead();
       else connection.checkIdle(now, keepAliveTimeout);
     });
+    const sockets = this.sockets;
+    this.forget = function (this: Socket) {
+      sockets.delete(this);
+    };
     // Half-open: a client that shuts down its sending side after its request (nc, some health checks) still gets the answer.
     const secure = options.tls !== undefined;
     const http2 = options.tls?.http2;
@@ -54,28 +62,43 @@ export class Http1Listener {
       // It leaves the sweep itself when it closes (no 'close' listener here: one fewer per connection).
       this.connections.watch(new ClientConnection(socket, handlers, { watch: this.connections, secure, io: options.io }));
     };
-    if (options.tls) {
+    const tls = options.tls;
+    this.acceptor = tls ? (options.io.terminateTls?.({ options: tls.options, certificates: tls.certificates, ocspStapling: tls.ocspStapling, handshakeTimeout: options.headersTimeout, secure: (socket) => this.accepted(socket, serve) }) ?? null) : null;
+    if (tls && !this.acceptor) {
       // llhttp reads the TLS socket's stream (TLSWrap) as it reads a TCP one: plaintext, after OpenSSL.
       // Not allowHalfOpen here: Node then keeps a connection whose client ended mid-handshake open until
       // handshakeTimeout. A handshake gets as long as a request head.
-      const server = createTlsServer({ ...options.tls.options, noDelay: true, handshakeTimeout: options.headersTimeout } as TlsOptions, serve);
-      runTlsServer(server, options.tls.certificates, options.tls.ocspStapling);
+      const server = createTlsServer({ ...tls.options, noDelay: true, handshakeTimeout: options.headersTimeout } as TlsOptions, serve);
+      runTlsServer(server, tls.certificates, tls.ocspStapling);
       this.server = server;
     } else {
-      this.server = createServer({ noDelay: true, allowHalfOpen: true }, serve);
+      // With the engine's own TLS termination the acceptor takes each connection before net makes a socket
+      // of it; one that reached net all the same must not be served in plaintext on the TLS port.
+      this.server = createServer({ noDelay: true, allowHalfOpen: true }, this.acceptor ? (socket) => socket.destroy() : serve);
     }
   }
 
+  /** A connection the acceptor terminated TLS on: counted for close() as the server's own are. */
+  private accepted(socket: Socket, serve: (socket: Socket) => void): void {
+    this.track(socket);
+    serve(socket);
+  }
+
+  private track(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', this.forget);
+  }
+
+  /** Who terminates TLS here: the engine through TLSWrap (its acceptor), node:tls, or nobody (a plain listener). */
+  get tlsTerminator(): TlsTerminator | null {
+    if (!this.options.tls) return null;
+    return this.acceptor ? 'TLSWrap' : 'node:tls';
+  }
+
   listen(port: number, host: string, sharing?: PortSharing): Promise<number> {
-    const sockets = this.sockets;
-    // One function for every socket, not a closure (and a once() wrapper) per connection.
-    const forget = function (this: Socket) {
-      sockets.delete(this);
-    };
-    this.server.on('connection', (socket: Socket) => {
-      sockets.add(socket);
-      socket.on('close', forget);
-    });
+    this.server.on('connection', (socket: Socket) => this.track(socket));
+    // Before any connection is delivered: 'listening' comes on the tick the handle starts listening.
+    if (this.acceptor) this.server.once('listening', () => this.acceptor!.attach(this.server));
     return listenOn(this.server, port, host, sharing);
   }
 
@@ -86,6 +109,7 @@ export class Http1Listener {
     const force = setTimeout(() => {
       for (const socket of this.sockets) socket.destroy();
     }, CLOSE_GRACE_MS);
+    this.acceptor?.close();
     await closed;
     clearTimeout(force);
   }

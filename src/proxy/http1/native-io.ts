@@ -7,6 +7,7 @@
 import type { Socket } from 'node:net';
 import { writeDirect, writesWaiting } from './direct-write.js';
 import type { Http1Io } from './io.js';
+import { leanTlsAcceptor } from '../tls/lean-tls.js';
 import { consumeSocket, createParser, setReading, unconsume, type StreamHandle } from './llhttp.js';
 
 function handleOf(socket: Socket): StreamHandle | null {
@@ -30,4 +31,5 @@ export const NATIVE_IO: Http1Io = {
   },
   write: writeDirect,
   writesWaiting,
+  terminateTls: leanTlsAcceptor,
 };

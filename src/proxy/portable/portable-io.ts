@@ -36,4 +36,6 @@ export const PORTABLE_IO: Http1Io = {
   writesWaiting(socket) {
     return socket.writableNeedDrain;
   },
+  // node:tls terminates TLS (public APIs only).
+  terminateTls: null,
 };

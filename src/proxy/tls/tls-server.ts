@@ -59,8 +59,10 @@ export function runTlsServer(server: Server, certificates: ServedCertificates, o
     server.setSecureContext(contextOptions(pems, certificates.ticketKeys));
     certificates.renewal.hookServer(server);
   });
-  // A failed handshake (no SNI, an unknown name, TLS 1.1) is the client's problem: node:tls closes the socket.
-  server.on('tlsClientError', noop);
+  // A failed handshake (no SNI, an unknown name, TLS 1.1) is the client's problem. node:tls closes the socket
+  // itself after an OpenSSL error, but after its handshake timeout it only reports: a client that never sent
+  // a ClientHello stayed connected for good (a slow-loris on the TLS port).
+  server.on('tlsClientError', destroySocket);
   if (!ocspStapling) return;
   const stapler = new OcspStapler();
   server.on('OCSPRequest', (certificate: Buffer, issuer: Buffer | null, done: (error: Error | null, response: Buffer | null) => void) => {
@@ -71,4 +73,6 @@ export function runTlsServer(server: Server, certificates: ServedCertificates, o
   });
 }
 
-function noop(): void {}
+function destroySocket(_error: Error, socket: TLSSocket): void {
+  socket.destroy();
+}
