@@ -61,6 +61,8 @@ export const broadcastConfig = z
         url: z.string().regex(/^rediss?:\/\//, 'expected redis://host:6379').optional(),
         password: secret().optional(),
         prefix: z.string().min(1).default('dozen:broadcast:'),
+        /** A room's keys (seq, history, epoch) are deleted by Redis this long after the room was last in use: no host had a client in it and its last message aged out of the history (historySeconds). The binlog source's rooms keep theirs. */
+        idleRoomSeconds: z.number().int().min(1).max(30 * 24 * 3600).default(60),
       })
       .prefault({}),
     binlog: binlogConfig,
