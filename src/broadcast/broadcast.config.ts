@@ -41,6 +41,10 @@ export const broadcastConfig = z
     maxRooms: z.number().int().min(1).default(10_000),
     /** Largest frame a client may send; bigger ones close the connection with 1009. */
     maxFrameBytes: z.number().int().min(256).default(64 * 1024),
+    /** Frames a client may send before its token is checked (they wait for the check); one more closes it with 1008. */
+    preAuthFrames: z.number().int().min(1).max(10_000).default(32),
+    /** Bytes a client may send before its token is checked; more closes it with 1008. Default: maxFrameBytes, so one largest frame always fits. */
+    preAuthBytes: z.number().int().min(256).optional(),
     /** Bytes queued for one client before it is closed with 1013 (too slow); the others are not slowed. */
     sendBufferBytes: z.number().int().min(1024).default(1024 * 1024),
     /** The server pings every client this often... */
@@ -57,9 +61,17 @@ export const broadcastConfig = z
         url: z.string().regex(/^rediss?:\/\//, 'expected redis://host:6379').optional(),
         password: secret().optional(),
         prefix: z.string().min(1).default('dozen:broadcast:'),
+        /** A room's keys (seq, history, epoch) are deleted by Redis this long after the room was last in use: no host had a client in it and its last message aged out of the history (historySeconds). The binlog source's rooms keep theirs. */
+        idleRoomSeconds: z.number().int().min(1).max(30 * 24 * 3600).default(60),
       })
       .prefault({}),
     binlog: binlogConfig,
+  })
+  .superRefine((broadcast, context) => {
+    // Smaller would close a client for one frame sent early that is allowed a moment later.
+    if (broadcast.preAuthBytes !== undefined && broadcast.preAuthBytes < broadcast.maxFrameBytes) {
+      context.addIssue({ code: 'custom', path: ['preAuthBytes'], message: 'must be at least maxFrameBytes: one largest frame must fit before the token is checked' });
+    }
   })
   .prefault({});
 

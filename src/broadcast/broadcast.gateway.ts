@@ -13,6 +13,7 @@ import { InjectConfig } from '../config/config.module.js';
 import { BroadcastService } from './broadcast.service.js';
 import { CLOSE_POLICY, Connection, type RoomBackend } from './hub/connection.js';
 import { errorFrame } from './hub/frames.js';
+import { PreAuthFrames, type PreAuthLimits } from './hub/pre-auth-frames.js';
 import { resolveAccess, type AccessRules, type RoomAccess } from './hub/room-access.js';
 
 /**
@@ -55,9 +56,12 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
 
   handleConnection(socket: WebSocket, request: IncomingMessage): void {
     this.replaceErrorLogging(socket);
-    const pending: [Buffer, boolean][] = [];
+    const pending = new PreAuthFrames(this.preAuthLimits());
     let connection: Connection | null = null;
-    socket.on('message', (data, isBinary) => (connection ? connection.receive(data, isBinary) : pending.push([data as Buffer, isBinary])));
+    socket.on('message', (data, isBinary) => {
+      if (connection) connection.receive(data, isBinary);
+      else if (!pending.hold(data as Buffer, isBinary) && socket.readyState === 1) this.refuseEarlyFrames(socket, pending);
+    });
     socket.on('ping', (data) => connection?.pong(data));
     socket.on('pong', () => connection && (connection.lastSeen = Date.now()));
     socket.on('close', () => {
@@ -71,12 +75,12 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
       anonymous: this.config.broadcast.anonymous,
     };
     this.accessOf(request, rules).then((access) => {
+      if (socket.readyState !== 1) return;
       if (!access) {
         socket.send(errorFrame('unauthorized', 'a valid token is required: Authorization: Bearer <admin token or JWT>, or ?token='));
         socket.close(CLOSE_POLICY, 'unauthorized');
         return;
       }
-      if (socket.readyState !== 1) return;
       const limits = { sendBufferBytes: this.config.broadcast.sendBufferBytes, pressureBytes: this.pressureBytes() };
       connection = new Connection(socket, this.service.hub, access, limits, this.backend, {
         slow: () => {
@@ -90,11 +94,24 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
       });
       this.connections.add(connection);
       if (access.caller) this.follow(socket, connection, access.caller, request);
-      for (const [data, isBinary] of pending.splice(0)) connection.receive(data, isBinary);
+      for (const [data, isBinary] of pending.take()) connection.receive(data, isBinary);
     }, (error: unknown) => {
       this.log.error({ err: error }, 'token check failed');
       socket.close(CLOSE_POLICY, 'token check failed');
     });
+  }
+
+  /** The frames and bytes a client may send before its token is checked: by default one largest frame, in at most 32 frames. */
+  private preAuthLimits(): PreAuthLimits {
+    const { preAuthFrames, preAuthBytes, maxFrameBytes } = this.config.broadcast;
+    return { frames: preAuthFrames, bytes: preAuthBytes ?? maxFrameBytes };
+  }
+
+  /** Closes (1008) a client that sent more than preAuthLimits before its token was checked; the others are not touched. */
+  private refuseEarlyFrames(socket: WebSocket, pending: PreAuthFrames): void {
+    const { frames, bytes } = this.preAuthLimits();
+    this.log.warn({ frames: pending.frames, bytes: pending.bytes, preAuthFrames: frames, preAuthBytes: bytes }, 'client sent too much before its token was checked: closing it');
+    socket.close(CLOSE_POLICY, 'too much sent before the token was checked');
   }
 
   /**

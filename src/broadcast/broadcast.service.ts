@@ -53,6 +53,7 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy, BeforeAp
   readonly slowClients: Counter;
   readonly oversizeFrames: Counter;
   private sweeper?: NodeJS.Timeout;
+  private keeper?: NodeJS.Timeout;
 
   private readonly log: Logger;
 
@@ -65,7 +66,10 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy, BeforeAp
     this.log = logger.child({ module: 'broadcast' });
     this.hub = new Hub({ messages: config.broadcast.historyMessages, seconds: config.broadcast.historySeconds, bytes: config.broadcast.historyBytes }, config.broadcast.maxRooms);
     const redis = config.broadcast.redis;
-    this.bus = redis.url ? new RedisBus({ url: redis.url, password: redis.password, prefix: redis.prefix, historyMessages: config.broadcast.historyMessages }) : null;
+    // A room's keys in Redis outlive its history and the sweep that drops it from a hub (a hub must never hold a room
+    // Redis forgot), then wait idleRoomSeconds for a client before they go.
+    const roomKeySeconds = config.broadcast.historySeconds + this.sweepSeconds() + redis.idleRoomSeconds;
+    this.bus = redis.url ? new RedisBus({ url: redis.url, password: redis.password, prefix: redis.prefix, historyMessages: config.broadcast.historyMessages, roomKeySeconds }) : null;
     const published = new Counter({ name: 'dozen_broadcast_messages_total', help: 'Messages published into rooms', registers: [metrics.registry] });
     const deliveries = new Counter({ name: 'dozen_broadcast_deliveries_total', help: 'Message frames handed to subscribers', registers: [metrics.registry] });
     this.slowClients = new Counter({ name: 'dozen_broadcast_slow_clients_total', help: 'Clients closed with 1013 because their send buffer was full', registers: [metrics.registry] });
@@ -78,9 +82,10 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy, BeforeAp
 
   async onModuleInit(): Promise<void> {
     // A room nobody is in goes when its last message ages out of the history (the hub drops it on leave otherwise).
-    this.sweeper = setInterval(() => this.hub.dropIdle(), Math.min(this.config.broadcast.historySeconds, SWEEP_MAX_SECONDS) * 1000);
+    this.sweeper = setInterval(() => this.hub.dropIdle(), this.sweepSeconds() * 1000);
     this.sweeper.unref();
     if (this.bus) {
+      this.keepJoinedRooms(this.bus);
       await this.bus.listen(
         (message) => {
           // Every host refuses such data when it is published; one that reached Redis another way is skipped, not serialised.
@@ -97,9 +102,31 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy, BeforeAp
     if (rooms) this.log.info({ rooms }, 'broadcast rooms restored');
   }
 
+  private sweepSeconds(): number {
+    return Math.min(this.config.broadcast.historySeconds, SWEEP_MAX_SECONDS);
+  }
+
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.sweeper);
+    clearInterval(this.keeper);
     await this.bus?.close();
+  }
+
+  /**
+   * A room's keys in Redis expire once nobody uses it; while clients of this host are in it, this host gives
+   * them their lifetime again every third of it. One refresh at a time: while Redis is away they would pile up.
+   */
+  private keepJoinedRooms(bus: RedisBus): void {
+    let keeping = false;
+    this.keeper = setInterval(() => {
+      if (keeping) return;
+      keeping = true;
+      bus
+        .keep(this.hub.joinedRooms())
+        .catch((error: unknown) => this.log.warn({ err: error }, 'refreshing the Redis keys of joined rooms failed: retried'))
+        .finally(() => (keeping = false));
+    }, bus.keepEveryMs);
+    this.keeper.unref();
   }
 
   /** After every module stopped publishing (the binlog source, the sockets), before the database closes. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { waitFor } from '../support/ports.js';
-import { TestClient } from './ws-client.js';
+import { sendBeforeAuth, TestClient } from './ws-client.js';
 
 /** pino's JSON lines of the process, parsed. */
 function logLines(dozen: DozenProcess): { level: number; msg: string; [field: string]: unknown }[] {
@@ -87,5 +87,53 @@ describe('broadcast: a publish whose data nests deeper than the limit', { timeou
     assert.equal(body.field, 'data');
     assert.match(body.message, /64/);
     assert.equal((await fetch(dozen.url + '/health')).status, 200);
+  });
+});
+
+describe('broadcast: frames a client sends before its token is checked', { timeout: 60_000 }, () => {
+  let dozen: DozenProcess;
+  before(async () => {
+    // preAuthBytes defaults to maxFrameBytes: 1 KiB here; preAuthFrames to 32.
+    dozen = await startDozen({ env: { DOZEN_MODULES: 'broadcast', DOZEN_BROADCAST_MAX_FRAME_BYTES: '1024' } });
+  });
+  after(async () => {
+    await dozen?.stop();
+  });
+
+  const refusals = () => logLines(dozen).filter((line) => line.msg === 'client sent too much before its token was checked: closing it');
+
+  it('are handled in order once it is, up to 32 frames and maxFrameBytes', async () => {
+    const pings = Array.from({ length: 32 }, () => ({ type: 'ping' }));
+    const { frames, closed } = await sendBeforeAuth(dozen.url, dozen.token, pings, 1000);
+    assert.equal(closed, null, `the connection stays: ${JSON.stringify(closed)}`);
+    assert.equal(frames.filter((frame) => frame.type === 'pong').length, 32);
+  });
+
+  it('close that client with 1008 past 32 frames or past maxFrameBytes, hold nothing of it, log one line, and leave the others be', async () => {
+    const other = await TestClient.connect(dozen.url, dozen.token);
+    try {
+      await other.join('chat.early');
+      const manyFrames = await sendBeforeAuth(dozen.url, dozen.token, Array.from({ length: 33 }, () => ({ type: 'ping' })));
+      assert.deepEqual(manyFrames.closed, { code: 1008, reason: 'too much sent before the token was checked' });
+      assert.deepEqual(manyFrames.frames, [], 'none of its frames was handled');
+      // Two frames of 600 bytes: each fits maxFrameBytes, together they pass what is held before the check.
+      const publish = { type: 'publish', room: 'chat.early', data: 'x'.repeat(550) };
+      const manyBytes = await sendBeforeAuth(dozen.url, dozen.token, [publish, publish]);
+      assert.deepEqual(manyBytes.closed, { code: 1008, reason: 'too much sent before the token was checked' });
+      other.send({ type: 'publish', room: 'chat.early', data: 'after' });
+      const message = await other.frame('message', 'chat.early');
+      assert.deepEqual([message.seq, message.data], [1, 'after'], 'nothing of the refused clients was published');
+      assert.equal(other.closed, null);
+      await waitFor('two log lines', async () => refusals().length === 2, 10_000);
+      assert.deepEqual(
+        refusals().map(({ level, frames, bytes }) => ({ level, frames, bytes })),
+        [
+          { level: 40, frames: 33, bytes: 33 * JSON.stringify({ type: 'ping' }).length },
+          { level: 40, frames: 2, bytes: 2 * JSON.stringify(publish).length },
+        ],
+      );
+    } finally {
+      other.close();
+    }
   });
 });

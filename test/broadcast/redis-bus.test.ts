@@ -71,6 +71,61 @@ describe('broadcast across two hosts through the Redis bus', { timeout: 90_000 }
   });
 });
 
+describe('a room\'s keys in Redis', { timeout: 90_000 }, () => {
+  const prefix = `dozen-test:${randomUUID()}:`;
+  let redis: Redis;
+  let dozen: DozenProcess;
+  before(async () => {
+    redis = new Redis(redisServer.url);
+    // Keys live historySeconds + 1 s (the idle-room sweep) + idleRoomSeconds = 5 s after the room was last used; a host
+    // refreshes its joined rooms every 1.7 s.
+    const env = { DOZEN_BROADCAST_REDIS_URL: redisServer.url, DOZEN_BROADCAST_REDIS_PREFIX: prefix, DOZEN_BROADCAST_HISTORY_SECONDS: '1', DOZEN_BROADCAST_REDIS_IDLE_ROOM_SECONDS: '3' };
+    dozen = await startDozen({ env: { DOZEN_MODULES: 'broadcast', ...env } });
+  });
+  after(async () => {
+    await dozen?.stop();
+    redis?.disconnect();
+    await clearPrefix(prefix);
+  });
+
+  const keys = (room: string) => ['seq', 'history', 'epoch'].map((kind) => `${prefix}${kind}:${room}`);
+  const lifetimes = async (room: string) => Promise.all(keys(room).map((key) => redis.pttl(key)));
+  const publish = async (room: string, data: unknown) => {
+    const response = await dozen.api(`/broadcast/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data }) });
+    assert.equal(response.status, 201);
+    return (await response.json()) as { seq: number };
+  };
+  const gone = (room: string) => waitFor(`the keys of ${room} to expire`, async () => (await redis.exists(...keys(room))) === 0, 20_000, 100);
+
+  it('go once the room is idle, and stay while a client is in it', async () => {
+    const client = await TestClient.connect(dozen.url, dozen.token);
+    try {
+      const joined = await client.join('chat.kept');
+      await publish('chat.kept', 'first');
+      await client.frame('message', 'chat.kept');
+      await publish('chat.idle', 'nobody hears this');
+      for (const lifetime of await lifetimes('chat.idle')) assert.ok(lifetime > 0 && lifetime <= 5000, `expires within 5 s: ${lifetime}`);
+      await gone('chat.idle');
+      // Published after chat.kept's message, so once its keys are gone chat.kept's last message is over one lifetime old.
+      await publish('chat.idle-later', 'nor this');
+      await gone('chat.idle-later');
+      assert.deepEqual((await lifetimes('chat.kept')).map((lifetime) => lifetime > 0), [true, true, true], 'the joined room keeps its keys');
+      assert.equal(await redis.get(`${prefix}epoch:chat.kept`), joined.epoch);
+      assert.equal((await publish('chat.kept', 'second')).seq, 2, 'its seq goes on');
+      const second = await client.frame('message', 'chat.kept');
+      assert.deepEqual([second.seq, second.data], [2, 'second']);
+      // A room joined and never published to: the join made its keys, the client keeps them, leaving lets them go.
+      await client.join('chat.quiet');
+      assert.deepEqual((await lifetimes('chat.quiet')).map((lifetime) => lifetime > 0), [true, false, true], 'seq and epoch, no history yet');
+      client.close();
+      await gone('chat.kept');
+      await gone('chat.quiet');
+    } finally {
+      client.close();
+    }
+  });
+});
+
 describe('binlog source with the Redis bus', { timeout: 120_000 }, () => {
   const prefix = `dozen-test:${randomUUID()}:`;
   let mariadb: MariaDb;
@@ -106,7 +161,9 @@ describe('binlog source with the Redis bus', { timeout: 120_000 }, () => {
       const last = async () => JSON.parse((await redis.lindex(`${prefix}history:db.bus_shop.orders`, -1)) ?? 'null')?.data.after.customer;
       await waitFor('the barrier row in the history', async () => (await last()) === 'barrier', 30_000, 50).catch(() => undefined);
       const entries = (await redis.lrange(`${prefix}history:db.bus_shop.orders`, 0, -1)).map((entry) => JSON.parse(entry));
+      const lifetimes = await Promise.all(['seq', 'history', 'epoch'].map((kind) => redis.pttl(`${prefix}${kind}:db.bus_shop.orders`)));
       redis.disconnect();
+      assert.deepEqual(lifetimes, [-1, -1, -1], 'the binlog rooms keep their keys: their seqs must survive');
       const ids = entries.map((entry) => entry.data.after.id);
       assert.equal(ids.length, total + 1, `${ids.length} published\n${dozen.logs().slice(-1500)}`);
       assert.deepEqual(ids, Array.from({ length: total + 1 }, (_, index) => index + 1));

@@ -52,4 +52,25 @@ describe('broadcast over the Redis bus when Redis loses a room', { timeout: 60_0
       client.close();
     }
   });
+
+  it('starts a new epoch too when Redis lost only one of the room\'s keys (one expired before the others), never a seq twice in one', async () => {
+    const room = 'chat.partial';
+    const client = await TestClient.connect(dozen.url, dozen.token);
+    try {
+      const joined = await client.join(room);
+      for (let index = 1; index <= 3; index++) await dozen.api(`/broadcast/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: index }) });
+      await client.until('3 messages', () => client.messages(room).length === 3);
+      await redis.del(`${prefix}seq:${room}`);
+      const response = await dozen.api(`/broadcast/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: 'after' }) });
+      assert.equal((await response.json()).seq, 1);
+      const epoch = await redis.get(`${prefix}epoch:${room}`);
+      assert.notEqual(epoch, joined.epoch, 'seq 1 again, so not in the old epoch');
+      assert.deepEqual((await redis.lrange(`${prefix}history:${room}`, 0, -1)).map((entry) => JSON.parse(entry).data), ['after'], 'the old epoch\'s history went');
+      const history = await (await dozen.api(`/broadcast/rooms/${room}/history?since=0`)).json();
+      assert.equal(history.epoch, epoch);
+      assert.deepEqual(history.messages.map((message: { seq: number; data: unknown }) => [message.seq, message.data]), [[1, 'after']]);
+    } finally {
+      client.close();
+    }
+  });
 });

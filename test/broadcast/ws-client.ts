@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import WebSocket from 'ws';
 
 export interface Frame {
@@ -89,4 +92,61 @@ export class TestClient {
   private wake(): void {
     for (const waiter of this.waiters.splice(0)) waiter();
   }
+}
+
+/** One client → server text frame, masked as RFC 6455 §5.3 requires. */
+function maskedTextFrame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  const mask = randomBytes(4);
+  const length = payload.length;
+  if (length > 0xffff) throw new Error('a test frame is under 64 KiB');
+  const header = length < 126 ? Buffer.from([0x81, 0x80 | length]) : Buffer.from([0x81, 0x80 | 126, length >> 8, length & 0xff]);
+  return Buffer.concat([header, mask, payload.map((byte, index) => byte ^ mask[index % 4])]);
+}
+
+/**
+ * Opens `/ws` over a plain TCP socket and sends `frames` in the same write as the upgrade request, so they reach the
+ * server before it checked the token (what `ws` never does: it waits for 'open'). Resolves with the text frames the
+ * server sent and its close frame, once it closed or `settleMs` passed without a close.
+ */
+export async function sendBeforeAuth(baseUrl: string, token: string, frames: object[], settleMs = 2000): Promise<{ frames: Frame[]; closed: { code: number; reason: string } | null }> {
+  const { hostname, port } = new URL(baseUrl);
+  const socket = connect(Number(port), hostname);
+  await once(socket, 'connect');
+  const request = `GET /ws HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer ${token}\r\n\r\n`;
+  socket.write(Buffer.concat([Buffer.from(request), ...frames.map((frame) => maskedTextFrame(JSON.stringify(frame)))]));
+  let received = Buffer.alloc(0);
+  const result: { frames: Frame[]; closed: { code: number; reason: string } | null } = { frames: [], closed: null };
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, settleMs);
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      const headersEnd = received.indexOf('\r\n\r\n');
+      if (headersEnd < 0) return;
+      // Server frames are unmasked; a test reads only short ones (7-bit or 16-bit length).
+      let offset = headersEnd + 4;
+      result.frames = [];
+      while (offset + 2 <= received.length) {
+        const opcode = received[offset] & 0x0f;
+        let length = received[offset + 1] & 0x7f;
+        let start = offset + 2;
+        if (length === 126) [length, start] = [received.readUInt16BE(offset + 2), offset + 4];
+        if (start + length > received.length) break;
+        const payload = received.subarray(start, start + length);
+        if (opcode === 1) result.frames.push(JSON.parse(payload.toString()));
+        if (opcode === 8) {
+          result.closed = { code: payload.readUInt16BE(0), reason: payload.subarray(2).toString() };
+          clearTimeout(timer);
+          resolve();
+        }
+        offset = start + length;
+      }
+    });
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  socket.destroy();
+  return result;
 }

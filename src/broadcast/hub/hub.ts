@@ -233,6 +233,11 @@ export class Hub {
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  /** The rooms a subscriber of this host is in (their keys in Redis must not expire). */
+  joinedRooms(): string[] {
+    return [...this.rooms.values()].filter((room) => room.subscribers.size > 0).map((room) => room.name);
+  }
+
   /** Every room, for the binlog source's checks. */
   names(): string[] {
     return [...this.rooms.keys()];
