@@ -239,12 +239,12 @@ describe('logging in to the console', { timeout: 120_000 }, () => {
     const address = { 'x-forwarded-for': '198.51.100.70' };
     const guesses: number[] = [];
     const own: number[] = [];
-    for (let attempt = 0; attempt < 8; attempt++) {
+    for (let attempt = 0; attempt < 7; attempt++) {
       guesses.push((await login(dozen, `sprayed${attempt}`, 'summer-2024', address)).status);
       own.push((await login(dozen, 'mallory', 'mallory-password', address)).status);
     }
-    assert.deepEqual(guesses, [401, 401, 401, 401, 401, 401, 429, 429], 'six failures from the address, then it is locked out');
-    assert.deepEqual(own, [200, 200, 200, 200, 200, 429, 429, 429], dozen.logs());
+    assert.deepEqual(guesses, [401, 401, 401, 401, 401, 401, 429], 'six failures from the address, then it is locked out');
+    assert.deepEqual(own, [200, 200, 200, 200, 200, 429, 429], dozen.logs());
   });
 
   it('disabling a user ends its sessions and refuses its logins; a password reset ends its sessions', async () => {
