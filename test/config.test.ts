@@ -100,6 +100,28 @@ describe('config', () => {
     assert.equal(config.notify.smtp.password, '[redacted]');
   });
 
+  it('refuses a database password given both in database.url and in database.password, naming both and showing neither', () => {
+    const file = yamlFile('database.yaml', 'database:\n  url: mysql://dozen:url-very-secret@db.internal:3306/dozen\n');
+    const result = dozen(['--config', file, 'config', 'check'], { DOZEN_DATABASE_PASSWORD: 'env-very-secret' });
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /^dozen: bad config: database\.password = "\[redacted\]": database\.url holds a password too: give it in one place/);
+    assert.doesNotMatch(result.stderr, /very-secret/);
+    const badScheme = dozen(['config', 'check'], { DOZEN_DATABASE_URL: 'postgres://dozen:url-very-secret@db.internal/dozen' });
+    assert.equal(badScheme.code, 2);
+    assert.match(badScheme.stderr, /database\.url = "postgres:\/\/dozen:\*\*\*@db\.internal\/dozen": expected mysql:\/\//);
+  });
+
+  it('config check shows database.url without its password, and database.password from env redacted', () => {
+    const file = yamlFile('database-url.yaml', 'database:\n  url: mysql://dozen@db.internal:3306/dozen\n');
+    const split = dozen(['--config', file, 'config', 'check'], { DOZEN_DATABASE_PASSWORD: 'env-very-secret' });
+    assert.equal(split.code, 0, split.stderr);
+    assert.deepEqual(JSON.parse(split.stdout).config.database, { url: 'mysql://dozen@db.internal:3306/dozen', password: '[redacted]' });
+    const inUrl = dozen(['config', 'check'], { DOZEN_DATABASE_URL: 'mysql://dozen:url-very-secret@db.internal:3306/dozen' });
+    assert.equal(inUrl.code, 0, inUrl.stderr);
+    assert.doesNotMatch(inUrl.stdout, /very-secret/);
+    assert.equal(JSON.parse(inUrl.stdout).config.database.url, 'mysql://dozen:***@db.internal:3306/dozen');
+  });
+
   it('accepts both example configs', () => {
     for (const name of ['single-host.yaml', 'cluster-host.yaml']) {
       const example = join(REPO, 'examples/config', name);

@@ -189,4 +189,21 @@ describe('dozen on MySQL', () => {
       await connection.end();
     }
   });
+
+  it('logs in with database.password (DOZEN_DATABASE_PASSWORD) when database.url names only the account, and never logs it', async () => {
+    const connection = await mariadb.connect();
+    await connection.query("DROP DATABASE IF EXISTS dozen_split_password; CREATE DATABASE dozen_split_password; CREATE OR REPLACE USER 'dozen_split'@'127.0.0.1' IDENTIFIED BY 'split-very-secret'; GRANT ALL PRIVILEGES ON dozen_split_password.* TO 'dozen_split'@'127.0.0.1'");
+    const dozen = await startDozen({
+      env: { DOZEN_MODULES: 'registry', DOZEN_LOG_LEVEL: 'debug', DOZEN_DATABASE_URL: `mysql://dozen_split@127.0.0.1:${mariadb.port}/dozen_split_password`, DOZEN_DATABASE_PASSWORD: 'split-very-secret' },
+    });
+    try {
+      const [rows] = await connection.query('SHOW TABLES FROM dozen_split_password');
+      const tables = (rows as Record<string, string>[]).map((row) => Object.values(row)[0]);
+      assert.ok(tables.includes('migrations'), `tables: ${tables.join(', ')}\n${dozen.logs()}`);
+      assert.doesNotMatch(dozen.logs(), /very-secret/);
+    } finally {
+      await dozen.stop();
+      await connection.end();
+    }
+  });
 });

@@ -44,6 +44,15 @@ export class DatabaseFailureStore implements FailureStore {
     return await this.rows.findOneByOrFail({ name });
   }
 
+  async uncount(name: string): Promise<void> {
+    await this.rows
+      .createQueryBuilder()
+      .update()
+      .set({ count: () => 'CASE WHEN count > 0 THEN count - 1 ELSE 0 END' })
+      .where('name = :name', { name })
+      .execute();
+  }
+
   async lock(name: string, until: number): Promise<void> {
     await this.rows.update({ name }, { lockedUntil: until });
   }

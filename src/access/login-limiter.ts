@@ -16,6 +16,8 @@ export interface FailureStore {
   get(key: string): Promise<Failures | undefined>;
   /** Counts one more attempt at `now` (an atomic increment where the store is shared) and returns the new state. */
   add(key: string, now: number, forgetBefore: number): Promise<Failures>;
+  /** Takes back one attempt `add` counted: it succeeded, so it was no failure. Never below zero. */
+  uncount(key: string): Promise<void>;
   lock(key: string, until: number): Promise<void>;
   delete(key: string): Promise<void>;
 }
@@ -42,6 +44,11 @@ export class MemoryFailureStore implements FailureStore {
     return entry;
   }
 
+  async uncount(key: string): Promise<void> {
+    const entry = this.failures.get(key);
+    if (entry && entry.count > 0) entry.count--;
+  }
+
   async lock(key: string, until: number): Promise<void> {
     const entry = this.failures.get(key);
     if (entry) entry.lockedUntil = until;
@@ -55,8 +62,11 @@ export class MemoryFailureStore implements FailureStore {
 /**
  * Login rate limiting, per user name and per client address: at most N attempts in a row per key may be
  * checked; then the key is locked out for `lockoutSeconds` (even a right password is refused then), after
- * which it starts again from zero; a successful login clears the user's and the address's counts.
- * Attempts older than `lockoutSeconds` are forgotten. Each attempt is counted before its password is
+ * which it starts again from zero. A successful login clears the user's count, but only takes its own
+ * slot back from the address's: clearing the address would let one who owns any account log in between
+ * guesses at other names and never reach the address limit, which is there against password spraying
+ * (OWASP's Authentication Cheat Sheet: throttle per account and per source). Attempts older than
+ * `lockoutSeconds` are forgotten. Each attempt is counted before its password is
  * hashed (`admit`), so attempts sent in parallel cannot all pass the check while none has been counted
  * yet: at most N are ever hashed per key and window, done or in flight. Per-user counts live in `users`
  * (the database, shared by every host, so more hosts do not mean more guesses); per-address counts in
@@ -72,7 +82,7 @@ export class LoginLimiter {
 
   /**
    * Takes one attempt's slot for the name and the address: 0 when the password may be checked, else the
-   * seconds until the next attempt may be made. The slot counts as a failure until `succeeded` clears it.
+   * seconds until the next attempt may be made. The slot counts as a failure until `succeeded` gives it back.
    */
   async admit(user: string, address: string): Promise<number> {
     const now = this.now();
@@ -90,8 +100,9 @@ export class LoginLimiter {
     await Promise.all([this.lockIfFull(this.users, userKey(user), this.limits.maxFailuresPerUser), this.lockIfFull(this.addresses, address, this.limits.maxFailuresPerAddress)]);
   }
 
+  /** The password was right: the name's failures are cleared; the address keeps its others' until they age out. */
   async succeeded(user: string, address: string): Promise<void> {
-    await Promise.all([this.users.delete(userKey(user)), this.addresses.delete(address)]);
+    await Promise.all([this.users.delete(userKey(user)), this.addresses.uncount(address)]);
   }
 
   /** Ends a user's lockout at once (an admin reset the password or re-enabled the user). */

@@ -69,6 +69,12 @@ export const configSchema = z.strictObject({
       /** better-sqlite3's compiled addon to load instead of the installed one: a build for another Node line (the test bench runs dozen on Node 22 and 24 this way). */
       sqliteBinding: z.string().min(1).optional(),
     })
+    // Refused rather than one silently winning: tools disagree on which (TypeORM and libpq take the URL's,
+    // others the separate one), and a rotated secret that is never used fails only at the next reconnect.
+    .refine((database) => !(database.url && database.password && URL.parse(database.url)?.password), {
+      path: ['password'],
+      message: 'database.url holds a password too: give it in one place, database.password (or passwordFile, DOZEN_DATABASE_PASSWORD) or the URL',
+    })
     .prefault({}),
   proxy: proxyConfig,
   registry: registryConfig,

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { redactUrlCredentials } from '../common/url-credentials.js';
 import { configSchema, type DozenConfig } from './config.schema.js';
 import { isSecret, unwrap } from './secret.js';
 
@@ -47,7 +48,7 @@ export function envName(path: string[]): string {
   return 'DOZEN_' + path.map((part) => part.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/-/g, '_').toUpperCase()).join('_');
 }
 
-/** A copy of the config with every secret replaced, safe to print or return. */
+/** A copy of the config with every secret and every URL's password replaced, safe to print or return. */
 export function redact(config: DozenConfig): unknown {
   return redactWith(configSchema, structuredClone(config));
 }
@@ -175,6 +176,8 @@ function fieldAt(schema: z.ZodType, path: string[]): z.ZodType | null {
 }
 
 function redactWith(schema: z.ZodType, value: unknown): unknown {
+  // A password in a URL (database.url: mysql://dozen:…@db/dozen) is as secret as a password key.
+  if (typeof value === 'string') return redactUrlCredentials(value);
   // Lists of objects (notify.channels) may hold secrets too.
   const inner = unwrap(schema);
   if (inner instanceof z.ZodArray && Array.isArray(value)) return value.map((item) => redactWith(inner.element as z.ZodType, item));
@@ -192,6 +195,6 @@ function redactWith(schema: z.ZodType, value: unknown): unknown {
 
 function formatValue(value: unknown): string {
   if (value === undefined) return '(missing)';
-  const text = JSON.stringify(value) ?? String(value);
+  const text = redactUrlCredentials(JSON.stringify(value) ?? String(value));
   return text.length > 120 ? text.slice(0, 117) + '...' : text;
 }

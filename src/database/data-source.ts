@@ -12,11 +12,27 @@ import { MIGRATIONS } from './migrations.js';
 export function dataSourceOptions(config: DozenConfig): DataSourceOptions {
   const common = { migrations: MIGRATIONS, migrationsRun: false, synchronize: false, logging: false } as const;
   if (config.database.url) {
-    return { ...common, type: 'mysql', url: config.database.url, password: config.database.password, charset: 'utf8mb4', timezone: 'Z' };
+    return { ...common, type: 'mysql', ...mysqlAccount(config.database.url, config.database.password), charset: 'utf8mb4', timezone: 'Z' };
   }
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
   return { ...common, type: 'better-sqlite3', database: join(dataDir, 'dozen.sqlite'), enableWAL: true, nativeBinding: config.database.sqliteBinding };
+}
+
+/**
+ * `database.url`'s parts as separate options, with `database.password` when it is given (the config
+ * refuses it beside a URL that holds a password too). Not TypeORM's `url`: TypeORM lays what it parses
+ * from a URL over the options beside it, a URL without a password as '', so database.password was lost.
+ */
+export function mysqlAccount(url: string, password: string | undefined) {
+  const parsed = new URL(url);
+  return {
+    host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: parsed.port ? Number(parsed.port) : undefined,
+    username: decodeURIComponent(parsed.username),
+    password: password ?? decodeURIComponent(parsed.password),
+    database: decodeURIComponent(parsed.pathname.slice(1)) || undefined,
+  };
 }
 
 /** Opens a connection and applies pending migrations; returns their names. */

@@ -234,6 +234,19 @@ describe('logging in to the console', { timeout: 120_000 }, () => {
     assert.equal((await login(dozen, 'forgetful', 'a-new-password', { 'x-forwarded-for': '198.51.100.61' })).status, 200);
   });
 
+  it("one's own successful logins between guesses at other names do not reset the address's count", async () => {
+    await addUser(dozen, 'mallory', 'viewer');
+    const address = { 'x-forwarded-for': '198.51.100.70' };
+    const guesses: number[] = [];
+    const own: number[] = [];
+    for (let attempt = 0; attempt < 7; attempt++) {
+      guesses.push((await login(dozen, `sprayed${attempt}`, 'summer-2024', address)).status);
+      own.push((await login(dozen, 'mallory', 'mallory-password', address)).status);
+    }
+    assert.deepEqual(guesses, [401, 401, 401, 401, 401, 401, 429], 'six failures from the address, then it is locked out');
+    assert.deepEqual(own, [200, 200, 200, 200, 200, 429, 429], dozen.logs());
+  });
+
   it('disabling a user ends its sessions and refuses its logins; a password reset ends its sessions', async () => {
     await addUser(dozen, 'temp', 'deployer');
     const browser = await signIn(dozen, 'temp');

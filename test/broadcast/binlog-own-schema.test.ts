@@ -40,7 +40,6 @@ describe('binlog source on the server that holds dozen\'s own database', { timeo
   const start = (include = '', extraEnv: Record<string, string> = {}) =>
     startCdcDozen(mariadb, include, {
       extraEnv: {
-        // The password in the URL: TypeORM takes the URL's (empty) password over database.password.
         DOZEN_DATABASE_URL: `mysql://${ACCOUNT.user}:${ACCOUNT.password}@127.0.0.1:${mariadb.port}/${OWN}`,
         ...extraEnv,
       },
