@@ -193,14 +193,17 @@ export class LeanTlsAcceptor implements TlsAcceptor {
     const native = ssl.sni_context ?? (this.context.context as NativeContext);
     const certificate = native.getCertificate();
     if (!certificate) return ssl.certCbDone();
-    this.stapler.staple(certificate, native.getIssuer()).then(
-      (response) => {
-        if (handshake.closed) return;
+    const done = (response: Buffer | null) => {
+      if (handshake.closed) return;
+      try {
         if (response) ssl.setOCSPResponse(response);
         ssl.certCbDone();
-      },
-      () => handshake.closed || ssl.certCbDone(),
-    );
+      } catch {
+        handshake.close();
+      }
+    };
+    // A failed fetch is the stapler's to retry: the handshake goes on without a staple.
+    this.stapler.staple(certificate, native.getIssuer()).then(done, () => done(null));
   }
 
   /** ALPN: the listener's ALPNCallback picks; the answer is the offset of the protocol in the client's list. */
