@@ -112,6 +112,24 @@ describe('personal API tokens and the WebSocket hub for users', { timeout: 120_0
     assert.equal((await bearer(token, `/auth/tokens/${id}`, { method: 'DELETE' })).status, 200, 'a token may revoke itself');
   });
 
+  it('an admin’s personal token may not make storage API tokens either (REST and GraphQL), which would outlive it; its session may', async () => {
+    await addUser(dozen, 'boss', 'admin');
+    const browser = await signIn(dozen, 'boss');
+    const { token } = await (await browser.fetch('/auth/tokens', { method: 'POST', ...json({ name: 'admin-script', expiresAt: new Date(Date.now() + 3_600_000).toISOString() }) })).json();
+    assert.equal((await bearer(token, '/tokens')).status, 200, 'it may list them (tokens.manage)');
+    const minted = await bearer(token, '/tokens', { method: 'POST', ...json({ name: 'forever', scopes: ['storage'] }) });
+    const refused = await minted.json();
+    assert.equal(minted.status, 403, JSON.stringify(refused));
+    assert.equal(refused.error, 'forbidden');
+    assert.match(refused.message, /^a personal token \(\S+\) may not make API tokens: one it made would outlive it/);
+    const viaGraphql = await (await bearer(token, '/graphql', { method: 'POST', ...json({ query: 'mutation { createApiToken(name: "forever", scopes: ["storage"]) { token } }' }) })).json();
+    assert.equal(viaGraphql.errors?.[0].extensions.code, 'forbidden', JSON.stringify(viaGraphql));
+    assert.equal(viaGraphql.data?.createApiToken ?? null, null);
+    const listed = await (await bearer(token, '/tokens')).json();
+    assert.ok(!listed.tokens.some((entry: { name: string }) => entry.name === 'forever'), 'none was made');
+    assert.equal((await browser.fetch('/tokens', { method: 'POST', ...json({ name: 'from-session', scopes: ['storage:read'] }) })).status, 201, 'the session makes them');
+  });
+
   it('a disabled user’s tokens stop working', async () => {
     await addUser(dozen, 'gone', 'viewer');
     const browser = await signIn(dozen, 'gone');
