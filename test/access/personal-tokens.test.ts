@@ -34,7 +34,8 @@ describe('personal API tokens and the WebSocket hub for users', { timeout: 120_0
     fetch(dozen.url + path, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) } });
 
   before(async () => {
-    dozen = await startDozen({ env: { DOZEN_MODULES: 'registry,storage,broadcast' } });
+    // Requests from loopback are believed about TLS (X-Forwarded-Proto), as from a proxy in front.
+    dozen = await startDozen({ env: { DOZEN_MODULES: 'registry,storage,broadcast', DOZEN_ADMIN_TRUSTED_PROXIES: '127.0.0.1' } });
     await addUser(dozen, 'dev', 'deployer');
     await addUser(dozen, 'watcher', 'viewer');
   });
@@ -151,6 +152,18 @@ describe('personal API tokens and the WebSocket hub for users', { timeout: 120_0
     const stranger = await wsJoin(dozen, { cookie: 'dozen_session=not-a-session' }, 'lobby');
     assert.equal(stranger.frames[0]?.code, 'unauthorized');
     assert.equal(stranger.closed, 1008);
+  });
+
+  it('the hub reads the session cookie by the transport, as the HTTP routes do: over TLS only __Host-dozen_session, over plain HTTP only dozen_session', async () => {
+    const deployer = await signIn(dozen, 'dev');
+    const overTls = { 'x-forwarded-proto': 'https' };
+    // A plain dozen_session over TLS may have been set by another host of the site (session fixation).
+    const planted = await wsJoin(dozen, { ...overTls, cookie: `dozen_session=${deployer.session}` }, 'lobby');
+    assert.deepEqual([planted.frames[0]?.code, planted.closed], ['unauthorized', 1008], JSON.stringify(planted.frames));
+    const prefixed = await wsJoin(dozen, { ...overTls, cookie: `__Host-dozen_session=${deployer.session}` }, 'lobby');
+    assert.equal(prefixed.frames[0]?.type, 'joined', JSON.stringify(prefixed.frames));
+    const plainHttp = await wsJoin(dozen, { cookie: `__Host-dozen_session=${deployer.session}` }, 'lobby');
+    assert.equal(plainHttp.frames[0]?.code, 'unauthorized', 'over plain HTTP the plain name only');
   });
 
   it('the hub takes the session cookie only from a page of dozen\'s own origin: another app\'s page on the same site gets no session', async () => {
