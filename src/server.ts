@@ -46,6 +46,8 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
   const { token, file: tokenFile } = adminToken(config);
   auth.setToken(token);
   auth.allowOrigins(config.admin.allowedOrigins);
+  // WebSocket upgrades reach AdminAuth without Fastify: it decides their transport from the same proxies.
+  auth.trustProxies(config.admin.trustedProxies);
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);

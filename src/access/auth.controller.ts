@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../common/errors.js';
 import { principalOf, type Principal } from '../common/principal.js';
+import { refusePersonalTokenMaker } from '../common/token-maker.js';
 import { ZodPipe } from '../common/zod-pipe.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
@@ -41,9 +42,7 @@ export function ownUserId(principal: Principal): string {
  * would live on after that one is revoked or expires, so a stolen token could keep its access for good.
  */
 export function tokenMaker(principal: Principal): string {
-  if (principal.kind === 'personal-token') {
-    throw new DomainError(403, 'forbidden', `a personal token (${principal.tokenId}) may not make personal tokens: one it made would outlive it; make them in the console`);
-  }
+  refusePersonalTokenMaker(principal, 'personal tokens');
   return ownUserId(principal);
 }
 

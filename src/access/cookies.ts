@@ -13,7 +13,8 @@ const HOST_PREFIX = '__Host-';
 
 /**
  * How the request reached dozen: `true` over TLS (directly, or through a proxy of admin.trustedProxies),
- * `false` over plain HTTP, `undefined` when unknown (a WebSocket upgrade Fastify did not see).
+ * `false` over plain HTTP, `undefined` when the caller did not say (AdminAuth tells it for HTTP requests and
+ * WebSocket upgrades alike).
  */
 export type Transport = boolean | undefined;
 

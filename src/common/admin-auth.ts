@@ -1,5 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import proxyAddr from '@fastify/proxy-addr';
 import { Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiTokenGate } from './api-token-gate.js';
@@ -47,6 +49,7 @@ export class AdminAuth {
   private tokenDigest: Buffer | null = null;
   private people: PeopleLookup | null = null;
   private allowedOrigins = new Set<string>();
+  private trustedProxy: (address: string, hop: number) => boolean = () => false;
 
   constructor(private readonly apiTokens: ApiTokenGate) {}
 
@@ -57,6 +60,11 @@ export class AdminAuth {
   /** Origins besides the admin API's own whose pages may use the session cookie (admin.allowedOrigins). */
   allowOrigins(origins: readonly string[]): void {
     this.allowedOrigins = new Set(origins.map((origin) => new URL(origin).origin));
+  }
+
+  /** admin.trustedProxies: the peers whose X-Forwarded-Proto counts, compiled as Fastify compiles its trustProxy. */
+  trustProxies(proxies: readonly string[]): void {
+    this.trustedProxy = proxies.length ? proxyAddr.compile([...proxies]) : () => false;
   }
 
   usePeople(people: PeopleLookup): void {
@@ -103,7 +111,21 @@ export class AdminAuth {
       return 'refused' in found ? null : found;
     }
     if (this.foreignOrigin(request.headers.origin, request.headers.host)) return null;
-    return (await this.people.fromCookies(request.headers.cookie))?.principal ?? null;
+    return (await this.people.fromCookies(request.headers.cookie, { secure: this.overTls(request) }))?.principal ?? null;
+  }
+
+  /**
+   * Whether a request Fastify did not see (a WebSocket upgrade) came over TLS, decided as Fastify's
+   * `request.protocol` decides it for the HTTP routes: the last X-Forwarded-Proto when the peer is in
+   * admin.trustedProxies, else the socket's own TLS. Over TLS only the `__Host-` session cookie counts.
+   */
+  private overTls(request: IncomingMessage): boolean {
+    const forwarded = request.headers['x-forwarded-proto'];
+    const address = request.socket.remoteAddress;
+    if (typeof forwarded === 'string' && forwarded && address !== undefined && this.trustedProxy(address, 0)) {
+      return forwarded.slice(forwarded.lastIndexOf(',') + 1).trim() === 'https';
+    }
+    return (request.socket as TLSSocket).encrypted === true;
   }
 
   /**
@@ -136,7 +158,7 @@ export class AdminAuth {
       const found = token === null ? null : await this.people.fromToken(token, { peek: true });
       return found === null || 'refused' in found ? null : found;
     }
-    return (await this.people.fromCookies(request.headers.cookie, { peek: true }))?.principal ?? null;
+    return (await this.people.fromCookies(request.headers.cookie, { peek: true, secure: this.overTls(request) }))?.principal ?? null;
   }
 
   /** Whether a caller's role holds a permission of the permission table (the admin token holds them all). */

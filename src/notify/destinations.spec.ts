@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
-import { ChannelDestinations, INTERNAL_ADDRESS, targetRange } from './destinations.js';
+import { ChannelDestinations, embeddedIpv4, INTERNAL_ADDRESS, targetRange } from './destinations.js';
 
 describe('where channels made through the API may send', () => {
   let port = 0;
@@ -28,6 +28,27 @@ describe('where channels made through the API may send', () => {
       assert.equal(await destinations.refusal(url), null, url);
     }
     await destinations.close();
+  });
+
+  it('reads the IPv4 address inside NAT64 and 6to4 addresses and checks that; refuses local-use NAT64 and Teredo whole', async () => {
+    const destinations = new ChannelDestinations([]);
+    for (const url of ['http://[64:ff9b::7f00:1]/', 'http://[64:ff9b::127.0.0.1]/', 'http://[64:ff9b::a9fe:a9fe]/latest/meta-data/', 'http://[64:ff9b::a00:1]/',
+      'http://[2002:7f00:1::]/', 'http://[2002:a00:1::1]/', 'http://[64:ff9b:1::7f00:1]/', 'http://[64:ff9b:1:2::1]/', 'http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/']) {
+      assert.match((await destinations.refusal(url)) ?? 'allowed', /is an internal address/, url);
+    }
+    for (const url of ['http://[64:ff9b::808:808]/', 'http://[2002:808:808::1]/']) assert.equal(await destinations.refusal(url), null, url);
+    await destinations.close();
+
+    const allowing = new ChannelDestinations(['10.0.0.0/8']);
+    assert.equal(await allowing.refusal('http://[64:ff9b::a00:1]/'), null, 'what the config allows by its IPv4 address');
+    assert.match((await allowing.refusal('http://[64:ff9b::7f00:1]/')) ?? '', /internal/);
+    await allowing.close();
+
+    assert.equal(embeddedIpv4('64:ff9b::7f00:1'), '127.0.0.1');
+    assert.equal(embeddedIpv4('64:FF9B:0:0:0:0:a9fe:a9fe'), '169.254.169.254');
+    assert.equal(embeddedIpv4('2002:c0a8:101::'), '192.168.1.1');
+    assert.equal(embeddedIpv4('64:ff9b:0:1::7f00:1'), null, 'outside the /96');
+    assert.equal(embeddedIpv4('2001:db8::1'), null);
   });
 
   it('checks at the connection too: a name that resolves inside is not connected to, unless the config allows it', async () => {

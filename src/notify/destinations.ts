@@ -20,6 +20,8 @@ const INTERNAL: [address: string, prefix: number, family: 'ipv4' | 'ipv6'][] = [
   ['198.18.0.0', 15, 'ipv4'], // benchmarking
   ['224.0.0.0', 3, 'ipv4'], // multicast, reserved, broadcast
   ['::', 96, 'ipv6'], // unspecified, loopback, IPv4-compatible (IPv4-mapped ones are checked as IPv4)
+  ['64:ff9b:1::', 48, 'ipv6'], // local-use NAT64 (RFC 8215): where the IPv4 address sits is the network's choice
+  ['2001::', 32, 'ipv6'], // Teredo: tunnels to an (obfuscated) IPv4 address
   ['fc00::', 7, 'ipv6'], // unique local
   ['fe80::', 10, 'ipv6'], // link-local
   ['ff00::', 8, 'ipv6'], // multicast
@@ -86,7 +88,9 @@ export class ChannelDestinations {
 
   private isInternal(address: string): boolean {
     const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-    return this.internal.check(address, family) && !this.allowed.check(address, family);
+    if (this.allowed.check(address, family)) return false;
+    const embedded = family === 'ipv6' ? embeddedIpv4(address) : null;
+    return embedded ? this.isInternal(embedded) : this.internal.check(address, family);
   }
 
   /** dns.lookup, refusing the whole name when any of its addresses is internal. */
@@ -99,6 +103,37 @@ export class ChannelDestinations {
       callback(null, addresses[0].address, addresses[0].family);
     });
   };
+}
+
+/**
+ * The IPv4 address an IPv6 address of the well-known NAT64 prefix (64:ff9b::/96, RFC 6052) or of 6to4
+ * (2002::/16, RFC 3056) reaches, or null. A NAT64 gateway or a 6to4 relay sends such packets on to that
+ * address, so `64:ff9b::7f00:1` is 127.0.0.1 on a host behind NAT64. Checked as that address rather than
+ * refused whole: on an IPv6-only host with DNS64 every IPv4-only webhook receiver resolves into 64:ff9b::/96.
+ */
+export function embeddedIpv4(address: string): string | null {
+  const words = ipv6Words(address);
+  if (!words) return null;
+  const quad = (high: number, low: number) => [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
+  if (words[0] === 0x64 && words[1] === 0xff9b && words.slice(2, 6).every((word) => word === 0)) return quad(words[6], words[7]);
+  if (words[0] === 0x2002) return quad(words[1], words[2]);
+  return null;
+}
+
+/** The eight 16-bit words of an IPv6 address (`::` expanded, a dotted IPv4 tail and a %zone taken in), or null. */
+function ipv6Words(address: string): number[] | null {
+  let text = address.replace(/%.*$/, '');
+  if (isIP(text) !== 6) return null;
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number);
+    text = text.slice(0, dotted.index) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.split('::');
+  const words = (part: string | undefined) => (part ? part.split(':').map((word) => parseInt(word, 16)) : []);
+  const before = words(head);
+  const after = words(tail);
+  return tail === undefined ? before : [...before, ...new Array<number>(8 - before.length - after.length).fill(0), ...after];
 }
 
 function hostOf(url: string): string {

@@ -1,4 +1,7 @@
-import { Body, Controller, Delete, Get, Param, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Param, Post, Req } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { principalOf } from '../common/principal.js';
+import { refusePersonalTokenMaker } from '../common/token-maker.js';
 import { ZodPipe } from '../common/zod-pipe.js';
 import { createTokenSchema, tokenIdParam, type CreateTokenInput } from './dto/tokens.dto.js';
 import { TokensService } from './tokens.service.js';
@@ -8,9 +11,10 @@ import { TokensService } from './tokens.service.js';
 export class TokensController {
   constructor(private readonly tokens: TokensService) {}
 
-  /** 201 with `token`: the only answer that ever contains it. */
+  /** 201 with `token`: the only answer that ever contains it. An admin's personal token may not make one. */
   @Post()
-  create(@Body(new ZodPipe(createTokenSchema)) input: CreateTokenInput) {
+  create(@Req() request: FastifyRequest, @Body(new ZodPipe(createTokenSchema)) input: CreateTokenInput) {
+    refusePersonalTokenMaker(principalOf(request.raw), 'API tokens');
     return this.tokens.create(input);
   }
 

@@ -1,5 +1,8 @@
-import { Args, Field, Mutation, ObjectType, Query, Resolver } from '@nestjs/graphql';
+import { Args, Context, Field, Mutation, ObjectType, Query, Resolver } from '@nestjs/graphql';
+import type { FastifyReply } from 'fastify';
 import { badInputFromZod } from '../common/errors.js';
+import { principalOf } from '../common/principal.js';
+import { refusePersonalTokenMaker } from '../common/token-maker.js';
 import { createTokenSchema, tokenIdParam } from './dto/tokens.dto.js';
 import { TokensService, type TokenView } from './tokens.service.js';
 
@@ -28,11 +31,14 @@ export class TokensResolver {
 
   @Mutation(() => ApiTokenType, { description: 'scopes: storage:read, storage:write, or storage (both); expiresAt: ISO 8601' })
   createApiToken(
+    @Context() context: { reply: FastifyReply },
     @Args('name') name: string,
     @Args('scopes', { type: () => [String] }) scopes: string[],
     @Args('prefix', { type: () => String, nullable: true }) prefix?: string | null,
     @Args('expiresAt', { type: () => String, nullable: true }) expiresAt?: string | null,
   ): Promise<ApiTokenType> {
+    // Mercurius puts Fastify's reply in the context; AdminAuth's hook found the caller on its request.
+    refusePersonalTokenMaker(principalOf(context.reply.request.raw), 'API tokens');
     const input = createTokenSchema.safeParse({ name, scopes, prefix: prefix ?? null, expiresAt: expiresAt ?? null });
     if (!input.success) throw badInputFromZod(input.error);
     return this.tokens.create(input.data);

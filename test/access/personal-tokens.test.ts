@@ -34,7 +34,8 @@ describe('personal API tokens and the WebSocket hub for users', { timeout: 120_0
     fetch(dozen.url + path, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) } });
 
   before(async () => {
-    dozen = await startDozen({ env: { DOZEN_MODULES: 'registry,storage,broadcast' } });
+    // Requests from loopback are believed about TLS (X-Forwarded-Proto), as from a proxy in front.
+    dozen = await startDozen({ env: { DOZEN_MODULES: 'registry,storage,broadcast', DOZEN_ADMIN_TRUSTED_PROXIES: '127.0.0.1' } });
     await addUser(dozen, 'dev', 'deployer');
     await addUser(dozen, 'watcher', 'viewer');
   });
@@ -112,6 +113,24 @@ describe('personal API tokens and the WebSocket hub for users', { timeout: 120_0
     assert.equal((await bearer(token, `/auth/tokens/${id}`, { method: 'DELETE' })).status, 200, 'a token may revoke itself');
   });
 
+  it('an admin’s personal token may not make storage API tokens either (REST and GraphQL), which would outlive it; its session may', async () => {
+    await addUser(dozen, 'boss', 'admin');
+    const browser = await signIn(dozen, 'boss');
+    const { token } = await (await browser.fetch('/auth/tokens', { method: 'POST', ...json({ name: 'admin-script', expiresAt: new Date(Date.now() + 3_600_000).toISOString() }) })).json();
+    assert.equal((await bearer(token, '/tokens')).status, 200, 'it may list them (tokens.manage)');
+    const minted = await bearer(token, '/tokens', { method: 'POST', ...json({ name: 'forever', scopes: ['storage'] }) });
+    const refused = await minted.json();
+    assert.equal(minted.status, 403, JSON.stringify(refused));
+    assert.equal(refused.error, 'forbidden');
+    assert.match(refused.message, /^a personal token \(\S+\) may not make API tokens: one it made would outlive it/);
+    const viaGraphql = await (await bearer(token, '/graphql', { method: 'POST', ...json({ query: 'mutation { createApiToken(name: "forever", scopes: ["storage"]) { token } }' }) })).json();
+    assert.equal(viaGraphql.errors?.[0].extensions.code, 'forbidden', JSON.stringify(viaGraphql));
+    assert.equal(viaGraphql.data?.createApiToken ?? null, null);
+    const listed = await (await bearer(token, '/tokens')).json();
+    assert.ok(!listed.tokens.some((entry: { name: string }) => entry.name === 'forever'), 'none was made');
+    assert.equal((await browser.fetch('/tokens', { method: 'POST', ...json({ name: 'from-session', scopes: ['storage:read'] }) })).status, 201, 'the session makes them');
+  });
+
   it('a disabled user’s tokens stop working', async () => {
     await addUser(dozen, 'gone', 'viewer');
     const browser = await signIn(dozen, 'gone');
@@ -133,6 +152,18 @@ describe('personal API tokens and the WebSocket hub for users', { timeout: 120_0
     const stranger = await wsJoin(dozen, { cookie: 'dozen_session=not-a-session' }, 'lobby');
     assert.equal(stranger.frames[0]?.code, 'unauthorized');
     assert.equal(stranger.closed, 1008);
+  });
+
+  it('the hub reads the session cookie by the transport, as the HTTP routes do: over TLS only __Host-dozen_session, over plain HTTP only dozen_session', async () => {
+    const deployer = await signIn(dozen, 'dev');
+    const overTls = { 'x-forwarded-proto': 'https' };
+    // A plain dozen_session over TLS may have been set by another host of the site (session fixation).
+    const planted = await wsJoin(dozen, { ...overTls, cookie: `dozen_session=${deployer.session}` }, 'lobby');
+    assert.deepEqual([planted.frames[0]?.code, planted.closed], ['unauthorized', 1008], JSON.stringify(planted.frames));
+    const prefixed = await wsJoin(dozen, { ...overTls, cookie: `__Host-dozen_session=${deployer.session}` }, 'lobby');
+    assert.equal(prefixed.frames[0]?.type, 'joined', JSON.stringify(prefixed.frames));
+    const plainHttp = await wsJoin(dozen, { cookie: `__Host-dozen_session=${deployer.session}` }, 'lobby');
+    assert.equal(plainHttp.frames[0]?.code, 'unauthorized', 'over plain HTTP the plain name only');
   });
 
   it('the hub takes the session cookie only from a page of dozen\'s own origin: another app\'s page on the same site gets no session', async () => {

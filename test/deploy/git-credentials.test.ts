@@ -123,6 +123,11 @@ describe('deploy: git credentials from the app secrets', { timeout: 180_000 }, (
       const viaGraphQL = await deployer.graphql(`mutation { updateApp(name: "private", input: { repository: "${trap.url('private.git')}" }) { name } }`);
       assert.equal(viaGraphQL.body.errors?.[0].extensions?.permission, 'deploy.secrets', JSON.stringify(viaGraphQL.body));
       assert.equal((await expectStatus(dozen, '/deploy/apps/private', {}, 200)).repository, server.url('private.git'));
+      // Nor by a URL that looks like the same host and is another one to ssh (the host after the last @).
+      const disguised = await deployer.fetch('/deploy/apps/private', json({ repository: `ssh://git@${new URL(server.url('private.git')).host}#@evil.example/x` }, 'PUT'));
+      const unclear = await disguised.json();
+      assert.deepEqual([disguised.status, unclear.field], [400, 'repository'], JSON.stringify(unclear));
+      assert.match(unclear.message, /the host of this ssh:\/\/ URL is unclear/);
       // Another repository on the same host is the deployer's to choose.
       assert.equal((await deployer.fetch('/deploy/apps/private', json({ repository: server.url('elsewhere.git') }, 'PUT'))).status, 200);
 

@@ -3,9 +3,9 @@ import type { DozenConfig } from '../../config/config.schema.js';
 
 /**
  * A port of `range` (FIRST-LAST) that no managed container was given and
- * nothing listens on right now (containers use the host's network, so a bind
- * on every address is the check). Starts at a random point so two agents or
- * two quick starts rarely try the same one.
+ * nothing listens on right now (containers use the host's network; see
+ * `isFree`). Starts at a random point so two agents or two quick starts
+ * rarely try the same one.
  */
 export async function pickPort(range: string, taken: Set<number>): Promise<number> {
   const [first, last] = range.split('-').map(Number);
@@ -18,12 +18,23 @@ export async function pickPort(range: string, taken: Set<number>): Promise<numbe
   throw new Error(`no free port in deploy.portRange ${range}`);
 }
 
-/** Whether nothing listens on `port` right now, on any address. */
-export function isFree(port: number): Promise<boolean> {
+/**
+ * Whether nothing listens on `port` right now, on any address: binding every IPv4 address fails when
+ * something listens on one of them (or on a dual-stack `[::]`), and binding every IPv6 address alone
+ * (ipv6Only) when something listens on `[::1]`, another IPv6 address or a v6-only `[::]`; neither bind
+ * sees the other family's listeners. A host without IPv6 cannot bind `::`, and nothing listens there.
+ */
+export async function isFree(port: number): Promise<boolean> {
+  return (await binds(port, '0.0.0.0')) && (await binds(port, '::'));
+}
+
+const NO_IPV6 = new Set(['EAFNOSUPPORT', 'EADDRNOTAVAIL']);
+
+function binds(port: number, host: '0.0.0.0' | '::'): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen({ port, host: '0.0.0.0', exclusive: true }, () => server.close(() => resolve(true)));
+    server.once('error', (error: NodeJS.ErrnoException) => resolve(host === '::' && NO_IPV6.has(error.code ?? '')));
+    server.listen({ port, host, ipv6Only: host === '::', exclusive: true }, () => server.close(() => resolve(true)));
   });
 }
 

@@ -3,7 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { describe, it } from 'node:test';
-import { credentialHost, credentialsDestination, gitAuth } from './git-credentials.js';
+import { updateAppSchema } from '../dto/deploy.dto.js';
+import { credentialHost, credentialsDestination, gitAuth, repositoryUrlProblem } from './git-credentials.js';
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 
@@ -50,6 +51,35 @@ describe('git credentials from app secrets', () => {
     assert.equal(credentialsDestination('ssh://git@git.example.net/a.git'), 'ssh://git.example.net');
     assert.equal(credentialsDestination(null), null);
     assert.equal(credentialHost('https://user:pw@git.example.net:8443/a.git'), 'git.example.net:8443');
+  });
+
+  it('a URL whose host git or ssh could read otherwise than dozen is refused (400 repository), not taken for the host a naive look sees', () => {
+    const hostile = [
+      'ssh://git@github.com#@evil.example/x', // ssh takes the host after the last @: evil.example
+      'ssh://git@github.com?@evil.example/x',
+      'ssh://a@github.com@evil.example/x',
+      'ssh://evil.example%2F@github.com/x', // git %-decodes: evil.example/@github.com
+      'https://github.com#@evil.example/x',
+      'https://github.com\\@evil.example/x', // WHATWG ends the authority at \\, git at /
+      'https://0x7f.1/x', // WHATWG reads 127.0.0.1
+      'ssh://git@/x',
+    ];
+    for (const url of hostile) {
+      assert.match(repositoryUrlProblem(url) ?? 'accepted', /URL is unclear/, url);
+      const parsed = updateAppSchema.safeParse({ repository: url });
+      assert.ok(!parsed.success, url);
+      assert.deepEqual([parsed.error.issues[0].path.join('.'), parsed.error.issues[0].message], ['repository', repositoryUrlProblem(url)], url);
+      assert.throws(() => gitAuth(url, { GIT_SSH_KEY: 'k', GIT_TOKEN: 't' }, '/nowhere'), /not fetched: the host of this .* URL is unclear/, url);
+    }
+    // Even read the naive way, none of them is github.com any more: moving there is a move.
+    assert.notEqual(credentialsDestination('ssh://git@github.com#@evil.example/x'), credentialsDestination('ssh://git@github.com/org/repo.git'));
+    assert.equal(credentialHost('https://github.com#@evil.example/x'), '');
+    for (const url of ['ssh://git@github.com/org/repo.git', 'ssh://git@github.com:2222/org/repo.git', 'ssh://git@[::1]:22/r.git', 'https://Git.Example.NET:8443/a@b.git?x=1#y', 'file:///srv/a@b', 'https://127.0.0.1/r.git']) {
+      assert.equal(repositoryUrlProblem(url), null, url);
+      assert.ok(updateAppSchema.safeParse({ repository: url }).success, url);
+    }
+    assert.equal(credentialsDestination('ssh://git@[::1]:22/r.git'), 'ssh://[::1]:22');
+    assert.equal(credentialsDestination('file:///srv/a'), credentialsDestination('file:///srv/b'));
   });
 
   it('ssh: the key goes to a 0600 file used alone in batch mode; host keys from GIT_SSH_KNOWN_HOSTS strictly, else trusted on first use in the data dir', () => {

@@ -60,6 +60,9 @@ printf 'username=%s\npassword=%s\n' "$DOZEN_GIT_USERNAME" "$DOZEN_GIT_PASSWORD"
  */
 export function gitAuth(repository: string, secrets: Record<string, string>, knownHostsFile: string): GitAuth {
   const scheme = /^([a-z]+):\/\//.exec(repository)?.[1];
+  // Stored before such URLs were refused: the app's credentials could go to another host than the one checked.
+  const unclear = repositoryUrlProblem(repository);
+  if (unclear) throw new Error(`not fetched: ${unclear}`);
   const folders: string[] = [];
   const privateFolder = () => {
     const dir = mkdtempSync(join(tmpdir(), 'dozen-git-'));
@@ -130,19 +133,66 @@ export function gitSecretNames(secrets: Record<string, unknown>): string[] {
   return Object.keys(secrets).filter((name) => names.has(name)).sort();
 }
 
+/** A network repository URL's authority, split as git and ssh split it. */
+interface Authority {
+  scheme: string;
+  /** host[:port] as written (git names it so in its credential requests). */
+  host: string;
+}
+
+/**
+ * The authority of an http(s):// or ssh:// `repository` URL, or why dozen cannot tell where it points. git
+ * %-decodes an ssh:// URL and takes everything up to the first `/` as the authority, which it hands whole to
+ * ssh; OpenSSH splits user from host at the LAST `@`. curl and WHATWG URLs end the authority at `?` or `#`
+ * as well. So `ssh://git@github.com#@evil.example/x` is github.com to a naive look and evil.example to ssh:
+ * an authority holding `?`, `#`, `%` or more than one `@`, or whose host a WHATWG URL reads otherwise, is
+ * refused rather than guessed at. Other URLs (file://) have no host to check: null.
+ */
+export function repositoryAuthority(repository: string): Authority | { problem: string } | null {
+  const match = /^(https?|ssh):\/\/([^/]*)/i.exec(repository);
+  if (!match) return null;
+  const [, scheme, authority] = match;
+  const unclear = (why: string) => ({ problem: `the host of this ${scheme}:// URL is unclear: ${why}` });
+  if (/[?#%]/.test(authority)) return unclear('its authority (before the first /) holds ?, # or %, which git, ssh and curl read differently');
+  const at = authority.split('@');
+  if (at.length > 2) return unclear('its authority (before the first /) holds more than one @ (ssh takes the host after the last)');
+  const host = at.at(-1)!;
+  const hostname = /^(\[[^\]]*\]|[^:[\]]+)(?::\d*)?$/.exec(host)?.[1].toLowerCase();
+  if (!hostname) return unclear(`expected host or host:port before the first /, not ${JSON.stringify(host)}`);
+  let parsed: string;
+  try {
+    parsed = new URL(repository).hostname.toLowerCase();
+  } catch {
+    return unclear('it is not a valid URL');
+  }
+  if (parsed !== hostname) return unclear(`it reads as host ${hostname} here and as ${parsed} to a URL parser`);
+  return { scheme: scheme.toLowerCase(), host };
+}
+
+/** Why git could fetch `repository` from another host than the one dozen's checks see, or null. */
+export function repositoryUrlProblem(repository: string): string | null {
+  const authority = repositoryAuthority(repository);
+  return authority && 'problem' in authority ? authority.problem : null;
+}
+
 /** Where the credentials of a fetch of `repository` go: its scheme and host[:port], without user info or path. */
 export function credentialsDestination(repository: string | null): string | null {
   if (!repository) return null;
-  const match = /^([a-z]+):\/\/(?:[^/@]*@)?([^/?#]*)/i.exec(repository);
-  return (match ? `${match[1]}://${match[2]}` : repository).toLowerCase();
+  const authority = repositoryAuthority(repository);
+  // file:// sends no credentials anywhere; an unclear URL (stored before they were refused) is its own destination.
+  if (!authority) return (/^[a-z]+:\/\//i.exec(repository)?.[0] ?? repository).toLowerCase();
+  if ('problem' in authority) return repository.toLowerCase();
+  return `${authority.scheme}://${authority.host.toLowerCase()}`;
 }
 
 /**
  * The host[:port] git names in its credential requests for an https URL: the URL's authority as written, without
  * user info (git takes it from the same string, so a port or letter case written differently is another host).
+ * Empty, so it matches no request, for an unclear URL.
  */
 export function credentialHost(repository: string): string {
-  return /^https?:\/\/(?:[^/@]*@)?([^/?#]+)/.exec(repository)?.[1] ?? '';
+  const authority = repositoryAuthority(repository);
+  return authority && !('problem' in authority) ? authority.host : '';
 }
 
 /** git runs GIT_SSH_COMMAND with sh. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { hasUrlCredentials } from '../../common/url-credentials.js';
 import { domainSchema } from '../../registry/domains.js';
+import { repositoryUrlProblem } from '../build/git-credentials.js';
 
 const dnsLabel = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 export const appName = z
@@ -15,6 +16,11 @@ const repository = z
   .string()
   .max(1024)
   .refine((value) => /^(file|https?|ssh):\/\/\S+$/.test(value), 'expected a file://, https:// or ssh:// git URL')
+  // The app's git credentials go to the host: one that git or ssh could read otherwise than dozen's checks is refused.
+  .superRefine((value, context) => {
+    const problem = repositoryUrlProblem(value);
+    if (problem) context.addIssue({ code: 'custom', message: problem });
+  })
   // Every viewer reads the repository URL (API, audit trail): credentials belong in the app's secrets, which nobody reads back.
   .refine((value) => !hasUrlCredentials(value), "must not hold credentials (user:password@): set the app's secrets GIT_USERNAME and GIT_TOKEN instead");
 const gitRef = z

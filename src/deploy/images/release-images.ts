@@ -1,12 +1,11 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createReadStream, createWriteStream, rmSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
 import { In, IsNull, Not, type Repository } from 'typeorm';
@@ -40,8 +39,13 @@ export class ImageUnavailable extends Error {}
  * release in use); older ones leave the store, then every Engine.
  */
 @Injectable()
-export class ReleaseImages implements OnApplicationBootstrap {
+export class ReleaseImages implements OnModuleInit, OnApplicationBootstrap {
   private readonly log: Logger;
+  /**
+   * Where fetched archives wait for their digest check and `docker load`: `<dataDir>/image-staging` (0700), not
+   * the temp dir, which is often a small tmpfs while an archive can be several GB.
+   */
+  private readonly staging: string;
   private readonly loading = new Map<string, Promise<void>>();
   /** Pruned releases whose image a container here still uses (said once, not at every resync). */
   private readonly keptInUse = new Set<string>();
@@ -56,6 +60,12 @@ export class ReleaseImages implements OnApplicationBootstrap {
     @InjectRepository(InstanceEntity) private readonly instances: Repository<InstanceEntity>,
   ) {
     this.log = logger.child({ module: 'deploy', part: 'images' });
+    this.staging = join(resolve(config.dataDir), 'image-staging');
+  }
+
+  /** Drops archives a stop of dozen left in the middle of a load (before this process can have started one). */
+  onModuleInit(): void {
+    rmSync(this.staging, { recursive: true, force: true });
   }
 
   /**
@@ -176,14 +186,16 @@ export class ReleaseImages implements OnApplicationBootstrap {
   }
 
   /**
-   * Fetches the archive into a private temp file, checks its SHA-256 against the recorded one, and only
+   * Fetches the archive into a private file under the staging folder, checks its SHA-256 against the recorded one, and only
    * then hands it to `docker load` (which tags whatever the archive names, on this whole Engine).
    */
   private async load(release: ReleaseEntity): Promise<void> {
     const key = imageKey(release.app, release.id);
     if (release.imageRemovedAt) throw new ImageUnavailable(`the image of release ${release.id} was pruned (deploy.keepReleases) and is not on this host's Docker Engine`);
     const expected = await this.recordedDigest(release, key);
-    const dir = await mkdtemp(join(tmpdir(), 'dozen-image-'));
+    await mkdir(this.staging, { recursive: true, mode: 0o700 });
+    await chmod(this.staging, 0o700);
+    const dir = await mkdtemp(join(this.staging, 'load-'));
     try {
       const file = join(dir, 'archive.tar');
       const actual = await this.fetch(key, file);

@@ -1,0 +1,13 @@
+import { DomainError } from './errors.js';
+import type { Principal } from './principal.js';
+
+/**
+ * Refuses a personal token as the maker of a token (`what`: personal tokens, API tokens): one it made would
+ * live on after it is revoked or expires, so a stolen token could keep its access for good. Tokens are made
+ * with a session (the console) or the admin token.
+ */
+export function refusePersonalTokenMaker(principal: Principal | null, what: string): void {
+  if (principal?.kind === 'personal-token') {
+    throw new DomainError(403, 'forbidden', `a personal token (${principal.tokenId}) may not make ${what}: one it made would outlive it; make them in the console`);
+  }
+}
