@@ -40,7 +40,7 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
     this.log = logger.child({ module: 'broadcast' });
     adminAuth.allowWithoutAdminToken('/ws');
     this.backend = {
-      publish: (room, data) => service.publishFromClient(room, data),
+      publish: (room, data, reservation) => service.publishFromClient(room, data, reservation),
       canRefill: service.bus !== null,
       refill: (room) => service.refill(room),
     };

@@ -8,7 +8,7 @@ import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
 import { RedisBus } from './bus/redis.bus.js';
 import { BINLOG_ROOMS_READ_ONLY, isBinlogRoom, MAX_DATA_DEPTH, nestsDeeperThan, ROOM_NAME, TOO_DEEP } from './hub/frames.js';
-import { Hub, type Published, type RoomSummary } from './hub/hub.js';
+import { Hub, type Published, type RoomReservation, type RoomSummary } from './hub/hub.js';
 import { RoomStore } from './store/room.store.js';
 
 const IDEMPOTENCY_MS = 5 * 60 * 1000;
@@ -139,25 +139,49 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy, BeforeAp
     assertRoom(room);
     if (isBinlogRoom(room)) throw new BinlogRoomReadOnly(room);
     if (nestsDeeperThan(data, MAX_DATA_DEPTH)) throw new BadInput('data', TOO_DEEP);
-    if (!this.hub.canOpen(room)) throw new TooManyRooms(this.hub.roomLimit);
+    const reservation = this.hub.reserve(room);
+    if (!reservation) throw new TooManyRooms(this.hub.roomLimit);
     const now = Date.now();
     if (idempotencyKey) {
       this.forgetExpired(now);
       const seen = this.idempotent.get(`${room}\n${idempotencyKey}`);
-      if (seen) return { ...(await seen.published), duplicate: true };
+      if (seen) {
+        reservation.release();
+        return { ...(await seen.published), duplicate: true };
+      }
     }
-    const published = this.bus ? this.bus.publish(room, data, now).then((result) => result!) : Promise.resolve(this.hub.publish(room, data, now));
+    const published = this.publishHolding(room, data, now, reservation);
     if (idempotencyKey) this.idempotent.set(`${room}\n${idempotencyKey}`, { published, expires: now + IDEMPOTENCY_MS });
     return { ...(await published), duplicate: false };
   }
 
   /** Publishes for a WebSocket client: straight into the hub, or through the bus when there is one. */
-  publishFromClient(room: string, data: unknown): void {
+  publishFromClient(room: string, data: unknown, reservation: RoomReservation): void {
+    this.publishHolding(room, data, Date.now(), reservation).catch(() => undefined);
+  }
+
+  /**
+   * Publishes into the hub, or through the bus; `reservation` holds the room's place among maxRooms meanwhile. The bus
+   * hands the message to the hub later (Redis pub/sub), so the room is opened once Redis numbered it, in that place.
+   */
+  private publishHolding(room: string, data: unknown, now: number, reservation: RoomReservation): Promise<Published> {
     if (!this.bus) {
-      this.hub.publish(room, data);
-      return;
+      try {
+        return Promise.resolve(this.hub.publish(room, data, now));
+      } finally {
+        reservation.release();
+      }
     }
-    this.bus.publish(room, data, Date.now()).catch(() => undefined);
+    return this.bus.publish(room, data, now).then(
+      (result) => {
+        reservation.open();
+        return result!;
+      },
+      (error: unknown) => {
+        reservation.release();
+        throw error;
+      },
+    );
   }
 
   /**
@@ -166,8 +190,11 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy, BeforeAp
    */
   async refill(room: string, options: { onlyKnown?: boolean } = {}): Promise<boolean> {
     if (!this.bus) return false;
+    // Before Redis is written: a room refused here must not be created there either.
+    if (!options.onlyKnown && !this.hub.canOpen(room)) throw new TooManyRooms(this.hub.roomLimit);
     const known = await this.bus.history(room, { create: !options.onlyKnown });
     if (!known) return false;
+    // Again where the room is opened: others may have been opened while Redis answered.
     if (!this.hub.canOpen(room)) throw new TooManyRooms(this.hub.roomLimit);
     this.hub.fill(room, known.seq, known.messages, known.epoch);
     return true;

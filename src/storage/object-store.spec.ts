@@ -25,8 +25,12 @@ describe('listing prefixes', () => {
     for (const prefix of ['', 'logs/', 'logs/app1/', 'logs/app', 'logs/.hidden', 'a..b/', 'x'.repeat(1023)]) assertSafePrefix(prefix);
   });
 
+  it('may end in . or .., the start of names such as .profile and ..b: the last segment is never walked', () => {
+    for (const prefix of ['.', '..', 'a/.', 'a/..', 'logs/app1/.', 'logs/app1/..']) assertSafePrefix(prefix);
+  });
+
   it('keep the key rules otherwise, as a 400 naming the prefix', () => {
-    for (const prefix of ['..', '../', 'logs/app1/../../../../etc/sh', 'logs/app1/..', 'logs/./x', '/etc/', 'a//b', 'a\\b', 'a\nb', 'x'.repeat(1024)]) {
+    for (const prefix of ['../', './', '../x', 'a/./', 'a/../', 'logs/app1/../../../../etc/sh', 'logs/app1/../', 'logs/./x', '/etc/', 'a//b', 'a\\b', 'a\nb', 'x'.repeat(1024)]) {
       assert.throws(() => assertSafePrefix(prefix), { status: 400, field: 'prefix', message: /^prefix: / }, JSON.stringify(prefix));
     }
     assert.throws(() => assertSafePrefix(['a', 'b'] as unknown as string), { status: 400, field: 'prefix' });

@@ -188,6 +188,9 @@ export function isSafeKey(key: string): boolean {
  * A listing's prefix follows the same rules, but may be empty (everything) or end with `/` (a
  * folder's keys): its segments are what a folder-backed store walks, so `logs/app1/../..` must
  * never reach one, and a confined token's prefix check must compare names the store will use.
+ * Its last segment (after the last `/`) is only the start of a name, never walked: `.` and `a/..`
+ * list keys such as `.profile` and `a/..b`. The local store reads that segment only as a filter on
+ * the names of the folder before it, and a folder's names never include `.` or `..`.
  */
 export function assertSafePrefix(prefix: string): void {
   if (typeof prefix !== 'string') throw new BadInput('prefix', 'must be given once, as a string');
@@ -203,7 +206,10 @@ function keyRuleBroken(name: string, asPrefix: boolean): string | null {
   if (name.includes('\\')) return 'must not contain a backslash';
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(name)) return 'must not contain control characters';
-  if (name.split('/').some((segment) => segment === '..' || segment === '.')) return 'must not contain . or .. segments';
+  const segments = name.split('/');
+  // A prefix's last segment is a partial name (see assertSafePrefix); a key's is whole.
+  const whole = asPrefix ? segments.slice(0, -1) : segments;
+  if (whole.some((segment) => segment === '..' || segment === '.')) return 'must not contain . or .. segments';
   if (name.includes('//')) return 'must not contain empty segments (//)';
   if (name.endsWith('/') && !asPrefix) return 'must not end with /';
   return null;

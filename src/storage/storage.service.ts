@@ -5,6 +5,7 @@ import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
 import { combineCrc64 } from './crc64.js';
 import { assertPartNumber, assertSafeKey, OBJECT_STORE, ObjectTooLarge, UploadNotFound, type ObjectInfo, type ObjectStore, type PartInfo, type PutOptions } from './object-store.js';
+import { KeyedSharedLock } from './keyed-lock.js';
 import { limitBytes } from './size-limit.js';
 import { UploadRecords, type UploadRecord } from './uploads.js';
 
@@ -16,6 +17,11 @@ import { UploadRecords, type UploadRecord } from './uploads.js';
 export class StorageService {
   private readonly uploads: UploadRecords;
   private readonly maxObjectBytes: number;
+  /**
+   * Per upload: parts are stored side by side (shared), a completion runs alone (exclusive), so the parts it
+   * checks against storage.maxObjectBytes are the parts it joins. An upload's record is on one host, so is its lock.
+   */
+  private readonly uploadLocks = new KeyedSharedLock();
 
   constructor(
     @Inject(OBJECT_STORE) readonly store: ObjectStore,
@@ -81,10 +87,14 @@ export class StorageService {
   /**
    * Stores a part, refusing one that would take the upload's parts (this one replacing its earlier send)
    * over storage.maxObjectBytes. Parts sent side by side are each checked against the others stored so
-   * far; completing checks the whole again.
+   * far; completing waits for the parts under way and checks the whole again.
    */
   async putPart(uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo> {
     assertPartNumber(partNumber);
+    return this.uploadLocks.shared(uploadId, () => this.storePart(uploadId, partNumber, body, size));
+  }
+
+  private async storePart(uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo> {
     const record = await this.uploads.get(uploadId);
     const others = Object.values(await this.uploads.parts(uploadId)).filter((part) => part.partNumber !== partNumber).reduce((sum, part) => sum + part.size, 0);
     const room = Math.max(this.maxObjectBytes - others, 0);
@@ -95,7 +105,12 @@ export class StorageService {
     return part;
   }
 
-  async completeUpload(uploadId: string, ifNoneMatch: boolean): Promise<ObjectInfo> {
+  /** Joins the parts; no part is stored meanwhile (a part sent now waits, then finds the upload gone). */
+  completeUpload(uploadId: string, ifNoneMatch: boolean): Promise<ObjectInfo> {
+    return this.uploadLocks.exclusive(uploadId, () => this.joinParts(uploadId, ifNoneMatch));
+  }
+
+  private async joinParts(uploadId: string, ifNoneMatch: boolean): Promise<ObjectInfo> {
     const record = await this.uploads.get(uploadId);
     const total = (await this.store.listParts(record.key, record.storeUploadId)).reduce((sum, part) => sum + part.size, 0);
     if (total > this.maxObjectBytes) throw new ObjectTooLarge(`joining the parts' ${total} bytes`, this.maxObjectBytes);

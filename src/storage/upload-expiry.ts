@@ -18,6 +18,10 @@ const MAX_SWEEP_MS = 10 * 60_000;
 @Injectable()
 export class UploadExpiry implements OnApplicationBootstrap, OnModuleDestroy {
   private timer?: NodeJS.Timeout;
+  /** The look under way, if any: shutdown waits for it, so it never runs on against a closed database. */
+  private running: Promise<void> | null = null;
+  /** Set at shutdown: a look that ends after it schedules no next one, and one under way stops between uploads. */
+  private stopped = false;
   private readonly expiryMs: number;
   private readonly log: Logger;
 
@@ -33,13 +37,18 @@ export class UploadExpiry implements OnApplicationBootstrap, OnModuleDestroy {
 
   onApplicationBootstrap(): void {
     const sweep = () => {
-      void this.sweep().finally(() => (this.timer = setTimeout(sweep, Math.min(this.expiryMs / 10, MAX_SWEEP_MS)).unref()));
+      this.running = this.sweep().finally(() => {
+        this.running = null;
+        if (!this.stopped) this.timer = setTimeout(sweep, Math.min(this.expiryMs / 10, MAX_SWEEP_MS)).unref();
+      });
     };
     sweep();
   }
 
-  onModuleDestroy(): void {
+  async onModuleDestroy(): Promise<void> {
+    this.stopped = true;
     clearTimeout(this.timer);
+    await this.running;
   }
 
   /** One look: every upload idle past the expiry is aborted; one that fails is tried again at the next look. */
@@ -49,6 +58,7 @@ export class UploadExpiry implements OnApplicationBootstrap, OnModuleDestroy {
       return [];
     });
     for (const { record, lastActivity } of idle) {
+      if (this.stopped) return;
       const detail = { uploadId: record.uploadId, created: record.created, lastActivity: new Date(lastActivity).toISOString() };
       try {
         await this.storage.expireUpload(record);

@@ -116,3 +116,33 @@ describe('local store: listings stay in the data folder', () => {
     assert.deepEqual((await store.list('logs/app1/link/')).objects, []);
   });
 });
+
+describe('local store: prefixes ending in . or ..', () => {
+  let root: string;
+  let store: LocalObjectStore;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'dozen-objects-'));
+    store = new LocalObjectStore(root);
+    for (const key of ['.profile', '..c', 'logs/.env', 'logs/..b', 'logs/app.log']) await store.put(key, Readable.from([Buffer.from(key)]));
+    // What a listing that took `..` for the folder above would find.
+    await writeFile(join(root, '..canary-outside.txt'), 'not an object');
+    await writeFile(join(root, 'canary-outside.txt'), 'not an object');
+  });
+  after(async () => rm(root, { recursive: true, force: true }));
+
+  const keys = async (prefix: string) => (await store.list(prefix)).objects.map((object) => object.key);
+
+  it('list the keys whose last segment starts with them, and never the folder above', async () => {
+    assert.deepEqual(await keys('.'), ['..c', '.profile']);
+    assert.deepEqual(await keys('..'), ['..c']);
+    assert.deepEqual(await keys('logs/.'), ['logs/..b', 'logs/.env']);
+    assert.deepEqual(await keys('logs/..'), ['logs/..b']);
+    assert.deepEqual(await keys('logs/.e'), ['logs/.env']);
+  });
+
+  it('still refuse . and .. as whole segments', async () => {
+    for (const prefix of ['../', './', 'logs/../', 'logs/./', 'logs/../..']) {
+      await assert.rejects(store.list(prefix), { status: 400, field: 'prefix' }, prefix);
+    }
+  });
+});

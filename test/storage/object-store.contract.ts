@@ -119,7 +119,7 @@ export function objectStoreContract(name: string, open: () => Promise<{ store: O
 
     it('refuses a listing prefix that breaks the key rules with 400 naming the prefix, never a name it found', async () => {
       await store.put('list/inside', Readable.from([Buffer.from('x')]));
-      for (const prefix of ['list/../../../../../../etc/sh', 'list/..', '../', '/etc/', 'list//', 'tab\tprefix']) {
+      for (const prefix of ['list/../../../../../../etc/sh', 'list/../', '../', '/etc/', 'list//', 'tab\tprefix']) {
         const refused = await store.list(prefix).then(() => null, (error: { status?: number; field?: string; message?: string }) => error);
         assert.equal(refused?.status, 400, prefix);
         assert.equal(refused?.field, 'prefix', prefix);

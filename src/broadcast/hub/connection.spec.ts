@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { WebSocket } from 'ws';
 import { Connection, type RoomBackend } from './connection.js';
 import { MAX_DATA_DEPTH, nestsDeeperThan } from './frames.js';
-import { Hub } from './hub.js';
+import { Hub, type RoomReservation } from './hub.js';
 import { ADMIN_ACCESS } from './room-access.js';
 
 /** A socket that records what the connection sends and how it closes it; `bufferedAmount` is what the test says. */
@@ -36,7 +36,15 @@ function connection(backend: Partial<RoomBackend> = {}, hub = new Hub({ messages
     hub,
     ADMIN_ACCESS,
     { sendBufferBytes: 1024, pressureBytes: 512 },
-    { publish: (room, data) => hub.publish(room, data), canRefill: false, refill: async () => false, ...backend },
+    {
+      publish: (room, data, reservation) => {
+        hub.publish(room, data);
+        reservation.release();
+      },
+      canRefill: false,
+      refill: async () => false,
+      ...backend,
+    },
     { slow: () => slow.push(socket.bufferedAmount), pressure: () => undefined, failed: (error) => failures.push(error) },
   );
   const receive = (frame: string) => client.receive(Buffer.from(frame), false);
@@ -76,6 +84,41 @@ describe('Connection', () => {
     assert.deepEqual(socket.closedWith, { code: 1011, reason: 'internal error' });
   });
 
+  it('counts joins waiting for the bus against maxRooms, also when the bus fails and they join without it', async () => {
+    const hub = new Hub({ messages: 10, seconds: 60, bytes: 1 << 20 }, 2);
+    const refills: (() => void)[] = [];
+    const refill = () => new Promise<boolean>((_resolve, reject) => refills.push(() => reject(new Error('Redis is away'))));
+    const { socket, receive } = connection({ canRefill: true, refill }, hub);
+    for (const room of ['chat.a', 'chat.b', 'chat.c']) receive(`{"type":"join","room":"${room}"}`);
+    assert.deepEqual(
+      socket.sent.map((frame) => [frame.type, frame.code]),
+      [['error', 'too_many_rooms']],
+      'the third is refused at once: two joins hold the two places',
+    );
+    assert.equal(refills.length, 2);
+    for (const failed of refills) failed();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(hub.names(), ['chat.a', 'chat.b']);
+    assert.deepEqual(
+      socket.sent.map((frame) => frame.type),
+      ['error', 'joined', 'joined'],
+    );
+  });
+
+  it('counts publishes on their way through the bus against maxRooms, and frees the place of one that failed', async () => {
+    const hub = new Hub({ messages: 10, seconds: 60, bytes: 1 << 20 }, 2);
+    const pending: { room: string; reservation: RoomReservation }[] = [];
+    const { socket, receive } = connection({ publish: (room, _data, reservation) => void pending.push({ room, reservation }) }, hub);
+    for (const room of ['chat.a', 'chat.b', 'chat.c', 'chat.a']) receive(`{"type":"publish","room":"${room}","data":1}`);
+    assert.deepEqual(pending.map((publish) => publish.room), ['chat.a', 'chat.b', 'chat.a'], 'chat.c refused; chat.a shares its place');
+    assert.deepEqual(socket.sent.map((frame) => frame.code), ['too_many_rooms']);
+    pending[0].reservation.open();
+    pending[1].reservation.release();
+    assert.deepEqual(hub.names(), ['chat.a']);
+    receive('{"type":"publish","room":"chat.c","data":1}');
+    assert.equal(pending.at(-1)?.room, 'chat.c', 'the failed publish gave its place back');
+  });
+
   it('refuses data nested deeper than the limit as bad_frame naming data', () => {
     const { socket, receive } = connection();
     const deep = '['.repeat(MAX_DATA_DEPTH + 1) + ']'.repeat(MAX_DATA_DEPTH + 1);
@@ -86,7 +129,7 @@ describe('Connection', () => {
   });
   it('refuses publishes into db.* rooms even to the admin token', () => {
     const published: string[] = [];
-    const { socket, receive } = connection({ publish: (room) => published.push(room) });
+    const { socket, receive } = connection({ publish: (room) => void published.push(room) });
     receive('{"type":"publish","room":"db.shop.orders","data":{"op":"insert"}}');
     assert.equal(socket.sent[0].code, 'forbidden');
     assert.match(socket.sent[0].message!, /only by the binlog source/);

@@ -1,6 +1,6 @@
 import type { RawData, WebSocket } from 'ws';
 import { BINLOG_ROOMS_READ_ONLY, errorFrame, isBinlogRoom, joinedFrame, leftFrame, parseClientFrame, PONG_FRAME } from './frames.js';
-import type { Hub } from './hub.js';
+import type { Hub, RoomReservation } from './hub.js';
 import type { RoomAccess } from './room-access.js';
 import type { Subscriber } from './room.js';
 
@@ -27,7 +27,11 @@ export interface ConnectionEvents {
 
 /** How a connection publishes and fetches older history: directly, or through the several-hosts bus. */
 export interface RoomBackend {
-  publish(room: string, data: unknown): void;
+  /**
+   * Publishes `data`. `reservation` holds the room's place among maxRooms: the backend opens the room with it once
+   * the message is numbered (`open`), or gives it back (`release`) when publishing failed.
+   */
+  publish(room: string, data: unknown, reservation: RoomReservation): void;
   /** True when older history can be fetched from elsewhere (the bus). */
   readonly canRefill: boolean;
   /** Fetches history this host does not keep into the hub. */
@@ -108,38 +112,61 @@ export class Connection implements Subscriber {
     switch (frame.type) {
       case 'ping':
         return PONG_FRAME;
-      case 'join':
+      case 'join': {
         if (!this.access.canJoin(frame.room)) return errorFrame('forbidden', `may not join ${frame.room}`, frame.room);
-        if (!this.hub.canOpen(frame.room)) return this.tooManyRooms(frame.room);
-        this.join(frame.room, frame.since, frame.epoch, true);
+        // Held until the join is answered: joins still waiting for the bus count against maxRooms too.
+        const reservation = this.hub.reserve(frame.room);
+        if (!reservation) return this.tooManyRooms(frame.room);
+        this.releasingOnThrow(reservation, () => this.join(frame.room, frame.since, frame.epoch, true, reservation));
         return null;
+      }
       case 'leave':
         this.hub.leave(this, frame.room);
         this.rooms.delete(frame.room);
         return leftFrame(frame.room);
-      case 'publish':
+      case 'publish': {
         if (isBinlogRoom(frame.room)) return errorFrame('forbidden', BINLOG_ROOMS_READ_ONLY, frame.room);
         if (!this.access.canPublish(frame.room)) return errorFrame('forbidden', `may not publish to ${frame.room}`, frame.room);
-        if (!this.hub.canOpen(frame.room)) return this.tooManyRooms(frame.room);
-        this.backend.publish(frame.room, frame.data);
+        // Held until the message is numbered: publishes still on their way through the bus count against maxRooms too.
+        const reservation = this.hub.reserve(frame.room);
+        if (!reservation) return this.tooManyRooms(frame.room);
+        this.releasingOnThrow(reservation, () => this.backend.publish(frame.room, frame.data, reservation));
         return null;
+      }
     }
   }
 
-  private join(room: string, since: number | undefined, epoch: string | undefined, mayRefill: boolean): void {
+  /** Runs `action`; if it throws (the connection then closes), the place it held among maxRooms is given back. */
+  private releasingOnThrow(reservation: RoomReservation, action: () => void): void {
+    try {
+      action();
+    } catch (error) {
+      reservation.release();
+      throw error;
+    }
+  }
+
+  /** Joins `room`, after fetching its history from the bus when this host lacks it; `reservation` is released once the join is answered. */
+  private join(room: string, since: number | undefined, epoch: string | undefined, mayRefill: boolean, reservation: RoomReservation): void {
+    if (this.closed) return reservation.release();
     if (mayRefill && this.backend.canRefill && !this.hub.loaded(room)) {
-      // First join of this room on this host: fetch its seq and history from the bus first.
-      const retry = () => !this.closed && this.join(room, since, epoch, true);
-      this.backend.refill(room).then(retry, () => !this.closed && this.join(room, since, epoch, false)).catch((error: unknown) => this.fail(error));
+      // First join of this room on this host: fetch its seq and history from the bus first; without them (Redis away), join as it is.
+      this.refillThen(room, (fetched) => this.join(room, since, epoch, fetched, reservation), reservation);
+      return;
+    }
+    // Checked again here, where the room is opened: the join may have waited for the bus.
+    if (!this.hub.canOpen(room)) {
+      reservation.release();
+      this.deliver(this.tooManyRooms(room));
       return;
     }
     const result = this.hub.join(this, room, since, epoch);
     if ('gap' in result && mayRefill && this.backend.canRefill) {
       // Older than this host keeps: fetch the room's history from the bus, then try once more.
-      const retry = () => !this.closed && this.join(room, since, epoch, false);
-      this.backend.refill(room).then(retry, retry).catch((error: unknown) => this.fail(error));
+      this.refillThen(room, () => this.join(room, since, epoch, false, reservation), reservation);
       return;
     }
+    reservation.release();
     if ('gap' in result) {
       this.rooms.delete(room);
       this.deliver(errorFrame('history_gap', `${result.gap}; reload and join without since`, room));
@@ -148,6 +175,21 @@ export class Connection implements Subscriber {
     this.rooms.add(room);
     this.deliver(joinedFrame(room, result.seq, result.epoch));
     for (const message of result.backlog) if (!this.deliver(message.frame)) return;
+  }
+
+  /** Fetches the room's history from the bus, then goes on with `next(fetched)`; a failure of `next` closes this connection. */
+  private refillThen(room: string, next: (fetched: boolean) => void, reservation: RoomReservation): void {
+    this.backend
+      .refill(room)
+      .then(
+        () => true,
+        () => false,
+      )
+      .then(next)
+      .catch((error: unknown) => {
+        reservation.release();
+        this.fail(error);
+      });
   }
 
   /** Removes it from every room; called when the socket closes. */

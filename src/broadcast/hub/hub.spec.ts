@@ -139,6 +139,40 @@ describe('Hub room lifetime', () => {
     assert.equal(hub.canOpen('a'), true);
   });
 
+  it('counts rooms reserved for actions under way against maxRooms, until they are released or opened', () => {
+    const hub = new Hub({ messages: 10, seconds: 60, bytes: 1 << 20 }, 2);
+    const first = hub.reserve('a')!;
+    const second = hub.reserve('b')!;
+    assert.ok(first && second);
+    assert.equal(hub.reserve('c'), null, 'two places held, none left');
+    assert.equal(hub.canOpen('c'), false);
+    const again = hub.reserve('a');
+    assert.ok(again, 'a name already reserved shares its place');
+    again.release();
+    first.release();
+    const third = hub.reserve('c')!;
+    assert.ok(third, 'released by every holder: its place is free again');
+    assert.equal(hub.reserve('d'), null);
+    second.open();
+    assert.deepEqual(hub.names(), ['b'], 'opened in the place it held');
+    assert.equal(hub.canOpen('d'), false, 'b is open and c reserved');
+    third.release();
+    assert.equal(hub.canOpen('d'), true);
+  });
+
+  it('keeps the place of a reserved room that was dropped meanwhile', () => {
+    const hub = new Hub({ messages: 10, seconds: 60, bytes: 1 << 20 }, 1);
+    const subscriber = recorder();
+    hub.join(subscriber, 'a');
+    const held = hub.reserve('a')!;
+    hub.leave(subscriber, 'a');
+    assert.deepEqual(hub.names(), [], 'dropped: nobody in it, no message');
+    assert.equal(hub.canOpen('b'), false, 'a is still reserved');
+    held.open();
+    assert.deepEqual(hub.names(), ['a']);
+    assert.equal(hub.canOpen('b'), false);
+  });
+
   it('does not drop a room while handing out its message, even when the last subscriber goes meanwhile', () => {
     const hub = new Hub({ messages: 0, seconds: 60, bytes: 1 << 20 });
     const leaving: Subscriber = { deliver: () => (hub.leave(leaving, 'a'), false) };

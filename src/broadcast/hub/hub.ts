@@ -32,6 +32,18 @@ export interface RoomListener {
   /** The room was idle and is gone; a room of that name later starts afresh (seq 1, a new epoch). */
   dropped(room: Room): void;
 }
+
+/**
+ * A place among `maxRooms` held for a client's action on a room while it waits for the bus (a publish, a
+ * first join fetching the room's history): actions started together cannot all pass the limit before any
+ * of them opened its room.
+ */
+export interface RoomReservation {
+  /** The action is over (done or failed): the place is given back; the room keeps its own if it is open. */
+  release(): void;
+  /** The action succeeded: opens the room now, if it is not open yet, in the place held for it; then releases. */
+  open(): void;
+}
 /**
  * The rooms of this process. Plain logic, no Nest and no sockets: publishers
  * hand it data, it numbers it, keeps it in the room's history and hands the
@@ -41,10 +53,15 @@ export interface RoomListener {
  * A room lives while it has a subscriber or a kept message (or the binlog
  * source feeds it): an idle one is dropped when its last subscriber leaves,
  * and by `dropIdle` once its history aged out. Clients open at most
- * `maxRooms` (`canOpen`), so joins of made-up names cannot fill the memory.
+ * `maxRooms` (`canOpen`, and `reserve` for what waits for the bus), so joins
+ * of made-up names cannot fill the memory.
  */
 export class Hub {
   private readonly rooms = new Map<string, Room>();
+  /** Names held by reservations under way, and how many hold each. */
+  private readonly reserved = new Map<string, number>();
+  /** Reserved names with no room (not yet open, or dropped meanwhile): each takes a place among maxRooms. */
+  private reservedWithoutRoom = 0;
   private readonly listeners: ((room: string, count: number) => void)[] = [];
   private readonly changeListeners = new Set<() => void>();
   private roomListener: RoomListener | null = null;
@@ -56,9 +73,36 @@ export class Hub {
     private readonly maxRooms = Number.POSITIVE_INFINITY,
   ) {}
 
-  /** Whether a client may use `name` now: it exists, or fewer than `maxRooms` rooms do. */
+  /** Whether a client may use `name` now: it exists or is reserved, or fewer than `maxRooms` rooms are open or reserved. */
   canOpen(name: string): boolean {
-    return this.rooms.has(name) || this.rooms.size < this.maxRooms;
+    return this.rooms.has(name) || this.reserved.has(name) || this.rooms.size + this.reservedWithoutRoom < this.maxRooms;
+  }
+
+  /** Holds a place for `name` (see RoomReservation) while a client's action on it is under way; null when `canOpen` refuses. */
+  reserve(name: string): RoomReservation | null {
+    if (!this.canOpen(name)) return null;
+    const holders = this.reserved.get(name) ?? 0;
+    if (holders === 0 && !this.rooms.has(name)) this.reservedWithoutRoom++;
+    this.reserved.set(name, holders + 1);
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      const left = this.reserved.get(name)! - 1;
+      if (left > 0) {
+        this.reserved.set(name, left);
+        return;
+      }
+      this.reserved.delete(name);
+      if (!this.rooms.has(name)) this.reservedWithoutRoom--;
+    };
+    return {
+      release,
+      open: () => {
+        if (held) this.open(name);
+        release();
+      },
+    };
   }
 
   /** How many rooms a client may open; for the error that refuses one more. */
@@ -267,6 +311,7 @@ export class Hub {
   private dropIfIdle(room: Room, now = Date.now()): boolean {
     if (room === this.appending || this.rooms.get(room.name) !== room || !room.idle(now)) return false;
     this.rooms.delete(room.name);
+    if (this.reserved.has(room.name)) this.reservedWithoutRoom++;
     this.roomListener?.dropped(room);
     return true;
   }
@@ -277,6 +322,7 @@ export class Hub {
     if (!room) {
       room = new Room(name, this.limits);
       this.rooms.set(name, room);
+      if (this.reserved.has(name)) this.reservedWithoutRoom--;
     }
     return room;
   }

@@ -35,6 +35,8 @@ export class RoomStore implements RoomListener {
   private pendingCount = 0;
   /** Rooms the hub dropped: their rows go in the next batch, before a room of the same name is written again. */
   private gone = new Set<string>();
+  /** Every room the hub dropped (a failed batch must not write one back: its name may belong to a new room by now). */
+  private readonly droppedRooms = new WeakSet<Room>();
   private saving: Promise<void> = Promise.resolve();
   private coSave: CoSave | null = null;
   /** A co-saved write whose transaction failed: written with the next batch, unless a newer one replaces it. */
@@ -102,6 +104,7 @@ export class RoomStore implements RoomListener {
   }
 
   dropped(room: Room): void {
+    this.droppedRooms.add(room);
     this.pending.delete(room.name);
     // Only a room that had a message can have rows (one only joined never had).
     if (room.seq > 0) this.gone.add(room.name);
@@ -169,14 +172,16 @@ export class RoomStore implements RoomListener {
       if (this.failure) this.log?.info({ failingSince: new Date(this.failure.since).toISOString() }, "saving broadcast rooms to dozen's database works again");
       this.failure = null;
     } catch (error) {
-      // Put the batch back in front of what came since, so the next save writes it in order.
+      // Put the batch back in front of what came since, so the next save writes it in order. A room dropped
+      // meanwhile is not (its rows go, `gone`), and a room of the same name opened since is written as it is now.
+      for (const [name, earlier] of batch) if (this.droppedRooms.has(earlier.room)) batch.delete(name);
       for (const [name, entry] of this.pending) {
         const earlier = batch.get(name);
-        if (earlier) earlier.messages.push(...entry.messages);
+        if (earlier?.room === entry.room) earlier.messages.push(...entry.messages);
         else batch.set(name, entry);
       }
       this.pending = batch;
-      this.pendingCount += messages;
+      this.pendingCount = [...batch.values()].reduce((total, entry) => total + entry.messages.length, 0);
       for (const name of gone) this.gone.add(name);
       this.unsavedCoSave = coSave;
       // Once, not at every retry (each saveEveryMs); health says it for as long as it lasts. The message only:
