@@ -8,7 +8,7 @@ import { Crc64 } from './crc64.js';
 import { contentTypeFor } from './content-type.js';
 import { KeyedLock } from './keyed-lock.js';
 import { receiveFile, syncFolder } from './local.file-writer.js';
-import { keysAfter, missingAsNull } from './local.listing.js';
+import { keysAfter, missingAsNull, SortedFolders } from './local.listing.js';
 import { LocalMultipart, type Assembled } from './local.multipart.js';
 import {
   assertContentType, assertSafeKey, assertSafePrefix, BadKey, ChecksumMismatch, ObjectExists, ObjectNotFound, PositionMismatch,
@@ -34,6 +34,7 @@ const LIST_LIMIT = 1000;
  */
 export class LocalObjectStore implements ObjectStore {
   private readonly locks = new KeyedLock();
+  private readonly folders = new SortedFolders();
   private readonly multipart: LocalMultipart;
 
   constructor(private readonly root: string) {
@@ -132,7 +133,7 @@ export class LocalObjectStore implements ObjectStore {
     const path = await this.dataFolderOf(folder);
     const keys: string[] = [];
     if (path) {
-      for await (const key of keysAfter(path, folder, prefix, options.cursor ?? '')) {
+      for await (const key of keysAfter(this.folders, path, folder, prefix, options.cursor ?? '')) {
         keys.push(key);
         if (keys.length > limit) break;
       }
