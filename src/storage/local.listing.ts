@@ -1,4 +1,4 @@
-import { readdir, stat } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { isSafeKey } from './object-store.js';
@@ -86,8 +86,9 @@ export class SortedFolders {
    * nor listed.
    */
   async from(path: string, from: string): Promise<Run | null> {
-    const stats = await stat(path, { bigint: true }).catch(missingAsNull);
-    if (!stats) return null;
+    // lstat: a folder swapped for a symbolic link since its parent was read is not followed.
+    const stats = await lstat(path, { bigint: true }).catch(missingAsNull);
+    if (!stats?.isDirectory()) return null;
     const stamp = `${stats.dev}:${stats.ino}:${stats.mtimeNs}:${stats.ctimeNs}`;
     const kept = this.kept.get(path);
     if (kept?.stamp === stamp && byteOrder(kept.from, from) <= 0) {
