@@ -6,12 +6,15 @@
  *     same file on the same disk; three rounds, medians.
  *  2. The tailer: 100-byte lines written as fast as one writer can, lines/s shipped;
  *     then a steady writer, p50/p99 lag from write to stored (polling the object's size).
+ *  3. Listing the local store to the end, 1000 keys a page (`node dist/bench/storage.js list [count]`,
+ *     default 100,000 objects): once as a tree of 100 folders, once as one flat folder.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LocalObjectStore } from '../src/storage/local.object-store.js';
 import { CLI, startDozen } from '../test/support/dozen-process.js';
 
 const MIB = 1024 * 1024;
@@ -166,12 +169,63 @@ async function tailerFigures(work: string): Promise<string[][]> {
   }
 }
 
+/**
+ * Writes `count` small objects straight into the store's data folder (appends through the store sync
+ * each one: 100,000 take minutes), then HEADs each, which makes the store record its metadata.
+ */
+async function populate(root: string, store: LocalObjectStore, count: number, keyOf: (index: number) => string): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    for (let index = next++; index < count; index = next++) {
+      const path = join(root, 'data', keyOf(index));
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(path, `line ${index}\n`);
+      await store.head(keyOf(index));
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, worker));
+}
+
+async function listFigures(work: string, count: number): Promise<string[][]> {
+  const root = join(work, 'list-store');
+  const store = new LocalObjectStore(root);
+  const shapes: Record<string, (index: number) => string> = {
+    tree: (index) => `tree/${String(index % 100).padStart(2, '0')}/${String(Math.floor(index / 100)).padStart(7, '0')}.log`,
+    flat: (index) => `flat/${String(index).padStart(7, '0')}.log`,
+  };
+  const rows: string[][] = [];
+  for (const [shape, keyOf] of Object.entries(shapes)) {
+    await populate(root, store, count, keyOf);
+    const times: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      times.push(await timedAsync(async () => {
+        let listed = 0;
+        let cursor: string | undefined;
+        do {
+          const page = await store.list(`${shape}/`, { cursor, limit: 1000 });
+          listed += page.objects.length;
+          cursor = page.nextCursor;
+        } while (cursor);
+        if (listed !== count) throw new Error(`listed ${listed} of ${count} objects`);
+      }));
+    }
+    const seconds = median(times);
+    rows.push([`list ${count.toLocaleString('en')} objects, ${shape}, 1000 a page`, `${seconds.toFixed(2)} s`, `${(count / seconds).toFixed(0)} keys/s`, '', `${times.map((value) => value.toFixed(2)).join(' / ')} s`]);
+  }
+  return rows;
+}
+
 async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'dozen-bench-storage-'));
-  // `node dist/bench/storage.js upload` (or `tailer`) runs one half.
+  // `node dist/bench/storage.js upload` (or `tailer`, or `list [count]`) runs one part.
   const only = process.argv[2];
+  const runs = (part: string) => !only || only === part;
   try {
-    const rows = [...(only !== 'tailer' ? await uploadFigures(work) : []), ...(only !== 'upload' ? await tailerFigures(work) : [])];
+    const rows = [
+      ...(runs('upload') ? await uploadFigures(work) : []),
+      ...(runs('tailer') ? await tailerFigures(work) : []),
+      ...(runs('list') ? await listFigures(work, Number(process.argv[3] ?? 100_000)) : []),
+    ];
     const header = ['measure', 'time', 'rate', 'ratio to reference', `each run (${ROUNDS}, median shown)`];
     const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
     const print = (row: string[]) => process.stdout.write('| ' + row.map((cell, column) => cell.padEnd(widths[column])).join(' | ') + ' |\n');

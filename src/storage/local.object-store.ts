@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { access, link, mkdir, open, readdir, readFile, realpath, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { access, link, mkdir, open, readFile, realpath, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { DomainError } from '../common/errors.js';
@@ -8,9 +8,10 @@ import { Crc64 } from './crc64.js';
 import { contentTypeFor } from './content-type.js';
 import { KeyedLock } from './keyed-lock.js';
 import { receiveFile, syncFolder } from './local.file-writer.js';
+import { keysAfter, missingAsNull, SortedFolders } from './local.listing.js';
 import { LocalMultipart, type Assembled } from './local.multipart.js';
 import {
-  assertContentType, assertSafeKey, assertSafePrefix, BadKey, ChecksumMismatch, isSafeKey, ObjectExists, ObjectNotFound, PositionMismatch,
+  assertContentType, assertSafeKey, assertSafePrefix, BadKey, ChecksumMismatch, ObjectExists, ObjectNotFound, PositionMismatch,
   type AppendResult, type ListPage, type ObjectInfo, type ObjectStore, type PartInfo, type PutOptions,
 } from './object-store.js';
 
@@ -33,6 +34,7 @@ const LIST_LIMIT = 1000;
  */
 export class LocalObjectStore implements ObjectStore {
   private readonly locks = new KeyedLock();
+  private readonly folders = new SortedFolders();
   private readonly multipart: LocalMultipart;
 
   constructor(private readonly root: string) {
@@ -126,12 +128,16 @@ export class LocalObjectStore implements ObjectStore {
   async list(prefix: string, options: { cursor?: string; limit?: number } = {}): Promise<ListPage> {
     assertSafePrefix(prefix);
     const limit = Math.min(Math.max(options.limit ?? LIST_LIMIT, 1), LIST_LIMIT);
-    // Start the walk at the deepest folder the prefix names; a folder walk is not key order, so sort after.
+    // Start at the deepest folder the prefix names, and read only up to one key past the page (to know there is more).
     const folder = prefix.slice(0, prefix.lastIndexOf('/') + 1);
     const path = await this.dataFolderOf(folder);
-    const keys = (path ? await walk(path, folder) : [])
-      .filter((key) => key.startsWith(prefix) && (!options.cursor || key > options.cursor))
-      .sort();
+    const keys: string[] = [];
+    if (path) {
+      for await (const key of keysAfter(this.folders, path, folder, prefix, options.cursor ?? '')) {
+        keys.push(key);
+        if (keys.length > limit) break;
+      }
+    }
     const page = keys.slice(0, limit);
     const objects = (await Promise.all(page.map((key) => this.head(key))))
       .filter((info): info is ObjectInfo => info !== null)
@@ -238,26 +244,4 @@ function toInfo(key: string, sidecar: Sidecar): ObjectInfo {
     etag: `"${BigInt(sidecar.crc64).toString(16)}-${sidecar.size}"`,
     modified: new Date(sidecar.mtimeMs),
   };
-}
-
-/**
- * Every key under `folder` (at `path`), recursively. Symbolic links are neither followed nor listed
- * (a Dirent of one is no directory and no file), and names that are not valid keys (put there by
- * hand) are skipped: no key could name them.
- */
-async function walk(path: string, folder: string): Promise<string[]> {
-  const entries = await readdir(path, { withFileTypes: true }).catch(missingAsNull);
-  const keys: string[] = [];
-  for (const entry of entries ?? []) {
-    const key = folder + entry.name;
-    if (entry.isDirectory()) keys.push(...(await walk(join(path, entry.name), key + '/')));
-    else if (entry.isFile() && isSafeKey(key)) keys.push(key);
-  }
-  return keys;
-}
-
-/** A path that is not there (or runs through a file) is no folder of keys; other failures are real. */
-function missingAsNull(error: NodeJS.ErrnoException): null {
-  if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return null;
-  throw error;
 }

@@ -11,6 +11,36 @@ async function readAll(body: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** The order OSS lists keys in: UTF-8 bytes of the whole key. */
+function byteOrder(left: string, right: string): number {
+  return Buffer.compare(Buffer.from(left), Buffer.from(right));
+}
+
+/** Every key under `prefix`, page by page from `cursor`; fails on a page of the wrong size (a short page before the last, an empty last one). */
+async function listAll(store: ObjectStore, prefix: string, limit: number, cursor?: string): Promise<string[]> {
+  const keys: string[] = [];
+  for (let pages = 0; pages < 100; pages++) {
+    const page = await store.list(prefix, { cursor, limit });
+    keys.push(...page.objects.map((object) => object.key));
+    cursor = page.nextCursor;
+    if (!cursor) {
+      assert.ok(page.objects.length > 0 || pages === 0, `an empty last page listing ${JSON.stringify(prefix)} by ${limit}`);
+      return keys;
+    }
+    assert.equal(page.objects.length, limit, `a short page before the last listing ${JSON.stringify(prefix)} by ${limit}`);
+  }
+  throw new Error(`listing ${JSON.stringify(prefix)} by ${limit} did not end`);
+}
+
+/**
+ * Keys whose order by whole-key bytes differs from a per-folder sort by name: the folder `a/` sorts by
+ * its '/' (0x2F), after 'a-b' (0x2D) and 'a.b' (0x2E) but before 'a0' (0x30); deep keys; multi-byte UTF-8.
+ */
+const TRICKY_KEYS = [
+  'order/a b', 'order/a!x', 'order/a-b', 'order/a.b', 'order/a/1', 'order/a/b-c', 'order/a/b/c-d', 'order/a/b/c/d/e/f',
+  'order/a/b/c/d/e/g', 'order/a/b/c/d0', 'order/a/b.c', 'order/a0', 'order/a~', 'order/aé', 'order/a\uff01', 'order/a\u{1f600}', 'order/Z', 'order/b',
+];
+
 function randomBytes(size: number, seed: number): Buffer {
   const buffer = Buffer.alloc(size);
   let state = seed;
@@ -115,6 +145,28 @@ export function objectStoreContract(name: string, open: () => Promise<{ store: O
       } while (cursor && keys.length < 1000);
       assert.ok(keys.includes('zz-everything/last') && keys.includes('list/a/1'), keys.join(' '));
       assert.deepEqual(keys, [...new Set(keys)].sort((left, right) => Buffer.compare(Buffer.from(left), Buffer.from(right))));
+    });
+
+    it('lists keys in whole-key byte order across folders, whatever the page size and prefix', async () => {
+      for (const key of TRICKY_KEYS) await store.put(key, Readable.from([Buffer.from(key)]));
+      const expected = [...TRICKY_KEYS].sort(byteOrder);
+      // Page boundaries fall before, inside and after the deep folder.
+      for (const limit of [1, 2, 3, 4, 5, 7, 1000]) assert.deepEqual(await listAll(store, 'order/', limit), expected, `by ${limit}`);
+      for (const prefix of ['order/a', 'order/a/', 'order/a/b', 'order/a/b/c/', 'order/a-', 'order/a/b/c/d/e/f', 'order/ä', 'order/aé']) {
+        assert.deepEqual(await listAll(store, prefix, 2), expected.filter((key) => key.startsWith(prefix)), prefix);
+      }
+    });
+
+    it('goes on after a cursor whose key was deleted since', async () => {
+      for (const key of TRICKY_KEYS) await store.put(key, Readable.from([Buffer.from(key)]));
+      const expected = [...TRICKY_KEYS].sort(byteOrder);
+      for (const size of [5, 7]) {
+        const first = await store.list('order/', { limit: size });
+        const last = first.objects[first.objects.length - 1].key;
+        await store.delete(last);
+        assert.deepEqual(await listAll(store, 'order/', 2, first.nextCursor), expected.slice(size), `after ${last}`);
+        await store.put(last, Readable.from([Buffer.from(last)]));
+      }
     });
 
     it('refuses a listing prefix that breaks the key rules with 400 naming the prefix, never a name it found', async () => {
