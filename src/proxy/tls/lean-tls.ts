@@ -94,7 +94,7 @@ export function leanTlsAcceptor(options: TlsTermination): LeanTlsAcceptor | null
   return binding && new LeanTlsAcceptor(binding, options);
 }
 
-/** How long a handshake may take: as long as a request head (node:tls's handshakeTimeout in the twin). */
+/** How often handshakes are checked against their deadline (proxy.timeouts.clientHeaders, as node:tls's handshakeTimeout in the twin). */
 const SWEEP_MS = 250;
 
 /** One connection until its handshake is done; what the callbacks, called with the TLSWrap as `this`, reach it by. */
@@ -121,7 +121,6 @@ class Handshake {
     this.handle.close(() => ssl.destroySSL());
   }
 }
-
 
 /** Takes a listening net.Server's connections and terminates TLS on them (the module's comment says how). */
 export class LeanTlsAcceptor implements TlsAcceptor {
