@@ -138,7 +138,9 @@ for (const engine of ENGINES) {
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size, 'x-sha256': patternHash(size) });
         pattern(size).pipe(res);
       });
-      const worker = await forkWorker({ engine });
+      // Generous timeouts: this is about streaming and memory, and on a loaded CI machine the backend (in this
+      // process, hashing 100 MB) may take more than the usual 5 s to drain what the proxy already wrote (a 504 seen in CI).
+      const worker = await forkWorker({ engine, timeouts: { connect: 5_000, headers: 60_000, idle: 60_000, clientHeaders: 60_000, clientKeepAlive: 60_000 } });
       try {
         worker.send({ type: 'routes', snapshot: { version: 1, apps: [{ app: 'store', domains: ['store.test'], backends: [store.as('store')] }] } });
         // What the worker holds (JS heap and Buffers, after a full collection): RSS also counts garbage not yet collected,
