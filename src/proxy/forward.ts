@@ -83,7 +83,8 @@ export function gatewayFailure(kind: string, app: string): { status: number; bod
  * Retries go to another backend when nothing reached the first one (the
  * connection could not be opened), for any method; and for idempotent
  * requests without a body when a reused keep-alive connection died before a
- * response started (a backend that closed it just as it was taken).
+ * response started (a backend that closed it just as it was taken): to another
+ * backend, or to the same one when it is the only one.
  */
 export class Exchange implements ResponseHandler, BodySink, Asker {
   private target: RouteTarget<Upstream> | null = null;
@@ -128,11 +129,15 @@ export class Exchange implements ResponseHandler, BodySink, Asker {
     if (index < 0) return this.fail(lastError ?? new UpstreamError('upstream_error', 'no backend left'));
     if (this.tried) this.tried.add(index);
     else this.firstTried = index;
-    this.target = targets[index];
+    this.acquireFrom(targets[index]);
+  }
+
+  private acquireFrom(target: RouteTarget<Upstream>): void {
+    this.target = target;
     this.attempts++;
-    this.target.upstream.inflight++;
+    target.upstream.inflight++;
     this.holding = true;
-    this.target.upstream.pool.acquire(this);
+    target.upstream.pool.acquire(this);
   }
 
   acquired(error: UpstreamError | null, connection: UpstreamConnection | null): boolean {
@@ -225,13 +230,20 @@ export class Exchange implements ResponseHandler, BodySink, Asker {
     const raced = error.kind === 'reset' && connection?.reused === true && IDEMPOTENT.has(this.request.head.method) && !this.request.bodyRead;
     if (raced) {
       this.request.detachBody();
-      return this.retryOrFail(error);
+      return this.retryOrFail(error, true);
     }
     this.fail(error);
   }
 
-  private retryOrFail(error: UpstreamError): void {
-    if (this.attempts <= this.options.retries && (this.tried?.size ?? 1) < this.entry.targets.length) return this.attempt(error);
+  /**
+   * Another backend if one is left; for a raced keep-alive connection, the same backend again when it is the only
+   * one (the backend is fine, only its idle connection was closed as it was taken: nginx retries a cached connection
+   * the same way).
+   */
+  private retryOrFail(error: UpstreamError, sameBackendWillDo = false): void {
+    if (this.attempts > this.options.retries) return this.fail(error);
+    if ((this.tried?.size ?? 1) < this.entry.targets.length) return this.attempt(error);
+    if (sameBackendWillDo) return this.acquireFrom(this.target!);
     this.fail(error);
   }
 

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { request } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -48,6 +48,35 @@ for (const engine of ENGINES) {
       const failed = answers.filter((answer) => answer.status !== 200);
       assert.equal(failed.length, 0, `failed: ${failed.map((answer) => answer.status + ' ' + answer.text).slice(0, 3).join('; ')}`);
       assert.ok(answers.slice(-100).every((answer) => answer.headers['x-backend'] !== 'r-b'));
+    });
+
+    it('a lone backend that closes a kept-alive connection as it is taken: a GET is retried there on a new connection, a POST is not', async () => {
+      // Each connection answers its first request and closes on the second, unanswered: what a backend whose
+      // keep-alive timeout just ran out does to the proxy's pooled connection.
+      const server = createServer((socket) => {
+        let requests = 0;
+        socket.on('error', () => socket.destroy());
+        socket.on('data', (data) => {
+          if (!data.includes('\r\n\r\n')) return;
+          if (++requests === 1) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nok');
+          else socket.destroy();
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const port = (server.address() as AddressInfo).port;
+      try {
+        proxy.source.set([{ app: 'closer', domains: ['closer.test'], backends: [{ instance: 'c1', app: 'closer', address: '127.0.0.1', port, host: 'h', load: null }] }]);
+        assert.equal((await call(proxy.port, 'closer.test', '/first')).status, 200);
+        // The pool now holds that connection; the backend closes it when the next request arrives on it.
+        const retried = await call(proxy.port, 'closer.test', '/second');
+        assert.equal(retried.status, 200, retried.text);
+        assert.equal(proxy.records.at(-1)?.retries, 1);
+        const posted = await call(proxy.port, 'closer.test', '/third', { method: 'POST', body: 'not twice' });
+        assert.equal(posted.status, 502, posted.text);
+        assert.deepEqual(posted.json(), { error: 'bad_gateway', message: 'no backend of closer could be reached (reset)' });
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
     });
 
     it('a POST whose backend refuses the connection is sent to another backend, body intact', async () => {
