@@ -19,12 +19,12 @@
  * twin the portable engine always uses, behind the same tests.
  */
 import { Socket, type Server } from 'node:net';
-import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
+import type { SecureContext, TLSSocket } from 'node:tls';
 import { pendingDeprecationsOn } from '../http1/direct-write.js';
 import type { TlsAcceptor, TlsTermination } from '../http1/io.js';
 import { Sweep } from '../http1/sweep.js';
 import { OcspStapler } from './ocsp.js';
-import { contextOptions } from './served-certificates.js';
+import { servingContext, type CertificatePems } from './served-certificates.js';
 
 /** Node's native SecureContext (a public SecureContext's `.context`). */
 interface NativeContext {
@@ -235,11 +235,9 @@ export class LeanTlsAcceptor implements TlsAcceptor {
     this.options.secure(socket);
   }
 
-  private makeContext(pems: Parameters<typeof contextOptions>[0]): SecureContext {
+  private makeContext(pems: CertificatePems | null): SecureContext {
     const certificates = this.options.certificates;
-    const context = createSecureContext(contextOptions(pems, certificates.ticketKeys));
-    certificates.renewal.hookContext(context);
-    return context;
+    return servingContext(pems, certificates.ticketKeys, certificates.renewal);
   }
 }
 

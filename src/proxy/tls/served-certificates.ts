@@ -171,8 +171,13 @@ class Served {
   }
 
   private make(ticketKeys: Buffer): SecureContext {
-    const context = createSecureContext(contextOptions(this.pems, ticketKeys));
-    this.renewal.hookContext(context);
-    return context;
+    return servingContext(this.pems, ticketKeys, this.renewal);
   }
+}
+
+/** A context serving `pems` (null: none), its tickets sealed with `ticketKeys` and renewed at resumption (ticket-renewal.ts). */
+export function servingContext(pems: CertificatePems | null, ticketKeys: Buffer, renewal: TicketRenewal): SecureContext {
+  const context = createSecureContext(contextOptions(pems, ticketKeys));
+  renewal.hookContext(context);
+  return context;
 }
