@@ -110,6 +110,7 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
   /** Closes (1008) a client that sent more than preAuthLimits before its token was checked; the others are not touched. */
   private refuseEarlyFrames(socket: WebSocket, pending: PreAuthFrames): void {
     const { frames, bytes } = this.preAuthLimits();
+    this.service.earlyFramesRefused.inc();
     this.log.warn({ frames: pending.frames, bytes: pending.bytes, preAuthFrames: frames, preAuthBytes: bytes }, 'client sent too much before its token was checked: closing it');
     socket.close(CLOSE_POLICY, 'too much sent before the token was checked');
   }

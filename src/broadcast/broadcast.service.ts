@@ -52,6 +52,7 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy, BeforeAp
   private readonly idempotent = new Map<string, { published: Promise<Published>; expires: number }>();
   readonly slowClients: Counter;
   readonly oversizeFrames: Counter;
+  readonly earlyFramesRefused: Counter;
   private sweeper?: NodeJS.Timeout;
   private keeper?: NodeJS.Timeout;
 
@@ -74,6 +75,11 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy, BeforeAp
     const deliveries = new Counter({ name: 'dozen_broadcast_deliveries_total', help: 'Message frames handed to subscribers', registers: [metrics.registry] });
     this.slowClients = new Counter({ name: 'dozen_broadcast_slow_clients_total', help: 'Clients closed with 1013 because their send buffer was full', registers: [metrics.registry] });
     this.oversizeFrames = new Counter({ name: 'dozen_broadcast_oversize_frames_total', help: 'Client frames over maxFrameBytes (the connection is closed with 1009)', registers: [metrics.registry] });
+    this.earlyFramesRefused = new Counter({
+      name: 'dozen_broadcast_early_frames_refused_total',
+      help: 'Clients closed with 1008 for sending more than preAuthFrames or preAuthBytes before their token was checked',
+      registers: [metrics.registry],
+    });
     this.hub.onPublish((_room, count) => {
       published.inc();
       deliveries.inc(count);

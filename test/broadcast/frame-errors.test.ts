@@ -125,6 +125,8 @@ describe('broadcast: frames a client sends before its token is checked', { timeo
       assert.deepEqual([message.seq, message.data], [1, 'after'], 'nothing of the refused clients was published');
       assert.equal(other.closed, null);
       await waitFor('two log lines', async () => refusals().length === 2, 10_000);
+      const counted = (await (await fetch(dozen.url + '/metrics')).text()).match(/^dozen_broadcast_early_frames_refused_total (\d+)$/m)?.[1];
+      assert.equal(counted, '2', 'dozen_broadcast_early_frames_refused_total counts both refusals');
       assert.deepEqual(
         refusals().map(({ level, frames, bytes }) => ({ level, frames, bytes })),
         [
