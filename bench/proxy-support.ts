@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDozen } from '../test/support/dozen-process.js';
-import { freePort } from '../test/support/ports.js';
+import { freePort, GiveUp, waitFor } from '../test/support/ports.js';
 import { treeCpuSeconds } from './process-cpu.js';
 import type { AcceptSetting } from '../src/proxy/accept-mode.js';
 import type { PolicySet } from '../src/proxy/policy.js';
@@ -208,5 +208,15 @@ export async function startDozenTls(options: DozenTlsOptions, stops: (() => Prom
   const app = options.host.split('.')[0] + '-app';
   const response = await dozen.api('/registry/instances', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: app, app, address: '127.0.0.1', port: options.backendPort, domains: [options.host], ttl: 3600 }) });
   if (!response.ok) throw new Error(`registering the bench app: ${response.status} ${await response.text()}`);
+  // The fast engine terminates TLS itself (tls/lean-tls.ts) unless this Node or its flags rule that out: a bench of
+  // its fallback (node:tls) would be measuring the portable engine's TLS under the fast engine's name.
+  const wanted = options.engine === 'fast' ? 'TLSWrap' : 'node:tls';
+  await waitFor(`every ${options.engine} worker terminating TLS with ${wanted}`, async () => {
+    const health = (await (await dozen.api('/proxy/health')).json()) as { details?: { engines?: { engine: string; tls?: string }[] } };
+    const engines = health.details?.engines ?? [];
+    const wrong = engines.find((report) => report.engine !== options.engine || (report.tls !== undefined && report.tls !== wanted));
+    if (wrong) throw new GiveUp(`a worker runs ${wrong.engine} with TLS by ${wrong.tls}, not ${options.engine} with ${wanted}`);
+    return engines.length === options.workers && engines.every((report) => report.tls === wanted);
+  }, 10_000);
   return { port, pid: dozen.child.pid! };
 }
