@@ -74,6 +74,13 @@ export const deployConfig = z
         memoryMb: z.number().int().min(16).max(1024 * 1024).default(1024),
         /** Memory of a build's steps. */
         buildMemoryMb: z.number().int().min(64).max(1024 * 1024).default(4096),
+        /**
+         * The network a build's steps run on. `default` is the Engine's default network (its bridge, with the
+         * internet behind NAT; only loopback where the daemon has no bridge): a network namespace of the build's
+         * own. `host` gives the steps the host's network with root's default capabilities (NET_RAW: reading
+         * every loopback connection on the host), which the build API cannot drop; `none`, no network at all.
+         */
+        buildNetwork: z.enum(['default', 'host', 'none']).default('default'),
       })
       .prefault({}),
     /** How builds fetch the app's repository. */

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -154,6 +155,32 @@ describe('deploy agent: what it refuses to run or believe', { timeout: 240_000 }
     assert.equal(refused.lastError, `release ${foreign} is of app foreign, not victim: refusing to run it`);
     const containers = (await managedOfHost()).filter((container) => container.Labels['dozen.instance'] === instance);
     assert.deepEqual(containers.map((container) => [container.Id, container.State, container.Labels['dozen.release']]), [[serving.containerId, 'running', serving.runningRelease]]);
+  });
+
+  it("a build's steps run in a network of their own: a RUN step cannot reach a server on the host's loopback", async () => {
+    // With the host's network a step would have root's default capabilities there (NET_RAW: it could read every
+    // loopback connection on the host), which the build API cannot drop (deploy.containers.buildNetwork).
+    let reached = 0;
+    const listener = createNetServer((socket) => {
+      reached++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    const port = (listener.address() as AddressInfo).port;
+    const dir = mkdtempSync(join(tmpdir(), 'dozen-sniffer-'));
+    try {
+      const probe = `require('net').connect(${port}, '127.0.0.1').on('connect', () => { console.log('reached the host'); process.exit(1); }).on('error', (error) => console.log('isolated: ' + error.code))`;
+      writeFileSync(join(dir, 'Dockerfile'), `FROM ${TEST_APP_IMAGE}\nRUN ${JSON.stringify(['node', '-e', probe])}\n`);
+      execFileSync('sh', ['-c', 'git init -q -b main && git add . && git -c user.email=t@dozen -c user.name=t commit -qm sniffer'], { cwd: dir });
+      await expectStatus(dozen, '/deploy/apps', json({ name: 'sniffer', repository: `file://${dir}` }), 201);
+      apps.push('sniffer');
+      const release = await expectStatus(dozen, '/deploy/apps/sniffer/deploy', json({}), 202);
+      await waitRelease(dozen, String(release.id), 'ready', 60_000);
+      assert.equal(reached, 0, "a build step connected to the host's loopback");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      listener.close();
+    }
   });
 
   it("a container that has dozen's labels from its image is not dozen's: a build step labelled as another app's instance is left alone, and the image is no release", async () => {

@@ -35,6 +35,13 @@ export interface RunSpec {
   pidsLimit: number;
 }
 
+/** What a build's steps may use (deploy.containers). */
+export interface BuildLimits {
+  memoryMb: number;
+  /** The Engine's network mode for the steps: `default` (the Engine's default network), `host` or `none`. */
+  network: 'default' | 'host' | 'none';
+}
+
 export interface ContainerStats {
   cpu: number;
   memory: number;
@@ -96,18 +103,18 @@ export class DockerClient {
   }
 
   /**
-   * Builds `context` (a folder; `.git` left out) into `tag`, its steps within `memoryMb` (the build API
+   * Builds `context` (a folder; `.git` left out) into `tag`, its steps within `limits` (the build API
    * takes no capability, privilege or process limits). `onLog` gets each line of the build output; a
    * stream that reports an error rejects with it.
    */
-  async build(context: string, tag: string, labels: Record<string, string>, memoryMb: number, onLog: (line: string) => void, signal: AbortSignal): Promise<string> {
+  async build(context: string, tag: string, labels: Record<string, string>, limits: BuildLimits, onLog: (line: string) => void, signal: AbortSignal): Promise<string> {
     const tar = spawn('tar', ['-C', context, '--exclude=./.git', '-c', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let tarError = '';
     tar.stderr.on('data', (chunk) => (tarError += chunk));
     const body = new PassThrough();
     tar.stdout.pipe(body);
     const stream = (await this.docker.buildImage(body as unknown as NodeJS.ReadableStream, {
-      t: tag, labels, rm: true, forcerm: true, networkmode: 'host', memory: memoryMb * 1024 * 1024, abortSignal: signal,
+      t: tag, labels, rm: true, forcerm: true, networkmode: limits.network, memory: limits.memoryMb * 1024 * 1024, abortSignal: signal,
     } as never)) as unknown as Readable;
     let imageId = '';
     await new Promise<void>((resolve, reject) => {

@@ -153,7 +153,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
           await writeFile(join(dir, 'Dockerfile'), await templateDockerfile(row.runtime, dir, baseImage), { flag: 'wx' });
           append(`using the ${row.runtime} template on ${baseImage}`);
         }
-        imageId = await this.docker.build(dir, `dozen/${app}:${job.release}`, { 'dozen.app': app, 'dozen.release': job.release }, this.config.deploy.containers.buildMemoryMb, append, signal);
+        imageId = await this.docker.build(dir, `dozen/${app}:${job.release}`, { 'dozen.app': app, 'dozen.release': job.release }, { memoryMb: this.config.deploy.containers.buildMemoryMb, network: this.config.deploy.containers.buildNetwork }, append, signal);
       }
       if (await this.docker.imageClaimsManaged(imageId)) throw new Error(IMAGE_CLAIMS_MANAGED);
       append(`image ${imageId}`);
