@@ -107,7 +107,7 @@ export function downstreamHeaders(raw: string[], requestId: string, ownLines = '
       continue;
     }
     // Hop-by-hop names go; so does the backend's X-Request-Id (the proxy's is the one the client gets).
-    if (kind === HeaderKind.HopByHop || kind === HeaderKind.TransferEncoding || kind === HeaderKind.Upgrade || kind === HeaderKind.RequestId) continue;
+    if (kind === HeaderKind.HopByHop || kind === HeaderKind.KeepAlive || kind === HeaderKind.TransferEncoding || kind === HeaderKind.Upgrade || kind === HeaderKind.RequestId) continue;
     if (kind === HeaderKind.ContentLength) hasLength = true;
     lines += `${raw[index]}: ${raw[index + 1]}\r\n`;
   }
@@ -122,6 +122,23 @@ export function downstreamHeaders(raw: string[], requestId: string, ownLines = '
   }
   return { lines: lines + `x-request-id: ${requestId}\r\n` + ownLines, hasLength };
 }
+
+/**
+ * The `timeout=` of a backend's Keep-Alive header (RFC 9112 appendix C.2.2, what Node's and Apache's
+ * servers send): how many seconds it keeps an idle connection; -1 when it says nothing. The first header
+ * that has one counts (plain-response.ts reads it the same way).
+ */
+export function keepAliveSecondsOf(raw: string[]): number {
+  for (let index = 0; index < raw.length; index += 2) {
+    if (raw[index].length === 10 && headerKind(raw[index]) === HeaderKind.KeepAlive) {
+      const match = KEEP_ALIVE_TIMEOUT.exec(raw[index + 1]);
+      if (match) return Number(match[1]);
+    }
+  }
+  return -1;
+}
+
+const KEEP_ALIVE_TIMEOUT = /(?:^|[,;\s])timeout\s*=\s*(\d{1,9})(?![\d])/i;
 
 /** Token claims are the client's words: control characters would split the header (CR LF injection). */
 function headerSafe(value: string): string {

@@ -79,6 +79,45 @@ for (const engine of ENGINES) {
       }
     });
 
+    it("lets an idle backend connection go a second before the backend's Keep-Alive timeout says it would close it", async () => {
+      // Each connection answers every request with the head it is given, and never closes by itself.
+      let connections = 0;
+      let closedByProxy = 0;
+      let answer = '';
+      const server = createServer((socket) => {
+        connections++;
+        socket.on('error', () => socket.destroy());
+        socket.on('end', () => {
+          closedByProxy++;
+          socket.end();
+        });
+        socket.on('data', (data) => {
+          if (data.includes('\r\n\r\n')) socket.write(answer);
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const port = (server.address() as AddressInfo).port;
+      try {
+        proxy.source.set([{ app: 'hinted', domains: ['hinted.test'], backends: [{ instance: 'k1', app: 'hinted', address: '127.0.0.1', port, host: 'h', load: null }] }]);
+        // timeout=1 leaves no time to reuse it: every request gets a new connection (a whole response: the plain reader's).
+        answer = 'HTTP/1.1 200 OK\r\nKeep-Alive: timeout=1\r\nContent-Length: 2\r\n\r\nok';
+        for (let index = 0; index < 3; index++) assert.equal((await call(proxy.port, 'hinted.test', `/short/${index}`)).status, 200);
+        await waitFor('the proxy to close the three connections', async () => closedByProxy === 3, 5_000);
+        assert.equal(connections, 3);
+        // timeout=2: kept about a second, then closed by the proxy (a chunked response: llhttp's).
+        answer = 'HTTP/1.1 200 OK\r\nKeep-Alive: timeout=2, max=100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n';
+        const answered = Date.now();
+        assert.equal((await call(proxy.port, 'hinted.test', '/long')).status, 200);
+        assert.equal((await call(proxy.port, 'hinted.test', '/long-again')).status, 200);
+        assert.equal(connections, 4, 'the second request reused the connection');
+        await waitFor('the proxy to let the idle connection go', async () => closedByProxy === 4, 5_000);
+        const idled = Date.now() - answered;
+        assert.ok(idled >= 1_000 && idled < 4_000, `closed after ${idled} ms, not about 1 s`);
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+    });
+
     it('a POST whose backend refuses the connection is sent to another backend, body intact', async () => {
       const live = await backend('p-live');
       const deadPort = await freePort();

@@ -8,7 +8,7 @@ describe('headerKind', () => {
     assert.equal(headerKind('Transfer-Encoding'), HeaderKind.TransferEncoding);
     assert.equal(headerKind('X-Forwarded-For'), HeaderKind.ForwardedFor);
     assert.equal(headerKind('x-dozen-SUBJECT'), HeaderKind.ProxySet);
-    assert.equal(headerKind('Keep-Alive'), HeaderKind.HopByHop);
+    assert.equal(headerKind('Keep-Alive'), HeaderKind.KeepAlive);
     assert.equal(headerKind('TE'), HeaderKind.HopByHop);
     assert.equal(headerKind('Proxy-Authorization'), HeaderKind.HopByHop);
   });

@@ -9,6 +9,8 @@ export const enum HeaderKind {
   Plain,
   /** Meant for one connection (RFC 9110 §7.6.1): never forwarded. */
   HopByHop,
+  /** Hop-by-hop too; a backend's says how long it keeps an idle connection (`timeout=`). */
+  KeepAlive,
   /** Set by the proxy alone: a client's value is dropped. */
   ProxySet,
   Connection,
@@ -41,7 +43,7 @@ const BY_LENGTH: readonly (readonly Named[])[] = byLength([
   ['trailer', 'Trailer', HeaderKind.HopByHop],
   ['x-api-key', 'X-Api-Key', HeaderKind.ApiKey],
   ['connection', 'Connection', HeaderKind.Connection],
-  ['keep-alive', 'Keep-Alive', HeaderKind.HopByHop],
+  ['keep-alive', 'Keep-Alive', HeaderKind.KeepAlive],
   ['x-request-id', 'X-Request-Id', HeaderKind.RequestId],
   ['authorization', 'Authorization', HeaderKind.Authorization],
   ['content-length', 'Content-Length', HeaderKind.ContentLength],

@@ -1,13 +1,22 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { downstreamHeaders } from '../headers.js';
+import { downstreamHeaders, keepAliveSecondsOf } from '../headers.js';
 import type { ParserOwner } from './io.js';
 import { createParser } from './llhttp.js';
 import { PlainResponse } from './plain-response.js';
 import { mutateBytes, seededRandom } from '../../../test/support/mutation.js';
 
+/** A response as read, with the header lines the client would get and the backend's Keep-Alive timeout. */
+interface Reading {
+  status: number;
+  keepAlive: boolean;
+  keepAliveSeconds: number;
+  lines: string;
+  body: Buffer;
+}
+
 /** What llhttp makes of `bytes` as one response, with the header lines the client would get; null unless exactly one whole response. */
-function viaLlhttp(bytes: Buffer): { status: number; keepAlive: boolean; lines: string; body: Buffer } | null {
+function viaLlhttp(bytes: Buffer): Reading | null {
   let head: { status: number; reason: string; raw: string[]; keepAlive: boolean } | null = null;
   const body: Buffer[] = [];
   let messages = 0;
@@ -26,14 +35,14 @@ function viaLlhttp(bytes: Buffer): { status: number; keepAlive: boolean; lines: 
     if (typeof result !== 'number' || result !== bytes.length || messages !== 1 || head === null) return null;
     const { status, reason, raw, keepAlive } = head;
     const lines = downstreamHeaders(raw, 'proxy-id').lines.replace('x-request-id: proxy-id\r\n', '');
-    return { status, keepAlive, lines: `${status} ${reason}\r\n${lines}`, body: Buffer.concat(body) };
+    return { status, keepAlive, keepAliveSeconds: keepAliveSecondsOf(raw), lines: `${status} ${reason}\r\n${lines}`, body: Buffer.concat(body) };
   } finally {
     parser.free();
   }
 }
 
 /** What the plain reader found, in the same shape (header lines normalized to `name: value`). */
-function viaPlain(bytes: Buffer): { status: number; keepAlive: boolean; lines: string; body: Buffer } | null {
+function viaPlain(bytes: Buffer): Reading | null {
   const plain = new PlainResponse();
   if (!plain.read(bytes, bytes.length)) return null;
   let text = '';
@@ -41,7 +50,7 @@ function viaPlain(bytes: Buffer): { status: number; keepAlive: boolean; lines: s
   assert.equal(text.length, plain.keptBytes);
   const [statusLine, ...fields] = text.split('\r\n').slice(0, -1);
   const lines = fields.map((line) => line.replace(/^([^:]*):[ \t]*(.*?)[ \t]*$/s, '$1: $2') + '\r\n').join('');
-  return { status: plain.status, keepAlive: plain.keepAlive, lines: `${statusLine}\r\n${lines}`, body: bytes.subarray(plain.bodyStart, plain.bodyEnd) };
+  return { status: plain.status, keepAlive: plain.keepAlive, keepAliveSeconds: plain.keepAliveSeconds, lines: `${statusLine}\r\n${lines}`, body: bytes.subarray(plain.bodyStart, plain.bodyEnd) };
 }
 
 const SEEDS = [
@@ -52,6 +61,8 @@ const SEEDS = [
   'HTTP/1.1 201 \r\nLocation: /x\r\nCONTENT-LENGTH:  4 \r\nconnection: CLOSE\r\n\r\nabcd',
   'HTTP/1.1 200 OK\r\nX-Empty:\r\nX-Tab:\tv\t\r\nX-Latin: caf\xe9\r\nUpgrade: h2c\r\nTE: trailers\r\nTrailer: x\r\nProxy-Connection: x\r\nContent-Length: 1\r\n\r\nz',
   'HTTP/1.1 302 Found\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 0\r\nLocation: http://x/\r\n\r\n',
+  'HTTP/1.1 200 OK\r\nKeep-Alive: max=100, TIMEOUT = 72\r\nContent-Length: 2\r\n\r\nok',
+  'HTTP/1.1 200 OK\r\nkeep-alive: xtimeout=3;timeout=15\r\nContent-Length: 0\r\n\r\n',
 ];
 
 const DECLINED = [
@@ -88,6 +99,8 @@ describe('PlainResponse', () => {
     assert.equal(nginx.keepAlive, true);
     assert.equal(viaPlain(Buffer.from(SEEDS[4], 'latin1'))!.keepAlive, false);
     assert.equal(viaPlain(Buffer.from(SEEDS[3], 'latin1'))!.keepAlive, false);
+    // Keep-Alive's timeout (Node's servers send `timeout=5`), wherever it stands in the value; -1 when there is none.
+    assert.deepEqual([1, 7, 8, 0].map((index) => viaPlain(Buffer.from(SEEDS[index], 'latin1'))!.keepAliveSeconds), [5, 72, 15, -1]);
   });
 
   it('leaves every other shape to llhttp', () => {

@@ -55,6 +55,8 @@ export class PlainResponse {
   status = 0;
   /** The backend keeps the connection open after this response. */
   keepAlive = false;
+  /** How long the backend keeps the connection idle, from its Keep-Alive `timeout=` (seconds); -1 when it said nothing. */
+  keepAliveSeconds = -1;
   bodyStart = 0;
   bodyEnd = 0;
   /**
@@ -73,6 +75,7 @@ export class PlainResponse {
     const kept = this.kept;
     kept.length = 0;
     this.keptBytes = 0;
+    this.keepAliveSeconds = -1;
     // "HTTP/1.x " then three digits and a space.
     if (end < 17 || bytes[0] !== 72 || bytes[1] !== 84 || bytes[2] !== 84 || bytes[3] !== 80 || bytes[4] !== 47 || bytes[5] !== 49 || bytes[6] !== 46) return false;
     const minor = bytes[7] - 48;
@@ -114,6 +117,9 @@ export class PlainResponse {
           if (connection !== ConnectionValue.None) return false;
           connection = connectionValue(bytes, afterColon, crAt);
           if (connection === ConnectionValue.None) return false;
+          break;
+        case HeaderKind.KeepAlive:
+          if (this.keepAliveSeconds < 0) this.keepAliveSeconds = keepAliveSeconds(bytes, afterColon, crAt);
           break;
         case HeaderKind.HopByHop:
         case HeaderKind.Upgrade:
@@ -171,6 +177,29 @@ function connectionValue(bytes: Uint8Array, from: number, to: number): Connectio
   if (end - start === 5 && bytesAre(bytes, start, 'close')) return ConnectionValue.Close;
   if (end - start === 10 && bytesAre(bytes, start, 'keep-alive')) return ConnectionValue.KeepAlive;
   return ConnectionValue.None;
+}
+
+/** The number after `timeout=` (any case, spaces around `=`, up to 9 digits) in a Keep-Alive value, or -1. */
+function keepAliveSeconds(bytes: Uint8Array, from: number, to: number): number {
+  for (let at = from; at + 8 <= to; at++) {
+    // At the value's start or after a separator, as keepAliveSecondsOf (headers.ts) reads it.
+    const before = at === from ? SP : bytes[at - 1];
+    if ((before !== SP && before !== HTAB && before !== 44 && before !== 59) || !bytesAre(bytes, at, 'timeout')) continue;
+    let next = at + 7;
+    while (next < to && (bytes[next] === SP || bytes[next] === HTAB)) next++;
+    if (bytes[next] !== 61 /* = */) continue;
+    next++;
+    while (next < to && (bytes[next] === SP || bytes[next] === HTAB)) next++;
+    let value = 0;
+    let digits = 0;
+    while (next < to && bytes[next] >= 48 && bytes[next] <= 57 && digits < 10) {
+      value = value * 10 + (bytes[next++] - 48);
+      digits++;
+    }
+    // No number, or one too long to be seconds: a later `timeout=` may still say it.
+    if (digits >= 1 && digits <= 9) return value;
+  }
+  return -1;
 }
 
 function withoutSpaces(bytes: Uint8Array, from: number, to: number): [number, number] {

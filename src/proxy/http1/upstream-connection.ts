@@ -1,5 +1,6 @@
 import type { OnReadOpts, Socket } from 'node:net';
 import type { Http1Io, Http1Parser, ParseError, ParserOwner } from './io.js';
+import { keepAliveSecondsOf } from '../headers.js';
 import { PlainResponse } from './plain-response.js';
 import { Sweep } from './sweep.js';
 
@@ -77,6 +78,8 @@ export class UpstreamConnection implements ParserOwner {
   responseStarted = false;
   /** It served an exchange before: a reset before any response is the classic keep-alive race. */
   reused = false;
+  /** How long the backend said it keeps this connection idle (Keep-Alive `timeout=`, seconds) in its last response; -1: it did not say. */
+  keepAliveSeconds = -1;
   private readonly parser: Http1Parser;
   /** llhttp has begun a message and not finished it: the next read is its. */
   private llhttpReading = false;
@@ -155,6 +158,7 @@ export class UpstreamConnection implements ParserOwner {
       this.handler = null;
       this.busy = false; // until the pool hands the connection to the next exchange, maybe within this call
       this.responseStarted = true;
+      this.keepAliveSeconds = plain.keepAliveSeconds;
       return handler.responsePlain(plain, READ_BUFFER);
     }
     this.llhttpReading = true;
@@ -219,6 +223,7 @@ export class UpstreamConnection implements ParserOwner {
     }
     this.responseStarted = true;
     this.keepAlive = keepAlive;
+    this.keepAliveSeconds = keepAliveSecondsOf(rawHeaders);
     this.deadline = sweep.now + this.idleTimeout;
     return handler.responseHead(status, reason, rawHeaders);
   }

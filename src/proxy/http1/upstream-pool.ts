@@ -22,6 +22,9 @@ export interface Asker {
   acquired(error: UpstreamError | null, connection: UpstreamConnection | null): boolean;
 }
 
+/** How much sooner than the backend's own Keep-Alive timeout an idle connection is let go (undici's keepAliveTimeoutThreshold). */
+const KEEP_ALIVE_MARGIN_MS = 1_000;
+
 /**
  * Keep-alive connections to one backend: idle ones are reused newest first
  * (warm, and the oldest time out when traffic drops), new ones opened up to
@@ -49,13 +52,23 @@ export class UpstreamPool implements ConnectionOwner {
     else this.waiting.push(asker);
   }
 
-  /** After an exchange: a reusable connection serves the next asker or rests; any other is closed. */
+  /**
+   * After an exchange: a reusable connection serves the next asker or rests; any other is closed. It rests
+   * no longer than the backend said it keeps it (Keep-Alive `timeout=`) less a second, as undici does: a
+   * request sent on a connection the backend closes at that moment fails (a POST is not retried), and
+   * Node's servers close idle connections after 5 s where the pool would keep them 30.
+   */
   release(connection: UpstreamConnection, reusable: boolean): void {
     if (!reusable || this.closing) return connection.destroy();
     while (this.waiting.length) {
       if (this.waiting.shift()!.acquired(null, connection)) return;
     }
-    connection.rest(this.options.keepAliveTimeout);
+    let rest = this.options.keepAliveTimeout;
+    if (connection.keepAliveSeconds >= 0) {
+      rest = Math.min(rest, connection.keepAliveSeconds * 1000 - KEEP_ALIVE_MARGIN_MS);
+      if (rest <= 0) return connection.destroy();
+    }
+    connection.rest(rest);
     this.idle.push(connection);
   }
 
