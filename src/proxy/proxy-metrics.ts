@@ -11,6 +11,7 @@ const DURATION = 'dozen_proxy_request_duration_seconds';
 const UPSTREAM_ERRORS = 'dozen_proxy_upstream_errors_total';
 const RETRIES = 'dozen_proxy_retries_total';
 const ENGINE = 'dozen_proxy_engine_workers';
+const DROPPED = 'dozen_proxy_connections_dropped_total';
 
 /** Help texts, also used by the primary for metrics no worker reported yet. */
 export const PROXY_METRICS: [string, string, 'counter' | 'histogram' | 'gauge'][] = [
@@ -19,6 +20,7 @@ export const PROXY_METRICS: [string, string, 'counter' | 'histogram' | 'gauge'][
   [UPSTREAM_ERRORS, 'Backend failures seen by the proxy (connect, timeout, reset), by app and kind', 'counter'],
   [RETRIES, 'Requests sent again to another backend after a connection failure, by app', 'counter'],
   [ENGINE, 'Proxy worker processes by the engine they run (fast: llhttp on Node internals; portable: node:http and undici)', 'gauge'],
+  [DROPPED, 'Client connections closed as they were accepted, the worker holding proxy.maxConnections already', 'counter'],
 ];
 
 interface AppCounters {
@@ -39,10 +41,15 @@ interface AppCounters {
 export class ProxyMetrics {
   private readonly apps = new Map<string, AppCounters>();
   private engine: string | null = null;
+  private dropped = 0;
 
   /** The engine this process runs (each worker counts 1; the primary's sum is workers per engine). */
   setEngine(engine: string): void {
     this.engine = engine;
+  }
+
+  connectionDropped(): void {
+    this.dropped++;
   }
 
   observe(record: ExchangeRecord): void {
@@ -87,7 +94,7 @@ export class ProxyMetrics {
       retries.push({ labels: { app }, value: counters.retries });
     }
     const engines: MetricValue<string>[] = this.engine ? [{ labels: { engine: this.engine }, value: 1 }] : [];
-    const values = [requests, duration, errors, retries, engines];
+    const values = [requests, duration, errors, retries, engines, [{ labels: {}, value: this.dropped }]];
     return PROXY_METRICS.map(([name, help, type], index) => ({ name, help, type, values: values[index], aggregator: 'sum' }) as unknown as MetricObjectWithValues<MetricValue<string>>);
   }
 
@@ -98,3 +105,21 @@ export class ProxyMetrics {
     }
   }
 }
+
+/** What a listener calls when it closes a connection at proxy.maxConnections: counted, and a warning at most once a minute. */
+export function droppedConnections(metrics: ProxyMetrics, log: { warn(fields: object, message: string): void }, max = DEFAULT_MAX_CONNECTIONS): () => void {
+  let warnedAt = 0;
+  let since = 0;
+  return () => {
+    metrics.connectionDropped();
+    since++;
+    const now = Date.now();
+    if (now - warnedAt < 60_000) return;
+    log.warn({ maxConnections: max, droppedSinceLastWarning: since }, 'proxy at proxy.maxConnections: new connections are closed as they are accepted');
+    warnedAt = now;
+    since = 0;
+  };
+}
+
+/** proxy.maxConnections' default, for a ProxyServer made without it (tests, the engine self-test). */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;

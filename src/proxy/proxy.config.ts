@@ -48,6 +48,12 @@ export const proxyConfig = z
       .prefault({}),
     /** Peers whose X-Forwarded-For / -Proto are believed (a load balancer in front of dozen). */
     trustedProxies: z.array(addressOrBlock).default([]),
+    /**
+     * Client connections each worker holds at once, TLS handshakes in progress included (nginx's
+     * worker_connections): past it a new connection is closed as it is accepted, so a flood of idle
+     * connections costs memory up to here and no further (the systemd unit allows a million descriptors).
+     */
+    maxConnections: z.number().int().min(1).max(1_000_000).default(10_000),
     /** Keep-alive connections each worker may hold to one backend. */
     upstreamConnections: z.number().int().min(1).max(10_000).default(128),
     /** One pino line per request (host, app, backend, status, bytes, duration). */

@@ -21,6 +21,10 @@ export interface ProxyServerOptions {
   timeouts: { connect: number; headers: number; idle: number; clientHeaders: number; clientKeepAlive: number };
   trustedProxies: readonly string[];
   upstreamConnections: number;
+  /** Client connections per listener of this process at once (proxy.maxConnections); default 10,000. */
+  maxConnections?: number;
+  /** A connection was closed as it was accepted, the listener being at maxConnections. */
+  onConnectionDropped?: (() => void) | null;
   /** The TLS listener (proxy.tls); absent: plain HTTP only. `publicPort` is the port clients reach it on (redirects name it). */
   tls?: { host: string; port: number; publicPort?: number; defaultDomain?: string; ocspStapling?: boolean; /** Offer HTTP/2 by ALPN (proxy.tls.http2; off when absent). */ http2?: boolean };
   /** Called once per finished request (access log, metrics); null for neither. */

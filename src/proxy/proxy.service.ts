@@ -8,7 +8,7 @@ import { InjectConfig } from '../config/config.module.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { ROUTE_SOURCE, type RouteSource } from '../registry/routes.js';
 import { ProxyCluster, type WorkerReport } from './proxy.cluster.js';
-import { ProxyMetrics } from './proxy-metrics.js';
+import { droppedConnections, ProxyMetrics } from './proxy-metrics.js';
 import { ProxyPolicyService } from './proxy-policy.service.js';
 import { ProxyServer } from './proxy.server.js';
 import { chooseAccept, type AcceptChoice } from './accept-mode.js';
@@ -87,6 +87,7 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
         timeouts: proxy.timeouts,
         trustedProxies: proxy.trustedProxies,
         upstreamConnections: proxy.upstreamConnections,
+        maxConnections: proxy.maxConnections,
         tls: proxy.tls ? { host: proxy.tls.listen.host, port: proxy.tls.listen.port, publicPort: proxy.tls.publicPort, defaultDomain: proxy.tls.defaultDomain?.toLowerCase().replace(/\.$/, ''), ocspStapling: proxy.tls.ocspStapling, http2: proxy.tls.http2 } : undefined,
       },
       accessLog: proxy.accessLog,
@@ -143,6 +144,7 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
     const access = start.accessLog ? this.log.child({ component: 'access' }) : null;
     this.local = new ProxyServer({
       ...start.server,
+      onConnectionDropped: droppedConnections(metrics, this.log, start.server.maxConnections),
       onExchange: (record) => {
         metrics.observe(record);
         access?.info({ host: record.host, app: record.app, backend: record.backend, method: record.method, path: record.path, status: record.status, bytes: record.bytes, requestBytes: record.requestBytes, durationMs: Math.round(record.durationMs * 10) / 10, retries: record.retries, upstreamError: record.upstreamError ?? undefined, requestId: record.requestId }, 'request');

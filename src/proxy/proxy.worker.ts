@@ -9,7 +9,7 @@ import { prettyLines } from '../common/pretty-log.js';
 import type { RouteSnapshot } from '../registry/routes.js';
 import type { PolicySet } from './policy.js';
 import type { BookChange } from './tls/certificate-book.js';
-import { ProxyMetrics } from './proxy-metrics.js';
+import { droppedConnections, ProxyMetrics } from './proxy-metrics.js';
 import { ProxyServer } from './proxy.server.js';
 import type { FromWorker, ToWorker, WorkerStart } from './worker-messages.js';
 
@@ -31,6 +31,7 @@ async function start(options: WorkerStart): Promise<void> {
   const accessLog = options.accessLog ? log.child({ component: 'access' }) : null;
   server = new ProxyServer({
     ...options.server,
+    onConnectionDropped: droppedConnections(metrics, log, options.server.maxConnections),
     onExchange: (record) => {
       metrics.observe(record);
       accessLog?.info({ host: record.host, app: record.app, backend: record.backend, method: record.method, path: record.path, status: record.status, bytes: record.bytes, requestBytes: record.requestBytes, durationMs: Math.round(record.durationMs * 10) / 10, retries: record.retries, upstreamError: record.upstreamError ?? undefined, requestId: record.requestId }, 'request');

@@ -7,7 +7,7 @@ import type { BookChange } from './tls/certificate-book.js';
 
 /** What a proxy worker needs to start: the server options minus callbacks, and its logging. */
 export interface WorkerStart {
-  server: Omit<ProxyServerOptions, 'onExchange'>;
+  server: Omit<ProxyServerOptions, 'onExchange' | 'onConnectionDropped'>;
   accessLog: boolean;
   logLevel: string;
   /** As log.format; absent means JSON lines. */

@@ -38,6 +38,7 @@ export const NODE_LINE_TESTS = [
   'test/proxy/tls-default.test.js',
   'test/proxy/tls-close.test.js',
   'test/proxy/tls-termination.test.js',
+  'test/proxy/connection-limit.test.js',
   'test/proxy/wire-security.test.js',
   'test/proxy/random-traffic.test.js',
   'test/serve-smoke.test.js',

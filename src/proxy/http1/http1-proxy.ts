@@ -14,7 +14,8 @@ import type { InboundRequest } from './inbound-request.js';
 import type { Http1Handlers, UpgradeTunnel } from './client-connection.js';
 import type { Http1Io } from './io.js';
 import { tlsServerOptions } from '../tls/tls-server.js';
-import { Http1Listener } from './listener.js';
+import { Http1Listener, type ListenerOptions } from './listener.js';
+import { DEFAULT_MAX_CONNECTIONS } from '../proxy-metrics.js';
 import { asksForWebSocket, passUpgrade } from '../upgrade.js';
 import { H2BackendPool } from '../h2/backend-pool.js';
 import type { Http2Front } from '../h2/http2-front.js';
@@ -41,19 +42,29 @@ export class Http1Proxy implements ProxyEngine {
     private readonly io: Http1Io,
   ) {
     this.forwardOptions = { retries: options.retries, headersTimeout: options.timeouts.headers, idleTimeout: options.timeouts.idle, onFinish: (record) => core.finished(record) };
-    this.listener = new Http1Listener(this.handlers, { keepAliveTimeout: options.timeouts.clientKeepAlive, headersTimeout: options.timeouts.clientHeaders, io });
+    this.listener = new Http1Listener(this.handlers, { ...this.limits(), io });
   }
 
   listen(port: number, host: string, sharing?: PortSharing): Promise<number> {
     return this.listener.listen(port, host, sharing);
   }
 
+  /** What each listener holds its clients to. */
+  private limits(): Pick<ListenerOptions, 'keepAliveTimeout' | 'headersTimeout' | 'maxConnections' | 'onDrop'> {
+    const options = this.options;
+    return {
+      keepAliveTimeout: options.timeouts.clientKeepAlive,
+      headersTimeout: options.timeouts.clientHeaders,
+      maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      onDrop: options.onConnectionDropped ?? null,
+    };
+  }
+
   async listenTls(port: number, host: string, sharing?: PortSharing): Promise<number> {
     const certificates = this.core.certificates;
     const http2 = this.options.tls?.http2 === true ? await this.startHttp2() : null;
     this.tlsListener = new Http1Listener(this.handlers, {
-      keepAliveTimeout: this.options.timeouts.clientKeepAlive,
-      headersTimeout: this.options.timeouts.clientHeaders,
+      ...this.limits(),
       io: this.io,
       tls: { options: tlsServerOptions(certificates, http2 !== null), certificates, ocspStapling: this.options.tls?.ocspStapling ?? false, http2: http2 && ((socket) => http2.serve(socket)) },
     });

@@ -98,6 +98,10 @@ export interface TlsTermination {
   handshakeTimeout: number;
   /** A connection whose handshake is done, as a net.Socket over its TLS stream (`encrypted`, `alpnProtocol` set). */
   secure(socket: Socket): void;
+  /** Whether one more connection may be taken, with `handshakes` in progress (proxy.maxConnections); else it is closed at once. */
+  admits(handshakes: number): boolean;
+  /** Told of each connection closed for that. */
+  dropped: (() => void) | null;
 }
 
 /** Terminates TLS on a listening net.Server's connections. */

@@ -12,6 +12,10 @@ export interface ListenerOptions {
   keepAliveTimeout: number;
   /** A request head must arrive whole within this long (slow-loris clients are cut). */
   headersTimeout: number;
+  /** Connections held at once (TLS handshakes in progress included); one more is closed as it is accepted. */
+  maxConnections: number;
+  /** Told of each connection closed for that. */
+  onDrop: (() => void) | null;
   /** How the engine parses, reads and writes. */
   io: Http1Io;
   /** Terminate TLS (tls/tls-server.ts): connections are served once their handshake is done. */
@@ -34,6 +38,8 @@ export class Http1Listener {
   private readonly sockets = new Set<Socket>();
   /** One function for every socket, not a closure (and a once() wrapper) per connection. */
   private readonly forget: (this: Socket) => void;
+  /** Serves a plain connection (null on a TLS listener: node:tls or the acceptor hands connections to `serve`). */
+  private readonly plain: ((socket: Socket) => void) | null = null;
 
   constructor(handlers: Http1Handlers, private readonly options: ListenerOptions) {
     // Times were read from the coarse clock, up to one sweep behind: a sweep's grace keeps timeouts from firing early.
@@ -63,7 +69,17 @@ export class Http1Listener {
       this.connections.watch(new ClientConnection(socket, handlers, { watch: this.connections, secure, io: options.io }));
     };
     const tls = options.tls;
-    this.acceptor = tls ? (options.io.terminateTls?.({ options: tls.options, certificates: tls.certificates, ocspStapling: tls.ocspStapling, handshakeTimeout: options.headersTimeout, secure: (socket) => this.accepted(socket, serve) }) ?? null) : null;
+    this.acceptor = tls
+      ? (options.io.terminateTls?.({
+          options: tls.options,
+          certificates: tls.certificates,
+          ocspStapling: tls.ocspStapling,
+          handshakeTimeout: options.headersTimeout,
+          secure: (socket) => this.accepted(socket, serve),
+          admits: (handshakes) => this.sockets.size + handshakes < options.maxConnections,
+          dropped: options.onDrop,
+        }) ?? null)
+      : null;
     if (tls && !this.acceptor) {
       // llhttp reads the TLS socket's stream (TLSWrap) as it reads a TCP one: plaintext, after OpenSSL.
       // Not allowHalfOpen here: Node then keeps a connection whose client ended mid-handshake open until
@@ -74,7 +90,8 @@ export class Http1Listener {
     } else {
       // With the engine's own TLS termination the acceptor takes each connection before net makes a socket
       // of it; one that reached net all the same must not be served in plaintext on the TLS port.
-      this.server = createServer({ noDelay: true, allowHalfOpen: true }, this.acceptor ? (socket) => socket.destroy() : serve);
+      this.server = createServer({ noDelay: true, allowHalfOpen: true });
+      this.plain = this.acceptor ? (socket) => socket.destroy() : serve;
     }
   }
 
@@ -96,7 +113,20 @@ export class Http1Listener {
   }
 
   listen(port: number, host: string, sharing?: PortSharing): Promise<number> {
-    this.server.on('connection', (socket: Socket) => this.track(socket));
+    // proxy.maxConnections is counted here rather than by net's server.maxConnections: with the primary's round
+    // robin (proxy.accept: primary) a worker at net's limit hands the connection back to the primary, which
+    // offers it again, to the same worker when it is the only one, until a slot frees: a loop while full.
+    // On a node:tls listener this runs after node:tls wrapped the TCP socket; closing it ends both.
+    const { maxConnections, onDrop } = this.options;
+    this.server.on('connection', (socket: Socket) => {
+      if (this.sockets.size >= maxConnections) {
+        socket.destroy();
+        onDrop?.();
+        return;
+      }
+      this.track(socket);
+      this.plain?.(socket);
+    });
     // Before any connection is delivered: 'listening' comes on the tick the handle starts listening.
     if (this.acceptor) this.server.once('listening', () => this.acceptor!.attach(this.server));
     return listenOn(this.server, port, host, sharing);

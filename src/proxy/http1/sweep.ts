@@ -34,6 +34,10 @@ export class Sweep<Item> {
     this.timer = null;
   }
 
+  get size(): number {
+    return this.items.size;
+  }
+
   watched(): IterableIterator<Item> {
     return this.items.values();
   }

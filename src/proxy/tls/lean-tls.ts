@@ -159,6 +159,12 @@ export class LeanTlsAcceptor implements TlsAcceptor {
   }
 
   private accept(handle: TcpHandle): void {
+    if (!this.options.admits(this.pending.size)) {
+      handle.onread = ignore;
+      handle.close();
+      this.options.dropped?.();
+      return;
+    }
     // Reads reach the TCP handle's own callback only after TLSWrap let go of it: the connection is over.
     handle.onread = closeHandle;
     handle.setNoDelay(true);

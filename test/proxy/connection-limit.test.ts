@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { call, ENGINES, startBackend, startProxy, type TestBackend } from './helpers.js';
+import { startDozen } from '../support/dozen-process.js';
+import { freePort, waitFor } from '../support/ports.js';
+
+/** A TCP connection that sends nothing (on a TLS port, a handshake that has not begun), watched from its start. */
+interface IdleConnection {
+  socket: Socket;
+  /** Resolves when the server closes it: with whether it sent no byte first. */
+  closed: Promise<boolean>;
+}
+
+async function idleConnection(port: number): Promise<IdleConnection> {
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => socket.destroy());
+  let bytes = 0;
+  socket.on('data', (chunk: Buffer) => (bytes += chunk.length));
+  const closed = new Promise<boolean>((resolve) => socket.once('close', () => resolve(bytes === 0)));
+  await once(socket, 'connect');
+  return { socket, closed };
+}
+
+/** Whether the server closed `connection` without sending a byte, within `ms`. */
+function closedEmpty(connection: IdleConnection, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  return Promise.race([connection.closed, late]).finally(() => clearTimeout(timer));
+}
+
+// proxy.maxConnections: what a listener holds at once, handshakes in progress included (the fast engine counts
+// those itself, its TLS acceptor taking connections before net does).
+describe('proxy.maxConnections', { timeout: 60_000 }, () => {
+  let backend: TestBackend;
+  before(async () => {
+    backend = await startBackend('limited', (_req, res) => res.end('served'));
+  });
+  after(async () => {
+    await backend.close();
+  });
+
+  for (const engine of ENGINES) {
+    for (const https of [false, true]) {
+      it(`closes a connection past the limit as it is accepted, and takes new ones once one has gone (${engine} engine, ${https ? 'TLS' : 'plain'})`, async () => {
+        let dropped = 0;
+        const proxy = await startProxy({ engine, https, maxConnections: 3, onConnectionDropped: () => dropped++ });
+        const held: IdleConnection[] = [];
+        try {
+          proxy.source.set([{ app: 'limited', domains: ['limited.example.net'], backends: [backend.as('limited')] }]);
+          for (let index = 0; index < 3; index++) held.push(await idleConnection(proxy.port));
+          const extra = await idleConnection(proxy.port);
+          assert.equal(await closedEmpty(extra, 2_000), true, 'the fourth connection was closed without a byte');
+          assert.equal(dropped, 1);
+          held.shift()!.socket.destroy();
+          // Once the proxy has seen that one close, a client is served again.
+          await waitFor('a request served under the limit', async () => {
+            const answer = await call(proxy.port, 'limited.example.net', '/').catch(() => null);
+            return answer?.status === 200 && answer.text === 'served';
+          }, 10_000, 50);
+        } finally {
+          for (const connection of held) connection.socket.destroy();
+          await proxy.close();
+        }
+      });
+    }
+  }
+});
+
+describe('proxy.maxConnections in dozen', { timeout: 60_000 }, () => {
+  it('is read from the config by each worker, which counts what it closes in /metrics and says so once in its log', async () => {
+    const port = await freePort();
+    const dozen = await startDozen({ env: { DOZEN_MODULES: 'proxy,registry', DOZEN_PROXY_WORKERS: '1', DOZEN_PROXY_LISTEN_PORT: String(port), DOZEN_PROXY_MAX_CONNECTIONS: '2' } });
+    const held: IdleConnection[] = [];
+    try {
+      for (let index = 0; index < 2; index++) held.push(await idleConnection(port));
+      const extras = [await idleConnection(port), await idleConnection(port)];
+      for (const extra of extras) assert.equal(await closedEmpty(extra, 2_000), true, 'a connection past the limit was closed without a byte');
+      const dropped = async () => (await (await fetch(dozen.url + '/metrics')).text()).match(/^dozen_proxy_connections_dropped_total (\d+)$/m)?.[1];
+      await waitFor('the metric to count both', async () => (await dropped()) === '2', 10_000);
+      const warnings = dozen.logs().split('\n').filter((line) => line.includes('"msg":"proxy at proxy.maxConnections: new connections are closed as they are accepted"'));
+      assert.equal(warnings.length, 1, 'one warning a minute, not one per connection');
+      assert.equal((JSON.parse(warnings[0]) as { maxConnections: number }).maxConnections, 2);
+    } finally {
+      for (const connection of held) connection.socket.destroy();
+      await dozen.stop();
+    }
+  });
+});
