@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { requireBinary } from '../support/debian.js';
@@ -111,6 +112,47 @@ describe('HTTPS in dozen serve, certificates from files', { timeout: 180_000 }, 
       const again = await runToEnd(openssl, ['s_client', '-connect', `127.0.0.1:${tlsPort}`, '-servername', 'chat.tls.test', '-CAfile', ca.caFile, '-sess_in', session, '-ign_eof'], request);
       assert.match(again.stdout, /^Reused, TLSv1\.3/m, `attempt ${attempt}: ${again.stdout.split('\n').filter((line) => /New|Reused/.test(line)).join(' ')}`);
       assert.match(again.stdout, /HTTP\/1\.1 200/);
+    }
+  });
+
+  it('a worker killed with handshakes in progress is replaced by one that serves every certificate and resumes the tickets issued before', async () => {
+    const session = join(dir, 'before-kill.pem');
+    const request = 'GET / HTTP/1.1\r\nHost: chat.tls.test\r\nConnection: close\r\n\r\n';
+    const first = await runToEnd(openssl, ['s_client', '-connect', `127.0.0.1:${tlsPort}`, '-servername', 'chat.tls.test', '-CAfile', ca.caFile, '-sess_out', session, '-ign_eof'], request);
+    assert.match(first.stdout, /^New, TLSv1\.3/m, first.stderr);
+    /** Whether worker `pid` answered a request for `path` (its access log line). */
+    const servedBy = (pid: number, path: string) =>
+      dozen.logs().split('\n').some((line) => line.includes('"msg":"request"') && line.includes(`"path":"${path}"`) && (JSON.parse(line) as { pid: number }).pid === pid);
+    const listening = () => dozen.logs().split('\n').filter((line) => line.includes('"msg":"proxy worker listening"')).map((line) => JSON.parse(line).pid as number);
+    const before = await waitFor('two workers listening', async () => (new Set(listening()).size >= 2 ? [...new Set(listening())] : undefined), 5_000, 50);
+    // Handshakes begun and not finished (no ClientHello yet), on both workers.
+    const pending = await Promise.all(Array.from({ length: 8 }, () => new Promise<Socket>((resolve) => {
+      const socket = connect(tlsPort, '127.0.0.1', () => resolve(socket));
+      socket.on('error', () => socket.destroy());
+    })));
+    try {
+      const victim = before[0];
+      process.kill(victim, 'SIGKILL');
+      const replacement = await waitFor('a replacement worker listening', async () => listening().find((pid) => !before.includes(pid)), 15_000, 50);
+      // Until the replacement has served a request of its own, ask again: the kernel or the primary spreads connections.
+      await waitFor('the replacement to serve both certificates', async () => {
+        // Each name twice in a row: the primary's round robin would otherwise give each name the same worker every time.
+        for (const name of ['shop.tls.test', 'shop.tls.test', 'chat.tls.test', 'chat.tls.test']) {
+          const answer = await curlTls(name, `/after-kill/${name}`);
+          assert.equal(answer.code, 0, answer.err);
+          assert.match(answer.out.trim(), /0 200$/, `${name}: ${answer.out}`);
+        }
+        return ['shop.tls.test', 'chat.tls.test'].every((host) => servedBy(replacement, `/after-kill/${host}`));
+      }, 20_000, 0);
+      // The ticket from before the kill resumes on the replacement too: the primary gave it the ticket keys.
+      await waitFor('a resumption served by the replacement', async () => {
+        const again = await runToEnd(openssl, ['s_client', '-connect', `127.0.0.1:${tlsPort}`, '-servername', 'chat.tls.test', '-CAfile', ca.caFile, '-sess_in', session, '-ign_eof'], request.replace('GET / ', 'GET /resumed-after-kill '));
+        assert.match(again.stdout, /^Reused, TLSv1\.3/m, again.stdout.split('\n').filter((line) => /New|Reused/.test(line)).join(' '));
+        return servedBy(replacement, '/resumed-after-kill');
+      }, 20_000, 0);
+      assert.equal((await dozen.api('/proxy/health')).status, 200);
+    } finally {
+      for (const socket of pending) socket.destroy();
     }
   });
 
