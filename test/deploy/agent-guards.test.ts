@@ -177,6 +177,10 @@ describe('deploy agent: what it refuses to run or believe', { timeout: 240_000 }
       const release = await expectStatus(dozen, '/deploy/apps/sniffer/deploy', json({}), 202);
       await waitRelease(dozen, String(release.id), 'ready', 60_000);
       assert.equal(reached, 0, "a build step connected to the host's loopback");
+      // The bench's Engine runs with --bridge=none: the log says the steps had no network, and what to set.
+      const log = await (await dozen.api(`/deploy/releases/${String(release.id)}/log`)).text();
+      assert.match(log, /note: this Engine has no bridge network \(dockerd --bridge=none\), so the build's steps have no network; set deploy\.containers\.buildNetwork: host/);
+      assert.match(log, /isolated: ECONNREFUSED/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
       listener.close();

@@ -91,6 +91,12 @@ export class DockerClient {
     return containers;
   }
 
+  /** Whether the Engine has its default bridge network (a daemon started with `--bridge=none` has not: build steps there get only loopback). */
+  async hasBridgeNetwork(): Promise<boolean> {
+    const networks = (await this.docker.listNetworks({ filters: { name: ['bridge'] } })) as { Name: string }[];
+    return networks.some((network) => network.Name === 'bridge');
+  }
+
   /** Whether an image carries the label `dozen.managed` (any value): none of dozen's may. One that is gone counts as carrying it. */
   async imageClaimsManaged(image: string): Promise<boolean> {
     try {

@@ -128,6 +128,8 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
     };
     const flush = setInterval(() => void this.releases.update({ id: job.release }, { buildLog: log }).catch(() => undefined), LOG_FLUSH_MS);
     const dir = mkdtempSync(join(tmpdir(), 'dozen-build-'));
+    /** Said again after a failure: the steps had no network, which an `npm install` needs. */
+    let offline: string | null = null;
     try {
       const row = await this.apps.findOneByOrFail({ name: app });
       const release = await this.releases.findOneByOrFail({ id: job.release });
@@ -153,7 +155,12 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
           await writeFile(join(dir, 'Dockerfile'), await templateDockerfile(row.runtime, dir, baseImage), { flag: 'wx' });
           append(`using the ${row.runtime} template on ${baseImage}`);
         }
-        imageId = await this.docker.build(dir, `dozen/${app}:${job.release}`, { 'dozen.app': app, 'dozen.release': job.release }, { memoryMb: this.config.deploy.containers.buildMemoryMb, network: this.config.deploy.containers.buildNetwork }, append, signal);
+        const network = this.config.deploy.containers.buildNetwork;
+        if (network === 'default' && !(await this.docker.hasBridgeNetwork())) {
+          offline = "note: this Engine has no bridge network (dockerd --bridge=none), so the build's steps have no network; set deploy.containers.buildNetwork: host if they need one (see docs/deploy.md, Confinement)";
+          append(offline);
+        }
+        imageId = await this.docker.build(dir, `dozen/${app}:${job.release}`, { 'dozen.app': app, 'dozen.release': job.release }, { memoryMb: this.config.deploy.containers.buildMemoryMb, network }, append, signal);
       }
       if (await this.docker.imageClaimsManaged(imageId)) throw new Error(IMAGE_CLAIMS_MANAGED);
       append(`image ${imageId}`);
@@ -178,6 +185,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
       // Which signal fired says why: git and the Engine only report that they were aborted.
       const message = job.cancel.signal.aborted ? String((job.cancel.signal.reason as Error)?.message ?? 'cancelled') : timeout.aborted ? `build timed out after ${this.config.deploy.buildTimeoutSeconds} s` : (error as Error).message;
       append(`error: ${message}`);
+      if (offline) append(offline);
       const tail = log.trimEnd().split('\n').slice(-15).join('\n');
       await this.finish(app, job.release, { status: job.cancel.signal.aborted ? 'cancelled' : 'failed', error: tail.slice(-1024), buildLog: log });
       this.log.warn({ app, release: job.release, err: error }, 'release build failed');
