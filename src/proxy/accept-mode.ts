@@ -82,7 +82,8 @@ export function setClusterScheduling(mode: AcceptMode): void {
  */
 export function assertPortFree(port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const probe = createServer();
+    // A client that connects in the probe's instant is cut rather than left hanging on a socket nobody serves.
+    const probe = createServer((socket) => socket.destroy());
     probe.once('error', reject);
     probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));
   });

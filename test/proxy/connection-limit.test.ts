@@ -74,6 +74,8 @@ describe('proxy.maxConnections in dozen', { timeout: 60_000 }, () => {
     const dozen = await startDozen({ env: { DOZEN_MODULES: 'proxy,registry', DOZEN_PROXY_WORKERS: '1', DOZEN_PROXY_LISTEN_PORT: String(port), DOZEN_PROXY_MAX_CONNECTIONS: '2' } });
     const held: IdleConnection[] = [];
     try {
+      // The admin API answers before the proxy's workers listen: connections made earlier would meet the primary's port probe.
+      await waitFor('the proxy workers listening', async () => dozen.logs().includes('"msg":"proxy listening"'), 15_000, 50);
       for (let index = 0; index < 2; index++) held.push(await idleConnection(port));
       const extras = [await idleConnection(port), await idleConnection(port)];
       for (const extra of extras) assert.equal(await closedEmpty(extra, 2_000), true, 'a connection past the limit was closed without a byte');
