@@ -184,8 +184,9 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
     } catch (error) {
       // Which signal fired says why: git and the Engine only report that they were aborted.
       const message = job.cancel.signal.aborted ? String((job.cancel.signal.reason as Error)?.message ?? 'cancelled') : timeout.aborted ? `build timed out after ${this.config.deploy.buildTimeoutSeconds} s` : (error as Error).message;
-      append(`error: ${message}`);
+      // Said again where the failure's tail shows it; the error stays the last line.
       if (offline) append(offline);
+      append(`error: ${message}`);
       const tail = log.trimEnd().split('\n').slice(-15).join('\n');
       await this.finish(app, job.release, { status: job.cancel.signal.aborted ? 'cancelled' : 'failed', error: tail.slice(-1024), buildLog: log });
       this.log.warn({ app, release: job.release, err: error }, 'release build failed');
