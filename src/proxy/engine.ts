@@ -34,6 +34,9 @@ export interface EngineReport {
 
 export type TlsTerminator = 'TLSWrap' | 'node:tls';
 
+/** proxy.maxConnections' default, also for a ProxyServer made without it (tests, the engine self-test). */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+
 /** One running listener: serves what the core admits, forwards to the core's backends. */
 export interface ProxyEngine {
   /** Starts listening; resolves with the bound port (useful with port 0). */

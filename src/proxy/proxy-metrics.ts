@@ -1,4 +1,5 @@
 import type { MetricObjectWithValues, MetricValue, Registry, RegistryContentType } from 'prom-client';
+import { DEFAULT_MAX_CONNECTIONS } from './engine.js';
 import type { ExchangeRecord } from './forward.js';
 
 export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
@@ -120,6 +121,3 @@ export function droppedConnections(metrics: ProxyMetrics, log: { warn(fields: ob
     since = 0;
   };
 }
-
-/** proxy.maxConnections' default, for a ProxyServer made without it (tests, the engine self-test). */
-export const DEFAULT_MAX_CONNECTIONS = 10_000;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { listen } from '../config/listen.js';
+import { DEFAULT_MAX_CONNECTIONS } from './engine.js';
 import { tlsConfig } from './tls/tls.config.js';
 
 const milliseconds = (fallback: number) => z.number({ error: 'expected milliseconds (a whole number)' }).int().min(1).default(fallback);
@@ -53,7 +54,7 @@ export const proxyConfig = z
      * worker_connections): past it a new connection is closed as it is accepted, so a flood of idle
      * connections costs memory up to here and no further (the systemd unit allows a million descriptors).
      */
-    maxConnections: z.number().int().min(1).max(1_000_000).default(10_000),
+    maxConnections: z.number().int().min(1).max(1_000_000).default(DEFAULT_MAX_CONNECTIONS),
     /** Keep-alive connections each worker may hold to one backend. */
     upstreamConnections: z.number().int().min(1).max(10_000).default(128),
     /** One pino line per request (host, app, backend, status, bytes, duration). */

@@ -5,7 +5,7 @@
  * engine's reaches llhttp and libuv through Node internals, the portable
  * engine's runs llhttp as WebAssembly on public APIs only.
  */
-import type { PortSharing, ProxyEngine, TlsTerminator } from '../engine.js';
+import { DEFAULT_MAX_CONNECTIONS, type PortSharing, type ProxyEngine, type TlsTerminator } from '../engine.js';
 import { Exchange, type ForwardOptions } from '../forward.js';
 import { upstreamHead } from '../headers.js';
 import { Refusal, type Admission, type ProxyCore } from '../proxy-core.js';
@@ -15,7 +15,6 @@ import type { Http1Handlers, UpgradeTunnel } from './client-connection.js';
 import type { Http1Io } from './io.js';
 import { tlsServerOptions } from '../tls/tls-server.js';
 import { Http1Listener, type ListenerOptions } from './listener.js';
-import { DEFAULT_MAX_CONNECTIONS } from '../proxy-metrics.js';
 import { asksForWebSocket, passUpgrade } from '../upgrade.js';
 import { H2BackendPool } from '../h2/backend-pool.js';
 import type { Http2Front } from '../h2/http2-front.js';

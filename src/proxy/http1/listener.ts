@@ -76,7 +76,7 @@ export class Http1Listener {
           ocspStapling: tls.ocspStapling,
           handshakeTimeout: options.headersTimeout,
           secure: (socket) => this.accepted(socket, serve),
-          admits: (handshakes) => this.sockets.size + handshakes < options.maxConnections,
+          admits: (handshakes) => !this.full(handshakes),
           dropped: options.onDrop,
         }) ?? null)
       : null;
@@ -101,6 +101,11 @@ export class Http1Listener {
     serve(socket);
   }
 
+  /** At proxy.maxConnections, counting `handshakes` the acceptor has in progress besides the sockets here. */
+  private full(handshakes: number): boolean {
+    return this.sockets.size + handshakes >= this.options.maxConnections;
+  }
+
   private track(socket: Socket): void {
     this.sockets.add(socket);
     socket.on('close', this.forget);
@@ -117,9 +122,9 @@ export class Http1Listener {
     // robin (proxy.accept: primary) a worker at net's limit hands the connection back to the primary, which
     // offers it again, to the same worker when it is the only one, until a slot frees: a loop while full.
     // On a node:tls listener this runs after node:tls wrapped the TCP socket; closing it ends both.
-    const { maxConnections, onDrop } = this.options;
+    const onDrop = this.options.onDrop;
     this.server.on('connection', (socket: Socket) => {
-      if (this.sockets.size >= maxConnections) {
+      if (this.full(0)) {
         socket.destroy();
         onDrop?.();
         return;
