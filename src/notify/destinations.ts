@@ -1,5 +1,6 @@
 import { lookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import { Agent } from 'undici';
 import { z } from 'zod';
 
@@ -112,28 +113,13 @@ export class ChannelDestinations {
  * refused whole: on an IPv6-only host with DNS64 every IPv4-only webhook receiver resolves into 64:ff9b::/96.
  */
 export function embeddedIpv4(address: string): string | null {
-  const words = ipv6Words(address);
-  if (!words) return null;
+  const text = address.replace(/%.*$/, '');
+  if (isIP(text) !== 6) return null;
+  const words = ipaddr.IPv6.parse(text).parts;
   const quad = (high: number, low: number) => [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
   if (words[0] === 0x64 && words[1] === 0xff9b && words.slice(2, 6).every((word) => word === 0)) return quad(words[6], words[7]);
   if (words[0] === 0x2002) return quad(words[1], words[2]);
   return null;
-}
-
-/** The eight 16-bit words of an IPv6 address (`::` expanded, a dotted IPv4 tail and a %zone taken in), or null. */
-function ipv6Words(address: string): number[] | null {
-  let text = address.replace(/%.*$/, '');
-  if (isIP(text) !== 6) return null;
-  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  if (dotted) {
-    const [a, b, c, d] = dotted.slice(1).map(Number);
-    text = text.slice(0, dotted.index) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head, tail] = text.split('::');
-  const words = (part: string | undefined) => (part ? part.split(':').map((word) => parseInt(word, 16)) : []);
-  const before = words(head);
-  const after = words(tail);
-  return tail === undefined ? before : [...before, ...new Array<number>(8 - before.length - after.length).fill(0), ...after];
 }
 
 function hostOf(url: string): string {
