@@ -15,8 +15,8 @@ export const PERMISSIONS = {
   'deploy.write': 'create and change apps, deploy, roll back, scale, start, stop, restart and remove instances',
   'deploy.secrets': "set and unset apps' secrets (also when creating an app), and move the repository of an app with git credentials to another host",
   'storage.read': 'list, read and download objects; tailer status',
-  'storage.write': 'upload new objects',
-  'storage.delete': 'delete and replace objects, abandon uploads',
+  'storage.write': 'upload new objects; go on with or abandon one\'s own resumable uploads',
+  'storage.delete': 'delete and replace objects; go on with or abandon anyone\'s resumable uploads',
   'broadcast.read': 'rooms and their history',
   'broadcast.publish': 'publish messages to rooms',
   'broadcast.manage': 'reset the binlog source',
@@ -163,7 +163,8 @@ export const ROUTES: Record<string, Requirement> = {
   'GET /storage/uploads/:id': 'storage.read',
   'PUT /storage/uploads/:id/parts/:partNumber': 'storage.write',
   'POST /storage/uploads/:id/complete': 'storage.write',
-  'DELETE /storage/uploads/:id': 'storage.delete',
+  // Whose upload it is decides the rest (storage.controller.ts, replacing.ts mayTouchUpload).
+  'DELETE /storage/uploads/:id': 'storage.write',
   'GET /storage/tail': 'storage.read',
 
   'GET /broadcast/health': 'node.read',

@@ -167,6 +167,12 @@ export class StoreUnavailable extends DomainError {
   }
 }
 
+export class TooManyUploads extends DomainError {
+  constructor(maxOpenUploads: number) {
+    super(429, 'too_many_uploads', `this caller has ${maxOpenUploads} resumable uploads open (storage.maxOpenUploads): complete or abandon one first`, undefined, { maxOpenUploads });
+  }
+}
+
 export class UploadNotFound extends DomainError {
   constructor(uploadId: string) {
     super(404, 'not_found', `upload ${JSON.stringify(uploadId)} does not exist`);

@@ -14,6 +14,29 @@ export function mayReplaceObjects(principal: Principal | null): boolean {
   return roleHas(principal.role, 'storage.delete');
 }
 
+/** How an upload's record names the caller who started it: the user, the admin token, or the API token. */
+export function uploadOwner(principal: Principal | null): string | undefined {
+  if (!principal) return undefined;
+  if (principal.kind === 'admin-token') return 'admin-token';
+  return principal.userId !== null ? `user:${principal.userId}` : `token:${principal.tokenId}`;
+}
+
+/**
+ * Whether `principal` may send parts to, complete, abandon or see an upload. Someone else's upload is
+ * another's object in the making: a part sent into it would be in the object its owner completes, which is
+ * replacing by another name, so it takes what replacing takes.
+ */
+export function mayTouchUpload(principal: Principal | null, upload: { owner?: string }): boolean {
+  return (upload.owner !== undefined && upload.owner === uploadOwner(principal)) || mayReplaceObjects(principal);
+}
+
+export class UploadForbidden extends DomainError {
+  constructor(principal: Principal | null, uploadId: string) {
+    const who = principal ? `${principal.name}${principal.role ? ` (role ${principal.role})` : ''}` : 'this caller';
+    super(403, 'forbidden', `${who} did not start upload ${JSON.stringify(uploadId)}: another caller's upload needs permission storage.delete, as replacing an object does`, undefined, { permission: 'storage.delete' });
+  }
+}
+
 export class ReplaceForbidden extends DomainError {
   constructor(principal: Principal | null, key: string) {
     const who = principal ? `${principal.name} (role ${principal.role})` : 'this caller';

@@ -46,6 +46,11 @@ export const storageConfig = z
      * parts, as an OSS lifecycle rule aborts multipart uploads (default 24 h).
      */
     uploadExpirySeconds: z.number().int().min(1).default(24 * 60 * 60),
+    /**
+     * Resumable uploads one caller (a user, the admin token, an API token) may have open at once: each may
+     * grow to maxObjectBytes and lives until uploadExpirySeconds, so without a cap one caller fills the disk.
+     */
+    maxOpenUploads: z.number().int().min(1).default(100),
     /** Bodies larger than this go to OSS as multipart uploads (a body up to it is held in memory and sent in one PutObject). */
     multipartThreshold: z.number().int().min(100 * 1024).default(16 * 1024 * 1024),
     /** Part size of those multipart uploads; two parts are in flight at once. */

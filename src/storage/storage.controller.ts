@@ -10,7 +10,7 @@ import { downloadHeaders } from './download-headers.js';
 import { isMediaType, MEDIA_TYPE_RULE } from './media-type.js';
 import { keyOfPath } from './object-path.js';
 import { MIN_PART_SIZE, ObjectExists, ObjectNotFound, ObjectTooLarge, type ObjectInfo, type ObjectStream } from './object-store.js';
-import { mayReplaceObjects, ReplaceForbidden } from './replacing.js';
+import { mayReplaceObjects, mayTouchUpload, ReplaceForbidden, UploadForbidden, uploadOwner } from './replacing.js';
 import { StorageService } from './storage.service.js';
 
 /** Bodies of these routes are object bytes: handed to the store as a stream, never parsed nor buffered. */
@@ -102,17 +102,21 @@ export class StorageController implements OnModuleInit {
     // Told now rather than after every part is sent; completing refuses it atomically all the same.
     const principal = principalOf(request.raw);
     if (!mayReplaceObjects(principal) && (await this.storage.head(body.key))) throw new ReplaceForbidden(principal, body.key);
-    const record = await this.storage.startUpload(body.key, body.contentType, body.metadata, body.partSize);
+    const record = await this.storage.startUpload(body.key, body.contentType, body.metadata, body.partSize, uploadOwner(principal));
     return publicUpload(record);
   }
 
+  /** The uploads in progress the caller may go on with: their own, or all for one who may replace objects. */
   @Get('uploads')
-  async listUploads(@Query('key') key?: string) {
-    return { uploads: (await this.storage.listUploads(key || undefined)).map(publicUpload) };
+  async listUploads(@Query('key') key: string | undefined, @Req() request: FastifyRequest) {
+    const principal = principalOf(request.raw);
+    const uploads = (await this.storage.listUploads(key || undefined)).filter((upload) => mayTouchUpload(principal, upload));
+    return { uploads: uploads.map(publicUpload) };
   }
 
   @Get('uploads/:id')
-  async describeUpload(@Param('id') uploadId: string) {
+  async describeUpload(@Param('id') uploadId: string, @Req() request: FastifyRequest) {
+    await this.callersUpload(request, uploadId);
     const upload = await this.storage.describeUpload(uploadId);
     return { ...publicUpload(upload), parts: upload.parts };
   }
@@ -120,20 +124,32 @@ export class StorageController implements OnModuleInit {
   @Put('uploads/:id/parts/:partNumber')
   async putPart(@Param('id') uploadId: string, @Param('partNumber') partNumber: string, @Req() request: FastifyRequest) {
     if (!/^\d+$/.test(partNumber)) throw new BadInput('partNumber', 'must be an integer from 1 to 10000');
-    return drainingWhenTooLarge(request, () => this.storage.putPart(uploadId, Number(partNumber), bodyOf(request), contentLength(request)));
+    return drainingWhenTooLarge(request, async () => {
+      await this.callersUpload(request, uploadId);
+      return this.storage.putPart(uploadId, Number(partNumber), bodyOf(request), contentLength(request));
+    });
   }
 
   @Post('uploads/:id/complete')
   @HttpCode(201)
   async completeUpload(@Param('id') uploadId: string, @Req() request: FastifyRequest) {
-    const key = await this.storage.uploadKey(uploadId);
+    const { key } = await this.callersUpload(request, uploadId);
     return describe(await refusingToReplace(request, key, (ifNoneMatch) => this.storage.completeUpload(uploadId, ifNoneMatch)));
   }
 
   @Delete('uploads/:id')
   @HttpCode(204)
-  async abortUpload(@Param('id') uploadId: string) {
+  async abortUpload(@Param('id') uploadId: string, @Req() request: FastifyRequest) {
+    await this.callersUpload(request, uploadId);
     await this.storage.abortUpload(uploadId);
+  }
+
+  /** The upload, when the caller started it or may replace objects; else 403 (404 when there is none). */
+  private async callersUpload(request: FastifyRequest, uploadId: string) {
+    const principal = principalOf(request.raw);
+    const upload = await this.storage.upload(uploadId);
+    if (!mayTouchUpload(principal, upload)) throw new UploadForbidden(principal, uploadId);
+    return upload;
   }
 
   private async upload(request: FastifyRequest) {

@@ -4,8 +4,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
 import { combineCrc64 } from './crc64.js';
-import { assertPartNumber, assertSafeKey, OBJECT_STORE, ObjectTooLarge, UploadNotFound, type ObjectInfo, type ObjectStore, type PartInfo, type PutOptions } from './object-store.js';
-import { KeyedSharedLock } from './keyed-lock.js';
+import { assertPartNumber, assertSafeKey, OBJECT_STORE, ObjectTooLarge, TooManyUploads, UploadNotFound, type ObjectInfo, type ObjectStore, type PartInfo, type PutOptions } from './object-store.js';
+import { KeyedLock, KeyedSharedLock } from './keyed-lock.js';
 import { limitBytes } from './size-limit.js';
 import { UploadRecords, type UploadRecord } from './uploads.js';
 
@@ -17,6 +17,9 @@ import { UploadRecords, type UploadRecord } from './uploads.js';
 export class StorageService {
   private readonly uploads: UploadRecords;
   private readonly maxObjectBytes: number;
+  private readonly maxOpenUploads: number;
+  /** One start at a time per owner, so two sent side by side cannot both take the last open upload. */
+  private readonly ownerLocks = new KeyedLock();
   /**
    * Per upload: parts are stored side by side (shared), a completion runs alone (exclusive), so the parts it
    * checks against storage.maxObjectBytes are the parts it joins. An upload's record is on one host, so is its lock.
@@ -29,6 +32,7 @@ export class StorageService {
   ) {
     this.uploads = new UploadRecords(join(resolve(config.dataDir), 'uploads'));
     this.maxObjectBytes = config.storage.maxObjectBytes;
+    this.maxOpenUploads = config.storage.maxOpenUploads;
   }
 
   /** Stores a body of `size` bytes (from Content-Length; undefined when sent chunked), refusing one over storage.maxObjectBytes. */
@@ -57,10 +61,21 @@ export class StorageService {
     return this.store.append(key, position, data);
   }
 
-  async startUpload(key: string, contentType: string | undefined, metadata: Record<string, string>, partSize?: number): Promise<UploadRecord> {
+  async startUpload(key: string, contentType: string | undefined, metadata: Record<string, string>, partSize?: number, owner?: string): Promise<UploadRecord> {
     assertSafeKey(key);
-    const storeUploadId = await this.store.createMultipart(key, { contentType, partSize });
-    return this.uploads.create({ key, storeUploadId, contentType, metadata });
+    return this.ownerLocks.run(owner ?? '', async () => {
+      if (owner !== undefined) {
+        const open = (await this.uploads.list()).filter((upload) => upload.owner === owner).length;
+        if (open >= this.maxOpenUploads) throw new TooManyUploads(this.maxOpenUploads);
+      }
+      const storeUploadId = await this.store.createMultipart(key, { contentType, partSize });
+      return this.uploads.create({ key, storeUploadId, contentType, metadata, owner });
+    });
+  }
+
+  /** An upload's record; throws UploadNotFound. */
+  upload(uploadId: string): Promise<UploadRecord> {
+    return this.uploads.get(uploadId);
   }
 
   async listUploads(key?: string): Promise<UploadRecord[]> {

@@ -13,6 +13,11 @@ export interface UploadRecord {
   /** Free-form strings the client chose (the CLI keeps its source file's size and mtime here to resume safely). */
   metadata: Record<string, string>;
   created: string;
+  /**
+   * Who started it (`uploadOwner`): only they, or a caller who may replace objects anyway, send its parts,
+   * complete or abandon it. Absent on uploads started before dozen recorded it: those are the latter's only.
+   */
+  owner?: string;
 }
 
 /**

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { crc64Of } from '../../src/storage/crc64.js';
-import { addUser, signIn } from '../access/people.js';
+import { addUser, signIn, type Browser } from '../access/people.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { dozenOssEnv, startOssStandIn, type OssStandIn } from '../support/oss-standin.js';
 import { GiveUp, waitFor } from '../support/ports.js';
@@ -54,7 +54,7 @@ interface Store {
 
 /** What one caller may put into the store, the same on every store. */
 function writeLimitsSuite(name: string, open: () => Promise<Store>): void {
-  describe(`write limits (${name}, storage.maxObjectBytes 1 MiB)`, { timeout: 120_000 }, () => {
+  describe(`write limits (${name}, storage.maxObjectBytes 1 MiB, storage.maxOpenUploads 3)`, { timeout: 120_000 }, () => {
     let dozen: DozenProcess;
     let store: Store;
     let appToken: string;
@@ -70,7 +70,7 @@ function writeLimitsSuite(name: string, open: () => Promise<Store>): void {
 
     before(async () => {
       store = await open();
-      dozen = await startDozen({ env: { ...store.env, DOZEN_STORAGE_MAX_OBJECT_BYTES: String(MAX) } });
+      dozen = await startDozen({ env: { ...store.env, DOZEN_STORAGE_MAX_OBJECT_BYTES: String(MAX), DOZEN_STORAGE_MAX_OPEN_UPLOADS: '3' } });
       const created = await dozen.api('/tokens', { method: 'POST', ...json({ name: 'app1', scopes: ['storage'], prefix: 'logs/app1/' }) });
       appToken = (await created.json()).token;
     });
@@ -178,6 +178,58 @@ function writeLimitsSuite(name: string, open: () => Promise<Store>): void {
       assert.equal((await asApp('/storage/objects/logs/app1/exact.bin', { method: 'PUT', body: 'by the token' })).status, 201);
       assert.equal((await admin.fetch(`/storage/uploads/${uploadId}/complete`, { method: 'POST' })).status, 201, 'the refused upload was kept');
       assert.equal(await read('kept/late.txt'), 'late');
+    });
+
+    it("keeps a resumable upload its starter's: a deployer can neither see, feed, complete nor abandon another's", async () => {
+      const deployer = await signIn(dozen, 'dee');
+      const admin = await signIn(dozen, 'ada');
+      const read = async (key: string) => (await dozen.api(`/storage/objects/${key}`)).text();
+      const { uploadId } = await (await admin.fetch('/storage/uploads', { method: 'POST', ...json({ key: 'release/app.js' }) })).json();
+      assert.equal((await admin.fetch(`/storage/uploads/${uploadId}/parts/1`, { method: 'PUT', body: 'the real code;' })).status, 200);
+      for (const [method, path, body] of [
+        ['PUT', `/storage/uploads/${uploadId}/parts/1`, 'injected;'],
+        ['PUT', `/storage/uploads/${uploadId}/parts/2`, 'injected;'],
+        ['GET', `/storage/uploads/${uploadId}`, undefined],
+        ['POST', `/storage/uploads/${uploadId}/complete`, undefined],
+        ['DELETE', `/storage/uploads/${uploadId}`, undefined],
+      ] as const) {
+        const response = await deployer.fetch(path, { method, body });
+        const refused = await response.json();
+        assert.equal(response.status, 403, `${method} ${path}: ${JSON.stringify(refused)}`);
+        assert.deepEqual([refused.error, refused.permission], ['forbidden', 'storage.delete']);
+        assert.match(refused.message, /^dee \(role deployer\) did not start upload "[0-9a-f]{32}"/);
+      }
+      assert.deepEqual((await (await deployer.fetch('/storage/uploads?key=release/app.js')).json()).uploads, [], "another's upload is not listed");
+      assert.equal((await (await admin.fetch('/storage/uploads?key=release/app.js')).json()).uploads.length, 1);
+      assert.equal((await admin.fetch(`/storage/uploads/${uploadId}/complete`, { method: 'POST' })).status, 201);
+      assert.equal(await read('release/app.js'), 'the real code;');
+      // The deployer's own upload is theirs to go on with, and one who may replace objects may touch it too.
+      const own = await (await deployer.fetch('/storage/uploads', { method: 'POST', ...json({ key: 'kept/own.txt' }) })).json();
+      assert.equal((await deployer.fetch(`/storage/uploads/${own.uploadId}/parts/1`, { method: 'PUT', body: 'mine' })).status, 200);
+      assert.equal((await deployer.fetch(`/storage/uploads?key=kept/own.txt`)).status, 200);
+      assert.equal((await (await deployer.fetch('/storage/uploads?key=kept/own.txt')).json()).uploads.length, 1);
+      assert.equal((await admin.fetch(`/storage/uploads/${own.uploadId}`)).status, 200);
+      assert.equal((await deployer.fetch(`/storage/uploads/${own.uploadId}/complete`, { method: 'POST' })).status, 201);
+      assert.equal(await read('kept/own.txt'), 'mine');
+    });
+
+    it('caps the resumable uploads one caller has open (storage.maxOpenUploads 3) with 429, others unaffected', async () => {
+      const deployer = await signIn(dozen, 'dee');
+      const start = (caller: Browser, key: string) => caller.fetch('/storage/uploads', { method: 'POST', ...json({ key }) });
+      const ids: string[] = [];
+      for (let index = 0; index < 3; index += 1) {
+        const response = await start(deployer, `cap/${index}.bin`);
+        assert.equal(response.status, 201);
+        ids.push((await response.json()).uploadId);
+      }
+      const refused = await start(deployer, 'cap/3.bin');
+      const body = await refused.json();
+      assert.equal(refused.status, 429, JSON.stringify(body));
+      assert.deepEqual([body.error, body.maxOpenUploads], ['too_many_uploads', 3]);
+      assert.match(body.message, /storage\.maxOpenUploads/);
+      assert.equal((await start(await signIn(dozen, 'ada'), 'cap/admin.bin')).status, 201, "another caller's count is its own");
+      assert.equal((await deployer.fetch(`/storage/uploads/${ids[0]}`, { method: 'DELETE' })).status, 204);
+      assert.equal((await start(deployer, 'cap/3.bin')).status, 201, 'abandoning one frees its place');
     });
   });
 }
