@@ -47,6 +47,10 @@ export const broadcastConfig = z
     preAuthBytes: z.number().int().min(256).optional(),
     /** Bytes queued for one client before it is closed with 1013 (too slow); the others are not slowed. */
     sendBufferBytes: z.number().int().min(1024).default(1024 * 1024),
+    /** WebSockets this host's hub holds at once; one more is refused before the handshake with 503. */
+    maxConnections: z.number().int().min(1).default(10_000),
+    /** WebSockets from one client address (behind a proxy: admin.trustedProxies says whose X-Forwarded-For counts); one more is refused with 429. */
+    maxConnectionsPerAddress: z.number().int().min(1).default(1000),
     /** The server pings every client this often... */
     pingSeconds: z.number().int().min(1).default(25),
     /** ...and closes a client it heard nothing from (no frame, no pong) for this long. */

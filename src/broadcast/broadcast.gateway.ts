@@ -2,10 +2,10 @@ import type { IncomingMessage } from 'node:http';
 import { type OnGatewayConnection, type OnGatewayInit, WebSocketGateway } from '@nestjs/websockets';
 import type { OnModuleDestroy } from '@nestjs/common';
 import type { Logger } from 'pino';
-import type { WebSocket, WebSocketServer } from 'ws';
+import type { ServerOptions, WebSocket, WebSocketServer } from 'ws';
 import { AdminAuth } from '../common/admin-auth.js';
 import { InjectLogger } from '../common/core.module.js';
-import { LiveCallers } from '../common/live-callers.js';
+import { CLOSE_CALLER_CHANGED, LiveCallers } from '../common/live-callers.js';
 import type { Principal } from '../common/principal.js';
 import { bearerOf } from '../common/secrets.js';
 import type { DozenConfig } from '../config/config.schema.js';
@@ -25,6 +25,9 @@ import { resolveAccess, type AccessRules, type RoomAccess } from './hub/room-acc
 @WebSocketGateway({ path: '/ws', autoPong: false })
 export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnModuleDestroy {
   private readonly connections = new Set<Connection>();
+  /** Sockets open, authenticated or not, in all and per client address (broadcast.maxConnections, maxConnectionsPerAddress). */
+  private open = 0;
+  private readonly perAddress = new Map<string, number>();
   private heartbeat?: NodeJS.Timeout;
   private readonly log: Logger;
   private readonly backend: RoomBackend;
@@ -47,14 +50,54 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
   }
 
   afterInit(server: WebSocketServer): void {
-    // ws reads maxPayload at each upgrade; frames above it close the socket with 1009.
-    (server as unknown as { options: { maxPayload: number } }).options.maxPayload = this.config.broadcast.maxFrameBytes;
+    // ws reads these options at each upgrade.
+    const options = (server as unknown as { options: ServerOptions }).options;
+    // Frames above it close the socket with 1009.
+    options.maxPayload = this.config.broadcast.maxFrameBytes;
+    // The hub speaks no subprotocol: without this ws echoes the client's first offer (RFC 6455 4.2.2: only one the server supports).
+    options.handleProtocols = () => false;
+    options.verifyClient = (info: { req: IncomingMessage }, done: (verified: boolean, code?: number, message?: string) => void) => {
+      const refusal = this.refusal(info.req);
+      if (!refusal) return done(true);
+      this.service.connectionsRefused.inc({ reason: refusal.reason });
+      done(false, refusal.status, refusal.message);
+    };
     const { pingSeconds, idleSeconds } = this.config.broadcast;
     this.heartbeat = setInterval(() => this.sweep(idleSeconds * 1000), pingSeconds * 1000);
     this.heartbeat.unref();
   }
 
+  /**
+   * Why an upgrade is refused before the handshake, or null: an HTTP/1.0 request (RFC 6455 4.1 asks for 1.1;
+   * RFC 9110 7.8 has 1.0 servers ignore Upgrade), or the host's or the address's connections all taken (each
+   * socket holds a descriptor the whole process shares: the admin API's and, under proxy.accept primary, the
+   * proxy's listeners too).
+   */
+  private refusal(request: IncomingMessage): { status: number; reason: string; message: string } | null {
+    const { maxConnections, maxConnectionsPerAddress } = this.config.broadcast;
+    if (request.httpVersionMajor === 1 && request.httpVersionMinor === 0) return { status: 400, reason: 'http_version', message: 'Bad Request: a WebSocket upgrade needs HTTP/1.1' };
+    if (this.open >= maxConnections) return { status: 503, reason: 'max_connections', message: 'Service Unavailable: too many WebSockets on this host (broadcast.maxConnections)' };
+    if ((this.perAddress.get(this.adminAuth.clientAddress(request)) ?? 0) >= maxConnectionsPerAddress) {
+      return { status: 429, reason: 'max_per_address', message: 'Too Many Requests: too many WebSockets from this address (broadcast.maxConnectionsPerAddress)' };
+    }
+    return null;
+  }
+
+  /** Counts a socket against the host's and its address's limits until it closes. */
+  private countOpen(socket: WebSocket, request: IncomingMessage): void {
+    const address = this.adminAuth.clientAddress(request);
+    this.open += 1;
+    this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
+    socket.once('close', () => {
+      this.open -= 1;
+      const left = this.perAddress.get(address)! - 1;
+      if (left === 0) this.perAddress.delete(address);
+      else this.perAddress.set(address, left);
+    });
+  }
+
   handleConnection(socket: WebSocket, request: IncomingMessage): void {
+    this.countOpen(socket, request);
     this.replaceErrorLogging(socket);
     const pending = new PreAuthFrames(this.preAuthLimits());
     let connection: Connection | null = null;
@@ -78,7 +121,7 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
       if (socket.readyState !== 1) return;
       if (!access) {
         socket.send(errorFrame('unauthorized', 'a valid token is required: Authorization: Bearer <admin token or JWT>, or ?token='));
-        socket.close(CLOSE_POLICY, 'unauthorized');
+        closeRefused(socket, 'unauthorized');
         return;
       }
       const limits = { sendBufferBytes: this.config.broadcast.sendBufferBytes, pressureBytes: this.pressureBytes() };
@@ -94,10 +137,11 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
       });
       this.connections.add(connection);
       if (access.caller) this.follow(socket, connection, access.caller, request);
+      if (access.expiresAt !== undefined) closeAtExpiry(socket, connection, access.expiresAt);
       for (const [data, isBinary] of pending.take()) connection.receive(data, isBinary);
     }, (error: unknown) => {
       this.log.error({ err: error }, 'token check failed');
-      socket.close(CLOSE_POLICY, 'token check failed');
+      closeRefused(socket, 'token check failed');
     });
   }
 
@@ -112,7 +156,7 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
     const { frames, bytes } = this.preAuthLimits();
     this.service.earlyFramesRefused.inc();
     this.log.warn({ frames: pending.frames, bytes: pending.bytes, preAuthFrames: frames, preAuthBytes: bytes }, 'client sent too much before its token was checked: closing it');
-    socket.close(CLOSE_POLICY, 'too much sent before the token was checked');
+    closeRefused(socket, 'too much sent before the token was checked');
   }
 
   /**
@@ -206,6 +250,36 @@ export class BroadcastGateway implements OnGatewayInit, OnGatewayConnection, OnM
     }
     return { slowest, total };
   }
+}
+
+/**
+ * A refused client has its close frame and a moment to answer it; ws would otherwise wait 30 s for the
+ * answer, and a client that never gives one would hold the socket (a descriptor) that long for nothing.
+ */
+const REFUSED_CLOSE_MS = 2000;
+
+function closeRefused(socket: WebSocket, reason: string): void {
+  socket.close(CLOSE_POLICY, reason);
+  const cut = setTimeout(() => socket.terminate(), REFUSED_CLOSE_MS);
+  socket.once('close', () => clearTimeout(cut));
+}
+
+/** Longest delay a Node timer takes (about 24.8 days); a later expiry is waited for in such steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A socket opened with a token that expires (a JWT's `exp`) is closed when it does, as a user's socket is
+ * when their session or personal token ends (CLOSE_CALLER_CHANGED); reconnecting with it is then refused.
+ */
+function closeAtExpiry(socket: WebSocket, connection: Connection, expiresAt: number): void {
+  let timer: NodeJS.Timeout;
+  const arm = () => {
+    const left = expiresAt - Date.now();
+    if (left <= 0) return connection.close(CLOSE_CALLER_CHANGED, 'token expired');
+    timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+  };
+  arm();
+  socket.once('close', () => clearTimeout(timer));
 }
 
 function tokenOf(request: IncomingMessage): string | undefined {

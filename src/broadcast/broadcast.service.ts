@@ -53,6 +53,7 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy, BeforeAp
   readonly slowClients: Counter;
   readonly oversizeFrames: Counter;
   readonly earlyFramesRefused: Counter;
+  readonly connectionsRefused: Counter<'reason'>;
   private sweeper?: NodeJS.Timeout;
   private keeper?: NodeJS.Timeout;
 
@@ -78,6 +79,12 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy, BeforeAp
     this.earlyFramesRefused = new Counter({
       name: 'dozen_broadcast_early_frames_refused_total',
       help: 'Clients closed with 1008 for sending more than preAuthFrames or preAuthBytes before their token was checked',
+      registers: [metrics.registry],
+    });
+    this.connectionsRefused = new Counter({
+      name: 'dozen_broadcast_connections_refused_total',
+      help: 'WebSocket upgrades refused before the handshake: reason max_connections (broadcast.maxConnections), max_per_address (broadcast.maxConnectionsPerAddress) or http_version',
+      labelNames: ['reason'],
       registers: [metrics.registry],
     });
     this.hub.onPublish((_room, count) => {

@@ -67,6 +67,11 @@ export class AdminAuth {
     this.trustedProxy = proxies.length ? proxyAddr.compile([...proxies]) : () => false;
   }
 
+  /** The client's address as Fastify's `request.ip` gives it: the peer, or what a proxy of admin.trustedProxies forwarded. */
+  clientAddress(request: IncomingMessage): string {
+    return proxyAddr(request, this.trustedProxy);
+  }
+
   usePeople(people: PeopleLookup): void {
     this.people = people;
   }

@@ -5,6 +5,7 @@ import { Audit1764300006000 } from '../audit/migrations/1764300006000-audit.js';
 import { AuditRedact1764810000000 } from '../audit/migrations/1764810000000-audit-redact.js';
 import { BroadcastBinlogCheckpoints1764000006000 } from '../broadcast/migrations/1764000006000-broadcast-binlog-checkpoints.js';
 import { BroadcastRooms1764200001000 } from '../broadcast/migrations/1764200001000-broadcast-rooms.js';
+import { BroadcastRoomNamesBinary1764830000000 } from '../broadcast/migrations/1764830000000-broadcast-room-names-binary.js';
 import { DeployModel1764200000000 } from '../deploy/migrations/1764200000000-deploy-model.js';
 import { DeployImageArchiveDigests1764820000000 } from '../deploy/migrations/1764820000000-deploy-image-archive-digests.js';
 import { DeployImages1764300001000 } from '../deploy/migrations/1764300001000-deploy-images.js';
@@ -15,6 +16,7 @@ import { ProxyAcme1764300004000 } from '../proxy/migrations/1764300004000-proxy-
 import { ProxyPolicies1764068400000 } from '../proxy/migrations/1764068400000-proxy-policies.js';
 import { ProxyTlsPolicy1764400000000 } from '../proxy/migrations/1764400000000-proxy-tls-policy.js';
 import { RegistryEmbeddedCatalog1764064800000 } from '../registry/migrations/1764064800000-registry-embedded-catalog.js';
+import { RegistryKeysBinary1764830001000 } from '../registry/migrations/1764830001000-registry-keys-binary.js';
 import { StorageTailOffsets1764070000000 } from '../storage/migrations/1764070000000-storage-tail-offsets.js';
 import { ApiTokens1764100000000 } from '../tokens/migrations/1764100000000-api-tokens.js';
 
@@ -43,4 +45,6 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   NotifyAddresses1764700000000,
   AuditRedact1764810000000,
   DeployImageArchiveDigests1764820000000,
+  BroadcastRoomNamesBinary1764830000000,
+  RegistryKeysBinary1764830001000,
 ];

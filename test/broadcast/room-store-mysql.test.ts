@@ -46,4 +46,28 @@ describe('broadcast rooms kept in dozen\'s MySQL/MariaDB database', { timeout: 1
       await dozen.stop();
     }
   });
+
+  it('keeps rooms whose names differ only in case apart (the columns compare byte for byte), and saving goes on', async () => {
+    const dozen = await startDozen({ env: { DOZEN_MODULES: 'broadcast', DOZEN_DATABASE_URL: `${mariadb.url}${OWN}` } });
+    const client = await TestClient.connect(dozen.url, dozen.token);
+    try {
+      for (const room of ['chat.case', 'chat.CASE', 'chat.Case']) client.send({ type: 'publish', room, data: room });
+      client.send({ type: 'publish', room: 'orders.after', data: 'after' });
+      client.send({ type: 'ping' });
+      await client.frame('pong');
+      const rows = async () => (await root.query(`SELECT room, frame FROM ${OWN}.broadcast_room_messages WHERE LOWER(room) = 'chat.case' OR room = 'orders.after' ORDER BY room`))[0] as { room: string; frame: string }[];
+      await waitFor('the four messages saved', async () => (await rows()).length === 4, 10_000, 100).catch((error: Error) => {
+        throw new Error(`${error.message}\n${dozen.logs().slice(-2000)}`);
+      });
+      const saved = await rows();
+      assert.deepEqual(saved.map((row) => [row.room, JSON.parse(row.frame).data]).sort(), [['chat.CASE', 'chat.CASE'], ['chat.Case', 'chat.Case'], ['chat.case', 'chat.case'], ['orders.after', 'after']]);
+      const rooms = (await root.query(`SELECT name FROM ${OWN}.broadcast_rooms WHERE LOWER(name) = 'chat.case' ORDER BY name`))[0] as { name: string }[];
+      assert.equal(rooms.length, 3, JSON.stringify(rooms));
+      const health = await (await dozen.api('/broadcast/health')).json();
+      assert.equal(health.status, 'up', JSON.stringify(health));
+    } finally {
+      client.close();
+      await dozen.stop();
+    }
+  });
 });

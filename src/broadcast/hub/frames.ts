@@ -14,8 +14,9 @@ const room = z.string().regex(ROOM_NAME, 'a room name is 1-200 characters of A-Z
 export const BINLOG_ROOM_PREFIX = 'db.';
 export const BINLOG_ROOMS_READ_ONLY = 'db.* rooms carry row changes and are written only by the binlog source';
 
+/** In any case: `DB.shop.orders` is another room, but one a reader would take for the binlog's. */
 export function isBinlogRoom(roomName: string): boolean {
-  return roomName.startsWith(BINLOG_ROOM_PREFIX);
+  return roomName.slice(0, BINLOG_ROOM_PREFIX.length).toLowerCase() === BINLOG_ROOM_PREFIX;
 }
 
 /**

@@ -4,6 +4,8 @@ import { jwtVerify } from 'jose';
 export interface RoomAccess {
   /** Who it is, for logs: `admin`, `anonymous`, or the JWT's `sub`. */
   subject: string;
+  /** When its token stops being valid (a JWT's `exp`, in ms): the socket is closed then. */
+  expiresAt?: number;
   canJoin(room: string): boolean;
   canPublish(room: string): boolean;
 }
@@ -49,7 +51,8 @@ export async function resolveAccess(token: string | undefined, rules: AccessRule
   try {
     const { payload } = await jwtVerify(token, new TextEncoder().encode(rules.jwtSecret), { algorithms: ['HS256'] });
     const list = (value: unknown) => (Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : []);
-    return patternAccess(String(payload.sub ?? 'jwt'), list(payload.join), list(payload.publish));
+    const access = patternAccess(String(payload.sub ?? 'jwt'), list(payload.join), list(payload.publish));
+    return typeof payload.exp === 'number' ? { ...access, expiresAt: payload.exp * 1000 } : access;
   } catch {
     return null;
   }
