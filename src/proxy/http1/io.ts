@@ -22,7 +22,7 @@ import type { ServedCertificates } from '../tls/served-certificates.js';
  * llhttp's callbacks, passed on with the parser as `this` dropped.
  */
 export interface ParserOwner {
-  /** A new message's first byte was read (request parsers only: the headers timeout starts here). */
+  /** A new message's first byte was read (a request's headers timeout starts here; a response after the one asked for is out of step). */
   messageBegin?(): void;
   /** A whole head, however many reads it spanned. `method` (undefined: not an HTTP method) and `url` are for requests; `status` and `reason` for responses. Returns SKIP_BODY or 0. */
   headersComplete(

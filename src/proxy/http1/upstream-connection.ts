@@ -91,6 +91,15 @@ export class UpstreamConnection implements ParserOwner {
   private deadline = 0;
   /** An exchange is on: bytes from the backend are its response (between exchanges any byte is out of step). */
   private busy = false;
+  /**
+   * The exchange whose response llhttp finished within the read it is parsing: it hears the end (and the pool
+   * gets the connection back) only once llhttp has read the rest of that read. Handed back at once, a
+   * waiting exchange took the connection, and bytes the backend sent past the response's end (a wrong
+   * Content-Length, a body on HEAD or 304) were parsed as that exchange's response: another client's.
+   */
+  private completed: ResponseHandler | null = null;
+  /** A message began after the response ended, in the same read: the connection is out of step and is closed. */
+  private outOfStep = false;
 
   constructor(
     readonly socket: Socket,
@@ -167,15 +176,33 @@ export class UpstreamConnection implements ParserOwner {
 
   /** llhttp read bytes from the backend (and passed what it parsed on already). */
   executed(result: number | ParseError): void {
+    if (this.completed !== null) return this.endCompleted(typeof result === 'number');
     if (!this.busy) return void this.socket.destroy(); // bytes nobody asked for: the connection is out of step
     if (typeof result !== 'number') return this.fail(new UpstreamError('bad_response', `the backend's response is not valid HTTP/1.1 (${result.reason ?? result.code})`));
     if (this.handler === null) this.busy = false; // the response ended in this read
     else if (this.responseStarted && this.deadline !== 0) this.deadline = sweep.now + this.idleTimeout;
   }
 
+  /**
+   * The response that ended in the last read is told its end. The connection goes back to the pool only
+   * when nothing followed the response in that read and llhttp read it all as HTTP (`parsed`); else it is
+   * closed, as nginx closes one whose backend "sent more data than specified" (the response itself was
+   * whole, and the client has it).
+   */
+  private endCompleted(parsed: boolean): void {
+    const handler = this.completed!;
+    const reusable = parsed && !this.outOfStep && this.keepAlive;
+    this.completed = null;
+    this.outOfStep = false;
+    this.busy = false; // until the pool hands the connection to the next exchange, maybe within this call
+    handler.responseEnd(reusable);
+    if (!reusable) this.socket.destroy();
+  }
+
   private readonly onEnd = (): void => {
     // A body delimited by the connection closing ends here.
     if (this.handler) this.parser.finish();
+    if (this.completed !== null) this.endCompleted(false);
     this.fail(new UpstreamError('reset', 'the backend closed the connection'));
   };
 
@@ -204,9 +231,19 @@ export class UpstreamConnection implements ParserOwner {
     handler?.upstreamFailed(error);
   }
 
+  messageBegin(): void {
+    if (this.completed !== null) this.outOfStep = true;
+  }
+
   headersComplete(_major: number, _minor: number, rawHeaders: string[], _method: unknown, _url: unknown, statusCode: number | undefined, reasonPhrase: string | undefined, _upgrade: boolean, keepAlive: boolean): number {
     const status = statusCode!;
     const reason = reasonPhrase ?? '';
+    if (this.completed !== null) return 0; // past the response's end: `executed` closes the connection
+    // RFC 9110 15: a status is 100-599; llhttp reads 000-099 too, which neither are informational nor frame a final answer.
+    if (status < 100) {
+      this.fail(new UpstreamError('bad_response', `the backend answered status ${String(status).padStart(3, '0')}, not 100-599`));
+      return 0;
+    }
     // 1xx (Early Hints; 100 Continue, though the proxy answers that itself) precede the real response.
     if (status < 200 && status !== 101) {
       this.informational = true;
@@ -239,9 +276,9 @@ export class UpstreamConnection implements ParserOwner {
       return;
     }
     this.llhttpReading = false;
-    const handler = this.handler;
+    if (this.completed !== null || this.handler === null) return;
+    this.completed = this.handler;
     this.handler = null;
-    handler?.responseEnd(this.keepAlive);
   }
 }
 
