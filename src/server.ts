@@ -16,6 +16,7 @@ import { isConsolePath, serveConsole } from './console/console-static.js';
 import { createLogger, PinoNestLogger } from './common/logger.js';
 import type { DozenConfig } from './config/config.schema.js';
 import { VERSION } from './common/version.js';
+import { redactQuerySecrets } from './common/query-secrets.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -23,7 +24,7 @@ const SHUTDOWN_GRACE_MS = 10_000;
 export async function serve(config: DozenConfig, configFile: string | null): Promise<NestFastifyApplication> {
   const logger = createLogger(config.log);
   const adapter = new FastifyAdapter({
-    loggerInstance: logger.child({ component: 'admin-http' }) as never,
+    loggerInstance: logger.child({ component: 'admin-http' }, { serializers: { req: requestForLog } }) as never,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     bodyLimit: 16 * 1024 * 1024,
@@ -119,4 +120,9 @@ function installShutdown(app: NestFastifyApplication, logger: Logger): void {
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
+}
+
+/** What the admin server logs of a request: Fastify's fields, with credentials in the query hidden. */
+function requestForLog(request: { method: string; url: string; host?: string; socket?: { remoteAddress?: string; remotePort?: number } }) {
+  return { method: request.method, url: redactQuerySecrets(request.url), host: request.host, remoteAddress: request.socket?.remoteAddress, remotePort: request.socket?.remotePort };
 }

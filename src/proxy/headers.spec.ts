@@ -10,6 +10,11 @@ describe('downstreamHeaders', () => {
     assert.equal(hasLength, true);
   });
 
+  it('drops the headers every Connection field names, not only the last one (RFC 9110 7.6.1)', () => {
+    const raw = ['Connection', 'X-Secret', 'X-Secret', 'token', 'Connection', 'X-Other', 'X-Other', 'x', 'Server', 'nginx'];
+    assert.equal(downstreamHeaders(raw, 'id').lines, 'Server: nginx\r\nx-request-id: id\r\n');
+  });
+
   it('says when the backend sent no length', () => {
     assert.equal(downstreamHeaders(['Transfer-Encoding', 'chunked', 'Connection', 'keep-alive'], 'id').hasLength, false);
     assert.equal(downstreamHeaders(['Transfer-Encoding', 'chunked', 'Connection', 'keep-alive'], 'id').lines, 'x-request-id: id\r\n');

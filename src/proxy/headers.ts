@@ -103,7 +103,8 @@ export function downstreamHeaders(raw: string[], requestId: string, ownLines = '
     const kind = headerKind(raw[index]);
     if (kind === HeaderKind.Connection) {
       const value = raw[index + 1];
-      if (value !== 'keep-alive' && value !== 'close') named = connectionTokens(value);
+      // Each Connection field names headers to drop (RFC 9110 7.6.1: the fields are one list).
+      if (value !== 'keep-alive' && value !== 'close') for (const token of connectionTokens(value)) (named ??= new Set()).add(token);
       continue;
     }
     // Hop-by-hop names go; so does the backend's X-Request-Id (the proxy's is the one the client gets).

@@ -15,6 +15,7 @@ import { chooseAccept, type AcceptChoice } from './accept-mode.js';
 import { CertificateBook } from './tls/certificate-book.js';
 import { CertificateFilesLoader } from './tls/certificate-files.js';
 import type { WorkerStart } from './worker-messages.js';
+import { redactQuerySecrets } from '../common/query-secrets.js';
 
 /**
  * Wires the proxy into the process: starts the listener (worker processes, or
@@ -147,7 +148,7 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
       onConnectionDropped: droppedConnections(metrics, this.log, start.server.maxConnections),
       onExchange: (record) => {
         metrics.observe(record);
-        access?.info({ host: record.host, app: record.app, backend: record.backend, method: record.method, path: record.path, status: record.status, bytes: record.bytes, requestBytes: record.requestBytes, durationMs: Math.round(record.durationMs * 10) / 10, retries: record.retries, upstreamError: record.upstreamError ?? undefined, requestId: record.requestId }, 'request');
+        access?.info({ host: record.host, app: record.app, backend: record.backend, method: record.method, path: redactQuerySecrets(record.path), status: record.status, bytes: record.bytes, requestBytes: record.requestBytes, durationMs: Math.round(record.durationMs * 10) / 10, retries: record.retries, upstreamError: record.upstreamError ?? undefined, requestId: record.requestId }, 'request');
       },
     });
     return this.local;

@@ -12,6 +12,7 @@ import type { BookChange } from './tls/certificate-book.js';
 import { droppedConnections, ProxyMetrics } from './proxy-metrics.js';
 import { ProxyServer } from './proxy.server.js';
 import type { FromWorker, ToWorker, WorkerStart } from './worker-messages.js';
+import { redactQuerySecrets } from '../common/query-secrets.js';
 
 let server: ProxyServer | null = null;
 // Routes or policies that arrive while the server is still starting are applied once it is up.
@@ -34,7 +35,7 @@ async function start(options: WorkerStart): Promise<void> {
     onConnectionDropped: droppedConnections(metrics, log, options.server.maxConnections),
     onExchange: (record) => {
       metrics.observe(record);
-      accessLog?.info({ host: record.host, app: record.app, backend: record.backend, method: record.method, path: record.path, status: record.status, bytes: record.bytes, requestBytes: record.requestBytes, durationMs: Math.round(record.durationMs * 10) / 10, retries: record.retries, upstreamError: record.upstreamError ?? undefined, requestId: record.requestId }, 'request');
+      accessLog?.info({ host: record.host, app: record.app, backend: record.backend, method: record.method, path: redactQuerySecrets(record.path), status: record.status, bytes: record.bytes, requestBytes: record.requestBytes, durationMs: Math.round(record.durationMs * 10) / 10, retries: record.retries, upstreamError: record.upstreamError ?? undefined, requestId: record.requestId }, 'request');
     },
   });
   if (pendingPolicies) server.setPolicies(pendingPolicies);

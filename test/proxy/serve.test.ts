@@ -68,6 +68,12 @@ describe('proxy inside dozen serve, fed by the registry', { timeout: 120_000 }, 
       return found.size >= 2 ? found : undefined;
     }, 5_000, 100);
     assert.ok(!pids.has(dozen.child.pid), 'the primary served requests itself');
+    // Credentials in a query (a browser's WebSocket can carry its token nowhere else) stay out of both logs.
+    assert.equal((await call(proxyPort, 'web.e2e.test', '/spread?room=a&token=SECRET-IN-QUERY')).status, 200);
+    await fetch(`${dozen.url}/health?token=SECRET-IN-QUERY`);
+    await waitFor('the access log line', async () => dozen.logs().includes('"path":"/spread?room=a&token=[redacted]"'), 5_000, 50);
+    await waitFor('the admin request line', async () => dozen.logs().includes('"url":"/health?token=[redacted]"'), 5_000, 50);
+    assert.ok(!dozen.logs().includes('SECRET-IN-QUERY'), 'a token in a query was logged');
 
     const metrics = await (await fetch(`${dozen.url}/metrics`)).text();
     const served = /dozen_proxy_requests_total\{app="web",class="2xx"\} (\d+)/.exec(metrics);
