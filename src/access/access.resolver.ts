@@ -1,6 +1,7 @@
 import { Args, Context, Field, Mutation, ObjectType, Query, Resolver } from '@nestjs/graphql';
 import type { FastifyReply } from 'fastify';
 import { badInputFromZod } from '../common/errors.js';
+import { refusePersonalTokenMaker } from '../common/token-maker.js';
 import type { z } from 'zod';
 import { meOf, ownUserId, signedIn, tokenMaker } from './auth.controller.js';
 import { createPersonalTokenSchema, createUserSchema, passwordSchema, role, tokenIdParam, userName } from './dto/access.dto.js';
@@ -67,7 +68,8 @@ export class AccessResolver {
   }
 
   @Mutation(() => UserType)
-  createUser(@Args('name') name: string, @Args('role') userRole: string, @Args('password') password: string): Promise<UserView> {
+  createUser(@Context() context: GraphQLContext, @Args('name') name: string, @Args('role') userRole: string, @Args('password') password: string): Promise<UserView> {
+    refusePersonalTokenMaker(signedIn(context.reply.request), 'users');
     const input = createUserSchema.safeParse({ name, role: userRole, password });
     if (!input.success) throw badInputFromZod(input.error);
     return this.people.create(input.data);
@@ -93,7 +95,8 @@ export class AccessResolver {
   }
 
   @Mutation(() => UserType, { description: "set a user's password; its sessions end and its login lockout is lifted" })
-  async resetPassword(@Args('name') name: string, @Args('password') password: string): Promise<UserView> {
+  async resetPassword(@Context() context: GraphQLContext, @Args('name') name: string, @Args('password') password: string): Promise<UserView> {
+    refusePersonalTokenMaker(signedIn(context.reply.request), 'passwords');
     const user = await this.people.setPassword(parse(userName, name, 'name'), parse(passwordSchema, { password }, '').password);
     await this.limiter.release(user.name);
     return user;

@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../common/errors.js';
 import { principalOf, type Principal } from '../common/principal.js';
 import { refusePersonalTokenMaker } from '../common/token-maker.js';
+import { setLoginActor, UNKNOWN_LOGIN_NAME } from '../common/principal.js';
 import { ZodPipe } from '../common/zod-pipe.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
@@ -72,7 +73,9 @@ export class AuthController {
       void reply.header('retry-after', String(wait));
       throw new RateLimited(wait);
     }
-    const user = await this.users.verify(name, input.password);
+    const { user, known } = await this.users.verify(name, input.password);
+    // The audit trail names who tried: a user's name, never what else was typed (a password in the name field).
+    setLoginActor(request.raw, known ? name : UNKNOWN_LOGIN_NAME);
     if (!user) {
       await this.limiter.failed(name, request.ip);
       throw new DomainError(401, 'unauthorized', 'wrong user name or password');

@@ -1,4 +1,7 @@
-import { Body, Controller, Get, Param, Patch, Post, Put } from '@nestjs/common';
+import { Body, Controller, Get, Param, Patch, Post, Put, Req } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { principalOf } from '../common/principal.js';
+import { refusePersonalTokenMaker } from '../common/token-maker.js';
 import { ZodPipe } from '../common/zod-pipe.js';
 import { createUserSchema, passwordSchema, updateUserSchema, userName, type CreateUserInput, type UpdateUserInput } from './dto/access.dto.js';
 import { LoginLimiter } from './login-limiter.js';
@@ -13,7 +16,8 @@ export class UsersController {
   ) {}
 
   @Post()
-  create(@Body(new ZodPipe(createUserSchema)) input: CreateUserInput) {
+  create(@Body(new ZodPipe(createUserSchema)) input: CreateUserInput, @Req() request: FastifyRequest) {
+    refusePersonalTokenMaker(principalOf(request.raw), 'users');
     return this.users.create(input);
   }
 
@@ -32,7 +36,8 @@ export class UsersController {
 
   /** Sets a new password, ends the user's sessions and its login lockout. */
   @Put(':name/password')
-  async setPassword(@Param('name', new ZodPipe(userName, 'name')) name: string, @Body(new ZodPipe(passwordSchema)) input: { password: string }) {
+  async setPassword(@Param('name', new ZodPipe(userName, 'name')) name: string, @Body(new ZodPipe(passwordSchema)) input: { password: string }, @Req() request: FastifyRequest) {
+    refusePersonalTokenMaker(principalOf(request.raw), 'passwords');
     const user = await this.users.setPassword(name, input.password);
     await this.limiter.release(name);
     return user;

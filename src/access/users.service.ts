@@ -98,10 +98,11 @@ export class UsersService {
   }
 
   /** The enabled user with this name and password, or null. Takes as long for an unknown name as for a wrong password. */
-  async verify(name: string, password: string): Promise<UserEntity | null> {
+  /** The user when the password is theirs and they are enabled; `known`: the name is a user's (for the audit trail only). */
+  async verify(name: string, password: string): Promise<{ user: UserEntity | null; known: boolean }> {
     const row = await this.users.findOneBy({ name: name.toLowerCase() });
     const matches = await verifyPassword(password, row?.passwordHash ?? (await decoyHash()));
-    return row && matches && row.disabledAt === null ? row : null;
+    return { user: row && matches && row.disabledAt === null ? row : null, known: row !== null };
   }
 }
 

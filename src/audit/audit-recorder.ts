@@ -7,7 +7,7 @@ import { tap, type Observable } from 'rxjs';
 import { GRAPHQL_FIELDS, moduleOfRoute } from '../access/permissions.js';
 import { GRAPHQL_PATH } from '../common/graphql-limits.js';
 import { InjectLogger } from '../common/core.module.js';
-import { actorName, principalOf } from '../common/principal.js';
+import { actorName, loginActorOf, principalOf } from '../common/principal.js';
 import type { Outcome } from './audit.entity.js';
 import { AuditTrail, type AuditRecord } from './audit-trail.service.js';
 
@@ -50,9 +50,8 @@ export class AuditRecorder implements NestInterceptor {
     const outcome = outcomeOf(reply.statusCode);
     if (outcome === 'ok' && SELF_AUDITED.has(module)) return;
     const params = (request.params ?? {}) as Record<string, string>;
-    const body = request.body as { username?: unknown } | undefined;
-    // A login has no caller yet: the name it tried is the actor.
-    const actor = pattern === '/auth/login' && typeof body?.username === 'string' ? body.username : actorName(principalOf(request.raw));
+    // A login has no caller yet: the user it tried is the actor (an unknown name is not written: it may be a password typed in the wrong field).
+    const actor = pattern === '/auth/login' ? loginActorOf(request.raw) : actorName(principalOf(request.raw));
     this.write({ module, actor, action, target: Object.values(params).join('/'), detail: { status: reply.statusCode }, address: request.ip, outcome });
   };
 

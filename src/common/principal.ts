@@ -28,6 +28,20 @@ export function principalOf(request: IncomingMessage): Principal | null {
   return principals.get(request) ?? null;
 }
 
+/** How the audit trail names a login attempt whose name is no user's (it may be anything typed, a password too). */
+export const UNKNOWN_LOGIN_NAME = '(unknown user)';
+
+const loginActors = new WeakMap<IncomingMessage, string>();
+
+/** Who a login attempt is, for the audit trail: the user's name, or UNKNOWN_LOGIN_NAME. */
+export function setLoginActor(request: IncomingMessage, name: string): void {
+  loginActors.set(request, name);
+}
+
+export function loginActorOf(request: IncomingMessage): string {
+  return loginActors.get(request) ?? UNKNOWN_LOGIN_NAME;
+}
+
 /** How the audit log names a caller: the user name, `admin-token`, or `token:<id>` for an API token. */
 export function actorName(principal: Principal | null): string {
   if (!principal) return 'anonymous';

@@ -2,9 +2,10 @@ import { DomainError } from './errors.js';
 import type { Principal } from './principal.js';
 
 /**
- * Refuses a personal token as the maker of a token (`what`: personal tokens, API tokens): one it made would
- * live on after it is revoked or expires, so a stolen token could keep its access for good. Tokens are made
- * with a session (the console) or the admin token.
+ * Refuses a personal token as the maker of credentials (`what`: personal tokens, API tokens, users,
+ * passwords): one it made would live on after it is revoked or expires, so a stolen token could keep its
+ * access for good (a user it made, or a password it set, logs in and makes tokens). They are made with a
+ * session (the console) or the admin token.
  */
 export function refusePersonalTokenMaker(principal: Principal | null, what: string): void {
   if (principal?.kind === 'personal-token') {

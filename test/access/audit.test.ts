@@ -68,7 +68,7 @@ describe('one audit trail for every module', { timeout: 180_000 }, () => {
     }
   });
 
-  it('records refusals and failures too, and logins by the name tried', async () => {
+  it('records refusals and failures too, and logins by the user tried (an unknown name as such)', async () => {
     const looker = await signIn(dozen, 'looker');
     assert.equal((await looker.fetch('/storage/objects/x.txt', { method: 'DELETE' })).status, 403);
     const refused = await recorded('actor=looker&outcome=refused', (event) => event.action === 'DELETE /storage/objects/*');
@@ -78,6 +78,12 @@ describe('one audit trail for every module', { timeout: 180_000 }, () => {
     assert.equal((await login(dozen, 'looker', 'wrong-password')).status, 401);
     const failedLogin = await recorded('module=auth&action=POST%20/auth/login', (event) => event.outcome === 'refused');
     assert.equal(failedLogin.actor, 'looker');
+    // A name that is no user's may be anything typed, a password in the wrong field too: it is not written down.
+    assert.equal((await login(dozen, 'Tr0ub4dor&3-typed-as-a-name', 'x')).status, 401);
+    const unknown = await recorded(`module=auth&actor=${encodeURIComponent('(unknown user)')}`, (event) => event.action === 'POST /auth/login');
+    assert.equal(unknown.outcome, 'refused');
+    const trail = await (await dozen.api('/audit?module=auth&limit=50')).text();
+    assert.ok(!trail.includes('Tr0ub4dor'), 'the typed name is in the audit trail');
   });
 
   it("deploy's named events carry the real user; GET /deploy/audit shows deploy's part of the one trail", async () => {

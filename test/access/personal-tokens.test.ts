@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
-import { addUser, json, signIn } from './people.js';
+import { addUser, json, login, signIn } from './people.js';
 
 /** Opens /ws with these headers; resolves with the first frame the hub sends after a join (or the close). */
 async function wsJoin(dozen: DozenProcess, headers: Record<string, string>, room: string, publish?: unknown): Promise<{ frames: Record<string, unknown>[]; closed: number | null }> {
@@ -129,6 +129,25 @@ describe('personal API tokens and the WebSocket hub for users', { timeout: 120_0
     const listed = await (await bearer(token, '/tokens')).json();
     assert.ok(!listed.tokens.some((entry: { name: string }) => entry.name === 'forever'), 'none was made');
     assert.equal((await browser.fetch('/tokens', { method: 'POST', ...json({ name: 'from-session', scopes: ['storage:read'] }) })).status, 201, 'the session makes them');
+  });
+
+  it('an admin’s personal token may not make users or set passwords (REST and GraphQL): either would log in and make tokens that outlive it', async () => {
+    const browser = await signIn(dozen, 'boss');
+    const { token } = await (await browser.fetch('/auth/tokens', { method: 'POST', ...json({ name: 'people-script' }) })).json();
+    const made = await bearer(token, '/users', { method: 'POST', ...json({ name: 'backdoor', role: 'admin', password: 'backdoor-password-1' }) });
+    const refused = await made.json();
+    assert.equal(made.status, 403, JSON.stringify(refused));
+    assert.match(refused.message, /^a personal token \(\S+\) may not make users: one it made would outlive it/);
+    const reset = await bearer(token, '/users/boss/password', { method: 'PUT', ...json({ password: 'taken-over-password-1' }) });
+    assert.equal(reset.status, 403, await reset.clone().text());
+    for (const query of ['mutation { createUser(name: "backdoor", role: "admin", password: "backdoor-password-1") { name } }', 'mutation { resetPassword(name: "boss", password: "taken-over-password-1") { name } }']) {
+      const answer = await (await bearer(token, '/graphql', { method: 'POST', ...json({ query }) })).json();
+      assert.equal(answer.errors?.[0].extensions.code, 'forbidden', JSON.stringify(answer));
+    }
+    assert.equal((await login(dozen, 'backdoor', 'backdoor-password-1')).status, 401, 'no such user was made');
+    assert.equal((await login(dozen, 'boss', 'taken-over-password-1')).status, 401, 'the password was not changed');
+    assert.equal((await bearer(token, '/users/boss', { method: 'PATCH', ...json({ role: 'admin' }) })).status, 200, 'managing existing users makes no credential');
+    assert.equal((await browser.fetch('/users', { method: 'POST', ...json({ name: 'made-by-session', role: 'viewer', password: 'session-made-password-1' }) })).status, 201, 'the session makes them');
   });
 
   it('a disabled user’s tokens stop working', async () => {
