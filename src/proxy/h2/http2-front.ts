@@ -19,8 +19,14 @@ import type { BackendPool } from '../upstreams.js';
 
 /** Streams one client may have open at once (nginx's default too); browsers open far fewer for a page. */
 const MAX_CONCURRENT_STREAMS = 128;
-/** Flow-control window per stream and per connection: an upload is not held to 64 KiB per round trip. */
-const WINDOW_BYTES = 1024 * 1024;
+/**
+ * A stream's flow-control window, what a client may send of a request body before the backend takes it:
+ * HTTP/2's default, as nginx's 64 KiB body preread. With 1 MiB a client buffered 128 MiB in a worker per
+ * connection (a body on every stream, to a backend that reads none).
+ */
+const STREAM_WINDOW_BYTES = 65_535;
+/** The connection's window: streams' bodies together may move at this much per round trip. */
+const SESSION_WINDOW_BYTES = 1024 * 1024;
 /** How long close() lets streams in progress finish before cutting their sessions. */
 const CLOSE_GRACE_MS = 5_000;
 
@@ -38,7 +44,7 @@ export class Http2Front<Pool extends BackendPool> {
     private readonly core: ProxyCore<Pool>,
     private readonly options: Http2FrontOptions<Pool>,
   ) {
-    this.server = createServer({ settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, initialWindowSize: WINDOW_BYTES } });
+    this.server = createServer({ settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, initialWindowSize: STREAM_WINDOW_BYTES } });
     this.server.on('session', (session: ServerHttp2Session) => this.opened(session));
     this.server.on('request', (request: Http2ServerRequest, response: Http2ServerResponse) => this.handle(request, response));
   }
@@ -65,13 +71,13 @@ export class Http2Front<Pool extends BackendPool> {
    */
   private opened(session: ServerHttp2Session): void {
     this.sessions.add(session);
-    let streams = 0;
-    const idle = setTimeout(() => (streams > 0 ? idle.refresh() : session.close()), this.options.idleTimeout).unref();
+    const streams = new Set<ServerHttp2Stream>();
+    const idle = setTimeout(() => (streams.size > 0 ? idle.refresh() : session.close()), this.options.idleTimeout).unref();
     session.on('stream', (stream: ServerHttp2Stream) => {
-      streams++;
+      streams.add(stream);
       idle.refresh();
       stream.once('close', () => {
-        streams--;
+        streams.delete(stream);
         idle.refresh();
       });
     });
@@ -79,7 +85,18 @@ export class Http2Front<Pool extends BackendPool> {
       clearTimeout(idle);
       this.sessions.delete(session);
     });
-    session.setLocalWindowSize(WINDOW_BYTES);
+    // When the client closes the connection (its FIN reaches the socket as 'end'), node:http2 leaves the session
+    // and every stream whose response has not ended open for ever (the socket never closes: seen on Node 20, 22
+    // and 24, over node:tls and TLSWrap alike), so an exchange never heard its client had gone and held its
+    // backend connection. HTTP/2 has no half-closed connection (no more frames can come: not even a window
+    // update), so the streams and the session are destroyed: each exchange ends (499) and lets the backend go.
+    const gone = () => {
+      for (const stream of streams) stream.destroy();
+      session.destroy();
+    };
+    session.socket.once('end', gone);
+    session.socket.once('close', gone);
+    session.setLocalWindowSize(SESSION_WINDOW_BYTES);
     // A peer's protocol error ends its own session; node:http2 has already sent GOAWAY.
     session.on('error', noop);
   }

@@ -59,6 +59,8 @@ export class UndiciExchange<Pool extends BackendPool = UndiciPool> {
   private current: object | null = null;
   private readonly started = performance.now();
   private readonly headers: string[];
+  /** Armed while the client reads none of what was written: one that stays so for the idle timeout is cut. */
+  private sendStall: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly request: ClientRequest,
@@ -78,9 +80,13 @@ export class UndiciExchange<Pool extends BackendPool = UndiciPool> {
     // The client left before the answer ended: the backend's answer is not wanted.
     this.response.once('close', () => {
       if (this.finished) return;
-      this.abort?.(new Error('the client closed the connection'));
+      // Ended before the abort: undici tells the handler at once, which would call it a backend failure.
+      const abort = this.abort;
+      this.current = null;
+      this.abort = null;
       this.letGo();
       this.finish(499, 'client_closed');
+      abort?.(new Error('the client closed the connection'));
     });
     this.attempt(null);
   }
@@ -125,10 +131,13 @@ export class UndiciExchange<Pool extends BackendPool = UndiciPool> {
       onData(chunk) {
         if (exchange.current !== handler) return false;
         exchange.bytes += chunk.length;
-        return (exchange.response as { write(chunk: Buffer): boolean }).write(chunk);
+        if ((exchange.response as { write(chunk: Buffer): boolean }).write(chunk)) return true;
+        exchange.stalled();
+        return false;
       },
       onComplete() {
         if (exchange.current !== handler) return;
+        exchange.clearStall();
         exchange.letGo();
         exchange.response.end();
         exchange.finish(exchange.status, null);
@@ -174,10 +183,48 @@ export class UndiciExchange<Pool extends BackendPool = UndiciPool> {
     // node:http frames the body (length, chunked, close, none for HEAD/204/304) from these and the request.
     // HTTP/2 has no reason phrase (node:http2 warns when given one).
     if (this.response instanceof ServerResponse) this.response.writeHead(status, reason, splitLines(lines));
-    // node:http2 takes the flat [name, value, ...] list as node:http does (its types do not say so).
-    else this.response.writeHead(status, splitLines(lines) as unknown as OutgoingHttpHeaders);
-    this.response.on('drain', resume);
+    else {
+      try {
+        // node:http2 takes the flat [name, value, ...] list as node:http does (its types do not say so). HTTP2-Settings
+        // belongs to an HTTP/1.1 upgrade, never to an HTTP/2 message (RFC 9113 8.2.2).
+        this.response.writeHead(status, splitLines(lines, 'http2-settings') as unknown as OutgoingHttpHeaders);
+      } catch {
+        // Fields HTTP/2 cannot carry (node:http2 refuses a second Location, Date, ...): a broken answer, as a bad head is.
+        for (const name of this.response.getHeaderNames()) this.response.removeHeader(name);
+        this.abort?.(new Error('the response head cannot be sent over HTTP/2'));
+        this.failed('bad_response');
+        return false;
+      }
+    }
+    this.response.on('drain', () => {
+      this.clearStall();
+      resume();
+    });
     return true;
+  }
+
+  /**
+   * The client took none of the last write: undici stops reading the backend until it drains. A client that
+   * never does (an HTTP/2 window kept at 0, a socket never read) would hold the backend connection for ever,
+   * and with all of them the app: after the idle timeout without a drain it is cut, as nginx's send_timeout does.
+   */
+  private stalled(): void {
+    this.sendStall ??= setTimeout(() => {
+      this.sendStall = null;
+      if (this.finished) return;
+      this.current = null;
+      this.abort?.(new Error('the client read nothing for the idle timeout'));
+      this.abort = null;
+      this.letGo();
+      this.response.destroy(new Error('the client read nothing for the idle timeout'));
+      this.finish(this.status, 'client_timeout');
+    }, this.options.idleTimeout);
+  }
+
+  private clearStall(): void {
+    if (this.sendStall === null) return;
+    clearTimeout(this.sendStall);
+    this.sendStall = null;
   }
 
   private failed(failure: UpstreamFailure): void {
@@ -186,8 +233,9 @@ export class UndiciExchange<Pool extends BackendPool = UndiciPool> {
     this.letGo();
     if (this.finished) return;
     if (this.response.headersSent) {
-      // Part of the response is out: the only honest signal left is a cut connection.
-      this.response.destroy();
+      // Part of the response is out: the only honest signal left is a cut connection (over HTTP/2, a reset with
+      // an error code: one without reads as a response that ended).
+      this.response.destroy(new Error(`the backend failed mid-response (${failure})`));
       return this.finish(this.status, failure);
     }
     const connectFailed = failure === 'connect_refused' || failure === 'connect_timeout' || failure === 'unreachable';
@@ -216,6 +264,7 @@ export class UndiciExchange<Pool extends BackendPool = UndiciPool> {
     if (this.finished) return;
     this.finished = true;
     this.current = null;
+    this.clearStall();
     this.options.onFinish({
       host: this.head.headers.host ?? '',
       app: this.entry.app,
