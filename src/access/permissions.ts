@@ -13,7 +13,7 @@ export const PERMISSIONS = {
   'proxy.manage': "set apps' proxy auth policies, create and revoke their API keys",
   'deploy.read': 'hosts, apps, releases, instances and their logs',
   'deploy.write': 'create and change apps, deploy, roll back, scale, start, stop, restart and remove instances',
-  'deploy.secrets': "set and unset apps' secrets (also when creating an app), and move the repository of an app with git credentials to another host",
+  'deploy.secrets': "set and unset apps' secrets (also when creating an app), and change where the code of an app with secrets comes from (repository, runtime, image)",
   'storage.read': 'list, read and download objects; tailer status',
   'storage.write': 'upload new objects; go on with or abandon one\'s own resumable uploads',
   'storage.delete': 'delete and replace objects; go on with or abandon anyone\'s resumable uploads',

@@ -91,6 +91,14 @@ export class AppsService {
     if (moved && credentials.length && !actor.managesSecrets) {
       throw new NeedsSecretsPermission(actor.name, `move ${name}'s repository to another host: the app's git credentials (${credentials.join(', ')}) go to that host`, 'repository');
     }
+    // The app's secrets are in its containers' env: choosing the code they run is reading them (a deployer could
+    // point the app at a repository of its own that prints its env), as GitLab keeps protected variables from
+    // branches nobody reviewed. Deploying another ref of the same repository stays a deploy.
+    const source = (['repository', 'runtime', 'image'] as const).find((field) => input[field] !== undefined && input[field] !== row[field]);
+    const secrets = Object.keys(row.secrets).sort();
+    if (source && secrets.length && !actor.managesSecrets) {
+      throw new NeedsSecretsPermission(actor.name, `change where ${name}'s code comes from (${source}): the app's secrets (${secrets.join(', ')}) reach the code it runs`, source);
+    }
     const { cpus, ...fields } = input;
     const next: AppEntity = { ...row, ...fields, ...(cpus === undefined ? {} : { cpuMillis: cpus === null ? null : Math.round(cpus * 1000) }), updatedAt: Date.now() };
     if (next.runtime === 'image' && !next.image) throw new DeployConflict('bad_runtime', 'image: is required for runtime image', 'image');

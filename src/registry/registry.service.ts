@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { Inject, Injectable, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import { adminToken } from '../common/admin-token.js';
 import { InjectLogger } from '../common/core.module.js';
-import { NotFound } from '../common/errors.js';
+import { BadInput, NotFound } from '../common/errors.js';
 import { Metrics } from '../common/metrics.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { DozenConfig } from '../config/config.schema.js';
@@ -119,6 +120,9 @@ export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestr
   // --- instances ---------------------------------------------------------
 
   async register(input: RegisterInput): Promise<InstanceView> {
+    const ownPort = this.ownPortAt(input.address, input.port);
+    // The proxy would send the app's domains there: the admin API and console on the public door, say.
+    if (ownPort) throw new BadInput('port', `${input.address}:${input.port} is dozen's own listener on this host (${ownPort}), not an app's`);
     const id = input.id ?? `${input.app}-${randomBytes(6).toString('hex')}`;
     const existing = await this.catalog.instances();
     for (const domain of input.domains) {
@@ -145,6 +149,14 @@ export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestr
       this.rebuildForLoad();
     }
     return { id, status: 'passing', load };
+  }
+
+  /** Which of this host's own listeners `address:port` reaches (loopback, any address, or the host's address), or null. */
+  private ownPortAt(address: string, port: number): string | null {
+    const here = address === 'localhost' || address === this.config.host.address || isLoopbackOrAny(address);
+    if (!here) return null;
+    const own: [string, number | undefined][] = [['admin.listen.port', this.config.admin.listen.port], ['proxy.listen.port', this.config.proxy.listen.port], ['proxy.tls.listen.port', this.config.proxy.tls?.listen.port]];
+    return own.find(([, value]) => value === port)?.[0] ?? null;
   }
 
   async deregister(id: string): Promise<void> {
@@ -288,4 +300,11 @@ export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestr
     const wentStale = this.snapshot.apps.some((route) => route.backends.some((backend) => backend.load && !freshLoad(backend.load, now)));
     if (wentStale) this.rebuild();
   }
+}
+
+/** 127.0.0.0/8, ::1, 0.0.0.0 and :: (and IPv4-mapped forms): this host, whatever its interfaces. */
+function isLoopbackOrAny(address: string): boolean {
+  const plain = address.replace(/^\[|\]$/g, '').replace(/^::ffff:/i, '');
+  if (isIP(plain) === 4) return plain.startsWith('127.') || plain === '0.0.0.0';
+  return isIP(plain) === 6 && /^(::1?|0*:0*:0*:0*:0*:0*:0*:[01])$/i.test(plain);
 }

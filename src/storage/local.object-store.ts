@@ -160,8 +160,9 @@ export class LocalObjectStore implements ObjectStore {
   async delete(key: string): Promise<void> {
     assertSafeKey(key);
     await this.locks.run(key, async () => {
-      await rm(this.dataPath(key), { force: true });
-      await rm(this.metaPath(key), { force: true });
+      // No such object, as OSS's DeleteObject of a missing key: a key under an object's name (`a.txt/b`) reaches a file on its way (ENOTDIR).
+      await rm(this.dataPath(key), { force: true }).catch(notDirectory);
+      await rm(this.metaPath(key), { force: true }).catch(notDirectory);
     });
   }
 
@@ -244,4 +245,8 @@ function toInfo(key: string, sidecar: Sidecar): ObjectInfo {
     etag: `"${BigInt(sidecar.crc64).toString(16)}-${sidecar.size}"`,
     modified: new Date(sidecar.mtimeMs),
   };
+}
+
+function notDirectory(error: NodeJS.ErrnoException): void {
+  if (error.code !== 'ENOTDIR') throw error;
 }

@@ -73,6 +73,23 @@ describe('deploy: callers, permissions and the audit trail', { timeout: 120_000 
     assert.deepEqual((await made.json()).secrets, ['DB_PASSWORD']);
   });
 
+  it("a deployer may not change where an app with secrets gets its code (its secrets would reach code of the deployer's choosing); an admin may", async () => {
+    for (const change of [{ image: 'attacker/prints-env:1' }, { runtime: 'nodejs', repository: 'https://git.example.net/attacker/x.git' }]) {
+      const refused = await deployer.fetch('/deploy/apps/sealed', { method: 'PUT', ...json(change) });
+      const body = await refused.json();
+      assert.equal(refused.status, 403, JSON.stringify(body));
+      assert.deepEqual([body.error, body.permission], ['forbidden', 'deploy.secrets']);
+      assert.match(body.message, /^dev may not change where sealed's code comes from \((image|repository)\): the app's secrets \(DB_PASSWORD\) reach the code it runs/);
+    }
+    const viaGraphQL = await deployer.graphql('mutation { updateApp(name: "sealed", input: { image: "attacker/prints-env:1" }) { name } }');
+    assert.equal(viaGraphQL.body.errors?.[0].extensions?.permission, 'deploy.secrets', JSON.stringify(viaGraphQL.body));
+    assert.equal((await dozen.api('/deploy/apps/sealed').then((response) => response.json())).image, 'dozen/none:1', 'nothing changed');
+    // The same image again, and other fields, are the deployer's; an app without secrets is the deployer's whole.
+    assert.equal((await deployer.fetch('/deploy/apps/sealed', { method: 'PUT', ...json({ image: 'dozen/none:1', memoryMb: 256 }) })).status, 200);
+    assert.equal((await deployer.fetch('/deploy/apps/plain', { method: 'PUT', ...json({ image: 'dozen/other:2' }) })).status, 200);
+    assert.equal((await admin.fetch('/deploy/apps/sealed', { method: 'PUT', ...json({ image: 'dozen/none:2' }) })).status, 200);
+  });
+
   it('a repository URL with credentials is refused, saying to use the secrets, and the audit trail keeps no copy of them', async () => {
     const repository = `https://ci:${TOKEN}@git.example.net/shop.git`;
     const refused = await dozen.api('/deploy/apps', { method: 'POST', ...json({ name: 'urlcreds', repository }) });

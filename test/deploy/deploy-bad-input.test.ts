@@ -75,7 +75,7 @@ const refused: [string, string, string, unknown, number, string][] = [
   ['unsetting an env variable that is not set', 'DELETE', '/deploy/apps/shop/env/NOPE', undefined, 404, 'not_found'],
   ['the webhook of an app that has none', 'GET', '/deploy/apps/shop/webhook', undefined, 404, 'not_found'],
   ['a webhook for an unknown app', 'POST', '/deploy/apps/nothere/webhook', undefined, 404, 'not_found'],
-  ['a push delivery to an app without a webhook', 'POST', '/deploy/hooks/shop', {}, 404, 'not_found'],
+  ['a push delivery to an app without a webhook (as a badly signed one: which apps have one stays unsaid)', 'POST', '/deploy/hooks/shop', {}, 401, 'unauthorized'],
 ];
 
 describe('deploy REST refuses bad input with 400 naming the field, unknown ids with 404, conflicts with 409', { timeout: 60_000 }, () => {

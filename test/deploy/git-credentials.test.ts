@@ -128,8 +128,12 @@ describe('deploy: git credentials from the app secrets', { timeout: 180_000 }, (
       const unclear = await disguised.json();
       assert.deepEqual([disguised.status, unclear.field], [400, 'repository'], JSON.stringify(unclear));
       assert.match(unclear.message, /the host of this ssh:\/\/ URL is unclear/);
-      // Another repository on the same host is the deployer's to choose.
-      assert.equal((await deployer.fetch('/deploy/apps/private', json({ repository: server.url('elsewhere.git') }, 'PUT'))).status, 200);
+      // Another repository, even on the same host, is code the app's secrets would reach: that takes deploy.secrets too.
+      const sameHost = await deployer.fetch('/deploy/apps/private', json({ repository: server.url('elsewhere.git') }, 'PUT'));
+      const kept = await sameHost.json();
+      assert.deepEqual([sameHost.status, kept.field, kept.permission], [403, 'repository', 'deploy.secrets'], JSON.stringify(kept));
+      assert.match(kept.message, /^dev may not change where private's code comes from \(repository\): the app's secrets \(GIT_PASSWORD, GIT_USERNAME\) reach the code it runs/);
+      assert.equal((await expectStatus(dozen, '/deploy/apps/private', json({ repository: server.url('elsewhere.git') }, 'PUT'), 200)).repository, server.url('elsewhere.git'));
 
       // An admin's choice of a host that sends git on to another one: that one is asked, and gets nothing.
       await expectStatus(dozen, '/deploy/apps/private', json({ repository: redirector.url('private.git') }, 'PUT'), 200);

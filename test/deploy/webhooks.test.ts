@@ -162,10 +162,10 @@ describe('deploy on push: GitHub, Gitea and GitLab webhooks', { timeout: 300_000
     assert.equal((await deliver({ 'content-type': 'application/json', 'x-github-event': 'push' }, body)).status, 401);
     // The admin token is no substitute for the hook's secret.
     assert.equal((await fetch(`${dozen.url}/deploy/hooks/hooked`, { method: 'POST', headers: { authorization: `Bearer ${dozen.token}`, 'content-type': 'application/json', 'x-github-event': 'push' }, body })).status, 401);
-    // An app without a webhook, and no app: 404; a bad app name: 400 naming it.
+    // An app without a webhook, and no app: 401, as a bad signature (which apps have a webhook stays unsaid); a bad app name: 400 naming it.
     await expectStatus(dozen, '/deploy/apps', json({ name: 'nohook', repository: repository.url }), 201);
-    assert.equal((await deliver(signed('github', secret, body), body, 'nohook')).status, 404);
-    assert.equal((await deliver(signed('github', secret, body), body, 'ghost')).status, 404);
+    assert.equal((await deliver(signed('github', secret, body), body, 'nohook')).status, 401);
+    assert.equal((await deliver(signed('github', secret, body), body, 'ghost')).status, 401);
     const badName = await deliver(signed('github', secret, body), body, 'Bad_Name');
     assert.deepEqual([badName.status, badName.body.field], [400, 'app']);
     // Signed, but not a push body.
@@ -233,6 +233,6 @@ describe('deploy on push: GitHub, Gitea and GitLab webhooks', { timeout: 300_000
     assert.match(usage.stderr, /usage: dozen app webhook/);
     const removed = await runCli(['app', 'webhook', 'hooked', 'delete', '--server', dozen.url, '--token', dozen.token]);
     assert.equal(removed.code, 0, removed.stderr);
-    assert.equal((await deliver(signed('gitea', graphql.data.rotateWebhook.secret, body), body)).status, 404);
+    assert.equal((await deliver(signed('gitea', graphql.data.rotateWebhook.secret, body), body)).status, 401);
   });
 });

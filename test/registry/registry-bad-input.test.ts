@@ -61,6 +61,19 @@ describe('registry REST refuses bad input with 400 naming the field', { timeout:
     });
   }
 
+  it("refuses dozen's own listeners on this host as an instance (the proxy would put the admin API on the public door)", async () => {
+    const adminPort = Number(new URL(dozen.url).port);
+    for (const address of ['127.0.0.1', '127.0.0.2', 'localhost', '0.0.0.0', '::1', '::ffff:127.0.0.1']) {
+      const response = await dozen.api('/registry/instances', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...valid, address, port: adminPort }) });
+      const answer = await response.json();
+      assert.equal(response.status, 400, `${address}: ${JSON.stringify(answer)}`);
+      assert.equal(answer.field, 'port');
+      assert.match(answer.message, /dozen's own listener on this host \(admin\.listen\.port\)/);
+    }
+    const elsewhere = await dozen.api('/registry/instances', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...valid, address: '192.0.2.10', port: adminPort }) });
+    assert.equal(elsewhere.status, 201, 'the same port on another host is an app');
+  });
+
   it('answers 400 for a body that is not JSON', async () => {
     const response = await dozen.api('/registry/instances', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"app":' });
     const answer = await response.json();

@@ -102,6 +102,13 @@ export function objectStoreContract(name: string, open: () => Promise<{ store: O
       await store.delete('contract/missing');
     });
 
+    it("deletes nothing, without an error, for a missing key under an object's name", async () => {
+      await store.put('contract/a-file.txt', Readable.from([Buffer.from('kept')]));
+      assert.equal(await store.head('contract/a-file.txt/under'), null);
+      await store.delete('contract/a-file.txt/under');
+      assert.equal((await store.head('contract/a-file.txt'))?.size, 4);
+    });
+
     it('appends at the right position only, and reports the real length otherwise', async () => {
       const first = await store.append('contract/log.txt', 0, Buffer.from('line 1\n'));
       assert.equal(first.nextPosition, 7);

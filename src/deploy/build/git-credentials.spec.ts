@@ -63,6 +63,8 @@ describe('git credentials from app secrets', () => {
       'https://github.com\\@evil.example/x', // WHATWG ends the authority at \\, git at /
       'https://0x7f.1/x', // WHATWG reads 127.0.0.1
       'ssh://git@/x',
+      'ssh://-oProxyCommand=touch${IFS}/tmp/pwned/x', // ssh would read the host as an option
+      'ssh://-oProxyCommand=id@github.com/x', // and the user too
     ];
     for (const url of hostile) {
       assert.match(repositoryUrlProblem(url) ?? 'accepted', /URL is unclear/, url);

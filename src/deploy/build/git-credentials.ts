@@ -159,6 +159,9 @@ export function repositoryAuthority(repository: string): Authority | { problem: 
   const host = at.at(-1)!;
   const hostname = /^(\[[^\]]*\]|[^:[\]]+)(?::\d*)?$/.exec(host)?.[1].toLowerCase();
   if (!hostname) return unclear(`expected host or host:port before the first /, not ${JSON.stringify(host)}`);
+  // ssh reads a host (or user) starting with - as an option (`ssh://-oProxyCommand=...`: a command on the build host);
+  // git 2.39 refuses it itself, older gits did not (CVE-2017-1000117).
+  if (hostname.startsWith('-') || (at.length === 2 && at[0].startsWith('-'))) return unclear('its host or user starts with -, which ssh reads as an option');
   let parsed: string;
   try {
     parsed = new URL(repository).hostname.toLowerCase();

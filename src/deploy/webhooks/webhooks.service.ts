@@ -16,6 +16,9 @@ import { SecretsBox } from '../../common/secrets-box.js';
 import { readDelivery } from './push-event.js';
 import { WebhookEntity } from './webhook.entity.js';
 
+/** What a delivery to an app without a webhook is checked against: random, so no signature matches it. */
+const NOBODYS_SECRET = randomBytes(32).toString('hex');
+
 export interface WebhookView {
   app: string;
   /** Where the git host posts its push events. */
@@ -83,8 +86,10 @@ export class WebhooksService {
 
   /** A delivery to `/deploy/hooks/<app>`: verified against the app's secret, then deployed or acknowledged. */
   async receive(app: string, headers: IncomingHttpHeaders, body: Buffer, contentType: string | undefined, address: string | null): Promise<HookOutcome> {
-    const hook = await this.row(app);
-    const delivery = readDelivery(headers, body, contentType, this.secrets.open(hook.sealedSecret));
+    // An app without a webhook is checked against a secret nobody has: its delivery is refused as a badly signed
+    // one is (401), so the answer does not tell which apps have a webhook (a 404 did, to anybody).
+    const hook = await this.hooks.findOneBy({ app });
+    const delivery = readDelivery(headers, body, contentType, hook ? this.secrets.open(hook.sealedSecret) : NOBODYS_SECRET);
     const fields = { app, provider: delivery.provider, event: delivery.event, delivery: delivery.id };
     if (!delivery.push) {
       this.log.info(fields, 'webhook delivery is not a push; ignored');
