@@ -17,12 +17,15 @@ import { createLogger, PinoNestLogger } from './common/logger.js';
 import type { DozenConfig } from './config/config.schema.js';
 import { VERSION } from './common/version.js';
 import { redactQuerySecrets } from './common/query-secrets.js';
+import { privateDataDir } from './common/data-dir.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
 /** Starts dozen on this host: the admin server and every module `modules` turns on. Resolves once listening. */
 export async function serve(config: DozenConfig, configFile: string | null): Promise<NestFastifyApplication> {
   const logger = createLogger(config.log);
+  const openMode = privateDataDir(config.dataDir);
+  if (openMode !== null) logger.warn({ dataDir: config.dataDir, was: openMode.toString(8), now: (openMode & 0o700).toString(8) }, 'the data dir was open to other users: made private');
   const adapter = new FastifyAdapter({
     loggerInstance: logger.child({ component: 'admin-http' }, { serializers: { req: requestForLog } }) as never,
     requestIdHeader: 'x-request-id',

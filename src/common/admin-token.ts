@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { DozenConfig } from '../config/config.schema.js';
+import { makeDataDir } from './data-dir.js';
 
 /**
  * The admin token: from config when set; otherwise the one in
@@ -13,7 +14,7 @@ export function adminToken(config: DozenConfig): { token: string; file: string |
   const dir = resolve(config.dataDir);
   const file = join(dir, 'admin-token');
   if (existsSync(file)) return { token: readFileSync(file, 'utf8').trim(), file };
-  mkdirSync(dir, { recursive: true });
+  makeDataDir(dir);
   const token = randomBytes(24).toString('base64url');
   writeFileSync(file, token + '\n', { mode: 0o600, flag: 'wx' });
   return { token, file };

@@ -1,7 +1,8 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { DozenConfig } from '../config/config.schema.js';
+import { makeDataDir } from './data-dir.js';
 
 const VERSION = 'v1';
 
@@ -19,7 +20,7 @@ export class SecretsBox {
     const dir = resolve(config.dataDir);
     const file = join(dir, 'deploy-secrets-key');
     if (existsSync(file)) return new SecretsBox(parseKey(readFileSync(file, 'utf8').trim(), file));
-    mkdirSync(dir, { recursive: true });
+    makeDataDir(dir);
     const key = randomBytes(32);
     writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
     return new SecretsBox(key);

@@ -1,6 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { DataSource, type DataSourceOptions } from 'typeorm';
+import { makeDataDir } from '../common/data-dir.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { MIGRATIONS } from './migrations.js';
 
@@ -14,8 +14,7 @@ export function dataSourceOptions(config: DozenConfig): DataSourceOptions {
   if (config.database.url) {
     return { ...common, type: 'mysql', ...mysqlAccount(config.database.url, config.database.password), charset: 'utf8mb4', timezone: 'Z' };
   }
-  const dataDir = resolve(config.dataDir);
-  mkdirSync(dataDir, { recursive: true });
+  const dataDir = makeDataDir(config.dataDir);
   return { ...common, type: 'better-sqlite3', database: join(dataDir, 'dozen.sqlite'), enableWAL: true, nativeBinding: config.database.sqliteBinding };
 }
 

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, type Repository } from 'typeorm';
 import { BadInput, NotFound } from '../common/errors.js';
+import { SecretsBox } from '../common/secrets-box.js';
 import { newApiKey } from './auth/api-key.js';
 import { DEFAULT_POLICY, REDACTED_SECRET, type AppPolicy, type HstsPolicy, type JwtPolicy, type PolicyInput, type PolicySet, type TlsMode } from './policy.js';
 import { ProxyApiKeyEntity, ProxyAppPolicyEntity } from './proxy.entity.js';
@@ -34,13 +35,35 @@ export interface KeyView {
  * the workers; AcmeService reads which apps want certificates), so a revoked key stops working within one IPC round.
  */
 @Injectable()
-export class ProxyPolicyService {
+export class ProxyPolicyService implements OnModuleInit {
   private readonly listeners: ((policies: PolicySet) => void)[] = [];
 
   constructor(
     @InjectRepository(ProxyAppPolicyEntity) private readonly policies: Repository<ProxyAppPolicyEntity>,
     @InjectRepository(ProxyApiKeyEntity) private readonly keys: Repository<ProxyApiKeyEntity>,
+    private readonly box: SecretsBox,
   ) {}
+
+  /** Seals the HS256 secrets an earlier version stored in the clear (a database copy or backup gave them away). */
+  async onModuleInit(): Promise<void> {
+    for (const row of await this.policies.find()) {
+      const stored = row.jwt ? (JSON.parse(row.jwt) as StoredJwt) : null;
+      if (!stored?.secret) continue;
+      row.jwt = this.sealed(stored as JwtPolicy);
+      await this.policies.save(row);
+    }
+  }
+
+  /** The jwt settings as stored: the HS256 secret sealed (`sealedSecret`), never in the clear. */
+  private sealed(jwt: JwtPolicy): string {
+    const { secret, ...rest } = jwt;
+    return JSON.stringify(secret ? { ...rest, sealedSecret: this.box.seal(secret) } : rest);
+  }
+
+  private opened(text: string): JwtPolicy {
+    const { sealedSecret, ...rest } = JSON.parse(text) as StoredJwt;
+    return sealedSecret ? { ...rest, secret: this.box.open(sealedSecret) } : rest;
+  }
 
   onChange(listener: (policies: PolicySet) => void): void {
     this.listeners.push(listener);
@@ -54,7 +77,7 @@ export class ProxyPolicyService {
   /** Replaces the app's policy; an HS256 secret given as `[redacted]` or left out is kept (`withStoredSecret`). */
   async setPolicy(app: string, input: PolicyInput): Promise<PolicyView> {
     const jwt = input.jwt && (await this.withStoredSecret(app, input.jwt));
-    const row = this.policies.create({ app, balancer: input.balancer, hashQuery: input.hashQuery, auth: input.auth, jwt: jwt ? JSON.stringify(jwt) : null, tls: input.tls, redirectHttp: input.redirectHttp, hsts: input.hsts ? JSON.stringify(input.hsts) : null, updatedAt: Date.now() });
+    const row = this.policies.create({ app, balancer: input.balancer, hashQuery: input.hashQuery, auth: input.auth, jwt: jwt ? this.sealed(jwt) : null, tls: input.tls, redirectHttp: input.redirectHttp, hsts: input.hsts ? JSON.stringify(input.hsts) : null, updatedAt: Date.now() });
     await this.policies.save(row);
     await this.publish();
     return view(row);
@@ -67,7 +90,7 @@ export class ProxyPolicyService {
   private async withStoredSecret(app: string, jwt: JwtPolicy): Promise<JwtPolicy> {
     if ((jwt.secret && jwt.secret !== REDACTED_SECRET) || jwt.publicKey || jwt.jwksUrl) return jwt;
     const stored = await this.policies.findOneBy({ app });
-    const secret = stored?.jwt ? (JSON.parse(stored.jwt) as JwtPolicy).secret : undefined;
+    const secret = stored?.jwt ? this.opened(stored.jwt).secret : undefined;
     if (!secret) throw new BadInput('jwt.secret', jwt.secret ? `no HS256 secret is stored for ${app} to keep: give the secret itself` : 'give exactly one of secret, publicKey, jwksUrl');
     return { ...jwt, secret };
   }
@@ -109,7 +132,7 @@ export class ProxyPolicyService {
         balancer: row.balancer as AppPolicy['balancer'],
         hashQuery: row.hashQuery,
         auth: row.auth as AppPolicy['auth'],
-        jwt: row.jwt ? (JSON.parse(row.jwt) as JwtPolicy) : undefined,
+        jwt: row.jwt ? this.opened(row.jwt) : undefined,
         tls: row.tls as TlsMode,
         redirectHttp: row.redirectHttp,
         hsts: row.hsts ? (JSON.parse(row.hsts) as HstsPolicy) : undefined,
@@ -130,14 +153,22 @@ export class ProxyPolicyService {
   }
 }
 
+/** The jwt column: the settings, with the HS256 secret sealed (rows of earlier versions: in the clear, until the start seals them). */
+type StoredJwt = Omit<JwtPolicy, 'secret'> & { secret?: string; sealedSecret?: string };
+
 function view(row: ProxyAppPolicyEntity): PolicyView {
-  const jwt = row.jwt ? (JSON.parse(row.jwt) as JwtPolicy) : null;
+  const stored = row.jwt ? (JSON.parse(row.jwt) as StoredJwt) : null;
+  let jwt: PolicyView['jwt'] = null;
+  if (stored) {
+    const { secret, sealedSecret, ...rest } = stored;
+    jwt = { ...rest, secret: secret || sealedSecret ? REDACTED_SECRET : undefined };
+  }
   return {
     app: row.app,
     balancer: row.balancer,
     hashQuery: row.hashQuery,
     auth: row.auth,
-    jwt: jwt ? { ...jwt, secret: jwt.secret ? REDACTED_SECRET : undefined } : null,
+    jwt,
     tls: row.tls as TlsMode,
     redirectHttp: row.redirectHttp,
     hsts: row.hsts ? (JSON.parse(row.hsts) as HstsPolicy) : null,

@@ -7,7 +7,7 @@ export class ProxyAppPolicyEntity {
   @Column({ type: 'varchar', length: 16 }) balancer!: string;
   @Column({ name: 'hash_query', type: 'boolean' }) hashQuery!: boolean;
   @Column({ type: 'varchar', length: 16 }) auth!: string;
-  /** JSON of the jwt settings (may hold an HS256 secret: never returned by the API). */
+  /** JSON of the jwt settings; an HS256 secret is sealed (`sealedSecret`, SecretsBox) and never returned by the API. */
   @Column({ type: 'text', nullable: true }) jwt!: string | null;
   /** auto, files or off. */
   @Column({ type: 'varchar', length: 8, default: 'auto' }) tls!: string;

@@ -27,11 +27,12 @@ import { CertificatesController } from './tls/certificates.controller.js';
   controllers: [moduleHealthController('proxy'), ProxyController, CertificatesController, AcmeController],
   providers: [
     ProxyPolicyService, ProxyService, ProxyHealth, ProxyResolver, CertificateBook, CertificateMetrics,
+    // Certificate keys and apps' HS256 secrets are sealed at rest, as app secrets are.
+    { provide: SecretsBox, inject: [DOZEN_CONFIG], useFactory: (config: DozenConfig) => SecretsBox.fromConfig(config) },
     {
       provide: AcmeStore,
-      inject: [DOZEN_CONFIG, getRepositoryToken(AcmeAccountEntity), getRepositoryToken(AcmeCertificateEntity)],
-      useFactory: (config: DozenConfig, accounts: Repository<AcmeAccountEntity>, certificates: Repository<AcmeCertificateEntity>) =>
-        new AcmeStore(accounts, certificates, SecretsBox.fromConfig(config)),
+      inject: [getRepositoryToken(AcmeAccountEntity), getRepositoryToken(AcmeCertificateEntity), SecretsBox],
+      useFactory: (accounts: Repository<AcmeAccountEntity>, certificates: Repository<AcmeCertificateEntity>, box: SecretsBox) => new AcmeStore(accounts, certificates, box),
     },
     AcmeService,
     AcmeResolver,
