@@ -24,9 +24,22 @@ export async function createUser(dozen: DozenProcess, name: string, role: string
   await adminGql(dozen, 'mutation ($name: String!, $role: String!, $password: String!) { createUser(name: $name, role: $role, password: $password) { name } }', { name, role, password });
 }
 
-/** A fresh browser context (its own cookies), logged in through the console's login form. */
-export async function logIn(browser: Browser, dozen: DozenProcess, name: string, password: string, locale = 'en-US'): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ locale, viewport: { width: 1280, height: 900 } });
+/** The CSP refusals Chromium reports on `page`'s console, as they come. */
+export function cspViolations(page: Page): string[] {
+  const refused: string[] = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) refused.push(`${page.url()}: ${message.text()}`);
+  });
+  return refused;
+}
+
+/**
+ * A fresh browser context (its own cookies), logged in through the console's login form. `enforceCsp`: keep
+ * the console's Content-Security-Policy in force; by default it is bypassed, since Playwright's
+ * `waitForFunction` compiles its predicate in the page, which `script-src 'self'` rightly refuses.
+ */
+export async function logIn(browser: Browser, dozen: DozenProcess, name: string, password: string, locale = 'en-US', enforceCsp = false): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ locale, viewport: { width: 1280, height: 900 }, bypassCSP: !enforceCsp });
   const page = await context.newPage();
   await page.goto(dozen.url + '/');
   await page.fill('input[name=username]', name);

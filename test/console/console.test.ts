@@ -8,7 +8,7 @@ import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../support/chromium.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { TestClient } from '../broadcast/ws-client.js';
-import { adminGql, createUser, logIn, open, shoot } from './console-helpers.js';
+import { adminGql, createUser, cspViolations, logIn, open, shoot } from './console-helpers.js';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -301,6 +301,20 @@ describe('the web console in Chromium', { timeout: 240_000 }, () => {
       await viewer.click('header button:has-text("Log out")');
       await viewer.waitForSelector('input[name=username]');
       assert.equal((await viewer.evaluate(`fetch('/auth/me').then((response) => response.status)`)) as number, 401, 'the session ended on the server');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('needs nothing its Content-Security-Policy forbids: login, every page, live data', async () => {
+    const { context, page: strict } = await logIn(browser, dozen, 'ada', PASSWORD, 'en-US', true);
+    try {
+      const refused = cspViolations(strict);
+      for (const path of ['/overview', '/apps', '/routes', '/broadcast', '/storage', '/people']) await open(strict, path);
+      // The live views' WebSockets (GraphQL subscriptions, the hub) are connect-src 'self'.
+      await open(strict, '/routes');
+      await strict.waitForSelector('[data-instance]');
+      assert.deepEqual(refused, []);
     } finally {
       await context.close();
     }

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../support/chromium.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
+import { CONSOLE_POLICY } from '../../src/common/security-headers.js';
 
 /** Clickjacking and content served as pages: what every answer of the admin port tells the browser. */
 describe('no page may frame the console or the API, and nothing the API answers runs as a page', { timeout: 120_000 }, () => {
@@ -44,7 +45,9 @@ describe('no page may frame the console or the API, and nothing the API answers 
       const policy = response.headers.get('content-security-policy') ?? '';
       // A stored object carries storage's own policy (download-headers.ts): sandboxed too.
       if (kind === 'object') assert.match(policy, /\bsandbox\b/, what);
-      else assert.equal(policy, kind === 'console' ? "frame-ancestors 'none'" : "default-src 'none'; frame-ancestors 'none'; sandbox", what);
+      else assert.equal(policy, kind === 'console' ? CONSOLE_POLICY : "default-src 'none'; frame-ancestors 'none'; sandbox", what);
+      if (kind === 'console') assert.match(policy, /script-src 'self';.*frame-ancestors 'none'/, what);
+      assert.equal(response.headers.get('referrer-policy'), 'same-origin', what);
     }
   });
 

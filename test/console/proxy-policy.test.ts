@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import type { Browser } from 'playwright-core';
+import { SecretsBox } from '../../src/common/secrets-box.js';
+import type { DozenConfig } from '../../src/config/config.schema.js';
 import { launchChromium } from '../support/chromium.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { createUser, logIn, open } from './console-helpers.js';
@@ -15,12 +17,15 @@ describe("an app's proxy policy saved from the console keeps what the form does 
   let browser: Browser;
   const rest = (path: string, method: string, body?: unknown) =>
     dozen.api(path, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  /** The jwt settings as stored: the secret itself, which no API shows. */
+  /** The jwt settings as stored, the secret opened with the data dir's key: the secret itself, which no API shows. */
   const storedJwt = (app: string) => {
     const database = new Database(join(dozen.dataDir, 'dozen.sqlite'), { readonly: true });
     try {
       const row = database.prepare('SELECT jwt FROM proxy_app_policies WHERE app = ?').get(app) as { jwt: string | null } | undefined;
-      return row?.jwt ? (JSON.parse(row.jwt) as { secret?: string; algorithms: string[] }) : null;
+      if (!row?.jwt) return null;
+      const { sealedSecret, ...rest } = JSON.parse(row.jwt) as { sealedSecret?: string; algorithms: string[] };
+      const box = SecretsBox.fromConfig({ dataDir: dozen.dataDir, deploy: {} } as DozenConfig);
+      return { ...rest, ...(sealedSecret ? { secret: box.open(sealedSecret) } : {}) };
     } finally {
       database.close();
     }
