@@ -30,6 +30,8 @@ export const NODE_LINE_TESTS = [
   'test/proxy/forwarding.test.js',
   'test/proxy/http1.test.js',
   'test/proxy/http2.test.js',
+  'test/proxy/http2-abuse.test.js',
+  'test/proxy/backend-framing.test.js',
   'test/proxy/memory.test.js',
   'test/proxy/routing.test.js',
   'test/proxy/accept-mode.test.js',
