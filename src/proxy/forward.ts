@@ -74,6 +74,9 @@ export function gatewayFailure(kind: string, app: string): { status: number; bod
   };
 }
 
+/** Request bodies up to this size (a Content-Length) are read whole before a backend connection is taken (InboundRequest.bufferBody). */
+const BUFFERED_BODY_BYTES = 64 * 1024;
+
 /**
  * One client request on its way to a backend: picks a target with the app's
  * balancer, takes a connection from that backend's pool, writes the request
@@ -119,6 +122,7 @@ export class Exchange implements ResponseHandler, BodySink, Asker {
     this.request.started = true;
     this.request.clientCloseListener = this;
     this.request.sendContinue();
+    if (this.request.bufferBody(BUFFERED_BODY_BYTES, () => this.attempt(null))) return;
     this.attempt(null);
   }
 

@@ -32,6 +32,7 @@ export const NODE_LINE_TESTS = [
   'test/proxy/http2.test.js',
   'test/proxy/http2-abuse.test.js',
   'test/proxy/backend-framing.test.js',
+  'test/proxy/slow-clients.test.js',
   'test/proxy/memory.test.js',
   'test/proxy/routing.test.js',
   'test/proxy/accept-mode.test.js',

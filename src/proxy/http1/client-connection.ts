@@ -115,8 +115,12 @@ export class ClientConnection implements ParserOwner {
   checkIdle(now: number, keepAliveTimeout: number): void {
     if (this.handedOver) return; // a WebSocket's silence is its own business
     const serving = this.queue[0];
-    // A request waiting on its backend is the backend timeouts' business; an idle or stalled client is ours.
-    if (serving ? serving.waitingSince !== 0 && now - serving.waitingSince > keepAliveTimeout : now - this.lastActive > keepAliveTimeout) this.socket.destroy();
+    // A request waiting on its backend is the backend timeouts' business; an idle or stalled client is ours,
+    // and so is one gone silent while its body is read before a backend is asked.
+    const stalled = serving
+      ? (serving.waitingSince !== 0 && now - serving.waitingSince > keepAliveTimeout) || (serving.awaitingBody && now - this.lastActive > keepAliveTimeout)
+      : now - this.lastActive > keepAliveTimeout;
+    if (stalled) this.socket.destroy();
   }
 
   /** The client sent all it will send: answer what it asked, then close. */

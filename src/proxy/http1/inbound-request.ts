@@ -44,6 +44,8 @@ export class InboundRequest {
   /** Told once if the client goes away before the response ended, or its body turned out malformed (`badBody`). */
   clientCloseListener: { clientGone(badBody?: boolean): void } | null = null;
   private held: Buffer[] | null = null;
+  /** Set while a small body is read whole before a backend is asked (`bufferBody`): called once it is. */
+  private buffering: (() => void) | null = null;
   private bodyComplete: boolean;
   private sink: BodySink | null = null;
   private framing: Framing = 'none';
@@ -75,12 +77,35 @@ export class InboundRequest {
       return;
     }
     (this.held ??= []).push(chunk);
-    this.connection.pause();
+    if (!this.buffering) this.connection.pause();
   }
 
   receiveEnd(): void {
     this.bodyComplete = true;
     if (this.sink && !this.ended) this.sink.end();
+    const whole = this.buffering;
+    this.buffering = null;
+    if (whole && !this.ended) whole();
+  }
+
+  /** A small body is being read whole, from a client that has not sent all of it yet. */
+  get awaitingBody(): boolean {
+    return this.buffering !== null;
+  }
+
+  /**
+   * Reads a body of at most `limit` bytes (a Content-Length) whole before `whole` is called, so that a
+   * backend connection is taken only once it can be sent at once: a client sending its body slowly held a
+   * connection of the app's pool for as long as it liked, and a few hundred such clients held them all
+   * (nginx reads the whole body first). False, and nothing changes, for no body, a chunked or larger one,
+   * or one already read.
+   */
+  bufferBody(limit: number, whole: () => void): boolean {
+    if (this.bodyComplete || this.head.body !== 'length' || Number(this.head.contentLength) > limit) return false;
+    this.buffering = whole;
+    // A first chunk held before this paused the socket.
+    if (this.held) this.connection.resume();
+    return true;
   }
 
   /** Streams the body to `sink`, held bytes first. */

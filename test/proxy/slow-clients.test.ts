@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { waitFor } from '../support/ports.js';
+import { call, ENGINES, startBackend, startProxy, type TestBackend, type TestProxy } from './helpers.js';
+
+const KEEP_ALIVE_MS = 1_500;
+
+/** A POST whose head and the first `first` bytes of its `size`-byte body are sent at once; the rest when the test says. */
+async function slowPost(port: number, size: number, first: number): Promise<{ socket: Socket; rest(): void; answer: Promise<string> }> {
+  const socket = connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  let received = '';
+  socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+  socket.on('error', () => undefined);
+  const answer = new Promise<string>((resolve) => socket.once('close', () => resolve(received)));
+  const body = Buffer.alloc(size, 'p');
+  socket.write(`POST /slow HTTP/1.1\r\nHost: slow.test\r\nContent-Length: ${size}\r\nConnection: close\r\n\r\n`);
+  socket.write(body.subarray(0, first));
+  return { socket, rest: () => socket.write(body.subarray(first)), answer };
+}
+
+for (const engine of ENGINES) {
+  describe(`proxy: clients that send their body slowly (${engine} engine, one backend connection)`, { timeout: 60_000 }, () => {
+    let proxy: TestProxy;
+    let backend: TestBackend;
+
+    before(async () => {
+      backend = await startBackend('slow-1');
+      proxy = await startProxy({ engine, upstreamConnections: 1, timeouts: { connect: 1_000, headers: 5_000, idle: 5_000, clientHeaders: 5_000, clientKeepAlive: KEEP_ALIVE_MS } });
+      proxy.source.set([{ app: 'slow', domains: ['slow.test'], backends: [backend.as('slow')] }]);
+    });
+    after(async () => {
+      await proxy?.close();
+      await backend?.close();
+    });
+
+    it('reads a small body whole before taking a backend connection: the app serves others while it trickles in', async () => {
+      const slow = await slowPost(proxy.port, 1000, 10);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const started = Date.now();
+      const other = await call(proxy.port, 'slow.test', '/meanwhile');
+      assert.equal(other.status, 200, other.text);
+      assert.ok(Date.now() - started < 1_000, `the other request waited ${Date.now() - started} ms`);
+      assert.equal(backend.seen.filter((request) => request.url === '/slow').length, 0, 'the backend saw the slow request before its body was whole');
+      slow.rest();
+      const answer = await slow.answer;
+      assert.match(answer, /^HTTP\/1\.1 200 /);
+      assert.equal(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).body, 'p'.repeat(1000), 'the body reached the backend whole');
+    });
+
+    it('cuts a client gone silent in the middle of such a body after the keep-alive timeout', async () => {
+      const slow = await slowPost(proxy.port, 1000, 10);
+      const started = Date.now();
+      await slow.answer;
+      const held = Date.now() - started;
+      assert.ok(held >= KEEP_ALIVE_MS - 100 && held < KEEP_ALIVE_MS + 2_000, `cut after ${held} ms`);
+      await waitFor('the exchange to end', async () => proxy.records.some((record) => record.path === '/slow' && record.status === 499), 2_000);
+    });
+
+    it('streams a body over 64 KiB as before: it does not wait for the whole of it', async () => {
+      const slow = await slowPost(proxy.port, 200 * 1024, 1024);
+      await waitFor('the backend to see the request before its body is whole', async () => backend.seen.some((request) => request.url === '/slow' && request.headers['content-length'] === String(200 * 1024)), 3_000);
+      slow.rest();
+      assert.match(await slow.answer, /^HTTP\/1\.1 200 /);
+    });
+  });
+}
