@@ -41,7 +41,7 @@ export const proxyConfig = z
         headers: milliseconds(60_000),
         /** Longest silence while a body streams either way. */
         idle: milliseconds(120_000),
-        /** A client must send a whole request head within this (slow-loris clients are cut with 408). */
+        /** A client must send a whole request head within this (slow-loris clients are cut with 408); after it, a request body must average 500 bytes a second. */
         clientHeaders: milliseconds(30_000),
         /** An idle keep-alive client connection is closed after this. */
         clientKeepAlive: milliseconds(65_000),

@@ -124,10 +124,7 @@ export class StorageController implements OnModuleInit {
   @Put('uploads/:id/parts/:partNumber')
   async putPart(@Param('id') uploadId: string, @Param('partNumber') partNumber: string, @Req() request: FastifyRequest) {
     if (!/^\d+$/.test(partNumber)) throw new BadInput('partNumber', 'must be an integer from 1 to 10000');
-    return drainingWhenTooLarge(request, async () => {
-      await this.callersUpload(request, uploadId);
-      return this.storage.putPart(uploadId, Number(partNumber), bodyOf(request), contentLength(request));
-    });
+    return drainingWhenTooLarge(request, () => this.storage.putPart(uploadId, Number(partNumber), bodyOf(request), contentLength(request), (upload) => assertCaller(request, upload)));
   }
 
   @Post('uploads/:id/complete')
@@ -146,9 +143,8 @@ export class StorageController implements OnModuleInit {
 
   /** The upload, when the caller started it or may replace objects; else 403 (404 when there is none). */
   private async callersUpload(request: FastifyRequest, uploadId: string) {
-    const principal = principalOf(request.raw);
     const upload = await this.storage.upload(uploadId);
-    if (!mayTouchUpload(principal, upload)) throw new UploadForbidden(principal, uploadId);
+    assertCaller(request, upload);
     return upload;
   }
 
@@ -196,6 +192,12 @@ function contentLength(request: FastifyRequest): number | undefined {
 
 /** How long the rest of a body refused as too large is read and dropped before its connection is cut (nginx's lingering_time is 30 s). */
 const DRAIN_MS = 5_000;
+
+/** 403 when the caller neither started `upload` nor may replace objects (replacing.ts). */
+function assertCaller(request: FastifyRequest, upload: { uploadId: string; owner?: string }): void {
+  const principal = principalOf(request.raw);
+  if (!mayTouchUpload(principal, upload)) throw new UploadForbidden(principal, upload.uploadId);
+}
 
 /**
  * A write refused as too large is answered at once, usually before the client has sent its body. Closing

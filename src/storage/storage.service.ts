@@ -104,13 +104,15 @@ export class StorageService {
    * over storage.maxObjectBytes. Parts sent side by side are each checked against the others stored so
    * far; completing waits for the parts under way and checks the whole again.
    */
-  async putPart(uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo> {
+  async putPart(uploadId: string, partNumber: number, body: Readable, size?: number, assertCaller?: (upload: UploadRecord) => void): Promise<PartInfo> {
     assertPartNumber(partNumber);
-    return this.uploadLocks.shared(uploadId, () => this.storePart(uploadId, partNumber, body, size));
+    return this.uploadLocks.shared(uploadId, () => this.storePart(uploadId, partNumber, body, size, assertCaller));
   }
 
-  private async storePart(uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo> {
+  /** `assertCaller` throws when the caller may not send this upload's parts (it is another's). */
+  private async storePart(uploadId: string, partNumber: number, body: Readable, size?: number, assertCaller?: (upload: UploadRecord) => void): Promise<PartInfo> {
     const record = await this.uploads.get(uploadId);
+    assertCaller?.(record);
     const others = Object.values(await this.uploads.parts(uploadId)).filter((part) => part.partNumber !== partNumber).reduce((sum, part) => sum + part.size, 0);
     const room = Math.max(this.maxObjectBytes - others, 0);
     const part = await this.withinLimit(`part ${partNumber}, with the ${others} bytes of the other parts,`, size, room, body, (limited) =>

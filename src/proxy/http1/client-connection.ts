@@ -37,6 +37,9 @@ export interface ClientConnectionOptions {
   io: Http1Io;
 }
 
+/** Bytes a second a request body must average once the grace (`timeouts.clientHeaders`) is over (Apache's MinRate). */
+const MIN_BODY_RATE = 500;
+
 /**
  * One client connection: feeds its bytes to llhttp (through `io`), turns each request into
  * an InboundRequest and serves them one after the other, in order.
@@ -73,6 +76,14 @@ export class ClientConnection implements ParserOwner {
   private handedOver = false;
   /** Last bytes from the client or last response finished (ms, coarse). */
   private lastActive: number;
+  /**
+   * The body being received: since when (ms, coarse; moved on by the time reading was paused for the
+   * backend, which is not the client's time) and how many bytes came. 0: no body pending.
+   */
+  private bodySince = 0;
+  private bodyBytes = 0;
+  /** When the sweep last looked (ms, coarse). */
+  private lastChecked = 0;
   private readonly watch: ConnectionWatch;
   private readonly secure: boolean;
 
@@ -111,16 +122,23 @@ export class ClientConnection implements ParserOwner {
     }
   }
 
-  /** Called by the listener's sweep (no socket timer, which Node would re-arm at every read and write). */
-  checkIdle(now: number, keepAliveTimeout: number): void {
+  /**
+   * Called by the listener's sweep (no socket timer, which Node would re-arm at every read and write).
+   * `bodyGrace`: how long a request body may take before it is held to MIN_BODY_RATE.
+   */
+  checkIdle(now: number, keepAliveTimeout: number, bodyGrace: number): void {
     if (this.handedOver) return; // a WebSocket's silence is its own business
+    const elapsed = this.lastChecked === 0 ? 0 : now - this.lastChecked;
+    this.lastChecked = now;
+    if (this.bodySince !== 0) {
+      if (this.paused) this.bodySince += elapsed;
+      // A body trickling in (slowhttptest -B) held the backend connection it streams to, and a few hundred held
+      // an app's pool: after the grace it must have come at MIN_BODY_RATE, as Apache's mod_reqtimeout asks.
+      else if (now - this.bodySince > bodyGrace + (this.bodyBytes * 1000) / MIN_BODY_RATE) return void this.socket.destroy();
+    }
     const serving = this.queue[0];
-    // A request waiting on its backend is the backend timeouts' business; an idle or stalled client is ours,
-    // and so is one gone silent while its body is read before a backend is asked.
-    const stalled = serving
-      ? (serving.waitingSince !== 0 && now - serving.waitingSince > keepAliveTimeout) || (serving.awaitingBody && now - this.lastActive > keepAliveTimeout)
-      : now - this.lastActive > keepAliveTimeout;
-    if (stalled) this.socket.destroy();
+    // A request waiting on its backend is the backend timeouts' business; an idle or stalled client is ours.
+    if (serving ? serving.waitingSince !== 0 && now - serving.waitingSince > keepAliveTimeout : now - this.lastActive > keepAliveTimeout) this.socket.destroy();
   }
 
   /** The client sent all it will send: answer what it asked, then close. */
@@ -180,13 +198,18 @@ export class ClientConnection implements ParserOwner {
     // A request without a body is whole with its head: llhttp need not say so.
     const hasBody = head.body !== 'none';
     this.parser.tellComplete(hasBody);
-    if (hasBody) this.parsing = request;
+    if (hasBody) {
+      this.parsing = request;
+      this.bodySince = this.watch.now;
+      this.bodyBytes = 0;
+    }
     this.queue.push(request);
     if (this.queue.length === 1) this.handlers.request(request);
     else this.pause();
   }
 
   body(chunk: Buffer): void {
+    this.bodyBytes += chunk.length;
     // A refused request's body is read past, never forwarded.
     this.parsing?.receiveBody(chunk);
   }
@@ -194,6 +217,7 @@ export class ClientConnection implements ParserOwner {
   messageComplete(): void {
     const request = this.parsing;
     this.parsing = null;
+    this.bodySince = 0;
     request?.receiveEnd();
   }
 

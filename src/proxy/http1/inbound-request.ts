@@ -88,11 +88,6 @@ export class InboundRequest {
     if (whole && !this.ended) whole();
   }
 
-  /** A small body is being read whole, from a client that has not sent all of it yet. */
-  get awaitingBody(): boolean {
-    return this.buffering !== null;
-  }
-
   /**
    * Reads a body of at most `limit` bytes (a Content-Length) whole before `whole` is called, so that a
    * backend connection is taken only once it can be sent at once: a client sending its body slowly held a

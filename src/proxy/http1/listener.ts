@@ -47,7 +47,7 @@ export class Http1Listener {
     const keepAliveTimeout = options.keepAliveTimeout + SWEEP_MS;
     this.connections = new Sweep(SWEEP_MS, (connection, now) => {
       if (connection.headStartedAt && now - connection.headStartedAt > headersTimeout) connection.timeOutHead();
-      else connection.checkIdle(now, keepAliveTimeout);
+      else connection.checkIdle(now, keepAliveTimeout, headersTimeout);
     });
     const sockets = this.sockets;
     this.forget = function (this: Socket) {
