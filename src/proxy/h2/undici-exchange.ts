@@ -81,12 +81,8 @@ export class UndiciExchange<Pool extends BackendPool = UndiciPool> {
     this.response.once('close', () => {
       if (this.finished) return;
       // Ended before the abort: undici tells the handler at once, which would call it a backend failure.
-      const abort = this.abort;
-      this.current = null;
-      this.abort = null;
-      this.letGo();
       this.finish(499, 'client_closed');
-      abort?.(new Error('the client closed the connection'));
+      this.cancelAttempt('the client closed the connection');
     });
     this.attempt(null);
   }
@@ -160,10 +156,7 @@ export class UndiciExchange<Pool extends BackendPool = UndiciPool> {
    */
   bodyMalformed(): boolean {
     if (this.finished) return responseGone(this.response);
-    this.current = null;
-    this.abort?.(new Error('the request body is malformed'));
-    this.abort = null;
-    this.letGo();
+    this.cancelAttempt('the request body is malformed');
     if (this.response.headersSent) this.response.destroy();
     else {
       const body = JSON.stringify({ error: 'bad_request', message: 'the request body is not valid HTTP/1.1 framing' });
@@ -212,10 +205,7 @@ export class UndiciExchange<Pool extends BackendPool = UndiciPool> {
     this.sendStall ??= setTimeout(() => {
       this.sendStall = null;
       if (this.finished) return;
-      this.current = null;
-      this.abort?.(new Error('the client read nothing for the idle timeout'));
-      this.abort = null;
-      this.letGo();
+      this.cancelAttempt('the client read nothing for the idle timeout');
       this.response.destroy(new Error('the client read nothing for the idle timeout'));
       this.finish(this.status, 'client_timeout');
     }, this.options.idleTimeout);
@@ -243,6 +233,15 @@ export class UndiciExchange<Pool extends BackendPool = UndiciPool> {
     const raced = failure === 'reset' && IDEMPOTENT.has(this.head.method) && !this.bodyStarted;
     if ((connectFailed || raced) && this.attempts <= this.options.retries && this.tried.size < this.entry.targets.length) return this.attempt(failure);
     this.fail(failure);
+  }
+
+  /** Stops the attempt under way: its handler's later callbacks are ignored, undici drops its connection. */
+  private cancelAttempt(reason: string): void {
+    const abort = this.abort;
+    this.current = null;
+    this.abort = null;
+    this.letGo();
+    abort?.(new Error(reason));
   }
 
   private letGo(): void {
