@@ -12,7 +12,7 @@
  *   node dist/test/support/bench.js --node-lines test/proxy     # those, then the node-lines files among them on Node 22 and 24
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,26 @@ const DIST = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** A run that has not ended by then is stopped: a file whose failure leaves a handle open never exits, and node --test waits for it. */
 const RUN_LIMIT_MINUTES = { main: 20, nodeLine: 8 };
 const STARTED = Date.now();
+const FAILURE_REPORTER = join(DIST, 'test/support/failure-reporter.js');
+/** Where each run's failure-reporter.js writes its failed tests, read back at the end of the bench. */
+const failureFiles: { file: string; run: string }[] = [];
+let failureDir: string | undefined;
+
+function failuresFile(run: string): string {
+  failureDir ??= mkdtempSync(join(tmpdir(), 'dozen-test-failures-'));
+  const file = join(failureDir, `run-${failureFiles.length}.txt`);
+  failureFiles.push({ file, run });
+  return file;
+}
+
+/** Every failed test of every run, one line each, so the tail of the output (all CI keeps) names them. */
+function sayFailures(): void {
+  for (const { file, run } of failureFiles) {
+    const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+    for (const line of lines) say(`failed (${run}): ${line}`);
+  }
+  if (failureDir) rmSync(failureDir, { recursive: true, force: true });
+}
 
 function testFiles(filters: string[]): string[] {
   const found: string[] = [];
@@ -42,14 +62,26 @@ function testFiles(filters: string[]): string[] {
   return found.filter((file) => !filters.length || filters.some((filter) => relative(DIST, file).includes(filter.replace(/\.ts$/, '')))).sort();
 }
 
+interface TestRun {
+  /** Named in the failure lines at the end: which lane, which Node line. */
+  name: string;
+  node: string;
+  files: string[];
+  concurrency: number;
+  env: NodeJS.ProcessEnv;
+  collect?: boolean;
+  limitMinutes?: number;
+}
+
 /**
  * Runs `node --test` on `files`, `concurrency` files at a time; resolves with its exit code. With
  * `collect`, its output is printed in one piece when it ends, so it does not interleave with a run beside it.
  */
-function runTests(node: string, files: string[], concurrency: number, env: NodeJS.ProcessEnv, collect = false, limitMinutes = RUN_LIMIT_MINUTES.main): Promise<number> {
+function runTests({ name, node, files, concurrency, env, collect = false, limitMinutes = RUN_LIMIT_MINUTES.main }: TestRun): Promise<number> {
   if (!files.length) return Promise.resolve(0);
+  const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout', `--test-reporter=${FAILURE_REPORTER}`, `--test-reporter-destination=${failuresFile(name)}`];
   return new Promise<number>((resolveExit) => {
-    const child = spawn(node, ['--test', `--test-concurrency=${concurrency}`, ...files], {
+    const child = spawn(node, ['--test', `--test-concurrency=${concurrency}`, ...reporters, ...files], {
       stdio: collect ? ['ignore', 'pipe', 'pipe'] : 'inherit',
       env: { ...process.env, DOZEN_TEST_BENCH: '1', ...env },
     });
@@ -109,11 +141,11 @@ async function main(): Promise<number> {
     const sharedRun = (async () => {
       if (!shared.length) return;
       const ready = await engines;
-      if ((await runTests(process.execPath, shared, 1, ready.env)) !== 0) failed++;
+      if ((await runTests({ name: 'engine files', node: process.execPath, files: shared, concurrency: 1, env: ready.env })) !== 0) failed++;
     })();
     sharedRun.catch(() => {});
     // Collected: its output would interleave with the shared run's.
-    if ((await runTests(process.execPath, alone, 2, {}, shared.length > 0)) !== 0) failed++;
+    if ((await runTests({ name: 'files without engines', node: process.execPath, files: alone, concurrency: 2, env: {}, collect: shared.length > 0 })) !== 0) failed++;
     // The lines side by side, each one file at a time: run one after the other they were the last 4-5 min of the
     // whole run, with the engine files over for most of it.
     const linesRun = Promise.all(
@@ -123,7 +155,7 @@ async function main(): Promise<number> {
         const what = `Node ${line.version}${line.nodeOptions ? ` with ${line.nodeOptions}` : ''}: ${lineFiles.map((file) => relative(DIST, file)).join(' ')}`;
         say(`started on ${what}`);
         const env = { ...ready.env, PATH: `${dirname(line.node)}:${process.env.PATH}`, DOZEN_DATABASE_SQLITE_BINDING: line.sqliteBinding, NODE_OPTIONS: line.nodeOptions };
-        const code = await runTests(line.node, lineFiles, 1, env, true, RUN_LIMIT_MINUTES.nodeLine);
+        const code = await runTests({ name: `Node ${line.version}`, node: line.node, files: lineFiles, concurrency: 1, env, collect: true, limitMinutes: RUN_LIMIT_MINUTES.nodeLine });
         say(`${code === 0 ? 'passed' : 'FAILED'} on ${what}`);
         if (code !== 0) failed++;
       }),
@@ -135,6 +167,7 @@ async function main(): Promise<number> {
   } finally {
     await (await engines.catch(() => null))?.stop();
     rmSync(portClaims, { recursive: true, force: true });
+    sayFailures();
     const seconds = Math.round((Date.now() - STARTED) / 1000);
     say(`wall time ${Math.floor(seconds / 60)} min ${seconds % 60} s${failed ? `, ${failed} run(s) failed` : ''}`);
   }
