@@ -55,8 +55,14 @@ export const proxyConfig = z
      * connections costs memory up to here and no further (the systemd unit allows a million descriptors).
      */
     maxConnections: z.number().int().min(1).max(1_000_000).default(DEFAULT_MAX_CONNECTIONS),
-    /** Keep-alive connections each worker may hold to one backend. */
+    /** Idle keep-alive connections each worker keeps to one backend (nginx's `keepalive`); past it a freed connection is closed. */
     upstreamConnections: z.number().int().min(1).max(10_000).default(128),
+    /**
+     * Connections each worker may have open to one backend at once, busy ones included (nginx's `max_conns`);
+     * requests past it wait for one. 0, the default, is no limit, as in nginx: a limit lets slow clients (a
+     * large body trickled in, a response read slowly) hold every connection and make everyone else wait.
+     */
+    upstreamMaxConnections: z.number().int().min(0).max(100_000).default(0),
     /** One pino line per request (host, app, backend, status, bytes, duration). */
     accessLog: z.boolean().default(true),
     /** HTTPS termination (tls/): absent, the proxy serves plain HTTP only. */

@@ -20,7 +20,10 @@ export interface ProxyServerOptions {
   retries: number;
   timeouts: { connect: number; headers: number; idle: number; clientHeaders: number; clientKeepAlive: number };
   trustedProxies: readonly string[];
+  /** Idle keep-alive connections kept per backend (proxy.upstreamConnections). */
   upstreamConnections: number;
+  /** Connections open per backend at once, busy ones included; 0 or absent: no limit (proxy.upstreamMaxConnections). */
+  upstreamMaxConnections?: number;
   /** Client connections per listener of this process at once (proxy.maxConnections); default 10,000. */
   maxConnections?: number;
   /** A connection was closed as it was accepted, the listener being at maxConnections. */

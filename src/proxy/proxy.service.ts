@@ -88,6 +88,7 @@ export class ProxyService implements OnApplicationBootstrap, OnApplicationShutdo
         timeouts: proxy.timeouts,
         trustedProxies: proxy.trustedProxies,
         upstreamConnections: proxy.upstreamConnections,
+        upstreamMaxConnections: proxy.upstreamMaxConnections,
         maxConnections: proxy.maxConnections,
         tls: proxy.tls ? { host: proxy.tls.listen.host, port: proxy.tls.listen.port, publicPort: proxy.tls.publicPort, defaultDomain: proxy.tls.defaultDomain?.toLowerCase().replace(/\.$/, ''), ocspStapling: proxy.tls.ocspStapling, http2: proxy.tls.http2 } : undefined,
       },

@@ -51,7 +51,7 @@ for (const engine of ENGINES) {
     before(async () => {
       backend = await rawBackend();
       // One connection to the backend: every exchange waits for it, as under load when the pool is full.
-      proxy = await startProxy({ engine, upstreamConnections: 1 });
+      proxy = await startProxy({ engine, upstreamConnections: 1, upstreamMaxConnections: 1 });
       proxy.source.set([{ app: 'broken', domains: ['broken.test'], backends: [{ instance: 'b1', app: 'broken', address: '127.0.0.1', port: backend.port, host: 'h', load: null }] }]);
     });
     after(async () => {

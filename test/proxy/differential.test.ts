@@ -74,7 +74,7 @@ for (const engine of ENGINES) {
     let backend: RecordingBackend;
 
     before(async () => {
-      proxy = await startProxy({ engine, upstreamConnections: 8 });
+      proxy = await startProxy({ engine, upstreamConnections: 8, upstreamMaxConnections: 8 });
       backend = await startRecordingBackend();
       const at = (name: string) => ({ instance: name, app: name, address: '127.0.0.1', port: backend.port, host: 'test', load: null });
       proxy.source.set([

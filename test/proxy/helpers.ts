@@ -47,7 +47,7 @@ export interface TestBackend {
   port: number;
   server: Server;
   /** Requests seen, newest last. */
-  seen: { method: string; url: string; headers: IncomingHttpHeaders }[];
+  seen: { method: string; url: string; headers: IncomingHttpHeaders; /** The proxy's end of the connection it came on. */ remotePort: number }[];
   /** This backend as a registry entry of `app`. */
   as(app: string, load?: Partial<Load> | null): Backend;
   close(): Promise<void>;
@@ -89,7 +89,7 @@ export function hashingUpload(answerBytes: number): Handler {
 export async function startBackend(name: string, handler: Handler = echo): Promise<TestBackend> {
   const seen: TestBackend['seen'] = [];
   const server = createServer((req, res) => {
-    seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, remotePort: req.socket.remotePort ?? 0 });
     handler(req, res, name);
   });
   server.listen(0, '127.0.0.1');

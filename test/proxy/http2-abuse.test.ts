@@ -62,7 +62,7 @@ for (const engine of ENGINES) {
     let doubled: Awaited<ReturnType<typeof rawBackend>>;
 
     before(async () => {
-      proxy = await startProxy({ engine, https: true, tls: HTTP2_ON, upstreamConnections: 2, timeouts: { connect: 1_000, headers: 5_000, idle: IDLE_MS, clientHeaders: 5_000, clientKeepAlive: 10_000 } });
+      proxy = await startProxy({ engine, https: true, tls: HTTP2_ON, upstreamConnections: 2, upstreamMaxConnections: 2, timeouts: { connect: 1_000, headers: 5_000, idle: IDLE_MS, clientHeaders: 5_000, clientKeepAlive: 10_000 } });
       big = await startBackend('big-1', (req, res) => res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(req.url === '/big' ? Buffer.alloc(4 * MB, 'b') : 'small'));
       stall = await rawBackend(null);
       doubled = await rawBackend('HTTP/1.1 302 Found\r\nlocation: /a\r\nlocation: /b\r\nhttp2-settings: AAMAAABkAAQAAP__\r\ncontent-length: 0\r\n\r\n');

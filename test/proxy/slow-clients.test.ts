@@ -29,7 +29,7 @@ for (const engine of ENGINES) {
 
     before(async () => {
       backend = await startBackend('slow-1');
-      proxy = await startProxy({ engine, upstreamConnections: 1, timeouts: { connect: 1_000, headers: 5_000, idle: 5_000, clientHeaders: GRACE_MS, clientKeepAlive: 20_000 } });
+      proxy = await startProxy({ engine, upstreamConnections: 1, upstreamMaxConnections: 1, timeouts: { connect: 1_000, headers: 5_000, idle: 5_000, clientHeaders: GRACE_MS, clientKeepAlive: 20_000 } });
       proxy.source.set([{ app: 'slow', domains: ['slow.test'], backends: [backend.as('slow')] }]);
     });
     after(async () => {
@@ -90,6 +90,45 @@ for (const engine of ENGINES) {
       await waitFor('the backend to see the request before its body is whole', async () => backend.seen.some((request) => request.url === '/slow' && request.headers['content-length'] === String(200 * 1024)), 3_000);
       slow.rest();
       assert.match(await slow.answer, /^HTTP\/1\.1 200 /);
+    });
+  });
+
+  describe(`proxy: slow clients and the backend's connections (${engine} engine, no upstreamMaxConnections)`, { timeout: 30_000 }, () => {
+    let proxy: TestProxy;
+    let backend: TestBackend;
+
+    before(async () => {
+      backend = await startBackend('slow-2');
+      // One idle connection kept, no limit on open ones: the defaults' shape (128 and none).
+      proxy = await startProxy({ engine, upstreamConnections: 1, timeouts: { connect: 1_000, headers: 5_000, idle: 5_000, clientHeaders: 5_000, clientKeepAlive: 20_000 } });
+      proxy.source.set([{ app: 'slow', domains: ['slow.test'], backends: [backend.as('slow')] }]);
+    });
+    after(async () => {
+      await proxy?.close();
+      await backend?.close();
+    });
+
+    it('serves others at once while large bodies trickle in, each on a backend connection of its own (with a limit, they waited for all of them)', async () => {
+      const slow = await Promise.all([1, 2, 3].map(() => slowPost(proxy.port, 200 * 1024, 1024)));
+      await waitFor('the backend to see the three slow requests', async () => backend.seen.filter((request) => request.url === '/slow').length === 3, 3_000);
+      const started = Date.now();
+      const others = await Promise.all([1, 2, 3].map((n) => call(proxy.port, 'slow.test', `/meanwhile-${n}`)));
+      assert.deepEqual(others.map((other) => other.status), [200, 200, 200]);
+      assert.ok(Date.now() - started < 1_000, `the other requests waited ${Date.now() - started} ms`);
+      for (const client of slow) client.rest();
+      for (const client of slow) assert.match(await client.answer, /^HTTP\/1\.1 200 /);
+    });
+
+    it('keeps at most upstreamConnections idle connections once the burst is over', async () => {
+      await Promise.all([1, 2, 3, 4].map((n) => call(proxy.port, 'slow.test', `/burst-${n}`)));
+      const before = backend.seen.length;
+      const connections = new Set<number>();
+      for (const n of [1, 2, 3]) {
+        const answer = await call(proxy.port, 'slow.test', `/after-${n}`);
+        assert.equal(answer.status, 200);
+      }
+      for (const request of backend.seen.slice(before)) connections.add(request.remotePort);
+      assert.equal(connections.size, 1, `three requests one after another came on ${connections.size} backend connections`);
     });
   });
 }

@@ -19,7 +19,7 @@ for (const engine of ENGINES) {
     let readToken: string;
 
     before(async () => {
-      proxy = await startProxy({ engine, upstreamConnections: 2 });
+      proxy = await startProxy({ engine, upstreamConnections: 2, upstreamMaxConnections: 2 });
       backend = await startRecordingBackend();
       other = await startRecordingBackend();
       refusing = await startRecordingBackend((message, socket) => {

@@ -9,7 +9,8 @@ const KEEP_ALIVE_MS = 30_000;
 export function createUndiciPool(address: string, port: number, options: ProxyServerOptions): UndiciPool {
   const host = address.includes(':') ? `[${address}]` : address;
   return new Pool(`http://${host}:${port}`, {
-    connections: options.upstreamConnections,
+    // undici has no cap on idle connections (they close after keepAliveTimeout), only this one on all.
+    connections: options.upstreamMaxConnections || null,
     connect: { timeout: options.timeouts.connect, noDelay: true },
     keepAliveTimeout: KEEP_ALIVE_MS,
     keepAliveMaxTimeout: KEEP_ALIVE_MS,

@@ -24,7 +24,7 @@ import { createUndiciPool } from '../h2/undici-pool.js';
 const KEEP_ALIVE_MS = 30_000;
 
 export function createHttp1Pool(address: string, port: number, options: ProxyServerOptions, io: Http1Io): H2BackendPool {
-  const poolOptions = { connections: options.upstreamConnections, connectTimeout: options.timeouts.connect, keepAliveTimeout: KEEP_ALIVE_MS, io };
+  const poolOptions = { idleConnections: options.upstreamConnections, maxConnections: options.upstreamMaxConnections ?? 0, connectTimeout: options.timeouts.connect, keepAliveTimeout: KEEP_ALIVE_MS, io };
   return new H2BackendPool(address, port, poolOptions, () => createUndiciPool(address, port, options));
 }
 

@@ -3,8 +3,10 @@ import type { Http1Io } from './io.js';
 import { UPSTREAM_READS, UpstreamConnection, UpstreamError, type ConnectionOwner, type UpstreamFailure } from './upstream-connection.js';
 
 export interface UpstreamPoolOptions {
-  /** Connections this worker may open to the backend; requests beyond wait their turn. */
-  connections: number;
+  /** Idle connections kept for reuse; a connection freed past it is closed. */
+  idleConnections: number;
+  /** Connections open at once, busy ones included, requests beyond waiting their turn; 0: no limit. */
+  maxConnections: number;
   connectTimeout: number;
   /** An idle connection is closed after this long. */
   keepAliveTimeout: number;
@@ -27,8 +29,8 @@ const KEEP_ALIVE_MARGIN_MS = 1_000;
 
 /**
  * Keep-alive connections to one backend: idle ones are reused newest first
- * (warm, and the oldest time out when traffic drops), new ones opened up to
- * `connections`, beyond that askers queue.
+ * (warm, and the oldest time out when traffic drops), at most `idleConnections`
+ * kept; new ones opened up to `maxConnections` (if set), beyond that askers queue.
  */
 export class UpstreamPool implements ConnectionOwner {
   private readonly idle: UpstreamConnection[] = [];
@@ -48,7 +50,7 @@ export class UpstreamPool implements ConnectionOwner {
       if (!asker.acquired(null, connection)) this.idle.push(connection);
       return;
     }
-    if (this.open < this.options.connections) this.connect(asker);
+    if (!this.options.maxConnections || this.open < this.options.maxConnections) this.connect(asker);
     else this.waiting.push(asker);
   }
 
@@ -63,6 +65,7 @@ export class UpstreamPool implements ConnectionOwner {
     while (this.waiting.length) {
       if (this.waiting.shift()!.acquired(null, connection)) return;
     }
+    if (this.idle.length >= this.options.idleConnections) return connection.destroy();
     let rest = this.options.keepAliveTimeout;
     if (connection.keepAliveSeconds >= 0) {
       rest = Math.min(rest, connection.keepAliveSeconds * 1000 - KEEP_ALIVE_MARGIN_MS);
