@@ -22,7 +22,7 @@ const MAX_BACKOFF_MS = 10_000;
  * Consul's blocking-query loop, as its docs require
  * (developer.hashicorp.com/consul/api-docs/features/blocking, "Implementation
  * details"): a return is no promise of a change; when the index goes
- * backwards, reset it to 0 and start over; an index of 0 or less from the
+ * backwards (or a read failed), reset it to 0 and start over; an index of 0 or less from the
  * server is never sent back (use 1); rate-limit the loop, with jitter so many
  * watchers do not wake in step; back off on errors.
  */
@@ -53,6 +53,9 @@ export class BlockingLoop<T> {
       } catch (error) {
         if (this.stopped) return;
         this.options.onError(error);
+        // The agent may have come back with its indexes started over (a new agent, a restored snapshot): the
+        // old index would block until its wait ran out, leaving the watch stale that long. A plain read first.
+        this.index = 0;
         backoff = Math.min(backoff ? backoff * 2 : 250, MAX_BACKOFF_MS);
         await sleep(backoff);
         continue;

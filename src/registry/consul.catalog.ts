@@ -253,8 +253,12 @@ export class ConsulCatalog implements Catalog {
       timeout: waitMs + waitMs / 16 + 5000,
       ctx: context,
     };
-    const [response, data] = (await method(query)) as [{ headers: Record<string, string> }, T];
-    return { index: Number(response.headers['x-consul-index'] ?? 0), data };
+    try {
+      const [response, data] = (await method(query)) as [{ headers: Record<string, string> }, T];
+      return { index: Number(response.headers['x-consul-index'] ?? 0), data };
+    } catch (error) {
+      throw agentError(error);
+    }
   }
 
   private async call<T>(operation: () => Promise<T>): Promise<T> {
@@ -274,6 +278,17 @@ export class ConsulCatalog implements Catalog {
       throw new CatalogUnavailable(`Consul agent at ${this.options.url}: ${(error as Error).message}`);
     }
   }
+}
+
+/**
+ * A failed call to the agent as its status and message only. The client's own error carries the request
+ * it sent, whose headers hold the ACL token: logged as it was, every failed watch wrote the token out.
+ */
+export function agentError(error: unknown): Error & { statusCode?: number } {
+  const { message, statusCode } = (error ?? {}) as { message?: unknown; statusCode?: unknown };
+  const plain: Error & { statusCode?: number } = new Error(typeof message === 'string' ? message : String(error));
+  if (typeof statusCode === 'number') plain.statusCode = statusCode;
+  return plain;
 }
 
 function toInstance(entry: HealthEntry): CatalogInstance {
