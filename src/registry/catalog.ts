@@ -104,3 +104,33 @@ export function sameInstances(a: CatalogInstance[], b: CatalogInstance[]): boole
 export function sortById<T extends { id: string }>(list: T[]): T[] {
   return [...list].sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
 }
+
+/**
+ * Consul's limits on service meta (agent/structs ValidateServiceMetadata): 64 pairs, values of at most 512
+ * characters, no key starting `consul-`. Both catalogs refuse what Consul would, so a host moving from the
+ * embedded catalog to Consul keeps every registration it took.
+ */
+export const CONSUL_META = { maxPairs: 64, maxValueLength: 512, reservedPrefix: 'consul-' } as const;
+
+/** Meta keys dozen writes itself: `domains` (and `domains-2`, `-3`, ... when the list is longer than one value holds) and these. */
+export const OWN_META_KEYS = ['domains', 'instance', 'host', 'release', 'ttl_ms', 'deregister_after_ms'];
+
+export function isOwnMetaKey(key: string): boolean {
+  return OWN_META_KEYS.includes(key) || /^domains-\d+$/.test(key);
+}
+
+/** An instance's domains as comma-joined meta values of at most CONSUL_META.maxValueLength characters each. */
+export function domainValues(domains: readonly string[]): string[] {
+  const values: string[] = [];
+  for (const domain of domains) {
+    const last = values.length - 1;
+    if (last >= 0 && values[last]!.length + 1 + domain.length <= CONSUL_META.maxValueLength) values[last] += `,${domain}`;
+    else values.push(domain);
+  }
+  return values;
+}
+
+/** The meta keys `domainValues` go under, in order: `domains`, `domains-2`, ... */
+export function domainMetaKey(position: number): string {
+  return position === 0 ? 'domains' : `domains-${position + 1}`;
+}

@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import Consul from 'consul';
-import { assertKvKey, sameInstances, sortById, type Catalog, type CatalogInstance, type HealthStatus, type InstanceRegistration, type KvEntry } from './catalog.js';
+import { assertKvKey, domainMetaKey, domainValues, isOwnMetaKey, sameInstances, sortById, type Catalog, type CatalogInstance, type HealthStatus, type InstanceRegistration, type KvEntry } from './catalog.js';
 import { BlockingLoop } from './consul.blocking-query.js';
 import { CatalogUnavailable } from './registry.errors.js';
 
@@ -19,8 +19,6 @@ export interface ConsulCatalogOptions {
 
 /** Every dozen instance carries this tag, so the catalog's other services (consul itself, the team's own) are left out. */
 export const DOZEN_TAG = 'dozen-instance';
-/** Meta keys written by dozen beside the registering program's own pairs. */
-const OWN_META = ['domains', 'instance', 'host', 'release', 'ttl_ms', 'deregister_after_ms'];
 const READY_TIMEOUT_MS = 5000;
 
 interface HealthEntry {
@@ -76,7 +74,7 @@ export class ConsulCatalog implements Catalog {
         tags: [DOZEN_TAG],
         meta: {
           ...registration.meta,
-          domains: registration.domains.join(','),
+          ...Object.fromEntries(domainValues(registration.domains).map((value, position) => [domainMetaKey(position), value])),
           instance: registration.id,
           host: registration.host,
           ...(registration.release ? { release: registration.release } : {}),
@@ -293,7 +291,9 @@ export function agentError(error: unknown): Error & { statusCode?: number } {
 
 function toInstance(entry: HealthEntry): CatalogInstance {
   const meta = entry.Service.Meta ?? {};
-  const own = Object.fromEntries(Object.entries(meta).filter(([key]) => !OWN_META.includes(key)));
+  const own = Object.fromEntries(Object.entries(meta).filter(([key]) => !isOwnMetaKey(key)));
+  const domains: string[] = [];
+  for (let position = 0; meta[domainMetaKey(position)]; position++) domains.push(...meta[domainMetaKey(position)]!.split(','));
   const statuses = entry.Checks.map((check) => check.Status);
   const status: HealthStatus = statuses.includes('critical') ? 'critical' : statuses.includes('warning') ? 'warning' : 'passing';
   return {
@@ -302,7 +302,7 @@ function toInstance(entry: HealthEntry): CatalogInstance {
     address: entry.Service.Address,
     port: entry.Service.Port,
     host: meta.host ?? '',
-    domains: meta.domains ? meta.domains.split(',') : [],
+    domains,
     ...(meta.release ? { release: meta.release } : {}),
     meta: own,
     ttlMs: Number(meta.ttl_ms ?? 0),

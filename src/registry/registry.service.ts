@@ -12,7 +12,7 @@ import type { DozenConfig } from '../config/config.schema.js';
 import { CATALOG, type Catalog, type CatalogInstance, type InstanceRegistration, type KvEntry } from './catalog.js';
 import type { HeartbeatInput, RegisterInput } from './dto/registry.dto.js';
 import { LoadSubscriber, peerUrl } from './load-subscriber.js';
-import { DomainTaken } from './registry.errors.js';
+import { DomainTaken, InstanceIdTaken } from './registry.errors.js';
 import { buildSnapshot, freshLoad } from './route-snapshot.js';
 import type { Load, RouteSnapshot, RouteSource } from './routes.js';
 
@@ -125,6 +125,9 @@ export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestr
     if (ownPort) throw new BadInput('port', `${input.address}:${input.port} is dozen's own listener on this host (${ownPort}), not an app's`);
     const id = input.id ?? `${input.app}-${randomBytes(6).toString('hex')}`;
     const existing = await this.catalog.instances();
+    // Consul and the embedded catalog replace an entry registered again under its id, whatever its app.
+    const holder = id === this.hostId() ? HOST_SERVICE : existing.find((instance) => instance.id === id && instance.app !== input.app)?.app;
+    if (holder) throw new InstanceIdTaken(id, holder);
     for (const domain of input.domains) {
       const owner = existing.find((instance) => instance.app !== input.app && instance.domains.includes(domain));
       if (owner) throw new DomainTaken(domain, owner.app);

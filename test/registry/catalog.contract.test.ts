@@ -117,6 +117,15 @@ for (const adapter of [embeddedAdapter(), consulAdapter()]) {
       await catalog.deregister(instance.id);
     });
 
+    it('keeps an instance with more domains than one Consul meta value holds (512 characters), all of them in order', async () => {
+      const domains = Array.from({ length: 60 }, (_, n) => `tenant-${String(n).padStart(3, '0')}.shop.example.net`);
+      const instance = registration({ domains, meta: Object.fromEntries(Array.from({ length: 50 }, (_, n) => [`key${n}`, 'v'.repeat(512)])) });
+      await catalog.register(instance);
+      await waitFor('the instance to be listed', async () => Boolean(find(await catalog.instances(), instance.id)), 5_000);
+      assert.deepEqual(find(await catalog.instances(), instance.id), { ...instance, status: 'passing' });
+      await catalog.deregister(instance.id);
+    });
+
     it('a heartbeat keeps an instance passing past its TTL', async () => {
       const instance = registration({ ttlMs: 600 });
       await catalog.register(instance);

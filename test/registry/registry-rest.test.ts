@@ -96,6 +96,23 @@ for (const catalog of ['embedded', 'consul'] as const) {
       assert.deepEqual(body, { error: 'domain_taken', message: 'domain "shop.example.net" is already served by app "shop"', field: 'domains' });
     });
 
+    it('refuses an id taken by another app\'s instance or by a dozen host (it would replace theirs) with 409 naming id', async () => {
+      assert.equal((await dozen.api('/registry/instances', json({ id: 'mail-1', app: 'mail', address: '127.0.0.1', port: 3005 }))).status, 201);
+      // The check reads the catalog as this host's watch last saw it (Consul's agent answers writes before its watches).
+      await waitFor('mail-1 to be listed', async () => (await dozen.api('/registry/services/mail')).status === 200, 5_000);
+      const cases = [
+        [{ id: 'mail-1', app: 'spam', address: '127.0.0.1', port: 3006 }, 'instance id "mail-1" is taken by an instance of app "mail"'],
+        [{ id: 'dozen-host-a', app: 'spam', address: '127.0.0.1', port: 3006 }, 'instance id "dozen-host-a" is taken by a dozen host'],
+      ] as const;
+      for (const [registration, message] of cases) {
+        const refused = await dozen.api('/registry/instances', json(registration));
+        assert.equal(refused.status, 409);
+        assert.deepEqual(await refused.json(), { error: 'id_taken', message, field: 'id' });
+      }
+      const again = await dozen.api('/registry/instances', json({ id: 'mail-1', app: 'mail', address: '127.0.0.1', port: 3007 }));
+      assert.equal(again.status, 201, 'the same app may register its instance again');
+    });
+
     it('answers 404 for an unknown instance or app', async () => {
       for (const [path, init] of [
         ['/registry/instances/nope-1/heartbeat', { method: 'PUT' }],

@@ -1,9 +1,8 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { CONSUL_META, domainValues, isOwnMetaKey, OWN_META_KEYS } from '../catalog.js';
 import { domainSchema, isDomain } from '../domains.js';
 
-/** Meta keys dozen writes itself (Consul service meta), so a client cannot set them. */
-export const RESERVED_META_KEYS = ['domains', 'instance', 'host', 'release'];
 
 export const appName = z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'expected a lower-case app name of 1-63 characters (a-z, 0-9, inner -)');
 export const instanceId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'expected 1-128 characters (A-Z, a-z, 0-9, _ . -), starting with a letter or digit');
@@ -23,9 +22,9 @@ export const registerSchema = z.strictObject({
   port: z.number().int().min(1).max(65535),
   domains: z.array(domainSchema).max(100).default([]),
   meta: z
-    .record(z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'meta keys are 1-128 characters of A-Z, a-z, 0-9, _ and -'), z.string().max(512))
-    .refine((meta) => Object.keys(meta).length <= 60, 'at most 60 meta pairs')
-    .refine((meta) => !Object.keys(meta).some((key) => RESERVED_META_KEYS.includes(key)), `meta keys ${RESERVED_META_KEYS.join(', ')} are set by dozen`)
+    .record(z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'meta keys are 1-128 characters of A-Z, a-z, 0-9, _ and -'), z.string().max(CONSUL_META.maxValueLength))
+    .refine((meta) => !Object.keys(meta).some(isOwnMetaKey), `meta keys ${OWN_META_KEYS.join(', ')} and domains-N are set by dozen`)
+    .refine((meta) => !Object.keys(meta).some((key) => key.startsWith(CONSUL_META.reservedPrefix)), `meta keys starting ${CONSUL_META.reservedPrefix} are Consul's`)
     .default({}),
   /** Seconds within which a heartbeat must come. */
   ttl: z.number().min(1).max(3600).default(10),
@@ -34,6 +33,13 @@ export const registerSchema = z.strictObject({
   release: z.string().min(1).max(128).optional(),
   /** The dozen host the instance runs on; this host by default. */
   host: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'expected a lower-case host name').optional(),
+}).superRefine((input, context) => {
+  // Consul's 64 pairs hold dozen's own (one `domains` value per 512 characters of domains) and the caller's.
+  const own = OWN_META_KEYS.length - 1 + domainValues(input.domains).length;
+  const allowed = CONSUL_META.maxPairs - own;
+  if (Object.keys(input.meta).length > allowed) {
+    context.addIssue({ code: 'custom', path: ['meta'], message: `at most ${allowed} meta pairs with these domains (Consul allows ${CONSUL_META.maxPairs}, dozen's own take ${own})` });
+  }
 });
 export type RegisterInput = z.output<typeof registerSchema>;
 
