@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { assertKvKey, sortById, type Catalog, type CatalogInstance, type HealthStatus, type InstanceRegistration, type KvEntry } from './catalog.js';
 
 /** One instance as the embedded catalog keeps it, in memory and in the database. */
@@ -24,6 +25,12 @@ export interface EmbeddedStore {
 /** How often TTLs and deregister delays are checked; bounds how late an expiry is seen. */
 const SWEEP_INTERVAL_MS = 100;
 
+/** An instance's TTL deadline and critical start on the monotonic clock: what the sweep goes by. */
+interface Deadlines {
+  expires: number;
+  criticalSince: number | null;
+}
+
 /**
  * The catalog inside this process, for one host: Consul's semantics (TTL
  * checks, deregister after critical, KV with prefix watches) without Consul.
@@ -32,6 +39,12 @@ const SWEEP_INTERVAL_MS = 100;
  */
 export class EmbeddedCatalog implements Catalog {
   private readonly entries = new Map<string, StoredInstance>();
+  /**
+   * TTLs run on the monotonic clock, as Consul's Go timers do: on the wall clock a step of the host's
+   * time (NTP, a VM resumed) made every instance critical at once, or kept a dead one routed. The wall
+   * clock times in StoredInstance are only for the store, to carry deadlines across a restart.
+   */
+  private readonly deadlines = new Map<string, Deadlines>();
   private readonly kv = new Map<string, KvEntry>();
   private kvIndex = 0;
   private readonly instanceListeners = new Set<(instances: CatalogInstance[]) => void>();
@@ -43,14 +56,23 @@ export class EmbeddedCatalog implements Catalog {
   private constructor(
     private readonly store: EmbeddedStore,
     private readonly now: () => number,
+    private readonly monotonic: () => number,
     private readonly onStoreError: (error: unknown) => void,
   ) {}
 
   /** Loads the stored state and starts the TTL sweep. `onStoreError` hears about writes nobody awaits (expiries). */
-  static async open(store: EmbeddedStore, options: { now?: () => number; onStoreError?: (error: unknown) => void } = {}): Promise<EmbeddedCatalog> {
-    const catalog = new EmbeddedCatalog(store, options.now ?? Date.now, options.onStoreError ?? (() => undefined));
+  static async open(store: EmbeddedStore, options: { now?: () => number; monotonic?: () => number; onStoreError?: (error: unknown) => void } = {}): Promise<EmbeddedCatalog> {
+    const catalog = new EmbeddedCatalog(store, options.now ?? Date.now, options.monotonic ?? (() => performance.now()), options.onStoreError ?? (() => undefined));
     const { instances, kv } = await store.load();
-    for (const instance of instances) catalog.entries.set(instance.registration.id, instance);
+    const wall = catalog.now();
+    const monotonic = catalog.monotonic();
+    for (const instance of instances) {
+      catalog.entries.set(instance.registration.id, instance);
+      // Only the wall clock spans a restart; a deadline further off than the TTL is a clock that stepped back.
+      const left = Math.min(instance.expiresAt - wall, instance.registration.ttlMs);
+      const criticalFor = instance.criticalSince !== null ? Math.max(0, wall - instance.criticalSince) : instance.status === 'critical' ? 0 : null;
+      catalog.deadlines.set(instance.registration.id, { expires: monotonic + left, criticalSince: criticalFor === null ? null : monotonic - criticalFor });
+    }
     for (const entry of kv) {
       catalog.kv.set(entry.key, entry);
       catalog.kvIndex = Math.max(catalog.kvIndex, entry.modifyIndex);
@@ -65,6 +87,7 @@ export class EmbeddedCatalog implements Catalog {
   async register(registration: InstanceRegistration): Promise<void> {
     const instance: StoredInstance = { registration: { ...registration }, status: 'passing', expiresAt: this.now() + registration.ttlMs, criticalSince: null };
     this.entries.set(registration.id, instance);
+    this.deadlines.set(registration.id, { expires: this.monotonic() + registration.ttlMs, criticalSince: null });
     await this.write(() => this.store.saveInstance(instance));
     this.instancesChanged();
   }
@@ -76,6 +99,7 @@ export class EmbeddedCatalog implements Catalog {
     instance.status = 'passing';
     instance.criticalSince = null;
     instance.expiresAt = this.now() + instance.registration.ttlMs;
+    this.deadlines.set(id, { expires: this.monotonic() + instance.registration.ttlMs, criticalSince: null });
     await this.write(() => this.store.saveHealth(instance));
     if (!wasPassing) this.instancesChanged();
     return true;
@@ -83,6 +107,7 @@ export class EmbeddedCatalog implements Catalog {
 
   async deregister(id: string): Promise<boolean> {
     if (!this.entries.delete(id)) return false;
+    this.deadlines.delete(id);
     await this.write(() => this.store.deleteInstance(id));
     this.instancesChanged();
     return true;
@@ -176,17 +201,21 @@ export class EmbeddedCatalog implements Catalog {
 
   /** TTL lapsed -> critical; critical past the deregister delay -> removed. */
   private sweep(notify: boolean): void {
-    const now = this.now();
+    const now = this.monotonic();
     let changed = false;
     for (const instance of [...this.entries.values()]) {
-      if (instance.status !== 'critical' && now >= instance.expiresAt) {
+      const id = instance.registration.id;
+      const deadlines = this.deadlines.get(id)!;
+      if (instance.status !== 'critical' && now >= deadlines.expires) {
         instance.status = 'critical';
-        instance.criticalSince = instance.expiresAt;
+        deadlines.criticalSince = deadlines.expires;
+        instance.criticalSince = this.now() - (now - deadlines.expires);
         changed = true;
         this.write(() => this.store.saveHealth(instance)).catch(this.onStoreError);
       }
-      if (instance.status === 'critical' && instance.criticalSince !== null && now >= instance.criticalSince + instance.registration.deregisterAfterMs) {
-        this.entries.delete(instance.registration.id);
+      if (instance.status === 'critical' && now >= (deadlines.criticalSince ?? now) + instance.registration.deregisterAfterMs) {
+        this.entries.delete(id);
+        this.deadlines.delete(id);
         changed = true;
         this.write(() => this.store.deleteInstance(instance.registration.id)).catch(this.onStoreError);
       }
