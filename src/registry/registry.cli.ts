@@ -46,9 +46,16 @@ async function keepRegistered(options: RegisterOptions, command: Command): Promi
       headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       signal: AbortSignal.timeout(5000),
+    }).catch((error: Error) => {
+      // undici says only "fetch failed"; the reason (ECONNREFUSED, a timeout) is its cause.
+      throw new Error(`${server} did not answer: ${(error.cause as Error | undefined)?.message ?? error.message}`);
     });
     return { status: response.status, body: response.status === 204 ? null : ((await response.json()) as Record<string, unknown>) };
   };
+  const badPair = options.meta.find((pair) => pair.indexOf('=') < 1);
+  if (badPair !== undefined) throw new CliError(`--meta ${JSON.stringify(badPair)}: expected key=value`, 2);
+  const sampler = options.pid ? new ProcessLoadSampler(Number(options.pid)) : null;
+  if (sampler && !sampler.sample()) throw new CliError(`--pid ${options.pid}: no such process`, 2);
   const registration = {
     app: options.app,
     address: options.address,
@@ -75,8 +82,6 @@ async function keepRegistered(options: RegisterOptions, command: Command): Promi
   });
   void stopped.then(() => (stopping = true));
 
-  const sampler = options.pid ? new ProcessLoadSampler(Number(options.pid)) : null;
-  sampler?.sample();
   while (!stopping) {
     await Promise.race([sleep(HEARTBEAT_INTERVAL_MS), stopped]);
     if (stopping) break;

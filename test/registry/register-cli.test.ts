@@ -104,4 +104,21 @@ describe('dozen register beside an app', { timeout: 60_000 }, () => {
     assert.equal(errors.trim().split('\n').length, 1, errors);
     assert.match(errors, /^dozen: register refused \(400\): app: expected a lower-case app name/);
   });
+
+  for (const [what, args, line, exit] of [
+    ['a --meta without =', ['--meta', 'team'], /^dozen: --meta "team": expected key=value$/, 2],
+    ['a --pid of no process', ['--pid', '999999999'], /^dozen: --pid 999999999: no such process$/, 2],
+    ['a server that does not answer', ['--server', 'http://127.0.0.1:2'], /^dozen: http:\/\/127\.0\.0\.1:2 did not answer: .*ECONNREFUSED/, 1],
+  ] as const) {
+    it(`refuses ${what} in one line before registering anything`, async () => {
+      const register = spawn(process.execPath, [CLI, 'register', '--app', 'cli-check', '--port', '3000', '--server', dozen.url, '--token', TEST_TOKEN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let errors = '';
+      register.stderr!.on('data', (chunk) => (errors += chunk));
+      const code = await new Promise<number | null>((resolve) => register.once('exit', (exitCode) => resolve(exitCode)));
+      assert.equal(code, exit, errors);
+      assert.match(errors.trim(), line);
+      const services = await (await dozen.api('/registry/services')).json();
+      assert.ok(!services.some((entry: { app: string }) => entry.app === 'cli-check'), 'nothing was registered');
+    });
+  }
 });
