@@ -67,7 +67,7 @@ export interface Catalog {
    * true when written. Consul's `?cas=`.
    */
   kvPutIfIndex(key: string, value: string, index: number): Promise<boolean>;
-  /** Deletes `key` only if its modifyIndex is still `index`; true when deleted. Consul's `DELETE ?cas=`. */
+  /** Deletes `key` only if its modifyIndex is still `index`; true when deleted or already gone (Consul's `DELETE ?cas=`). */
   kvDeleteIfIndex(key: string, index: number): Promise<boolean>;
   /** Deletes `key`, or with `recurse` every key starting with it. */
   kvDelete(key: string, options?: { recurse?: boolean }): Promise<void>;

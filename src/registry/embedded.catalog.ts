@@ -159,7 +159,9 @@ export class EmbeddedCatalog implements Catalog {
 
   async kvDeleteIfIndex(key: string, index: number): Promise<boolean> {
     assertKvKey(key);
-    if (this.kv.get(key)?.modifyIndex !== index) return false;
+    // A key already gone answers true, as Consul does: what the caller wanted gone is gone.
+    const entry = this.kv.get(key);
+    if (entry && entry.modifyIndex !== index) return false;
     await this.kvDelete(key);
     return true;
   }

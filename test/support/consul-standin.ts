@@ -329,8 +329,9 @@ export class ConsulStandin {
 
   private kvDelete(key: string, query: URLSearchParams) {
     const recurse = query.has('recurse');
-    // With ?cas= the key goes only if its ModifyIndex is still that one (a missing key: false).
-    if (query.has('cas') && Number(query.get('cas')) !== this.kv.get(key)?.ModifyIndex) return { body: false };
+    // With ?cas= the key goes only if its ModifyIndex is still that one; a key already gone is true, as
+    // Consul's kvsDeleteCASTxn answers (`return entry == nil`).
+    if (query.has('cas') && this.kv.has(key) && Number(query.get('cas')) !== this.kv.get(key)!.ModifyIndex) return { body: false };
     const index = this.bump();
     this.kvsIndex = index;
     for (const pair of [...this.kv.values()]) {
