@@ -9,8 +9,8 @@ export interface BlockingResult<T> {
 export interface BlockingLoopOptions<T> {
   /** One read; `index` 0 means a plain (non-blocking) read. `context` cancels it. */
   read(index: number, context: EventEmitter): Promise<BlockingResult<T>>;
-  /** Called with every result (the caller compares to tell a real change). */
-  onData(data: T): void;
+  /** Called with every result and its index (the caller compares to tell a real change). */
+  onData(data: T, index: number): void;
   onError(error: unknown): void;
   /** Least time between two reads; each wait gets up to half as much again of jitter. */
   minIntervalMs: number;
@@ -49,7 +49,7 @@ export class BlockingLoop<T> {
         if (this.stopped) return;
         backoff = 0;
         this.index = nextIndex(this.index, result.index);
-        this.options.onData(result.data);
+        this.options.onData(result.data, result.index);
       } catch (error) {
         if (this.stopped) return;
         this.options.onError(error);

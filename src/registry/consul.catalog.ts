@@ -1,4 +1,4 @@
-import type { EventEmitter } from 'node:events';
+import { EventEmitter } from 'node:events';
 import Consul from 'consul';
 import { assertKvKey, domainMetaKey, domainValues, isOwnMetaKey, sameInstances, sortById, type Catalog, type CatalogInstance, type HealthStatus, type InstanceRegistration, type KvEntry } from './catalog.js';
 import { BlockingLoop } from './consul.blocking-query.js';
@@ -21,6 +21,25 @@ export interface ConsulCatalogOptions {
 export const DOZEN_TAG = 'dozen-instance';
 const READY_TIMEOUT_MS = 5000;
 
+/** Reads of an app's instances in flight at once: Consul closes a client's connections past 200 (`limits.http_max_conns_per_client`). */
+const APP_READS_AT_ONCE = 8;
+/** How long a failed read of an app waits before it is tried again. */
+const APP_READ_RETRY_MS = 1_000;
+
+/** One app's instances as last read (null: not yet), and its checks as the health watch last saw them. */
+interface AppState {
+  instances: CatalogInstance[] | null;
+  checks: string;
+}
+
+/** A check as /v1/health/state/any lists it. */
+interface HealthCheck {
+  ServiceID: string;
+  ServiceName: string;
+  ServiceTags: string[] | null;
+  Status: string;
+}
+
 interface HealthEntry {
   Service: { ID: string; Service: string; Address: string; Port: number; Meta: Record<string, string> | null };
   Checks: { Status: string; ServiceID: string }[];
@@ -34,13 +53,25 @@ interface ConsulKvPair {
 /**
  * The catalog in a Consul agent, through the `consul` client: an instance is a
  * service (name = app, ID = instance id, meta domains/instance/host/release)
- * with a TTL check and DeregisterCriticalServiceAfter. Reads come from
- * blocking queries on /v1/catalog/services and /v1/health/service/<app>,
- * kept in memory; instances() answers from there.
+ * with a TTL check and DeregisterCriticalServiceAfter. Two blocking queries
+ * watch it all, whatever the number of apps: /v1/catalog/services (which
+ * apps; any registration) and /v1/health/state/any (every check's status).
+ * An app is read (/v1/health/service/<app>, a plain read, a few at a time)
+ * when it appears, when any registration changed, or when its checks did;
+ * instances() answers from memory. A blocking query per app held one
+ * connection each, and past about 195 apps Consul's limit of 200 connections
+ * per client closed the rest.
  */
 export class ConsulCatalog implements Catalog {
   private readonly client: Consul;
-  private readonly apps = new Map<string, { loop: BlockingLoop<HealthEntry[]>; instances: CatalogInstance[] | null }>();
+  private readonly apps = new Map<string, AppState>();
+  private readonly healthLoop: BlockingLoop<HealthCheck[]>;
+  /** Apps waiting for a read, in order; `reading` those being read, `again` those to read once more when it ends. */
+  private readonly toRead = new Set<string>();
+  private readonly reading = new Set<string>();
+  private readonly again = new Set<string>();
+  private servicesIndex = 0;
+  private closed = false;
   private readonly listeners = new Set<(instances: CatalogInstance[]) => void>();
   private readonly servicesLoop: BlockingLoop<Record<string, string[]>>;
   private readonly kvLoops = new Set<BlockingLoop<ConsulKvPair[] | undefined>>();
@@ -58,8 +89,14 @@ export class ConsulCatalog implements Catalog {
     });
     this.servicesLoop = new BlockingLoop({
       read: (index, context) => this.blockingRead<Record<string, string[]>>((query) => this.client.catalog.service.list(query), index, context),
-      onData: (services) => this.servicesChanged(services),
+      onData: (services, index) => this.servicesChanged(services, index),
       onError: (error) => options.onError(error, 'watching catalog services'),
+      minIntervalMs: options.minIntervalMs,
+    });
+    this.healthLoop = new BlockingLoop({
+      read: (index, context) => this.blockingRead<HealthCheck[]>((query) => this.client.health.state({ state: 'any', ...query }), index, context),
+      onData: (checks) => this.checksChanged(checks),
+      onError: (error) => options.onError(error, 'watching health checks'),
       minIntervalMs: options.minIntervalMs,
     });
   }
@@ -181,50 +218,95 @@ export class ConsulCatalog implements Catalog {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.servicesLoop.stop();
-    for (const app of this.apps.values()) app.loop.stop();
+    this.healthLoop.stop();
     for (const loop of this.kvLoops) loop.stop();
     this.listeners.clear();
     this.client.destroy();
   }
 
-  private servicesChanged(services: Record<string, string[]>): void {
+  /** Which apps there are; when any registration changed (the index moved), every app is read again. */
+  private servicesChanged(services: Record<string, string[]>, index: number): void {
     const names = new Set(Object.entries(services).filter(([, tags]) => tags.includes(DOZEN_TAG)).map(([name]) => name));
     let changed = false;
     for (const [name, app] of this.apps) {
       if (names.has(name)) continue;
-      app.loop.stop();
       this.apps.delete(name);
+      this.toRead.delete(name);
       if (app.instances?.length) changed = true;
     }
-    for (const name of names) if (!this.apps.has(name)) this.watchApp(name);
+    const moved = index !== this.servicesIndex;
+    this.servicesIndex = index;
+    for (const name of names) {
+      if (!this.apps.has(name)) this.apps.set(name, { instances: null, checks: '' });
+      if (moved) this.read(name);
+    }
     this.servicesSeen = true;
     if (changed) this.notify();
     this.checkReady();
   }
 
+  /** Reads the apps whose checks changed (an instance passing, critical, added or gone). */
+  private checksChanged(checks: HealthCheck[]): void {
+    const byApp = new Map<string, string[]>();
+    for (const check of checks) {
+      if (!check.ServiceID || !check.ServiceTags?.includes(DOZEN_TAG)) continue;
+      const list = byApp.get(check.ServiceName) ?? [];
+      list.push(`${check.ServiceID}\u0000${check.Status}`);
+      byApp.set(check.ServiceName, list);
+    }
+    for (const [name, app] of this.apps) {
+      const signature = (byApp.get(name) ?? []).sort().join('\u0001');
+      if (signature === app.checks) continue;
+      app.checks = signature;
+      this.read(name);
+    }
+  }
+
+  /** Queues a read of `name`'s instances; one already running is followed by another. */
+  private read(name: string): void {
+    if (this.reading.has(name)) this.again.add(name);
+    else this.toRead.add(name);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (!this.closed && this.reading.size < APP_READS_AT_ONCE && this.toRead.size) {
+      const name = this.toRead.values().next().value!;
+      this.toRead.delete(name);
+      this.reading.add(name);
+      void this.readApp(name).finally(() => {
+        this.reading.delete(name);
+        if (this.again.delete(name)) this.toRead.add(name);
+        this.pump();
+      });
+    }
+  }
+
   /**
    * Without `?passing`: the registry shows critical instances too (GET /registry/services), and the
-   * route table leaves them out itself. One watch per app instead of two.
+   * route table leaves them out itself. A read that fails is tried again; meanwhile the app keeps what
+   * was read last, so routes stay while the agent is away.
    */
-  private watchApp(name: string): void {
-    const app: { loop: BlockingLoop<HealthEntry[]>; instances: CatalogInstance[] | null } = {
-      instances: null,
-      loop: new BlockingLoop({
-        read: (index, context) => this.blockingRead<HealthEntry[]>((query) => this.client.health.service({ service: name, tag: DOZEN_TAG, ...query }), index, context),
-        onData: (entries) => {
-          const instances = entries.map(toInstance);
-          const first = app.instances === null;
-          if (!first && sameInstances(app.instances!, instances)) return;
-          app.instances = instances;
-          if (!first || instances.length) this.notify();
-          this.checkReady();
-        },
-        onError: (error) => this.options.onError(error, `watching health of ${name}`),
-        minIntervalMs: this.options.minIntervalMs,
-      }),
-    };
-    this.apps.set(name, app);
+  private async readApp(name: string): Promise<void> {
+    let entries: HealthEntry[];
+    try {
+      entries = (await this.blockingRead<HealthEntry[]>((query) => this.client.health.service({ service: name, tag: DOZEN_TAG, ...query }), 0, responseContext())).data;
+    } catch (error) {
+      if (this.closed) return;
+      this.options.onError(error, `reading health of ${name}`);
+      setTimeout(() => this.apps.has(name) && this.read(name), APP_READ_RETRY_MS).unref();
+      return;
+    }
+    const app = this.apps.get(name);
+    if (!app || this.closed) return;
+    const instances = entries.map(toInstance);
+    const first = app.instances === null;
+    if (!first && sameInstances(app.instances!, instances)) return;
+    app.instances = instances;
+    if (!first || instances.length) this.notify();
+    this.checkReady();
   }
 
   private checkReady(): void {
@@ -287,6 +369,11 @@ export function agentError(error: unknown): Error & { statusCode?: number } {
   const plain: Error & { statusCode?: number } = new Error(typeof message === 'string' ? message : String(error));
   if (typeof statusCode === 'number') plain.statusCode = statusCode;
   return plain;
+}
+
+/** A context for one read that asks the client for the response too (its X-Consul-Index). */
+function responseContext(): EventEmitter {
+  return Object.assign(new EventEmitter(), { includeResponse: true });
 }
 
 function toInstance(entry: HealthEntry): CatalogInstance {

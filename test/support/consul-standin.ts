@@ -10,8 +10,11 @@
  *   10m, plus up to wait/16 jitter) ends, and always send `X-Consul-Index`;
  *   a return is no promise of a change (idempotent writes still wake);
  * - health/service's index is that service's own index; catalog/services',
- *   the services table's; kv's, the largest ModifyIndex (or tombstone) under
+ *   the services table's (a check's status is no change to it); health/state's,
+ *   the checks table's; kv's, the largest ModifyIndex (or tombstone) under
  *   the key/prefix, else the kvs table's;
+ * - a client address may hold at most 200 connections at once
+ *   (`limits.http_max_conns_per_client`); the agent closes any past that;
  * - a service's check starts critical unless `Status` is given; a TTL check
  *   goes critical with output "TTL expired"; a check updated to the status and
  *   output it already has is not a catalog change (no index bump, like the
@@ -34,6 +37,8 @@ export interface ConsulStandinOptions {
   /** Consul: 30 s. */
   reapIntervalMs?: number;
   node?: string;
+  /** Consul's `limits.http_max_conns_per_client`: 200. */
+  maxConnsPerClient?: number;
 }
 
 interface Check {
@@ -47,6 +52,8 @@ interface Check {
   ttlMs: number | null;
   deregisterAfterMs: number | null;
   criticalSince: number | null;
+  CreateIndex: number;
+  ModifyIndex: number;
   timer?: NodeJS.Timeout;
 }
 
@@ -86,6 +93,9 @@ export class ConsulStandin {
   private server: Server | undefined;
   private index = 1;
   private servicesIndex = 1;
+  private checksIndex = 1;
+  /** Connections refused for being past maxConnsPerClient. */
+  refusedConnections = 0;
   private kvsIndex = 1;
   private readonly serviceIndexes = new Map<string, number>();
   private readonly services = new Map<string, Service>();
@@ -103,6 +113,18 @@ export class ConsulStandin {
   static async start(options: ConsulStandinOptions = {}): Promise<ConsulStandin> {
     const standin = new ConsulStandin(options);
     standin.server = createServer((request, response) => void standin.handle(request, response));
+    const open = new Map<string, number>();
+    const limit = options.maxConnsPerClient ?? 200;
+    standin.server.on('connection', (socket) => {
+      const client = socket.remoteAddress ?? '';
+      const count = (open.get(client) ?? 0) + 1;
+      open.set(client, count);
+      socket.once('close', () => open.set(client, open.get(client)! - 1));
+      if (count > limit) {
+        standin.refusedConnections++;
+        socket.destroy();
+      }
+    });
     await new Promise<void>((resolve) => standin.server!.listen(0, '127.0.0.1', resolve));
     standin.url = `http://127.0.0.1:${(standin.server.address() as AddressInfo).port}`;
     standin.reaper = setInterval(() => standin.reap(), options.reapIntervalMs ?? 30_000);
@@ -173,6 +195,10 @@ export class ConsulStandin {
         return names;
       });
     }
+    if (method === 'GET' && (match = /^\/v1\/health\/state\/(any|passing|warning|critical)$/.exec(path))) {
+      const state = match[1];
+      return this.blocking(query, response, () => this.checksIndex, () => this.healthState(state));
+    }
     if (method === 'GET' && (match = /^\/v1\/health\/service\/(.+)$/.exec(path))) {
       const name = decodeURIComponent(match[1]);
       return this.blocking(query, response, () => this.serviceIndexes.get(name) ?? this.servicesIndex, () => this.healthService(name, query));
@@ -217,12 +243,13 @@ export class ConsulStandin {
     for (const parsed of parsedChecks) {
       const check: Check = {
         CheckID: parsed.id, Name: parsed.name, Status: parsed.status, Notes: parsed.notes, Output: '', ServiceID: id, ServiceName: name,
-        ttlMs: parsed.ttlMs, deregisterAfterMs: parsed.deregisterAfterMs, criticalSince: parsed.status === 'critical' ? Date.now() : null,
+        ttlMs: parsed.ttlMs, deregisterAfterMs: parsed.deregisterAfterMs, criticalSince: parsed.status === 'critical' ? Date.now() : null, CreateIndex: index, ModifyIndex: index,
       };
       this.checks.set(check.CheckID, check);
       this.armTtl(check);
     }
     this.touchService(name, index);
+    this.checksIndex = index;
     return {};
   }
 
@@ -240,7 +267,10 @@ export class ConsulStandin {
       clearTimeout(check.timer);
       this.checks.delete(check.CheckID);
     }
-    if (bump) this.touchService(service.Service, this.bump());
+    if (bump) {
+      this.checksIndex = this.bump();
+      this.touchService(service.Service, this.checksIndex);
+    }
   }
 
   private updateCheck(id: string, status: Check['Status'], output: string) {
@@ -264,7 +294,12 @@ export class ConsulStandin {
     check.Status = status;
     check.Output = output;
     check.criticalSince = status === 'critical' ? (becameCritical ? Date.now() : check.criticalSince) : null;
-    this.touchService(check.ServiceName, this.bump());
+    // The service's health index and the checks table move; the services table (catalog/services) does not.
+    const index = this.bump();
+    check.ModifyIndex = index;
+    this.checksIndex = index;
+    this.serviceIndexes.set(check.ServiceName, index);
+    this.wake();
   }
 
   /** The agent's reaper: services whose check has been critical past DeregisterCriticalServiceAfter go. */
@@ -296,6 +331,16 @@ export class ConsulStandin {
         ],
       }));
     return query.has('passing') ? entries.filter((entry) => entry.Checks.every((check) => check.Status === 'passing')) : entries;
+  }
+
+  /** /v1/health/state/<state>: every check in that state (`any`: all), the node's own serfHealth among them. */
+  private healthState(state: string) {
+    const nodeCheck = { Node: this.node, CheckID: 'serfHealth', Name: 'Serf Health Status', Status: 'passing', Notes: '', Output: 'Agent alive and reachable', ServiceID: '', ServiceName: '', ServiceTags: [], Type: '', CreateIndex: 1, ModifyIndex: 1 };
+    const checks = [...this.checks.values()].map((check) => ({
+      Node: this.node, CheckID: check.CheckID, Name: check.Name, Status: check.Status, Notes: check.Notes, Output: check.Output, ServiceID: check.ServiceID, ServiceName: check.ServiceName,
+      ServiceTags: this.services.get(check.ServiceID)?.Tags ?? [], Type: check.ttlMs !== null ? 'ttl' : '', CreateIndex: check.CreateIndex, ModifyIndex: check.ModifyIndex,
+    }));
+    return [nodeCheck, ...checks].filter((check) => state === 'any' || check.Status === state);
   }
 
   // --- kv -------------------------------------------------------------
