@@ -86,7 +86,7 @@ export class LocalObjectStore implements ObjectStore {
       const path = this.dataPath(key);
       const current = await this.head(key);
       const length = current?.size ?? 0;
-      if (position !== length) throw new PositionMismatch(key, position, length);
+      if (position !== length) throw new PositionMismatch(key, position, length, current ? current.crc64 || undefined : '0');
       await this.ensureParent(path);
       const handle = await open(path, 'a');
       try {

@@ -149,6 +149,8 @@ export class PositionMismatch extends DomainError {
     key: string,
     readonly position: number,
     readonly length: number,
+    /** The object's CRC64 at `length`, when the store said: tells whether the bytes past `position` are the ones just sent. */
+    readonly crc64?: string,
   ) {
     super(409, 'position_mismatch', `append to ${JSON.stringify(key)} at ${position}, but the object is ${length} bytes long`);
   }

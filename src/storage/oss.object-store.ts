@@ -175,8 +175,8 @@ export class OssObjectStore implements ObjectStore {
     } catch (error) {
       if ((error as OssError).code !== 'PositionNotEqualToLength') throw error;
       // ali-oss drops the x-oss-next-append-position header of the error; the object's length is the same fact.
-      const length = (await this.head(key))?.size ?? 0;
-      throw new PositionMismatch(key, position, length);
+      const now = await this.head(key);
+      throw new PositionMismatch(key, position, now?.size ?? 0, now ? now.crc64 || undefined : '0');
     }
   }
 

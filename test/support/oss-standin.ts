@@ -13,7 +13,8 @@
  * Operations: PutObject, GetObject, HeadObject, DeleteObject, ListObjectsV2,
  * AppendObject, InitiateMultipartUpload, UploadPart, CompleteMultipartUpload,
  * AbortMultipartUpload, ListParts. Faults: `stop()`/`start()` (store down),
- * `failNext(n)` (503s, or another status and code). `quirks` switch on what some
+ * `failNext(n)` (503s, or another status and code), `cutAfterApplying(n)` (the request is
+ * carried out, then the connection is cut before the answer: an answer lost on the way). `quirks` switch on what some
  * OSS-compatible servers do differently; by default it answers strictly as OSS.
  */
 import { createHash, randomUUID } from 'node:crypto';
@@ -58,6 +59,12 @@ export interface OssStandIn {
   start(): Promise<void>;
   /** Answer the next `count` requests (of `method` only, when given) with 503 ServiceUnavailable (or `status` and `code`). */
   failNext(count: number, status?: number, code?: string, method?: string): void;
+  /**
+   * Carry out the next `count` requests (of `method` only, and with the query parameter `param`, when
+   * given) as usual, then cut their connection instead of answering: the client cannot tell it from a
+   * request that never arrived.
+   */
+  cutAfterApplying(count: number, method?: string, param?: string): void;
   close(): Promise<void>;
 }
 
@@ -105,6 +112,8 @@ export async function startOssStandIn(options: StandInOptions = {}): Promise<Oss
   const quirks = options.quirks ?? {};
   let failures = 0;
   let failure: { status: number; code: string; method?: string } = { status: 503, code: 'ServiceUnavailable' };
+  let cuts = 0;
+  let cutOf: { method?: string; param?: string } = {};
   const sockets = new Set<Socket>();
 
   const handler = async (request: IncomingMessage, response: ServerResponse) => {
@@ -117,6 +126,10 @@ export async function startOssStandIn(options: StandInOptions = {}): Promise<Oss
     if (failures > 0 && (!failure.method || failure.method === request.method)) {
       failures--;
       return error(response, failure.status, failure.code, 'please try again');
+    }
+    if (cuts > 0 && (!cutOf.method || cutOf.method === request.method) && (!cutOf.param || url.searchParams.has(cutOf.param))) {
+      cuts--;
+      answerLost(response);
     }
     const addressed = route(host, url.pathname);
     if (!addressed) return error(response, 400, 'InvalidURI', `Host ${JSON.stringify(host)} names neither this endpoint (path style) nor a bucket domain <bucket>.oss-${region}.aliyuncs.com`);
@@ -334,6 +347,10 @@ export async function startOssStandIn(options: StandInOptions = {}): Promise<Oss
       failures = count;
       failure = { status, code, method };
     },
+    cutAfterApplying: (count, method, param) => {
+      cuts = count;
+      cutOf = { method, param };
+    },
     close,
   };
 }
@@ -369,6 +386,16 @@ function escape(text: string): string {
 function xml(response: ServerResponse, status: number, body: string): void {
   response.writeHead(status, { 'content-type': 'application/xml', 'x-oss-request-id': requestId() });
   response.end(`<?xml version="1.0" encoding="UTF-8"?>\n${body}`);
+}
+
+/** The request goes on to change what it changes, but its answer is never sent: the connection is cut instead. */
+function answerLost(response: ServerResponse): void {
+  response.writeHead = (() => response) as typeof response.writeHead;
+  response.write = (() => true) as typeof response.write;
+  response.end = (() => {
+    response.socket?.destroy();
+    return response;
+  }) as typeof response.end;
 }
 
 /** Drops the CRC64 header from every answer, as servers without OSS's CRC64 do. */

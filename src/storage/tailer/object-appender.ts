@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { combineCrc64, crc64Of } from '../crc64.js';
 import { PositionMismatch, type ObjectStore } from '../object-store.js';
 
 /**
@@ -8,6 +9,8 @@ import { PositionMismatch, type ObjectStore } from '../object-store.js';
  */
 export class ObjectAppender {
   private position: number | null = null;
+  /** The object's CRC64 at `position` (null: unknown, the store keeps none or another writer was seen). */
+  private crc64: string | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   /** Actions queued or running; an appender with none may be dropped. */
   busy = 0;
@@ -21,7 +24,11 @@ export class ObjectAppender {
   /** Runs `action` with the object's current length, after every earlier action on this object. */
   exclusive<T>(action: (position: number) => Promise<T>): Promise<T> {
     const run = async () => {
-      if (this.position === null) this.position = (await this.store.head(this.key))?.size ?? 0;
+      if (this.position === null) {
+        const info = await this.store.head(this.key);
+        this.position = info?.size ?? 0;
+        this.crc64 = info ? info.crc64 || null : '0';
+      }
       return action(this.position);
     };
     this.busy++;
@@ -35,18 +42,33 @@ export class ObjectAppender {
    * leading bytes of `data` an earlier attempt may have written without us hearing
    * back: a position mismatch within that many bytes means those bytes are ours,
    * and only the rest is sent. Returns how far the object now reaches.
+   *
+   * A mismatch that makes the object exactly what it was plus `data` (its length and
+   * CRC64 say so) is this append landing too: a store that retries an append whose
+   * answer was lost (the connection cut after OSS applied it) hears
+   * PositionNotEqualToLength for its own bytes.
    */
   async append(position: number, data: Buffer, mayHaveLanded: number): Promise<number> {
     let at = position;
     let rest = data;
+    let before = position === this.position ? this.crc64 : null;
     for (;;) {
       try {
         const result = await this.store.append(this.key, at, rest);
         this.position = result.nextPosition;
+        this.crc64 = result.crc64 || null;
         return result.nextPosition;
       } catch (error) {
         if (!(error instanceof PositionMismatch)) throw error;
         const landed = error.length - at;
+        this.crc64 = error.crc64 ?? null;
+        if (landed === rest.length && before !== null && error.crc64 !== undefined && error.crc64 === combineCrc64(before, crc64Of(rest), rest.length)) {
+          this.log.info({ key: this.key, position: at, bytes: rest.length }, 'an append whose answer was lost had landed; not sending it again');
+          this.position = error.length;
+          return error.length;
+        }
+        // Whatever happens next is sent at the object's end, whose CRC64 the mismatch told.
+        before = this.crc64;
         if (landed > 0 && landed <= mayHaveLanded) {
           rest = rest.subarray(landed);
           at = error.length;

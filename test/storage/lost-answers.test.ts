@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { LogAppenders } from '../../src/storage/log-appenders.js';
+import { OssObjectStore } from '../../src/storage/oss.object-store.js';
+import { TailOffset } from '../../src/storage/storage.entity.js';
+import type { TailOffsets } from '../../src/storage/tailer/tail-offsets.js';
+import { Tailer } from '../../src/storage/tailer/tailer.js';
+import { startOssStandIn, type OssStandIn } from '../support/oss-standin.js';
+import { waitFor } from '../support/ports.js';
+
+const log = pino({ level: 'silent' });
+const SETTINGS = { batchBytes: 64 * 1024, flushMs: 20, partialLineMs: 1000, scanMs: 50, maxBackoffMs: 500 };
+
+function ossStore(standIn: OssStandIn, settings: { multipartThreshold?: number; partSize?: number } = {}) {
+  return new OssObjectStore(
+    {
+      oss: {
+        endpoint: standIn.endpoint,
+        region: `oss-${standIn.region}`,
+        bucket: standIn.bucket,
+        accessKeyId: standIn.accessKeyId,
+        accessKeySecret: standIn.accessKeySecret,
+        authorizationVersion: 'v1',
+        pathStyle: true,
+        retries: 3,
+        timeoutMs: 5_000,
+      },
+      multipartThreshold: settings.multipartThreshold ?? 200 * 1024,
+      partSize: settings.partSize ?? 100 * 1024,
+    },
+    log,
+  );
+}
+
+/** The tailer's saved rows, kept as a database keeps them (a copy per save). */
+class SavedRows {
+  readonly rows = new Map<string, TailOffset>();
+  all = async () => [...this.rows.values()].map((row) => Object.assign(new TailOffset(), row));
+  get = async (id: string) => (this.rows.has(id) ? Object.assign(new TailOffset(), this.rows.get(id)) : null);
+  save = async (row: TailOffset) => void this.rows.set(row.id, Object.assign(new TailOffset(), row));
+  remove = async (id: string) => void this.rows.delete(id);
+}
+
+function numbered(from: number, to: number): string {
+  let text = '';
+  for (let line = from; line <= to; line++) text += `line ${String(line).padStart(8, '0')} ${'v'.repeat(line % 40)}\n`;
+  return text;
+}
+
+describe('OSS writes whose answer is lost after OSS applied them (the stand-in cuts the connection)', { timeout: 60_000 }, () => {
+  let standIn: OssStandIn;
+  const folders: string[] = [];
+  before(async () => {
+    standIn = await startOssStandIn();
+  });
+  after(async () => {
+    await standIn?.close();
+    await Promise.all(folders.map((folder) => rm(folder, { recursive: true, force: true })));
+  });
+
+  it('the tailer writes each batch once: the retried append’s PositionNotEqualToLength is its own bytes', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'dozen-lost-answer-'));
+    folders.push(folder);
+    const path = join(folder, 'app.log');
+    await writeFile(path, numbered(1, 500));
+    const store = ossStore(standIn);
+    const sources = [{ glob: join(folder, '*.log'), key: 'lost/{file}', app: 'app' }];
+    const tailer = new Tailer(sources, SETTINGS, 'testhost', store, new SavedRows() as unknown as TailOffsets, new LogAppenders(store, log), log);
+    // The first append (creating the object) and a later one (at a position past 0) each lose their answer.
+    standIn.cutAfterApplying(1, 'POST');
+    await tailer.start();
+    let expected = numbered(1, 500);
+    try {
+      await waitFor('the first lines', async () => (standIn.objects.get('lost/app.log')?.data.length ?? 0) >= Buffer.byteLength(expected), 15_000, 20);
+      standIn.cutAfterApplying(1, 'POST');
+      await appendFile(path, numbered(501, 900));
+      expected = numbered(1, 900);
+      await waitFor('the later lines', async () => (standIn.objects.get('lost/app.log')?.data.length ?? 0) >= Buffer.byteLength(expected), 15_000, 20);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(tailer.status().files[0]?.lastError, null);
+    } finally {
+      await tailer.stop();
+    }
+    const stored = standIn.objects.get('lost/app.log')?.data.toString() ?? '';
+    assert.equal(stored.length, expected.length, 'every line once');
+    assert.ok(stored === expected);
+    const appends = standIn.requests.filter((request) => request.method === 'POST' && request.path.includes('lost/app.log'));
+    assert.ok(appends.length >= 4, `both cut appends were sent again (${appends.length} appends)`);
+  });
+
+});
