@@ -5,10 +5,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { DomainError } from '../common/errors.js';
 import { contentTypeFor } from './content-type.js';
+import { chunksOf, rechunk } from './chunks.js';
 import { combineCrc64, Crc64 } from './crc64.js';
 import { domainErrorOf, type OssError, type RequestContext } from './oss.errors.js';
 import {
-  assertContentType, assertPartNumber, assertSafeKey, assertSafePrefix, ChecksumMismatch, ObjectNotFound, PositionMismatch, StoreUnavailable,
+  assertContentType, assertPartNumber, assertSafeKey, assertSafePrefix, ChecksumMismatch, ObjectExists, ObjectNotFound, PositionMismatch, StoreUnavailable, UploadNotFound,
   type AppendResult, type ListPage, type ObjectInfo, type ObjectStore, type ObjectStream, type PartInfo, type PutOptions,
 } from './object-store.js';
 import type { StorageConfig } from './storage.config.js';
@@ -107,7 +108,9 @@ export class OssObjectStore implements ObjectStore {
     assertContentType(options.contentType);
     const crc = new Crc64();
     const md5 = options.md5 ? createHash('md5') : null;
+    let size = 0;
     const chunks = chunksOf(body, this.settings.partSize, (chunk) => {
+      size += chunk.length;
       crc.update(chunk);
       md5?.update(chunk);
     });
@@ -131,8 +134,12 @@ export class OssObjectStore implements ObjectStore {
     if (next.done) {
       checkMd5();
       const data = Buffer.concat(head);
-      const result = await this.retrying('PutObject', key, () =>
-        this.client.putStream(key, Readable.from([data]), { contentLength: data.length, mime: contentType, headers: { 'Content-Type': contentType, ...overwrite } }),
+      const result = await this.retrying(
+        'PutObject',
+        key,
+        () => this.client.putStream(key, Readable.from([data]), { contentLength: data.length, mime: contentType, headers: { 'Content-Type': contentType, ...overwrite } }),
+        undefined,
+        (error) => (error instanceof ObjectExists ? this.holdsAlready(key, data.length, crc.value) : null),
       );
       return this.stored(key, result.res, crc.value);
     }
@@ -156,7 +163,9 @@ export class OssObjectStore implements ObjectStore {
       await Promise.all(inFlight);
       checkMd5();
       parts.sort((left, right) => left.number - right.number);
-      const result = await this.retrying('CompleteMultipartUpload', key, () => this.client.completeMultipartUpload(key, uploadId, parts, { headers: overwrite }), uploadId);
+      const result = await this.retrying('CompleteMultipartUpload', key, () => this.client.completeMultipartUpload(key, uploadId, parts, { headers: overwrite }), uploadId, (error) =>
+        error instanceof UploadNotFound || error instanceof ObjectExists ? this.holdsAlready(key, size, crc.value) : null,
+      );
       return this.stored(key, result.res, crc.value);
     } catch (error) {
       await this.client.abortMultipartUpload(key, uploadId).catch(() => undefined);
@@ -262,14 +271,17 @@ export class OssObjectStore implements ObjectStore {
   async completeMultipart(key: string, uploadId: string, options: { ifNoneMatch?: boolean } = {}): Promise<ObjectInfo> {
     const parts = await this.listParts(key, uploadId);
     if (!parts.length) throw new DomainError(400, 'bad_request', `upload ${uploadId} has no parts`);
+    const joined = parts.every((part) => part.crc64) ? parts.reduce((crc, part) => combineCrc64(crc, part.crc64, part.size), '0') : null;
+    const size = parts.reduce((sum, part) => sum + part.size, 0);
     const result = await this.retrying(
       'CompleteMultipartUpload',
       key,
       () => this.client.completeMultipartUpload(key, uploadId, parts.map((part) => ({ number: part.partNumber, etag: part.etag })), { headers: options.ifNoneMatch ? { 'x-oss-forbid-overwrite': 'true' } : {} }),
       uploadId,
+      (error) => ((error instanceof UploadNotFound || error instanceof ObjectExists) && joined ? this.holdsAlready(key, size, joined) : null),
     );
     // OSS answers with the whole object's CRC64; it must be the parts' CRC64s joined.
-    if (parts.every((part) => part.crc64)) return this.stored(key, result.res, parts.reduce((crc, part) => combineCrc64(crc, part.crc64, part.size), '0'));
+    if (joined) return this.stored(key, result.res, joined);
     return this.info(key);
   }
 
@@ -309,13 +321,36 @@ export class OssObjectStore implements ObjectStore {
     return { ...info, crc64: expected, crc64Confirmed: confirmed };
   }
 
-  /** Retries 5xx and network failures of the OSS API `request` with exponential backoff; maps OSS errors to the port's errors. */
-  private async retrying<T>(request: string, key: string, call: () => Promise<T>, uploadId?: string): Promise<T> {
+  /**
+   * After a retry: the answer of a write that `key` now holds as this request sent it (its size and
+   * CRC64). An earlier attempt whose answer was lost (the connection cut, a gateway's 5xx after OSS
+   * applied it) makes a retried PUT with x-oss-forbid-overwrite hear FileAlreadyExists, and a retried
+   * CompleteMultipartUpload NoSuchUpload, though the write is done.
+   */
+  private async holdsAlready(key: string, size: number, crc64: string): Promise<{ res: OssResponse } | null> {
+    const info = await this.head(key);
+    if (!info || info.size !== size || info.crc64 !== crc64) return null;
+    return { res: { status: 200, headers: { 'x-oss-hash-crc64ecma': crc64 } } };
+  }
+
+  /**
+   * Retries 5xx and network failures of the OSS API `request` with exponential backoff; maps OSS errors to
+   * the port's errors. A refusal after a retry may only say that an earlier attempt landed: `landed` is
+   * asked then, and its answer, when it has one, stands for the lost one.
+   */
+  private async retrying<T>(request: string, key: string, call: () => Promise<T>, uploadId?: string, landed?: (error: unknown) => Promise<T | null> | null): Promise<T> {
     const retries = this.settings.oss.retries;
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.translate({ request, key, uploadId }, call);
       } catch (error) {
+        if (attempt > 0 && landed && !(error instanceof StoreUnavailable)) {
+          const earlier = await landed(error);
+          if (earlier) {
+            this.log.info({ request, key, attempt: attempt + 1 }, 'OSS refused the retry because the attempt whose answer was lost had landed; done');
+            return earlier;
+          }
+        }
         if (!(error instanceof StoreUnavailable) || attempt >= retries) throw error;
         const delay = Math.min(200 * 2 ** attempt, 5000);
         this.log.warn({ request, key, attempt: attempt + 1, retryInMs: delay, err: error.message }, 'OSS request failed; retrying');
@@ -351,30 +386,4 @@ function toInfo(key: string, headers: Record<string, string>): ObjectStream['inf
     etag: headers.etag ?? '',
     modified: new Date(headers['last-modified'] ?? Date.now()),
   };
-}
-
-/** Cuts a stream into buffers of exactly `size` bytes (the last one shorter), calling `seen` on every byte in order. */
-async function* chunksOf(body: Readable, size: number, seen: (chunk: Buffer) => void): AsyncGenerator<Buffer> {
-  let pending: Buffer[] = [];
-  let pendingSize = 0;
-  for await (const chunk of body) {
-    const buffer = chunk as Buffer;
-    seen(buffer);
-    pending.push(buffer);
-    pendingSize += buffer.length;
-    while (pendingSize >= size) {
-      const joined = Buffer.concat(pending);
-      yield joined.subarray(0, size);
-      pending = [joined.subarray(size)];
-      pendingSize = joined.length - size;
-    }
-  }
-  if (pendingSize > 0) yield Buffer.concat(pending);
-}
-
-function rechunk(buffers: Buffer[], size: number): Buffer[] {
-  const joined = Buffer.concat(buffers);
-  const parts: Buffer[] = [];
-  for (let start = 0; start < joined.length; start += size) parts.push(joined.subarray(start, start + size));
-  return parts;
 }

@@ -3,7 +3,9 @@ import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Readable } from 'node:stream';
 import { pino } from 'pino';
+import { crc64Of } from '../../src/storage/crc64.js';
 import { LogAppenders } from '../../src/storage/log-appenders.js';
 import { OssObjectStore } from '../../src/storage/oss.object-store.js';
 import { TailOffset } from '../../src/storage/storage.entity.js';
@@ -92,4 +94,48 @@ describe('OSS writes whose answer is lost after OSS applied them (the stand-in c
     assert.ok(appends.length >= 4, `both cut appends were sent again (${appends.length} appends)`);
   });
 
+  it('a PUT that must not overwrite succeeds when its first attempt landed (not FileAlreadyExists)', async () => {
+    const data = Buffer.from('written once, answered never\n');
+    standIn.cutAfterApplying(1, 'PUT');
+    const info = await ossStore(standIn).put('lost/put.txt', Readable.from([data]), { ifNoneMatch: true });
+    assert.equal(info.size, data.length);
+    assert.equal(info.crc64, crc64Of(data));
+    assert.equal(standIn.requests.filter((request) => request.method === 'PUT' && request.path.includes('lost/put.txt')).length, 2, 'the PUT was sent again');
+    // Another body at an existing key is still refused.
+    await assert.rejects(ossStore(standIn).put('lost/put.txt', Readable.from([Buffer.from('other')]), { ifNoneMatch: true }), { status: 412 });
+  });
+
+  it('a streamed multipart PUT succeeds when its CompleteMultipartUpload landed unanswered (not NoSuchUpload)', async () => {
+    const data = Buffer.alloc(350 * 1024, 'multipart once ');
+    standIn.cutAfterApplying(1, 'POST', 'uploadId');
+    const info = await ossStore(standIn).put('lost/multi.bin', Readable.from([data]), { ifNoneMatch: true });
+    assert.equal(info.size, data.length);
+    assert.equal(info.crc64, crc64Of(data));
+    assert.ok(standIn.objects.get('lost/multi.bin')?.data.equals(data));
+  });
+
+  it('a resumable upload completes when its CompleteMultipartUpload landed unanswered', async () => {
+    const store = ossStore(standIn);
+    const first = Buffer.alloc(120 * 1024, 'first part ');
+    const second = Buffer.from('second part\n');
+    const uploadId = await store.createMultipart('lost/resumable.bin');
+    await store.putPart('lost/resumable.bin', uploadId, 1, Readable.from([first]), first.length);
+    await store.putPart('lost/resumable.bin', uploadId, 2, Readable.from([second]), second.length);
+    standIn.cutAfterApplying(1, 'POST', 'uploadId');
+    const info = await store.completeMultipart('lost/resumable.bin', uploadId);
+    assert.equal(info.size, first.length + second.length);
+    assert.equal(info.crc64, crc64Of(Buffer.concat([first, second])));
+  });
+
+  it('a retried write that finds other bytes at the key still fails', async () => {
+    const store = ossStore(standIn);
+    const uploadId = await store.createMultipart('lost/other.bin');
+    await store.putPart('lost/other.bin', uploadId, 1, Readable.from([Buffer.from('mine')]), 4);
+    // The completion lands, then someone replaces the object before the retry looks.
+    standIn.cutAfterApplying(1, 'POST', 'uploadId');
+    const completing = store.completeMultipart('lost/other.bin', uploadId);
+    await waitFor('the completion to land', async () => standIn.objects.has('lost/other.bin'), 5_000, 5);
+    await store.put('lost/other.bin', Readable.from([Buffer.from('theirs')]));
+    await assert.rejects(completing, { status: 404 });
+  });
 });
