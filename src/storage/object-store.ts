@@ -156,6 +156,20 @@ export class PositionMismatch extends DomainError {
   }
 }
 
+/**
+ * An append the store refused, having written nothing, because the object takes no more appends:
+ * `full`, it would grow past what an appendable object may hold (OSS: 5 GB); else it was not made by
+ * appends (a PUT replaced it).
+ */
+export class NotAppendable extends DomainError {
+  constructor(
+    key: string,
+    readonly full: boolean,
+  ) {
+    super(409, 'not_appendable', `object ${JSON.stringify(key)} ${full ? 'would grow past the 5 GB an appendable object may hold' : 'was not created by appends and cannot be appended to'}; nothing was appended`);
+  }
+}
+
 export class PartTooSmall extends DomainError {
   constructor(partNumber: number | null) {
     super(400, 'part_too_small', `every part but the last must be at least ${MIN_PART_SIZE} bytes (100 KB)${partNumber === null ? '' : `; part ${partNumber} is smaller`}; the upload is kept, re-send the part`, 'partNumber');

@@ -1,5 +1,5 @@
 import { DomainError } from '../common/errors.js';
-import { ChecksumMismatch, ObjectExists, ObjectNotFound, PartTooSmall, StoreUnavailable, UploadNotFound } from './object-store.js';
+import { ChecksumMismatch, NotAppendable, ObjectExists, ObjectNotFound, PartTooSmall, StoreUnavailable, UploadNotFound } from './object-store.js';
 
 /** An error as ali-oss throws it: the HTTP status (negative for a network failure) and OSS's error code. */
 export interface OssError extends Error {
@@ -25,7 +25,9 @@ export function domainErrorOf(context: RequestContext, error: OssError): Error {
   if (code === 'InvalidDigest') return new ChecksumMismatch('Content-MD5', 'the sent MD5', 'another');
   if (code === 'EntityTooSmall') return new PartTooSmall(null);
   if (code === 'PositionNotEqualToLength') return error;
-  if (code === 'ObjectNotAppendable') return new DomainError(409, 'conflict', `object ${JSON.stringify(key)} was not created by appends and cannot be appended to`);
+  if (code === 'ObjectNotAppendable') return new NotAppendable(key, false);
+  // AppendObject's documentation gives its 5 GB limit but not the error; EntityTooLarge is OSS's for an upload past a size limit.
+  if (context.request === 'AppendObject' && code === 'EntityTooLarge') return new NotAppendable(key, true);
   const what = describeFailure(context, error);
   // A network failure or a server error is an outage, worth retrying; 501 says the server lacks the feature, which no retry changes.
   if (status === undefined || status < 0 || (status >= 500 && status !== 501)) return new StoreUnavailable(`the store did not answer ${what}`);

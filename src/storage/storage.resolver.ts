@@ -35,6 +35,7 @@ class TailFileType {
   @Field(() => Float, { description: 'age of the oldest unshipped bytes' }) lagSeconds!: number;
   @Field({ description: 'renamed away; read to its end, then dropped' }) rotated!: boolean;
   @Field(() => String, { nullable: true, description: 'why the last write to the store failed; null once one succeeds' }) lastError!: string | null;
+  @Field(() => String, { nullable: true, description: "the day's object that took no more appends and why; objectKey is its continuation" }) continued!: string | null;
 }
 
 @ObjectType('StorageTailStatus')

@@ -88,6 +88,8 @@ export interface StandInOptions {
   /** The signature versions accepted (both, as OSS does, by default); a request signed otherwise gets 403 AccessDenied. */
   signatures?: SignatureVersion[];
   quirks?: Quirks;
+  /** The largest an appendable object may grow (OSS: 5 GB); an AppendObject past it is refused, nothing written. */
+  maxAppendableBytes?: number;
 }
 
 /** What other OSS-compatible servers do that OSS does not; each off unless asked for. */
@@ -110,6 +112,7 @@ export async function startOssStandIn(options: StandInOptions = {}): Promise<Oss
   const uploads = new Map<string, Upload>();
   const requests: OssStandIn['requests'] = [];
   const quirks = options.quirks ?? {};
+  const maxAppendableBytes = options.maxAppendableBytes ?? 5 * 1024 ** 3;
   let failures = 0;
   let failure: { status: number; code: string; method?: string } = { status: 503, code: 'ServiceUnavailable' };
   let cuts = 0;
@@ -248,7 +251,9 @@ export async function startOssStandIn(options: StandInOptions = {}): Promise<Oss
 
   /**
    * AppendObject: `position` is required and must be the object's length (0 creates it);
-   * otherwise 409 PositionNotEqualToLength, with the length in x-oss-next-append-position.
+   * otherwise 409 PositionNotEqualToLength, with the length in x-oss-next-append-position. An
+   * appendable object grows to 5 GB at most (`maxAppendableBytes`); a Normal or Multipart one takes
+   * no appends (409 ObjectNotAppendable).
    */
   function append(request: IncomingMessage, response: ServerResponse, key: string, position: string | null, body: Buffer) {
     if (position === null || !/^\d+$/.test(position)) return error(response, 400, 'InvalidArgument', 'position must be a non-negative integer');
@@ -259,6 +264,8 @@ export async function startOssStandIn(options: StandInOptions = {}): Promise<Oss
       response.setHeader('x-oss-next-append-position', String(length));
       return error(response, 409, 'PositionNotEqualToLength', 'Position is not equal to file length');
     }
+    // The documentation states the limit, not its error: this is OSS's error for an upload past a size limit.
+    if (length + body.length > maxAppendableBytes) return error(response, 400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size.');
     const crc64 = existing ? Crc64.continuing(existing.crc64).update(body).value : crc64Of(body);
     const data = existing ? Buffer.concat([existing.data, body]) : body;
     const stored: StoredObject = { data, contentType: existing?.contentType ?? header(request, 'content-type') ?? 'application/octet-stream', etag: `"${md5(data).toString('hex').toUpperCase()}"`, type: 'Appendable', modified: new Date(), crc64 };

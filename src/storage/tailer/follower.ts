@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { TailOffset } from '../storage.entity.js';
+import { continuationKey, renderKey, utcDate } from './key-template.js';
 import { findRotatedCopy } from './rotated-copy.js';
 
 const HEAD_BYTES = 64;
@@ -24,6 +25,8 @@ export class Follower {
    * tail, to ship from `offset` before reading the file again from 0.
    */
   copyToFinish: string | null = null;
+  /** The day's object took no more appends: lines go on in its `n`th continuation key (`continuationKey`), and why. */
+  continuation: { base: string; n: number; why: string } | null = null;
   /** Where `read` and the head fingerprint read from: the file, or its rotated copy while that is finished. */
   reading: FileHandle;
 
@@ -37,6 +40,20 @@ export class Follower {
 
   get id(): string {
     return this.row.id;
+  }
+
+  /** The key of this file's lines now: today's, or its continuation once today's took no more appends. */
+  keyNow(host: string): string {
+    const key = renderKey(this.source.key, { host, app: this.source.app, file: this.row.name, date: utcDate() });
+    return this.continuation?.base === key ? continuationKey(key, this.continuation.n) : key;
+  }
+
+  /** `refused` takes no more appends: today's key, then its continuations in turn; a key of an earlier day leaves today's as it is. */
+  continueAfter(refused: string, host: string, why: string): void {
+    const base = renderKey(this.source.key, { host, app: this.source.app, file: this.row.name, date: utcDate() });
+    const at = this.continuation?.base === base ? this.continuation.n : 0;
+    const n = refused === base ? 1 : refused === continuationKey(base, at) ? at + 1 : 0;
+    if (n) this.continuation = { base, n, why };
   }
 
   /** Opens `path` and matches it with its saved row: same inode and same first bytes, or a fresh row from offset 0. */

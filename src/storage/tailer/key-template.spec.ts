@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { renderKey, utcDate } from './key-template.js';
+import { continuationKey, renderKey, utcDate } from './key-template.js';
 
 describe('log object key templates', () => {
   it('fills host, app, file and date, and keeps a value from adding path segments', () => {
@@ -8,6 +8,13 @@ describe('log object key templates', () => {
     assert.equal(renderKey('logs/{host}/{app}/{file}/{date}.log', fields), 'logs/web-1/shop/access.log/2026-03-04.log');
     assert.equal(renderKey('logs/{app}', { ...fields, app: 'a/b' }), 'logs/a_b');
     assert.equal(renderKey('logs/{app}/x', { ...fields, app: '' }), 'logs/_/x');
+  });
+
+  it('names continuation keys before the last extension, or at the end', () => {
+    assert.equal(continuationKey('logs/h/app.log/2026-12-01.log', 1), 'logs/h/app.log/2026-12-01.1.log');
+    assert.equal(continuationKey('logs/h/app.log/2026-12-01.log', 2), 'logs/h/app.log/2026-12-01.2.log');
+    assert.equal(continuationKey('logs/h.d/app', 1), 'logs/h.d/app.1');
+    assert.equal(continuationKey('logs/.hidden', 1), 'logs/.hidden.1');
   });
 
   it('dates by UTC day', () => {

@@ -13,6 +13,16 @@ export function renderKey(template: string, fields: KeyFields): string {
   return template.replace(/\{(host|app|file|date)\}/g, (_match, name: keyof KeyFields) => fields[name].replaceAll('/', '_') || '_');
 }
 
+/**
+ * The `n`th key that continues `key` once its object takes no more appends (OSS's 5 GB limit, or a PUT
+ * over it): `logs/h/app.log/2026-12-01.log` goes on in `…/2026-12-01.1.log`, then `.2.log`; `.n` goes
+ * before the last segment's extension, or at its end when it has none.
+ */
+export function continuationKey(key: string, n: number): string {
+  const dot = key.lastIndexOf('.');
+  return dot > key.lastIndexOf('/') + 1 ? `${key.slice(0, dot)}.${n}${key.slice(dot)}` : `${key}.${n}`;
+}
+
 export function utcDate(at = new Date()): string {
   return at.toISOString().slice(0, 10);
 }

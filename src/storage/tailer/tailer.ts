@@ -4,10 +4,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { glob } from 'tinyglobby';
 import type { LogAppenders } from '../log-appenders.js';
-import type { ObjectStore } from '../object-store.js';
+import { DomainError } from '../../common/errors.js';
+import { NotAppendable, StoreUnavailable, type ObjectStore } from '../object-store.js';
 import type { TailerMetrics } from '../storage-metrics.js';
 import type { StorageConfig, TailSource } from '../storage.config.js';
-import { appOf, renderKey, utcDate } from './key-template.js';
+import { appOf } from './key-template.js';
 import { Follower } from './follower.js';
 import { findRotatedCopy } from './rotated-copy.js';
 import type { TailOffsets } from './tail-offsets.js';
@@ -29,6 +30,8 @@ export interface TailFileStatus {
   lagSeconds: number;
   rotated: boolean;
   lastError: string | null;
+  /** Why `objectKey` is a continuation key (the day's object took no more appends), else null. */
+  continued: string | null;
 }
 
 export interface TailStatus {
@@ -105,6 +108,7 @@ export class Tailer {
         lagSeconds: lagBytes && follower.unshippedSince ? (now - follower.unshippedSince) / 1000 : 0,
         rotated: follower.rotatedAt !== null,
         lastError: follower.lastError,
+        continued: follower.continuation && `${follower.continuation.base}: ${follower.continuation.why}`,
       };
     });
     return {
@@ -323,11 +327,30 @@ export class Tailer {
     this.changed();
   }
 
+  /**
+   * `key`'s object takes no more appends: the batch goes on in the next continuation key. Full (5 GB),
+   * it is still ours, so what an earlier unanswered attempt wrote there counts; replaced by a PUT, what
+   * it held is gone and is sent again.
+   */
+  private async continueAfter(follower: Follower, key: string, refusal: NotAppendable): Promise<void> {
+    const row = follower.row;
+    if (refusal.full && row.pendingLength && row.objectKey === key) {
+      const landed = ((await this.store.head(key))?.size ?? 0) - row.objectPosition;
+      if (landed > 0 && landed <= row.pendingLength) row.offset += landed;
+    }
+    row.pendingLength = 0;
+    await this.offsets.save(row);
+    follower.continueAfter(key, this.host, refusal.message);
+    follower.lastError = null;
+    this.changed();
+    this.log.warn({ path: row.path, key, continuedIn: follower.keyNow(this.host), err: refusal.message }, 'log object takes no more appends; going on in the next key');
+  }
+
   /** Writes one batch; on failure keeps it (nothing else is read) and retries with backoff. */
   private async ship(follower: Follower, batch: Buffer): Promise<void> {
     // A batch whose outcome is unknown stays with its object (even past midnight) until confirmed.
     const unsure = follower.row.pendingLength > 0 && follower.row.objectKey ? follower.row.pendingLength : 0;
-    const key = unsure ? follower.row.objectKey! : renderKey(follower.source.key, { host: this.host, app: follower.source.app, file: follower.row.name, date: utcDate() });
+    const key = unsure ? follower.row.objectKey! : follower.keyNow(this.host);
     const appender = this.appenders.of(key);
     try {
       await appender.exclusive(async (position) => {
@@ -351,6 +374,12 @@ export class Tailer {
       follower.lastError = null;
       this.changed();
     } catch (error) {
+      // A refusal says this batch did not land: only what was unsure before it stays unsure (and pins its key).
+      if (error instanceof DomainError && !(error instanceof StoreUnavailable) && follower.row.pendingLength !== unsure) {
+        follower.row.pendingLength = unsure;
+        await this.offsets.save(follower.row).catch(() => undefined);
+      }
+      if (error instanceof NotAppendable && (await this.continueAfter(follower, key, error).then(() => true, () => false))) return;
       follower.failures++;
       follower.lastError = (error as Error).message;
       this.metrics?.shipFailed(follower.source.glob);

@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { LogAppenders } from '../../src/storage/log-appenders.js';
+import { OssObjectStore } from '../../src/storage/oss.object-store.js';
+import { TailOffset } from '../../src/storage/storage.entity.js';
+import { continuationKey, utcDate } from '../../src/storage/tailer/key-template.js';
+import type { TailOffsets } from '../../src/storage/tailer/tail-offsets.js';
+import { Tailer } from '../../src/storage/tailer/tailer.js';
+import { startOssStandIn, type OssStandIn } from '../support/oss-standin.js';
+import { waitFor } from '../support/ports.js';
+
+const log = pino({ level: 'silent' });
+const SETTINGS = { batchBytes: 1024, flushMs: 20, partialLineMs: 1000, scanMs: 50, maxBackoffMs: 500 };
+/** The stand-in's limit on an appendable object, in place of OSS's 5 GiB. */
+const MAX_APPENDABLE = 4000;
+
+function ossStore(standIn: OssStandIn) {
+  return new OssObjectStore(
+    {
+      oss: {
+        endpoint: standIn.endpoint, region: `oss-${standIn.region}`, bucket: standIn.bucket, accessKeyId: standIn.accessKeyId,
+        accessKeySecret: standIn.accessKeySecret, authorizationVersion: 'v1', pathStyle: true, retries: 1, timeoutMs: 5_000,
+      },
+      multipartThreshold: 200 * 1024,
+      partSize: 100 * 1024,
+    },
+    log,
+  );
+}
+
+class SavedRows {
+  readonly rows = new Map<string, TailOffset>();
+  all = async () => [...this.rows.values()].map((row) => Object.assign(new TailOffset(), row));
+  get = async (id: string) => (this.rows.has(id) ? Object.assign(new TailOffset(), this.rows.get(id)) : null);
+  save = async (row: TailOffset) => void this.rows.set(row.id, Object.assign(new TailOffset(), row));
+  remove = async (id: string) => void this.rows.delete(id);
+}
+
+function numbered(from: number, to: number): string {
+  let text = '';
+  for (let line = from; line <= to; line++) text += `line ${String(line).padStart(8, '0')} ${'r'.repeat(line % 30)}\n`;
+  return text;
+}
+
+describe('the tailer when the store refuses an append (against the OSS API stand-in)', { timeout: 60_000 }, () => {
+  let standIn: OssStandIn;
+  const folders: string[] = [];
+  before(async () => {
+    standIn = await startOssStandIn({ maxAppendableBytes: MAX_APPENDABLE });
+  });
+  after(async () => {
+    await standIn?.close();
+    await Promise.all(folders.map((folder) => rm(folder, { recursive: true, force: true })));
+  });
+
+  async function tailing(name: string, text: string) {
+    const folder = await mkdtemp(join(tmpdir(), 'dozen-refused-'));
+    folders.push(folder);
+    const path = join(folder, `${name}.log`);
+    await writeFile(path, text);
+    const store = ossStore(standIn);
+    const tailer = new Tailer([{ glob: join(folder, '*.log'), key: 'refused/{file}/{date}.log', app: 'app' }], SETTINGS, 'testhost', store, new SavedRows() as unknown as TailOffsets, new LogAppenders(store, log), log);
+    await tailer.start();
+    return { path, store, tailer, base: `refused/${name}.log/${utcDate()}.log` };
+  }
+
+  /** The day's object and its continuations, joined in order. */
+  function joined(base: string): { text: string; keys: string[] } {
+    const keys = [base];
+    while (standIn.objects.has(continuationKey(base, keys.length))) keys.push(continuationKey(base, keys.length));
+    return { text: keys.map((key) => standIn.objects.get(key)?.data.toString() ?? '').join(''), keys };
+  }
+
+  it('goes on in a continuation key when the object would grow past the appendable limit: nothing lost, nothing twice', async () => {
+    const expected = numbered(1, 400); // ≈ 15 kB: four objects of at most 4000 bytes
+    const { tailer, base } = await tailing('big', expected);
+    try {
+      await waitFor('every line stored', async () => joined(base).text.length >= expected.length, 15_000, 20).catch(() => undefined);
+      const { text, keys } = joined(base);
+      assert.ok(text === expected, `stored ${text.length} of ${expected.length} bytes in ${keys.join(', ')}`);
+      assert.ok(keys.length >= 4, keys.join(', '));
+      for (const key of keys) assert.ok(standIn.objects.get(key)!.data.length <= MAX_APPENDABLE, key);
+      const [file] = tailer.status().files;
+      assert.equal(file.objectKey, keys[keys.length - 1]);
+      assert.match(file.continued ?? '', /5 GB/);
+      assert.equal(file.lastError, null);
+    } finally {
+      await tailer.stop();
+    }
+  });
+
+  it('goes on in a continuation key when a PUT replaced the day’s object (ObjectNotAppendable)', async () => {
+    const { path, store, tailer, base } = await tailing('replaced', numbered(1, 20));
+    try {
+      await waitFor('the first lines', async () => standIn.objects.get(base)?.data.toString() === numbered(1, 20), 15_000, 20);
+      await store.put(base, Readable.from([Buffer.from('someone else\n')]));
+      await appendFile(path, numbered(21, 40));
+      const next = continuationKey(base, 1);
+      await waitFor('the later lines', async () => standIn.objects.get(next)?.data.toString() === numbered(21, 40), 15_000, 20).catch(() => undefined);
+      assert.equal(standIn.objects.get(next)?.data.toString(), numbered(21, 40));
+      assert.equal(standIn.objects.get(base)?.data.toString(), 'someone else\n');
+      assert.match(tailer.status().files[0].continued ?? '', /not created by appends/);
+    } finally {
+      await tailer.stop();
+    }
+  });
+});
