@@ -11,7 +11,7 @@ import { receiveFile, syncFolder } from './local.file-writer.js';
 import { keysAfter, missingAsNull, SortedFolders } from './local.listing.js';
 import { LocalMultipart, type Assembled } from './local.multipart.js';
 import {
-  assertContentType, assertSafeKey, assertSafePrefix, BadKey, ChecksumMismatch, ObjectExists, ObjectNotFound, PositionMismatch,
+  assertContentType, assertSafeKey, assertSafePrefix, BadKey, ChecksumMismatch, ObjectExists, ObjectNotFound, PositionMismatch, rethrowNoSpace,
   type AppendResult, type ListPage, type ObjectInfo, type ObjectStore, type PartInfo, type PutOptions,
 } from './object-store.js';
 
@@ -61,7 +61,14 @@ export class LocalObjectStore implements ObjectStore {
     await unlink(probe);
   }
 
-  async put(key: string, body: Readable, options: PutOptions = {}): Promise<ObjectInfo> {
+  /** A write on a full disk is a 507 naming the store's folder (`<dataDir>/objects`). */
+  private readonly noSpace = (error: unknown): never => rethrowNoSpace(error, this.root);
+
+  put(key: string, body: Readable, options: PutOptions = {}): Promise<ObjectInfo> {
+    return this.putFile(key, body, options).catch(this.noSpace);
+  }
+
+  private async putFile(key: string, body: Readable, options: PutOptions): Promise<ObjectInfo> {
     assertSafeKey(key);
     assertContentType(options.contentType);
     const temp = await this.tempPath();
@@ -90,15 +97,20 @@ export class LocalObjectStore implements ObjectStore {
       await this.ensureParent(path);
       const handle = await open(path, 'a');
       try {
-        await handle.write(data);
+        // A full disk takes what fits and answers the write short: write on until every byte is in, or it fails.
+        for (let done = 0; done < data.length; ) done += (await handle.write(data, done)).bytesWritten;
         await handle.datasync();
+        const crc64 = (current ? Crc64.continuing(current.crc64) : new Crc64()).update(data).value;
+        const info = await this.writeSidecar(key, crc64, current?.contentType ?? options.contentType);
+        return { nextPosition: info.size, crc64 };
+      } catch (error) {
+        // Cut off what landed, so a refused append wrote nothing, as the port promises.
+        await handle.truncate(length).catch(() => undefined);
+        throw error;
       } finally {
         await handle.close();
       }
-      const crc64 = (current ? Crc64.continuing(current.crc64) : new Crc64()).update(data).value;
-      const info = await this.writeSidecar(key, crc64, current?.contentType ?? options.contentType);
-      return { nextPosition: info.size, crc64 };
-    });
+    }).catch(this.noSpace);
   }
 
   async head(key: string): Promise<ObjectInfo | null> {
@@ -167,18 +179,22 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   createMultipart(key: string, options: { contentType?: string; partSize?: number } = {}): Promise<string> {
-    return this.multipart.create(key, options);
+    return this.multipart.create(key, options).catch(this.noSpace);
   }
 
   putPart(key: string, uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo> {
-    return this.multipart.putPart(key, uploadId, partNumber, body, size);
+    return this.multipart.putPart(key, uploadId, partNumber, body, size).catch(this.noSpace);
   }
 
   listParts(key: string, uploadId: string): Promise<PartInfo[]> {
     return this.multipart.listParts(key, uploadId);
   }
 
-  async completeMultipart(key: string, uploadId: string, options: { ifNoneMatch?: boolean } = {}): Promise<ObjectInfo> {
+  completeMultipart(key: string, uploadId: string, options: { ifNoneMatch?: boolean } = {}): Promise<ObjectInfo> {
+    return this.complete(key, uploadId, options).catch(this.noSpace);
+  }
+
+  private async complete(key: string, uploadId: string, options: { ifNoneMatch?: boolean }): Promise<ObjectInfo> {
     const assembled: Assembled = await this.multipart.assemble(key, uploadId);
     try {
       await this.place(key, assembled.file, options.ifNoneMatch ?? false);
@@ -230,8 +246,13 @@ export class LocalObjectStore implements ObjectStore {
     const path = this.metaPath(key);
     await mkdir(dirname(path), { recursive: true });
     const temp = await this.tempPath();
-    await writeFile(temp, JSON.stringify(sidecar));
-    await rename(temp, path);
+    try {
+      await writeFile(temp, JSON.stringify(sidecar));
+      await rename(temp, path);
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
     return toInfo(key, sidecar);
   }
 }

@@ -176,6 +176,19 @@ export class PartTooSmall extends DomainError {
   }
 }
 
+/** The disk under dozen's data folder is full (ENOSPC) or its quota spent (EDQUOT). */
+export class InsufficientStorage extends DomainError {
+  constructor(folder: string) {
+    super(507, 'insufficient_storage', `no space left on the disk of ${folder}; nothing was stored`);
+  }
+}
+
+/** Rethrows a failed write: a full disk as the caller's 507 naming `folder`; it was a 500 `internal error` that said nothing. */
+export function rethrowNoSpace(error: unknown, folder: string): never {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  throw code === 'ENOSPC' || code === 'EDQUOT' ? new InsufficientStorage(folder) : error;
+}
+
 /** The store did not answer, or answered with an error of its own (5xx after retries). */
 export class StoreUnavailable extends DomainError {
   constructor(message: string) {

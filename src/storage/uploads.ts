@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeyedLock } from './keyed-lock.js';
-import { UploadNotFound, type PartInfo } from './object-store.js';
+import { rethrowNoSpace, UploadNotFound, type PartInfo } from './object-store.js';
 
 /** A resumable upload as the REST API shows it; `storeUploadId` is the store's own multipart id. */
 export interface UploadRecord {
@@ -40,7 +40,7 @@ export class UploadRecords {
       const parts = await this.parts(uploadId);
       parts[part.partNumber] = part;
       const temp = join(this.folder, `${uploadId}.parts.tmp`);
-      await writeFile(temp, JSON.stringify(parts));
+      await writeFile(temp, JSON.stringify(parts)).catch((error: unknown) => rethrowNoSpace(error, this.folder));
       await rename(temp, join(this.folder, `${uploadId}.parts.json`));
     });
   }
@@ -53,9 +53,9 @@ export class UploadRecords {
 
   async create(fields: Omit<UploadRecord, 'uploadId' | 'created'>): Promise<UploadRecord> {
     const record: UploadRecord = { uploadId: randomUUID().replaceAll('-', ''), created: new Date().toISOString(), ...fields };
-    await mkdir(this.folder, { recursive: true });
+    await mkdir(this.folder, { recursive: true }).catch((error: unknown) => rethrowNoSpace(error, this.folder));
     const temp = join(this.folder, `${record.uploadId}.tmp`);
-    await writeFile(temp, JSON.stringify(record));
+    await writeFile(temp, JSON.stringify(record)).catch((error: unknown) => rethrowNoSpace(error, this.folder));
     await rename(temp, join(this.folder, `${record.uploadId}.json`));
     return record;
   }
