@@ -160,6 +160,55 @@ describe('Connection send buffer', () => {
   });
 });
 
+/** A connection whose socket holds what was sent until `drain()`, as ws does: bufferedAmount grows per send, callbacks run on drain. */
+function drainingConnection(hub: Hub) {
+  const { socket, client, slow, receive } = connection({}, hub);
+  const callbacks: (() => void)[] = [];
+  Object.assign(socket, {
+    send(frame: Buffer | string, _options: unknown, done?: () => void) {
+      socket.sent.push(JSON.parse(frame.toString()));
+      socket.bufferedAmount += Buffer.byteLength(frame);
+      if (done) callbacks.push(done);
+    },
+  });
+  const drain = () => {
+    socket.bufferedAmount = 0;
+    for (const done of callbacks.splice(0)) done();
+  };
+  return { socket, client, slow, receive, drain };
+}
+
+describe('Connection with frames over sendBufferBytes', () => {
+  it('sends one message larger than the whole bound when nothing is buffered (a LONGBLOB row change)', () => {
+    const hub = new Hub({ messages: 10, seconds: 60, bytes: 1 << 20 });
+    const { socket, receive, drain } = drainingConnection(hub);
+    receive('{"type":"join","room":"chat.a"}');
+    drain();
+    hub.publish('chat.a', 'x'.repeat(3000)); // the bound is 1024 bytes
+    assert.equal(socket.closedWith, null);
+    assert.deepEqual(socket.sent.map((frame) => frame.type), ['joined', 'message']);
+    hub.publish('chat.a', 'y');
+    assert.equal((socket.closedWith as { code: number } | null)?.code, 1013, 'while the big one is unsent, the bound holds');
+  });
+
+  it('replays a since backlog many times the bound as the socket drains, with live messages after it in order', () => {
+    const hub = new Hub({ messages: 1000, seconds: 60, bytes: 1 << 20 });
+    for (let index = 1; index <= 300; index++) hub.publish('chat.a', `message ${index}`);
+    const { socket, receive, drain } = drainingConnection(hub);
+    receive('{"type":"join","room":"chat.a","since":0}');
+    assert.ok(socket.sent.length < 300, 'not all at once');
+    hub.publish('chat.a', 'live 301');
+    receive('{"type":"ping"}');
+    for (let rounds = 0; rounds < 1000 && socket.sent.at(-1)?.type !== 'pong'; rounds++) drain();
+    assert.equal(socket.closedWith, null);
+    const seqs = socket.sent.filter((frame) => frame.type === 'message').map((frame) => (frame as { seq?: number }).seq);
+    assert.deepEqual(seqs, Array.from({ length: 301 }, (_, index) => index + 1));
+    assert.deepEqual([socket.sent[0].type, socket.sent.at(-1)?.type], ['joined', 'pong']);
+    hub.publish('chat.a', 'live 302');
+    assert.equal((socket.sent.at(-1) as { seq?: number }).seq, 302, 'live again once the replay is sent');
+  });
+});
+
 describe('nestsDeeperThan', () => {
   it('counts arrays and objects, not scalars, and does not recurse itself', () => {
     assert.equal(nestsDeeperThan(1, 0), false);

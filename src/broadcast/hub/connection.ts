@@ -51,6 +51,22 @@ export class Connection implements Subscriber {
   progressAt = Date.now();
   private readonly rooms = new Set<string>();
   private closed = false;
+  /**
+   * Frames waiting behind a `since` replay, which is sent as the socket drains rather than at once (a backlog
+   * over sendBufferBytes would close the client, so a room would not be resumable). What comes meanwhile
+   * (live messages, replies) waits behind it, so the order holds; `bytes` is 0 for the replay's own frames,
+   * which the room's history keeps anyway, so only the others count against sendBufferBytes.
+   */
+  private queue: { frame: Buffer | string; bytes: number }[] = [];
+  private queueHead = 0;
+  private queuedBytes = 0;
+  /** The queue waits for a send to complete (the socket to drain) before it sends more. */
+  private waiting = false;
+  private readonly sent = () => {
+    if (!this.waiting) return;
+    this.waiting = false;
+    this.pump();
+  };
 
   constructor(
     readonly socket: WebSocket,
@@ -67,16 +83,51 @@ export class Connection implements Subscriber {
    */
   deliver(frame: Buffer | string): boolean {
     if (this.closed || this.socket.readyState !== 1 || !this.fits(Buffer.byteLength(frame))) return false;
-    this.socket.send(frame, { binary: false });
-    if (this.socket.bufferedAmount > this.limits.pressureBytes) this.events.pressure();
+    if (this.queueHead < this.queue.length) {
+      const bytes = Buffer.byteLength(frame);
+      this.queue.push({ frame, bytes });
+      this.queuedBytes += bytes;
+      return true;
+    }
+    this.send(frame);
     return true;
+  }
+
+  private send(frame: Buffer | string): void {
+    // The callback is what a waiting replay goes on from: any completed write means the socket drained some.
+    this.socket.send(frame, { binary: false }, this.sent);
+    if (this.socket.bufferedAmount > this.limits.pressureBytes) this.events.pressure();
+  }
+
+  /**
+   * Sends a replay's frames, and what waits behind them, while the socket holds less than half of pressureBytes
+   * (so a replay does not pause the binlog source); the rest goes on from the send callbacks.
+   */
+  private replay(frames: Buffer[]): void {
+    for (const frame of frames) this.queue.push({ frame, bytes: 0 });
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.queueHead < this.queue.length) {
+      if (this.closed || this.socket.readyState !== 1) return;
+      if (this.socket.bufferedAmount > 0 && this.socket.bufferedAmount >= this.limits.pressureBytes / 2) {
+        this.waiting = true;
+        return;
+      }
+      const { frame, bytes } = this.queue[this.queueHead++];
+      this.queuedBytes -= bytes;
+      this.send(frame);
+    }
+    this.queue = [];
+    this.queueHead = 0;
   }
 
   /** Answers a WebSocket ping: ws's automatic pong is off, so pongs pass the same bound. */
   pong(data: Buffer): void {
     this.lastSeen = Date.now();
     if (this.closed || this.socket.readyState !== 1 || !this.fits(data.length + 2)) return;
-    this.socket.pong(data);
+    this.socket.pong(data, undefined, this.sent);
   }
 
   /**
@@ -173,8 +224,7 @@ export class Connection implements Subscriber {
       return;
     }
     this.rooms.add(room);
-    this.deliver(joinedFrame(room, result.seq, result.epoch));
-    for (const message of result.backlog) if (!this.deliver(message.frame)) return;
+    if (this.deliver(joinedFrame(room, result.seq, result.epoch))) this.replay(result.backlog.map((message) => message.frame));
   }
 
   /** Fetches the room's history from the bus, then goes on with `next(fetched)`; a failure of `next` closes this connection. */
@@ -195,6 +245,9 @@ export class Connection implements Subscriber {
   /** Removes it from every room; called when the socket closes. */
   detach(): void {
     this.closed = true;
+    this.queue = [];
+    this.queueHead = 0;
+    this.queuedBytes = 0;
     for (const room of this.rooms) this.hub.leave(this, room);
     this.rooms.clear();
   }
@@ -209,9 +262,14 @@ export class Connection implements Subscriber {
     return errorFrame('too_many_rooms', `${this.hub.roomLimit} rooms are open on this host (broadcast.maxRooms): try again once rooms are left`, room);
   }
 
-  /** Whether `bytes` more fit in the send buffer; if not, the client is closed with 1013. */
+  /**
+   * Whether `bytes` more fit in the send buffer (with what waits behind a replay); if not, the client is closed
+   * with 1013. A frame always goes out when nothing waits: one row change over the bound (a LONGBLOB) would
+   * otherwise close every subscriber, live and on every resume.
+   */
   private fits(bytes: number): boolean {
-    if (this.socket.bufferedAmount + bytes <= this.limits.sendBufferBytes) return true;
+    const unsent = this.socket.bufferedAmount + this.queuedBytes;
+    if (unsent === 0 || unsent + bytes <= this.limits.sendBufferBytes) return true;
     this.close(CLOSE_TOO_SLOW, `send buffer over ${this.limits.sendBufferBytes} bytes: client too slow`);
     this.events.slow();
     return false;
