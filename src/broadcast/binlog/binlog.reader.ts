@@ -90,7 +90,9 @@ export class BinlogReader {
 
   async open(options: StreamOptions): Promise<BinlogStream> {
     const { default: ZongJi } = await import('@vlasky/zongji');
-    const zongji = new ZongJi({ ...connectionOptions(options.url, options.password), dateStrings: true });
+    // TIMESTAMP is stored as UTC seconds: rendered in dozen's own zone without an offset, an hour that zone repeats
+    // (summer time ending) gave two instants one string; 'Z' renders it in UTC, whatever TZ dozen runs with.
+    const zongji = new ZongJi({ ...connectionOptions(options.url, options.password), dateStrings: true, timezone: 'Z' });
     const stream = new EventEmitter() as BinlogStream;
     let stopped = false;
     zongji.on('binlog', (event: unknown) => stream.emit('event', event));
