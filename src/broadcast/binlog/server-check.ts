@@ -13,7 +13,8 @@ export function serverProblems(facts: ServerFacts): string[] {
   const grants = facts.grants.join('\n').toUpperCase();
   const all = /GRANT ALL PRIVILEGES ON \*\.\*/.test(grants);
   const missing = [
-    ['REPLICATION SLAVE', /REPLICATION (SLAVE|REPLICA)/],
+    // Not REPLICATION SLAVE ADMIN (MariaDB 10.5's right to run START SLAVE), which does not allow reading the binlog.
+    ['REPLICATION SLAVE', /REPLICATION (SLAVE|REPLICA)(?! ADMIN)/],
     ['REPLICATION CLIENT', /REPLICATION CLIENT|BINLOG MONITOR/],
     ['SELECT', /\bSELECT\b/],
   ]
