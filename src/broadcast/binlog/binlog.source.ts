@@ -208,7 +208,6 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     stream.on('event', (event) => this.handle(stream, event));
     stream.on('error', (error) => this.failed(stream, error));
     stream.on('ready', () => {
-      this.attempt = 0;
       this.status = 'running';
       this.problem = null;
       this.log.info({ source: this.sourceKey, from: this.checkpoint.resumeAt ?? 'end' }, 'binlog source reading');
@@ -217,6 +216,9 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
 
   private handle(stream: BinlogStream, event: RawBinlogEvent): void {
     if (stream !== this.stream) return;
+    // Only now is the backoff reset: 'ready' comes before the server answers the binlog dump, so a refused dump
+    // reconnected every 250 ms for ever.
+    this.attempt = 0;
     const name = event.getEventName();
     if (name === 'rotate') {
       this.file = event.binlogName!;
