@@ -12,7 +12,7 @@ import { BroadcastService } from '../broadcast.service.js';
 import { BinlogCheckpoint } from './binlog-checkpoint.entity.js';
 import { BinlogReader, type BinlogStream, type RawBinlogEvent } from './binlog.reader.js';
 import { CheckpointState } from './checkpoint-state.js';
-import { comparePositions, roomOf, rowChanges, rowStatement, statementRooms, truncateChange, type BinlogPosition, type RowChange, type RowStatement } from './row-messages.js';
+import { comparePositions, refusedRotate, roomOf, rowChanges, rowStatement, statementRooms, truncateChange, type BinlogPosition, type RowChange, type RowStatement } from './row-messages.js';
 import { SchemaSelection } from './schema-selection.js';
 import { connectProblem, serverAdvice, serverProblems } from './server-check.js';
 
@@ -66,6 +66,8 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
   /** Rooms told of lost changes since the format went wrong (each is told once). */
   private readonly brokenRooms = new Set<string>();
   private statementSeen = false;
+  /** The lower binlog file whose changes were last dropped (logged once per file). */
+  private droppedFile: string | null = null;
   private readonly lostChanges: Counter;
   private readonly selection: SchemaSelection;
   /** Why the last save of the binlog position failed (with the Redis bus; on one host the room store saves it and says so). */
@@ -205,6 +207,8 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     });
     this.stream = stream;
     this.paused = false;
+    // Rotates are checked against the file this connection starts in (a reconnect may go back to the checkpoint's).
+    this.file = this.readAt?.file ?? '';
     stream.on('event', (event) => this.handle(stream, event));
     stream.on('error', (error) => this.failed(stream, error));
     stream.on('ready', () => {
@@ -221,6 +225,11 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
     this.attempt = 0;
     const name = event.getEventName();
     if (name === 'rotate') {
+      const refused = refusedRotate(this.file, event.binlogName ?? '');
+      // zongji decides once per connection whether events carry a checksum: after binlog_checksum changed it
+      // can misread a rotate (`binlog.00` for `binlog.000013`), and every row of the real file then looked
+      // like a replay and was dropped. A fresh connection reads the rotate again.
+      if (refused) return this.failed(stream, new Error(refused));
       this.file = event.binlogName!;
     } else if (name === 'query') {
       const truncate = truncateChange(event, this.file);
@@ -240,7 +249,14 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
 
   private publish(change: RowChange): void {
     // At-least-once replay from the resume point: drop what was already published.
-    if (this.lastRead && comparePositions(change.position, this.lastRead) <= 0) return;
+    if (this.lastRead && comparePositions(change.position, this.lastRead) <= 0) {
+      // A replay stays in the file it replays; a lower file is something else going wrong, and must not be silent.
+      if (change.position.file < this.lastRead.file && this.droppedFile !== change.position.file) {
+        this.droppedFile = change.position.file;
+        this.log.warn({ file: change.position.file, lastPublished: this.lastRead }, 'binlog source dropping changes from a file before the last published one');
+      }
+      return;
+    }
     this.lastRead = change.position;
     const room = roomOf(change.schema, change.table);
     if (!this.rooms.has(room)) {

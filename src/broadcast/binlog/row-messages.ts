@@ -26,6 +26,20 @@ export function comparePositions(a: Omit<BinlogPosition, 'gtid'>, b: Omit<Binlog
   return a.row - b.row;
 }
 
+/**
+ * Why a rotate to `next` cannot be right, or null: binlog names are a base, a dot and 6+ digits
+ * (`binlog.000013`), and a stream never goes to an earlier file than `current`.
+ */
+export function refusedRotate(current: string, next: string): string | null {
+  const name = /^(.+)\.(\d{6,})$/;
+  const [, base, number] = name.exec(next) ?? [];
+  const [, currentBase, currentNumber] = name.exec(current) ?? [];
+  if (!base || (current && (base !== currentBase || Number(number) < Number(currentNumber)))) {
+    return `binlog rotate to "${next}" (reading ${current || 'from the start'}) is not a binlog file after this one: misread (binlog_checksum changed?), reading again`;
+  }
+  return null;
+}
+
 export function roomOf(schema: string, table: string): string {
   return `${BINLOG_ROOM_PREFIX}${schema}.${table}`;
 }
