@@ -7,51 +7,14 @@ import { Readable } from 'node:stream';
 import { pino } from 'pino';
 import { crc64Of } from '../../src/storage/crc64.js';
 import { LogAppenders } from '../../src/storage/log-appenders.js';
-import { OssObjectStore } from '../../src/storage/oss.object-store.js';
-import { TailOffset } from '../../src/storage/storage.entity.js';
 import type { TailOffsets } from '../../src/storage/tailer/tail-offsets.js';
 import { Tailer } from '../../src/storage/tailer/tailer.js';
 import { startOssStandIn, type OssStandIn } from '../support/oss-standin.js';
+import { numberedLines, SavedRows, standInStore } from './tailer-support.js';
 import { waitFor } from '../support/ports.js';
 
 const log = pino({ level: 'silent' });
 const SETTINGS = { batchBytes: 64 * 1024, flushMs: 20, partialLineMs: 1000, scanMs: 50, maxBackoffMs: 500 };
-
-function ossStore(standIn: OssStandIn, settings: { multipartThreshold?: number; partSize?: number } = {}) {
-  return new OssObjectStore(
-    {
-      oss: {
-        endpoint: standIn.endpoint,
-        region: `oss-${standIn.region}`,
-        bucket: standIn.bucket,
-        accessKeyId: standIn.accessKeyId,
-        accessKeySecret: standIn.accessKeySecret,
-        authorizationVersion: 'v1',
-        pathStyle: true,
-        retries: 3,
-        timeoutMs: 5_000,
-      },
-      multipartThreshold: settings.multipartThreshold ?? 200 * 1024,
-      partSize: settings.partSize ?? 100 * 1024,
-    },
-    log,
-  );
-}
-
-/** The tailer's saved rows, kept as a database keeps them (a copy per save). */
-class SavedRows {
-  readonly rows = new Map<string, TailOffset>();
-  all = async () => [...this.rows.values()].map((row) => Object.assign(new TailOffset(), row));
-  get = async (id: string) => (this.rows.has(id) ? Object.assign(new TailOffset(), this.rows.get(id)) : null);
-  save = async (row: TailOffset) => void this.rows.set(row.id, Object.assign(new TailOffset(), row));
-  remove = async (id: string) => void this.rows.delete(id);
-}
-
-function numbered(from: number, to: number): string {
-  let text = '';
-  for (let line = from; line <= to; line++) text += `line ${String(line).padStart(8, '0')} ${'v'.repeat(line % 40)}\n`;
-  return text;
-}
 
 describe('OSS writes whose answer is lost after OSS applied them (the stand-in cuts the connection)', { timeout: 60_000 }, () => {
   let standIn: OssStandIn;
@@ -68,19 +31,19 @@ describe('OSS writes whose answer is lost after OSS applied them (the stand-in c
     const folder = await mkdtemp(join(tmpdir(), 'dozen-lost-answer-'));
     folders.push(folder);
     const path = join(folder, 'app.log');
-    await writeFile(path, numbered(1, 500));
-    const store = ossStore(standIn);
+    await writeFile(path, numberedLines(1, 500));
+    const store = standInStore(standIn, log);
     const sources = [{ glob: join(folder, '*.log'), key: 'lost/{file}', app: 'app' }];
     const tailer = new Tailer(sources, SETTINGS, 'testhost', store, new SavedRows() as unknown as TailOffsets, new LogAppenders(store, log), log);
     // The first append (creating the object) and a later one (at a position past 0) each lose their answer.
     standIn.cutAfterApplying(1, 'POST');
     await tailer.start();
-    let expected = numbered(1, 500);
+    let expected = numberedLines(1, 500);
     try {
       await waitFor('the first lines', async () => (standIn.objects.get('lost/app.log')?.data.length ?? 0) >= Buffer.byteLength(expected), 15_000, 20);
       standIn.cutAfterApplying(1, 'POST');
-      await appendFile(path, numbered(501, 900));
-      expected = numbered(1, 900);
+      await appendFile(path, numberedLines(501, 900));
+      expected = numberedLines(1, 900);
       await waitFor('the later lines', async () => (standIn.objects.get('lost/app.log')?.data.length ?? 0) >= Buffer.byteLength(expected), 15_000, 20);
       await new Promise((resolve) => setTimeout(resolve, 300));
       assert.equal(tailer.status().files[0]?.lastError, null);
@@ -97,25 +60,25 @@ describe('OSS writes whose answer is lost after OSS applied them (the stand-in c
   it('a PUT that must not overwrite succeeds when its first attempt landed (not FileAlreadyExists)', async () => {
     const data = Buffer.from('written once, answered never\n');
     standIn.cutAfterApplying(1, 'PUT');
-    const info = await ossStore(standIn).put('lost/put.txt', Readable.from([data]), { ifNoneMatch: true });
+    const info = await standInStore(standIn, log).put('lost/put.txt', Readable.from([data]), { ifNoneMatch: true });
     assert.equal(info.size, data.length);
     assert.equal(info.crc64, crc64Of(data));
     assert.equal(standIn.requests.filter((request) => request.method === 'PUT' && request.path.includes('lost/put.txt')).length, 2, 'the PUT was sent again');
     // Another body at an existing key is still refused.
-    await assert.rejects(ossStore(standIn).put('lost/put.txt', Readable.from([Buffer.from('other')]), { ifNoneMatch: true }), { status: 412 });
+    await assert.rejects(standInStore(standIn, log).put('lost/put.txt', Readable.from([Buffer.from('other')]), { ifNoneMatch: true }), { status: 412 });
   });
 
   it('a streamed multipart PUT succeeds when its CompleteMultipartUpload landed unanswered (not NoSuchUpload)', async () => {
     const data = Buffer.alloc(350 * 1024, 'multipart once ');
     standIn.cutAfterApplying(1, 'POST', 'uploadId');
-    const info = await ossStore(standIn).put('lost/multi.bin', Readable.from([data]), { ifNoneMatch: true });
+    const info = await standInStore(standIn, log).put('lost/multi.bin', Readable.from([data]), { ifNoneMatch: true });
     assert.equal(info.size, data.length);
     assert.equal(info.crc64, crc64Of(data));
     assert.ok(standIn.objects.get('lost/multi.bin')?.data.equals(data));
   });
 
   it('a resumable upload completes when its CompleteMultipartUpload landed unanswered', async () => {
-    const store = ossStore(standIn);
+    const store = standInStore(standIn, log);
     const first = Buffer.alloc(120 * 1024, 'first part ');
     const second = Buffer.from('second part\n');
     const uploadId = await store.createMultipart('lost/resumable.bin');
@@ -128,7 +91,7 @@ describe('OSS writes whose answer is lost after OSS applied them (the stand-in c
   });
 
   it('a retried write that finds other bytes at the key still fails', async () => {
-    const store = ossStore(standIn);
+    const store = standInStore(standIn, log);
     const uploadId = await store.createMultipart('lost/other.bin');
     await store.putPart('lost/other.bin', uploadId, 1, Readable.from([Buffer.from('mine')]), 4);
     // The completion lands, then someone replaces the object before the retry looks.

@@ -7,23 +7,14 @@ import pino from 'pino';
 import { LocalObjectStore } from '../../src/storage/local.object-store.js';
 import { LogAppenders } from '../../src/storage/log-appenders.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
-import { TailOffset } from '../../src/storage/storage.entity.js';
 import type { TailOffsets } from '../../src/storage/tailer/tail-offsets.js';
 import { Tailer } from '../../src/storage/tailer/tailer.js';
 import { waitFor } from '../support/ports.js';
+import { SavedRows } from './tailer-support.js';
 
 const SETTINGS = { batchBytes: 4 * 1024 * 1024, flushMs: 20, partialLineMs: 1000, scanMs: 50, maxBackoffMs: 1000 };
 const KEY = 'logs/{file}';
 const log = pino({ level: 'silent' });
-
-/** The tailer's saved rows as a database keeps them: a copy per save, so what a killed process held in memory is not kept. */
-class SavedRows {
-  readonly rows = new Map<string, TailOffset>();
-  all = async () => [...this.rows.values()].map((row) => Object.assign(new TailOffset(), row));
-  get = async (id: string) => (this.rows.has(id) ? Object.assign(new TailOffset(), this.rows.get(id)) : null);
-  save = async (row: TailOffset) => void this.rows.set(row.id, Object.assign(new TailOffset(), row));
-  remove = async (id: string) => void this.rows.delete(id);
-}
 
 /** The store as a process killed right after its append landed sees it: the append is done, the answer never comes. */
 function dyingAfterFirstAppend(store: ObjectStore): { store: ObjectStore; landed: Promise<void> } {

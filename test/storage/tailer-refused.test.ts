@@ -6,46 +6,17 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { LogAppenders } from '../../src/storage/log-appenders.js';
-import { OssObjectStore } from '../../src/storage/oss.object-store.js';
-import { TailOffset } from '../../src/storage/storage.entity.js';
 import { continuationKey, utcDate } from '../../src/storage/tailer/key-template.js';
 import type { TailOffsets } from '../../src/storage/tailer/tail-offsets.js';
 import { Tailer } from '../../src/storage/tailer/tailer.js';
 import { startOssStandIn, type OssStandIn } from '../support/oss-standin.js';
 import { waitFor } from '../support/ports.js';
+import { numberedLines, SavedRows, standInStore } from './tailer-support.js';
 
 const log = pino({ level: 'silent' });
 const SETTINGS = { batchBytes: 1024, flushMs: 20, partialLineMs: 1000, scanMs: 50, maxBackoffMs: 500 };
 /** The stand-in's limit on an appendable object, in place of OSS's 5 GiB. */
 const MAX_APPENDABLE = 4000;
-
-function ossStore(standIn: OssStandIn) {
-  return new OssObjectStore(
-    {
-      oss: {
-        endpoint: standIn.endpoint, region: `oss-${standIn.region}`, bucket: standIn.bucket, accessKeyId: standIn.accessKeyId,
-        accessKeySecret: standIn.accessKeySecret, authorizationVersion: 'v1', pathStyle: true, retries: 1, timeoutMs: 5_000,
-      },
-      multipartThreshold: 200 * 1024,
-      partSize: 100 * 1024,
-    },
-    log,
-  );
-}
-
-class SavedRows {
-  readonly rows = new Map<string, TailOffset>();
-  all = async () => [...this.rows.values()].map((row) => Object.assign(new TailOffset(), row));
-  get = async (id: string) => (this.rows.has(id) ? Object.assign(new TailOffset(), this.rows.get(id)) : null);
-  save = async (row: TailOffset) => void this.rows.set(row.id, Object.assign(new TailOffset(), row));
-  remove = async (id: string) => void this.rows.delete(id);
-}
-
-function numbered(from: number, to: number): string {
-  let text = '';
-  for (let line = from; line <= to; line++) text += `line ${String(line).padStart(8, '0')} ${'r'.repeat(line % 30)}\n`;
-  return text;
-}
 
 describe('the tailer when the store refuses an append (against the OSS API stand-in)', { timeout: 60_000 }, () => {
   let standIn: OssStandIn;
@@ -63,7 +34,7 @@ describe('the tailer when the store refuses an append (against the OSS API stand
     folders.push(folder);
     const path = join(folder, `${name}.log`);
     await writeFile(path, text);
-    const store = ossStore(standIn);
+    const store = standInStore(standIn, log, { retries: 1 });
     const tailer = new Tailer([{ glob: join(folder, '*.log'), key: 'refused/{file}/{date}.log', app: 'app' }], SETTINGS, 'testhost', store, new SavedRows() as unknown as TailOffsets, new LogAppenders(store, log), log);
     await tailer.start();
     return { path, store, tailer, base: `refused/${name}.log/${utcDate()}.log` };
@@ -77,7 +48,7 @@ describe('the tailer when the store refuses an append (against the OSS API stand
   }
 
   it('goes on in a continuation key when the object would grow past the appendable limit: nothing lost, nothing twice', async () => {
-    const expected = numbered(1, 400); // ≈ 15 kB: four objects of at most 4000 bytes
+    const expected = numberedLines(1, 400, 'r', 30); // ≈ 15 kB: four objects of at most 4000 bytes
     const { tailer, base } = await tailing('big', expected);
     try {
       await waitFor('every line stored', async () => joined(base).text.length >= expected.length, 15_000, 20).catch(() => undefined);
@@ -95,14 +66,14 @@ describe('the tailer when the store refuses an append (against the OSS API stand
   });
 
   it('goes on in a continuation key when a PUT replaced the day’s object (ObjectNotAppendable)', async () => {
-    const { path, store, tailer, base } = await tailing('replaced', numbered(1, 20));
+    const { path, store, tailer, base } = await tailing('replaced', numberedLines(1, 20, 'r', 30));
     try {
-      await waitFor('the first lines', async () => standIn.objects.get(base)?.data.toString() === numbered(1, 20), 15_000, 20);
+      await waitFor('the first lines', async () => standIn.objects.get(base)?.data.toString() === numberedLines(1, 20, 'r', 30), 15_000, 20);
       await store.put(base, Readable.from([Buffer.from('someone else\n')]));
-      await appendFile(path, numbered(21, 40));
+      await appendFile(path, numberedLines(21, 40, 'r', 30));
       const next = continuationKey(base, 1);
-      await waitFor('the later lines', async () => standIn.objects.get(next)?.data.toString() === numbered(21, 40), 15_000, 20).catch(() => undefined);
-      assert.equal(standIn.objects.get(next)?.data.toString(), numbered(21, 40));
+      await waitFor('the later lines', async () => standIn.objects.get(next)?.data.toString() === numberedLines(21, 40, 'r', 30), 15_000, 20).catch(() => undefined);
+      assert.equal(standIn.objects.get(next)?.data.toString(), numberedLines(21, 40, 'r', 30));
       assert.equal(standIn.objects.get(base)?.data.toString(), 'someone else\n');
       assert.match(tailer.status().files[0].continued ?? '', /not created by appends/);
     } finally {
