@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { AccessGuard } from './access/access.guard.js';
 import { AppModule } from './app.module.js';
@@ -32,6 +33,8 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
     genReqId: () => randomUUID(),
     bodyLimit: 16 * 1024 * 1024,
     forceCloseConnections: 'idle',
+    // A path Fastify cannot decode (`%FF%FE`) is refused by its router before any error handler: the same body as every 400.
+    frameworkErrors: (error: Error, _request: unknown, reply: FastifyReply) => void reply.status(400).type('application/json').send({ error: 'bad_request', message: `url: ${error.message}`, field: 'url' }),
     // request.ip and request.protocol follow X-Forwarded-* only from these peers.
     trustProxy: config.admin.trustedProxies.length ? config.admin.trustedProxies : false,
   });

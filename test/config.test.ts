@@ -150,6 +150,7 @@ describe('config', () => {
       [['serve', '--frobnicate'], /^dozen: unknown option '--frobnicate' /],
       [['upload'], /^dozen: missing required argument 'path' \(--help for usage\)$/],
       [['proxy', 'frobnicate'], /^dozen: unknown command 'frobnicate' /],
+      [['upload', 'a.txt', 'a.txt', '--part-size', '1.5MiB'], /^dozen: option '--part-size <size>' argument '1\.5MiB' is invalid\. expected a size like 8MiB or 1048576 \(--help for usage\)$/],
     ];
     for (const [args, expected] of cases) {
       const result = dozen(args);

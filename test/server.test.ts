@@ -53,6 +53,12 @@ describe('dozen serve with DOZEN_MODULES=registry,storage', () => {
     const unknown = await dozen.api('/no/such/route');
     assert.equal(unknown.status, 404);
     assert.equal((await unknown.json()).error, 'not_found');
+    // A path Fastify's router cannot decode: the same body, naming the url (it was Fastify's own FST_ERR_BAD_URL body).
+    const undecodable = await dozen.api('/storage/objects/%FF%FE');
+    assert.equal(undecodable.status, 400);
+    const bad = await undecodable.json();
+    assert.equal(bad.error, 'bad_request');
+    assert.equal(bad.field, 'url');
   });
 
   it('answers the GraphQL node query with the token', async () => {

@@ -1,16 +1,15 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { CliError, configFor, run } from '../cli/program.js';
 import { addServerOptions, DozenClient } from '../cli/client.js';
 
 const MIB = 1024 * 1024;
 
-function sizeOption(name: string) {
-  return (value: string) => {
-    const match = /^(\d+)([kmg]i?b?)?$/i.exec(value.trim());
-    if (!match) throw new CliError(`${name}: expected a size like 8MiB or 1048576`);
-    const unit = (match[2] ?? '').toLowerCase()[0];
-    return Number(match[1]) * (unit === 'k' ? 1024 : unit === 'm' ? MIB : unit === 'g' ? 1024 * MIB : 1);
-  };
+/** Commander calls it while it parses, outside `run`: its own error is what it reports in one line (a CliError came out as a stack trace). */
+function parseSize(value: string): number {
+  const match = /^(\d+)([kmg]i?b?)?$/i.exec(value.trim());
+  if (!match) throw new InvalidArgumentError('expected a size like 8MiB or 1048576');
+  const unit = (match[2] ?? '').toLowerCase()[0];
+  return Number(match[1]) * (unit === 'k' ? 1024 : unit === 'm' ? MIB : unit === 'g' ? 1024 * MIB : 1);
 }
 
 /** `dozen upload` (the original ossUploader) and `dozen tail` (the original gtail). */
@@ -19,8 +18,8 @@ export function addStorageCommands(program: Command): void {
     program
       .command('upload <path> <key>')
       .description("store a file (or a directory, recursively under <key>/) through this host's dozen; exits 0 only when every byte is stored and its CRC64 matches")
-      .option('--part-size <size>', 'part size for resumable uploads', sizeOption('--part-size'), 16 * MIB)
-      .option('--threshold <size>', 'files above this size use resumable uploads', sizeOption('--threshold'), 64 * MIB)
+      .option('--part-size <size>', 'part size for resumable uploads', parseSize, 16 * MIB)
+      .option('--threshold <size>', 'files above this size use resumable uploads', parseSize, 64 * MIB)
       .option('--parallel <count>', 'parts in flight at once (a part is answered once it is synced to disk: several hide that wait)', (value) => Number(value), 4)
       .option('--no-overwrite', 'refuse to replace an existing object (If-None-Match: *)')
       .option('--content-type <type>', 'content type of the object (default: from the name)')
