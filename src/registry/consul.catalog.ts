@@ -1,7 +1,8 @@
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import Consul from 'consul';
-import { assertKvKey, domainMetaKey, domainValues, isOwnMetaKey, sameInstances, sortById, type Catalog, type CatalogInstance, type HealthStatus, type InstanceRegistration, type KvEntry } from './catalog.js';
+import { assertKvKey, domainMetaKey, domainValues, sameInstances, sortById, type Catalog, type CatalogInstance, type InstanceRegistration, type KvEntry } from './catalog.js';
 import { BlockingLoop } from './consul.blocking-query.js';
+import { agentError, responseContext, toEntry, toInstance, type ConsulKvPair, type HealthCheck, type HealthEntry } from './consul.wire.js';
 import { CatalogUnavailable } from './registry.errors.js';
 
 export interface ConsulCatalogOptions {
@@ -32,24 +33,6 @@ interface AppState {
   checks: string;
 }
 
-/** A check as /v1/health/state/any lists it. */
-interface HealthCheck {
-  ServiceID: string;
-  ServiceName: string;
-  ServiceTags: string[] | null;
-  Status: string;
-}
-
-interface HealthEntry {
-  Service: { ID: string; Service: string; Address: string; Port: number; Meta: Record<string, string> | null };
-  Checks: { Status: string; ServiceID: string }[];
-}
-interface ConsulKvPair {
-  Key: string;
-  Value: string | null;
-  ModifyIndex: number;
-}
-
 /**
  * The catalog in a Consul agent, through the `consul` client: an instance is a
  * service (name = app, ID = instance id, meta domains/instance/host/release)
@@ -72,6 +55,8 @@ export class ConsulCatalog implements Catalog {
   private readonly again = new Set<string>();
   private servicesIndex = 0;
   private closed = false;
+  /** The watches and reads whose last try failed, with why: health is down while any is. */
+  private readonly failing = new Map<string, Error>();
   private readonly listeners = new Set<(instances: CatalogInstance[]) => void>();
   private readonly servicesLoop: BlockingLoop<Record<string, string[]>>;
   private readonly kvLoops = new Set<BlockingLoop<ConsulKvPair[] | undefined>>();
@@ -89,14 +74,20 @@ export class ConsulCatalog implements Catalog {
     });
     this.servicesLoop = new BlockingLoop({
       read: (index, context) => this.blockingRead<Record<string, string[]>>((query) => this.client.catalog.service.list(query), index, context),
-      onData: (services, index) => this.servicesChanged(services, index),
-      onError: (error) => options.onError(error, 'watching catalog services'),
+      onData: (services, index) => {
+        this.failing.delete('watching catalog services');
+        this.servicesChanged(services, index);
+      },
+      onError: (error) => this.failed(error, 'watching catalog services'),
       minIntervalMs: options.minIntervalMs,
     });
     this.healthLoop = new BlockingLoop({
       read: (index, context) => this.blockingRead<HealthCheck[]>((query) => this.client.health.state({ state: 'any', ...query }), index, context),
-      onData: (checks) => this.checksChanged(checks),
-      onError: (error) => options.onError(error, 'watching health checks'),
+      onData: (checks) => {
+        this.failing.delete('watching health checks');
+        this.checksChanged(checks);
+      },
+      onError: (error) => this.failed(error, 'watching health checks'),
       minIntervalMs: options.minIntervalMs,
     });
   }
@@ -135,7 +126,11 @@ export class ConsulCatalog implements Catalog {
   async instances(): Promise<CatalogInstance[]> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new CatalogUnavailable(`no answer from the Consul agent at ${this.options.url} within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
+      timer = setTimeout(() => {
+        const [what, error] = this.failing.entries().next().value ?? [];
+        const why = error ? `: ${what} failed: ${error.message}` : '';
+        reject(new CatalogUnavailable(`no answer from the Consul agent at ${this.options.url} within ${READY_TIMEOUT_MS} ms${why}`));
+      }, READY_TIMEOUT_MS);
     });
     try {
       await Promise.race([this.ready, timeout]);
@@ -213,8 +208,16 @@ export class ConsulCatalog implements Catalog {
     };
   }
 
+  /** Down when the agent does not answer, or when the instances shown are stale: a watch or read of them failing. */
   async check(): Promise<void> {
     await this.call(() => this.client.status.leader());
+    const [what, error] = this.failing.entries().next().value ?? [];
+    if (error) throw new CatalogUnavailable(`Consul agent at ${this.options.url}: ${what} failed: ${error.message}`);
+  }
+
+  private failed(error: unknown, what: string): void {
+    this.failing.set(what, agentError(error));
+    this.options.onError(error, what);
   }
 
   async close(): Promise<void> {
@@ -295,10 +298,11 @@ export class ConsulCatalog implements Catalog {
       entries = (await this.blockingRead<HealthEntry[]>((query) => this.client.health.service({ service: name, tag: DOZEN_TAG, ...query }), 0, responseContext())).data;
     } catch (error) {
       if (this.closed) return;
-      this.options.onError(error, `reading health of ${name}`);
+      this.failed(error, `reading health of ${name}`);
       setTimeout(() => this.apps.has(name) && this.read(name), APP_READ_RETRY_MS).unref();
       return;
     }
+    this.failing.delete(`reading health of ${name}`);
     const app = this.apps.get(name);
     if (!app || this.closed) return;
     const instances = entries.map(toInstance);
@@ -333,12 +337,19 @@ export class ConsulCatalog implements Catalog {
       timeout: waitMs + waitMs / 16 + 5000,
       ctx: context,
     };
+    let response: { headers: Record<string, string> };
+    let data: T;
     try {
-      const [response, data] = (await method(query)) as [{ headers: Record<string, string> }, T];
-      return { index: Number(response.headers['x-consul-index'] ?? 0), data };
+      [response, data] = (await method(query)) as [{ headers: Record<string, string> }, T];
     } catch (error) {
       throw agentError(error);
     }
+    // A token without service:read and node:read on everything gets what it may read and a 200: taken as
+    // it is, every instance it may not see would leave the routes. A failure instead keeps the last ones.
+    if (response.headers['x-consul-results-filtered-by-acls'] === 'true') {
+      throw Object.assign(new Error('the ACL token may not read every service and node (X-Consul-Results-Filtered-By-ACLs): give it service:read and node:read'), { statusCode: 403 });
+    }
+    return { index: Number(response.headers['x-consul-index'] ?? 0), data };
   }
 
   private async call<T>(operation: () => Promise<T>): Promise<T> {
@@ -358,46 +369,4 @@ export class ConsulCatalog implements Catalog {
       throw new CatalogUnavailable(`Consul agent at ${this.options.url}: ${(error as Error).message}`);
     }
   }
-}
-
-/**
- * A failed call to the agent as its status and message only. The client's own error carries the request
- * it sent, whose headers hold the ACL token: logged as it was, every failed watch wrote the token out.
- */
-export function agentError(error: unknown): Error & { statusCode?: number } {
-  const { message, statusCode } = (error ?? {}) as { message?: unknown; statusCode?: unknown };
-  const plain: Error & { statusCode?: number } = new Error(typeof message === 'string' ? message : String(error));
-  if (typeof statusCode === 'number') plain.statusCode = statusCode;
-  return plain;
-}
-
-/** A context for one read that asks the client for the response too (its X-Consul-Index). */
-function responseContext(): EventEmitter {
-  return Object.assign(new EventEmitter(), { includeResponse: true });
-}
-
-function toInstance(entry: HealthEntry): CatalogInstance {
-  const meta = entry.Service.Meta ?? {};
-  const own = Object.fromEntries(Object.entries(meta).filter(([key]) => !isOwnMetaKey(key)));
-  const domains: string[] = [];
-  for (let position = 0; meta[domainMetaKey(position)]; position++) domains.push(...meta[domainMetaKey(position)]!.split(','));
-  const statuses = entry.Checks.map((check) => check.Status);
-  const status: HealthStatus = statuses.includes('critical') ? 'critical' : statuses.includes('warning') ? 'warning' : 'passing';
-  return {
-    id: entry.Service.ID,
-    app: entry.Service.Service,
-    address: entry.Service.Address,
-    port: entry.Service.Port,
-    host: meta.host ?? '',
-    domains,
-    ...(meta.release ? { release: meta.release } : {}),
-    meta: own,
-    ttlMs: Number(meta.ttl_ms ?? 0),
-    deregisterAfterMs: Number(meta.deregister_after_ms ?? 0),
-    status,
-  };
-}
-
-function toEntry(pair: ConsulKvPair): KvEntry {
-  return { key: pair.Key, value: pair.Value ?? '', modifyIndex: pair.ModifyIndex };
 }

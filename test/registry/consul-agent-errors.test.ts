@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/common/logger.js';
 import { ConsulCatalog } from '../../src/registry/consul.catalog.js';
+import { ConsulStandin } from '../support/consul-standin.js';
 import { waitFor } from '../support/ports.js';
 
 const TOKEN = 'the-real-secret-token-4b1d';
@@ -44,5 +45,26 @@ describe('a Consul agent that fails every call (a leader election, a wrong token
     const first = JSON.parse(lines[0]!) as { err: { message: string; statusCode?: number } };
     assert.match(first.err.message, /No cluster leader/);
     assert.equal(first.err.statusCode, 500);
+  });
+});
+
+describe('a Consul ACL token that may not read every service (results filtered, 200)', { timeout: 30_000 }, () => {
+  let standin: ConsulStandin;
+  before(async () => {
+    standin = await ConsulStandin.start({ token: 'full-token', filteredToken: 'narrow-token' });
+    const writer = new ConsulCatalog({ url: standin.url, token: 'full-token', stale: false, waitSeconds: 1, minIntervalMs: 1, onError: () => undefined });
+    await writer.register({ id: 'chat-1', app: 'chat', address: '127.0.0.1', port: 3000, host: 'h1', domains: ['chat.example.net'], meta: {}, ttlMs: 60_000, deregisterAfterMs: 120_000 });
+    await writer.close();
+  });
+  after(() => standin?.stop());
+
+  it('is not read as "no instances": the catalog says why it has none, and health is down naming the ACL', async () => {
+    const catalog = new ConsulCatalog({ url: standin.url, token: 'narrow-token', stale: false, waitSeconds: 1, minIntervalMs: 1, onError: () => undefined });
+    try {
+      await assert.rejects(catalog.instances(), (error: Error) => /X-Consul-Results-Filtered-By-ACLs/.test(error.message));
+      await assert.rejects(catalog.check(), (error: Error) => /service:read and node:read/.test(error.message));
+    } finally {
+      await catalog.close();
+    }
   });
 });

@@ -21,7 +21,8 @@
  *   agent's anti-entropy sync);
  * - DeregisterCriticalServiceAfter has a 1 minute minimum and the reaper runs
  *   every 30 s (both settable here, so tests need not wait minutes);
- * - the ACL token comes in `X-Consul-Token`, `Authorization: Bearer` or `?token=`.
+ * - the ACL token comes in `X-Consul-Token`, `Authorization: Bearer` or `?token=`; a token that may
+ *   read no service gets empty catalog and health reads flagged `X-Consul-Results-Filtered-By-ACLs`.
  *
  * `resetIndex()` makes every index go backwards, as after a snapshot restore,
  * so clients' "reset when the index goes backwards" can be tested.
@@ -37,6 +38,11 @@ export interface ConsulStandinOptions {
   /** Consul: 30 s. */
   reapIntervalMs?: number;
   node?: string;
+  /**
+   * A second token that may read no service or node: Consul then answers catalog and health reads with
+   * what it may see (nothing) and `X-Consul-Results-Filtered-By-ACLs: true`, not 403.
+   */
+  filteredToken?: string;
   /** Consul's `limits.http_max_conns_per_client`: 200. */
   maxConnsPerClient?: number;
 }
@@ -157,7 +163,12 @@ export class ConsulStandin {
       if (this.options.token) {
         const given = request.headers['x-consul-token'] ?? /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1] ?? url.searchParams.get('token');
         if (!given) throw new HttpError(403, 'Permission denied: anonymous token lacks permission');
-        if (given !== this.options.token) throw new HttpError(403, 'ACL not found');
+        if (given !== this.options.token && given !== this.options.filteredToken) throw new HttpError(403, 'ACL not found');
+        if (given === this.options.filteredToken && request.method === 'GET' && /^\/v1\/(catalog|health)\//.test(url.pathname)) {
+          response.writeHead(200, { 'content-type': 'application/json', 'X-Consul-Index': String(this.index), 'X-Consul-Results-Filtered-By-ACLs': 'true' });
+          response.end(url.pathname === '/v1/catalog/services' ? '{}' : '[]');
+          return;
+        }
       }
       const body = await readBody(request);
       const result = await this.route(request.method ?? 'GET', url, body, response);
