@@ -26,7 +26,7 @@ export class MeteredObjectStore implements ObjectStore {
     return this.write('part', 'putPart', () => this.store.putPart(key, uploadId, partNumber, body, size), (part) => [part.size, 0]);
   }
 
-  completeMultipart(key: string, uploadId: string, options?: { ifNoneMatch?: boolean }): Promise<ObjectInfo> {
+  completeMultipart(key: string, uploadId: string, options?: { ifNoneMatch?: boolean; contentType?: string }): Promise<ObjectInfo> {
     return this.write('part', 'completeMultipart', () => this.store.completeMultipart(key, uploadId, options), () => [0, 1]);
   }
 

@@ -97,8 +97,11 @@ export interface ObjectStore {
   putPart(key: string, uploadId: string, partNumber: number, body: Readable, size?: number): Promise<PartInfo>;
   /** The parts stored so far, in part order. */
   listParts(key: string, uploadId: string): Promise<PartInfo[]>;
-  /** Joins the parts (all, in order) into the object; throws PartTooSmall when a part but the last is under MIN_PART_SIZE. */
-  completeMultipart(key: string, uploadId: string, options?: { ifNoneMatch?: boolean }): Promise<ObjectInfo>;
+  /**
+   * Joins the parts (all, in order) into the object; throws PartTooSmall when a part but the last is under MIN_PART_SIZE.
+   * `contentType` is the one the upload was created with (a store that describes the object from its answer needs it).
+   */
+  completeMultipart(key: string, uploadId: string, options?: { ifNoneMatch?: boolean; contentType?: string }): Promise<ObjectInfo>;
   /** Drops the upload and its parts. */
   abortMultipart(key: string, uploadId: string): Promise<void>;
 

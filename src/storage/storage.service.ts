@@ -132,7 +132,7 @@ export class StorageService {
     const total = (await this.store.listParts(record.key, record.storeUploadId)).reduce((sum, part) => sum + part.size, 0);
     if (total > this.maxObjectBytes) throw new ObjectTooLarge(`joining the parts' ${total} bytes`, this.maxObjectBytes);
     const kept = Object.values(await this.uploads.parts(uploadId)).sort((left, right) => left.partNumber - right.partNumber);
-    const info = await this.store.completeMultipart(record.key, record.storeUploadId, { ifNoneMatch });
+    const info = await this.store.completeMultipart(record.key, record.storeUploadId, { ifNoneMatch, contentType: record.contentType });
     await this.uploads.remove(uploadId);
     if (info.crc64 || !kept.every((part) => part.crc64) || kept.reduce((sum, part) => sum + part.size, 0) !== info.size) return info;
     // The store reports no CRC64: the object's is the one of the parts dozen received, joined, unconfirmed by the store.
