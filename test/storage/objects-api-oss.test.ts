@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { crc64Of } from '../../src/storage/crc64.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
@@ -58,5 +59,23 @@ for (const signature of ['v1', 'v4'] as const) describe(`the storage REST API on
     assert.equal(complete.status, 201, JSON.stringify(info));
     assert.equal(info.crc64, crc64Of(Buffer.concat([one, two])));
     assert.ok(standIn.objects.get('resumable/on-oss.bin')?.data.equals(Buffer.concat([one, two])));
+  });
+
+  it('answers every one of concurrent PUTs of one key with its own CRC64 and ETag', async () => {
+    // 1 MB each, under the 1 MiB threshold: one PutObject each, racing in the stand-in.
+    const bodies = Array.from({ length: 4 }, () => randomBytes(1_000_000));
+    const answers = await Promise.all(
+      bodies.map(async (body) => {
+        const put = await dozen.api('/storage/objects/race/same-key.bin', { method: 'PUT', body, headers: { 'content-type': 'application/octet-stream' } });
+        return { status: put.status, body: await put.json() };
+      }),
+    );
+    answers.forEach((answer, index) => {
+      assert.equal(answer.status, 201, JSON.stringify(answer.body));
+      assert.equal(answer.body.crc64, crc64Of(bodies[index]));
+      assert.equal(answer.body.etag, `"${createHash('md5').update(bodies[index]).digest('hex').toUpperCase()}"`);
+    });
+    const left = standIn.objects.get('race/same-key.bin');
+    assert.ok(left && bodies.some((body) => body.equals(left.data)), 'the object left is one of the bodies, whole');
   });
 });
