@@ -142,10 +142,14 @@ export class ObjectTooLarge extends DomainError {
 }
 
 export class ChecksumMismatch extends DomainError {
-  constructor(what: string, expected: string, actual: string) {
-    super(400, 'checksum_mismatch', `${what} does not match: expected ${expected}, got ${actual}; nothing was stored`);
+  /** `outcome`: what became of the write; the store may have kept what it got (a whole object OSS says is other than what was sent). */
+  constructor(what: string, expected: string, actual: string, outcome = 'nothing was stored') {
+    super(400, 'checksum_mismatch', `${what} does not match: expected ${expected}, got ${actual}; ${outcome}`);
   }
 }
+
+/** What a checksum mismatch of a whole object leaves: OSS applied the write, so the key holds bytes other than those sent. */
+export const STORED_OTHER_BYTES = 'the store kept an object that differs from what was sent: write it again';
 
 export class PositionMismatch extends DomainError {
   constructor(

@@ -9,7 +9,7 @@ import { chunksOf, rechunk } from './chunks.js';
 import { combineCrc64, Crc64 } from './crc64.js';
 import { domainErrorOf, type OssError, type RequestContext } from './oss.errors.js';
 import {
-  assertContentType, assertPartNumber, assertSafeKey, assertSafePrefix, ChecksumMismatch, ObjectExists, ObjectNotFound, PositionMismatch, StoreUnavailable, UploadNotFound,
+  assertContentType, assertPartNumber, assertSafeKey, assertSafePrefix, ChecksumMismatch, ObjectExists, ObjectNotFound, PositionMismatch, StoreUnavailable, STORED_OTHER_BYTES, UploadNotFound,
   type AppendResult, type ListPage, type ObjectInfo, type ObjectStore, type ObjectStream, type PartInfo, type PutOptions,
 } from './object-store.js';
 import type { StorageConfig } from './storage.config.js';
@@ -325,7 +325,7 @@ export class OssObjectStore implements ObjectStore {
     const info = { ...described(key, response, sent.size, sent.contentType), crc64: sent.crc64 };
     const reported = response.headers['x-oss-hash-crc64ecma'];
     if (reported !== undefined) {
-      if (reported !== sent.crc64) throw new ChecksumMismatch(`CRC64 of ${key} reported by OSS`, sent.crc64, reported);
+      if (reported !== sent.crc64) throw new ChecksumMismatch(`CRC64 of ${key} reported by OSS`, sent.crc64, reported, STORED_OTHER_BYTES);
       return info;
     }
     const now = await this.head(key);
@@ -334,7 +334,7 @@ export class OssObjectStore implements ObjectStore {
       this.log.info({ key, etag: info.etag, now: now && { etag: now.etag, size: now.size } }, 'the store answered the write without a CRC64 and the key now shows another object or none (a later write or delete): the write is reported as sent, unconfirmed');
       return { ...info, crc64Confirmed: false };
     }
-    if (now.crc64 && now.crc64 !== sent.crc64) throw new ChecksumMismatch(`CRC64 of ${key} shown by OSS`, sent.crc64, now.crc64);
+    if (now.crc64 && now.crc64 !== sent.crc64) throw new ChecksumMismatch(`CRC64 of ${key} shown by OSS`, sent.crc64, now.crc64, STORED_OTHER_BYTES);
     return { ...info, etag: info.etag || now.etag, modified: now.modified, crc64Confirmed: now.crc64 !== '' };
   }
 
