@@ -27,7 +27,10 @@ export interface RawBinlogEvent {
   query?: string;
   tableId?: number;
   rows?: unknown[];
-  tableMap?: Record<number, { parentSchema: string; tableName: string }>;
+  /** Which columns the rows' images hold, one bit per column (an update's after image: `columns_present_bitmap2`). */
+  columns_present_bitmap?: Buffer;
+  columns_present_bitmap2?: Buffer;
+  tableMap?: Record<number, { parentSchema: string; tableName: string; columns?: { name: string }[] }>;
 }
 
 /**

@@ -12,14 +12,9 @@ import { BroadcastService } from '../broadcast.service.js';
 import { BinlogCheckpoint } from './binlog-checkpoint.entity.js';
 import { BinlogReader, type BinlogStream, type RawBinlogEvent } from './binlog.reader.js';
 import { CheckpointState } from './checkpoint-state.js';
-import { comparePositions, refusedRotate, roomOf, rowChanges, rowStatement, statementRooms, truncateChange, type BinlogPosition, type RowChange, type RowStatement } from './row-messages.js';
+import { comparePositions, refusedRotate, roomOf, rowChanges, rowStatement, sortablePosition, statementRooms, truncateChange, type BinlogPosition, type RowChange, type RowStatement } from './row-messages.js';
 import { SchemaSelection } from './schema-selection.js';
 import { connectProblem, serverAdvice, serverProblems } from './server-check.js';
-
-/** A position as text that sorts like the position (for the Redis dedupe check). */
-function sortablePosition(position: BinlogPosition): string {
-  return `${position.file}:${String(position.pos).padStart(15, '0')}:${String(position.row).padStart(6, '0')}`;
-}
 
 /** `losing`: reading, but the server logs row changes in a form the source cannot publish (binlog_format is no longer ROW). */
 export type SourceStatus = 'off' | 'starting' | 'running' | 'reconnecting' | 'stopped' | 'losing';
@@ -68,6 +63,8 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
   private statementSeen = false;
   /** The lower binlog file whose changes were last dropped (logged once per file). */
   private droppedFile: string | null = null;
+  /** Rooms whose changes came with columns left out (a session's binlog_row_image MINIMAL/NOBLOB): logged once each. */
+  private readonly partialRooms = new Set<string>();
   private readonly lostChanges: Counter;
   private readonly selection: SchemaSelection;
   /** Why the last save of the binlog position failed (with the Redis bus; on one host the room store saves it and says so). */
@@ -263,6 +260,8 @@ export class BinlogSource implements OnApplicationBootstrap, OnModuleDestroy {
       this.rooms.add(room);
       this.broadcast.hub.markReplayable(room);
     }
+    if (change.partial && !this.partialRooms.has(room) && this.partialRooms.add(room))
+      this.log.warn({ room, position: change.position }, 'binlog row images lack columns (binlog_row_image MINIMAL or NOBLOB in a session): published with partial:true');
     const bus = this.broadcast.bus;
     if (!bus) {
       const published = this.broadcast.hub.publish(room, change);

@@ -15,8 +15,18 @@ export interface RowChange {
   table: string;
   before: Record<string, unknown> | null;
   after: Record<string, unknown> | null;
+  /**
+   * Set when a row image lacks columns (a session with binlog_row_image MINIMAL or NOBLOB): those are left out of
+   * `before`/`after`, never given as null, which a reader would take for data.
+   */
+  partial?: true;
   ts: number;
   position: BinlogPosition;
+}
+
+/** A position as text that sorts like the position (for the Redis dedupe check). */
+export function sortablePosition(position: BinlogPosition): string {
+  return `${position.file}:${String(position.pos).padStart(15, '0')}:${String(position.row).padStart(6, '0')}`;
 }
 
 /** Orders positions: binlog file names carry a zero-padded sequence number, so they sort as text. */
@@ -51,11 +61,15 @@ export function rowChanges(event: RawBinlogEvent, file: string): RowChange[] {
   const op = ROW_OPS[event.getEventName()];
   const table = event.tableMap?.[event.tableId!];
   if (!op || !table) return [];
+  // zongji gives a column the row image lacks as null: the event's bitmaps say which are there (the second is an update's after image).
+  const lacking = lackingColumns(table.columns ?? [], event.columns_present_bitmap);
+  const lackingAfter = op === 'update' ? lackingColumns(table.columns ?? [], event.columns_present_bitmap2) : lacking;
   return (event.rows ?? []).map((row, index) => {
     const values = row as Record<string, unknown> & { before?: Record<string, unknown>; after?: Record<string, unknown> };
-    const before = op === 'insert' ? null : op === 'update' ? plain(values.before!) : plain(values);
-    const after = op === 'delete' ? null : op === 'update' ? plain(values.after!) : plain(values);
-    return { op, schema: table.parentSchema, table: table.tableName, before, after, ts: event.timestamp, position: position(event, file, index) };
+    const before = op === 'insert' ? null : plain(op === 'update' ? values.before! : values, lacking);
+    const after = op === 'delete' ? null : plain(op === 'update' ? values.after! : values, lackingAfter);
+    const partial = (before && lacking.size) || (after && lackingAfter.size) ? { partial: true as const } : {};
+    return { op, schema: table.parentSchema, table: table.tableName, before, after, ...partial, ts: event.timestamp, position: position(event, file, index) };
   });
 }
 
@@ -105,8 +119,13 @@ function position(event: RawBinlogEvent, file: string, row: number): BinlogPosit
   return { file, pos: event.nextPosition, row, ...(event.gtid ? { gtid: event.gtid } : {}) };
 }
 
-function plain(row: Record<string, unknown>): Record<string, unknown> {
+/** The columns a row image lacks: a 0 in `present`, one bit per column in table order. */
+function lackingColumns(columns: { name: string }[], present: Buffer | undefined): Set<string> {
+  return new Set(present ? columns.filter((_, index) => !(present[index >> 3] & (1 << (index & 7)))).map((column) => column.name) : []);
+}
+
+function plain(row: Record<string, unknown>, lacking: Set<string>): Record<string, unknown> {
   const result: Record<string, unknown> = {};
-  for (const [column, value] of Object.entries(row)) result[column] = Buffer.isBuffer(value) ? value.toString('base64') : value;
+  for (const [column, value] of Object.entries(row)) if (!lacking.has(column)) result[column] = Buffer.isBuffer(value) ? value.toString('base64') : value;
   return result;
 }
