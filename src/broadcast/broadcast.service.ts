@@ -7,7 +7,7 @@ import { Metrics } from '../common/metrics.js';
 import type { DozenConfig } from '../config/config.schema.js';
 import { InjectConfig } from '../config/config.module.js';
 import { RedisBus } from './bus/redis.bus.js';
-import { BINLOG_ROOMS_READ_ONLY, isBinlogRoom, MAX_DATA_DEPTH, nestsDeeperThan, ROOM_NAME, TOO_DEEP } from './hub/frames.js';
+import { BINLOG_ROOMS_READ_ONLY, isBinlogRoom, MAX_DATA_DEPTH, nestsDeeperThan, ROOM_NAME, ROOM_NAME_RULE, TOO_DEEP } from './hub/frames.js';
 import { Hub, type Published, type RoomReservation, type RoomSummary } from './hub/hub.js';
 import { RoomStore } from './store/room.store.js';
 
@@ -241,5 +241,5 @@ export class BroadcastService implements OnModuleInit, OnModuleDestroy, BeforeAp
 }
 
 export function assertRoom(room: string): void {
-  if (!ROOM_NAME.test(room)) throw new BadInput('room', 'a room name is 1-200 characters of A-Z a-z 0-9 _ . : @ -');
+  if (!ROOM_NAME.test(room)) throw new BadInput('room', ROOM_NAME_RULE);
 }

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { ROOM_NAME } from '../hub/frames.js';
 import type { RawBinlogEvent } from './binlog.reader.js';
 import { quoteAccount } from './binlog.reader.js';
-import { comparePositions, rowStatement, statementRooms, truncateChange } from './row-messages.js';
+import { comparePositions, roomOf, rowStatement, statementRooms, truncateChange } from './row-messages.js';
 import { schemaFilter, SchemaSelection } from './schema-selection.js';
 import { serverProblems } from './server-check.js';
 
@@ -21,6 +22,23 @@ describe('binlog row messages', () => {
       [['shop', 'orders'], ['other', 'items']],
     );
     assert.equal(truncateChange(query('ALTER TABLE orders ADD x INT'), 'f'), null);
+  });
+
+  it('reads quoted and Unicode names in TRUNCATE and gives every name a room a client can join', () => {
+    const named = (text: string) => [truncateChange(query(text), 'f')?.schema, truncateChange(query(text), 'f')?.table];
+    assert.deepEqual(named('TRUNCATE TABLE `order-items`'), ['shop', 'order-items']);
+    assert.deepEqual(named('/* app */ TRUNCATE café'), ['shop', 'café']);
+    assert.deepEqual(named('truncate crm . t$1 ;'), ['crm', 't$1']);
+    assert.deepEqual(named('TRUNCATE `sh op`.`a``b.c`'), ['sh op', 'a`b.c']);
+    assert.deepEqual(rowStatement(query('UPDATE `order-items` SET x = 1')), { op: 'update', schema: 'shop', table: 'order-items' });
+    assert.equal(roomOf('shop', 'orders'), 'db.shop.orders');
+    assert.equal(roomOf('shop', 'order-items'), 'db.shop.order-items');
+    assert.equal(roomOf('shop', 'café'), 'db.shop.café');
+    assert.equal(roomOf('shop', 't$1'), 'db.shop.t$1');
+    assert.equal(roomOf('a.b', 'c'), 'db.a%2Eb.c', 'a dot in a name is no separator');
+    assert.equal(roomOf('shop', 'a b%€'), 'db.shop.a%20b%25%E2%82%AC');
+    for (const room of ['db.shop.café', 'db.shop.t$1', 'db.a%2Eb.c', 'db.shop.a%20b%25%E2%82%AC']) assert.match(room, ROOM_NAME);
+    assert.doesNotMatch('db.shop.a b', ROOM_NAME);
   });
 
   it('tells data-changing statements (a binlog no longer in ROW format) and their table', () => {

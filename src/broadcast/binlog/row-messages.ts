@@ -1,5 +1,8 @@
 import { BINLOG_ROOM_PREFIX } from '../hub/frames.js';
 import type { RawBinlogEvent } from './binlog.reader.js';
+import { QUALIFIED_NAME, roomOf, roomPart, unquote } from './identifiers.js';
+
+export { roomOf } from './identifiers.js';
 
 /** Where a change sits in the binlog: the file, the end offset of its event, and the row's index in that event. */
 export interface BinlogPosition {
@@ -50,10 +53,6 @@ export function refusedRotate(current: string, next: string): string | null {
   return null;
 }
 
-export function roomOf(schema: string, table: string): string {
-  return `${BINLOG_ROOM_PREFIX}${schema}.${table}`;
-}
-
 const ROW_OPS: Record<string, RowChange['op']> = { writerows: 'insert', updaterows: 'update', deleterows: 'delete' };
 
 /** The row changes carried by one row event (several rows for a multi-row statement). */
@@ -73,12 +72,14 @@ export function rowChanges(event: RawBinlogEvent, file: string): RowChange[] {
   });
 }
 
+const TRUNCATE = new RegExp(`^TRUNCATE\\s+(?:TABLE\\s+)?${QUALIFIED_NAME}\\s*;?\\s*$`, 'i');
+
 /** `TRUNCATE [TABLE] [schema.]table` as a change of its own (the binlog has no row events for it). */
 export function truncateChange(event: RawBinlogEvent, file: string): RowChange | null {
-  const match = /^\s*TRUNCATE\s+(?:TABLE\s+)?(?:`?([\w$]+)`?\s*\.\s*)?`?([\w$]+)`?\s*;?\s*$/i.exec(event.query ?? '');
+  const match = TRUNCATE.exec(withoutLeadingComments(event.query ?? ''));
   if (!match) return null;
-  const schema = match[1] ?? event.schema ?? '';
-  return { op: 'truncate', schema, table: match[2], before: null, after: null, ts: event.timestamp, position: position(event, file, 0) };
+  const schema = match[1] ? unquote(match[1]) : (event.schema ?? '');
+  return { op: 'truncate', schema, table: unquote(match[2]), before: null, after: null, ts: event.timestamp, position: position(event, file, 0) };
 }
 
 /** A data-changing statement logged as a statement (binlog_format STATEMENT or MIXED); `table` null when it cannot be told. */
@@ -88,22 +89,21 @@ export interface RowStatement {
   table: string | null;
 }
 
-const NAME = '(?:`?([\\w$]+)`?\\s*\\.\\s*)?`?([\\w$]+)`?';
 const STATEMENT_TABLE: RegExp[] = [
-  new RegExp(`^(?:INSERT|REPLACE)\\s+(?:(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY|IGNORE)\\s+)*(?:INTO\\s+)?${NAME}`, 'i'),
-  new RegExp(`^UPDATE\\s+(?:(?:LOW_PRIORITY|IGNORE)\\s+)*${NAME}`, 'i'),
-  new RegExp(`^DELETE\\s+(?:(?:LOW_PRIORITY|QUICK|IGNORE)\\s+)*FROM\\s+${NAME}`, 'i'),
+  new RegExp(`^(?:INSERT|REPLACE)\\s+(?:(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY|IGNORE)\\s+)*(?:INTO\\s+)?${QUALIFIED_NAME}`, 'i'),
+  new RegExp(`^UPDATE\\s+(?:(?:LOW_PRIORITY|IGNORE)\\s+)*${QUALIFIED_NAME}`, 'i'),
+  new RegExp(`^DELETE\\s+(?:(?:LOW_PRIORITY|QUICK|IGNORE)\\s+)*FROM\\s+${QUALIFIED_NAME}`, 'i'),
 ];
 
 /** INSERT / REPLACE / UPDATE / DELETE / LOAD DATA in a QUERY event: in ROW format these never appear, so one means a change was not logged as rows. */
 export function rowStatement(event: RawBinlogEvent): RowStatement | null {
-  const text = (event.query ?? '').replace(/^(?:\s|\/\*[\s\S]*?\*\/)+/, '');
+  const text = withoutLeadingComments(event.query ?? '');
   const verb = /^(INSERT|REPLACE|UPDATE|DELETE|LOAD\s+DATA)\b/i.exec(text);
   if (!verb) return null;
   const op = verb[1].toLowerCase().replace(/\s+/, ' ');
   for (const pattern of STATEMENT_TABLE) {
     const match = pattern.exec(text);
-    if (match && !/^(SELECT|SET|VALUES?)$/i.test(match[2])) return { op, schema: match[1] ?? event.schema ?? '', table: match[2] };
+    if (match && !/^(SELECT|SET|VALUES?)$/i.test(match[2])) return { op, schema: match[1] ? unquote(match[1]) : (event.schema ?? ''), table: unquote(match[2]) };
   }
   return { op, schema: event.schema ?? '', table: null };
 }
@@ -111,8 +111,12 @@ export function rowStatement(event: RawBinlogEvent): RowStatement | null {
 /** The rooms a lost statement may concern: its table's, or every known room of its schema. */
 export function statementRooms(statement: RowStatement, known: Iterable<string>): string[] {
   if (statement.table) return [roomOf(statement.schema, statement.table)];
-  const prefix = `${BINLOG_ROOM_PREFIX}${statement.schema}.`;
+  const prefix = `${BINLOG_ROOM_PREFIX}${roomPart(statement.schema)}.`;
   return [...known].filter((room) => room.startsWith(prefix));
+}
+
+function withoutLeadingComments(query: string): string {
+  return query.replace(/^(?:\s|\/\*[\s\S]*?\*\/)+/, '');
 }
 
 function position(event: RawBinlogEvent, file: string, row: number): BinlogPosition {

@@ -7,8 +7,10 @@ import { z } from 'zod';
  * server -> client: message {room, seq, data, ts}, joined {room, seq, epoch}, left {room},
  *                   error {code, message, room?}, pong
  */
-export const ROOM_NAME = /^[A-Za-z0-9_.:@-]{1,200}$/;
-const room = z.string().regex(ROOM_NAME, 'a room name is 1-200 characters of A-Z a-z 0-9 _ . : @ -');
+/** `$`, `%` and letters and digits of any script too: every MySQL table has a room a client can join (binlog/identifiers.ts). */
+export const ROOM_NAME = /^[A-Za-z0-9_.:@$%\p{L}\p{M}\p{N}-]{1,200}$/u;
+export const ROOM_NAME_RULE = 'a room name is 1-200 characters of A-Z a-z 0-9 _ . : @ - $ % and letters and digits of any script';
+const room = z.string().regex(ROOM_NAME, ROOM_NAME_RULE);
 
 /** `db.<schema>.<table>`: row changes, which apps act on (a rebate per order), so only the binlog source writes them. */
 export const BINLOG_ROOM_PREFIX = 'db.';
