@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import type { Repository } from 'typeorm';
 import { backoffDelay } from '../../common/backoff.js';
 import type { LogAppenders } from '../../storage/log-appenders.js';
+import { NotAppendable } from '../../storage/object-store.js';
+import { continuationKey } from '../../storage/tailer/key-template.js';
 import type { DockerClient } from '../agent/docker.client.js';
 import type { ContainerLogMetrics } from './container-log-metrics.js';
 import type { LogCheckpointEntity } from './log-checkpoint.entity.js';
@@ -69,6 +71,8 @@ export class ContainerLogSession {
   private row!: LogCheckpointEntity;
   private marks!: Marks;
   private skip = 0;
+  /** Day objects that took no more appends (5 GB, or replaced by a PUT), and the continuation (`<date>.N.log`) now written instead. */
+  private readonly continuations = new Map<string, number>();
   /** A batch that could not be sent (not a store outage: those are retried): the session ends with it and starts again from the checkpoint. */
   private failed: Error | null = null;
 
@@ -153,7 +157,9 @@ export class ContainerLogSession {
   }
 
   private async shipRun(run: Entry[], skipAfter: number): Promise<void> {
-    const key = run[0].key;
+    const base = run[0].key;
+    const continued = this.continuations.get(base);
+    const key = continued ? continuationKey(base, continued) : base;
     const data = Buffer.concat(run.map((entry) => entry.bytes));
     const marks = run.reduce((reached, entry) => advance(reached, entry.message), this.marks);
     if (!data.length) {
@@ -162,6 +168,7 @@ export class ContainerLogSession {
       return;
     }
     const appender = this.context.appenders.of(key);
+    let refused: NotAppendable | null = null;
     await appender.exclusive(async (position) => {
       this.row.objectKey = key;
       this.row.objectPosition = position;
@@ -175,6 +182,13 @@ export class ContainerLogSession {
           break;
         } catch (error) {
           this.context.metrics.failed(this.container.app);
+          // The object takes no more appends, and nothing of this batch landed: retrying would wait for ever.
+          // An empty object refused as full: this batch is past the store's limit on its own, and no key takes it.
+          if (error instanceof NotAppendable && !(error.full && position === 0)) {
+            refused = error;
+            this.row.pendingLength = 0;
+            return;
+          }
           if (this.stopped) throw error;
           failures++;
           const wait = backoffDelay(failures, RETRY);
@@ -185,6 +199,12 @@ export class ContainerLogSession {
       await this.commit(marks, skipAfter, reached);
       this.context.metrics.shipped(this.container.app, data.length, run.length);
     });
+    if (refused) {
+      const next = (continued ?? 0) + 1;
+      this.continuations.set(base, next);
+      this.context.log.warn({ container: this.container.id.slice(0, 12), key, continuedIn: continuationKey(base, next), err: (refused as NotAppendable).message }, 'log object takes no more appends; going on in the next key');
+      await this.shipRun(run, skipAfter);
+    }
   }
 
   /** Saves the moved marks; retried, since the bytes are in the store and only this record says so. */
