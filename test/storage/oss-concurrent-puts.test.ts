@@ -5,8 +5,9 @@ import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { crc64Of } from '../../src/storage/crc64.js';
 import type { ObjectInfo } from '../../src/storage/object-store.js';
-import { OssObjectStore } from '../../src/storage/oss.object-store.js';
 import { startOssStandIn, type OssStandIn, type Quirks } from '../support/oss-standin.js';
+import type { OssObjectStore } from '../../src/storage/oss.object-store.js';
+import { standInStore } from './tailer-support.js';
 
 /**
  * Several writers PUT different bodies to one key at once. Every write is applied by the store (last
@@ -16,24 +17,7 @@ import { startOssStandIn, type OssStandIn, type Quirks } from '../support/oss-st
  * other writer's ETag.
  */
 function ossStore(standIn: OssStandIn, multipartThreshold: number) {
-  return new OssObjectStore(
-    {
-      oss: {
-        endpoint: standIn.endpoint,
-        region: `oss-${standIn.region}`,
-        bucket: standIn.bucket,
-        accessKeyId: standIn.accessKeyId,
-        accessKeySecret: standIn.accessKeySecret,
-        authorizationVersion: 'v1',
-        pathStyle: true,
-        retries: 0,
-        timeoutMs: 30_000,
-      },
-      multipartThreshold,
-      partSize: 256 * 1024,
-    },
-    pino({ level: 'silent' }),
-  );
+  return standInStore(standIn, pino({ level: 'silent' }), { retries: 0, timeoutMs: 30_000, multipartThreshold, partSize: 256 * 1024 });
 }
 
 const WRITERS = 6;

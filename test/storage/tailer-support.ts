@@ -14,12 +14,12 @@ export class SavedRows {
 }
 
 /** dozen's OSS adapter on the stand-in (path style, signature V1). */
-export function standInStore(standIn: OssStandIn, log: Logger, settings: { retries?: number; multipartThreshold?: number; partSize?: number } = {}): OssObjectStore {
+export function standInStore(standIn: OssStandIn, log: Logger, settings: { retries?: number; timeoutMs?: number; multipartThreshold?: number; partSize?: number } = {}): OssObjectStore {
   return new OssObjectStore(
     {
       oss: {
         endpoint: standIn.endpoint, region: `oss-${standIn.region}`, bucket: standIn.bucket, accessKeyId: standIn.accessKeyId,
-        accessKeySecret: standIn.accessKeySecret, authorizationVersion: 'v1', pathStyle: true, retries: settings.retries ?? 3, timeoutMs: 5_000,
+        accessKeySecret: standIn.accessKeySecret, authorizationVersion: 'v1', pathStyle: true, retries: settings.retries ?? 3, timeoutMs: settings.timeoutMs ?? 5_000,
       },
       multipartThreshold: settings.multipartThreshold ?? 200 * 1024,
       partSize: settings.partSize ?? 100 * 1024,
