@@ -127,9 +127,8 @@ export class ConsulCatalog implements Catalog {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        const [what, error] = this.failing.entries().next().value ?? [];
-        const why = error ? `: ${what} failed: ${error.message}` : '';
-        reject(new CatalogUnavailable(`no answer from the Consul agent at ${this.options.url} within ${READY_TIMEOUT_MS} ms${why}`));
+        const failure = this.failure();
+        reject(new CatalogUnavailable(`no answer from the Consul agent at ${this.options.url} within ${READY_TIMEOUT_MS} ms${failure ? `: ${failure}` : ''}`));
       }, READY_TIMEOUT_MS);
     });
     try {
@@ -211,8 +210,14 @@ export class ConsulCatalog implements Catalog {
   /** Down when the agent does not answer, or when the instances shown are stale: a watch or read of them failing. */
   async check(): Promise<void> {
     await this.call(() => this.client.status.leader());
+    const failure = this.failure();
+    if (failure) throw new CatalogUnavailable(`Consul agent at ${this.options.url}: ${failure}`);
+  }
+
+  /** The first watch or read whose last try failed, and why (`watching health checks failed: ...`), or null. */
+  private failure(): string | null {
     const [what, error] = this.failing.entries().next().value ?? [];
-    if (error) throw new CatalogUnavailable(`Consul agent at ${this.options.url}: ${what} failed: ${error.message}`);
+    return error ? `${what} failed: ${error.message}` : null;
   }
 
   private failed(error: unknown, what: string): void {

@@ -44,16 +44,21 @@ export class Follower {
 
   /** The key of this file's lines now: today's, or its continuation once today's took no more appends. */
   keyNow(host: string): string {
-    const key = renderKey(this.source.key, { host, app: this.source.app, file: this.row.name, date: utcDate() });
+    const key = this.todayKey(host);
     return this.continuation?.base === key ? continuationKey(key, this.continuation.n) : key;
   }
 
   /** `refused` takes no more appends: today's key, then its continuations in turn; a key of an earlier day leaves today's as it is. */
   continueAfter(refused: string, host: string, why: string): void {
-    const base = renderKey(this.source.key, { host, app: this.source.app, file: this.row.name, date: utcDate() });
+    const base = this.todayKey(host);
     const at = this.continuation?.base === base ? this.continuation.n : 0;
     const n = refused === base ? 1 : refused === continuationKey(base, at) ? at + 1 : 0;
     if (n) this.continuation = { base, n, why };
+  }
+
+  /** This file's key for today, before any continuation. */
+  private todayKey(host: string): string {
+    return renderKey(this.source.key, { host, app: this.source.app, file: this.row.name, date: utcDate() });
   }
 
   /** Opens `path` and matches it with its saved row: same inode and same first bytes, or a fresh row from offset 0. */
