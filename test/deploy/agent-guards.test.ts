@@ -57,6 +57,8 @@ describe('deploy agent: what it refuses to run or believe', { timeout: 240_000 }
       env: {
         DOZEN_MODULES: 'registry,deploy', DOZEN_HOST_NAME: HOST, DOZEN_DEPLOY_DOCKER_SOCKET_PATH: socketPath,
         DOZEN_REGISTRY_CATALOG: 'consul', DOZEN_REGISTRY_CONSUL_URL: consul.url,
+        // Debug: the agent's `reconciled` lines tell a test that a resync has passed.
+        DOZEN_LOG_LEVEL: 'debug',
         DOZEN_DEPLOY_RESYNC_SECONDS: '1', DOZEN_DEPLOY_DRAIN_SECONDS: '0', DOZEN_DEPLOY_HEALTH_TIMEOUT_SECONDS: '20', DOZEN_DEPLOY_LOGS_SHIP: 'false',
         // Any unprivileged port may be an app's fixed port here, so the test can hold one.
         DOZEN_DEPLOY_FIXED_PORT_RANGE: '1024-65535',
@@ -214,5 +216,27 @@ describe('deploy agent: what it refuses to run or believe', { timeout: 240_000 }
     const { tokens } = await expectStatus<{ tokens: { id: string; revokedAt: string | null }[] }>(dozen, '/tokens', {}, 200);
     assert.equal(tokens.find((token) => token.id === real.Labels['dozen.token'])?.revokedAt, null, "the target container's token was revoked");
     assert.ok(!dozen.logs().split('\n').some((line) => line.includes(`"instance":"${instance}"`) && line.includes('"msg":"container removed"')), 'the agent removed a container of the target instance');
+  });
+
+  it("a container with all of an instance's labels on an image without them, named by the Engine, is not dozen's: what a Dockerfile's LABEL step makes", async () => {
+    await imageApp('labelstep');
+    const instance = String((await expectStatus(dozen, '/deploy/instances', json({ app: 'labelstep', host: HOST }), 201)).id);
+    const serving = await waitInstance(dozen, instance, (view) => view.state === 'running', 'running');
+    const [real] = (await managedOfHost()).filter((container) => container.Id === serving.containerId);
+    // The classic builder commits a LABEL step through a container it creates (never starts) on the previous step's image, with the step's labels.
+    const forged = await docker.createContainer({ Image: TEST_APP_IMAGE, Labels: real.Labels, Cmd: ['/bin/sh', '-c', '#(nop) LABEL'] });
+    try {
+      const reconciled = () => dozen.logs().split('\n').filter((line) => line.includes(`"instance":"${instance}"`) && line.includes('"msg":"reconciled"')).length;
+      const before = reconciled();
+      // Two whole reconciles of the instance: the second one began after the container was made.
+      await waitFor('two reconciles of the instance', async () => reconciled() >= before + 2, 20_000, 50);
+      assert.equal((await forged.inspect()).State.Status, 'created', 'the forged container is still there, untouched');
+    } finally {
+      await forged.remove({ force: true }).catch(() => undefined);
+    }
+    const { tokens } = await expectStatus<{ tokens: { id: string; revokedAt: string | null }[] }>(dozen, '/tokens', {}, 200);
+    assert.equal(tokens.find((token) => token.id === real.Labels['dozen.token'])?.revokedAt, null, "the instance's token was revoked");
+    const after = await expectStatus(dozen, `/deploy/instances/${instance}`, {}, 200);
+    assert.deepEqual([after.state, after.containerId], ['running', serving.containerId], 'the instance was not touched');
   });
 });

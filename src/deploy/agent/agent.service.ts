@@ -19,7 +19,7 @@ import { DockerClient, IMAGE_CLAIMS_MANAGED, LABEL, type ManagedContainer } from
 import { Failures } from './failures.js';
 import { waitHealthy } from './health-probe.js';
 import { Heartbeats } from './heartbeats.js';
-import { containerName, Launcher, registrationId } from './launcher.js';
+import { instanceContainerName, Launcher, registrationId } from './launcher.js';
 
 /**
  * The deploy agent of this host: follows its desired state in the catalog
@@ -215,7 +215,7 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
     if (await this.images.ensure(release)) this.log.info({ app: spec.app, release: spec.release, image: release.imageId }, 'release image loaded from the store');
     // A release built before images were checked for it: its containers would not pass for dozen's.
     if (await this.docker.imageClaimsManaged(release.imageId)) return this.writeStatus(spec.id, { state: 'pending', lastError: `release ${release.id}: ${IMAGE_CLAIMS_MANAGED}; refusing to run it` });
-    const name = containerName(spec);
+    const name = instanceContainerName(spec);
     // A rollback within a drain: the container still draining holds this name until it is removed.
     for (const entry of this.draining.values()) if (entry.name === name) await entry.done;
     if (app.port !== null) {

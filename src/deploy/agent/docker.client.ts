@@ -48,6 +48,22 @@ export interface ContainerStats {
   processes: number;
 }
 
+/** The name dozen gives an instance's container of a release; a restart of the same release renames the old one `<name>-g<generation>`. */
+export function containerName(app: string, instance: string, release: string): string {
+  return `dozen-${app}-${instance}-${release}`;
+}
+
+/**
+ * Whether a container bears a name dozen gave it, for the labels it carries. Labels alone can be had
+ * by anyone who builds an image: a build's step containers carry the Dockerfile's labels, and the one
+ * the Engine makes for a `LABEL` step stands on the image before it, which does not carry them yet.
+ * Such containers get the Engine's generated names (`adjective_surname`), which no Dockerfile can set.
+ */
+export function namedByDozen(name: string, labels: Record<string, string>): boolean {
+  const given = containerName(labels[LABEL.app] ?? '', labels[LABEL.instance] ?? '', labels[LABEL.release] ?? '');
+  return name === given || name === `${given}-g${labels[LABEL.generation] ?? ''}`;
+}
+
 /** Why an image with dozen's container label is no release (`DockerClient.managed` says what its containers would pass for). */
 export const IMAGE_CLAIMS_MANAGED = `the image carries the label ${LABEL.managed}, which only containers dozen makes may carry: remove it (a LABEL of the Dockerfile, or of the image it starts FROM)`;
 
@@ -76,7 +92,9 @@ export class DockerClient {
    * beside its own, so `dozen.managed=true` counts only when its image does not carry it: an image with
    * `LABEL dozen.managed=true dozen.instance=…` would otherwise pass every container made from it (its
    * build's own step containers, for one) as dozen's, which the agent would retire, register or revoke
-   * the token of. dozen refuses to build or run such an image.
+   * the token of. dozen refuses to build or run such an image. Nor does a container count whose name is
+   * not the one dozen gives (`namedByDozen`): the step container of a Dockerfile's own `LABEL` has the
+   * labels on an image without them.
    */
   async managed(instance?: string): Promise<ManagedContainer[]> {
     const label = [`${LABEL.managed}=true`, ...(instance ? [`${LABEL.instance}=${instance}`] : [])];
@@ -84,9 +102,11 @@ export class DockerClient {
     const claimed = new Map<string, Promise<boolean>>();
     const containers: ManagedContainer[] = [];
     for (const entry of list) {
+      const name = (entry.Names[0] ?? '').replace(/^\//, '');
+      if (!namedByDozen(name, entry.Labels)) continue;
       if (!claimed.has(entry.ImageID)) claimed.set(entry.ImageID, this.imageClaimsManaged(entry.ImageID));
       if (await claimed.get(entry.ImageID)!) continue;
-      containers.push({ id: entry.Id, name: (entry.Names[0] ?? '').replace(/^\//, ''), state: entry.State, labels: entry.Labels });
+      containers.push({ id: entry.Id, name, state: entry.State, labels: entry.Labels });
     }
     return containers;
   }
@@ -282,6 +302,7 @@ export class DockerClient {
     const info = await this.inspect(id);
     if (info.Config.Labels?.[LABEL.managed] !== 'true') throw new NotManaged(`container ${id} is not managed by dozen (no ${LABEL.managed}=true label); left alone`);
     if (await this.imageClaimsManaged(info.Image)) throw new NotManaged(`container ${id} has ${LABEL.managed} from its image, not from dozen; left alone`);
+    if (!namedByDozen(info.Name.replace(/^\//, ''), info.Config.Labels)) throw new NotManaged(`container ${id} (${info.Name.replace(/^\//, '')}) has dozen's labels but not a name dozen gives; left alone`);
   }
 }
 

@@ -4,7 +4,7 @@ import { GIT_SECRET } from '../build/git-credentials.js';
 import type { AppEntity, ReleaseEntity } from '../deploy.entity.js';
 import type { InstanceSpec } from '../desired-state.js';
 import type { SecretsBox } from '../../common/secrets-box.js';
-import { LABEL, type DockerClient } from './docker.client.js';
+import { containerName, LABEL, type DockerClient } from './docker.client.js';
 import { fixedPortProblem, isFree, pickPort } from './ports.js';
 
 /** The git credentials are for the build only: a container never gets them. */
@@ -17,8 +17,8 @@ export interface Launched {
 }
 
 /** The versioned container name; a restart of the same release renames the old one out of the way. */
-export function containerName(spec: InstanceSpec): string {
-  return `dozen-${spec.app}-${spec.id}-${spec.release}`;
+export function instanceContainerName(spec: InstanceSpec): string {
+  return containerName(spec.app, spec.id, spec.release);
 }
 
 /** The registry id of one container of an instance: a new release or generation is a new registration beside the old. */
@@ -63,7 +63,7 @@ export class Launcher {
         DOZEN_URL: `http://${this.config.host.address}:${this.config.admin.listen.port}`,
         DOZEN_TOKEN: token.token,
       };
-      const name = containerName(spec);
+      const name = instanceContainerName(spec);
       const containerId = await this.docker.run({
         name,
         image: release.imageId!,
