@@ -13,6 +13,7 @@ import { FILE_REPOSITORIES_OFF, isFileUrl } from './build/git.js';
 import { fixedPortProblem } from './agent/ports.js';
 import { AppEntity } from './deploy.entity.js';
 import { DeployConflict, NeedsSecretsPermission } from './deploy.errors.js';
+import { codeChoosingEnv } from './code-env.js';
 import type { CreateAppInput, UpdateAppInput } from './dto/deploy.dto.js';
 import { WebhookEntity } from './webhooks/webhook.entity.js';
 import { SecretsBox } from '../common/secrets-box.js';
@@ -52,6 +53,7 @@ export class AppsService {
   async create(input: CreateAppInput, actor: Actor): Promise<AppView> {
     // deploy.write makes apps; what goes into their secrets is deploy.secrets' (admins'), as PUT .../secrets is.
     if (Object.keys(input.secrets).length && !actor.managesSecrets) throw new NeedsSecretsPermission(actor.name, 'create an app with secrets (create it without, then have them set)', 'secrets');
+    this.assertMaySetEnv(input.name, input.env, actor);
     this.assertFetchable(input.repository);
     this.assertPortAllowed(input.port);
     if (await this.apps.existsBy({ name: input.name })) throw new DeployConflict('app_exists', `app ${JSON.stringify(input.name)} exists already`, 'name');
@@ -138,8 +140,21 @@ export class AppsService {
 
   async setEnv(name: string, env: Record<string, string>, actor: Actor): Promise<AppView> {
     const row = await this.row(name);
+    this.assertMaySetEnv(name, env, actor);
     row.env = { ...row.env, ...env };
     return this.saveAudited(row, actor, 'app.env.set', { names: Object.keys(env) });
+  }
+
+  /**
+   * Env that chooses the code the app runs (`NODE_OPTIONS`, `LD_PRELOAD`, ...: code-env.ts) takes
+   * deploy.secrets, as changing the repository does: the app's secrets are in the same env. Whether
+   * the app has secrets yet does not matter, since secrets set later would reach that code too.
+   */
+  private assertMaySetEnv(app: string, env: Record<string, string>, actor: Actor): void {
+    const chosen = codeChoosingEnv(Object.keys(env));
+    if (chosen.length && !actor.managesSecrets) {
+      throw new NeedsSecretsPermission(actor.name, `set ${chosen.join(', ')} on ${app}: they choose the code its containers run, which the app's secrets reach`, 'env');
+    }
   }
 
   async unsetEnv(name: string, variable: string, actor: Actor): Promise<AppView> {

@@ -90,6 +90,26 @@ describe('deploy: callers, permissions and the audit trail', { timeout: 120_000 
     assert.equal((await admin.fetch('/deploy/apps/sealed', { method: 'PUT', ...json({ image: 'dozen/none:2' }) })).status, 200);
   });
 
+  it("a deployer may not set env that chooses the code an app runs (NODE_OPTIONS, LD_PRELOAD, npm's settings: its secrets would reach that code); other env is the deployer's, and an admin may", async () => {
+    const leak = { NODE_OPTIONS: '--import=data:text/javascript,console.log(process.env.DB_PASSWORD)' };
+    for (const [app, env] of [['sealed', leak], ['plain', { LD_PRELOAD: '/tmp/x.so' }], ['sealed', { npm_config_node_options: '--require=/tmp/x.js', MODE: 'prod' }]] as const) {
+      const refused = await deployer.fetch(`/deploy/apps/${app}/env`, { method: 'PUT', ...json({ env }) });
+      const body = await refused.json();
+      assert.equal(refused.status, 403, JSON.stringify(body));
+      assert.deepEqual([body.error, body.field, body.permission], ['forbidden', 'env', 'deploy.secrets']);
+      assert.match(body.message, new RegExp(`^dev may not set ${Object.keys(env)[0]} on ${app}: they choose the code its containers run`));
+    }
+    const viaGraphQL = await deployer.graphql('mutation { setEnv(app: "sealed", name: "BASH_ENV", value: "/tmp/x.sh") { name } }');
+    assert.equal(viaGraphQL.body.errors?.[0].extensions?.permission, 'deploy.secrets', JSON.stringify(viaGraphQL.body));
+    const created = await deployer.fetch('/deploy/apps', { method: 'POST', ...json({ name: 'preloaded', runtime: 'image', image: 'dozen/none:1', env: { PYTHONSTARTUP: '/tmp/x.py' } }) });
+    assert.deepEqual([created.status, (await created.json()).field], [403, 'env']);
+    assert.equal((await dozen.api('/deploy/apps/preloaded')).status, 404, 'nothing was created');
+    const sealed = await (await dozen.api('/deploy/apps/sealed')).json();
+    assert.ok(!('NODE_OPTIONS' in sealed.env) && !('MODE' in sealed.env) && !('BASH_ENV' in sealed.env), 'nothing of a refused change was kept');
+    assert.equal((await deployer.fetch('/deploy/apps/sealed/env', { method: 'PUT', ...json({ env: { MODE: 'prod', NODE_ENV: 'production' } }) })).status, 200);
+    assert.equal((await admin.fetch('/deploy/apps/sealed/env', { method: 'PUT', ...json({ env: { NODE_OPTIONS: '--max-old-space-size=512' } }) })).status, 200);
+  });
+
   it('a repository URL with credentials is refused, saying to use the secrets, and the audit trail keeps no copy of them', async () => {
     const repository = `https://ci:${TOKEN}@git.example.net/shop.git`;
     const refused = await dozen.api('/deploy/apps', { method: 'POST', ...json({ name: 'urlcreds', repository }) });
