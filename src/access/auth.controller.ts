@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AdminAuth } from '../common/admin-auth.js';
 import { DomainError } from '../common/errors.js';
 import { principalOf, type Principal } from '../common/principal.js';
 import { refusePersonalTokenMaker } from '../common/token-maker.js';
@@ -57,6 +58,7 @@ export class AuthController {
     private readonly sessions: SessionsService,
     private readonly tokens: PersonalTokensService,
     private readonly limiter: LoginLimiter,
+    private readonly adminAuth: AdminAuth,
     @InjectConfig() config: DozenConfig,
   ) {
     this.absoluteSeconds = Math.ceil(config.access.session.absoluteHours * 3600);
@@ -66,6 +68,11 @@ export class AuthController {
   @Post('login')
   @HttpCode(200)
   async login(@Body(new ZodPipe(loginSchema)) input: { username: string; password: string }, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    this.assertOwnPage(request, 'log in');
+    // JSON only: an HTML form of another site can send a urlencoded body without a preflight, never application/json.
+    if (!/^application\/json\s*(;|$)/i.test(request.headers['content-type'] ?? '')) {
+      throw new DomainError(415, 'unsupported_media_type', 'POST /auth/login takes a JSON body (content-type: application/json)', 'content-type');
+    }
     const name = input.username.toLowerCase();
     // Counted before the ~0.1 s hash, so a burst of parallel guesses gets no more checks than the limit.
     const wait = await this.limiter.admit(name, request.ip);
@@ -93,6 +100,7 @@ export class AuthController {
   @Post('logout')
   @HttpCode(204)
   async logout(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
+    this.assertOwnPage(request, 'log out');
     const secret = sessionCookiesOf(request.headers.cookie, request.protocol === 'https').session;
     const session = secret ? await this.sessions.resume(secret) : null;
     if (session && request.headers[CSRF_HEADER] !== session.csrf) {
@@ -100,6 +108,12 @@ export class AuthController {
     }
     if (secret) await this.sessions.end(secret);
     void reply.header('set-cookie', sessionCookies(null, 0, request.protocol === 'https'));
+  }
+
+  /** Login and logout from a page of another origin (not the admin API's own, nor in admin.allowedOrigins) are refused: login CSRF. */
+  private assertOwnPage(request: FastifyRequest, what: string): void {
+    const foreign = this.adminAuth.sessionOriginRefused(request);
+    if (foreign !== undefined) throw new DomainError(403, 'origin', `pages of ${foreign} may not ${what}; list it in admin.allowedOrigins if the console is served there`, 'origin');
   }
 
   @Get('me')

@@ -152,6 +152,16 @@ export class AdminAuth {
   }
 
   /**
+   * The foreign Origin of a request that starts or ends a session (`/auth/login`, `/auth/logout`), which
+   * carries no session cookie yet the hook could check: a page of another site that posts a login form
+   * would sign the victim's browser into the attacker's account (login CSRF), where whatever the victim
+   * types, secrets too, lands. Undefined for a request without Origin (not a browser's cross-origin one).
+   */
+  sessionOriginRefused(request: FastifyRequest): string | undefined {
+    return this.foreignOrigin(request.headers.origin, request.host);
+  }
+
+  /**
    * Who the caller of a long-lived connection (a WebSocket) is now, from the credentials it opened with
    * (`token`: the bearer or `?token=` it sent): null once its session or personal token ended or its user
    * was disabled. A look, not a use: an open socket does not keep a session from idling out.

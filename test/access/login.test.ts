@@ -179,6 +179,28 @@ describe('logging in to the console', { timeout: 120_000 }, () => {
     assert.ok(!(await (await dozen.api('/users')).json()).users.some((user: { name: string }) => user.name === 'origin-made'), 'nothing was created');
   });
 
+  it("refuses a login or logout from a page of another origin (login CSRF: the victim's browser signed into the attacker's account), and a login body that is not JSON", async () => {
+    await addUser(dozen, 'csrf-victim', 'admin');
+    await addUser(dozen, 'csrf-attacker', 'viewer');
+    for (const origin of ['https://evil.example', 'null']) {
+      const refused = await login(dozen, 'csrf-attacker', 'csrf-attacker-password', { origin });
+      const body = await refused.json();
+      assert.deepEqual([refused.status, body.error, body.field], [403, 'origin', 'origin'], JSON.stringify(body));
+      assert.equal(refused.headers.getSetCookie().length, 0, 'no cookie was set');
+    }
+    // What an HTML form of another site sends: no preflight for a urlencoded body.
+    const form = await fetch(dozen.url + '/auth/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=csrf-attacker&password=csrf-attacker-password' });
+    const formBody = await form.json();
+    assert.deepEqual([form.status, formBody.error, formBody.field], [415, 'unsupported_media_type', 'content-type'], JSON.stringify(formBody));
+    assert.equal(form.headers.getSetCookie().length, 0);
+    assert.equal((await login(dozen, 'csrf-attacker', 'csrf-attacker-password', { origin: new URL(dozen.url).origin })).status, 200, 'the console itself');
+    assert.equal((await login(dozen, 'csrf-attacker', 'csrf-attacker-password', { origin: 'https://console.example.net' })).status, 200, 'listed in admin.allowedOrigins');
+    const victim = await signIn(dozen, 'csrf-victim');
+    const logout = await victim.fetch('/auth/logout', { method: 'POST', headers: { origin: 'https://evil.example' } });
+    assert.equal(logout.status, 403);
+    assert.equal((await victim.fetch('/auth/me')).status, 200, 'the session lives on');
+  });
+
   it('logout ends the session server-side and clears both cookies', async () => {
     await addUser(dozen, 'leaver', 'viewer');
     const browser = await signIn(dozen, 'leaver');
