@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { isIP } from 'node:net';
 import { Inject, Injectable, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
@@ -14,6 +13,7 @@ import type { HeartbeatInput, RegisterInput } from './dto/registry.dto.js';
 import { LoadSubscriber, peerUrl } from './load-subscriber.js';
 import { DomainTaken, InstanceIdTaken } from './registry.errors.js';
 import { buildSnapshot, freshLoad } from './route-snapshot.js';
+import { addressesOf, isThisHost } from './this-host.js';
 import type { Load, RouteSnapshot, RouteSource } from './routes.js';
 
 export interface InstanceView extends CatalogInstance {
@@ -120,7 +120,7 @@ export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestr
   // --- instances ---------------------------------------------------------
 
   async register(input: RegisterInput): Promise<InstanceView> {
-    const ownPort = this.ownPortAt(input.address, input.port);
+    const ownPort = await this.ownPortAt(input.address, input.port);
     // The proxy would send the app's domains there: the admin API and console on the public door, say.
     if (ownPort) throw new BadInput('port', `${input.address}:${input.port} is dozen's own listener on this host (${ownPort}), not an app's`);
     const id = input.id ?? `${input.app}-${randomBytes(6).toString('hex')}`;
@@ -154,12 +154,17 @@ export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestr
     return { id, status: 'passing', load };
   }
 
-  /** Which of this host's own listeners `address:port` reaches (loopback, any address, or the host's address), or null. */
-  private ownPortAt(address: string, port: number): string | null {
-    const here = address === 'localhost' || address === this.config.host.address || isLoopbackOrAny(address);
-    if (!here) return null;
+  /**
+   * Which of this host's own listeners `address:port` reaches (an address of this host in any spelling,
+   * or a name that resolves to one: this-host.ts), or null. Checked at registration: a name that
+   * resolves elsewhere now and here later is beyond it.
+   */
+  private async ownPortAt(address: string, port: number): Promise<string | null> {
     const own: [string, number | undefined][] = [['admin.listen.port', this.config.admin.listen.port], ['proxy.listen.port', this.config.proxy.listen.port], ['proxy.tls.listen.port', this.config.proxy.tls?.listen.port]];
-    return own.find(([, value]) => value === port)?.[0] ?? null;
+    const listener = own.find(([, value]) => value === port)?.[0];
+    if (!listener) return null;
+    const here = (await addressesOf(address)).some((ip) => isThisHost(ip, this.config.host.address));
+    return here ? listener : null;
   }
 
   async deregister(id: string): Promise<void> {
@@ -303,11 +308,4 @@ export class RegistryService implements RouteSource, OnModuleInit, OnModuleDestr
     const wentStale = this.snapshot.apps.some((route) => route.backends.some((backend) => backend.load && !freshLoad(backend.load, now)));
     if (wentStale) this.rebuild();
   }
-}
-
-/** 127.0.0.0/8, ::1, 0.0.0.0 and :: (and IPv4-mapped forms): this host, whatever its interfaces. */
-function isLoopbackOrAny(address: string): boolean {
-  const plain = address.replace(/^\[|\]$/g, '').replace(/^::ffff:/i, '');
-  if (isIP(plain) === 4) return plain.startsWith('127.') || plain === '0.0.0.0';
-  return isIP(plain) === 6 && /^(::1?|0*:0*:0*:0*:0*:0*:0*:[01])$/i.test(plain);
 }

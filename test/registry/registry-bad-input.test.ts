@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { lookup } from 'node:dns/promises';
+import { hostname } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 
@@ -67,7 +69,9 @@ describe('registry REST refuses bad input with 400 naming the field', { timeout:
 
   it("refuses dozen's own listeners on this host as an instance (the proxy would put the admin API on the public door)", async () => {
     const adminPort = Number(new URL(dozen.url).port);
-    for (const address of ['127.0.0.1', '127.0.0.2', 'localhost', '0.0.0.0', '::1', '::ffff:127.0.0.1']) {
+    // Every spelling of an address of this host the proxy's connect (getaddrinfo) takes, and names that resolve to one (found from outside).
+    const spellings = ['127.1', '2130706433', '0x7f000001', '0177.0.0.1', '0:0:0:0:0:ffff:7f00:1', ...(await lookup(hostname()).then(() => [hostname()], () => []))];
+    for (const address of ['127.0.0.1', '127.0.0.2', 'localhost', '0.0.0.0', '::1', '::ffff:127.0.0.1', ...spellings]) {
       const response = await dozen.api('/registry/instances', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...valid, address, port: adminPort }) });
       const answer = await response.json();
       assert.equal(response.status, 400, `${address}: ${JSON.stringify(answer)}`);
