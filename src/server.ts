@@ -25,6 +25,8 @@ const SHUTDOWN_GRACE_MS = 10_000;
 /** Starts dozen on this host: the admin server and every module `modules` turns on. Resolves once listening. */
 export async function serve(config: DozenConfig, configFile: string | null): Promise<NestFastifyApplication> {
   const logger = createLogger(config.log);
+  // From the first moment: a stop while the modules start (proxy workers forked, not yet told what to serve) ends them too.
+  const shutdown = new Shutdown(logger);
   const openMode = privateDataDir(config.dataDir);
   if (openMode !== null) logger.warn({ dataDir: config.dataDir, was: openMode.toString(8), now: (openMode & 0o700).toString(8) }, 'the data dir was open to other users: made private');
   const adapter = new FastifyAdapter({
@@ -41,6 +43,7 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
   const app = await NestFactory.create<NestFastifyApplication>(await AppModule.forRoot(config, logger), adapter, {
     logger: new PinoNestLogger(logger.child({ component: 'nest' })),
   });
+  if (shutdown.attach(app)) return app;
   // WebSocket gateways (broadcast's /ws) share the admin http server; frames are parsed by the gateway itself.
   const gateways = new GatewayWsAdapter(app, { messageParser: () => undefined });
   app.useWebSocketAdapter(gateways);
@@ -84,7 +87,6 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
 
   await app.listen(config.admin.listen.port, config.admin.listen.host);
   routeUpgrades(app.getHttpServer(), gateways, ['/ws']);
-  installShutdown(app, logger);
 
   const base = `http://${config.admin.listen.host.includes(':') ? `[${config.admin.listen.host}]` : config.admin.listen.host}:${config.admin.listen.port}`;
   logger.info({ version: VERSION, host: config.host.name, modules: config.modules, config: configFile ?? '(defaults)', admin: base }, 'dozen started');
@@ -100,32 +102,52 @@ export async function serve(config: DozenConfig, configFile: string | null): Pro
   return app;
 }
 
-/** SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close modules and the database, exit 0. */
-function installShutdown(app: NestFastifyApplication, logger: Logger): void {
-  let closing = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (closing) return;
-    closing = true;
-    logger.info({ signal }, 'shutting down');
+/**
+ * SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close modules and the database, exit 0.
+ * Listening from the start of `serve`: a signal while the modules are still starting waits for them
+ * (Nest cannot close a half-made application), then closes it, within the same grace.
+ */
+class Shutdown {
+  private app: NestFastifyApplication | null = null;
+  private signal: NodeJS.Signals | null = null;
+
+  constructor(private readonly logger: Logger) {
+    process.once('SIGTERM', this.requested);
+    process.once('SIGINT', this.requested);
+  }
+
+  /** The application is made; true when a signal came while it was being made (it is closing now). */
+  attach(app: NestFastifyApplication): boolean {
+    this.app = app;
+    if (this.signal) this.close();
+    return this.signal !== null;
+  }
+
+  private readonly requested = (signal: NodeJS.Signals): void => {
+    if (this.signal) return;
+    this.signal = signal;
+    this.logger.info({ signal, starting: this.app === null || undefined }, 'shutting down');
     const force = setTimeout(() => {
-      logger.error({ graceMs: SHUTDOWN_GRACE_MS }, 'shutdown took too long; exiting');
+      this.logger.error({ graceMs: SHUTDOWN_GRACE_MS }, 'shutdown took too long; exiting');
       process.exit(1);
     }, SHUTDOWN_GRACE_MS);
     force.unref();
-    app.close().then(
+    if (this.app) this.close();
+  };
+
+  private close(): void {
+    this.app!.close().then(
       () => {
-        logger.info('stopped');
-        logger.flush?.();
+        this.logger.info('stopped');
+        this.logger.flush?.();
         process.exit(0);
       },
       (error: unknown) => {
-        logger.error({ err: error }, 'error while shutting down');
+        this.logger.error({ err: error }, 'error while shutting down');
         process.exit(1);
       },
     );
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  }
 }
 
 /** What the admin server logs of a request: Fastify's fields, with credentials in the query hidden. */

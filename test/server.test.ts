@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { startMariaDb, type MariaDb } from './support/mariadb.js';
 import { startDozen, type DozenProcess } from './support/dozen-process.js';
+import { waitFor } from './support/ports.js';
 
 describe('dozen serve with DOZEN_MODULES=registry,storage', () => {
   let dozen: DozenProcess;
@@ -139,6 +141,29 @@ describe('dozen serve with DOZEN_MODULES=registry,storage', () => {
     const code = await dozen.stop('SIGTERM');
     assert.equal(code, 0, dozen.logs());
     assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+  });
+});
+
+describe('dozen serve stopped while it starts', () => {
+  it('a SIGTERM once the proxy workers are forked, before the admin API listens, ends dozen and its workers with exit 0, without a stack trace', async () => {
+    const dozen = await startDozen({ env: { DOZEN_MODULES: 'proxy,registry', DOZEN_PROXY_WORKERS: '2' }, noWait: true });
+    const pid = dozen.child.pid!;
+    const children = () => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    let workers: string[] = [];
+    try {
+      await waitFor('a proxy worker to be forked', async () => (workers = children()).length > 0, 60_000, 5);
+    } catch (error) {
+      await dozen.stop('SIGKILL');
+      throw error;
+    }
+    const started = dozen.logs().includes('"msg":"dozen started"');
+    const code = await dozen.stop('SIGTERM');
+    assert.equal(code, 0, dozen.logs());
+    assert.match(dozen.logs(), /"msg":"shutting down"/);
+    assert.doesNotMatch(dozen.logs(), /EPIPE|Unhandled 'error'|ERR_IPC/, 'a worker crashed on the way out');
+    await waitFor('the workers to be gone', async () => workers.every((worker) => !existsSync(`/proc/${worker}`)), 10_000);
+    // Which window the signal met is the machine's timing; the test means the one before "dozen started".
+    if (started) process.stderr.write('note: dozen had started before the signal; the start window was not reached this run\n');
   });
 });
 

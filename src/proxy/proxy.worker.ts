@@ -22,7 +22,8 @@ let pendingCertificates: BookChange[] = [];
 const metrics = new ProxyMetrics();
 
 function send(message: FromWorker): void {
-  process.send?.(message);
+  // The primary gone (killed, or stopped while this worker started): the disconnect handler ends the worker; a failed send is no crash.
+  if (process.connected) process.send?.(message, undefined, undefined, () => undefined);
 }
 
 async function start(options: WorkerStart): Promise<void> {

@@ -31,6 +31,8 @@ export interface StartOptions {
   dataDir?: string;
   /** Wait until /health answers 200 (default) or just until it answers. */
   waitHealthy?: boolean;
+  /** Return as soon as the process runs, without waiting for its admin API (a test of what happens while it starts). */
+  noWait?: boolean;
 }
 
 /** Spawns `dozen serve` on a free admin port with a throwaway data dir. */
@@ -73,6 +75,7 @@ export async function startDozen(options: StartOptions = {}): Promise<DozenProce
       return code;
     },
   };
+  if (options.noWait) return process_;
   try {
     await waitFor(
       `dozen on ${url}`,
