@@ -19,11 +19,13 @@ import type { DozenConfig } from './config/config.schema.js';
 import { VERSION } from './common/version.js';
 import { redactQuerySecrets } from './common/query-secrets.js';
 import { privateDataDir } from './common/data-dir.js';
+import { assertSqliteLoads } from './database/data-source.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
 /** Starts dozen on this host: the admin server and every module `modules` turns on. Resolves once listening. */
 export async function serve(config: DozenConfig, configFile: string | null): Promise<NestFastifyApplication> {
+  assertSqliteLoads(config);
   const logger = createLogger(config.log);
   // From the first moment: a stop while the modules start (proxy workers forked, not yet told what to serve) ends them too.
   const shutdown = new Shutdown(logger);

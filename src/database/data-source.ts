@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { makeDataDir } from '../common/data-dir.js';
 import type { DozenConfig } from '../config/config.schema.js';
@@ -34,8 +35,32 @@ export function mysqlAccount(url: string, password: string | undefined) {
   };
 }
 
+/**
+ * Throws one line saying how to get a better-sqlite3 addon for this Node when the one configured does
+ * not load (built for another Node line, or no file there). Checked before TypeORM, which would retry
+ * the same load for 30 s with a stack trace each time, and from the second try on says only "Module did
+ * not self-register".
+ */
+export function assertSqliteLoads(config: DozenConfig): void {
+  if (config.database.url) return;
+  const binding = config.database.sqliteBinding;
+  try {
+    new Database(':memory:', binding ? { nativeBinding: binding } : {}).close();
+  } catch (error) {
+    const message = (error as Error).message;
+    const versions = /NODE_MODULE_VERSION (\d+)\. This version of Node\.js requires\s+NODE_MODULE_VERSION (\d+)/.exec(message);
+    const why = versions ? `it was built for another Node line (NODE_MODULE_VERSION ${versions[1]}; this one needs ${versions[2]})` : (message.split('\n')[0] ?? message);
+    const from = binding ? `database.sqliteBinding (${binding})` : 'the installed better-sqlite3';
+    throw new Error(
+      `database: ${from} does not load on Node ${process.version}: ${why}. Rebuild it with this Node: npm rebuild better-sqlite3 ` +
+        `(offline: npm_config_nodedir=<the folder holding this Node's bin/ and include/> npm rebuild better-sqlite3), or set database.sqliteBinding to a build for it`,
+    );
+  }
+}
+
 /** Opens a connection and applies pending migrations; returns their names. */
 export async function migrate(config: DozenConfig): Promise<string[]> {
+  assertSqliteLoads(config);
   const dataSource = new DataSource(dataSourceOptions(config));
   await dataSource.initialize();
   try {
