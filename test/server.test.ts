@@ -192,7 +192,8 @@ describe('dozen serve stopped while it starts', () => {
 
 describe('dozen serve on every module with defaults', () => {
   it('says why deploy is down when Docker is not where the config points, and the rest runs', async () => {
-    const dozen = await startDozen({ env: { DOZEN_DEPLOY_DOCKER_SOCKET_PATH: '/nonexistent/docker.sock' }, waitHealthy: false });
+    // Debug: the repeats of a failure are debug lines, which tell the test that the polls went on.
+    const dozen = await startDozen({ env: { DOZEN_DEPLOY_DOCKER_SOCKET_PATH: '/nonexistent/docker.sock', DOZEN_DEPLOY_RESYNC_SECONDS: '1', DOZEN_LOG_LEVEL: 'debug' }, waitHealthy: false });
     try {
       const response = await fetch(dozen.url + '/health');
       const body = await response.json();
@@ -200,6 +201,10 @@ describe('dozen serve on every module with defaults', () => {
       assert.equal(body.modules.deploy.status, 'down');
       assert.match(body.modules.deploy.reason, /Docker Engine not reachable at \/nonexistent\/docker\.sock/);
       for (const name of ['proxy', 'registry', 'storage', 'broadcast']) assert.equal(body.modules[name].status, 'up', name);
+      // A host without Docker is a normal state: its polls say so once each, not every second with a stack trace.
+      const lines = (level: number, text: string) => dozen.logs().split('\n').filter((line) => line.includes(`"level":${level}`) && line.includes(text)).length;
+      await waitFor('three more polls of the missing Engine', async () => lines(20, 'cannot list containers; Docker Engine down?') >= 3, 30_000);
+      for (const text of ['cannot list containers; Docker Engine down?', 'cannot list containers for their logs', 'docker events stream failed']) assert.equal(lines(40, text), 1, `warnings "${text}":\n${dozen.logs()}`);
     } finally {
       await dozen.stop();
     }

@@ -20,6 +20,7 @@ import { Failures } from './failures.js';
 import { waitHealthy } from './health-probe.js';
 import { Heartbeats } from './heartbeats.js';
 import { instanceContainerName, Launcher, registrationId } from './launcher.js';
+import { FailureSpell } from '../../common/failure-spell.js';
 
 /**
  * The deploy agent of this host: follows its desired state in the catalog
@@ -46,6 +47,8 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly draining = new Map<string, { name: string; done: Promise<void> }>();
   private readonly stops: (() => void)[] = [];
   private closing = false;
+  private readonly listing: FailureSpell;
+  private readonly pruning: FailureSpell;
 
   constructor(
     @InjectConfig() private readonly config: DozenConfig,
@@ -62,6 +65,8 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly notifier: Notifier,
   ) {
     this.log = logger.child({ module: 'deploy', part: 'agent' });
+    this.listing = new FailureSpell(this.log, 'cannot list containers; Docker Engine down?');
+    this.pruning = new FailureSpell(this.log, 'cannot prune release images');
     this.host = config.host.name;
     this.heartbeats = new Heartbeats(registry, docker, this.log);
     this.launcher = new Launcher(config, docker, tokens, secrets);
@@ -107,11 +112,12 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
       for (const container of await this.docker.managed()) {
         if (container.labels[LABEL.host] === this.host) instances.add(container.labels[LABEL.instance]);
       }
+      this.listing.succeeded();
     } catch (error) {
-      this.log.warn({ err: error }, 'cannot list containers; Docker Engine down?');
+      this.listing.failed(error);
     }
     for (const instance of instances) this.schedule(instance);
-    await this.images.pruneEngine().catch((error: unknown) => this.log.warn({ err: error }, 'cannot prune release images'));
+    await this.images.pruneEngine().then(() => this.pruning.succeeded(), (error: unknown) => this.pruning.failed(error));
   }
 
   private schedule(instance: string): void {

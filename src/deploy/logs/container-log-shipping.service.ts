@@ -13,6 +13,7 @@ import { DockerClient, LABEL } from '../agent/docker.client.js';
 import { ContainerLogMetrics } from './container-log-metrics.js';
 import { ContainerLogSession, type SessionContext } from './container-log-session.js';
 import { LogCheckpointEntity } from './log-checkpoint.entity.js';
+import { FailureSpell } from '../../common/failure-spell.js';
 
 const SCAN_MS = 2000;
 /** How long removing a stopped container waits for its last output to be shipped. */
@@ -35,6 +36,7 @@ interface Running {
 @Injectable()
 export class ContainerLogShipping implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log: Logger;
+  private readonly listing: FailureSpell;
   private readonly context: SessionContext;
   private readonly sessions = new Map<string, Running>();
   /** Containers whose output is all shipped, with the start time (`State.StartedAt`) it was for. */
@@ -53,6 +55,7 @@ export class ContainerLogShipping implements OnApplicationBootstrap, OnModuleDes
     metrics: Metrics,
   ) {
     this.log = logger.child({ module: 'deploy', part: 'container-logs' });
+    this.listing = new FailureSpell(this.log, 'cannot list containers for their logs; Docker Engine down?');
     this.context = { docker, appenders, checkpoints, host: config.host.name, flushMs: config.deploy.logs.flushMs, log: this.log, metrics: new ContainerLogMetrics(metrics) };
   }
 
@@ -119,7 +122,7 @@ export class ContainerLogShipping implements OnApplicationBootstrap, OnModuleDes
   private scanSoon(): void {
     if (this.closing) return;
     this.scanning ??= this.scan()
-      .catch((error: unknown) => this.log.warn({ err: error }, 'cannot list containers for their logs; Docker Engine down?'))
+      .then(() => this.listing.succeeded(), (error: unknown) => this.listing.failed(error))
       .finally(() => (this.scanning = null));
   }
 
