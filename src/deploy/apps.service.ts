@@ -11,7 +11,8 @@ import { AuditService, type Actor } from './audit.service.js';
 import { credentialsDestination, gitSecretNames } from './build/git-credentials.js';
 import { FILE_REPOSITORIES_OFF, isFileUrl } from './build/git.js';
 import { fixedPortProblem } from './agent/ports.js';
-import { AppEntity } from './deploy.entity.js';
+import { AppEntity, ReleaseEntity } from './deploy.entity.js';
+import { BuilderService } from './build/builder.service.js';
 import { DeployConflict, NeedsSecretsPermission } from './deploy.errors.js';
 import { codeChoosingEnv } from './code-env.js';
 import type { CreateAppInput, UpdateAppInput } from './dto/deploy.dto.js';
@@ -116,6 +117,10 @@ export class AppsService {
     await this.apps.delete({ name });
     // Its webhook secret must not outlive it (a new app of that name would otherwise accept the old secret).
     await this.apps.manager.delete(WebhookEntity, { app: name });
+    // Its releases and builds go too: a new app of the same name would otherwise roll back to the old app's
+    // code, or be moved to a build that ended after the delete, running it with the new app's env and secrets.
+    this.modules.get(BuilderService, { strict: false }).forget(name);
+    await this.apps.manager.delete(ReleaseEntity, { app: name });
     await this.dropProxyPolicy(name);
     await this.audit.record(actor, 'app.delete', name);
   }

@@ -102,6 +102,8 @@ export class ReleasesService {
   }
 
   private async promote(app: string, release: string, actor: Actor): Promise<void> {
+    // A build that ended after its app was deleted (on another host, say) moves nothing: its release went with the app.
+    if (!(await this.releases.existsBy({ id: release, app, status: 'ready' }))) return;
     await this.apps.setRelease(app, release);
     this.changes.changed(app);
     await this.instances.moveTo(app, release, actor);

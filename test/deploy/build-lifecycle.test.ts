@@ -5,6 +5,7 @@ import { runCli } from '../support/cli.js';
 import { TEST_DOCKER_SOCKET } from '../support/docker-engine.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { waitFor } from '../support/ports.js';
+import { TEST_APP_IMAGE } from '../support/base-image.js';
 import { expectStatus, FILE_REPOSITORIES, json, makeRepository, silentGitServer, waitRelease } from './helpers.js';
 
 const TIMEOUT_SECONDS = 10;
@@ -103,5 +104,21 @@ describe('deploy builds: queue, supersede, cancel and timeout', { timeout: 120_0
     assert.ok(lines.some((line) => line === `using the php-laravel template on ${MISSING_BASE}`), String(failed.error));
     assert.ok(lines.some((line) => line.startsWith(`Step 1/`) && line.endsWith(`: FROM ${MISSING_BASE}`)), String(failed.error));
     assert.match(lines.at(-1)!, /^error: .*127\.0\.0\.1:1/);
+  });
+
+  it("a deleted app takes its releases and builds with it: a new app of its name has none to roll back to, and a build under way is dropped (it would have become the new app's release)", async () => {
+    await expectStatus(dozen, '/deploy/apps', json({ name: 'reborn', runtime: 'image', image: TEST_APP_IMAGE }), 201);
+    const old = String((await waitRelease(dozen, await deploy('reborn'), 'ready')).id);
+    await expectStatus(dozen, '/deploy/apps', json({ name: 'rebornslow', repository: silent.url('rebornslow') }), 201);
+    const building = await deploy('rebornslow');
+    await waitStatus(building, 'building');
+    for (const app of ['reborn', 'rebornslow']) assert.equal((await dozen.api(`/deploy/apps/${app}`, { method: 'DELETE' })).status, 204);
+    await expectStatus(dozen, '/deploy/apps', json({ name: 'reborn', runtime: 'image', image: TEST_APP_IMAGE }), 201);
+    await expectStatus(dozen, '/deploy/apps', json({ name: 'rebornslow', repository: silent.url('rebornslow') }), 201);
+    for (const app of ['reborn', 'rebornslow']) assert.deepEqual((await expectStatus<{ releases: unknown[] }>(dozen, `/deploy/apps/${app}/releases`, {}, 200)).releases, [], app);
+    for (const id of [old, building]) assert.equal((await dozen.api(`/deploy/releases/${id}`)).status, 404, id);
+    const rollback = await dozen.api('/deploy/apps/reborn/rollback', { method: 'POST', ...json({ release: old }) });
+    assert.equal(rollback.status, 409, await rollback.text());
+    assert.equal((await expectStatus(dozen, '/deploy/apps/reborn', {}, 200)).release, null);
   });
 });

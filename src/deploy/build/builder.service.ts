@@ -104,6 +104,13 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
     return false;
   }
 
+  /** The app is deleted: its queued build is dropped and its running one aborted (their releases went with the app). */
+  forget(app: string): void {
+    this.waiting.get(app)?.cancel.abort(new Error(`app ${app} was deleted`));
+    this.waiting.delete(app);
+    this.running.get(app)?.cancel.abort(new Error(`app ${app} was deleted`));
+  }
+
   /** Follows a build log as it is written: `null` when the build ended. Returns the unsubscribe. */
   follow(release: string, listener: (line: string | null) => void): (() => void) | null {
     if (![...this.running.values()].some((job) => job.release === release)) return null;
