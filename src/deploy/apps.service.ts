@@ -133,14 +133,25 @@ export class AppsService {
     const row = await this.row(name);
     await this.assertDomainFree(domain, name);
     if (!row.domains.includes(domain)) row.domains = [...row.domains, domain];
-    return this.saveAudited(row, actor, 'app.domain.add', { domain });
+    const view = await this.saveAudited(row, actor, 'app.domain.add', { domain });
+    await this.tellInstances(name);
+    return view;
   }
 
   async removeDomain(name: string, domain: string, actor: Actor): Promise<AppView> {
     const row = await this.row(name);
     if (!row.domains.includes(domain)) throw new NotFound('domain', domain);
     row.domains = row.domains.filter((existing) => existing !== domain);
-    return this.saveAudited(row, actor, 'app.domain.remove', { domain });
+    const view = await this.saveAudited(row, actor, 'app.domain.remove', { domain });
+    await this.tellInstances(name);
+    return view;
+  }
+
+  /** Domains apply at once, unlike env: the running containers are registered with them again (instances.service.ts). */
+  private async tellInstances(name: string): Promise<void> {
+    // Imported when used: InstancesService depends on this service.
+    const { InstancesService } = await import('./instances.service.js');
+    await this.modules.get(InstancesService, { strict: false }).domainsChanged(name);
   }
 
   async setEnv(name: string, env: Record<string, string>, actor: Actor): Promise<AppView> {

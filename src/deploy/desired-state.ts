@@ -14,6 +14,8 @@ export interface InstanceSpec {
   desired: DesiredState;
   /** Bumped by a restart: a container of an older generation is replaced. */
   generation: number;
+  /** The app's domains: a change reaches the agent at once, which registers the running container with them again. */
+  domains?: string[];
 }
 
 export type ObservedState = 'pending' | 'building' | 'starting' | 'running' | 'unhealthy' | 'crashed' | 'stopped' | 'lost';

@@ -132,8 +132,14 @@ export class InstancesService {
     return this.view(row);
   }
 
+  /** The app's domains changed: its instances' specs say so, and their agents register them again with the new ones. */
+  async domainsChanged(app: string): Promise<void> {
+    for (const row of await this.instances.findBy({ app })) await this.publish(row);
+  }
+
   private async publish(row: InstanceEntity): Promise<void> {
-    const spec: InstanceSpec = { id: row.id, app: row.app, release: row.release, desired: row.desired, generation: row.generation };
+    const domains = (await this.apps.row(row.app).catch(() => null))?.domains ?? [];
+    const spec: InstanceSpec = { id: row.id, app: row.app, release: row.release, desired: row.desired, generation: row.generation, domains };
     await this.registry.kvPut(specKey(row.host, row.id), JSON.stringify(spec));
   }
 

@@ -163,6 +163,19 @@ describe('deploy: from a git repository to answers through the proxy', { timeout
     assert.deepEqual([...seen].sort(), [...instances].sort());
   });
 
+  it("a domain added to the app is served by its running instances at once, without a restart, and a removed one no longer is (the resync is 30 s: the change itself reaches the agent)", async () => {
+    const extra = 'www.hello.deploy.test';
+    const containers = async () => Promise.all(instances.map(async (id) => String((await expectStatus(dozen, `/deploy/instances/${id}`, {}, 200)).containerId)));
+    const before = await containers();
+    assert.equal((await viaProxy(proxyPort, extra)).status, 404);
+    await expectStatus(dozen, '/deploy/apps/hello/domains', json({ domain: extra }), 201);
+    await waitFor(`${extra} served`, async () => (await viaProxy(proxyPort, extra)).status === 200, 10_000, 50);
+    await expectStatus(dozen, `/deploy/apps/hello/domains/${extra}`, { method: 'DELETE' }, 200);
+    await waitFor(`${extra} no longer served`, async () => (await viaProxy(proxyPort, extra)).status === 404, 10_000, 50);
+    assert.equal((await viaProxy(proxyPort, DOMAIN)).status, 200);
+    assert.deepEqual(await containers(), before, 'no container was replaced');
+  });
+
   it('a deploy of a new ref drops no request, and then the new version answers; a rollback needs no build', async () => {
     const client = steadyClient(proxyPort, DOMAIN);
     const release = await expectStatus(dozen, '/deploy/apps/hello/deploy', json({ ref: 'v2' }), 202);

@@ -155,9 +155,21 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
     const current = containers.find((container) => isCurrent(container) && container.state === 'running');
     if (current) {
       const id = registrationId(instance, spec.release, spec.generation);
-      if (!this.heartbeats.has(id)) await this.register(spec, current.id, Number(current.labels[LABEL.port]));
+      // Registered again when the app's domains changed (the spec says so at once, a resync in any case).
+      const domains = (await this.apps.findOneBy({ name: spec.app }))?.domains ?? [];
+      const registered = this.heartbeats.domainsOf(id);
+      let problem: string | null = null;
+      if (!sameDomains(registered, domains)) {
+        try {
+          await this.register(spec, current.id, Number(current.labels[LABEL.port]));
+        } catch (error) {
+          // Still serving under its old domains (a domain moving here from another app that still has it, say): retried at the next resync.
+          if (registered === undefined) throw error;
+          problem = `not registered with the app's domains yet: ${(error as Error).message}`;
+        }
+      }
       await this.retireAll(instance, containers.filter((container) => container !== current), true);
-      await this.writeStatus(instance, { state: 'running', release: spec.release, generation: spec.generation, containerId: current.id, port: Number(current.labels[LABEL.port]), lastError: this.failures.peek(instance)?.error || null });
+      await this.writeStatus(instance, { state: 'running', release: spec.release, generation: spec.generation, containerId: current.id, port: Number(current.labels[LABEL.port]), lastError: problem ?? (this.failures.peek(instance)?.error || null) });
       return;
     }
     const dead = containers.find((container) => isCurrent(container));
@@ -308,4 +320,8 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
     this.written.set(instance, text);
     await this.registry.kvPut(statusKey(instance), JSON.stringify({ ...next, at: Date.now() }));
   }
+}
+
+function sameDomains(registered: string[] | undefined, domains: string[]): boolean {
+  return registered !== undefined && registered.length === domains.length && registered.every((domain, index) => domain === domains[index]);
 }

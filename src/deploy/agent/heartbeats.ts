@@ -40,6 +40,11 @@ export class Heartbeats {
     return this.registrations.has(id);
   }
 
+  /** The domains `id` is registered with (undefined when it is not). */
+  domainsOf(id: string): string[] | undefined {
+    return this.registrations.get(id)?.domains;
+  }
+
   async register(registration: Registration): Promise<void> {
     const { containerId: _containerId, instance: _instance, ...fields } = registration;
     await this.registry.register({ ...fields, id: registration.id, ttl: REGISTRATION_TTL_SECONDS, deregisterAfter: 60 });
