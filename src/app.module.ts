@@ -2,7 +2,7 @@ import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
-import { GRAPHQL_LIMITS, GRAPHQL_PATH, GRAPHQL_SUBSCRIPTION_HOOKS } from './common/graphql-limits.js';
+import { errorFormatter, GRAPHQL_LIMITS, GRAPHQL_PATH, GRAPHQL_SUBSCRIPTION_HOOKS } from './common/graphql-limits.js';
 import type { Logger } from 'pino';
 import { subscriptionContext } from './access/access.guard.js';
 import { AccessModule } from './access/access.module.js';
@@ -51,7 +51,7 @@ export class AppModule {
           driver: MercuriusDriver,
           inject: [LiveCallers, AdminAuth],
           useFactory: (live: LiveCallers, auth: AdminAuth) => ({
-            autoSchemaFile: true, graphiql: false, path: GRAPHQL_PATH, validationRules: GRAPHQL_LIMITS, hooks: GRAPHQL_SUBSCRIPTION_HOOKS,
+            autoSchemaFile: true, graphiql: false, path: GRAPHQL_PATH, validationRules: GRAPHQL_LIMITS, hooks: GRAPHQL_SUBSCRIPTION_HOOKS, errorFormatter,
             // A field resolver's errors (an object's crc64 from a HEAD) get HttpErrorFilter's code and status too.
             fieldResolverEnhancers: ['filters'],
             subscription: { context: subscriptionContext(live, auth) },

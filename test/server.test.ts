@@ -80,6 +80,15 @@ describe('dozen serve with DOZEN_MODULES=registry,storage', () => {
     assert.deepEqual(health, { proxy: 'disabled', registry: 'up', deploy: 'disabled', storage: 'up', broadcast: 'disabled' });
   });
 
+  it('answers a GraphQL document that does not parse, or names a field the schema lacks, with 400 and extensions {code: bad_request, status: 400}', async () => {
+    for (const query of ['{ node { host ', '{ node { nope } }']) {
+      const response = await dozen.api('/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+      const body = await response.json();
+      assert.equal(response.status, 400, JSON.stringify(body));
+      assert.deepEqual(body.errors.map((error: { extensions?: unknown }) => error.extensions), [{ code: 'bad_request', status: 400 }], JSON.stringify(body));
+    }
+  });
+
   it('refuses a GraphQL operation with over 15 aliases or nested over 8 levels before any resolver runs', async () => {
     const graphql = async (query: string) => {
       const response = await dozen.api('/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });

@@ -1,7 +1,8 @@
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { GraphQLError, specifiedRules, validate, type DocumentNode, type GraphQLSchema, type ValidationContext } from 'graphql';
+import mercurius from 'mercurius';
+import { GraphQLError, specifiedRules, validate, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema, type ValidationContext } from 'graphql';
 
 /** Where the admin API serves GraphQL (queries, mutations, and subscriptions over WebSocket). */
 export const GRAPHQL_PATH = '/graphql';
@@ -72,3 +73,17 @@ export const GRAPHQL_SUBSCRIPTION_HOOKS = {
     if (first) throw first.extensions.code ? first : new GraphQLError(first.message, { nodes: first.nodes, extensions: { code: 'bad_request', status: 400 } });
   },
 };
+
+/**
+ * Mercurius's answer, with `extensions: {code, status}` on every error: a document that does not parse,
+ * or names a field the schema lacks, is refused by Mercurius before any resolver (400 without
+ * extensions); such errors get `bad_request` as dozen's other refusals do.
+ */
+export function errorFormatter(execution: Parameters<typeof mercurius.defaultErrorFormatter>[0], context: Parameters<typeof mercurius.defaultErrorFormatter>[1]) {
+  const formatted = mercurius.defaultErrorFormatter(execution, context);
+  const status = formatted.statusCode >= 400 ? formatted.statusCode : 500;
+  const errors = (formatted.response.errors ?? []).map((error: GraphQLFormattedError) =>
+    error.extensions?.code ? error : { ...error, extensions: { ...error.extensions, code: status === 400 ? 'bad_request' : 'internal', status } },
+  );
+  return { ...formatted, response: { ...formatted.response, errors } };
+}
