@@ -3,7 +3,7 @@ import type { Principal } from './principal.js';
 
 /**
  * Refuses a personal token as the maker of credentials (`what`: personal tokens, API tokens, users,
- * passwords): one it made would live on after it is revoked or expires, so a stolen token could keep its
+ * passwords, proxy API keys, webhook secrets): one it made would live on after it is revoked or expires, so a stolen token could keep its
  * access for good (a user it made, or a password it set, logs in and makes tokens). They are made with a
  * session (the console) or the admin token.
  */

@@ -1,4 +1,7 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Req } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { principalOf } from '../common/principal.js';
+import { refusePersonalTokenMaker } from '../common/token-maker.js';
 import { ZodPipe } from '../common/zod-pipe.js';
 import { appParam, createKeySchema, keyIdParam, type CreateKeyInput } from './dto/proxy.dto.js';
 import { policyInputSchema, type PolicyInput } from './policy.js';
@@ -27,7 +30,8 @@ export class ProxyController {
 
   /** 201 with `key`: the only response that ever contains it. */
   @Post('keys')
-  createKey(@Param('app', new ZodPipe(appParam, 'app')) app: string, @Body(new ZodPipe(createKeySchema)) input: CreateKeyInput) {
+  createKey(@Param('app', new ZodPipe(appParam, 'app')) app: string, @Body(new ZodPipe(createKeySchema)) input: CreateKeyInput, @Req() request: FastifyRequest) {
+    refusePersonalTokenMaker(principalOf(request.raw), 'proxy API keys');
     return this.policies.createKey(app, input.name);
   }
 

@@ -1,4 +1,7 @@
-import { Args, Field, Mutation, ObjectType, Query, Resolver } from '@nestjs/graphql';
+import { Args, Context, Field, Mutation, ObjectType, Query, Resolver } from '@nestjs/graphql';
+import type { FastifyRequest } from 'fastify';
+import { principalOf } from '../common/principal.js';
+import { refusePersonalTokenMaker } from '../common/token-maker.js';
 import { badInputFromZod } from '../common/errors.js';
 import { appParam, keyIdParam } from './dto/proxy.dto.js';
 import { policyInputSchema } from './policy.js';
@@ -72,7 +75,8 @@ export class ProxyResolver {
   }
 
   @Mutation(() => ProxyApiKeyType)
-  async createProxyApiKey(@Args('app') app: string, @Args('name', { defaultValue: 'key' }) name: string): Promise<ProxyApiKeyType> {
+  async createProxyApiKey(@Context() context: { reply: { request: FastifyRequest } }, @Args('app') app: string, @Args('name', { defaultValue: 'key' }) name: string): Promise<ProxyApiKeyType> {
+    refusePersonalTokenMaker(principalOf(context.reply.request.raw), 'proxy API keys');
     const key = await this.policies.createKey(parse(appParam, app, 'app'), name);
     return { ...key, revokedAt: undefined };
   }

@@ -196,3 +196,36 @@ describe('personal API tokens and the WebSocket hub for users', { timeout: 120_0
     assert.equal(hijack.closed, 1008);
   });
 });
+
+describe('personal tokens and the credentials of apps', { timeout: 120_000 }, () => {
+  let dozen: DozenProcess;
+  before(async () => {
+    dozen = await startDozen({ env: { DOZEN_MODULES: 'proxy,registry,deploy', DOZEN_PROXY_WORKERS: '0', DOZEN_DEPLOY_DOCKER_SOCKET_PATH: '/nonexistent/docker.sock' }, waitHealthy: false });
+    const created = await dozen.api('/deploy/apps', { method: 'POST', ...json({ name: 'shop', runtime: 'image', image: 'dozen/none:1' }) });
+    assert.equal(created.status, 201, await created.text());
+  });
+  after(async () => {
+    await dozen?.stop();
+  });
+
+  it('an admin’s personal token may not make proxy API keys or webhook secrets (REST and GraphQL), which would outlive it; its session may', async () => {
+    await addUser(dozen, 'owner', 'admin');
+    const browser = await signIn(dozen, 'owner');
+    const { token } = await (await browser.fetch('/auth/tokens', { method: 'POST', ...json({ name: 'app-script' }) })).json();
+    const bearer = (path: string, init: RequestInit = {}) => fetch(dozen.url + path, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) } });
+    for (const [path, what] of [['/proxy/apps/shop/keys', 'proxy API keys'], ['/deploy/apps/shop/webhook', 'webhook secrets']]) {
+      const refused = await bearer(path, { method: 'POST', ...json({ name: 'forever' }) });
+      const body = await refused.json();
+      assert.equal(refused.status, 403, `${path}: ${JSON.stringify(body)}`);
+      assert.match(body.message, new RegExp(`^a personal token \\(\\S+\\) may not make ${what}: one it made would outlive it`));
+    }
+    for (const query of ['mutation { createProxyApiKey(app: "shop", name: "forever") { key } }', 'mutation { rotateWebhook(app: "shop") { secret } }']) {
+      const answer = await (await bearer('/graphql', { method: 'POST', ...json({ query }) })).json();
+      assert.equal(answer.errors?.[0].extensions.code, 'forbidden', JSON.stringify(answer));
+    }
+    assert.deepEqual(await (await dozen.api('/proxy/apps/shop/keys')).json(), [], 'no key was made');
+    assert.equal((await dozen.api('/deploy/apps/shop/webhook')).status, 404, 'no webhook was made');
+    assert.equal((await browser.fetch('/proxy/apps/shop/keys', { method: 'POST', ...json({ name: 'from-session' }) })).status, 201, 'the session makes them');
+    assert.equal((await browser.fetch('/deploy/apps/shop/webhook', { method: 'POST' })).status, 201);
+  });
+});

@@ -6,6 +6,8 @@ import { ZodPipe } from '../../common/zod-pipe.js';
 import { actorOfRequest } from '../actor.js';
 import { appName } from '../dto/deploy.dto.js';
 import { WebhooksService } from './webhooks.service.js';
+import { principalOf } from '../../common/principal.js';
+import { refusePersonalTokenMaker } from '../../common/token-maker.js';
 
 const HOOKS = '/deploy/hooks';
 /** Deliveries are read as bytes (the HMAC is over the exact body), under a private type only this parser takes. */
@@ -50,6 +52,7 @@ export class WebhooksController implements OnModuleInit {
   @Post('apps/:app/webhook')
   @HttpCode(201)
   rotate(@Param('app', new ZodPipe(appName, 'app')) app: string, @Req() request: FastifyRequest) {
+    refusePersonalTokenMaker(principalOf(request.raw), 'webhook secrets');
     return this.webhooks.rotate(app, actorOfRequest(request));
   }
 

@@ -3,6 +3,8 @@ import { badInputFromZod } from '../../common/errors.js';
 import { actorOfGraphQL, type GraphQLContext } from '../actor.js';
 import { appName } from '../dto/deploy.dto.js';
 import { WebhooksService } from './webhooks.service.js';
+import { principalOf } from '../../common/principal.js';
+import { refusePersonalTokenMaker } from '../../common/token-maker.js';
 
 @ObjectType('DeployWebhook')
 class WebhookType {
@@ -34,6 +36,7 @@ export class WebhooksResolver {
 
   @Mutation(() => WebhookWithSecretType, { description: "creates the app's webhook or gives it a new secret; the old secret stops working" })
   rotateWebhook(@Context() context: GraphQLContext, @Args('app') app: string) {
+    refusePersonalTokenMaker(principalOf(context.reply.request.raw), 'webhook secrets');
     return this.webhooks.rotate(checkedApp(app), actorOfGraphQL(context));
   }
 
