@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { BadInput, DomainError } from '../common/errors.js';
+import { MAX_KEY_BYTES, objectKeyProblem } from '../common/object-keys.js';
 import { isMediaType, MEDIA_TYPE_RULE } from './media-type.js';
 
 /** What every store knows about a stored object. */
@@ -111,7 +112,6 @@ export interface ObjectStore {
 
 export const OBJECT_STORE = Symbol('OBJECT_STORE');
 
-export const MAX_KEY_BYTES = 1023;
 export const MAX_PART_NUMBER = 10_000;
 /** OSS joins parts only when every one but the last is at least this long; every store keeps that rule. */
 export const MIN_PART_SIZE = 100 * 1024;
@@ -218,12 +218,12 @@ export class UploadNotFound extends DomainError {
 /** The key rules every adapter shares (OSS's own limits, plus no path tricks for folder-backed stores). */
 export function assertSafeKey(key: string): void {
   if (typeof key !== 'string') throw new BadKey(String(key), 'is not a string');
-  const broken = keyRuleBroken(key, false);
+  const broken = objectKeyProblem(key);
   if (broken) throw new BadKey(shown(key), broken);
 }
 
 export function isSafeKey(key: string): boolean {
-  return keyRuleBroken(key, false) === null;
+  return objectKeyProblem(key) === null;
 }
 
 /**
@@ -236,25 +236,8 @@ export function isSafeKey(key: string): boolean {
  */
 export function assertSafePrefix(prefix: string): void {
   if (typeof prefix !== 'string') throw new BadInput('prefix', 'must be given once, as a string');
-  const broken = keyRuleBroken(prefix, true);
+  const broken = objectKeyProblem(prefix, true);
   if (broken) throw new BadInput('prefix', `${JSON.stringify(shown(prefix))} ${broken}`);
-}
-
-/** Why `name` breaks the key rules, or null when it keeps them. */
-function keyRuleBroken(name: string, asPrefix: boolean): string | null {
-  if (name.length === 0) return asPrefix ? null : 'is empty';
-  if (Buffer.byteLength(name, 'utf8') > MAX_KEY_BYTES) return `is longer than ${MAX_KEY_BYTES} bytes (UTF-8)`;
-  if (name.startsWith('/')) return 'must not start with /';
-  if (name.includes('\\')) return 'must not contain a backslash';
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(name)) return 'must not contain control characters';
-  const segments = name.split('/');
-  // A prefix's last segment is a partial name (see assertSafePrefix); a key's is whole.
-  const whole = asPrefix ? segments.slice(0, -1) : segments;
-  if (whole.some((segment) => segment === '..' || segment === '.')) return 'must not contain . or .. segments';
-  if (name.includes('//')) return 'must not contain empty segments (//)';
-  if (name.endsWith('/') && !asPrefix) return 'must not end with /';
-  return null;
 }
 
 /** A name as an error message quotes it: an over-long one cut short. */
