@@ -119,6 +119,11 @@ describe('API tokens through the admin API', { timeout: 60_000 }, () => {
       [{ name: 'x', scopes: ['storage'], expiresAt: '2020-01-01T00:00:00Z' }, 'expiresAt', /in the future/],
       [{ name: 'x', scopes: ['storage'], prefix: '' }, 'prefix', /must not be empty/],
       [{ name: 'x', scopes: ['storage'], prefix: '/abs/' }, 'prefix', /must not start with \//],
+      // Prefixes GET /storage/objects?prefix= refuses: a token given one could never list.
+      [{ name: 'x', scopes: ['storage'], prefix: '../' }, 'prefix', /must not contain \. or \.\. segments/],
+      [{ name: 'x', scopes: ['storage'], prefix: 'logs/./app1/' }, 'prefix', /must not contain \. or \.\. segments/],
+      [{ name: 'x', scopes: ['storage'], prefix: 'logs//app1/' }, 'prefix', /must not contain empty segments/],
+      [{ name: 'x', scopes: ['storage'], prefix: 'logs\\app1' }, 'prefix', /backslash/],
       [{ name: 'x', scopes: ['storage'], owner: 'me' }, 'body', /owner/],
     ];
     for (const [input, field, message] of cases) {

@@ -1,14 +1,18 @@
 import { z } from 'zod';
+import { objectKeyProblem } from '../../common/object-keys.js';
 import { SCOPE_NAMES } from '../scopes.js';
 
-/** A key prefix: the same spelling rules as object keys, so a prefix that no key could start with is refused up front. */
+/**
+ * A key prefix, by the rules of a listing's prefix: one the store would refuse to list (`../`, `a//`)
+ * is refused here too, not accepted for a token that could then never list.
+ */
 const keyPrefix = z
   .string()
   .min(1, 'must not be empty (leave it out for no prefix)')
-  .max(1023)
-  .refine((prefix) => !prefix.startsWith('/'), 'must not start with /')
-  // eslint-disable-next-line no-control-regex
-  .refine((prefix) => !/[\u0000-\u001f\u007f\\]/.test(prefix), 'must not contain control characters or a backslash');
+  .superRefine((prefix, context) => {
+    const problem = objectKeyProblem(prefix, true);
+    if (problem) context.addIssue({ code: 'custom', message: problem });
+  });
 
 export const createTokenSchema = z.strictObject({
   name: z.string().trim().min(1, 'must not be empty').max(128),
