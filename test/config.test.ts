@@ -55,6 +55,20 @@ describe('config', () => {
     assert.match(result.stderr, /admin\.listen\.prot = 80: unknown key/);
   });
 
+  it('refuses a tail key template that can never give a key the store takes, naming the key', () => {
+    const cases: [string, RegExp][] = [
+      ['../{file}', /^dozen: bad config: storage\.tail\.0\.key = "\.\.\/\{file\}": gives keys such as "\.\.\/access\.log", which must not contain \. or \.\. segments$/],
+      ['logs/{nosuch}/{file}', /^dozen: bad config: storage\.tail\.0\.key = "logs\/\{nosuch\}\/\{file\}": unknown placeholder \{nosuch\}: use \{host\}, \{app\}, \{file\}, \{date\}$/],
+    ];
+    for (const [template, expected] of cases) {
+      const file = yamlFile('tail-key.yaml', `storage:\n  tail:\n    - glob: /tmp/x/*.log\n      key: "${template}"\n`);
+      const result = dozen(['--config', file, 'config', 'check']);
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, /^[^\n]*\n$/, `not one line: ${result.stderr}`);
+      assert.match(result.stderr.trim(), expected);
+    }
+  });
+
   it('refuses serve with a bad value before opening any port', () => {
     const result = dozen(['serve'], { DOZEN_MODULES: 'nope' });
     assert.equal(result.code, 2);
@@ -151,6 +165,8 @@ describe('config', () => {
       [['upload'], /^dozen: missing required argument 'path' \(--help for usage\)$/],
       [['proxy', 'frobnicate'], /^dozen: unknown command 'frobnicate' /],
       [['upload', 'a.txt', 'a.txt', '--part-size', '1.5MiB'], /^dozen: option '--part-size <size>' argument '1\.5MiB' is invalid\. expected a size like 8MiB or 1048576 \(--help for usage\)$/],
+      [['tail', '--glob', '/tmp/x/*.log', '--key', '../{file}'], /^dozen: option '--key <template>' argument '\.\.\/\{file\}' is invalid\. gives keys such as "\.\.\/access\.log", which must not contain \. or \.\. segments \(--help for usage\)$/],
+      [['tail', '--glob', '/tmp/x/*.log', '--key', 'logs/{nosuch}/{file}'], /^dozen: option '--key <template>' argument 'logs\/\{nosuch\}\/\{file\}' is invalid\. unknown placeholder \{nosuch\}/],
     ];
     for (const [args, expected] of cases) {
       const result = dozen(args);

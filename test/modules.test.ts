@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { startDozen } from './support/dozen-process.js';
 
 const WATCH = join(dirname(fileURLToPath(import.meta.url)), 'support/module-watch.js');
-/** What every host loads of each module: its config schema, its migrations, its CLI commands. */
-const EVERY_HOST = /^(deploy|storage|broadcast)\/([^/]+\.(config|cli)\.js|migrations\/.*)$/;
+/** What every host loads of each module: its config schema (and the key-template check storage's uses), its migrations, its CLI commands. */
+const EVERY_HOST = /^(deploy|storage|broadcast)\/([^/]+\.(config|cli)\.js|migrations\/.*)$|^storage\/tailer\/key-template\.js$/;
 
 /** The module code a `dozen serve` with `modules` loaded, beyond what every host loads. */
 async function moduleCode(modules: string): Promise<string[]> {

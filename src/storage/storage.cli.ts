@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { CliError, configFor, run } from '../cli/program.js';
 import { addServerOptions, DozenClient } from '../cli/client.js';
+import { keyTemplateProblem } from './tailer/key-template.js';
 
 const MIB = 1024 * 1024;
 
@@ -10,6 +11,13 @@ function parseSize(value: string): number {
   if (!match) throw new InvalidArgumentError('expected a size like 8MiB or 1048576');
   const unit = (match[2] ?? '').toLowerCase()[0];
   return Number(match[1]) * (unit === 'k' ? 1024 : unit === 'm' ? MIB : unit === 'g' ? 1024 * MIB : 1);
+}
+
+/** A `--key` template the store could never take is refused here, not retried by the tailer for ever. */
+function parseKeyTemplate(value: string): string {
+  const problem = keyTemplateProblem(value);
+  if (problem) throw new InvalidArgumentError(problem);
+  return value;
 }
 
 /** `dozen upload` (the original ossUploader) and `dozen tail` (the original gtail). */
@@ -59,7 +67,7 @@ export function addStorageCommands(program: Command): void {
     .command('tail')
     .description('follow log files and ship every new line to the object store (the tailer alone, without the server); stops on SIGTERM/SIGINT')
     .option('--glob <glob>', 'files to follow (default: storage.tail from the config)')
-    .option('--key <template>', 'object key template with {host} {app} {file} {date}', 'logs/{host}/{file}/{date}.log')
+    .option('--key <template>', 'object key template with {host} {app} {file} {date}', parseKeyTemplate, 'logs/{host}/{file}/{date}.log')
     .option('--app <name>', 'value of {app}')
     .action(
       run(async (options: { glob?: string; key: string; app?: string }, command: Command) => {

@@ -1,11 +1,19 @@
 import { z } from 'zod';
 import { secret } from '../config/secret.js';
+import { keyTemplateProblem } from './tailer/key-template.js';
 
 const tailSource = z.strictObject({
   /** Files to follow, e.g. `/var/log/app/*.log`; files created later that match are picked up too. */
   glob: z.string().min(1),
   /** Object key template; `{host}`, `{app}`, `{file}` (base name), `{date}` (UTC YYYY-MM-DD) are filled in. */
-  key: z.string().min(1).default('logs/{host}/{file}/{date}.log'),
+  key: z
+    .string()
+    .min(1)
+    .superRefine((template, context) => {
+      const problem = keyTemplateProblem(template);
+      if (problem) context.addIssue({ code: 'custom', message: problem });
+    })
+    .default('logs/{host}/{file}/{date}.log'),
   /** Value of `{app}`; for Docker json-file logs leave unset and it is read from the container's config. */
   app: z.string().min(1).optional(),
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -60,6 +61,30 @@ describe('the tailer when the store refuses an append (against the OSS API stand
       assert.equal(file.objectKey, keys[keys.length - 1]);
       assert.match(file.continued ?? '', /5 GB/);
       assert.equal(file.lastError, null);
+    } finally {
+      await tailer.stop();
+    }
+  });
+
+  it('a file whose key the store refuses on every try (a control character in its name) is said once as an error, not retried; other files ship', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'dozen-refused-'));
+    folders.push(folder);
+    await writeFile(join(folder, 'bad\u0001name.log'), 'never shipped\n');
+    await writeFile(join(folder, 'good.log'), 'shipped\n');
+    const records: { level: number; msg: string }[] = [];
+    const logged = pino({ level: 'info' }, { write: (line: string) => void records.push(JSON.parse(line)) });
+    const store = standInStore(standIn, log, { retries: 1 });
+    const tailer = new Tailer([{ glob: join(folder, '*.log'), key: 'refused/{file}', app: 'app' }], SETTINGS, 'testhost', store, new SavedRows() as unknown as TailOffsets, new LogAppenders(store, logged), logged);
+    await tailer.start();
+    try {
+      const bad = () => tailer.status().files.find((file) => file.path.endsWith('name.log'));
+      await waitFor('the bad key refused', async () => /control characters/.test(bad()?.lastError ?? ''), 15_000, 20);
+      await waitFor('the good file shipped', async () => standIn.objects.get('refused/good.log')?.data.toString() === 'shipped\n', 15_000, 20);
+      // Long enough for several retries at SETTINGS' backoff (500 ms at most), had there been any.
+      await sleep(2 * SETTINGS.maxBackoffMs + 500);
+      const aboutTheStore = records.filter((record) => record.level >= 40).map((record) => `${record.level} ${record.msg}`);
+      assert.deepEqual(aboutTheStore, ["50 the store refuses this file's object key on every try; not shipping the file"]);
+      assert.equal(tailer.status().storeUp, true, 'a refused key says nothing of the store');
     } finally {
       await tailer.stop();
     }

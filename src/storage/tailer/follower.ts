@@ -18,6 +18,8 @@ export class Follower {
   failures = 0;
   lastError: string | null = null;
   retryAt = 0;
+  /** The store refused this file's key by the key rules (BadKey): it would on every try, so nothing more is shipped. */
+  keyRefused = false;
   closed = false;
   sizeNow = 0;
   /**

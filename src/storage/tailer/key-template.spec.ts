@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { continuationKey, renderKey, utcDate } from './key-template.js';
+import { continuationKey, keyTemplateProblem, renderKey, utcDate } from './key-template.js';
 
 describe('log object key templates', () => {
   it('fills host, app, file and date, and keeps a value from adding path segments', () => {
@@ -8,6 +8,17 @@ describe('log object key templates', () => {
     assert.equal(renderKey('logs/{host}/{app}/{file}/{date}.log', fields), 'logs/web-1/shop/access.log/2026-03-04.log');
     assert.equal(renderKey('logs/{app}', { ...fields, app: 'a/b' }), 'logs/a_b');
     assert.equal(renderKey('logs/{app}/x', { ...fields, app: '' }), 'logs/_/x');
+  });
+
+  it('refuses a template with an unknown placeholder, or whose keys the store would refuse', () => {
+    assert.equal(keyTemplateProblem('logs/{host}/{app}/{file}/{date}.log'), null);
+    assert.equal(keyTemplateProblem('{file}'), null);
+    assert.equal(keyTemplateProblem('logs/{nosuch}/{file}'), 'unknown placeholder {nosuch}: use {host}, {app}, {file}, {date}');
+    assert.equal(keyTemplateProblem('logs/{File}'), 'unknown placeholder {File}: use {host}, {app}, {file}, {date}');
+    assert.equal(keyTemplateProblem('../{file}'), 'gives keys such as "../access.log", which must not contain . or .. segments');
+    assert.match(keyTemplateProblem('/logs/{file}') ?? '', /must not start with \//);
+    assert.match(keyTemplateProblem('logs//{file}') ?? '', /empty segments/);
+    assert.match(keyTemplateProblem('logs/{file}/') ?? '', /must not end with \//);
   });
 
   it('names continuation keys before the last extension, or at the end', () => {

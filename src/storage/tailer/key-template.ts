@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { objectKeyProblem } from '../../common/object-keys.js';
 
 export interface KeyFields {
   host: string;
@@ -8,9 +9,23 @@ export interface KeyFields {
   date: string;
 }
 
+const FIELD_NAMES = ['host', 'app', 'file', 'date'] as const;
+
 /** Fills `{host}`, `{app}`, `{file}`, `{date}` in a key template; a field value never brings its own `/`. */
 export function renderKey(template: string, fields: KeyFields): string {
   return template.replace(/\{(host|app|file|date)\}/g, (_match, name: keyof KeyFields) => fields[name].replaceAll('/', '_') || '_');
+}
+
+/**
+ * Why `template` can never give a key the store takes, or null. Checked where a template is given
+ * (config, `dozen tail --key`): the store refuses a bad key on every try, so the tailer would retry it for ever.
+ */
+export function keyTemplateProblem(template: string): string | null {
+  const unknown = [...template.matchAll(/\{([^{}]*)\}/g)].map((match) => match[1]).find((name) => !(FIELD_NAMES as readonly string[]).includes(name));
+  if (unknown !== undefined) return `unknown placeholder {${unknown}}: use ${FIELD_NAMES.map((name) => `{${name}}`).join(', ')}`;
+  const sample = renderKey(template, { host: 'web-1', app: 'shop', file: 'access.log', date: '2026-03-04' });
+  const problem = objectKeyProblem(sample);
+  return problem && `gives keys such as ${JSON.stringify(sample)}, which ${problem}`;
 }
 
 /**

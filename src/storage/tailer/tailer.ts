@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { glob } from 'tinyglobby';
 import { DomainError } from '../../common/errors.js';
 import type { LogAppenders } from '../log-appenders.js';
-import { NotAppendable, StoreUnavailable, type ObjectStore } from '../object-store.js';
+import { BadKey, NotAppendable, StoreUnavailable, type ObjectStore } from '../object-store.js';
 import type { TailerMetrics } from '../storage-metrics.js';
 import type { StorageConfig, TailSource } from '../storage.config.js';
 import { appOf } from './key-template.js';
@@ -113,7 +113,8 @@ export class Tailer {
     });
     return {
       files,
-      storeUp: files.every((file) => file.lastError === null),
+      // A refused key says nothing of the store: it is this file's name against the key rules.
+      storeUp: [...this.followers.values()].every((follower) => follower.lastError === null || follower.keyRefused),
       lagBytes: files.reduce((sum, file) => sum + file.lagBytes, 0),
       lagSeconds: files.reduce((most, file) => Math.max(most, file.lagSeconds), 0),
     };
@@ -346,6 +347,19 @@ export class Tailer {
     this.log.warn({ path: row.path, key, continuedIn: follower.keyNow(this.host), err: refusal.message }, 'log object takes no more appends; going on in the next key');
   }
 
+  /**
+   * The key breaks the key rules (a file name with a control character, one too long for the template):
+   * every retry would be refused the same way, so the file is left where it is, said once as an error.
+   */
+  private refusedForEver(follower: Follower, key: string, refusal: BadKey): void {
+    follower.keyRefused = true;
+    follower.lastError = refusal.message;
+    follower.retryAt = Number.POSITIVE_INFINITY;
+    this.metrics?.shipFailed(follower.source.glob);
+    this.changed();
+    this.log.error({ path: follower.row.path, key, err: refusal.message }, 'the store refuses this file\'s object key on every try; not shipping the file');
+  }
+
   /** Writes one batch; on failure keeps it (nothing else is read) and retries with backoff. */
   private async ship(follower: Follower, batch: Buffer): Promise<void> {
     // A batch whose outcome is unknown stays with its object (even past midnight) until confirmed.
@@ -380,6 +394,7 @@ export class Tailer {
         await this.offsets.save(follower.row).catch(() => undefined);
       }
       if (error instanceof NotAppendable && (await this.continueAfter(follower, key, error).then(() => true, () => false))) return;
+      if (error instanceof BadKey) return this.refusedForEver(follower, key, error);
       follower.failures++;
       follower.lastError = (error as Error).message;
       this.metrics?.shipFailed(follower.source.glob);
