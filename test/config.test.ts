@@ -32,6 +32,9 @@ describe('config', () => {
     ['plain-HTTP ACME directory', ['config', 'check'], { DOZEN_PROXY_TLS_ACME_DIRECTORY: 'http://ca.example/dir', DOZEN_PROXY_TLS_ACME_EMAIL: 'ops@example.net' }, /proxy\.tls\.acme\.directory = "http:\/\/ca\.example\/dir": expected the https:\/\/ URL of an ACME directory/],
     ['ACME without an email', ['config', 'check'], { DOZEN_PROXY_TLS_ACME_DIRECTORY: 'https://ca.example/dir' }, /proxy\.tls\.acme\.email = \(missing\): expected an email address/],
     ['session origin that is not an http(s) origin', ['config', 'check'], { DOZEN_ADMIN_ALLOWED_ORIGINS: 'console.example.net' }, /admin\.allowedOrigins = \["console\.example\.net"\]: expected an origin such as https:\/\/console\.example\.net/],
+    ['proxy port that is the admin port', ['config', 'check'], { DOZEN_PROXY_LISTEN_PORT: '7700' }, /^dozen: bad config: proxy\.listen\.port = 7700: admin\.listen is on 127\.0\.0\.1:7700 too, and 0\.0\.0\.0:7700 cannot take the same port: pick another$/],
+    ['admin port that is the proxy port (left at its default)', ['config', 'check'], { DOZEN_ADMIN_LISTEN_PORT: '8080' }, /^dozen: bad config: proxy\.listen\.port = 8080: admin\.listen is on 127\.0\.0\.1:8080 too/],
+    ['TLS port that is the proxy port', ['config', 'check'], { DOZEN_PROXY_LISTEN_PORT: '9000', DOZEN_PROXY_TLS_LISTEN_PORT: '9000' }, /^dozen: bad config: proxy\.tls\.listen\.port = 9000: proxy\.listen is on 0\.0\.0\.0:9000 too/],
     ['V4 OSS signing without a region', ['config', 'check'], { DOZEN_STORAGE_OSS_AUTHORIZATION_VERSION: 'v4' }, /storage\.oss\.region = \(missing\): is required with authorizationVersion v4/],
   ];
   for (const [what, args, env, expected] of badValues) {
@@ -53,6 +56,13 @@ describe('config', () => {
     result = dozen(['--config', typo, 'config', 'check']);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /admin\.listen\.prot = 80: unknown key/);
+  });
+
+  it('accepts one port for two listeners that cannot meet: other addresses, or the proxy off', () => {
+    const apart = dozen(['config', 'check', '--quiet'], { DOZEN_ADMIN_LISTEN_PORT: '8080', DOZEN_ADMIN_LISTEN_HOST: '127.0.0.1', DOZEN_PROXY_LISTEN_HOST: '127.0.0.2' });
+    assert.equal(apart.code, 0, apart.stderr);
+    const proxyOff = dozen(['config', 'check', '--quiet'], { DOZEN_ADMIN_LISTEN_PORT: '8080', DOZEN_MODULES: 'registry,storage' });
+    assert.equal(proxyOff.code, 0, proxyOff.stderr);
   });
 
   it('refuses a tail key template that can never give a key the store takes, naming the key', () => {

@@ -7,7 +7,7 @@ import { proxyConfig } from '../proxy/proxy.config.js';
 import { registryConfig } from '../registry/registry.config.js';
 import { storageConfig } from '../storage/storage.config.js';
 import { notifyConfig } from '../notify/notify.config.js';
-import { webListen } from './listen.js';
+import { hostsMayCollide, webListen } from './listen.js';
 import { secret } from './secret.js';
 
 export const MODULE_NAMES = ['proxy', 'registry', 'deploy', 'storage', 'broadcast'] as const;
@@ -92,9 +92,30 @@ export const configSchema = z.strictObject({
   if (config.modules.includes('deploy') && !config.modules.includes('registry')) {
     context.addIssue({ code: 'custom', path: ['modules'], message: 'the deploy module needs the registry module on the same host: add registry to modules' });
   }
+  // Two of dozen's own listeners on one socket: config check passed and serve died with EADDRINUSE.
+  const listeners = ownListeners(config);
+  listeners.forEach((listener, index) => {
+    const taken = listeners.slice(0, index).find((earlier) => earlier.port === listener.port && hostsMayCollide(earlier.host, listener.host));
+    if (!taken) return;
+    // `value`: the port may be a default, absent from what was written (config/load-config.ts shows it then).
+    context.addIssue({
+      code: 'custom', path: [...listener.key.split('.'), 'port'], params: { value: listener.port },
+      message: `${taken.key} is on ${taken.host}:${taken.port} too, and ${listener.host}:${listener.port} cannot take the same port: pick another`,
+    });
+  });
 });
 
 export type DozenConfig = z.output<typeof configSchema>;
+
+/** The listeners this config opens, by the key that sets each; the proxy's only where it runs. */
+function ownListeners(config: DozenConfig): { key: string; host: string; port: number }[] {
+  const listeners = [{ key: 'admin.listen', ...config.admin.listen }];
+  if (config.modules.includes('proxy')) {
+    listeners.push({ key: 'proxy.listen', ...config.proxy.listen });
+    if (config.proxy.tls) listeners.push({ key: 'proxy.tls.listen', ...config.proxy.tls.listen });
+  }
+  return listeners;
+}
 
 function defaultHostName(): string {
   const name = hostname().toLowerCase().split('.')[0].replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '');

@@ -23,6 +23,14 @@ export const listen = (host: string, portNumber: number, portSchema = port()) =>
     })
     .prefault({});
 
+/** Addresses that mean every address of the host: a listener there takes its port on all of them. */
+const EVERY_ADDRESS: ReadonlySet<string> = new Set(['0.0.0.0', '::', '[::]']);
+
+/** Whether listeners on these two hosts could want one socket, so one port would fail with EADDRINUSE: the same host, or either on every address. */
+export function hostsMayCollide(first: string, second: string): boolean {
+  return first.toLowerCase() === second.toLowerCase() || EVERY_ADDRESS.has(first) || EVERY_ADDRESS.has(second);
+}
+
 /** `listen`, for a server that fetch() clients reach: the console in a browser, the CLI, other hosts. */
 export const webListen = (host: string, portNumber: number) =>
   listen(host, portNumber, port().refine((value) => !FETCH_BLOCKED_PORTS.has(value), "a port that browsers and fetch() refuse to connect to (the Fetch standard's bad ports); pick another"));

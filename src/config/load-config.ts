@@ -148,7 +148,8 @@ function toConfigError(error: z.ZodError, raw: Record<string, unknown>): ConfigE
     const key = [...path, issue.keys[0]].join('.');
     return new ConfigError(key, valueAt(raw, [...path, issue.keys[0]]), 'unknown key');
   }
-  let value = valueAt(raw, path);
+  // A check across keys may name one left at its default, so not in `raw`: it gives the value itself.
+  let value = valueAt(raw, path) ?? (issue.code === 'custom' ? issue.params?.value : undefined);
   // An array-element issue names the list, since that is the key a person wrote.
   const listPath = path.length && /^\d+$/.test(path[path.length - 1]) ? path.slice(0, -1) : path;
   if (listPath !== path) value = valueAt(raw, listPath);
