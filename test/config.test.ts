@@ -35,6 +35,8 @@ describe('config', () => {
     ['proxy port that is the admin port', ['config', 'check'], { DOZEN_PROXY_LISTEN_PORT: '7700' }, /^dozen: bad config: proxy\.listen\.port = 7700: admin\.listen is on 127\.0\.0\.1:7700 too, and 0\.0\.0\.0:7700 cannot take the same port: pick another$/],
     ['admin port that is the proxy port (left at its default)', ['config', 'check'], { DOZEN_ADMIN_LISTEN_PORT: '8080' }, /^dozen: bad config: proxy\.listen\.port = 8080: admin\.listen is on 127\.0\.0\.1:8080 too/],
     ['TLS port that is the proxy port', ['config', 'check'], { DOZEN_PROXY_LISTEN_PORT: '9000', DOZEN_PROXY_TLS_LISTEN_PORT: '9000' }, /^dozen: bad config: proxy\.tls\.listen\.port = 9000: proxy\.listen is on 0\.0\.0\.0:9000 too/],
+    ['SQLite addon that does not exist', ['config', 'check'], { DOZEN_DATABASE_SQLITE_BINDING: '/nonexistent/better_sqlite3.node' }, /^dozen: bad config: database\.sqliteBinding = "\/nonexistent\/better_sqlite3\.node": cannot read the file \(ENOENT\): expected a better-sqlite3 addon/],
+    ['SQLite addon that is a folder', ['config', 'check'], { DOZEN_DATABASE_SQLITE_BINDING: tmpdir() }, /^dozen: bad config: database\.sqliteBinding = ".*": not a file: expected a better-sqlite3 addon/],
     ['V4 OSS signing without a region', ['config', 'check'], { DOZEN_STORAGE_OSS_AUTHORIZATION_VERSION: 'v4' }, /storage\.oss\.region = \(missing\): is required with authorizationVersion v4/],
   ];
   for (const [what, args, env, expected] of badValues) {

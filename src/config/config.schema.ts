@@ -1,3 +1,4 @@
+import { accessSync, constants, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { accessConfig } from '../access/access.config.js';
@@ -67,7 +68,15 @@ export const configSchema = z.strictObject({
       url: databaseUrl.optional(),
       password: secret().optional(),
       /** better-sqlite3's compiled addon to load instead of the installed one: a build for another Node line (the test bench runs dozen on Node 22 and 24 this way). */
-      sqliteBinding: z.string().min(1).optional(),
+      sqliteBinding: z
+        .string()
+        .min(1)
+        // Checked here: a wrong path passed config check, then serve retried the database for 30 s with a stack each time.
+        .superRefine((path, context) => {
+          const problem = unreadableFile(path);
+          if (problem) context.addIssue({ code: 'custom', message: `${problem}: expected a better-sqlite3 addon (better_sqlite3.node)` });
+        })
+        .optional(),
     })
     // Refused rather than one silently winning: tools disagree on which (TypeORM and libpq take the URL's,
     // others the separate one), and a rotated secret that is never used fails only at the next reconnect.
@@ -115,6 +124,17 @@ function ownListeners(config: DozenConfig): { key: string; host: string; port: n
     if (config.proxy.tls) listeners.push({ key: 'proxy.tls.listen', ...config.proxy.tls.listen });
   }
   return listeners;
+}
+
+/** Why `path` is not a file this process can read, or null when it is. */
+function unreadableFile(path: string): string | null {
+  try {
+    if (!statSync(path).isFile()) return 'not a file';
+    accessSync(path, constants.R_OK);
+    return null;
+  } catch (error) {
+    return `cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`;
+  }
 }
 
 function defaultHostName(): string {
