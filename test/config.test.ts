@@ -22,6 +22,7 @@ function yamlFile(name: string, text: string): string {
 describe('config', () => {
   const badValues: [string, string[], Record<string, string>, RegExp][] = [
     ['unknown module name', ['config', 'check'], { DOZEN_MODULES: 'proxy,mailer' }, /modules = \["proxy","mailer"\]: expected a list of: proxy, registry, deploy, storage, broadcast/],
+    ['modules list left empty', ['config', 'check'], { DOZEN_MODULES: '' }, /^dozen: bad config: modules = \[\]: list at least one of: proxy, registry, deploy, storage, broadcast$/],
     ['port that is not a number', ['config', 'check'], { DOZEN_ADMIN_LISTEN_PORT: 'eighty' }, /admin\.listen\.port = "eighty": expected a whole number 1-65535/],
     ['port out of range', ['config', 'check'], { DOZEN_PROXY_LISTEN_PORT: '70000' }, /proxy\.listen\.port = 70000: expected a whole number 1-65535/],
     ['admin port that browsers and fetch() refuse', ['config', 'check'], { DOZEN_ADMIN_LISTEN_PORT: '10080' }, /admin\.listen\.port = 10080: a port that browsers and fetch\(\) refuse to connect to/],
@@ -79,6 +80,12 @@ describe('config', () => {
       assert.match(result.stderr, /^[^\n]*\n$/, `not one line: ${result.stderr}`);
       assert.match(result.stderr.trim(), expected);
     }
+  });
+
+  it('refuses an empty modules list in YAML', () => {
+    const result = dozen(['--config', yamlFile('no-modules.yaml', 'modules: []\n'), 'config', 'check']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^dozen: bad config: modules = \[\]: list at least one of/);
   });
 
   it('refuses serve with a bad value before opening any port', () => {

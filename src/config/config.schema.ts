@@ -33,6 +33,8 @@ export const configSchema = z.strictObject({
     .prefault({}),
   modules: z
     .array(z.enum(MODULE_NAMES, { error: `expected a list of: ${MODULE_NAMES.join(', ')}` }))
+    // An empty list (DOZEN_MODULES= left blank) ran nothing, and /health said up.
+    .min(1, `list at least one of: ${MODULE_NAMES.join(', ')}`)
     .default([...MODULE_NAMES])
     .transform((names) => [...new Set(names)]),
   dataDir: z.string().min(1).default('./data'),
