@@ -100,6 +100,19 @@ describe('config', () => {
     assert.match(result.stderr, /--config = ".*missing\.yaml": cannot read the file \(ENOENT\)/);
   });
 
+  it('a config file named by DOZEN_CONFIG that does not exist is an error naming DOZEN_CONFIG', () => {
+    const result = dozen(['config', 'check'], { DOZEN_CONFIG: join(dir, 'missing.yaml') });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^dozen: bad config: DOZEN_CONFIG = ".*missing\.yaml": cannot read the file \(ENOENT\)\n$/);
+  });
+
+  it('a file that is not valid YAML is one complete line: where, and no code frame', () => {
+    const broken = yamlFile('broken.yaml', 'admin:\n  listen:\n    port: 7700\nmodules: [proxy, registry\n');
+    const result = dozen(['--config', broken, 'config', 'check']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^dozen: bad config: --config = ".*broken\.yaml": not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a \] at line 5, column 1\n$/);
+  });
+
   it('environment overrides the file, and the file overrides defaults', () => {
     const file = yamlFile('dozen.yaml', 'modules: [proxy, registry]\nadmin:\n  listen:\n    port: 7800\nstorage:\n  driver: oss\n  oss:\n    bucket: b\n    region: oss-cn-hangzhou\n    accessKeyId: id\n');
     // driver oss needs its whole set of keys (the secret from env, as in production).

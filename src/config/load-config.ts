@@ -32,7 +32,9 @@ export interface LoadedConfig {
 export function loadConfig(options: { path?: string; env?: NodeJS.ProcessEnv } = {}): LoadedConfig {
   const env = options.env ?? process.env;
   const file = options.path ?? env.DOZEN_CONFIG ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : null);
-  const raw = file ? readYaml(file) : {};
+  // An error about the file names where its path came from.
+  const source = options.path === undefined && env.DOZEN_CONFIG !== undefined ? 'DOZEN_CONFIG' : '--config';
+  const raw = file ? readYaml(file, source) : {};
   applyEnv(configSchema, raw, [], env);
   resolveSecretFiles(configSchema, raw, []);
   const result = configSchema.safeParse(raw);
@@ -53,20 +55,23 @@ export function redact(config: DozenConfig): unknown {
   return redactWith(configSchema, structuredClone(config));
 }
 
-function readYaml(file: string): Record<string, unknown> {
+/** Reads the config file; `source` is the option or variable that named it. */
+function readYaml(file: string, source: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new ConfigError('--config', file, `cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new ConfigError(source, file, `cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   let parsed: unknown;
   try {
     parsed = parseYaml(text) ?? {};
   } catch (error) {
-    throw new ConfigError('--config', file, `not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+    // The yaml library's message goes on with a code frame after "at line L, column C:"; the frame
+    // stays out, as it may show a secret written on that line.
+    throw new ConfigError(source, file, `not valid YAML: ${(error as Error).message.split('\n')[0].replace(/:$/, '')}`);
   }
-  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError('--config', file, 'expected a YAML mapping at the top');
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(source, file, 'expected a YAML mapping at the top');
   return parsed as Record<string, unknown>;
 }
 
