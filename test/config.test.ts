@@ -177,6 +177,17 @@ describe('config', () => {
     }
   });
 
+  it('config check --quiet prints no config, but a bad config still gets its one line, as its help says', () => {
+    const good = dozen(['config', 'check', '--quiet']);
+    assert.deepEqual([good.code, good.stdout, good.stderr], [0, '', '']);
+    const bad = dozen(['config', 'check', '--quiet'], { DOZEN_ADMIN_LISTEN_PORT: 'eighty' });
+    assert.equal(bad.code, 2);
+    assert.equal(bad.stdout, '');
+    assert.match(bad.stderr, /^dozen: bad config: admin\.listen\.port = "eighty": [^\n]*\n$/);
+    const help = dozen(['config', 'check', '--help']).stdout.replace(/\s+/g, ' ');
+    assert.match(help, /-q, --quiet print nothing when the config is good \(exit 0\); a bad one still gets its one error line on stderr \(exit 2\)/);
+  });
+
   it('--version and --help answer', () => {
     const version = dozen(['--version']);
     assert.equal(version.code, 0);

@@ -39,7 +39,7 @@ const configCommand = program.command('config').description('inspect the configu
 configCommand
   .command('check')
   .description('validate the config (file + DOZEN_* env) and print it with secrets redacted')
-  .option('-q, --quiet', 'print nothing; only the exit code tells (0 good, 2 bad)')
+  .option('-q, --quiet', 'print nothing when the config is good (exit 0); a bad one still gets its one error line on stderr (exit 2)')
   .action(
     run((options: { quiet?: boolean }, command: Command) => {
       const { config, file } = configFor(command);
