@@ -208,6 +208,9 @@ describe('config', () => {
       [['upload'], /^dozen: missing required argument 'path' \(--help for usage\)$/],
       [['proxy', 'frobnicate'], /^dozen: unknown command 'frobnicate' /],
       [['upload', 'a.txt', 'a.txt', '--part-size', '1.5MiB'], /^dozen: option '--part-size <size>' argument '1\.5MiB' is invalid\. expected a size like 8MiB or 1048576 \(--help for usage\)$/],
+      [['register', '--app', 'blog', '--port', 'abc'], /^dozen: option '--port <port>' argument 'abc' is invalid\. expected a port number \(1-65535\) \(--help for usage\)$/],
+      [['register', '--app', 'blog', '--port', '70000'], /^dozen: option '--port <port>' argument '70000' is invalid\. expected a port number \(1-65535\)/],
+      [['register', '--app', 'blog', '--port', '3000', '--ttl', 'soon'], /^dozen: option '--ttl <seconds>' argument 'soon' is invalid\. expected seconds \(1-3600\)/],
       [['tail', '--glob', '/tmp/x/*.log', '--key', '../{file}'], /^dozen: option '--key <template>' argument '\.\.\/\{file\}' is invalid\. gives keys such as "\.\.\/access\.log", which must not contain \. or \.\. segments \(--help for usage\)$/],
       [['tail', '--glob', '/tmp/x/*.log', '--key', 'logs/{nosuch}/{file}'], /^dozen: option '--key <template>' argument 'logs\/\{nosuch\}\/\{file\}' is invalid\. unknown placeholder \{nosuch\}/],
     ];
