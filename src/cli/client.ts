@@ -78,7 +78,9 @@ export class DozenClient {
           bodyTimeout: 300_000,
         });
       } catch (error) {
-        lastProblem = `cannot reach dozen at ${this.server}: ${(error as Error).message}`;
+        lastProblem = `cannot reach dozen at ${this.server}: ${whyUnreachable(error)}`;
+        // A handshake that failed fails the same way again: only the connection's own troubles are retried.
+        if (isTlsFailure(error)) throw new CliError(lastProblem);
         continue;
       }
       const text = await response.body.text();
@@ -87,6 +89,28 @@ export class DozenClient {
     }
     throw new CliError(`${lastProblem} (gave up after ${attempts} attempts)`);
   }
+}
+
+/**
+ * Why a request never reached the server, in one line. A TLS failure is OpenSSL's text otherwise
+ * ("error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/openssl/..."); the usual
+ * one, an https:// URL for a plain-HTTP port, says what to try.
+ */
+export function whyUnreachable(error: unknown): string {
+  const failure = causeOf(error);
+  if (failure.code === 'ERR_SSL_WRONG_VERSION_NUMBER') return 'TLS handshake failed (wrong version number: is it plain HTTP? try http://)';
+  if (isTlsFailure(failure)) return `TLS handshake failed (${failure.reason ?? failure.code})`;
+  return failure.message;
+}
+
+/** An error OpenSSL raised in the handshake (a certificate check's own message reads well, and is not one). */
+function isTlsFailure(error: unknown): boolean {
+  return causeOf(error).code?.startsWith('ERR_SSL_') ?? false;
+}
+
+/** fetch() says only "fetch failed", with the reason as its cause; undici's request() throws the reason itself. */
+function causeOf(error: unknown): NodeJS.ErrnoException & { reason?: string } {
+  return (error instanceof TypeError && error.cause instanceof Error ? error.cause : error) as NodeJS.ErrnoException & { reason?: string };
 }
 
 function describeError(status: number, text: string): string {

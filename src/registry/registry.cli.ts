@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgumentError, type Command } from 'commander';
-import { addServerOptions, serverOf } from '../cli/client.js';
+import { addServerOptions, serverOf, whyUnreachable } from '../cli/client.js';
 import { CliError, run } from '../cli/program.js';
 import { ProcessLoadSampler } from './process-load.js';
 
@@ -60,8 +60,8 @@ async function keepRegistered(options: RegisterOptions, command: Command): Promi
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       signal: AbortSignal.timeout(5000),
     }).catch((error: Error) => {
-      // undici says only "fetch failed"; the reason (ECONNREFUSED, a timeout) is its cause.
-      throw new Error(`${server} did not answer: ${(error.cause as Error | undefined)?.message ?? error.message}`);
+      // undici says only "fetch failed"; the reason (ECONNREFUSED, a timeout, a TLS handshake) is its cause.
+      throw new Error(`${server} did not answer: ${whyUnreachable(error)}`);
     });
     return { status: response.status, body: response.status === 204 ? null : ((await response.json()) as Record<string, unknown>) };
   };
