@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { DomainError } from '../common/errors.js';
 import { Metrics } from '../common/metrics.js';
-import type { TailStatus } from './tailer/tailer.js';
+import type { TailStatus } from './tailer/tail-status.js';
 
 /** Where bytes come in: a whole object (PUT/POST, or another module's put), a part of a resumable upload, an append (the tailer). */
 export type UploadRoute = 'put' | 'part' | 'append';

@@ -10,7 +10,8 @@ import { OBJECT_STORE, type ObjectStore } from '../object-store.js';
 import { StorageMetrics } from '../storage-metrics.js';
 import { TailOffset } from '../storage.entity.js';
 import { TailOffsets } from './tail-offsets.js';
-import { Tailer, type TailStatus } from './tailer.js';
+import { Tailer } from './tailer.js';
+import type { TailStatus } from './tail-status.js';
 
 /** Runs the tailer inside dozen when `storage.tail` lists files. */
 @Injectable()

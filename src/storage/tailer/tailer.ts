@@ -10,6 +10,7 @@ import type { TailerMetrics } from '../storage-metrics.js';
 import type { StorageConfig, TailSource } from '../storage.config.js';
 import { appOf } from './key-template.js';
 import { Follower } from './follower.js';
+import { tailStatus, type TailStatus } from './tail-status.js';
 import { findRotatedCopy } from './rotated-copy.js';
 import type { TailOffsets } from './tail-offsets.js';
 
@@ -17,30 +18,6 @@ const POLL_MS = 100;
 const FIRST_BACKOFF_MS = 500;
 /** A rotated file is finished once it has been quiet this long (its writer has moved to the new file). */
 const ROTATED_QUIET_MS = 1000;
-
-export interface TailFileStatus {
-  path: string;
-  /** The configured glob the file matched. */
-  source: string;
-  id: string;
-  objectKey: string | null;
-  offset: number;
-  size: number;
-  lagBytes: number;
-  lagSeconds: number;
-  rotated: boolean;
-  lastError: string | null;
-  /** Why `objectKey` is a continuation key (the day's object took no more appends), else null. */
-  continued: string | null;
-}
-
-export interface TailStatus {
-  files: TailFileStatus[];
-  /** False while the last attempt to write to the store failed. */
-  storeUp: boolean;
-  lagBytes: number;
-  lagSeconds: number;
-}
 
 /**
  * gtail: follows the files matching `storage.tail` globs and appends every new
@@ -94,30 +71,7 @@ export class Tailer {
   }
 
   status(): TailStatus {
-    const now = Date.now();
-    const files = [...this.followers.values()].map((follower): TailFileStatus => {
-      const lagBytes = Math.max(0, follower.sizeNow - follower.row.offset);
-      return {
-        path: follower.row.path,
-        source: follower.source.glob,
-        id: follower.id,
-        objectKey: follower.row.objectKey,
-        offset: follower.row.offset,
-        size: follower.sizeNow,
-        lagBytes,
-        lagSeconds: lagBytes && follower.unshippedSince ? (now - follower.unshippedSince) / 1000 : 0,
-        rotated: follower.rotatedAt !== null,
-        lastError: follower.lastError,
-        continued: follower.continuation && `${follower.continuation.base}: ${follower.continuation.why}`,
-      };
-    });
-    return {
-      files,
-      // A refused key says nothing of the store: it is this file's name against the key rules.
-      storeUp: [...this.followers.values()].every((follower) => follower.lastError === null || follower.keyRefused),
-      lagBytes: files.reduce((sum, file) => sum + file.lagBytes, 0),
-      lagSeconds: files.reduce((most, file) => Math.max(most, file.lagSeconds), 0),
-    };
+    return tailStatus([...this.followers.values()], Date.now());
   }
 
   /** After a crash: a batch recorded as in flight either landed (the object is longer by up to its length) or not. */
