@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { PassThrough, type Readable } from 'node:stream';
 import Docker from 'dockerode';
+import { StreamLines } from './stream-lines.js';
 
 /** Labels every container dozen makes carries from its creation; nothing without MANAGED is ever touched. */
 export const LABEL = {
@@ -143,15 +144,21 @@ export class DockerClient {
       t: tag, labels, rm: true, forcerm: true, networkmode: limits.network, memory: limits.memoryMb * 1024 * 1024, abortSignal: signal,
     } as never)) as unknown as Readable;
     let imageId = '';
+    const output = new StreamLines(onLog);
     await new Promise<void>((resolve, reject) => {
       signal.addEventListener('abort', () => stream.destroy(signal.reason as Error), { once: true });
       this.docker.modem.followProgress(
         stream,
-        (error: Error | null) => (error ? reject(error) : resolve()),
+        (error: Error | null) => {
+          output.end();
+          if (error) reject(error);
+          else resolve();
+        },
         (event: { stream?: string; error?: string; errorDetail?: { message?: string }; aux?: { ID?: string } }) => {
-          if (event.stream) for (const line of event.stream.replace(/\n$/, '').split('\n')) onLog(line);
+          if (event.stream) output.push(event.stream);
           if (event.aux?.ID) imageId = event.aux.ID;
           if (event.error) {
+            output.end();
             onLog(event.errorDetail?.message ?? event.error);
             reject(new Error(event.errorDetail?.message ?? event.error));
           }
