@@ -19,10 +19,9 @@ import { redactUrlCredentials } from '../../common/url-credentials.js';
 import { gitAuth, gitSecretNames } from './git-credentials.js';
 import { hasRegularFile } from './checkout-files.js';
 import { templateDockerfile } from './runtime-template.js';
+import { BuildLog } from './build-log.js';
 import { ReleaseChanges } from '../release-changes.js';
 
-/** The build log kept per release (its tail, when longer). */
-const MAX_LOG_CHARS = 256 * 1024;
 const LOG_FLUSH_MS = 1000;
 
 interface Job {
@@ -128,12 +127,14 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
   private async run(app: string, job: Job): Promise<void> {
     const timeout = AbortSignal.timeout(this.config.deploy.buildTimeoutSeconds * 1000);
     const signal = AbortSignal.any([job.cancel.signal, timeout]);
-    let log = '';
+    const log = new BuildLog();
     const append = (line: string) => {
-      log = (log + line + '\n').slice(-MAX_LOG_CHARS);
+      log.append(line);
       for (const listener of this.listeners.get(job.release) ?? []) listener(line);
     };
-    const flush = setInterval(() => void this.releases.update({ id: job.release }, { buildLog: log }).catch(() => undefined), LOG_FLUSH_MS);
+    const flush = setInterval(() => {
+      if (log.unsaved) void this.releases.update({ id: job.release }, { buildLog: log.text() }).catch(() => undefined);
+    }, LOG_FLUSH_MS);
     const dir = mkdtempSync(join(tmpdir(), 'dozen-build-'));
     /** Said again after a failure: the steps had no network, which an `npm install` needs. */
     let offline: string | null = null;
@@ -171,7 +172,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
       }
       if (await this.docker.imageClaimsManaged(imageId)) throw new Error(IMAGE_CLAIMS_MANAGED);
       append(`image ${imageId}`);
-      await this.finish(app, job.release, { status: 'ready', imageId, buildLog: log });
+      await this.finish(app, job.release, { status: 'ready', imageId, buildLog: log.text() });
       this.log.info({ app, release: job.release, image: imageId }, 'release built');
       // Saved while this host's instances move (they need no archive); agents elsewhere wait for it (ReleaseImages.ensure).
       const saved = this.images.save(app, job.release, imageId).then(
@@ -186,7 +187,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
       this.notifier.notify({ kind: 'deploy.succeeded', subject: app, message: `release ${job.release} built; its instances move to it`, detail: { release: job.release } });
       await this.readyListener(app, job.release).catch((error: unknown) => this.log.error({ err: error, app, release: job.release }, 'cannot move the instances to the new release'));
       await saved;
-      await this.finish(app, job.release, { buildLog: log });
+      await this.finish(app, job.release, { buildLog: log.text() });
       if ((await this.images.prune(app).catch((error: unknown) => this.log.error({ err: error, app }, 'cannot prune old release images')))?.length) this.changes.changed(app);
     } catch (error) {
       // Which signal fired says why: git and the Engine only report that they were aborted.
@@ -194,8 +195,8 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
       // Said again where the failure's tail shows it; the error stays the last line.
       if (offline) append(offline);
       append(`error: ${message}`);
-      const tail = log.trimEnd().split('\n').slice(-15).join('\n');
-      await this.finish(app, job.release, { status: job.cancel.signal.aborted ? 'cancelled' : 'failed', error: tail.slice(-1024), buildLog: log });
+      const tail = log.lastLines(15).join('\n');
+      await this.finish(app, job.release, { status: job.cancel.signal.aborted ? 'cancelled' : 'failed', error: tail.slice(-1024), buildLog: log.text() });
       this.log.warn({ app, release: job.release, err: error }, 'release build failed');
       if (!job.cancel.signal.aborted) this.notifier.notify({ kind: 'deploy.failed', subject: app, message: `release ${job.release}: ${message}`, detail: { release: job.release } });
     } finally {
