@@ -1,8 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
 import { In, type Repository } from 'typeorm';
@@ -39,8 +38,13 @@ interface Job {
  * kept on the release; it fails past `deploy.buildTimeoutSeconds`.
  */
 @Injectable()
-export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
+export class BuilderService implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
   private readonly log: Logger;
+  /**
+   * The builds' checkouts: `<dataDir>/builds` (0700), not the temp dir, so that what a kill of dozen
+   * leaves there (an app's source code) is found and removed at the next start.
+   */
+  private readonly checkouts: string;
   private readonly running = new Map<string, Job>();
   private readonly waiting = new Map<string, Job>();
   private readonly listeners = new Map<string, Set<(line: string | null) => void>>();
@@ -58,6 +62,12 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly changes: ReleaseChanges,
   ) {
     this.log = logger.child({ module: 'deploy', part: 'builder' });
+    this.checkouts = join(resolve(config.dataDir), 'builds');
+  }
+
+  /** Drops the checkouts of builds a stop of dozen cut short (before this process can have started one). */
+  onModuleInit(): void {
+    rmSync(this.checkouts, { recursive: true, force: true });
   }
 
   /** Builds of this host that a stop of dozen cut short can never finish: say so instead of `building` forever. */
@@ -135,7 +145,7 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
     const flush = setInterval(() => {
       if (log.unsaved) void this.releases.update({ id: job.release }, { buildLog: log.text() }).catch(() => undefined);
     }, LOG_FLUSH_MS);
-    const dir = mkdtempSync(join(tmpdir(), 'dozen-build-'));
+    let dir: string | null = null;
     /** Said again after a failure: the steps had no network, which an `npm install` needs. */
     let offline: string | null = null;
     try {
@@ -148,6 +158,8 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
         append(`using image ${row.image}`);
         imageId = await this.docker.imageId(row.image!);
       } else {
+        mkdirSync(this.checkouts, { recursive: true, mode: 0o700 });
+        dir = await mkdtemp(join(this.checkouts, `${job.release}-`));
         const auth = gitAuth(row.repository!, this.gitSecrets(row), resolve(this.config.dataDir, 'deploy-known-hosts'));
         const withheld = auth.withheld.length ? ` (not sending the app's secrets ${auth.withheld.join(', ')} over plain http://)` : '';
         append(`fetching ${release.ref} from ${redactUrlCredentials(row.repository!)}${auth.using.length ? ` with the app's secrets ${auth.using.join(', ')}` : ''}${withheld}`);
@@ -201,13 +213,14 @@ export class BuilderService implements OnApplicationBootstrap, OnModuleDestroy {
       if (!job.cancel.signal.aborted) this.notifier.notify({ kind: 'deploy.failed', subject: app, message: `release ${job.release}: ${message}`, detail: { release: job.release } });
     } finally {
       clearInterval(flush);
-      rmSync(dir, { recursive: true, force: true });
       for (const listener of this.listeners.get(job.release) ?? []) listener(null);
       this.listeners.delete(job.release);
       this.running.delete(app);
       const next = this.waiting.get(app);
       this.waiting.delete(app);
       if (next) this.start(app, next);
+      // Off the event loop: a checkout can hold many files.
+      if (dir) await rm(dir, { recursive: true, force: true }).catch((error: unknown) => this.log.warn({ err: error, dir }, 'cannot remove the build checkout'));
     }
   }
 
