@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,6 +13,7 @@ import { expectStatus, FILE_REPOSITORIES, json, waitRelease } from './helpers.js
 const PRINTED = 200_000;
 /** Line n of the chatty step: its number, then 200 characters in all. */
 const printedLine = (n: number) => `line ${String(n).padStart(8, '0')} ${'x'.repeat(186)}`;
+const NO_BRIDGE_NOTE = "note: this Engine has no bridge network (dockerd --bridge=none), so the build's steps have no network; set deploy.containers.buildNetwork: host";
 
 /** A repository whose Dockerfile runs `script` with node (the bench's base image has no shell). */
 function repositoryRunning(script: string): { url: string; dir: string } {
@@ -31,6 +32,8 @@ describe('deploy: the log of a build that prints a lot', { timeout: 240_000 }, (
   const chatty = repositoryRunning(
     `const pad = (n) => String(n).padStart(8, '0'); const lines = []; for (let n = 0; n < ${PRINTED}; n++) lines.push('line ' + pad(n) + ' ' + 'x'.repeat(186)); process.stdout.write(lines.join('\\n') + '\\n', () => process.exit(3));`,
   );
+  // Waits (for the test's cancel) once it said so.
+  const stuck = repositoryRunning("console.log('waiting for the cancel'); setInterval(() => {}, 1000);");
 
   before(async () => {
     dozen = await startDozen({
@@ -41,10 +44,11 @@ describe('deploy: the log of a build that prints a lot', { timeout: 240_000 }, (
       },
     });
     await expectStatus(dozen, '/deploy/apps', json({ name: 'chatty', repository: chatty.url }), 201);
+    await expectStatus(dozen, '/deploy/apps', json({ name: 'stuck', repository: stuck.url }), 201);
   });
   after(async () => {
     await dozen?.stop();
-    rmSync(chatty.dir, { recursive: true, force: true });
+    for (const repository of [chatty, stuck]) rmSync(repository.dir, { recursive: true, force: true });
   });
 
   it('dozen answers while the build prints; a follower gets every line; the stored log keeps its head and tail and says how much it left out', async () => {
@@ -90,5 +94,18 @@ describe('deploy: the log of a build that prints a lot', { timeout: 240_000 }, (
     assert.equal(stored.at(-1), followed.at(-1));
     assert.ok(stored.includes(printedLine(PRINTED - 1)), 'the stored log keeps the last line printed');
     assert.equal(String(failed.error).split('\n').at(-1), followed.at(-1), "the release's error ends with the Engine's");
+  });
+
+  it('a cancelled build does not say again the no-bridge note a failure repeats, and its checkout is gone', async () => {
+    const release = String((await expectStatus(dozen, '/deploy/apps/stuck/deploy', json({}), 202)).id);
+    await waitFor('the step to wait', async () => (await (await dozen.api(`/deploy/releases/${release}/log`)).text()).includes('waiting for the cancel'), 60_000, 100);
+    const cancelled = await expectStatus(dozen, `/deploy/releases/${release}/cancel`, { method: 'POST' }, 201);
+    assert.equal(cancelled.status, 'cancelled');
+    assert.match(String(cancelled.error), /\nerror: cancelled$/);
+    // The bench's Engine has no bridge: said once, before the steps, and not again for a cancel, which is no failure.
+    const log = await (await dozen.api(`/deploy/releases/${release}/log`)).text();
+    assert.equal(log.split(NO_BRIDGE_NOTE).length - 1, 1, log);
+    assert.equal(String(cancelled.error).split(NO_BRIDGE_NOTE).length - 1, 1, String(cancelled.error));
+    assert.deepEqual(readdirSync(join(dozen.dataDir, 'builds')), [], 'the checkouts of ended builds are removed');
   });
 });

@@ -204,8 +204,8 @@ export class BuilderService implements OnModuleInit, OnApplicationBootstrap, OnM
     } catch (error) {
       // Which signal fired says why: git and the Engine only report that they were aborted.
       const message = job.cancel.signal.aborted ? String((job.cancel.signal.reason as Error)?.message ?? 'cancelled') : timeout.aborted ? `build timed out after ${this.config.deploy.buildTimeoutSeconds} s` : (error as Error).message;
-      // Said again where the failure's tail shows it; the error stays the last line.
-      if (offline) append(offline);
+      // Said again where a failure's tail shows it (a cancel is no failure); the error stays the last line.
+      if (offline && !job.cancel.signal.aborted) append(offline);
       append(`error: ${message}`);
       const tail = log.lastLines(15).join('\n');
       await this.finish(app, job.release, { status: job.cancel.signal.aborted ? 'cancelled' : 'failed', error: tail.slice(-1024), buildLog: log.text() });
