@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { IsNull, type Repository } from 'typeorm';
+import type { Repository } from 'typeorm';
 import { NotFound } from '../common/errors.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { DozenConfig } from '../config/config.schema.js';
@@ -61,16 +61,18 @@ export class ReleasesService {
 
   async rollback(appName: string, target: string | undefined, actor: Actor): Promise<ReleaseView> {
     const app = await this.apps.row(appName);
+    const ready = await this.releases.find({ where: { app: app.name, status: 'ready' }, order: { createdAt: 'DESC' } });
     // A release whose image was pruned has nothing left to run.
-    const ready = await this.releases.find({ where: { app: app.name, status: 'ready', imageRemovedAt: IsNull() }, order: { createdAt: 'DESC' } });
+    const kept = (release: ReleaseEntity) => release.imageRemovedAt === null;
     let release: ReleaseEntity | undefined;
     if (target) {
-      release = ready.find((candidate) => candidate.id === target);
+      release = ready.find((candidate) => candidate.id === target && kept(candidate));
       if (!release) throw new DeployConflict('release_not_ready', `release ${target} of ${app.name} is not a ready release with its image kept`, 'release');
     } else {
       const current = ready.findIndex((candidate) => candidate.id === app.release);
-      release = current >= 0 ? ready[current + 1] : undefined;
-      if (!release) throw new DeployConflict('no_previous_release', `${app.name} has no ready release before ${app.release ?? 'none'}`, 'release');
+      const before = current >= 0 ? ready.slice(current + 1) : [];
+      release = before.find(kept);
+      if (!release) throw new DeployConflict('no_previous_release', noPreviousRelease(app.name, app.release, before), 'release');
     }
     await this.promote(app.name, release.id, actor);
     await this.audit.record(actor, 'app.rollback', app.name, { release: release.id });
@@ -114,6 +116,14 @@ export class ReleasesService {
     if (!row) throw new NotFound('release', id);
     return row;
   }
+}
+
+/** Why a rollback has nowhere to go: no release yet, none before the current one, or only ones whose images were pruned. */
+function noPreviousRelease(app: string, current: string | null, before: ReleaseEntity[]): string {
+  if (!current) return `${app} has no ready release yet: there is nothing to roll back to`;
+  if (!before.length) return `${app} has no ready release before ${current}`;
+  const named = before.slice(0, 5).map((release) => release.id).join(', ') + (before.length > 5 ? `, and ${before.length - 5} more` : '');
+  return `${app} has no release to roll back to before ${current}: the ready releases before it (${named}) had their images pruned (deploy.keepReleases)`;
 }
 
 function view(row: ReleaseEntity): ReleaseView {

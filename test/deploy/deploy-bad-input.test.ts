@@ -122,6 +122,9 @@ describe('deploy REST refuses bad input with 400 naming the field, unknown ids w
     const conflict = await runCli(['instance', 'create', 'shop', HOST, ...server]);
     assert.equal(conflict.code, 1);
     assert.equal(conflict.stderr, 'dozen: 409 shop has no ready release yet: deploy it first\n');
+    const rollback = await runCli(['app', 'rollback', 'shop', ...server]);
+    assert.equal(rollback.code, 1);
+    assert.equal(rollback.stderr, 'dozen: 409 shop has no ready release yet: there is nothing to roll back to\n');
     const created = await runCli(['app', 'create', 'cli-made', '--repository', 'https://git.example.net/cli.git', '--env', 'A=1', ...server]);
     assert.equal(created.code, 0, created.stderr);
     assert.deepEqual(JSON.parse(created.stdout).env, { A: '1' });
