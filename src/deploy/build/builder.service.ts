@@ -163,10 +163,11 @@ export class BuilderService implements OnModuleInit, OnApplicationBootstrap, OnM
         const auth = gitAuth(row.repository!, this.gitSecrets(row), resolve(this.config.dataDir, 'deploy-known-hosts'));
         const withheld = auth.withheld.length ? ` (not sending the app's secrets ${auth.withheld.join(', ')} over plain http://)` : '';
         append(`fetching ${release.ref} from ${redactUrlCredentials(row.repository!)}${auth.using.length ? ` with the app's secrets ${auth.using.join(', ')}` : ''}${withheld}`);
-        const commit = await checkout(row.repository!, release.ref, dir, signal, { auth, caFile: this.config.deploy.git.caFile, allowFile: this.config.deploy.git.allowFile }).finally(() => auth.cleanup());
+        const { commit, submodules } = await checkout(row.repository!, release.ref, dir, signal, { auth, caFile: this.config.deploy.git.caFile, allowFile: this.config.deploy.git.allowFile }).finally(() => auth.cleanup());
         await this.releases.update({ id: job.release }, { commit });
         this.changes.changed(app);
         append(`commit ${commit}`);
+        if (submodules.length) append(`submodules ${submodules.join(', ')}`);
         if (await hasRegularFile(dir, 'Dockerfile')) {
           append('using the repository Dockerfile');
         } else {

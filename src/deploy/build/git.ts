@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { redactUrlCredentials } from '../../common/url-credentials.js';
 import { credentialHost, GIT_SECRET, type GitAuth } from './git-credentials.js';
@@ -22,14 +24,22 @@ export function isFileUrl(repository: string): boolean {
   return /^file:/i.test(repository);
 }
 
+export interface Checkout {
+  /** The full SHA of the commit checked out. */
+  commit: string;
+  /** The paths of the submodules fetched (nested ones too), in git's order; empty without `.gitmodules`. */
+  submodules: string[];
+}
+
 /**
  * Fetches one commit of `repository` (a branch, tag or full SHA) into the
- * empty folder `dir`, shallow, with Debian's git; returns the full SHA.
+ * empty folder `dir`, shallow, with Debian's git, and then its submodules,
+ * shallow and recursively, with the same transports and credentials.
  * `https://`, `ssh://`, `http://` (no credentials) and, when allowed,
  * `file://` URLs, authenticated by `options.auth` (from the app's secrets);
  * git never prompts (a missing credential fails the build instead of hanging it).
  */
-export async function checkout(repository: string, ref: string, dir: string, signal: AbortSignal, { auth, caFile, allowFile }: CheckoutOptions): Promise<string> {
+export async function checkout(repository: string, ref: string, dir: string, signal: AbortSignal, { auth, caFile, allowFile }: CheckoutOptions): Promise<Checkout> {
   if (isFileUrl(repository) && !allowFile) throw new Error(FILE_REPOSITORIES_OFF);
   const env = {
     PATH: process.env.PATH, HOME: process.env.HOME,
@@ -47,7 +57,6 @@ export async function checkout(repository: string, ref: string, dir: string, sig
     // `--` ends options, so a ref or URL starting with - cannot become one.
     await git('fetch', '-q', '--depth', '1', '--', repository, ref);
     await git('checkout', '-q', '--detach', 'FETCH_HEAD');
-    return await git('rev-parse', 'HEAD');
   } catch (error) {
     if (signal.aborted) throw error;
     // git's words about a path say whether it exists and is a repository: not for whoever may set the URL.
@@ -55,6 +64,29 @@ export async function checkout(repository: string, ref: string, dir: string, sig
     const stderr = (error as { stderr?: string }).stderr?.trim() ?? '';
     throw new Error(`git could not fetch ${ref} from ${redactUrlCredentials(repository)}${lastLines(stderr) ? `: ${lastLines(stderr)}` : ''}${credentialHint(repository, stderr, auth)}`);
   }
+  const commit = await git('rev-parse', 'HEAD');
+  if (!(await hasGitmodules(dir))) return { commit, submodules: [] };
+  try {
+    // Relative submodule URLs are read against the repository's URL (without a remote, against this folder).
+    await git('config', 'remote.origin.url', repository);
+    // GIT_ALLOW_PROTOCOL and the credentials are in the env, so they hold for every submodule's fetch too.
+    await git('submodule', 'update', '-q', '--init', '--recursive', '--depth', '1');
+    const paths = await git('submodule', 'foreach', '-q', '--recursive', 'echo "$displaypath"');
+    return { commit, submodules: paths ? paths.split('\n') : [] };
+  } catch (error) {
+    if (signal.aborted) throw error;
+    const stderr = (error as { stderr?: string }).stderr?.trim() ?? '';
+    const refused = /transport '([^']+)' not allowed/.exec(stderr);
+    if (refused) throw new Error(`git could not fetch the submodules of ${ref}: ${refused[0]}${refused[1] === 'file' ? ` (${FILE_REPOSITORIES_OFF})` : ''}`);
+    // As for the repository itself: git's words about a local path are not for whoever may write .gitmodules.
+    if (allowFile) throw new Error(`git could not fetch the submodules of ${ref}: one is no repository with that commit that dozen can read`);
+    throw new Error(`git could not fetch the submodules of ${ref}${lastLines(stderr) ? `: ${lastLines(stderr)}` : ''}${credentialHint(repository, stderr, auth)}`);
+  }
+}
+
+/** Whether the checkout names submodules (git itself refuses a `.gitmodules` that is a link). */
+async function hasGitmodules(dir: string): Promise<boolean> {
+  return lstat(join(dir, '.gitmodules')).then(() => true, () => false);
 }
 
 /** git's last words, without its blank lines, ssh's notes and the advice it adds to every failed remote read. */
