@@ -11,7 +11,10 @@ const ready = (id: string, createdAt: number, pruned = false) => ({ id, app: 'a1
 function releasesOf(current: string | null, releases: ReleaseEntity[]): { service: ReleasesService; promoted: string[] } {
   const promoted: string[] = [];
   const apps = { row: async () => ({ name: 'a1', release: current }) as AppEntity, setRelease: async (_app: string, release: string) => void promoted.push(release) };
-  const repository = { find: async () => releases };
+  const repository = {
+    find: async () => releases,
+    existsBy: async (where: { id: string; app: string; status: string }) => releases.some((release) => release.id === where.id && release.app === where.app && release.status === where.status),
+  };
   const service = new ReleasesService(
     repository as never, apps as never, { moveTo: async () => undefined } as never, { whenReady: () => undefined } as never,
     { record: async () => undefined } as never, { changed: () => undefined } as never, {} as DozenConfig,
