@@ -129,7 +129,11 @@ describe('deploy agent: what it refuses to run or believe', { timeout: 240_000 }
     await imageApp('confined');
     const instance = String((await expectStatus(dozen, '/deploy/instances', json({ app: 'confined', host: HOST }), 201)).id);
     const { containerId } = await waitInstance(dozen, instance, (view) => view.state === 'running', 'running');
-    const status = await execIn(docker, String(containerId), ['node', '-e', "process.stdout.write(require('fs').readFileSync('/proc/1/status', 'utf8'))"]);
+    // The app's own process: PID 1 is Docker's init, which runs it (and has the same limits).
+    const app = "const fs = require('fs'); const pid = fs.readdirSync('/proc').find((entry) => /^\\d+$/.test(entry) && fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8') === 'node\\u0000/app/app.js\\u0000');"
+      + " process.stdout.write(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))";
+    const status = await execIn(docker, String(containerId), ['node', '-e', app]);
+    assert.doesNotMatch(status, /^Pid:\s*1$/m, 'the app is not PID 1');
     const mask = (name: string) => BigInt(`0x${new RegExp(`^${name}:\\s*([0-9a-f]+)$`, 'm').exec(status)?.[1] ?? assert.fail(`no ${name} in ${status}`)}`);
     const has = (bits: bigint, cap: number) => (bits >> BigInt(cap)) & 1n;
     for (const set of ['CapEff', 'CapBnd', 'CapPrm']) {
@@ -138,7 +142,7 @@ describe('deploy agent: what it refuses to run or believe', { timeout: 240_000 }
     assert.equal(has(mask('CapEff'), CAP.SETUID), 1n, 'the capabilities an image may need at start are kept');
     assert.match(status, /^NoNewPrivs:\s*1$/m);
     const { HostConfig } = await docker.getContainer(String(containerId)).inspect();
-    assert.deepEqual([HostConfig.CapDrop, HostConfig.PidsLimit, HostConfig.Memory], [['ALL'], 1024, 1024 * 1024 * 1024]);
+    assert.deepEqual([HostConfig.CapDrop, HostConfig.PidsLimit, HostConfig.Memory, HostConfig.Init], [['ALL'], 1024, 1024 * 1024 * 1024, true]);
     assert.deepEqual(HostConfig.SecurityOpt, ['no-new-privileges']);
   });
 

@@ -68,6 +68,12 @@ export function namedByDozen(name: string, labels: Record<string, string>): bool
 /** Why an image with dozen's container label is no release (`DockerClient.managed` says what its containers would pass for). */
 export const IMAGE_CLAIMS_MANAGED = `the image carries the label ${LABEL.managed}, which only containers dozen makes may carry: remove it (a LABEL of the Dockerfile, or of the image it starts FROM)`;
 
+/**
+ * Why a container could not start on an Engine without its init. The Engine names `docker-init` when it
+ * finds none on its PATH, and when the file `--init-path` names is missing (mounted at /sbin/docker-init).
+ */
+export const NO_INIT = "this Docker Engine has no init for containers (docker-init), which dozen runs each container's app under so that it gets docker stop's SIGTERM: install tini (Debian's docker.io depends on it; Docker's own packages ship docker-init) or point dockerd's --init-path at a tini binary; nothing was started";
+
 /** Refused: the container is not dozen's (no `dozen.managed=true` label). */
 export class NotManaged extends Error {}
 
@@ -182,6 +188,9 @@ export class DockerClient {
   /**
    * Creates and starts a managed container on the host network with a capped json-file log, confined:
    * only `capabilities` kept, no gaining privileges through setuid binaries, at most `pidsLimit` processes.
+   * Its PID 1 is the Engine's init (docker-init, tini), which passes signals on to the app: the kernel
+   * gives PID 1 no default signal actions, so an app there without a SIGTERM handler (most Node apps)
+   * would ignore `docker stop` until the SIGKILL at the end of the grace.
    */
   async run(spec: RunSpec): Promise<string> {
     const container = await this.docker.createContainer({
@@ -191,6 +200,7 @@ export class DockerClient {
       Env: Object.entries(spec.env).map(([name, value]) => `${name}=${value}`),
       HostConfig: {
         NetworkMode: 'host',
+        Init: true,
         // The agent restarts crashed containers itself (with backoff, and re-registering them); Docker must not race it.
         RestartPolicy: { Name: 'no' },
         LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
@@ -202,7 +212,14 @@ export class DockerClient {
         ...(spec.cpuMillis ? { NanoCpus: spec.cpuMillis * 1_000_000 } : {}),
       },
     });
-    await container.start();
+    try {
+      await container.start();
+    } catch (error) {
+      if (!/docker-init/.test((error as Error).message)) throw error;
+      // Left created, it would hold the instance's container name until the next reconcile.
+      await container.remove({ force: true }).catch(ignoreStatus(404));
+      throw new Error(`${NO_INIT} (${(error as Error).message})`);
+    }
     return container.id;
   }
 

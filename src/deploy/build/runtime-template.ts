@@ -34,8 +34,9 @@ export function nodejsDockerfile(packageJson: string | null, baseImage: string):
  * `php artisan serve` when there is an `artisan`, else PHP's built-in server.
  * The base image needs `php` and `sh` (to read `$PORT`); `composer` only for
  * apps that require packages, and a missing one fails the build saying so.
- * STOPSIGNAL SIGINT: PHP's built-in server exits on SIGINT, while SIGTERM,
- * which it does not handle, would be ignored by a PID 1 until Docker kills it.
+ * STOPSIGNAL SIGINT: PHP's built-in server exits on SIGINT. SIGTERM, which it does not handle, was
+ * ignored while the server was the container's PID 1; containers now run under Docker's init
+ * (DockerClient.run), where either signal ends it.
  */
 export function phpLaravelDockerfile(composerJson: string | null, hasArtisan: boolean, baseImage: string): string {
   const manifest = parseJson<ComposerManifest>(composerJson, 'composer.json');
