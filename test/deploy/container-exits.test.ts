@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -18,6 +19,10 @@ const HEALTH_TIMEOUT_SECONDS = 8;
 const SCRIPTS = {
   /** Answers every path; node's default for SIGTERM is to die, but only when it is not PID 1. */
   'no-sigterm': "require('node:http').createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('listening'))",
+  /** Gives up at start, as an app missing its config does (on one stream: stdout and stderr lines may come back in either order). */
+  'exits-at-start': "console.error('reading config'); console.error('DATABASE_URL is not set'); process.exit(3)",
+  /** Runs and never listens. */
+  silent: "console.log('warming up for ever'); setInterval(() => {}, 60_000)",
 } as const;
 type Script = keyof typeof SCRIPTS;
 const imageOf = (script: Script) => `dozen-test/${script}:1`;
@@ -25,12 +30,16 @@ const imageOf = (script: Script) => `dozen-test/${script}:1`;
 /**
  * How the containers of apps end, on the bench's real Docker Engine: a stop or restart of an app with
  * no SIGTERM handler ends it by that signal, not by the SIGKILL at the end of the 10 s grace (the
- * container's PID 1 is Docker's init, not the app).
+ * container's PID 1 is Docker's init, not the app); a container that exits while dozen waits for its
+ * health answer is `crashed` with its exit code, and one that runs without answering is `unhealthy`.
  */
 describe('deploy agent: how containers end', { timeout: 180_000 }, () => {
   const socketPath = process.env.DOZEN_TEST_DOCKER_SOCKET ?? TEST_DOCKER_SOCKET;
   const docker = new Docker({ socketPath });
   let dozen: DozenProcess;
+  /** What dozen's notifications told a webhook on loopback (notify.channels). */
+  const notified: { event: string; subject: string; message: string; detail: Record<string, unknown> }[] = [];
+  let receiver: Server;
 
   const managedOfHost = () => docker.listContainers({ all: true, filters: { label: ['dozen.managed=true', `dozen.host=${HOST}`] } });
   /** An image app running `script`, with a ready release, and one instance of it on this host. */
@@ -72,10 +81,21 @@ describe('deploy agent: how containers end', { timeout: 180_000 }, () => {
         rmSync(context, { recursive: true, force: true });
       }
     }
+    receiver = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk) => (body += chunk));
+      request.on('end', () => {
+        notified.push(JSON.parse(body));
+        response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
     dozen = await startDozen({
       env: {
         DOZEN_MODULES: 'registry,deploy', DOZEN_HOST_NAME: HOST, DOZEN_DEPLOY_DOCKER_SOCKET_PATH: socketPath,
         DOZEN_DEPLOY_DRAIN_SECONDS: '0', DOZEN_DEPLOY_HEALTH_TIMEOUT_SECONDS: String(HEALTH_TIMEOUT_SECONDS), DOZEN_DEPLOY_LOGS_SHIP: 'false',
+        DOZEN_NOTIFY_CHANNELS: JSON.stringify([{ name: 'team', type: 'webhook', url: receiverUrl, events: ['instance.crashed'] }]),
       },
     });
   });
@@ -92,6 +112,7 @@ describe('deploy agent: how containers end', { timeout: 180_000 }, () => {
       for (const image of await docker.listImages({ filters: { label: [`dozen.app=${script}`] } })) await docker.getImage(image.Id).remove({ force: true }).catch(() => undefined);
       await docker.getImage(imageOf(script)).remove({ force: true }).catch(() => undefined);
     }
+    receiver?.close();
   });
 
   it('an app with no SIGTERM handler ends by SIGTERM on a restart and on a stop, not by the SIGKILL at the end of the grace (exit 137)', async () => {
@@ -109,5 +130,26 @@ describe('deploy agent: how containers end', { timeout: 180_000 }, () => {
     await expectStatus(dozen, `/deploy/instances/${instance}/stop`, { method: 'POST' }, 201);
     await waitInstance(dozen, instance, (view) => view.state === 'stopped', 'stopped');
     assert.equal(await stopped.exitCode, 143, 'the stopped container was killed at the end of the grace');
+  });
+
+  it('a container that exits while dozen waits for its health answer is crashed with its exit code and last lines, counted, and started again after a backoff', async () => {
+    const instance = await instanceOf('exits-at-start');
+    const crashed = await waitInstance(dozen, instance, (view) => view.state === 'crashed', 'crashed', 30_000);
+    assert.match(String(crashed.lastError), /^exited with code 3 before answering \/ on port \d+; last lines:\nreading config\nDATABASE_URL is not set$/);
+    assert.equal(crashed.containerId, null);
+    // Counted as a crash, each new container after a backoff (1 s, then 2 s, ...), with no 8 s wait for a health answer in between.
+    const again = await waitInstance(dozen, instance, (view) => Number(view.restarts) >= 3, 'three tries', HEALTH_TIMEOUT_SECONDS * 1000);
+    assert.ok(['crashed', 'starting'].includes(String(again.state)), JSON.stringify(again));
+    const told = await waitFor('the instance.crashed notification', async () => notified.find((message) => message.event === 'instance.crashed' && message.subject === instance), 15_000);
+    assert.match(told.message, /^exits-at-start: exited with code 3 before answering \/ on port \d+; last lines:$/);
+    assert.deepEqual(told.detail, { app: 'exits-at-start', exitCode: 3, restarts: 1 });
+  });
+
+  it('a container that runs but does not answer within the health timeout is unhealthy, saying so', async () => {
+    const instance = await instanceOf('silent');
+    const unhealthy = await waitInstance(dozen, instance, (view) => view.state === 'unhealthy', 'unhealthy', 60_000);
+    assert.match(String(unhealthy.lastError), new RegExp(`^/ on port \\d+ did not answer 2xx-3xx within ${HEALTH_TIMEOUT_SECONDS} s; last lines:\\nwarming up for ever$`));
+    assert.equal(unhealthy.restarts, 1);
+    assert.ok(!notified.some((message) => message.subject === instance), 'an unhealthy container is no crash');
   });
 });

@@ -16,7 +16,7 @@ import { ContainerLogShipping } from '../logs/container-log-shipping.service.js'
 import { SecretsBox } from '../../common/secrets-box.js';
 import { followEvents } from './docker-events.js';
 import { DockerClient, IMAGE_CLAIMS_MANAGED, LABEL, type ManagedContainer } from './docker.client.js';
-import { Failures } from './failures.js';
+import { Failures, type Failure } from './failures.js';
 import { waitHealthy } from './health-probe.js';
 import { Heartbeats } from './heartbeats.js';
 import { instanceContainerName, Launcher, registrationId } from './launcher.js';
@@ -253,16 +253,29 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
     // An answer counts only while the container still runs: a container that could not listen has exited, and the answer came from something else.
     const healthy = (await waitHealthy(launched.port, app.healthPath, this.config.deploy.healthTimeoutSeconds * 1000, alive)) && (await alive());
     if (!healthy) {
+      // waitHealthy gives up as soon as the container stops: then it crashed, however little of the timeout passed.
+      const { State: ended } = await this.docker.inspect(launched.containerId);
       const lines = await this.docker.logs(launched.containerId, 20).catch(() => '');
-      const failure = await this.failures.count(spec.id, launched.containerId, `${app.healthPath} on port ${launched.port} did not answer 2xx-3xx within ${this.config.deploy.healthTimeoutSeconds} s${lines ? `; last lines:\n${lines.trimEnd()}` : ''}`);
+      const lastLines = lines ? `; last lines:\n${lines.trimEnd()}` : '';
+      const why = ended.Running
+        ? `${app.healthPath} on port ${launched.port} did not answer 2xx-3xx within ${this.config.deploy.healthTimeoutSeconds} s`
+        : `exited with code ${ended.ExitCode}${ended.OOMKilled ? ' (out of memory)' : ''} before answering ${app.healthPath} on port ${launched.port}`;
+      const failure = await this.failures.count(spec.id, launched.containerId, `${why}${lastLines}`);
       await this.retire({ id: launched.containerId, name: launched.name, state: 'running', labels: {} });
-      await this.writeStatus(spec.id, { state: 'unhealthy', containerId: null, port: null, lastError: failure.error });
+      await this.writeStatus(spec.id, { state: ended.Running ? 'unhealthy' : 'crashed', containerId: null, port: null, lastError: failure.error });
+      if (!ended.Running) this.tellCrash(spec.app, spec.id, launched.containerId, ended.ExitCode, failure);
       this.mayStart(spec.id);
       return;
     }
     await this.register(spec, launched.containerId, launched.port);
     await this.retireAll(spec.id, old, true);
     await this.writeStatus(spec.id, { state: 'running', release: spec.release, generation: spec.generation, containerId: launched.containerId, port: launched.port, lastError: this.failures.peek(spec.id)?.error || null });
+  }
+
+  /** A crash in the log and to the notify channels, as `handleCrash` tells one (one message per instance per quiet window). */
+  private tellCrash(app: string, instance: string, container: string, exitCode: number, failure: Failure): void {
+    this.log.warn({ instance, container, exitCode, restarts: failure.restarts }, 'container crashed');
+    this.notifier.notify({ kind: 'instance.crashed', subject: instance, message: `${app}: ${failure.error.split('\n')[0]}`, detail: { app, exitCode, restarts: failure.restarts } });
   }
 
   private async register(spec: InstanceSpec, containerId: string, port: number): Promise<void> {
