@@ -104,8 +104,8 @@ describe('deploy agent: what it refuses to run or believe', { timeout: 240_000 }
     try {
       await imageApp('fixed', { port });
       instance = String((await expectStatus(dozen, '/deploy/instances', json({ app: 'fixed', host: HOST }), 201)).id);
-      const refused = await waitInstance(dozen, instance, (view) => /in use on this host/.test(String(view.lastError)), 'refused its port');
-      assert.equal(refused.state, 'pending');
+      // Each resync tries again: `starting` (with the last error still shown) until the port check refuses, then `pending`.
+      const refused = await waitInstance(dozen, instance, (view) => view.state === 'pending' && /in use on this host/.test(String(view.lastError)), 'refused its port');
       assert.match(String(refused.lastError), new RegExp(`^the app's fixed port ${port} is in use on this host`));
       assert.equal(asked, 0, 'the health probe asked whatever listened there');
       assert.deepEqual((await managedOfHost()).filter((container) => container.Labels['dozen.app'] === 'fixed'), [], 'no container was started');

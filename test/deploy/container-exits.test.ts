@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -10,7 +9,7 @@ import { BASE_IMAGE } from '../support/base-image.js';
 import { TEST_DOCKER_SOCKET } from '../support/docker-engine.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { waitFor } from '../support/ports.js';
-import { expectStatus, json, waitInstance, waitRelease } from './helpers.js';
+import { expectStatus, json, notificationReceiver, waitInstance, waitRelease } from './helpers.js';
 
 const HOST = 'exitstest';
 const HEALTH_TIMEOUT_SECONDS = 8;
@@ -38,8 +37,7 @@ describe('deploy agent: how containers end', { timeout: 180_000 }, () => {
   const docker = new Docker({ socketPath });
   let dozen: DozenProcess;
   /** What dozen's notifications told a webhook on loopback (notify.channels). */
-  const notified: { event: string; subject: string; message: string; detail: Record<string, unknown> }[] = [];
-  let receiver: Server;
+  let receiver: Awaited<ReturnType<typeof notificationReceiver>>;
 
   const managedOfHost = () => docker.listContainers({ all: true, filters: { label: ['dozen.managed=true', `dozen.host=${HOST}`] } });
   /** An image app running `script`, with a ready release, and one instance of it on this host. */
@@ -81,21 +79,12 @@ describe('deploy agent: how containers end', { timeout: 180_000 }, () => {
         rmSync(context, { recursive: true, force: true });
       }
     }
-    receiver = createServer((request, response) => {
-      let body = '';
-      request.on('data', (chunk) => (body += chunk));
-      request.on('end', () => {
-        notified.push(JSON.parse(body));
-        response.writeHead(204).end();
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    const receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
+    receiver = await notificationReceiver();
     dozen = await startDozen({
       env: {
         DOZEN_MODULES: 'registry,deploy', DOZEN_HOST_NAME: HOST, DOZEN_DEPLOY_DOCKER_SOCKET_PATH: socketPath,
         DOZEN_DEPLOY_DRAIN_SECONDS: '0', DOZEN_DEPLOY_HEALTH_TIMEOUT_SECONDS: String(HEALTH_TIMEOUT_SECONDS), DOZEN_DEPLOY_LOGS_SHIP: 'false',
-        DOZEN_NOTIFY_CHANNELS: JSON.stringify([{ name: 'team', type: 'webhook', url: receiverUrl, events: ['instance.crashed'] }]),
+        DOZEN_NOTIFY_CHANNELS: JSON.stringify([{ name: 'team', type: 'webhook', url: receiver.url, events: ['instance.crashed'] }]),
       },
     });
   });
@@ -140,7 +129,7 @@ describe('deploy agent: how containers end', { timeout: 180_000 }, () => {
     // Counted as a crash, each new container after a backoff (1 s, then 2 s, ...), with no 8 s wait for a health answer in between.
     const again = await waitInstance(dozen, instance, (view) => Number(view.restarts) >= 3, 'three tries', HEALTH_TIMEOUT_SECONDS * 1000);
     assert.ok(['crashed', 'starting'].includes(String(again.state)), JSON.stringify(again));
-    const told = await waitFor('the instance.crashed notification', async () => notified.find((message) => message.event === 'instance.crashed' && message.subject === instance), 15_000);
+    const told = await waitFor('the instance.crashed notification', async () => receiver.notified.find((message) => message.event === 'instance.crashed' && message.subject === instance), 15_000);
     assert.match(told.message, /^exits-at-start: exited with code 3 before answering \/ on port \d+; last lines:$/);
     assert.deepEqual(told.detail, { app: 'exits-at-start', exitCode: 3, restarts: 1 });
   });
@@ -150,6 +139,6 @@ describe('deploy agent: how containers end', { timeout: 180_000 }, () => {
     const unhealthy = await waitInstance(dozen, instance, (view) => view.state === 'unhealthy', 'unhealthy', 60_000);
     assert.match(String(unhealthy.lastError), new RegExp(`^/ on port \\d+ did not answer 2xx-3xx within ${HEALTH_TIMEOUT_SECONDS} s; last lines:\\nwarming up for ever$`));
     assert.equal(unhealthy.restarts, 1);
-    assert.ok(!notified.some((message) => message.subject === instance), 'an unhealthy container is no crash');
+    assert.ok(!receiver.notified.some((message) => message.subject === instance), 'an unhealthy container is no crash');
   });
 });

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import Docker from 'dockerode';
 import { BASE_IMAGE } from '../support/base-image.js';
@@ -8,7 +7,7 @@ import { TEST_DOCKER_SOCKET } from '../support/docker-engine.js';
 import { runCli } from '../support/cli.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { freePort, waitFor } from '../support/ports.js';
-import { expectStatus, FILE_REPOSITORIES, json, makeRepository, steadyClient, viaProxy, waitInstance, waitRelease } from './helpers.js';
+import { expectStatus, FILE_REPOSITORIES, json, makeRepository, notificationReceiver, steadyClient, viaProxy, waitInstance, waitRelease } from './helpers.js';
 
 const HOST = 'deploytest';
 const DOMAIN = 'hello.deploy.test';
@@ -29,9 +28,7 @@ describe('deploy: from a git repository to answers through the proxy', { timeout
   let firstRelease: string;
   const instances: string[] = [];
   /** What dozen's notifications told a webhook on loopback (notify.channels). */
-  const notified: { event: string; subject: string; message: string; detail: Record<string, unknown> }[] = [];
-  let receiver: Server;
-  let receiverUrl: string;
+  let receiver: Awaited<ReturnType<typeof notificationReceiver>>;
 
   const answer = async () => {
     const reply = await viaProxy(proxyPort, DOMAIN);
@@ -47,16 +44,7 @@ describe('deploy: from a git repository to answers through the proxy', { timeout
       Labels: { 'dozen.app': 'hello', 'dozen.host': HOST, 'dozen.instance': 'i00000000', 'dozen.test': 'deploy-bystander' }, HostConfig: { NetworkMode: 'none' },
     });
     await bystander.start();
-    receiver = createServer((request, response) => {
-      let body = '';
-      request.on('data', (chunk) => (body += chunk));
-      request.on('end', () => {
-        notified.push(JSON.parse(body));
-        response.writeHead(204).end();
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
+    receiver = await notificationReceiver();
     proxyPort = await freePort();
     dozen = await startDozen({ env: dozenEnv() });
   });
@@ -85,7 +73,7 @@ describe('deploy: from a git repository to answers through the proxy', { timeout
     DOZEN_DEPLOY_DRAIN_SECONDS: '1',
     DOZEN_DEPLOY_HEALTH_TIMEOUT_SECONDS: '20',
     ...FILE_REPOSITORIES,
-    DOZEN_NOTIFY_CHANNELS: JSON.stringify([{ name: 'team', type: 'webhook', url: receiverUrl, events: ['deploy.succeeded', 'deploy.failed', 'instance.crashed'] }]),
+    DOZEN_NOTIFY_CHANNELS: JSON.stringify([{ name: 'team', type: 'webhook', url: receiver.url, events: ['deploy.succeeded', 'deploy.failed', 'instance.crashed'] }]),
   });
   const managedOfHost = () => docker.listContainers({ all: true, filters: { label: ['dozen.managed=true', `dozen.host=${HOST}`] } });
 
@@ -205,10 +193,10 @@ describe('deploy: from a git repository to answers through the proxy', { timeout
     assert.match(String(crashed.lastError), /exited with code 137/);
     const again = await waitInstance(dozen, instances[1], (instance) => instance.state === 'running' && instance.containerId !== before.containerId, 'running again', 30_000);
     assert.equal(again.restarts, 1);
-    const told = await waitFor('the instance.crashed notification', async () => notified.find((message) => message.event === 'instance.crashed' && message.subject === instances[1]), 15_000);
+    const told = await waitFor('the instance.crashed notification', async () => receiver.notified.find((message) => message.event === 'instance.crashed' && message.subject === instances[1]), 15_000);
     assert.match(told.message, /^hello: exited with code 137/);
     assert.deepEqual(told.detail, { app: 'hello', exitCode: 137, restarts: 1 });
-    assert.ok(notified.some((message) => message.event === 'deploy.succeeded' && message.subject === 'hello'), JSON.stringify(notified));
+    assert.ok(receiver.notified.some((message) => message.event === 'deploy.succeeded' && message.subject === 'hello'), JSON.stringify(receiver.notified));
   });
 
   it('a build error fails the release with the tail of its log (dozen app deploy follows it and exits 1); the instances keep running', async () => {
