@@ -22,8 +22,7 @@ let pendingCertificates: BookChange[] = [];
 const metrics = new ProxyMetrics();
 
 function send(message: FromWorker): void {
-  // The primary gone (killed, or stopped while this worker started): the disconnect handler ends the worker; a failed send is no crash.
-  if (process.connected) process.send?.(message, undefined, undefined, () => undefined);
+  process.send?.(message);
 }
 
 async function start(options: WorkerStart): Promise<void> {
