@@ -9,7 +9,8 @@ import { BASE_IMAGE } from '../support/base-image.js';
 import { TEST_DOCKER_SOCKET } from '../support/docker-engine.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { waitFor } from '../support/ports.js';
-import { expectStatus, json, notificationReceiver, waitInstance, waitRelease } from './helpers.js';
+import { expectStatus, json, waitInstance, waitRelease } from './helpers.js';
+import { notificationReceiver, type NotificationReceiver } from '../support/notification-receiver.js';
 
 const HOST = 'exitstest';
 const HEALTH_TIMEOUT_SECONDS = 8;
@@ -37,7 +38,7 @@ describe('deploy agent: how containers end', { timeout: 180_000 }, () => {
   const docker = new Docker({ socketPath });
   let dozen: DozenProcess;
   /** What dozen's notifications told a webhook on loopback (notify.channels). */
-  let receiver: Awaited<ReturnType<typeof notificationReceiver>>;
+  let receiver: NotificationReceiver;
 
   const managedOfHost = () => docker.listContainers({ all: true, filters: { label: ['dozen.managed=true', `dozen.host=${HOST}`] } });
   /** An image app running `script`, with a ready release, and one instance of it on this host. */

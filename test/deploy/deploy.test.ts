@@ -7,7 +7,8 @@ import { TEST_DOCKER_SOCKET } from '../support/docker-engine.js';
 import { runCli } from '../support/cli.js';
 import { startDozen, type DozenProcess } from '../support/dozen-process.js';
 import { freePort, waitFor } from '../support/ports.js';
-import { expectStatus, FILE_REPOSITORIES, json, makeRepository, notificationReceiver, steadyClient, viaProxy, waitInstance, waitRelease } from './helpers.js';
+import { expectStatus, FILE_REPOSITORIES, json, makeRepository, steadyClient, viaProxy, waitInstance, waitRelease } from './helpers.js';
+import { notificationReceiver, type NotificationReceiver } from '../support/notification-receiver.js';
 
 const HOST = 'deploytest';
 const DOMAIN = 'hello.deploy.test';
@@ -28,7 +29,7 @@ describe('deploy: from a git repository to answers through the proxy', { timeout
   let firstRelease: string;
   const instances: string[] = [];
   /** What dozen's notifications told a webhook on loopback (notify.channels). */
-  let receiver: Awaited<ReturnType<typeof notificationReceiver>>;
+  let receiver: NotificationReceiver;
 
   const answer = async () => {
     const reply = await viaProxy(proxyPort, DOMAIN);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { Agent, createServer as createHttpServer, request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,24 +147,3 @@ export async function silentGitServer(): Promise<{ url: (name: string) => string
 }
 
 /** A notification as dozen's webhook channel posts it. */
-export interface Notified {
-  event: string;
-  subject: string;
-  message: string;
-  detail: Record<string, unknown>;
-}
-
-/** A webhook channel's receiver on loopback: each delivery's body lands in `notified`. */
-export async function notificationReceiver(): Promise<{ url: string; notified: Notified[]; close: () => void }> {
-  const notified: Notified[] = [];
-  const server = createHttpServer((incoming, response) => {
-    let body = '';
-    incoming.on('data', (chunk) => (body += chunk));
-    incoming.on('end', () => {
-      notified.push(JSON.parse(body) as Notified);
-      response.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`, notified, close: () => server.close() };
-}

@@ -216,7 +216,16 @@ for (const engine of ENGINES) {
         const held = (stats: { heapUsed: number; arrayBuffers: number }) => stats.heapUsed + stats.arrayBuffers;
         const baseline = held(await worker.stats());
         let peak = baseline;
-        const sampler = setInterval(() => void worker.stats().then((stats) => (peak = Math.max(peak, held(stats)))), 50);
+        // One sample at a time: each is a full collection in the worker, and on a crowded machine samples sent on a
+        // timer queued up faster than the worker could take them, until it did little but collect.
+        let streaming = true;
+        const sampler = (async () => {
+          while (streaming) {
+            peak = Math.max(peak, held(await worker.stats()));
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+        })();
+        sampler.catch(() => {}); // awaited below; a worker that died also fails the transfer
         try {
           const uploaded = await new Promise<{ status: number; body: string }>((resolve, reject) => {
             const req = request({ host: '127.0.0.1', port: worker.port, path: '/blob', method: 'PUT', headers: { host: 'store.test', 'content-length': size }, agent: false }, (res) => {
@@ -247,7 +256,8 @@ for (const engine of ENGINES) {
           assert.equal(downloaded.bytes, size);
           assert.equal(downloaded.sha256, downloaded.expected);
         } finally {
-          clearInterval(sampler);
+          streaming = false;
+          await sampler;
         }
         const grown = (peak - baseline) / MB;
         // Buffering either body would hold at least 100 MB; streaming holds the sockets' buffers.

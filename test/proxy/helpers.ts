@@ -276,10 +276,14 @@ export async function forkWorker(server: Partial<WorkerStart['server']> = {}): P
     port,
     send: (message) => child.send(message),
     stats: () =>
-      new Promise((resolve) => {
+      new Promise((resolve, reject) => {
+        if (child.exitCode !== null || child.signalCode !== null) return reject(new Error(`proxy worker exited (${child.exitCode ?? child.signalCode})`));
         const id = nextId++;
+        const exited = (code: number | null) => reject(new Error(`proxy worker exited with ${code} before its stats`));
+        child.once('exit', exited);
         waiting.set(id, (message) => {
           waiting.delete(id);
+          child.off('exit', exited);
           resolve(message as { rss: number; heapUsed: number; arrayBuffers: number });
         });
         child.send({ type: 'stats', id } satisfies ToWorker);

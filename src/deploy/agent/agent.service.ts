@@ -201,11 +201,8 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
       const info = await this.docker.inspect(dead.id);
       const lines = await this.docker.logs(dead.id, 20).catch(() => '');
       const failure = await this.failures.count(instance, dead.id, `exited with code ${info.State.ExitCode}${info.State.OOMKilled ? ' (out of memory)' : ''}${lines ? `; last lines:\n${lines.trimEnd()}` : ''}`);
-      this.log.warn({ instance, container: dead.id, exitCode: info.State.ExitCode, restarts: failure.restarts }, 'container crashed');
       await this.writeStatus(instance, { state: 'crashed', containerId: dead.id, lastError: failure.error });
-      // One message per instance per quiet window (notify.quietSeconds), however fast it crash-loops.
-      const app = dead.labels[LABEL.app];
-      this.notifier.notify({ kind: 'instance.crashed', subject: instance, message: `${app}: ${failure.error.split('\n')[0]}`, detail: { app, exitCode: info.State.ExitCode, restarts: failure.restarts } });
+      this.tellCrash(dead.labels[LABEL.app], instance, dead.id, info.State.ExitCode, failure);
     }
     if (!this.mayStart(instance)) return false;
     await this.retire(dead);
@@ -272,7 +269,7 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
     await this.writeStatus(spec.id, { state: 'running', release: spec.release, generation: spec.generation, containerId: launched.containerId, port: launched.port, lastError: this.failures.peek(spec.id)?.error || null });
   }
 
-  /** A crash in the log and to the notify channels, as `handleCrash` tells one (one message per instance per quiet window). */
+  /** A crash in the log and to the notify channels (one message per instance per quiet window, notify.quietSeconds, however fast it crash-loops). */
   private tellCrash(app: string, instance: string, container: string, exitCode: number, failure: Failure): void {
     this.log.warn({ instance, container, exitCode, restarts: failure.restarts }, 'container crashed');
     this.notifier.notify({ kind: 'instance.crashed', subject: instance, message: `${app}: ${failure.error.split('\n')[0]}`, detail: { app, exitCode, restarts: failure.restarts } });
