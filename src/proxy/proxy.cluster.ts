@@ -187,8 +187,7 @@ export class ProxyCluster {
         this.died(reason, Date.now() - started);
         if (!listening) return reject(new Error(`proxy worker exited before listening (${reason})`));
         // `pid` is the logger's own field (this process): the worker's goes under its own name.
-        this.log.error({ workerPid: worker.process.pid, code, signal, reason }, 'proxy worker died; starting another');
-        this.respawn();
+        this.log.error({ workerPid: worker.process.pid, code, signal, reason, restartInMs: this.respawn() }, 'proxy worker died; starting another');
       });
     });
   }
@@ -200,8 +199,8 @@ export class ProxyCluster {
     this.restartsInRow = livedMs >= STABLE_MS ? 1 : this.restartsInRow + 1;
   }
 
-  /** Starts a worker in place of a dead one, later each time while they keep dying (a crash loop must not spin). */
-  private respawn(): void {
+  /** Starts a worker in place of a dead one, later each time while they keep dying (a crash loop must not spin); returns the wait. */
+  private respawn(): number {
     const delay = backoffDelay(this.restartsInRow, RESTART_BACKOFF);
     setTimeout(() => {
       if (this.stopping) return;
@@ -211,6 +210,7 @@ export class ProxyCluster {
         this.respawn();
       });
     }, delay).unref();
+    return delay;
   }
 
   /** A worker not yet ready gets the latest routes, policies and certificates with its start message instead. */
