@@ -11,7 +11,7 @@ import {
   assertContentType, assertPartNumber, assertSafeKey, assertSafePrefix, ChecksumMismatch, ObjectExists, ObjectNotFound, PositionMismatch, StoreUnavailable, STORED_OTHER_BYTES, UploadNotFound,
   type AppendResult, type ListPage, type ObjectInfo, type ObjectStore, type ObjectStream, type PartInfo, type PutOptions,
 } from './object-store.js';
-import { described, listPosition, OSS, START_AFTER, toInfo, type HttpClient, type OssClient, type OssResponse } from './oss.client.js';
+import { described, listPosition, newOssClient, START_AFTER, toInfo, type HttpClient, type OssClient, type OssResponse } from './oss.client.js';
 import type { StorageConfig } from './storage.config.js';
 
 export interface OssSettings {
@@ -41,7 +41,7 @@ export class OssObjectStore implements ObjectStore {
     if (!oss.bucket || !oss.accessKeyId || !oss.accessKeySecret || !(oss.region || oss.endpoint)) {
       throw new Error('storage.driver is oss: storage.oss.bucket, accessKeyId, accessKeySecret and region or endpoint are required');
     }
-    this.client = new OSS({
+    this.client = newOssClient({
       bucket: oss.bucket,
       // ali-oss reads `region` and `endpoint` when present, even undefined: pass only what is set.
       ...(oss.region ? { region: oss.region } : {}),
