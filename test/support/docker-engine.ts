@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Docker from 'dockerode';
 import { fromBench } from './bench-env.js';
 import { requireBinary } from './debian.js';
@@ -7,11 +8,13 @@ import { GiveUp, waitFor } from './ports.js';
 
 const ROOT = '/var/tmp/dozen-test-docker';
 export const TEST_DOCKER_SOCKET = `${ROOT}/docker.sock`;
+/** A file per process using the engine on our socket (benches, files run on their own): the last to end stops it. */
+const USERS = `${ROOT}/users`;
 
 export interface DockerEngine {
   socketPath: string;
   docker: Docker;
-  /** Stops dockerd if this call started it; an engine that was already up is left running. */
+  /** Stops dockerd unless another process still uses it (or the bench that gave it does). */
   stop(): Promise<void>;
 }
 
@@ -22,8 +25,13 @@ export interface DockerEngine {
  * data root persists across runs so the base image is built once.
  */
 export async function startDockerEngine(): Promise<DockerEngine> {
-  const given = fromBench('DOZEN_TEST_DOCKER_SOCKET', 'the Docker Engine') ?? TEST_DOCKER_SOCKET;
-  if (await answers(given)) return { socketPath: given, docker: new Docker({ socketPath: given }), stop: async () => {} };
+  const fromTheBench = fromBench('DOZEN_TEST_DOCKER_SOCKET', 'the Docker Engine');
+  if (fromTheBench && (await answers(fromTheBench))) return { socketPath: fromTheBench, docker: new Docker({ socketPath: fromTheBench }), stop: async () => {} };
+  if (await answers(TEST_DOCKER_SOCKET)) {
+    // Another bench's: it goes when the last of us ends, not under the other's running files.
+    const use = claimUse();
+    return { socketPath: TEST_DOCKER_SOCKET, docker: new Docker({ socketPath: TEST_DOCKER_SOCKET }), stop: async () => (use.release() ? undefined : stopByPidFile()) };
+  }
 
   const dockerd = requireBinary('dockerd', 'docker.io');
   mkdirSync(ROOT, { recursive: true });
@@ -47,6 +55,7 @@ export async function startDockerEngine(): Promise<DockerEngine> {
   );
   closeSync(log);
   child.unref();
+  const use = claimUse();
   let exited: number | null = null;
   child.once('exit', (code) => (exited = code ?? -1));
   await waitFor(
@@ -62,11 +71,41 @@ export async function startDockerEngine(): Promise<DockerEngine> {
     socketPath: TEST_DOCKER_SOCKET,
     docker: new Docker({ socketPath: TEST_DOCKER_SOCKET }),
     stop: async () => {
-      if (exited !== null) return;
+      if (use.release() || exited !== null) return;
       child.kill('SIGTERM');
       await waitFor('dockerd to stop', async () => exited !== null, 30_000).catch(() => child.kill('SIGKILL'));
     },
   };
+}
+
+/** Registers this process as a user; `release()` unregisters it and says whether a live process still uses the engine. */
+function claimUse(): { release(): boolean } {
+  mkdirSync(USERS, { recursive: true });
+  const mine = join(USERS, String(process.pid));
+  writeFileSync(mine, '');
+  return {
+    release: () => {
+      rmSync(mine, { force: true });
+      return readdirSync(USERS).some((name) => name !== String(process.pid) && alive(Number(name)));
+    },
+  };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The engine another process started, stopped by the pid it wrote (that process has ended). */
+async function stopByPidFile(): Promise<void> {
+  const pid = Number(readFileSync(`${ROOT}/dockerd.pid`, 'utf8').trim());
+  if (!pid || !alive(pid)) return;
+  process.kill(pid, 'SIGTERM');
+  await waitFor('dockerd to stop', async () => !alive(pid), 30_000).catch(() => process.kill(pid, 'SIGKILL'));
 }
 
 async function answers(socketPath: string): Promise<boolean> {
