@@ -23,6 +23,14 @@ const SCRIPTS = {
   'exits-at-start': "console.error('reading config'); console.error('DATABASE_URL is not set'); process.exit(3)",
   /** Runs and never listens. */
   silent: "console.log('warming up for ever'); setInterval(() => {}, 60_000)",
+  /**
+   * The app behind a wrapper that passes no signal on (as `sh -c 'node server.js'` does; the base image has no shell):
+   * on SIGTERM the app tells the test's receiver (the host network's loopback) and ends; the wrapper ignores it.
+   */
+  wrapped:
+    "const app = `process.on('SIGTERM', () => fetch(process.env.TOLD_URL, { method: 'POST', body: JSON.stringify({ event: 'app.sigterm', subject: 'wrapped' }) }).finally(() => process.exit(0))); " +
+    "require('node:http').createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1')`; " +
+    "process.on('SIGTERM', () => {}); require('node:child_process').spawn(process.execPath, ['-e', app], { stdio: 'inherit' }).on('exit', (code) => process.exit(code ?? 1))",
 } as const;
 type Script = keyof typeof SCRIPTS;
 const imageOf = (script: Script) => `dozen-test/${script}:1`;
@@ -42,8 +50,8 @@ describe('deploy agent: how containers end', { timeout: 180_000 }, () => {
 
   const managedOfHost = () => docker.listContainers({ all: true, filters: { label: ['dozen.managed=true', `dozen.host=${HOST}`] } });
   /** An image app running `script`, with a ready release, and one instance of it on this host. */
-  const instanceOf = async (script: Script): Promise<string> => {
-    await expectStatus(dozen, '/deploy/apps', json({ name: script, runtime: 'image', image: imageOf(script) }), 201);
+  const instanceOf = async (script: Script, env?: Record<string, string>): Promise<string> => {
+    await expectStatus(dozen, '/deploy/apps', json({ name: script, runtime: 'image', image: imageOf(script), ...(env ? { env } : {}) }), 201);
     const release = await expectStatus(dozen, `/deploy/apps/${script}/deploy`, json({}), 202);
     await waitRelease(dozen, String(release.id), 'ready');
     return String((await expectStatus(dozen, '/deploy/instances', json({ app: script, host: HOST }), 201)).id);
@@ -120,6 +128,16 @@ describe('deploy agent: how containers end', { timeout: 180_000 }, () => {
     await expectStatus(dozen, `/deploy/instances/${instance}/stop`, { method: 'POST' }, 201);
     await waitInstance(dozen, instance, (view) => view.state === 'stopped', 'stopped');
     assert.equal(await stopped.exitCode, 143, 'the stopped container was killed at the end of the grace');
+  });
+
+  it('an app behind a wrapper that passes no signal on gets the SIGTERM too (the init signals its process group) and ends cleanly', async () => {
+    const instance = await instanceOf('wrapped', { TOLD_URL: receiver.url });
+    const running = await waitInstance(dozen, instance, (view) => view.state === 'running', 'running');
+    const died = await dieOf(String(running.containerId));
+    await expectStatus(dozen, `/deploy/instances/${instance}/stop`, { method: 'POST' }, 201);
+    await waitInstance(dozen, instance, (view) => view.state === 'stopped', 'stopped');
+    assert.ok(receiver.notified.some((told) => told.event === 'app.sigterm'), 'the app behind the wrapper never got SIGTERM');
+    assert.equal(await died.exitCode, 0, 'the wrapper ended with the app, not by the SIGKILL at the end of the grace');
   });
 
   it('a container that exits while dozen waits for its health answer is crashed with its exit code and last lines, counted, and started again after a backoff', async () => {

@@ -190,14 +190,16 @@ export class DockerClient {
    * only `capabilities` kept, no gaining privileges through setuid binaries, at most `pidsLimit` processes.
    * Its PID 1 is the Engine's init (docker-init, tini), which passes signals on to the app: the kernel
    * gives PID 1 no default signal actions, so an app there without a SIGTERM handler (most Node apps)
-   * would ignore `docker stop` until the SIGKILL at the end of the grace.
+   * would ignore `docker stop` until the SIGKILL at the end of the grace. The init signals the app's whole
+   * process group (tini's TINI_KILL_PROCESS_GROUP, its `-g`): an app started through a wrapper that does not
+   * pass signals on (`sh -c 'node server.js'`) still gets its SIGTERM and ends cleanly.
    */
   async run(spec: RunSpec): Promise<string> {
     const container = await this.docker.createContainer({
       name: spec.name,
       Image: spec.image,
       Labels: { ...spec.labels, [LABEL.managed]: 'true' },
-      Env: Object.entries(spec.env).map(([name, value]) => `${name}=${value}`),
+      Env: [...Object.entries(spec.env).map(([name, value]) => `${name}=${value}`), 'TINI_KILL_PROCESS_GROUP=1'],
       HostConfig: {
         NetworkMode: 'host',
         Init: true,
