@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
 import { Injectable } from '@nestjs/common';
-import mysql from 'mysql2/promise';
 
 /** Where a binlog stream starts: a saved resume point, or the server's current end. */
 export type StartAt = { file: string; pos: number } | 'end';
@@ -62,11 +61,13 @@ export interface ServerFacts {
 /**
  * The only seam to the MySQL/MariaDB replication protocol: opens a zongji
  * stream (zongji is ESM-only, so it is loaded with import()) and reads the
- * server settings a CDC reader depends on.
+ * server settings a CDC reader depends on. zongji and mysql2 load with the first
+ * binlog source, not on every host that runs broadcast.
  */
 @Injectable()
 export class BinlogReader {
   async facts(url: string, password?: string): Promise<ServerFacts> {
+    const { default: mysql } = await import('mysql2/promise');
     const connection = await mysql.createConnection({ ...connectionOptions(url, password), connectTimeout: 5000 });
     try {
       const [variables] = await connection.query('SELECT @@global.log_bin AS logBin, @@global.binlog_format AS binlogFormat, @@global.binlog_row_image AS binlogRowImage');

@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
 import type { Published } from '../hub/hub.js';
 import { newEpoch } from '../hub/room.js';
 
@@ -96,6 +97,8 @@ export class RedisBus {
 
   constructor(private readonly options: RedisBusOptions) {
     const connection = { password: options.password, maxRetriesPerRequest: null, lazyConnect: false };
+    // Loaded here: a host on the local bus never loads the Redis client.
+    const { Redis } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
     this.commands = new Redis(options.url, connection);
     this.subscriber = new Redis(options.url, connection);
     this.channel = `${options.prefix}messages`;
