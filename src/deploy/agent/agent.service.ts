@@ -161,7 +161,7 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
       let problem: string | null = null;
       if (!sameDomains(registered, domains)) {
         try {
-          await this.register(spec, current.id, Number(current.labels[LABEL.port]));
+          await this.register(spec, current.id, Number(current.labels[LABEL.port]), domains);
         } catch (error) {
           // Still serving under its old domains (a domain moving here from another app that still has it, say): retried at the next resync.
           if (registered === undefined) throw error;
@@ -264,7 +264,7 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
       this.mayStart(spec.id);
       return;
     }
-    await this.register(spec, launched.containerId, launched.port);
+    await this.register(spec, launched.containerId, launched.port, app.domains);
     await this.retireAll(spec.id, old, true);
     await this.writeStatus(spec.id, { state: 'running', release: spec.release, generation: spec.generation, containerId: launched.containerId, port: launched.port, lastError: this.failures.peek(spec.id)?.error || null });
   }
@@ -275,11 +275,11 @@ export class DeployAgent implements OnApplicationBootstrap, OnModuleDestroy {
     this.notifier.notify({ kind: 'instance.crashed', subject: instance, message: `${app}: ${failure.error.split('\n')[0]}`, detail: { app, exitCode, restarts: failure.restarts } });
   }
 
-  private async register(spec: InstanceSpec, containerId: string, port: number): Promise<void> {
-    const app = await this.apps.findOneBy({ name: spec.app });
+  /** Registers the container under the app's `domains`, as the caller just read them. */
+  private async register(spec: InstanceSpec, containerId: string, port: number, domains: string[]): Promise<void> {
     await this.heartbeats.register({
       id: registrationId(spec.id, spec.release, spec.generation), instance: spec.id, containerId, app: spec.app,
-      address: this.config.host.address, port, host: this.host, domains: app?.domains ?? [], release: spec.release, meta: { container: containerId.slice(0, 12) },
+      address: this.config.host.address, port, host: this.host, domains, release: spec.release, meta: { container: containerId.slice(0, 12) },
     });
     this.log.info({ app: spec.app, instance: spec.id, release: spec.release, port }, 'instance registered');
   }
