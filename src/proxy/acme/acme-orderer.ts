@@ -3,15 +3,15 @@ import { TLS_ALPN_CHALLENGE } from '../tls/served-certificates.js';
 import type { AcmeConfig } from './acme.config.js';
 import type { AcmeStore } from './acme.store.js';
 
+/** acme-client, with the x509, forge and axios it pulls in, loads with a host's first order: a sixth of every start before. */
+let acmeClient: Promise<typeof AcmeClient> | undefined;
+const loadAcmeClient = () => (acmeClient ??= import('acme-client'));
+
 /**
  * Where challenges go while an order runs: the catalog's key/value store, which every host's proxy
  * answers from. HTTP-01: the token and its key authorization; TLS-ALPN-01: `tls-alpn-01:<domain>` and
  * the PEM key and certificate to answer with (served-certificates.ts).
  */
-/** acme-client, with the x509, forge and axios it pulls in, loads with a host's first order: a sixth of every start before. */
-let acmeClient: Promise<typeof AcmeClient> | undefined;
-const loadAcmeClient = () => (acmeClient ??= import('acme-client'));
-
 export interface ChallengeBoard {
   /** Publishes the answer for `token` and resolves once this host's proxy serves it. */
   publish(token: string, keyAuthorization: string): Promise<void>;
