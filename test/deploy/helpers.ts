@@ -145,5 +145,3 @@ export async function silentGitServer(): Promise<{ url: (name: string) => string
     },
   };
 }
-
-/** A notification as dozen's webhook channel posts it. */

@@ -52,6 +52,7 @@ export function runJobs(jobs: Job[], { slots, reporter, say }: Options): Promise
   const waiting = [...jobs].sort((a, b) => estimate(b) - estimate(a));
   const prepared = new Map<Job, { node: string; env: NodeJS.ProcessEnv } | Error>();
   const held = new Set<EngineName>();
+  const exclusiveOf = (job: Job) => [...job.engines].filter((engine) => EXCLUSIVE.has(engine));
   const results: JobResult[] = [];
   let running = 0;
   let ended = false;
@@ -60,7 +61,7 @@ export function runJobs(jobs: Job[], { slots, reporter, say }: Options): Promise
     const pump = () => {
       if (ended) return;
       while (running < slots) {
-        const index = waiting.findIndex((job) => prepared.has(job) && ![...job.engines].some((engine) => EXCLUSIVE.has(engine) && held.has(engine)));
+        const index = waiting.findIndex((job) => prepared.has(job) && !exclusiveOf(job).some((engine) => held.has(engine)));
         if (index < 0) break;
         const [job] = waiting.splice(index, 1);
         const how = prepared.get(job)!;
@@ -71,7 +72,7 @@ export function runJobs(jobs: Job[], { slots, reporter, say }: Options): Promise
           continue;
         }
         running++;
-        const claimed = [...job.engines].filter((engine) => EXCLUSIVE.has(engine));
+        const claimed = exclusiveOf(job);
         for (const engine of claimed) held.add(engine);
         void runOne(job, how, reporter, say).then((result) => {
           running--;

